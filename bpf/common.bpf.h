@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * common.bpf.h - what every rand-guard BPF program shares: the ring
+ * buffer, the kernel counters, the rodata config, and the submit path.
+ *
+ * Each bpf/<family>.bpf.c is compiled on its own and build.rs links them
+ * into one object (libbpf's static linker). The shared maps and the config
+ * are therefore defined __weak here: every compilation unit carries an
+ * identical definition and the linker keeps one.
+ */
+#ifndef EDR_COMMON_BPF_H
+#define EDR_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "edr_abi.h"
+
+/* Filled by the loader between open and load; read-only afterwards. */
+const volatile struct edr_config edr_cfg __weak = {
+    .agent_tgid = 0,
+    .wakeup_bytes = 256 * 1024,
+};
+
+/* All records, every family. Size is set by the loader from config. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} edr_events __weak SEC(".maps");
+
+/* Loss counters; per-CPU so the hot path never contends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edr_kstats);
+} edr_kstats __weak SEC(".maps");
+
+/*
+ * Never read or written: it names struct edr_abi in the object's BTF (see
+ * edr_abi.h). One entry, a few hundred bytes.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edr_abi);
+} edr_abi __weak SEC(".maps");
+
+/* True when the current task belongs to the agent itself. */
+static __always_inline int edr_is_self(__u32 tgid)
+{
+	return tgid == edr_cfg.agent_tgid;
+}
+
+static __always_inline void edr_hdr_init(struct edr_hdr *h, __u16 kind, __u32 size)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->abi_version = EDR_ABI_VERSION;
+	h->pad0 = 0;
+	h->size = size;
+	h->ktime_ns = bpf_ktime_get_boot_ns();
+	h->pid = (__u32)id;
+	h->tgid = id >> 32;
+}
+
+static __always_inline void edr_count_drop(__u16 kind)
+{
+	__u32 zero = 0;
+	struct edr_kstats *st = bpf_map_lookup_elem(&edr_kstats, &zero);
+
+	if (st)
+		st->ringbuf_drops[kind & (EDR_KIND_MAX - 1)]++;
+}
+
+/*
+ * Wakeups, not copies, dominate the cost of a record storm: below
+ * wakeup_bytes of pending data nobody is woken and the reader finds the
+ * records on its next timed poll (every 100 ms), so delivery latency
+ * stays bounded while a storm costs one wakeup per wakeup_bytes.
+ */
+static __always_inline __u64 edr_wakeup_flags(void)
+{
+	if (bpf_ringbuf_query(&edr_events, BPF_RB_AVAIL_DATA) >= edr_cfg.wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* Copy a record built in scratch space into the ring, counting a loss. */
+static __always_inline void edr_output(void *rec, __u32 size, __u16 kind)
+{
+	if (bpf_ringbuf_output(&edr_events, rec, size, edr_wakeup_flags()))
+		edr_count_drop(kind);
+}
+
+/* Reserve a fixed-size record in place, counting a loss. */
+static __always_inline void *edr_reserve(__u32 size, __u16 kind)
+{
+	void *rec = bpf_ringbuf_reserve(&edr_events, size, 0);
+
+	if (!rec)
+		edr_count_drop(kind);
+	return rec;
+}
+
+static __always_inline void edr_submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, edr_wakeup_flags());
+}
+
+#endif /* EDR_COMMON_BPF_H */

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * path.bpf.h - turn a struct path into an absolute path string.
+ *
+ * bpf_d_path() is only allowed from a few fentry/LSM attach points, which
+ * do not load on every kernel (not on the development machine), so we walk
+ * d_parent ourselves, crossing mount points through struct mount, with a
+ * constant bound on the depth. The path is relative to the root of the
+ * mount namespace the walk ends in; see docs/schema.md for the limits.
+ */
+#ifndef EDR_PATH_BPF_H
+#define EDR_PATH_BPF_H
+
+#include "common.bpf.h"
+
+#define EDR_PATH_DEPTH 64  /* path components (and mount crossings) walked */
+#define EDR_NAME_MAX   255 /* NAME_MAX */
+
+/*
+ * The walk writes components right to left into [0, EDR_PATH_MAX); the
+ * tail slack lets the verifier see that a component written at any masked
+ * position stays inside the buffer.
+ */
+struct edr_path_buf {
+	char buf[EDR_PATH_MAX + EDR_NAME_MAX + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edr_path_buf);
+} edr_path_scratch __weak SEC(".maps");
+
+#define EDR_PATH_OK	  0
+#define EDR_PATH_TRUNC	  1 /* hit the depth or length bound: leading part missing */
+#define EDR_PATH_DETACHED 2 /* no path in any mount (memfd, pipe, deleted root) */
+
+struct edr_path_walk {
+	__u32 pos;    /* the string is buf[pos, EDR_PATH_MAX) */
+	__u32 status; /* EDR_PATH_* */
+};
+
+/* The walk's state, shared with the bpf_loop callback. */
+struct edr_path_ctx {
+	struct edr_path_buf *pb;
+	struct dentry *d;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	struct edr_path_walk w;
+};
+
+/*
+ * One step up the tree. A plain bounded loop with this body exceeds the
+ * verifier's 1M-instruction budget (every iteration's position is a new
+ * state), so the walk runs under bpf_loop() (v5.17), which verifies the
+ * body once.
+ */
+static long edr_path_step(__u64 index, void *arg)
+{
+	struct edr_path_ctx *c = arg;
+	/* locals first: BPF_CORE_READ(c->x, ...) would relocate our own struct */
+	struct dentry *d = c->d;
+	struct vfsmount *vfsmnt = c->vfsmnt;
+	struct mount *mnt = c->mnt;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct edr_path_buf *pb = c->pb;
+	struct qstr name;
+	__u32 len, pos;
+
+	if (d == mnt_root) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (up == mnt) {
+			/* the root of the namespace's mount tree */
+			c->w.status = EDR_PATH_OK;
+			return 1;
+		}
+		/* continue in the parent mount, from the mount point */
+		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = up;
+		c->vfsmnt = &up->mnt;
+		return 0;
+	}
+
+	name = BPF_CORE_READ(d, d_name);
+	len = name.len;
+	if (len > EDR_NAME_MAX)
+		len = EDR_NAME_MAX;
+	pos = c->w.pos;
+	/* keep pos >= 1: at most EDR_PATH_MAX - 1 bytes, as PATH_MAX counts the NUL */
+	if (pos > EDR_PATH_MAX || len + 2 > pos)
+		return 1; /* EDR_PATH_TRUNC */
+	pos -= len;
+	bpf_probe_read_kernel(&pb->buf[pos & (EDR_PATH_MAX - 1)], len, name.name);
+	if (d == parent) {
+		/* a pseudo file's own root: its name is all there is */
+		c->w.pos = pos;
+		c->w.status = EDR_PATH_DETACHED;
+		return 1;
+	}
+	pos -= 1;
+	pb->buf[pos & (EDR_PATH_MAX - 1)] = '/';
+	c->w.pos = pos;
+	c->d = parent;
+	return 0;
+}
+
+/*
+ * Resolve @path into @pb. On return the string (no NUL) is
+ * pb->buf[w.pos .. EDR_PATH_MAX), 1 <= w.pos < EDR_PATH_MAX. A detached dentry (a pseudo file such
+ * as a memfd) yields its bare name, e.g. "memfd:x".
+ */
+static __always_inline struct edr_path_walk edr_path_resolve(struct edr_path_buf *pb,
+							     const struct path *path)
+{
+	struct edr_path_ctx c = {
+	    .pb = pb,
+	    .d = BPF_CORE_READ(path, dentry),
+	    .vfsmnt = BPF_CORE_READ(path, mnt),
+	    .w = {.pos = EDR_PATH_MAX, .status = EDR_PATH_TRUNC},
+	};
+
+	c.mnt = container_of(c.vfsmnt, struct mount, mnt);
+	bpf_loop(EDR_PATH_DEPTH, edr_path_step, &c, 0);
+	if (c.w.pos >= EDR_PATH_MAX) {
+		/* the walk started at the root itself */
+		c.w.pos = EDR_PATH_MAX - 1;
+		pb->buf[EDR_PATH_MAX - 1] = '/';
+	}
+	return c.w;
+}
+
+static __always_inline struct edr_path_buf *edr_path_buf_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&edr_path_scratch, &zero);
+}
+
+#endif /* EDR_PATH_BPF_H */

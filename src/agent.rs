@@ -1,0 +1,190 @@
+//! Wires the agent together: kernel → poller → normalizer → enricher →
+//! detector → writer, with bounded channels between the stages.
+//!
+//! The poller runs on the calling thread (it owns the libbpf objects);
+//! each other stage gets a named thread. Shutdown (SIGINT/SIGTERM): the
+//! poller drains the ring buffer and drops its sender; each stage finishes
+//! its input and drops its own sender in turn; the writer flushes last.
+//! If a stage dies, its neighbours see a closed channel and stop too, and
+//! the agent exits with an error naming the stage instead of hanging.
+
+use std::mem::MaybeUninit;
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+
+use crossbeam_channel::bounded;
+use libbpf_rs::RingBufferBuilder;
+use nix::sys::signal::Signal;
+
+use crate::config::Config;
+use crate::enrich::Enricher;
+use crate::kernel::{Kernel, KernelError, LoadOptions};
+use crate::output::{self, OutputError, Writer};
+use crate::poller::{self, Collector, Control, PollError};
+use crate::record::Context;
+use crate::signals::Signals;
+use crate::stats::{Snapshot, Stats};
+use crate::{detect, enrich, normalize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot set up signal handling: {0}")]
+    Signals(#[source] nix::Error),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("{0}{hint}", hint = privilege_hint(.0))]
+    Kernel(#[from] KernelError),
+    #[error(transparent)]
+    Poll(#[from] PollError),
+    #[error("pipeline stage `{0}` panicked")]
+    StagePanicked(&'static str),
+}
+
+fn privilege_hint(e: &KernelError) -> &'static str {
+    let s = e.to_string();
+    if s.contains("Operation not permitted") || s.contains("Permission denied") {
+        "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
+    } else {
+        ""
+    }
+}
+
+/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`.
+pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
+    // Before any thread exists, so every thread inherits the mask.
+    let signals = Signals::block().map_err(AgentError::Signals)?;
+    let stats = Arc::new(Stats::default());
+    let target = output.unwrap_or(&cfg.output.path);
+    let sink = output::open(target)?;
+
+    let me = std::process::id();
+    let mut storage = MaybeUninit::uninit();
+    let kernel = Kernel::load(
+        &mut storage,
+        LoadOptions {
+            ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
+            wakeup_bytes: cfg.kernel.wakeup_bytes,
+            agent_tgid: me,
+        },
+    )?;
+
+    // Seed after attaching: a process started in between is then seen by
+    // the kernel hooks, the scan, or both (the table takes the newest).
+    let depth = cfg.process_table.ancestry_depth as usize;
+    let mut enricher = Enricher::new(cfg.process_table.max_entries as usize, depth);
+    let seeded = enricher.seed(Path::new("/proc"), me);
+
+    let cap = cfg.pipeline.channel_capacity as usize;
+    let (raw_tx, raw_rx) = bounded(cap);
+    let (recycle_tx, recycle_rx) = bounded(cap);
+    let (norm_tx, norm_rx) = bounded(cap);
+    let (enr_tx, enr_rx) = bounded(cap);
+    let (det_tx, det_rx) = bounded(cap);
+    let writer = Writer::new(sink, Context::from_host(depth), stats.clone());
+
+    let collector = Collector::new(stats.clone());
+    let cb = collector.clone();
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&kernel.skel.maps.edr_events, move |bytes| {
+            cb.borrow_mut().on_record(bytes)
+        })
+        .map_err(KernelError::RingBuffer)?;
+    let rb = builder.build().map_err(KernelError::RingBuffer)?;
+    let epoll_fd = rb.epoll_fd();
+    // SAFETY: the epoll fd belongs to `rb`, which outlives every use of
+    // this borrow (the poll loop below).
+    let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
+
+    thread::scope(|s| {
+        let st = stats.clone();
+        let st2 = stats.clone();
+        let handles = [
+            spawn(s, "normalizer", move || {
+                normalize::run(raw_rx, norm_tx, recycle_tx, st)
+            }),
+            spawn(s, "enricher", move || {
+                enrich::run(norm_rx, enr_tx, enricher, st2)
+            }),
+            spawn(s, "detector", move || detect::run(enr_rx, det_tx)),
+            spawn(s, "writer", move || output::run(det_rx, writer)),
+        ];
+
+        eprintln!(
+            "rand-guard: ready: attached {}; {seeded} processes seeded from /proc; output to {target}",
+            kernel.attached().collect::<Vec<_>>().join(", "),
+        );
+
+        let mut control = AgentControl {
+            signals: &signals,
+            kernel: &kernel,
+            stats: &stats,
+            stop: false,
+        };
+        let polled = poller::run(
+            |n| rb.consume_raw_n(n),
+            epoll_fd,
+            &collector,
+            &raw_tx,
+            &recycle_rx,
+            &mut control,
+        );
+        drop(raw_tx); // the normalizer finishes its input and hangs up
+        let mut result = polled.map_err(AgentError::from);
+        for (name, h) in handles {
+            if h.join().is_err() && result.is_ok() {
+                result = Err(AgentError::StagePanicked(name));
+            }
+        }
+        result
+    })?;
+
+    if let Some(k) = kernel.read_kstats() {
+        stats.set_kernel(&k);
+    }
+    Ok(stats.snapshot())
+}
+
+fn spawn<'scope, 'env, F>(
+    s: &'scope thread::Scope<'scope, 'env>,
+    name: &'static str,
+    f: F,
+) -> (&'static str, thread::ScopedJoinHandle<'scope, ()>)
+where
+    F: FnOnce() + Send + 'scope,
+{
+    let h = thread::Builder::new()
+        .name(format!("rg-{name}"))
+        .spawn_scoped(s, f)
+        .expect("spawning a pipeline thread");
+    (name, h)
+}
+
+struct AgentControl<'a, 'obj> {
+    signals: &'a Signals,
+    kernel: &'a Kernel<'obj>,
+    stats: &'a Stats,
+    stop: bool,
+}
+
+impl Control for AgentControl<'_, '_> {
+    fn wake_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.signals.fd()
+    }
+
+    fn should_stop(&mut self) -> bool {
+        for sig in self.signals.pending() {
+            if matches!(sig, Signal::SIGINT | Signal::SIGTERM) {
+                self.stop = true;
+            }
+        }
+        self.stop
+    }
+
+    fn tick(&mut self) {
+        if let Some(k) = self.kernel.read_kstats() {
+            self.stats.set_kernel(&k);
+        }
+    }
+}

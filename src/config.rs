@@ -1,0 +1,375 @@
+//! Configuration: TOML in, validated [`Config`] out, in one place.
+//!
+//! Path: `--config`, else `EDR_CONFIG`, else [`DEFAULT_PATH`]; when the
+//! default path does not exist the built-in defaults apply (an explicit
+//! path that does not exist is an error). Unknown keys and invalid values
+//! are errors naming the file, the dotted key and the reason.
+//! `config/config.toml` documents every key with its default.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_PATH: &str = "/etc/rand-guard/config.toml";
+pub const ENV_CONFIG: &str = "EDR_CONFIG";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub output: Output,
+    pub kernel: Kernel,
+    pub process_table: ProcessTable,
+    pub pipeline: Pipeline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// `-` for stdout, else a file path (created 0600, appended to).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Kernel {
+    /// Ring buffer size: a power of two between 64 KiB and 1 GiB.
+    pub ring_buffer_bytes: u32,
+    /// Pending bytes at which the kernel wakes the reader early; below it
+    /// the reader finds records on its 100 ms poll.
+    pub wakeup_bytes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessTable {
+    /// Most processes tracked; the least recently used are evicted beyond.
+    pub max_entries: u32,
+    /// Ancestors kept per process and listed in `rand_guard.ancestry`.
+    pub ancestry_depth: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pipeline {
+    /// Batches each inter-stage channel holds before the sender waits.
+    pub channel_capacity: u32,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output { path: "-".into() }
+    }
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Kernel {
+            ring_buffer_bytes: 8 << 20,
+            wakeup_bytes: 256 << 10,
+        }
+    }
+}
+
+impl Default for ProcessTable {
+    fn default() -> Self {
+        ProcessTable {
+            max_entries: 65536,
+            ancestry_depth: 8,
+        }
+    }
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            channel_capacity: 64,
+        }
+    }
+}
+
+/// A configuration error: the file, the dotted key when there is one, the
+/// position when known, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config {}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Where the effective configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    /// The default path does not exist: built-in defaults.
+    Defaults(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Defaults(p) => write!(f, "built-in defaults ({} does not exist)", p.display()),
+        }
+    }
+}
+
+impl Config {
+    /// Resolve the path (flag, then environment, then default) and load.
+    pub fn load(flag: Option<&Path>, env: Option<&Path>) -> Result<(Config, Source), ConfigError> {
+        let explicit = flag.or(env);
+        let path = explicit.unwrap_or(Path::new(DEFAULT_PATH)).to_path_buf();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok((Config::parse(&text, &path)?, Source::File(path))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                Ok((Config::default(), Source::Defaults(path)))
+            }
+            Err(e) => Err(ConfigError {
+                file: path,
+                key: None,
+                line: None,
+                reason: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    /// Parse and validate TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let err = |key: Option<String>, span: Option<std::ops::Range<usize>>, reason: String| {
+            ConfigError {
+                file: file.to_path_buf(),
+                key,
+                line: span.map(|s| line_of(text, s.start)),
+                reason,
+            }
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| err(None, e.span(), e.message().to_string()))?;
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            err(
+                Some(key).filter(|k| k != "."),
+                inner.span(),
+                inner.message().to_string(),
+            )
+        })?;
+        cfg.validate()
+            .map_err(|(key, reason)| err(Some(key.to_string()), None, reason))?;
+        Ok(cfg)
+    }
+
+    /// Range checks serde cannot express: (dotted key, reason).
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let k = &self.kernel;
+        let rb = k.ring_buffer_bytes;
+        if !rb.is_power_of_two() || !(64 << 10..=1 << 30).contains(&rb) {
+            return Err((
+                "kernel.ring_buffer_bytes",
+                format!("must be a power of two from 65536 to 1073741824, got {rb}"),
+            ));
+        }
+        if k.wakeup_bytes == 0 || k.wakeup_bytes > rb / 2 {
+            return Err((
+                "kernel.wakeup_bytes",
+                format!(
+                    "must be from 1 to half of kernel.ring_buffer_bytes ({}), got {}",
+                    rb / 2,
+                    k.wakeup_bytes
+                ),
+            ));
+        }
+        let pt = &self.process_table;
+        if !(64..=4 << 20).contains(&pt.max_entries) {
+            return Err((
+                "process_table.max_entries",
+                format!("must be from 64 to 4194304, got {}", pt.max_entries),
+            ));
+        }
+        if pt.ancestry_depth > 64 {
+            return Err((
+                "process_table.ancestry_depth",
+                format!("must be from 0 to 64, got {}", pt.ancestry_depth),
+            ));
+        }
+        if !(1..=65536).contains(&self.pipeline.channel_capacity) {
+            return Err((
+                "pipeline.channel_capacity",
+                format!(
+                    "must be from 1 to 65536, got {}",
+                    self.pipeline.channel_capacity
+                ),
+            ));
+        }
+        if self.output.path.is_empty() {
+            return Err(("output.path", "must be `-` (stdout) or a file path".into()));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML (what check-config prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/x/config.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn shipped_config_is_valid_and_equals_defaults() {
+        let text = include_str!("../config/config.toml");
+        assert_eq!(parse(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let mut c = Config::default();
+        c.kernel.ring_buffer_bytes = 1 << 20;
+        c.output.path = "/var/log/x.jsonl".into();
+        assert_eq!(parse(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = parse(
+            "[output]\npath = \"/tmp/o.jsonl\"\n[kernel]\nring_buffer_bytes = 131072\nwakeup_bytes = 4096\n\
+             [process_table]\nmax_entries = 100\nancestry_depth = 0\n[pipeline]\nchannel_capacity = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.output.path, "/tmp/o.jsonl");
+        assert_eq!(
+            (c.kernel.ring_buffer_bytes, c.kernel.wakeup_bytes),
+            (131072, 4096)
+        );
+        assert_eq!(
+            (c.process_table.max_entries, c.process_table.ancestry_depth),
+            (100, 0)
+        );
+        assert_eq!(c.pipeline.channel_capacity, 2);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "[kernel]\nbogus = 1\n",
+                "kernel.bogus",
+                "unknown field `bogus`",
+            ),
+            ("[kernal]\n", "kernal", "unknown field `kernal`"),
+            (
+                "[kernel]\nring_buffer_bytes = \"big\"\n",
+                "kernel.ring_buffer_bytes",
+                "invalid type",
+            ),
+            (
+                "[kernel]\nring_buffer_bytes = 100000\n",
+                "kernel.ring_buffer_bytes",
+                "power of two",
+            ),
+            (
+                "[kernel]\nwakeup_bytes = 0\n",
+                "kernel.wakeup_bytes",
+                "from 1 to half",
+            ),
+            (
+                "[kernel]\nring_buffer_bytes = 65536\nwakeup_bytes = 65536\n",
+                "kernel.wakeup_bytes",
+                "half",
+            ),
+            (
+                "[process_table]\nmax_entries = 1\n",
+                "process_table.max_entries",
+                "from 64",
+            ),
+            (
+                "[process_table]\nancestry_depth = 65\n",
+                "process_table.ancestry_depth",
+                "from 0 to 64",
+            ),
+            (
+                "[pipeline]\nchannel_capacity = 0\n",
+                "pipeline.channel_capacity",
+                "from 1",
+            ),
+            ("[output]\npath = \"\"\n", "output.path", "stdout"),
+            (
+                "[process_table]\nmax_entries = -5\n",
+                "process_table.max_entries",
+                "invalid value",
+            ),
+        ];
+        for (text, key, reason) in cases {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some(*key), "{text}: {e}");
+            assert!(e.reason.contains(reason), "{text}: {e}");
+            let shown = e.to_string();
+            assert!(shown.starts_with("config /x/config.toml"), "{shown}");
+            assert!(shown.contains(&format!("key `{key}`")), "{shown}");
+        }
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = parse("[output]\npath = \"-\"\n[kernel\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert!(e.to_string().contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn path_resolution() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        fs::write(&f, "[pipeline]\nchannel_capacity = 3\n").unwrap();
+        let g = dir.path().join("g.toml");
+        fs::write(&g, "[pipeline]\nchannel_capacity = 5\n").unwrap();
+        // The flag wins over the environment.
+        let (c, src) = Config::load(Some(&f), Some(&g)).unwrap();
+        assert_eq!(
+            (c.pipeline.channel_capacity, src),
+            (3, Source::File(f.clone()))
+        );
+        let (c, _) = Config::load(None, Some(&g)).unwrap();
+        assert_eq!(c.pipeline.channel_capacity, 5);
+        // An explicit path that is missing is an error naming it.
+        let missing = dir.path().join("nope.toml");
+        let e = Config::load(Some(&missing), None).unwrap_err();
+        assert_eq!(e.file, missing);
+        assert!(e.reason.contains("cannot read"));
+    }
+}

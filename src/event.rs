@@ -1,0 +1,185 @@
+//! The normalized event: what flows from the normalizer to the writer.
+//!
+//! Kernel details are gone by this point (boot-time clocks become wall
+//! clock, byte strings become text, argv becomes a list). The enricher adds
+//! the process context; the detector passes events on with any alerts.
+
+use std::sync::Arc;
+
+use crate::proctable::Process;
+
+/// One normalized event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Agent-wide sequence number, in ring-buffer order.
+    pub seq: u64,
+    /// Wall-clock nanoseconds since the Unix epoch.
+    pub time_ns: u64,
+    /// Kernel CLOCK_BOOTTIME nanoseconds (for intervals and identities).
+    pub ktime_ns: u64,
+    /// Process id (tgid) of the subject; for a fork, the new child.
+    pub pid: u32,
+    /// Thread that produced the record.
+    pub tid: u32,
+    pub body: Body,
+    /// The subject process, filled by the enricher when it is known.
+    pub process: Option<Arc<Process>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Exec(ExecBody),
+    Fork(ForkBody),
+    Exit(ExitBody),
+}
+
+impl Body {
+    /// Stable `event.action` value.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Body::Exec(_) => "exec",
+            Body::Fork(_) => "fork",
+            Body::Exit(_) => "exit",
+        }
+    }
+}
+
+/// A program image as a process runs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Image {
+    /// Absolute path the program was executed by (a relative execve path
+    /// is joined to the working directory). May be a symlink or a script.
+    pub executable: String,
+    /// The file the kernel actually runs: symlinks resolved, the
+    /// interpreter for a `#!` script (what /proc/PID/exe shows).
+    pub exe: String,
+    /// Kernel task name (comm), at most 15 bytes.
+    pub name: String,
+    pub args: Vec<String>,
+    /// Pieces cut at a kernel bound or unreadable; see [`Truncation`].
+    pub truncated: Truncation,
+}
+
+/// Which parts of a record were cut or could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Truncation {
+    pub executable: bool,
+    pub exe: bool,
+    pub args: bool,
+    /// argv pages were not readable: args are missing, not cut.
+    pub args_unreadable: bool,
+    /// The image has no path (e.g. a memfd): exe is a bare name.
+    pub exe_detached: bool,
+}
+
+impl Truncation {
+    pub fn any(&self) -> bool {
+        self.executable || self.exe || self.args || self.args_unreadable
+    }
+}
+
+/// Credentials at exec time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    /// Audit login uid; None when unset.
+    pub login_uid: Option<u32>,
+    /// Audit session id; None when unset.
+    pub session_id: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExecBody {
+    pub image: Arc<Image>,
+    pub ppid: u32,
+    /// CLOCK_BOOTTIME start of the process and of its real parent.
+    pub start_ns: u64,
+    pub parent_start_ns: u64,
+    pub creds: Creds,
+    pub cgroup_id: u64,
+    pub argc: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ForkBody {
+    /// The forking process (tgid); `Event::pid` is the child.
+    pub parent_pid: u32,
+    pub parent_start_ns: u64,
+    /// The child's real parent (differs from parent_pid with CLONE_PARENT).
+    pub child_ppid: u32,
+    pub child_start_ns: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExitBody {
+    pub start_ns: u64,
+    pub ppid: u32,
+    pub name: String,
+    pub status: ExitStatus,
+}
+
+/// A decoded wait(2) status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// Exit status when the process exited; 128 + signal when a signal
+    /// killed it (the shell's convention).
+    pub code: i32,
+    /// The signal that killed the process, if any.
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+}
+
+impl ExitStatus {
+    pub fn from_wait_status(raw: u32) -> Self {
+        let sig = (raw & 0x7f) as i32;
+        if sig == 0 {
+            ExitStatus {
+                code: ((raw >> 8) & 0xff) as i32,
+                signal: None,
+                core_dumped: false,
+            }
+        } else {
+            ExitStatus {
+                code: 128 + sig,
+                signal: Some(sig),
+                core_dumped: raw & 0x80 != 0,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_status_decoding() {
+        assert_eq!(
+            ExitStatus::from_wait_status(3 << 8),
+            ExitStatus {
+                code: 3,
+                signal: None,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_wait_status(9),
+            ExitStatus {
+                code: 137,
+                signal: Some(9),
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            ExitStatus::from_wait_status(0x80 | 11),
+            ExitStatus {
+                code: 139,
+                signal: Some(11),
+                core_dumped: true
+            }
+        );
+    }
+}

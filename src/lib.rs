@@ -1,0 +1,26 @@
+//! rand-guard: a small, explainable Linux EDR agent.
+//!
+//! Pipeline, one module per stage (see README.md for the picture):
+//! [`kernel`] loads the BPF programs; [`poller`] reads the ring buffer and
+//! checks each record with [`decode`]; [`normalize`] turns records into
+//! [`event::Event`]s; [`enrich`] adds process context from the
+//! [`proctable`]; [`detect`] passes events on (and raises alerts);
+//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
+
+pub mod abi;
+pub mod agent;
+pub mod bpf;
+pub mod clock;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod enrich;
+pub mod event;
+pub mod kernel;
+pub mod normalize;
+pub mod output;
+pub mod poller;
+pub mod proctable;
+pub mod record;
+pub mod signals;
+pub mod stats;

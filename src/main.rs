@@ -1,0 +1,95 @@
+//! rand-guard command line: parse arguments, load the configuration, and
+//! hand over to `agent::run`. Nothing else lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rand_guard::agent;
+use rand_guard::config::{self, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "rand-guard",
+    version,
+    about = "A small, explainable Linux EDR agent"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Load the BPF programs and write telemetry until SIGINT/SIGTERM.
+    Run {
+        /// Configuration file (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Output file, or `-` for stdout; overrides [output] path.
+        #[arg(long, value_name = "PATH|-")]
+        output: Option<String>,
+    },
+    /// Validate the configuration and print the effective settings.
+    CheckConfig {
+        /// Configuration file (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn load_config(flag: Option<PathBuf>) -> Result<(Config, config::Source), ExitCode> {
+    let env = std::env::var_os(config::ENV_CONFIG).map(PathBuf::from);
+    Config::load(flag.as_deref(), env.as_deref()).map_err(|e| {
+        eprintln!("rand-guard: error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::CheckConfig { config } => match load_config(config) {
+            Ok((cfg, source)) => {
+                println!("# configuration OK: {source}");
+                print!("{}", cfg.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Cmd::Run { config, output } => {
+            let (cfg, source) = match load_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            eprintln!(
+                "rand-guard {}: configuration from {source}",
+                env!("CARGO_PKG_VERSION")
+            );
+            match agent::run(&cfg, output.as_deref()) {
+                Ok(s) => {
+                    let drops: Vec<String> = s
+                        .kernel_ringbuf_drops_total
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    eprintln!(
+                        "rand-guard: stopped: {} records read, {} events written, {} invalid, {} unsupported, \
+                         {} output failures; kernel ring-buffer drops: {}",
+                        s.raw_events_total,
+                        s.events_output_total,
+                        s.invalid_schema_total,
+                        s.unsupported_kind_total,
+                        s.output_failures_total,
+                        drops.join(" ")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("rand-guard: error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

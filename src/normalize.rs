@@ -1,0 +1,257 @@
+//! Normalizer stage: decoded kernel records to [`Event`]s.
+//!
+//! In: [`RawBatch`]es of record bytes from the poller (already validated).
+//! Out: batches of [`Event`]s for the enricher, in ring-buffer order, with
+//! wall-clock times, text instead of bytes, argv as a list, and a relative
+//! execve path made absolute.
+//! Counts: records that fail to decode (should not happen after the
+//! poller's check, but bytes are bytes) as invalid schema or unsupported
+//! kind.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::abi::{self, exec_flag};
+use crate::clock;
+use crate::decode::{self, ExecRecord, Reason, Record};
+use crate::event::{
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, ForkBody, Image, Truncation,
+};
+use crate::poller::RawBatch;
+use crate::proctable::split_args;
+use crate::stats::Stats;
+
+/// Stateful converter: owns the sequence counter and the clock offset.
+pub struct Normalizer {
+    next_seq: u64,
+    offset: i128,
+}
+
+impl Default for Normalizer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Normalizer {
+    pub fn new() -> Self {
+        Normalizer {
+            next_seq: 1,
+            offset: clock::boot_to_wall_offset(),
+        }
+    }
+
+    /// Re-sample the boot-to-wall offset (once per batch: it moves only
+    /// when the wall clock is stepped).
+    pub fn resync_clock(&mut self) {
+        self.offset = clock::boot_to_wall_offset();
+    }
+
+    pub fn normalize(&mut self, rec: &Record<'_>) -> Event {
+        let hdr = rec.hdr();
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let (pid, body) = match rec {
+            Record::Exec(e) => (hdr.tgid, Body::Exec(exec_body(e))),
+            Record::Fork(f) => (
+                f.child_pid,
+                Body::Fork(ForkBody {
+                    parent_pid: hdr.tgid,
+                    parent_start_ns: f.parent_start_ns,
+                    child_ppid: f.child_ppid,
+                    child_start_ns: f.child_start_ns,
+                }),
+            ),
+            Record::Exit(x) => (
+                hdr.tgid,
+                Body::Exit(ExitBody {
+                    start_ns: x.start_ns,
+                    ppid: x.ppid,
+                    name: cstr(&x.comm),
+                    status: ExitStatus::from_wait_status(x.exit_code),
+                }),
+            ),
+        };
+        // A fork's subject is the child, whose only thread is its main one.
+        let tid = if matches!(rec, Record::Fork(_)) {
+            pid
+        } else {
+            hdr.pid
+        };
+        Event {
+            seq,
+            time_ns: clock::boot_to_wall(hdr.ktime_ns, self.offset),
+            ktime_ns: hdr.ktime_ns,
+            pid,
+            tid,
+            body,
+            process: None,
+        }
+    }
+
+    /// Wall-clock nanoseconds for a CLOCK_BOOTTIME stamp.
+    pub fn wall(&self, boot_ns: u64) -> u64 {
+        clock::boot_to_wall(boot_ns, self.offset)
+    }
+}
+
+fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
+    let f = &e.fixed;
+    let filename = String::from_utf8_lossy(e.filename);
+    let executable = if filename.starts_with('/') {
+        filename.into_owned()
+    } else {
+        join_clean(&String::from_utf8_lossy(e.cwd), &filename)
+    };
+    let unset = |v: u32| (v != u32::MAX).then_some(v);
+    ExecBody {
+        image: Arc::new(Image {
+            executable,
+            exe: String::from_utf8_lossy(e.exe).into_owned(),
+            name: cstr(&f.comm),
+            args: split_args(e.args),
+            truncated: Truncation {
+                executable: f.flags & (exec_flag::FILENAME_TRUNC | exec_flag::CWD_TRUNC) != 0,
+                exe: f.flags & exec_flag::EXE_TRUNC != 0,
+                args: f.flags & exec_flag::ARGS_TRUNC != 0,
+                args_unreadable: f.flags & exec_flag::ARGS_FAULT != 0,
+                exe_detached: f.flags & exec_flag::EXE_DETACHED != 0,
+            },
+        }),
+        ppid: f.ppid,
+        start_ns: f.start_ns,
+        parent_start_ns: f.parent_start_ns,
+        creds: Creds {
+            uid: f.uid,
+            gid: f.gid,
+            euid: f.euid,
+            egid: f.egid,
+            login_uid: unset(f.auid),
+            session_id: unset(f.sessionid),
+        },
+        cgroup_id: f.cgroup_id,
+        argc: f.argc,
+    }
+}
+
+/// A NUL-padded kernel char array as text.
+fn cstr(bytes: &[u8; abi::COMM_LEN]) -> String {
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Join a relative path onto an absolute directory, resolving `.` and `..`
+/// lexically (the kernel already resolved the real file: see `exe`).
+pub fn join_clean(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in dir.split('/').chain(rel.split('/')) {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(dir.len() + rel.len() + 1);
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// The stage loop: runs until the poller hangs up, then returns.
+pub fn run(
+    rx: Receiver<RawBatch>,
+    tx: Sender<Vec<Event>>,
+    recycle: Sender<RawBatch>,
+    stats: Arc<Stats>,
+) {
+    let mut n = Normalizer::new();
+    for mut batch in rx {
+        n.resync_clock();
+        let mut out = Vec::with_capacity(batch.len());
+        for bytes in batch.records() {
+            match decode::decode(bytes) {
+                Ok(rec) => out.push(n.normalize(&rec)),
+                Err(e) => match e.reason() {
+                    Reason::InvalidSchema => stats.count_invalid_schema(),
+                    Reason::UnsupportedKind => stats.count_unsupported_kind(),
+                },
+            }
+        }
+        batch.clear();
+        // Hand the buffer back; if the poller has enough spares, drop it.
+        let _ = recycle.try_send(batch);
+        if !out.is_empty() && tx.send(out).is_err() {
+            return; // downstream gone: the pipeline is shutting down
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::Hdr;
+    use crate::decode::encode_exec;
+
+    #[test]
+    fn join_clean_cases() {
+        assert_eq!(join_clean("/usr/bin", "./true"), "/usr/bin/true");
+        assert_eq!(join_clean("/usr/bin", "../sbin/x"), "/usr/sbin/x");
+        assert_eq!(join_clean("/", "a"), "/a");
+        assert_eq!(join_clean("/a", "../../.."), "/");
+        assert_eq!(join_clean("/a//b/", "c//d"), "/a/b/c/d");
+    }
+
+    #[test]
+    fn exec_is_normalized() {
+        let fixed = abi::Exec {
+            hdr: Hdr {
+                ktime_ns: 5_000,
+                pid: 77,
+                tgid: 77,
+                ..Default::default()
+            },
+            ppid: 70,
+            uid: 1000,
+            euid: 0,
+            auid: u32::MAX,
+            sessionid: 4,
+            argc: 3,
+            flags: exec_flag::ARGS_TRUNC,
+            comm: *b"run\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_exec(
+            &fixed,
+            b"../bin/run",
+            b"/opt/app/x",
+            b"/opt/app/bin/run",
+            b"run\0-a\0very-lo",
+            &mut bytes,
+        );
+        let rec = decode::decode(&bytes).unwrap();
+        let mut n = Normalizer::new();
+        let ev = n.normalize(&rec);
+        assert_eq!(ev.seq, 1);
+        assert_eq!(ev.pid, 77);
+        assert_eq!(ev.time_ns, n.wall(5_000));
+        let Body::Exec(b) = &ev.body else { panic!() };
+        assert_eq!(b.image.executable, "/opt/app/bin/run");
+        assert_eq!(b.image.exe, "/opt/app/bin/run");
+        assert_eq!(b.image.name, "run");
+        assert_eq!(b.image.args, vec!["run", "-a", "very-lo"]);
+        assert!(b.image.truncated.args && !b.image.truncated.exe);
+        assert_eq!(b.creds.login_uid, None);
+        assert_eq!(b.creds.session_id, Some(4));
+        assert_eq!((b.ppid, b.argc), (70, 3));
+        assert_eq!(n.normalize(&rec).seq, 2);
+    }
+}

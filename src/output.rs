@@ -1,0 +1,143 @@
+//! Writer stage: records to JSON lines on stdout or a file.
+//!
+//! In: batches of [`Record`]s from the detector. Out: one JSON object per
+//! line. Counts: records written, and records lost to a failed write.
+//!
+//! Lines are serialized into one reused buffer and written in chunks of
+//! [`CHUNK`] bytes; whenever the input channel is empty the buffer is
+//! written and flushed, so output lags the kernel by at most one poll
+//! interval when the host is quiet and costs one write(2) per chunk when it
+//! is busy. Output files are created mode 0600: they are sensitive host
+//! telemetry.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use crate::record::{self, Context, Record};
+use crate::stats::Stats;
+
+/// Bytes buffered before a write while records keep coming.
+pub const CHUNK: usize = 64 * 1024;
+/// At most one stderr complaint about failing output per this interval.
+const COMPLAIN_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("cannot open output file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Where the lines go: `-` for stdout, else a path (appended to).
+pub fn open(target: &str) -> Result<Box<dyn Write + Send>, OutputError> {
+    if target == "-" {
+        return Ok(Box::new(io::stdout()));
+    }
+    let path = PathBuf::from(target);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| OutputError::Open { path, source })?;
+    Ok(Box::new(file))
+}
+
+pub struct Writer {
+    sink: Box<dyn Write + Send>,
+    ctx: Context,
+    stats: Arc<Stats>,
+    buf: Vec<u8>,
+    /// Records serialized into `buf` and not yet written.
+    pending: u64,
+    last_complaint: Option<Instant>,
+}
+
+impl Writer {
+    pub fn new(sink: Box<dyn Write + Send>, ctx: Context, stats: Arc<Stats>) -> Self {
+        Writer {
+            sink,
+            ctx,
+            stats,
+            buf: Vec::with_capacity(CHUNK * 2),
+            pending: 0,
+            last_complaint: None,
+        }
+    }
+
+    pub fn push(&mut self, rec: &Record) {
+        let mark = self.buf.len();
+        match record::write_line(rec, &self.ctx, &mut self.buf) {
+            Ok(()) => self.pending += 1,
+            Err(e) => {
+                // Serializing our own types cannot fail short of a bug;
+                // count it as an output failure rather than emit half a line.
+                self.buf.truncate(mark);
+                self.stats.count_output_failures(1);
+                self.complain(&format!("cannot serialize a record: {e}"));
+            }
+        }
+        if self.buf.len() >= CHUNK {
+            self.write_out(false);
+        }
+    }
+
+    /// Write and flush everything buffered.
+    pub fn flush(&mut self) {
+        self.write_out(true);
+    }
+
+    fn write_out(&mut self, flush: bool) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let mut res = self.sink.write_all(&self.buf);
+        if res.is_ok() && flush {
+            res = self.sink.flush();
+        }
+        match res {
+            Ok(()) => self.stats.count_output(self.pending),
+            Err(e) => {
+                self.stats.count_output_failures(self.pending);
+                self.complain(&format!("writing {} records failed: {e}", self.pending));
+            }
+        }
+        self.buf.clear();
+        self.pending = 0;
+    }
+
+    fn complain(&mut self, msg: &str) {
+        let now = Instant::now();
+        if self
+            .last_complaint
+            .is_none_or(|t| now.duration_since(t) >= COMPLAIN_EVERY)
+        {
+            self.last_complaint = Some(now);
+            eprintln!(
+                "rand-guard: output: {msg} (repeats suppressed for {COMPLAIN_EVERY:?}; see output_failures_total)"
+            );
+        }
+    }
+}
+
+/// The stage loop: runs until the detector hangs up, then flushes.
+pub fn run(rx: Receiver<Vec<Record>>, mut w: Writer) {
+    for batch in &rx {
+        for rec in &batch {
+            w.push(rec);
+        }
+        if rx.is_empty() {
+            w.flush();
+        }
+    }
+    w.flush();
+}

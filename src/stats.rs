@@ -1,0 +1,106 @@
+//! Pipeline counters, shared by the stages through one `Arc<Stats>`.
+//!
+//! Each stage bumps only its own counters (relaxed atomics: they are
+//! totals, not synchronization). Counters are monotonic totals since start,
+//! so two snapshots subtract into a rate.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::abi::{self, kind};
+
+#[derive(Debug)]
+pub struct Stats {
+    /// Records read from the ring buffer (valid or not).
+    raw_events: AtomicU64,
+    /// Records whose bytes do not follow the ABI.
+    invalid_schema: AtomicU64,
+    /// Well-formed records of a kind this build does not know.
+    unsupported_kind: AtomicU64,
+    /// Event records written.
+    events_output: AtomicU64,
+    /// Records the writer could not write.
+    output_failures: AtomicU64,
+    /// Process table entries now (a gauge) and evictions since start.
+    proc_table_size: AtomicU64,
+    proc_table_evictions: AtomicU64,
+    /// Kernel counters, summed over CPUs, as last read from the map.
+    kernel_ringbuf_drops: [AtomicU64; kind::MAX],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            raw_events: AtomicU64::new(0),
+            invalid_schema: AtomicU64::new(0),
+            unsupported_kind: AtomicU64::new(0),
+            events_output: AtomicU64::new(0),
+            output_failures: AtomicU64::new(0),
+            proc_table_size: AtomicU64::new(0),
+            proc_table_evictions: AtomicU64::new(0),
+            kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// A point-in-time copy of every counter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub raw_events_total: u64,
+    pub invalid_schema_total: u64,
+    pub unsupported_kind_total: u64,
+    pub events_output_total: u64,
+    pub output_failures_total: u64,
+    pub proc_table_size: u64,
+    pub proc_table_evictions_total: u64,
+    /// (kind name, drops) for every known kind.
+    pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
+}
+
+impl Stats {
+    pub fn count_raw(&self, n: u64) {
+        self.raw_events.fetch_add(n, Relaxed);
+    }
+    pub fn count_invalid_schema(&self) {
+        self.invalid_schema.fetch_add(1, Relaxed);
+    }
+    pub fn count_unsupported_kind(&self) {
+        self.unsupported_kind.fetch_add(1, Relaxed);
+    }
+    pub fn count_output(&self, n: u64) {
+        self.events_output.fetch_add(n, Relaxed);
+    }
+    pub fn count_output_failures(&self, n: u64) {
+        self.output_failures.fetch_add(n, Relaxed);
+    }
+    pub fn set_proc_table(&self, size: usize, evictions: u64) {
+        self.proc_table_size.store(size as u64, Relaxed);
+        self.proc_table_evictions.store(evictions, Relaxed);
+    }
+    /// Publish kernel counters summed over CPUs.
+    pub fn set_kernel(&self, k: &abi::KStats) {
+        for (slot, v) in self.kernel_ringbuf_drops.iter().zip(k.ringbuf_drops.iter()) {
+            slot.store(*v, Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            raw_events_total: self.raw_events.load(Relaxed),
+            invalid_schema_total: self.invalid_schema.load(Relaxed),
+            unsupported_kind_total: self.unsupported_kind.load(Relaxed),
+            events_output_total: self.events_output.load(Relaxed),
+            output_failures_total: self.output_failures.load(Relaxed),
+            proc_table_size: self.proc_table_size.load(Relaxed),
+            proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            kernel_ringbuf_drops_total: kind::ALL
+                .iter()
+                .map(|k| {
+                    (
+                        kind::name(*k).unwrap_or("unknown"),
+                        self.kernel_ringbuf_drops[*k as usize].load(Relaxed),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
