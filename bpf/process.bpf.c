@@ -87,7 +87,7 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	parent = BPF_CORE_READ(p, real_parent);
 	cred = BPF_CORE_READ(p, real_cred);
 	b->rec.start_ns = BPF_CORE_READ(p, start_boottime);
-	b->rec.parent_start_ns = BPF_CORE_READ(parent, start_boottime);
+	b->rec.parent_start_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
 	b->rec.cgroup_id = bpf_get_current_cgroup_id();
 	b->rec.ppid = BPF_CORE_READ(parent, tgid);
 	b->rec.uid = BPF_CORE_READ(cred, uid.val);

@@ -34,12 +34,14 @@ pub enum KernelError {
         #[source]
         source: libbpf_rs::Error,
     },
-    #[error("loading BPF program {program} failed: {reason}{}", verifier_tail(.log))]
+    #[error("loading BPF program {program} failed: {reason}{}", log_tail(.log))]
     Load {
         program: String,
         reason: String,
         log: Vec<String>,
     },
+    #[error("loading the BPF object failed: {reason}{}", log_tail(.log))]
+    LoadObject { reason: String, log: Vec<String> },
     #[error("attaching BPF program {program} failed: {source}")]
     Attach {
         program: String,
@@ -50,7 +52,7 @@ pub enum KernelError {
     RingBuffer(#[source] libbpf_rs::Error),
 }
 
-fn verifier_tail(log: &[String]) -> String {
+fn log_tail(log: &[String]) -> String {
     if log.is_empty() {
         return String::new();
     }
@@ -62,16 +64,13 @@ fn verifier_tail(log: &[String]) -> String {
 /// failure can be reported with the program name and verifier output.
 static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-fn capture_libbpf(level: PrintLevel, msg: String) {
+fn capture_libbpf(_level: PrintLevel, msg: String) {
     if let Ok(mut log) = LIBBPF_LOG.lock() {
         // Bounded: a verifier log can be long; the tail is what matters.
         if log.len() >= 4096 {
             log.drain(..1024);
         }
         log.extend(msg.lines().map(str::to_string));
-    }
-    if matches!(level, PrintLevel::Warn) && std::env::var_os("RAND_GUARD_LIBBPF_DEBUG").is_some() {
-        eprint!("libbpf: {msg}");
     }
 }
 
@@ -103,10 +102,9 @@ fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelEr
             reason: std::io::Error::from_raw_os_error(errno).to_string(),
             log: verifier,
         },
-        None => KernelError::Load {
-            program: "(unknown)".into(),
+        None => KernelError::LoadObject {
             reason: fallback.to_string(),
-            log: log.iter().rev().take(8).rev().cloned().collect(),
+            log: log.iter().rev().take(4).rev().cloned().collect(),
         },
     }
 }
@@ -125,7 +123,8 @@ impl<'obj> Kernel<'obj> {
         opts: LoadOptions,
     ) -> Result<Self, KernelError> {
         raise_memlock_rlimit();
-        libbpf_rs::set_print(Some((PrintLevel::Debug, capture_libbpf)));
+        // Warnings carry the failures and the verifier log; debug is noise.
+        libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf)));
         take_libbpf_log();
 
         let mut open = EdrSkelBuilder::default()

@@ -10,9 +10,9 @@
 //! is busy. Output files are created mode 0600: they are sensitive host
 //! telemetry.
 
-use std::fs::OpenOptions;
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,12 +37,26 @@ pub enum OutputError {
     },
 }
 
-/// Where the lines go: `-` for stdout, else a path (appended to).
+/// Where the lines go: `-` for stdout, else a path (appended to; a missing
+/// directory is created 0700, a new file 0600).
 pub fn open(target: &str) -> Result<Box<dyn Write + Send>, OutputError> {
     if target == "-" {
         return Ok(Box::new(io::stdout()));
     }
     let path = PathBuf::from(target);
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| OutputError::Open {
+                path: path.clone(),
+                source,
+            })?;
+    }
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -140,4 +154,91 @@ pub fn run(rx: Receiver<Vec<Record>>, mut w: Writer) {
         }
     }
     w.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn new_file_and_directory_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/dir/events.jsonl");
+        let mut w = open(path.to_str().unwrap()).unwrap();
+        w.write_all(b"{}\n").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("sub")), 0o700);
+        assert_eq!(mode(&dir.path().join("sub/dir")), 0o700);
+        // Appends, never truncates.
+        drop(w);
+        let mut w = open(path.to_str().unwrap()).unwrap();
+        w.write_all(b"{}\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n{}\n");
+    }
+
+    #[test]
+    fn unopenable_output_names_the_path() {
+        let e = open("/proc/version/x.jsonl").err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("cannot open output file /proc/version/x.jsonl"),
+            "{e}"
+        );
+    }
+
+    fn ctx() -> Context {
+        Context {
+            hostname: "h".into(),
+            agent_version: "v",
+            ancestry_depth: 8,
+        }
+    }
+
+    fn exit_event() -> Record {
+        use crate::event::{Body, Event, ExitBody, ExitStatus};
+        Record::Event(Event {
+            seq: 1,
+            time_ns: 0,
+            ktime_ns: 0,
+            pid: 5,
+            tid: 5,
+            body: Body::Exit(ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "x".into(),
+                status: ExitStatus::from_wait_status(0),
+            }),
+            process: None,
+        })
+    }
+
+    #[test]
+    fn writer_counts_written_records() {
+        let stats = Arc::new(Stats::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.jsonl");
+        let mut w = Writer::new(open(path.to_str().unwrap()).unwrap(), ctx(), stats.clone());
+        for _ in 0..3 {
+            w.push(&exit_event());
+        }
+        assert_eq!(stats.snapshot().events_output_total, 0); // still buffered
+        w.flush();
+        assert_eq!(stats.snapshot().events_output_total, 3);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn failed_writes_are_counted() {
+        let stats = Arc::new(Stats::default());
+        // /dev/full: every write fails with ENOSPC.
+        let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let mut w = Writer::new(Box::new(full), ctx(), stats.clone());
+        w.push(&exit_event());
+        w.push(&exit_event());
+        w.flush();
+        let s = stats.snapshot();
+        assert_eq!((s.events_output_total, s.output_failures_total), (0, 2));
+    }
 }

@@ -1,0 +1,136 @@
+//! Command-line behaviour that needs no privileges: version, config
+//! validation and its error messages.
+
+use std::fs;
+use std::process::{Command, Output};
+
+const AGENT: &str = env!("CARGO_BIN_EXE_rand-guard");
+
+fn run(args: &[&str], env: Option<(&str, &str)>) -> Output {
+    let mut c = Command::new(AGENT);
+    c.args(args).env_remove("EDR_CONFIG");
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn version() {
+    let out = run(&["--version"], None);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("rand-guard {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn check_config_prints_effective_settings() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/config.toml");
+    let out = run(&["check-config", "--config", shipped], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("# configuration OK: {shipped}\n")),
+        "{stdout}"
+    );
+    // The printed settings are themselves valid TOML with every key.
+    let parsed: toml::Table = toml::from_str(&stdout).unwrap();
+    assert_eq!(
+        parsed["kernel"]["ring_buffer_bytes"].as_integer(),
+        Some(8 << 20)
+    );
+    assert_eq!(
+        parsed["output"]["path"].as_str(),
+        Some("/var/log/rand-guard/events.jsonl")
+    );
+}
+
+#[test]
+fn bad_key_is_named_with_file_for_check_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    fs::write(
+        &path,
+        "[kernel]\nring_buffer_bytes = 8388608\nwakeup_byte = 4096\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    for args in [
+        vec!["check-config", "--config", p],
+        vec!["run", "--config", p],
+    ] {
+        let out = run(&args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "rand-guard: error: config {p} line 3: key `kernel.wakeup_byte`: \
+                 unknown field `wakeup_byte`, expected `ring_buffer_bytes` or `wakeup_bytes`"
+            )
+        );
+    }
+}
+
+#[test]
+fn bad_value_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    fs::write(&path, "[process_table]\nancestry_depth = 100\n").unwrap();
+    let out = run(
+        &["check-config"],
+        Some(("EDR_CONFIG", path.to_str().unwrap())),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        format!(
+            "rand-guard: error: config {}: key `process_table.ancestry_depth`: must be from 0 to 64, got 100",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn explicit_missing_config_is_an_error() {
+    let out = run(&["run", "--config", "/nonexistent/rand-guard.toml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("rand-guard: error: config /nonexistent/rand-guard.toml: cannot read:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn systemd_unit_verifies() {
+    let Ok(status) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("SKIPPED systemd_unit_verifies: systemd-analyze not installed");
+        return;
+    };
+    assert!(status.status.success());
+    // The unit names the installed path; point it at the built binary.
+    let unit = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/rand-guard.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/rand-guard run\n"));
+    assert!(unit.contains("Environment=EDR_CONFIG=/etc/rand-guard/config.toml\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("rand-guard.service");
+    fs::write(&copy, unit.replace("/usr/local/bin/rand-guard", AGENT)).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "systemd-analyze verify complained");
+}

@@ -1,0 +1,195 @@
+//! Helpers for the privileged end-to-end tests: start the real agent
+//! binary with a test config, wait until it is attached, read back the
+//! JSON lines it wrote, stop it with SIGTERM.
+//!
+//! Tests run in parallel, several agents at once: every test must pick out
+//! its own records (by the pids of the processes it started).
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const AGENT: &str = env!("CARGO_BIN_EXE_rand-guard");
+
+/// True when running as root. Otherwise prints a loud skip notice: the
+/// privileged tests load BPF programs, which needs root (CI runs as root).
+pub fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    // Straight to fd 2: the test harness captures eprintln! of passing tests,
+    // and a skip must be seen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: privileged end-to-end test needs root to load BPF programs \
+         (run `cargo xt` as root; CI does)"
+    );
+    false
+}
+
+pub struct Agent {
+    child: Child,
+    pub out: PathBuf,
+    stderr: Arc<Mutex<Vec<String>>>,
+    dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Start `rand-guard run` with `config` (TOML; an `[output]` table is
+    /// not allowed: the output goes to a temporary file) and wait until it
+    /// reports ready.
+    pub fn start(config: &str) -> Agent {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("config.toml");
+        let out = dir.path().join("out.jsonl");
+        fs::write(&cfg, config).expect("write config");
+        let mut child = Command::new(AGENT)
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--output")
+            .arg(&out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn agent");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let pipe = child.stderr.take().unwrap();
+        let lines = stderr.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let agent = Agent {
+            child,
+            out,
+            stderr,
+            dir,
+        };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.stderr_text().contains("rand-guard: ready") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent not ready after 60 s; stderr:\n{}",
+                self.stderr_text()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every complete line written so far, parsed.
+    pub fn records(&self) -> Vec<Value> {
+        read_records(&self.out)
+    }
+
+    /// Poll the output until `pred` holds for some record (10 s at most).
+    pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.records().iter().any(&pred) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no record for {what} within 10 s; stderr:\n{}\nrecords:\n{}",
+            self.stderr_text(),
+            fs::read_to_string(&self.out).unwrap_or_default()
+        );
+    }
+
+    /// SIGTERM, wait, and return the exit status and every record.
+    pub fn stop(mut self) -> (ExitStatus, Vec<Value>, String) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("agent did not exit within 30 s of SIGTERM");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        // Let the stderr reader see EOF.
+        thread::sleep(Duration::from_millis(50));
+        let records = self.records();
+        (status, records, self.stderr_text())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn read_records(path: &Path) -> Vec<Value> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// Dotted lookup: `get(&v, "process.parent.pid")`; numbers index arrays.
+pub fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.')
+        .fold(v, |v, k| match (v, k.parse::<usize>()) {
+            (Value::Array(a), Ok(i)) => a.get(i).unwrap_or(&Value::Null),
+            _ => &v[k],
+        })
+}
+
+pub fn action(v: &Value) -> &str {
+    get(v, "event.action").as_str().unwrap_or("")
+}
+
+pub fn pid_of(v: &Value) -> u64 {
+    get(v, "process.pid").as_u64().unwrap_or(0)
+}
+
+/// Records about process `pid` (its fork, execs and exit), in order.
+pub fn about(records: &[Value], pid: u32) -> Vec<&Value> {
+    records
+        .iter()
+        .filter(|r| r["record_type"] == "event" && pid_of(r) == pid as u64)
+        .collect()
+}

@@ -1,0 +1,206 @@
+//! Golden files pin the output schema: a deterministic event sequence
+//! goes through the real enricher and serializer and must match
+//! tests/golden/*.jsonl byte for byte. A deliberate schema change updates
+//! the files (`UPDATE_GOLDEN=1 cargo test --test golden`), bumps
+//! `record::SCHEMA_VERSION` when fields change meaning or disappear, and
+//! updates docs/schema.md.
+
+use std::sync::Arc;
+
+use rand_guard::enrich::Enricher;
+use rand_guard::event::{
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, ForkBody, Image, Truncation,
+};
+use rand_guard::record::{self, Context, Record};
+
+/// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
+const WALL: u64 = 1_795_852_800_000_000_000;
+const BOOT: u64 = 1_000_000_000_000;
+
+fn at(ms: u64, seq: u64, pid: u32, body: Body) -> Event {
+    Event {
+        seq,
+        time_ns: WALL + ms * 1_000_000,
+        ktime_ns: BOOT + ms * 1_000_000,
+        pid,
+        tid: pid,
+        body,
+        process: None,
+    }
+}
+
+fn exec(
+    ms: u64,
+    seq: u64,
+    pid: u32,
+    ppid: u32,
+    pstart_ms: u64,
+    image: Image,
+    creds: Creds,
+) -> Event {
+    at(
+        ms,
+        seq,
+        pid,
+        Body::Exec(ExecBody {
+            argc: image.args.len() as u32,
+            image: Arc::new(image),
+            ppid,
+            start_ns: BOOT + (ms - 1) * 1_000_000,
+            parent_start_ns: BOOT + pstart_ms * 1_000_000,
+            creds,
+            cgroup_id: 4242,
+        }),
+    )
+}
+
+fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
+    Image {
+        executable: executable.into(),
+        exe: exe.into(),
+        name: executable.rsplit('/').next().unwrap()[..]
+            .chars()
+            .take(15)
+            .collect(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        truncated: Truncation::default(),
+    }
+}
+
+fn sequence() -> Vec<Event> {
+    let user = Creds {
+        uid: 1000,
+        gid: 1000,
+        euid: 1000,
+        egid: 1000,
+        login_uid: Some(1000),
+        session_id: Some(7),
+    };
+    let root = Creds {
+        euid: 0,
+        login_uid: None,
+        session_id: None,
+        ..user
+    };
+    let mut long = image(
+        "/usr/bin/printf",
+        "/usr/bin/printf",
+        &["printf", "aaaa", "bb"],
+    );
+    long.truncated.args = true;
+    vec![
+        // A login shell whose parent (pid 1) the agent never saw exec.
+        exec(
+            1,
+            1,
+            100,
+            1,
+            0,
+            image("/bin/bash", "/usr/bin/bash", &["-bash"]),
+            user,
+        ),
+        // It forks, and the child runs /bin/true and exits.
+        at(
+            10,
+            2,
+            200,
+            Body::Fork(ForkBody {
+                parent_pid: 100,
+                parent_start_ns: BOOT,
+                child_ppid: 100,
+                child_start_ns: BOOT + 9_000_000,
+            }),
+        ),
+        exec(
+            11,
+            3,
+            200,
+            100,
+            0,
+            image("/bin/true", "/usr/bin/true", &["/bin/true", "--version"]),
+            user,
+        ),
+        at(
+            12,
+            4,
+            200,
+            Body::Exit(ExitBody {
+                start_ns: BOOT + 9_000_000,
+                ppid: 100,
+                name: "true".into(),
+                status: ExitStatus::from_wait_status(0),
+            }),
+        ),
+        // A setuid program with a cut argv, killed by SIGSEGV with a core.
+        exec(21, 5, 300, 100, 0, long, root),
+        at(
+            30,
+            6,
+            300,
+            Body::Exit(ExitBody {
+                start_ns: BOOT + 20_000_000,
+                ppid: 100,
+                name: "printf".into(),
+                status: ExitStatus::from_wait_status(0x80 | 11),
+            }),
+        ),
+        // The exit of a process the agent knows nothing about.
+        at(
+            40,
+            7,
+            999,
+            Body::Exit(ExitBody {
+                start_ns: 5,
+                ppid: 1,
+                name: "stranger".into(),
+                status: ExitStatus::from_wait_status(2 << 8),
+            }),
+        ),
+    ]
+}
+
+fn render(events: Vec<Event>) -> String {
+    let mut enricher = Enricher::new(1024, 8);
+    let ctx = Context {
+        hostname: "golden-host".into(),
+        agent_version: "0.0.0-golden",
+        ancestry_depth: 8,
+    };
+    let mut out = Vec::new();
+    for mut ev in events {
+        enricher.enrich(&mut ev);
+        record::write_line(&Record::Event(ev), &ctx, &mut out).unwrap();
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn check(name: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(a, e, "{name} line {}", i + 1);
+    }
+    assert_eq!(
+        actual.lines().count(),
+        expected.lines().count(),
+        "{name}: line count"
+    );
+}
+
+#[test]
+fn process_events_match_golden() {
+    check("process_events.jsonl", &render(sequence()));
+}
+
+#[test]
+fn every_golden_line_is_one_object_with_version_and_type() {
+    for line in render(sequence()).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["schema_version"], record::SCHEMA_VERSION);
+        assert_eq!(v["record_type"], "event");
+    }
+}
