@@ -22,6 +22,7 @@
 const volatile struct edr_config edr_cfg __weak = {
     .agent_tgid = 0,
     .wakeup_bytes = 256 * 1024,
+    .report_failed = 0,
 };
 
 /* All records, every family. Size is set by the loader from config. */
@@ -68,13 +69,38 @@ static __always_inline void edr_hdr_init(struct edr_hdr *h, __u16 kind, __u32 si
 	h->tgid = id >> 32;
 }
 
-static __always_inline void edr_count_drop(__u16 kind)
+static __always_inline struct edr_kstats *edr_kstats_get(void)
 {
 	__u32 zero = 0;
-	struct edr_kstats *st = bpf_map_lookup_elem(&edr_kstats, &zero);
+
+	return bpf_map_lookup_elem(&edr_kstats, &zero);
+}
+
+/* A record lost because the ring buffer was full. */
+static __always_inline void edr_count_drop(__u16 kind)
+{
+	struct edr_kstats *st = edr_kstats_get();
 
 	if (st)
 		st->ringbuf_drops[kind & (EDR_KIND_MAX - 1)]++;
+}
+
+/* An event outside the watched path prefixes. */
+static __always_inline void edr_count_filtered(__u16 kind)
+{
+	struct edr_kstats *st = edr_kstats_get();
+
+	if (st)
+		st->filtered[kind & (EDR_KIND_MAX - 1)]++;
+}
+
+/* A failed operation, counted instead of reported. */
+static __always_inline void edr_count_failed(__u16 kind)
+{
+	struct edr_kstats *st = edr_kstats_get();
+
+	if (st)
+		st->failed[kind & (EDR_KIND_MAX - 1)]++;
 }
 
 /*

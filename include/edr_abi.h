@@ -33,6 +33,13 @@ enum edr_kind {
 	EDR_KIND_EXEC = 1,
 	EDR_KIND_FORK = 2,
 	EDR_KIND_EXIT = 3,
+	EDR_KIND_FILE_OPEN = 16,    /* open for write, create or truncate */
+	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
+	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
+	EDR_KIND_FILE_CHMOD = 19,   /* chmod, fchmod, fchmodat, fchmodat2 */
+	EDR_KIND_FILE_CHOWN = 20,   /* chown, lchown, fchown, fchownat */
+	EDR_KIND_FILE_LINK = 21,    /* link, linkat (hard links) */
+	EDR_KIND_FILE_SYMLINK = 22, /* symlink, symlinkat */
 	EDR_KIND_MAX = 64,
 };
 
@@ -113,18 +120,104 @@ struct edr_exit {
 	char comm[EDR_COMM_LEN];
 };
 
+/* The syscall behind a file record. */
+enum edr_file_syscall {
+	EDR_SYS_OPEN = 1,
+	EDR_SYS_OPENAT = 2,
+	EDR_SYS_OPENAT2 = 3,
+	EDR_SYS_CREAT = 4,
+	EDR_SYS_UNLINK = 5,
+	EDR_SYS_UNLINKAT = 6,
+	EDR_SYS_RMDIR = 7,
+	EDR_SYS_RENAME = 8,
+	EDR_SYS_RENAMEAT = 9,
+	EDR_SYS_RENAMEAT2 = 10,
+	EDR_SYS_CHMOD = 11,
+	EDR_SYS_FCHMOD = 12,
+	EDR_SYS_FCHMODAT = 13,
+	EDR_SYS_FCHMODAT2 = 14,
+	EDR_SYS_CHOWN = 15,
+	EDR_SYS_LCHOWN = 16,
+	EDR_SYS_FCHOWN = 17,
+	EDR_SYS_FCHOWNAT = 18,
+	EDR_SYS_LINK = 19,
+	EDR_SYS_LINKAT = 20,
+	EDR_SYS_SYMLINK = 21,
+	EDR_SYS_SYMLINKAT = 22,
+};
+
+/* edr_file.flags */
+enum edr_file_flag {
+	EDR_FILE_F_PATH_TRUNC = 1 << 0,	   /* path or its directory cut at a bound */
+	EDR_FILE_F_PATH2_TRUNC = 1 << 1,   /* likewise for the second path */
+	EDR_FILE_F_PATH_FAULT = 1 << 2,	   /* the path string could not be read */
+	EDR_FILE_F_PATH2_FAULT = 1 << 3,   /* likewise for the second path */
+	EDR_FILE_F_UNFILTERED = 1 << 4,	   /* a ".." or an over-long path: userspace filters */
+	EDR_FILE_F_PATH_RESOLVED = 1 << 5, /* path came from the file's dentry */
+};
+
+/*
+ * A file operation, at the syscall's exit. Each path operand is either
+ * resolved from a dentry (absolute; dir empty) or the string the caller
+ * passed plus, when that string is relative, the resolved directory it is
+ * relative to (the cwd or the dirfd). For a symlink, path is the link's
+ * target text and path2 the link itself; for rename and link, path is
+ * the old name and path2 the new one.
+ */
+struct edr_file {
+	struct edr_hdr hdr;
+	__s64 ret;	  /* syscall return value (fd, 0, or -errno) */
+	__u64 open_flags; /* open flags (openat2: how.flags) */
+	__u32 mode;	  /* open/creat/chmod mode */
+	__u32 uid;	  /* chown owner, 0xffffffff: unchanged */
+	__u32 gid;	  /* chown group, 0xffffffff: unchanged */
+	__u32 at_flags;	  /* unlinkat/renameat2/linkat/fchownat/fchmodat2 flags */
+	__u32 flags;	  /* EDR_FILE_F_* */
+	__u16 syscall;	  /* EDR_SYS_* */
+	__u16 pad0;
+	struct edr_slice dir;
+	struct edr_slice path;
+	struct edr_slice dir2;
+	struct edr_slice path2;
+};
+
+#define EDR_FILE_DATA_MAX (4 * EDR_PATH_MAX)
+
+/* Syscall numbers below this map to EDR_SYS_* (edr_file_sysmap). */
+#define EDR_SYSCALL_MAP 512
+
+/*
+ * Kernel path-prefix filter: an LPM trie over the first EDR_PREFIX_MAX
+ * bytes of the absolute path. Each configured prefix P is stored as "P/"
+ * (everything below it) and "P\0" (P itself); the longest match decides.
+ */
+#define EDR_PREFIX_MAX 128
+struct edr_prefix_key {
+	__u32 prefixlen; /* in bits */
+	__u8 data[EDR_PREFIX_MAX];
+};
+
+enum edr_prefix_verdict {
+	EDR_PREFIX_INCLUDE = 1,
+	EDR_PREFIX_EXCLUDE = 2,
+};
+
 /*
  * Kernel-side counters: one entry of a per-CPU array; userspace sums the
  * CPUs. Indexed by kind.
  */
 struct edr_kstats {
 	__u64 ringbuf_drops[EDR_KIND_MAX]; /* ring buffer full: record lost */
+	__u64 filtered[EDR_KIND_MAX];	   /* outside the watched path prefixes */
+	__u64 failed[EDR_KIND_MAX];	   /* the operation failed (not reported) */
 };
 
 /* Tunables, set by userspace in .rodata between open and load. */
 struct edr_config {
-	__u32 agent_tgid;   /* the agent itself: never report it */
-	__u32 wakeup_bytes; /* wake the reader once this much data is pending */
+	__u32 agent_tgid;    /* the agent itself: never report it */
+	__u32 wakeup_bytes;  /* wake the reader once this much data is pending */
+	__u32 report_failed; /* 1: report failed file operations; 0: count them */
+	__u32 pad0;
 };
 
 /*
@@ -138,10 +231,15 @@ struct edr_abi {
 	struct edr_exec exec;
 	struct edr_fork fork;
 	struct edr_exit exit;
+	struct edr_file file;
 	struct edr_kstats kstats;
 	struct edr_config config;
+	struct edr_prefix_key prefix_key;
 	enum edr_kind kind;
 	enum edr_exec_flag exec_flag;
+	enum edr_file_syscall file_syscall;
+	enum edr_file_flag file_flag;
+	enum edr_prefix_verdict prefix_verdict;
 };
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
@@ -149,8 +247,11 @@ _Static_assert(sizeof(struct edr_slice) == 4, "edr_slice layout");
 _Static_assert(sizeof(struct edr_exec) == 120, "edr_exec layout");
 _Static_assert(sizeof(struct edr_fork) == 48, "edr_fork layout");
 _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
-_Static_assert(sizeof(struct edr_kstats) == 8 * EDR_KIND_MAX, "edr_kstats layout");
-_Static_assert(sizeof(struct edr_config) == 8, "edr_config layout");
+_Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");
+_Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_key layout");
+_Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
+_Static_assert(sizeof(struct edr_config) == 16, "edr_config layout");
+_Static_assert(EDR_FILE_DATA_MAX < 65536, "slices are 16-bit");
 _Static_assert(EDR_EXEC_DATA_MAX < 65536, "slices are 16-bit");
 
 #endif /* EDR_ABI_H */

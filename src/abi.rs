@@ -20,6 +20,13 @@ pub mod kind {
     pub const EXEC: u16 = 1;
     pub const FORK: u16 = 2;
     pub const EXIT: u16 = 3;
+    pub const FILE_OPEN: u16 = 16;
+    pub const FILE_UNLINK: u16 = 17;
+    pub const FILE_RENAME: u16 = 18;
+    pub const FILE_CHMOD: u16 = 19;
+    pub const FILE_CHOWN: u16 = 20;
+    pub const FILE_LINK: u16 = 21;
+    pub const FILE_SYMLINK: u16 = 22;
     /// Size of the per-kind counter arrays.
     pub const MAX: usize = 64;
 
@@ -29,12 +36,86 @@ pub mod kind {
             EXEC => Some("exec"),
             FORK => Some("fork"),
             EXIT => Some("exit"),
+            FILE_OPEN => Some("file_open"),
+            FILE_UNLINK => Some("file_unlink"),
+            FILE_RENAME => Some("file_rename"),
+            FILE_CHMOD => Some("file_chmod"),
+            FILE_CHOWN => Some("file_chown"),
+            FILE_LINK => Some("file_link"),
+            FILE_SYMLINK => Some("file_symlink"),
             _ => None,
         }
     }
 
+    pub fn is_file(kind: u16) -> bool {
+        (FILE_OPEN..=FILE_SYMLINK).contains(&kind)
+    }
+
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 3] = [EXEC, FORK, EXIT];
+    pub const ALL: [u16; 10] = [
+        EXEC,
+        FORK,
+        EXIT,
+        FILE_OPEN,
+        FILE_UNLINK,
+        FILE_RENAME,
+        FILE_CHMOD,
+        FILE_CHOWN,
+        FILE_LINK,
+        FILE_SYMLINK,
+    ];
+}
+
+/// `edr_file.syscall`: which syscall made a file record.
+pub mod file_syscall {
+    /// (number, name) of every syscall the file programs hook.
+    pub const ALL: [(u16, &str); 22] = [
+        (1, "open"),
+        (2, "openat"),
+        (3, "openat2"),
+        (4, "creat"),
+        (5, "unlink"),
+        (6, "unlinkat"),
+        (7, "rmdir"),
+        (8, "rename"),
+        (9, "renameat"),
+        (10, "renameat2"),
+        (11, "chmod"),
+        (12, "fchmod"),
+        (13, "fchmodat"),
+        (14, "fchmodat2"),
+        (15, "chown"),
+        (16, "lchown"),
+        (17, "fchown"),
+        (18, "fchownat"),
+        (19, "link"),
+        (20, "linkat"),
+        (21, "symlink"),
+        (22, "symlinkat"),
+    ];
+
+    pub fn name(n: u16) -> Option<&'static str> {
+        ALL.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+    }
+}
+
+/// `edr_file.flags` bits.
+pub mod file_flag {
+    pub const PATH_TRUNC: u32 = 1 << 0;
+    pub const PATH2_TRUNC: u32 = 1 << 1;
+    pub const PATH_FAULT: u32 = 1 << 2;
+    pub const PATH2_FAULT: u32 = 1 << 3;
+    pub const UNFILTERED: u32 = 1 << 4;
+    pub const PATH_RESOLVED: u32 = 1 << 5;
+}
+
+pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
+pub const PREFIX_MAX: usize = 128;
+
+/// LPM trie values.
+pub mod prefix_verdict {
+    pub const INCLUDE: u8 = 1;
+    pub const EXCLUDE: u8 = 2;
 }
 
 /// `edr_exec.flags` bits.
@@ -120,17 +201,69 @@ pub struct Exit {
     pub comm: [u8; COMM_LEN],
 }
 
-/// `struct edr_kstats`: one CPU's kernel-side counters.
+/// `struct edr_file`: fixed part of a file record.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct File {
+    pub hdr: Hdr,
+    pub ret: i64,
+    pub open_flags: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub at_flags: u32,
+    pub flags: u32,
+    pub syscall: u16,
+    pub pad0: u16,
+    pub dir: Slice,
+    pub path: Slice,
+    pub dir2: Slice,
+    pub path2: Slice,
+}
+
+/// `struct edr_prefix_key`: a key of the kernel's path-prefix LPM trie.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixKey {
+    /// Bits of `data` that count.
+    pub prefixlen: u32,
+    pub data: [u8; PREFIX_MAX],
+}
+
+/// `struct edr_kstats`: one CPU's kernel-side counters, indexed by kind.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KStats {
+    /// Ring buffer full: record lost.
     pub ringbuf_drops: [u64; kind::MAX],
+    /// Outside the watched path prefixes (or excluded).
+    pub filtered: [u64; kind::MAX],
+    /// Failed operations counted instead of reported.
+    pub failed: [u64; kind::MAX],
 }
 
 impl Default for KStats {
     fn default() -> Self {
         KStats {
             ringbuf_drops: [0; kind::MAX],
+            filtered: [0; kind::MAX],
+            failed: [0; kind::MAX],
+        }
+    }
+}
+
+impl KStats {
+    /// Add another CPU's counters.
+    pub fn add(&mut self, other: &KStats) {
+        let pairs = [
+            (&mut self.ringbuf_drops, &other.ringbuf_drops),
+            (&mut self.filtered, &other.filtered),
+            (&mut self.failed, &other.failed),
+        ];
+        for (mine, theirs) in pairs {
+            for (m, t) in mine.iter_mut().zip(theirs.iter()) {
+                *m += t;
+            }
         }
     }
 }
@@ -148,6 +281,10 @@ unsafe impl plain::Plain for Fork {}
 // SAFETY: as above.
 unsafe impl plain::Plain for Exit {}
 // SAFETY: as above.
+unsafe impl plain::Plain for File {}
+// SAFETY: as above.
+unsafe impl plain::Plain for PrefixKey {}
+// SAFETY: as above.
 unsafe impl plain::Plain for KStats {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
@@ -155,7 +292,9 @@ const _: () = assert!(size_of::<Slice>() == 4);
 const _: () = assert!(size_of::<Exec>() == 120);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
-const _: () = assert!(size_of::<KStats>() == 8 * kind::MAX);
+const _: () = assert!(size_of::<File>() == 80);
+const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
+const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
 
 /// Bytes of a plain struct, for encoders and tests.
@@ -227,7 +366,16 @@ mod tests {
             [hdr, child_start_ns, parent_start_ns, child_pid, child_ppid]
         );
         same_layout!(Exit, c::edr_exit, [hdr, start_ns, exit_code, ppid, comm]);
-        same_layout!(KStats, c::edr_kstats, [ringbuf_drops]);
+        same_layout!(
+            File,
+            c::edr_file,
+            [
+                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, pad0, dir, path,
+                dir2, path2
+            ]
+        );
+        same_layout!(PrefixKey, c::edr_prefix_key, [prefixlen, data]);
+        same_layout!(KStats, c::edr_kstats, [ringbuf_drops, filtered, failed]);
     }
 
     #[test]
@@ -236,6 +384,56 @@ mod tests {
         assert_eq!(u32::from(kind::FORK), c::edr_kind::EDR_KIND_FORK.0);
         assert_eq!(u32::from(kind::EXIT), c::edr_kind::EDR_KIND_EXIT.0);
         assert_eq!(kind::MAX as u32, c::edr_kind::EDR_KIND_MAX.0);
+        use c::edr_kind as k;
+        for (ours, theirs) in [
+            (kind::FILE_OPEN, k::EDR_KIND_FILE_OPEN),
+            (kind::FILE_UNLINK, k::EDR_KIND_FILE_UNLINK),
+            (kind::FILE_RENAME, k::EDR_KIND_FILE_RENAME),
+            (kind::FILE_CHMOD, k::EDR_KIND_FILE_CHMOD),
+            (kind::FILE_CHOWN, k::EDR_KIND_FILE_CHOWN),
+            (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
+            (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
+        ] {
+            assert_eq!(u32::from(ours), theirs.0);
+        }
+        use c::edr_file_syscall as fs;
+        let sys = [
+            fs::EDR_SYS_OPEN,
+            fs::EDR_SYS_OPENAT,
+            fs::EDR_SYS_OPENAT2,
+            fs::EDR_SYS_CREAT,
+            fs::EDR_SYS_UNLINK,
+            fs::EDR_SYS_UNLINKAT,
+            fs::EDR_SYS_RMDIR,
+            fs::EDR_SYS_RENAME,
+            fs::EDR_SYS_RENAMEAT,
+            fs::EDR_SYS_RENAMEAT2,
+            fs::EDR_SYS_CHMOD,
+            fs::EDR_SYS_FCHMOD,
+            fs::EDR_SYS_FCHMODAT,
+            fs::EDR_SYS_FCHMODAT2,
+            fs::EDR_SYS_CHOWN,
+            fs::EDR_SYS_LCHOWN,
+            fs::EDR_SYS_FCHOWN,
+            fs::EDR_SYS_FCHOWNAT,
+            fs::EDR_SYS_LINK,
+            fs::EDR_SYS_LINKAT,
+            fs::EDR_SYS_SYMLINK,
+            fs::EDR_SYS_SYMLINKAT,
+        ];
+        for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
+            assert_eq!(u32::from(*n), theirs.0, "{name}");
+        }
+        use c::edr_file_flag as ff;
+        assert_eq!(file_flag::PATH_TRUNC, ff::EDR_FILE_F_PATH_TRUNC.0);
+        assert_eq!(file_flag::PATH2_TRUNC, ff::EDR_FILE_F_PATH2_TRUNC.0);
+        assert_eq!(file_flag::PATH_FAULT, ff::EDR_FILE_F_PATH_FAULT.0);
+        assert_eq!(file_flag::PATH2_FAULT, ff::EDR_FILE_F_PATH2_FAULT.0);
+        assert_eq!(file_flag::UNFILTERED, ff::EDR_FILE_F_UNFILTERED.0);
+        assert_eq!(file_flag::PATH_RESOLVED, ff::EDR_FILE_F_PATH_RESOLVED.0);
+        use c::edr_prefix_verdict as pv;
+        assert_eq!(u32::from(prefix_verdict::INCLUDE), pv::EDR_PREFIX_INCLUDE.0);
+        assert_eq!(u32::from(prefix_verdict::EXCLUDE), pv::EDR_PREFIX_EXCLUDE.0);
         use c::edr_exec_flag as f;
         assert_eq!(exec_flag::FILENAME_TRUNC, f::EDR_EXEC_F_FILENAME_TRUNC.0);
         assert_eq!(exec_flag::EXE_TRUNC, f::EDR_EXEC_F_EXE_TRUNC.0);
@@ -248,7 +446,7 @@ mod tests {
             size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),
             EXEC_DATA_MAX
         );
-        assert_eq!(size_of::<c::edr_config>(), 8);
+        assert_eq!(size_of::<c::edr_config>(), 16);
     }
 
     #[test]

@@ -18,7 +18,9 @@ use libbpf_rs::RingBufferBuilder;
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
+use crate::detect::Detector;
 use crate::enrich::Enricher;
+use crate::filter::Filter;
 use crate::kernel::{Kernel, KernelError, LoadOptions};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
@@ -39,6 +41,8 @@ pub enum AgentError {
     Poll(#[from] PollError),
     #[error("pipeline stage `{0}` panicked")]
     StagePanicked(&'static str),
+    #[error("building the file filter failed: {0}")]
+    Filter(#[source] globset::Error),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -58,6 +62,11 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     let target = output.unwrap_or(&cfg.output.path);
     let sink = output::open(target)?;
 
+    // The filter's prefix rules are also the kernel's: one definition.
+    let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
+    let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+    let detector = Detector::new(&cfg.detections.disabled, &ctx.hostname);
+
     let me = std::process::id();
     let mut storage = MaybeUninit::uninit();
     let kernel = Kernel::load(
@@ -66,8 +75,14 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
             wakeup_bytes: cfg.kernel.wakeup_bytes,
             agent_tgid: me,
+            file: cfg.file.enabled,
+            report_failed: cfg.file.report_failed,
+            prefixes: filter.prefixes().kernel_entries(),
         },
     )?;
+    for (hook, why) in &kernel.skipped {
+        eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
+    }
 
     // Seed after attaching: a process started in between is then seen by
     // the kernel hooks, the scan, or both (the table takes the newest).
@@ -81,7 +96,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     let (norm_tx, norm_rx) = bounded(cap);
     let (enr_tx, enr_rx) = bounded(cap);
     let (det_tx, det_rx) = bounded(cap);
-    let writer = Writer::new(sink, Context::from_host(depth), stats.clone());
+    let writer = Writer::new(sink, ctx, stats.clone());
+    let health_every = std::time::Duration::from_secs(cfg.health.interval_seconds.into());
 
     let collector = Collector::new(stats.clone());
     let cb = collector.clone();
@@ -98,8 +114,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
 
     thread::scope(|s| {
-        let st = stats.clone();
-        let st2 = stats.clone();
+        let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
         let handles = [
             spawn(s, "normalizer", move || {
                 normalize::run(raw_rx, norm_tx, recycle_tx, st)
@@ -107,8 +122,12 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             spawn(s, "enricher", move || {
                 enrich::run(norm_rx, enr_tx, enricher, st2)
             }),
-            spawn(s, "detector", move || detect::run(enr_rx, det_tx)),
-            spawn(s, "writer", move || output::run(det_rx, writer)),
+            spawn(s, "detector", move || {
+                detect::run(enr_rx, det_tx, filter, detector, st3)
+            }),
+            spawn(s, "writer", move || {
+                output::run(det_rx, writer, health_every)
+            }),
         ];
 
         eprintln!(

@@ -22,6 +22,81 @@ pub struct Config {
     pub kernel: Kernel,
     pub process_table: ProcessTable,
     pub pipeline: Pipeline,
+    pub file: File,
+    pub detections: Detections,
+    pub health: HealthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds between health records (one more is written at shutdown).
+    pub interval_seconds: u32,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct File {
+    /// Load the file programs at all (off: no syscall tracepoints attached).
+    pub enabled: bool,
+    /// Watched path prefixes, applied in the kernel.
+    pub include: Vec<String>,
+    /// Prefixes inside watched ones that are not watched (longest wins).
+    pub exclude: Vec<String>,
+    /// Report failed operations as events instead of only counting them.
+    pub report_failed: bool,
+    /// Drop (and count) events of these executables: globs on
+    /// `process.executable`.
+    pub exclude_executables: Vec<String>,
+    /// Drop (and count) events on paths matching these globs.
+    pub exclude_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detections {
+    /// Built-in detection rule ids to turn off.
+    pub disabled: Vec<String>,
+}
+
+/// The kernel prefix filter holds two trie entries per prefix.
+pub const MAX_PREFIXES: usize = 120;
+
+impl Default for File {
+    fn default() -> Self {
+        let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect();
+        File {
+            enabled: true,
+            include: s(&[
+                "/etc",
+                "/root",
+                "/home",
+                "/boot",
+                "/var/spool/cron",
+                "/usr/lib/systemd",
+                "/lib/systemd",
+                "/run/systemd/system",
+                "/usr/bin",
+                "/usr/sbin",
+                "/usr/local/bin",
+                "/usr/local/sbin",
+                "/bin",
+                "/sbin",
+            ]),
+            exclude: Vec::new(),
+            report_failed: false,
+            exclude_executables: Vec::new(),
+            exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,8 +291,51 @@ impl Config {
                 ),
             ));
         }
+        if !(1..=86400).contains(&self.health.interval_seconds) {
+            return Err((
+                "health.interval_seconds",
+                format!(
+                    "must be from 1 to 86400, got {}",
+                    self.health.interval_seconds
+                ),
+            ));
+        }
         if self.output.path.is_empty() {
             return Err(("output.path", "must be `-` (stdout) or a file path".into()));
+        }
+        let f = &self.file;
+        if f.include.len() + f.exclude.len() > MAX_PREFIXES {
+            return Err((
+                "file.include",
+                format!(
+                    "at most {MAX_PREFIXES} prefixes in file.include and file.exclude together, got {}",
+                    f.include.len() + f.exclude.len()
+                ),
+            ));
+        }
+        for (key, list) in [("file.include", &f.include), ("file.exclude", &f.exclude)] {
+            for p in list {
+                check_prefix(p).map_err(|why| (key, format!("{p:?}: {why}")))?;
+            }
+        }
+        for (key, list) in [
+            ("file.exclude_executables", &f.exclude_executables),
+            ("file.exclude_paths", &f.exclude_paths),
+        ] {
+            for g in list {
+                globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
+            }
+        }
+        for id in &self.detections.disabled {
+            if !crate::detect::BUILTIN_IDS.contains(&id.as_str()) {
+                return Err((
+                    "detections.disabled",
+                    format!(
+                        "unknown built-in detection {id:?}; known: {}",
+                        crate::detect::BUILTIN_IDS.join(", ")
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -226,6 +344,31 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// A path prefix for the kernel filter: absolute, canonical, short enough
+/// to fit the trie key (with its terminator), no trailing slash.
+pub fn check_prefix(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if p.len() >= crate::abi::PREFIX_MAX {
+        return Err(format!("longer than {} bytes", crate::abi::PREFIX_MAX - 1));
+    }
+    if p.len() > 1 && p.ends_with('/') {
+        return Err("must not end with `/`".into());
+    }
+    if p.len() > 1
+        && p[1..]
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err("must be canonical (no `//`, `.` or `..` components)".into());
+    }
+    if p.bytes().any(|b| b == 0) {
+        return Err("must not contain NUL".into());
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -335,6 +478,32 @@ mod tests {
                 "process_table.max_entries",
                 "invalid value",
             ),
+            ("[file]\ninclude = [\"etc\"]\n", "file.include", "absolute"),
+            (
+                "[file]\ninclude = [\"/etc/\"]\n",
+                "file.include",
+                "end with",
+            ),
+            (
+                "[file]\nexclude = [\"/etc/../x\"]\n",
+                "file.exclude",
+                "canonical",
+            ),
+            (
+                "[file]\nexclude_paths = [\"/a/[\"]\n",
+                "file.exclude_paths",
+                "\"/a/[\"",
+            ),
+            (
+                "[file]\nenabled = \"yes\"\n",
+                "file.enabled",
+                "invalid type",
+            ),
+            (
+                "[detections]\ndisabled = [\"nope\"]\n",
+                "detections.disabled",
+                "unknown built-in",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -343,6 +512,18 @@ mod tests {
             let shown = e.to_string();
             assert!(shown.starts_with("config /x/config.toml"), "{shown}");
             assert!(shown.contains(&format!("key `{key}`")), "{shown}");
+        }
+    }
+
+    #[test]
+    fn prefix_rules() {
+        assert!(check_prefix("/").is_ok());
+        assert!(check_prefix("/etc").is_ok());
+        assert!(check_prefix("/etc/cron.d").is_ok());
+        assert!(check_prefix(&format!("/{}", "a".repeat(126))).is_ok());
+        assert!(check_prefix(&format!("/{}", "a".repeat(127))).is_err());
+        for bad in ["", "etc", "/etc/", "//etc", "/etc/./x", "/etc/..", "/a//b"] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
         }
     }
 

@@ -17,6 +17,8 @@ pub enum Record<'a> {
     Exec(ExecRecord<'a>),
     Fork(abi::Fork),
     Exit(abi::Exit),
+    /// Every file kind (open, unlink, rename, ...): `fixed.hdr.kind` says which.
+    File(FileRecord<'a>),
 }
 
 impl Record<'_> {
@@ -25,8 +27,19 @@ impl Record<'_> {
             Record::Exec(e) => &e.fixed.hdr,
             Record::Fork(f) => &f.hdr,
             Record::Exit(x) => &x.hdr,
+            Record::File(f) => &f.fixed.hdr,
         }
     }
+}
+
+/// A file record: the fixed part and its path operands (no NULs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRecord<'a> {
+    pub fixed: abi::File,
+    pub dir: &'a [u8],
+    pub path: &'a [u8],
+    pub dir2: &'a [u8],
+    pub path2: &'a [u8],
 }
 
 /// An exec record: the fixed part and its slices (strings without NUL).
@@ -108,6 +121,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, DecodeError> {
         kind::EXEC => decode_exec(bytes).map(Record::Exec),
         kind::FORK => exact(bytes, what).map(Record::Fork),
         kind::EXIT => exact(bytes, what).map(Record::Exit),
+        k if kind::is_file(k) => decode_file(bytes, what).map(Record::File),
         other => Err(DecodeError::UnknownKind(other)),
     }
 }
@@ -144,25 +158,46 @@ fn exact<T: plain::Plain + Default>(bytes: &[u8], what: &'static str) -> Result<
     read_fixed(bytes, what)
 }
 
-fn decode_exec(bytes: &[u8]) -> Result<ExecRecord<'_>, DecodeError> {
-    let fixed: abi::Exec = read_fixed(bytes, "exec record")?;
-    let data = &bytes[size_of::<abi::Exec>()..];
-    let slice = |field: &'static str, s: Slice| -> Result<&[u8], DecodeError> {
+/// The data after a fixed part, and a checked way to take slices of it.
+fn tail<'a>(
+    bytes: &'a [u8],
+    fixed: usize,
+    what: &'static str,
+) -> impl Fn(&'static str, Slice) -> Result<&'a [u8], DecodeError> {
+    let data = &bytes[fixed..];
+    move |field, s| {
         let start = s.off as usize;
         data.get(start..start + s.len as usize)
             .ok_or(DecodeError::BadSlice {
-                what: "exec",
+                what,
                 field,
                 off: s.off,
                 len: s.len,
                 data: data.len(),
             })
-    };
+    }
+}
+
+fn decode_exec(bytes: &[u8]) -> Result<ExecRecord<'_>, DecodeError> {
+    let fixed: abi::Exec = read_fixed(bytes, "exec record")?;
+    let slice = tail(bytes, size_of::<abi::Exec>(), "exec");
     Ok(ExecRecord {
         filename: slice("filename", fixed.filename)?,
         cwd: slice("cwd", fixed.cwd)?,
         exe: slice("exe", fixed.exe)?,
         args: slice("args", fixed.args)?,
+        fixed,
+    })
+}
+
+fn decode_file<'a>(bytes: &'a [u8], what: &'static str) -> Result<FileRecord<'a>, DecodeError> {
+    let fixed: abi::File = read_fixed(bytes, "file record")?;
+    let slice = tail(bytes, size_of::<abi::File>(), what);
+    Ok(FileRecord {
+        dir: slice("dir", fixed.dir)?,
+        path: slice("path", fixed.path)?,
+        dir2: slice("dir2", fixed.dir2)?,
+        path2: slice("path2", fixed.path2)?,
         fixed,
     })
 }
@@ -194,6 +229,36 @@ pub fn encode_exec(
     rec.hdr.kind = kind::EXEC;
     rec.hdr.abi_version = abi::ABI_VERSION;
     rec.hdr.size = (size_of::<abi::Exec>() + data.len()) as u32;
+    out.extend_from_slice(abi::as_bytes(&rec));
+    out.extend_from_slice(&data);
+}
+
+/// Encode a file record of kind `fixed.hdr.kind`: lays out the four path
+/// operands, fills the slices, the size and the version.
+pub fn encode_file(
+    fixed: &abi::File,
+    dir: &[u8],
+    path: &[u8],
+    dir2: &[u8],
+    path2: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let mut rec = *fixed;
+    let mut data = Vec::with_capacity(dir.len() + path.len() + dir2.len() + path2.len());
+    let mut put = |bytes: &[u8]| {
+        let s = Slice {
+            off: data.len() as u16,
+            len: bytes.len() as u16,
+        };
+        data.extend_from_slice(bytes);
+        s
+    };
+    rec.dir = put(dir);
+    rec.path = put(path);
+    rec.dir2 = put(dir2);
+    rec.path2 = put(path2);
+    rec.hdr.abi_version = abi::ABI_VERSION;
+    rec.hdr.size = (size_of::<abi::File>() + data.len()) as u32;
     out.extend_from_slice(abi::as_bytes(&rec));
     out.extend_from_slice(&data);
 }
@@ -313,6 +378,45 @@ mod tests {
         assert_eq!((x.exit_code, x.ppid), (3 << 8, 10));
     }
 
+    fn sample_file() -> Vec<u8> {
+        let fixed = abi::File {
+            hdr: Hdr {
+                kind: kind::FILE_RENAME,
+                ..hdr(9)
+            },
+            ret: 0,
+            at_flags: 1,
+            syscall: 10,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        encode_file(&fixed, b"/tmp", b"a", b"", b"/etc/cron.d/a", &mut out);
+        out
+    }
+
+    #[test]
+    fn file_round_trip() {
+        let bytes = sample_file();
+        let Record::File(f) = decode(&bytes).unwrap() else {
+            panic!("not file")
+        };
+        assert_eq!(f.fixed.hdr.kind, kind::FILE_RENAME);
+        assert_eq!(
+            (f.dir, f.path, f.dir2, f.path2),
+            (&b"/tmp"[..], &b"a"[..], &b""[..], &b"/etc/cron.d/a"[..])
+        );
+        assert_eq!((f.fixed.syscall, f.fixed.at_flags), (10, 1));
+        let mut again = Vec::new();
+        encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut again);
+        assert_eq!(again, bytes);
+        for len in 0..bytes.len() {
+            assert_eq!(
+                decode(&bytes[..len]).unwrap_err().reason(),
+                Reason::InvalidSchema
+            );
+        }
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let bytes = sample_exec();
@@ -388,12 +492,13 @@ mod tests {
             s
         };
         let valid = sample_exec();
+        let file = sample_file();
         for i in 0..20_000 {
             let len = (next() % 300) as usize;
             let mut v: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             // Half the cases get a plausible header so the per-kind paths run.
             if i % 2 == 0 && v.len() >= 24 {
-                v[0] = (next() % 4) as u8;
+                v[0] = [1, 2, 3, 16, 19, 22, 40][(next() % 7) as usize];
                 v[1] = 0;
                 v[2] = abi::ABI_VERSION;
                 let len = v.len() as u32;
@@ -401,10 +506,12 @@ mod tests {
             }
             let _ = decode(&v);
             // Mutate one byte of a valid record.
-            let mut m = valid.clone();
-            let at = (next() as usize) % m.len();
-            m[at] = next() as u8;
-            let _ = decode(&m);
+            for valid in [&valid, &file] {
+                let mut m = valid.to_vec();
+                let at = (next() as usize) % m.len();
+                m[at] = next() as u8;
+                let _ = decode(&m);
+            }
         }
     }
 }

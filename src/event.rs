@@ -31,6 +31,7 @@ pub enum Body {
     Exec(ExecBody),
     Fork(ForkBody),
     Exit(ExitBody),
+    File(FileBody),
 }
 
 impl Body {
@@ -40,7 +41,95 @@ impl Body {
             Body::Exec(_) => "exec",
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
+            Body::File(f) => f.op.action(),
         }
+    }
+}
+
+/// A file operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    /// Opened for writing, creating or truncating.
+    Open,
+    Unlink,
+    Rename,
+    Chmod,
+    Chown,
+    /// A hard link.
+    Link,
+    Symlink,
+}
+
+impl FileOp {
+    pub fn action(self) -> &'static str {
+        match self {
+            FileOp::Open => "open",
+            FileOp::Unlink => "unlink",
+            FileOp::Rename => "rename",
+            FileOp::Chmod => "chmod",
+            FileOp::Chown => "chown",
+            FileOp::Link => "link",
+            FileOp::Symlink => "symlink",
+        }
+    }
+
+    pub fn from_kind(kind: u16) -> Option<FileOp> {
+        use crate::abi::kind as k;
+        Some(match kind {
+            k::FILE_OPEN => FileOp::Open,
+            k::FILE_UNLINK => FileOp::Unlink,
+            k::FILE_RENAME => FileOp::Rename,
+            k::FILE_CHMOD => FileOp::Chmod,
+            k::FILE_CHOWN => FileOp::Chown,
+            k::FILE_LINK => FileOp::Link,
+            k::FILE_SYMLINK => FileOp::Symlink,
+            _ => return None,
+        })
+    }
+}
+
+/// A file event. `path` is the file the operation leaves behind: the
+/// opened, removed, changed or created file; for a rename, the new name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBody {
+    pub op: FileOp,
+    /// The syscall's name, e.g. `openat`.
+    pub syscall: &'static str,
+    /// Absolute path (see docs/schema.md on how it was resolved).
+    pub path: String,
+    /// rename: the old path.
+    pub original_path: Option<String>,
+    /// link: the existing file linked to; symlink: the link's target text.
+    pub target_path: Option<String>,
+    /// The syscall's return value: a fd or 0 on success, -errno on failure.
+    pub result: i64,
+    /// open: the O_* flags.
+    pub open_flags: u64,
+    /// open with O_CREAT / chmod: the mode argument.
+    pub mode: Option<u32>,
+    /// chown: the new owner and group, None when left unchanged (-1).
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
+    /// The AT_* / RENAME_* flags argument, where the syscall has one.
+    pub at_flags: u32,
+    /// `path` came from the file's dentry rather than the caller's string.
+    pub resolved: bool,
+    /// The kernel could not prefix-filter it; userspace must.
+    pub unfiltered: bool,
+    pub truncated: FileTruncation,
+}
+
+/// Which file operands were cut, or could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTruncation {
+    pub path: bool,
+    pub other_path: bool,
+    pub unreadable: bool,
+}
+
+impl FileTruncation {
+    pub fn any(&self) -> bool {
+        self.path || self.other_path || self.unreadable
     }
 }
 

@@ -10,18 +10,152 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, TracepointCategory};
 
-use crate::abi::KStats;
+use crate::abi::{KStats, PrefixKey};
 use crate::bpf::{EdrSkel, EdrSkelBuilder};
 
 /// What the loader needs from the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     pub ring_buffer_bytes: u32,
     pub wakeup_bytes: u32,
     /// The agent's own process id: the kernel never reports it.
     pub agent_tgid: u32,
+    /// Load the file programs at all.
+    pub file: bool,
+    /// Report failed file operations instead of counting them.
+    pub report_failed: bool,
+    /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
+    pub prefixes: Vec<(PrefixKey, u8)>,
+}
+
+/// Program families; a disabled family's programs are not even loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Process,
+    File,
+}
+
+/// Where a program attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// The program's own section names its attach point (tp_btf).
+    Auto,
+    /// The exit tracepoint of a syscall (syscalls/sys_exit_<name>); `id`
+    /// is the EDR_SYS_* value the program dispatches on.
+    SyscallExit { name: &'static str, id: u16 },
+}
+
+/// One attach point: a program and where it hooks.
+#[derive(Debug)]
+pub struct Hook {
+    pub program: &'static str,
+    pub family: Family,
+    pub attach: Attach,
+    /// Required hooks end start-up when they fail; optional ones are
+    /// skipped with a warning (the syscall does not exist on every kernel
+    /// or architecture).
+    pub required: bool,
+}
+
+const fn process(program: &'static str) -> Hook {
+    Hook {
+        program,
+        family: Family::Process,
+        attach: Attach::Auto,
+        required: true,
+    }
+}
+
+const fn file(name: &'static str, id: u16, required: bool) -> Hook {
+    Hook {
+        program: "edr_file",
+        family: Family::File,
+        attach: Attach::SyscallExit { name, id },
+        required,
+    }
+}
+
+/// Every attach point. A test checks the programs against the object;
+/// the ids are `abi::file_syscall` (checked against the BTF there).
+pub const HOOKS: &[Hook] = &[
+    process("edr_exec"),
+    process("edr_fork"),
+    process("edr_exit"),
+    file("openat", 2, true),
+    file("unlinkat", 6, true),
+    file("renameat2", 10, true),
+    file("fchmod", 12, true),
+    file("fchmodat", 13, true),
+    file("fchown", 17, true),
+    file("fchownat", 18, true),
+    file("linkat", 20, true),
+    file("symlinkat", 22, true),
+    // Legacy: x86-64 has them, arm64 and newer ABIs do not.
+    file("open", 1, false),
+    file("creat", 4, false),
+    file("unlink", 5, false),
+    file("rmdir", 7, false),
+    file("rename", 8, false),
+    file("renameat", 9, false),
+    file("chmod", 11, false),
+    file("chown", 15, false),
+    file("lchown", 16, false),
+    file("link", 19, false),
+    file("symlink", 21, false),
+    // Newer: openat2 since Linux 5.6, fchmodat2 since 6.6.
+    file("openat2", 3, false),
+    file("fchmodat2", 14, false),
+];
+
+pub fn family_of(program: &str) -> Option<Family> {
+    HOOKS
+        .iter()
+        .find(|h| h.program == program)
+        .map(|h| h.family)
+}
+
+/// This architecture's number of a hooked syscall, if it has the syscall.
+pub fn syscall_nr(name: &str) -> Option<i64> {
+    use libc as c;
+    let nr = match name {
+        "openat" => c::SYS_openat,
+        "openat2" => c::SYS_openat2,
+        "unlinkat" => c::SYS_unlinkat,
+        "renameat2" => c::SYS_renameat2,
+        "fchmod" => c::SYS_fchmod,
+        "fchmodat" => c::SYS_fchmodat,
+        "fchmodat2" => c::SYS_fchmodat2,
+        "fchown" => c::SYS_fchown,
+        "fchownat" => c::SYS_fchownat,
+        "linkat" => c::SYS_linkat,
+        "symlinkat" => c::SYS_symlinkat,
+        #[cfg(target_arch = "x86_64")]
+        "open" => c::SYS_open,
+        #[cfg(target_arch = "x86_64")]
+        "creat" => c::SYS_creat,
+        #[cfg(target_arch = "x86_64")]
+        "unlink" => c::SYS_unlink,
+        #[cfg(target_arch = "x86_64")]
+        "rmdir" => c::SYS_rmdir,
+        #[cfg(target_arch = "x86_64")]
+        "rename" => c::SYS_rename,
+        #[cfg(target_arch = "x86_64")]
+        "renameat" => c::SYS_renameat,
+        #[cfg(target_arch = "x86_64")]
+        "chmod" => c::SYS_chmod,
+        #[cfg(target_arch = "x86_64")]
+        "chown" => c::SYS_chown,
+        #[cfg(target_arch = "x86_64")]
+        "lchown" => c::SYS_lchown,
+        #[cfg(target_arch = "x86_64")]
+        "link" => c::SYS_link,
+        #[cfg(target_arch = "x86_64")]
+        "symlink" => c::SYS_symlink,
+        _ => return None,
+    };
+    Some(nr)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +184,14 @@ pub enum KernelError {
     },
     #[error("setting up the ring buffer reader failed: {0}")]
     RingBuffer(#[source] libbpf_rs::Error),
+    #[error("BPF program {0} is not in the agent's hook table (object and binary disagree)")]
+    UnknownProgram(String),
+    #[error("tracefs is not mounted and mounting it at {path} failed: {source}")]
+    Tracefs {
+        path: &'static str,
+        #[source]
+        source: nix::Error,
+    },
 }
 
 fn log_tail(log: &[String]) -> String {
@@ -113,6 +255,8 @@ fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelEr
 pub struct Kernel<'obj> {
     pub skel: EdrSkel<'obj>,
     links: Vec<(String, Link)>,
+    /// Optional hooks that did not attach, with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl<'obj> Kernel<'obj> {
@@ -137,6 +281,7 @@ impl<'obj> Kernel<'obj> {
             .expect("the object has a .rodata section (edr_cfg)");
         rodata.edr_cfg.agent_tgid = opts.agent_tgid;
         rodata.edr_cfg.wakeup_bytes = opts.wakeup_bytes;
+        rodata.edr_cfg.report_failed = u32::from(opts.report_failed);
         open.maps
             .edr_events
             .set_max_entries(opts.ring_buffer_bytes)
@@ -144,25 +289,90 @@ impl<'obj> Kernel<'obj> {
                 map: "edr_events",
                 source,
             })?;
+        let enabled = |f: Family| match f {
+            Family::Process => true,
+            Family::File => opts.file,
+        };
+        for mut prog in open.open_object_mut().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let family = family_of(&name).ok_or(KernelError::UnknownProgram(name))?;
+            prog.set_autoload(enabled(family));
+        }
+        // The file program dispatches on the syscall number: tell it ours.
+        let sysmap = &mut open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("the object has a .rodata section")
+            .edr_file_sysmap;
+        for hook in HOOKS {
+            if let Attach::SyscallExit { name, id } = hook.attach
+                && let Some(nr) = syscall_nr(name)
+                && let Some(slot) = usize::try_from(nr).ok().and_then(|n| sysmap.get_mut(n))
+            {
+                *slot = id as u8;
+            }
+        }
 
         let skel = open
             .load()
             .map_err(|e| explain_load_failure(&take_libbpf_log(), &e))?;
         take_libbpf_log();
 
-        let mut links = Vec::new();
-        for prog in skel.object().progs_mut() {
-            let name = prog.name().to_string_lossy().into_owned();
-            if !prog.autoload() {
-                continue;
-            }
-            let link = prog.attach().map_err(|source| KernelError::Attach {
-                program: name.clone(),
-                source,
-            })?;
-            links.push((name, link));
+        for (key, verdict) in &opts.prefixes {
+            skel.maps
+                .edr_prefixes
+                .update(crate::abi::as_bytes(key), &[*verdict], MapFlags::ANY)
+                .map_err(|source| KernelError::Map {
+                    map: "edr_prefixes",
+                    source,
+                })?;
         }
-        Ok(Kernel { skel, links })
+        if opts.file {
+            // Classic tracepoints are looked up by name in tracefs.
+            ensure_tracefs()?;
+        }
+
+        let mut links = Vec::new();
+        let mut skipped = Vec::new();
+        for hook in HOOKS.iter().filter(|h| enabled(h.family)) {
+            let prog = skel
+                .object()
+                .progs_mut()
+                .find(|p| p.name() == hook.program)
+                .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+            let (point, result) = match hook.attach {
+                Attach::Auto => (hook.program.to_string(), prog.attach()),
+                Attach::SyscallExit { name, .. } => {
+                    let point = format!("{} on sys_exit_{name}", hook.program);
+                    if syscall_nr(name).is_none() {
+                        // This architecture has no such syscall.
+                        skipped.push((point, "no such syscall on this architecture".into()));
+                        continue;
+                    }
+                    let tp = format!("sys_exit_{name}");
+                    (
+                        point,
+                        prog.attach_tracepoint(TracepointCategory::Syscalls, tp),
+                    )
+                }
+            };
+            match result {
+                Ok(link) => links.push((point, link)),
+                Err(source) if hook.required => {
+                    return Err(KernelError::Attach {
+                        program: point,
+                        source,
+                    });
+                }
+                Err(source) => skipped.push((point, source.to_string())),
+            }
+        }
+        Ok(Kernel {
+            skel,
+            links,
+            skipped,
+        })
     }
 
     /// Names of the attached programs, in object order.
@@ -181,15 +391,36 @@ impl<'obj> Kernel<'obj> {
         let mut total = KStats::default();
         for bytes in per_cpu {
             let mut one = KStats::default();
-            if plain::copy_from_bytes(&mut one, &bytes).is_err() {
-                continue;
-            }
-            for (t, v) in total.ringbuf_drops.iter_mut().zip(one.ringbuf_drops.iter()) {
-                *t += v;
+            if plain::copy_from_bytes(&mut one, &bytes).is_ok() {
+                total.add(&one);
             }
         }
         Some(total)
     }
+}
+
+/// libbpf finds a classic tracepoint's id under tracefs, at
+/// /sys/kernel/tracing or /sys/kernel/debug/tracing. Mount it when neither
+/// is there (systemd normally has; the unit orders us after it).
+fn ensure_tracefs() -> Result<(), KernelError> {
+    const TRACEFS: &str = "/sys/kernel/tracing";
+    let mounted = |dir: &str| std::path::Path::new(dir).join("events").is_dir();
+    if mounted(TRACEFS) || mounted("/sys/kernel/debug/tracing") {
+        return Ok(());
+    }
+    nix::mount::mount(
+        Some("tracefs"),
+        TRACEFS,
+        Some("tracefs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|source| KernelError::Tracefs {
+        path: TRACEFS,
+        source,
+    })
 }
 
 /// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; newer ones
@@ -204,6 +435,39 @@ fn raise_memlock_rlimit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_table_matches_the_object() {
+        // Opening parses the ELF only: no privileges needed.
+        let mut storage = MaybeUninit::uninit();
+        let open = EdrSkelBuilder::default().open(&mut storage).unwrap();
+        let mut in_object: Vec<String> = open
+            .open_object()
+            .progs()
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        in_object.sort();
+        let mut in_table: Vec<String> = HOOKS.iter().map(|h| h.program.to_string()).collect();
+        in_table.sort();
+        in_table.dedup();
+        assert_eq!(in_object, in_table);
+        // Each file syscall is hooked once, under the id the ABI gives it.
+        let mut ids = Vec::new();
+        for h in HOOKS {
+            if let Attach::SyscallExit { name, id } = h.attach {
+                assert_eq!(crate::abi::file_syscall::name(id), Some(name));
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        assert_eq!(ids, (1..=22).collect::<Vec<u16>>());
+        // Every required syscall exists on this architecture.
+        for h in HOOKS.iter().filter(|h| h.required) {
+            if let Attach::SyscallExit { name, .. } = h.attach {
+                assert!(syscall_nr(name).is_some(), "{name}");
+            }
+        }
+    }
 
     #[test]
     fn load_failure_names_program_and_reason() {

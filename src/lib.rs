@@ -16,6 +16,8 @@ pub mod decode;
 pub mod detect;
 pub mod enrich;
 pub mod event;
+pub mod filter;
+pub mod health;
 pub mod kernel;
 pub mod normalize;
 pub mod output;

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::abi::{self, exec_flag};
+use crate::abi::{self, exec_flag, file_flag};
 use crate::clock;
-use crate::decode::{self, ExecRecord, Reason, Record};
+use crate::decode::{self, ExecRecord, FileRecord, Reason, Record};
 use crate::event::{
-    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, ForkBody, Image, Truncation,
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
+    Image, Truncation,
 };
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
@@ -72,6 +73,7 @@ impl Normalizer {
                     status: ExitStatus::from_wait_status(x.exit_code),
                 }),
             ),
+            Record::File(f) => (hdr.tgid, Body::File(file_body(f))),
         };
         // A fork's subject is the child, whose only thread is its main one.
         let tid = if matches!(rec, Record::Fork(_)) {
@@ -134,6 +136,68 @@ fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
         argc: f.argc,
     }
 }
+
+/// One path operand: absolute as sent, or joined to its directory.
+fn operand(dir: &[u8], path: &[u8]) -> String {
+    let path = String::from_utf8_lossy(path);
+    if dir.is_empty() {
+        if path.starts_with('/') {
+            join_clean("/", &path)
+        } else {
+            // The directory could not be resolved: keep what we have.
+            path.into_owned()
+        }
+    } else {
+        join_clean(&String::from_utf8_lossy(dir), &path)
+    }
+}
+
+fn file_body(f: &FileRecord<'_>) -> FileBody {
+    let x = &f.fixed;
+    let op = FileOp::from_kind(x.hdr.kind).unwrap_or(FileOp::Open);
+    let first = operand(f.dir, f.path);
+    let second = || operand(f.dir2, f.path2);
+    let (path, original_path, target_path) = match op {
+        FileOp::Rename => (second(), Some(first), None),
+        FileOp::Link => (second(), None, Some(first)),
+        // A symlink's target is text the kernel stores, not a location.
+        FileOp::Symlink => (
+            second(),
+            None,
+            Some(String::from_utf8_lossy(f.path).into_owned()),
+        ),
+        _ => (first, None, None),
+    };
+    let id = |v: u32| (v != u32::MAX).then_some(v);
+    let has_mode = match op {
+        FileOp::Open => x.open_flags & (O_CREAT | O_TMPFILE) != 0,
+        FileOp::Chmod => true,
+        _ => false,
+    };
+    FileBody {
+        op,
+        syscall: abi::file_syscall::name(x.syscall).unwrap_or("unknown"),
+        path,
+        original_path,
+        target_path,
+        result: x.ret,
+        open_flags: x.open_flags,
+        mode: has_mode.then_some(x.mode),
+        owner: if op == FileOp::Chown { id(x.uid) } else { None },
+        group: if op == FileOp::Chown { id(x.gid) } else { None },
+        at_flags: x.at_flags,
+        resolved: x.flags & file_flag::PATH_RESOLVED != 0,
+        unfiltered: x.flags & file_flag::UNFILTERED != 0,
+        truncated: FileTruncation {
+            path: x.flags & file_flag::PATH_TRUNC != 0,
+            other_path: x.flags & file_flag::PATH2_TRUNC != 0,
+            unreadable: x.flags & (file_flag::PATH_FAULT | file_flag::PATH2_FAULT) != 0,
+        },
+    }
+}
+
+const O_CREAT: u64 = 0o100;
+const O_TMPFILE: u64 = 0o20000000;
 
 /// A NUL-padded kernel char array as text.
 fn cstr(bytes: &[u8; abi::COMM_LEN]) -> String {

@@ -17,7 +17,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::health::Health;
 
 use crate::record::{self, Context, Record};
 use crate::stats::Stats;
@@ -71,8 +73,10 @@ pub struct Writer {
     ctx: Context,
     stats: Arc<Stats>,
     buf: Vec<u8>,
-    /// Records serialized into `buf` and not yet written.
+    /// Event and alert records serialized into `buf`, not yet written.
     pending: u64,
+    pending_alerts: u64,
+    pending_health: u64,
     last_complaint: Option<Instant>,
 }
 
@@ -84,6 +88,8 @@ impl Writer {
             stats,
             buf: Vec::with_capacity(CHUNK * 2),
             pending: 0,
+            pending_alerts: 0,
+            pending_health: 0,
             last_complaint: None,
         }
     }
@@ -91,7 +97,11 @@ impl Writer {
     pub fn push(&mut self, rec: &Record) {
         let mark = self.buf.len();
         match record::write_line(rec, &self.ctx, &mut self.buf) {
-            Ok(()) => self.pending += 1,
+            Ok(()) => match rec {
+                Record::Event(_) => self.pending += 1,
+                Record::Alert(_) => self.pending_alerts += 1,
+                Record::Health(_) => self.pending_health += 1,
+            },
             Err(e) => {
                 // Serializing our own types cannot fail short of a bug;
                 // count it as an output failure rather than emit half a line.
@@ -110,6 +120,13 @@ impl Writer {
         self.write_out(true);
     }
 
+    /// Write a health record now (and flush).
+    pub fn health(&mut self, started: Instant, last: bool) {
+        let h = Health::now(started, self.stats.snapshot(), last);
+        self.push(&Record::Health(h));
+        self.flush();
+    }
+
     fn write_out(&mut self, flush: bool) {
         if self.buf.is_empty() {
             return;
@@ -118,15 +135,18 @@ impl Writer {
         if res.is_ok() && flush {
             res = self.sink.flush();
         }
+        let records = self.pending + self.pending_alerts + self.pending_health;
         match res {
-            Ok(()) => self.stats.count_output(self.pending),
+            Ok(()) => self.stats.count_output(self.pending, self.pending_alerts),
             Err(e) => {
-                self.stats.count_output_failures(self.pending);
-                self.complain(&format!("writing {} records failed: {e}", self.pending));
+                self.stats.count_output_failures(records);
+                self.complain(&format!("writing {records} records failed: {e}"));
             }
         }
         self.buf.clear();
         self.pending = 0;
+        self.pending_alerts = 0;
+        self.pending_health = 0;
     }
 
     fn complain(&mut self, msg: &str) {
@@ -143,17 +163,32 @@ impl Writer {
     }
 }
 
-/// The stage loop: runs until the detector hangs up, then flushes.
-pub fn run(rx: Receiver<Vec<Record>>, mut w: Writer) {
-    for batch in &rx {
-        for rec in &batch {
-            w.push(rec);
+/// The stage loop: runs until the detector hangs up, then writes the
+/// last health record and flushes. A health record goes out every
+/// `health_every`, between batches.
+pub fn run(rx: Receiver<Vec<Record>>, mut w: Writer, health_every: Duration) {
+    let started = Instant::now();
+    let mut next_health = started + health_every;
+    loop {
+        let wait = next_health.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(batch) => {
+                for rec in &batch {
+                    w.push(rec);
+                }
+                if rx.is_empty() {
+                    w.flush();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        if rx.is_empty() {
-            w.flush();
+        if Instant::now() >= next_health {
+            w.health(started, false);
+            next_health += health_every;
         }
     }
-    w.flush();
+    w.health(started, true);
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use crate::clock::Rfc3339;
-use crate::event::{Body, Event, Truncation};
+use crate::detect::{Alert, Technique};
+use crate::event::{Body, Event, FileBody, FileOp, FileTruncation, Truncation};
+use crate::health::Health;
 use crate::proctable::{Origin, Process};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -24,6 +26,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone)]
 pub enum Record {
     Event(Event),
+    Alert(Alert),
+    Health(Health),
 }
 
 /// Constant context stamped on every record.
@@ -50,35 +54,302 @@ impl Context {
 /// Append `rec` as one JSON line (with the newline) to `out`.
 pub fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) -> serde_json::Result<()> {
     match rec {
-        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, ctx))?,
+        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, ctx, None))?,
+        Record::Alert(a) => {
+            serde_json::to_writer(&mut *out, &EventDoc::new(&a.event, ctx, Some(a)))?
+        }
+        Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx))?,
     }
     out.push(b'\n');
     Ok(())
 }
 
+/// An event record, or an alert record: the triggering event's fields
+/// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
 #[derive(Serialize)]
 struct EventDoc<'a> {
     #[serde(rename = "@timestamp")]
     timestamp: Rfc3339,
     schema_version: u32,
     record_type: &'static str,
-    event: EventMeta,
+    event: EventMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<RuleDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threat: Option<ThreatDoc<'a>>,
     agent: AgentMeta<'a>,
     host: HostMeta<'a>,
     process: ProcessDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<FileDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDoc>,
     rand_guard: RgDoc<'a>,
 }
 
 #[derive(Serialize)]
-struct EventMeta {
+struct HealthDoc<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: Rfc3339,
+    schema_version: u32,
+    record_type: &'static str,
+    event: HealthMeta,
+    agent: AgentMeta<'a>,
+    host: HostMeta<'a>,
+    rand_guard: HealthRg<'a>,
+}
+
+#[derive(Serialize)]
+struct HealthMeta {
     kind: &'static str,
-    category: [&'static str; 1],
     #[serde(rename = "type")]
     type_: [&'static str; 1],
     action: &'static str,
+}
+
+#[derive(Serialize)]
+struct HealthRg<'a> {
+    health: HealthBody<'a>,
+}
+
+#[derive(Serialize)]
+struct HealthBody<'a> {
+    /// True for the record written at shutdown, after the drain.
+    last: bool,
+    uptime_seconds: u64,
+    rss_bytes: u64,
+    raw_events_total: u64,
+    events_output_total: u64,
+    alerts_output_total: u64,
+    userspace_filtered_total: u64,
+    invalid_schema_total: u64,
+    unsupported_kind_total: u64,
+    output_failures_total: u64,
+    kernel_ringbuf_drops_total: PerKind<'a>,
+    kernel_filtered_total: PerKind<'a>,
+    kernel_failed_total: PerKind<'a>,
+    process_table_size: u64,
+    process_table_evictions_total: u64,
+}
+
+/// `{"exec": 0, "fork": 0, ...}`: one counter per record kind.
+struct PerKind<'a>(&'a [(&'static str, u64)]);
+
+impl Serialize for PerKind<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
+    }
+}
+
+impl<'a> HealthDoc<'a> {
+    fn new(h: &'a Health, ctx: &'a Context) -> Self {
+        let c = &h.counters;
+        HealthDoc {
+            timestamp: Rfc3339(h.time_ns),
+            schema_version: SCHEMA_VERSION,
+            record_type: "health",
+            event: HealthMeta {
+                kind: "metric",
+                type_: ["info"],
+                action: "health",
+            },
+            agent: AgentMeta {
+                type_: "rand-guard",
+                version: ctx.agent_version,
+            },
+            host: HostMeta {
+                hostname: &ctx.hostname,
+            },
+            rand_guard: HealthRg {
+                health: HealthBody {
+                    last: h.last,
+                    uptime_seconds: h.uptime_seconds,
+                    rss_bytes: h.rss_bytes,
+                    raw_events_total: c.raw_events_total,
+                    events_output_total: c.events_output_total,
+                    alerts_output_total: c.alerts_output_total,
+                    userspace_filtered_total: c.userspace_filtered_total,
+                    invalid_schema_total: c.invalid_schema_total,
+                    unsupported_kind_total: c.unsupported_kind_total,
+                    output_failures_total: c.output_failures_total,
+                    kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
+                    kernel_filtered_total: PerKind(&c.kernel_filtered_total),
+                    kernel_failed_total: PerKind(&c.kernel_failed_total),
+                    process_table_size: c.proc_table_size,
+                    process_table_evictions_total: c.proc_table_evictions_total,
+                },
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct EventMeta<'a> {
+    kind: &'static str,
+    category: [&'static str; 1],
+    #[serde(rename = "type")]
+    type_: &'static [&'static str],
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
     sequence: u64,
+    /// Alerts: the stable alert id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    /// Alerts: ECS numeric severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct RuleDoc<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    /// Where the rule comes from: `builtin` or its rule file.
+    ruleset: &'a str,
+}
+
+#[derive(Serialize)]
+struct ThreatDoc<'a> {
+    framework: &'static str,
+    tactic: NamesDoc<'a>,
+    technique: TechniqueDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct NamesDoc<'a> {
+    name: &'a [String],
+}
+
+struct TechniqueDoc<'a>(&'a [Technique]);
+
+impl Serialize for TechniqueDoc<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("id", &Column(self.0, |t| &t.id))?;
+        m.serialize_entry("name", &Column(self.0, |t| &t.name))?;
+        m.end()
+    }
+}
+
+/// One field of each element, as a JSON array.
+struct Column<'a, T>(&'a [T], fn(&T) -> &String);
+
+impl<T> Serialize for Column<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(self.1))
+    }
+}
+
+#[derive(Serialize)]
+struct FileDoc<'a> {
+    path: &'a str,
+    name: &'a str,
+    directory: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_path: Option<&'a str>,
+    /// Octal, as ECS writes modes ("0644").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<Octal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<IdStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<IdStr>,
+}
+
+struct Octal(u32);
+
+impl Serialize for Octal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:04o}", self.0 & 0o7777))
+    }
+}
+
+struct IdStr(u32);
+
+impl Serialize for IdStr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorDoc {
+    /// errno name, e.g. EACCES.
+    code: String,
+}
+
+#[derive(Serialize)]
+struct RgFile<'a> {
+    syscall: &'a str,
+    result: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_flags: Option<OpenFlags>,
+    #[serde(skip_serializing_if = "is_zero")]
+    at_flags: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_path: Option<&'a str>,
+    /// How `file.path` was resolved: `dentry` (from the kernel's file
+    /// object) or `name` (the caller's string, made absolute).
+    path_source: &'static str,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// O_* flag names (x86-64 / generic values).
+struct OpenFlags(u64);
+
+const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o4000000, "O_SYNC"),
+    (0o10000000, "O_PATH"),
+    (0o20000000, "O_TMPFILE"),
+];
+
+impl Serialize for OpenFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let access = match f & 3 {
+            0 => "O_RDONLY",
+            1 => "O_WRONLY",
+            2 => "O_RDWR",
+            _ => "O_ACCMODE",
+        };
+        // O_SYNC includes O_DSYNC's bit; O_TMPFILE includes O_DIRECTORY's.
+        let mut rest = f & !3;
+        let mut names = vec![access.to_string()];
+        for (bit, name) in OPEN_FLAG_NAMES.iter().rev() {
+            if rest & bit == *bit {
+                names.push(name.to_string());
+                rest &= !bit;
+            }
+        }
+        names[1..].reverse();
+        if rest != 0 {
+            names.push(format!("0x{rest:x}"));
+        }
+        s.collect_seq(names)
+    }
 }
 
 #[derive(Serialize)]
@@ -190,13 +461,25 @@ struct ParentDoc<'a> {
 #[derive(Serialize)]
 struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<RgAlert<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ancestry: Option<Ancestry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<Truncated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<ExitDoc>,
+}
+
+#[derive(Serialize)]
+struct RgAlert<'a> {
+    /// low, medium, high or critical.
+    severity: &'static str,
+    /// `builtin` or the rule file.
+    source: &'a str,
 }
 
 #[derive(Serialize)]
@@ -246,18 +529,65 @@ impl Serialize for Ancestry<'_> {
 }
 
 /// Names of the truncated parts, e.g. `["args"]`.
-struct Truncated(Truncation);
+enum Truncated {
+    Exec(Truncation),
+    File(FileTruncation),
+}
 
 impl Serialize for Truncated {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = &self.0;
-        let names = [
-            (t.executable, "executable"),
-            (t.exe, "exe"),
-            (t.args, "args"),
-            (t.args_unreadable, "args_unreadable"),
-        ];
+        let names: Vec<(bool, &str)> = match self {
+            Truncated::Exec(t) => vec![
+                (t.executable, "executable"),
+                (t.exe, "exe"),
+                (t.args, "args"),
+                (t.args_unreadable, "args_unreadable"),
+            ],
+            Truncated::File(t) => vec![
+                (t.path, "path"),
+                (t.other_path, "other_path"),
+                (t.unreadable, "path_unreadable"),
+            ],
+        };
         s.collect_seq(names.iter().filter(|(set, _)| *set).map(|(_, n)| n))
+    }
+}
+
+/// ECS event.type for a file operation.
+fn file_types(f: &FileBody) -> &'static [&'static str] {
+    const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
+    match f.op {
+        FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
+        FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
+        FileOp::Unlink => &["deletion"],
+        FileOp::Link | FileOp::Symlink => &["creation"],
+    }
+}
+
+fn file_doc(f: &FileBody) -> FileDoc<'_> {
+    let (directory, name) = match f.path.rfind('/') {
+        Some(0) => ("/", &f.path[1..]),
+        Some(i) => (&f.path[..i], &f.path[i + 1..]),
+        None => ("", f.path.as_str()),
+    };
+    FileDoc {
+        path: &f.path,
+        name,
+        directory,
+        target_path: f.target_path.as_deref(),
+        mode: f.mode.map(Octal),
+        uid: f.owner.map(IdStr),
+        gid: f.group.map(IdStr),
+    }
+}
+
+/// "EACCES" for -13; the number when the name is unknown.
+fn errno_name(result: i64) -> String {
+    let e = nix::errno::Errno::from_raw((-result) as i32);
+    if e == nix::errno::Errno::UnknownErrno {
+        format!("{}", -result)
+    } else {
+        format!("{e:?}")
     }
 }
 
@@ -278,16 +608,22 @@ fn name_of(p: &Process) -> Option<&str> {
 }
 
 impl<'a> EventDoc<'a> {
-    fn new(ev: &'a Event, ctx: &'a Context) -> Self {
+    fn new(ev: &'a Event, ctx: &'a Context, alert: Option<&'a Alert>) -> Self {
         let proc = ev.process.as_deref();
-        let (category, type_) = match ev.body {
-            Body::Exec(_) | Body::Fork(_) => ("process", "start"),
-            Body::Exit(_) => ("process", "end"),
+        let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
+            Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
+            Body::Exit(_) => ("process", &["end"]),
+            Body::File(f) => ("file", file_types(f)),
+        };
+        let file = match &ev.body {
+            Body::File(f) => Some(f),
+            _ => None,
         };
         let ppid = match &ev.body {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
+            Body::File(_) => proc.map_or(0, |p| p.ppid),
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -300,20 +636,41 @@ impl<'a> EventDoc<'a> {
             _ => None,
         };
         let truncated = match &ev.body {
-            Body::Exec(b) if b.image.truncated.any() => Some(Truncated(b.image.truncated)),
+            Body::Exec(b) if b.image.truncated.any() => Some(Truncated::Exec(b.image.truncated)),
+            Body::File(f) if f.truncated.any() => Some(Truncated::File(f.truncated)),
             _ => None,
         };
+        let rule = alert.map(|a| &*a.rule);
         EventDoc {
             timestamp: Rfc3339(ev.time_ns),
             schema_version: SCHEMA_VERSION,
-            record_type: "event",
+            record_type: if alert.is_some() { "alert" } else { "event" },
             event: EventMeta {
-                kind: "event",
+                kind: if alert.is_some() { "alert" } else { "event" },
                 category: [category],
-                type_: [type_],
+                type_,
                 action: ev.body.action(),
+                outcome: file.map(|f| if f.result >= 0 { "success" } else { "failure" }),
                 sequence: ev.seq,
+                id: alert.map(|a| a.id.as_str()),
+                severity: rule.map(|r| r.severity.score()),
             },
+            message: alert.map(|a| a.message.as_str()),
+            rule: rule.map(|r| RuleDoc {
+                id: &r.id,
+                name: &r.name,
+                description: &r.description,
+                ruleset: &r.source,
+            }),
+            threat: rule.map(|r| ThreatDoc {
+                framework: "MITRE ATT&CK",
+                tactic: NamesDoc { name: &r.tactics },
+                technique: TechniqueDoc(&r.techniques),
+            }),
+            file: file.map(file_doc),
+            error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
+                code: errno_name(f.result),
+            }),
             agent: AgentMeta {
                 type_: "rand-guard",
                 version: ctx.agent_version,
@@ -342,6 +699,18 @@ impl<'a> EventDoc<'a> {
             },
             user: creds.and_then(|c| id(c.uid)),
             rand_guard: RgDoc {
+                alert: rule.map(|r| RgAlert {
+                    severity: r.severity.as_str(),
+                    source: &r.source,
+                }),
+                file: file.map(|f| RgFile {
+                    syscall: f.syscall,
+                    result: f.result,
+                    open_flags: (f.op == FileOp::Open).then_some(OpenFlags(f.open_flags)),
+                    at_flags: f.at_flags,
+                    original_path: f.original_path.as_deref(),
+                    path_source: if f.resolved { "dentry" } else { "name" },
+                }),
                 process: proc.map(|p| RgProcess {
                     exe: &p.image.exe,
                     cgroup_id: p.cgroup_id,

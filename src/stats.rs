@@ -18,6 +18,10 @@ pub struct Stats {
     unsupported_kind: AtomicU64,
     /// Event records written.
     events_output: AtomicU64,
+    /// Alert records written.
+    alerts_output: AtomicU64,
+    /// Events dropped by the userspace filter.
+    userspace_filtered: AtomicU64,
     /// Records the writer could not write.
     output_failures: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
@@ -25,6 +29,8 @@ pub struct Stats {
     proc_table_evictions: AtomicU64,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
+    kernel_filtered: [AtomicU64; kind::MAX],
+    kernel_failed: [AtomicU64; kind::MAX],
 }
 
 impl Default for Stats {
@@ -34,10 +40,14 @@ impl Default for Stats {
             invalid_schema: AtomicU64::new(0),
             unsupported_kind: AtomicU64::new(0),
             events_output: AtomicU64::new(0),
+            alerts_output: AtomicU64::new(0),
+            userspace_filtered: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -49,11 +59,15 @@ pub struct Snapshot {
     pub invalid_schema_total: u64,
     pub unsupported_kind_total: u64,
     pub events_output_total: u64,
+    pub alerts_output_total: u64,
+    pub userspace_filtered_total: u64,
     pub output_failures_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
-    /// (kind name, drops) for every known kind.
+    /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
+    pub kernel_filtered_total: Vec<(&'static str, u64)>,
+    pub kernel_failed_total: Vec<(&'static str, u64)>,
 }
 
 impl Stats {
@@ -66,8 +80,12 @@ impl Stats {
     pub fn count_unsupported_kind(&self) {
         self.unsupported_kind.fetch_add(1, Relaxed);
     }
-    pub fn count_output(&self, n: u64) {
-        self.events_output.fetch_add(n, Relaxed);
+    pub fn count_output(&self, events: u64, alerts: u64) {
+        self.events_output.fetch_add(events, Relaxed);
+        self.alerts_output.fetch_add(alerts, Relaxed);
+    }
+    pub fn count_userspace_filtered(&self, n: u64) {
+        self.userspace_filtered.fetch_add(n, Relaxed);
     }
     pub fn count_output_failures(&self, n: u64) {
         self.output_failures.fetch_add(n, Relaxed);
@@ -78,8 +96,14 @@ impl Stats {
     }
     /// Publish kernel counters summed over CPUs.
     pub fn set_kernel(&self, k: &abi::KStats) {
-        for (slot, v) in self.kernel_ringbuf_drops.iter().zip(k.ringbuf_drops.iter()) {
-            slot.store(*v, Relaxed);
+        for (slots, values) in [
+            (&self.kernel_ringbuf_drops, &k.ringbuf_drops),
+            (&self.kernel_filtered, &k.filtered),
+            (&self.kernel_failed, &k.failed),
+        ] {
+            for (slot, v) in slots.iter().zip(values.iter()) {
+                slot.store(*v, Relaxed);
+            }
         }
     }
 
@@ -89,18 +113,33 @@ impl Stats {
             invalid_schema_total: self.invalid_schema.load(Relaxed),
             unsupported_kind_total: self.unsupported_kind.load(Relaxed),
             events_output_total: self.events_output.load(Relaxed),
+            alerts_output_total: self.alerts_output.load(Relaxed),
+            userspace_filtered_total: self.userspace_filtered.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
-            kernel_ringbuf_drops_total: kind::ALL
-                .iter()
-                .map(|k| {
-                    (
-                        kind::name(*k).unwrap_or("unknown"),
-                        self.kernel_ringbuf_drops[*k as usize].load(Relaxed),
-                    )
-                })
-                .collect(),
+            kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
+            kernel_filtered_total: per_kind(&self.kernel_filtered),
+            kernel_failed_total: per_kind(&self.kernel_failed),
         }
+    }
+}
+
+fn per_kind(slots: &[AtomicU64; kind::MAX]) -> Vec<(&'static str, u64)> {
+    kind::ALL
+        .iter()
+        .map(|k| {
+            (
+                kind::name(*k).unwrap_or("unknown"),
+                slots[*k as usize].load(Relaxed),
+            )
+        })
+        .collect()
+}
+
+impl Snapshot {
+    /// A kind's value in one of the per-kind lists.
+    pub fn of(list: &[(&'static str, u64)], kind: &str) -> u64 {
+        list.iter().find(|(k, _)| *k == kind).map_or(0, |(_, v)| *v)
     }
 }

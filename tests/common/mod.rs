@@ -193,3 +193,27 @@ pub fn about(records: &[Value], pid: u32) -> Vec<&Value> {
         .filter(|r| r["record_type"] == "event" && pid_of(r) == pid as u64)
         .collect()
 }
+
+/// The health record written at shutdown (the last line).
+pub fn final_health(records: &[Value]) -> &Value {
+    let last = records.last().expect("no records at all");
+    assert_eq!(
+        last["record_type"], "health",
+        "last record is not health: {last}"
+    );
+    assert_eq!(get(last, "rand_guard.health.last"), true);
+    get(last, "rand_guard.health")
+}
+
+/// Event and alert records about file `path` (as `file.path`), in order.
+pub fn about_file<'a>(records: &'a [Value], path: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| get(r, "file.path") == path)
+        .collect()
+}
+
+/// A name unique to this test run and tag, for files the test creates.
+pub fn unique(tag: &str) -> String {
+    format!("rg-test-{tag}-{}", std::process::id())
+}

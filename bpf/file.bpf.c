@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * file.bpf.c - file operations: open for write/create/truncate, unlink,
+ * rename, chmod, chown, link, symlink.
+ *
+ * One program, attached to each hooked syscall's exit tracepoint
+ * (tracepoint/syscalls/sys_exit_*, v2.6.33): the result is known, and the
+ * path strings the caller passed were just copied in by the kernel, so
+ * their pages are resident (reading them at entry loses a few percent to
+ * non-resident pages). The arguments come from the task's saved user
+ * registers (bpf_task_pt_regs, v5.15), which a syscall leaves untouched,
+ * so there is no entry program and no per-task map.
+ *
+ * Paths: an opened file, and the fd of fchmod/fchown, are resolved from
+ * the file's dentry (absolute, symlinks and ".." already resolved). A
+ * name-based operand is the caller's string plus, when it is relative,
+ * the resolved path of the directory it is relative to (cwd or dirfd).
+ *
+ * Filter: the absolute path's first EDR_PREFIX_MAX bytes are looked up in
+ * an LPM trie of watched and excluded prefixes before anything is put in
+ * the ring buffer. A lexical path that is not canonical ("//", "." or
+ * ".." components) and does not match a watched prefix as written is
+ * passed on flagged EDR_FILE_F_UNFILTERED: userspace normalizes it and
+ * filters again, so a ".." cannot hide an operation from the filter.
+ */
+#include "common.bpf.h"
+#include "path.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AT_FDCWD    -100
+#define O_WRONLY    01
+#define O_RDWR	    02
+#define O_CREAT	    0100
+#define O_TRUNC	    01000
+#define __O_TMPFILE 020000000
+/* Opens we report: anything that can change or create the file. */
+#define EDR_WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | __O_TMPFILE)
+
+struct edr_file_buf {
+	struct edr_file rec;
+	__u8 data[EDR_FILE_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edr_file_buf);
+} edr_file_scratch SEC(".maps");
+
+/* The lookup key, with slack so variable-offset copies stay in bounds. */
+struct edr_prefix_buf {
+	struct edr_prefix_key key;
+	__u8 slack[EDR_PREFIX_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct edr_prefix_buf);
+} edr_prefix_scratch SEC(".maps");
+
+/* Watched (include) and excluded prefixes, filled by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct edr_prefix_key);
+	__type(value, __u8);
+} edr_prefixes SEC(".maps");
+
+/* Where an operand's path comes from. */
+enum edr_src {
+	EDR_SRC_NONE = 0,
+	EDR_SRC_FD = 1,	  /* an open fd: resolve its dentry */
+	EDR_SRC_NAME = 2, /* a user string, relative to a dirfd or the cwd */
+	EDR_SRC_TEXT = 3, /* a user string taken as text (a symlink's target) */
+};
+
+/* What one syscall passed, decoded by its program. */
+struct edr_file_args {
+	__u16 kind;
+	__u16 syscall;
+	__u8 src1;
+	__u8 src2;
+	int fd1; /* EDR_SRC_FD: the fd; EDR_SRC_NAME: the dirfd */
+	int fd2;
+	const char *name1;
+	const char *name2;
+	__u64 open_flags;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 at_flags;
+};
+
+/* Prefix check outcome for one operand. */
+#define EDR_V_OUT     0 /* canonical and not watched */
+#define EDR_V_INCLUDE 1 /* under a watched prefix */
+#define EDR_V_EXCLUDE 2 /* under an excluded prefix */
+#define EDR_V_UNSURE  3 /* not canonical (or too long to tell): userspace decides */
+
+static __always_inline struct pt_regs *edr_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+static __always_inline struct file *edr_fd_file(int fd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Append the resolved path of @p at data[off]; return the new end. */
+static __always_inline __u32 edr_file_put_path(struct edr_file_buf *b, struct edr_path_buf *pb,
+					       __u32 off, const struct path *p,
+					       struct edr_slice *slice, __u32 trunc_flag)
+{
+	struct edr_path_walk w = edr_path_resolve(pb, p);
+	__u32 len;
+
+	/* off <= 3 paths, len < 1 path (the walk leaves pos >= 1) */
+	if (off > 3 * EDR_PATH_MAX)
+		return off;
+	len = (EDR_PATH_MAX - w.pos) & (EDR_PATH_MAX - 1);
+	bpf_probe_read_kernel(&b->data[off], len, &pb->buf[w.pos & (EDR_PATH_MAX - 1)]);
+	slice->off = off;
+	slice->len = len;
+	if (w.status == EDR_PATH_TRUNC)
+		b->rec.flags |= trunc_flag;
+	return off + len;
+}
+
+/* Append a user string at data[off] (without its NUL). */
+static __always_inline __u32 edr_file_put_user(struct edr_file_buf *b, __u32 off, const char *s,
+					       struct edr_slice *slice, __u32 trunc_flag,
+					       __u32 fault_flag)
+{
+	long n;
+
+	if (off > 3 * EDR_PATH_MAX)
+		return off;
+	n = bpf_probe_read_user_str(&b->data[off], EDR_PATH_MAX, s);
+	slice->off = off;
+	if (n < 1) {
+		slice->len = 0;
+		b->rec.flags |= fault_flag;
+		return off;
+	}
+	if (n >= EDR_PATH_MAX)
+		b->rec.flags |= trunc_flag;
+	slice->len = (n - 1) & (EDR_PATH_MAX - 1);
+	return off + slice->len;
+}
+
+/* Resolve the directory a relative name is relative to. */
+static __always_inline __u32 edr_file_put_dir(struct edr_file_buf *b, struct edr_path_buf *pb,
+					      __u32 off, int dirfd, struct edr_slice *slice,
+					      __u32 trunc_flag)
+{
+	struct path p;
+
+	if (dirfd == AT_FDCWD) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		p = BPF_CORE_READ(t, fs, pwd);
+	} else {
+		struct file *f = edr_fd_file(dirfd);
+
+		if (!f)
+			return off;
+		p = BPF_CORE_READ(f, f_path);
+	}
+	return edr_file_put_path(b, pb, off, &p, slice, trunc_flag);
+}
+
+static __always_inline __u32 edr_file_operand(struct edr_file_buf *b, struct edr_path_buf *pb,
+					      __u32 off, __u8 src, int fd, const char *name,
+					      struct edr_slice *dir, struct edr_slice *path,
+					      __u32 trunc_flag, __u32 fault_flag)
+{
+	if (src == EDR_SRC_FD) {
+		struct file *f = edr_fd_file(fd);
+		struct path p;
+
+		if (!f) {
+			b->rec.flags |= fault_flag;
+			return off;
+		}
+		p = BPF_CORE_READ(f, f_path);
+		return edr_file_put_path(b, pb, off, &p, path, trunc_flag);
+	}
+	if (src == EDR_SRC_NAME || src == EDR_SRC_TEXT) {
+		off = edr_file_put_user(b, off, name, path, trunc_flag, fault_flag);
+		if (src == EDR_SRC_TEXT)
+			return off;
+		if (path->len == 0 || b->data[path->off & (4 * EDR_PATH_MAX - 1)] != '/')
+			off = edr_file_put_dir(b, pb, off, fd, dir, trunc_flag);
+	}
+	return off;
+}
+
+struct edr_scan_ctx {
+	struct edr_prefix_buf *kb;
+	__u32 len;
+	__u32 bad;
+};
+
+/* One byte of the canonical-form check: flag "//", "/./", "/../". */
+static long edr_scan_step(__u64 i, void *arg)
+{
+	struct edr_scan_ctx *c = arg;
+	__u8 *d = c->kb->key.data;
+	__u32 len = c->len;
+	__u8 c1, c2, c3;
+
+	if (i >= len || i >= EDR_PREFIX_MAX)
+		return 1;
+	if (d[i & (EDR_PREFIX_MAX - 1)] != '/')
+		return 0;
+	/* bytes past len read as NUL; the slack keeps i + 3 in bounds */
+	c1 = i + 1 < len ? d[(i + 1) & 0xff] : 0;
+	c2 = i + 2 < len ? d[(i + 2) & 0xff] : 0;
+	c3 = i + 3 < len ? d[(i + 3) & 0xff] : 0;
+	if (c1 == '/' || (c1 == '.' && (c2 == '/' || c2 == 0)) ||
+	    (c1 == '.' && c2 == '.' && (c3 == '/' || c3 == 0))) {
+		c->bad = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Compose dir + "/" + path (or the absolute path alone) into the LPM key
+ * and look it up.
+ */
+static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_prefix_buf *kb,
+					    struct edr_slice *dir, struct edr_slice *path)
+{
+	struct edr_scan_ctx sc = {.kb = kb, .bad = 0};
+	__u32 k = 0, m, total;
+	__u8 *verdict;
+
+	if (dir->len) {
+		k = dir->len;
+		if (k > EDR_PREFIX_MAX)
+			k = EDR_PREFIX_MAX;
+		bpf_probe_read_kernel(kb->key.data, k, &b->data[dir->off & (4 * EDR_PATH_MAX - 1)]);
+		if (dir->len != 1 && k < EDR_PREFIX_MAX) {
+			kb->key.data[k] = '/';
+			k++;
+		}
+	}
+	if (k > EDR_PREFIX_MAX)
+		k = EDR_PREFIX_MAX;
+	m = path->len;
+	if (m > EDR_PREFIX_MAX)
+		m = EDR_PREFIX_MAX;
+	bpf_probe_read_kernel(&kb->key.data[k], m, &b->data[path->off & (4 * EDR_PATH_MAX - 1)]);
+	total = k + m;
+	sc.len = total;
+	if (total < EDR_PREFIX_MAX) {
+		kb->key.data[total] = 0; /* lets "P\0" match P itself */
+		total++;
+	} else {
+		total = EDR_PREFIX_MAX;
+		sc.bad = 1; /* cut: the tail could hold anything */
+	}
+	kb->key.prefixlen = total * 8;
+
+	verdict = bpf_map_lookup_elem(&edr_prefixes, &kb->key);
+	if (verdict && *verdict == EDR_PREFIX_INCLUDE)
+		return EDR_V_INCLUDE;
+	if (!sc.bad) {
+		if (kb->key.data[0] != '/')
+			sc.bad = 1;
+		else
+			bpf_loop(EDR_PREFIX_MAX, edr_scan_step, &sc, 0);
+	}
+	if (sc.bad)
+		return EDR_V_UNSURE;
+	return verdict ? EDR_V_EXCLUDE : EDR_V_OUT;
+}
+
+/* The shared body of every file program, a BPF-to-BPF call. */
+static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
+{
+	__u32 zero = 0, off = 0, size;
+	struct edr_file_buf *b;
+	struct edr_path_buf *pb;
+	struct edr_prefix_buf *kb;
+	int v1 = EDR_V_OUT, v2 = EDR_V_OUT;
+
+	if (!a || edr_is_self(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	if (ret < 0 && !edr_cfg.report_failed) {
+		edr_count_failed(a->kind);
+		return 0;
+	}
+	b = bpf_map_lookup_elem(&edr_file_scratch, &zero);
+	kb = bpf_map_lookup_elem(&edr_prefix_scratch, &zero);
+	pb = edr_path_buf_get();
+	if (!b || !kb || !pb)
+		return 0;
+
+	b->rec.ret = ret;
+	b->rec.open_flags = a->open_flags;
+	b->rec.mode = a->mode;
+	b->rec.uid = a->uid;
+	b->rec.gid = a->gid;
+	b->rec.at_flags = a->at_flags;
+	b->rec.flags = a->src1 == EDR_SRC_FD ? EDR_FILE_F_PATH_RESOLVED : 0;
+	b->rec.syscall = a->syscall;
+	b->rec.pad0 = 0;
+	b->rec.dir.off = b->rec.dir.len = 0;
+	b->rec.path.off = b->rec.path.len = 0;
+	b->rec.dir2.off = b->rec.dir2.len = 0;
+	b->rec.path2.off = b->rec.path2.len = 0;
+
+	off = edr_file_operand(b, pb, off, a->src1, a->fd1, a->name1, &b->rec.dir, &b->rec.path,
+			       EDR_FILE_F_PATH_TRUNC, EDR_FILE_F_PATH_FAULT);
+	off = edr_file_operand(b, pb, off, a->src2, a->fd2, a->name2, &b->rec.dir2, &b->rec.path2,
+			       EDR_FILE_F_PATH2_TRUNC, EDR_FILE_F_PATH2_FAULT);
+
+	/* A symlink's target is text, not a location: only its link is filtered. */
+	if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
+		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path);
+	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
+		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2);
+	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {
+		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
+			edr_count_filtered(a->kind);
+			return 0;
+		}
+		b->rec.flags |= EDR_FILE_F_UNFILTERED;
+	}
+
+	size = sizeof(b->rec) + off;
+	edr_hdr_init(&b->rec.hdr, a->kind, size);
+	if (size <= sizeof(*b))
+		edr_output(b, size, a->kind);
+	return 0;
+}
+
+/* Argument n (1-based) of the current syscall. */
+#define ARG(regs, n) PT_REGS_PARM##n##_CORE_SYSCALL(regs)
+#define NO_ID	     0xffffffff
+
+/*
+ * Syscall number -> EDR_SYS_*, filled by the loader from the agent's own
+ * architecture's numbers; 0 for syscalls this program does not handle.
+ */
+const volatile __u8 edr_file_sysmap[EDR_SYSCALL_MAP] = {};
+
+/*
+ * sys_exit of every hooked file syscall: one program attached to each
+ * syscalls/sys_exit_<name> tracepoint (struct trace_event_raw_sys_exit:
+ * id = syscall number, ret), so the verifier checks it once rather than
+ * once per syscall.
+ */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int edr_file(struct trace_event_raw_sys_exit *ctx)
+{
+	long nr = ctx->id, ret = ctx->ret;
+	struct edr_file_args a = {};
+	struct pt_regs *r;
+	__u8 sys;
+
+	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
+		return 0;
+	sys = edr_file_sysmap[nr];
+	if (!sys)
+		return 0;
+	r = edr_user_regs();
+	a.syscall = sys;
+	a.uid = NO_ID;
+	a.gid = NO_ID;
+
+	switch (sys) {
+	case EDR_SYS_OPEN:
+	case EDR_SYS_OPENAT:
+	case EDR_SYS_OPENAT2:
+	case EDR_SYS_CREAT:
+		a.kind = EDR_KIND_FILE_OPEN;
+		if (sys == EDR_SYS_OPEN) {
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+			a.open_flags = (__u32)ARG(r, 2);
+			a.mode = ARG(r, 3);
+		} else if (sys == EDR_SYS_CREAT) {
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+			a.open_flags = O_CREAT | O_WRONLY | O_TRUNC;
+			a.mode = ARG(r, 2);
+		} else {
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			if (sys == EDR_SYS_OPENAT2) {
+				struct open_how how = {};
+
+				bpf_probe_read_user(&how, sizeof(how), (const void *)ARG(r, 3));
+				a.open_flags = how.flags;
+				a.mode = how.mode;
+			} else {
+				a.open_flags = (__u32)ARG(r, 3);
+				a.mode = ARG(r, 4);
+			}
+		}
+		if (!(a.open_flags & EDR_WRITE_INTENT))
+			return 0;
+		/* A successful open is resolved from its new fd; a failed one by name. */
+		if (ret >= 0) {
+			a.src1 = EDR_SRC_FD;
+			a.fd1 = ret;
+		} else {
+			a.src1 = EDR_SRC_NAME;
+		}
+		break;
+	case EDR_SYS_UNLINK:
+	case EDR_SYS_RMDIR:
+	case EDR_SYS_UNLINKAT:
+		a.kind = EDR_KIND_FILE_UNLINK;
+		a.src1 = EDR_SRC_NAME;
+		if (sys == EDR_SYS_UNLINKAT) {
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.at_flags = ARG(r, 3);
+		} else {
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+		}
+		break;
+	case EDR_SYS_RENAME:
+	case EDR_SYS_RENAMEAT:
+	case EDR_SYS_RENAMEAT2:
+	case EDR_SYS_LINK:
+	case EDR_SYS_LINKAT:
+		a.kind = (sys == EDR_SYS_LINK || sys == EDR_SYS_LINKAT) ? EDR_KIND_FILE_LINK
+									: EDR_KIND_FILE_RENAME;
+		a.src1 = EDR_SRC_NAME;
+		a.src2 = EDR_SRC_NAME;
+		if (sys == EDR_SYS_RENAME || sys == EDR_SYS_LINK) {
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+			a.fd2 = AT_FDCWD;
+			a.name2 = (const char *)ARG(r, 2);
+		} else {
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.fd2 = ARG(r, 3);
+			a.name2 = (const char *)ARG(r, 4);
+			if (sys != EDR_SYS_RENAMEAT)
+				a.at_flags = ARG(r, 5);
+		}
+		break;
+	case EDR_SYS_SYMLINK:
+	case EDR_SYS_SYMLINKAT:
+		a.kind = EDR_KIND_FILE_SYMLINK;
+		a.src1 = EDR_SRC_TEXT;
+		a.src2 = EDR_SRC_NAME;
+		a.name1 = (const char *)ARG(r, 1);
+		if (sys == EDR_SYS_SYMLINK) {
+			a.fd2 = AT_FDCWD;
+			a.name2 = (const char *)ARG(r, 2);
+		} else {
+			a.fd2 = ARG(r, 2);
+			a.name2 = (const char *)ARG(r, 3);
+		}
+		break;
+	case EDR_SYS_CHMOD:
+	case EDR_SYS_FCHMOD:
+	case EDR_SYS_FCHMODAT:
+	case EDR_SYS_FCHMODAT2:
+		a.kind = EDR_KIND_FILE_CHMOD;
+		if (sys == EDR_SYS_FCHMOD) {
+			a.src1 = EDR_SRC_FD;
+			a.fd1 = ARG(r, 1);
+			a.mode = ARG(r, 2);
+		} else if (sys == EDR_SYS_CHMOD) {
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+			a.mode = ARG(r, 2);
+		} else {
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.mode = ARG(r, 3);
+			if (sys == EDR_SYS_FCHMODAT2)
+				a.at_flags = ARG(r, 4);
+		}
+		break;
+	case EDR_SYS_CHOWN:
+	case EDR_SYS_LCHOWN:
+	case EDR_SYS_FCHOWN:
+	case EDR_SYS_FCHOWNAT:
+		a.kind = EDR_KIND_FILE_CHOWN;
+		if (sys == EDR_SYS_FCHOWN) {
+			a.src1 = EDR_SRC_FD;
+			a.fd1 = ARG(r, 1);
+			a.uid = ARG(r, 2);
+			a.gid = ARG(r, 3);
+		} else if (sys == EDR_SYS_FCHOWNAT) {
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.uid = ARG(r, 3);
+			a.gid = ARG(r, 4);
+			a.at_flags = ARG(r, 5);
+		} else {
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+			a.uid = ARG(r, 2);
+			a.gid = ARG(r, 3);
+		}
+		break;
+	default:
+		return 0;
+	}
+	return edr_file_emit(&a, ret);
+}

@@ -1,0 +1,295 @@
+//! Path-prefix rules (shared by the kernel filter and userspace) and the
+//! userspace exclusions, applied in the detector stage.
+//!
+//! [`PrefixRules`] is the one definition of "watched": the loader turns it
+//! into the kernel's LPM trie entries, and userspace applies the same rules
+//! to the records the kernel could not judge (flagged unfiltered: a `..`
+//! or `.` in a caller's path). [`Filter`] adds the noise exclusions from
+//! config (executables and path globs). Every event it drops is counted as
+//! userspace-filtered.
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::abi::{self, PrefixKey, prefix_verdict};
+use crate::config;
+use crate::event::{Body, Event, FileOp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Include,
+    Exclude,
+}
+
+/// Watched and excluded path prefixes; the longest match decides, and a
+/// prefix matches itself and everything below it (never `/etcfoo` for
+/// `/etc`). An exclude equal to an include wins.
+#[derive(Debug, Clone, Default)]
+pub struct PrefixRules {
+    /// Longest first.
+    rules: Vec<(String, Verdict)>,
+}
+
+impl PrefixRules {
+    pub fn new(include: &[String], exclude: &[String]) -> Self {
+        let mut rules: Vec<(String, Verdict)> = include
+            .iter()
+            .filter(|p| !exclude.contains(p))
+            .map(|p| (p.clone(), Verdict::Include))
+            .chain(exclude.iter().map(|p| (p.clone(), Verdict::Exclude)))
+            .collect();
+        rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        PrefixRules { rules }
+    }
+
+    pub fn verdict(&self, path: &str) -> Option<Verdict> {
+        self.rules
+            .iter()
+            .find(|(p, _)| covers(p, path))
+            .map(|(_, v)| *v)
+    }
+
+    pub fn watched(&self, path: &str) -> bool {
+        self.verdict(path) == Some(Verdict::Include)
+    }
+
+    /// The kernel trie entries: for each prefix P, "P/" (below it) and
+    /// "P\0" (P itself); "/" alone covers everything.
+    pub fn kernel_entries(&self) -> Vec<(PrefixKey, u8)> {
+        let mut out = Vec::new();
+        for (p, v) in &self.rules {
+            let value = match v {
+                Verdict::Include => prefix_verdict::INCLUDE,
+                Verdict::Exclude => prefix_verdict::EXCLUDE,
+            };
+            let forms: Vec<Vec<u8>> = if p == "/" {
+                vec![b"/".to_vec()]
+            } else {
+                vec![
+                    [p.as_bytes(), b"/"].concat(),
+                    [p.as_bytes(), b"\0"].concat(),
+                ]
+            };
+            for bytes in forms {
+                let mut key = PrefixKey {
+                    prefixlen: (bytes.len() * 8) as u32,
+                    data: [0; abi::PREFIX_MAX],
+                };
+                key.data[..bytes.len()].copy_from_slice(&bytes);
+                out.push((key, value));
+            }
+        }
+        out
+    }
+}
+
+/// Whether prefix `p` covers `path`: equal, or a component boundary follows.
+fn covers(p: &str, path: &str) -> bool {
+    p == "/"
+        || path
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    // `*` stays within one path component; `**` crosses them.
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// A set of globs with `*` confined to one component.
+pub fn globset(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(glob(p)?);
+    }
+    b.build()
+}
+
+/// The userspace filter of the detector stage.
+pub struct Filter {
+    prefixes: PrefixRules,
+    exclude_executables: GlobSet,
+    exclude_paths: GlobSet,
+}
+
+impl Filter {
+    /// From a validated configuration (globs already checked).
+    pub fn new(cfg: &config::File) -> Result<Self, globset::Error> {
+        Ok(Filter {
+            prefixes: PrefixRules::new(&cfg.include, &cfg.exclude),
+            exclude_executables: globset(&cfg.exclude_executables)?,
+            exclude_paths: globset(&cfg.exclude_paths)?,
+        })
+    }
+
+    pub fn prefixes(&self) -> &PrefixRules {
+        &self.prefixes
+    }
+
+    /// Whether the event goes on; false means drop it (and count it).
+    pub fn keep(&self, ev: &Event) -> bool {
+        let Body::File(f) = &ev.body else {
+            return true;
+        };
+        if f.unfiltered {
+            // The kernel saw a path with "." or ".." in it; judge the
+            // normalized operands as the kernel would have.
+            let mut operands = vec![f.path.as_str()];
+            match f.op {
+                FileOp::Rename => operands.extend(f.original_path.as_deref()),
+                FileOp::Link => operands.extend(f.target_path.as_deref()),
+                _ => {}
+            }
+            if !operands.iter().any(|p| self.prefixes.watched(p)) {
+                return false;
+            }
+        }
+        if self.exclude_paths.is_match(&f.path) {
+            return false;
+        }
+        if let Some(p) = &ev.process
+            && !p.image.executable.is_empty()
+            && self.exclude_executables.is_match(&p.image.executable)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{FileBody, FileTruncation};
+
+    fn rules() -> PrefixRules {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        PrefixRules::new(
+            &s(&["/etc", "/home", "/etc/ssl/private"]),
+            &s(&["/etc/ssl", "/home/u/.cache"]),
+        )
+    }
+
+    #[test]
+    fn longest_prefix_wins_on_component_boundaries() {
+        let r = rules();
+        assert_eq!(r.verdict("/etc"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/etc/passwd"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/etcfoo/x"), None);
+        assert_eq!(r.verdict("/etc/ssl/certs/a.pem"), Some(Verdict::Exclude));
+        assert_eq!(r.verdict("/etc/ssl/private/k"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/home/u/.cache/x"), Some(Verdict::Exclude));
+        assert_eq!(r.verdict("/home/u/.cachex"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/tmp/x"), None);
+        let all = PrefixRules::new(&["/".to_string()], &[]);
+        assert!(all.watched("/anything/at/all"));
+    }
+
+    #[test]
+    fn kernel_entries_spell_both_forms() {
+        let r = PrefixRules::new(
+            &["/etc".to_string(), "/".to_string()],
+            &["/etc/ssl".to_string()],
+        );
+        let entries: Vec<(String, u32, u8)> = r
+            .kernel_entries()
+            .iter()
+            .map(|(k, v)| {
+                let n = (k.prefixlen / 8) as usize;
+                (
+                    String::from_utf8_lossy(&k.data[..n]).into_owned(),
+                    k.prefixlen,
+                    *v,
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("/etc/ssl/".into(), 72, prefix_verdict::EXCLUDE),
+                ("/etc/ssl\0".into(), 72, prefix_verdict::EXCLUDE),
+                ("/etc/".into(), 40, prefix_verdict::INCLUDE),
+                ("/etc\0".into(), 40, prefix_verdict::INCLUDE),
+                ("/".into(), 8, prefix_verdict::INCLUDE),
+            ]
+        );
+    }
+
+    fn file_event(op: FileOp, path: &str, original: Option<&str>, unfiltered: bool) -> Event {
+        Event {
+            seq: 1,
+            time_ns: 0,
+            ktime_ns: 0,
+            pid: 1,
+            tid: 1,
+            body: Body::File(FileBody {
+                op,
+                syscall: "renameat2",
+                path: path.into(),
+                original_path: original.map(Into::into),
+                target_path: None,
+                result: 0,
+                open_flags: 0,
+                mode: None,
+                owner: None,
+                group: None,
+                at_flags: 0,
+                resolved: false,
+                unfiltered,
+                truncated: FileTruncation::default(),
+            }),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn unfiltered_records_are_judged_in_userspace() {
+        let f = Filter::new(&config::File::default()).unwrap();
+        // "/tmp/../etc/x" was normalized to /etc/x by the normalizer.
+        assert!(f.keep(&file_event(FileOp::Unlink, "/etc/x", None, true)));
+        assert!(!f.keep(&file_event(FileOp::Unlink, "/tmp/x", None, true)));
+        // Either rename operand may be the watched one.
+        assert!(f.keep(&file_event(
+            FileOp::Rename,
+            "/tmp/x",
+            Some("/etc/cron.d/x"),
+            true
+        )));
+        // Records the kernel already judged are not judged again.
+        assert!(f.keep(&file_event(FileOp::Unlink, "/tmp/x", None, false)));
+    }
+
+    #[test]
+    fn exclusions_by_path_glob_and_executable() {
+        let cfg = config::File {
+            exclude_executables: vec!["/usr/bin/apt*".into()],
+            ..config::File::default()
+        };
+        let f = Filter::new(&cfg).unwrap();
+        // Default exclude_paths: caches in home directories.
+        assert!(!f.keep(&file_event(
+            FileOp::Open,
+            "/home/ann/.cache/x/y",
+            None,
+            false
+        )));
+        assert!(f.keep(&file_event(FileOp::Open, "/home/ann/.bashrc", None, false)));
+        let mut ev = file_event(FileOp::Open, "/etc/apt/x", None, false);
+        ev.process = Some(std::sync::Arc::new(crate::proctable::Process {
+            pid: 1,
+            ppid: 0,
+            start_ns: 0,
+            start_exact: true,
+            start_time_ns: 0,
+            image: std::sync::Arc::new(crate::event::Image {
+                executable: "/usr/bin/apt-get".into(),
+                ..Default::default()
+            }),
+            creds: None,
+            cgroup_id: None,
+            parent: None,
+            origin: crate::proctable::Origin::Exec,
+            chain_len: 0,
+        }));
+        assert!(!f.keep(&ev));
+    }
+}

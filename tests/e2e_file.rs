@@ -1,0 +1,397 @@
+//! Privileged end-to-end tests of file telemetry and persistence alerts:
+//! real file operations against the real agent, exact records back. Each
+//! test works on file names unique to it and matches records by path.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::process::Command;
+
+use common::{Agent, about_file, action, final_health, get, privileged, unique};
+use nix::fcntl::{AtFlags, OFlag, open, openat};
+use nix::sys::stat::Mode;
+use nix::unistd::{UnlinkatFlags, unlinkat};
+use serde_json::{Value, json};
+
+const CONFIG: &str = "[kernel]\nring_buffer_bytes = 4194304\n";
+
+fn kinds(records: &[&Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{}:{}", r["record_type"].as_str().unwrap(), action(r)))
+        .collect()
+}
+
+fn per_kind(health: &Value, counter: &str, kind: &str) -> u64 {
+    health[counter][kind].as_u64().unwrap()
+}
+
+#[test]
+fn quickstart_service_file_gives_events_and_one_alert() {
+    if !privileged("quickstart_service_file_gives_events_and_one_alert") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let path = format!("/etc/{}.service", unique("quickstart"));
+    let script = format!("printf '# demo\\n' > {path}; rm -f {path}");
+    let mut sh = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .spawn()
+        .unwrap();
+    let s = sh.id();
+    assert!(sh.wait().unwrap().success());
+    agent.wait_for("unlink of the quickstart file", |r| {
+        action(r) == "unlink" && get(r, "file.path") == path.as_str()
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    let mine = about_file(&records, &path);
+    assert_eq!(
+        kinds(&mine),
+        ["event:open", "alert:open", "event:unlink"],
+        "{mine:#?}"
+    );
+    let (open, alert, unlink) = (mine[0], mine[1], mine[2]);
+
+    assert_eq!(get(open, "event.kind"), "event");
+    assert_eq!(get(open, "event.category"), &json!(["file"]));
+    assert_eq!(get(open, "event.type"), &json!(["change", "creation"]));
+    assert_eq!(get(open, "event.outcome"), "success");
+    assert_eq!(get(open, "process.pid"), &json!(s));
+    assert_eq!(get(open, "process.executable"), "/bin/sh");
+    assert_eq!(
+        get(open, "file.name"),
+        &json!(path.trim_start_matches("/etc/"))
+    );
+    assert_eq!(get(open, "file.directory"), "/etc");
+    assert_eq!(get(open, "file.mode"), "0666");
+    assert_eq!(get(open, "rand_guard.file.syscall"), "openat");
+    assert_eq!(
+        get(open, "rand_guard.file.open_flags"),
+        &json!(["O_WRONLY", "O_CREAT", "O_TRUNC"])
+    );
+    assert_eq!(get(open, "rand_guard.file.path_source"), "dentry");
+    assert!(get(open, "rand_guard.file.result").as_i64().unwrap() >= 0);
+
+    // The alert carries the triggering event's fields and the rule's.
+    assert_eq!(alert["record_type"], "alert");
+    assert_eq!(get(alert, "event.kind"), "alert");
+    assert_eq!(get(alert, "event.sequence"), get(open, "event.sequence"));
+    assert_eq!(get(alert, "event.severity"), 73);
+    assert_eq!(get(alert, "rule.id"), "rg-persist-systemd-unit");
+    assert_eq!(get(alert, "rule.name"), "Systemd unit file written");
+    assert_eq!(get(alert, "rule.ruleset"), "builtin");
+    assert_eq!(get(alert, "threat.framework"), "MITRE ATT&CK");
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1543.002"]));
+    assert_eq!(get(alert, "threat.tactic.name"), &json!(["Persistence"]));
+    assert_eq!(get(alert, "rand_guard.alert.severity"), "high");
+    assert_eq!(get(alert, "rand_guard.alert.source"), "builtin");
+    assert_eq!(
+        get(alert, "message"),
+        &json!(format!(
+            "Systemd unit file written: {path} (open by /bin/sh, pid {s})"
+        ))
+    );
+    let id = get(alert, "event.id").as_str().unwrap();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    for field in ["process", "file", "@timestamp", "user", "host"] {
+        assert_eq!(alert[field], open[field], "{field}");
+    }
+    assert_eq!(
+        get(alert, "rand_guard.ancestry"),
+        get(open, "rand_guard.ancestry")
+    );
+
+    // rm, a child of the shell, removed it, by name.
+    assert_eq!(get(unlink, "event.type"), &json!(["deletion"]));
+    assert_eq!(get(unlink, "process.name"), "rm");
+    assert_eq!(get(unlink, "process.parent.pid"), &json!(s));
+    assert_eq!(get(unlink, "rand_guard.file.syscall"), "unlinkat");
+    assert_eq!(get(unlink, "rand_guard.file.path_source"), "name");
+
+    // The final health record counts exactly what was written.
+    let health = final_health(&records);
+    let events = records
+        .iter()
+        .filter(|r| r["record_type"] == "event")
+        .count() as u64;
+    let alerts = records
+        .iter()
+        .filter(|r| r["record_type"] == "alert")
+        .count() as u64;
+    assert_eq!(health["events_output_total"], events);
+    assert_eq!(health["alerts_output_total"], alerts);
+    assert_eq!(health["output_failures_total"], 0);
+    assert_eq!(health["invalid_schema_total"], 0);
+    assert_eq!(
+        per_kind(health, "kernel_ringbuf_drops_total", "file_open"),
+        0
+    );
+}
+
+#[test]
+fn relative_dirfd_and_dotdot_paths_are_absolute() {
+    if !privileged("relative_dirfd_and_dotdot_paths_are_absolute") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let me = std::process::id();
+
+    // Relative to the working directory, by a shell.
+    let rel = unique("rel");
+    let mut sh = Command::new("/bin/sh")
+        .args(["-c", &format!("echo x > {rel}.conf")])
+        .current_dir("/etc")
+        .spawn()
+        .unwrap();
+    assert!(sh.wait().unwrap().success());
+
+    // Relative to a directory fd, by this process.
+    let etc = open("/etc", OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty()).unwrap();
+    let tmp = open("/tmp", OFlag::O_DIRECTORY | OFlag::O_RDONLY, Mode::empty()).unwrap();
+    let dirfd_name = unique("dirfd");
+    let fd = openat(
+        &etc,
+        dirfd_name.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT,
+        Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    drop(fd);
+    unlinkat(&etc, dirfd_name.as_str(), UnlinkatFlags::NoRemoveDir).unwrap();
+
+    // Through "..": an open (resolved by the kernel), an unlink by an
+    // absolute name, and an unlink relative to /tmp's fd.
+    let dd = unique("dotdot");
+    let dotted = format!("/tmp/../etc/{dd}");
+    drop(fs::File::create(&dotted).unwrap());
+    fs::remove_file(&dotted).unwrap();
+    let dd2 = unique("dotdot2");
+    drop(fs::File::create(format!("/etc/{dd2}")).unwrap());
+    unlinkat(
+        &tmp,
+        format!("../etc/{dd2}").as_str(),
+        UnlinkatFlags::NoRemoveDir,
+    )
+    .unwrap();
+
+    let last = format!("/etc/{dd2}");
+    agent.wait_for("the last unlink", |r| {
+        action(r) == "unlink" && get(r, "file.path") == last.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    assert!(status.success());
+    fs::remove_file(format!("/etc/{rel}.conf")).unwrap();
+
+    let rel_events = about_file(&records, &format!("/etc/{rel}.conf"));
+    assert_eq!(kinds(&rel_events), ["event:open"]);
+    assert_eq!(get(rel_events[0], "process.executable"), "/bin/sh");
+
+    let d = about_file(&records, &format!("/etc/{dirfd_name}"));
+    assert_eq!(kinds(&d), ["event:open", "event:unlink"], "{d:#?}");
+    assert_eq!(get(d[0], "process.pid"), &json!(me));
+    assert_eq!(get(d[0], "file.mode"), "0600");
+    assert_eq!(get(d[1], "rand_guard.file.path_source"), "name");
+
+    let d = about_file(&records, &format!("/etc/{dd}"));
+    assert_eq!(kinds(&d), ["event:open", "event:unlink"], "{d:#?}");
+    assert_eq!(get(d[0], "rand_guard.file.path_source"), "dentry");
+    assert_eq!(get(d[1], "rand_guard.file.path_source"), "name");
+
+    let d = about_file(&records, &last);
+    assert_eq!(kinds(&d), ["event:open", "event:unlink"], "{d:#?}");
+    assert_eq!(get(d[1], "rand_guard.file.syscall"), "unlinkat");
+}
+
+#[test]
+fn rename_into_cron_d_alerts() {
+    if !privileged("rename_into_cron_d_alerts") {
+        return;
+    }
+    fs::create_dir_all("/etc/cron.d").unwrap();
+    let agent = Agent::start(CONFIG);
+    let name = unique("cron");
+    let from = format!("/tmp/{name}");
+    let to = format!("/etc/cron.d/{name}");
+    fs::write(&from, "* * * * * root /bin/true\n").unwrap();
+    let mut mv = Command::new("/bin/mv").args([&from, &to]).spawn().unwrap();
+    let m = mv.id();
+    assert!(mv.wait().unwrap().success());
+    fs::remove_file(&to).unwrap();
+    agent.wait_for("unlink of the cron file", |r| {
+        action(r) == "unlink" && get(r, "file.path") == to.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    assert!(status.success());
+
+    // Writing it in /tmp was not watched; the rename into cron.d is.
+    assert!(about_file(&records, &from).is_empty());
+    let mine = about_file(&records, &to);
+    assert_eq!(
+        kinds(&mine),
+        ["event:rename", "alert:rename", "event:unlink"],
+        "{mine:#?}"
+    );
+    let (rename, alert) = (mine[0], mine[1]);
+    assert_eq!(get(rename, "rand_guard.file.original_path"), &json!(from));
+    assert_eq!(get(rename, "process.pid"), &json!(m));
+    assert_eq!(get(rename, "process.executable"), "/bin/mv");
+    assert_eq!(get(rename, "event.type"), &json!(["change"]));
+    assert!(
+        get(rename, "rand_guard.file.syscall")
+            .as_str()
+            .unwrap()
+            .starts_with("rename")
+    );
+    assert_eq!(get(alert, "rule.id"), "rg-persist-cron");
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1053.003"]));
+    assert_eq!(
+        get(alert, "message"),
+        &json!(format!(
+            "Cron job written: {to} (renamed from {from}) (rename by /bin/mv, pid {m})"
+        ))
+    );
+}
+
+#[test]
+fn unwatched_and_excluded_paths_are_filtered_in_the_kernel() {
+    if !privileged("unwatched_and_excluded_paths_are_filtered_in_the_kernel") {
+        return;
+    }
+    let excluded = format!("/etc/{}", unique("excluded"));
+    fs::create_dir_all(&excluded).unwrap();
+    let agent = Agent::start(&format!("{CONFIG}[file]\nexclude = [\"{excluded}\"]\n"));
+    const N: usize = 20;
+    for i in 0..N {
+        fs::write(format!("{excluded}/f{i}"), "x").unwrap();
+        fs::write(format!("/tmp/{}-{i}", unique("outside")), "x").unwrap();
+    }
+    // A watched write, to know when the agent has caught up.
+    let marker = format!("/etc/{}", unique("marker"));
+    fs::write(&marker, "x").unwrap();
+    agent.wait_for("the marker write", |r| {
+        get(r, "file.path") == marker.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    assert!(status.success());
+    fs::remove_dir_all(&excluded).unwrap();
+    fs::remove_file(&marker).unwrap();
+    for i in 0..N {
+        fs::remove_file(format!("/tmp/{}-{i}", unique("outside"))).unwrap();
+    }
+
+    for r in &records {
+        let p = get(r, "file.path").as_str().unwrap_or("");
+        assert!(
+            !p.starts_with(&excluded) && !p.starts_with("/tmp/rg-test-"),
+            "{r}"
+        );
+    }
+    // 2 N opens were filtered (other processes may add to the count).
+    let health = final_health(&records);
+    let filtered = per_kind(health, "kernel_filtered_total", "file_open");
+    assert!(
+        filtered >= 2 * N as u64,
+        "kernel_filtered_total.file_open = {filtered}"
+    );
+}
+
+#[test]
+fn failed_operations_are_counted_unless_reported() {
+    if !privileged("failed_operations_are_counted_unless_reported") {
+        return;
+    }
+    let missing = format!("/etc/cron.d/{}/job", unique("nodir"));
+    for report in [false, true] {
+        let agent = Agent::start(&format!("{CONFIG}[file]\nreport_failed = {report}\n"));
+        assert!(fs::File::create(&missing).is_err());
+        let marker = format!("/etc/{}-{report}", unique("fmarker"));
+        fs::write(&marker, "x").unwrap();
+        agent.wait_for("the marker write", |r| {
+            get(r, "file.path") == marker.as_str()
+        });
+        let (status, records, _) = agent.stop();
+        assert!(status.success());
+        fs::remove_file(&marker).unwrap();
+        let mine = about_file(&records, &missing);
+        let health = final_health(&records);
+        let failed = per_kind(health, "kernel_failed_total", "file_open");
+        if report {
+            // Reported as a failure; a failed write is not persistence.
+            assert_eq!(kinds(&mine), ["event:open"], "{mine:#?}");
+            assert_eq!(get(mine[0], "event.outcome"), "failure");
+            assert_eq!(get(mine[0], "error.code"), "ENOENT");
+            assert_eq!(get(mine[0], "rand_guard.file.result"), -2);
+            assert_eq!(get(mine[0], "rand_guard.file.path_source"), "name");
+        } else {
+            assert!(mine.is_empty(), "{mine:#?}");
+            assert!(failed >= 1, "kernel_failed_total.file_open = {failed}");
+        }
+    }
+}
+
+#[test]
+fn chmod_chown_link_and_symlink() {
+    if !privileged("chmod_chown_link_and_symlink") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let file = format!("/etc/{}", unique("attr"));
+    let link = format!("/etc/{}", unique("hardlink"));
+    let sym = format!("/etc/{}", unique("symlink"));
+    fs::write(&file, "x").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(&file, Some(0), Some(4)).unwrap();
+    fs::hard_link(&file, &link).unwrap();
+    symlink("/tmp/rg-test-target", &sym).unwrap();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        sym.as_str(),
+        Some(nix::unistd::Uid::from_raw(0)),
+        None,
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
+    for p in [&file, &link, &sym] {
+        fs::remove_file(p).unwrap();
+    }
+    agent.wait_for("the symlink's unlink", |r| {
+        action(r) == "unlink" && get(r, "file.path") == sym.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    assert!(status.success());
+
+    let f = about_file(&records, &file);
+    assert_eq!(
+        kinds(&f),
+        ["event:open", "event:chmod", "event:chown", "event:unlink"],
+        "{f:#?}"
+    );
+    assert_eq!(get(f[1], "file.mode"), "0640");
+    assert_eq!(get(f[2], "file.uid"), "0");
+    assert_eq!(get(f[2], "file.gid"), "4");
+
+    let l = about_file(&records, &link);
+    assert_eq!(kinds(&l), ["event:link", "event:unlink"], "{l:#?}");
+    assert_eq!(get(l[0], "file.target_path"), &json!(file));
+    assert_eq!(get(l[0], "event.type"), &json!(["creation"]));
+
+    let s = about_file(&records, &sym);
+    assert_eq!(
+        kinds(&s),
+        ["event:symlink", "event:chown", "event:unlink"],
+        "{s:#?}"
+    );
+    assert_eq!(get(s[0], "file.target_path"), "/tmp/rg-test-target");
+    assert_eq!(get(s[1], "file.uid"), "0");
+    assert!(
+        s[1]["file"].get("gid").is_none(),
+        "unchanged group is left out"
+    );
+    assert_eq!(get(s[1], "rand_guard.file.at_flags"), 0x100); // AT_SYMLINK_NOFOLLOW
+}
