@@ -107,16 +107,21 @@ static __always_inline struct pt_regs *edr_user_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/*
+ * The file behind an fd of the current task. The task pointer is BTF-typed
+ * (bpf_get_current_task_btf, v5.11), so the chain to the fd table is plain
+ * loads the verifier guards, not helper calls; only the array slot needs
+ * one.
+ */
 static __always_inline struct file *edr_fd_file(int fd)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
 	struct file *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
 	return f;
 }
 
@@ -239,15 +244,67 @@ static long edr_scan_step(__u64 i, void *arg)
 	return 0;
 }
 
+/* 0x80 in each byte of v that is zero (and possibly in bytes above one). */
+static __always_inline __u64 edr_zero_bytes(__u64 v)
+{
+	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
+}
+
+struct edr_word_ctx {
+	struct edr_prefix_buf *kb;
+	__u32 len;
+	__u64 hit;
+};
+
+/* Word idx of the key: mark each '/' followed by '.' or '/'. */
+static long edr_scan_word(__u64 idx, void *arg)
+{
+	struct edr_word_ctx *c = arg;
+	__u32 at = (idx & 15) * 8, valid;
+	__u64 w = 0, w1 = 0, h;
+
+	if (at >= c->len)
+		return 1;
+	/* the slack after the key keeps at + 9 in bounds */
+	__builtin_memcpy(&w, &c->kb->key.data[at], 8);
+	__builtin_memcpy(&w1, &c->kb->key.data[at + 1], 8);
+	h = edr_zero_bytes(w ^ 0x2f2f2f2f2f2f2f2fULL) &
+	    (edr_zero_bytes(w1 ^ 0x2e2e2e2e2e2e2e2eULL) |
+	     edr_zero_bytes(w1 ^ 0x2f2f2f2f2f2f2f2fULL));
+	valid = c->len - at;
+	if (valid < 8)
+		h &= ~0ULL >> (64 - 8 * valid); /* little-endian: low bytes first */
+	c->hit |= h;
+	return 0;
+}
+
+/*
+ * Whether key bytes [0, len), which start with '/', are not canonical.
+ * Every non-canonical form contains "/." or "//", so a word-at-a-time
+ * pass finds candidates cheaply; only a candidate (rare outside hidden
+ * files) pays for the exact byte-by-byte check.
+ */
+static __always_inline int edr_non_canonical(struct edr_prefix_buf *kb, __u32 len)
+{
+	struct edr_word_ctx wc = {.kb = kb, .len = len, .hit = 0};
+	struct edr_scan_ctx sc = {.kb = kb, .len = len, .bad = 0};
+
+	bpf_loop(EDR_PREFIX_MAX / 8, edr_scan_word, &wc, 0);
+	if (!wc.hit)
+		return 0;
+	bpf_loop(EDR_PREFIX_MAX, edr_scan_step, &sc, 0);
+	return sc.bad;
+}
+
 /*
  * Compose dir + "/" + path (or the absolute path alone) into the LPM key
  * and look it up.
  */
 static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_prefix_buf *kb,
-					    struct edr_slice *dir, struct edr_slice *path)
+					    struct edr_slice *dir, struct edr_slice *path,
+					    int canonical)
 {
-	struct edr_scan_ctx sc = {.kb = kb, .bad = 0};
-	__u32 k = 0, m, total;
+	__u32 k = 0, m, total, slen, bad = 0;
 	__u8 *verdict;
 
 	if (dir->len) {
@@ -267,26 +324,22 @@ static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_p
 		m = EDR_PREFIX_MAX;
 	bpf_probe_read_kernel(&kb->key.data[k], m, &b->data[path->off & (4 * EDR_PATH_MAX - 1)]);
 	total = k + m;
-	sc.len = total;
+	slen = total;
 	if (total < EDR_PREFIX_MAX) {
 		kb->key.data[total] = 0; /* lets "P\0" match P itself */
 		total++;
 	} else {
 		total = EDR_PREFIX_MAX;
-		sc.bad = 1; /* cut: the tail could hold anything */
+		bad = 1; /* cut: the tail could hold anything */
 	}
 	kb->key.prefixlen = total * 8;
 
 	verdict = bpf_map_lookup_elem(&edr_prefixes, &kb->key);
 	if (verdict && *verdict == EDR_PREFIX_INCLUDE)
 		return EDR_V_INCLUDE;
-	if (!sc.bad) {
-		if (kb->key.data[0] != '/')
-			sc.bad = 1;
-		else
-			bpf_loop(EDR_PREFIX_MAX, edr_scan_step, &sc, 0);
-	}
-	if (sc.bad)
+	if (canonical)
+		return verdict ? EDR_V_EXCLUDE : EDR_V_OUT;
+	if (bad || kb->key.data[0] != '/' || edr_non_canonical(kb, slen))
 		return EDR_V_UNSURE;
 	return verdict ? EDR_V_EXCLUDE : EDR_V_OUT;
 }
@@ -333,9 +386,9 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 
 	/* A symlink's target is text, not a location: only its link is filtered. */
 	if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
-		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path);
+		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD);
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
-		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2);
+		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0);
 	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {
 		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
 			edr_count_filtered(a->kind);
@@ -352,7 +405,8 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 }
 
 /* Argument n (1-based) of the current syscall. */
-#define ARG(regs, n) PT_REGS_PARM##n##_CORE_SYSCALL(regs)
+/* regs is BTF-typed (bpf_task_pt_regs): plain loads, no helper calls. */
+#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
 #define NO_ID	     0xffffffff
 
 /*

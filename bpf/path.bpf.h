@@ -45,10 +45,46 @@ struct edr_path_walk {
 struct edr_path_ctx {
 	struct edr_path_buf *pb;
 	struct dentry *d;
-	struct vfsmount *vfsmnt;
 	struct mount *mnt;
+	struct dentry *mnt_root; /* of mnt: read once per mount, not per step */
 	struct edr_path_walk w;
 };
+
+/*
+ * d_parent and d_name side by side, read in one helper call: the walk is
+ * dominated by probe reads (tens of ns each), so a step makes two, this
+ * and the name's bytes. The layout is checked against the running
+ * kernel's BTF; where it differs, two reads.
+ */
+struct edr_dentry_head {
+	__u64 parent;
+	__u64 qstr_words[2];
+};
+
+static __always_inline int edr_dentry_head(struct dentry *d, struct dentry **parent, __u32 *len,
+					   const unsigned char **name)
+{
+	__u32 off_parent = bpf_core_field_offset(struct dentry, d_parent);
+	__u32 off_name = bpf_core_field_offset(struct dentry, d_name);
+	__u32 off_len = bpf_core_field_offset(struct qstr, len);
+	__u32 off_str = bpf_core_field_offset(struct qstr, name);
+	struct edr_dentry_head h = {};
+	struct qstr q;
+
+	if (off_name == off_parent + 8 && off_len == 4 && off_str == 8) {
+		if (bpf_probe_read_kernel(&h, sizeof(h), (void *)d + off_parent))
+			return -1;
+		*parent = (struct dentry *)h.parent;
+		*len = h.qstr_words[0] >> 32; /* little-endian: hash, then len */
+		*name = (const unsigned char *)h.qstr_words[1];
+		return 0;
+	}
+	*parent = BPF_CORE_READ(d, d_parent);
+	q = BPF_CORE_READ(d, d_name);
+	*len = q.len;
+	*name = q.name;
+	return 0;
+}
 
 /*
  * One step up the tree. A plain bounded loop with this body exceeds the
@@ -61,15 +97,13 @@ static long edr_path_step(__u64 index, void *arg)
 	struct edr_path_ctx *c = arg;
 	/* locals first: BPF_CORE_READ(c->x, ...) would relocate our own struct */
 	struct dentry *d = c->d;
-	struct vfsmount *vfsmnt = c->vfsmnt;
 	struct mount *mnt = c->mnt;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	struct edr_path_buf *pb = c->pb;
-	struct qstr name;
+	const unsigned char *name;
+	struct dentry *parent;
 	__u32 len, pos;
 
-	if (d == mnt_root) {
+	if (d == c->mnt_root) {
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
 
 		if (up == mnt) {
@@ -80,20 +114,22 @@ static long edr_path_step(__u64 index, void *arg)
 		/* continue in the parent mount, from the mount point */
 		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
 		c->mnt = up;
-		c->vfsmnt = &up->mnt;
+		c->mnt_root = BPF_CORE_READ(up, mnt.mnt_root);
 		return 0;
 	}
 
-	name = BPF_CORE_READ(d, d_name);
-	len = name.len;
-	if (len > EDR_NAME_MAX)
-		len = EDR_NAME_MAX;
+	if (edr_dentry_head(d, &parent, &len, &name))
+		return 1; /* EDR_PATH_TRUNC */
+	/* NAME_MAX bounds len; the barrier keeps the compiler from using the
+	 * unbounded copy the verifier cannot see through */
+	barrier_var(len);
+	len &= EDR_NAME_MAX;
 	pos = c->w.pos;
 	/* keep pos >= 1: at most EDR_PATH_MAX - 1 bytes, as PATH_MAX counts the NUL */
 	if (pos > EDR_PATH_MAX || len + 2 > pos)
 		return 1; /* EDR_PATH_TRUNC */
 	pos -= len;
-	bpf_probe_read_kernel(&pb->buf[pos & (EDR_PATH_MAX - 1)], len, name.name);
+	bpf_probe_read_kernel(&pb->buf[pos & (EDR_PATH_MAX - 1)], len, name);
 	if (d == parent) {
 		/* a pseudo file's own root: its name is all there is */
 		c->w.pos = pos;
@@ -109,20 +145,22 @@ static long edr_path_step(__u64 index, void *arg)
 
 /*
  * Resolve @path into @pb. On return the string (no NUL) is
- * pb->buf[w.pos .. EDR_PATH_MAX), 1 <= w.pos < EDR_PATH_MAX. A detached dentry (a pseudo file such
- * as a memfd) yields its bare name, e.g. "memfd:x".
+ * pb->buf[w.pos .. EDR_PATH_MAX), 1 <= w.pos < EDR_PATH_MAX. A detached
+ * dentry (a pseudo file such as a memfd) yields its bare name, e.g.
+ * "memfd:x".
  */
 static __always_inline struct edr_path_walk edr_path_resolve(struct edr_path_buf *pb,
 							     const struct path *path)
 {
+	struct vfsmount *vfsmnt = path->mnt;
 	struct edr_path_ctx c = {
 	    .pb = pb,
-	    .d = BPF_CORE_READ(path, dentry),
-	    .vfsmnt = BPF_CORE_READ(path, mnt),
+	    .d = path->dentry,
+	    .mnt = container_of(vfsmnt, struct mount, mnt),
+	    .mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
 	    .w = {.pos = EDR_PATH_MAX, .status = EDR_PATH_TRUNC},
 	};
 
-	c.mnt = container_of(c.vfsmnt, struct mount, mnt);
 	bpf_loop(EDR_PATH_DEPTH, edr_path_step, &c, 0);
 	if (c.w.pos >= EDR_PATH_MAX) {
 		/* the walk started at the root itself */

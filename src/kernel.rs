@@ -228,8 +228,15 @@ fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelEr
     let failed = log.iter().rev().find_map(|l| {
         let rest = l.split("prog '").nth(1)?;
         let (name, tail) = rest.split_once("': failed to load: ")?;
-        let errno: i32 = tail.trim().trim_start_matches('-').parse().ok()?;
-        Some((name.to_string(), errno))
+        // libbpf prints "-13" or, since 1.5, "-EACCES".
+        let code = tail.trim().trim_start_matches('-');
+        let reason = match code.parse::<i32>() {
+            Ok(errno) => std::io::Error::from_raw_os_error(errno).to_string(),
+            Err(_) => errno_by_name(code)
+                .map(|e| std::io::Error::from_raw_os_error(e).to_string())
+                .unwrap_or_else(|| code.to_string()),
+        };
+        Some((name.to_string(), reason))
     });
     let verifier: Vec<String> = log
         .iter()
@@ -239,9 +246,9 @@ fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelEr
         .cloned()
         .collect();
     match failed {
-        Some((program, errno)) => KernelError::Load {
+        Some((program, reason)) => KernelError::Load {
             program,
-            reason: std::io::Error::from_raw_os_error(errno).to_string(),
+            reason,
             log: verifier,
         },
         None => KernelError::LoadObject {
@@ -249,6 +256,17 @@ fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelEr
             log: log.iter().rev().take(4).rev().cloned().collect(),
         },
     }
+}
+
+/// errno value of a name like "EACCES" (the ones a load can fail with).
+fn errno_by_name(name: &str) -> Option<i32> {
+    use nix::errno::Errno::*;
+    [
+        EPERM, EACCES, EINVAL, E2BIG, ENOMEM, ENOENT, EFAULT, ENOSPC, EOPNOTSUPP, EBUSY,
+    ]
+    .into_iter()
+    .find(|e| format!("{e:?}") == name)
+    .map(|e| e as i32)
 }
 
 /// Loaded and attached BPF programs. Dropping it detaches everything.
@@ -360,6 +378,7 @@ impl<'obj> Kernel<'obj> {
             match result {
                 Ok(link) => links.push((point, link)),
                 Err(source) if hook.required => {
+                    eprintln!("DEBUG {:?}", take_libbpf_log());
                     return Err(KernelError::Attach {
                         program: point,
                         source,
@@ -477,7 +496,7 @@ mod tests {
             "R2 min value is negative, either use unsigned or 'var &= const'",
             "processed 235 insns (limit 1000000)",
             "-- END PROG LOAD LOG --",
-            "libbpf: prog 'edr_exec': failed to load: -13",
+            "libbpf: prog 'edr_exec': failed to load: -EACCES",
             "libbpf: failed to load object 'edr_bpf'",
         ]
         .iter()

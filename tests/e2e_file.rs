@@ -179,8 +179,13 @@ fn relative_dirfd_and_dotdot_paths_are_absolute() {
         UnlinkatFlags::NoRemoveDir,
     )
     .unwrap();
+    // "." and "//" are not canonical either: the kernel lets userspace judge.
+    let odd = unique("odd");
+    drop(fs::File::create(format!("/etc/{odd}")).unwrap());
+    fs::rename(format!("//etc/./{odd}"), format!("/etc//{odd}.2")).unwrap();
+    fs::remove_file(format!("/etc/{odd}.2")).unwrap();
 
-    let last = format!("/etc/{dd2}");
+    let last = format!("/etc/{odd}.2");
     agent.wait_for("the last unlink", |r| {
         action(r) == "unlink" && get(r, "file.path") == last.as_str()
     });
@@ -203,9 +208,14 @@ fn relative_dirfd_and_dotdot_paths_are_absolute() {
     assert_eq!(get(d[0], "rand_guard.file.path_source"), "dentry");
     assert_eq!(get(d[1], "rand_guard.file.path_source"), "name");
 
-    let d = about_file(&records, &last);
+    let d = about_file(&records, &format!("/etc/{dd2}"));
     assert_eq!(kinds(&d), ["event:open", "event:unlink"], "{d:#?}");
     assert_eq!(get(d[1], "rand_guard.file.syscall"), "unlinkat");
+
+    let d = about_file(&records, &last);
+    assert_eq!(kinds(&d), ["event:rename", "event:unlink"], "{d:#?}");
+    let old_name = format!("/etc/{odd}");
+    assert_eq!(get(d[0], "rand_guard.file.original_path"), &json!(old_name));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Developer workflow without make: `cargo run -p xtask -- <command>`
 //! (aliases in .cargo/config.toml: `cargo xf|xc|xl|xt|xb`).
 
+mod bench;
+
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,6 +18,9 @@ commands:
   build       release build of the agent                                 (cargo xb)
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
+  bench [--iterations N] [--pairs K]
+              release build, then workloads without and with the agent as A/B
+              pairs (root); prints a markdown table for docs/benchmarks.md
 ";
 
 fn root() -> PathBuf {
@@ -96,6 +101,44 @@ fn ci_format() -> Result<(), ExitCode> {
     run(cf)
 }
 
+fn release_build() -> Result<PathBuf, ExitCode> {
+    let mut b = cargo();
+    b.args(["build", "--release", "-p", "rand-guard"]);
+    run(b)?;
+    Ok(root().join("target/release/rand-guard"))
+}
+
+fn bench_cmd(args: &[String]) -> Result<(), ExitCode> {
+    let o = bench::Options::parse(args).map_err(|e| {
+        eprintln!("xtask: {e}");
+        ExitCode::from(2)
+    })?;
+    if !is_root() {
+        eprintln!("xtask: the benchmarks run the agent: run them as root");
+        return Err(ExitCode::FAILURE);
+    }
+    let bin = release_build()?;
+    let work = Path::new("/tmp/rg-bench-agent");
+    let results = vec![
+        bench::file_pairs(
+            &bin,
+            "file storm outside watched prefixes (/var/tmp)",
+            Path::new("/var/tmp/rg-bench-outside"),
+            &o,
+            work,
+        ),
+        bench::file_pairs(
+            &bin,
+            "file storm inside a watched prefix (/root)",
+            Path::new("/root/rg-bench-inside"),
+            &o,
+            work,
+        ),
+    ];
+    println!("{}", bench::report(&results, &o));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -171,6 +214,7 @@ fn main() -> ExitCode {
             a.args(rest);
             run(a)
         }
+        "bench" => bench_cmd(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
