@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::detect::Detector;
 use crate::enrich::Enricher;
 use crate::filter::Filter;
-use crate::kernel::{Kernel, KernelError, LoadOptions};
+use crate::kernel::{self, Kernel, KernelError, LoadOptions};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
 use crate::record::Context;
@@ -140,6 +140,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             kernel: &kernel,
             stats: &stats,
             stop: false,
+            last_programs: None,
         };
         let polled = poller::run(
             |n| rb.consume_raw_n(n),
@@ -185,6 +186,7 @@ struct AgentControl<'a, 'obj> {
     kernel: &'a Kernel<'obj>,
     stats: &'a Stats,
     stop: bool,
+    last_programs: Option<std::time::Instant>,
 }
 
 impl Control for AgentControl<'_, '_> {
@@ -204,6 +206,15 @@ impl Control for AgentControl<'_, '_> {
     fn tick(&mut self) {
         if let Some(k) = self.kernel.read_kstats() {
             self.stats.set_kernel(&k);
+        }
+        // Program run statistics cost a syscall per program: once a second.
+        if self
+            .last_programs
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+        {
+            self.last_programs = Some(std::time::Instant::now());
+            let stats = kernel::bpf_stats_enabled().then(|| self.kernel.program_stats());
+            self.stats.set_programs(stats);
         }
     }
 }

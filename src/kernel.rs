@@ -10,6 +10,8 @@ use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use std::os::fd::{AsFd, AsRawFd};
+
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, TracepointCategory};
 
 use crate::abi::{KStats, PrefixKey};
@@ -269,6 +271,20 @@ fn errno_by_name(name: &str) -> Option<i32> {
     .map(|e| e as i32)
 }
 
+/// What the kernel counted for one program (see `program_stats`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramStats {
+    pub name: String,
+    pub run_count: u64,
+    pub run_time_ns: u64,
+}
+
+/// Whether the kernel is counting program run time
+/// (`sysctl kernel.bpf_stats_enabled=1`).
+pub fn bpf_stats_enabled() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").is_ok_and(|v| v.trim() == "1")
+}
+
 /// Loaded and attached BPF programs. Dropping it detaches everything.
 pub struct Kernel<'obj> {
     pub skel: EdrSkel<'obj>,
@@ -397,6 +413,36 @@ impl<'obj> Kernel<'obj> {
     /// Names of the attached programs, in object order.
     pub fn attached(&self) -> impl Iterator<Item = &str> {
         self.links.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Run count and run time of each loaded program, as the kernel counts
+    /// them while `kernel.bpf_stats_enabled` is 1 (both stay 0 otherwise).
+    pub fn program_stats(&self) -> Vec<ProgramStats> {
+        let mut out = Vec::new();
+        for prog in self.skel.object().progs() {
+            if !prog.autoload() {
+                continue;
+            }
+            let mut info = libbpf_rs::libbpf_sys::bpf_prog_info::default();
+            let mut len = size_of_val(&info) as u32;
+            // SAFETY: info is a bpf_prog_info and len its size; the kernel
+            // writes at most len bytes into it. The fd is the program's own.
+            let ret = unsafe {
+                libbpf_rs::libbpf_sys::bpf_prog_get_info_by_fd(
+                    prog.as_fd().as_raw_fd(),
+                    &mut info,
+                    &mut len,
+                )
+            };
+            if ret == 0 {
+                out.push(ProgramStats {
+                    name: prog.name().to_string_lossy().into_owned(),
+                    run_count: info.run_cnt,
+                    run_time_ns: info.run_time_ns,
+                });
+            }
+        }
+        out
     }
 
     /// Kernel counters summed over all CPUs.

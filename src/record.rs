@@ -18,6 +18,7 @@ use crate::clock::Rfc3339;
 use crate::detect::{Alert, Technique};
 use crate::event::{Body, Event, FileBody, FileOp, FileTruncation, Truncation};
 use crate::health::Health;
+use crate::kernel::ProgramStats;
 use crate::proctable::{Origin, Process};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -134,6 +135,32 @@ struct HealthBody<'a> {
     kernel_failed_total: PerKind<'a>,
     process_table_size: u64,
     process_table_evictions_total: u64,
+    /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bpf_programs: Option<Programs<'a>>,
+}
+
+/// `{"edr_file": {"run_count_total": N, "run_time_ns_total": T}, ...}`
+struct Programs<'a>(&'a [ProgramStats]);
+
+#[derive(Serialize)]
+struct ProgramDoc {
+    run_count_total: u64,
+    run_time_ns_total: u64,
+}
+
+impl Serialize for Programs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|p| {
+            (
+                p.name.as_str(),
+                ProgramDoc {
+                    run_count_total: p.run_count,
+                    run_time_ns_total: p.run_time_ns,
+                },
+            )
+        }))
+    }
 }
 
 /// `{"exec": 0, "fork": 0, ...}`: one counter per record kind.
@@ -181,6 +208,7 @@ impl<'a> HealthDoc<'a> {
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
                     process_table_size: c.proc_table_size,
                     process_table_evictions_total: c.proc_table_evictions_total,
+                    bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },
         }

@@ -4,9 +4,11 @@
 //! totals, not synchronization). Counters are monotonic totals since start,
 //! so two snapshots subtract into a rate.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::abi::{self, kind};
+use crate::kernel::ProgramStats;
 
 #[derive(Debug)]
 pub struct Stats {
@@ -31,6 +33,8 @@ pub struct Stats {
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
     kernel_failed: [AtomicU64; kind::MAX],
+    /// Per-program kernel run statistics, when the kernel counts them.
+    programs: Mutex<Option<Vec<ProgramStats>>>,
 }
 
 impl Default for Stats {
@@ -48,6 +52,7 @@ impl Default for Stats {
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
+            programs: Mutex::new(None),
         }
     }
 }
@@ -68,6 +73,8 @@ pub struct Snapshot {
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
     pub kernel_failed_total: Vec<(&'static str, u64)>,
+    /// Present while `kernel.bpf_stats_enabled` is 1.
+    pub programs: Option<Vec<ProgramStats>>,
 }
 
 impl Stats {
@@ -107,6 +114,13 @@ impl Stats {
         }
     }
 
+    /// Publish per-program statistics (None: the kernel is not counting).
+    pub fn set_programs(&self, p: Option<Vec<ProgramStats>>) {
+        if let Ok(mut slot) = self.programs.lock() {
+            *slot = p;
+        }
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             raw_events_total: self.raw_events.load(Relaxed),
@@ -121,6 +135,7 @@ impl Stats {
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
+            programs: self.programs.lock().ok().and_then(|p| p.clone()),
         }
     }
 }

@@ -7,11 +7,15 @@
 
 use std::sync::Arc;
 
+use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
 use rand_guard::event::{
-    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, ForkBody, Image, Truncation,
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
+    Image, Truncation,
 };
+use rand_guard::health::Health;
 use rand_guard::record::{self, Context, Record};
+use rand_guard::stats::Snapshot;
 
 /// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
 const WALL: u64 = 1_795_852_800_000_000_000;
@@ -191,6 +195,131 @@ fn check(name: &str, actual: &str) {
     );
 }
 
+fn file(ms: u64, seq: u64, pid: u32, body: FileBody) -> Event {
+    at(ms, seq, pid, Body::File(body))
+}
+
+fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
+    FileBody {
+        op,
+        syscall,
+        path: path.into(),
+        original_path: None,
+        target_path: None,
+        result: 0,
+        open_flags: 0,
+        mode: None,
+        owner: None,
+        group: None,
+        at_flags: 0,
+        resolved: false,
+        unfiltered: false,
+        truncated: FileTruncation::default(),
+    }
+}
+
+/// File events of a known process, the alerts they raise, and a health
+/// record.
+fn file_sequence() -> Vec<Record> {
+    let mut enricher = Enricher::new(1024, 8);
+    let detector = Detector::new(&[], "golden-host");
+    let mut shell = sequence().remove(0); // the login shell, pid 100
+    enricher.enrich(&mut shell);
+    let open = FileBody {
+        result: 3,
+        open_flags: 0o1101, // O_WRONLY | O_CREAT | O_TRUNC
+        mode: Some(0o644),
+        resolved: true,
+        ..file_body(FileOp::Open, "openat", "/etc/cron.d/backdoor")
+    };
+    let rename = FileBody {
+        original_path: Some("/tmp/unit".into()),
+        at_flags: 1, // RENAME_NOREPLACE
+        ..file_body(
+            FileOp::Rename,
+            "renameat2",
+            "/etc/systemd/system/evil.service",
+        )
+    };
+    let denied = FileBody {
+        result: -13,
+        open_flags: 0o2001, // O_WRONLY | O_APPEND
+        ..file_body(FileOp::Open, "openat", "/etc/shadow")
+    };
+    let chown = FileBody {
+        owner: Some(0),
+        group: None,
+        at_flags: 0x100,
+        ..file_body(FileOp::Chown, "fchownat", "/home/ann/.ssh/authorized_keys")
+    };
+    let symlink = FileBody {
+        target_path: Some("../lib/x".into()),
+        truncated: FileTruncation {
+            path: true,
+            ..Default::default()
+        },
+        ..file_body(FileOp::Symlink, "symlinkat", "/usr/local/bin/x")
+    };
+    let unlink = file_body(FileOp::Unlink, "unlinkat", "/etc/cron.d/backdoor");
+    let mut out = Vec::new();
+    for (i, body) in [open, rename, denied, chown, symlink, unlink]
+        .into_iter()
+        .enumerate()
+    {
+        let mut ev = file(50 + i as u64, 10 + i as u64, 100, body);
+        enricher.enrich(&mut ev);
+        let mut alerts = Vec::new();
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.into_iter().map(Record::Alert));
+    }
+    let per_kind = |v: &[(&'static str, u64)]| v.to_vec();
+    out.push(Record::Health(Health {
+        time_ns: WALL + 60_000_000_000,
+        last: true,
+        uptime_seconds: 60,
+        rss_bytes: 12 << 20,
+        counters: Snapshot {
+            raw_events_total: 1000,
+            invalid_schema_total: 1,
+            unsupported_kind_total: 2,
+            events_output_total: 990,
+            alerts_output_total: 3,
+            userspace_filtered_total: 7,
+            output_failures_total: 0,
+            proc_table_size: 321,
+            proc_table_evictions_total: 4,
+            kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
+            kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
+            kernel_failed_total: per_kind(&[("file_open", 9)]),
+            programs: Some(vec![rand_guard::kernel::ProgramStats {
+                name: "edr_file".into(),
+                run_count: 2000,
+                run_time_ns: 1_500_000,
+            }]),
+        },
+    }));
+    out
+}
+
+fn render_records(records: &[Record]) -> String {
+    let ctx = Context {
+        hostname: "golden-host".into(),
+        agent_version: "0.0.0-golden",
+        ancestry_depth: 8,
+    };
+    let mut out = Vec::new();
+    for r in records {
+        record::write_line(r, &ctx, &mut out).unwrap();
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn file_events_alerts_and_health_match_golden() {
+    check("file_alert_health.jsonl", &render_records(&file_sequence()));
+}
+
 #[test]
 fn process_events_match_golden() {
     check("process_events.jsonl", &render(sequence()));
@@ -198,9 +327,17 @@ fn process_events_match_golden() {
 
 #[test]
 fn every_golden_line_is_one_object_with_version_and_type() {
-    for line in render(sequence()).lines() {
+    let text = render(sequence()) + &render_records(&file_sequence());
+    let mut types = Vec::new();
+    for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["schema_version"], record::SCHEMA_VERSION);
-        assert_eq!(v["record_type"], "event");
+        types.push(v["record_type"].as_str().unwrap().to_string());
+    }
+    for t in ["event", "alert", "health"] {
+        assert!(
+            types.iter().any(|x| x == t),
+            "no {t} record in the golden files"
+        );
     }
 }

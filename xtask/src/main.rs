@@ -118,23 +118,39 @@ fn bench_cmd(args: &[String]) -> Result<(), ExitCode> {
         return Err(ExitCode::FAILURE);
     }
     let bin = release_build()?;
-    let work = Path::new("/tmp/rg-bench-agent");
+    let scratch = Path::new("/tmp/rg-bench-agent");
+    let n = o.iterations;
+    let outside = Path::new("/var/tmp/rg-bench-outside");
+    let inside = Path::new("/root/rg-bench-inside");
     let results = vec![
-        bench::file_pairs(
+        bench::pairs(
+            &bin,
+            "getppid() loop: the syscall tracing tax",
+            n * 10,
+            &o,
+            scratch,
+            &|| bench::syscall_storm(n * 10),
+        ),
+        bench::pairs(
             &bin,
             "file storm outside watched prefixes (/var/tmp)",
-            Path::new("/var/tmp/rg-bench-outside"),
+            n,
             &o,
-            work,
+            scratch,
+            &|| bench::file_storm_min(outside, n),
         ),
-        bench::file_pairs(
+        bench::pairs(
             &bin,
             "file storm inside a watched prefix (/root)",
-            Path::new("/root/rg-bench-inside"),
+            n,
             &o,
-            work,
+            scratch,
+            &|| bench::file_storm_min(inside, n),
         ),
     ];
+    for d in [outside, inside] {
+        let _ = std::fs::remove_dir_all(d);
+    }
     println!("{}", bench::report(&results, &o));
     Ok(())
 }
