@@ -18,6 +18,14 @@
 
 #include "edr_abi.h"
 
+/*
+ * The ABI version this object was built for. The loader reads it from the
+ * object's .rodata image before loading and refuses a mismatch, so an
+ * external object (EDR_EBPF_OBJECT) from other sources cannot be
+ * misread.
+ */
+const volatile __u32 edr_abi_version __weak = EDR_ABI_VERSION;
+
 /* Filled by the loader between open and load; read-only afterwards. */
 const volatile struct edr_config edr_cfg __weak = {
     .agent_tgid = 0,

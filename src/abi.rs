@@ -110,6 +110,8 @@ pub mod file_flag {
 }
 
 pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
+/// Entries of the file program's syscall-number map (`edr_file_sysmap`).
+pub const SYSCALL_MAP: usize = 512;
 pub const PREFIX_MAX: usize = 128;
 
 /// LPM trie values.
@@ -201,6 +203,16 @@ pub struct Exit {
     pub comm: [u8; COMM_LEN],
 }
 
+/// `struct edr_config`: the tunables the loader writes into .rodata.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    pub agent_tgid: u32,
+    pub wakeup_bytes: u32,
+    pub report_failed: u32,
+    pub pad0: u32,
+}
+
 /// `struct edr_file`: fixed part of a file record.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +293,8 @@ unsafe impl plain::Plain for Fork {}
 // SAFETY: as above.
 unsafe impl plain::Plain for Exit {}
 // SAFETY: as above.
+unsafe impl plain::Plain for Config {}
+// SAFETY: as above.
 unsafe impl plain::Plain for File {}
 // SAFETY: as above.
 unsafe impl plain::Plain for PrefixKey {}
@@ -293,6 +307,7 @@ const _: () = assert!(size_of::<Exec>() == 120);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
+const _: () = assert!(size_of::<Config>() == 16);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
 const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
@@ -375,6 +390,11 @@ mod tests {
             ]
         );
         same_layout!(PrefixKey, c::edr_prefix_key, [prefixlen, data]);
+        same_layout!(
+            Config,
+            c::edr_config,
+            [agent_tgid, wakeup_bytes, report_failed, pad0]
+        );
         same_layout!(KStats, c::edr_kstats, [ringbuf_drops, filtered, failed]);
     }
 
@@ -447,6 +467,23 @@ mod tests {
             EXEC_DATA_MAX
         );
         assert_eq!(size_of::<c::edr_config>(), 16);
+    }
+
+    #[test]
+    fn rodata_matches_compiled_object() {
+        // Field sizes of the generated .rodata struct, without a value.
+        fn size_of_field<T, F>(_: fn(&T) -> &F) -> usize {
+            size_of::<F>()
+        }
+        assert_eq!(
+            size_of_field(|r: &c::rodata| &r.edr_file_sysmap),
+            SYSCALL_MAP
+        );
+        assert_eq!(
+            size_of_field(|r: &c::rodata| &r.edr_cfg),
+            size_of::<Config>()
+        );
+        assert_eq!(size_of_field(|r: &c::rodata| &r.edr_abi_version), 4);
     }
 
     #[test]

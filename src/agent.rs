@@ -8,7 +8,6 @@
 //! If a stage dies, its neighbours see a closed channel and stop too, and
 //! the agent exits with an error naming the stage instead of hanging.
 
-use std::mem::MaybeUninit;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
@@ -21,7 +20,7 @@ use crate::config::Config;
 use crate::detect::Detector;
 use crate::enrich::Enricher;
 use crate::filter::Filter;
-use crate::kernel::{self, Kernel, KernelError, LoadOptions};
+use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
 use crate::record::Context;
@@ -68,18 +67,16 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     let detector = Detector::new(&cfg.detections.disabled, &ctx.hostname);
 
     let me = std::process::id();
-    let mut storage = MaybeUninit::uninit();
-    let kernel = Kernel::load(
-        &mut storage,
-        LoadOptions {
-            ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
-            wakeup_bytes: cfg.kernel.wakeup_bytes,
-            agent_tgid: me,
-            file: cfg.file.enabled,
-            report_failed: cfg.file.report_failed,
-            prefixes: filter.prefixes().kernel_entries(),
-        },
-    )?;
+    let source = ObjectSource::from_env();
+    let kernel = Kernel::load(LoadOptions {
+        source: source.clone(),
+        ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
+        wakeup_bytes: cfg.kernel.wakeup_bytes,
+        agent_tgid: me,
+        file: cfg.file.enabled,
+        report_failed: cfg.file.report_failed,
+        prefixes: filter.prefixes().kernel_entries(),
+    })?;
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
@@ -101,11 +98,10 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
 
     let collector = Collector::new(stats.clone());
     let cb = collector.clone();
+    let events = kernel.map("edr_events")?;
     let mut builder = RingBufferBuilder::new();
     builder
-        .add(&kernel.skel.maps.edr_events, move |bytes| {
-            cb.borrow_mut().on_record(bytes)
-        })
+        .add(&events, move |bytes| cb.borrow_mut().on_record(bytes))
         .map_err(KernelError::RingBuffer)?;
     let rb = builder.build().map_err(KernelError::RingBuffer)?;
     let epoll_fd = rb.epoll_fd();
@@ -131,7 +127,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         ];
 
         eprintln!(
-            "rand-guard: ready: attached {}; {seeded} processes seeded from /proc; output to {target}",
+            "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
+            source,
             kernel.attached().collect::<Vec<_>>().join(", "),
         );
 
@@ -181,15 +178,15 @@ where
     (name, h)
 }
 
-struct AgentControl<'a, 'obj> {
+struct AgentControl<'a> {
     signals: &'a Signals,
-    kernel: &'a Kernel<'obj>,
+    kernel: &'a Kernel,
     stats: &'a Stats,
     stop: bool,
     last_programs: Option<std::time::Instant>,
 }
 
-impl Control for AgentControl<'_, '_> {
+impl Control for AgentControl<'_> {
     fn wake_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.signals.fd()
     }

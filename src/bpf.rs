@@ -1,6 +1,8 @@
 //! The skeleton libbpf-cargo generated from the linked BPF object
-//! (`build.rs`): typed access to its maps, programs and rodata, and Rust
-//! versions of the C types in its BTF (used by `abi`'s layout tests).
+//! (`build.rs`). The agent loads the object generically (`kernel.rs`, so an
+//! external object can replace it); the skeleton's Rust versions of the C
+//! types in the object's BTF are what `abi`'s tests check the mirrors
+//! against.
 
 #[allow(
     clippy::all,

@@ -6,20 +6,24 @@
 //! last lines for a load failure), because "Permission denied" alone does
 //! not tell an operator which hook their kernel refused.
 
-use std::mem::MaybeUninit;
+use std::borrow::Cow;
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use std::os::fd::{AsFd, AsRawFd};
+use libbpf_rs::btf::{Btf, types as btf_types};
+use libbpf_rs::{
+    Link, Map, MapCore, MapFlags, Object, ObjectBuilder, OpenObject, PrintLevel, TracepointCategory,
+};
 
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, PrintLevel, TracepointCategory};
-
-use crate::abi::{KStats, PrefixKey};
-use crate::bpf::{EdrSkel, EdrSkelBuilder};
+use crate::abi::{self, KStats, PrefixKey};
 
 /// What the loader needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
+    /// The BPF object to load.
+    pub source: ObjectSource,
     pub ring_buffer_bytes: u32,
     pub wakeup_bytes: u32,
     /// The agent's own process id: the kernel never reports it.
@@ -164,6 +168,16 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
 pub enum KernelError {
     #[error("opening the BPF object failed: {0}")]
     Open(#[source] libbpf_rs::Error),
+    #[error("cannot read the BPF object {path} ({ENV_OBJECT}): {source}")]
+    ObjectRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("refusing {object}: {why}")]
+    ObjectAbi { object: String, why: String },
+    #[error("the BPF object has no map `{0}`")]
+    MissingMap(&'static str),
     #[error("setting up map {map} failed: {source}")]
     Map {
         map: &'static str,
@@ -285,39 +299,205 @@ pub fn bpf_stats_enabled() -> bool {
     std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").is_ok_and(|v| v.trim() == "1")
 }
 
+/// Environment variable naming an external BPF object to load instead of
+/// the one built into the binary (the packages install it as
+/// /usr/local/lib/rand-guard/edr-ebpf).
+pub const ENV_OBJECT: &str = "EDR_EBPF_OBJECT";
+
+/// The object build.rs linked, built into the binary.
+static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/edr.bpf.o"));
+
+/// Where the BPF object comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectSource {
+    Embedded,
+    File(PathBuf),
+}
+
+impl ObjectSource {
+    /// `EDR_EBPF_OBJECT` if set (and not empty), else the embedded object.
+    pub fn from_env() -> Self {
+        match std::env::var_os(ENV_OBJECT) {
+            Some(p) if !p.is_empty() => ObjectSource::File(PathBuf::from(p)),
+            _ => ObjectSource::Embedded,
+        }
+    }
+
+    fn bytes(&self) -> Result<Cow<'static, [u8]>, KernelError> {
+        match self {
+            ObjectSource::Embedded => Ok(Cow::Borrowed(EMBEDDED)),
+            ObjectSource::File(p) => {
+                std::fs::read(p)
+                    .map(Cow::Owned)
+                    .map_err(|source| KernelError::ObjectRead {
+                        path: p.clone(),
+                        source,
+                    })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectSource::Embedded => f.write_str("built-in BPF object"),
+            ObjectSource::File(p) => write!(f, "BPF object {}", p.display()),
+        }
+    }
+}
+
+/// Where the rodata variables the agent sets live, from the object's BTF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RodataLayout {
+    abi_version: Range<usize>,
+    cfg: Range<usize>,
+    sysmap: Range<usize>,
+}
+
+/// Find the agent's rodata variables in `bytes` (an ELF object) and check
+/// their sizes against this binary's ABI, so an object built from other
+/// sources is refused before it is loaded.
+fn rodata_layout(source: &ObjectSource, bytes: &[u8]) -> Result<RodataLayout, KernelError> {
+    let bad = |why: String| KernelError::ObjectAbi {
+        object: source.to_string(),
+        why,
+    };
+    let btf = Btf::from_raw("edr_bpf", bytes)
+        .map_err(|e| bad(format!("cannot read its BTF: {e}")))?
+        .ok_or_else(|| bad("it has no BTF".into()))?;
+    let sec: btf_types::DataSec<'_> = btf
+        .type_by_name(".rodata")
+        .ok_or_else(|| bad("it has no .rodata section".into()))?;
+    let var = |name: &str, size: usize| -> Result<Range<usize>, KernelError> {
+        let info = sec
+            .iter()
+            .find(|v| {
+                btf.type_by_id::<btf_types::Var<'_>>(v.ty)
+                    .and_then(|t| t.name())
+                    .is_some_and(|n| n == name)
+            })
+            .ok_or_else(|| bad(format!("it has no `{name}` (not a rand-guard object?)")))?;
+        if info.size != size {
+            return Err(bad(format!(
+                "`{name}` is {} bytes, this agent expects {size}",
+                info.size
+            )));
+        }
+        let start = info.offset as usize;
+        Ok(start..start + size)
+    };
+    Ok(RodataLayout {
+        abi_version: var("edr_abi_version", 4)?,
+        cfg: var("edr_cfg", size_of::<abi::Config>())?,
+        sysmap: var("edr_file_sysmap", abi::SYSCALL_MAP)?,
+    })
+}
+
+/// Run `f` on the initial image of the object's .rodata.
+fn with_rodata<T>(
+    open: &mut OpenObject,
+    source: &ObjectSource,
+    f: impl FnOnce(&mut [u8]) -> Result<T, KernelError>,
+) -> Result<T, KernelError> {
+    let bad = |why: &str| KernelError::ObjectAbi {
+        object: source.to_string(),
+        why: why.into(),
+    };
+    let mut map = open
+        .maps_mut()
+        .find(|m| m.name().to_string_lossy().ends_with(".rodata"))
+        .ok_or_else(|| bad("it has no .rodata map"))?;
+    let data = map
+        .initial_value_mut()
+        .ok_or_else(|| bad(".rodata has no initial value"))?;
+    f(data)
+}
+
+/// Open the object (parsing only: no privileges needed) and refuse it
+/// unless it was built for this agent's ABI.
+fn open_checked(source: &ObjectSource) -> Result<(OpenObject, RodataLayout), KernelError> {
+    let bytes = source.bytes()?;
+    let layout = rodata_layout(source, &bytes)?;
+    let mut open = ObjectBuilder::default()
+        .name("edr_bpf")
+        .map_err(KernelError::Open)?
+        .open_memory(&bytes)
+        .map_err(KernelError::Open)?;
+    let version = with_rodata(&mut open, source, |data| {
+        Ok(data
+            .get(layout.abi_version.clone())
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_ne_bytes))
+    })?;
+    if version != Some(u32::from(abi::ABI_VERSION)) {
+        return Err(KernelError::ObjectAbi {
+            object: source.to_string(),
+            why: format!(
+                "it was built for ABI version {}, this agent speaks version {}",
+                version.map_or("?".into(), |v| v.to_string()),
+                abi::ABI_VERSION
+            ),
+        });
+    }
+    Ok((open, layout))
+}
+
 /// Loaded and attached BPF programs. Dropping it detaches everything.
-pub struct Kernel<'obj> {
-    pub skel: EdrSkel<'obj>,
+pub struct Kernel {
+    obj: Object,
     links: Vec<(String, Link)>,
     /// Optional hooks that did not attach, with the reason.
     pub skipped: Vec<(String, String)>,
 }
 
-impl<'obj> Kernel<'obj> {
-    /// Open, configure, load and attach. `storage` holds the libbpf object
-    /// and must outlive the returned value.
-    pub fn load(
-        storage: &'obj mut MaybeUninit<OpenObject>,
-        opts: LoadOptions,
-    ) -> Result<Self, KernelError> {
+impl Kernel {
+    /// Open the object, check its ABI, configure, load and attach.
+    pub fn load(opts: LoadOptions) -> Result<Self, KernelError> {
         raise_memlock_rlimit();
         // Warnings carry the failures and the verifier log; debug is noise.
         libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf)));
         take_libbpf_log();
 
-        let mut open = EdrSkelBuilder::default()
-            .open(storage)
-            .map_err(KernelError::Open)?;
-        let rodata = open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .expect("the object has a .rodata section (edr_cfg)");
-        rodata.edr_cfg.agent_tgid = opts.agent_tgid;
-        rodata.edr_cfg.wakeup_bytes = opts.wakeup_bytes;
-        rodata.edr_cfg.report_failed = u32::from(opts.report_failed);
-        open.maps
-            .edr_events
+        let (mut open, layout) = open_checked(&opts.source)?;
+
+        // .rodata is read-only once loaded: fill the config and the
+        // syscall map now.
+        let cfg = abi::Config {
+            agent_tgid: opts.agent_tgid,
+            wakeup_bytes: opts.wakeup_bytes,
+            report_failed: u32::from(opts.report_failed),
+            pad0: 0,
+        };
+        let mut sysmap = [0u8; abi::SYSCALL_MAP];
+        for hook in HOOKS {
+            if let Attach::SyscallExit { name, id } = hook.attach
+                && let Some(nr) = syscall_nr(name)
+                && let Some(slot) = usize::try_from(nr).ok().and_then(|n| sysmap.get_mut(n))
+            {
+                *slot = id as u8;
+            }
+        }
+        with_rodata(&mut open, &opts.source, |data| {
+            for (range, value) in [
+                (layout.cfg, abi::as_bytes(&cfg)),
+                (layout.sysmap, &sysmap[..]),
+            ] {
+                data.get_mut(range)
+                    .ok_or_else(|| KernelError::ObjectAbi {
+                        object: opts.source.to_string(),
+                        why: ".rodata is smaller than its BTF says".into(),
+                    })?
+                    .copy_from_slice(value);
+            }
+            Ok(())
+        })?;
+
+        let mut events = open
+            .maps_mut()
+            .find(|m| m.name() == "edr_events")
+            .ok_or(KernelError::MissingMap("edr_events"))?;
+        events
             .set_max_entries(opts.ring_buffer_bytes)
             .map_err(|source| KernelError::Map {
                 map: "edr_events",
@@ -327,36 +507,21 @@ impl<'obj> Kernel<'obj> {
             Family::Process => true,
             Family::File => opts.file,
         };
-        for mut prog in open.open_object_mut().progs_mut() {
+        for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             let family = family_of(&name).ok_or(KernelError::UnknownProgram(name))?;
             prog.set_autoload(enabled(family));
         }
-        // The file program dispatches on the syscall number: tell it ours.
-        let sysmap = &mut open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .expect("the object has a .rodata section")
-            .edr_file_sysmap;
-        for hook in HOOKS {
-            if let Attach::SyscallExit { name, id } = hook.attach
-                && let Some(nr) = syscall_nr(name)
-                && let Some(slot) = usize::try_from(nr).ok().and_then(|n| sysmap.get_mut(n))
-            {
-                *slot = id as u8;
-            }
-        }
 
-        let skel = open
+        let obj = open
             .load()
             .map_err(|e| explain_load_failure(&take_libbpf_log(), &e))?;
         take_libbpf_log();
 
+        let prefixes = find_map(&obj, "edr_prefixes")?;
         for (key, verdict) in &opts.prefixes {
-            skel.maps
-                .edr_prefixes
-                .update(crate::abi::as_bytes(key), &[*verdict], MapFlags::ANY)
+            prefixes
+                .update(abi::as_bytes(key), &[*verdict], MapFlags::ANY)
                 .map_err(|source| KernelError::Map {
                     map: "edr_prefixes",
                     source,
@@ -370,8 +535,7 @@ impl<'obj> Kernel<'obj> {
         let mut links = Vec::new();
         let mut skipped = Vec::new();
         for hook in HOOKS.iter().filter(|h| enabled(h.family)) {
-            let prog = skel
-                .object()
+            let prog = obj
                 .progs_mut()
                 .find(|p| p.name() == hook.program)
                 .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
@@ -394,7 +558,6 @@ impl<'obj> Kernel<'obj> {
             match result {
                 Ok(link) => links.push((point, link)),
                 Err(source) if hook.required => {
-                    eprintln!("DEBUG {:?}", take_libbpf_log());
                     return Err(KernelError::Attach {
                         program: point,
                         source,
@@ -404,10 +567,15 @@ impl<'obj> Kernel<'obj> {
             }
         }
         Ok(Kernel {
-            skel,
+            obj,
             links,
             skipped,
         })
+    }
+
+    /// A map of the loaded object, by name.
+    pub fn map(&self, name: &'static str) -> Result<Map<'_>, KernelError> {
+        find_map(&self.obj, name)
     }
 
     /// Names of the attached programs, in object order.
@@ -419,7 +587,7 @@ impl<'obj> Kernel<'obj> {
     /// them while `kernel.bpf_stats_enabled` is 1 (both stay 0 otherwise).
     pub fn program_stats(&self) -> Vec<ProgramStats> {
         let mut out = Vec::new();
-        for prog in self.skel.object().progs() {
+        for prog in self.obj.progs() {
             if !prog.autoload() {
                 continue;
             }
@@ -448,9 +616,8 @@ impl<'obj> Kernel<'obj> {
     /// Kernel counters summed over all CPUs.
     pub fn read_kstats(&self) -> Option<KStats> {
         let per_cpu = self
-            .skel
-            .maps
-            .edr_kstats
+            .map("edr_kstats")
+            .ok()?
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
             .ok()??;
         let mut total = KStats::default();
@@ -462,6 +629,12 @@ impl<'obj> Kernel<'obj> {
         }
         Some(total)
     }
+}
+
+fn find_map<'a>(obj: &'a Object, name: &'static str) -> Result<Map<'a>, KernelError> {
+    obj.maps()
+        .find(|m| m.name() == name)
+        .ok_or(KernelError::MissingMap(name))
 }
 
 /// libbpf finds a classic tracepoint's id under tracefs, at
@@ -504,10 +677,8 @@ mod tests {
     #[test]
     fn hook_table_matches_the_object() {
         // Opening parses the ELF only: no privileges needed.
-        let mut storage = MaybeUninit::uninit();
-        let open = EdrSkelBuilder::default().open(&mut storage).unwrap();
+        let open = ObjectBuilder::default().open_memory(EMBEDDED).unwrap();
         let mut in_object: Vec<String> = open
-            .open_object()
             .progs()
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect();
@@ -532,6 +703,92 @@ mod tests {
                 assert!(syscall_nr(name).is_some(), "{name}");
             }
         }
+    }
+
+    /// Patch the 4 bytes of `edr_abi_version` in a copy of the object.
+    fn with_abi_version(version: u32) -> Vec<u8> {
+        let mut elf = EMBEDDED.to_vec();
+        let u16_at =
+            |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+        let u32_at =
+            |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+        let u64_at =
+            |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+        // ELF64 little-endian: section headers, then the .rodata section.
+        let (shoff, shentsize, shnum, shstrndx) = (
+            u64_at(&elf, 0x28),
+            u16_at(&elf, 0x3a),
+            u16_at(&elf, 0x3c),
+            u16_at(&elf, 0x3e),
+        );
+        let sh = |i: usize| shoff + i * shentsize;
+        let strtab = u64_at(&elf, sh(shstrndx) + 0x18);
+        let rodata = (0..shnum)
+            .find(|&i| {
+                let name = strtab + u32_at(&elf, sh(i));
+                elf[name..].starts_with(b".rodata\0")
+            })
+            .expect(".rodata section");
+        let base = u64_at(&elf, sh(rodata) + 0x18);
+        let layout = rodata_layout(&ObjectSource::Embedded, EMBEDDED).unwrap();
+        let at = base + layout.abi_version.start;
+        assert_eq!(
+            u32_at(&elf, at),
+            abi::ABI_VERSION as usize,
+            "found the version"
+        );
+        elf[at..at + 4].copy_from_slice(&version.to_le_bytes());
+        elf
+    }
+
+    #[test]
+    fn embedded_object_passes_the_abi_check() {
+        let (_, layout) = open_checked(&ObjectSource::Embedded).unwrap();
+        assert_eq!(layout.cfg.len(), size_of::<abi::Config>());
+        assert_eq!(layout.sysmap.len(), abi::SYSCALL_MAP);
+    }
+
+    #[test]
+    fn external_objects_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        // The same object from a file is accepted.
+        let same = dir.path().join("edr-ebpf");
+        std::fs::write(&same, EMBEDDED).unwrap();
+        assert!(open_checked(&ObjectSource::File(same.clone())).is_ok());
+        // Another ABI version is refused, saying which.
+        let other = dir.path().join("edr-ebpf-v9");
+        std::fs::write(&other, with_abi_version(9)).unwrap();
+        let e = open_checked(&ObjectSource::File(other.clone()))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "refusing BPF object {}: it was built for ABI version 9, this agent speaks version {}",
+                other.display(),
+                abi::ABI_VERSION
+            )
+        );
+        // A file that is not a BPF object, and a missing file.
+        let junk = dir.path().join("junk");
+        std::fs::write(&junk, b"not an ELF file").unwrap();
+        let e = open_checked(&ObjectSource::File(junk.clone()))
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("refusing BPF object {}", junk.display())),
+            "{e}"
+        );
+        let missing = dir.path().join("missing");
+        let e = open_checked(&ObjectSource::File(missing.clone()))
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot read the BPF object {}", missing.display())),
+            "{e}"
+        );
     }
 
     #[test]

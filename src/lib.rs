@@ -9,7 +9,8 @@
 
 pub mod abi;
 pub mod agent;
-pub mod bpf;
+#[cfg(test)]
+mod bpf;
 pub mod clock;
 pub mod config;
 pub mod decode;

@@ -134,3 +134,37 @@ fn systemd_unit_verifies() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "", "systemd-analyze verify complained");
 }
+
+#[test]
+fn unusable_external_object_is_refused_before_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("edr-ebpf");
+    fs::write(&junk, "not an ELF object").unwrap();
+    let missing = dir.path().join("missing");
+    let cfg = dir.path().join("c.toml");
+    fs::write(&cfg, "").unwrap();
+    for (object, expect) in [
+        (
+            &junk,
+            format!(
+                "rand-guard: error: refusing BPF object {}: ",
+                junk.display()
+            ),
+        ),
+        (
+            &missing,
+            format!(
+                "rand-guard: error: cannot read the BPF object {} (EDR_EBPF_OBJECT): ",
+                missing.display()
+            ),
+        ),
+    ] {
+        let out = run(
+            &["run", "--config", cfg.to_str().unwrap(), "--output", "-"],
+            Some(("EDR_EBPF_OBJECT", object.to_str().unwrap())),
+        );
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert!(err.lines().any(|l| l.starts_with(&expect)), "{err}");
+    }
+}

@@ -279,3 +279,27 @@ fn long_argv_is_cut_and_flagged() {
     assert!(args[1..=whole].iter().all(|a| *a == arg));
     assert_eq!(args[whole + 1], &arg[..(8192 - 10) % 100]);
 }
+
+#[test]
+fn external_object_from_environment_is_loaded() {
+    if !privileged("external_object_from_environment_is_loaded") {
+        return;
+    }
+    let object = common::built_object();
+    let agent = Agent::start_with_env(CONFIG, &[("EDR_EBPF_OBJECT", &object)]);
+    assert!(
+        agent
+            .stderr_text()
+            .contains(&format!("ready: BPF object {object} attached")),
+        "{}",
+        agent.stderr_text()
+    );
+    let mut child = Command::new("/bin/true").spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    agent.wait_for("exec of /bin/true", |r| {
+        action(r) == "exec" && common::pid_of(r) == pid as u64
+    });
+    let (status, _, _) = agent.stop();
+    assert!(status.success());
+}

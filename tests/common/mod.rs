@@ -19,6 +19,14 @@ use serde_json::Value;
 
 pub const AGENT: &str = env!("CARGO_BIN_EXE_rand-guard");
 
+/// The BPF object the build wrote next to the binary.
+pub fn built_object() -> String {
+    let bin = std::path::Path::new(AGENT);
+    bin.with_file_name("edr-ebpf")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// True when running as root. Otherwise prints a loud skip notice: the
 /// privileged tests load BPF programs, which needs root (CI runs as root).
 pub fn privileged(test: &str) -> bool {
@@ -48,11 +56,17 @@ impl Agent {
     /// not allowed: the output goes to a temporary file) and wait until it
     /// reports ready.
     pub fn start(config: &str) -> Agent {
+        Agent::start_with_env(config, &[])
+    }
+
+    /// As `start`, with extra environment variables for the agent.
+    pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.toml");
         let out = dir.path().join("out.jsonl");
         fs::write(&cfg, config).expect("write config");
         let mut child = Command::new(AGENT)
+            .envs(env.iter().copied())
             .arg("run")
             .arg("--config")
             .arg(&cfg)
