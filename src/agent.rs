@@ -16,6 +16,7 @@ use crossbeam_channel::bounded;
 use libbpf_rs::RingBufferBuilder;
 use nix::sys::signal::Signal;
 
+use crate::channel::{Outlet, Stage};
 use crate::config::Config;
 use crate::detect::Detector;
 use crate::enrich::Enricher;
@@ -88,11 +89,16 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     let seeded = enricher.seed(Path::new("/proc"), me);
 
     let cap = cfg.pipeline.channel_capacity as usize;
+    let policy = cfg.pipeline.backpressure;
     let (raw_tx, raw_rx) = bounded(cap);
+    let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone());
     let (recycle_tx, recycle_rx) = bounded(cap);
     let (norm_tx, norm_rx) = bounded(cap);
+    let norm_tx = Outlet::new(norm_tx, policy, Stage::Normalizer, stats.clone());
     let (enr_tx, enr_rx) = bounded(cap);
+    let enr_tx = Outlet::new(enr_tx, policy, Stage::Enricher, stats.clone());
     let (det_tx, det_rx) = bounded(cap);
+    let det_tx = Outlet::new(det_tx, policy, Stage::Detector, stats.clone());
     let writer = Writer::new(sink, ctx, stats.clone());
     let health_every = std::time::Duration::from_secs(cfg.health.interval_seconds.into());
 

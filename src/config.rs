@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel::Backpressure;
+
 pub const DEFAULT_PATH: &str = "/etc/rand-guard/config.toml";
 pub const ENV_CONFIG: &str = "EDR_CONFIG";
 
@@ -130,6 +132,10 @@ pub struct ProcessTable {
 pub struct Pipeline {
     /// Batches each inter-stage channel holds before the sender waits.
     pub channel_capacity: u32,
+    /// What a stage does when the next one is full: `block` (wait; loss
+    /// moves to the kernel ring buffer, counted there) or `drop` (drop the
+    /// batch, counted per stage).
+    pub backpressure: Backpressure,
 }
 
 impl Default for Output {
@@ -160,6 +166,7 @@ impl Default for Pipeline {
     fn default() -> Self {
         Pipeline {
             channel_capacity: 64,
+            backpressure: Backpressure::Block,
         }
     }
 }
@@ -426,6 +433,11 @@ mod tests {
             (100, 0)
         );
         assert_eq!(c.pipeline.channel_capacity, 2);
+        let d = parse("[pipeline]\nbackpressure = \"drop\"\n").unwrap();
+        assert_eq!(d.pipeline.backpressure, Backpressure::Drop);
+        let e = parse("[pipeline]\nbackpressure = \"spill\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("pipeline.backpressure"));
+        assert!(e.reason.contains("unknown variant `spill`"), "{e}");
     }
 
     #[test]

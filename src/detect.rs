@@ -10,7 +10,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
+
+use crate::channel::Outlet;
 use globset::GlobSet;
 
 use crate::event::{Body, Event, FileOp};
@@ -391,7 +393,7 @@ pub fn alert_id(rule_id: &str, host: &str, ev: &Event) -> String {
 /// The stage loop: runs until the enricher hangs up.
 pub fn run(
     rx: Receiver<Vec<Event>>,
-    tx: Sender<Vec<Record>>,
+    tx: Outlet<Vec<Record>>,
     filter: Filter,
     detector: Detector,
     stats: Arc<Stats>,

@@ -15,7 +15,9 @@
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
+
+use crate::channel::Outlet;
 
 use crate::event::{Body, Event, Image};
 use crate::proctable::{Origin, ProcTable, Process};
@@ -118,7 +120,7 @@ impl Enricher {
 /// The stage loop: runs until the normalizer hangs up.
 pub fn run(
     rx: Receiver<Vec<Event>>,
-    tx: Sender<Vec<Event>>,
+    tx: Outlet<Vec<Event>>,
     mut enricher: Enricher,
     stats: Arc<Stats>,
 ) {

@@ -46,6 +46,26 @@ impl Body {
     }
 }
 
+impl crate::channel::Kinded for Event {
+    /// The record kind's name, as `abi::kind::name` spells it.
+    fn kind_name(&self) -> &'static str {
+        match &self.body {
+            Body::Exec(_) => "exec",
+            Body::Fork(_) => "fork",
+            Body::Exit(_) => "exit",
+            Body::File(f) => match f.op {
+                FileOp::Open => "file_open",
+                FileOp::Unlink => "file_unlink",
+                FileOp::Rename => "file_rename",
+                FileOp::Chmod => "file_chmod",
+                FileOp::Chown => "file_chown",
+                FileOp::Link => "file_link",
+                FileOp::Symlink => "file_symlink",
+            },
+        }
+    }
+}
+
 /// A file operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileOp {
@@ -243,6 +263,52 @@ impl ExitStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_abi_names() {
+        use crate::channel::Kinded;
+        let ops = [
+            FileOp::Open,
+            FileOp::Unlink,
+            FileOp::Rename,
+            FileOp::Chmod,
+            FileOp::Chown,
+            FileOp::Link,
+            FileOp::Symlink,
+        ];
+        for kind in crate::abi::kind::ALL
+            .iter()
+            .filter(|k| crate::abi::kind::is_file(**k))
+        {
+            let op = FileOp::from_kind(*kind).unwrap();
+            assert!(ops.contains(&op));
+            let ev = Event {
+                seq: 0,
+                time_ns: 0,
+                ktime_ns: 0,
+                pid: 1,
+                tid: 1,
+                body: Body::File(FileBody {
+                    op,
+                    syscall: "x",
+                    path: "/".into(),
+                    original_path: None,
+                    target_path: None,
+                    result: 0,
+                    open_flags: 0,
+                    mode: None,
+                    owner: None,
+                    group: None,
+                    at_flags: 0,
+                    resolved: false,
+                    unfiltered: false,
+                    truncated: FileTruncation::default(),
+                }),
+                process: None,
+            };
+            assert_eq!(Some(ev.kind_name()), crate::abi::kind::name(*kind));
+        }
+    }
 
     #[test]
     fn wait_status_decoding() {

@@ -11,6 +11,7 @@ pub mod abi;
 pub mod agent;
 #[cfg(test)]
 mod bpf;
+pub mod channel;
 pub mod clock;
 pub mod config;
 pub mod decode;

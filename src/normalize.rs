@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::channel::Outlet;
+
 use crate::abi::{self, exec_flag, file_flag};
 use crate::clock;
 use crate::decode::{self, ExecRecord, FileRecord, Reason, Record};
@@ -232,7 +234,7 @@ pub fn join_clean(dir: &str, rel: &str) -> String {
 /// The stage loop: runs until the poller hangs up, then returns.
 pub fn run(
     rx: Receiver<RawBatch>,
-    tx: Sender<Vec<Event>>,
+    tx: Outlet<Vec<Event>>,
     recycle: Sender<RawBatch>,
     stats: Arc<Stats>,
 ) {

@@ -12,9 +12,11 @@
 //! and the signal fd with a [`POLL_INTERVAL`] timeout: the kernel side
 //! suppresses most wakeups, so the timeout is what bounds delivery latency.
 //!
-//! Backpressure: when the normalizer is behind, `send` blocks and the
-//! poller stops reading; the kernel ring then fills and the BPF side counts
-//! each lost record by kind. Nothing is dropped without a count.
+//! Backpressure (`[pipeline] backpressure`, see `channel`): with `block`,
+//! when the normalizer is behind, `send` waits and the poller stops
+//! reading; the kernel ring then fills and the BPF side counts each lost
+//! record by kind. With `drop`, the batch is dropped and counted and the
+//! poller keeps reading. Nothing is dropped without a count.
 
 use std::cell::RefCell;
 use std::os::fd::BorrowedFd;
@@ -22,9 +24,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
+
+use crate::channel::{Batch, Outlet};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use crate::abi::kind;
 use crate::decode::{self, Reason};
 use crate::stats::Stats;
 
@@ -39,6 +44,15 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub struct RawBatch {
     buf: Vec<u8>,
     ends: Vec<u32>,
+}
+
+impl Batch for RawBatch {
+    fn for_each_kind(&self, f: &mut dyn FnMut(&'static str)) {
+        for r in self.records() {
+            let kind = decode::check(r).ok().and_then(|h| kind::name(h.kind));
+            f(kind.unwrap_or("unknown"));
+        }
+    }
 }
 
 impl RawBatch {
@@ -127,7 +141,7 @@ pub fn run<C: Control>(
     consume_n: impl Fn(usize) -> i32,
     epoll_fd: BorrowedFd<'_>,
     collector: &RefCell<Collector>,
-    tx: &Sender<RawBatch>,
+    tx: &Outlet<RawBatch>,
     recycle: &Receiver<RawBatch>,
     control: &mut C,
 ) -> Result<(), PollError> {

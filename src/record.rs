@@ -14,6 +14,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use crate::channel::Kinded;
 use crate::clock::Rfc3339;
 use crate::detect::{Alert, Technique};
 use crate::event::{Body, Event, FileBody, FileOp, FileTruncation, Truncation};
@@ -133,6 +134,8 @@ struct HealthBody<'a> {
     kernel_ringbuf_drops_total: PerKind<'a>,
     kernel_filtered_total: PerKind<'a>,
     kernel_failed_total: PerKind<'a>,
+    channel_full_drops_total: PerKind<'a>,
+    channel_full_drops_by_kind_total: PerKind<'a>,
     process_table_size: u64,
     process_table_evictions_total: u64,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
@@ -165,6 +168,16 @@ impl Serialize for Programs<'_> {
 
 /// `{"exec": 0, "fork": 0, ...}`: one counter per record kind.
 struct PerKind<'a>(&'a [(&'static str, u64)]);
+
+impl Kinded for Record {
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Record::Event(e) => e.kind_name(),
+            Record::Alert(_) => "alert",
+            Record::Health(_) => "health",
+        }
+    }
+}
 
 impl Serialize for PerKind<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -206,6 +219,8 @@ impl<'a> HealthDoc<'a> {
                     kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
                     kernel_filtered_total: PerKind(&c.kernel_filtered_total),
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
+                    channel_full_drops_total: PerKind(&c.channel_full_drops_total),
+                    channel_full_drops_by_kind_total: PerKind(&c.channel_full_drops_by_kind_total),
                     process_table_size: c.proc_table_size,
                     process_table_evictions_total: c.proc_table_evictions_total,
                     bpf_programs: c.programs.as_deref().map(Programs),

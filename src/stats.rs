@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::abi::{self, kind};
+use crate::channel::Stage;
 use crate::kernel::ProgramStats;
 
 #[derive(Debug)]
@@ -33,6 +34,12 @@ pub struct Stats {
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
     kernel_failed: [AtomicU64; kind::MAX],
+    /// Records dropped because the next stage's channel was full (policy
+    /// `drop`), by the stage that dropped them.
+    channel_full: [AtomicU64; 4],
+    /// The same drops by kind: slots are kind::ALL's positions, then
+    /// alert, health, unknown.
+    channel_full_kind: [AtomicU64; kind::ALL.len() + 3],
     /// Per-program kernel run statistics, when the kernel counts them.
     programs: Mutex<Option<Vec<ProgramStats>>>,
 }
@@ -52,6 +59,8 @@ impl Default for Stats {
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
+            channel_full: std::array::from_fn(|_| AtomicU64::new(0)),
+            channel_full_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             programs: Mutex::new(None),
         }
     }
@@ -73,6 +82,10 @@ pub struct Snapshot {
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
     pub kernel_failed_total: Vec<(&'static str, u64)>,
+    /// (stage, records) dropped on a full channel, every stage.
+    pub channel_full_drops_total: Vec<(&'static str, u64)>,
+    /// The same drops by record kind; only kinds with drops are listed.
+    pub channel_full_drops_by_kind_total: Vec<(&'static str, u64)>,
     /// Present while `kernel.bpf_stats_enabled` is 1.
     pub programs: Option<Vec<ProgramStats>>,
 }
@@ -90,6 +103,19 @@ impl Stats {
     pub fn count_output(&self, events: u64, alerts: u64) {
         self.events_output.fetch_add(events, Relaxed);
         self.alerts_output.fetch_add(alerts, Relaxed);
+    }
+    /// One record of `kind` dropped by `stage` on a full channel.
+    pub fn count_channel_full(&self, stage: Stage, kind: &'static str) {
+        self.channel_full[stage as usize].fetch_add(1, Relaxed);
+        let slot = match kind {
+            "alert" => OUTPUT_KIND_ALERT,
+            "health" => OUTPUT_KIND_HEALTH,
+            k => kind::ALL
+                .iter()
+                .position(|x| kind::name(*x) == Some(k))
+                .unwrap_or(OUTPUT_KIND_UNKNOWN),
+        };
+        self.channel_full_kind[slot].fetch_add(1, Relaxed);
     }
     pub fn count_userspace_filtered(&self, n: u64) {
         self.userspace_filtered.fetch_add(n, Relaxed);
@@ -135,10 +161,29 @@ impl Stats {
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
+            channel_full_drops_total: Stage::ALL
+                .iter()
+                .map(|s| (s.name(), self.channel_full[*s as usize].load(Relaxed)))
+                .collect(),
+            channel_full_drops_by_kind_total: {
+                let names = kind::ALL
+                    .iter()
+                    .map(|k| kind::name(*k).unwrap_or("unknown"))
+                    .chain(["alert", "health", "unknown"]);
+                names
+                    .zip(self.channel_full_kind.iter())
+                    .map(|(n, v)| (n, v.load(Relaxed)))
+                    .filter(|(_, v)| *v > 0)
+                    .collect()
+            },
             programs: self.programs.lock().ok().and_then(|p| p.clone()),
         }
     }
 }
+
+const OUTPUT_KIND_ALERT: usize = kind::ALL.len();
+const OUTPUT_KIND_HEALTH: usize = kind::ALL.len() + 1;
+const OUTPUT_KIND_UNKNOWN: usize = kind::ALL.len() + 2;
 
 fn per_kind(slots: &[AtomicU64; kind::MAX]) -> Vec<(&'static str, u64)> {
     kind::ALL

@@ -292,6 +292,13 @@ fn file_sequence() -> Vec<Record> {
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
             kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
             kernel_failed_total: per_kind(&[("file_open", 9)]),
+            channel_full_drops_total: per_kind(&[
+                ("poller", 0),
+                ("normalizer", 11),
+                ("enricher", 0),
+                ("detector", 0),
+            ]),
+            channel_full_drops_by_kind_total: per_kind(&[("exec", 4), ("file_open", 7)]),
             programs: Some(vec![rand_guard::kernel::ProgramStats {
                 name: "edr_file".into(),
                 run_count: 2000,
