@@ -13,6 +13,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -145,5 +146,32 @@ static __always_inline void edr_submit(void *rec)
 {
 	bpf_ringbuf_submit(rec, edr_wakeup_flags());
 }
+
+/* The current syscall's saved user registers (BTF-typed: plain loads). */
+static __always_inline struct pt_regs *edr_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/*
+ * The file behind an fd of the current task. The task pointer is BTF-typed
+ * (bpf_get_current_task_btf, v5.11), so the chain to the fd table is plain
+ * loads the verifier guards, not helper calls; only the array slot needs
+ * one.
+ */
+static __always_inline struct file *edr_fd_file(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f;
+}
+
+/* Argument n (1-based) of the current syscall, from edr_user_regs(). */
+#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
 
 #endif /* EDR_COMMON_BPF_H */

@@ -102,29 +102,6 @@ struct edr_file_args {
 #define EDR_V_EXCLUDE 2 /* under an excluded prefix */
 #define EDR_V_UNSURE  3 /* not canonical (or too long to tell): userspace decides */
 
-static __always_inline struct pt_regs *edr_user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
-
-/*
- * The file behind an fd of the current task. The task pointer is BTF-typed
- * (bpf_get_current_task_btf, v5.11), so the chain to the fd table is plain
- * loads the verifier guards, not helper calls; only the array slot needs
- * one.
- */
-static __always_inline struct file *edr_fd_file(int fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f;
-}
-
 /* Append the resolved path of @p at data[off]; return the new end. */
 static __always_inline __u32 edr_file_put_path(struct edr_file_buf *b, struct edr_path_buf *pb,
 					       __u32 off, const struct path *p,
@@ -404,10 +381,7 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	return 0;
 }
 
-/* Argument n (1-based) of the current syscall. */
-/* regs is BTF-typed (bpf_task_pt_regs): plain loads, no helper calls. */
-#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
-#define NO_ID	     0xffffffff
+#define NO_ID 0xffffffff
 
 /*
  * Syscall number -> EDR_SYS_*, filled by the loader from the agent's own

@@ -17,8 +17,9 @@ use libbpf_rs::RingBufferBuilder;
 use nix::sys::signal::Signal;
 
 use crate::channel::{Outlet, Stage};
+use crate::config::Cidr;
 use crate::config::Config;
-use crate::detect::Detector;
+use crate::detect::{Detector, EventOutput};
 use crate::enrich::Enricher;
 use crate::filter::Filter;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
@@ -65,7 +66,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     // The filter's prefix rules are also the kernel's: one definition.
     let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
-    let detector = Detector::new(&cfg.detections.disabled, &ctx.hostname);
+    let detector = Detector::new(&cfg.detections, &ctx.hostname, Some(stats.clone()));
+    let event_output = EventOutput::from_config(cfg);
 
     let me = std::process::id();
     let source = ObjectSource::from_env();
@@ -77,6 +79,17 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         file: cfg.file.enabled,
         report_failed: cfg.file.report_failed,
         prefixes: filter.prefixes().kernel_entries(),
+        network: cfg.network.enabled,
+        net_hooks: cfg.network.hooks.clone(),
+        dns: cfg.network.collect_dns,
+        net_families: cfg.network.families.iter().map(|f| f.af()).collect(),
+        exclude_ports: cfg.network.exclude_ports.clone(),
+        exclude_networks: cfg
+            .network
+            .exclude_networks
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .collect(),
     })?;
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
@@ -125,7 +138,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
                 enrich::run(norm_rx, enr_tx, enricher, st2)
             }),
             spawn(s, "detector", move || {
-                detect::run(enr_rx, det_tx, filter, detector, st3)
+                detect::run(enr_rx, det_tx, filter, detector, event_output, st3)
             }),
             spawn(s, "writer", move || {
                 output::run(det_rx, writer, health_every)

@@ -24,9 +24,133 @@ pub struct Config {
     pub kernel: Kernel,
     pub process_table: ProcessTable,
     pub pipeline: Pipeline,
+    pub events: Events,
     pub file: File,
+    pub network: Network,
     pub detections: Detections,
     pub health: HealthConfig,
+}
+
+/// Which event records are written. Unset: a family's events are written
+/// when it is collected. `false`: not written (the family still feeds
+/// detections; the dropped events count as userspace-filtered). `true`:
+/// written, and the family must be collected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
+}
+
+/// Network collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Load the network programs at all (off: none loaded, no cost).
+    pub enabled: bool,
+    /// Which socket operations to hook.
+    pub hooks: Vec<NetHook>,
+    /// Report DNS queries (UDP datagrams to port 53).
+    pub collect_dns: bool,
+    /// Capture payloads: not implemented, so `true` is refused.
+    pub collect_payload: bool,
+    /// Socket families to report.
+    pub families: Vec<NetFamilyName>,
+    /// Service ports not reported: the remote port of a connect, the local
+    /// port of a bind, listen or accept. Filtered in the kernel.
+    pub exclude_ports: Vec<u16>,
+    /// Peer networks (CIDR) not reported: the remote address of a connect
+    /// or accept, the bound address of a bind or listen. In the kernel.
+    pub exclude_networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetHook {
+    Connect,
+    Bind,
+    Listen,
+    /// accept(2) and accept4(2).
+    Accept,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetFamilyName {
+    Inet,
+    Inet6,
+    Unix,
+}
+
+impl NetFamilyName {
+    /// The AF_* number.
+    pub fn af(self) -> u16 {
+        match self {
+            NetFamilyName::Unix => 1,
+            NetFamilyName::Inet => 2,
+            NetFamilyName::Inet6 => 10,
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            enabled: false,
+            hooks: vec![NetHook::Connect, NetHook::Bind, NetHook::Listen],
+            collect_dns: false,
+            collect_payload: false,
+            families: vec![
+                NetFamilyName::Inet,
+                NetFamilyName::Inet6,
+                NetFamilyName::Unix,
+            ],
+            exclude_ports: Vec::new(),
+            exclude_networks: Vec::new(),
+        }
+    }
+}
+
+/// An IPv4 or IPv6 network, from "a.b.c.d/n" or "x::y/n" (a bare address
+/// is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {max}"))?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// As an IPv6 network (IPv4 mapped into ::ffff:0:0/96).
+    pub fn as_v6(&self) -> ([u8; 16], u32) {
+        match self.addr {
+            std::net::IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 96 + u32::from(self.prefix)),
+            std::net::IpAddr::V6(a) => (a.octets(), u32::from(self.prefix)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,11 +186,26 @@ pub struct File {
     pub exclude_paths: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Detections {
     /// Built-in detection rule ids to turn off.
     pub disabled: Vec<String>,
+    /// Ports a listen/bind on, or a connect to, raises
+    /// rg-net-suspicious-port.
+    pub suspicious_ports: Vec<u16>,
+    /// Whether loopback addresses count for rg-net-suspicious-port.
+    pub suspicious_ports_loopback: bool,
+}
+
+impl Default for Detections {
+    fn default() -> Self {
+        Detections {
+            disabled: Vec::new(),
+            suspicious_ports: vec![4444, 1337, 31337, 6667, 12345, 5555, 9001],
+            suspicious_ports_loopback: true,
+        }
+    }
 }
 
 /// The kernel prefix filter holds two trie entries per prefix.
@@ -333,6 +472,51 @@ impl Config {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
             }
         }
+        let n = &self.network;
+        if n.collect_payload {
+            return Err((
+                "network.collect_payload",
+                "payload capture is not implemented in this version; set it to false".into(),
+            ));
+        }
+        if n.collect_dns && !n.enabled {
+            return Err((
+                "network.collect_dns",
+                "needs network.enabled = true (nothing collects DNS otherwise)".into(),
+            ));
+        }
+        if n.enabled && n.hooks.is_empty() && !n.collect_dns {
+            return Err((
+                "network.hooks",
+                "network.enabled = true with no hooks and no collect_dns collects nothing".into(),
+            ));
+        }
+        if n.families.is_empty() {
+            return Err((
+                "network.families",
+                "must name at least one of inet, inet6, unix".into(),
+            ));
+        }
+        for c in &n.exclude_networks {
+            Cidr::parse(c).map_err(|why| ("network.exclude_networks", why))?;
+        }
+        for (key, wanted, collected) in [
+            ("events.file", self.events.file, self.file.enabled),
+            ("events.network", self.events.network, n.enabled),
+        ] {
+            if wanted == Some(true) && !collected {
+                let family = &key["events.".len()..];
+                return Err((
+                    key,
+                    format!(
+                        "needs {family}.enabled = true: nothing collects these events otherwise"
+                    ),
+                ));
+            }
+        }
+        if self.detections.suspicious_ports.contains(&0) {
+            return Err(("detections.suspicious_ports", "port 0 is not a port".into()));
+        }
         for id in &self.detections.disabled {
             if !crate::detect::BUILTIN_IDS.contains(&id.as_str()) {
                 return Err((
@@ -516,6 +700,41 @@ mod tests {
                 "detections.disabled",
                 "unknown built-in",
             ),
+            (
+                "[network]\nenabled = true\nhooks = [\"connect\", \"sendfile\"]\n",
+                "network.hooks[1]",
+                "unknown variant `sendfile`, expected one of `connect`, `bind`, `listen`, `accept`",
+            ),
+            (
+                "[network]\nenabled = true\ncollect_payload = true\n",
+                "network.collect_payload",
+                "payload capture is not implemented",
+            ),
+            (
+                "[network]\ncollect_dns = true\n",
+                "network.collect_dns",
+                "needs network.enabled = true",
+            ),
+            (
+                "[events]\nnetwork = true\n",
+                "events.network",
+                "needs network.enabled = true",
+            ),
+            (
+                "[network]\nenabled = true\nexclude_networks = [\"10.0.0.0/33\"]\n",
+                "network.exclude_networks",
+                "prefix length must be 0 to 32",
+            ),
+            (
+                "[network]\nfamilies = [\"ipx\"]\n",
+                "network.families[0]",
+                "unknown variant `ipx`",
+            ),
+            (
+                "[detections]\nsuspicious_ports = [70000]\n",
+                "detections.suspicious_ports[0]",
+                "invalid value",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -525,6 +744,31 @@ mod tests {
             assert!(shown.starts_with("config /x/config.toml"), "{shown}");
             assert!(shown.contains(&format!("key `{key}`")), "{shown}");
         }
+    }
+
+    #[test]
+    fn the_spec_network_example_is_accepted() {
+        let c = parse(
+            "[events]\nnetwork = true\n\n[network]\nenabled = true\n\
+             hooks = [\"connect\", \"bind\", \"listen\"]\ncollect_dns = false\n\
+             collect_payload = false\n",
+        )
+        .unwrap();
+        assert!(c.network.enabled && c.events.network == Some(true));
+        assert_eq!(
+            c.network.hooks,
+            [NetHook::Connect, NetHook::Bind, NetHook::Listen]
+        );
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.1.0.0/16").unwrap();
+        assert_eq!(c.as_v6().1, 96 + 16);
+        assert_eq!(Cidr::parse("::1").unwrap().prefix, 128);
+        assert_eq!(Cidr::parse("127.0.0.1").unwrap().prefix, 32);
+        assert!(Cidr::parse("::/129").is_err());
+        assert!(Cidr::parse("nope/8").is_err());
     }
 
     #[test]

@@ -15,7 +15,10 @@ use crossbeam_channel::Receiver;
 use crate::channel::Outlet;
 use globset::GlobSet;
 
-use crate::event::{Body, Event, FileOp};
+use std::collections::HashSet;
+
+use crate::config;
+use crate::event::{Body, Event, FileOp, NetOp};
 use crate::filter::{self, Filter};
 use crate::record::Record;
 use crate::stats::Stats;
@@ -83,6 +86,7 @@ pub struct Alert {
 
 /// Every built-in detection id, stable across releases.
 pub const BUILTIN_IDS: &[&str] = &[
+    "rg-net-suspicious-port",
     "rg-persist-systemd-unit",
     "rg-persist-cron",
     "rg-persist-ssh-authorized-keys",
@@ -275,13 +279,46 @@ impl PathRule {
 }
 
 /// The built-in detections, minus the disabled ones.
+/// rg-net-suspicious-port: listening on, or connecting to, a port that
+/// remote-access tools and malware favour.
+struct PortRule {
+    meta: Arc<RuleMeta>,
+    ports: Vec<u16>,
+    loopback: bool,
+}
+
+impl PortRule {
+    fn hit(&self, ev: &Event) -> bool {
+        let Body::Net(n) = &ev.body else {
+            return false;
+        };
+        let end = match n.op {
+            NetOp::Connect => n.remote,
+            NetOp::Bind | NetOp::Listen => n.local,
+            NetOp::Accept | NetOp::DnsQuery => None,
+        };
+        end.is_some_and(|a| {
+            self.ports.contains(&a.port()) && (self.loopback || !a.ip().is_loopback())
+        })
+    }
+}
+
+/// Processes an alert-once rule already alerted for, bounded.
+const ONCE_MAX: usize = 4096;
+
 pub struct Detector {
     persistence: Vec<PathRule>,
+    ports: Option<PortRule>,
+    /// (rule, pid, process start) of alerts raised once per process.
+    once: HashSet<(usize, u32, u64)>,
     host: String,
+    stats: Option<Arc<Stats>>,
 }
 
 impl Detector {
-    pub fn new(disabled: &[String], host: &str) -> Self {
+    /// The built-ins of `cfg`; `stats` counts suppressed repeats.
+    pub fn new(cfg: &config::Detections, host: &str, stats: Option<Arc<Stats>>) -> Self {
+        let disabled = &cfg.disabled;
         let persistence = PERSISTENCE
             .iter()
             .filter(|s| !disabled.iter().any(|d| d == s.id))
@@ -301,23 +338,71 @@ impl Detector {
                 paths: filter::globset(&(s.paths)()).expect("built-in globs are valid"),
             })
             .collect();
+        let ports = (!disabled.iter().any(|d| d == "rg-net-suspicious-port")).then(|| PortRule {
+            meta: Arc::new(RuleMeta {
+                id: "rg-net-suspicious-port".into(),
+                name: "Suspicious port".into(),
+                description: "A process listened on, bound, or connected to a port that \
+                              remote-access tools, reverse shells and IRC-controlled malware favour \
+                              (detections.suspicious_ports). Raised once per process."
+                    .into(),
+                severity: Severity::Medium,
+                tactics: vec!["Command and Control".into()],
+                techniques: vec![Technique {
+                    id: "T1571".into(),
+                    name: "Non-Standard Port".into(),
+                }],
+                source: "builtin".into(),
+            }),
+            ports: cfg.suspicious_ports.clone(),
+            loopback: cfg.suspicious_ports_loopback,
+        });
         Detector {
             persistence,
+            ports,
+            once: HashSet::new(),
             host: host.to_string(),
+            stats,
         }
     }
 
     /// Ids of the enabled detections.
     pub fn enabled(&self) -> impl Iterator<Item = &str> {
-        self.persistence.iter().map(|r| r.meta.id.as_str())
+        self.ports
+            .iter()
+            .map(|r| r.meta.id.as_str())
+            .chain(self.persistence.iter().map(|r| r.meta.id.as_str()))
     }
 
     /// Alerts `ev` raises, appended to `out`.
-    pub fn detect(&self, ev: &Event, out: &mut Vec<Alert>) {
+    pub fn detect(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         for rule in &self.persistence {
             if rule.hit(ev) {
                 out.push(self.alert(&rule.meta, ev));
             }
+        }
+        if let Some(rule) = &self.ports
+            && rule.hit(ev)
+        {
+            let start = ev.process.as_ref().map_or(0, |p| p.start_ns);
+            let key = (0, ev.pid, start);
+            if self.once.contains(&key) {
+                if let Some(s) = &self.stats {
+                    s.count_rate_limited(1);
+                }
+            } else {
+                if self.once.len() >= ONCE_MAX {
+                    // Keep the bound: forget everything (a repeat may then
+                    // alert once more; never silently lose a first one).
+                    self.once.clear();
+                }
+                self.once.insert(key);
+                out.push(self.alert(&rule.meta, ev));
+            }
+        }
+        if let Body::Exit(_) = ev.body {
+            // The process is gone: its "already alerted" entries are too.
+            self.once.retain(|(_, pid, _)| *pid != ev.pid);
         }
     }
 
@@ -391,11 +476,39 @@ pub fn alert_id(rule_id: &str, host: &str, ev: &Event) -> String {
 }
 
 /// The stage loop: runs until the enricher hangs up.
+/// Which families' event records are written (`[events]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventOutput {
+    pub process: bool,
+    pub file: bool,
+    pub network: bool,
+}
+
+impl EventOutput {
+    pub fn from_config(cfg: &config::Config) -> Self {
+        let e = &cfg.events;
+        EventOutput {
+            process: e.process.unwrap_or(true),
+            file: e.file.unwrap_or(true) && cfg.file.enabled,
+            network: e.network.unwrap_or(true) && cfg.network.enabled,
+        }
+    }
+
+    fn wants(&self, ev: &Event) -> bool {
+        match ev.body {
+            Body::Exec(_) | Body::Fork(_) | Body::Exit(_) => self.process,
+            Body::File(_) => self.file,
+            Body::Net(_) => self.network,
+        }
+    }
+}
+
 pub fn run(
     rx: Receiver<Vec<Event>>,
     tx: Outlet<Vec<Record>>,
     filter: Filter,
-    detector: Detector,
+    mut detector: Detector,
+    output: EventOutput,
     stats: Arc<Stats>,
 ) {
     let mut alerts = Vec::new();
@@ -408,7 +521,12 @@ pub fn run(
                 continue;
             }
             detector.detect(&ev, &mut alerts);
-            out.push(Record::Event(ev));
+            if output.wants(&ev) {
+                out.push(Record::Event(ev));
+            } else {
+                // Collected for detection only ([events] says so): counted.
+                dropped += 1;
+            }
             out.extend(alerts.drain(..).map(Record::Alert));
         }
         if dropped > 0 {
@@ -452,7 +570,15 @@ mod tests {
         }
     }
 
-    fn hits(d: &Detector, ev: &Event) -> Vec<String> {
+    fn detector(disabled: &[&str]) -> Detector {
+        let cfg = config::Detections {
+            disabled: disabled.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        Detector::new(&cfg, "h", None)
+    }
+
+    fn hits(d: &mut Detector, ev: &Event) -> Vec<String> {
         let mut out = Vec::new();
         d.detect(ev, &mut out);
         out.into_iter().map(|a| a.rule.id.clone()).collect()
@@ -461,8 +587,8 @@ mod tests {
     #[test]
     fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
-        assert_eq!(ids, BUILTIN_IDS);
-        let d = Detector::new(&[], "h");
+        assert_eq!(ids, BUILTIN_IDS[1..]);
+        let d = detector(&[]);
         assert_eq!(d.enabled().count(), BUILTIN_IDS.len());
     }
 
@@ -524,7 +650,7 @@ mod tests {
 
     #[test]
     fn each_location_raises_its_detection() {
-        let d = Detector::new(&[], "h");
+        let mut d = detector(&[]);
         for (path, id) in POSITIVES {
             for op in [
                 FileOp::Open,
@@ -535,21 +661,21 @@ mod tests {
                 FileOp::Symlink,
             ] {
                 assert_eq!(
-                    hits(&d, &file(op, path, 0)),
+                    hits(&mut d, &file(op, path, 0)),
                     vec![id.to_string()],
                     "{op:?} {path}"
                 );
             }
         }
-        // Every built-in has at least one positive above.
-        for id in BUILTIN_IDS {
+        // Every persistence built-in has at least one positive above.
+        for id in &BUILTIN_IDS[1..] {
             assert!(POSITIVES.iter().any(|(_, i)| i == id), "{id} untested");
         }
     }
 
     #[test]
     fn near_misses_stay_silent() {
-        let d = Detector::new(&[], "h");
+        let mut d = detector(&[]);
         let quiet = [
             "/etc/systemd/system.conf.bak-reader",
             "/etc/rand-guard-quickstart.service.bak",
@@ -570,12 +696,15 @@ mod tests {
             "/home/ann/.bashrc.d/x",
         ];
         for path in quiet {
-            assert!(hits(&d, &file(FileOp::Open, path, 0)).is_empty(), "{path}");
+            assert!(
+                hits(&mut d, &file(FileOp::Open, path, 0)).is_empty(),
+                "{path}"
+            );
         }
         // Unlinking a unit removes persistence; it is not an alert.
-        assert!(hits(&d, &file(FileOp::Unlink, "/etc/cron.d/job", 0)).is_empty());
+        assert!(hits(&mut d, &file(FileOp::Unlink, "/etc/cron.d/job", 0)).is_empty());
         // A failed write changed nothing.
-        assert!(hits(&d, &file(FileOp::Open, "/etc/cron.d/job", -13)).is_empty());
+        assert!(hits(&mut d, &file(FileOp::Open, "/etc/cron.d/job", -13)).is_empty());
         // A non-file event never matches.
         let exit = Event {
             body: Body::Exit(crate::event::ExitBody {
@@ -586,15 +715,126 @@ mod tests {
             }),
             ..file(FileOp::Open, "/etc/crontab", 0)
         };
-        assert!(hits(&d, &exit).is_empty());
+        assert!(hits(&mut d, &exit).is_empty());
+    }
+
+    fn net(op: NetOp, pid: u32, local: &str, remote: Option<&str>) -> Event {
+        use crate::event::{NetBody, NetFamily, NetTruncation};
+        Event {
+            pid,
+            tid: pid,
+            body: Body::Net(NetBody {
+                op,
+                syscall: "connect",
+                result: 0,
+                in_progress: false,
+                family: NetFamily::Inet,
+                protocol: 6,
+                sock_type: 1,
+                local: Some(local.parse().unwrap()),
+                remote: remote.map(|r| r.parse().unwrap()),
+                unix_path: None,
+                dns: None,
+                truncated: NetTruncation::default(),
+            }),
+            ..file(FileOp::Open, "/", 0)
+        }
+    }
+
+    #[test]
+    fn suspicious_ports_alert_once_per_process() {
+        let stats = Arc::new(Stats::default());
+        let mut d = Detector::new(&config::Detections::default(), "h", Some(stats.clone()));
+        // A listener binds, then listens: one alert.
+        assert_eq!(
+            hits(&mut d, &net(NetOp::Bind, 10, "0.0.0.0:4444", None)),
+            ["rg-net-suspicious-port"]
+        );
+        assert!(hits(&mut d, &net(NetOp::Listen, 10, "0.0.0.0:4444", None)).is_empty());
+        assert_eq!(stats.snapshot().rate_limited_total, 1);
+        // Another process connecting to it: its own alert.
+        assert_eq!(
+            hits(
+                &mut d,
+                &net(
+                    NetOp::Connect,
+                    11,
+                    "127.0.0.1:50000",
+                    Some("127.0.0.1:4444")
+                )
+            ),
+            ["rg-net-suspicious-port"]
+        );
+        // Accepting is not listed (the listen already was), nor are other ports.
+        assert!(
+            hits(
+                &mut d,
+                &net(NetOp::Accept, 12, "0.0.0.0:31337", Some("1.2.3.4:5"))
+            )
+            .is_empty()
+        );
+        assert!(
+            hits(
+                &mut d,
+                &net(NetOp::Connect, 13, "10.0.0.1:1", Some("10.0.0.2:443"))
+            )
+            .is_empty()
+        );
+        // A local port of 4444 on a connect is the client's, not a service.
+        assert!(
+            hits(
+                &mut d,
+                &net(NetOp::Connect, 14, "10.0.0.1:4444", Some("10.0.0.2:443"))
+            )
+            .is_empty()
+        );
+        // Once the process exits, a new one with its pid alerts again.
+        let exit = Event {
+            pid: 10,
+            body: Body::Exit(crate::event::ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "x".into(),
+                status: crate::event::ExitStatus::from_wait_status(0),
+            }),
+            ..file(FileOp::Open, "/", 0)
+        };
+        assert!(hits(&mut d, &exit).is_empty());
+        assert_eq!(
+            hits(&mut d, &net(NetOp::Listen, 10, "0.0.0.0:1337", None)),
+            ["rg-net-suspicious-port"]
+        );
+    }
+
+    #[test]
+    fn loopback_can_be_left_out_of_suspicious_ports() {
+        let cfg = config::Detections {
+            suspicious_ports_loopback: false,
+            suspicious_ports: vec![9001],
+            ..Default::default()
+        };
+        let mut d = Detector::new(&cfg, "h", None);
+        assert!(
+            hits(
+                &mut d,
+                &net(NetOp::Connect, 20, "127.0.0.1:1", Some("127.0.0.1:9001"))
+            )
+            .is_empty()
+        );
+        assert!(hits(&mut d, &net(NetOp::Listen, 21, "[::1]:9001", None)).is_empty());
+        assert_eq!(
+            hits(&mut d, &net(NetOp::Listen, 22, "0.0.0.0:9001", None)),
+            ["rg-net-suspicious-port"]
+        );
+        assert!(hits(&mut d, &net(NetOp::Listen, 23, "0.0.0.0:4444", None)).is_empty());
     }
 
     #[test]
     fn disabled_detections_are_off() {
-        let d = Detector::new(&["rg-persist-cron".into()], "h");
-        assert!(hits(&d, &file(FileOp::Open, "/etc/crontab", 0)).is_empty());
+        let mut d = detector(&["rg-persist-cron"]);
+        assert!(hits(&mut d, &file(FileOp::Open, "/etc/crontab", 0)).is_empty());
         assert_eq!(
-            hits(&d, &file(FileOp::Open, "/etc/sudoers", 0)),
+            hits(&mut d, &file(FileOp::Open, "/etc/sudoers", 0)),
             vec!["rg-persist-sudoers"]
         );
         assert_eq!(d.enabled().count(), BUILTIN_IDS.len() - 1);
@@ -602,7 +842,7 @@ mod tests {
 
     #[test]
     fn alert_ids_are_stable_and_distinct() {
-        let d = Detector::new(&[], "host-a");
+        let mut d = Detector::new(&config::Detections::default(), "host-a", None);
         let ev = file(FileOp::Open, "/etc/crontab", 3);
         let mut a = Vec::new();
         d.detect(&ev, &mut a);

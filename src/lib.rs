@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod dns;
 pub mod enrich;
 pub mod event;
 pub mod filter;

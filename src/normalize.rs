@@ -14,12 +14,15 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::channel::Outlet;
 
-use crate::abi::{self, exec_flag, file_flag};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::abi::{self, exec_flag, file_flag, net_flag};
 use crate::clock;
-use crate::decode::{self, ExecRecord, FileRecord, Reason, Record};
+use crate::decode::{self, ExecRecord, FileRecord, NetRecord, Reason, Record};
+use crate::dns;
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
 };
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
@@ -76,6 +79,7 @@ impl Normalizer {
                 }),
             ),
             Record::File(f) => (hdr.tgid, Body::File(file_body(f))),
+            Record::Net(n) => (hdr.tgid, Body::Net(net_body(n))),
         };
         // A fork's subject is the child, whose only thread is its main one.
         let tid = if matches!(rec, Record::Fork(_)) {
@@ -194,6 +198,62 @@ fn file_body(f: &FileRecord<'_>) -> FileBody {
             path: x.flags & file_flag::PATH_TRUNC != 0,
             other_path: x.flags & file_flag::PATH2_TRUNC != 0,
             unreadable: x.flags & (file_flag::PATH_FAULT | file_flag::PATH2_FAULT) != 0,
+        },
+    }
+}
+
+/// An address from a record: 4 bytes of IPv4 or 16 of IPv6.
+fn socket_addr(family: NetFamily, addr: &[u8; 16], port: u16) -> Option<SocketAddr> {
+    let ip = match family {
+        NetFamily::Inet => IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3])),
+        NetFamily::Inet6 => IpAddr::V6(Ipv6Addr::from(*addr)),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn net_body(n: &NetRecord<'_>) -> NetBody {
+    let x = &n.fixed;
+    let op = NetOp::from_kind(x.hdr.kind).unwrap_or(NetOp::Connect);
+    let family = NetFamily::from_af(x.family);
+    let local = socket_addr(family, &x.local_addr, x.local_port);
+    // An unconnected socket's peer is all zeroes: there is no remote end.
+    let remote = socket_addr(family, &x.remote_addr, x.remote_port)
+        .filter(|a| !(a.ip().is_unspecified() && a.port() == 0));
+    let unix_path = (!n.unix_path.is_empty()).then(|| {
+        // An abstract name starts with NUL; show it as '@', as ss(8) does,
+        // and stop a filesystem path at its NUL.
+        match n.unix_path.split_first() {
+            Some((0, rest)) => {
+                let end = rest.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+                format!("@{}", String::from_utf8_lossy(&rest[..end]))
+            }
+            _ => {
+                let end = n
+                    .unix_path
+                    .iter()
+                    .position(|b| *b == 0)
+                    .unwrap_or(n.unix_path.len());
+                String::from_utf8_lossy(&n.unix_path[..end]).into_owned()
+            }
+        }
+    });
+    NetBody {
+        op,
+        syscall: abi::net_syscall::name(x.syscall).unwrap_or("unknown"),
+        result: x.ret,
+        in_progress: x.flags & net_flag::IN_PROGRESS != 0,
+        family,
+        protocol: x.protocol,
+        sock_type: x.sock_type,
+        local,
+        remote,
+        unix_path,
+        dns: (op == NetOp::DnsQuery).then(|| dns::parse_query(n.payload)),
+        truncated: NetTruncation {
+            unix_path: x.flags & net_flag::PATH_TRUNC != 0,
+            payload: x.flags & net_flag::PAYLOAD_TRUNC != 0,
+            address_unreadable: x.flags & net_flag::ADDR_FAULT != 0,
         },
     }
 }

@@ -17,7 +17,11 @@ use serde::ser::Serializer;
 use crate::channel::Kinded;
 use crate::clock::Rfc3339;
 use crate::detect::{Alert, Technique};
-use crate::event::{Body, Event, FileBody, FileOp, FileTruncation, Truncation};
+use crate::dns;
+use crate::event::{
+    Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
+    Truncation,
+};
 use crate::health::Health;
 use crate::kernel::ProgramStats;
 use crate::proctable::{Origin, Process};
@@ -89,8 +93,131 @@ struct EventDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<FileDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<NetworkDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns: Option<DnsDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorDoc>,
     rand_guard: RgDoc<'a>,
+}
+
+/// ECS source/destination: ip and port.
+#[derive(Serialize)]
+struct EndpointDoc {
+    ip: std::net::IpAddr,
+    port: u16,
+}
+
+impl EndpointDoc {
+    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+        a.map(|a| EndpointDoc {
+            ip: a.ip(),
+            port: a.port(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct NetworkDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direction: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct DnsDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    id: u16,
+    question: DnsQuestionDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct DnsQuestionDoc<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_: String,
+    class: String,
+}
+
+#[derive(Serialize)]
+struct RgNetwork<'a> {
+    syscall: &'a str,
+    result: i64,
+    family: &'static str,
+    socket_type: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    in_progress: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix_path: Option<&'a str>,
+    /// A datagram to port 53 that is not a parsable query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns_error: Option<String>,
+}
+
+fn transport_name(protocol: u16) -> Option<&'static str> {
+    match protocol {
+        6 => Some("tcp"),
+        17 => Some("udp"),
+        1 => Some("icmp"),
+        58 => Some("ipv6-icmp"),
+        132 => Some("sctp"),
+        _ => None,
+    }
+}
+
+fn socket_type_name(t: u16) -> &'static str {
+    match t {
+        1 => "stream",
+        2 => "dgram",
+        3 => "raw",
+        5 => "seqpacket",
+        _ => "other",
+    }
+}
+
+/// ECS event.type for a network operation.
+fn net_types(n: &NetBody) -> &'static [&'static str] {
+    match n.op {
+        NetOp::Connect | NetOp::Accept => &["connection", "start"],
+        NetOp::Bind | NetOp::Listen => &["start"],
+        NetOp::DnsQuery => &["protocol"],
+    }
+}
+
+/// (source, destination): who talks to whom, as ECS puts it.
+fn net_ends(n: &NetBody) -> (Option<EndpointDoc>, Option<EndpointDoc>) {
+    match n.op {
+        // The accepting side is the destination of the connection.
+        NetOp::Accept => (EndpointDoc::of(n.remote), EndpointDoc::of(n.local)),
+        _ => (EndpointDoc::of(n.local), EndpointDoc::of(n.remote)),
+    }
+}
+
+fn network_doc(n: &NetBody) -> NetworkDoc {
+    NetworkDoc {
+        transport: transport_name(n.protocol),
+        type_: match n.family {
+            NetFamily::Inet => Some("ipv4"),
+            NetFamily::Inet6 => Some("ipv6"),
+            _ => None,
+        },
+        direction: match n.op {
+            NetOp::Connect | NetOp::DnsQuery => Some("egress"),
+            NetOp::Accept => Some("ingress"),
+            _ => None,
+        },
+        protocol: (n.op == NetOp::DnsQuery).then_some("dns"),
+    }
 }
 
 #[derive(Serialize)]
@@ -128,6 +255,7 @@ struct HealthBody<'a> {
     events_output_total: u64,
     alerts_output_total: u64,
     userspace_filtered_total: u64,
+    userspace_rate_limited_total: u64,
     invalid_schema_total: u64,
     unsupported_kind_total: u64,
     output_failures_total: u64,
@@ -213,6 +341,7 @@ impl<'a> HealthDoc<'a> {
                     events_output_total: c.events_output_total,
                     alerts_output_total: c.alerts_output_total,
                     userspace_filtered_total: c.userspace_filtered_total,
+                    userspace_rate_limited_total: c.rate_limited_total,
                     invalid_schema_total: c.invalid_schema_total,
                     unsupported_kind_total: c.unsupported_kind_total,
                     output_failures_total: c.output_failures_total,
@@ -510,6 +639,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<RgNetwork<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ancestry: Option<Ancestry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<Truncated>,
@@ -575,6 +706,7 @@ impl Serialize for Ancestry<'_> {
 enum Truncated {
     Exec(Truncation),
     File(FileTruncation),
+    Net(NetTruncation),
 }
 
 impl Serialize for Truncated {
@@ -590,6 +722,11 @@ impl Serialize for Truncated {
                 (t.path, "path"),
                 (t.other_path, "other_path"),
                 (t.unreadable, "path_unreadable"),
+            ],
+            Truncated::Net(t) => vec![
+                (t.unix_path, "unix_path"),
+                (t.payload, "payload"),
+                (t.address_unreadable, "address_unreadable"),
             ],
         };
         s.collect_seq(names.iter().filter(|(set, _)| *set).map(|(_, n)| n))
@@ -657,16 +794,25 @@ impl<'a> EventDoc<'a> {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
             Body::Exit(_) => ("process", &["end"]),
             Body::File(f) => ("file", file_types(f)),
+            Body::Net(n) => ("network", net_types(n)),
         };
         let file = match &ev.body {
             Body::File(f) => Some(f),
             _ => None,
         };
+        let net = match &ev.body {
+            Body::Net(n) => Some(n),
+            _ => None,
+        };
+        let (source, destination) = net.map_or((None, None), net_ends);
+        let query = net
+            .and_then(|n| n.dns.as_ref())
+            .and_then(|q| q.as_ref().ok());
         let ppid = match &ev.body {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
-            Body::File(_) => proc.map_or(0, |p| p.ppid),
+            Body::File(_) | Body::Net(_) => proc.map_or(0, |p| p.ppid),
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -681,6 +827,7 @@ impl<'a> EventDoc<'a> {
         let truncated = match &ev.body {
             Body::Exec(b) if b.image.truncated.any() => Some(Truncated::Exec(b.image.truncated)),
             Body::File(f) if f.truncated.any() => Some(Truncated::File(f.truncated)),
+            Body::Net(n) if n.truncated.any() => Some(Truncated::Net(n.truncated)),
             _ => None,
         };
         let rule = alert.map(|a| &*a.rule);
@@ -711,6 +858,20 @@ impl<'a> EventDoc<'a> {
                 technique: TechniqueDoc(&r.techniques),
             }),
             file: file.map(file_doc),
+            source,
+            destination,
+            network: net
+                .map(network_doc)
+                .filter(|n| n.transport.is_some() || n.type_.is_some() || n.direction.is_some()),
+            dns: query.map(|q| DnsDoc {
+                type_: if q.response { "answer" } else { "query" },
+                id: q.id,
+                question: DnsQuestionDoc {
+                    name: &q.name,
+                    type_: dns::type_name(q.qtype),
+                    class: dns::class_name(q.qclass),
+                },
+            }),
             error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
                 code: errno_name(f.result),
             }),
@@ -745,6 +906,19 @@ impl<'a> EventDoc<'a> {
                 alert: rule.map(|r| RgAlert {
                     severity: r.severity.as_str(),
                     source: &r.source,
+                }),
+                network: net.map(|n| RgNetwork {
+                    syscall: n.syscall,
+                    result: n.result,
+                    family: n.family.name(),
+                    socket_type: socket_type_name(n.sock_type),
+                    in_progress: n.in_progress,
+                    unix_path: n.unix_path.as_deref(),
+                    dns_error: n
+                        .dns
+                        .as_ref()
+                        .and_then(|q| q.as_ref().err())
+                        .map(|e| e.to_string()),
                 }),
                 file: file.map(|f| RgFile {
                     syscall: f.syscall,

@@ -25,6 +25,8 @@ pub struct Stats {
     alerts_output: AtomicU64,
     /// Events dropped by the userspace filter.
     userspace_filtered: AtomicU64,
+    /// Alerts suppressed as repeats (once-per-process rules, rate limits).
+    rate_limited: AtomicU64,
     /// Records the writer could not write.
     output_failures: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
@@ -53,6 +55,7 @@ impl Default for Stats {
             events_output: AtomicU64::new(0),
             alerts_output: AtomicU64::new(0),
             userspace_filtered: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
@@ -75,6 +78,7 @@ pub struct Snapshot {
     pub events_output_total: u64,
     pub alerts_output_total: u64,
     pub userspace_filtered_total: u64,
+    pub rate_limited_total: u64,
     pub output_failures_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
@@ -117,6 +121,9 @@ impl Stats {
         };
         self.channel_full_kind[slot].fetch_add(1, Relaxed);
     }
+    pub fn count_rate_limited(&self, n: u64) {
+        self.rate_limited.fetch_add(n, Relaxed);
+    }
     pub fn count_userspace_filtered(&self, n: u64) {
         self.userspace_filtered.fetch_add(n, Relaxed);
     }
@@ -155,6 +162,7 @@ impl Stats {
             events_output_total: self.events_output.load(Relaxed),
             alerts_output_total: self.alerts_output.load(Relaxed),
             userspace_filtered_total: self.userspace_filtered.load(Relaxed),
+            rate_limited_total: self.rate_limited.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),

@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use rand_guard::config::Detections;
 use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
 use rand_guard::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
 };
 use rand_guard::health::Health;
 use rand_guard::record::{self, Context, Record};
@@ -222,7 +223,7 @@ fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
 /// record.
 fn file_sequence() -> Vec<Record> {
     let mut enricher = Enricher::new(1024, 8);
-    let detector = Detector::new(&[], "golden-host");
+    let mut detector = Detector::new(&Detections::default(), "golden-host", None);
     let mut shell = sequence().remove(0); // the login shell, pid 100
     enricher.enrich(&mut shell);
     let open = FileBody {
@@ -286,6 +287,7 @@ fn file_sequence() -> Vec<Record> {
             events_output_total: 990,
             alerts_output_total: 3,
             userspace_filtered_total: 7,
+            rate_limited_total: 2,
             output_failures_total: 0,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
@@ -322,6 +324,125 @@ fn render_records(records: &[Record]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+fn net(ms: u64, seq: u64, body: NetBody) -> Event {
+    at(ms, seq, 100, Body::Net(body))
+}
+
+fn net_body(
+    op: NetOp,
+    syscall: &'static str,
+    local: Option<&str>,
+    remote: Option<&str>,
+) -> NetBody {
+    NetBody {
+        op,
+        syscall,
+        result: 0,
+        in_progress: false,
+        family: NetFamily::Inet,
+        protocol: 6,
+        sock_type: 1,
+        local: local.map(|a| a.parse().unwrap()),
+        remote: remote.map(|a| a.parse().unwrap()),
+        unix_path: None,
+        dns: None,
+        truncated: NetTruncation::default(),
+    }
+}
+
+/// Network events of the known shell, one suspicious-port alert.
+fn net_sequence() -> Vec<Record> {
+    let mut enricher = Enricher::new(1024, 8);
+    let mut detector = Detector::new(&Detections::default(), "golden-host", None);
+    let mut shell = sequence().remove(0);
+    enricher.enrich(&mut shell);
+    let query = |name: &str| {
+        let mut m = vec![0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 16, 0, 1]);
+        rand_guard::dns::parse_query(&m)
+    };
+    let bodies = vec![
+        NetBody {
+            result: -115,
+            in_progress: true,
+            ..net_body(
+                NetOp::Connect,
+                "connect",
+                Some("10.0.0.5:40000"),
+                Some("203.0.113.7:4444"),
+            )
+        },
+        net_body(NetOp::Bind, "bind", Some("0.0.0.0:8080"), None),
+        net_body(NetOp::Listen, "listen", Some("0.0.0.0:8080"), None),
+        net_body(
+            NetOp::Accept,
+            "accept4",
+            Some("10.0.0.5:8080"),
+            Some("198.51.100.9:51000"),
+        ),
+        NetBody {
+            family: NetFamily::Inet6,
+            ..net_body(
+                NetOp::Connect,
+                "connect",
+                Some("[::1]:41000"),
+                Some("[::1]:22"),
+            )
+        },
+        NetBody {
+            family: NetFamily::Unix,
+            protocol: 0,
+            unix_path: Some("@/tmp/.X11-unix/X0".into()),
+            ..net_body(NetOp::Connect, "connect", None, None)
+        },
+        NetBody {
+            protocol: 17,
+            sock_type: 2,
+            dns: Some(query("txt.example.org")),
+            ..net_body(
+                NetOp::DnsQuery,
+                "sendmmsg",
+                Some("10.0.0.5:53000"),
+                Some("10.0.0.53:53"),
+            )
+        },
+        NetBody {
+            protocol: 17,
+            sock_type: 2,
+            dns: Some(rand_guard::dns::parse_query(&[1, 2, 3])),
+            truncated: NetTruncation {
+                payload: true,
+                ..Default::default()
+            },
+            ..net_body(
+                NetOp::DnsQuery,
+                "sendto",
+                Some("10.0.0.5:53001"),
+                Some("10.0.0.53:53"),
+            )
+        },
+    ];
+    let mut out = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let mut ev = net(70 + i as u64, 20 + i as u64, body);
+        enricher.enrich(&mut ev);
+        let mut alerts = Vec::new();
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.into_iter().map(Record::Alert));
+    }
+    out
+}
+
+#[test]
+fn network_events_match_golden() {
+    check("network.jsonl", &render_records(&net_sequence()));
+}
+
 #[test]
 fn file_events_alerts_and_health_match_golden() {
     check("file_alert_health.jsonl", &render_records(&file_sequence()));
@@ -334,7 +455,8 @@ fn process_events_match_golden() {
 
 #[test]
 fn every_golden_line_is_one_object_with_version_and_type() {
-    let text = render(sequence()) + &render_records(&file_sequence());
+    let text =
+        render(sequence()) + &render_records(&file_sequence()) + &render_records(&net_sequence());
     let mut types = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
