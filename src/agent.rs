@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Sender, bounded, unbounded};
 use libbpf_rs::RingBufferBuilder;
 use nix::sys::signal::Signal;
 
@@ -26,6 +26,7 @@ use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
 use crate::record::Context;
+use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
 use crate::{detect, enrich, normalize};
@@ -44,6 +45,10 @@ pub enum AgentError {
     StagePanicked(&'static str),
     #[error("building the file filter failed: {0}")]
     Filter(#[source] globset::Error),
+    #[error("{0}")]
+    Rules(#[from] RuleErrors),
+    #[error("building the exclusions failed: {0}")]
+    Exclusions(#[source] globset::Error),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -66,7 +71,14 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     // The filter's prefix rules are also the kernel's: one definition.
     let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
-    let detector = Detector::new(&cfg.detections, &ctx.hostname, Some(stats.clone()));
+    // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+    let rules = RuleSet::load_dir(&cfg.rules.dir)?;
+    stats.set_rules_loaded(rules.len());
+    let detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
+        .map_err(AgentError::Exclusions)?;
+    // Unbounded: reloads come from an operator, a handful at most, and the
+    // poller must never block on a busy detector.
+    let (reload_tx, reload_rx) = unbounded();
     let event_output = EventOutput::from_config(cfg);
 
     let me = std::process::id();
@@ -138,7 +150,15 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
                 enrich::run(norm_rx, enr_tx, enricher, st2)
             }),
             spawn(s, "detector", move || {
-                detect::run(enr_rx, det_tx, filter, detector, event_output, st3)
+                detect::run(
+                    enr_rx,
+                    reload_rx,
+                    det_tx,
+                    filter,
+                    detector,
+                    event_output,
+                    st3,
+                )
             }),
             spawn(s, "writer", move || {
                 output::run(det_rx, writer, health_every)
@@ -155,6 +175,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             signals: &signals,
             kernel: &kernel,
             stats: &stats,
+            rules_dir: &cfg.rules.dir,
+            reload: reload_tx,
             stop: false,
             last_programs: None,
         };
@@ -201,8 +223,33 @@ struct AgentControl<'a> {
     signals: &'a Signals,
     kernel: &'a Kernel,
     stats: &'a Stats,
+    rules_dir: &'a Path,
+    /// New rule sets for the detector (SIGHUP).
+    reload: Sender<RuleSet>,
     stop: bool,
     last_programs: Option<std::time::Instant>,
+}
+
+impl AgentControl<'_> {
+    /// SIGHUP: load the rules directory again. A good set replaces the
+    /// rules in force; a bad one is refused with every error on stderr,
+    /// and the rules in force stay. Either way a counter says so.
+    fn reload_rules(&mut self) {
+        let dir = self.rules_dir.display();
+        match RuleSet::load_dir(self.rules_dir) {
+            Ok(rules) => {
+                let n = rules.len();
+                if self.reload.send(rules).is_ok() {
+                    self.stats.count_rules_reload(true);
+                    eprintln!("rand-guard: rules reloaded: {n} rules from {dir}");
+                }
+            }
+            Err(e) => {
+                self.stats.count_rules_reload(false);
+                eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");
+            }
+        }
+    }
 }
 
 impl Control for AgentControl<'_> {
@@ -212,8 +259,10 @@ impl Control for AgentControl<'_> {
 
     fn should_stop(&mut self) -> bool {
         for sig in self.signals.pending() {
-            if matches!(sig, Signal::SIGINT | Signal::SIGTERM) {
-                self.stop = true;
+            match sig {
+                Signal::SIGINT | Signal::SIGTERM => self.stop = true,
+                Signal::SIGHUP => self.reload_rules(),
+                _ => {}
             }
         }
         self.stop

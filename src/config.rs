@@ -28,7 +28,66 @@ pub struct Config {
     pub file: File,
     pub network: Network,
     pub detections: Detections,
+    pub rules: RulesConfig,
+    pub alerts: AlertsConfig,
+    pub exclusions: Vec<Exclusion>,
     pub health: HealthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Directory whose `*.toml` files hold `[[rules]]` (missing: none).
+    pub dir: PathBuf,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            dir: PathBuf::from("/etc/rand-guard/rules.d"),
+        }
+    }
+}
+
+/// Alert rate limiting: a token bucket per rule and process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Alerts one rule may raise for one process at once...
+    pub burst: u32,
+    /// ...then this many per minute; the suppressed ones are counted and
+    /// summarized in one alert when the burst is over.
+    pub per_minute: f64,
+}
+
+impl Eq for AlertsConfig {}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            burst: 10,
+            per_minute: 60.0,
+        }
+    }
+}
+
+/// Drop events (no `rule`) or one rule's alerts (`rule`) that match every
+/// given field. Counted as userspace-filtered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    /// Glob on the rule id: only these alerts are dropped, not events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Glob on process.executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    /// Glob on file.path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// user.id (the real uid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 /// Which event records are written. Unset: a family's events are written
@@ -512,6 +571,29 @@ impl Config {
                         "needs {family}.enabled = true: nothing collects these events otherwise"
                     ),
                 ));
+            }
+        }
+        let a = &self.alerts;
+        if a.burst == 0 || !(a.per_minute >= 0.0 && a.per_minute.is_finite()) {
+            return Err((
+                "alerts.burst",
+                "burst must be at least 1 and per_minute a number >= 0".into(),
+            ));
+        }
+        for (i, x) in self.exclusions.iter().enumerate() {
+            if x.executable.is_none() && x.path.is_none() && x.uid.is_none() && x.rule.is_none() {
+                return Err((
+                    "exclusions",
+                    format!("exclusions[{i}] names nothing to match (rule, executable, path, uid)"),
+                ));
+            }
+            for g in [&x.rule, &x.executable, &x.path].into_iter().flatten() {
+                globset::Glob::new(g).map_err(|e| {
+                    (
+                        "exclusions",
+                        format!("exclusions[{i}]: {g:?}: {}", e.kind()),
+                    )
+                })?;
             }
         }
         if self.detections.suspicious_ports.contains(&0) {

@@ -9,21 +9,25 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use crate::channel::Outlet;
 use globset::GlobSet;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::config;
 use crate::event::{Body, Event, FileOp, NetOp};
 use crate::filter::{self, Filter};
 use crate::record::Record;
+use crate::rules::fields::Scratch;
+use crate::rules::{RateLimit, RuleSet};
 use crate::stats::Stats;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
     Medium,
@@ -52,11 +56,11 @@ impl Severity {
     }
 }
 
-/// An ATT&CK technique: id and name.
+/// An ATT&CK technique: id and, when known, name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Technique {
     pub id: String,
-    pub name: String,
+    pub name: Option<String>,
 }
 
 /// What an alert says about the rule that raised it.
@@ -82,6 +86,8 @@ pub struct Alert {
     /// Stable: the same rule on the same event on the same host always
     /// gives the same id (see [`alert_id`]).
     pub id: String,
+    /// A summary of a rate-limited burst: how many alerts it stands for.
+    pub suppressed: u64,
 }
 
 /// Every built-in detection id, stable across releases.
@@ -303,25 +309,203 @@ impl PortRule {
     }
 }
 
-/// Processes an alert-once rule already alerted for, bounded.
-const ONCE_MAX: usize = 4096;
+/// Per rule and process: a token bucket, and the alerts it held back.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    /// CLOCK_BOOTTIME of the last refill (event time, so a replay of
+    /// recorded events limits exactly as the live agent did).
+    last_ns: u64,
+    suppressed: u64,
+    /// The last alert held back, shown by the summary.
+    last: Option<Alert>,
+}
+
+/// Buckets kept at most; beyond, idle ones go first (then all).
+const BUCKETS_MAX: usize = 16384;
+
+/// Rate limiting of alerts per (rule, process).
+#[derive(Debug, Default)]
+struct Limiter {
+    buckets: HashMap<(String, u32, u64), Bucket>,
+}
+
+impl Limiter {
+    /// Let `alert` through, or hold it back. A burst that is over is
+    /// summarized by one alert carrying the suppressed count, emitted
+    /// before the next one; a `per_minute` of 0 means once per process,
+    /// without a summary.
+    fn admit(
+        &mut self,
+        limit: RateLimit,
+        alert: Alert,
+        stats: Option<&Stats>,
+        out: &mut Vec<Alert>,
+    ) {
+        let now = alert.event.ktime_ns;
+        let start = alert.event.process.as_ref().map_or(0, |p| p.start_ns);
+        let key = (alert.rule.id.clone(), alert.event.pid, start);
+        if !self.buckets.contains_key(&key) && self.buckets.len() >= BUCKETS_MAX {
+            self.buckets.retain(|_, b| b.suppressed > 0);
+            if self.buckets.len() >= BUCKETS_MAX {
+                self.buckets.clear();
+            }
+        }
+        let b = self.buckets.entry(key).or_insert(Bucket {
+            tokens: f64::from(limit.burst),
+            last_ns: now,
+            suppressed: 0,
+            last: None,
+        });
+        let elapsed_min = now.saturating_sub(b.last_ns) as f64 / 60e9;
+        b.tokens = (b.tokens + elapsed_min * limit.per_minute).min(f64::from(limit.burst));
+        b.last_ns = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            if let Some(summary) = Self::summary(b) {
+                out.push(summary);
+            }
+            out.push(alert);
+        } else {
+            b.suppressed += 1;
+            if let Some(s) = stats {
+                s.count_rate_limited(1);
+            }
+            if limit.per_minute > 0.0 {
+                b.last = Some(alert);
+            }
+        }
+    }
+
+    fn summary(b: &mut Bucket) -> Option<Alert> {
+        let mut a = b.last.take()?;
+        a.suppressed = std::mem::take(&mut b.suppressed);
+        a.message = format!(
+            "{} ({} alerts suppressed by rate limiting)",
+            a.message, a.suppressed
+        );
+        Some(a)
+    }
+
+    /// Summaries of bursts that are over by `now_ns` (a token is back).
+    fn sweep(&mut self, now_ns: u64, limits: impl Fn(&str) -> RateLimit, out: &mut Vec<Alert>) {
+        for ((rule, _, _), b) in self.buckets.iter_mut() {
+            if b.last.is_none() {
+                continue;
+            }
+            let l = limits(rule);
+            let refill = now_ns.saturating_sub(b.last_ns) as f64 / 60e9 * l.per_minute;
+            if b.tokens + refill >= 1.0
+                && let Some(s) = Self::summary(b)
+            {
+                out.push(s);
+            }
+        }
+    }
+
+    /// The process exited: summarize and forget its buckets.
+    fn exited(&mut self, pid: u32, out: &mut Vec<Alert>) {
+        self.buckets.retain(|(_, p, _), b| {
+            if *p != pid {
+                return true;
+            }
+            out.extend(Self::summary(b));
+            false
+        });
+    }
+
+    /// Everything still held back (shutdown).
+    fn flush(&mut self, out: &mut Vec<Alert>) {
+        for b in self.buckets.values_mut() {
+            out.extend(Self::summary(b));
+        }
+    }
+}
+
+/// `[[exclusions]]`, compiled.
+struct Exclusion {
+    rule: Option<globset::GlobMatcher>,
+    executable: Option<globset::GlobMatcher>,
+    path: Option<globset::GlobMatcher>,
+    uid: Option<u32>,
+}
+
+impl Exclusion {
+    fn new(x: &config::Exclusion) -> Result<Self, globset::Error> {
+        let g = |p: &Option<String>| p.as_deref().map(filter::glob_matcher).transpose();
+        Ok(Exclusion {
+            rule: g(&x.rule)?,
+            executable: g(&x.executable)?,
+            path: g(&x.path)?,
+            uid: x.uid,
+        })
+    }
+
+    /// Every field given matches the event.
+    fn covers(&self, ev: &Event) -> bool {
+        let proc = ev.process.as_deref();
+        self.executable
+            .as_ref()
+            .is_none_or(|g| proc.is_some_and(|p| g.is_match(&p.image.executable)))
+            && self.path.as_ref().is_none_or(|g| match &ev.body {
+                Body::File(f) => g.is_match(&f.path),
+                _ => false,
+            })
+            && self
+                .uid
+                .is_none_or(|u| proc.and_then(|p| p.creds).is_some_and(|c| c.uid == u))
+    }
+}
 
 pub struct Detector {
     persistence: Vec<PathRule>,
     ports: Option<PortRule>,
-    /// (rule, pid, process start) of alerts raised once per process.
-    once: HashSet<(usize, u32, u64)>,
+    rules: RuleSet,
+    scratch: Scratch,
+    hits: Vec<usize>,
+    candidates: Vec<Alert>,
+    limiter: Limiter,
+    default_limit: RateLimit,
+    exclusions: Vec<Exclusion>,
     host: String,
     stats: Option<Arc<Stats>>,
+    /// Latest event time seen, for sweeping ended bursts.
+    now_ns: u64,
 }
 
+/// The rate limit of rule `id`: its own, or the `[alerts]` default.
+fn limit_of(rules: &RuleSet, default: RateLimit, id: &str) -> RateLimit {
+    if id == "rg-net-suspicious-port" {
+        return ONCE;
+    }
+    rules
+        .rules()
+        .iter()
+        .find(|r| r.meta.id == id)
+        .and_then(|r| r.rate_limit)
+        .unwrap_or(default)
+}
+
+/// rg-net-suspicious-port alerts once per process.
+const ONCE: RateLimit = RateLimit {
+    burst: 1,
+    per_minute: 0.0,
+};
+
 impl Detector {
-    /// The built-ins of `cfg`; `stats` counts suppressed repeats.
-    pub fn new(cfg: &config::Detections, host: &str, stats: Option<Arc<Stats>>) -> Self {
-        let disabled = &cfg.disabled;
+    /// The built-ins of `cfg.detections`, the user `rules`, the alert
+    /// rate limit and the exclusions; `stats` counts what is held back.
+    pub fn new(
+        cfg: &config::Config,
+        host: &str,
+        rules: RuleSet,
+        stats: Option<Arc<Stats>>,
+    ) -> Result<Self, globset::Error> {
+        let d = &cfg.detections;
+        let disabled = &d.disabled;
         let persistence = PERSISTENCE
             .iter()
-            .filter(|s| !disabled.iter().any(|d| d == s.id))
+            .filter(|s| !disabled.iter().any(|x| x == s.id))
             .map(|s| PathRule {
                 meta: Arc::new(RuleMeta {
                     id: s.id.into(),
@@ -331,14 +515,14 @@ impl Detector {
                     tactics: vec!["Persistence".into()],
                     techniques: vec![Technique {
                         id: s.technique.0.into(),
-                        name: s.technique.1.into(),
+                        name: Some(s.technique.1.into()),
                     }],
                     source: "builtin".into(),
                 }),
                 paths: filter::globset(&(s.paths)()).expect("built-in globs are valid"),
             })
             .collect();
-        let ports = (!disabled.iter().any(|d| d == "rg-net-suspicious-port")).then(|| PortRule {
+        let ports = (!disabled.iter().any(|x| x == "rg-net-suspicious-port")).then(|| PortRule {
             meta: Arc::new(RuleMeta {
                 id: "rg-net-suspicious-port".into(),
                 name: "Suspicious port".into(),
@@ -350,60 +534,118 @@ impl Detector {
                 tactics: vec!["Command and Control".into()],
                 techniques: vec![Technique {
                     id: "T1571".into(),
-                    name: "Non-Standard Port".into(),
+                    name: Some("Non-Standard Port".into()),
                 }],
                 source: "builtin".into(),
             }),
-            ports: cfg.suspicious_ports.clone(),
-            loopback: cfg.suspicious_ports_loopback,
+            ports: d.suspicious_ports.clone(),
+            loopback: d.suspicious_ports_loopback,
         });
-        Detector {
+        Ok(Detector {
             persistence,
             ports,
-            once: HashSet::new(),
+            rules,
+            scratch: Scratch::default(),
+            hits: Vec::new(),
+            candidates: Vec::new(),
+            limiter: Limiter::default(),
+            default_limit: RateLimit {
+                burst: cfg.alerts.burst,
+                per_minute: cfg.alerts.per_minute,
+            },
+            exclusions: cfg
+                .exclusions
+                .iter()
+                .map(Exclusion::new)
+                .collect::<Result<_, _>>()?,
             host: host.to_string(),
             stats,
-        }
+            now_ns: 0,
+        })
     }
 
-    /// Ids of the enabled detections.
+    /// Swap in a new rule set (SIGHUP); rate-limit state carries over.
+    pub fn set_rules(&mut self, rules: RuleSet) {
+        self.rules = rules;
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Ids of the enabled detections, built-in first.
     pub fn enabled(&self) -> impl Iterator<Item = &str> {
         self.ports
             .iter()
             .map(|r| r.meta.id.as_str())
             .chain(self.persistence.iter().map(|r| r.meta.id.as_str()))
+            .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
-    /// Alerts `ev` raises, appended to `out`.
+    /// Whether an event-level exclusion (one without `rule`) drops `ev`.
+    pub fn excluded(&self, ev: &Event) -> bool {
+        self.exclusions
+            .iter()
+            .any(|x| x.rule.is_none() && x.covers(ev))
+    }
+
+    fn limit_of(&self, id: &str) -> RateLimit {
+        limit_of(&self.rules, self.default_limit, id)
+    }
+
+    /// Alerts `ev` raises, after exclusions and rate limiting, appended to
+    /// `out` (a summary of an ended burst may come first).
     pub fn detect(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        self.now_ns = self.now_ns.max(ev.ktime_ns);
+        let mut cands = std::mem::take(&mut self.candidates);
         for rule in &self.persistence {
             if rule.hit(ev) {
-                out.push(self.alert(&rule.meta, ev));
+                cands.push(self.alert(&rule.meta, ev));
             }
         }
         if let Some(rule) = &self.ports
             && rule.hit(ev)
         {
-            let start = ev.process.as_ref().map_or(0, |p| p.start_ns);
-            let key = (0, ev.pid, start);
-            if self.once.contains(&key) {
+            cands.push(self.alert(&rule.meta, ev));
+        }
+        self.hits.clear();
+        self.rules.matches(ev, &mut self.scratch, &mut self.hits);
+        for i in 0..self.hits.len() {
+            let meta = self.rules.rules()[self.hits[i]].meta.clone();
+            cands.push(self.alert(&meta, ev));
+        }
+        for a in cands.drain(..) {
+            let excluded = self
+                .exclusions
+                .iter()
+                .any(|x| x.rule.as_ref().is_some_and(|g| g.is_match(&a.rule.id)) && x.covers(ev));
+            if excluded {
                 if let Some(s) = &self.stats {
-                    s.count_rate_limited(1);
+                    s.count_userspace_filtered(1);
                 }
-            } else {
-                if self.once.len() >= ONCE_MAX {
-                    // Keep the bound: forget everything (a repeat may then
-                    // alert once more; never silently lose a first one).
-                    self.once.clear();
-                }
-                self.once.insert(key);
-                out.push(self.alert(&rule.meta, ev));
+                continue;
             }
+            let limit = self.limit_of(&a.rule.id);
+            self.limiter.admit(limit, a, self.stats.as_deref(), out);
         }
+        self.candidates = cands;
         if let Body::Exit(_) = ev.body {
-            // The process is gone: its "already alerted" entries are too.
-            self.once.retain(|(_, pid, _)| *pid != ev.pid);
+            self.limiter.exited(ev.pid, out);
         }
+    }
+
+    /// Summaries of rate-limited bursts that are over by `now_ns`
+    /// (CLOCK_BOOTTIME, the clock of event times; never before the
+    /// latest event seen).
+    pub fn sweep(&mut self, now_ns: u64, out: &mut Vec<Alert>) {
+        let now = self.now_ns.max(now_ns);
+        let (rules, def) = (&self.rules, self.default_limit);
+        self.limiter.sweep(now, |id| limit_of(rules, def, id), out);
+    }
+
+    /// Everything still held back (at shutdown).
+    pub fn flush(&mut self, out: &mut Vec<Alert>) {
+        self.limiter.flush(out);
     }
 
     fn alert(&self, rule: &Arc<RuleMeta>, ev: &Event) -> Alert {
@@ -412,10 +654,10 @@ impl Detector {
             message: Message(rule, ev).to_string(),
             id: alert_id(&rule.id, &self.host, ev),
             event: ev.clone(),
+            suppressed: 0,
         }
     }
 }
-
 /// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)".
 struct Message<'a>(&'a RuleMeta, &'a Event);
 
@@ -475,7 +717,6 @@ pub fn alert_id(rule_id: &str, host: &str, ev: &Event) -> String {
     format!("{a:016x}{b:016x}")
 }
 
-/// The stage loop: runs until the enricher hangs up.
 /// Which families' event records are written (`[events]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventOutput {
@@ -503,8 +744,15 @@ impl EventOutput {
     }
 }
 
+/// How often held-back bursts are checked for a summary.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The stage loop: runs until the enricher hangs up. New rule sets
+/// (SIGHUP) arrive on `reload`; event-level exclusions drop events here,
+/// counted as userspace-filtered.
 pub fn run(
     rx: Receiver<Vec<Event>>,
+    reload: Receiver<RuleSet>,
     tx: Outlet<Vec<Record>>,
     filter: Filter,
     mut detector: Detector,
@@ -512,29 +760,60 @@ pub fn run(
     stats: Arc<Stats>,
 ) {
     let mut alerts = Vec::new();
-    for batch in rx {
-        let mut out = Vec::with_capacity(batch.len());
-        let mut dropped = 0;
-        for ev in batch {
-            if !filter.keep(&ev) {
-                dropped += 1;
-                continue;
+    let mut reload = reload;
+    let mut last_sweep = Instant::now();
+    loop {
+        crossbeam_channel::select! {
+            recv(rx) -> msg => {
+                let Ok(batch) = msg else { break };
+                let mut out = Vec::with_capacity(batch.len());
+                let mut dropped = 0;
+                for ev in batch {
+                    if !filter.keep(&ev) || detector.excluded(&ev) {
+                        dropped += 1;
+                        continue;
+                    }
+                    detector.detect(&ev, &mut alerts);
+                    if output.wants(&ev) {
+                        out.push(Record::Event(ev));
+                    } else {
+                        // Collected for detection only ([events] says so): counted.
+                        dropped += 1;
+                    }
+                    out.extend(alerts.drain(..).map(Record::Alert));
+                }
+                if dropped > 0 {
+                    stats.count_userspace_filtered(dropped);
+                }
+                if !out.is_empty() && tx.send(out).is_err() {
+                    return;
+                }
             }
-            detector.detect(&ev, &mut alerts);
-            if output.wants(&ev) {
-                out.push(Record::Event(ev));
-            } else {
-                // Collected for detection only ([events] says so): counted.
-                dropped += 1;
+            recv(reload) -> msg => match msg {
+                Ok(rules) => {
+                    stats.set_rules_loaded(rules.len());
+                    detector.set_rules(rules);
+                }
+                // The poller is gone: no more reloads, stop selecting it.
+                Err(_) => reload = crossbeam_channel::never(),
+            },
+            default(SWEEP_EVERY) => {}
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = Instant::now();
+            detector.sweep(crate::clock::boot_now_ns(), &mut alerts);
+            if !alerts.is_empty()
+                && tx
+                    .send(alerts.drain(..).map(Record::Alert).collect())
+                    .is_err()
+            {
+                return;
             }
-            out.extend(alerts.drain(..).map(Record::Alert));
         }
-        if dropped > 0 {
-            stats.count_userspace_filtered(dropped);
-        }
-        if !out.is_empty() && tx.send(out).is_err() {
-            return;
-        }
+    }
+    detector.flush(&mut alerts);
+    if !alerts.is_empty() {
+        let _ = tx.send(alerts.drain(..).map(Record::Alert).collect());
     }
 }
 
@@ -542,6 +821,7 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::event::{FileBody, FileTruncation};
+    use std::path::Path;
 
     fn file(op: FileOp, path: &str, result: i64) -> Event {
         Event {
@@ -570,12 +850,28 @@ mod tests {
         }
     }
 
-    fn detector(disabled: &[&str]) -> Detector {
-        let cfg = config::Detections {
-            disabled: disabled.iter().map(|s| s.to_string()).collect(),
+    /// A detector over `detections`, no user rules, on host "h"; the rate
+    /// limit is out of the way unless a test sets `[alerts]` itself.
+    fn with(detections: config::Detections, stats: Option<Arc<Stats>>) -> Detector {
+        let cfg = config::Config {
+            detections,
+            alerts: config::AlertsConfig {
+                burst: 1_000_000,
+                per_minute: 60.0,
+            },
             ..Default::default()
         };
-        Detector::new(&cfg, "h", None)
+        Detector::new(&cfg, "h", RuleSet::empty(), stats).unwrap()
+    }
+
+    fn detector(disabled: &[&str]) -> Detector {
+        with(
+            config::Detections {
+                disabled: disabled.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+            None,
+        )
     }
 
     fn hits(d: &mut Detector, ev: &Event) -> Vec<String> {
@@ -744,7 +1040,7 @@ mod tests {
     #[test]
     fn suspicious_ports_alert_once_per_process() {
         let stats = Arc::new(Stats::default());
-        let mut d = Detector::new(&config::Detections::default(), "h", Some(stats.clone()));
+        let mut d = with(config::Detections::default(), Some(stats.clone()));
         // A listener binds, then listens: one alert.
         assert_eq!(
             hits(&mut d, &net(NetOp::Bind, 10, "0.0.0.0:4444", None)),
@@ -813,7 +1109,7 @@ mod tests {
             suspicious_ports: vec![9001],
             ..Default::default()
         };
-        let mut d = Detector::new(&cfg, "h", None);
+        let mut d = with(cfg, None);
         assert!(
             hits(
                 &mut d,
@@ -842,7 +1138,8 @@ mod tests {
 
     #[test]
     fn alert_ids_are_stable_and_distinct() {
-        let mut d = Detector::new(&config::Detections::default(), "host-a", None);
+        let mut d =
+            Detector::new(&config::Config::default(), "host-a", RuleSet::empty(), None).unwrap();
         let ev = file(FileOp::Open, "/etc/crontab", 3);
         let mut a = Vec::new();
         d.detect(&ev, &mut a);
@@ -867,5 +1164,211 @@ mod tests {
             a[0].message,
             "Cron job written: /etc/crontab (open by pid 42)"
         );
+    }
+
+    fn cron_write(pid: u32, ktime_ns: u64) -> Event {
+        Event {
+            pid,
+            tid: pid,
+            ktime_ns,
+            time_ns: ktime_ns,
+            ..file(FileOp::Open, "/etc/cron.d/job", 0)
+        }
+    }
+
+    fn limited(burst: u32, per_minute: f64, stats: Option<Arc<Stats>>) -> Detector {
+        let cfg = config::Config {
+            alerts: config::AlertsConfig { burst, per_minute },
+            ..Default::default()
+        };
+        Detector::new(&cfg, "h", RuleSet::empty(), stats).unwrap()
+    }
+
+    #[test]
+    fn bursts_are_limited_per_process_and_summarized() {
+        let stats = Arc::new(Stats::default());
+        let mut d = limited(3, 60.0, Some(stats.clone()));
+        let mut out = Vec::new();
+        // Five writes at one instant: three alerts, two held back.
+        for i in 0..5 {
+            d.detect(&cron_write(42, 1_000 + i), &mut out);
+        }
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|a| a.suppressed == 0));
+        assert_eq!(stats.snapshot().rate_limited_total, 2);
+        // Another process has its own bucket.
+        d.detect(&cron_write(43, 1_010), &mut out);
+        assert_eq!(out.len(), 4);
+        // Half a second on, no token is back yet: no summary.
+        out.clear();
+        d.sweep(500_001_000, &mut out);
+        assert!(out.is_empty());
+        // A second on, one is: the summary stands for the two, carrying
+        // the last alert held back.
+        d.sweep(1_000_001_000, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].suppressed, 2);
+        assert_eq!(out[0].event.ktime_ns, 1_004);
+        assert_eq!(
+            out[0].message,
+            "Cron job written: /etc/cron.d/job (open by pid 42) (2 alerts suppressed by rate limiting)"
+        );
+        // Summarized once.
+        out.clear();
+        d.sweep(9_000_000_000, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_new_alert_brings_the_summary_first_and_exit_and_flush_release_it() {
+        let mut d = limited(1, 60.0, None);
+        let mut out = Vec::new();
+        d.detect(&cron_write(42, 0), &mut out);
+        d.detect(&cron_write(42, 1), &mut out);
+        assert_eq!(out.len(), 1);
+        // A minute later the next alert passes, preceded by the summary.
+        out.clear();
+        d.detect(&cron_write(42, 60_000_000_000), &mut out);
+        assert_eq!(out.iter().map(|a| a.suppressed).collect::<Vec<_>>(), [1, 0]);
+        // Held back, then the process exits: summarized at the exit.
+        d.detect(&cron_write(42, 60_000_000_001), &mut out);
+        out.clear();
+        let exit = Event {
+            pid: 42,
+            body: Body::Exit(crate::event::ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "x".into(),
+                status: crate::event::ExitStatus::from_wait_status(0),
+            }),
+            ..cron_write(42, 60_000_000_002)
+        };
+        d.detect(&exit, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].suppressed, 1);
+        // Held back at shutdown: flushed.
+        out.clear();
+        d.detect(&cron_write(44, 0), &mut out);
+        d.detect(&cron_write(44, 1), &mut out);
+        out.clear();
+        d.flush(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].event.pid, out[0].suppressed), (44, 1));
+    }
+
+    fn excluding(x: config::Exclusion, stats: Arc<Stats>) -> Detector {
+        let cfg = config::Config {
+            exclusions: vec![x],
+            ..Default::default()
+        };
+        Detector::new(&cfg, "h", RuleSet::empty(), Some(stats)).unwrap()
+    }
+
+    #[test]
+    fn exclusions_drop_alerts_or_events_and_count_them() {
+        let stats = Arc::new(Stats::default());
+        let cron = |pid| cron_write(pid, 0);
+        // A rule-scoped exclusion: that rule's alerts on that path go.
+        let mut d = excluding(
+            config::Exclusion {
+                rule: Some("rg-persist-*".into()),
+                path: Some("/etc/cron.d/**".into()),
+                ..Default::default()
+            },
+            stats.clone(),
+        );
+        assert!(hits(&mut d, &cron(1)).is_empty());
+        assert!(!d.excluded(&cron(1)));
+        assert_eq!(
+            hits(&mut d, &file(FileOp::Open, "/etc/sudoers", 0)),
+            ["rg-persist-sudoers"]
+        );
+        assert_eq!(stats.snapshot().userspace_filtered_total, 1);
+        // Without `rule`, the event itself is excluded (run() drops it).
+        let d = excluding(
+            config::Exclusion {
+                path: Some("/etc/cron.d/**".into()),
+                uid: Some(0),
+                ..Default::default()
+            },
+            stats.clone(),
+        );
+        // No process known: the uid cannot match, so nothing is excluded.
+        assert!(!d.excluded(&cron(1)));
+        let root = Arc::new(crate::proctable::Process {
+            pid: 1,
+            ppid: 0,
+            start_ns: 0,
+            start_exact: true,
+            start_time_ns: 0,
+            image: Arc::new(crate::event::Image {
+                executable: "/usr/bin/cp".into(),
+                ..Default::default()
+            }),
+            creds: Some(crate::event::Creds {
+                uid: 0,
+                gid: 0,
+                euid: 0,
+                egid: 0,
+                login_uid: None,
+                session_id: None,
+            }),
+            cgroup_id: None,
+            parent: None,
+            origin: crate::proctable::Origin::Exec,
+            chain_len: 0,
+        });
+        let ev = Event {
+            process: Some(root),
+            ..cron(1)
+        };
+        assert!(d.excluded(&ev));
+        assert!(!d.excluded(&Event {
+            body: file(FileOp::Open, "/etc/crontab", 0).body,
+            ..ev
+        }));
+    }
+
+    #[test]
+    fn user_rules_raise_alerts_with_their_own_limit() {
+        let text = r#"
+[[rules]]
+id = "cron-dir-write"
+name = "Cron directory written"
+severity = "low"
+events = ["open"]
+rate_limit = { burst = 1, per_minute = 0 }
+[[rules.all]]
+field = "file.path"
+prefix = "/etc/cron.d/"
+"#;
+        let rules = crate::rules::parse_file(Path::new("/r/cron.toml"), text).unwrap();
+        let mut d = Detector::new(
+            &config::Config::default(),
+            "h",
+            RuleSet::from_rules(rules),
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.enabled().last(), Some("cron-dir-write"));
+        let mut out = Vec::new();
+        d.detect(&cron_write(42, 0), &mut out);
+        let ids: Vec<_> = out.iter().map(|a| a.rule.id.as_str()).collect();
+        assert_eq!(ids, ["rg-persist-cron", "cron-dir-write"]);
+        assert_eq!(out[1].rule.source, "/r/cron.toml");
+        assert_eq!(
+            out[1].message,
+            "Cron directory written: /etc/cron.d/job (open by pid 42)"
+        );
+        // Once per process for the user rule; the built-in keeps its burst.
+        out.clear();
+        d.detect(&cron_write(42, 1), &mut out);
+        let ids: Vec<_> = out.iter().map(|a| a.rule.id.as_str()).collect();
+        assert_eq!(ids, ["rg-persist-cron"]);
+        // Swapping the rules out takes effect on the next event.
+        d.set_rules(RuleSet::empty());
+        out.clear();
+        d.detect(&cron_write(45, 2), &mut out);
+        assert_eq!(out.len(), 1);
     }
 }

@@ -95,6 +95,11 @@ fn glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()
 }
 
+/// One glob with `*` confined to one component.
+pub fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    glob(pattern).map(|g| g.compile_matcher())
+}
+
 /// A set of globs with `*` confined to one component.
 pub fn globset(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();

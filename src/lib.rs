@@ -27,5 +27,6 @@ pub mod output;
 pub mod poller;
 pub mod proctable;
 pub mod record;
+pub mod rules;
 pub mod signals;
 pub mod stats;

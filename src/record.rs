@@ -259,6 +259,9 @@ struct HealthBody<'a> {
     invalid_schema_total: u64,
     unsupported_kind_total: u64,
     output_failures_total: u64,
+    rules_loaded: u64,
+    rules_reloads_total: u64,
+    rules_reload_failures_total: u64,
     kernel_ringbuf_drops_total: PerKind<'a>,
     kernel_filtered_total: PerKind<'a>,
     kernel_failed_total: PerKind<'a>,
@@ -345,6 +348,9 @@ impl<'a> HealthDoc<'a> {
                     invalid_schema_total: c.invalid_schema_total,
                     unsupported_kind_total: c.unsupported_kind_total,
                     output_failures_total: c.output_failures_total,
+                    rules_loaded: c.rules_loaded,
+                    rules_reloads_total: c.rules_reloads_total,
+                    rules_reload_failures_total: c.rules_reload_failures_total,
                     kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
                     kernel_filtered_total: PerKind(&c.kernel_filtered_total),
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
@@ -403,19 +409,23 @@ struct TechniqueDoc<'a>(&'a [Technique]);
 impl Serialize for TechniqueDoc<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("id", &Column(self.0, |t| &t.id))?;
-        m.serialize_entry("name", &Column(self.0, |t| &t.name))?;
+        // Names only when every technique has one, so the arrays align.
+        let named = self.0.iter().all(|t| t.name.is_some());
+        let mut m = s.serialize_map(Some(if named { 2 } else { 1 }))?;
+        m.serialize_entry("id", &Column(self.0, |t| Some(&t.id)))?;
+        if named {
+            m.serialize_entry("name", &Column(self.0, |t| t.name.as_ref()))?;
+        }
         m.end()
     }
 }
 
 /// One field of each element, as a JSON array.
-struct Column<'a, T>(&'a [T], fn(&T) -> &String);
+struct Column<'a, T>(&'a [T], fn(&T) -> Option<&String>);
 
 impl<T> Serialize for Column<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(self.1))
+        s.collect_seq(self.0.iter().filter_map(self.1))
     }
 }
 
@@ -654,6 +664,10 @@ struct RgAlert<'a> {
     severity: &'static str,
     /// `builtin` or the rule file.
     source: &'a str,
+    /// A rate-limit summary: the alerts this one stands for that were
+    /// held back (absent on ordinary alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed_count: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -906,6 +920,7 @@ impl<'a> EventDoc<'a> {
                 alert: rule.map(|r| RgAlert {
                     severity: r.severity.as_str(),
                     source: &r.source,
+                    suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
                 }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,

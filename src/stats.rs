@@ -29,6 +29,11 @@ pub struct Stats {
     rate_limited: AtomicU64,
     /// Records the writer could not write.
     output_failures: AtomicU64,
+    /// User rules in force now (a gauge), and SIGHUP reloads that took
+    /// effect or were refused (the old rules stay on a refusal).
+    rules_loaded: AtomicU64,
+    rules_reloads: AtomicU64,
+    rules_reload_failures: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
@@ -57,6 +62,9 @@ impl Default for Stats {
             userspace_filtered: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
+            rules_loaded: AtomicU64::new(0),
+            rules_reloads: AtomicU64::new(0),
+            rules_reload_failures: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -80,6 +88,9 @@ pub struct Snapshot {
     pub userspace_filtered_total: u64,
     pub rate_limited_total: u64,
     pub output_failures_total: u64,
+    pub rules_loaded: u64,
+    pub rules_reloads_total: u64,
+    pub rules_reload_failures_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
     /// (kind name, count) for every known kind.
@@ -130,6 +141,17 @@ impl Stats {
     pub fn count_output_failures(&self, n: u64) {
         self.output_failures.fetch_add(n, Relaxed);
     }
+    pub fn set_rules_loaded(&self, n: usize) {
+        self.rules_loaded.store(n as u64, Relaxed);
+    }
+    /// A SIGHUP reload that took effect (`ok`) or was refused.
+    pub fn count_rules_reload(&self, ok: bool) {
+        if ok {
+            self.rules_reloads.fetch_add(1, Relaxed);
+        } else {
+            self.rules_reload_failures.fetch_add(1, Relaxed);
+        }
+    }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
@@ -164,6 +186,9 @@ impl Stats {
             userspace_filtered_total: self.userspace_filtered.load(Relaxed),
             rate_limited_total: self.rate_limited.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),
+            rules_loaded: self.rules_loaded.load(Relaxed),
+            rules_reloads_total: self.rules_reloads.load(Relaxed),
+            rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use rand_guard::config::Detections;
+use rand_guard::config::Config;
 use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
 use rand_guard::event::{
@@ -16,6 +16,7 @@ use rand_guard::event::{
 };
 use rand_guard::health::Health;
 use rand_guard::record::{self, Context, Record};
+use rand_guard::rules::RuleSet;
 use rand_guard::stats::Snapshot;
 
 /// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
@@ -219,11 +220,16 @@ fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
     }
 }
 
+/// The built-in detections with the default config, no user rules.
+fn builtin_detector() -> Detector {
+    Detector::new(&Config::default(), "golden-host", RuleSet::empty(), None).unwrap()
+}
+
 /// File events of a known process, the alerts they raise, and a health
 /// record.
 fn file_sequence() -> Vec<Record> {
     let mut enricher = Enricher::new(1024, 8);
-    let mut detector = Detector::new(&Detections::default(), "golden-host", None);
+    let mut detector = builtin_detector();
     let mut shell = sequence().remove(0); // the login shell, pid 100
     enricher.enrich(&mut shell);
     let open = FileBody {
@@ -289,6 +295,9 @@ fn file_sequence() -> Vec<Record> {
             userspace_filtered_total: 7,
             rate_limited_total: 2,
             output_failures_total: 0,
+            rules_loaded: 12,
+            rules_reloads_total: 1,
+            rules_reload_failures_total: 1,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
@@ -353,7 +362,7 @@ fn net_body(
 /// Network events of the known shell, one suspicious-port alert.
 fn net_sequence() -> Vec<Record> {
     let mut enricher = Enricher::new(1024, 8);
-    let mut detector = Detector::new(&Detections::default(), "golden-host", None);
+    let mut detector = builtin_detector();
     let mut shell = sequence().remove(0);
     enricher.enrich(&mut shell);
     let query = |name: &str| {
