@@ -744,6 +744,17 @@ impl EventOutput {
     }
 }
 
+/// One event through the stage, live or replayed (`rules test`): false
+/// when the userspace filter or an event-level exclusion drops it, else
+/// its alerts are appended to `alerts`.
+pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut Vec<Alert>) -> bool {
+    if !filter.keep(ev) || detector.excluded(ev) {
+        return false;
+    }
+    detector.detect(ev, alerts);
+    true
+}
+
 /// How often held-back bursts are checked for a summary.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -766,14 +777,19 @@ pub fn run(
         crossbeam_channel::select! {
             recv(rx) -> msg => {
                 let Ok(batch) = msg else { break };
+                // A reload sent before this batch applies to it: the poller
+                // sends both, in order, and select! picks ready arms at random.
+                while let Ok(rules) = reload.try_recv() {
+                    stats.set_rules_loaded(rules.len());
+                    detector.set_rules(rules);
+                }
                 let mut out = Vec::with_capacity(batch.len());
                 let mut dropped = 0;
                 for ev in batch {
-                    if !filter.keep(&ev) || detector.excluded(&ev) {
+                    if !step(&filter, &mut detector, &ev, &mut alerts) {
                         dropped += 1;
                         continue;
                     }
-                    detector.detect(&ev, &mut alerts);
                     if output.wants(&ev) {
                         out.push(Record::Event(ev));
                     } else {

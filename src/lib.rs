@@ -23,6 +23,7 @@ pub mod filter;
 pub mod health;
 pub mod kernel;
 pub mod normalize;
+pub mod offline;
 pub mod output;
 pub mod poller;
 pub mod proctable;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rand_guard::agent;
 use rand_guard::config::{self, Config};
+use rand_guard::{agent, offline};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,24 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Work on detection rules offline (docs/rules.md).
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Validate a rules directory and list its rules.
+    Check {
+        /// Rules directory (default: [rules] dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules_dir: Option<PathBuf>,
+        /// Configuration file (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn load_config(flag: Option<PathBuf>) -> Result<(Config, config::Source), ExitCode> {
@@ -57,6 +75,33 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Cmd::Rules {
+            cmd: RulesCmd::Check { rules_dir, config },
+        } => {
+            let explicit = rules_dir.is_some();
+            let dir = match rules_dir {
+                Some(d) => d,
+                None => match load_config(config) {
+                    Ok((cfg, _)) => cfg.rules.dir,
+                    Err(code) => return code,
+                },
+            };
+            match offline::check(&dir, explicit) {
+                Ok(listing) => {
+                    print!("{listing}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    eprintln!(
+                        "rand-guard: error: {} problem(s) in the rules directory {}",
+                        e.0.len(),
+                        dir.display()
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Run { config, output } => {
             let (cfg, source) = match load_config(config) {
                 Ok(c) => c,

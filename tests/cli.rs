@@ -168,3 +168,100 @@ fn unusable_external_object_is_refused_before_loading() {
         assert!(err.lines().any(|l| l.starts_with(&expect)), "{err}");
     }
 }
+
+#[test]
+fn rules_check_lists_the_sample_rules() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+    let out = run(&["rules", "check", "--rules-dir", dir], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let n = stdout.lines().count() - 1;
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("# rules OK: {n} rules from {dir} (1 files)")
+    );
+    assert!(n >= 10, "{stdout}");
+    let file = format!("{dir}/sample-rules.toml");
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("sample-download-piped-to-shell\thigh\texec\t{file}")
+    );
+    assert!(
+        stdout.contains(&format!(
+            "sample-shell-history-removed\tmedium\tunlink,symlink\t{file}\n"
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_check_names_every_problem_and_run_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.d");
+    fs::create_dir(&rules).unwrap();
+    let a = rules.join("a.toml");
+    fs::write(
+        &a,
+        "[[rules]]\nid = \"one\"\nname = \"One\"\nseverity = \"low\"\nevents = [\"open\"]\n\
+         [[rules.all]]\nfield = \"process.args_count\"\nregex = \"(\"\n",
+    )
+    .unwrap();
+    let b = rules.join("b.toml");
+    fs::write(
+        &b,
+        "[[rules]]\nid = \"two\"\nname = \"Two\"\nseverity = \"low\"\nevents = [\"exec\"]\n\
+         [[rules.all]]\nfield = \"file.path\"\nprefix = \"/etc\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &["rules", "check", "--rules-dir", rules.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "rules file {a}: rule `one`: key `all[0].regex`: regex does not apply to process.args_count, which is a number\n\
+             rules file {b}: rule `two`: key `all[0].field`: file.path does not exist for event exec (it exists for: open, unlink, rename, chmod, chown, link, symlink)\n\
+             rand-guard: error: 2 problem(s) in the rules directory {r}\n",
+            a = a.display(),
+            b = b.display(),
+            r = rules.display()
+        )
+    );
+
+    // The agent refuses to start on them, before touching the kernel.
+    let cfg = dir.path().join("config.toml");
+    fs::write(&cfg, format!("[rules]\ndir = \"{}\"\n", rules.display())).unwrap();
+    let out = run(
+        &["run", "--config", cfg.to_str().unwrap(), "--output", "-"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: rules file {}: rule `one`: key `all[0].regex`",
+            a.display()
+        )),
+        "{stderr}"
+    );
+
+    // A directory that is not there, named on the command line.
+    let missing = dir.path().join("nope");
+    let out = run(
+        &["rules", "check", "--rules-dir", missing.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "rules file {}: no such directory\n",
+            missing.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}

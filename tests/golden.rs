@@ -447,6 +447,103 @@ fn net_sequence() -> Vec<Record> {
     out
 }
 
+/// A user rule (from the sample rules) on a web shell, and a rate-limited
+/// burst of persistence alerts with its summary.
+fn rules_sequence() -> Vec<Record> {
+    let samples = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/sample-rules.toml"
+    ))
+    .unwrap();
+    let rules = rand_guard::rules::parse_file(
+        std::path::Path::new("/etc/rand-guard/rules.d/sample-rules.toml"),
+        &samples,
+    )
+    .unwrap();
+    let cfg = Config {
+        alerts: rand_guard::config::AlertsConfig {
+            burst: 1,
+            per_minute: 1.0,
+        },
+        ..Config::default()
+    };
+    let mut detector =
+        Detector::new(&cfg, "golden-host", RuleSet::from_rules(rules), None).unwrap();
+    let mut enricher = Enricher::new(1024, 8);
+    let www = Creds {
+        uid: 33,
+        gid: 33,
+        euid: 33,
+        egid: 33,
+        login_uid: None,
+        session_id: None,
+    };
+    let nginx = image(
+        "/usr/sbin/nginx",
+        "/usr/sbin/nginx",
+        &["nginx: worker process"],
+    );
+    let php = image(
+        "/usr/sbin/php-fpm8.2",
+        "/usr/sbin/php-fpm8.2",
+        &["php-fpm: pool www"],
+    );
+    let shell = image("/bin/sh", "/usr/bin/dash", &["sh", "-c", "id; uname -a"]);
+    let mut events = vec![
+        exec(100, 30, 400, 1, 0, nginx, www),
+        exec(101, 31, 401, 400, 99, php, www),
+        exec(102, 32, 402, 401, 100, shell, www),
+    ];
+    // The shell writes three cron files in a row: one alert, two held back.
+    for i in 0..3 {
+        events.push(file(
+            103 + i,
+            33 + i,
+            402,
+            FileBody {
+                result: 3,
+                open_flags: 0o101,
+                mode: Some(0o644),
+                resolved: true,
+                ..file_body(FileOp::Open, "openat", &format!("/etc/cron.d/job{i}"))
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    let mut alerts = Vec::new();
+    for mut ev in events {
+        enricher.enrich(&mut ev);
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.drain(..).map(Record::Alert));
+    }
+    // A minute on, a token is back: the summary of the two.
+    detector.sweep(BOOT + 61_000_000_000, &mut alerts);
+    out.extend(alerts.drain(..).map(Record::Alert));
+    out
+}
+
+#[test]
+fn rule_alerts_and_rate_limit_summary_match_golden() {
+    let records = rules_sequence();
+    let ids: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Alert(a) => Some((a.rule.id.as_str(), a.suppressed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("sample-web-server-spawns-shell", 0),
+            ("rg-persist-cron", 0),
+            ("rg-persist-cron", 2)
+        ]
+    );
+    check("rules_alerts.jsonl", &render_records(&records));
+}
+
 #[test]
 fn network_events_match_golden() {
     check("network.jsonl", &render_records(&net_sequence()));
@@ -464,8 +561,10 @@ fn process_events_match_golden() {
 
 #[test]
 fn every_golden_line_is_one_object_with_version_and_type() {
-    let text =
-        render(sequence()) + &render_records(&file_sequence()) + &render_records(&net_sequence());
+    let text = render(sequence())
+        + &render_records(&file_sequence())
+        + &render_records(&net_sequence())
+        + &render_records(&rules_sequence());
     let mut types = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

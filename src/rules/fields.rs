@@ -546,6 +546,22 @@ impl Scratch {
 mod tests {
     use super::*;
 
+    /// docs/rules.md lists every field a rule can name.
+    #[test]
+    fn every_field_is_documented() {
+        let doc = include_str!("../../docs/rules.md");
+        for f in FIELDS {
+            // `a` / `b` rows document two fields on one line.
+            let listed = doc.lines().any(|l| {
+                l.starts_with("| `")
+                    && l.split('|')
+                        .nth(1)
+                        .is_some_and(|c| c.contains(&format!("`{}`", f.name)))
+            });
+            assert!(listed, "{} is not in docs/rules.md's field table", f.name);
+        }
+    }
+
     #[test]
     fn field_names_are_unique_and_actions_known() {
         let mut names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();

@@ -199,6 +199,13 @@ pub struct Rule {
     cond: Cond,
 }
 
+impl Rule {
+    /// The event actions the rule applies to.
+    pub fn action_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.actions.iter().map(|i| fields::ACTIONS[*i])
+    }
+}
+
 /// The compiled rules of a directory, indexed by event action.
 #[derive(Debug, Default)]
 pub struct RuleSet {
@@ -877,5 +884,7 @@ fn in_cidr(n: &Cidr, ip: IpAddr) -> bool {
     a & mask == b & mask
 }
 
+#[cfg(test)]
+mod sample_tests;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,12 @@ use crate::event::{
 };
 use crate::proctable::{Origin, Process};
 
-fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>) -> Arc<Process> {
+pub(super) fn process(
+    pid: u32,
+    exe: &str,
+    args: &[&str],
+    parent: Option<Arc<Process>>,
+) -> Arc<Process> {
     let chain_len = parent.as_ref().map_or(0, |p| p.chain_len + 1);
     Arc::new(Process {
         pid,
