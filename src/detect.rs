@@ -267,20 +267,42 @@ const PERSISTENCE: &[PersistenceSpec] = &[
     },
 ];
 
-/// A compiled persistence detection.
-struct PathRule {
-    meta: Arc<RuleMeta>,
-    paths: GlobSet,
+/// The compiled persistence detections: every location glob of every
+/// enabled detection in one set, so a file event costs one match over the
+/// set, not one per detection.
+struct Persistence {
+    rules: Vec<Arc<RuleMeta>>,
+    globs: GlobSet,
+    /// Glob index → index in `rules`.
+    owner: Vec<usize>,
+    /// Reused match buffer.
+    matched: Vec<usize>,
 }
 
-impl PathRule {
-    /// Writes, creates, renames into, links, chmod and chown of a watched
-    /// location, when they succeeded. Unlinks are not persistence.
-    fn hit(&self, ev: &Event) -> bool {
+impl Persistence {
+    /// The detections `ev` hits, in order: writes, creates, renames into,
+    /// links, chmod and chown of a watched location, when they succeeded.
+    /// Unlinks are not persistence.
+    fn hits(&mut self, ev: &Event, out: &mut Vec<usize>) {
         let Body::File(f) = &ev.body else {
-            return false;
+            return;
         };
-        f.result >= 0 && f.op != FileOp::Unlink && self.paths.is_match(&f.path)
+        if f.result < 0 || f.op == FileOp::Unlink {
+            return;
+        }
+        self.globs.matches_into(&f.path, &mut self.matched);
+        // Several globs of one detection may match: each detection once.
+        let start = out.len();
+        out.extend(self.matched.iter().map(|g| self.owner[*g]));
+        out[start..].sort_unstable();
+        let mut kept = start;
+        for r in start..out.len() {
+            if kept == start || out[kept - 1] != out[r] {
+                out[kept] = out[r];
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 }
 
@@ -458,7 +480,7 @@ impl Exclusion {
 }
 
 pub struct Detector {
-    persistence: Vec<PathRule>,
+    persistence: Persistence,
     ports: Option<PortRule>,
     rules: RuleSet,
     scratch: Scratch,
@@ -503,25 +525,36 @@ impl Detector {
     ) -> Result<Self, globset::Error> {
         let d = &cfg.detections;
         let disabled = &d.disabled;
-        let persistence = PERSISTENCE
+        let mut persistence = Persistence {
+            rules: Vec::new(),
+            globs: GlobSet::empty(),
+            owner: Vec::new(),
+            matched: Vec::new(),
+        };
+        let mut globs = Vec::new();
+        for spec in PERSISTENCE
             .iter()
             .filter(|s| !disabled.iter().any(|x| x == s.id))
-            .map(|s| PathRule {
-                meta: Arc::new(RuleMeta {
-                    id: s.id.into(),
-                    name: s.name.into(),
-                    description: s.description.into(),
-                    severity: s.severity,
-                    tactics: vec!["Persistence".into()],
-                    techniques: vec![Technique {
-                        id: s.technique.0.into(),
-                        name: Some(s.technique.1.into()),
-                    }],
-                    source: "builtin".into(),
-                }),
-                paths: filter::globset(&(s.paths)()).expect("built-in globs are valid"),
-            })
-            .collect();
+        {
+            let paths = (spec.paths)();
+            persistence
+                .owner
+                .extend(std::iter::repeat_n(persistence.rules.len(), paths.len()));
+            globs.extend(paths);
+            persistence.rules.push(Arc::new(RuleMeta {
+                id: spec.id.into(),
+                name: spec.name.into(),
+                description: spec.description.into(),
+                severity: spec.severity,
+                tactics: vec!["Persistence".into()],
+                techniques: vec![Technique {
+                    id: spec.technique.0.into(),
+                    name: Some(spec.technique.1.into()),
+                }],
+                source: "builtin".into(),
+            }));
+        }
+        persistence.globs = filter::globset(&globs).expect("built-in globs are valid");
         let ports = (!disabled.iter().any(|x| x == "rg-net-suspicious-port")).then(|| PortRule {
             meta: Arc::new(RuleMeta {
                 id: "rg-net-suspicious-port".into(),
@@ -578,7 +611,7 @@ impl Detector {
         self.ports
             .iter()
             .map(|r| r.meta.id.as_str())
-            .chain(self.persistence.iter().map(|r| r.meta.id.as_str()))
+            .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -598,10 +631,11 @@ impl Detector {
     pub fn detect(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         self.now_ns = self.now_ns.max(ev.ktime_ns);
         let mut cands = std::mem::take(&mut self.candidates);
-        for rule in &self.persistence {
-            if rule.hit(ev) {
-                cands.push(self.alert(&rule.meta, ev));
-            }
+        self.hits.clear();
+        self.persistence.hits(ev, &mut self.hits);
+        for i in 0..self.hits.len() {
+            let meta = self.persistence.rules[self.hits[i]].clone();
+            cands.push(self.alert(&meta, ev));
         }
         if let Some(rule) = &self.ports
             && rule.hit(ev)

@@ -65,6 +65,9 @@ pub enum Getter {
     Event(fn(&Event) -> Value<'_>),
     /// A field of each ancestor: the test holds if it holds for any.
     Ancestor(fn(&Process) -> Value<'_>),
+    /// `process.command_line`: the arguments joined by spaces, built once
+    /// per event in [`Scratch`] and only if a rule asks.
+    CommandLine,
 }
 
 pub struct Field {
@@ -84,7 +87,11 @@ impl std::fmt::Debug for Field {
 pub const ALL: &[&str] = &ACTIONS;
 
 fn basename(p: &str) -> &str {
-    p.rsplit('/').next().unwrap_or(p)
+    // Scanning back from the end stops at the last '/': a few bytes.
+    match p.bytes().rposition(|b| b == b'/') {
+        Some(i) => &p[i + 1..],
+        None => p,
+    }
 }
 
 fn opt_str(s: &str) -> Value<'_> {
@@ -227,9 +234,7 @@ pub static FIELDS: &[Field] = &[
         name: "process.command_line",
         kind: Kind::Str,
         actions: ALL,
-        // Evaluated specially: the arguments joined by spaces (see
-        // `Scratch::command_line`), never allocated per event.
-        get: Getter::Event(|_| Value::Missing),
+        get: Getter::CommandLine,
     },
     Field {
         name: "process.user.id",
@@ -525,18 +530,29 @@ pub fn lookup(name: &str) -> Option<&'static Field> {
 #[derive(Debug, Default)]
 pub struct Scratch {
     buf: String,
+    /// `buf` holds the current event's command line.
+    built: bool,
 }
 
 impl Scratch {
-    /// `process.command_line` (args joined by single spaces), or None.
+    /// A new event: what was built for the last one is stale.
+    pub fn reset(&mut self) {
+        self.built = false;
+    }
+
+    /// `process.command_line` (args joined by single spaces), or None;
+    /// built on first use after [`Scratch::reset`], reusing the buffer.
     pub fn command_line<'a>(&'a mut self, ev: &Event) -> Option<&'a str> {
         let args = &ev.process.as_deref()?.image.args;
-        self.buf.clear();
-        for (i, a) in args.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(' ');
+        if !self.built {
+            self.buf.clear();
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(' ');
+                }
+                self.buf.push_str(a);
             }
-            self.buf.push_str(a);
+            self.built = true;
         }
         Some(&self.buf)
     }

@@ -24,12 +24,12 @@
 pub mod fields;
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use globset::GlobMatcher;
 use regex::Regex;
 use serde::Deserialize;
 
@@ -170,7 +170,7 @@ enum Test {
     Prefix(Box<str>),
     Suffix(Box<str>),
     Contains(Box<str>),
-    Glob(GlobMatcher),
+    Glob(regex::bytes::Regex),
     Regex(Regex),
     IntIn(Vec<i64>),
     Cmp(Ordering, bool, i64),
@@ -210,14 +210,51 @@ impl Rule {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    by_action: Vec<Vec<usize>>,
+    by_action: Vec<ActionIndex>,
+}
+
+/// The rules of one action, split for matching. Most rules have a
+/// necessary exact-value test (`process.name in [...]`,
+/// `destination.port = 4444`): those are found by one hash lookup of the
+/// event's value per field, so a hundred rules on `exec` cost a few
+/// lookups plus the rules that can match, not a hundred evaluations. The
+/// rest are evaluated one by one.
+#[derive(Debug, Default, Clone)]
+struct ActionIndex {
+    keyed: Vec<KeyIndex>,
+    rest: Vec<usize>,
+}
+
+type EventGetter = fn(&Event) -> Value<'_>;
+
+/// Rules keyed by the value one field must have.
+#[derive(Debug, Clone)]
+struct KeyIndex {
+    field: &'static Field,
+    get: EventGetter,
+    strs: HashMap<Box<str>, Vec<usize>>,
+    ints: HashMap<i64, Vec<usize>>,
+}
+
+/// A necessary exact-value test of `c`: one that must hold for `c` to hold
+/// (only `all` groups are looked into), on a plain field of the event.
+fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
+    match c {
+        Cond::All(cs) => cs.iter().find_map(key_of),
+        Cond::Field(f, t) => match (f.get, f.kind, t) {
+            (Getter::Event(get), Kind::Str, Test::StrEq(_) | Test::StrIn(_))
+            | (Getter::Event(get), Kind::Int, Test::IntIn(_)) => Some((*f, get, t)),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 impl RuleSet {
     pub fn empty() -> Self {
         RuleSet {
             rules: Vec::new(),
-            by_action: vec![Vec::new(); fields::ACTIONS.len()],
+            by_action: vec![ActionIndex::default(); fields::ACTIONS.len()],
         }
     }
 
@@ -309,24 +346,78 @@ impl RuleSet {
     pub fn from_rules(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::empty();
         for (i, r) in rules.iter().enumerate() {
+            let key = key_of(&r.cond);
             for a in &r.actions {
-                set.by_action[*a].push(i);
+                let idx = &mut set.by_action[*a];
+                let Some((field, get, test)) = key else {
+                    idx.rest.push(i);
+                    continue;
+                };
+                let k = match idx.keyed.iter().position(|k| std::ptr::eq(k.field, field)) {
+                    Some(p) => &mut idx.keyed[p],
+                    None => {
+                        idx.keyed.push(KeyIndex {
+                            field,
+                            get,
+                            strs: HashMap::new(),
+                            ints: HashMap::new(),
+                        });
+                        idx.keyed.last_mut().unwrap()
+                    }
+                };
+                match test {
+                    Test::StrEq(x) => k.strs.entry(x.clone()).or_default().push(i),
+                    Test::StrIn(xs) => {
+                        for x in xs {
+                            let list = k.strs.entry(x.clone()).or_default();
+                            // `in = ["a", "a"]` lists the rule once.
+                            if list.last() != Some(&i) {
+                                list.push(i);
+                            }
+                        }
+                    }
+                    Test::IntIn(xs) => {
+                        for x in xs {
+                            let list = k.ints.entry(*x).or_default();
+                            if list.last() != Some(&i) {
+                                list.push(i);
+                            }
+                        }
+                    }
+                    _ => unreachable!("key_of returns exact-value tests only"),
+                }
             }
         }
         set.rules = rules;
         set
     }
 
-    /// Indexes of the rules `ev` matches, appended to `out`.
+    /// Indexes of the rules `ev` matches, appended to `out` in rule order.
     pub fn matches(&self, ev: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
         let Some(a) = fields::action_index(ev.body.action()) else {
             return;
         };
-        for &i in &self.by_action[a] {
+        scratch.reset();
+        let idx = &self.by_action[a];
+        let start = out.len();
+        for k in &idx.keyed {
+            let candidates = match (k.get)(ev) {
+                Value::Str(s) => k.strs.get(s),
+                Value::Int(i) => k.ints.get(&i),
+                _ => None,
+            };
+            for &i in candidates.into_iter().flatten() {
+                if eval(&self.rules[i].cond, ev, scratch) {
+                    out.push(i);
+                }
+            }
+        }
+        for &i in &idx.rest {
             if eval(&self.rules[i].cond, ev, scratch) {
                 out.push(i);
             }
         }
+        out[start..].sort_unstable();
     }
 }
 
@@ -542,10 +633,38 @@ fn compile_list(list: Vec<RawCond>, key: &str, actions: &[&str]) -> Compile<Vec<
             "an empty group matches nothing useful".into(),
         ));
     }
-    list.into_iter()
+    let mut conds = list
+        .into_iter()
         .enumerate()
         .map(|(i, c)| compile_cond(c, &format!("{key}[{i}]"), actions))
-        .collect()
+        .collect::<Compile<Vec<Cond>>>()?;
+    // `all` and `any` do not care about order: cheap tests first, so the
+    // expensive ones run only when the cheap ones did not decide.
+    conds.sort_by_key(cost);
+    Ok(conds)
+}
+
+/// Rough cost of evaluating `c`: exact tests on a plain field, then
+/// substring tests, then globs and regexes, then anything over ancestors
+/// or the built command line.
+fn cost(c: &Cond) -> u8 {
+    match c {
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().map(cost).max().unwrap_or(0),
+        Cond::Not(c) => cost(c),
+        Cond::Field(f, t) => {
+            let test = match t {
+                Test::Prefix(_) | Test::Suffix(_) | Test::Contains(_) => 1,
+                Test::Glob(_) | Test::Regex(_) | Test::Cidr(_) => 2,
+                _ => 0,
+            };
+            let field = match (f.get, f.kind) {
+                (Getter::Event(_), Kind::StrList) => 1,
+                (Getter::Event(_), _) => 0,
+                (Getter::Ancestor(_) | Getter::CommandLine, _) => 3,
+            };
+            test + field
+        }
+    }
 }
 
 fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
@@ -715,8 +834,8 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
         "glob" => {
             let g = c.glob.unwrap();
             Test::Glob(
-                crate::filter::glob_matcher(&g)
-                    .map_err(|e| bad("glob", format!("invalid glob {g:?}: {}", e.kind())))?,
+                crate::filter::glob_regex(&g)
+                    .map_err(|e| bad("glob", format!("invalid glob {g:?}: {e}")))?,
             )
         }
         "regex" => {
@@ -810,7 +929,7 @@ fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
                 .process
                 .as_deref()
                 .is_some_and(|p| p.ancestors().any(|a| test_value(test, get(a)))),
-            Getter::Event(_) if field.name == "process.command_line" => {
+            Getter::CommandLine => {
                 let v = scratch.command_line(ev).map_or(Value::Missing, Value::Str);
                 test_value(test, v)
             }
@@ -826,7 +945,7 @@ fn test_str(test: &Test, s: &str) -> bool {
         Test::Prefix(x) => s.starts_with(&**x),
         Test::Suffix(x) => s.ends_with(&**x),
         Test::Contains(x) => s.contains(&**x),
-        Test::Glob(g) => g.is_match(s),
+        Test::Glob(g) => g.is_match(s.as_bytes()),
         Test::Regex(r) => r.is_match(s),
         _ => false,
     }

@@ -309,3 +309,73 @@ fn every_sample_rule_fires_on_its_positives_and_not_on_near_misses() {
         }
     }
 }
+
+/// The hash index finds exactly what evaluating every rule finds, in rule
+/// order: over the sample rules plus rules keyed on numbers, on repeated
+/// values, and on fields shared with unkeyed rules.
+#[test]
+fn indexed_matching_equals_evaluating_every_rule() {
+    let extra = r#"
+[[rules]]
+id = "k-port"
+name = "port"
+severity = "low"
+events = ["connect"]
+[[rules.all]]
+field = "destination.port"
+in = [3333, 443, 443]
+
+[[rules]]
+id = "k-uid"
+name = "uid"
+severity = "low"
+events = ["process", "file"]
+[[rules.all]]
+field = "user.id"
+equals = 33
+
+[[rules]]
+id = "k-name-or"
+name = "any name"
+severity = "low"
+events = ["exec"]
+[[rules.any]]
+field = "process.name"
+equals = "sh"
+[[rules.any]]
+field = "process.name"
+equals = "nc"
+
+[[rules]]
+id = "k-sh-again"
+name = "sh again"
+severity = "low"
+events = ["exec"]
+[[rules.all]]
+field = "process.name"
+in = ["sh", "useradd"]
+[[rules.all]]
+field = "process.args_count"
+gte = 2
+"#;
+    let mut rules = parse_file(Path::new("rules/sample-rules.toml"), SAMPLES).unwrap();
+    rules.extend(parse_file(Path::new("extra.toml"), extra).unwrap());
+    let set = RuleSet::from_rules(rules);
+    let mut scratch = Scratch::default();
+    let mut checked = 0;
+    for (_, positives, misses) in cases() {
+        for ev in positives.iter().chain(&misses) {
+            let mut indexed = Vec::new();
+            set.matches(ev, &mut scratch, &mut indexed);
+            let action = fields::action_index(ev.body.action()).unwrap();
+            let every: Vec<usize> = (0..set.len())
+                .filter(|i| set.rules()[*i].actions.contains(&action))
+                .filter(|i| eval(&set.rules()[*i].cond, ev, &mut Scratch::default()))
+                .collect();
+            assert_eq!(indexed, every, "{ev:?}");
+            checked += usize::from(!every.is_empty());
+        }
+    }
+    // The extra rules did fire somewhere (uid 33 is every test process).
+    assert!(checked > 20, "{checked}");
+}
