@@ -776,12 +776,13 @@ fn file_doc(f: &FileBody) -> FileDoc<'_> {
 }
 
 /// "EACCES" for -13; the number when the name is unknown.
+/// Any i64 is accepted (a replayed record can carry one): values that are
+/// no errno are written as the number, without overflowing.
 fn errno_name(result: i64) -> String {
-    let e = nix::errno::Errno::from_raw((-result) as i32);
-    if e == nix::errno::Errno::UnknownErrno {
-        format!("{}", -result)
-    } else {
-        format!("{e:?}")
+    let errno = result.checked_neg().and_then(|n| i32::try_from(n).ok());
+    match errno.map(nix::errno::Errno::from_raw) {
+        Some(e) if e != nix::errno::Errno::UnknownErrno => format!("{e:?}"),
+        _ => format!("{}", -i128::from(result)),
     }
 }
 
@@ -968,5 +969,19 @@ impl<'a> EventDoc<'a> {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_any_result() {
+        assert_eq!(errno_name(-13), "EACCES");
+        assert_eq!(errno_name(-100_000), "100000");
+        // Not -13 cut to 32 bits: a value that is no errno stays a number.
+        assert_eq!(errno_name(-(1 << 32) - 13), "4294967309");
+        assert_eq!(errno_name(i64::MIN), "9223372036854775808");
     }
 }
