@@ -164,25 +164,31 @@ struct RgNetwork<'a> {
     dns_error: Option<String>,
 }
 
+/// IPPROTO_* numbers with an ECS `network.transport` name.
+pub(crate) const TRANSPORTS: &[(u16, &str)] = &[
+    (6, "tcp"),
+    (17, "udp"),
+    (1, "icmp"),
+    (58, "ipv6-icmp"),
+    (132, "sctp"),
+];
+
 fn transport_name(protocol: u16) -> Option<&'static str> {
-    match protocol {
-        6 => Some("tcp"),
-        17 => Some("udp"),
-        1 => Some("icmp"),
-        58 => Some("ipv6-icmp"),
-        132 => Some("sctp"),
-        _ => None,
-    }
+    TRANSPORTS
+        .iter()
+        .find(|(n, _)| *n == protocol)
+        .map(|(_, name)| *name)
 }
 
+/// SOCK_* types by name; any other is written `other`.
+pub(crate) const SOCKET_TYPES: &[(u16, &str)] =
+    &[(1, "stream"), (2, "dgram"), (3, "raw"), (5, "seqpacket")];
+
 fn socket_type_name(t: u16) -> &'static str {
-    match t {
-        1 => "stream",
-        2 => "dgram",
-        3 => "raw",
-        5 => "seqpacket",
-        _ => "other",
-    }
+    SOCKET_TYPES
+        .iter()
+        .find(|(n, _)| *n == t)
+        .map_or("other", |(_, name)| *name)
 }
 
 /// ECS event.type for a network operation.
@@ -489,7 +495,7 @@ fn is_zero(v: &u32) -> bool {
 /// O_* flag names (x86-64 / generic values).
 struct OpenFlags(u64);
 
-const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
+pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
     (0o400, "O_NOCTTY"),
