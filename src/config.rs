@@ -325,6 +325,9 @@ pub struct ProcessTable {
     pub ancestry_depth: u32,
 }
 
+/// The deepest `process_table.ancestry_depth` allowed.
+pub const ANCESTRY_DEPTH_MAX: u32 = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pipeline {
@@ -481,10 +484,13 @@ impl Config {
                 format!("must be from 64 to 4194304, got {}", pt.max_entries),
             ));
         }
-        if pt.ancestry_depth > 64 {
+        if pt.ancestry_depth > ANCESTRY_DEPTH_MAX {
             return Err((
                 "process_table.ancestry_depth",
-                format!("must be from 0 to 64, got {}", pt.ancestry_depth),
+                format!(
+                    "must be from 0 to {ANCESTRY_DEPTH_MAX}, got {}",
+                    pt.ancestry_depth
+                ),
             ));
         }
         if !(1..=65536).contains(&self.pipeline.channel_capacity) {

@@ -87,38 +87,76 @@ pub fn parse_query(msg: &[u8]) -> Result<Query, DnsError> {
     })
 }
 
+impl DnsError {
+    /// Every variant, to map a written message back to its error.
+    pub const ALL: [DnsError; 6] = [
+        DnsError::Short,
+        DnsError::NoQuestion,
+        DnsError::NameTruncated,
+        DnsError::Compressed,
+        DnsError::BadLabel,
+        DnsError::TypeTruncated,
+    ];
+}
+
+/// Query types with a mnemonic; the rest are written `TYPE<n>`.
+const TYPES: &[(u16, &str)] = &[
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (35, "NAPTR"),
+    (43, "DS"),
+    (48, "DNSKEY"),
+    (64, "SVCB"),
+    (65, "HTTPS"),
+    (255, "ANY"),
+];
+
+/// Query classes with a mnemonic; the rest are written `CLASS<n>`.
+const CLASSES: &[(u16, &str)] = &[(1, "IN"), (3, "CH"), (4, "HS"), (255, "ANY")];
+
+fn mnemonic(table: &[(u16, &str)], prefix: &str, n: u16) -> String {
+    match table.iter().find(|(k, _)| *k == n) {
+        Some((_, name)) => name.to_string(),
+        None => format!("{prefix}{n}"),
+    }
+}
+
+/// The inverse of [`mnemonic`]: only the exact spelling it writes.
+fn from_mnemonic(table: &[(u16, &str)], prefix: &str, s: &str) -> Option<u16> {
+    if let Some((n, _)) = table.iter().find(|(_, name)| *name == s) {
+        return Some(*n);
+    }
+    let digits = s.strip_prefix(prefix)?;
+    let n: u16 = digits.parse().ok()?;
+    // "TYPE1" is written "A", and "TYPE01" never: refuse both.
+    (mnemonic(table, prefix, n) == s).then_some(n)
+}
+
 /// The mnemonic of a query type (ECS `dns.question.type`), or `TYPE<n>`.
 pub fn type_name(qtype: u16) -> String {
-    let known = match qtype {
-        1 => "A",
-        2 => "NS",
-        5 => "CNAME",
-        6 => "SOA",
-        12 => "PTR",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        35 => "NAPTR",
-        43 => "DS",
-        48 => "DNSKEY",
-        64 => "SVCB",
-        65 => "HTTPS",
-        255 => "ANY",
-        _ => return format!("TYPE{qtype}"),
-    };
-    known.to_string()
+    mnemonic(TYPES, "TYPE", qtype)
 }
 
 /// The mnemonic of a query class (ECS `dns.question.class`).
 pub fn class_name(qclass: u16) -> String {
-    match qclass {
-        1 => "IN".into(),
-        3 => "CH".into(),
-        4 => "HS".into(),
-        255 => "ANY".into(),
-        n => format!("CLASS{n}"),
-    }
+    mnemonic(CLASSES, "CLASS", qclass)
+}
+
+/// The query type [`type_name`] wrote `name` for.
+pub fn type_from_name(name: &str) -> Option<u16> {
+    from_mnemonic(TYPES, "TYPE", name)
+}
+
+/// The query class [`class_name`] wrote `name` for.
+pub fn class_from_name(name: &str) -> Option<u16> {
+    from_mnemonic(CLASSES, "CLASS", name)
 }
 
 #[cfg(test)]
@@ -157,6 +195,27 @@ mod tests {
         assert_eq!((type_name(28), class_name(1)), ("AAAA".into(), "IN".into()));
         assert_eq!(type_name(999), "TYPE999");
         assert_eq!(parse_query(&query(1, "", 2)).unwrap().name, "");
+    }
+
+    #[test]
+    fn names_map_back_to_numbers() {
+        for n in 0..=u16::MAX {
+            assert_eq!(type_from_name(&type_name(n)), Some(n));
+            assert_eq!(class_from_name(&class_name(n)), Some(n));
+        }
+        for bad in [
+            "",
+            "a",
+            "TYPE",
+            "TYPE1",
+            "TYPE01",
+            "TYPE65536",
+            "TYPE+2",
+            "CLASS1",
+        ] {
+            assert_eq!(type_from_name(bad), None, "{bad}");
+            assert_eq!(class_from_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

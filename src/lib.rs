@@ -28,6 +28,7 @@ pub mod output;
 pub mod poller;
 pub mod proctable;
 pub mod record;
+pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;

@@ -164,25 +164,31 @@ struct RgNetwork<'a> {
     dns_error: Option<String>,
 }
 
+/// IPPROTO_* numbers with an ECS `network.transport` name.
+pub(crate) const TRANSPORTS: &[(u16, &str)] = &[
+    (6, "tcp"),
+    (17, "udp"),
+    (1, "icmp"),
+    (58, "ipv6-icmp"),
+    (132, "sctp"),
+];
+
 fn transport_name(protocol: u16) -> Option<&'static str> {
-    match protocol {
-        6 => Some("tcp"),
-        17 => Some("udp"),
-        1 => Some("icmp"),
-        58 => Some("ipv6-icmp"),
-        132 => Some("sctp"),
-        _ => None,
-    }
+    TRANSPORTS
+        .iter()
+        .find(|(n, _)| *n == protocol)
+        .map(|(_, name)| *name)
 }
 
+/// SOCK_* types by name; any other is written `other`.
+pub(crate) const SOCKET_TYPES: &[(u16, &str)] =
+    &[(1, "stream"), (2, "dgram"), (3, "raw"), (5, "seqpacket")];
+
 fn socket_type_name(t: u16) -> &'static str {
-    match t {
-        1 => "stream",
-        2 => "dgram",
-        3 => "raw",
-        5 => "seqpacket",
-        _ => "other",
-    }
+    SOCKET_TYPES
+        .iter()
+        .find(|(n, _)| *n == t)
+        .map_or("other", |(_, name)| *name)
 }
 
 /// ECS event.type for a network operation.
@@ -489,7 +495,7 @@ fn is_zero(v: &u32) -> bool {
 /// O_* flag names (x86-64 / generic values).
 struct OpenFlags(u64);
 
-const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
+pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
     (0o400, "O_NOCTTY"),
@@ -776,12 +782,13 @@ fn file_doc(f: &FileBody) -> FileDoc<'_> {
 }
 
 /// "EACCES" for -13; the number when the name is unknown.
+/// Any i64 is accepted (a replayed record can carry one): values that are
+/// no errno are written as the number, without overflowing.
 fn errno_name(result: i64) -> String {
-    let e = nix::errno::Errno::from_raw((-result) as i32);
-    if e == nix::errno::Errno::UnknownErrno {
-        format!("{}", -result)
-    } else {
-        format!("{e:?}")
+    let errno = result.checked_neg().and_then(|n| i32::try_from(n).ok());
+    match errno.map(nix::errno::Errno::from_raw) {
+        Some(e) if e != nix::errno::Errno::UnknownErrno => format!("{e:?}"),
+        _ => format!("{}", -i128::from(result)),
     }
 }
 
@@ -968,5 +975,19 @@ impl<'a> EventDoc<'a> {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_any_result() {
+        assert_eq!(errno_name(-13), "EACCES");
+        assert_eq!(errno_name(-100_000), "100000");
+        // Not -13 cut to 32 bits: a value that is no errno stays a number.
+        assert_eq!(errno_name(-(1 << 32) - 13), "4294967309");
+        assert_eq!(errno_name(i64::MIN), "9223372036854775808");
     }
 }

@@ -206,9 +206,11 @@ pub static FIELDS: &[Field] = &[
         name: "process.name",
         kind: Kind::Str,
         actions: ALL,
-        get: Getter::Event(|ev| match (proc(ev), &ev.body) {
-            (Some(p), _) => name_of(p),
-            (None, Body::Exit(x)) => opt_str(&x.name),
+        // An exit falls back to its task name, known process or not (one
+        // forked from a process never seen exec has no name of its own).
+        get: Getter::Event(|ev| match (proc(ev).map(name_of), &ev.body) {
+            (Some(Value::Str(name)), _) => Value::Str(name),
+            (_, Body::Exit(x)) => opt_str(&x.name),
             _ => Value::Missing,
         }),
     },
@@ -575,6 +577,70 @@ mod tests {
                         .is_some_and(|c| c.contains(&format!("`{}`", f.name)))
             });
             assert!(listed, "{} is not in docs/rules.md's field table", f.name);
+        }
+    }
+
+    /// process.name reads what the output writes (record.rs): the
+    /// executable's file name, the image's task name, then the exit's.
+    #[test]
+    fn process_name_falls_back_like_the_output() {
+        use crate::event::{ExitBody, ExitStatus, Image};
+        use crate::proctable::Origin;
+        use std::sync::Arc;
+        let name = lookup("process.name").unwrap();
+        let Getter::Event(get) = name.get else {
+            panic!("process.name is an event field")
+        };
+        let exit = |image: Image, known: bool| Event {
+            seq: 1,
+            time_ns: 0,
+            ktime_ns: 0,
+            pid: 5,
+            tid: 5,
+            body: Body::Exit(ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "comm".into(),
+                status: ExitStatus::from_wait_status(0),
+            }),
+            process: known.then(|| {
+                Arc::new(Process {
+                    pid: 5,
+                    ppid: 1,
+                    start_ns: 0,
+                    start_exact: true,
+                    start_time_ns: 0,
+                    image: Arc::new(image),
+                    creds: None,
+                    cgroup_id: None,
+                    parent: None,
+                    origin: Origin::Fork,
+                    chain_len: 0,
+                })
+            }),
+        };
+        let named = |executable: &str, name: &str| Image {
+            executable: executable.into(),
+            name: name.into(),
+            ..Image::default()
+        };
+        let cases = [
+            (exit(named("/bin/sh", "x"), true), "sh"),
+            (exit(named("", "x"), true), "x"),
+            (exit(Image::default(), true), "comm"),
+            (exit(Image::default(), false), "comm"),
+        ];
+        for (ev, want) in cases {
+            assert!(matches!(get(&ev), Value::Str(s) if s == want), "{want}");
+            let ctx = crate::record::Context {
+                hostname: "h".into(),
+                agent_version: "0",
+                ancestry_depth: 8,
+            };
+            let mut out = Vec::new();
+            crate::record::write_line(&crate::record::Record::Event(ev), &ctx, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["process"]["name"], want);
         }
     }
 
