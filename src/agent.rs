@@ -187,6 +187,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             &raw_tx,
             &recycle_rx,
             &mut control,
+            poller::stop_drain_batches(cfg.kernel.ring_buffer_bytes),
         );
         drop(raw_tx); // the normalizer finishes its input and hangs up
         let mut result = polled.map_err(AgentError::from);

@@ -54,6 +54,23 @@ enum RulesCmd {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Replay recorded event records through the detector and print the
+    /// alert records they raise (stdout) and a summary (stderr).
+    Test {
+        /// Rules directory (default: [rules] dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules_dir: Option<PathBuf>,
+        /// JSON-lines file of records written by the agent.
+        #[arg(long, value_name = "FILE.jsonl")]
+        events: PathBuf,
+        /// Configuration for [detections], [alerts], [[exclusions]] and the
+        /// [file] filter (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Leave the built-in detections out: only the rules of the directory.
+        #[arg(long)]
+        no_builtin: bool,
+    },
 }
 
 fn load_config(flag: Option<PathBuf>) -> Result<(Config, config::Source), ExitCode> {
@@ -98,6 +115,40 @@ fn main() -> ExitCode {
                         e.0.len(),
                         dir.display()
                     );
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Cmd::Rules {
+            cmd:
+                RulesCmd::Test {
+                    rules_dir,
+                    events,
+                    config,
+                    no_builtin,
+                },
+        } => {
+            let cfg = match load_config(config) {
+                Ok((cfg, _)) => cfg,
+                Err(code) => return code,
+            };
+            let dir = rules_dir.unwrap_or_else(|| cfg.rules.dir.clone());
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let result = offline::test(&cfg, &dir, &events, no_builtin, &mut out);
+            let flushed = std::io::Write::flush(&mut out);
+            match (result, flushed) {
+                (Ok(report), Ok(())) => {
+                    eprintln!("{report}");
+                    ExitCode::SUCCESS
+                }
+                (Err(e), _) => {
+                    eprintln!("{e}");
+                    eprintln!("rand-guard: error: rules test stopped");
+                    ExitCode::from(2)
+                }
+                (Ok(_), Err(e)) => {
+                    eprintln!("rand-guard: error: writing the alerts failed: {e}");
                     ExitCode::from(2)
                 }
             }

@@ -151,10 +151,17 @@ pub fn parse_line(line: &str) -> Result<Option<Replayed>, ReplayError> {
 /// alert and health records were skipped. Stops at the first bad line:
 /// the error names the file and line.
 pub fn read_all(path: &Path) -> Result<(Vec<Replayed>, Skipped), ReplayError> {
+    let mut events = Vec::new();
+    let skipped = for_each(path, |r| events.push(r))?;
+    Ok((events, skipped))
+}
+
+/// As [`read_all`], handing each event to `f` as it is read, so a large
+/// file is never held in memory. Stops at the first bad line.
+pub fn for_each(path: &Path, mut f: impl FnMut(Replayed)) -> Result<Skipped, ReplayError> {
     let file_err = |e: ReplayError| e.with_file(path);
     let file = std::fs::File::open(path)
         .map_err(|e| file_err(ReplayError::new("", format!("cannot open: {e}"))))?;
-    let mut events = Vec::new();
     let mut skipped = Skipped::default();
     // Lines as bytes: a line that is not UTF-8 is an error of that line,
     // not of the file.
@@ -164,13 +171,13 @@ pub fn read_all(path: &Path) -> Result<(Vec<Replayed>, Skipped), ReplayError> {
         let line = std::str::from_utf8(&bytes)
             .map_err(|e| at(ReplayError::new("", format!("not UTF-8: {e}"))))?;
         match parse(line, false).map_err(at)? {
-            Parsed::Event(r) => events.push(r),
+            Parsed::Event(r) => f(r),
             Parsed::Alert => skipped.alerts += 1,
             Parsed::Health => skipped.health += 1,
             Parsed::Blank => {}
         }
     }
-    Ok((events, skipped))
+    Ok(skipped)
 }
 
 // Each Parsed is moved once, into the caller's list: boxing the event
