@@ -118,6 +118,13 @@ fi
 if [ -d "$LOGDIR" ]; then
 	LOGDIR_EXISTED=yes
 fi
+# Debian's rpm keeps its default database in root's home; nothing here may
+# create it (all rpm calls below use a scratch one).
+RPMDB_DEFAULT=$(rpm --eval '%_dbpath')
+RPMDB_EXISTED=no
+if [ -e "$RPMDB_DEFAULT" ]; then
+	RPMDB_EXISTED=yes
+fi
 
 # The one file in DIST matching a pattern.
 one() {
@@ -405,11 +412,16 @@ fi
 
 # --- .rpm --------------------------------------------------------------
 
-rpm -qlp "$RPM" 2>/dev/null | sort >"$TMP/rpm-list"
+# Every rpm call uses a scratch database: Debian's rpm otherwise creates
+# one in root's home, even for a query of a package file.
+RPMQ="rpm --dbpath $TMP/rpmdb"
+$RPMQ --initdb
+
+$RPMQ -qlp "$RPM" 2>/dev/null | sort >"$TMP/rpm-list"
 cmp -s "$TMP/rpm-list" "$TMP/expected" ||
 	fail ".rpm file list differs: $(diff "$TMP/expected" "$TMP/rpm-list" | tr '\n' ' ')"
 # "f" keeps the field when a file has no flags at all.
-rpm -qp --qf '[f%{FILEFLAGS:fflags} %{FILEMODES:octal} %{FILEUSERNAME} %{FILENAMES}\n]' "$RPM" 2>/dev/null >"$TMP/rpm-attrs"
+$RPMQ -qp --qf '[f%{FILEFLAGS:fflags} %{FILEMODES:octal} %{FILEUSERNAME} %{FILENAMES}\n]' "$RPM" 2>/dev/null >"$TMP/rpm-attrs"
 while read -r flags mode user path; do
 	case "$path" in
 	/etc/*) case "$flags" in *c*n* | *n*c*) ;; *) fail ".rpm: $path is not %config(noreplace) (flags: $flags)" ;; esac ;;
@@ -417,12 +429,12 @@ while read -r flags mode user path; do
 	[ "${mode#100}" = "$(mode_of "$path")" ] && [ "$user" = root ] ||
 		fail ".rpm: $path has mode $mode owner $user, expected $(mode_of "$path") root"
 done <"$TMP/rpm-attrs"
-[ "$(rpm -qp --qf '%{FILEDIGESTALGO}' "$RPM" 2>/dev/null)" = 8 ] || fail ".rpm file digests are not SHA-256"
-rpm -qp --qf '[%{FILEDIGESTS} %{FILENAMES}\n]' "$RPM" 2>/dev/null >"$TMP/rpm-digests"
+[ "$($RPMQ -qp --qf '%{FILEDIGESTALGO}' "$RPM" 2>/dev/null)" = 8 ] || fail ".rpm file digests are not SHA-256"
+$RPMQ -qp --qf '[%{FILEDIGESTS} %{FILENAMES}\n]' "$RPM" 2>/dev/null >"$TMP/rpm-digests"
 while read -r sum path; do
 	[ "$sum" = "$(sha256sum "$(shipped "$path")" | cut -d' ' -f1)" ] || fail ".rpm: $path differs from the tarball's copy"
 done <"$TMP/rpm-digests"
-rpm -qp --scripts "$RPM" 2>/dev/null >"$TMP/rpm-scripts"
+$RPMQ -qp --scripts "$RPM" 2>/dev/null >"$TMP/rpm-scripts"
 for s in postinstall preuninstall postuninstall; do
 	grep -q "^$s scriptlet" "$TMP/rpm-scripts" || fail ".rpm has no $s scriptlet: $(cat "$TMP/rpm-scripts")"
 done
@@ -433,7 +445,6 @@ ok ".rpm lists the expected files (config noreplace, modes, the tarball's bytes)
 # Install and erase it for real, scriptlets included, with a scratch
 # database so that the machine's rpm state is untouched (Debian's rpm
 # warns that it is not the system's package manager: expected).
-rpm --dbpath "$TMP/rpmdb" --initdb
 rpm --dbpath "$TMP/rpmdb" -i --nodeps --nosignature "$RPM" >"$TMP/rpm-i.log" 2>&1 || fail "rpm -i $RPM: $(cat "$TMP/rpm-i.log")"
 RPM_INSTALLED=yes
 check_installed ".rpm"
@@ -489,3 +500,13 @@ rm -f "$CONFIG"
 rmdir "$ETCDIR"
 TARBALL_INSTALLED=no
 check_gone "install.sh --uninstall after a local edit (edited config kept and named, then removed by hand)"
+
+# --- nothing else left --------------------------------------------------
+
+if [ "$RPMDB_EXISTED" = no ] && [ -e "$RPMDB_DEFAULT" ]; then
+	fail "$RPMDB_DEFAULT was created (an rpm call without the scratch database)"
+fi
+if [ "$LOGDIR_EXISTED" = no ] && [ -e "$LOGDIR" ]; then
+	fail "$LOGDIR was created"
+fi
+ok "no rpm database and no $LOGDIR left behind"

@@ -79,7 +79,10 @@ check_not_packaged() {
 	if command -v dpkg-query >/dev/null 2>&1 && dpkg-query -S "$BIN" >/dev/null 2>&1; then
 		die "$BIN belongs to the rand-guard .deb: use dpkg/apt (dpkg --purge rand-guard) instead"
 	fi
-	if command -v rpm >/dev/null 2>&1 && rpm -qf "$BIN" >/dev/null 2>&1; then
+	# Only where an rpm database exists: on Debian, where rpm is just a
+	# tool, a query would create an empty one in root's home.
+	if command -v rpm >/dev/null 2>&1 && [ -d "$(rpm --eval '%_dbpath')" ] &&
+		rpm -qf "$BIN" >/dev/null 2>&1; then
 		die "$BIN belongs to the rand-guard .rpm: use rpm/dnf (rpm -e rand-guard) instead"
 	fi
 }
