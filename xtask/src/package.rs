@@ -390,9 +390,7 @@ pub fn package() -> Result<(), ExitCode> {
 fn ensure_tool(tool: &Tool) -> Result<(), ExitCode> {
     let mut probe = cargo();
     probe.args([tool.subcommand, "--version"]);
-    if let Ok(out) = probe.output()
-        && out.status.success()
-    {
+    if let Some(out) = probe.output().ok().filter(|o| o.status.success()) {
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         eprintln!("xtask: using {version} (pinned: {})", tool.version);
         return Ok(());
