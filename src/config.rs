@@ -243,6 +243,10 @@ pub struct File {
     pub exclude_executables: Vec<String>,
     /// Drop (and count) events on paths matching these globs.
     pub exclude_paths: Vec<String>,
+    /// Files whose read-only opens are reported too, matched in the
+    /// kernel by inode (device, inode number), not by path: absolute
+    /// paths, no globs. Empty: off (no cost beyond the flags check).
+    pub watch_reads: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +274,28 @@ impl Default for Detections {
 /// The kernel prefix filter holds two trie entries per prefix.
 pub const MAX_PREFIXES: usize = 120;
 
+/// Most `[file] watch_reads` paths (the kernel map holds one inode per
+/// path, with room to spare: `abi::READ_WATCH_MAX`).
+pub const MAX_WATCH_READS: usize = 128;
+
+/// Credential material whose reads are worth an alert on most hosts:
+/// password hashes (the shadow files, their `-` backups, PAM's old
+/// passwords) and the private keys of root and of the SSH host.
+pub const DEFAULT_WATCH_READS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/root/.ssh/id_rsa",
+    "/root/.ssh/id_ecdsa",
+    "/root/.ssh/id_ed25519",
+    "/root/.ssh/id_dsa",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+];
+
 impl Default for File {
     fn default() -> Self {
         let s = |v: &[&str]| v.iter().map(|p| p.to_string()).collect();
@@ -295,6 +321,7 @@ impl Default for File {
             report_failed: false,
             exclude_executables: Vec::new(),
             exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
+            watch_reads: s(DEFAULT_WATCH_READS),
         }
     }
 }
@@ -523,6 +550,22 @@ impl Config {
                 check_prefix(p).map_err(|why| (key, format!("{p:?}: {why}")))?;
             }
         }
+        if f.watch_reads.len() > MAX_WATCH_READS {
+            return Err((
+                "file.watch_reads",
+                format!(
+                    "at most {MAX_WATCH_READS} paths, got {}",
+                    f.watch_reads.len()
+                ),
+            ));
+        }
+        for (i, p) in f.watch_reads.iter().enumerate() {
+            check_path(p, crate::abi::PATH_MAX)
+                .map_err(|why| ("file.watch_reads", format!("{p:?}: {why}")))?;
+            if f.watch_reads[..i].contains(p) {
+                return Err(("file.watch_reads", format!("{p:?} is listed twice")));
+            }
+        }
         for (key, list) in [
             ("file.exclude_executables", &f.exclude_executables),
             ("file.exclude_paths", &f.exclude_paths),
@@ -622,11 +665,17 @@ impl Config {
 /// A path prefix for the kernel filter: absolute, canonical, short enough
 /// to fit the trie key (with its terminator), no trailing slash.
 pub fn check_prefix(p: &str) -> Result<(), String> {
+    check_path(p, crate::abi::PREFIX_MAX)
+}
+
+/// An absolute, canonical path of fewer than `max` bytes, no trailing
+/// slash (except "/" itself).
+pub fn check_path(p: &str, max: usize) -> Result<(), String> {
     if !p.starts_with('/') {
         return Err("must be an absolute path".into());
     }
-    if p.len() >= crate::abi::PREFIX_MAX {
-        return Err(format!("longer than {} bytes", crate::abi::PREFIX_MAX - 1));
+    if p.len() >= max {
+        return Err(format!("longer than {} bytes", max - 1));
     }
     if p.len() > 1 && p.ends_with('/') {
         return Err("must not end with `/`".into());
@@ -817,6 +866,36 @@ mod tests {
                 "detections.suspicious_ports[0]",
                 "invalid value",
             ),
+            (
+                "[file]\nwatch_reads = [\"etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"etc/shadow\": must be an absolute path",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/root/.ssh/\"]\n",
+                "file.watch_reads",
+                "must not end with `/`",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/ssh/../shadow\"]\n",
+                "file.watch_reads",
+                "must be canonical",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/shadow\", \"/etc/gshadow\", \"/etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"/etc/shadow\" is listed twice",
+            ),
+            (
+                "[file]\nwatch_reads = \"/etc/shadow\"\n",
+                "file.watch_reads",
+                "invalid type",
+            ),
+            (
+                "[file]\nwatch_reads = [1]\n",
+                "file.watch_reads[0]",
+                "invalid type",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -863,6 +942,31 @@ mod tests {
         for bad in ["", "etc", "/etc/", "//etc", "/etc/./x", "/etc/..", "/a//b"] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn watch_reads_limits() {
+        let many: Vec<String> = (0..=MAX_WATCH_READS)
+            .map(|i| format!("\"/f{i}\""))
+            .collect();
+        let e = parse(&format!("[file]\nwatch_reads = [{}]\n", many.join(", "))).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("file.watch_reads"));
+        assert!(e.reason.contains("at most 128 paths, got 129"), "{e}");
+        // Long paths are fine (the kernel matches inodes, not prefixes)...
+        let long = format!("/{}", "a".repeat(300));
+        let c = parse(&format!("[file]\nwatch_reads = [{long:?}]\n")).unwrap();
+        assert_eq!(c.file.watch_reads, [long]);
+        // ...up to PATH_MAX; and an empty list turns the feature off.
+        let too_long = format!("/{}", "a".repeat(4095));
+        let e = parse(&format!("[file]\nwatch_reads = [{too_long:?}]\n")).unwrap_err();
+        assert!(e.reason.contains("longer than 4095 bytes"), "{e}");
+        assert!(
+            parse("[file]\nwatch_reads = []\n")
+                .unwrap()
+                .file
+                .watch_reads
+                .is_empty()
+        );
     }
 
     #[test]

@@ -275,12 +275,13 @@ struct PathRule {
 
 impl PathRule {
     /// Writes, creates, renames into, links, chmod and chown of a watched
-    /// location, when they succeeded. Unlinks are not persistence.
+    /// location, when they succeeded. Unlinks are not persistence, nor
+    /// are reads (reported for `[file] watch_reads` files).
     fn hit(&self, ev: &Event) -> bool {
         let Body::File(f) = &ev.body else {
             return false;
         };
-        f.result >= 0 && f.op != FileOp::Unlink && self.paths.is_match(&f.path)
+        f.result >= 0 && f.op != FileOp::Unlink && !f.is_read() && self.paths.is_match(&f.path)
     }
 }
 
@@ -670,6 +671,9 @@ impl fmt::Display for Message<'_> {
             if let Some(old) = &file.original_path {
                 write!(f, " (renamed from {old})")?;
             }
+            if let Some(w) = file.watched.as_deref().filter(|w| *w != file.path) {
+                write!(f, " (watched as {w})")?;
+            }
             write!(f, " ({}", file.op.action())?;
         } else {
             write!(f, " ({}", ev.body.action())?;
@@ -844,6 +848,7 @@ mod tests {
                 at_flags: 0,
                 resolved: true,
                 unfiltered: false,
+                watched: None,
                 truncated: FileTruncation::default(),
             }),
             process: None,
@@ -885,7 +890,11 @@ mod tests {
         let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
         assert_eq!(ids, BUILTIN_IDS[1..]);
         let d = detector(&[]);
-        assert_eq!(d.enabled().count(), BUILTIN_IDS.len());
+        let mut enabled: Vec<&str> = d.enabled().collect();
+        assert_eq!(enabled.len(), BUILTIN_IDS.len());
+        enabled.sort();
+        enabled.dedup();
+        assert_eq!(enabled.len(), BUILTIN_IDS.len());
     }
 
     /// (path, the one detection it must raise) for each built-in.
@@ -996,6 +1005,18 @@ mod tests {
                 hits(&mut d, &file(FileOp::Open, path, 0)).is_empty(),
                 "{path}"
             );
+        }
+        // Reading a persistence location (a watched read) is not writing it.
+        let read = |path: &str| {
+            let mut ev = file(FileOp::Open, path, 3);
+            if let Body::File(f) = &mut ev.body {
+                f.open_flags = 0o2000000; // O_RDONLY | O_CLOEXEC
+                f.watched = Some(path.into());
+            }
+            ev
+        };
+        for path in ["/etc/crontab", "/etc/shadow", "/etc/sudoers"] {
+            assert!(hits(&mut d, &read(path)).is_empty(), "{path}");
         }
         // Unlinking a unit removes persistence; it is not an alert.
         assert!(hits(&mut d, &file(FileOp::Unlink, "/etc/cron.d/job", 0)).is_empty());
