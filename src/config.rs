@@ -259,6 +259,9 @@ pub struct Detections {
     pub suspicious_ports: Vec<u16>,
     /// Whether loopback addresses count for rg-net-suspicious-port.
     pub suspicious_ports_loopback: bool,
+    /// Programs whose reads of `[file] watch_reads` files do not raise
+    /// rg-cred-sensitive-read: globs on `process.executable`.
+    pub sensitive_read_allow: Vec<String>,
 }
 
 impl Default for Detections {
@@ -267,6 +270,10 @@ impl Default for Detections {
             disabled: Vec::new(),
             suspicious_ports: vec![4444, 1337, 31337, 6667, 12345, 5555, 9001],
             suspicious_ports_loopback: true,
+            sensitive_read_allow: DEFAULT_SENSITIVE_READ_ALLOW
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -294,6 +301,21 @@ pub const DEFAULT_WATCH_READS: &[&str] = &[
     "/etc/ssh/ssh_host_rsa_key",
     "/etc/ssh/ssh_host_ecdsa_key",
     "/etc/ssh/ssh_host_ed25519_key",
+];
+
+/// Programs that read those files for a living: PAM's password helpers,
+/// the daemons and tools that authenticate users or change passwords
+/// (shadow-utils), sshd (host keys), the ssh client (its own keys).
+pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
+    "/{usr/sbin,sbin,usr/bin,bin}/{unix_chkpwd,unix_update}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{sshd,login,su,sudo,cron,crond}",
+    "/usr/{lib,libexec}/openssh/{sshd-session,sshd-auth}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{passwd,chpasswd,chage,chfn,chsh,gpasswd,newgrp,expiry}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{useradd,usermod,userdel,groupadd,groupmod,groupdel}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{pwck,grpck,pwconv,pwunconv,grpconv,grpunconv,vipw,vigr}",
+    "/{usr/lib,lib}/systemd/systemd",
+    "/usr/{lib,libexec}/polkit-1/polkit-agent-helper-1",
+    "/usr/bin/{ssh,ssh-add}",
 ];
 
 impl Default for File {
@@ -569,6 +591,10 @@ impl Config {
         for (key, list) in [
             ("file.exclude_executables", &f.exclude_executables),
             ("file.exclude_paths", &f.exclude_paths),
+            (
+                "detections.sensitive_read_allow",
+                &self.detections.sensitive_read_allow,
+            ),
         ] {
             for g in list {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
@@ -896,6 +922,11 @@ mod tests {
                 "file.watch_reads[0]",
                 "invalid type",
             ),
+            (
+                "[detections]\nsensitive_read_allow = [\"/usr/bin/{ssh\"]\n",
+                "detections.sensitive_read_allow",
+                "\"/usr/bin/{ssh\"",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -967,6 +998,45 @@ mod tests {
                 .watch_reads
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn default_allowlist_matches_what_it_names() {
+        let allow = crate::filter::globset(&Detections::default().sensitive_read_allow).unwrap();
+        for exe in [
+            "/usr/sbin/unix_chkpwd",
+            "/sbin/unix_chkpwd",
+            "/usr/sbin/sshd",
+            "/usr/lib/openssh/sshd-session",
+            "/usr/libexec/openssh/sshd-auth",
+            "/usr/bin/sudo",
+            "/bin/su",
+            "/usr/bin/passwd",
+            "/usr/sbin/chpasswd",
+            "/bin/login",
+            "/usr/sbin/cron",
+            "/usr/sbin/crond",
+            "/usr/lib/systemd/systemd",
+            "/lib/systemd/systemd",
+            "/usr/sbin/useradd",
+            "/usr/sbin/vipw",
+            "/usr/lib/polkit-1/polkit-agent-helper-1",
+            "/usr/bin/ssh",
+        ] {
+            assert!(allow.is_match(exe), "{exe}");
+        }
+        for exe in [
+            "/usr/bin/cat",
+            "/tmp/unix_chkpwd",
+            "/usr/sbin/sshd.evil",
+            "/home/u/bin/sudo",
+            "/usr/lib/systemd/systemd-run",
+            "/usr/bin/scp",
+            "/usr/bin/ssh-keygen",
+            "/usr/local/bin/su",
+        ] {
+            assert!(!allow.is_match(exe), "{exe}");
+        }
     }
 
     #[test]
