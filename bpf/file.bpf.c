@@ -412,9 +412,10 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
  *
  * This runs for every successful read-only open on the host while the
  * read watch is on, so it is kept to what identifies a file without its
- * path: the fd table slot (BTF-typed loads to the table, one read for the
- * slot), f_inode, i_ino, i_sb and s_dev (CO-RE reads), and one lookup of a
- * 16-byte key in a small hash map. A miss is not counted: a count of all
+ * path: the fd table slot, f_inode, i_ino, i_sb and s_dev (direct loads
+ * where EDR_DIRECT_LOADS, probe reads otherwise), and one lookup of a
+ * 16-byte key in a small hash map: ~100 ns on a v6.18 VM, ~300 ns with
+ * the helpers (docs/benchmarks.md). A miss is not counted: a count of all
  * read-only opens would be a large number that means nothing.
  *
  * Keyed by inode, not path, so a hard link or a bind mount of a watched
@@ -431,9 +432,15 @@ static __always_inline __u32 edr_read_watched(int fd)
 
 	if (!f)
 		return 0;
-	inode = BPF_CORE_READ(f, f_inode);
-	k.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	k.ino = BPF_CORE_READ(inode, i_ino);
+	if (EDR_DIRECT_LOADS) {
+		inode = bpf_core_cast(f, struct file)->f_inode;
+		k.dev = inode->i_sb->s_dev;
+		k.ino = inode->i_ino;
+	} else {
+		inode = BPF_CORE_READ(f, f_inode);
+		k.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		k.ino = BPF_CORE_READ(inode, i_ino);
+	}
 	id = bpf_map_lookup_elem(&edr_read_watch, &k);
 	return id ? *id : 0;
 }
