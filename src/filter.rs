@@ -296,6 +296,7 @@ mod tests {
                 at_flags: 0,
                 resolved: false,
                 unfiltered,
+                watched: None,
                 truncated: FileTruncation::default(),
             }),
             process: None,

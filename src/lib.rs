@@ -6,6 +6,8 @@
 //! [`event::Event`]s; [`enrich`] adds process context from the
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
 //! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
+//! Beside the pipeline, [`watch`] keeps the kernel's read-watch map of
+//! `[file] watch_reads` inodes current.
 
 pub mod abi;
 pub mod agent;
@@ -32,3 +34,4 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+pub mod watch;

@@ -275,6 +275,8 @@ struct HealthBody<'a> {
     channel_full_drops_by_kind_total: PerKind<'a>,
     process_table_size: u64,
     process_table_evictions_total: u64,
+    read_watch_files: u64,
+    read_watch_updates_total: u64,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -364,6 +366,8 @@ impl<'a> HealthDoc<'a> {
                     channel_full_drops_by_kind_total: PerKind(&c.channel_full_drops_by_kind_total),
                     process_table_size: c.proc_table_size,
                     process_table_evictions_total: c.proc_table_evictions_total,
+                    read_watch_files: c.read_watch_files,
+                    read_watch_updates_total: c.read_watch_updates_total,
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },
@@ -486,6 +490,9 @@ struct RgFile<'a> {
     /// How `file.path` was resolved: `dentry` (from the kernel's file
     /// object) or `name` (the caller's string, made absolute).
     path_source: &'static str,
+    /// A read-only open of a `[file] watch_reads` file: the watched path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watched_path: Option<&'a str>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -757,6 +764,8 @@ impl Serialize for Truncated {
 fn file_types(f: &FileBody) -> &'static [&'static str] {
     const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
     match f.op {
+        // A read-only open: only ever reported for [file] watch_reads.
+        FileOp::Open if f.is_read() => &["access"],
         FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
         FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
         FileOp::Unlink => &["deletion"],
@@ -949,6 +958,7 @@ impl<'a> EventDoc<'a> {
                     at_flags: f.at_flags,
                     original_path: f.original_path.as_deref(),
                     path_source: if f.resolved { "dentry" } else { "name" },
+                    watched_path: f.watched.as_deref(),
                 }),
                 process: proc.map(|p| RgProcess {
                     exe: &p.image.exe,

@@ -37,6 +37,11 @@ pub struct Stats {
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
+    /// `[file] watch_reads` files that exist now (a gauge), and changes
+    /// the keeper made after the first fill (replacements, appearances,
+    /// disappearances).
+    read_watch_files: AtomicU64,
+    read_watch_updates: AtomicU64,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
@@ -67,6 +72,8 @@ impl Default for Stats {
             rules_reload_failures: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
+            read_watch_files: AtomicU64::new(0),
+            read_watch_updates: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -93,6 +100,8 @@ pub struct Snapshot {
     pub rules_reload_failures_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
+    pub read_watch_files: u64,
+    pub read_watch_updates_total: u64,
     /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
@@ -152,6 +161,11 @@ impl Stats {
             self.rules_reload_failures.fetch_add(1, Relaxed);
         }
     }
+    /// Watched files present now; `changes` made by this re-stat.
+    pub fn set_read_watch(&self, present: u64, changes: u64) {
+        self.read_watch_files.store(present, Relaxed);
+        self.read_watch_updates.fetch_add(changes, Relaxed);
+    }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
@@ -191,6 +205,8 @@ impl Stats {
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            read_watch_files: self.read_watch_files.load(Relaxed),
+            read_watch_updates_total: self.read_watch_updates.load(Relaxed),
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
