@@ -247,6 +247,11 @@ pub struct File {
     /// kernel by inode (device, inode number), not by path: absolute
     /// paths, no globs. Empty: off (no cost beyond the flags check).
     pub watch_reads: Vec<String>,
+    /// Prefixes watched for detections only: their events feed the
+    /// detections (rg-drop-exec needs writes in /tmp) but are not written
+    /// (counted as userspace-filtered), unless a longer `include` prefix
+    /// covers them.
+    pub detect_only: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,7 +267,53 @@ pub struct Detections {
     /// Programs whose reads of `[file] watch_reads` files do not raise
     /// rg-cred-sensitive-read: globs on `process.executable`.
     pub sensitive_read_allow: Vec<String>,
+    /// rg-webshell-exec: web servers and application runtimes, globs on
+    /// an ancestor's `process.name`...
+    pub web_servers: Vec<String>,
+    /// ...and the commands that alert under them, globs on `process.name`.
+    pub web_shell_commands: Vec<String>,
+    /// How long a write waits for its exec (rg-drop-exec), a unit file for
+    /// its enable (rg-persist-systemd-enable), a connect for a write.
+    pub correlation_window_seconds: u32,
+    /// Entries per correlation window at most; beyond, the oldest go first
+    /// (counted as correlation_evictions_total).
+    pub correlation_max_entries: u32,
+    /// rg-drop-exec: writers that fetch from the network, globs on
+    /// `process.name`.
+    pub download_tools: Vec<String>,
+    /// rg-fileless-exec: memfd programs expected to run, globs on
+    /// `rand_guard.process.exe` (e.g. a container runtime's own clone).
+    pub fileless_allow: Vec<String>,
 }
+
+/// Defaults of the scenario lists (docs/detections.md says why each).
+pub const DEFAULT_WEB_SERVERS: &[&str] = &[
+    "nginx",
+    "apache2",
+    "httpd",
+    "lighttpd",
+    "caddy",
+    "php-fpm*",
+    "php-cgi*",
+    "node",
+    "gunicorn*",
+    "uwsgi",
+    "java",
+    "tomcat*",
+];
+pub const DEFAULT_WEB_SHELL_COMMANDS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "id", "whoami", "uname", "hostname",
+    "ifconfig", "ip", "netstat", "ss", "ps", "w", "who", "groups", "printenv", "cat", "nc", "ncat",
+    "wget", "curl",
+];
+pub const DEFAULT_DOWNLOAD_TOOLS: &[&str] = &[
+    "curl", "wget", "fetch", "aria2c", "scp", "sftp", "rsync", "ftp", "tftp", "nc", "ncat", "socat",
+];
+/// runc re-executes itself from a sealed memfd copy (CVE-2019-5736 fix).
+pub const DEFAULT_FILELESS_ALLOW: &[&str] = &[
+    "memfd:runc_cloned:/proc/self/exe",
+    "/memfd:runc_cloned:/proc/self/exe (deleted)",
+];
 
 impl Default for Detections {
     fn default() -> Self {
@@ -270,12 +321,19 @@ impl Default for Detections {
             disabled: Vec::new(),
             suspicious_ports: vec![4444, 1337, 31337, 6667, 12345, 5555, 9001],
             suspicious_ports_loopback: true,
-            sensitive_read_allow: DEFAULT_SENSITIVE_READ_ALLOW
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            sensitive_read_allow: strings(DEFAULT_SENSITIVE_READ_ALLOW),
+            web_servers: strings(DEFAULT_WEB_SERVERS),
+            web_shell_commands: strings(DEFAULT_WEB_SHELL_COMMANDS),
+            correlation_window_seconds: 600,
+            correlation_max_entries: 8192,
+            download_tools: strings(DEFAULT_DOWNLOAD_TOOLS),
+            fileless_allow: strings(DEFAULT_FILELESS_ALLOW),
         }
     }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// The kernel prefix filter holds two trie entries per prefix.
@@ -344,6 +402,7 @@ impl Default for File {
             exclude_executables: Vec::new(),
             exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
             watch_reads: s(DEFAULT_WATCH_READS),
+            detect_only: s(&["/tmp", "/var/tmp", "/dev/shm"]),
         }
     }
 }
@@ -564,16 +623,21 @@ impl Config {
             return Err(("output.path", "must be `-` (stdout) or a file path".into()));
         }
         let f = &self.file;
-        if f.include.len() + f.exclude.len() > MAX_PREFIXES {
+        let prefixes = f.include.len() + f.exclude.len() + f.detect_only.len();
+        if prefixes > MAX_PREFIXES {
             return Err((
                 "file.include",
                 format!(
-                    "at most {MAX_PREFIXES} prefixes in file.include and file.exclude together, got {}",
-                    f.include.len() + f.exclude.len()
+                    "at most {MAX_PREFIXES} prefixes in file.include, file.exclude and \
+                     file.detect_only together, got {prefixes}"
                 ),
             ));
         }
-        for (key, list) in [("file.include", &f.include), ("file.exclude", &f.exclude)] {
+        for (key, list) in [
+            ("file.include", &f.include),
+            ("file.exclude", &f.exclude),
+            ("file.detect_only", &f.detect_only),
+        ] {
             for p in list {
                 check_prefix(p).map_err(|why| (key, format!("{p:?}: {why}")))?;
             }
@@ -601,10 +665,36 @@ impl Config {
                 "detections.sensitive_read_allow",
                 &self.detections.sensitive_read_allow,
             ),
+            ("detections.web_servers", &self.detections.web_servers),
+            (
+                "detections.web_shell_commands",
+                &self.detections.web_shell_commands,
+            ),
+            ("detections.download_tools", &self.detections.download_tools),
+            ("detections.fileless_allow", &self.detections.fileless_allow),
         ] {
             for g in list {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
             }
+        }
+        let d = &self.detections;
+        if !(1..=86_400).contains(&d.correlation_window_seconds) {
+            return Err((
+                "detections.correlation_window_seconds",
+                format!(
+                    "must be from 1 to 86400, got {}",
+                    d.correlation_window_seconds
+                ),
+            ));
+        }
+        if !(16..=1_000_000).contains(&d.correlation_max_entries) {
+            return Err((
+                "detections.correlation_max_entries",
+                format!(
+                    "must be from 16 to 1000000, got {}",
+                    d.correlation_max_entries
+                ),
+            ));
         }
         let n = &self.network;
         if n.collect_payload {

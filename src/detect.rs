@@ -19,6 +19,7 @@ use globset::GlobSet;
 use std::collections::HashMap;
 
 use crate::config;
+use crate::correlate::{Correlator, Evidence, Finding};
 use crate::event::{Body, Event, FileOp, NetOp};
 use crate::filter::{self, Filter};
 use crate::record::Record;
@@ -88,6 +89,9 @@ pub struct Alert {
     pub id: String,
     /// A summary of a rate-limited burst: how many alerts it stands for.
     pub suppressed: u64,
+    /// Scenario detections: the events that led here, oldest first (the
+    /// last is `event`). Empty for single-event rules.
+    pub evidence: Vec<Evidence>,
 }
 
 /// Every built-in detection id, stable across releases.
@@ -102,6 +106,10 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-persist-shell-profile",
     "rg-persist-sudoers",
     "rg-persist-account-files",
+    "rg-webshell-exec",
+    "rg-persist-systemd-enable",
+    "rg-drop-exec",
+    "rg-fileless-exec",
 ];
 
 /// Shell start-up files in a home directory, for root and for /home/*.
@@ -587,6 +595,8 @@ pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
     cred_read: Option<CredReadRule>,
+    correlator: Correlator,
+    findings: Vec<Finding>,
     rules: RuleSet,
     scratch: Scratch,
     hits: Vec<usize>,
@@ -686,6 +696,8 @@ impl Detector {
             persistence,
             ports,
             cred_read,
+            correlator: Correlator::new(d)?,
+            findings: Vec::new(),
             rules,
             scratch: Scratch::default(),
             hits: Vec::new(),
@@ -722,6 +734,7 @@ impl Detector {
             .map(|r| r.meta.id.as_str())
             .chain(self.cred_read.iter().map(|r| r.hashes.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
+            .chain(self.correlator.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -755,6 +768,17 @@ impl Detector {
         if let Some(meta) = self.cred_read.as_ref().and_then(|r| r.hit(ev)) {
             cands.push(self.alert(meta, ev));
         }
+        self.correlator.observe(ev, &mut self.findings);
+        for f in self.findings.drain(..) {
+            cands.push(Alert {
+                id: alert_id(&f.rule.id, &self.host, ev),
+                rule: f.rule,
+                message: f.message,
+                event: ev.clone(),
+                suppressed: 0,
+                evidence: f.evidence,
+            });
+        }
         self.hits.clear();
         self.rules.matches(ev, &mut self.scratch, &mut self.hits);
         for i in 0..self.hits.len() {
@@ -786,6 +810,10 @@ impl Detector {
     /// latest event seen).
     pub fn sweep(&mut self, now_ns: u64, out: &mut Vec<Alert>) {
         let now = self.now_ns.max(now_ns);
+        self.correlator.expire(now);
+        if let Some(s) = &self.stats {
+            s.set_correlation(self.correlator.state_size(), self.correlator.evictions());
+        }
         let (rules, def) = (&self.rules, self.default_limit);
         self.limiter.sweep(now, |id| limit_of(rules, def, id), out);
     }
@@ -802,6 +830,7 @@ impl Detector {
             id: alert_id(&rule.id, &self.host, ev),
             event: ev.clone(),
             suppressed: 0,
+            evidence: Vec::new(),
         }
     }
 }
@@ -940,10 +969,11 @@ pub fn run(
                         dropped += 1;
                         continue;
                     }
-                    if output.wants(&ev) {
+                    if output.wants(&ev) && !filter.detection_only(&ev) {
                         out.push(Record::Event(ev));
                     } else {
-                        // Collected for detection only ([events] says so): counted.
+                        // Collected for detection only ([events], [file]
+                        // detect_only say so): counted.
                         dropped += 1;
                     }
                     out.extend(alerts.drain(..).map(Record::Alert));
@@ -1050,7 +1080,8 @@ mod tests {
     #[test]
     fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
-        assert_eq!(ids, BUILTIN_IDS[2..]);
+        assert_eq!(ids, BUILTIN_IDS[2..10]);
+        assert_eq!(crate::correlate::IDS, &BUILTIN_IDS[10..]);
         let d = detector(&[]);
         let mut enabled: Vec<&str> = d.enabled().collect();
         assert_eq!(enabled.len(), BUILTIN_IDS.len());
@@ -1117,7 +1148,9 @@ mod tests {
 
     #[test]
     fn each_location_raises_its_detection() {
-        let mut d = detector(&[]);
+        // The same unit written, then linked into .wants: that is also
+        // rg-persist-systemd-enable, tested in correlate.
+        let mut d = detector(&["rg-persist-systemd-enable"]);
         for (path, id) in POSITIVES {
             for op in [
                 FileOp::Open,
@@ -1135,7 +1168,7 @@ mod tests {
             }
         }
         // Every persistence built-in has at least one positive above.
-        for id in &BUILTIN_IDS[2..] {
+        for id in &BUILTIN_IDS[2..10] {
             assert!(POSITIVES.iter().any(|(_, i)| i == id), "{id} untested");
         }
     }

@@ -16,6 +16,7 @@ mod bpf;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod correlate;
 pub mod decode;
 pub mod detect;
 pub mod dns;
@@ -34,4 +35,6 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
 pub mod watch;

@@ -16,6 +16,7 @@ use serde::ser::Serializer;
 
 use crate::channel::Kinded;
 use crate::clock::Rfc3339;
+use crate::correlate::Evidence;
 use crate::detect::{Alert, Technique};
 use crate::dns;
 use crate::event::{
@@ -268,6 +269,8 @@ struct HealthBody<'a> {
     rules_loaded: u64,
     rules_reloads_total: u64,
     rules_reload_failures_total: u64,
+    correlation_state_size: u64,
+    correlation_evictions_total: u64,
     kernel_ringbuf_drops_total: PerKind<'a>,
     kernel_filtered_total: PerKind<'a>,
     kernel_failed_total: PerKind<'a>,
@@ -359,6 +362,8 @@ impl<'a> HealthDoc<'a> {
                     rules_loaded: c.rules_loaded,
                     rules_reloads_total: c.rules_reloads_total,
                     rules_reload_failures_total: c.rules_reload_failures_total,
+                    correlation_state_size: c.correlation_state_size,
+                    correlation_evictions_total: c.correlation_evictions_total,
                     kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
                     kernel_filtered_total: PerKind(&c.kernel_filtered_total),
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
@@ -681,6 +686,57 @@ struct RgAlert<'a> {
     /// held back (absent on ordinary alerts).
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed_count: Option<u64>,
+    /// Scenario detections: every event that led to the alert, oldest
+    /// first (the last is the alert's own event).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [Evidence],
+}
+
+/// One piece of evidence, in the record's own field names.
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            #[serde(rename = "@timestamp")]
+            timestamp: Rfc3339,
+            event: ActionDoc,
+            process: EvidenceProcess<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            file: Option<PathDoc<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            destination: Option<EndpointDoc>,
+        }
+        #[derive(Serialize)]
+        struct ActionDoc {
+            action: &'static str,
+        }
+        #[derive(Serialize)]
+        struct EvidenceProcess<'a> {
+            pid: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            executable: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            command_line: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct PathDoc<'a> {
+            path: &'a str,
+        }
+        Doc {
+            timestamp: Rfc3339(self.time_ns),
+            event: ActionDoc {
+                action: self.action,
+            },
+            process: EvidenceProcess {
+                pid: self.pid,
+                executable: self.executable.as_deref(),
+                command_line: self.command_line.as_deref(),
+            },
+            file: self.path.as_deref().map(|path| PathDoc { path }),
+            destination: EndpointDoc::of(self.destination),
+        }
+        .serialize(s)
+    }
 }
 
 #[derive(Serialize)]
@@ -937,6 +993,7 @@ impl<'a> EventDoc<'a> {
                     severity: r.severity.as_str(),
                     source: &r.source,
                     suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
+                    evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
                 }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,

@@ -34,6 +34,10 @@ pub struct Stats {
     rules_loaded: AtomicU64,
     rules_reloads: AtomicU64,
     rules_reload_failures: AtomicU64,
+    /// Scenario correlation: entries held now (a gauge) and entries
+    /// pushed out before their window was over.
+    correlation_state_size: AtomicU64,
+    correlation_evictions: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
@@ -70,6 +74,8 @@ impl Default for Stats {
             rules_loaded: AtomicU64::new(0),
             rules_reloads: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
+            correlation_state_size: AtomicU64::new(0),
+            correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
             read_watch_files: AtomicU64::new(0),
@@ -98,6 +104,8 @@ pub struct Snapshot {
     pub rules_loaded: u64,
     pub rules_reloads_total: u64,
     pub rules_reload_failures_total: u64,
+    pub correlation_state_size: u64,
+    pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
     pub read_watch_files: u64,
@@ -166,6 +174,10 @@ impl Stats {
         self.read_watch_files.store(present, Relaxed);
         self.read_watch_updates.fetch_add(changes, Relaxed);
     }
+    pub fn set_correlation(&self, size: usize, evictions: u64) {
+        self.correlation_state_size.store(size as u64, Relaxed);
+        self.correlation_evictions.store(evictions, Relaxed);
+    }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
@@ -203,6 +215,8 @@ impl Stats {
             rules_loaded: self.rules_loaded.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
+            correlation_state_size: self.correlation_state_size.load(Relaxed),
+            correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
             read_watch_files: self.read_watch_files.load(Relaxed),

@@ -307,6 +307,8 @@ fn file_sequence() -> Vec<Record> {
             rules_loaded: 12,
             rules_reloads_total: 1,
             rules_reload_failures_total: 1,
+            correlation_state_size: 17,
+            correlation_evictions_total: 3,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
             read_watch_files: 5,
@@ -458,8 +460,8 @@ fn net_sequence() -> Vec<Record> {
     out
 }
 
-/// A user rule (from the sample rules) on a web shell, and a rate-limited
-/// burst of persistence alerts with its summary.
+/// A web shell (the built-in scenario, with its evidence, and a sample
+/// rule), and a rate-limited burst of persistence alerts with its summary.
 fn rules_sequence() -> Vec<Record> {
     let samples = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -547,6 +549,7 @@ fn rule_alerts_and_rate_limit_summary_match_golden() {
     assert_eq!(
         ids,
         [
+            ("rg-webshell-exec", 0),
             ("sample-web-server-spawns-shell", 0),
             ("rg-persist-cron", 0),
             ("rg-persist-cron", 2)

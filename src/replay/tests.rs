@@ -104,7 +104,7 @@ fn golden_alert_events_write_back_as_the_event_before_them() {
             _ => {}
         }
     }
-    assert_eq!(alerts, 8);
+    assert_eq!(alerts, 9);
 }
 
 /// The detector a golden file was made with (tests/golden.rs): the
@@ -168,7 +168,7 @@ fn replayed_golden_files_raise_the_golden_alerts() {
             }
         );
     }
-    assert_eq!(alerts_seen, 8);
+    assert_eq!(alerts_seen, 9);
 }
 
 /// Each alert on its own: its embedded event, through a fresh detector,
