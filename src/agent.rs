@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{Sender, bounded, unbounded};
-use libbpf_rs::RingBufferBuilder;
+use libbpf_rs::{MapHandle, RingBufferBuilder};
 use nix::sys::signal::Signal;
 
 use crate::channel::{Outlet, Stage};
@@ -29,7 +29,7 @@ use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize};
+use crate::{detect, enrich, normalize, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -83,6 +83,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
 
     let me = std::process::id();
     let source = ObjectSource::from_env();
+    let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
         ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
@@ -90,6 +91,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         agent_tgid: me,
         file: cfg.file.enabled,
         report_failed: cfg.file.report_failed,
+        watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
@@ -106,6 +108,34 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
+
+    // Fill the read watch before reporting ready: a read right after
+    // start-up is seen. The keeper thread keeps it current from then on,
+    // on hints from the normalizer.
+    let (keeper, hints) = if read_watch {
+        let map = MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| {
+            KernelError::Map {
+                map: "edr_read_watch",
+                source,
+            }
+        })?;
+        let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
+        let r = keeper.refresh();
+        for e in &r.errors {
+            eprintln!("rand-guard: warning: read watch: {e}");
+        }
+        stats.set_read_watch(r.present as u64, 0);
+        eprintln!(
+            "rand-guard: read watch: {} of {} watched files exist",
+            r.present,
+            cfg.file.watch_reads.len()
+        );
+        let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
+        (Some((keeper, hints_rx)), Some(hints))
+    } else {
+        (None, None)
+    };
+    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
 
     // Seed after attaching: a process started in between is then seen by
     // the kernel hooks, the scan, or both (the table takes the newest).
@@ -142,9 +172,14 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
 
     thread::scope(|s| {
         let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+        // Ends when the normalizer drops the hints' sender.
+        let keeper = keeper.map(|(k, rx)| {
+            let st = stats.clone();
+            spawn(s, "read-watch", move || watch::run(k, rx, st))
+        });
         let handles = [
             spawn(s, "normalizer", move || {
-                normalize::run(raw_rx, norm_tx, recycle_tx, st)
+                normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)
             }),
             spawn(s, "enricher", move || {
                 enrich::run(norm_rx, enr_tx, enricher, st2)
@@ -191,7 +226,7 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         );
         drop(raw_tx); // the normalizer finishes its input and hangs up
         let mut result = polled.map_err(AgentError::from);
-        for (name, h) in handles {
+        for (name, h) in handles.into_iter().chain(keeper) {
             if h.join().is_err() && result.is_ok() {
                 result = Err(AgentError::StagePanicked(name));
             }

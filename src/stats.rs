@@ -34,9 +34,18 @@ pub struct Stats {
     rules_loaded: AtomicU64,
     rules_reloads: AtomicU64,
     rules_reload_failures: AtomicU64,
+    /// Scenario correlation: entries held now (a gauge) and entries
+    /// pushed out before their window was over.
+    correlation_state_size: AtomicU64,
+    correlation_evictions: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
+    /// `[file] watch_reads` files that exist now (a gauge), and changes
+    /// the keeper made after the first fill (replacements, appearances,
+    /// disappearances).
+    read_watch_files: AtomicU64,
+    read_watch_updates: AtomicU64,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
@@ -65,8 +74,12 @@ impl Default for Stats {
             rules_loaded: AtomicU64::new(0),
             rules_reloads: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
+            correlation_state_size: AtomicU64::new(0),
+            correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
+            read_watch_files: AtomicU64::new(0),
+            read_watch_updates: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -91,8 +104,12 @@ pub struct Snapshot {
     pub rules_loaded: u64,
     pub rules_reloads_total: u64,
     pub rules_reload_failures_total: u64,
+    pub correlation_state_size: u64,
+    pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
+    pub read_watch_files: u64,
+    pub read_watch_updates_total: u64,
     /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
@@ -152,6 +169,15 @@ impl Stats {
             self.rules_reload_failures.fetch_add(1, Relaxed);
         }
     }
+    /// Watched files present now; `changes` made by this re-stat.
+    pub fn set_read_watch(&self, present: u64, changes: u64) {
+        self.read_watch_files.store(present, Relaxed);
+        self.read_watch_updates.fetch_add(changes, Relaxed);
+    }
+    pub fn set_correlation(&self, size: usize, evictions: u64) {
+        self.correlation_state_size.store(size as u64, Relaxed);
+        self.correlation_evictions.store(evictions, Relaxed);
+    }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
@@ -189,8 +215,12 @@ impl Stats {
             rules_loaded: self.rules_loaded.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
+            correlation_state_size: self.correlation_state_size.load(Relaxed),
+            correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            read_watch_files: self.read_watch_files.load(Relaxed),
+            read_watch_updates_total: self.read_watch_updates.load(Relaxed),
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
