@@ -51,7 +51,10 @@ fn sample_rules() -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for (i, part) in text.split("\n[[rules]]\n").skip(1).enumerate() {
         let rule = format!("[[rules]]\n{}\n", part.trim_end());
-        out.insert(format!("gen-sample-rule-{:02}.toml", i + 1), rule.into_bytes());
+        out.insert(
+            format!("gen-sample-rule-{:02}.toml", i + 1),
+            rule.into_bytes(),
+        );
     }
     assert_eq!(out.len(), 12, "the twelve sample rules");
     out
@@ -137,7 +140,14 @@ fn records() -> BTreeMap<String, Vec<u8>> {
         ..Default::default()
     };
     put("exec", &|b| {
-        decode::encode_exec(&exec(), b"/bin/sh", b"", b"/usr/bin/dash", b"sh\0-c\0id\0", b)
+        decode::encode_exec(
+            &exec(),
+            b"/bin/sh",
+            b"",
+            b"/usr/bin/dash",
+            b"sh\0-c\0id\0",
+            b,
+        )
     });
     put("exec-relative-truncated", &|b| {
         let e = abi::Exec {
@@ -146,7 +156,14 @@ fn records() -> BTreeMap<String, Vec<u8>> {
             flags: exec_flag::ARGS_TRUNC | exec_flag::CWD_TRUNC,
             ..exec()
         };
-        decode::encode_exec(&e, b"../bin/run", b"/opt/app/x", b"/opt/app/bin/run", b"run\0-a\0very-lo", b)
+        decode::encode_exec(
+            &e,
+            b"../bin/run",
+            b"/opt/app/x",
+            b"/opt/app/bin/run",
+            b"run\0-a\0very-lo",
+            b,
+        )
     });
     put("exec-memfd", &|b| {
         let e = abi::Exec {
@@ -207,6 +224,17 @@ fn records() -> BTreeMap<String, Vec<u8>> {
             ..file(kind::FILE_OPEN, "openat")
         };
         decode::encode_file(&f, b"", b"/etc/systemd/system/x.service", b"", b"", b)
+    });
+    put("file-open-watched-read", &|b| {
+        // A read-only open of a watched inode, by file handle: no path
+        // from the syscall, the resolved one from the kernel.
+        let f = abi::File {
+            ret: 4,
+            read_watch: 1,
+            flags: file_flag::PATH_RESOLVED,
+            ..file(kind::FILE_OPEN, "open_by_handle_at")
+        };
+        decode::encode_file(&f, b"", b"/etc/shadow", b"", b"", b)
     });
     put("file-unlink-relative", &|b| {
         let f = abi::File {
@@ -382,7 +410,10 @@ fn every_seed_holds_the_invariants() {
             }
         }
     }
-    assert!(failed.is_empty(), "seeds that fail their target: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "seeds that fail their target: {failed:?}"
+    );
 }
 
 #[test]
@@ -397,18 +428,28 @@ fn derived_records_are_accepted() {
 fn text_seeds_reach_the_accepting_path() {
     // A seed meant to be good that the parser rejects would only ever
     // test the error path; the `bad*` ones are meant to be rejected.
-    for (target, dir) in [("config", seeds_dir("config")), ("rules", seeds_dir("rules"))] {
+    for (target, dir) in [
+        ("config", seeds_dir("config")),
+        ("rules", seeds_dir("rules")),
+    ] {
         for e in fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
             let text = fs::read_to_string(&p).unwrap();
             let ok = match target {
-                "config" => rand_guard::config::Config::parse(&text, &p).map(|_| ()).map_err(|e| e.to_string()),
+                "config" => rand_guard::config::Config::parse(&text, &p)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
                 _ => rand_guard::rules::parse_file(&p, &text)
                     .map(|_| ())
                     .map_err(|e| format!("{e:?}")),
             };
-            assert_eq!(ok.is_ok(), !name.starts_with("bad"), "{}: {ok:?}", p.display());
+            assert_eq!(
+                ok.is_ok(),
+                !name.starts_with("bad"),
+                "{}: {ok:?}",
+                p.display()
+            );
         }
     }
 }

@@ -54,7 +54,11 @@ pub fn decode(data: &[u8]) {
         Err(e) => return decode_error(data, &e),
     };
     let hdr = *rec.hdr();
-    assert_eq!(hdr.size as usize, data.len(), "an accepted record is its size");
+    assert_eq!(
+        hdr.size as usize,
+        data.len(),
+        "an accepted record is its size"
+    );
     let what = kind::name(hdr.kind).expect("an accepted record has a known kind");
 
     // Re-encoded with the encoders, the record decodes to the same views
@@ -62,7 +66,11 @@ pub fn decode(data: &[u8]) {
     let bytes = encode(&rec);
     let again = decode::decode(&bytes)
         .unwrap_or_else(|e| panic!("{what}: re-encoded record rejected: {e}"));
-    assert_eq!(canonical(&rec, &again), again, "{what}: decode(encode(r)) != r");
+    assert_eq!(
+        canonical(&rec, &again),
+        again,
+        "{what}: decode(encode(r)) != r"
+    );
     assert_eq!(encode(&again), bytes, "{what}: encode is not stable");
 
     // The normalizer's path (normalize::run): decode, then normalize.
@@ -101,12 +109,12 @@ fn decode_error(data: &[u8], e: &DecodeError) {
 fn encode(rec: &Record<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     match rec {
-        Record::Exec(e) => decode::encode_exec(&e.fixed, e.filename, e.cwd, e.exe, e.args, &mut out),
+        Record::Exec(e) => {
+            decode::encode_exec(&e.fixed, e.filename, e.cwd, e.exe, e.args, &mut out)
+        }
         Record::Fork(f) => decode::encode_fork(f, &mut out),
         Record::Exit(x) => decode::encode_exit(x, &mut out),
-        Record::File(f) => {
-            decode::encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut out)
-        }
+        Record::File(f) => decode::encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut out),
         Record::Net(n) => decode::encode_net(&n.fixed, n.unix_path, n.payload, &mut out),
     }
     out
@@ -177,7 +185,10 @@ pub fn config(data: &[u8]) {
             let back = Config::parse(&shown, path).unwrap_or_else(|e| {
                 panic!("the effective config does not parse back: {e}\n{shown}")
             });
-            assert_eq!(back, cfg, "the effective config reads back differently\n{shown}");
+            assert_eq!(
+                back, cfg,
+                "the effective config reads back differently\n{shown}"
+            );
         }
         Err(e) => {
             assert_eq!(e.file, path);
@@ -218,7 +229,10 @@ pub fn rules(data: &[u8]) {
             for e in errors {
                 assert_eq!(e.file, path);
                 let msg = e.to_string();
-                assert!(msg.starts_with("rules file /fuzz/rules.d/fuzz.toml"), "{msg}");
+                assert!(
+                    msg.starts_with("rules file /fuzz/rules.d/fuzz.toml"),
+                    "{msg}"
+                );
                 assert!(!e.reason.trim().is_empty(), "{msg}");
                 check_line(text, e.line, &msg);
             }
