@@ -325,6 +325,9 @@ fn set_hdr(h: &mut Hdr, kind: u16, size: usize) {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
