@@ -2,6 +2,7 @@
 //! (aliases in .cargo/config.toml: `cargo xf|xc|xl|xt|xb`).
 
 mod bench;
+mod fuzz;
 mod package;
 
 use std::env;
@@ -27,6 +28,11 @@ commands:
   bench [--iterations N] [--pairs K] [--only syscall|files|reads]
               release build, then workloads without and with the agent as A/B
               pairs (root); prints a markdown table for docs/benchmarks.md
+  fuzz [--seconds N] [TARGET...] [-- LIBFUZZER_ARGS]
+              each cargo-fuzz target (decode, config, rules, replay; default
+              all) for N seconds (default 60) on the nightly toolchain, from
+              the seeds in fuzz/seeds/; prints a markdown table for
+              docs/reliability.md (installs cargo-fuzz when missing)
 ";
 
 fn root() -> PathBuf {
@@ -264,6 +270,7 @@ fn main() -> ExitCode {
             run(a)
         }
         "bench" => bench_cmd(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

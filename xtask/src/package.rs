@@ -37,10 +37,10 @@ const CARGO_GENERATE_RPM: Tool = Tool {
     version: "0.21.1",
 };
 
-struct Tool {
-    subcommand: &'static str,
-    krate: &'static str,
-    version: &'static str,
+pub struct Tool {
+    pub subcommand: &'static str,
+    pub krate: &'static str,
+    pub version: &'static str,
 }
 
 /// What `static_build` produced.
@@ -387,7 +387,7 @@ pub fn package() -> Result<(), ExitCode> {
 /// Run `cargo <subcommand> --version`; install the pinned version when the
 /// subcommand is missing. A different version already installed is used
 /// as it is (and named), so a developer's newer tool is not downgraded.
-fn ensure_tool(tool: &Tool) -> Result<(), ExitCode> {
+pub fn ensure_tool(tool: &Tool) -> Result<(), ExitCode> {
     let mut probe = cargo();
     probe.args([tool.subcommand, "--version"]);
     if let Some(out) = probe.output().ok().filter(|o| o.status.success()) {
@@ -404,7 +404,7 @@ fn ensure_tool(tool: &Tool) -> Result<(), ExitCode> {
         .env_remove("CARGO_TARGET_DIR");
     run(install).inspect_err(|_| {
         eprintln!(
-            "xtask: package: installing {} {} failed: it needs crates.io",
+            "xtask: installing {} {} failed: it needs crates.io",
             tool.krate, tool.version
         )
     })
