@@ -5,9 +5,13 @@
 //!
 //! Seeds named `gen-*` are derived from the repository: records made by the
 //! `decode::encode_*` helpers, the shipped config, each sample rule, one
-//! golden line per record type and action. They must match what they are
-//! derived from; `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds`
-//! rewrites them. The other seeds are written by hand.
+//! golden line per record type and action, and `gen-bad-*` ones made
+//! from those by one named change. They must match what they are derived
+//! from; `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds` rewrites them.
+//! The other seeds are written by hand. A seed named `bad-*` or `gen-bad-*`
+//! must be rejected (a bad record with the error its name says), every
+//! other one accepted. An input that crashed a target is added here under
+//! a name that says what it is, with a unit test beside the code it broke.
 
 #[path = "../fuzz/src/lib.rs"]
 mod checks;
@@ -32,7 +36,9 @@ fn repo_file(path: &str) -> String {
 /// Every derived seed: target -> file name -> bytes.
 fn derived() -> BTreeMap<&'static str, BTreeMap<String, Vec<u8>>> {
     let mut all = BTreeMap::new();
-    all.insert("decode", records());
+    let mut decode = records();
+    decode.extend(bad_records(&decode));
+    all.insert("decode", decode);
     all.insert(
         "config",
         BTreeMap::from([(
@@ -41,7 +47,9 @@ fn derived() -> BTreeMap<&'static str, BTreeMap<String, Vec<u8>>> {
         )]),
     );
     all.insert("rules", sample_rules());
-    all.insert("replay", golden_lines());
+    let mut replay = golden_lines();
+    replay.extend(bad_lines(&replay));
+    all.insert("replay", replay);
     all
 }
 
@@ -338,6 +346,91 @@ fn records() -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Records the decoder must reject, each made from a good one by the one
+/// change its name says; `expected_decode_error` says which error.
+fn bad_records(good: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    let exec = &good["gen-exec.bin"];
+    let fork = &good["gen-fork.bin"];
+    let file = &good["gen-file-rename.bin"];
+    let set_u16 =
+        |b: &mut Vec<u8>, at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_ne_bytes());
+    let set_u32 =
+        |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+    let size_at = std::mem::offset_of!(Hdr, size);
+    let mut out = BTreeMap::new();
+    out.insert(
+        "gen-bad-truncated-header.bin",
+        exec[..size_of::<Hdr>() - 1].to_vec(),
+    );
+    let mut b = exec.clone();
+    b[std::mem::offset_of!(Hdr, abi_version)] = abi::ABI_VERSION + 1;
+    out.insert("gen-bad-abi-version.bin", b);
+    let mut b = fork.clone();
+    set_u16(&mut b, std::mem::offset_of!(Hdr, kind), 40);
+    out.insert("gen-bad-unknown-kind.bin", b);
+    let mut b = exec.clone();
+    b.push(0);
+    out.insert("gen-bad-size-mismatch.bin", b);
+    // A fork record with 8 more bytes than a fork has, and a header that
+    // says so: the size agrees, the kind's fixed size does not.
+    let mut b = fork.clone();
+    b.extend_from_slice(&[0; 8]);
+    let n = b.len() as u32;
+    set_u32(&mut b, size_at, n);
+    out.insert("gen-bad-fork-too-long.bin", b);
+    // The rename's path slice one byte longer than the data after it.
+    let mut b = file.clone();
+    let path_len = std::mem::offset_of!(abi::File, path) + std::mem::offset_of!(abi::Slice, len);
+    let data = (b.len() - size_of::<abi::File>()) as u16;
+    let off = u16::from_ne_bytes([b[path_len - 2], b[path_len - 1]]);
+    set_u16(&mut b, path_len, data - off + 1);
+    out.insert("gen-bad-slice-past-end.bin", b);
+    out.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// What the decoder must say to each `gen-bad-*` record.
+fn expected_decode_error(name: &str, e: &decode::DecodeError) -> bool {
+    use decode::DecodeError as E;
+    match name {
+        "gen-bad-truncated-header.bin" => matches!(e, E::Truncated { what: "header", .. }),
+        "gen-bad-abi-version.bin" => matches!(e, E::AbiVersion { .. }),
+        "gen-bad-unknown-kind.bin" => *e == E::UnknownKind(40),
+        "gen-bad-size-mismatch.bin" => matches!(e, E::SizeMismatch { what: "exec", .. }),
+        "gen-bad-fork-too-long.bin" => matches!(e, E::SizeMismatch { what: "fork", .. }),
+        "gen-bad-slice-past-end.bin" => matches!(e, E::BadSlice { field: "path", .. }),
+        _ => panic!("{name}: no expected error: add it here"),
+    }
+}
+
+/// Lines replay must reject, each the golden exec line with the one change
+/// its name says.
+fn bad_lines(good: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    let exec = std::str::from_utf8(&good["gen-event-exec.jsonl"]).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(exec.contains(from), "{from} not in the golden exec line");
+        exec.replacen(from, to, 1).into_bytes()
+    };
+    BTreeMap::from([
+        (
+            "gen-bad-not-json.jsonl".to_string(),
+            exec[..exec.len() / 2].to_string().into_bytes(),
+        ),
+        (
+            "gen-bad-unknown-action.jsonl".to_string(),
+            edit(r#""action":"exec""#, r#""action":"teleport""#),
+        ),
+        (
+            "gen-bad-schema-version.jsonl".to_string(),
+            edit(r#""schema_version":1"#, r#""schema_version":99"#),
+        ),
+        (
+            // A derived field that disagrees with what it derives from.
+            "gen-bad-name-disagrees.jsonl".to_string(),
+            edit(r#""name":"bash""#, r#""name":"zsh""#),
+        ),
+    ])
+}
+
 fn gen_files(dir: &Path) -> BTreeSet<String> {
     fs::read_dir(dir)
         .map(|rd| {
@@ -416,40 +509,73 @@ fn every_seed_holds_the_invariants() {
     );
 }
 
-#[test]
-fn derived_records_are_accepted() {
-    // A seed the decoder rejects would only ever test the error path.
-    for (name, bytes) in records() {
-        decode::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
+/// Whether a seed is meant to be rejected: `bad-*` by hand, `gen-bad-*`
+/// derived.
+fn is_bad(name: &str) -> bool {
+    name.strip_prefix("gen-")
+        .unwrap_or(name)
+        .starts_with("bad-")
 }
 
 #[test]
-fn text_seeds_reach_the_accepting_path() {
-    // A seed meant to be good that the parser rejects would only ever
-    // test the error path; the `bad*` ones are meant to be rejected.
-    for (target, dir) in [
-        ("config", seeds_dir("config")),
-        ("rules", seeds_dir("rules")),
-    ] {
-        for e in fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let text = fs::read_to_string(&p).unwrap();
-            let ok = match target {
-                "config" => rand_guard::config::Config::parse(&text, &p)
+fn each_seed_gets_its_expected_result() {
+    // A good seed the parser rejects would only ever test the error path;
+    // a bad one it accepts would mean a check has gone.
+    let mut wrong = Vec::new();
+    for target in checks::TARGETS {
+        let dir = seeds_dir(target);
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            let p = dir.join(&name);
+            let bytes = fs::read(&p).unwrap();
+            let text = || String::from_utf8(bytes.clone()).unwrap();
+            let verdict: Result<(), String> = match target {
+                "decode" => match decode::decode(&bytes) {
+                    Err(e) if is_bad(&name) && !expected_decode_error(&name, &e) => {
+                        wrong.push(format!("{target}/{name}: not the error named: {e}"));
+                        continue;
+                    }
+                    r => r.map(|_| ()).map_err(|e| e.to_string()),
+                },
+                "config" => rand_guard::config::Config::parse(&text(), &p)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                _ => rand_guard::rules::parse_file(&p, &text)
+                "rules" => rand_guard::rules::parse_file(&p, &text())
                     .map(|_| ())
                     .map_err(|e| format!("{e:?}")),
+                _ => replay_verdict(&name, &text()),
             };
-            assert_eq!(
-                ok.is_ok(),
-                !name.starts_with("bad"),
-                "{}: {ok:?}",
-                p.display()
-            );
+            match (is_bad(&name), verdict) {
+                (false, Err(e)) => wrong.push(format!("{target}/{name}: rejected: {e}")),
+                (true, Ok(())) => wrong.push(format!("{target}/{name}: accepted")),
+                _ => {}
+            }
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "seeds with the wrong result:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// A replay seed's lines: events replay, alert and health records are
+/// skipped, and a bad line is rejected.
+fn replay_verdict(name: &str, text: &str) -> Result<(), String> {
+    let output = name.starts_with("gen-alert-") || name.starts_with("gen-health-");
+    for (i, line) in text.lines().enumerate() {
+        match rand_guard::replay::parse_line(line) {
+            Err(e) => return Err(e.with_line(i + 1).to_string()),
+            Ok(Some(_)) if output => {
+                return Err(format!("line {}: an output record replayed", i + 1));
+            }
+            Ok(None) if !output => return Err(format!("line {}: skipped", i + 1)),
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
