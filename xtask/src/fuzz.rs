@@ -76,7 +76,8 @@ impl Options {
 /// What one run printed that we report.
 #[derive(Default)]
 struct Stats {
-    /// The `cov:` / `ft:` / `corp:` of the INITED line: the seeds' coverage.
+    /// `cov:` / `ft:` / `corp:` once the corpus is loaded (INITED): the
+    /// seeds and the corpus grown by earlier runs.
     inited: Option<Progress>,
     /// The same at the last status line.
     last: Option<Progress>,
@@ -213,7 +214,7 @@ fn report(runs: &[Run], o: &Options) -> String {
     let n = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
     let mut s = format!(
         "Fuzzing, {} s per target (libFuzzer via cargo fuzz, ASan):\n\n\
-         | target | runs | exec/s | cov (seeds → end) | features (seeds → end) \
+         | target | runs | exec/s | cov (start → end) | features (start → end) \
          | corpus at end | new units | peak RSS MB | result |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---|\n",
         o.seconds

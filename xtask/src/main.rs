@@ -106,6 +106,20 @@ fn ci_format() -> Result<(), ExitCode> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
+    // fuzz/ is a workspace of its own: `cargo fmt --all` above reaches its
+    // src/lib.rs (tests/fuzz_seeds.rs includes it), not its targets.
+    let mut targets: Vec<PathBuf> = std::fs::read_dir(root().join("fuzz/fuzz_targets"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    targets.sort();
+    if !targets.is_empty() {
+        // (Without files rustfmt would read stdin.)
+        let mut rf = Command::new(env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into()));
+        rf.current_dir(root())
+            .args(["--edition", "2024", "--check"])
+            .args(targets);
+        run(rf)?;
+    }
     let mut cf = Command::new(env::var_os("CLANG_FORMAT").unwrap_or_else(|| "clang-format".into()));
     cf.current_dir(root())
         .args(["--dry-run", "--Werror"])
