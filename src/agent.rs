@@ -93,6 +93,11 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         report_failed: cfg.file.report_failed,
         watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
+        stdio: !cfg
+            .detections
+            .disabled
+            .iter()
+            .any(|id| id == "rg-reverse-shell"),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
         dns: cfg.network.collect_dns,

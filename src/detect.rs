@@ -110,6 +110,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-persist-systemd-enable",
     "rg-drop-exec",
     "rg-fileless-exec",
+    "rg-reverse-shell",
 ];
 
 /// Shell start-up files in a home directory, for root and for /home/*.
@@ -435,7 +436,7 @@ impl PortRule {
         let end = match n.op {
             NetOp::Connect => n.remote,
             NetOp::Bind | NetOp::Listen => n.local,
-            NetOp::Accept | NetOp::DnsQuery => None,
+            NetOp::Accept | NetOp::DnsQuery | NetOp::StdioSocket => None,
         };
         end.is_some_and(|a| {
             self.ports.contains(&a.port()) && (self.loopback || !a.ip().is_loopback())
@@ -915,9 +916,12 @@ impl EventOutput {
     }
 
     fn wants(&self, ev: &Event) -> bool {
-        match ev.body {
+        match &ev.body {
             Body::Exec(_) | Body::Fork(_) | Body::Exit(_) => self.process,
             Body::File(_) => self.file,
+            // Socket stdio is about the process, and rare: it is
+            // written with the process events, network on or off.
+            Body::Net(n) if n.op == NetOp::StdioSocket => self.process,
             Body::Net(_) => self.network,
         }
     }
@@ -1388,6 +1392,7 @@ mod tests {
             pid,
             tid: pid,
             body: Body::Net(NetBody {
+                stdio: None,
                 op,
                 syscall: "connect",
                 result: 0,

@@ -57,6 +57,9 @@ pub enum NetOp {
     Accept,
     /// A datagram to port 53.
     DnsQuery,
+    /// The process's stdin and stdout or stderr are internet sockets (at
+    /// exec, or after a dup onto fd 0..2): a reverse shell's signature.
+    StdioSocket,
 }
 
 impl NetOp {
@@ -67,6 +70,7 @@ impl NetOp {
             NetOp::Listen => "listen",
             NetOp::Accept => "accept",
             NetOp::DnsQuery => "dns_query",
+            NetOp::StdioSocket => "stdio_socket",
         }
     }
 
@@ -78,6 +82,7 @@ impl NetOp {
             k::NET_LISTEN => NetOp::Listen,
             k::NET_ACCEPT => NetOp::Accept,
             k::NET_DNS => NetOp::DnsQuery,
+            k::STDIO_SOCKET => NetOp::StdioSocket,
             _ => return None,
         })
     }
@@ -132,7 +137,19 @@ pub struct NetBody {
     pub unix_path: Option<String>,
     /// DNS queries: the parsed question, or why it could not be parsed.
     pub dns: Option<Result<crate::dns::Query, crate::dns::DnsError>>,
+    /// Stdio-socket events only.
+    pub stdio: Option<Stdio>,
     pub truncated: NetTruncation,
+}
+
+/// What a stdio-socket event adds: which standard fds are internet
+/// sockets, and which socket the event describes (stdin's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stdio {
+    /// Bit n set: fd n (0..2) is an internet socket.
+    pub fds: u8,
+    /// The socket's inode number (`socket:[N]` in /proc/PID/fd).
+    pub socket_inode: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -162,6 +179,7 @@ impl crate::channel::Kinded for Event {
                 NetOp::Listen => "net_listen",
                 NetOp::Accept => "net_accept",
                 NetOp::DnsQuery => "net_dns",
+                NetOp::StdioSocket => "stdio_socket",
             },
             Body::File(f) => match f.op {
                 FileOp::Open => "file_open",

@@ -39,6 +39,9 @@ pub struct LoadOptions {
     pub watch_reads: bool,
     /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
     pub prefixes: Vec<(PrefixKey, u8)>,
+    /// Look for socket stdio at exec and after a dup onto fd 0..2
+    /// (stdio-socket records, for rg-reverse-shell).
+    pub stdio: bool,
     /// Load the network programs, attached to these hooks.
     pub network: bool,
     pub net_hooks: Vec<NetHook>,
@@ -60,6 +63,8 @@ pub enum Family {
     Network,
     /// DNS queries: sendto, sendmsg, sendmmsg, write.
     Dns,
+    /// dup, dup2, dup3 onto fd 0..2 (the exec side is in `edr_exec`).
+    Stdio,
 }
 
 /// Where a program attaches.
@@ -99,6 +104,15 @@ const fn net(program: &'static str, family: Family, name: &'static str, id: u16)
         family,
         attach: Attach::SyscallExit { name, id },
         required: true,
+    }
+}
+
+const fn stdio(program: &'static str, name: &'static str, id: u16, required: bool) -> Hook {
+    Hook {
+        program,
+        family: Family::Stdio,
+        attach: Attach::SyscallExit { name, id },
+        required,
     }
 }
 
@@ -152,6 +166,10 @@ pub const HOOKS: &[Hook] = &[
     net("edr_dns", Family::Dns, "sendmsg", 38),
     net("edr_dns", Family::Dns, "sendmmsg", 39),
     net("edr_dns", Family::Dns, "write", 40),
+    stdio("edr_dup", "dup", 49, true),
+    // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
+    stdio("edr_dup2", "dup2", 50, false),
+    stdio("edr_dup3", "dup3", 51, true),
 ];
 
 /// The config hook a network attach point belongs to.
@@ -197,6 +215,10 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
         "sendmsg" => c::SYS_sendmsg,
         "sendmmsg" => c::SYS_sendmmsg,
         "write" => c::SYS_write,
+        "dup" => c::SYS_dup,
+        "dup3" => c::SYS_dup3,
+        #[cfg(target_arch = "x86_64")]
+        "dup2" => c::SYS_dup2,
         #[cfg(target_arch = "x86_64")]
         "open" => c::SYS_open,
         #[cfg(target_arch = "x86_64")]
@@ -530,6 +552,7 @@ impl Kernel {
             wakeup_bytes: opts.wakeup_bytes,
             report_failed: u32::from(opts.report_failed),
             watch_reads: u32::from(opts.watch_reads),
+            stdio_check: u32::from(opts.stdio),
             net_families: opts
                 .net_families
                 .iter()
@@ -544,7 +567,7 @@ impl Kernel {
             let map = match hook.family {
                 Family::File => &mut sysmap,
                 Family::Network | Family::Dns => &mut net_sysmap,
-                Family::Process => continue,
+                Family::Process | Family::Stdio => continue,
             };
             if let Attach::SyscallExit { name, id } = hook.attach
                 && let Some(nr) = syscall_nr(name)
@@ -584,6 +607,7 @@ impl Kernel {
             Family::File => opts.file,
             Family::Network => opts.network && !opts.net_hooks.is_empty(),
             Family::Dns => opts.network && opts.dns,
+            Family::Stdio => opts.stdio,
         };
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
@@ -634,7 +658,7 @@ impl Kernel {
                     })?;
             }
         }
-        if opts.file || opts.network {
+        if opts.file || opts.network || opts.stdio {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
@@ -804,14 +828,15 @@ mod tests {
         let mut ids = Vec::new();
         for h in HOOKS {
             if let Attach::SyscallExit { name, id } = h.attach {
-                let named =
-                    crate::abi::file_syscall::name(id).or(crate::abi::net_syscall::name(id));
+                let named = crate::abi::file_syscall::name(id)
+                    .or(crate::abi::net_syscall::name(id))
+                    .or(crate::abi::stdio_syscall::name(id));
                 assert_eq!(named, Some(name));
                 ids.push(id);
             }
         }
         ids.sort();
-        let expected: Vec<u16> = (1..=23).chain(32..=40).collect();
+        let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {

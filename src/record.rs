@@ -163,6 +163,27 @@ struct RgNetwork<'a> {
     /// A datagram to port 53 that is not a parsable query.
     #[serde(skip_serializing_if = "Option::is_none")]
     dns_error: Option<String>,
+    /// Stdio-socket events: which of fds 0, 1, 2 are internet sockets...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdio_fds: Option<StdioFds>,
+    /// ...and the inode of the socket described (stdin's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket_inode: Option<u64>,
+}
+
+/// Bits 0..2 of a stdio-socket event, written as the list of fd numbers.
+#[derive(Clone, Copy)]
+struct StdioFds(u8);
+
+impl Serialize for StdioFds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some((self.0 & 7).count_ones() as usize))?;
+        for fd in (0..3u8).filter(|fd| self.0 & (1 << fd) != 0) {
+            seq.serialize_element(&fd)?;
+        }
+        seq.end()
+    }
 }
 
 /// IPPROTO_* numbers with an ECS `network.transport` name.
@@ -198,6 +219,7 @@ fn net_types(n: &NetBody) -> &'static [&'static str] {
         NetOp::Connect | NetOp::Accept => &["connection", "start"],
         NetOp::Bind | NetOp::Listen => &["start"],
         NetOp::DnsQuery => &["protocol"],
+        NetOp::StdioSocket => &["info"],
     }
 }
 
@@ -1007,6 +1029,8 @@ impl<'a> EventDoc<'a> {
                         .as_ref()
                         .and_then(|q| q.as_ref().err())
                         .map(|e| e.to_string()),
+                    stdio_fds: n.stdio.map(|s| StdioFds(s.fds)),
+                    socket_inode: n.stdio.map(|s| s.socket_inode),
                 }),
                 file: file.map(|f| RgFile {
                     syscall: f.syscall,

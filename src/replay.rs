@@ -41,7 +41,7 @@ use crate::config::ANCESTRY_DEPTH_MAX;
 use crate::dns::{self, DnsError, Query};
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
 };
 use crate::proctable::{Origin, Process};
 use crate::record::{self, Context, Record, SCHEMA_VERSION};
@@ -446,12 +446,13 @@ const FILE_OPS: [FileOp; 7] = [
     FileOp::Symlink,
 ];
 
-const NET_OPS: [NetOp; 5] = [
+const NET_OPS: [NetOp; 6] = [
     NetOp::Connect,
     NetOp::Bind,
     NetOp::Listen,
     NetOp::Accept,
     NetOp::DnsQuery,
+    NetOp::StdioSocket,
 ];
 
 fn action(v: &Value) -> Result<Action, String> {
@@ -964,7 +965,11 @@ fn net_body(
     };
     Ok(NetBody {
         op,
-        syscall: rgn.need("syscall", |v| syscall(v, &abi::net_syscall::ALL))?,
+        syscall: if op == NetOp::StdioSocket {
+            rgn.need("syscall", |v| syscall(v, &abi::stdio_syscall::ALL))?
+        } else {
+            rgn.need("syscall", |v| syscall(v, &abi::net_syscall::ALL))?
+        },
         result: rgn.need("result", signed::<i64>)?,
         in_progress: rgn.get("in_progress", boolean)?.unwrap_or(false),
         family: rgn.need("family", |v| {
@@ -993,6 +998,22 @@ fn net_body(
         remote,
         unix_path: rgn.get("unix_path", owned)?,
         dns,
+        stdio: if op == NetOp::StdioSocket {
+            Some(Stdio {
+                fds: rgn.need("stdio_fds", |v| {
+                    let fds = v
+                        .as_array()
+                        .ok_or_else(|| format!("expected a list of fd numbers 0..2, found {v}"))?;
+                    fds.iter().try_fold(0u8, |m, fd| match fd.as_u64() {
+                        Some(n @ 0..=2) => Ok(m | 1 << n),
+                        _ => Err(format!("expected an fd number 0..2, found {fd}")),
+                    })
+                })?,
+                socket_inode: rgn.need("socket_inode", unsigned::<u64>)?,
+            })
+        } else {
+            None
+        },
         truncated: NetTruncation {
             unix_path: cut("unix_path"),
             payload: cut("payload"),
