@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 4
+#define EDR_ABI_VERSION 5
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -34,6 +34,7 @@ enum edr_kind {
 	EDR_KIND_FORK = 2,
 	EDR_KIND_EXIT = 3,
 	EDR_KIND_STDIO_SOCKET = 4,  /* stdin and stdout/stderr are internet sockets */
+	EDR_KIND_SIGNAL = 5,	    /* a signal sent to the agent by another process */
 	EDR_KIND_FILE_OPEN = 16,    /* open for write/create/truncate, or a watched read */
 	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
 	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
@@ -272,6 +273,23 @@ struct edr_stdio {
 	__u16 pad0;
 };
 
+/*
+ * A signal sent to the agent by another process (kill, tkill, tgkill,
+ * rt_sigqueueinfo, pidfd_send_signal), at signal_generate. hdr is the
+ * sender; the kernel's own signals (timers, SIGPIPE, faults) are not
+ * reported.
+ */
+struct edr_signal {
+	struct edr_hdr hdr;
+	__u64 target_start_ns; /* the agent's start_boottime */
+	__u32 target_pid;      /* the thread signalled */
+	__u32 target_tgid;
+	__s32 sig;
+	__s32 code;   /* si_code: SI_USER 0, SI_QUEUE -1, SI_TKILL -6 */
+	__s32 result; /* TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ... */
+	__u32 pad0;
+};
+
 /* Kernel network address filter: an LPM trie over IPv6 (IPv4 mapped). */
 struct edr_net_key {
 	__u32 prefixlen; /* in bits */
@@ -341,6 +359,7 @@ struct edr_abi {
 	struct edr_file file;
 	struct edr_net net;
 	struct edr_stdio stdio;
+	struct edr_signal signal;
 	struct edr_net_key net_key;
 	struct edr_kstats kstats;
 	struct edr_config config;
@@ -365,6 +384,7 @@ _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");
 _Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_key layout");
 _Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
 _Static_assert(sizeof(struct edr_stdio) == 80, "edr_stdio layout");
+_Static_assert(sizeof(struct edr_signal) == 56, "edr_signal layout");
 _Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
 _Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
 _Static_assert(sizeof(struct edr_config) == 24, "edr_config layout");

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 4;
+pub const ABI_VERSION: u8 = 5;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -21,6 +21,7 @@ pub mod kind {
     pub const FORK: u16 = 2;
     pub const EXIT: u16 = 3;
     pub const STDIO_SOCKET: u16 = 4;
+    pub const SIGNAL: u16 = 5;
     pub const FILE_OPEN: u16 = 16;
     pub const FILE_UNLINK: u16 = 17;
     pub const FILE_RENAME: u16 = 18;
@@ -43,6 +44,7 @@ pub mod kind {
             FORK => Some("fork"),
             EXIT => Some("exit"),
             STDIO_SOCKET => Some("stdio_socket"),
+            SIGNAL => Some("signal"),
             FILE_OPEN => Some("file_open"),
             FILE_UNLINK => Some("file_unlink"),
             FILE_RENAME => Some("file_rename"),
@@ -68,11 +70,12 @@ pub mod kind {
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 16] = [
+    pub const ALL: [u16; 17] = [
         EXEC,
         FORK,
         EXIT,
         STDIO_SOCKET,
+        SIGNAL,
         FILE_OPEN,
         FILE_UNLINK,
         FILE_RENAME,
@@ -348,6 +351,22 @@ pub struct Stdio {
     pub pad0: u16,
 }
 
+/// `struct edr_signal`: a signal sent to the agent; `hdr` is the sender.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    pub hdr: Hdr,
+    pub target_start_ns: u64,
+    pub target_pid: u32,
+    pub target_tgid: u32,
+    pub sig: i32,
+    /// si_code: SI_USER 0, SI_QUEUE -1, SI_TKILL -6.
+    pub code: i32,
+    /// TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ...
+    pub result: i32,
+    pub pad0: u32,
+}
+
 /// `struct edr_net_key`: a key of the kernel's network LPM trie.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +457,8 @@ unsafe impl plain::Plain for NetKey {}
 // SAFETY: as above.
 unsafe impl plain::Plain for Stdio {}
 // SAFETY: as above.
+unsafe impl plain::Plain for Signal {}
+// SAFETY: as above.
 unsafe impl plain::Plain for KStats {}
 // SAFETY: as above.
 unsafe impl plain::Plain for InodeKey {}
@@ -453,6 +474,7 @@ const _: () = assert!(size_of::<InodeKey>() == 16);
 const _: () = assert!(size_of::<Net>() == 88);
 const _: () = assert!(size_of::<NetKey>() == 20);
 const _: () = assert!(size_of::<Stdio>() == 80);
+const _: () = assert!(size_of::<Signal>() == 56);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
 const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
@@ -569,6 +591,20 @@ mod tests {
         );
         same_layout!(NetKey, c::edr_net_key, [prefixlen, addr]);
         same_layout!(
+            Signal,
+            c::edr_signal,
+            [
+                hdr,
+                target_start_ns,
+                target_pid,
+                target_tgid,
+                sig,
+                code,
+                result,
+                pad0
+            ]
+        );
+        same_layout!(
             Stdio,
             c::edr_stdio,
             [
@@ -599,6 +635,7 @@ mod tests {
         use c::edr_kind as k;
         for (ours, theirs) in [
             (kind::STDIO_SOCKET, k::EDR_KIND_STDIO_SOCKET),
+            (kind::SIGNAL, k::EDR_KIND_SIGNAL),
             (kind::FILE_OPEN, k::EDR_KIND_FILE_OPEN),
             (kind::FILE_UNLINK, k::EDR_KIND_FILE_UNLINK),
             (kind::FILE_RENAME, k::EDR_KIND_FILE_RENAME),

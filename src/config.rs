@@ -348,8 +348,11 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// The kernel prefix filter holds two trie entries per prefix.
+/// The kernel prefix filter holds two trie entries per prefix (256 in
+/// all): 120 configured prefixes, and room for the agent's own files
+/// (`tamper::MAX_PROTECTED`).
 pub const MAX_PREFIXES: usize = 120;
+const _: () = assert!(2 * (MAX_PREFIXES + crate::tamper::MAX_PROTECTED) <= 256);
 
 /// Most `[file] watch_reads` paths (the kernel map holds one inode per
 /// path, with room to spare: `abi::READ_WATCH_MAX`).

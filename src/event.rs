@@ -33,6 +33,7 @@ pub enum Body {
     Exit(ExitBody),
     File(FileBody),
     Net(NetBody),
+    Signal(SignalBody),
 }
 
 impl Body {
@@ -44,7 +45,52 @@ impl Body {
             Body::Exit(_) => "exit",
             Body::File(f) => f.op.action(),
             Body::Net(n) => n.op.action(),
+            Body::Signal(_) => "signal",
         }
+    }
+}
+
+/// A signal sent to the agent by another process; the event's process is
+/// the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalBody {
+    /// The agent's process id and the thread signalled.
+    pub target_pid: u32,
+    pub target_tid: u32,
+    pub signal: i32,
+    /// How it was sent: `SI_USER` (kill), `SI_QUEUE` (sigqueue), `SI_TKILL`
+    /// (tkill, tgkill).
+    pub code: &'static str,
+    /// What the kernel did with it: delivered, ignored, already_pending,
+    /// overflow, lose_info.
+    pub result: &'static str,
+}
+
+impl SignalBody {
+    /// si_code names, by value.
+    pub const CODES: [(i32, &'static str); 3] =
+        [(0, "SI_USER"), (-1, "SI_QUEUE"), (-6, "SI_TKILL")];
+    /// TRACE_SIGNAL_* names, by value.
+    pub const RESULTS: [&'static str; 5] = [
+        "delivered",
+        "ignored",
+        "already_pending",
+        "overflow",
+        "lose_info",
+    ];
+
+    /// The signal's name (SIGTERM), or SIGRTMIN+n / SIG<n>.
+    pub fn name(&self) -> String {
+        signal_name(self.signal)
+    }
+}
+
+/// SIGTERM for 15, SIGRTMIN+2 for 36, SIG99 for what has no name.
+pub fn signal_name(sig: i32) -> String {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) if (34..=64).contains(&sig) => format!("SIGRTMIN+{}", sig - 34),
+        Err(_) => format!("SIG{sig}"),
     }
 }
 
@@ -173,6 +219,7 @@ impl crate::channel::Kinded for Event {
             Body::Exec(_) => "exec",
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
+            Body::Signal(_) => "signal",
             Body::Net(n) => match n.op {
                 NetOp::Connect => "net_connect",
                 NetOp::Bind => "net_bind",

@@ -42,6 +42,8 @@ pub struct LoadOptions {
     /// Look for socket stdio at exec and after a dup onto fd 0..2
     /// (stdio-socket records, for rg-reverse-shell).
     pub stdio: bool,
+    /// Report signals sent to the agent (rg-agent-signal).
+    pub signals: bool,
     /// Load the network programs, attached to these hooks.
     pub network: bool,
     pub net_hooks: Vec<NetHook>,
@@ -65,6 +67,8 @@ pub enum Family {
     Dns,
     /// dup, dup2, dup3 onto fd 0..2 (the exec side is in `edr_exec`).
     Stdio,
+    /// Signals sent to the agent (tp_btf/signal_generate).
+    Signal,
 }
 
 /// Where a program attaches.
@@ -131,6 +135,12 @@ pub const HOOKS: &[Hook] = &[
     process("edr_exec"),
     process("edr_fork"),
     process("edr_exit"),
+    Hook {
+        program: "edr_signal",
+        family: Family::Signal,
+        attach: Attach::Auto,
+        required: true,
+    },
     file("openat", 2, true),
     file("unlinkat", 6, true),
     file("renameat2", 10, true),
@@ -567,7 +577,7 @@ impl Kernel {
             let map = match hook.family {
                 Family::File => &mut sysmap,
                 Family::Network | Family::Dns => &mut net_sysmap,
-                Family::Process | Family::Stdio => continue,
+                Family::Process | Family::Stdio | Family::Signal => continue,
             };
             if let Attach::SyscallExit { name, id } = hook.attach
                 && let Some(nr) = syscall_nr(name)
@@ -608,6 +618,7 @@ impl Kernel {
             Family::Network => opts.network && !opts.net_hooks.is_empty(),
             Family::Dns => opts.network && opts.dns,
             Family::Stdio => opts.stdio,
+            Family::Signal => opts.signals,
         };
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();

@@ -25,7 +25,7 @@ use crate::decode::{self, ExecRecord, FileRecord, NetRecord, Reason, Record};
 use crate::dns;
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
@@ -95,6 +95,23 @@ impl Normalizer {
             Record::File(f) => (hdr.tgid, Body::File(file_body(f, &self.watch_reads))),
             Record::Net(n) => (hdr.tgid, Body::Net(net_body(n))),
             Record::Stdio(x) => (hdr.tgid, Body::Net(stdio_body(x))),
+            Record::Signal(x) => (
+                hdr.tgid,
+                Body::Signal(SignalBody {
+                    target_pid: x.target_tgid,
+                    target_tid: x.target_pid,
+                    signal: x.sig,
+                    code: SignalBody::CODES
+                        .iter()
+                        .find(|(c, _)| *c == x.code)
+                        .map_or("other", |(_, n)| n),
+                    result: usize::try_from(x.result)
+                        .ok()
+                        .and_then(|r| SignalBody::RESULTS.get(r))
+                        .copied()
+                        .unwrap_or("other"),
+                }),
+            ),
         };
         // A fork's subject is the child, whose only thread is its main one.
         let tid = if matches!(rec, Record::Fork(_)) {

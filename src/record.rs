@@ -696,6 +696,26 @@ struct RgDoc<'a> {
     truncated: Option<Truncated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<ExitDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<SignalDoc>,
+}
+
+/// A signal sent to the agent (`process` is the sender).
+#[derive(Serialize)]
+struct SignalDoc {
+    number: i32,
+    name: String,
+    /// SI_USER, SI_QUEUE or SI_TKILL.
+    code: &'static str,
+    /// delivered, ignored, already_pending, ...
+    result: &'static str,
+    target: SignalTarget,
+}
+
+#[derive(Serialize)]
+struct SignalTarget {
+    pid: u32,
+    thread: ThreadDoc,
 }
 
 #[derive(Serialize)]
@@ -901,6 +921,7 @@ impl<'a> EventDoc<'a> {
         let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
             Body::Exit(_) => ("process", &["end"]),
+            Body::Signal(_) => ("process", &["info"]),
             Body::File(f) => ("file", file_types(f)),
             Body::Net(n) => ("network", net_types(n)),
         };
@@ -920,7 +941,7 @@ impl<'a> EventDoc<'a> {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
-            Body::File(_) | Body::Net(_) => proc.map_or(0, |p| p.ppid),
+            Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -1064,6 +1085,19 @@ impl<'a> EventDoc<'a> {
                     core_dumped: x.status.core_dumped,
                     lifetime_ns: ev.ktime_ns.saturating_sub(x.start_ns),
                 }),
+                signal: match &ev.body {
+                    Body::Signal(s) => Some(SignalDoc {
+                        number: s.signal,
+                        name: s.name(),
+                        code: s.code,
+                        result: s.result,
+                        target: SignalTarget {
+                            pid: s.target_pid,
+                            thread: ThreadDoc { id: s.target_tid },
+                        },
+                    }),
+                    _ => None,
+                },
             },
         }
     }

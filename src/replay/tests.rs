@@ -506,8 +506,8 @@ fn errors_name_the_line_and_key() {
         (
             set("/event/action", "ptrace".into()),
             "line 3: key `event.action`: unknown action `ptrace`; this agent knows: exec, fork, \
-             exit, open, unlink, rename, chmod, chown, link, symlink, connect, bind, listen, \
-             accept, dns_query",
+             exit, signal, open, unlink, rename, chmod, chown, link, symlink, connect, bind, \
+             listen, accept, dns_query, stdio_socket",
         ),
         (
             set("/schema_version", 2.into()),
