@@ -326,6 +326,20 @@ pub fn encode_exit(fixed: &abi::Exit, out: &mut Vec<u8>) {
     out.extend_from_slice(abi::as_bytes(&rec));
 }
 
+/// Encode a stdio-socket record, filling kind, version and size.
+pub fn encode_stdio(fixed: &abi::Stdio, out: &mut Vec<u8>) {
+    let mut rec = *fixed;
+    set_hdr(&mut rec.hdr, kind::STDIO_SOCKET, size_of::<abi::Stdio>());
+    out.extend_from_slice(abi::as_bytes(&rec));
+}
+
+/// Encode a signal record, filling kind, version and size.
+pub fn encode_signal(fixed: &abi::Signal, out: &mut Vec<u8>) {
+    let mut rec = *fixed;
+    set_hdr(&mut rec.hdr, kind::SIGNAL, size_of::<abi::Signal>());
+    out.extend_from_slice(abi::as_bytes(&rec));
+}
+
 fn set_hdr(h: &mut Hdr, kind: u16, size: usize) {
     h.kind = kind;
     h.abi_version = abi::ABI_VERSION;

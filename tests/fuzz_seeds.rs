@@ -7,7 +7,7 @@
 //! `decode::encode_*` helpers, the shipped config, each sample rule, one
 //! golden line per record type and action, and `gen-bad-*` ones made
 //! from those by one named change. They must match what they are derived
-//! from; `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds` rewrites them.
+//! from; `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds derived_seeds_are_current` rewrites them.
 //! The other seeds are written by hand. A seed named `bad-*` or `gen-bad-*`
 //! must be rejected (a bad record with the error its name says), every
 //! other one accepted. An input that crashed a target is added here under
@@ -208,6 +208,68 @@ fn records() -> BTreeMap<String, Vec<u8>> {
             ..Default::default()
         };
         decode::encode_exit(&x, b)
+    });
+    put("stdio-exec-inet", &|b| {
+        // A shell exec'd with stdin and stdout on one TCP connection.
+        let x = abi::Stdio {
+            hdr: hdr(4242),
+            ino: 123_456,
+            local_addr: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            remote_addr: [203, 0, 113, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            family: 2,
+            sock_type: 1,
+            protocol: 6,
+            syscall: 48, // execve
+            local_port: 40000,
+            remote_port: 4444,
+            fds: 0b011,
+            newfd: 0xff,
+            ..Default::default()
+        };
+        decode::encode_stdio(&x, b)
+    });
+    put("stdio-dup2-inet6", &|b| {
+        let mut remote = [0u8; 16];
+        remote[..2].copy_from_slice(&[0x20, 0x01]);
+        remote[15] = 7;
+        let x = abi::Stdio {
+            hdr: hdr(4243),
+            ino: 123_457,
+            remote_addr: remote,
+            family: 10,
+            sock_type: 1,
+            protocol: 6,
+            syscall: 50, // dup2
+            remote_port: 443,
+            fds: 0b111,
+            newfd: 2,
+            ..Default::default()
+        };
+        decode::encode_stdio(&x, b)
+    });
+    put("signal-term", &|b| {
+        let s = abi::Signal {
+            hdr: hdr(1000),
+            target_start_ns: 5_000_000_000,
+            target_pid: 777,
+            target_tgid: 777,
+            sig: 15,
+            ..Default::default()
+        };
+        decode::encode_signal(&s, b)
+    });
+    put("signal-tkill-unknown-result", &|b| {
+        // SI_TKILL, and a result this build has no name for.
+        let s = abi::Signal {
+            hdr: hdr(1000),
+            target_pid: 778,
+            target_tgid: 777,
+            sig: 9,
+            code: -6,
+            result: 99,
+            ..Default::default()
+        };
+        decode::encode_signal(&s, b)
     });
     let file = |k: u16, syscall: &str| abi::File {
         hdr: Hdr {
@@ -471,7 +533,7 @@ fn derived_seeds_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "fuzz seeds out of date (UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds):\n{}",
+        "fuzz seeds out of date (UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds derived_seeds_are_current):\n{}",
         stale.join("\n")
     );
 }

@@ -114,6 +114,8 @@ fn encode(rec: &Record<'_>) -> Vec<u8> {
         }
         Record::Fork(f) => decode::encode_fork(f, &mut out),
         Record::Exit(x) => decode::encode_exit(x, &mut out),
+        Record::Stdio(x) => decode::encode_stdio(x, &mut out),
+        Record::Signal(x) => decode::encode_signal(x, &mut out),
         Record::File(f) => decode::encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut out),
         Record::Net(n) => decode::encode_net(&n.fixed, n.unix_path, n.payload, &mut out),
     }

@@ -42,6 +42,8 @@ enum Input {
     Exec(abi::Exec, [Vec<u8>; 4]),
     Fork(abi::Fork),
     Exit(abi::Exit),
+    Stdio(abi::Stdio),
+    Signal(abi::Signal),
     File(abi::File, [Vec<u8>; 4]),
     Net(abi::Net, [Vec<u8>; 2]),
 }
@@ -52,6 +54,8 @@ fn input() -> impl Strategy<Value = Input> {
         (fixed::<abi::Exec>(), four()).prop_map(|(f, p)| Input::Exec(f, p)),
         fixed::<abi::Fork>().prop_map(Input::Fork),
         fixed::<abi::Exit>().prop_map(Input::Exit),
+        fixed::<abi::Stdio>().prop_map(Input::Stdio),
+        fixed::<abi::Signal>().prop_map(Input::Signal),
         (
             fixed::<abi::File>(),
             prop::sample::select(kinds(kind::is_file)),
@@ -79,6 +83,8 @@ fn encode(input: &Input) -> Vec<u8> {
         Input::Exec(f, [a, b, c, d]) => encode_exec(f, a, b, c, d, &mut out),
         Input::Fork(f) => encode_fork(f, &mut out),
         Input::Exit(x) => encode_exit(x, &mut out),
+        Input::Stdio(x) => encode_stdio(x, &mut out),
+        Input::Signal(x) => encode_signal(x, &mut out),
         Input::File(f, [a, b, c, d]) => encode_file(f, a, b, c, d, &mut out),
         Input::Net(n, [a, b]) => encode_net(n, a, b, &mut out),
     }
@@ -92,6 +98,8 @@ fn reencode(rec: &Record<'_>) -> Vec<u8> {
         Record::Exec(e) => encode_exec(&e.fixed, e.filename, e.cwd, e.exe, e.args, &mut out),
         Record::Fork(f) => encode_fork(f, &mut out),
         Record::Exit(x) => encode_exit(x, &mut out),
+        Record::Stdio(x) => encode_stdio(x, &mut out),
+        Record::Signal(x) => encode_signal(x, &mut out),
         Record::File(f) => encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut out),
         Record::Net(n) => encode_net(&n.fixed, n.unix_path, n.payload, &mut out),
     }
@@ -150,6 +158,16 @@ fn expected(input: &Input) -> Record<'_> {
             let mut fixed = *x;
             set_hdr(&mut fixed.hdr, kind::EXIT, size_of::<abi::Exit>());
             Record::Exit(fixed)
+        }
+        Input::Stdio(x) => {
+            let mut fixed = *x;
+            set_hdr(&mut fixed.hdr, kind::STDIO_SOCKET, size_of::<abi::Stdio>());
+            Record::Stdio(fixed)
+        }
+        Input::Signal(x) => {
+            let mut fixed = *x;
+            set_hdr(&mut fixed.hdr, kind::SIGNAL, size_of::<abi::Signal>());
+            Record::Signal(fixed)
         }
         Input::File(f, parts) => {
             let mut fixed = *f;
@@ -274,7 +292,13 @@ proptest! {
 fn every_kind_is_generated() {
     // The generator's kinds are every kind the ABI has: a new kind without
     // an encoder here fails this test rather than going untested.
-    let mut covered = vec![kind::EXEC, kind::FORK, kind::EXIT];
+    let mut covered = vec![
+        kind::EXEC,
+        kind::FORK,
+        kind::EXIT,
+        kind::STDIO_SOCKET,
+        kind::SIGNAL,
+    ];
     covered.extend(kinds(kind::is_file));
     covered.extend(kinds(kind::is_net));
     covered.sort();
