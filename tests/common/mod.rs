@@ -61,6 +61,12 @@ impl Agent {
 
     /// As `start`, with extra environment variables for the agent.
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::start_with(config, env, &[])
+    }
+
+    /// As `start`, with extra environment variables and extra arguments
+    /// of `rand-guard run`.
+    pub fn start_with(config: &str, env: &[(&str, &str)], args: &[&str]) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.toml");
         let out = dir.path().join("out.jsonl");
@@ -72,6 +78,7 @@ impl Agent {
             .arg(&cfg)
             .arg("--output")
             .arg(&out)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
