@@ -204,7 +204,11 @@ impl Drop for Agent {
 
 pub fn read_records(path: &Path) -> Vec<Value> {
     let text = fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    // A running agent's buffered writer may have flushed part of a line:
+    // only what ends in a newline is a record yet.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
