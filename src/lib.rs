@@ -5,7 +5,8 @@
 //! checks each record with [`decode`]; [`normalize`] turns records into
 //! [`event::Event`]s; [`enrich`] adds process context from the
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
-//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
+//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them;
+//! [`reload`] decides what a SIGHUP changes.
 
 pub mod abi;
 pub mod agent;
@@ -28,6 +29,7 @@ pub mod output;
 pub mod poller;
 pub mod proctable;
 pub mod record;
+pub mod reload;
 pub mod replay;
 pub mod rules;
 pub mod signals;

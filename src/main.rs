@@ -154,7 +154,8 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Run { config, output } => {
-            let (cfg, source) = match load_config(config) {
+            let env = std::env::var_os(config::ENV_CONFIG).map(PathBuf::from);
+            let (cfg, source) = match load_config(config.clone()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -162,22 +163,32 @@ fn main() -> ExitCode {
                 "rand-guard {}: configuration from {source}",
                 env!("CARGO_PKG_VERSION")
             );
-            match agent::run(&cfg, output.as_deref()) {
+            // SIGHUP reads the configuration again from where it came.
+            let reread = || Config::load(config.as_deref(), env.as_deref());
+            match agent::run(&cfg, output.as_deref(), &reread) {
                 Ok(s) => {
-                    let drops: Vec<String> = s
-                        .kernel_ringbuf_drops_total
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect();
+                    let list = |v: &[(&str, u64)]| {
+                        v.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    let channel: u64 = s.channel_full_drops_total.iter().map(|(_, n)| n).sum();
                     eprintln!(
-                        "rand-guard: stopped: {} records read, {} events written, {} invalid, {} unsupported, \
-                         {} output failures; kernel ring-buffer drops: {}",
+                        "rand-guard: stopped: {} records read, {} events and {} alerts written, \
+                         {} userspace-filtered, {} invalid, {} unsupported, {} channel-full drops, \
+                         {} output failures (dropped: {}; by kind: {}); kernel ring-buffer drops: {}",
                         s.raw_events_total,
                         s.events_output_total,
+                        s.alerts_output_total,
+                        s.userspace_filtered_total,
                         s.invalid_schema_total,
                         s.unsupported_kind_total,
+                        channel,
                         s.output_failures_total,
-                        drops.join(" ")
+                        list(&s.output_buffer_drops_total),
+                        list(&s.output_buffer_drops_by_kind_total),
+                        list(&s.kernel_ringbuf_drops_total),
                     );
                     ExitCode::SUCCESS
                 }
