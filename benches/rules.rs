@@ -235,6 +235,7 @@ fn events() -> Vec<Event> {
                 at_flags: 0,
                 resolved: true,
                 unfiltered: false,
+                watched: None,
                 truncated: FileTruncation::default(),
             }),
             _ => Body::Net(NetBody {

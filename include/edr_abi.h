@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 2
+#define EDR_ABI_VERSION 3
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -33,7 +33,7 @@ enum edr_kind {
 	EDR_KIND_EXEC = 1,
 	EDR_KIND_FORK = 2,
 	EDR_KIND_EXIT = 3,
-	EDR_KIND_FILE_OPEN = 16,    /* open for write, create or truncate */
+	EDR_KIND_FILE_OPEN = 16,    /* open for write/create/truncate, or a watched read */
 	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
 	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
 	EDR_KIND_FILE_CHMOD = 19,   /* chmod, fchmod, fchmodat, fchmodat2 */
@@ -149,6 +149,7 @@ enum edr_file_syscall {
 	EDR_SYS_LINKAT = 20,
 	EDR_SYS_SYMLINK = 21,
 	EDR_SYS_SYMLINKAT = 22,
+	EDR_SYS_OPEN_BY_HANDLE_AT = 23,
 };
 
 /* The syscall behind a network record (one id space with the file ones). */
@@ -192,7 +193,7 @@ struct edr_file {
 	__u32 at_flags;	  /* unlinkat/renameat2/linkat/fchownat/fchmodat2 flags */
 	__u32 flags;	  /* EDR_FILE_F_* */
 	__u16 syscall;	  /* EDR_SYS_* */
-	__u16 pad0;
+	__u16 read_watch; /* read-only open of a watched inode: its edr_read_watch value */
 	struct edr_slice dir;
 	struct edr_slice path;
 	struct edr_slice dir2;
@@ -262,6 +263,19 @@ enum edr_prefix_verdict {
 };
 
 /*
+ * Read watch ([file] watch_reads): the inodes whose read-only opens are
+ * reported, keyed by the file's superblock device (sb->s_dev, the
+ * kernel's dev_t encoding: major << 20 | minor, not the one stat(2)
+ * returns) and inode number. The value is the watch entry's id (its
+ * index in the config list + 1), copied to edr_file.read_watch.
+ */
+#define EDR_READ_WATCH_MAX 256
+struct edr_inode_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/*
  * Kernel-side counters: one entry of a per-CPU array; userspace sums the
  * CPUs. Indexed by kind.
  */
@@ -277,6 +291,7 @@ struct edr_config {
 	__u32 wakeup_bytes;  /* wake the reader once this much data is pending */
 	__u32 report_failed; /* 1: report failed file operations; 0: count them */
 	__u32 net_families;  /* bit (1 << AF_*) set: report that family */
+	__u32 watch_reads;   /* 1: look read-only opens up in edr_read_watch */
 };
 
 /*
@@ -296,6 +311,7 @@ struct edr_abi {
 	struct edr_kstats kstats;
 	struct edr_config config;
 	struct edr_prefix_key prefix_key;
+	struct edr_inode_key inode_key;
 	enum edr_kind kind;
 	enum edr_exec_flag exec_flag;
 	enum edr_file_syscall file_syscall;
@@ -315,7 +331,8 @@ _Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_
 _Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
 _Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
 _Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
-_Static_assert(sizeof(struct edr_config) == 16, "edr_config layout");
+_Static_assert(sizeof(struct edr_config) == 20, "edr_config layout");
+_Static_assert(sizeof(struct edr_inode_key) == 16, "edr_inode_key layout");
 _Static_assert(EDR_FILE_DATA_MAX < 65536, "slices are 16-bit");
 _Static_assert(EDR_EXEC_DATA_MAX < 65536, "slices are 16-bit");
 

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 2;
+pub const ABI_VERSION: u8 = 3;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -119,7 +119,7 @@ pub const NET_DATA_MAX: usize = UNIX_PATH_MAX + DNS_MAX;
 /// `edr_file.syscall`: which syscall made a file record.
 pub mod file_syscall {
     /// (number, name) of every syscall the file programs hook.
-    pub const ALL: [(u16, &str); 22] = [
+    pub const ALL: [(u16, &str); 23] = [
         (1, "open"),
         (2, "openat"),
         (3, "openat2"),
@@ -142,6 +142,7 @@ pub mod file_syscall {
         (20, "linkat"),
         (21, "symlink"),
         (22, "symlinkat"),
+        (23, "open_by_handle_at"),
     ];
 
     pub fn name(n: u16) -> Option<&'static str> {
@@ -163,6 +164,9 @@ pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
 /// Entries of the file program's syscall-number map (`edr_file_sysmap`).
 pub const SYSCALL_MAP: usize = 512;
 pub const PREFIX_MAX: usize = 128;
+
+/// Entries of the read-watch map (`edr_read_watch`).
+pub const READ_WATCH_MAX: usize = 256;
 
 /// LPM trie values.
 pub mod prefix_verdict {
@@ -262,6 +266,8 @@ pub struct Config {
     pub report_failed: u32,
     /// Bit (1 << AF_*) set: report that socket family.
     pub net_families: u32,
+    /// 1: look read-only opens up in the read-watch map.
+    pub watch_reads: u32,
 }
 
 /// `struct edr_file`: fixed part of a file record.
@@ -277,7 +283,9 @@ pub struct File {
     pub at_flags: u32,
     pub flags: u32,
     pub syscall: u16,
-    pub pad0: u16,
+    /// A read-only open of a watched inode: the watch entry's id
+    /// (index in `[file] watch_reads` + 1); 0 otherwise.
+    pub read_watch: u16,
     pub dir: Slice,
     pub path: Slice,
     pub dir2: Slice,
@@ -318,6 +326,16 @@ pub struct PrefixKey {
     /// Bits of `data` that count.
     pub prefixlen: u32,
     pub data: [u8; PREFIX_MAX],
+}
+
+/// `struct edr_inode_key`: a key of the kernel's read-watch map.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InodeKey {
+    /// The superblock's device in the kernel's encoding (`MKDEV`:
+    /// major << 20 | minor), see `watch::kernel_dev`.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// `struct edr_kstats`: one CPU's kernel-side counters, indexed by kind.
@@ -382,6 +400,8 @@ unsafe impl plain::Plain for Net {}
 unsafe impl plain::Plain for NetKey {}
 // SAFETY: as above.
 unsafe impl plain::Plain for KStats {}
+// SAFETY: as above.
+unsafe impl plain::Plain for InodeKey {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
@@ -389,7 +409,8 @@ const _: () = assert!(size_of::<Exec>() == 120);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
-const _: () = assert!(size_of::<Config>() == 16);
+const _: () = assert!(size_of::<Config>() == 20);
+const _: () = assert!(size_of::<InodeKey>() == 16);
 const _: () = assert!(size_of::<Net>() == 88);
 const _: () = assert!(size_of::<NetKey>() == 20);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
@@ -469,16 +490,23 @@ mod tests {
             File,
             c::edr_file,
             [
-                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, pad0, dir, path,
-                dir2, path2
+                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, read_watch, dir,
+                path, dir2, path2
             ]
         );
         same_layout!(PrefixKey, c::edr_prefix_key, [prefixlen, data]);
         same_layout!(
             Config,
             c::edr_config,
-            [agent_tgid, wakeup_bytes, report_failed, net_families]
+            [
+                agent_tgid,
+                wakeup_bytes,
+                report_failed,
+                net_families,
+                watch_reads
+            ]
         );
+        same_layout!(InodeKey, c::edr_inode_key, [dev, ino]);
         same_layout!(
             Net,
             c::edr_net,
@@ -549,6 +577,7 @@ mod tests {
             fs::EDR_SYS_LINKAT,
             fs::EDR_SYS_SYMLINK,
             fs::EDR_SYS_SYMLINKAT,
+            fs::EDR_SYS_OPEN_BY_HANDLE_AT,
         ];
         for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
             assert_eq!(u32::from(*n), theirs.0, "{name}");
@@ -595,7 +624,7 @@ mod tests {
             size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),
             EXEC_DATA_MAX
         );
-        assert_eq!(size_of::<c::edr_config>(), 16);
+        assert_eq!(size_of::<c::edr_config>(), 20);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded, unbounded};
-use libbpf_rs::RingBufferBuilder;
+use libbpf_rs::{MapHandle, RingBufferBuilder};
 use nix::sys::signal::Signal;
 
 use crate::channel::{Outlet, Stage, StopClock};
@@ -37,7 +37,7 @@ use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize, reload};
+use crate::{detect, enrich, normalize, reload, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -96,8 +96,8 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
     // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
     let rules = RuleSet::load_dir(&cfg.rules.dir)?;
     stats.set_rules_loaded(rules.len());
-    let detector = Detector::new(&cfg, &host, rules, Some(stats.clone()))
-        .map_err(AgentError::Exclusions)?;
+    let detector =
+        Detector::new(&cfg, &host, rules, Some(stats.clone())).map_err(AgentError::Exclusions)?;
     // Unbounded: reloads come from an operator, a handful at most, and the
     // poller must never block on a busy detector or writer.
     let (reload_tx, reload_rx) = unbounded();
@@ -106,6 +106,7 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
 
     let me = std::process::id();
     let source = ObjectSource::from_env();
+    let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
         ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
@@ -113,6 +114,7 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
         agent_tgid: me,
         file: cfg.file.enabled,
         report_failed: cfg.file.report_failed,
+        watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
@@ -130,6 +132,34 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
 
+    // Fill the read watch before reporting ready: a read right after
+    // start-up is seen. The keeper thread keeps it current from then on,
+    // on hints from the normalizer.
+    let (keeper, hints) = if read_watch {
+        let map = MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| {
+            KernelError::Map {
+                map: "edr_read_watch",
+                source,
+            }
+        })?;
+        let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
+        let r = keeper.refresh();
+        for e in &r.errors {
+            eprintln!("rand-guard: warning: read watch: {e}");
+        }
+        stats.set_read_watch(r.present as u64, 0);
+        eprintln!(
+            "rand-guard: read watch: {} of {} watched files exist",
+            r.present,
+            cfg.file.watch_reads.len()
+        );
+        let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
+        (Some((keeper, hints_rx)), Some(hints))
+    } else {
+        (None, None)
+    };
+    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
+
     // Seed after attaching: a process started in between is then seen by
     // the kernel hooks, the scan, or both (the table takes the newest).
     let depth = cfg.process_table.ancestry_depth as usize;
@@ -142,11 +172,29 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
     let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone(), clock.clone());
     let (recycle_tx, recycle_rx) = bounded(cap);
     let (norm_tx, norm_rx) = bounded(cap);
-    let norm_tx = Outlet::new(norm_tx, policy, Stage::Normalizer, stats.clone(), clock.clone());
+    let norm_tx = Outlet::new(
+        norm_tx,
+        policy,
+        Stage::Normalizer,
+        stats.clone(),
+        clock.clone(),
+    );
     let (enr_tx, enr_rx) = bounded(cap);
-    let enr_tx = Outlet::new(enr_tx, policy, Stage::Enricher, stats.clone(), clock.clone());
+    let enr_tx = Outlet::new(
+        enr_tx,
+        policy,
+        Stage::Enricher,
+        stats.clone(),
+        clock.clone(),
+    );
     let (det_tx, det_rx) = bounded(cap);
-    let det_tx = Outlet::new(det_tx, policy, Stage::Detector, stats.clone(), clock.clone());
+    let det_tx = Outlet::new(
+        det_tx,
+        policy,
+        Stage::Detector,
+        stats.clone(),
+        clock.clone(),
+    );
     let writer = Writer::new(
         target.clone(),
         sink,
@@ -171,10 +219,10 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
     let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
 
     let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
-    let stages: Vec<(&'static str, StageFn)> = vec![
+    let mut stages: Vec<(&'static str, StageFn)> = vec![
         (
             "normalizer",
-            Box::new(move || normalize::run(raw_rx, norm_tx, recycle_tx, st)),
+            Box::new(move || normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)),
         ),
         (
             "enricher",
@@ -199,7 +247,12 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
             Box::new(move || output::run(det_rx, writer_rx, writer, health_every)),
         ),
     ];
-    supervise(stages, |watch| {
+    // Ends when the normalizer drops the hints' sender.
+    if let Some((k, rx)) = keeper {
+        let st = stats.clone();
+        stages.push(("read-watch", Box::new(move || watch::run(k, rx, st))));
+    }
+    supervise(stages, |panicked| {
         eprintln!(
             "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
             source,
@@ -210,7 +263,7 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
             kernel: &kernel,
             stats: &stats,
             clock: &clock,
-            watch,
+            watch: panicked,
             running: cfg.clone(),
             output_override: output.map(str::to_string),
             reread,
@@ -244,9 +297,9 @@ pub type StageFn<'env> = Box<dyn FnOnce() + Send + 'env>;
 
 /// The first pipeline stage that panicked, as its thread unwinds.
 #[derive(Debug, Default)]
-pub struct Watch(OnceLock<&'static str>);
+pub struct StageWatch(OnceLock<&'static str>);
 
-impl Watch {
+impl StageWatch {
     pub fn failed(&self) -> Option<&'static str> {
         self.0.get().copied()
     }
@@ -258,7 +311,7 @@ impl Watch {
 
 /// Marks `stage` failed in the watch if its thread unwinds.
 struct PanicGuard<'a> {
-    watch: &'a Watch,
+    watch: &'a StageWatch,
     stage: &'static str,
 }
 
@@ -271,7 +324,7 @@ impl Drop for PanicGuard<'_> {
 }
 
 /// Run each stage on its own thread (`rg-<name>`) and `poll` on this one,
-/// then join them all. A stage that panics is marked in the [`Watch`] as
+/// then join them all. A stage that panics is marked in the [`StageWatch`] as
 /// its thread unwinds: the poll loop looks at it (the agent's does on
 /// every idle round, at most [`poller::POLL_INTERVAL`] apart) and stops;
 /// the stages after the dead one see their input close, the ones before
@@ -279,9 +332,9 @@ impl Drop for PanicGuard<'_> {
 /// when the poll loop ended on the broken pipeline first.
 pub fn supervise<'env>(
     stages: Vec<(&'static str, StageFn<'env>)>,
-    poll: impl FnOnce(&Watch) -> Result<(), AgentError>,
+    poll: impl FnOnce(&StageWatch) -> Result<(), AgentError>,
 ) -> Result<(), AgentError> {
-    let watch = Watch::default();
+    let watch = StageWatch::default();
     thread::scope(|s| {
         let handles: Vec<_> = stages
             .into_iter()
@@ -315,7 +368,7 @@ struct AgentControl<'a> {
     kernel: &'a Kernel,
     stats: &'a Arc<Stats>,
     clock: &'a StopClock,
-    watch: &'a Watch,
+    watch: &'a StageWatch,
     /// The configuration in force (with `--output` applied).
     running: Config,
     /// `--output`: wins over `[output] path` on every reload too.
@@ -410,6 +463,7 @@ impl AgentControl<'_> {
             filter,
             detector,
             keep_rules,
+            keep_correlation: cfg.detections == self.running.detections,
             output: EventOutput::from_config(cfg),
         };
         if self.reload.send(msg).is_err() {
@@ -548,6 +602,9 @@ mod tests {
                 assert!(started.elapsed() < Duration::from_secs(10), "never noticed");
                 thread::sleep(poller::POLL_INTERVAL);
             }
+            // As the agent's poll loop does when it returns: the first
+            // stage's input closes, so every thread can be joined.
+            drop(tx);
             Ok(())
         });
         assert!(
@@ -557,7 +614,10 @@ mod tests {
         assert_eq!(*written.lock().unwrap(), [1, 2]);
         assert!(started.elapsed() < Duration::from_secs(10));
         let shown = result.unwrap_err().to_string();
-        assert!(shown.starts_with("pipeline stage `detector` panicked"), "{shown}");
+        assert!(
+            shown.starts_with("pipeline stage `detector` panicked"),
+            "{shown}"
+        );
     }
 
     /// When the poll loop ends first on the broken pipeline (its send

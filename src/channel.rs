@@ -211,7 +211,13 @@ mod tests {
     fn drop_policy_counts_what_it_drops() {
         let stats = Arc::new(Stats::default());
         let (tx, rx) = bounded(1);
-        let out = Outlet::new(tx, Backpressure::Drop, Stage::Enricher, stats.clone(), clock());
+        let out = Outlet::new(
+            tx,
+            Backpressure::Drop,
+            Stage::Enricher,
+            stats.clone(),
+            clock(),
+        );
         out.send(vec![K("exec")]).unwrap();
         out.send(vec![K("exec"), K("file_open")]).unwrap(); // full: dropped
         assert_eq!(rx.recv().unwrap(), vec![K("exec")]);
@@ -237,7 +243,13 @@ mod tests {
     fn block_policy_waits_and_never_drops() {
         let stats = Arc::new(Stats::default());
         let (tx, rx) = bounded(1);
-        let out = Outlet::new(tx, Backpressure::Block, Stage::Poller, stats.clone(), clock());
+        let out = Outlet::new(
+            tx,
+            Backpressure::Block,
+            Stage::Poller,
+            stats.clone(),
+            clock(),
+        );
         out.send(vec![K("exec")]).unwrap();
         let t = std::thread::spawn(move || {
             out.send(vec![K("fork")]).unwrap(); // waits for the reader
@@ -264,7 +276,13 @@ mod tests {
         let stats = Arc::new(Stats::default());
         let (tx, rx) = bounded(1);
         let clock = Arc::new(StopClock::new(Duration::from_millis(200)));
-        let out = Outlet::new(tx, Backpressure::Block, Stage::Detector, stats.clone(), clock.clone());
+        let out = Outlet::new(
+            tx,
+            Backpressure::Block,
+            Stage::Detector,
+            stats.clone(),
+            clock.clone(),
+        );
         out.send(vec![K("alert")]).unwrap();
         let mut looks = 0;
         let started = Instant::now();
@@ -289,6 +307,9 @@ mod tests {
         // Past the deadline, a full channel drops at once.
         out.send(vec![K("alert")]).unwrap();
         out.send(vec![K("fork")]).unwrap();
-        assert_eq!(Snapshot::of(&stats.snapshot().channel_full_drops_total, "detector"), 3);
+        assert_eq!(
+            Snapshot::of(&stats.snapshot().channel_full_drops_total, "detector"),
+            3
+        );
     }
 }

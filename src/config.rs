@@ -243,6 +243,15 @@ pub struct File {
     pub exclude_executables: Vec<String>,
     /// Drop (and count) events on paths matching these globs.
     pub exclude_paths: Vec<String>,
+    /// Files whose read-only opens are reported too, matched in the
+    /// kernel by inode (device, inode number), not by path: absolute
+    /// paths, no globs. Empty: off (no cost beyond the flags check).
+    pub watch_reads: Vec<String>,
+    /// Prefixes watched for detections only: their events feed the
+    /// detections (rg-drop-exec needs writes in /tmp) but are not written
+    /// (counted as userspace-filtered), unless a longer `include` prefix
+    /// covers them.
+    pub detect_only: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,7 +264,56 @@ pub struct Detections {
     pub suspicious_ports: Vec<u16>,
     /// Whether loopback addresses count for rg-net-suspicious-port.
     pub suspicious_ports_loopback: bool,
+    /// Programs whose reads of `[file] watch_reads` files do not raise
+    /// rg-cred-sensitive-read: globs on `process.executable`.
+    pub sensitive_read_allow: Vec<String>,
+    /// rg-webshell-exec: web servers and application runtimes, globs on
+    /// an ancestor's `process.name`...
+    pub web_servers: Vec<String>,
+    /// ...and the commands that alert under them, globs on `process.name`.
+    pub web_shell_commands: Vec<String>,
+    /// How long a write waits for its exec (rg-drop-exec), a unit file for
+    /// its enable (rg-persist-systemd-enable), a connect for a write.
+    pub correlation_window_seconds: u32,
+    /// Entries per correlation window at most; beyond, the oldest go first
+    /// (counted as correlation_evictions_total).
+    pub correlation_max_entries: u32,
+    /// rg-drop-exec: writers that fetch from the network, globs on
+    /// `process.name`.
+    pub download_tools: Vec<String>,
+    /// rg-fileless-exec: memfd programs expected to run, globs on
+    /// `rand_guard.process.exe` (e.g. a container runtime's own clone).
+    pub fileless_allow: Vec<String>,
 }
+
+/// Defaults of the scenario lists (docs/detections.md says why each).
+pub const DEFAULT_WEB_SERVERS: &[&str] = &[
+    "nginx",
+    "apache2",
+    "httpd",
+    "lighttpd",
+    "caddy",
+    "php-fpm*",
+    "php-cgi*",
+    "node",
+    "gunicorn*",
+    "uwsgi",
+    "java",
+    "tomcat*",
+];
+pub const DEFAULT_WEB_SHELL_COMMANDS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "id", "whoami", "uname", "hostname",
+    "ifconfig", "ip", "netstat", "ss", "ps", "w", "who", "groups", "printenv", "cat", "nc", "ncat",
+    "wget", "curl",
+];
+pub const DEFAULT_DOWNLOAD_TOOLS: &[&str] = &[
+    "curl", "wget", "fetch", "aria2c", "scp", "sftp", "rsync", "ftp", "tftp", "nc", "ncat", "socat",
+];
+/// runc re-executes itself from a sealed memfd copy (CVE-2019-5736 fix).
+pub const DEFAULT_FILELESS_ALLOW: &[&str] = &[
+    "memfd:runc_cloned:/proc/self/exe",
+    "/memfd:runc_cloned:/proc/self/exe (deleted)",
+];
 
 impl Default for Detections {
     fn default() -> Self {
@@ -263,12 +321,60 @@ impl Default for Detections {
             disabled: Vec::new(),
             suspicious_ports: vec![4444, 1337, 31337, 6667, 12345, 5555, 9001],
             suspicious_ports_loopback: true,
+            sensitive_read_allow: strings(DEFAULT_SENSITIVE_READ_ALLOW),
+            web_servers: strings(DEFAULT_WEB_SERVERS),
+            web_shell_commands: strings(DEFAULT_WEB_SHELL_COMMANDS),
+            correlation_window_seconds: 600,
+            correlation_max_entries: 8192,
+            download_tools: strings(DEFAULT_DOWNLOAD_TOOLS),
+            fileless_allow: strings(DEFAULT_FILELESS_ALLOW),
         }
     }
 }
 
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
 /// The kernel prefix filter holds two trie entries per prefix.
 pub const MAX_PREFIXES: usize = 120;
+
+/// Most `[file] watch_reads` paths (the kernel map holds one inode per
+/// path, with room to spare: `abi::READ_WATCH_MAX`).
+pub const MAX_WATCH_READS: usize = 128;
+
+/// Credential material whose reads are worth an alert on most hosts:
+/// password hashes (the shadow files, their `-` backups, PAM's old
+/// passwords) and the private keys of root and of the SSH host.
+pub const DEFAULT_WATCH_READS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/root/.ssh/id_rsa",
+    "/root/.ssh/id_ecdsa",
+    "/root/.ssh/id_ed25519",
+    "/root/.ssh/id_dsa",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+];
+
+/// Programs that read those files for a living: PAM's password helpers,
+/// the daemons and tools that authenticate users or change passwords
+/// (shadow-utils), sshd (host keys), the ssh client (its own keys).
+pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
+    "/{usr/sbin,sbin,usr/bin,bin}/{unix_chkpwd,unix_update}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{sshd,login,su,sudo,cron,crond}",
+    "/usr/{lib,libexec}/openssh/{sshd-session,sshd-auth}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{passwd,chpasswd,chage,chfn,chsh,gpasswd,newgrp,expiry}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{useradd,usermod,userdel,groupadd,groupmod,groupdel}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{pwck,grpck,pwconv,pwunconv,grpconv,grpunconv,vipw,vigr}",
+    "/{usr/lib,lib}/systemd/systemd",
+    "/usr/{lib,libexec}/polkit-1/polkit-agent-helper-1",
+    "/usr/bin/{ssh,ssh-add}",
+];
 
 impl Default for File {
     fn default() -> Self {
@@ -295,6 +401,8 @@ impl Default for File {
             report_failed: false,
             exclude_executables: Vec::new(),
             exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
+            watch_reads: s(DEFAULT_WATCH_READS),
+            detect_only: s(&["/tmp", "/var/tmp", "/dev/shm"]),
         }
     }
 }
@@ -546,27 +654,78 @@ impl Config {
             ));
         }
         let f = &self.file;
-        if f.include.len() + f.exclude.len() > MAX_PREFIXES {
+        let prefixes = f.include.len() + f.exclude.len() + f.detect_only.len();
+        if prefixes > MAX_PREFIXES {
             return Err((
                 "file.include",
                 format!(
-                    "at most {MAX_PREFIXES} prefixes in file.include and file.exclude together, got {}",
-                    f.include.len() + f.exclude.len()
+                    "at most {MAX_PREFIXES} prefixes in file.include, file.exclude and \
+                     file.detect_only together, got {prefixes}"
                 ),
             ));
         }
-        for (key, list) in [("file.include", &f.include), ("file.exclude", &f.exclude)] {
+        for (key, list) in [
+            ("file.include", &f.include),
+            ("file.exclude", &f.exclude),
+            ("file.detect_only", &f.detect_only),
+        ] {
             for p in list {
                 check_prefix(p).map_err(|why| (key, format!("{p:?}: {why}")))?;
+            }
+        }
+        if f.watch_reads.len() > MAX_WATCH_READS {
+            return Err((
+                "file.watch_reads",
+                format!(
+                    "at most {MAX_WATCH_READS} paths, got {}",
+                    f.watch_reads.len()
+                ),
+            ));
+        }
+        for (i, p) in f.watch_reads.iter().enumerate() {
+            check_path(p, crate::abi::PATH_MAX)
+                .map_err(|why| ("file.watch_reads", format!("{p:?}: {why}")))?;
+            if f.watch_reads[..i].contains(p) {
+                return Err(("file.watch_reads", format!("{p:?} is listed twice")));
             }
         }
         for (key, list) in [
             ("file.exclude_executables", &f.exclude_executables),
             ("file.exclude_paths", &f.exclude_paths),
+            (
+                "detections.sensitive_read_allow",
+                &self.detections.sensitive_read_allow,
+            ),
+            ("detections.web_servers", &self.detections.web_servers),
+            (
+                "detections.web_shell_commands",
+                &self.detections.web_shell_commands,
+            ),
+            ("detections.download_tools", &self.detections.download_tools),
+            ("detections.fileless_allow", &self.detections.fileless_allow),
         ] {
             for g in list {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
             }
+        }
+        let d = &self.detections;
+        if !(1..=86_400).contains(&d.correlation_window_seconds) {
+            return Err((
+                "detections.correlation_window_seconds",
+                format!(
+                    "must be from 1 to 86400, got {}",
+                    d.correlation_window_seconds
+                ),
+            ));
+        }
+        if !(16..=1_000_000).contains(&d.correlation_max_entries) {
+            return Err((
+                "detections.correlation_max_entries",
+                format!(
+                    "must be from 16 to 1000000, got {}",
+                    d.correlation_max_entries
+                ),
+            ));
         }
         let n = &self.network;
         if n.collect_payload {
@@ -659,11 +818,17 @@ impl Config {
 /// A path prefix for the kernel filter: absolute, canonical, short enough
 /// to fit the trie key (with its terminator), no trailing slash.
 pub fn check_prefix(p: &str) -> Result<(), String> {
+    check_path(p, crate::abi::PREFIX_MAX)
+}
+
+/// An absolute, canonical path of fewer than `max` bytes, no trailing
+/// slash (except "/" itself).
+pub fn check_path(p: &str, max: usize) -> Result<(), String> {
     if !p.starts_with('/') {
         return Err("must be an absolute path".into());
     }
-    if p.len() >= crate::abi::PREFIX_MAX {
-        return Err(format!("longer than {} bytes", crate::abi::PREFIX_MAX - 1));
+    if p.len() >= max {
+        return Err(format!("longer than {} bytes", max - 1));
     }
     if p.len() > 1 && p.ends_with('/') {
         return Err("must not end with `/`".into());
@@ -864,6 +1029,41 @@ mod tests {
                 "detections.suspicious_ports[0]",
                 "invalid value",
             ),
+            (
+                "[file]\nwatch_reads = [\"etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"etc/shadow\": must be an absolute path",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/root/.ssh/\"]\n",
+                "file.watch_reads",
+                "must not end with `/`",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/ssh/../shadow\"]\n",
+                "file.watch_reads",
+                "must be canonical",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/shadow\", \"/etc/gshadow\", \"/etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"/etc/shadow\" is listed twice",
+            ),
+            (
+                "[file]\nwatch_reads = \"/etc/shadow\"\n",
+                "file.watch_reads",
+                "invalid type",
+            ),
+            (
+                "[file]\nwatch_reads = [1]\n",
+                "file.watch_reads[0]",
+                "invalid type",
+            ),
+            (
+                "[detections]\nsensitive_read_allow = [\"/usr/bin/{ssh\"]\n",
+                "detections.sensitive_read_allow",
+                "\"/usr/bin/{ssh\"",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -909,6 +1109,70 @@ mod tests {
         assert!(check_prefix(&format!("/{}", "a".repeat(127))).is_err());
         for bad in ["", "etc", "/etc/", "//etc", "/etc/./x", "/etc/..", "/a//b"] {
             assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn watch_reads_limits() {
+        let many: Vec<String> = (0..=MAX_WATCH_READS)
+            .map(|i| format!("\"/f{i}\""))
+            .collect();
+        let e = parse(&format!("[file]\nwatch_reads = [{}]\n", many.join(", "))).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("file.watch_reads"));
+        assert!(e.reason.contains("at most 128 paths, got 129"), "{e}");
+        // Long paths are fine (the kernel matches inodes, not prefixes)...
+        let long = format!("/{}", "a".repeat(300));
+        let c = parse(&format!("[file]\nwatch_reads = [{long:?}]\n")).unwrap();
+        assert_eq!(c.file.watch_reads, [long]);
+        // ...up to PATH_MAX; and an empty list turns the feature off.
+        let too_long = format!("/{}", "a".repeat(4095));
+        let e = parse(&format!("[file]\nwatch_reads = [{too_long:?}]\n")).unwrap_err();
+        assert!(e.reason.contains("longer than 4095 bytes"), "{e}");
+        assert!(
+            parse("[file]\nwatch_reads = []\n")
+                .unwrap()
+                .file
+                .watch_reads
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn default_allowlist_matches_what_it_names() {
+        let allow = crate::filter::globset(&Detections::default().sensitive_read_allow).unwrap();
+        for exe in [
+            "/usr/sbin/unix_chkpwd",
+            "/sbin/unix_chkpwd",
+            "/usr/sbin/sshd",
+            "/usr/lib/openssh/sshd-session",
+            "/usr/libexec/openssh/sshd-auth",
+            "/usr/bin/sudo",
+            "/bin/su",
+            "/usr/bin/passwd",
+            "/usr/sbin/chpasswd",
+            "/bin/login",
+            "/usr/sbin/cron",
+            "/usr/sbin/crond",
+            "/usr/lib/systemd/systemd",
+            "/lib/systemd/systemd",
+            "/usr/sbin/useradd",
+            "/usr/sbin/vipw",
+            "/usr/lib/polkit-1/polkit-agent-helper-1",
+            "/usr/bin/ssh",
+        ] {
+            assert!(allow.is_match(exe), "{exe}");
+        }
+        for exe in [
+            "/usr/bin/cat",
+            "/tmp/unix_chkpwd",
+            "/usr/sbin/sshd.evil",
+            "/home/u/bin/sudo",
+            "/usr/lib/systemd/systemd-run",
+            "/usr/bin/scp",
+            "/usr/bin/ssh-keygen",
+            "/usr/local/bin/su",
+        ] {
+            assert!(!allow.is_match(exe), "{exe}");
         }
     }
 

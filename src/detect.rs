@@ -19,6 +19,7 @@ use globset::GlobSet;
 use std::collections::HashMap;
 
 use crate::config;
+use crate::correlate::{Correlator, Evidence, Finding};
 use crate::event::{Body, Event, FileOp, NetOp};
 use crate::filter::{self, Filter};
 use crate::record::Record;
@@ -88,11 +89,15 @@ pub struct Alert {
     pub id: String,
     /// A summary of a rate-limited burst: how many alerts it stands for.
     pub suppressed: u64,
+    /// Scenario detections: the events that led here, oldest first (the
+    /// last is `event`). Empty for single-event rules.
+    pub evidence: Vec<Evidence>,
 }
 
 /// Every built-in detection id, stable across releases.
 pub const BUILTIN_IDS: &[&str] = &[
     "rg-net-suspicious-port",
+    "rg-cred-sensitive-read",
     "rg-persist-systemd-unit",
     "rg-persist-cron",
     "rg-persist-ssh-authorized-keys",
@@ -101,6 +106,10 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-persist-shell-profile",
     "rg-persist-sudoers",
     "rg-persist-account-files",
+    "rg-webshell-exec",
+    "rg-persist-systemd-enable",
+    "rg-drop-exec",
+    "rg-fileless-exec",
 ];
 
 /// Shell start-up files in a home directory, for root and for /home/*.
@@ -282,12 +291,13 @@ struct Persistence {
 impl Persistence {
     /// The detections `ev` hits, in order: writes, creates, renames into,
     /// links, chmod and chown of a watched location, when they succeeded.
-    /// Unlinks are not persistence.
+    /// Unlinks are not persistence, nor are reads (reported for
+    /// `[file] watch_reads` files).
     fn hits(&mut self, ev: &Event, out: &mut Vec<usize>) {
         let Body::File(f) = &ev.body else {
             return;
         };
-        if f.result < 0 || f.op == FileOp::Unlink {
+        if f.result < 0 || f.op == FileOp::Unlink || f.is_read() {
             return;
         }
         self.globs.matches_into(&f.path, &mut self.matched);
@@ -303,6 +313,108 @@ impl Persistence {
             }
         }
         out.truncate(kept);
+    }
+}
+
+/// What a watched file holds, by its watched path: it picks the ATT&CK
+/// technique of an rg-cred-sensitive-read alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// Password hashes: T1003.008.
+    PasswordHashes,
+    /// Private keys: T1552.004.
+    PrivateKey,
+    /// Anything else an operator watches: T1552.001.
+    Other,
+}
+
+impl Credential {
+    fn of(watched: &str) -> Self {
+        const HASHES: &[&str] = &[
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/gshadow-",
+            "/etc/security/opasswd",
+        ];
+        let (dir, name) = watched.rsplit_once('/').unwrap_or(("", watched));
+        if HASHES.contains(&watched) {
+            Credential::PasswordHashes
+        } else if !name.ends_with(".pub")
+            && ((dir.ends_with("/.ssh") && name.starts_with("id_"))
+                || (name.starts_with("ssh_host_") && name.ends_with("_key"))
+                || name.ends_with(".key")
+                || name.ends_with(".ppk"))
+        {
+            Credential::PrivateKey
+        } else {
+            Credential::Other
+        }
+    }
+}
+
+/// rg-cred-sensitive-read: a read-only open of a `[file] watch_reads`
+/// file (matched by inode in the kernel) by a program that is not in
+/// `[detections] sensitive_read_allow`.
+struct CredReadRule {
+    /// One per [`Credential`]: same id and name, its own technique.
+    hashes: Arc<RuleMeta>,
+    keys: Arc<RuleMeta>,
+    other: Arc<RuleMeta>,
+    allow: GlobSet,
+}
+
+impl CredReadRule {
+    fn new(allow: &[String]) -> Result<Self, globset::Error> {
+        let meta = |id: &str, name: &str| {
+            Arc::new(RuleMeta {
+                id: "rg-cred-sensitive-read".into(),
+                name: "Sensitive file read".into(),
+                description: "A process opened a file listed in [file] watch_reads for reading \
+                              (password hashes, private keys) and is not one of the programs \
+                              that read it for a living (detections.sensitive_read_allow). \
+                              Matched by inode: a hard link or bind mount of the file counts."
+                    .into(),
+                severity: Severity::High,
+                tactics: vec!["Credential Access".into()],
+                techniques: vec![Technique {
+                    id: id.into(),
+                    name: Some(name.into()),
+                }],
+                source: "builtin".into(),
+            })
+        };
+        Ok(CredReadRule {
+            hashes: meta(
+                "T1003.008",
+                "OS Credential Dumping: /etc/passwd and /etc/shadow",
+            ),
+            keys: meta("T1552.004", "Unsecured Credentials: Private Keys"),
+            other: meta("T1552.001", "Unsecured Credentials: Credentials In Files"),
+            allow: filter::globset(allow)?,
+        })
+    }
+
+    /// The rule, with the technique for what was read, when `ev` is a
+    /// successful watched read by a program not allowed to.
+    fn hit(&self, ev: &Event) -> Option<&Arc<RuleMeta>> {
+        let Body::File(f) = &ev.body else {
+            return None;
+        };
+        let watched = f.watched.as_deref()?;
+        if f.result < 0 || !f.is_read() {
+            return None;
+        }
+        // An unknown process is not known to be allowed.
+        let exe = ev.process.as_deref().map(|p| p.image.executable.as_str());
+        if exe.is_some_and(|e| !e.is_empty() && self.allow.is_match(e)) {
+            return None;
+        }
+        Some(match Credential::of(watched) {
+            Credential::PasswordHashes => &self.hashes,
+            Credential::PrivateKey => &self.keys,
+            Credential::Other => &self.other,
+        })
     }
 }
 
@@ -482,6 +594,9 @@ impl Exclusion {
 pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
+    cred_read: Option<CredReadRule>,
+    correlator: Correlator,
+    findings: Vec<Finding>,
     rules: RuleSet,
     scratch: Scratch,
     hits: Vec<usize>,
@@ -574,9 +689,15 @@ impl Detector {
             ports: d.suspicious_ports.clone(),
             loopback: d.suspicious_ports_loopback,
         });
+        let cred_read = (!disabled.iter().any(|x| x == "rg-cred-sensitive-read"))
+            .then(|| CredReadRule::new(&d.sensitive_read_allow))
+            .transpose()?;
         Ok(Detector {
             persistence,
             ports,
+            cred_read,
+            correlator: Correlator::new(d)?,
+            findings: Vec::new(),
             rules,
             scratch: Scratch::default(),
             hits: Vec::new(),
@@ -605,10 +726,15 @@ impl Detector {
     /// Become `next` (a reloaded configuration), keeping what is under
     /// way: rate-limit buckets and the alerts they hold back, and the
     /// latest event time. With `keep_rules`, the rules in force stay too
-    /// (the new rules directory was refused).
-    pub fn take_over(&mut self, mut next: Detector, keep_rules: bool) {
+    /// (the new rules directory was refused); with `keep_correlation`
+    /// (`[detections]` unchanged), so do the correlation windows, else
+    /// they start over empty.
+    pub fn take_over(&mut self, mut next: Detector, keep_rules: bool, keep_correlation: bool) {
         if keep_rules {
             next.rules = std::mem::take(&mut self.rules);
+        }
+        if keep_correlation {
+            std::mem::swap(&mut next.correlator, &mut self.correlator);
         }
         next.limiter = std::mem::take(&mut self.limiter);
         next.now_ns = self.now_ns;
@@ -624,7 +750,9 @@ impl Detector {
         self.ports
             .iter()
             .map(|r| r.meta.id.as_str())
+            .chain(self.cred_read.iter().map(|r| r.hashes.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
+            .chain(self.correlator.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -654,6 +782,20 @@ impl Detector {
             && rule.hit(ev)
         {
             cands.push(self.alert(&rule.meta, ev));
+        }
+        if let Some(meta) = self.cred_read.as_ref().and_then(|r| r.hit(ev)) {
+            cands.push(self.alert(meta, ev));
+        }
+        self.correlator.observe(ev, &mut self.findings);
+        for f in self.findings.drain(..) {
+            cands.push(Alert {
+                id: alert_id(&f.rule.id, &self.host, ev),
+                rule: f.rule,
+                message: f.message,
+                event: ev.clone(),
+                suppressed: 0,
+                evidence: f.evidence,
+            });
         }
         self.hits.clear();
         self.rules.matches(ev, &mut self.scratch, &mut self.hits);
@@ -686,6 +828,10 @@ impl Detector {
     /// latest event seen).
     pub fn sweep(&mut self, now_ns: u64, out: &mut Vec<Alert>) {
         let now = self.now_ns.max(now_ns);
+        self.correlator.expire(now);
+        if let Some(s) = &self.stats {
+            s.set_correlation(self.correlator.state_size(), self.correlator.evictions());
+        }
         let (rules, def) = (&self.rules, self.default_limit);
         self.limiter.sweep(now, |id| limit_of(rules, def, id), out);
     }
@@ -702,6 +848,7 @@ impl Detector {
             id: alert_id(&rule.id, &self.host, ev),
             event: ev.clone(),
             suppressed: 0,
+            evidence: Vec::new(),
         }
     }
 }
@@ -716,6 +863,9 @@ impl fmt::Display for Message<'_> {
             write!(f, ": {}", file.path)?;
             if let Some(old) = &file.original_path {
                 write!(f, " (renamed from {old})")?;
+            }
+            if let Some(w) = file.watched.as_deref().filter(|w| *w != file.path) {
+                write!(f, " (watched as {w})")?;
             }
             write!(f, " ({}", file.op.action())?;
         } else {
@@ -813,6 +963,8 @@ pub struct Reload {
     pub detector: Detector,
     /// The new rules directory was refused: the rules in force stay.
     pub keep_rules: bool,
+    /// `[detections]` did not change: correlation windows under way stay.
+    pub keep_correlation: bool,
     pub output: EventOutput,
 }
 
@@ -827,7 +979,8 @@ impl Stage {
     fn reload(&mut self, r: Reload, stats: &Stats) {
         self.filter = r.filter;
         self.output = r.output;
-        self.detector.take_over(r.detector, r.keep_rules);
+        self.detector
+            .take_over(r.detector, r.keep_rules, r.keep_correlation);
         stats.set_rules_loaded(self.detector.rules().len());
     }
 }
@@ -869,10 +1022,11 @@ pub fn run(
                         dropped += 1;
                         continue;
                     }
-                    if output.wants(&ev) {
+                    if output.wants(&ev) && !filter.detection_only(&ev) {
                         out.push(Record::Event(ev));
                     } else {
-                        // Collected for detection only ([events] says so): counted.
+                        // Collected for detection only ([events], [file]
+                        // detect_only say so): counted.
                         dropped += 1;
                     }
                     out.extend(alerts.drain(..).map(Record::Alert));
@@ -936,6 +1090,7 @@ mod tests {
                 at_flags: 0,
                 resolved: true,
                 unfiltered: false,
+                watched: None,
                 truncated: FileTruncation::default(),
             }),
             process: None,
@@ -975,9 +1130,14 @@ mod tests {
     #[test]
     fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
-        assert_eq!(ids, BUILTIN_IDS[1..]);
+        assert_eq!(ids, BUILTIN_IDS[2..10]);
+        assert_eq!(crate::correlate::IDS, &BUILTIN_IDS[10..]);
         let d = detector(&[]);
-        assert_eq!(d.enabled().count(), BUILTIN_IDS.len());
+        let mut enabled: Vec<&str> = d.enabled().collect();
+        assert_eq!(enabled.len(), BUILTIN_IDS.len());
+        enabled.sort();
+        enabled.dedup();
+        assert_eq!(enabled.len(), BUILTIN_IDS.len());
     }
 
     /// (path, the one detection it must raise) for each built-in.
@@ -1038,7 +1198,9 @@ mod tests {
 
     #[test]
     fn each_location_raises_its_detection() {
-        let mut d = detector(&[]);
+        // The same unit written, then linked into .wants: that is also
+        // rg-persist-systemd-enable, tested in correlate.
+        let mut d = detector(&["rg-persist-systemd-enable"]);
         for (path, id) in POSITIVES {
             for op in [
                 FileOp::Open,
@@ -1056,7 +1218,7 @@ mod tests {
             }
         }
         // Every persistence built-in has at least one positive above.
-        for id in &BUILTIN_IDS[1..] {
+        for id in &BUILTIN_IDS[2..10] {
             assert!(POSITIVES.iter().any(|(_, i)| i == id), "{id} untested");
         }
     }
@@ -1089,6 +1251,19 @@ mod tests {
                 "{path}"
             );
         }
+        // Reading a persistence location is not writing it (a read of a
+        // watched file is rg-cred-sensitive-read's, not account-files').
+        let read = |path: &str| {
+            let mut ev = file(FileOp::Open, path, 3);
+            if let Body::File(f) = &mut ev.body {
+                f.open_flags = 0o2000000; // O_RDONLY | O_CLOEXEC
+                f.watched = Some(path.into());
+            }
+            ev
+        };
+        for path in ["/etc/crontab", "/etc/shadow", "/etc/sudoers"] {
+            assert_eq!(hits(&mut d, &read(path)), ["rg-cred-sensitive-read"]);
+        }
         // Unlinking a unit removes persistence; it is not an alert.
         assert!(hits(&mut d, &file(FileOp::Unlink, "/etc/cron.d/job", 0)).is_empty());
         // A failed write changed nothing.
@@ -1104,6 +1279,157 @@ mod tests {
             ..file(FileOp::Open, "/etc/crontab", 0)
         };
         assert!(hits(&mut d, &exit).is_empty());
+    }
+
+    /// A read-only open of `path`, watched as `watched`, by `exe` (None:
+    /// a process the agent does not know).
+    fn watched_read(path: &str, watched: Option<&str>, exe: Option<&str>, result: i64) -> Event {
+        let Body::File(f) = file(FileOp::Open, path, result).body else {
+            unreachable!()
+        };
+        Event {
+            body: Body::File(FileBody {
+                open_flags: 0o2000000, // O_RDONLY | O_CLOEXEC
+                watched: watched.map(Into::into),
+                ..f
+            }),
+            process: exe.map(|e| {
+                Arc::new(crate::proctable::Process {
+                    pid: 42,
+                    ppid: 1,
+                    start_ns: 0,
+                    start_exact: true,
+                    start_time_ns: 0,
+                    image: Arc::new(crate::event::Image {
+                        executable: e.into(),
+                        ..Default::default()
+                    }),
+                    creds: None,
+                    cgroup_id: None,
+                    parent: None,
+                    origin: crate::proctable::Origin::Exec,
+                    chain_len: 0,
+                })
+            }),
+            ..file(FileOp::Open, path, result)
+        }
+    }
+
+    fn technique(d: &mut Detector, ev: &Event) -> Vec<String> {
+        let mut out = Vec::new();
+        d.detect(ev, &mut out);
+        out.iter()
+            .map(|a| format!("{} {}", a.rule.id, a.rule.techniques[0].id))
+            .collect()
+    }
+
+    #[test]
+    fn sensitive_reads_alert_with_the_technique_of_what_was_read() {
+        let mut d = detector(&[]);
+        let cases = [
+            ("/etc/shadow", "T1003.008"),
+            ("/etc/gshadow-", "T1003.008"),
+            ("/etc/security/opasswd", "T1003.008"),
+            ("/root/.ssh/id_ed25519", "T1552.004"),
+            ("/home/ann/.ssh/id_rsa", "T1552.004"),
+            ("/etc/ssh/ssh_host_ecdsa_key", "T1552.004"),
+            ("/etc/ssl/private/site.key", "T1552.004"),
+            ("/root/.aws/credentials", "T1552.001"),
+            ("/root/.ssh/id_rsa.pub", "T1552.001"),
+        ];
+        for (path, id) in cases {
+            let ev = watched_read(path, Some(path), Some("/usr/bin/cat"), 3);
+            assert_eq!(
+                technique(&mut d, &ev),
+                [format!("rg-cred-sensitive-read {id}")],
+                "{path}"
+            );
+        }
+        // The technique follows the watched path, not the name it was
+        // opened by (a hard link); the message names both.
+        let link = watched_read("/tmp/x", Some("/etc/shadow"), Some("/usr/bin/cp"), 3);
+        let mut out = Vec::new();
+        d.detect(&link, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rule.techniques[0].id, "T1003.008");
+        assert_eq!(out[0].rule.severity, Severity::High);
+        assert_eq!(out[0].rule.tactics, ["Credential Access"]);
+        assert_eq!(
+            out[0].message,
+            "Sensitive file read: /tmp/x (watched as /etc/shadow) (open by /usr/bin/cp, pid 42)"
+        );
+        // A process the agent does not know is not known to be allowed.
+        let unknown = watched_read("/etc/shadow", Some("/etc/shadow"), None, 3);
+        assert_eq!(hits(&mut d, &unknown), ["rg-cred-sensitive-read"]);
+    }
+
+    #[test]
+    fn sensitive_read_near_misses_stay_silent() {
+        let mut d = detector(&[]);
+        // Programs that read these files for a living.
+        for exe in [
+            "/usr/sbin/unix_chkpwd",
+            "/usr/sbin/sshd",
+            "/usr/bin/sudo",
+            "/bin/su",
+            "/usr/bin/passwd",
+            "/usr/sbin/cron",
+            "/lib/systemd/systemd",
+        ] {
+            let ev = watched_read("/etc/shadow", Some("/etc/shadow"), Some(exe), 3);
+            assert!(hits(&mut d, &ev).is_empty(), "{exe}");
+        }
+        // ...but not a look-alike elsewhere.
+        let fake = watched_read(
+            "/etc/shadow",
+            Some("/etc/shadow"),
+            Some("/tmp/unix_chkpwd"),
+            3,
+        );
+        assert_eq!(hits(&mut d, &fake), ["rg-cred-sensitive-read"]);
+        // Not watched (no read-watch id): a read-only open of the same path.
+        let unwatched = watched_read("/etc/shadow", None, Some("/usr/bin/cat"), 3);
+        assert!(hits(&mut d, &unwatched).is_empty());
+        // A failed open read nothing.
+        let denied = watched_read(
+            "/etc/shadow",
+            Some("/etc/shadow"),
+            Some("/usr/bin/cat"),
+            -13,
+        );
+        assert!(hits(&mut d, &denied).is_empty());
+        // A write-intent open of a watched file is persistence, not a read.
+        let write = file(FileOp::Open, "/etc/shadow", 3);
+        assert_eq!(hits(&mut d, &write), ["rg-persist-account-files"]);
+        // Another operation on the path.
+        let chmod = file(FileOp::Chmod, "/root/.ssh/id_rsa", 0);
+        assert!(hits(&mut d, &chmod).is_empty());
+        // A user-configured allowlist replaces the default.
+        let mut d = with(
+            config::Detections {
+                sensitive_read_allow: vec!["/opt/backup/bin/*".into()],
+                ..Default::default()
+            },
+            None,
+        );
+        let backup = watched_read(
+            "/etc/shadow",
+            Some("/etc/shadow"),
+            Some("/opt/backup/bin/agent"),
+            3,
+        );
+        assert!(hits(&mut d, &backup).is_empty());
+        let sshd = watched_read(
+            "/etc/shadow",
+            Some("/etc/shadow"),
+            Some("/usr/sbin/sshd"),
+            3,
+        );
+        assert_eq!(hits(&mut d, &sshd), ["rg-cred-sensitive-read"]);
+        // And the rule can be turned off.
+        let mut d = detector(&["rg-cred-sensitive-read"]);
+        let ev = watched_read("/etc/shadow", Some("/etc/shadow"), Some("/usr/bin/cat"), 3);
+        assert!(hits(&mut d, &ev).is_empty());
     }
 
     fn net(op: NetOp, pid: u32, local: &str, remote: Option<&str>) -> Event {

@@ -179,7 +179,8 @@ impl crate::channel::Kinded for Event {
 /// A file operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileOp {
-    /// Opened for writing, creating or truncating.
+    /// Opened for writing, creating or truncating; or a read-only open of
+    /// a `[file] watch_reads` file (see [`FileBody::is_read`]).
     Open,
     Unlink,
     Rename,
@@ -246,7 +247,21 @@ pub struct FileBody {
     pub resolved: bool,
     /// The kernel could not prefix-filter it; userspace must.
     pub unfiltered: bool,
+    /// A read-only open of a watched inode: the `[file] watch_reads` path
+    /// it was watched as (`path` differs for a hard link or bind mount).
+    pub watched: Option<Arc<str>>,
     pub truncated: FileTruncation,
+}
+
+/// Open flags that can change or create a file: O_WRONLY, O_RDWR,
+/// O_CREAT, O_TRUNC, O_TMPFILE (the kernel's EDR_WRITE_INTENT).
+pub const O_WRITE_INTENT: u64 = 0o1 | 0o2 | 0o100 | 0o1000 | 0o20000000;
+
+impl FileBody {
+    /// A read-only open: reported only for watched files (`watch_reads`).
+    pub fn is_read(&self) -> bool {
+        self.op == FileOp::Open && self.open_flags & O_WRITE_INTENT == 0
+    }
 }
 
 /// Which file operands were cut, or could not be read.
@@ -412,6 +427,7 @@ mod tests {
                     at_flags: 0,
                     resolved: false,
                     unfiltered: false,
+                    watched: None,
                     truncated: FileTruncation::default(),
                 }),
                 process: None,

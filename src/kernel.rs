@@ -33,6 +33,10 @@ pub struct LoadOptions {
     pub file: bool,
     /// Report failed file operations instead of counting them.
     pub report_failed: bool,
+    /// Look read-only opens up in `edr_read_watch` (the caller fills it
+    /// after the load, see `watch::Keeper`). Off: the check is compiled
+    /// out by the verifier (the flag is read-only data).
+    pub watch_reads: bool,
     /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
     pub prefixes: Vec<(PrefixKey, u8)>,
     /// Load the network programs, attached to these hooks.
@@ -137,6 +141,8 @@ pub const HOOKS: &[Hook] = &[
     // Newer: openat2 since Linux 5.6, fchmodat2 since 6.6.
     file("openat2", 3, false),
     file("fchmodat2", 14, false),
+    // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
+    file("open_by_handle_at", 23, false),
     net("edr_net", Family::Network, "connect", 32),
     net("edr_net", Family::Network, "bind", 33),
     net("edr_net", Family::Network, "listen", 34),
@@ -172,6 +178,7 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
     let nr = match name {
         "openat" => c::SYS_openat,
         "openat2" => c::SYS_openat2,
+        "open_by_handle_at" => c::SYS_open_by_handle_at,
         "unlinkat" => c::SYS_unlinkat,
         "renameat2" => c::SYS_renameat2,
         "fchmod" => c::SYS_fchmod,
@@ -522,6 +529,7 @@ impl Kernel {
             agent_tgid: opts.agent_tgid,
             wakeup_bytes: opts.wakeup_bytes,
             report_failed: u32::from(opts.report_failed),
+            watch_reads: u32::from(opts.watch_reads),
             net_families: opts
                 .net_families
                 .iter()
@@ -803,7 +811,7 @@ mod tests {
             }
         }
         ids.sort();
-        let expected: Vec<u16> = (1..=22).chain(32..=40).collect();
+        let expected: Vec<u16> = (1..=23).chain(32..=40).collect();
         assert_eq!(ids, expected);
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
@@ -847,6 +855,18 @@ mod tests {
         );
         elf[at..at + 4].copy_from_slice(&version.to_le_bytes());
         elf
+    }
+
+    #[test]
+    fn read_watch_map_has_the_abi_size() {
+        let open = ObjectBuilder::default().open_memory(EMBEDDED).unwrap();
+        let map = open
+            .maps()
+            .find(|m| m.name() == "edr_read_watch")
+            .expect("edr_read_watch");
+        assert_eq!(map.max_entries() as usize, abi::READ_WATCH_MAX);
+        assert_eq!(map.key_size() as usize, size_of::<abi::InodeKey>());
+        assert_eq!(map.value_size(), 4);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! [`event::Event`]s; [`enrich`] adds process context from the
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
 //! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them;
-//! [`reload`] decides what a SIGHUP changes.
+//! [`reload`] decides what a SIGHUP changes. Beside the pipeline,
+//! [`watch`] keeps the kernel's read-watch map of `[file] watch_reads`
+//! inodes current.
 
 pub mod abi;
 pub mod agent;
@@ -15,6 +17,7 @@ mod bpf;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod correlate;
 pub mod decode;
 pub mod detect;
 pub mod dns;
@@ -34,3 +37,6 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
+pub mod watch;

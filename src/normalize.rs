@@ -7,6 +7,9 @@
 //! Counts: records that fail to decode (should not happen after the
 //! poller's check, but bytes are bytes) as invalid schema or unsupported
 //! kind.
+//! Also: a file event that may have put another file behind a
+//! `[file] watch_reads` path (a rename over it, say) is a hint to the
+//! read-watch keeper to re-stat them ([`crate::watch::Hints`]).
 
 use std::sync::Arc;
 
@@ -27,11 +30,14 @@ use crate::event::{
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
 use crate::stats::Stats;
+use crate::watch::Hints;
 
 /// Stateful converter: owns the sequence counter and the clock offset.
 pub struct Normalizer {
     next_seq: u64,
     offset: i128,
+    /// `[file] watch_reads`: a record's read_watch id N names entry N - 1.
+    watch_reads: Vec<Arc<str>>,
 }
 
 impl Default for Normalizer {
@@ -45,7 +51,15 @@ impl Normalizer {
         Normalizer {
             next_seq: 1,
             offset: clock::boot_to_wall_offset(),
+            watch_reads: Vec::new(),
         }
+    }
+
+    /// The `[file] watch_reads` paths, in config order (the ids the
+    /// kernel reports, see `watch::Keeper`).
+    pub fn with_watch_reads(mut self, paths: &[String]) -> Self {
+        self.watch_reads = paths.iter().map(|p| Arc::from(p.as_str())).collect();
+        self
     }
 
     /// Re-sample the boot-to-wall offset (once per batch: it moves only
@@ -78,7 +92,7 @@ impl Normalizer {
                     status: ExitStatus::from_wait_status(x.exit_code),
                 }),
             ),
-            Record::File(f) => (hdr.tgid, Body::File(file_body(f))),
+            Record::File(f) => (hdr.tgid, Body::File(file_body(f, &self.watch_reads))),
             Record::Net(n) => (hdr.tgid, Body::Net(net_body(n))),
         };
         // A fork's subject is the child, whose only thread is its main one.
@@ -158,7 +172,7 @@ fn operand(dir: &[u8], path: &[u8]) -> String {
     }
 }
 
-fn file_body(f: &FileRecord<'_>) -> FileBody {
+fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
     let x = &f.fixed;
     let op = FileOp::from_kind(x.hdr.kind).unwrap_or(FileOp::Open);
     let first = operand(f.dir, f.path);
@@ -194,6 +208,10 @@ fn file_body(f: &FileRecord<'_>) -> FileBody {
         at_flags: x.at_flags,
         resolved: x.flags & file_flag::PATH_RESOLVED != 0,
         unfiltered: x.flags & file_flag::UNFILTERED != 0,
+        watched: usize::from(x.read_watch)
+            .checked_sub(1)
+            .and_then(|i| watch_reads.get(i))
+            .cloned(),
         truncated: FileTruncation {
             path: x.flags & file_flag::PATH_TRUNC != 0,
             other_path: x.flags & file_flag::PATH2_TRUNC != 0,
@@ -291,20 +309,28 @@ pub fn join_clean(dir: &str, rel: &str) -> String {
     out
 }
 
-/// The stage loop: runs until the poller hangs up, then returns.
+/// The stage loop: runs until the poller hangs up, then returns. File
+/// events that may have replaced a watched file are passed to `hints`.
 pub fn run(
     rx: Receiver<RawBatch>,
     tx: Outlet<Vec<Event>>,
     recycle: Sender<RawBatch>,
+    mut n: Normalizer,
+    hints: Option<Hints>,
     stats: Arc<Stats>,
 ) {
-    let mut n = Normalizer::new();
     for mut batch in rx {
         n.resync_clock();
         let mut out = Vec::with_capacity(batch.len());
         for bytes in batch.records() {
             match decode::decode(bytes) {
-                Ok(rec) => out.push(n.normalize(&rec)),
+                Ok(rec) => {
+                    let ev = n.normalize(&rec);
+                    if let (Some(h), Body::File(f)) = (&hints, &ev.body) {
+                        h.file_event(f);
+                    }
+                    out.push(ev);
+                }
                 Err(e) => match e.reason() {
                     Reason::InvalidSchema => stats.count_invalid_schema(),
                     Reason::UnsupportedKind => stats.count_unsupported_kind(),
@@ -333,6 +359,44 @@ mod tests {
         assert_eq!(join_clean("/", "a"), "/a");
         assert_eq!(join_clean("/a", "../../.."), "/");
         assert_eq!(join_clean("/a//b/", "c//d"), "/a/b/c/d");
+    }
+
+    #[test]
+    fn watched_reads_name_their_watch_entry() {
+        use crate::decode::encode_file;
+        let mut n = Normalizer::new().with_watch_reads(&["/etc/shadow".into(), "/k".into()]);
+        let mut read = |id: u16| {
+            let fixed = abi::File {
+                hdr: Hdr {
+                    kind: abi::kind::FILE_OPEN,
+                    tgid: 9,
+                    pid: 9,
+                    ..Default::default()
+                },
+                ret: 3,
+                open_flags: 0o2000000,
+                syscall: 2,
+                read_watch: id,
+                flags: file_flag::PATH_RESOLVED,
+                ..Default::default()
+            };
+            let mut bytes = Vec::new();
+            encode_file(&fixed, b"", b"/var/tmp/.s", b"", b"", &mut bytes);
+            let Body::File(f) = n.normalize(&decode::decode(&bytes).unwrap()).body else {
+                panic!()
+            };
+            f
+        };
+        let f = read(1);
+        assert!(f.is_read());
+        assert_eq!(
+            (f.path.as_str(), f.watched.as_deref()),
+            ("/var/tmp/.s", Some("/etc/shadow"))
+        );
+        assert_eq!(read(2).watched.as_deref(), Some("/k"));
+        // 0 is "not a watched read"; an id beyond the list names nothing.
+        assert_eq!(read(0).watched, None);
+        assert_eq!(read(3).watched, None);
     }
 
     #[test]

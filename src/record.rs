@@ -16,6 +16,7 @@ use serde::ser::Serializer;
 
 use crate::channel::Kinded;
 use crate::clock::Rfc3339;
+use crate::correlate::Evidence;
 use crate::detect::{Alert, Technique};
 use crate::dns;
 use crate::event::{
@@ -274,6 +275,8 @@ struct HealthBody<'a> {
     rules_reload_failures_total: u64,
     config_reloads_total: u64,
     config_reload_failures_total: u64,
+    correlation_state_size: u64,
+    correlation_evictions_total: u64,
     kernel_ringbuf_drops_total: PerKind<'a>,
     kernel_filtered_total: PerKind<'a>,
     kernel_failed_total: PerKind<'a>,
@@ -281,6 +284,8 @@ struct HealthBody<'a> {
     channel_full_drops_by_kind_total: PerKind<'a>,
     process_table_size: u64,
     process_table_evictions_total: u64,
+    read_watch_files: u64,
+    read_watch_updates_total: u64,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -371,6 +376,8 @@ impl<'a> HealthDoc<'a> {
                     rules_reload_failures_total: c.rules_reload_failures_total,
                     config_reloads_total: c.config_reloads_total,
                     config_reload_failures_total: c.config_reload_failures_total,
+                    correlation_state_size: c.correlation_state_size,
+                    correlation_evictions_total: c.correlation_evictions_total,
                     kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
                     kernel_filtered_total: PerKind(&c.kernel_filtered_total),
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
@@ -378,6 +385,8 @@ impl<'a> HealthDoc<'a> {
                     channel_full_drops_by_kind_total: PerKind(&c.channel_full_drops_by_kind_total),
                     process_table_size: c.proc_table_size,
                     process_table_evictions_total: c.proc_table_evictions_total,
+                    read_watch_files: c.read_watch_files,
+                    read_watch_updates_total: c.read_watch_updates_total,
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },
@@ -500,6 +509,9 @@ struct RgFile<'a> {
     /// How `file.path` was resolved: `dentry` (from the kernel's file
     /// object) or `name` (the caller's string, made absolute).
     path_source: &'static str,
+    /// A read-only open of a `[file] watch_reads` file: the watched path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watched_path: Option<&'a str>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -688,6 +700,57 @@ struct RgAlert<'a> {
     /// held back (absent on ordinary alerts).
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed_count: Option<u64>,
+    /// Scenario detections: every event that led to the alert, oldest
+    /// first (the last is the alert's own event).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [Evidence],
+}
+
+/// One piece of evidence, in the record's own field names.
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            #[serde(rename = "@timestamp")]
+            timestamp: Rfc3339,
+            event: ActionDoc,
+            process: EvidenceProcess<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            file: Option<PathDoc<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            destination: Option<EndpointDoc>,
+        }
+        #[derive(Serialize)]
+        struct ActionDoc {
+            action: &'static str,
+        }
+        #[derive(Serialize)]
+        struct EvidenceProcess<'a> {
+            pid: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            executable: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            command_line: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct PathDoc<'a> {
+            path: &'a str,
+        }
+        Doc {
+            timestamp: Rfc3339(self.time_ns),
+            event: ActionDoc {
+                action: self.action,
+            },
+            process: EvidenceProcess {
+                pid: self.pid,
+                executable: self.executable.as_deref(),
+                command_line: self.command_line.as_deref(),
+            },
+            file: self.path.as_deref().map(|path| PathDoc { path }),
+            destination: EndpointDoc::of(self.destination),
+        }
+        .serialize(s)
+    }
 }
 
 #[derive(Serialize)]
@@ -771,6 +834,8 @@ impl Serialize for Truncated {
 fn file_types(f: &FileBody) -> &'static [&'static str] {
     const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
     match f.op {
+        // A read-only open: only ever reported for [file] watch_reads.
+        FileOp::Open if f.is_read() => &["access"],
         FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
         FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
         FileOp::Unlink => &["deletion"],
@@ -942,6 +1007,7 @@ impl<'a> EventDoc<'a> {
                     severity: r.severity.as_str(),
                     source: &r.source,
                     suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
+                    evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
                 }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,
@@ -963,6 +1029,7 @@ impl<'a> EventDoc<'a> {
                     at_flags: f.at_flags,
                     original_path: f.original_path.as_deref(),
                     path_source: if f.resolved { "dentry" } else { "name" },
+                    watched_path: f.watched.as_deref(),
                 }),
                 process: proc.map(|p| RgProcess {
                     exe: &p.image.exe,

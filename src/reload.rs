@@ -191,7 +191,10 @@ mod tests {
             ]
         );
         let ring = &p.needs_restart[1];
-        assert_eq!((ring.running.as_str(), ring.file.as_str()), ("1048576", "2097152"));
+        assert_eq!(
+            (ring.running.as_str(), ring.file.as_str()),
+            ("1048576", "2097152")
+        );
         assert_eq!(
             keys(&p.changed),
             [

@@ -897,6 +897,7 @@ fn file_body(
         })?,
         // Not written: the userspace filter has judged the path already.
         unfiltered: false,
+        watched: rgf.get("watched_path", owned)?.map(Arc::from),
         truncated: FileTruncation {
             path: cut("path"),
             other_path: cut("other_path"),

@@ -47,9 +47,18 @@ pub struct Stats {
     /// refused (an invalid file: everything in force stays).
     config_reloads: AtomicU64,
     config_reload_failures: AtomicU64,
+    /// Scenario correlation: entries held now (a gauge) and entries
+    /// pushed out before their window was over.
+    correlation_state_size: AtomicU64,
+    correlation_evictions: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
+    /// `[file] watch_reads` files that exist now (a gauge), and changes
+    /// the keeper made after the first fill (replacements, appearances,
+    /// disappearances).
+    read_watch_files: AtomicU64,
+    read_watch_updates: AtomicU64,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
@@ -84,8 +93,12 @@ impl Default for Stats {
             rules_reload_failures: AtomicU64::new(0),
             config_reloads: AtomicU64::new(0),
             config_reload_failures: AtomicU64::new(0),
+            correlation_state_size: AtomicU64::new(0),
+            correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
+            read_watch_files: AtomicU64::new(0),
+            read_watch_updates: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -139,8 +152,12 @@ pub struct Snapshot {
     pub rules_reload_failures_total: u64,
     pub config_reloads_total: u64,
     pub config_reload_failures_total: u64,
+    pub correlation_state_size: u64,
+    pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
+    pub read_watch_files: u64,
+    pub read_watch_updates_total: u64,
     /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
@@ -214,6 +231,15 @@ impl Stats {
             self.config_reload_failures.fetch_add(1, Relaxed);
         }
     }
+    /// Watched files present now; `changes` made by this re-stat.
+    pub fn set_read_watch(&self, present: u64, changes: u64) {
+        self.read_watch_files.store(present, Relaxed);
+        self.read_watch_updates.fetch_add(changes, Relaxed);
+    }
+    pub fn set_correlation(&self, size: usize, evictions: u64) {
+        self.correlation_state_size.store(size as u64, Relaxed);
+        self.correlation_evictions.store(evictions, Relaxed);
+    }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
@@ -252,7 +278,12 @@ impl Stats {
             output_buffered_bytes: self.output_buffered_bytes.load(Relaxed),
             output_buffer_drops_total: OutputDrop::ALL
                 .iter()
-                .map(|w| (w.name(), self.output_buffer_drops[*w as usize].load(Relaxed)))
+                .map(|w| {
+                    (
+                        w.name(),
+                        self.output_buffer_drops[*w as usize].load(Relaxed),
+                    )
+                })
                 .collect(),
             output_buffer_drops_by_kind_total: by_kind(&self.output_buffer_drops_kind),
             rules_loaded: self.rules_loaded.load(Relaxed),
@@ -260,8 +291,12 @@ impl Stats {
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
             config_reloads_total: self.config_reloads.load(Relaxed),
             config_reload_failures_total: self.config_reload_failures.load(Relaxed),
+            correlation_state_size: self.correlation_state_size.load(Relaxed),
+            correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            read_watch_files: self.read_watch_files.load(Relaxed),
+            read_watch_updates_total: self.read_watch_updates.load(Relaxed),
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),

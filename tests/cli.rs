@@ -303,9 +303,9 @@ fn rules_test_replays_recorded_events_into_the_same_alerts() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stderr),
-        "# rules test: 6 events replayed (0 filtered out), 3 alerts: \
-         sample-web-server-spawns-shell 1, rg-persist-cron 2; \
-         3 alert and 0 health records in the input skipped\n"
+        "# rules test: 6 events replayed (0 filtered out), 4 alerts: \
+         rg-webshell-exec 1, sample-web-server-spawns-shell 1, rg-persist-cron 2; \
+         4 alert and 0 health records in the input skipped\n"
     );
     // The alerts are the golden alert records, ids and all, but for the
     // rule file's path (the golden file names the installed one).

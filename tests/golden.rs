@@ -216,6 +216,7 @@ fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
         at_flags: 0,
         resolved: false,
         unfiltered: false,
+        watched: None,
         truncated: FileTruncation::default(),
     }
 }
@@ -268,8 +269,16 @@ fn file_sequence() -> Vec<Record> {
         ..file_body(FileOp::Symlink, "symlinkat", "/usr/local/bin/x")
     };
     let unlink = file_body(FileOp::Unlink, "unlinkat", "/etc/cron.d/backdoor");
+    // A read-only open of a watched file, through a hard link.
+    let read = FileBody {
+        result: 4,
+        open_flags: 0o2000000, // O_RDONLY | O_CLOEXEC
+        resolved: true,
+        watched: Some("/etc/shadow".into()),
+        ..file_body(FileOp::Open, "openat", "/var/tmp/.s")
+    };
     let mut out = Vec::new();
-    for (i, body) in [open, rename, denied, chown, symlink, unlink]
+    for (i, body) in [open, rename, denied, chown, symlink, unlink, read]
         .into_iter()
         .enumerate()
     {
@@ -304,8 +313,12 @@ fn file_sequence() -> Vec<Record> {
             rules_reload_failures_total: 1,
             config_reloads_total: 3,
             config_reload_failures_total: 1,
+            correlation_state_size: 17,
+            correlation_evictions_total: 3,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
+            read_watch_files: 5,
+            read_watch_updates_total: 1,
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
             kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
             kernel_failed_total: per_kind(&[("file_open", 9)]),
@@ -453,8 +466,8 @@ fn net_sequence() -> Vec<Record> {
     out
 }
 
-/// A user rule (from the sample rules) on a web shell, and a rate-limited
-/// burst of persistence alerts with its summary.
+/// A web shell (the built-in scenario, with its evidence, and a sample
+/// rule), and a rate-limited burst of persistence alerts with its summary.
 fn rules_sequence() -> Vec<Record> {
     let samples = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -542,6 +555,7 @@ fn rule_alerts_and_rate_limit_summary_match_golden() {
     assert_eq!(
         ids,
         [
+            ("rg-webshell-exec", 0),
             ("sample-web-server-spawns-shell", 0),
             ("rg-persist-cron", 0),
             ("rg-persist-cron", 2)

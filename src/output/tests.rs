@@ -127,7 +127,11 @@ fn a_failing_output_keeps_records_up_to_the_limit_and_counts_the_rest() {
     assert!(full > 0 && full < n, "{full}");
     assert_eq!(s.output_failures_total, full);
     assert_eq!(s.output_buffer_drops_by_kind_total, vec![("exit", full)]);
-    assert!(s.output_buffered_bytes <= 256 << 10, "{}", s.output_buffered_bytes);
+    assert!(
+        s.output_buffered_bytes <= 256 << 10,
+        "{}",
+        s.output_buffered_bytes
+    );
     // Retries wait for their backoff: one more failed attempt each.
     let errors = s.output_errors_total;
     assert!(errors >= 1);
@@ -281,7 +285,14 @@ fn a_stuck_reader_holds_the_writer_only_until_the_stop_clock_runs_out() {
     let (r, wfd) = nix::unistd::pipe().unwrap();
     let sink = Sink::new(File::from(wfd), false).unwrap();
     let clock = Arc::new(StopClock::new(Duration::from_millis(300)));
-    let mut w = Writer::new(Target::Stdout, sink, 1 << 20, ctx(), stats.clone(), clock.clone());
+    let mut w = Writer::new(
+        Target::Stdout,
+        sink,
+        1 << 20,
+        ctx(),
+        stats.clone(),
+        clock.clone(),
+    );
     clock.start();
     let started = Instant::now();
     let n = 4000u64; // well over a 64 KiB pipe

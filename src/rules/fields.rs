@@ -420,6 +420,16 @@ pub static FIELDS: &[Field] = &[
         }),
     },
     Field {
+        name: "rand_guard.file.watched_path",
+        kind: Kind::Str,
+        actions: &["open"],
+        get: Getter::Event(|ev| {
+            file(ev)
+                .and_then(|f| f.watched.as_deref())
+                .map_or(Value::Missing, Value::Str)
+        }),
+    },
+    Field {
         name: "source.ip",
         kind: Kind::Ip,
         actions: NETWORK,

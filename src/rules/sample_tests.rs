@@ -80,6 +80,7 @@ fn file(exe: &str, op: FileOp, path: &str, mode: Option<u32>, result: i64) -> Ev
             at_flags: 0,
             resolved: true,
             unfiltered: false,
+            watched: None,
             truncated: FileTruncation::default(),
         }),
     )

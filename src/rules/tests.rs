@@ -97,6 +97,7 @@ fn chmod(path: &str, mode: u32) -> Event {
             at_flags: 0,
             resolved: false,
             unfiltered: false,
+            watched: None,
             truncated: FileTruncation::default(),
         }),
         process: Some(p),
@@ -380,6 +381,35 @@ fn operators_and_combinators() {
         let s = set(events, &conds);
         assert_eq!(hits(&s, ev), want, "events = {events}\n{conds}");
     }
+}
+
+/// A user rule can tell watched reads from writes, and name the file.
+#[test]
+fn watched_reads_by_flags_and_watched_path() {
+    let mut read = chmod("/var/tmp/.s", 0);
+    if let Body::File(f) = &mut read.body {
+        f.op = FileOp::Open;
+        f.mode = None;
+        f.open_flags = 0o2000000; // O_RDONLY | O_CLOEXEC
+        f.watched = Some("/etc/shadow".into());
+    }
+    let mut write = read.clone();
+    if let Body::File(f) = &mut write.body {
+        f.open_flags = 0o1101;
+        f.watched = None;
+    }
+    let by_path = set(
+        "[\"open\"]",
+        "[[rules.all]]\nfield = \"rand_guard.file.watched_path\"\nequals = \"/etc/shadow\"\n",
+    );
+    assert!(hits(&by_path, &read));
+    assert!(!hits(&by_path, &write));
+    let writes = set(
+        "[\"open\"]",
+        "[[rules.any]]\nfield = \"rand_guard.file.open_flags\"\nbits_any = \"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC\"\n",
+    );
+    assert!(!hits(&writes, &read));
+    assert!(hits(&writes, &write));
 }
 
 #[test]

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct Options {
     pub iterations: usize,
     pub pairs: usize,
+    /// Run one group of workloads only: syscall, files or reads.
+    pub only: Option<String>,
 }
 
 impl Options {
@@ -19,6 +21,7 @@ impl Options {
         let mut o = Options {
             iterations: 100_000,
             pairs: 5,
+            only: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -30,6 +33,10 @@ impl Options {
             match a.as_str() {
                 "--iterations" => o.iterations = num("--iterations")?,
                 "--pairs" => o.pairs = num("--pairs")?,
+                "--only" => match it.next().map(String::as_str) {
+                    Some(w @ ("syscall" | "files" | "reads")) => o.only = Some(w.to_string()),
+                    _ => return Err("--only needs syscall, files or reads".into()),
+                },
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
@@ -83,6 +90,30 @@ pub fn file_storm(dir: &Path, n: usize) -> Cost {
         f.write_all(&block).expect("write");
         drop(f);
         fs::remove_file(p).expect("unlink");
+    }
+    Cost {
+        wall: start.elapsed(),
+        cpu: self_cpu() - cpu0,
+    }
+}
+
+/// `read_storm` in CHUNKS chunks; the cheapest chunk, scaled to `n`.
+pub fn read_storm_min(file: &Path, n: usize) -> Cost {
+    let per = (n / CHUNKS).max(1);
+    let runs: Vec<Cost> = (0..CHUNKS).map(|_| read_storm(file, per)).collect();
+    let scale = |d: Duration| d * CHUNKS as u32;
+    Cost {
+        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
+        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
+    }
+}
+
+/// The read storm: open `file` read-only (openat, O_RDONLY | O_CLOEXEC)
+/// and close it, `n` times. Nothing is read: the open is what is measured.
+pub fn read_storm(file: &Path, n: usize) -> Cost {
+    let (start, cpu0) = (Instant::now(), self_cpu());
+    for _ in 0..n {
+        drop(fs::File::open(file).expect("open for reading"));
     }
     Cost {
         wall: start.elapsed(),
@@ -216,7 +247,9 @@ pub struct Outcome {
     pub per_run_ns: Vec<(String, f64, u64)>,
 }
 
-const AGENT_CONFIG: &str = "[kernel]\nring_buffer_bytes = 16777216\n";
+/// The agent's configuration in the benchmarks: the defaults (with the
+/// default `[file] watch_reads` list) and a 16 MiB ring buffer.
+pub const AGENT_CONFIG: &str = "[kernel]\nring_buffer_bytes = 16777216\n";
 
 fn set_bpf_stats(on: bool) {
     let _ = fs::write(
@@ -295,6 +328,164 @@ pub fn pairs(
         }
     }
     r
+}
+
+/// Results of one workload run with no agent, and with the agent under
+/// two configurations (`a`, the reference, and `b`).
+pub struct AbOutcome {
+    pub label: String,
+    pub ops: usize,
+    pub a_name: String,
+    pub b_name: String,
+    pub none: Vec<Cost>,
+    pub a: Vec<Cost>,
+    pub b: Vec<Cost>,
+    /// Mean BPF ns per run of each program that ran, under a and under b.
+    pub per_run_ns_a: Vec<(String, f64, u64)>,
+    pub per_run_ns_b: Vec<(String, f64, u64)>,
+}
+
+fn per_run_ns(
+    bin: &Path,
+    config: &str,
+    scratch: &Path,
+    work: &dyn Fn() -> Cost,
+) -> Vec<(String, f64, u64)> {
+    let agent = Agent::start(bin, config, scratch);
+    set_bpf_stats(true);
+    work();
+    // Let the agent publish the counts (once a second) before it stops.
+    std::thread::sleep(Duration::from_millis(1200));
+    set_bpf_stats(false);
+    let h = agent.stop();
+    let mut out = Vec::new();
+    if let Some(progs) = h["bpf_programs"].as_object() {
+        for (name, p) in progs {
+            let n = p["run_count_total"].as_u64().unwrap_or(0);
+            let t = p["run_time_ns_total"].as_u64().unwrap_or(0);
+            if n > 0 {
+                out.push((name.clone(), t as f64 / n as f64, n));
+            }
+        }
+    }
+    out
+}
+
+/// Run `work` `pairs` times with no agent, with the agent under config
+/// `a` and under config `b` (a and b alternate which goes first, so a
+/// drift in the machine's speed does not favour one), then once more under
+/// each with the kernel's per-program statistics on.
+#[allow(clippy::too_many_arguments)]
+pub fn ab(
+    bin: &Path,
+    label: &str,
+    ops: usize,
+    o: &Options,
+    scratch: &Path,
+    (a_name, a_cfg): (&str, &str),
+    (b_name, b_cfg): (&str, &str),
+    work: &dyn Fn() -> Cost,
+) -> AbOutcome {
+    let mut r = AbOutcome {
+        label: label.to_string(),
+        ops,
+        a_name: a_name.to_string(),
+        b_name: b_name.to_string(),
+        none: Vec::new(),
+        a: Vec::new(),
+        b: Vec::new(),
+        per_run_ns_a: Vec::new(),
+        per_run_ns_b: Vec::new(),
+    };
+    let with = |cfg: &str| {
+        let agent = Agent::start(bin, cfg, scratch);
+        let c = work();
+        agent.stop();
+        c
+    };
+    work(); // warm up
+    for pair in 0..o.pairs {
+        let none = work();
+        let (a, b) = if pair % 2 == 0 {
+            let a = with(a_cfg);
+            (a, with(b_cfg))
+        } else {
+            let b = with(b_cfg);
+            (with(a_cfg), b)
+        };
+        let ms = |c: &Cost| c.wall.as_secs_f64() * 1e3;
+        eprintln!(
+            "bench: {label} round {}/{}: wall no agent {:.1} ms, {a_name} {:.1} ms, {b_name} {:.1} ms ({b_name} / {a_name} {:.3})",
+            pair + 1,
+            o.pairs,
+            ms(&none),
+            ms(&a),
+            ms(&b),
+            b.wall.as_secs_f64() / a.wall.as_secs_f64(),
+        );
+        r.none.push(none);
+        r.a.push(a);
+        r.b.push(b);
+    }
+    r.per_run_ns_a = per_run_ns(bin, a_cfg, scratch, work);
+    r.per_run_ns_b = per_run_ns(bin, b_cfg, scratch, work);
+    r
+}
+
+pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "| workload ({} rounds, cheapest of {CHUNKS} chunks each) | per op (median): no agent / A / B | B ÷ A wall, median (min..max) | B ÷ A workload CPU, median (min..max) | A ÷ no agent, wall median | BPF ns per program run (runs): A / B |\n",
+        o.pairs
+    ));
+    s.push_str("|---|---|---|---|---|---|\n");
+    let ratio = |x: &[Cost], y: &[Cost], cpu: bool| -> Vec<f64> {
+        x.iter()
+            .zip(y)
+            .map(|(x, y)| {
+                if cpu {
+                    x.cpu.as_secs_f64() / y.cpu.as_secs_f64()
+                } else {
+                    x.wall.as_secs_f64() / y.wall.as_secs_f64()
+                }
+            })
+            .collect()
+    };
+    let spread = |v: &[f64]| {
+        let min = v.iter().cloned().fold(f64::MAX, f64::min);
+        let max = v.iter().cloned().fold(0.0, f64::max);
+        format!("{:.3} ({min:.3}..{max:.3})", median(v.to_vec()))
+    };
+    let per_op = |v: &[Cost], ops: usize| {
+        median(
+            v.iter()
+                .map(|c| c.wall.as_secs_f64() * 1e9 / ops as f64)
+                .collect(),
+        )
+    };
+    let progs = |v: &[(String, f64, u64)]| {
+        v.iter()
+            .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for r in results {
+        s.push_str(&format!(
+            "| {} (A: {}, B: {}) | {:.0} / {:.0} / {:.0} ns | {} | {} | {:.3} | {} / {} |\n",
+            r.label,
+            r.a_name,
+            r.b_name,
+            per_op(&r.none, r.ops),
+            per_op(&r.a, r.ops),
+            per_op(&r.b, r.ops),
+            spread(&ratio(&r.b, &r.a, false)),
+            spread(&ratio(&r.b, &r.a, true)),
+            median(ratio(&r.a, &r.none, false)),
+            progs(&r.per_run_ns_a),
+            progs(&r.per_run_ns_b),
+        ));
+    }
+    s
 }
 
 pub fn report(results: &[Outcome], o: &Options) -> String {

@@ -24,7 +24,7 @@ commands:
               cargo-generate-rpm when missing)
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
-  bench [--iterations N] [--pairs K]
+  bench [--iterations N] [--pairs K] [--only syscall|files|reads]
               release build, then workloads without and with the agent as A/B
               pairs (root); prints a markdown table for docs/benchmarks.md
 ";
@@ -128,36 +128,66 @@ fn bench_cmd(args: &[String]) -> Result<(), ExitCode> {
     let n = o.iterations;
     let outside = Path::new("/var/tmp/rg-bench-outside");
     let inside = Path::new("/root/rg-bench-inside");
-    let results = vec![
-        bench::pairs(
+    let wants = |w: &str| o.only.as_deref().is_none_or(|x| x == w);
+    let mut results = Vec::new();
+    if wants("syscall") {
+        results.push(bench::pairs(
             &bin,
             "getppid() loop: the syscall tracing tax",
             n * 10,
             &o,
             scratch,
             &|| bench::syscall_storm(n * 10),
-        ),
-        bench::pairs(
+        ));
+    }
+    if wants("files") {
+        results.push(bench::pairs(
             &bin,
             "file storm outside watched prefixes (/var/tmp)",
             n,
             &o,
             scratch,
             &|| bench::file_storm_min(outside, n),
-        ),
-        bench::pairs(
+        ));
+        results.push(bench::pairs(
             &bin,
             "file storm inside a watched prefix (/root)",
             n,
             &o,
             scratch,
             &|| bench::file_storm_min(inside, n),
-        ),
-    ];
-    for d in [outside, inside] {
+        ));
+    }
+    // Read-only opens of an unwatched file, with the read watch off and on:
+    // the cost of the per-open inode lookup (every read-only open on the
+    // host pays it while watch_reads is not empty).
+    let reads = Path::new("/var/tmp/rg-bench-reads");
+    let mut read_results = Vec::new();
+    if wants("reads") {
+        std::fs::create_dir_all(reads).expect("bench directory");
+        let target = reads.join("f");
+        std::fs::write(&target, b"x").expect("bench file");
+        let off = format!("{}[file]\nwatch_reads = []\n", bench::AGENT_CONFIG);
+        read_results.push(bench::ab(
+            &bin,
+            "read-only open + close of an unwatched file (/var/tmp)",
+            n * 10,
+            &o,
+            scratch,
+            ("watch_reads = []", &off),
+            ("default watch_reads", bench::AGENT_CONFIG),
+            &|| bench::read_storm_min(&target, n * 10),
+        ));
+    }
+    for d in [outside, inside, reads] {
         let _ = std::fs::remove_dir_all(d);
     }
-    println!("{}", bench::report(&results, &o));
+    if !results.is_empty() {
+        println!("{}", bench::report(&results, &o));
+    }
+    if !read_results.is_empty() {
+        println!("{}", bench::report_ab(&read_results, &o));
+    }
     Ok(())
 }
 
