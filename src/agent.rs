@@ -329,7 +329,8 @@ impl Drop for PanicGuard<'_> {
 /// every idle round, at most [`poller::POLL_INTERVAL`] apart) and stops;
 /// the stages after the dead one see their input close, the ones before
 /// it their output. The result names the first stage that panicked, even
-/// when the poll loop ended on the broken pipeline first.
+/// when the poll loop ended on the broken pipeline first; a panic in
+/// `poll` itself is caught and named `poller`.
 pub fn supervise<'env>(
     stages: Vec<(&'static str, StageFn<'env>)>,
     poll: impl FnOnce(&StageWatch) -> Result<(), AgentError>,
@@ -350,7 +351,14 @@ pub fn supervise<'env>(
                 (stage, h)
             })
             .collect();
-        let polled = poll(&watch);
+        // The poll loop is a stage too: a panic there drops what it holds
+        // (the first channel's sender among it), so the stages end as
+        // after a stop, and the error names it.
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&watch)))
+            .unwrap_or_else(|_| {
+                watch.set("poller");
+                Ok(())
+            });
         for (stage, h) in handles {
             if h.join().is_err() {
                 watch.set(stage);
@@ -638,6 +646,23 @@ mod tests {
             matches!(result, Err(AgentError::StagePanicked("detector"))),
             "{result:?}"
         );
+    }
+
+    /// A panic in the poll loop itself: what it held is dropped, so the
+    /// stages end, and the error names the poller.
+    #[test]
+    fn a_panicking_poll_loop_is_named_and_the_stages_end() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), move |_| {
+            tx.send(1).unwrap();
+            panic!("poll loop fault");
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("poller"))),
+            "{result:?}"
+        );
+        assert_eq!(*written.lock().unwrap(), [1]);
     }
 
     #[test]

@@ -1009,6 +1009,7 @@ pub fn run(
         crossbeam_channel::select! {
             recv(rx) -> msg => {
                 let Ok(batch) = msg else { break };
+                crate::fault::point("detector");
                 // A reload sent before this batch applies to it: the poller
                 // sends both, in order, and select! picks ready arms at random.
                 while let Ok(r) = reload.try_recv() {

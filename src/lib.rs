@@ -23,6 +23,7 @@ pub mod detect;
 pub mod dns;
 pub mod enrich;
 pub mod event;
+pub mod fault;
 pub mod filter;
 pub mod health;
 pub mod kernel;

@@ -617,6 +617,7 @@ pub fn run(
         select! {
             recv(rx) -> msg => match msg {
                 Ok(batch) => {
+                    crate::fault::point("writer");
                     for rec in &batch {
                         w.push(rec);
                     }

@@ -140,7 +140,10 @@ impl Collector {
     pub fn on_record(&mut self, bytes: &[u8]) -> i32 {
         self.stats.count_raw(1);
         match decode::check(bytes) {
-            Ok(_) => self.batch.push(bytes),
+            Ok(h) => {
+                self.stats.count_raw_kind(h.kind);
+                self.batch.push(bytes);
+            }
             Err(e) => match e.reason() {
                 Reason::InvalidSchema => self.stats.count_invalid_schema(),
                 Reason::UnsupportedKind => self.stats.count_unsupported_kind(),
@@ -180,6 +183,7 @@ pub fn run<C: Control>(
             }
         };
         if let Some(batch) = full {
+            crate::fault::point("poller");
             // While the pipeline is full (policy `block`), keep looking at
             // the signals: a stop must be noticed (and its clock started)
             // even when nothing moves downstream.

@@ -15,6 +15,9 @@ use crate::kernel::ProgramStats;
 pub struct Stats {
     /// Records read from the ring buffer (valid or not).
     raw_events: AtomicU64,
+    /// The valid ones by kind: what the pipeline took in, so that
+    /// read = written + dropped-with-a-reason can be checked per kind.
+    raw_by_kind: [AtomicU64; kind::MAX],
     /// Records whose bytes do not follow the ABI.
     invalid_schema: AtomicU64,
     /// Well-formed records of a kind this build does not know.
@@ -77,6 +80,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             raw_events: AtomicU64::new(0),
+            raw_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             invalid_schema: AtomicU64::new(0),
             unsupported_kind: AtomicU64::new(0),
             events_output: AtomicU64::new(0),
@@ -134,6 +138,8 @@ impl OutputDrop {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     pub raw_events_total: u64,
+    /// (kind name, count) for every known kind.
+    pub raw_events_by_kind_total: Vec<(&'static str, u64)>,
     pub invalid_schema_total: u64,
     pub unsupported_kind_total: u64,
     pub events_output_total: u64,
@@ -173,6 +179,12 @@ pub struct Snapshot {
 impl Stats {
     pub fn count_raw(&self, n: u64) {
         self.raw_events.fetch_add(n, Relaxed);
+    }
+    /// One valid record of `kind` read (after `count_raw`).
+    pub fn count_raw_kind(&self, kind: u16) {
+        if let Some(slot) = self.raw_by_kind.get(kind as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
     }
     pub fn count_invalid_schema(&self) {
         self.invalid_schema.fetch_add(1, Relaxed);
@@ -267,6 +279,7 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             raw_events_total: self.raw_events.load(Relaxed),
+            raw_events_by_kind_total: per_kind(&self.raw_by_kind),
             invalid_schema_total: self.invalid_schema.load(Relaxed),
             unsupported_kind_total: self.unsupported_kind.load(Relaxed),
             events_output_total: self.events_output.load(Relaxed),

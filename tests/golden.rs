@@ -297,6 +297,7 @@ fn file_sequence() -> Vec<Record> {
         rss_bytes: 12 << 20,
         counters: Snapshot {
             raw_events_total: 1000,
+            raw_events_by_kind_total: per_kind(&[("exec", 400), ("file_open", 597)]),
             invalid_schema_total: 1,
             unsupported_kind_total: 2,
             events_output_total: 990,
