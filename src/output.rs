@@ -55,7 +55,7 @@ use crate::stats::{OutputDrop, Stats};
 
 /// Bytes buffered before a write while records keep coming.
 pub const CHUNK: usize = 64 * 1024;
-/// At most one stderr complaint about failing output per this interval.
+/// At most one stderr complaint of each [`Topic`] per this interval.
 pub const COMPLAIN_EVERY: Duration = Duration::from_secs(10);
 /// First retry after a failure; each failure after doubles it...
 pub const RETRY_FIRST: Duration = Duration::from_millis(100);
@@ -267,7 +267,20 @@ pub struct Writer {
     /// The stop clock ran out with the output still unable to take
     /// records: everything from now on is dropped and counted.
     gave_up: bool,
-    last_complaint: Option<Instant>,
+    /// When each [`Topic`] was last complained about.
+    last_complaint: [Option<Instant>; 3],
+}
+
+/// What a stderr complaint is about: each is rate-limited on its own, so
+/// a deleted file does not silence the failure that may follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Topic {
+    /// Writes or opens fail.
+    Failing,
+    /// The output file was found deleted.
+    Deleted,
+    /// A record could not be serialized.
+    Serialize,
 }
 
 impl Writer {
@@ -292,7 +305,7 @@ impl Writer {
             ends: VecDeque::new(),
             failing: None,
             gave_up: false,
-            last_complaint: None,
+            last_complaint: [None; 3],
         }
     }
 
@@ -308,7 +321,7 @@ impl Writer {
             // count it as an output failure rather than emit half a line.
             self.buf.truncate(mark);
             self.stats.count_output_failures(1);
-            self.complain(&format!("cannot serialize a record: {e}"));
+            self.complain(Topic::Serialize, &format!("cannot serialize a record: {e}"));
             return;
         }
         // Only a failing output lets this grow past a chunk and a record.
@@ -475,10 +488,13 @@ impl Writer {
                 return Ok(());
             }
             self.stats.count_output_error();
-            self.complain(&format!(
-                "the output file {} was deleted; writing to a new one",
-                self.target
-            ));
+            self.complain(
+                Topic::Deleted,
+                &format!(
+                    "the output file {} was deleted; writing to a new one",
+                    self.target
+                ),
+            );
             self.sink = None;
         }
         let sink = self.target.open().map_err(OutputError::into_io)?;
@@ -531,7 +547,7 @@ impl Writer {
              dropping and counting them) and retrying every {:?} to {:?}",
             self.target, self.limit, RETRY_FIRST, RETRY_MAX
         );
-        if self.complain(&msg)
+        if self.complain(Topic::Failing, &msg)
             && let Some(f) = &mut self.failing
         {
             f.told = true;
@@ -580,17 +596,15 @@ impl Writer {
         self.stats.set_output_buffered(0);
     }
 
-    /// Say `msg` on stderr unless something was said less than
-    /// [`COMPLAIN_EVERY`] ago; whether it was said.
-    fn complain(&mut self, msg: &str) -> bool {
+    /// Say `msg` on stderr unless something about `topic` was said less
+    /// than [`COMPLAIN_EVERY`] ago; whether it was said.
+    fn complain(&mut self, topic: Topic, msg: &str) -> bool {
         let now = Instant::now();
-        if self
-            .last_complaint
-            .is_some_and(|t| now.duration_since(t) < COMPLAIN_EVERY)
-        {
+        let last = &mut self.last_complaint[topic as usize];
+        if last.is_some_and(|t| now.duration_since(t) < COMPLAIN_EVERY) {
             return false;
         }
-        self.last_complaint = Some(now);
+        *last = Some(now);
         eprintln!(
             "rand-guard: output: {msg} (repeats suppressed for {COMPLAIN_EVERY:?}; see \
              output_errors_total)"

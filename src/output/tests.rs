@@ -320,6 +320,9 @@ fn a_stuck_reader_holds_the_writer_only_until_the_stop_clock_runs_out() {
 fn complaints_are_rate_limited() {
     let stats = Arc::new(Stats::default());
     let mut w = writer_to("/dev/full", 1 << 20, &stats, clock());
-    assert!(w.complain("first"));
-    assert!(!w.complain("second, at once"));
+    assert!(w.complain(Topic::Failing, "first"));
+    assert!(!w.complain(Topic::Failing, "second, at once"));
+    // Another topic has its own interval.
+    assert!(w.complain(Topic::Deleted, "deleted"));
+    assert!(!w.complain(Topic::Deleted, "deleted again"));
 }
