@@ -35,7 +35,7 @@ fn sigterm_during_a_storm_writes_everything_read() {
     fs::write(
         &cfg,
         format!(
-            "{}[events]\nprocess = false\n[kernel]\nring_buffer_bytes = 131072\n\
+            "{}[events]\nprocess = false\n[kernel]\nring_buffer_bytes = 131072\nwakeup_bytes = 4096\n\
              [pipeline]\nbackpressure = \"block\"\nchannel_capacity = 2\n\
              shutdown_timeout_seconds = 60\n",
             m.file_config()
@@ -80,11 +80,17 @@ fn sigterm_during_a_storm_writes_everything_read() {
     };
     let stderr = agent.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let mut said = String::new();
     loop {
-        let line = lines.next().expect("agent exited before ready").unwrap();
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("agent exited before ready:\n{said}"))
+            .unwrap();
         if line.contains("rand-guard: ready") {
             break;
         }
+        said.push_str(&line);
+        said.push('\n');
     }
     let stderr_rest = thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
 
