@@ -472,6 +472,12 @@ impl Writer {
                 self.buf.clear();
                 self.start = 0;
                 self.whole = 0;
+                if self.failing.is_some() {
+                    // The buffer may have grown to `limit` while the
+                    // output failed: give that memory back.
+                    self.buf.shrink_to(CHUNK * 2);
+                    self.ends.shrink_to(CHUNK / 64);
+                }
                 self.recovered();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.give_up(),

@@ -326,3 +326,26 @@ fn complaints_are_rate_limited() {
     assert!(w.complain(Topic::Deleted, "deleted"));
     assert!(!w.complain(Topic::Deleted, "deleted again"));
 }
+
+/// The memory a failure took is given back once the output works.
+#[test]
+fn the_buffer_shrinks_back_after_a_recovery() {
+    let stats = Arc::new(Stats::default());
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    let path = sub.join("o.jsonl");
+    let mut w = writer_to(path.to_str().unwrap(), 8 << 20, &stats, clock());
+    fs::remove_dir_all(&sub).unwrap();
+    fs::write(&sub, "in the way").unwrap();
+    let n = 3000;
+    for i in 1..=n {
+        w.push(&exit_event(i));
+    }
+    w.flush();
+    assert!(w.buf.capacity() > CHUNK * 4, "{}", w.buf.capacity());
+    fs::remove_file(&sub).unwrap();
+    retry(&mut w);
+    assert!(w.retry_at().is_none(), "recovered");
+    assert!(w.buf.capacity() <= CHUNK * 2, "{}", w.buf.capacity());
+    assert_eq!(sequences(&path), (1..=n).collect::<Vec<_>>());
+}
