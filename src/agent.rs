@@ -30,6 +30,7 @@ use crate::config::{Cidr, Config, ConfigError, Source};
 use crate::detect::{Detector, EventOutput};
 use crate::enrich::Enricher;
 use crate::filter::Filter;
+use crate::hygiene::{self, HygieneError, Policy, Role};
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
 use crate::output::{self, OutputError, Target, Writer};
 use crate::poller::{self, Collector, Control, PollError};
@@ -37,7 +38,8 @@ use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize, reload, watch};
+use crate::tamper::Protected;
+use crate::{caps, config, detect, enrich, normalize, reload, tamper, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -57,6 +59,8 @@ pub enum AgentError {
     Rules(#[from] RuleErrors),
     #[error("building the exclusions failed: {0}")]
     Exclusions(#[source] globset::Error),
+    #[error(transparent)]
+    Hygiene(#[from] HygieneError),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -68,13 +72,32 @@ fn privilege_hint(e: &KernelError) -> &'static str {
     }
 }
 
+/// `[file]` as the kernel and the filter get it: the agent's own files
+/// (rg-agent-tamper) watched for detections whatever `include` says.
+fn with_protected(file: &config::File, protected: &[Protected]) -> config::File {
+    let mut f = file.clone();
+    f.detect_only
+        .extend(protected.iter().map(|p| p.path.clone()));
+    f
+}
+
 /// Reads the configuration file again (SIGHUP), the way it was found at
 /// start.
 pub type Reread<'a> = &'a dyn Fn() -> Result<(Config, Source), ConfigError>;
 
-/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`,
-/// at start and on every reload; `reread` reads the configuration again.
-pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapshot, AgentError> {
+/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`, at
+/// start and on every reload; `config_path` is the file the configuration
+/// came from (protected by rg-agent-tamper), if any; `reread` reads the
+/// configuration again (SIGHUP). `file_policy` says whether the
+/// configuration file, the rules and an external BPF object must pass the
+/// [`hygiene`] checks (at start and on every reload).
+pub fn run(
+    cfg: &Config,
+    output: Option<&str>,
+    config_path: Option<&Path>,
+    file_policy: Policy,
+    reread: Reread,
+) -> Result<Snapshot, AgentError> {
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(AgentError::Signals)?;
     let stats = Arc::new(Stats::default());
@@ -89,23 +112,46 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
         cfg.pipeline.shutdown_timeout_seconds.into(),
     )));
 
+    let enabled = |id: &str| !cfg.detections.disabled.iter().any(|d| d == id);
+    let me = std::process::id();
+    let source = ObjectSource::from_env();
+    // The agent's own files, watched in the kernel for detections whatever
+    // [file] include says (rg-agent-tamper).
+    let protected = if enabled("rg-agent-tamper") {
+        let exe = std::env::current_exe().ok();
+        let object = match &source {
+            ObjectSource::File(p) => Some(p.as_path()),
+            ObjectSource::Embedded => None,
+        };
+        tamper::protected_paths(
+            exe.as_deref(),
+            object,
+            config_path,
+            Path::new(&cfg.rules.dir),
+        )
+    } else {
+        Vec::new()
+    };
     // The filter's prefix rules are also the kernel's: one definition.
-    let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
+    let filter = Filter::new(&with_protected(&cfg.file, &protected)).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
     let host = ctx.hostname.clone();
     // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+    hygiene::check_rules_dir(&cfg.rules.dir, file_policy)?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)?;
     stats.set_rules_loaded(rules.len());
-    let detector =
+    let mut detector =
         Detector::new(&cfg, &host, rules, Some(stats.clone())).map_err(AgentError::Exclusions)?;
+    detector.protect(protected.clone(), me);
     // Unbounded: reloads come from an operator, a handful at most, and the
     // poller must never block on a busy detector or writer.
     let (reload_tx, reload_rx) = unbounded();
     let (writer_tx, writer_rx) = unbounded();
     let event_output = EventOutput::from_config(&cfg);
 
-    let me = std::process::id();
-    let source = ObjectSource::from_env();
+    if let ObjectSource::File(path) = &source {
+        hygiene::check(path, Role::BpfObject, file_policy)?;
+    }
     let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
@@ -116,6 +162,8 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
         report_failed: cfg.file.report_failed,
         watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
+        stdio: enabled("rg-reverse-shell"),
+        signals: enabled("rg-agent-signal"),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
         dns: cfg.network.collect_dns,
@@ -130,6 +178,11 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
     })?;
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
+    }
+    if let Ok(eff) = caps::CapSet::effective() {
+        for d in caps::degraded(eff, read_watch) {
+            eprintln!("rand-guard: warning: {d}");
+        }
     }
 
     // Fill the read watch before reporting ready: a read right after
@@ -267,6 +320,9 @@ pub fn run(cfg: &Config, output: Option<&str>, reread: Reread) -> Result<Snapsho
             running: cfg.clone(),
             output_override: output.map(str::to_string),
             reread,
+            policy: file_policy,
+            protected: &protected,
+            agent_pid: me,
             host: &host,
             reload: reload_tx,
             writer: writer_tx,
@@ -382,6 +438,13 @@ struct AgentControl<'a> {
     /// `--output`: wins over `[output] path` on every reload too.
     output_override: Option<String>,
     reread: Reread<'a>,
+    /// Whether a reloaded configuration file and rules directory must
+    /// pass the [`hygiene`] checks.
+    policy: Policy,
+    /// The agent's own files (rg-agent-tamper), fixed at start: they are
+    /// in the kernel's prefixes.
+    protected: &'a [Protected],
+    agent_pid: u32,
     host: &'a str,
     /// Reloaded settings for the detector and the writer (SIGHUP).
     reload: Sender<detect::Reload>,
@@ -393,14 +456,15 @@ struct AgentControl<'a> {
 impl AgentControl<'_> {
     /// SIGHUP: read the configuration file and the rules directory again.
     ///
-    /// An invalid file is refused with the error it would stop the agent
-    /// with at start, and everything in force stays. A valid one: its live
-    /// settings ([`reload::LIVE`]) take effect; a changed restart-only
-    /// setting is reported ("needs a restart: <key>") and keeps its
-    /// running value. Then the rules directory is loaded: a bad one is
-    /// refused with every error, and the rules in force stay. Either way
-    /// the output is re-opened (log rotation), and counters say what
-    /// happened.
+    /// An invalid file (or one that fails the hygiene checks) is refused
+    /// with the error it would stop the agent with at start, and
+    /// everything in force stays. A valid one: its live settings
+    /// ([`reload::LIVE`]) take effect; a changed restart-only setting is
+    /// reported ("needs a restart: <key>") and keeps its running value.
+    /// Then the rules directory is loaded: a bad one (or one that fails
+    /// the hygiene checks) is refused with every error, and the rules in
+    /// force stay. Either way the output is re-opened (log rotation), and
+    /// counters say what happened.
     fn reload(&mut self) {
         let applied = self.reload_config();
         if !applied {
@@ -425,6 +489,12 @@ impl AgentControl<'_> {
                 return false;
             }
         };
+        if let Source::File(path) = &source
+            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
+        {
+            eprintln!("{REFUSED}: {e}");
+            return false;
+        }
         if let Some(o) = &self.output_override {
             file.output.path = o.clone();
         }
@@ -445,7 +515,10 @@ impl AgentControl<'_> {
             }
         };
         let cfg = &plan.effective;
-        let (rules, keep_rules) = match RuleSet::load_dir(&cfg.rules.dir) {
+        let loaded = hygiene::check_rules_dir(&cfg.rules.dir, self.policy)
+            .map_err(|e| e.to_string())
+            .and_then(|()| RuleSet::load_dir(&cfg.rules.dir).map_err(|e| e.to_string()));
+        let (rules, keep_rules) = match loaded {
             Ok(rules) => (rules, false),
             Err(e) => {
                 self.stats.count_rules_reload(false);
@@ -456,9 +529,11 @@ impl AgentControl<'_> {
         let n = rules.len();
         // Both were checked when the file was parsed; refuse rather than
         // half-apply should that ever disagree.
-        let built = Filter::new(&cfg.file).and_then(|filter| {
-            Detector::new(cfg, self.host, rules, Some(self.stats.clone()))
-                .map(|detector| (filter, detector))
+        let built = Filter::new(&with_protected(&cfg.file, self.protected)).and_then(|filter| {
+            Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(|mut detector| {
+                detector.protect(self.protected.to_vec(), self.agent_pid);
+                (filter, detector)
+            })
         });
         let (filter, detector) = match built {
             Ok(b) => b,

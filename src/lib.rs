@@ -8,12 +8,15 @@
 //! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them;
 //! [`reload`] decides what a SIGHUP changes. Beside the pipeline,
 //! [`watch`] keeps the kernel's read-watch map of `[file] watch_reads`
-//! inodes current.
+//! inodes current. Before anything is loaded, [`hygiene`] checks the
+//! owner and mode of the files the agent obeys and [`caps`] the
+//! capabilities the kernel part needs.
 
 pub mod abi;
 pub mod agent;
 #[cfg(test)]
 mod bpf;
+pub mod caps;
 pub mod channel;
 pub mod clock;
 pub mod config;
@@ -26,6 +29,7 @@ pub mod event;
 pub mod fault;
 pub mod filter;
 pub mod health;
+pub mod hygiene;
 pub mod kernel;
 pub mod normalize;
 pub mod offline;
@@ -38,6 +42,7 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+pub mod tamper;
 #[cfg(test)]
 mod testkit;
 pub mod watch;

@@ -32,6 +32,13 @@ pub const LIVE: &[&str] = &[
     "file.exclude_paths",
 ];
 
+/// Built-in detections with a kernel side that is loaded (or not) at
+/// start: hooks (rg-reverse-shell's dup hooks, rg-agent-signal's signal
+/// hook) or watched prefixes (rg-agent-tamper's own files). Turning one
+/// on or off in `[detections] disabled` needs a restart; the rest of that
+/// list is live.
+pub const KERNEL_DETECTIONS: &[&str] = &["rg-reverse-shell", "rg-agent-signal", "rg-agent-tamper"];
+
 /// A setting whose value in the file differs from the running one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -64,10 +71,38 @@ pub fn plan(running: &Config, file: &Config) -> Result<Plan, (&'static str, Stri
     for key in LIVE {
         set(&mut effective, key, lookup(&new, key).cloned());
     }
-    let effective: Config = effective.try_into().map_err(|e| internal(&e))?;
+    let mut effective: Config = effective.try_into().map_err(|e| internal(&e))?;
+    // Detections with a kernel side keep their running state.
+    let mut kernel_side = Vec::new();
+    let state = |off: bool| if off { "disabled" } else { "enabled" }.to_string();
+    for id in KERNEL_DETECTIONS {
+        let off = |c: &Config| c.detections.disabled.iter().any(|d| d == id);
+        let (was, now) = (off(running), off(&effective));
+        if was == now {
+            continue;
+        }
+        let disabled = &mut effective.detections.disabled;
+        if was {
+            disabled.push(id.to_string());
+        } else {
+            disabled.retain(|d| d != id);
+        }
+        kernel_side.push(Change {
+            key: format!("detections.disabled: {id}"),
+            running: state(was),
+            file: state(now),
+        });
+    }
     effective.validate()?;
+    let mut needs_restart = diff(&effective, file);
+    if !kernel_side.is_empty() {
+        // Said per detection rather than as the whole list, most of
+        // which did apply.
+        needs_restart.retain(|c| c.key != "detections.disabled");
+        needs_restart.extend(kernel_side);
+    }
     Ok(Plan {
-        needs_restart: diff(&effective, file),
+        needs_restart,
         changed: diff(running, &effective),
         effective,
     })
@@ -243,6 +278,38 @@ mod tests {
         let e = plan(&Config::default(), &file).unwrap_err();
         assert_eq!(e.0, "events.network");
         assert!(e.1.contains("needs network.enabled = true"), "{}", e.1);
+    }
+
+    #[test]
+    fn detections_with_a_kernel_side_keep_their_running_state() {
+        let running = parse("[detections]\ndisabled = [\"rg-agent-signal\"]\n");
+        let file = parse("[detections]\ndisabled = [\"rg-reverse-shell\", \"rg-persist-cron\"]\n");
+        let p = plan(&running, &file).unwrap();
+        let mut disabled = p.effective.detections.disabled.clone();
+        disabled.sort();
+        // rg-persist-cron applies; the two with kernel hooks stay as they run.
+        assert_eq!(disabled, ["rg-agent-signal", "rg-persist-cron"]);
+        let said: Vec<(&str, &str, &str)> = p
+            .needs_restart
+            .iter()
+            .map(|c| (c.key.as_str(), c.running.as_str(), c.file.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                (
+                    "detections.disabled: rg-reverse-shell",
+                    "enabled",
+                    "disabled"
+                ),
+                (
+                    "detections.disabled: rg-agent-signal",
+                    "disabled",
+                    "enabled"
+                ),
+            ]
+        );
+        assert_eq!(keys(&p.changed), ["detections.disabled"]);
     }
 
     #[test]

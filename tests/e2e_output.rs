@@ -133,7 +133,7 @@ fn a_full_file_system_keeps_records_then_writes_them_and_counts_the_rest() {
     let m = Marked::new("out-full");
     let fs = Tmpfs::mount("8m");
     let out = fs.path().join("events.jsonl");
-    let agent = Agent::start_to(&config(&m, SMALL), Some(&out), &[]);
+    let agent = Agent::start_to(&config(&m, SMALL), Some(&out), &[], &[]);
     let filler = fs.path().join("filler");
     fill(&filler);
     let failing_since = Instant::now();
@@ -221,7 +221,7 @@ fn a_deleted_then_uncreatable_output_file_loses_nothing() {
     let m = Marked::new("out-deleted");
     let dir = tempfile::tempdir().unwrap();
     let out: PathBuf = dir.path().join("events.jsonl");
-    let agent = Agent::start_to(&config(&m, 64 << 20), Some(&out), &[]);
+    let agent = Agent::start_to(&config(&m, 64 << 20), Some(&out), &[], &[]);
 
     m.chmod(100);
     wait_count(&m, &out, 100);

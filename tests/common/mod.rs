@@ -61,13 +61,24 @@ impl Agent {
 
     /// As `start`, with extra environment variables for the agent.
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
-        Agent::start_to(config, None, env)
+        Agent::start_with(config, env, &[])
     }
 
-    /// As `start_with_env`, writing to `out` (`--output`: a path, or `-`
-    /// for the agent's stdout, which then goes nowhere) instead of a file
-    /// in the temporary directory.
-    pub fn start_to(config: &str, out: Option<&Path>, env: &[(&str, &str)]) -> Agent {
+    /// As `start`, with extra environment variables and extra arguments
+    /// of `rand-guard run`.
+    pub fn start_with(config: &str, env: &[(&str, &str)], args: &[&str]) -> Agent {
+        Agent::start_to(config, None, env, args)
+    }
+
+    /// As `start_with`, writing to `out` (`--output`: a path, or `-` for
+    /// the agent's stdout, which then goes nowhere) instead of a file in
+    /// the temporary directory.
+    pub fn start_to(
+        config: &str,
+        out: Option<&Path>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.toml");
         let out = out.map_or_else(|| dir.path().join("out.jsonl"), Path::to_path_buf);
@@ -79,6 +90,7 @@ impl Agent {
             .arg(&cfg)
             .arg("--output")
             .arg(&out)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
