@@ -204,6 +204,26 @@ fn a_broken_config_on_reload_is_refused_and_a_good_one_applies() {
     m.chmod(50);
     wait_count(&agent, &m, 100);
 
+    // Valid, but others may write it: refused too, as at start.
+    fs::write(
+        &cfg,
+        format!("{head}[kernel]\nring_buffer_bytes = 1048576\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o666)).unwrap();
+    agent.signal(Signal::SIGHUP);
+    agent.wait_stderr("config reload refused", 2);
+    let said = agent.stderr_text();
+    assert!(
+        said.contains(&format!(
+            "config reload refused, everything in force stays: refusing the configuration \
+             file {}",
+            cfg.display()
+        )),
+        "{said}"
+    );
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o600)).unwrap();
+
     // Valid: a restart-only change is named and not applied; a live one
     // (an exclusion of the test's file) applies at once.
     fs::write(
@@ -231,11 +251,12 @@ fn a_broken_config_on_reload_is_refused_and_a_good_one_applies() {
     assert!(status.success(), "{stderr}");
 
     let h = final_health(&records);
-    // All 150 were read (the programs stayed attached); the last 50 were
-    // excluded, counted, not written.
-    assert_eq!(by_kind(h, "raw_events_by_kind_total", "file_chmod"), 150);
+    // All 150 were read (the programs stayed attached), and the two
+    // chmods of the configuration file (the agent's own, watched for
+    // rg-agent-tamper); the last 50 were excluded, counted, not written.
+    assert_eq!(by_kind(h, "raw_events_by_kind_total", "file_chmod"), 152);
     assert_eq!(m.count(&records), 100);
     assert!(h["userspace_filtered_total"].as_u64().unwrap() >= 50);
     assert_eq!(h["config_reloads_total"], 1);
-    assert_eq!(h["config_reload_failures_total"], 1);
+    assert_eq!(h["config_reload_failures_total"], 2);
 }
