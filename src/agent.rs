@@ -489,11 +489,11 @@ impl AgentControl<'_> {
                 return false;
             }
         };
-        if let Source::File(path) = &source
-            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
-        {
-            eprintln!("{REFUSED}: {e}");
-            return false;
+        if let Source::File(path) = &source {
+            if let Err(e) = hygiene::check(path, Role::Config, self.policy) {
+                eprintln!("{REFUSED}: {e}");
+                return false;
+            }
         }
         if let Some(o) = &self.output_override {
             file.output.path = o.clone();
@@ -594,11 +594,12 @@ impl Control for AgentControl<'_> {
                 _ => {}
             }
         }
-        if let Some(stage) = self.watch.failed()
-            && !self.stop
-        {
-            eprintln!("rand-guard: pipeline stage `{stage}` panicked; stopping");
-            self.stop = true;
+        match self.watch.failed() {
+            Some(stage) if !self.stop => {
+                eprintln!("rand-guard: pipeline stage `{stage}` panicked; stopping");
+                self.stop = true;
+            }
+            _ => {}
         }
         if self.stop {
             self.clock.start();

@@ -511,10 +511,8 @@ impl Writer {
 
     fn fail(&mut self, e: io::Error) {
         self.stats.count_output_error();
-        if self.start > self.whole
-            && let Some(s) = &self.sink
-            && s.cut(self.start - self.whole)
-        {
+        let cut = self.start.saturating_sub(self.whole);
+        if cut > 0 && self.sink.as_ref().is_some_and(|s| s.cut(cut)) {
             self.start = self.whole;
         }
         // Out of space: the same file takes the rest once there is room.
@@ -553,10 +551,10 @@ impl Writer {
              dropping and counting them) and retrying every {:?} to {:?}",
             self.target, self.limit, RETRY_FIRST, RETRY_MAX
         );
-        if self.complain(Topic::Failing, &msg)
-            && let Some(f) = &mut self.failing
-        {
-            f.told = true;
+        if self.complain(Topic::Failing, &msg) {
+            if let Some(f) = &mut self.failing {
+                f.told = true;
+            }
         }
     }
 
