@@ -489,11 +489,11 @@ impl AgentControl<'_> {
                 return false;
             }
         };
-        if let Source::File(path) = &source {
-            if let Err(e) = hygiene::check(path, Role::Config, self.policy) {
-                eprintln!("{REFUSED}: {e}");
-                return false;
-            }
+        if let Source::File(path) = &source
+            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
+        {
+            eprintln!("{REFUSED}: {e}");
+            return false;
         }
         if let Some(o) = &self.output_override {
             file.output.path = o.clone();

@@ -177,11 +177,11 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if let config::Source::File(path) = &source {
-                if let Err(e) = hygiene::check(path, Role::Config, policy) {
-                    eprintln!("rand-guard: error: {e}");
-                    return ExitCode::from(2);
-                }
+            if let config::Source::File(path) = &source
+                && let Err(e) = hygiene::check(path, Role::Config, policy)
+            {
+                eprintln!("rand-guard: error: {e}");
+                return ExitCode::from(2);
             }
             eprintln!(
                 "rand-guard {}: configuration from {source}",

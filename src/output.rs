@@ -551,10 +551,10 @@ impl Writer {
              dropping and counting them) and retrying every {:?} to {:?}",
             self.target, self.limit, RETRY_FIRST, RETRY_MAX
         );
-        if self.complain(Topic::Failing, &msg) {
-            if let Some(f) = &mut self.failing {
-                f.told = true;
-            }
+        if self.complain(Topic::Failing, &msg)
+            && let Some(f) = &mut self.failing
+        {
+            f.told = true;
         }
     }
 

@@ -211,7 +211,7 @@ pub fn run<C: Control>(
             // signals are noticed, is not reached while the ring stays
             // full, so look at them (and publish counters) now and then.
             busy_rounds += 1;
-            if busy_rounds % BUSY_CHECK_EVERY == 0 {
+            if busy_rounds.is_multiple_of(BUSY_CHECK_EVERY) {
                 control.tick();
                 if control.should_stop() {
                     stopping = Some(drain_batches);

@@ -348,7 +348,7 @@ impl Marked {
             let i = self
                 .flips
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mode = if i % 2 == 0 { 0o600 } else { 0o640 };
+            let mode = if i.is_multiple_of(2) { 0o600 } else { 0o640 };
             fs::set_permissions(&self.file, fs::Permissions::from_mode(mode)).unwrap();
         }
     }
