@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rand_guard::config::{self, Config};
+use rand_guard::hygiene::{self, Policy, Role};
 use rand_guard::{agent, offline};
 
 #[derive(Parser)]
@@ -29,6 +30,10 @@ enum Cmd {
         /// Output file, or `-` for stdout; overrides [output] path.
         #[arg(long, value_name = "PATH|-")]
         output: Option<String>,
+        /// Development only: start even when the configuration, the rules or
+        /// the BPF object may be written by someone other than root.
+        #[arg(long)]
+        insecure_permissions: bool,
     },
     /// Validate the configuration and print the effective settings.
     CheckConfig {
@@ -153,11 +158,31 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Run { config, output } => {
-            let (cfg, source) = match load_config(config) {
+        Cmd::Run {
+            config,
+            output,
+            insecure_permissions,
+        } => {
+            let policy = if insecure_permissions {
+                eprintln!(
+                    "rand-guard: warning: --insecure-permissions: the owner and mode of the \
+                     configuration, the rules and the BPF object are not checked; for development only"
+                );
+                Policy::Insecure
+            } else {
+                Policy::Strict
+            };
+            let env = std::env::var_os(config::ENV_CONFIG).map(PathBuf::from);
+            let (cfg, source) = match load_config(config.clone()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let config::Source::File(path) = &source
+                && let Err(e) = hygiene::check(path, Role::Config, policy)
+            {
+                eprintln!("rand-guard: error: {e}");
+                return ExitCode::from(2);
+            }
             eprintln!(
                 "rand-guard {}: configuration from {source}",
                 env!("CARGO_PKG_VERSION")
@@ -166,22 +191,32 @@ fn main() -> ExitCode {
                 config::Source::File(p) => Some(p.as_path()),
                 config::Source::Defaults(_) => None,
             };
-            match agent::run(&cfg, output.as_deref(), config_path) {
+            // SIGHUP reads the configuration again from where it came.
+            let reread = || Config::load(config.as_deref(), env.as_deref());
+            match agent::run(&cfg, output.as_deref(), config_path, policy, &reread) {
                 Ok(s) => {
-                    let drops: Vec<String> = s
-                        .kernel_ringbuf_drops_total
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect();
+                    let list = |v: &[(&str, u64)]| {
+                        v.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    let channel: u64 = s.channel_full_drops_total.iter().map(|(_, n)| n).sum();
                     eprintln!(
-                        "rand-guard: stopped: {} records read, {} events written, {} invalid, {} unsupported, \
-                         {} output failures; kernel ring-buffer drops: {}",
+                        "rand-guard: stopped: {} records read, {} events and {} alerts written, \
+                         {} userspace-filtered, {} invalid, {} unsupported, {} channel-full drops, \
+                         {} output failures (dropped: {}; by kind: {}); kernel ring-buffer drops: {}",
                         s.raw_events_total,
                         s.events_output_total,
+                        s.alerts_output_total,
+                        s.userspace_filtered_total,
                         s.invalid_schema_total,
                         s.unsupported_kind_total,
+                        channel,
                         s.output_failures_total,
-                        drops.join(" ")
+                        list(&s.output_buffer_drops_total),
+                        list(&s.output_buffer_drops_by_kind_total),
+                        list(&s.kernel_ringbuf_drops_total),
                     );
                     ExitCode::SUCCESS
                 }
