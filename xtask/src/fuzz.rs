@@ -6,7 +6,9 @@
 //! The grown corpus goes to fuzz/corpus/TARGET/ and crashes to
 //! fuzz/artifacts/TARGET/ (both ignored by git); fuzz/seeds/TARGET/ is read
 //! as a second, read-only corpus, so every run starts from the committed
-//! seeds. A crash fails the command after the other targets have run.
+//! seeds, rewritten first from what they derive from (tests/fuzz_seeds.rs
+//! names each one it changes: commit those). A crash fails the command after
+//! the other targets have run.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use crate::package::{Tool, ensure_tool};
-use crate::{describe, root};
+use crate::{cargo, describe, root, run};
 
 /// The fuzz targets, as fuzz/Cargo.toml names them.
 pub const TARGETS: [&str; 4] = ["decode", "config", "rules", "replay"];
@@ -258,6 +260,21 @@ pub fn fuzz(args: &[String]) -> Result<(), ExitCode> {
         eprintln!("xtask: {e}");
         ExitCode::from(2)
     })?;
+    // Fuzz from the derived seeds as they are now (an ABI or schema change
+    // makes the committed ones stale); the developer commits the change.
+    let mut seeds = cargo();
+    seeds.args([
+        "test",
+        "-q",
+        "--test",
+        "fuzz_seeds",
+        "--",
+        "--ignored",
+        "--exact",
+        "write_derived_seeds",
+        "--nocapture",
+    ]);
+    run(seeds)?;
     ensure_tool(&CARGO_FUZZ)?;
     let mut runs = Vec::new();
     for t in &o.targets {
