@@ -1,17 +1,42 @@
 //! `cargo run -p xtask -- bench`: workloads run without and with the agent,
 //! as A/B pairs in one run, so the ratio (not the absolute time) is the
-//! result. See docs/benchmarks.md for the method and the latest numbers.
+//! result; the agent's cost at a paced exec rate; the userspace pipeline
+//! alone (benches/pipeline.rs); optionally the same workloads beside
+//! auditd. See docs/benchmarks.md for the method and the latest numbers.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::agent::{self, Agent};
+use crate::auditd;
+use crate::workload::{self, CHUNKS, Cost};
+
+/// The workloads, by the names `--only` takes.
+pub const WORKLOADS: &[&str] = &[
+    "syscall",
+    "file-outside",
+    "file-inside",
+    "exec",
+    "exec-paced",
+    "pipeline",
+];
 
 /// Options from the command line.
 pub struct Options {
+    /// File storm iterations (the getppid loop runs 10 × this).
     pub iterations: usize,
     pub pairs: usize,
+    /// fork + exec of /bin/true in the exec storm.
+    pub execs: usize,
+    /// The paced exec workload: execs per second, for this many seconds.
+    pub exec_rate: f64,
+    pub exec_seconds: f64,
+    /// Only these workloads (names from WORKLOADS); all when None.
+    pub only: Option<Vec<String>>,
+    /// Also run the workloads beside auditd (see auditd.rs).
+    pub auditd: bool,
 }
 
 impl Options {
@@ -19,204 +44,130 @@ impl Options {
         let mut o = Options {
             iterations: 100_000,
             pairs: 5,
+            execs: 20_000,
+            exec_rate: 1600.0,
+            exec_seconds: 10.0,
+            only: None,
+            auditd: false,
         };
+        let mut consent = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
-            let mut num = |name: &str| -> Result<usize, String> {
-                it.next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| format!("{name} needs a number"))
+            let mut value = |name: &str| -> Result<&String, String> {
+                it.next().ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |name: &str, v: &String| -> Result<f64, String> {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| *x > 0.0)
+                    .ok_or_else(|| format!("{name} needs a positive number, not `{v}`"))
             };
             match a.as_str() {
-                "--iterations" => o.iterations = num("--iterations")?,
-                "--pairs" => o.pairs = num("--pairs")?,
+                "--iterations" => o.iterations = num(a, value(a)?)? as usize,
+                "--pairs" => o.pairs = num(a, value(a)?)? as usize,
+                "--execs" => o.execs = num(a, value(a)?)? as usize,
+                "--exec-rate" => o.exec_rate = num(a, value(a)?)?,
+                "--exec-seconds" => o.exec_seconds = num(a, value(a)?)?,
+                "--only" => {
+                    let list: Vec<String> = value(a)?.split(',').map(str::to_string).collect();
+                    if let Some(bad) = list.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+                        return Err(format!(
+                            "--only: unknown workload `{bad}` (known: {})",
+                            WORKLOADS.join(", ")
+                        ));
+                    }
+                    o.only = Some(list);
+                }
+                "--auditd" => o.auditd = true,
+                auditd::CONSENT_FLAG => consent = true,
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
+        if o.pairs == 0 || o.iterations < CHUNKS || o.execs < CHUNKS {
+            return Err(format!(
+                "--pairs must be at least 1, --iterations and --execs at least {CHUNKS}"
+            ));
+        }
+        if o.auditd && !consent {
+            return Err(format!(
+                "--auditd refuses to run without {}: once audit has been enabled in a boot, \
+                 every process started afterwards pays the audit syscall path until reboot, \
+                 which slows this machine for everyone and spoils every later measurement. \
+                 Run it last in a boot, on a machine nobody else is measuring on.",
+                auditd::CONSENT_FLAG
+            ));
+        }
+        if consent && !o.auditd {
+            return Err(format!("{} only goes with --auditd", auditd::CONSENT_FLAG));
+        }
         Ok(o)
     }
-}
 
-/// What one run of a workload cost: wall clock, and the CPU time (user +
-/// system) of this process, which includes the kernel-side tracing cost
-/// but not I/O waits, so it is the steadier measure on a noisy machine.
-#[derive(Debug, Clone, Copy)]
-pub struct Cost {
-    pub wall: Duration,
-    pub cpu: Duration,
-}
-
-fn self_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a rusage; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// Chunks each measurement is split into: the cheapest chunk's cost per
-/// iteration is the estimate, which throws away the noise this machine's
-/// neighbours add (interrupts, steal, I/O stalls) rather than averaging it in.
-pub const CHUNKS: usize = 5;
-
-/// `file_storm` in CHUNKS chunks; the cheapest chunk, scaled to `n`.
-pub fn file_storm_min(dir: &Path, n: usize) -> Cost {
-    let per = (n / CHUNKS).max(1);
-    let runs: Vec<Cost> = (0..CHUNKS).map(|_| file_storm(dir, per)).collect();
-    let scale = |d: Duration| d * CHUNKS as u32;
-    Cost {
-        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
-        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
+    pub fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|w| w == name))
     }
 }
 
-/// The file storm: create + write 4 KiB + close + unlink, `n` times, in `dir`.
-pub fn file_storm(dir: &Path, n: usize) -> Cost {
-    fs::create_dir_all(dir).expect("bench directory");
-    let block = [0x5au8; 4096];
-    let names: Vec<PathBuf> = (0..1024).map(|i| dir.join(format!("f{i}"))).collect();
-    let (start, cpu0) = (Instant::now(), self_cpu());
-    for i in 0..n {
-        let p = &names[i % names.len()];
-        let mut f = fs::File::create(p).expect("create");
-        f.write_all(&block).expect("write");
-        drop(f);
-        fs::remove_file(p).expect("unlink");
-    }
-    Cost {
-        wall: start.elapsed(),
-        cpu: self_cpu() - cpu0,
-    }
-}
-
-/// A running agent writing to a file.
-pub struct Agent {
-    child: Child,
-    pub out: PathBuf,
-}
-
-impl Agent {
-    pub fn start(bin: &Path, config: &str, dir: &Path) -> Agent {
-        fs::create_dir_all(dir).unwrap();
-        let cfg = dir.join("config.toml");
-        let out = dir.join("out.jsonl");
-        let _ = fs::remove_file(&out);
-        fs::write(&cfg, config).unwrap();
-        let mut child = Command::new(bin)
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--output")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the agent");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(l)) if l.contains("rand-guard: ready") => break,
-                Some(Ok(_)) => {}
-                _ => panic!("agent exited before it was ready"),
-            }
-        }
-        // Keep draining stderr so the agent never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
-        Agent { child, out }
-    }
-
-    /// SIGTERM, wait, and return the final health record's `rand_guard.health`.
-    pub fn stop(mut self) -> serde_json::Value {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().expect("wait for the agent");
-        assert!(status.success(), "agent exited with {status}");
-        let text = fs::read_to_string(&self.out).expect("agent output");
-        let last = text.lines().last().expect("no output");
-        let v: serde_json::Value = serde_json::from_str(last).expect("health JSON");
-        assert_eq!(v["record_type"], "health", "last line is not health");
-        v["rand_guard"]["health"].clone()
-    }
-
-    pub fn cpu_seconds(&self) -> f64 {
-        proc_cpu_seconds(self.child.id())
-    }
-}
-
-/// utime + stime of a process, from /proc/PID/stat.
-pub fn proc_cpu_seconds(pid: u32) -> f64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15; after ')' field 3 is index 0.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn sum(health: &serde_json::Value, counter: &str) -> u64 {
-    health[counter]
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0)
+/// One A/B workload: a name for `--only`, a label for the table, the
+/// operations per run and the run itself.
+pub struct Workload<'a> {
+    pub name: &'static str,
+    pub label: String,
+    pub ops: usize,
+    pub work: Box<dyn Fn() -> Cost + 'a>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-/// A cheap syscall in a loop: what the tracing slow path costs every
-/// syscall of every process once any syscall tracepoint is attached.
-pub fn syscall_storm(n: usize) -> Cost {
-    let run = |n: usize| {
-        let (start, cpu0) = (Instant::now(), self_cpu());
-        for _ in 0..n {
-            // SAFETY: getppid has no arguments and cannot fail.
-            unsafe { libc::syscall(libc::SYS_getppid) };
-        }
-        Cost {
-            wall: start.elapsed(),
-            cpu: self_cpu() - cpu0,
-        }
-    };
-    let per = (n / CHUNKS).max(1);
-    let runs: Vec<Cost> = (0..CHUNKS).map(|_| run(per)).collect();
-    let scale = |d: Duration| d * CHUNKS as u32;
-    Cost {
-        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
-        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
+fn spread(v: &[f64], digits: usize) -> String {
+    if v.is_empty() {
+        return "—".into();
     }
+    let min = v.iter().cloned().fold(f64::MAX, f64::min);
+    let max = v.iter().cloned().fold(f64::MIN, f64::max);
+    format!(
+        "{:.d$} ({min:.d$}..{max:.d$})",
+        median(v.to_vec()),
+        d = digits
+    )
 }
 
 /// Results of one workload.
 pub struct Outcome {
+    pub name: &'static str,
     pub label: String,
-    /// Operations per run (file storm iterations, syscalls).
+    /// Operations per run (file storm iterations, syscalls, execs).
     pub ops: usize,
     /// with / without, per pair: wall clock and workload CPU time.
     pub ratios: Vec<f64>,
     pub cpu_ratios: Vec<f64>,
+    /// Per pair, without the agent: wall and CPU (for the auditd ratios,
+    /// which cannot be paired; see auditd.rs).
     pub base: Vec<Duration>,
+    pub base_cpu: Vec<Duration>,
     pub with: Vec<Duration>,
+    /// Real wall time of the with-agent runs, all pairs.
+    pub with_elapsed: Duration,
     pub events: u64,
     pub drops: u64,
+    pub channel_drops: u64,
     pub filtered: u64,
     pub agent_cpu: f64,
+    /// Highest VmHWM of the agent over the pairs, bytes.
+    pub peak_rss: u64,
     /// From one extra run with kernel.bpf_stats_enabled=1: mean ns per run
     /// of each program that ran, and how many runs.
     pub per_run_ns: Vec<(String, f64, u64)>,
 }
 
-const AGENT_CONFIG: &str = "[kernel]\nring_buffer_bytes = 16777216\n";
+/// The A/B agent configuration: defaults with a 16 MiB ring buffer, so the
+/// storms measure the agent's cost, not a ring sized for everyday load.
+pub const AGENT_CONFIG: &str = "[kernel]\nring_buffer_bytes = 16777216\n";
 
 fn set_bpf_stats(on: bool) {
     let _ = fs::write(
@@ -225,37 +176,37 @@ fn set_bpf_stats(on: bool) {
     );
 }
 
-/// Run `work` `pairs` times without and with the agent, then once more
-/// with the kernel's per-program statistics on.
-pub fn pairs(
-    bin: &Path,
-    label: &str,
-    ops: usize,
-    o: &Options,
-    scratch: &Path,
-    work: &dyn Fn() -> Cost,
-) -> Outcome {
+/// Run the workload `pairs` times without and with the agent, then once
+/// more with the kernel's per-program statistics on.
+pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
+    let label = &w.label;
     let mut r = Outcome {
-        label: label.to_string(),
-        ops,
+        name: w.name,
+        label: label.clone(),
+        ops: w.ops,
         ratios: Vec::new(),
         cpu_ratios: Vec::new(),
         base: Vec::new(),
+        base_cpu: Vec::new(),
         with: Vec::new(),
+        with_elapsed: Duration::ZERO,
         events: 0,
         drops: 0,
+        channel_drops: 0,
         filtered: 0,
         agent_cpu: 0.0,
+        peak_rss: 0,
         per_run_ns: Vec::new(),
     };
-    work(); // warm up
+    (w.work)(); // warm up
     for pair in 0..o.pairs {
-        let base = work();
+        let base = (w.work)();
         let agent = Agent::start(bin, AGENT_CONFIG, scratch);
         // CPU spent during the workload only (not loading the programs).
         let cpu0 = agent.cpu_seconds();
-        let with = work();
+        let with = (w.work)();
         let cpu = agent.cpu_seconds() - cpu0;
+        r.peak_rss = r.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
         let ratio = with.wall.as_secs_f64() / base.wall.as_secs_f64();
         let cpu_ratio = with.cpu.as_secs_f64() / base.cpu.as_secs_f64();
@@ -271,16 +222,19 @@ pub fn pairs(
         r.ratios.push(ratio);
         r.cpu_ratios.push(cpu_ratio);
         r.base.push(base.wall);
+        r.base_cpu.push(base.cpu);
         r.with.push(with.wall);
+        r.with_elapsed += with.elapsed;
         r.events += h["events_output_total"].as_u64().unwrap_or(0);
-        r.drops += sum(&h, "kernel_ringbuf_drops_total");
-        r.filtered += sum(&h, "kernel_filtered_total");
+        r.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
+        r.channel_drops += agent::sum(&h, "channel_full_drops_total");
+        r.filtered += agent::sum(&h, "kernel_filtered_total");
         r.agent_cpu += cpu;
     }
     // The per-program cost: separately, as counting adds its own overhead.
     let agent = Agent::start(bin, AGENT_CONFIG, scratch);
     set_bpf_stats(true);
-    work();
+    (w.work)();
     // Let the agent publish the counts (once a second) before it stops.
     std::thread::sleep(Duration::from_millis(1200));
     set_bpf_stats(false);
@@ -297,6 +251,8 @@ pub fn pairs(
     r
 }
 
+/// The A/B table (the format docs/benchmarks.md has always shown), then
+/// what the agent spent on the events of each workload.
 pub fn report(results: &[Outcome], o: &Options) -> String {
     let mut s = String::new();
     s.push_str(&format!(
@@ -304,11 +260,6 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
         o.pairs
     ));
     s.push_str("|---|---|---|---|---|---|---|---|---|\n");
-    let spread = |v: &[f64]| {
-        let min = v.iter().cloned().fold(f64::MAX, f64::min);
-        let max = v.iter().cloned().fold(0.0, f64::max);
-        format!("{:.3} ({min:.3}..{max:.3})", median(v.to_vec()))
-    };
     let per_op = |v: &[Duration], ops: usize| {
         median(
             v.iter()
@@ -327,8 +278,8 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
             r.label,
             per_op(&r.base, r.ops),
             per_op(&r.with, r.ops),
-            spread(&r.ratios),
-            spread(&r.cpu_ratios),
+            spread(&r.ratios, 3),
+            spread(&r.cpu_ratios, 3),
             r.events,
             r.drops,
             r.filtered,
@@ -336,5 +287,370 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
             progs.join(", ")
         ));
     }
+    s.push('\n');
+    s.push_str(
+        "| workload: the agent's side (with-agent runs, all pairs) | events/s while the workload ran | agent CPU s per 100k events | ring-buffer + channel-full drops | peak agent RSS (VmHWM) |\n",
+    );
+    s.push_str("|---|---|---|---|---|\n");
+    for r in results {
+        let secs = r.with_elapsed.as_secs_f64();
+        s.push_str(&format!(
+            "| {} | {:.0} | {} | {} + {} | {:.1} MiB |\n",
+            r.label,
+            r.events as f64 / secs,
+            if r.events > 0 {
+                format!("{:.2}", r.agent_cpu / r.events as f64 * 1e5)
+            } else {
+                "—".into()
+            },
+            r.drops,
+            r.channel_drops,
+            r.peak_rss as f64 / MIB,
+        ));
+    }
     s
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// One run of the paced exec workload beside the agent.
+pub struct PacedRun {
+    pub achieved: f64,
+    /// The workload's CPU per exec (cheapest chunk), children included.
+    pub exec_cpu: Duration,
+    pub seconds: f64,
+    /// Agent CPU during the workload and the drain after it.
+    pub agent_cpu: f64,
+    pub events: u64,
+    pub drops: u64,
+    /// Median and maximum RSS of the 1-second health records.
+    pub rss_median: u64,
+    pub rss_max: u64,
+    pub vm_hwm: u64,
+}
+
+/// The agent as installed: the default configuration, with health records
+/// every second to watch RSS during the run.
+pub const DEFAULT_CONFIG_1S_HEALTH: &str = "[health]\ninterval_seconds = 1\n";
+
+/// Execs at `o.exec_rate` per second for `o.exec_seconds`, beside the
+/// agent with the default configuration, `o.pairs` times: what the agent
+/// costs at a steady, realistic exec rate, and its steady RSS.
+pub fn paced_exec(bin: &Path, o: &Options, scratch: &Path) -> Vec<PacedRun> {
+    let mut runs = Vec::new();
+    for i in 0..o.pairs {
+        let agent = Agent::start(bin, DEFAULT_CONFIG_1S_HEALTH, scratch);
+        let mut pacer = workload::ExecPacer::new();
+        let cpu0 = agent.cpu_seconds();
+        let p = workload::pace(
+            Some(o.exec_rate),
+            Duration::from_secs_f64(o.exec_seconds),
+            workload::self_and_children_cpu,
+            || pacer.op(),
+            |_| {},
+        );
+        pacer.finish();
+        // The agent delivers within its 100 ms poll; a second covers the
+        // drain, and an idle agent costs nothing measurable meanwhile.
+        std::thread::sleep(Duration::from_secs(1));
+        let agent_cpu = agent.cpu_seconds() - cpu0;
+        let vm_hwm = agent.peak_rss_bytes();
+        let out = agent.out.clone();
+        let h = agent.stop();
+        let rss: Vec<u64> = agent::health_records(&out)
+            .iter()
+            .map(|(_, h)| h["rss_bytes"].as_u64().unwrap_or(0))
+            .collect();
+        let run = PacedRun {
+            achieved: p.rate(),
+            exec_cpu: p.min_cpu_per_op(),
+            seconds: p.elapsed().as_secs_f64(),
+            agent_cpu,
+            events: h["events_output_total"].as_u64().unwrap_or(0),
+            drops: agent::sum(&h, "kernel_ringbuf_drops_total")
+                + agent::sum(&h, "channel_full_drops_total"),
+            rss_median: median(rss.iter().map(|v| *v as f64).collect()) as u64,
+            rss_max: rss.iter().copied().max().unwrap_or(0),
+            vm_hwm,
+        };
+        eprintln!(
+            "bench: paced exec run {}/{}: {:.0} execs/s for {:.1} s, agent CPU {:.3} s ({:.2} % of one core), RSS {:.1} MiB",
+            i + 1,
+            o.pairs,
+            run.achieved,
+            run.seconds,
+            run.agent_cpu,
+            run.agent_cpu / run.seconds * 100.0,
+            run.rss_median as f64 / MIB
+        );
+        runs.push(run);
+    }
+    runs
+}
+
+pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
+    let f = |g: &dyn Fn(&PacedRun) -> f64| runs.iter().map(g).collect::<Vec<f64>>();
+    format!(
+        "| paced exec: fork + exec /bin/true at {:.0}/s for {} s, default config ({} runs) | median (min..max) |\n\
+         |---|---|\n\
+         | execs/s reached | {} |\n\
+         | workload CPU per exec, µs (cheapest chunk; the children's exec and exit included) | {} |\n\
+         | agent CPU, % of one core (workload + drain, over the workload's time) | {} |\n\
+         | events out per run | {} |\n\
+         | ring-buffer + channel-full drops per run | {} |\n\
+         | agent RSS, MiB (median of the 1-second health records) | {} |\n\
+         | agent RSS, MiB (highest health record) | {} |\n\
+         | agent peak RSS, MiB (VmHWM at the end) | {} |\n",
+        o.exec_rate,
+        o.exec_seconds,
+        runs.len(),
+        spread(&f(&|r| r.achieved), 0),
+        spread(&f(&|r| r.exec_cpu.as_secs_f64() * 1e6), 0),
+        spread(&f(&|r| r.agent_cpu / r.seconds * 100.0), 2),
+        spread(&f(&|r| r.events as f64), 0),
+        spread(&f(&|r| r.drops as f64), 0),
+        spread(&f(&|r| r.rss_median as f64 / MIB), 1),
+        spread(&f(&|r| r.rss_max as f64 / MIB), 1),
+        spread(&f(&|r| r.vm_hwm as f64 / MIB), 1),
+    )
+}
+
+/// One line of benches/pipeline.rs's output.
+pub struct PipelineResult {
+    pub mix: String,
+    pub describe: String,
+    pub sink: String,
+    pub runs: Vec<f64>,
+    pub bytes_per_line: f64,
+}
+
+/// `cargo bench --bench pipeline`: the pipeline alone, no kernel.
+pub fn pipeline(cargo: Command) -> Result<Vec<PipelineResult>, String> {
+    let mut c = cargo;
+    c.args(["bench", "--bench", "pipeline"]);
+    eprintln!("bench: {}", crate::describe(&c));
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo bench --bench pipeline failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    parse_pipeline(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_pipeline(stdout: &str) -> Result<Vec<PipelineResult>, String> {
+    let mut results = Vec::new();
+    for line in stdout.lines() {
+        if let Some(json) = line.strip_prefix("pipeline-result ") {
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| format!("bad pipeline result: {e}"))?;
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            results.push(PipelineResult {
+                mix: s("mix"),
+                describe: s("describe"),
+                sink: s("sink"),
+                runs: v["events_per_cpu_second"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                    .unwrap_or_default(),
+                bytes_per_line: v["bytes_per_line"].as_f64().unwrap_or(0.0),
+            });
+        } else if line.starts_with("pipeline: ") {
+            eprintln!("bench: {line}");
+        }
+    }
+    if results.is_empty() {
+        return Err("cargo bench --bench pipeline printed no result".into());
+    }
+    Ok(results)
+}
+
+pub fn report_pipeline(results: &[PipelineResult]) -> String {
+    let mut s = String::from(
+        "| pipeline alone (decode → normalize → enrich → filter + detect → JSON), one thread | sink | events/s per core, median (min..max) | bytes per line |\n|---|---|---|---|\n",
+    );
+    for r in results {
+        s.push_str(&format!(
+            "| {}: {} | {} | {} | {:.0} |\n",
+            r.mix,
+            r.describe,
+            r.sink,
+            spread(&r.runs, 0),
+            r.bytes_per_line
+        ));
+    }
+    s
+}
+
+/// The same workloads beside auditd: ratios against the without-agent
+/// runs of the same invocation, which all come before auditd starts.
+pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
+    let mut s = String::from(
+        "| workload | rand-guard wall ratio median (min..max) | auditd wall ratio median (min..max) | auditd workload CPU ratio | auditd + kauditd CPU s | audit records lost | audit log bytes |\n|---|---|---|---|---|---|---|\n",
+    );
+    for a in audit {
+        let ours = results.iter().find(|r| r.name == a.name);
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.2} | {} | {} |\n",
+            a.label,
+            ours.map_or("—".into(), |r| spread(&r.ratios, 3)),
+            spread(&a.ratios, 3),
+            spread(&a.cpu_ratios, 3),
+            a.daemon_cpu,
+            a.lost,
+            a.log_bytes,
+        ));
+    }
+    s
+}
+
+/// The whole benchmark: prints progress on stderr, returns the tables.
+pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
+    if let Some(why) = auditd::tainted_this_boot() {
+        eprintln!(
+            "bench: WARNING: {why}: every process pays the audit syscall path until reboot; \
+             these numbers are not comparable with a clean boot's"
+        );
+    }
+    let scratch = Path::new("/tmp/rg-bench-agent");
+    // Before any measurement: installing auditd or failing to must not
+    // happen between the runs it is compared with.
+    let plan = if o.auditd {
+        let plan = auditd::prepare(bin, AGENT_CONFIG, scratch)?;
+        eprintln!(
+            "bench: auditd rules ({}):\n{}",
+            plan.rules_file.display(),
+            plan.rules.join("\n")
+        );
+        for n in &plan.notes {
+            eprintln!("bench: auditd prefixes: {n}");
+        }
+        Some(plan)
+    } else {
+        None
+    };
+
+    let mut tables = Vec::new();
+    // The pipeline first: its build must not run beside a measurement.
+    let pipeline_table = if o.wants("pipeline") {
+        Some(report_pipeline(&pipeline(crate::cargo())?))
+    } else {
+        None
+    };
+
+    let n = o.iterations;
+    let outside = Path::new("/var/tmp/rg-bench-outside");
+    let inside = Path::new("/root/rg-bench-inside");
+    let workloads: Vec<Workload> = vec![
+        Workload {
+            name: "syscall",
+            label: "getppid() loop: the syscall tracing tax".into(),
+            ops: n * 10,
+            work: Box::new(move || workload::syscall_storm(n * 10)),
+        },
+        Workload {
+            name: "file-outside",
+            label: "file storm outside watched prefixes (/var/tmp)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(outside, n)),
+        },
+        Workload {
+            name: "file-inside",
+            label: "file storm inside a watched prefix (/root)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(inside, n)),
+        },
+        Workload {
+            name: "exec",
+            label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
+            ops: o.execs,
+            work: Box::new(|| workload::exec_storm_min(o.execs)),
+        },
+    ]
+    .into_iter()
+    .filter(|w| o.wants(w.name))
+    .collect();
+    let results: Vec<Outcome> = workloads
+        .iter()
+        .map(|w| pairs(bin, w, o, scratch))
+        .collect();
+    if !results.is_empty() {
+        tables.push(report(&results, o));
+    }
+    if o.wants("exec-paced") {
+        tables.push(report_paced(&paced_exec(bin, o, scratch), o));
+    }
+    tables.extend(pipeline_table);
+
+    // Last: nothing measured after this is clean until reboot.
+    if let Some(plan) = plan {
+        let session = auditd::Session::start(&plan)?;
+        let audit = auditd::measure(&session, &workloads, &results, o);
+        let paced = o
+            .wants("exec-paced")
+            .then(|| auditd::paced_exec(&session, o));
+        session.stop();
+        let mut t = report_auditd(&results, &audit);
+        if let Some(p) = paced {
+            t.push_str(&format!(
+                "\npaced exec at {:.0}/s beside auditd: auditd + kauditd CPU, % of one core: {}\n",
+                o.exec_rate,
+                spread(&p, 2)
+            ));
+        }
+        tables.push(t);
+    }
+    for d in [outside, inside] {
+        let _ = fs::remove_dir_all(d);
+    }
+    Ok(tables.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_defaults_and_flags() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.iterations, o.pairs, o.execs), (100_000, 5, 20_000));
+        assert!(o.wants("exec") && !o.auditd);
+        let o = Options::parse(&args(&["--only", "exec,pipeline", "--execs", "500"])).unwrap();
+        assert!(o.wants("exec") && o.wants("pipeline") && !o.wants("syscall"));
+        assert_eq!(o.execs, 500);
+        assert!(Options::parse(&args(&["--only", "nope"])).is_err());
+        assert!(Options::parse(&args(&["--pairs", "0"])).is_err());
+        assert!(Options::parse(&args(&["--pairs"])).is_err());
+    }
+
+    #[test]
+    fn auditd_needs_the_explicit_consent_flag() {
+        let e = Options::parse(&args(&["--auditd"])).err().unwrap();
+        assert!(
+            e.contains(auditd::CONSENT_FLAG) && e.contains("reboot"),
+            "{e}"
+        );
+        assert!(Options::parse(&args(&[auditd::CONSENT_FLAG])).is_err());
+        let o = Options::parse(&args(&["--auditd", auditd::CONSENT_FLAG])).unwrap();
+        assert!(o.auditd);
+    }
+
+    #[test]
+    fn pipeline_output_is_parsed() {
+        let out = "pipeline: mixed (...), into a reused buffer: 1 events/s\n\
+                   pipeline-result {\"mix\":\"mixed\",\"describe\":\"d\",\"sink\":\"buffer\",\"events_per_cpu_second\":[3.0,1.0,2.0],\"bytes_per_line\":1000.4}\n";
+        let r = parse_pipeline(out).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].mix.as_str(), r[0].sink.as_str()), ("mixed", "buffer"));
+        assert_eq!(spread(&r[0].runs, 0), "2 (1..3)");
+        assert!(parse_pipeline("nothing\n").is_err());
+    }
 }

@@ -1,7 +1,10 @@
 //! Developer workflow without make: `cargo run -p xtask -- <command>`
 //! (aliases in .cargo/config.toml: `cargo xf|xc|xl|xt|xb`).
 
+mod agent;
+mod auditd;
 mod bench;
+mod workload;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -18,9 +21,19 @@ commands:
   build       release build of the agent                                 (cargo xb)
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
-  bench [--iterations N] [--pairs K]
-              release build, then workloads without and with the agent as A/B
-              pairs (root); prints a markdown table for docs/benchmarks.md
+  bench [--iterations N] [--pairs K] [--execs N] [--exec-rate R]
+        [--exec-seconds S] [--only W,W...]
+        [--auditd --i-understand-auditd-taints-this-boot]
+              release build, then (root) workloads without and with the agent
+              as A/B pairs: getppid loop, file storms, exec storm; a paced exec
+              workload; the pipeline alone (cargo bench --bench pipeline).
+              Prints markdown tables for docs/benchmarks.md. W: syscall,
+              file-outside, file-inside, exec, exec-paced, pipeline.
+              --auditd also runs them beside auditd: it slows every process
+              until reboot, so it refuses without the second flag
+  auditd-rules
+              release build, then print the auditd rules `bench --auditd` would
+              load for the agent's configuration (touches nothing of audit's)
 ";
 
 fn root() -> PathBuf {
@@ -118,40 +131,25 @@ fn bench_cmd(args: &[String]) -> Result<(), ExitCode> {
         return Err(ExitCode::FAILURE);
     }
     let bin = release_build()?;
-    let scratch = Path::new("/tmp/rg-bench-agent");
-    let n = o.iterations;
-    let outside = Path::new("/var/tmp/rg-bench-outside");
-    let inside = Path::new("/root/rg-bench-inside");
-    let results = vec![
-        bench::pairs(
-            &bin,
-            "getppid() loop: the syscall tracing tax",
-            n * 10,
-            &o,
-            scratch,
-            &|| bench::syscall_storm(n * 10),
-        ),
-        bench::pairs(
-            &bin,
-            "file storm outside watched prefixes (/var/tmp)",
-            n,
-            &o,
-            scratch,
-            &|| bench::file_storm_min(outside, n),
-        ),
-        bench::pairs(
-            &bin,
-            "file storm inside a watched prefix (/root)",
-            n,
-            &o,
-            scratch,
-            &|| bench::file_storm_min(inside, n),
-        ),
-    ];
-    for d in [outside, inside] {
-        let _ = std::fs::remove_dir_all(d);
+    let tables = bench::run(&bin, &o).map_err(|e| {
+        eprintln!("xtask: bench: {e}");
+        ExitCode::FAILURE
+    })?;
+    println!("{tables}");
+    Ok(())
+}
+
+fn auditd_rules_cmd() -> Result<(), ExitCode> {
+    let bin = release_build()?;
+    let plan =
+        auditd::plan(&bin, bench::AGENT_CONFIG, Path::new("/tmp/rg-bench-agent")).map_err(|e| {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        })?;
+    for n in &plan.notes {
+        eprintln!("xtask: prefix {n}");
     }
-    println!("{}", bench::report(&results, &o));
+    println!("{}", plan.rules.join("\n"));
     Ok(())
 }
 
@@ -231,6 +229,7 @@ fn main() -> ExitCode {
             run(a)
         }
         "bench" => bench_cmd(rest),
+        "auditd-rules" => auditd_rules_cmd(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
