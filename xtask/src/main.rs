@@ -4,6 +4,8 @@
 mod agent;
 mod auditd;
 mod bench;
+mod svg;
+mod throughput;
 mod workload;
 
 use std::env;
@@ -34,6 +36,11 @@ commands:
   auditd-rules
               release build, then print the auditd rules `bench --auditd` would
               load for the agent's configuration (touches nothing of audit's)
+  throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
+             [--keep-output] [--dir PATH]
+              release build, then (root) a paced file-write workload at each
+              rate, without and with the agent; writes
+              .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
 ";
 
 fn root() -> PathBuf {
@@ -153,6 +160,31 @@ fn auditd_rules_cmd() -> Result<(), ExitCode> {
     Ok(())
 }
 
+fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
+    let o = throughput::Options::parse(args).map_err(|e| {
+        eprintln!("xtask: {e}");
+        ExitCode::from(2)
+    })?;
+    if !is_root() {
+        eprintln!("xtask: the throughput workflow runs the agent: run it as root");
+        return Err(ExitCode::FAILURE);
+    }
+    if let Some(why) = auditd::tainted_this_boot() {
+        eprintln!("xtask: WARNING: {why}: every process pays the audit syscall path until reboot");
+    }
+    let bin = release_build()?;
+    let dir = throughput::run(&bin, &o, &root().join(".local/throughput")).map_err(|e| {
+        eprintln!("xtask: throughput: {e}");
+        ExitCode::FAILURE
+    })?;
+    print!(
+        "{}",
+        std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
+    );
+    eprintln!("xtask: wrote {}", dir.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -229,6 +261,7 @@ fn main() -> ExitCode {
             run(a)
         }
         "bench" => bench_cmd(rest),
+        "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -201,6 +201,16 @@ impl Paced {
             .min()
             .unwrap_or_default()
     }
+
+    /// Wall time per operation of the cheapest chunk: for unpaced runs.
+    pub fn min_wall_per_op(&self) -> Duration {
+        self.chunks
+            .iter()
+            .filter(|c| c.ops > 0)
+            .map(|c| c.wall / c.ops as u32)
+            .min()
+            .unwrap_or_default()
+    }
 }
 
 /// The shortest sleep between due operations. Shorter sleeps overshoot by
@@ -270,6 +280,37 @@ pub fn pace(
         });
     }
     out
+}
+
+/// The throughput workload's operation: open one of 1024 rotating files
+/// for writing, overwrite its first 64 bytes, close. One `open` event
+/// each when the directory is watched. No O_TRUNC: ext4 flushes a file
+/// that was truncated and rewritten when it is closed (auto_da_alloc),
+/// which would make this a disk benchmark at a few hundred operations/s.
+pub struct FileWriter {
+    names: Vec<PathBuf>,
+    next: usize,
+}
+
+impl FileWriter {
+    pub fn new(dir: &Path) -> FileWriter {
+        fs::create_dir_all(dir).expect("workload directory");
+        let names: Vec<PathBuf> = (0..1024).map(|i| dir.join(format!("f{i}"))).collect();
+        for p in &names {
+            fs::write(p, [0x5a; 64]).expect("create a workload file");
+        }
+        FileWriter { names, next: 0 }
+    }
+
+    pub fn op(&mut self) {
+        let p = &self.names[self.next % self.names.len()];
+        self.next += 1;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .expect("open for write");
+        f.write_all(&[0x5a; 64]).expect("write");
+    }
 }
 
 /// Paced execs: fork + exec `/bin/true` without waiting for each child
