@@ -21,6 +21,7 @@ use rand_guard::config::Config;
 use rand_guard::decode::{self, encode_exec, encode_exit, encode_file, encode_fork};
 use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
+use rand_guard::event::Event;
 use rand_guard::filter::Filter;
 use rand_guard::normalize::Normalizer;
 use rand_guard::record::{self, Context, Record};
@@ -34,6 +35,8 @@ const CHUNK: usize = rand_guard::output::CHUNK;
 const CYCLES: u32 = 1000;
 /// One cycle in this many writes a cron file, which raises an alert.
 const ALERT_EVERY: u32 = 100;
+/// The stages timed separately, in order (see Pipeline::batch).
+const STAGES: [&str; 4] = ["decode+normalize", "enrich", "filter+detect", "JSON+write"];
 /// The file sink is rewound at this size, so the bench never fills a disk.
 const FILE_WRAP: u64 = 64 << 20;
 
@@ -234,6 +237,9 @@ struct Pipeline {
     out: Vec<u8>,
     alerts: Vec<rand_guard::detect::Alert>,
     written: u64,
+    /// CPU time per stage: decode + normalize, enrich, filter + detect,
+    /// JSON + write.
+    stages: [Duration; 4],
     /// Events the filter kept (each becomes an event line) and alerts.
     events: u64,
     alert_lines: u64,
@@ -259,31 +265,60 @@ impl Pipeline {
             out: Vec::with_capacity(CHUNK * 2),
             alerts: Vec::new(),
             written: 0,
+            stages: [Duration::ZERO; 4],
             events: 0,
             alert_lines: 0,
         }
     }
 
-    /// One batch, as the normalizer, enricher, detector and writer see it.
+    /// One batch, stage after stage, as the agent's normalizer, enricher,
+    /// detector and writer threads each see it; the CPU time of each stage
+    /// is added to `stages`.
     fn batch(&mut self, records: &[Vec<u8>], sink: &mut Sink) {
+        let t0 = thread_cpu();
         self.normalizer.resync_clock();
-        for bytes in records {
-            let rec = decode::decode(bytes).expect("synthetic records decode");
-            let mut ev = self.normalizer.normalize(&rec);
-            self.enricher.enrich(&mut ev);
+        let mut events: Vec<Event> = records
+            .iter()
+            .map(|bytes| {
+                let rec = decode::decode(bytes).expect("synthetic records decode");
+                self.normalizer.normalize(&rec)
+            })
+            .collect();
+        let t1 = thread_cpu();
+        for ev in &mut events {
+            self.enricher.enrich(ev);
+        }
+        let t2 = thread_cpu();
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
             if !self.filter.keep(&ev) {
                 continue;
             }
             self.detector.detect(&ev, &mut self.alerts);
-            record::write_line(&Record::Event(ev), &self.ctx, &mut self.out).expect("serialize");
-            self.events += 1;
-            for a in self.alerts.drain(..) {
-                record::write_line(&Record::Alert(a), &self.ctx, &mut self.out).expect("serialize");
-                self.alert_lines += 1;
+            out.push(Record::Event(ev));
+            out.extend(self.alerts.drain(..).map(Record::Alert));
+        }
+        let t3 = thread_cpu();
+        for rec in &out {
+            record::write_line(rec, &self.ctx, &mut self.out).expect("serialize");
+            match rec {
+                Record::Alert(_) => self.alert_lines += 1,
+                _ => self.events += 1,
             }
             if self.out.len() >= CHUNK {
                 self.drain(sink);
             }
+        }
+        // Dropping the records (process table references, strings) is the
+        // writer's work in the agent too.
+        drop(out);
+        let t4 = thread_cpu();
+        for (stage, d) in self
+            .stages
+            .iter_mut()
+            .zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3])
+        {
+            *stage += d;
         }
     }
 
@@ -313,6 +348,8 @@ fn thread_cpu() -> Duration {
 }
 
 struct Run {
+    /// CPU ns per event in each stage (see Pipeline::stages).
+    stage_ns: [f64; 4],
     events_per_cpu_s: f64,
     events_per_wall_s: f64,
     bytes_per_line: f64,
@@ -329,7 +366,7 @@ fn measure(mix: Mix, sink: &mut Sink, seconds: f64) -> Run {
         p.batch(chunk, &mut scratch);
     }
     p.out.clear();
-    let (events0, alerts0, written0) = (p.events, p.alert_lines, p.written);
+    let (events0, alerts0, written0, stages0) = (p.events, p.alert_lines, p.written, p.stages);
     let (wall0, cpu0) = (Instant::now(), thread_cpu());
     while wall0.elapsed().as_secs_f64() < seconds {
         for chunk in recs.chunks(BATCH) {
@@ -340,7 +377,12 @@ fn measure(mix: Mix, sink: &mut Sink, seconds: f64) -> Run {
     let (wall, cpu) = (wall0.elapsed(), thread_cpu() - cpu0);
     let events = (p.events - events0) as f64;
     let lines = events + (p.alert_lines - alerts0) as f64;
+    let mut stage_ns = [0.0; 4];
+    for (k, ns) in stage_ns.iter_mut().enumerate() {
+        *ns = (p.stages[k] - stages0[k]).as_secs_f64() * 1e9 / events;
+    }
     Run {
+        stage_ns,
         events_per_cpu_s: events / cpu.as_secs_f64(),
         events_per_wall_s: events / wall.as_secs_f64(),
         bytes_per_line: (p.written - written0) as f64 / lines,
@@ -412,11 +454,21 @@ fn main() {
             "file" => "to a JSON-lines file",
             _ => "into a reused buffer",
         };
+        // Per stage: the median over runs of its ns per event.
+        let stage_ns: Vec<f64> = (0..4)
+            .map(|k| median(runs.iter().map(|r| r.stage_ns[k]).collect()))
+            .collect();
         println!(
-            "pipeline: {} ({}), {sink_text}: {:.0} events/s per core (median of {repeats} runs of {seconds} s: {min:.0}..{max:.0}); {bytes:.0} bytes per line",
+            "pipeline: {} ({}), {sink_text}: {:.0} events/s per core (median of {repeats} runs of {seconds} s: {min:.0}..{max:.0}); {bytes:.0} bytes per line; ns per event: {}",
             mix.name(),
             mix.describe(),
             median(cpu.clone()),
+            STAGES
+                .iter()
+                .zip(&stage_ns)
+                .map(|(n, v)| format!("{n} {v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         let result = serde_json::json!({
             "mix": mix.name(),
@@ -430,6 +482,9 @@ fn main() {
             "min": min,
             "max": max,
             "bytes_per_line": bytes,
+            "stage_ns_per_event": STAGES.iter().zip(&stage_ns)
+                .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+                .collect::<serde_json::Map<_, _>>(),
         });
         println!("pipeline-result {result}");
     }

@@ -422,6 +422,8 @@ pub struct PipelineResult {
     pub sink: String,
     pub runs: Vec<f64>,
     pub bytes_per_line: f64,
+    /// CPU ns per event in each stage, in pipeline order.
+    pub stage_ns: Vec<(String, f64)>,
 }
 
 /// `cargo bench --bench pipeline`: the pipeline alone, no kernel.
@@ -442,6 +444,9 @@ pub fn pipeline(cargo: Command) -> Result<Vec<PipelineResult>, String> {
     parse_pipeline(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// The stages benches/pipeline.rs times, in order.
+const STAGES: [&str; 4] = ["decode+normalize", "enrich", "filter+detect", "JSON+write"];
+
 fn parse_pipeline(stdout: &str) -> Result<Vec<PipelineResult>, String> {
     let mut results = Vec::new();
     for line in stdout.lines() {
@@ -458,6 +463,10 @@ fn parse_pipeline(stdout: &str) -> Result<Vec<PipelineResult>, String> {
                     .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
                     .unwrap_or_default(),
                 bytes_per_line: v["bytes_per_line"].as_f64().unwrap_or(0.0),
+                stage_ns: STAGES
+                    .iter()
+                    .filter_map(|k| Some((k.to_string(), v["stage_ns_per_event"][k].as_f64()?)))
+                    .collect(),
             });
         } else if line.starts_with("pipeline: ") {
             eprintln!("bench: {line}");
@@ -471,16 +480,21 @@ fn parse_pipeline(stdout: &str) -> Result<Vec<PipelineResult>, String> {
 
 pub fn report_pipeline(results: &[PipelineResult]) -> String {
     let mut s = String::from(
-        "| pipeline alone (decode → normalize → enrich → filter + detect → JSON), one thread | sink | events/s per core, median (min..max) | bytes per line |\n|---|---|---|---|\n",
+        "| pipeline alone (decode → normalize → enrich → filter + detect → JSON), one thread | sink | events/s per core, median (min..max) | bytes per line | CPU ns per event by stage (median) |\n|---|---|---|---|---|\n",
     );
     for r in results {
         s.push_str(&format!(
-            "| {}: {} | {} | {} | {:.0} |\n",
+            "| {}: {} | {} | {} | {:.0} | {} |\n",
             r.mix,
             r.describe,
             r.sink,
             spread(&r.runs, 0),
-            r.bytes_per_line
+            r.bytes_per_line,
+            r.stage_ns
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     s
@@ -646,11 +660,16 @@ mod tests {
     #[test]
     fn pipeline_output_is_parsed() {
         let out = "pipeline: mixed (...), into a reused buffer: 1 events/s\n\
-                   pipeline-result {\"mix\":\"mixed\",\"describe\":\"d\",\"sink\":\"buffer\",\"events_per_cpu_second\":[3.0,1.0,2.0],\"bytes_per_line\":1000.4}\n";
+                   pipeline-result {\"mix\":\"mixed\",\"describe\":\"d\",\"sink\":\"buffer\",\"events_per_cpu_second\":[3.0,1.0,2.0],\"bytes_per_line\":1000.4,\"stage_ns_per_event\":{\"enrich\":7.0,\"JSON+write\":9.0}}\n";
         let r = parse_pipeline(out).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].mix.as_str(), r[0].sink.as_str()), ("mixed", "buffer"));
         assert_eq!(spread(&r[0].runs, 0), "2 (1..3)");
+        // In pipeline order, whatever order the JSON has them in.
+        assert_eq!(
+            r[0].stage_ns,
+            vec![("enrich".to_string(), 7.0), ("JSON+write".to_string(), 9.0)]
+        );
         assert!(parse_pipeline("nothing\n").is_err());
     }
 }
