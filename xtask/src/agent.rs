@@ -109,6 +109,46 @@ pub fn health_records(path: &Path) -> Vec<(String, serde_json::Value)> {
     out
 }
 
+/// Agents already running on this machine (someone else's test, an
+/// installed service): their BPF programs tax both sides of every A/B
+/// pair, so a measurement beside them is not clean.
+pub fn others_running() -> Vec<(u32, String)> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(u32, String)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = fs::read_to_string(e.path().join("comm")).ok()?;
+            if comm.trim() != "rand-guard" {
+                return None;
+            }
+            let cmd = fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            Some((pid, cmd.trim().to_string()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Warn on stderr about anything that makes this machine's numbers unclean.
+pub fn warn_if_unclean(who: &str) {
+    for (pid, cmd) in others_running() {
+        eprintln!(
+            "{who}: WARNING: another agent is running (pid {pid}: {cmd}): its programs slow \
+             both sides of every A/B pair"
+        );
+    }
+    if let Some(why) = crate::auditd::tainted_this_boot() {
+        eprintln!(
+            "{who}: WARNING: {why}: every process pays the audit syscall path until reboot; \
+             these numbers are not comparable with a clean boot's"
+        );
+    }
+}
+
 /// utime + stime of a process, from /proc/PID/stat.
 pub fn proc_cpu_seconds(pid: u32) -> f64 {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -524,12 +524,7 @@ pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
 
 /// The whole benchmark: prints progress on stderr, returns the tables.
 pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
-    if let Some(why) = auditd::tainted_this_boot() {
-        eprintln!(
-            "bench: WARNING: {why}: every process pays the audit syscall path until reboot; \
-             these numbers are not comparable with a clean boot's"
-        );
-    }
+    agent::warn_if_unclean("bench");
     let scratch = Path::new("/tmp/rg-bench-agent");
     // Before any measurement: installing auditd or failing to must not
     // happen between the runs it is compared with.
@@ -621,6 +616,8 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
     for d in [outside, inside] {
         let _ = fs::remove_dir_all(d);
     }
+    // Again: someone may have started an agent while this ran.
+    agent::warn_if_unclean("bench (at the end)");
     Ok(tables.join("\n"))
 }
 

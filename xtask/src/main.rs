@@ -169,14 +169,13 @@ fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
         eprintln!("xtask: the throughput workflow runs the agent: run it as root");
         return Err(ExitCode::FAILURE);
     }
-    if let Some(why) = auditd::tainted_this_boot() {
-        eprintln!("xtask: WARNING: {why}: every process pays the audit syscall path until reboot");
-    }
+    agent::warn_if_unclean("throughput");
     let bin = release_build()?;
     let dir = throughput::run(&bin, &o, &root().join(".local/throughput")).map_err(|e| {
         eprintln!("xtask: throughput: {e}");
         ExitCode::FAILURE
     })?;
+    agent::warn_if_unclean("throughput (at the end)");
     print!(
         "{}",
         std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
