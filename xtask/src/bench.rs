@@ -298,10 +298,12 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
             "| {} | {:.0} | {} | {} + {} | {:.1} MiB |\n",
             r.label,
             r.events as f64 / secs,
-            if r.events > 0 {
+            // Without events of its own, a workload's agent CPU is polling
+            // and other processes' events: per event it means nothing.
+            if r.events as f64 >= 0.01 * (r.ops * o.pairs) as f64 {
                 format!("{:.2}", r.agent_cpu / r.events as f64 * 1e5)
             } else {
-                "—".into()
+                "— (no events of its own)".into()
             },
             r.drops,
             r.channel_drops,
