@@ -133,20 +133,35 @@ pub fn others_running() -> Vec<(u32, String)> {
     out
 }
 
-/// Warn on stderr about anything that makes this machine's numbers unclean.
-pub fn warn_if_unclean(who: &str) {
-    for (pid, cmd) in others_running() {
+/// Warn on stderr about anything that makes this machine's numbers
+/// unclean, and describe the conditions in one line for the results: the
+/// load average and any other agent.
+pub fn check_conditions(who: &str) -> String {
+    let others = others_running();
+    for (pid, cmd) in &others {
         eprintln!(
             "{who}: WARNING: another agent is running (pid {pid}: {cmd}): its programs slow \
              both sides of every A/B pair"
         );
     }
-    if let Some(why) = crate::auditd::tainted_this_boot() {
+    let taint = crate::auditd::tainted_this_boot();
+    if let Some(why) = &taint {
         eprintln!(
             "{who}: WARNING: {why}: every process pays the audit syscall path until reboot; \
              these numbers are not comparable with a clean boot's"
         );
     }
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let mut s = format!("load average {}", load.join(" "));
+    s.push_str(&match others.len() {
+        0 => ", no other agent".to_string(),
+        n => format!(", {n} other agent(s) running"),
+    });
+    if let Some(why) = taint {
+        s.push_str(&format!(", {why}"));
+    }
+    s
 }
 
 /// utime + stime of a process, from /proc/PID/stat.

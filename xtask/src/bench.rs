@@ -526,7 +526,7 @@ pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
 
 /// The whole benchmark: prints progress on stderr, returns the tables.
 pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
-    agent::warn_if_unclean("bench");
+    let at_start = agent::check_conditions("bench");
     let scratch = Path::new("/tmp/rg-bench-agent");
     // Before any measurement: installing auditd or failing to must not
     // happen between the runs it is compared with.
@@ -619,7 +619,11 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
         let _ = fs::remove_dir_all(d);
     }
     // Again: someone may have started an agent while this ran.
-    agent::warn_if_unclean("bench (at the end)");
+    let at_end = agent::check_conditions("bench (at the end)");
+    tables.insert(
+        0,
+        format!("Conditions: at the start {at_start}; at the end {at_end}.\n"),
+    );
     Ok(tables.join("\n"))
 }
 

@@ -169,13 +169,11 @@ fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
         eprintln!("xtask: the throughput workflow runs the agent: run it as root");
         return Err(ExitCode::FAILURE);
     }
-    agent::warn_if_unclean("throughput");
     let bin = release_build()?;
     let dir = throughput::run(&bin, &o, &root().join(".local/throughput")).map_err(|e| {
         eprintln!("xtask: throughput: {e}");
         ExitCode::FAILURE
     })?;
-    agent::warn_if_unclean("throughput (at the end)");
     print!(
         "{}",
         std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()

@@ -118,7 +118,8 @@ pub fn chart(title: &str, x_label: &str, panels: &[Panel], bands: &[Band]) -> St
             .iter()
             .flat_map(|s| s.segments.iter().flatten().map(|p| p.1))
             .fold(0.0, f64::max);
-        let (step, y_max) = nice_axis(y_max_data);
+        // Headroom, so a line at the maximum is not hidden by the frame.
+        let (step, y_max) = nice_axis(y_max_data * 1.08);
         let sy = |y: f64| bottom - y / y_max * PANEL_H;
         for (k, b) in bands.iter().enumerate() {
             let fill = if k % 2 == 0 { "#f0f0f0" } else { "#e4e4e4" };

@@ -274,6 +274,7 @@ const MIN_TAIL: Duration = Duration::from_secs(2);
 const MAX_DRAIN: Duration = Duration::from_secs(60);
 
 pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> {
+    let at_start = agent::check_conditions("throughput");
     let started = now();
     let out = out_root.join(stamp(started as u64));
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -376,14 +377,20 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
         steps.push(step);
     }
     let _ = fs::remove_dir_all(&o.dir);
+    // Again: someone may have started an agent while this ran.
+    let conditions = format!(
+        "at the start {at_start}; at the end {}",
+        agent::check_conditions("throughput (at the end)")
+    );
 
-    let summary = summary_json(&steps, o, started);
+    let summary = summary_json(&steps, o, started, &conditions);
     fs::write(
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary).unwrap() + "\n",
     )
     .map_err(|e| e.to_string())?;
-    fs::write(out.join("summary.md"), summary_md(&steps, o)).map_err(|e| e.to_string())?;
+    fs::write(out.join("summary.md"), summary_md(&steps, o, &conditions))
+        .map_err(|e| e.to_string())?;
     fs::write(out.join("throughput.svg"), plot(&steps, o)).map_err(|e| e.to_string())?;
     Ok(out)
 }
@@ -445,13 +452,14 @@ const MIB: f64 = 1024.0 * 1024.0;
 const PLOT_BEFORE: f64 = 1.0;
 const PLOT_GAP: f64 = 1.0;
 
-fn summary_json(steps: &[Step], o: &Options, started: f64) -> serde_json::Value {
+fn summary_json(steps: &[Step], o: &Options, started: f64, conditions: &str) -> serde_json::Value {
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     json!({
         "command": format!("cargo run -p xtask -- throughput {}", args_text(o)),
         "started": stamp(started as u64),
         "host": {"kernel": kernel.trim(), "cpus": cpus},
+        "conditions": conditions,
         "seconds_per_step": o.seconds,
         "agent_config": o.config(),
         "workload": format!("open(O_WRONLY) + write 64 B at offset 0 + close of 1024 rotating files per thread in {} (watched): one open event per operation", o.dir.display()),
@@ -512,12 +520,13 @@ fn args_text(o: &Options) -> String {
     s
 }
 
-fn summary_md(steps: &[Step], o: &Options) -> String {
+fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
     let mut s = format!(
         "# Throughput\n\n`cargo run -p xtask -- throughput {}`\n\n\
          Workload: open for write + overwrite 64 B + close of 1024 rotating files in `{}` \
          (watched: one `open` event per operation) on {} thread(s), {} s per step, first \
-         without the agent, then beside a fresh agent (default configuration{}, health every second).\n\n",
+         without the agent, then beside a fresh agent (default configuration{}, health every second).\n\n\
+         Conditions: {conditions}.\n\n",
         args_text(o),
         o.dir.display(),
         o.threads,
