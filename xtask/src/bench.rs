@@ -398,6 +398,7 @@ pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
          | execs/s reached | {} |\n\
          | workload CPU per exec, µs (cheapest chunk; the children's exec and exit included) | {} |\n\
          | agent CPU, % of one core (workload + drain, over the workload's time) | {} |\n\
+         | agent CPU per exec, µs (the same, over the execs made) | {} |\n\
          | events out per run | {} |\n\
          | ring-buffer + channel-full drops per run | {} |\n\
          | agent RSS, MiB (median of the 1-second health records) | {} |\n\
@@ -409,6 +410,7 @@ pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
         spread(&f(&|r| r.achieved), 0),
         spread(&f(&|r| r.exec_cpu.as_secs_f64() * 1e6), 0),
         spread(&f(&|r| r.agent_cpu / r.seconds * 100.0), 2),
+        spread(&f(&|r| r.agent_cpu / (r.achieved * r.seconds) * 1e6), 1),
         spread(&f(&|r| r.events as f64), 0),
         spread(&f(&|r| r.drops as f64), 0),
         spread(&f(&|r| r.rss_median as f64 / MIB), 1),
