@@ -378,9 +378,10 @@ mod tests {
         );
         assert_eq!(p.chunks.len(), CHUNKS);
         assert_eq!(p.ops(), n);
-        // 1,000 due in 0.5 s; a loaded machine may lag by a wakeup or two.
-        assert!((950..=1001).contains(&n), "{n}");
-        assert!((p.rate() - 2000.0).abs() < 150.0, "{}", p.rate());
+        // 1,000 are due in 0.5 s and never more are made; a loaded machine
+        // may not run this thread for a while, so only the ceiling is sharp.
+        assert!((500..=1001).contains(&n), "{n}");
+        assert!(p.rate() <= 2010.0, "{}", p.rate());
     }
 
     #[test]
