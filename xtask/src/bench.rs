@@ -200,7 +200,14 @@ pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
     };
     (w.work)(); // warm up
     for pair in 0..o.pairs {
-        let base = (w.work)();
+        // Odd pairs run with the agent first: neighbours' load that comes
+        // and goes, and the agent's own after-effects (its output file in
+        // the page cache, writeback), then fall on both sides alike.
+        let agent_first = pair % 2 == 1;
+        let mut base = None;
+        if !agent_first {
+            base = Some((w.work)());
+        }
         let agent = Agent::start(bin, AGENT_CONFIG, scratch);
         // CPU spent during the workload only (not loading the programs).
         let cpu0 = agent.cpu_seconds();
@@ -208,12 +215,14 @@ pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
         let cpu = agent.cpu_seconds() - cpu0;
         r.peak_rss = r.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
+        let base = base.unwrap_or_else(|| (w.work)());
         let ratio = with.wall.as_secs_f64() / base.wall.as_secs_f64();
         let cpu_ratio = with.cpu.as_secs_f64() / base.cpu.as_secs_f64();
         eprintln!(
-            "bench: {label} pair {}/{}: wall {:.1} -> {:.1} ms ({ratio:.3}), workload CPU {:.1} -> {:.1} ms ({cpu_ratio:.3})",
+            "bench: {label} pair {}/{}{}: wall {:.1} -> {:.1} ms ({ratio:.3}), workload CPU {:.1} -> {:.1} ms ({cpu_ratio:.3})",
             pair + 1,
             o.pairs,
+            if agent_first { " (agent first)" } else { "" },
             base.wall.as_secs_f64() * 1e3,
             with.wall.as_secs_f64() * 1e3,
             base.cpu.as_secs_f64() * 1e3,
