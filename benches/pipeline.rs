@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 use rand_guard::abi::{self, Hdr, file_flag, kind};
 use rand_guard::config::Config;
 use rand_guard::decode::{self, encode_exec, encode_exit, encode_file, encode_fork};
-use rand_guard::detect::Detector;
+use rand_guard::detect::{self, Detector, EventOutput};
 use rand_guard::enrich::Enricher;
 use rand_guard::event::Event;
 use rand_guard::filter::Filter;
 use rand_guard::normalize::Normalizer;
 use rand_guard::record::{self, Context, Record};
+use rand_guard::rules::RuleSet;
 
 /// Records per batch, as the poller hands them on.
 const BATCH: usize = rand_guard::poller::BATCH_RECORDS;
@@ -233,6 +234,7 @@ struct Pipeline {
     enricher: Enricher,
     filter: Filter,
     detector: Detector,
+    output: EventOutput,
     ctx: Context,
     out: Vec<u8>,
     alerts: Vec<rand_guard::detect::Alert>,
@@ -256,7 +258,9 @@ impl Pipeline {
                 cfg.process_table.ancestry_depth as usize,
             ),
             filter: Filter::new(&cfg.file).expect("default filter"),
-            detector: Detector::new(&cfg.detections.disabled, host),
+            // No rules directory: the built-in detections only.
+            detector: Detector::new(&cfg, host, RuleSet::empty(), None).expect("default detector"),
+            output: EventOutput::from_config(&cfg),
             ctx: Context {
                 hostname: host.into(),
                 agent_version: env!("CARGO_PKG_VERSION"),
@@ -290,12 +294,15 @@ impl Pipeline {
         }
         let t2 = thread_cpu();
         let mut out = Vec::with_capacity(events.len());
+        // As detect::run does it: the filter and the exclusions, the
+        // detections, then the event line unless it is detection-only.
         for ev in events {
-            if !self.filter.keep(&ev) {
+            if !detect::step(&self.filter, &mut self.detector, &ev, &mut self.alerts) {
                 continue;
             }
-            self.detector.detect(&ev, &mut self.alerts);
-            out.push(Record::Event(ev));
+            if self.output.wants(&ev) && !self.filter.detection_only(&ev) {
+                out.push(Record::Event(ev));
+            }
             out.extend(self.alerts.drain(..).map(Record::Alert));
         }
         let t3 = thread_cpu();

@@ -13,6 +13,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -145,5 +146,57 @@ static __always_inline void edr_submit(void *rec)
 {
 	bpf_ringbuf_submit(rec, edr_wakeup_flags());
 }
+
+/* The current syscall's saved user registers (BTF-typed: plain loads). */
+static __always_inline struct pt_regs *edr_user_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* The running kernel's version, a load-time constant (libbpf fills it). */
+extern unsigned int LINUX_KERNEL_VERSION __kconfig;
+
+/*
+ * Whether the verifier lets a program load directly through pointers it
+ * cannot vouch for: a pointer field that does not point to a struct
+ * (v6.17, commit 2d5c91e1cc14, "bpf: rdonly_untrusted_mem for btf id walk
+ * pointer leafs") and a number cast to a struct pointer (bpf_core_cast,
+ * the bpf_rdonly_cast kfunc of v6.2). Such a load is a plain load the JIT
+ * guards against faults, where older kernels need the probe-read helper:
+ * measured on the read-watch path (docs/benchmarks.md), the helpers cost
+ * ~200 ns per read-only open and the loads ~0. LINUX_KERNEL_VERSION is a
+ * constant at load time, so the verifier drops the branch a kernel cannot
+ * run without looking at it.
+ */
+#define EDR_DIRECT_LOADS (LINUX_KERNEL_VERSION >= KERNEL_VERSION(6, 17, 0))
+
+/*
+ * The file behind an fd of the current task. The task pointer is BTF-typed
+ * (bpf_get_current_task_btf, v5.11), so the chain to the fd table is plain
+ * loads the verifier guards, not helper calls. The array slot (fdt->fd is
+ * a struct file **) is one more such load where EDR_DIRECT_LOADS, a probe
+ * read otherwise.
+ */
+static __always_inline struct file *edr_fd_file(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	if (EDR_DIRECT_LOADS) {
+		struct file **slots = fdt->fd;
+
+		/* the mask only bounds the offset: fd < max_fds already */
+		f = slots[fd & 0xfffffff];
+	} else {
+		bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	}
+	return f;
+}
+
+/* Argument n (1-based) of the current syscall, from edr_user_regs(). */
+#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
 
 #endif /* EDR_COMMON_BPF_H */

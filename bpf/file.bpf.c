@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * file.bpf.c - file operations: open for write/create/truncate, unlink,
- * rename, chmod, chown, link, symlink.
+ * rename, chmod, chown, link, symlink; and read-only opens of a few
+ * watched inodes ([file] watch_reads).
  *
  * One program, attached to each hooked syscall's exit tracepoint
  * (tracepoint/syscalls/sys_exit_*, v2.6.33): the result is known, and the
@@ -22,6 +23,11 @@
  * ".." components) and does not match a watched prefix as written is
  * passed on flagged EDR_FILE_F_UNFILTERED: userspace normalizes it and
  * filters again, so a ".." cannot hide an operation from the filter.
+ *
+ * Read watch: read-only opens are the most frequent file syscalls, so
+ * they never pay for a path. A successful one is looked up by inode
+ * (device, inode number of the new fd's file) in edr_read_watch; only a
+ * hit is resolved and reported, whatever the prefix filter says.
  */
 #include "common.bpf.h"
 #include "path.bpf.h"
@@ -33,6 +39,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define O_RDWR	    02
 #define O_CREAT	    0100
 #define O_TRUNC	    01000
+#define O_PATH	    010000000
 #define __O_TMPFILE 020000000
 /* Opens we report: anything that can change or create the file. */
 #define EDR_WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | __O_TMPFILE)
@@ -71,6 +78,18 @@ struct {
 	__type(value, __u8);
 } edr_prefixes SEC(".maps");
 
+/*
+ * Watched inodes, filled and kept current by userspace (src/watch.rs):
+ * a file replaced by a rename gets a new inode, and userspace re-stats
+ * the watched paths when a file event touches one, and periodically.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EDR_READ_WATCH_MAX);
+	__type(key, struct edr_inode_key);
+	__type(value, __u32);
+} edr_read_watch SEC(".maps");
+
 /* Where an operand's path comes from. */
 enum edr_src {
 	EDR_SRC_NONE = 0,
@@ -94,6 +113,7 @@ struct edr_file_args {
 	__u32 uid;
 	__u32 gid;
 	__u32 at_flags;
+	__u32 read_watch; /* a watched read: its id; reported unfiltered */
 };
 
 /* Prefix check outcome for one operand. */
@@ -101,29 +121,6 @@ struct edr_file_args {
 #define EDR_V_INCLUDE 1 /* under a watched prefix */
 #define EDR_V_EXCLUDE 2 /* under an excluded prefix */
 #define EDR_V_UNSURE  3 /* not canonical (or too long to tell): userspace decides */
-
-static __always_inline struct pt_regs *edr_user_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
-
-/*
- * The file behind an fd of the current task. The task pointer is BTF-typed
- * (bpf_get_current_task_btf, v5.11), so the chain to the fd table is plain
- * loads the verifier guards, not helper calls; only the array slot needs
- * one.
- */
-static __always_inline struct file *edr_fd_file(int fd)
-{
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f;
-}
 
 /* Append the resolved path of @p at data[off]; return the new end. */
 static __always_inline __u32 edr_file_put_path(struct edr_file_buf *b, struct edr_path_buf *pb,
@@ -373,7 +370,7 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	b->rec.at_flags = a->at_flags;
 	b->rec.flags = a->src1 == EDR_SRC_FD ? EDR_FILE_F_PATH_RESOLVED : 0;
 	b->rec.syscall = a->syscall;
-	b->rec.pad0 = 0;
+	b->rec.read_watch = a->read_watch;
 	b->rec.dir.off = b->rec.dir.len = 0;
 	b->rec.path.off = b->rec.path.len = 0;
 	b->rec.dir2.off = b->rec.dir2.len = 0;
@@ -384,8 +381,11 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	off = edr_file_operand(b, pb, off, a->src2, a->fd2, a->name2, &b->rec.dir2, &b->rec.path2,
 			       EDR_FILE_F_PATH2_TRUNC, EDR_FILE_F_PATH2_FAULT);
 
+	/* A watched read is reported wherever its path is (a hard link, a bind mount). */
+	if (a->read_watch)
+		v1 = EDR_V_INCLUDE;
 	/* A symlink's target is text, not a location: only its link is filtered. */
-	if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
+	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
 		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD);
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
 		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0);
@@ -404,10 +404,46 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	return 0;
 }
 
-/* Argument n (1-based) of the current syscall. */
-/* regs is BTF-typed (bpf_task_pt_regs): plain loads, no helper calls. */
-#define ARG(regs, n) PT_REGS_PARM##n##_SYSCALL(regs)
-#define NO_ID	     0xffffffff
+#define NO_ID 0xffffffff
+
+/*
+ * The read watch id of the file behind @fd, a read-only open's new fd; 0
+ * when it is not watched.
+ *
+ * This runs for every successful read-only open on the host while the
+ * read watch is on, so it is kept to what identifies a file without its
+ * path: the fd table slot, f_inode, i_ino, i_sb and s_dev (direct loads
+ * where EDR_DIRECT_LOADS, probe reads otherwise), and one lookup of a
+ * 16-byte key in a small hash map: ~100 ns on a v6.18 VM, ~300 ns with
+ * the helpers (docs/benchmarks.md). A miss is not counted: a count of all
+ * read-only opens would be a large number that means nothing.
+ *
+ * Keyed by inode, not path, so a hard link or a bind mount of a watched
+ * file is still seen. s_dev is the superblock's (what /proc/self/mountinfo
+ * shows), not what stat(2) reports, which differs on btrfs subvolumes and
+ * overlayfs over several file systems; userspace keys by the former.
+ */
+static __always_inline __u32 edr_read_watched(int fd)
+{
+	struct edr_inode_key k = {};
+	struct file *f = edr_fd_file(fd);
+	struct inode *inode;
+	__u32 *id;
+
+	if (!f)
+		return 0;
+	if (EDR_DIRECT_LOADS) {
+		inode = bpf_core_cast(f, struct file)->f_inode;
+		k.dev = inode->i_sb->s_dev;
+		k.ino = inode->i_ino;
+	} else {
+		inode = BPF_CORE_READ(f, f_inode);
+		k.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		k.ino = BPF_CORE_READ(inode, i_ino);
+	}
+	id = bpf_map_lookup_elem(&edr_read_watch, &k);
+	return id ? *id : 0;
+}
 
 /*
  * Syscall number -> EDR_SYS_*, filled by the loader from the agent's own
@@ -444,6 +480,7 @@ int edr_file(struct trace_event_raw_sys_exit *ctx)
 	case EDR_SYS_OPENAT:
 	case EDR_SYS_OPENAT2:
 	case EDR_SYS_CREAT:
+	case EDR_SYS_OPEN_BY_HANDLE_AT:
 		a.kind = EDR_KIND_FILE_OPEN;
 		if (sys == EDR_SYS_OPEN) {
 			a.fd1 = AT_FDCWD;
@@ -455,6 +492,9 @@ int edr_file(struct trace_event_raw_sys_exit *ctx)
 			a.name1 = (const char *)ARG(r, 1);
 			a.open_flags = O_CREAT | O_WRONLY | O_TRUNC;
 			a.mode = ARG(r, 2);
+		} else if (sys == EDR_SYS_OPEN_BY_HANDLE_AT) {
+			/* (mount_fd, handle, flags): no name, only the new fd */
+			a.open_flags = (__u32)ARG(r, 3);
 		} else {
 			a.fd1 = ARG(r, 1);
 			a.name1 = (const char *)ARG(r, 2);
@@ -469,13 +509,23 @@ int edr_file(struct trace_event_raw_sys_exit *ctx)
 				a.mode = ARG(r, 4);
 			}
 		}
-		if (!(a.open_flags & EDR_WRITE_INTENT))
-			return 0;
+		if (!(a.open_flags & EDR_WRITE_INTENT)) {
+			/*
+			 * Read-only: only a successful open of a watched inode
+			 * is reported. O_PATH opens read nothing; a later
+			 * open of /proc/self/fd/N is an open of its own.
+			 */
+			if (!edr_cfg.watch_reads || ret < 0 || (a.open_flags & O_PATH))
+				return 0;
+			a.read_watch = edr_read_watched(ret);
+			if (!a.read_watch)
+				return 0;
+		}
 		/* A successful open is resolved from its new fd; a failed one by name. */
 		if (ret >= 0) {
 			a.src1 = EDR_SRC_FD;
 			a.fd1 = ret;
-		} else {
+		} else if (sys != EDR_SYS_OPEN_BY_HANDLE_AT) {
 			a.src1 = EDR_SRC_NAME;
 		}
 		break;

@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 1
+#define EDR_ABI_VERSION 3
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -33,13 +33,18 @@ enum edr_kind {
 	EDR_KIND_EXEC = 1,
 	EDR_KIND_FORK = 2,
 	EDR_KIND_EXIT = 3,
-	EDR_KIND_FILE_OPEN = 16,    /* open for write, create or truncate */
+	EDR_KIND_FILE_OPEN = 16,    /* open for write/create/truncate, or a watched read */
 	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
 	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
 	EDR_KIND_FILE_CHMOD = 19,   /* chmod, fchmod, fchmodat, fchmodat2 */
 	EDR_KIND_FILE_CHOWN = 20,   /* chown, lchown, fchown, fchownat */
 	EDR_KIND_FILE_LINK = 21,    /* link, linkat (hard links) */
 	EDR_KIND_FILE_SYMLINK = 22, /* symlink, symlinkat */
+	EDR_KIND_NET_CONNECT = 32,  /* connect (also in progress) */
+	EDR_KIND_NET_BIND = 33,
+	EDR_KIND_NET_LISTEN = 34,
+	EDR_KIND_NET_ACCEPT = 35, /* accept, accept4 */
+	EDR_KIND_NET_DNS = 36,	  /* a UDP datagram to port 53 */
 	EDR_KIND_MAX = 64,
 };
 
@@ -144,6 +149,20 @@ enum edr_file_syscall {
 	EDR_SYS_LINKAT = 20,
 	EDR_SYS_SYMLINK = 21,
 	EDR_SYS_SYMLINKAT = 22,
+	EDR_SYS_OPEN_BY_HANDLE_AT = 23,
+};
+
+/* The syscall behind a network record (one id space with the file ones). */
+enum edr_net_syscall {
+	EDR_SYS_CONNECT = 32,
+	EDR_SYS_BIND = 33,
+	EDR_SYS_LISTEN = 34,
+	EDR_SYS_ACCEPT = 35,
+	EDR_SYS_ACCEPT4 = 36,
+	EDR_SYS_SENDTO = 37,
+	EDR_SYS_SENDMSG = 38,
+	EDR_SYS_SENDMMSG = 39,
+	EDR_SYS_WRITE = 40,
 };
 
 /* edr_file.flags */
@@ -174,7 +193,7 @@ struct edr_file {
 	__u32 at_flags;	  /* unlinkat/renameat2/linkat/fchownat/fchmodat2 flags */
 	__u32 flags;	  /* EDR_FILE_F_* */
 	__u16 syscall;	  /* EDR_SYS_* */
-	__u16 pad0;
+	__u16 read_watch; /* read-only open of a watched inode: its edr_read_watch value */
 	struct edr_slice dir;
 	struct edr_slice path;
 	struct edr_slice dir2;
@@ -185,6 +204,47 @@ struct edr_file {
 
 /* Syscall numbers below this map to EDR_SYS_* (edr_file_sysmap). */
 #define EDR_SYSCALL_MAP 512
+
+/* edr_net.flags */
+enum edr_net_flag {
+	EDR_NET_F_PATH_TRUNC = 1 << 0,	  /* a unix socket path was cut */
+	EDR_NET_F_PAYLOAD_TRUNC = 1 << 1, /* the datagram is longer than EDR_DNS_MAX */
+	EDR_NET_F_ADDR_FAULT = 1 << 2,	  /* the caller's sockaddr could not be read */
+	EDR_NET_F_IN_PROGRESS = 1 << 3,	  /* connect returned EINPROGRESS */
+};
+
+#define EDR_UNIX_PATH_MAX 108 /* sizeof(sun_path) */
+#define EDR_DNS_MAX	  512 /* bytes of a DNS datagram copied */
+
+/*
+ * A socket operation at the syscall's exit. Addresses are IPv4 in the
+ * first 4 bytes or IPv6 in all 16, network byte order; ports are host
+ * order. For a unix socket, unix_path holds sun_path (an abstract name
+ * keeps its leading NUL). For a DNS record, payload holds the datagram.
+ */
+struct edr_net {
+	struct edr_hdr hdr;
+	__s64 ret;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 family;	 /* AF_INET, AF_INET6, AF_UNIX */
+	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;	 /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 syscall;	 /* EDR_SYS_* */
+	__u16 local_port;
+	__u16 remote_port;
+	__u32 flags; /* EDR_NET_F_* */
+	struct edr_slice unix_path;
+	struct edr_slice payload;
+};
+
+#define EDR_NET_DATA_MAX (EDR_UNIX_PATH_MAX + EDR_DNS_MAX)
+
+/* Kernel network address filter: an LPM trie over IPv6 (IPv4 mapped). */
+struct edr_net_key {
+	__u32 prefixlen; /* in bits */
+	__u8 addr[16];
+};
 
 /*
  * Kernel path-prefix filter: an LPM trie over the first EDR_PREFIX_MAX
@@ -203,6 +263,19 @@ enum edr_prefix_verdict {
 };
 
 /*
+ * Read watch ([file] watch_reads): the inodes whose read-only opens are
+ * reported, keyed by the file's superblock device (sb->s_dev, the
+ * kernel's dev_t encoding: major << 20 | minor, not the one stat(2)
+ * returns) and inode number. The value is the watch entry's id (its
+ * index in the config list + 1), copied to edr_file.read_watch.
+ */
+#define EDR_READ_WATCH_MAX 256
+struct edr_inode_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/*
  * Kernel-side counters: one entry of a per-CPU array; userspace sums the
  * CPUs. Indexed by kind.
  */
@@ -217,7 +290,8 @@ struct edr_config {
 	__u32 agent_tgid;    /* the agent itself: never report it */
 	__u32 wakeup_bytes;  /* wake the reader once this much data is pending */
 	__u32 report_failed; /* 1: report failed file operations; 0: count them */
-	__u32 pad0;
+	__u32 net_families;  /* bit (1 << AF_*) set: report that family */
+	__u32 watch_reads;   /* 1: look read-only opens up in edr_read_watch */
 };
 
 /*
@@ -232,14 +306,19 @@ struct edr_abi {
 	struct edr_fork fork;
 	struct edr_exit exit;
 	struct edr_file file;
+	struct edr_net net;
+	struct edr_net_key net_key;
 	struct edr_kstats kstats;
 	struct edr_config config;
 	struct edr_prefix_key prefix_key;
+	struct edr_inode_key inode_key;
 	enum edr_kind kind;
 	enum edr_exec_flag exec_flag;
 	enum edr_file_syscall file_syscall;
 	enum edr_file_flag file_flag;
 	enum edr_prefix_verdict prefix_verdict;
+	enum edr_net_syscall net_syscall;
+	enum edr_net_flag net_flag;
 };
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
@@ -249,8 +328,11 @@ _Static_assert(sizeof(struct edr_fork) == 48, "edr_fork layout");
 _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
 _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");
 _Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_key layout");
+_Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
+_Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
 _Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
-_Static_assert(sizeof(struct edr_config) == 16, "edr_config layout");
+_Static_assert(sizeof(struct edr_config) == 20, "edr_config layout");
+_Static_assert(sizeof(struct edr_inode_key) == 16, "edr_inode_key layout");
 _Static_assert(EDR_FILE_DATA_MAX < 65536, "slices are 16-bit");
 _Static_assert(EDR_EXEC_DATA_MAX < 65536, "slices are 16-bit");
 

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 1;
+pub const ABI_VERSION: u8 = 3;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -27,6 +27,11 @@ pub mod kind {
     pub const FILE_CHOWN: u16 = 20;
     pub const FILE_LINK: u16 = 21;
     pub const FILE_SYMLINK: u16 = 22;
+    pub const NET_CONNECT: u16 = 32;
+    pub const NET_BIND: u16 = 33;
+    pub const NET_LISTEN: u16 = 34;
+    pub const NET_ACCEPT: u16 = 35;
+    pub const NET_DNS: u16 = 36;
     /// Size of the per-kind counter arrays.
     pub const MAX: usize = 64;
 
@@ -43,8 +48,17 @@ pub mod kind {
             FILE_CHOWN => Some("file_chown"),
             FILE_LINK => Some("file_link"),
             FILE_SYMLINK => Some("file_symlink"),
+            NET_CONNECT => Some("net_connect"),
+            NET_BIND => Some("net_bind"),
+            NET_LISTEN => Some("net_listen"),
+            NET_ACCEPT => Some("net_accept"),
+            NET_DNS => Some("net_dns"),
             _ => None,
         }
+    }
+
+    pub fn is_net(kind: u16) -> bool {
+        (NET_CONNECT..=NET_DNS).contains(&kind)
     }
 
     pub fn is_file(kind: u16) -> bool {
@@ -52,7 +66,7 @@ pub mod kind {
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 10] = [
+    pub const ALL: [u16; 15] = [
         EXEC,
         FORK,
         EXIT,
@@ -63,13 +77,49 @@ pub mod kind {
         FILE_CHOWN,
         FILE_LINK,
         FILE_SYMLINK,
+        NET_CONNECT,
+        NET_BIND,
+        NET_LISTEN,
+        NET_ACCEPT,
+        NET_DNS,
     ];
 }
+
+/// `edr_net.syscall`: which syscall made a network record.
+pub mod net_syscall {
+    pub const ALL: [(u16, &str); 9] = [
+        (32, "connect"),
+        (33, "bind"),
+        (34, "listen"),
+        (35, "accept"),
+        (36, "accept4"),
+        (37, "sendto"),
+        (38, "sendmsg"),
+        (39, "sendmmsg"),
+        (40, "write"),
+    ];
+
+    pub fn name(n: u16) -> Option<&'static str> {
+        ALL.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+    }
+}
+
+/// `edr_net.flags` bits.
+pub mod net_flag {
+    pub const PATH_TRUNC: u32 = 1 << 0;
+    pub const PAYLOAD_TRUNC: u32 = 1 << 1;
+    pub const ADDR_FAULT: u32 = 1 << 2;
+    pub const IN_PROGRESS: u32 = 1 << 3;
+}
+
+pub const UNIX_PATH_MAX: usize = 108;
+pub const DNS_MAX: usize = 512;
+pub const NET_DATA_MAX: usize = UNIX_PATH_MAX + DNS_MAX;
 
 /// `edr_file.syscall`: which syscall made a file record.
 pub mod file_syscall {
     /// (number, name) of every syscall the file programs hook.
-    pub const ALL: [(u16, &str); 22] = [
+    pub const ALL: [(u16, &str); 23] = [
         (1, "open"),
         (2, "openat"),
         (3, "openat2"),
@@ -92,6 +142,7 @@ pub mod file_syscall {
         (20, "linkat"),
         (21, "symlink"),
         (22, "symlinkat"),
+        (23, "open_by_handle_at"),
     ];
 
     pub fn name(n: u16) -> Option<&'static str> {
@@ -113,6 +164,9 @@ pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
 /// Entries of the file program's syscall-number map (`edr_file_sysmap`).
 pub const SYSCALL_MAP: usize = 512;
 pub const PREFIX_MAX: usize = 128;
+
+/// Entries of the read-watch map (`edr_read_watch`).
+pub const READ_WATCH_MAX: usize = 256;
 
 /// LPM trie values.
 pub mod prefix_verdict {
@@ -210,7 +264,10 @@ pub struct Config {
     pub agent_tgid: u32,
     pub wakeup_bytes: u32,
     pub report_failed: u32,
-    pub pad0: u32,
+    /// Bit (1 << AF_*) set: report that socket family.
+    pub net_families: u32,
+    /// 1: look read-only opens up in the read-watch map.
+    pub watch_reads: u32,
 }
 
 /// `struct edr_file`: fixed part of a file record.
@@ -226,11 +283,40 @@ pub struct File {
     pub at_flags: u32,
     pub flags: u32,
     pub syscall: u16,
-    pub pad0: u16,
+    /// A read-only open of a watched inode: the watch entry's id
+    /// (index in `[file] watch_reads` + 1); 0 otherwise.
+    pub read_watch: u16,
     pub dir: Slice,
     pub path: Slice,
     pub dir2: Slice,
     pub path2: Slice,
+}
+
+/// `struct edr_net`: fixed part of a network record.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    pub hdr: Hdr,
+    pub ret: i64,
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub syscall: u16,
+    pub local_port: u16,
+    pub remote_port: u16,
+    pub flags: u32,
+    pub unix_path: Slice,
+    pub payload: Slice,
+}
+
+/// `struct edr_net_key`: a key of the kernel's network LPM trie.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NetKey {
+    pub prefixlen: u32,
+    pub addr: [u8; 16],
 }
 
 /// `struct edr_prefix_key`: a key of the kernel's path-prefix LPM trie.
@@ -240,6 +326,16 @@ pub struct PrefixKey {
     /// Bits of `data` that count.
     pub prefixlen: u32,
     pub data: [u8; PREFIX_MAX],
+}
+
+/// `struct edr_inode_key`: a key of the kernel's read-watch map.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InodeKey {
+    /// The superblock's device in the kernel's encoding (`MKDEV`:
+    /// major << 20 | minor), see `watch::kernel_dev`.
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// `struct edr_kstats`: one CPU's kernel-side counters, indexed by kind.
@@ -299,7 +395,13 @@ unsafe impl plain::Plain for File {}
 // SAFETY: as above.
 unsafe impl plain::Plain for PrefixKey {}
 // SAFETY: as above.
+unsafe impl plain::Plain for Net {}
+// SAFETY: as above.
+unsafe impl plain::Plain for NetKey {}
+// SAFETY: as above.
 unsafe impl plain::Plain for KStats {}
+// SAFETY: as above.
+unsafe impl plain::Plain for InodeKey {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
@@ -307,7 +409,10 @@ const _: () = assert!(size_of::<Exec>() == 120);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
-const _: () = assert!(size_of::<Config>() == 16);
+const _: () = assert!(size_of::<Config>() == 20);
+const _: () = assert!(size_of::<InodeKey>() == 16);
+const _: () = assert!(size_of::<Net>() == 88);
+const _: () = assert!(size_of::<NetKey>() == 20);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
 const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
@@ -385,16 +490,43 @@ mod tests {
             File,
             c::edr_file,
             [
-                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, pad0, dir, path,
-                dir2, path2
+                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, read_watch, dir,
+                path, dir2, path2
             ]
         );
         same_layout!(PrefixKey, c::edr_prefix_key, [prefixlen, data]);
         same_layout!(
             Config,
             c::edr_config,
-            [agent_tgid, wakeup_bytes, report_failed, pad0]
+            [
+                agent_tgid,
+                wakeup_bytes,
+                report_failed,
+                net_families,
+                watch_reads
+            ]
         );
+        same_layout!(InodeKey, c::edr_inode_key, [dev, ino]);
+        same_layout!(
+            Net,
+            c::edr_net,
+            [
+                hdr,
+                ret,
+                local_addr,
+                remote_addr,
+                family,
+                sock_type,
+                protocol,
+                syscall,
+                local_port,
+                remote_port,
+                flags,
+                unix_path,
+                payload
+            ]
+        );
+        same_layout!(NetKey, c::edr_net_key, [prefixlen, addr]);
         same_layout!(KStats, c::edr_kstats, [ringbuf_drops, filtered, failed]);
     }
 
@@ -413,6 +545,11 @@ mod tests {
             (kind::FILE_CHOWN, k::EDR_KIND_FILE_CHOWN),
             (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
             (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
+            (kind::NET_CONNECT, k::EDR_KIND_NET_CONNECT),
+            (kind::NET_BIND, k::EDR_KIND_NET_BIND),
+            (kind::NET_LISTEN, k::EDR_KIND_NET_LISTEN),
+            (kind::NET_ACCEPT, k::EDR_KIND_NET_ACCEPT),
+            (kind::NET_DNS, k::EDR_KIND_NET_DNS),
         ] {
             assert_eq!(u32::from(ours), theirs.0);
         }
@@ -440,6 +577,7 @@ mod tests {
             fs::EDR_SYS_LINKAT,
             fs::EDR_SYS_SYMLINK,
             fs::EDR_SYS_SYMLINKAT,
+            fs::EDR_SYS_OPEN_BY_HANDLE_AT,
         ];
         for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
             assert_eq!(u32::from(*n), theirs.0, "{name}");
@@ -451,6 +589,26 @@ mod tests {
         assert_eq!(file_flag::PATH2_FAULT, ff::EDR_FILE_F_PATH2_FAULT.0);
         assert_eq!(file_flag::UNFILTERED, ff::EDR_FILE_F_UNFILTERED.0);
         assert_eq!(file_flag::PATH_RESOLVED, ff::EDR_FILE_F_PATH_RESOLVED.0);
+        use c::edr_net_syscall as ns;
+        let net = [
+            ns::EDR_SYS_CONNECT,
+            ns::EDR_SYS_BIND,
+            ns::EDR_SYS_LISTEN,
+            ns::EDR_SYS_ACCEPT,
+            ns::EDR_SYS_ACCEPT4,
+            ns::EDR_SYS_SENDTO,
+            ns::EDR_SYS_SENDMSG,
+            ns::EDR_SYS_SENDMMSG,
+            ns::EDR_SYS_WRITE,
+        ];
+        for ((n, name), theirs) in net_syscall::ALL.iter().zip(net) {
+            assert_eq!(u32::from(*n), theirs.0, "{name}");
+        }
+        use c::edr_net_flag as nf;
+        assert_eq!(net_flag::PATH_TRUNC, nf::EDR_NET_F_PATH_TRUNC.0);
+        assert_eq!(net_flag::PAYLOAD_TRUNC, nf::EDR_NET_F_PAYLOAD_TRUNC.0);
+        assert_eq!(net_flag::ADDR_FAULT, nf::EDR_NET_F_ADDR_FAULT.0);
+        assert_eq!(net_flag::IN_PROGRESS, nf::EDR_NET_F_IN_PROGRESS.0);
         use c::edr_prefix_verdict as pv;
         assert_eq!(u32::from(prefix_verdict::INCLUDE), pv::EDR_PREFIX_INCLUDE.0);
         assert_eq!(u32::from(prefix_verdict::EXCLUDE), pv::EDR_PREFIX_EXCLUDE.0);
@@ -466,7 +624,7 @@ mod tests {
             size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),
             EXEC_DATA_MAX
         );
-        assert_eq!(size_of::<c::edr_config>(), 16);
+        assert_eq!(size_of::<c::edr_config>(), 20);
     }
 
     #[test]
@@ -484,6 +642,10 @@ mod tests {
             size_of::<Config>()
         );
         assert_eq!(size_of_field(|r: &c::rodata| &r.edr_abi_version), 4);
+        assert_eq!(
+            size_of_field(|r: &c::rodata| &r.edr_net_sysmap),
+            SYSCALL_MAP
+        );
     }
 
     #[test]

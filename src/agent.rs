@@ -12,22 +12,24 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crossbeam_channel::bounded;
-use libbpf_rs::RingBufferBuilder;
+use crossbeam_channel::{Sender, bounded, unbounded};
+use libbpf_rs::{MapHandle, RingBufferBuilder};
 use nix::sys::signal::Signal;
 
 use crate::channel::{Outlet, Stage};
+use crate::config::Cidr;
 use crate::config::Config;
-use crate::detect::Detector;
+use crate::detect::{Detector, EventOutput};
 use crate::enrich::Enricher;
 use crate::filter::Filter;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
 use crate::record::Context;
+use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize};
+use crate::{detect, enrich, normalize, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -43,6 +45,10 @@ pub enum AgentError {
     StagePanicked(&'static str),
     #[error("building the file filter failed: {0}")]
     Filter(#[source] globset::Error),
+    #[error("{0}")]
+    Rules(#[from] RuleErrors),
+    #[error("building the exclusions failed: {0}")]
+    Exclusions(#[source] globset::Error),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -65,10 +71,19 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
     // The filter's prefix rules are also the kernel's: one definition.
     let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
-    let detector = Detector::new(&cfg.detections.disabled, &ctx.hostname);
+    // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+    let rules = RuleSet::load_dir(&cfg.rules.dir)?;
+    stats.set_rules_loaded(rules.len());
+    let detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
+        .map_err(AgentError::Exclusions)?;
+    // Unbounded: reloads come from an operator, a handful at most, and the
+    // poller must never block on a busy detector.
+    let (reload_tx, reload_rx) = unbounded();
+    let event_output = EventOutput::from_config(cfg);
 
     let me = std::process::id();
     let source = ObjectSource::from_env();
+    let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
         ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
@@ -76,11 +91,51 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         agent_tgid: me,
         file: cfg.file.enabled,
         report_failed: cfg.file.report_failed,
+        watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
+        network: cfg.network.enabled,
+        net_hooks: cfg.network.hooks.clone(),
+        dns: cfg.network.collect_dns,
+        net_families: cfg.network.families.iter().map(|f| f.af()).collect(),
+        exclude_ports: cfg.network.exclude_ports.clone(),
+        exclude_networks: cfg
+            .network
+            .exclude_networks
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .collect(),
     })?;
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
+
+    // Fill the read watch before reporting ready: a read right after
+    // start-up is seen. The keeper thread keeps it current from then on,
+    // on hints from the normalizer.
+    let (keeper, hints) = if read_watch {
+        let map = MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| {
+            KernelError::Map {
+                map: "edr_read_watch",
+                source,
+            }
+        })?;
+        let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
+        let r = keeper.refresh();
+        for e in &r.errors {
+            eprintln!("rand-guard: warning: read watch: {e}");
+        }
+        stats.set_read_watch(r.present as u64, 0);
+        eprintln!(
+            "rand-guard: read watch: {} of {} watched files exist",
+            r.present,
+            cfg.file.watch_reads.len()
+        );
+        let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
+        (Some((keeper, hints_rx)), Some(hints))
+    } else {
+        (None, None)
+    };
+    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
 
     // Seed after attaching: a process started in between is then seen by
     // the kernel hooks, the scan, or both (the table takes the newest).
@@ -117,15 +172,28 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
 
     thread::scope(|s| {
         let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+        // Ends when the normalizer drops the hints' sender.
+        let keeper = keeper.map(|(k, rx)| {
+            let st = stats.clone();
+            spawn(s, "read-watch", move || watch::run(k, rx, st))
+        });
         let handles = [
             spawn(s, "normalizer", move || {
-                normalize::run(raw_rx, norm_tx, recycle_tx, st)
+                normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)
             }),
             spawn(s, "enricher", move || {
                 enrich::run(norm_rx, enr_tx, enricher, st2)
             }),
             spawn(s, "detector", move || {
-                detect::run(enr_rx, det_tx, filter, detector, st3)
+                detect::run(
+                    enr_rx,
+                    reload_rx,
+                    det_tx,
+                    filter,
+                    detector,
+                    event_output,
+                    st3,
+                )
             }),
             spawn(s, "writer", move || {
                 output::run(det_rx, writer, health_every)
@@ -142,6 +210,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             signals: &signals,
             kernel: &kernel,
             stats: &stats,
+            rules_dir: &cfg.rules.dir,
+            reload: reload_tx,
             stop: false,
             last_programs: None,
         };
@@ -152,10 +222,11 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
             &raw_tx,
             &recycle_rx,
             &mut control,
+            poller::stop_drain_batches(cfg.kernel.ring_buffer_bytes),
         );
         drop(raw_tx); // the normalizer finishes its input and hangs up
         let mut result = polled.map_err(AgentError::from);
-        for (name, h) in handles {
+        for (name, h) in handles.into_iter().chain(keeper) {
             if h.join().is_err() && result.is_ok() {
                 result = Err(AgentError::StagePanicked(name));
             }
@@ -188,8 +259,33 @@ struct AgentControl<'a> {
     signals: &'a Signals,
     kernel: &'a Kernel,
     stats: &'a Stats,
+    rules_dir: &'a Path,
+    /// New rule sets for the detector (SIGHUP).
+    reload: Sender<RuleSet>,
     stop: bool,
     last_programs: Option<std::time::Instant>,
+}
+
+impl AgentControl<'_> {
+    /// SIGHUP: load the rules directory again. A good set replaces the
+    /// rules in force; a bad one is refused with every error on stderr,
+    /// and the rules in force stay. Either way a counter says so.
+    fn reload_rules(&mut self) {
+        let dir = self.rules_dir.display();
+        match RuleSet::load_dir(self.rules_dir) {
+            Ok(rules) => {
+                let n = rules.len();
+                if self.reload.send(rules).is_ok() {
+                    self.stats.count_rules_reload(true);
+                    eprintln!("rand-guard: rules reloaded: {n} rules from {dir}");
+                }
+            }
+            Err(e) => {
+                self.stats.count_rules_reload(false);
+                eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");
+            }
+        }
+    }
 }
 
 impl Control for AgentControl<'_> {
@@ -199,8 +295,10 @@ impl Control for AgentControl<'_> {
 
     fn should_stop(&mut self) -> bool {
         for sig in self.signals.pending() {
-            if matches!(sig, Signal::SIGINT | Signal::SIGTERM) {
-                self.stop = true;
+            match sig {
+                Signal::SIGINT | Signal::SIGTERM => self.stop = true,
+                Signal::SIGHUP => self.reload_rules(),
+                _ => {}
             }
         }
         self.stop

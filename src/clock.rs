@@ -59,6 +59,65 @@ impl serde::Serialize for Rfc3339 {
     }
 }
 
+/// Parses the RFC 3339 UTC form [`Rfc3339`] writes back into nanoseconds
+/// since the epoch: `YYYY-MM-DDTHH:MM:SS[.f]Z` with 0 to 9 fraction
+/// digits. Other offsets than `Z` are refused: the agent never writes them.
+/// None for anything else, or an instant outside the u64 range.
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    // Fixed positions: "2026-11-28T08:30:00" is 19 bytes, then fraction, Z.
+    let (head, tail) = (b.get(..19)?, b.get(19..)?);
+    let num = |r: std::ops::Range<usize>| -> Option<u64> {
+        let d = &head[r];
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| d.iter().fold(0u64, |n, c| n * 10 + u64::from(c - b'0')))
+    };
+    if head[4] != b'-'
+        || head[7] != b'-'
+        || head[10] != b'T'
+        || head[13] != b':'
+        || head[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let nanos = match tail {
+        [b'Z'] => 0,
+        [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => {
+            if !frac.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let n = frac.iter().fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
+            n * 10u64.pow(9 - frac.len() as u32)
+        }
+        _ => return None,
+    };
+    if h > 23 || mi > 59 || sec > 59 || !(1..=12).contains(&mo) || d == 0 {
+        return None;
+    }
+    let days = days_from_civil(y as i64, mo as u32, d as u32);
+    // Day 31 of a 30-day month comes back as another date: not a date.
+    if civil_from_days(days) != (y as i64, mo as u32, d as u32) || days < 0 {
+        return None;
+    }
+    let secs = days as u64 * 86_400 + h * 3600 + mi * 60 + sec;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// (year, month, day) to days since 1970-01-01: the inverse of
+/// [`civil_from_days`] (same algorithm, run backwards).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
 /// calendar (H. Hinnant's algorithm, exact for the whole i64 day range we
 /// can reach from u64 nanoseconds).
@@ -97,6 +156,49 @@ mod tests {
             Rfc3339(4_133_980_799_000_000_000).to_string(),
             "2100-12-31T23:59:59.000000000Z"
         );
+    }
+
+    #[test]
+    fn rfc3339_parses_what_it_writes() {
+        for ns in [
+            0,
+            951_827_696_000_000_007,
+            1_795_854_179_500_000_000,
+            4_133_980_799_999_999_999,
+            u64::MAX,
+        ] {
+            assert_eq!(parse_rfc3339(&Rfc3339(ns).to_string()), Some(ns), "{ns}");
+        }
+        // Every day of four years, leap day included.
+        for day in 0..4 * 366u64 {
+            let ns = (10_957 + day) * 86_400_000_000_000 + 1;
+            assert_eq!(parse_rfc3339(&Rfc3339(ns).to_string()), Some(ns));
+        }
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01Z"), Some(1_000_000_000));
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00.5Z"), Some(500_000_000));
+        for bad in [
+            "",
+            "1970-01-01",
+            "1970-01-01T00:00:00",
+            "1970-01-01T00:00:00.Z",
+            "1970-01-01T00:00:00.0000000000Z",
+            "1970-01-01T00:00:00+00:00",
+            "1970-01-01 00:00:00Z",
+            "1970-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:60Z",
+            "1969-12-31T23:59:59Z",
+            "2554-07-21T23:34:34Z",
+            "+026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00.1é",
+            "2026-01-01T00:00:00\u{e9}Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -24,9 +24,192 @@ pub struct Config {
     pub kernel: Kernel,
     pub process_table: ProcessTable,
     pub pipeline: Pipeline,
+    pub events: Events,
     pub file: File,
+    pub network: Network,
     pub detections: Detections,
+    pub rules: RulesConfig,
+    pub alerts: AlertsConfig,
+    pub exclusions: Vec<Exclusion>,
     pub health: HealthConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Directory whose `*.toml` files hold `[[rules]]` (missing: none).
+    pub dir: PathBuf,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            dir: PathBuf::from("/etc/rand-guard/rules.d"),
+        }
+    }
+}
+
+/// Alert rate limiting: a token bucket per rule and process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Alerts one rule may raise for one process at once...
+    pub burst: u32,
+    /// ...then this many per minute; the suppressed ones are counted and
+    /// summarized in one alert when the burst is over.
+    pub per_minute: f64,
+}
+
+impl Eq for AlertsConfig {}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            burst: 10,
+            per_minute: 60.0,
+        }
+    }
+}
+
+/// Drop events (no `rule`) or one rule's alerts (`rule`) that match every
+/// given field. Counted as userspace-filtered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    /// Glob on the rule id: only these alerts are dropped, not events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Glob on process.executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    /// Glob on file.path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// user.id (the real uid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+}
+
+/// Which event records are written. Unset: a family's events are written
+/// when it is collected. `false`: not written (the family still feeds
+/// detections; the dropped events count as userspace-filtered). `true`:
+/// written, and the family must be collected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<bool>,
+}
+
+/// Network collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Load the network programs at all (off: none loaded, no cost).
+    pub enabled: bool,
+    /// Which socket operations to hook.
+    pub hooks: Vec<NetHook>,
+    /// Report DNS queries (UDP datagrams to port 53).
+    pub collect_dns: bool,
+    /// Capture payloads: not implemented, so `true` is refused.
+    pub collect_payload: bool,
+    /// Socket families to report.
+    pub families: Vec<NetFamilyName>,
+    /// Service ports not reported: the remote port of a connect, the local
+    /// port of a bind, listen or accept. Filtered in the kernel.
+    pub exclude_ports: Vec<u16>,
+    /// Peer networks (CIDR) not reported: the remote address of a connect
+    /// or accept, the bound address of a bind or listen. In the kernel.
+    pub exclude_networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetHook {
+    Connect,
+    Bind,
+    Listen,
+    /// accept(2) and accept4(2).
+    Accept,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetFamilyName {
+    Inet,
+    Inet6,
+    Unix,
+}
+
+impl NetFamilyName {
+    /// The AF_* number.
+    pub fn af(self) -> u16 {
+        match self {
+            NetFamilyName::Unix => 1,
+            NetFamilyName::Inet => 2,
+            NetFamilyName::Inet6 => 10,
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            enabled: false,
+            hooks: vec![NetHook::Connect, NetHook::Bind, NetHook::Listen],
+            collect_dns: false,
+            collect_payload: false,
+            families: vec![
+                NetFamilyName::Inet,
+                NetFamilyName::Inet6,
+                NetFamilyName::Unix,
+            ],
+            exclude_ports: Vec::new(),
+            exclude_networks: Vec::new(),
+        }
+    }
+}
+
+/// An IPv4 or IPv6 network, from "a.b.c.d/n" or "x::y/n" (a bare address
+/// is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP address or network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: prefix length must be 0 to {max}"))?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// As an IPv6 network (IPv4 mapped into ::ffff:0:0/96).
+    pub fn as_v6(&self) -> ([u8; 16], u32) {
+        match self.addr {
+            std::net::IpAddr::V4(a) => (a.to_ipv6_mapped().octets(), 96 + u32::from(self.prefix)),
+            std::net::IpAddr::V6(a) => (a.octets(), u32::from(self.prefix)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,17 +243,138 @@ pub struct File {
     pub exclude_executables: Vec<String>,
     /// Drop (and count) events on paths matching these globs.
     pub exclude_paths: Vec<String>,
+    /// Files whose read-only opens are reported too, matched in the
+    /// kernel by inode (device, inode number), not by path: absolute
+    /// paths, no globs. Empty: off (no cost beyond the flags check).
+    pub watch_reads: Vec<String>,
+    /// Prefixes watched for detections only: their events feed the
+    /// detections (rg-drop-exec needs writes in /tmp) but are not written
+    /// (counted as userspace-filtered), unless a longer `include` prefix
+    /// covers them.
+    pub detect_only: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Detections {
     /// Built-in detection rule ids to turn off.
     pub disabled: Vec<String>,
+    /// Ports a listen/bind on, or a connect to, raises
+    /// rg-net-suspicious-port.
+    pub suspicious_ports: Vec<u16>,
+    /// Whether loopback addresses count for rg-net-suspicious-port.
+    pub suspicious_ports_loopback: bool,
+    /// Programs whose reads of `[file] watch_reads` files do not raise
+    /// rg-cred-sensitive-read: globs on `process.executable`.
+    pub sensitive_read_allow: Vec<String>,
+    /// rg-webshell-exec: web servers and application runtimes, globs on
+    /// an ancestor's `process.name`...
+    pub web_servers: Vec<String>,
+    /// ...and the commands that alert under them, globs on `process.name`.
+    pub web_shell_commands: Vec<String>,
+    /// How long a write waits for its exec (rg-drop-exec), a unit file for
+    /// its enable (rg-persist-systemd-enable), a connect for a write.
+    pub correlation_window_seconds: u32,
+    /// Entries per correlation window at most; beyond, the oldest go first
+    /// (counted as correlation_evictions_total).
+    pub correlation_max_entries: u32,
+    /// rg-drop-exec: writers that fetch from the network, globs on
+    /// `process.name`.
+    pub download_tools: Vec<String>,
+    /// rg-fileless-exec: memfd programs expected to run, globs on
+    /// `rand_guard.process.exe` (e.g. a container runtime's own clone).
+    pub fileless_allow: Vec<String>,
+}
+
+/// Defaults of the scenario lists (docs/detections.md says why each).
+pub const DEFAULT_WEB_SERVERS: &[&str] = &[
+    "nginx",
+    "apache2",
+    "httpd",
+    "lighttpd",
+    "caddy",
+    "php-fpm*",
+    "php-cgi*",
+    "node",
+    "gunicorn*",
+    "uwsgi",
+    "java",
+    "tomcat*",
+];
+pub const DEFAULT_WEB_SHELL_COMMANDS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "id", "whoami", "uname", "hostname",
+    "ifconfig", "ip", "netstat", "ss", "ps", "w", "who", "groups", "printenv", "cat", "nc", "ncat",
+    "wget", "curl",
+];
+pub const DEFAULT_DOWNLOAD_TOOLS: &[&str] = &[
+    "curl", "wget", "fetch", "aria2c", "scp", "sftp", "rsync", "ftp", "tftp", "nc", "ncat", "socat",
+];
+/// runc re-executes itself from a sealed memfd copy (CVE-2019-5736 fix).
+pub const DEFAULT_FILELESS_ALLOW: &[&str] = &[
+    "memfd:runc_cloned:/proc/self/exe",
+    "/memfd:runc_cloned:/proc/self/exe (deleted)",
+];
+
+impl Default for Detections {
+    fn default() -> Self {
+        Detections {
+            disabled: Vec::new(),
+            suspicious_ports: vec![4444, 1337, 31337, 6667, 12345, 5555, 9001],
+            suspicious_ports_loopback: true,
+            sensitive_read_allow: strings(DEFAULT_SENSITIVE_READ_ALLOW),
+            web_servers: strings(DEFAULT_WEB_SERVERS),
+            web_shell_commands: strings(DEFAULT_WEB_SHELL_COMMANDS),
+            correlation_window_seconds: 600,
+            correlation_max_entries: 8192,
+            download_tools: strings(DEFAULT_DOWNLOAD_TOOLS),
+            fileless_allow: strings(DEFAULT_FILELESS_ALLOW),
+        }
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// The kernel prefix filter holds two trie entries per prefix.
 pub const MAX_PREFIXES: usize = 120;
+
+/// Most `[file] watch_reads` paths (the kernel map holds one inode per
+/// path, with room to spare: `abi::READ_WATCH_MAX`).
+pub const MAX_WATCH_READS: usize = 128;
+
+/// Credential material whose reads are worth an alert on most hosts:
+/// password hashes (the shadow files, their `-` backups, PAM's old
+/// passwords) and the private keys of root and of the SSH host.
+pub const DEFAULT_WATCH_READS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/security/opasswd",
+    "/root/.ssh/id_rsa",
+    "/root/.ssh/id_ecdsa",
+    "/root/.ssh/id_ed25519",
+    "/root/.ssh/id_dsa",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
+];
+
+/// Programs that read those files for a living: PAM's password helpers,
+/// the daemons and tools that authenticate users or change passwords
+/// (shadow-utils), sshd (host keys), the ssh client (its own keys).
+pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
+    "/{usr/sbin,sbin,usr/bin,bin}/{unix_chkpwd,unix_update}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{sshd,login,su,sudo,cron,crond}",
+    "/usr/{lib,libexec}/openssh/{sshd-session,sshd-auth}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{passwd,chpasswd,chage,chfn,chsh,gpasswd,newgrp,expiry}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{useradd,usermod,userdel,groupadd,groupmod,groupdel}",
+    "/{usr/sbin,sbin,usr/bin,bin}/{pwck,grpck,pwconv,pwunconv,grpconv,grpunconv,vipw,vigr}",
+    "/{usr/lib,lib}/systemd/systemd",
+    "/usr/{lib,libexec}/polkit-1/polkit-agent-helper-1",
+    "/usr/bin/{ssh,ssh-add}",
+];
 
 impl Default for File {
     fn default() -> Self {
@@ -97,6 +401,8 @@ impl Default for File {
             report_failed: false,
             exclude_executables: Vec::new(),
             exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
+            watch_reads: s(DEFAULT_WATCH_READS),
+            detect_only: s(&["/tmp", "/var/tmp", "/dev/shm"]),
         }
     }
 }
@@ -126,6 +432,9 @@ pub struct ProcessTable {
     /// Ancestors kept per process and listed in `rand_guard.ancestry`.
     pub ancestry_depth: u32,
 }
+
+/// The deepest `process_table.ancestry_depth` allowed.
+pub const ANCESTRY_DEPTH_MAX: u32 = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -283,10 +592,13 @@ impl Config {
                 format!("must be from 64 to 4194304, got {}", pt.max_entries),
             ));
         }
-        if pt.ancestry_depth > 64 {
+        if pt.ancestry_depth > ANCESTRY_DEPTH_MAX {
             return Err((
                 "process_table.ancestry_depth",
-                format!("must be from 0 to 64, got {}", pt.ancestry_depth),
+                format!(
+                    "must be from 0 to {ANCESTRY_DEPTH_MAX}, got {}",
+                    pt.ancestry_depth
+                ),
             ));
         }
         if !(1..=65536).contains(&self.pipeline.channel_capacity) {
@@ -311,27 +623,146 @@ impl Config {
             return Err(("output.path", "must be `-` (stdout) or a file path".into()));
         }
         let f = &self.file;
-        if f.include.len() + f.exclude.len() > MAX_PREFIXES {
+        let prefixes = f.include.len() + f.exclude.len() + f.detect_only.len();
+        if prefixes > MAX_PREFIXES {
             return Err((
                 "file.include",
                 format!(
-                    "at most {MAX_PREFIXES} prefixes in file.include and file.exclude together, got {}",
-                    f.include.len() + f.exclude.len()
+                    "at most {MAX_PREFIXES} prefixes in file.include, file.exclude and \
+                     file.detect_only together, got {prefixes}"
                 ),
             ));
         }
-        for (key, list) in [("file.include", &f.include), ("file.exclude", &f.exclude)] {
+        for (key, list) in [
+            ("file.include", &f.include),
+            ("file.exclude", &f.exclude),
+            ("file.detect_only", &f.detect_only),
+        ] {
             for p in list {
                 check_prefix(p).map_err(|why| (key, format!("{p:?}: {why}")))?;
+            }
+        }
+        if f.watch_reads.len() > MAX_WATCH_READS {
+            return Err((
+                "file.watch_reads",
+                format!(
+                    "at most {MAX_WATCH_READS} paths, got {}",
+                    f.watch_reads.len()
+                ),
+            ));
+        }
+        for (i, p) in f.watch_reads.iter().enumerate() {
+            check_path(p, crate::abi::PATH_MAX)
+                .map_err(|why| ("file.watch_reads", format!("{p:?}: {why}")))?;
+            if f.watch_reads[..i].contains(p) {
+                return Err(("file.watch_reads", format!("{p:?} is listed twice")));
             }
         }
         for (key, list) in [
             ("file.exclude_executables", &f.exclude_executables),
             ("file.exclude_paths", &f.exclude_paths),
+            (
+                "detections.sensitive_read_allow",
+                &self.detections.sensitive_read_allow,
+            ),
+            ("detections.web_servers", &self.detections.web_servers),
+            (
+                "detections.web_shell_commands",
+                &self.detections.web_shell_commands,
+            ),
+            ("detections.download_tools", &self.detections.download_tools),
+            ("detections.fileless_allow", &self.detections.fileless_allow),
         ] {
             for g in list {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
             }
+        }
+        let d = &self.detections;
+        if !(1..=86_400).contains(&d.correlation_window_seconds) {
+            return Err((
+                "detections.correlation_window_seconds",
+                format!(
+                    "must be from 1 to 86400, got {}",
+                    d.correlation_window_seconds
+                ),
+            ));
+        }
+        if !(16..=1_000_000).contains(&d.correlation_max_entries) {
+            return Err((
+                "detections.correlation_max_entries",
+                format!(
+                    "must be from 16 to 1000000, got {}",
+                    d.correlation_max_entries
+                ),
+            ));
+        }
+        let n = &self.network;
+        if n.collect_payload {
+            return Err((
+                "network.collect_payload",
+                "payload capture is not implemented in this version; set it to false".into(),
+            ));
+        }
+        if n.collect_dns && !n.enabled {
+            return Err((
+                "network.collect_dns",
+                "needs network.enabled = true (nothing collects DNS otherwise)".into(),
+            ));
+        }
+        if n.enabled && n.hooks.is_empty() && !n.collect_dns {
+            return Err((
+                "network.hooks",
+                "network.enabled = true with no hooks and no collect_dns collects nothing".into(),
+            ));
+        }
+        if n.families.is_empty() {
+            return Err((
+                "network.families",
+                "must name at least one of inet, inet6, unix".into(),
+            ));
+        }
+        for c in &n.exclude_networks {
+            Cidr::parse(c).map_err(|why| ("network.exclude_networks", why))?;
+        }
+        for (key, wanted, collected) in [
+            ("events.file", self.events.file, self.file.enabled),
+            ("events.network", self.events.network, n.enabled),
+        ] {
+            if wanted == Some(true) && !collected {
+                let family = &key["events.".len()..];
+                return Err((
+                    key,
+                    format!(
+                        "needs {family}.enabled = true: nothing collects these events otherwise"
+                    ),
+                ));
+            }
+        }
+        let a = &self.alerts;
+        if a.burst == 0 || !(a.per_minute >= 0.0 && a.per_minute.is_finite()) {
+            return Err((
+                "alerts.burst",
+                "burst must be at least 1 and per_minute a number >= 0".into(),
+            ));
+        }
+        for (i, x) in self.exclusions.iter().enumerate() {
+            if x.executable.is_none() && x.path.is_none() && x.uid.is_none() && x.rule.is_none() {
+                return Err((
+                    "exclusions",
+                    format!("exclusions[{i}] names nothing to match (rule, executable, path, uid)"),
+                ));
+            }
+            for g in [&x.rule, &x.executable, &x.path].into_iter().flatten() {
+                globset::Glob::new(g).map_err(|e| {
+                    (
+                        "exclusions",
+                        format!("exclusions[{i}]: {g:?}: {}", e.kind()),
+                    )
+                })?;
+            }
+        }
+        if self.detections.suspicious_ports.contains(&0) {
+            return Err(("detections.suspicious_ports", "port 0 is not a port".into()));
         }
         for id in &self.detections.disabled {
             if !crate::detect::BUILTIN_IDS.contains(&id.as_str()) {
@@ -356,11 +787,17 @@ impl Config {
 /// A path prefix for the kernel filter: absolute, canonical, short enough
 /// to fit the trie key (with its terminator), no trailing slash.
 pub fn check_prefix(p: &str) -> Result<(), String> {
+    check_path(p, crate::abi::PREFIX_MAX)
+}
+
+/// An absolute, canonical path of fewer than `max` bytes, no trailing
+/// slash (except "/" itself).
+pub fn check_path(p: &str, max: usize) -> Result<(), String> {
     if !p.starts_with('/') {
         return Err("must be an absolute path".into());
     }
-    if p.len() >= crate::abi::PREFIX_MAX {
-        return Err(format!("longer than {} bytes", crate::abi::PREFIX_MAX - 1));
+    if p.len() >= max {
+        return Err(format!("longer than {} bytes", max - 1));
     }
     if p.len() > 1 && p.ends_with('/') {
         return Err("must not end with `/`".into());
@@ -516,6 +953,76 @@ mod tests {
                 "detections.disabled",
                 "unknown built-in",
             ),
+            (
+                "[network]\nenabled = true\nhooks = [\"connect\", \"sendfile\"]\n",
+                "network.hooks[1]",
+                "unknown variant `sendfile`, expected one of `connect`, `bind`, `listen`, `accept`",
+            ),
+            (
+                "[network]\nenabled = true\ncollect_payload = true\n",
+                "network.collect_payload",
+                "payload capture is not implemented",
+            ),
+            (
+                "[network]\ncollect_dns = true\n",
+                "network.collect_dns",
+                "needs network.enabled = true",
+            ),
+            (
+                "[events]\nnetwork = true\n",
+                "events.network",
+                "needs network.enabled = true",
+            ),
+            (
+                "[network]\nenabled = true\nexclude_networks = [\"10.0.0.0/33\"]\n",
+                "network.exclude_networks",
+                "prefix length must be 0 to 32",
+            ),
+            (
+                "[network]\nfamilies = [\"ipx\"]\n",
+                "network.families[0]",
+                "unknown variant `ipx`",
+            ),
+            (
+                "[detections]\nsuspicious_ports = [70000]\n",
+                "detections.suspicious_ports[0]",
+                "invalid value",
+            ),
+            (
+                "[file]\nwatch_reads = [\"etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"etc/shadow\": must be an absolute path",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/root/.ssh/\"]\n",
+                "file.watch_reads",
+                "must not end with `/`",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/ssh/../shadow\"]\n",
+                "file.watch_reads",
+                "must be canonical",
+            ),
+            (
+                "[file]\nwatch_reads = [\"/etc/shadow\", \"/etc/gshadow\", \"/etc/shadow\"]\n",
+                "file.watch_reads",
+                "\"/etc/shadow\" is listed twice",
+            ),
+            (
+                "[file]\nwatch_reads = \"/etc/shadow\"\n",
+                "file.watch_reads",
+                "invalid type",
+            ),
+            (
+                "[file]\nwatch_reads = [1]\n",
+                "file.watch_reads[0]",
+                "invalid type",
+            ),
+            (
+                "[detections]\nsensitive_read_allow = [\"/usr/bin/{ssh\"]\n",
+                "detections.sensitive_read_allow",
+                "\"/usr/bin/{ssh\"",
+            ),
         ];
         for (text, key, reason) in cases {
             let e = parse(text).unwrap_err();
@@ -528,6 +1035,31 @@ mod tests {
     }
 
     #[test]
+    fn the_spec_network_example_is_accepted() {
+        let c = parse(
+            "[events]\nnetwork = true\n\n[network]\nenabled = true\n\
+             hooks = [\"connect\", \"bind\", \"listen\"]\ncollect_dns = false\n\
+             collect_payload = false\n",
+        )
+        .unwrap();
+        assert!(c.network.enabled && c.events.network == Some(true));
+        assert_eq!(
+            c.network.hooks,
+            [NetHook::Connect, NetHook::Bind, NetHook::Listen]
+        );
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.1.0.0/16").unwrap();
+        assert_eq!(c.as_v6().1, 96 + 16);
+        assert_eq!(Cidr::parse("::1").unwrap().prefix, 128);
+        assert_eq!(Cidr::parse("127.0.0.1").unwrap().prefix, 32);
+        assert!(Cidr::parse("::/129").is_err());
+        assert!(Cidr::parse("nope/8").is_err());
+    }
+
+    #[test]
     fn prefix_rules() {
         assert!(check_prefix("/").is_ok());
         assert!(check_prefix("/etc").is_ok());
@@ -536,6 +1068,70 @@ mod tests {
         assert!(check_prefix(&format!("/{}", "a".repeat(127))).is_err());
         for bad in ["", "etc", "/etc/", "//etc", "/etc/./x", "/etc/..", "/a//b"] {
             assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn watch_reads_limits() {
+        let many: Vec<String> = (0..=MAX_WATCH_READS)
+            .map(|i| format!("\"/f{i}\""))
+            .collect();
+        let e = parse(&format!("[file]\nwatch_reads = [{}]\n", many.join(", "))).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("file.watch_reads"));
+        assert!(e.reason.contains("at most 128 paths, got 129"), "{e}");
+        // Long paths are fine (the kernel matches inodes, not prefixes)...
+        let long = format!("/{}", "a".repeat(300));
+        let c = parse(&format!("[file]\nwatch_reads = [{long:?}]\n")).unwrap();
+        assert_eq!(c.file.watch_reads, [long]);
+        // ...up to PATH_MAX; and an empty list turns the feature off.
+        let too_long = format!("/{}", "a".repeat(4095));
+        let e = parse(&format!("[file]\nwatch_reads = [{too_long:?}]\n")).unwrap_err();
+        assert!(e.reason.contains("longer than 4095 bytes"), "{e}");
+        assert!(
+            parse("[file]\nwatch_reads = []\n")
+                .unwrap()
+                .file
+                .watch_reads
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn default_allowlist_matches_what_it_names() {
+        let allow = crate::filter::globset(&Detections::default().sensitive_read_allow).unwrap();
+        for exe in [
+            "/usr/sbin/unix_chkpwd",
+            "/sbin/unix_chkpwd",
+            "/usr/sbin/sshd",
+            "/usr/lib/openssh/sshd-session",
+            "/usr/libexec/openssh/sshd-auth",
+            "/usr/bin/sudo",
+            "/bin/su",
+            "/usr/bin/passwd",
+            "/usr/sbin/chpasswd",
+            "/bin/login",
+            "/usr/sbin/cron",
+            "/usr/sbin/crond",
+            "/usr/lib/systemd/systemd",
+            "/lib/systemd/systemd",
+            "/usr/sbin/useradd",
+            "/usr/sbin/vipw",
+            "/usr/lib/polkit-1/polkit-agent-helper-1",
+            "/usr/bin/ssh",
+        ] {
+            assert!(allow.is_match(exe), "{exe}");
+        }
+        for exe in [
+            "/usr/bin/cat",
+            "/tmp/unix_chkpwd",
+            "/usr/sbin/sshd.evil",
+            "/home/u/bin/sudo",
+            "/usr/lib/systemd/systemd-run",
+            "/usr/bin/scp",
+            "/usr/bin/ssh-keygen",
+            "/usr/local/bin/su",
+        ] {
+            assert!(!allow.is_match(exe), "{exe}");
         }
     }
 

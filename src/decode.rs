@@ -19,6 +19,8 @@ pub enum Record<'a> {
     Exit(abi::Exit),
     /// Every file kind (open, unlink, rename, ...): `fixed.hdr.kind` says which.
     File(FileRecord<'a>),
+    /// Every network kind (connect, bind, listen, accept, dns).
+    Net(NetRecord<'a>),
 }
 
 impl Record<'_> {
@@ -28,8 +30,17 @@ impl Record<'_> {
             Record::Fork(f) => &f.hdr,
             Record::Exit(x) => &x.hdr,
             Record::File(f) => &f.fixed.hdr,
+            Record::Net(n) => &n.fixed.hdr,
         }
     }
+}
+
+/// A network record: the fixed part, the unix socket path, the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetRecord<'a> {
+    pub fixed: abi::Net,
+    pub unix_path: &'a [u8],
+    pub payload: &'a [u8],
 }
 
 /// A file record: the fixed part and its path operands (no NULs).
@@ -122,6 +133,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, DecodeError> {
         kind::FORK => exact(bytes, what).map(Record::Fork),
         kind::EXIT => exact(bytes, what).map(Record::Exit),
         k if kind::is_file(k) => decode_file(bytes, what).map(Record::File),
+        k if kind::is_net(k) => decode_net(bytes, what).map(Record::Net),
         other => Err(DecodeError::UnknownKind(other)),
     }
 }
@@ -200,6 +212,35 @@ fn decode_file<'a>(bytes: &'a [u8], what: &'static str) -> Result<FileRecord<'a>
         path2: slice("path2", fixed.path2)?,
         fixed,
     })
+}
+
+fn decode_net<'a>(bytes: &'a [u8], what: &'static str) -> Result<NetRecord<'a>, DecodeError> {
+    let fixed: abi::Net = read_fixed(bytes, "network record")?;
+    let slice = tail(bytes, size_of::<abi::Net>(), what);
+    Ok(NetRecord {
+        unix_path: slice("unix_path", fixed.unix_path)?,
+        payload: slice("payload", fixed.payload)?,
+        fixed,
+    })
+}
+
+/// Encode a network record of kind `fixed.hdr.kind` with its unix path
+/// and payload; fills the slices, the size and the version.
+pub fn encode_net(fixed: &abi::Net, unix_path: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+    let mut rec = *fixed;
+    rec.unix_path = Slice {
+        off: 0,
+        len: unix_path.len() as u16,
+    };
+    rec.payload = Slice {
+        off: unix_path.len() as u16,
+        len: payload.len() as u16,
+    };
+    rec.hdr.abi_version = abi::ABI_VERSION;
+    rec.hdr.size = (size_of::<abi::Net>() + unix_path.len() + payload.len()) as u32;
+    out.extend_from_slice(abi::as_bytes(&rec));
+    out.extend_from_slice(unix_path);
+    out.extend_from_slice(payload);
 }
 
 /// Encode an exec record: lays the four byte strings out after the fixed
@@ -418,6 +459,30 @@ mod tests {
     }
 
     #[test]
+    fn net_round_trip() {
+        let fixed = abi::Net {
+            hdr: Hdr {
+                kind: kind::NET_DNS,
+                ..hdr(5)
+            },
+            ret: 30,
+            family: 2,
+            remote_port: 53,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_net(&fixed, b"", b"\x12\x34query", &mut bytes);
+        let Record::Net(n) = decode(&bytes).unwrap() else {
+            panic!("not net")
+        };
+        assert_eq!((n.unix_path, n.payload), (&b""[..], &b"\x12\x34query"[..]));
+        assert_eq!((n.fixed.remote_port, n.fixed.ret), (53, 30));
+        for len in 0..bytes.len() {
+            assert!(decode(&bytes[..len]).is_err());
+        }
+    }
+
+    #[test]
     fn every_truncation_is_an_error() {
         let bytes = sample_exec();
         for len in 0..bytes.len() {
@@ -442,7 +507,7 @@ mod tests {
             decode(&v),
             Err(DecodeError::AbiVersion {
                 found: 9,
-                expected: 1
+                expected: abi::ABI_VERSION
             })
         );
 
@@ -498,7 +563,7 @@ mod tests {
             let mut v: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             // Half the cases get a plausible header so the per-kind paths run.
             if i % 2 == 0 && v.len() >= 24 {
-                v[0] = [1, 2, 3, 16, 19, 22, 40][(next() % 7) as usize];
+                v[0] = [1, 2, 3, 16, 19, 22, 32, 36, 40][(next() % 9) as usize];
                 v[1] = 0;
                 v[2] = abi::ABI_VERSION;
                 let len = v.len() as u32;

@@ -32,6 +32,7 @@ pub enum Body {
     Fork(ForkBody),
     Exit(ExitBody),
     File(FileBody),
+    Net(NetBody),
 }
 
 impl Body {
@@ -42,7 +43,109 @@ impl Body {
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
             Body::File(f) => f.op.action(),
+            Body::Net(n) => n.op.action(),
         }
+    }
+}
+
+/// A socket operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetOp {
+    Connect,
+    Bind,
+    Listen,
+    Accept,
+    /// A datagram to port 53.
+    DnsQuery,
+}
+
+impl NetOp {
+    pub fn action(self) -> &'static str {
+        match self {
+            NetOp::Connect => "connect",
+            NetOp::Bind => "bind",
+            NetOp::Listen => "listen",
+            NetOp::Accept => "accept",
+            NetOp::DnsQuery => "dns_query",
+        }
+    }
+
+    pub fn from_kind(kind: u16) -> Option<NetOp> {
+        use crate::abi::kind as k;
+        Some(match kind {
+            k::NET_CONNECT => NetOp::Connect,
+            k::NET_BIND => NetOp::Bind,
+            k::NET_LISTEN => NetOp::Listen,
+            k::NET_ACCEPT => NetOp::Accept,
+            k::NET_DNS => NetOp::DnsQuery,
+            _ => return None,
+        })
+    }
+}
+
+/// Socket address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetFamily {
+    Inet,
+    Inet6,
+    Unix,
+    Other(u16),
+}
+
+impl NetFamily {
+    pub fn from_af(af: u16) -> Self {
+        match af {
+            2 => NetFamily::Inet,
+            10 => NetFamily::Inet6,
+            1 => NetFamily::Unix,
+            n => NetFamily::Other(n),
+        }
+    }
+
+    /// The config and output name: inet, inet6, unix.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetFamily::Inet => "inet",
+            NetFamily::Inet6 => "inet6",
+            NetFamily::Unix => "unix",
+            NetFamily::Other(_) => "other",
+        }
+    }
+}
+
+/// A network event. `local` is this process's end, `remote` the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetBody {
+    pub op: NetOp,
+    pub syscall: &'static str,
+    /// The syscall's return value (for connect: 0, or -EINPROGRESS).
+    pub result: i64,
+    /// A non-blocking connect was still under way.
+    pub in_progress: bool,
+    pub family: NetFamily,
+    /// IPPROTO_* (6 TCP, 17 UDP) and SOCK_* (1 stream, 2 datagram).
+    pub protocol: u16,
+    pub sock_type: u16,
+    pub local: Option<std::net::SocketAddr>,
+    pub remote: Option<std::net::SocketAddr>,
+    /// Unix sockets: the path ("@name" for an abstract one).
+    pub unix_path: Option<String>,
+    /// DNS queries: the parsed question, or why it could not be parsed.
+    pub dns: Option<Result<crate::dns::Query, crate::dns::DnsError>>,
+    pub truncated: NetTruncation,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetTruncation {
+    pub unix_path: bool,
+    pub payload: bool,
+    /// The caller's sockaddr could not be read: `remote` may be missing.
+    pub address_unreadable: bool,
+}
+
+impl NetTruncation {
+    pub fn any(&self) -> bool {
+        self.unix_path || self.payload || self.address_unreadable
     }
 }
 
@@ -53,6 +156,13 @@ impl crate::channel::Kinded for Event {
             Body::Exec(_) => "exec",
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
+            Body::Net(n) => match n.op {
+                NetOp::Connect => "net_connect",
+                NetOp::Bind => "net_bind",
+                NetOp::Listen => "net_listen",
+                NetOp::Accept => "net_accept",
+                NetOp::DnsQuery => "net_dns",
+            },
             Body::File(f) => match f.op {
                 FileOp::Open => "file_open",
                 FileOp::Unlink => "file_unlink",
@@ -69,7 +179,8 @@ impl crate::channel::Kinded for Event {
 /// A file operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileOp {
-    /// Opened for writing, creating or truncating.
+    /// Opened for writing, creating or truncating; or a read-only open of
+    /// a `[file] watch_reads` file (see [`FileBody::is_read`]).
     Open,
     Unlink,
     Rename,
@@ -136,7 +247,21 @@ pub struct FileBody {
     pub resolved: bool,
     /// The kernel could not prefix-filter it; userspace must.
     pub unfiltered: bool,
+    /// A read-only open of a watched inode: the `[file] watch_reads` path
+    /// it was watched as (`path` differs for a hard link or bind mount).
+    pub watched: Option<Arc<str>>,
     pub truncated: FileTruncation,
+}
+
+/// Open flags that can change or create a file: O_WRONLY, O_RDWR,
+/// O_CREAT, O_TRUNC, O_TMPFILE (the kernel's EDR_WRITE_INTENT).
+pub const O_WRITE_INTENT: u64 = 0o1 | 0o2 | 0o100 | 0o1000 | 0o20000000;
+
+impl FileBody {
+    /// A read-only open: reported only for watched files (`watch_reads`).
+    pub fn is_read(&self) -> bool {
+        self.op == FileOp::Open && self.open_flags & O_WRITE_INTENT == 0
+    }
 }
 
 /// Which file operands were cut, or could not be read.
@@ -302,6 +427,7 @@ mod tests {
                     at_flags: 0,
                     resolved: false,
                     unfiltered: false,
+                    watched: None,
                     truncated: FileTruncation::default(),
                 }),
                 process: None,

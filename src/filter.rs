@@ -95,6 +95,23 @@ fn glob(pattern: &str) -> Result<Glob, globset::Error> {
     GlobBuilder::new(pattern).literal_separator(true).build()
 }
 
+/// One glob with `*` confined to one component.
+pub fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    glob(pattern).map(|g| g.compile_matcher())
+}
+
+/// One glob as a compiled regex on the path's bytes: what the matcher of
+/// [`glob_matcher`] runs, without building a globset `Candidate` (a
+/// base-name and extension scan) on every test. For rules, which test one
+/// glob at a time on the hot path.
+pub fn glob_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
+    let g = glob(pattern).map_err(|e| e.kind().to_string())?;
+    regex::bytes::RegexBuilder::new(g.regex())
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// A set of globs with `*` confined to one component.
 pub fn globset(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut b = GlobSetBuilder::new();
@@ -107,6 +124,9 @@ pub fn globset(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 /// The userspace filter of the detector stage.
 pub struct Filter {
     prefixes: PrefixRules,
+    /// `[file] include` and `detect_only`, to tell which one covers a path.
+    include: Vec<String>,
+    detect_only: Vec<String>,
     exclude_executables: GlobSet,
     exclude_paths: GlobSet,
 }
@@ -114,8 +134,17 @@ pub struct Filter {
 impl Filter {
     /// From a validated configuration (globs already checked).
     pub fn new(cfg: &config::File) -> Result<Self, globset::Error> {
+        // The kernel watches both kinds of prefix; only the output differs.
+        let watched: Vec<String> = cfg
+            .include
+            .iter()
+            .chain(&cfg.detect_only)
+            .cloned()
+            .collect();
         Ok(Filter {
-            prefixes: PrefixRules::new(&cfg.include, &cfg.exclude),
+            prefixes: PrefixRules::new(&watched, &cfg.exclude),
+            include: cfg.include.clone(),
+            detect_only: cfg.detect_only.clone(),
             exclude_executables: globset(&cfg.exclude_executables)?,
             exclude_paths: globset(&cfg.exclude_paths)?,
         })
@@ -123,6 +152,35 @@ impl Filter {
 
     pub fn prefixes(&self) -> &PrefixRules {
         &self.prefixes
+    }
+
+    /// Whether `ev` is watched for detections only: a file event whose
+    /// paths are all covered by a `detect_only` prefix longer than any
+    /// `include` prefix that covers them. Such events feed the detections
+    /// and are not written.
+    pub fn detection_only(&self, ev: &Event) -> bool {
+        let Body::File(f) = &ev.body else {
+            return false;
+        };
+        if self.detect_only.is_empty() || f.watched.is_some() {
+            return false;
+        }
+        let longest = |list: &[String], path: &str| {
+            list.iter()
+                .filter(|p| covers(p, path))
+                .map(|p| p.len())
+                .max()
+        };
+        let mut paths = vec![f.path.as_str()];
+        match f.op {
+            FileOp::Rename => paths.extend(f.original_path.as_deref()),
+            FileOp::Link => paths.extend(f.target_path.as_deref()),
+            _ => {}
+        }
+        paths.iter().all(|p| match longest(&self.detect_only, p) {
+            Some(d) => longest(&self.include, p).is_none_or(|i| i < d),
+            None => false,
+        })
     }
 
     /// Whether the event goes on; false means drop it (and count it).
@@ -159,6 +217,50 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_regex_agrees_with_the_glob_matcher() {
+        let globs = [
+            "/tmp/**",
+            "/{tmp,var/tmp,dev/shm}/**",
+            "/home/*/.ssh/authorized_keys",
+            "{/root,/home/*}/.{bash,zsh}_history",
+            "*.service",
+            "/etc/rc[0-6S].d/**",
+            "/usr/bin/?ash",
+            "**/x",
+        ];
+        let paths = [
+            "/tmp/x",
+            "/tmp",
+            "/tmpx/y",
+            "/var/tmp/a/b",
+            "/dev/shm/.k",
+            "/home/ann/.ssh/authorized_keys",
+            "/home/ann/x/.ssh/authorized_keys",
+            "/root/.zsh_history",
+            "/home/a/.bash_history",
+            "evil.service",
+            "/etc/evil.service",
+            "/etc/rc2.d/S99x",
+            "/etc/rc7.d/S99x",
+            "/usr/bin/bash",
+            "/usr/bin/dash",
+            "/usr/bin/ba/sh",
+            "/a/b/x",
+            "x",
+            "/tmp/new\nline",
+            "",
+        ];
+        for g in globs {
+            let m = glob_matcher(g).unwrap();
+            let r = glob_regex(g).unwrap();
+            for p in paths {
+                assert_eq!(m.is_match(p), r.is_match(p.as_bytes()), "{g} on {p:?}");
+            }
+        }
+        assert!(glob_regex("a[").is_err());
+    }
     use crate::event::{FileBody, FileTruncation};
 
     fn rules() -> PrefixRules {
@@ -235,6 +337,7 @@ mod tests {
                 at_flags: 0,
                 resolved: false,
                 unfiltered,
+                watched: None,
                 truncated: FileTruncation::default(),
             }),
             process: None,
@@ -246,16 +349,55 @@ mod tests {
         let f = Filter::new(&config::File::default()).unwrap();
         // "/tmp/../etc/x" was normalized to /etc/x by the normalizer.
         assert!(f.keep(&file_event(FileOp::Unlink, "/etc/x", None, true)));
-        assert!(!f.keep(&file_event(FileOp::Unlink, "/tmp/x", None, true)));
+        assert!(!f.keep(&file_event(FileOp::Unlink, "/srv/x", None, true)));
         // Either rename operand may be the watched one.
         assert!(f.keep(&file_event(
             FileOp::Rename,
-            "/tmp/x",
+            "/srv/x",
             Some("/etc/cron.d/x"),
             true
         )));
         // Records the kernel already judged are not judged again.
-        assert!(f.keep(&file_event(FileOp::Unlink, "/tmp/x", None, false)));
+        assert!(f.keep(&file_event(FileOp::Unlink, "/srv/x", None, false)));
+    }
+
+    #[test]
+    fn detect_only_prefixes_are_watched_but_not_written() {
+        let f = Filter::new(&config::File {
+            include: vec!["/etc".into(), "/tmp/keep".into()],
+            ..config::File::default()
+        })
+        .unwrap();
+        let only =
+            |op, path, other: Option<&str>| f.detection_only(&file_event(op, path, other, false));
+        // /tmp is watched by default, for detections only.
+        assert!(f.prefixes().verdict("/tmp/x") == Some(Verdict::Include));
+        assert!(only(FileOp::Open, "/tmp/x", None));
+        assert!(only(FileOp::Open, "/dev/shm/x", None));
+        // A longer include wins: that subtree is written.
+        assert!(!only(FileOp::Open, "/tmp/keep/x", None));
+        // Watched paths are written; so is a rename touching one.
+        assert!(!only(FileOp::Open, "/etc/x", None));
+        assert!(!only(FileOp::Rename, "/tmp/x", Some("/etc/cron.d/x")));
+        assert!(only(FileOp::Rename, "/tmp/y", Some("/tmp/x")));
+        // Not a file event.
+        let exec = Event {
+            body: Body::Exit(crate::event::ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "x".into(),
+                status: crate::event::ExitStatus::from_wait_status(0),
+            }),
+            ..file_event(FileOp::Open, "/tmp/x", None, false)
+        };
+        assert!(!f.detection_only(&exec));
+        // Turned off: nothing is detection-only.
+        let f = Filter::new(&config::File {
+            detect_only: vec![],
+            ..config::File::default()
+        })
+        .unwrap();
+        assert!(!f.detection_only(&file_event(FileOp::Open, "/tmp/x", None, false)));
     }
 
     #[test]

@@ -17,7 +17,8 @@ use libbpf_rs::{
     Link, Map, MapCore, MapFlags, Object, ObjectBuilder, OpenObject, PrintLevel, TracepointCategory,
 };
 
-use crate::abi::{self, KStats, PrefixKey};
+use crate::abi::{self, KStats, NetKey, PrefixKey};
+use crate::config::{Cidr, NetHook};
 
 /// What the loader needs from the configuration.
 #[derive(Debug, Clone)]
@@ -32,8 +33,22 @@ pub struct LoadOptions {
     pub file: bool,
     /// Report failed file operations instead of counting them.
     pub report_failed: bool,
+    /// Look read-only opens up in `edr_read_watch` (the caller fills it
+    /// after the load, see `watch::Keeper`). Off: the check is compiled
+    /// out by the verifier (the flag is read-only data).
+    pub watch_reads: bool,
     /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
     pub prefixes: Vec<(PrefixKey, u8)>,
+    /// Load the network programs, attached to these hooks.
+    pub network: bool,
+    pub net_hooks: Vec<NetHook>,
+    /// Load the DNS program (needs `network`).
+    pub dns: bool,
+    /// Socket families reported, as AF_* numbers.
+    pub net_families: Vec<u16>,
+    /// Service ports and peer networks the kernel drops (network family).
+    pub exclude_ports: Vec<u16>,
+    pub exclude_networks: Vec<Cidr>,
 }
 
 /// Program families; a disabled family's programs are not even loaded.
@@ -41,6 +56,10 @@ pub struct LoadOptions {
 pub enum Family {
     Process,
     File,
+    /// connect, bind, listen, accept (which of them: `LoadOptions::net_hooks`).
+    Network,
+    /// DNS queries: sendto, sendmsg, sendmmsg, write.
+    Dns,
 }
 
 /// Where a program attaches.
@@ -70,6 +89,15 @@ const fn process(program: &'static str) -> Hook {
         program,
         family: Family::Process,
         attach: Attach::Auto,
+        required: true,
+    }
+}
+
+const fn net(program: &'static str, family: Family, name: &'static str, id: u16) -> Hook {
+    Hook {
+        program,
+        family,
+        attach: Attach::SyscallExit { name, id },
         required: true,
     }
 }
@@ -113,7 +141,29 @@ pub const HOOKS: &[Hook] = &[
     // Newer: openat2 since Linux 5.6, fchmodat2 since 6.6.
     file("openat2", 3, false),
     file("fchmodat2", 14, false),
+    // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
+    file("open_by_handle_at", 23, false),
+    net("edr_net", Family::Network, "connect", 32),
+    net("edr_net", Family::Network, "bind", 33),
+    net("edr_net", Family::Network, "listen", 34),
+    net("edr_net", Family::Network, "accept", 35),
+    net("edr_net", Family::Network, "accept4", 36),
+    net("edr_dns", Family::Dns, "sendto", 37),
+    net("edr_dns", Family::Dns, "sendmsg", 38),
+    net("edr_dns", Family::Dns, "sendmmsg", 39),
+    net("edr_dns", Family::Dns, "write", 40),
 ];
+
+/// The config hook a network attach point belongs to.
+fn net_hook_of(syscall: &str) -> Option<NetHook> {
+    Some(match syscall {
+        "connect" => NetHook::Connect,
+        "bind" => NetHook::Bind,
+        "listen" => NetHook::Listen,
+        "accept" | "accept4" => NetHook::Accept,
+        _ => return None,
+    })
+}
 
 pub fn family_of(program: &str) -> Option<Family> {
     HOOKS
@@ -128,6 +178,7 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
     let nr = match name {
         "openat" => c::SYS_openat,
         "openat2" => c::SYS_openat2,
+        "open_by_handle_at" => c::SYS_open_by_handle_at,
         "unlinkat" => c::SYS_unlinkat,
         "renameat2" => c::SYS_renameat2,
         "fchmod" => c::SYS_fchmod,
@@ -137,6 +188,15 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
         "fchownat" => c::SYS_fchownat,
         "linkat" => c::SYS_linkat,
         "symlinkat" => c::SYS_symlinkat,
+        "connect" => c::SYS_connect,
+        "bind" => c::SYS_bind,
+        "listen" => c::SYS_listen,
+        "accept" => c::SYS_accept,
+        "accept4" => c::SYS_accept4,
+        "sendto" => c::SYS_sendto,
+        "sendmsg" => c::SYS_sendmsg,
+        "sendmmsg" => c::SYS_sendmmsg,
+        "write" => c::SYS_write,
         #[cfg(target_arch = "x86_64")]
         "open" => c::SYS_open,
         #[cfg(target_arch = "x86_64")]
@@ -353,6 +413,7 @@ struct RodataLayout {
     abi_version: Range<usize>,
     cfg: Range<usize>,
     sysmap: Range<usize>,
+    net_sysmap: Range<usize>,
 }
 
 /// Find the agent's rodata variables in `bytes` (an ELF object) and check
@@ -391,6 +452,7 @@ fn rodata_layout(source: &ObjectSource, bytes: &[u8]) -> Result<RodataLayout, Ke
         abi_version: var("edr_abi_version", 4)?,
         cfg: var("edr_cfg", size_of::<abi::Config>())?,
         sysmap: var("edr_file_sysmap", abi::SYSCALL_MAP)?,
+        net_sysmap: var("edr_net_sysmap", abi::SYSCALL_MAP)?,
     })
 }
 
@@ -467,13 +529,26 @@ impl Kernel {
             agent_tgid: opts.agent_tgid,
             wakeup_bytes: opts.wakeup_bytes,
             report_failed: u32::from(opts.report_failed),
-            pad0: 0,
+            watch_reads: u32::from(opts.watch_reads),
+            net_families: opts
+                .net_families
+                .iter()
+                .filter(|af| **af < 32)
+                .fold(0, |m, af| m | 1 << af),
         };
+        // Each dispatching program gets this architecture's numbers of the
+        // syscalls it is attached to.
         let mut sysmap = [0u8; abi::SYSCALL_MAP];
+        let mut net_sysmap = [0u8; abi::SYSCALL_MAP];
         for hook in HOOKS {
+            let map = match hook.family {
+                Family::File => &mut sysmap,
+                Family::Network | Family::Dns => &mut net_sysmap,
+                Family::Process => continue,
+            };
             if let Attach::SyscallExit { name, id } = hook.attach
                 && let Some(nr) = syscall_nr(name)
-                && let Some(slot) = usize::try_from(nr).ok().and_then(|n| sysmap.get_mut(n))
+                && let Some(slot) = usize::try_from(nr).ok().and_then(|n| map.get_mut(n))
             {
                 *slot = id as u8;
             }
@@ -482,6 +557,7 @@ impl Kernel {
             for (range, value) in [
                 (layout.cfg, abi::as_bytes(&cfg)),
                 (layout.sysmap, &sysmap[..]),
+                (layout.net_sysmap, &net_sysmap[..]),
             ] {
                 data.get_mut(range)
                     .ok_or_else(|| KernelError::ObjectAbi {
@@ -506,6 +582,8 @@ impl Kernel {
         let enabled = |f: Family| match f {
             Family::Process => true,
             Family::File => opts.file,
+            Family::Network => opts.network && !opts.net_hooks.is_empty(),
+            Family::Dns => opts.network && opts.dns,
         };
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
@@ -527,14 +605,49 @@ impl Kernel {
                     source,
                 })?;
         }
-        if opts.file {
+        if opts.network {
+            let ports = find_map(&obj, "edr_net_ports")?;
+            let mut bitmap = [0u64; 65536 / 64];
+            for p in &opts.exclude_ports {
+                bitmap[usize::from(*p) / 64] |= 1 << (p % 64);
+            }
+            for (i, bits) in bitmap.iter().enumerate().filter(|(_, b)| **b != 0) {
+                ports
+                    .update(
+                        &(i as u32).to_ne_bytes(),
+                        &bits.to_ne_bytes(),
+                        MapFlags::ANY,
+                    )
+                    .map_err(|source| KernelError::Map {
+                        map: "edr_net_ports",
+                        source,
+                    })?;
+            }
+            let nets = find_map(&obj, "edr_net_nets")?;
+            for c in &opts.exclude_networks {
+                let (addr, prefixlen) = c.as_v6();
+                let key = NetKey { prefixlen, addr };
+                nets.update(abi::as_bytes(&key), &[1], MapFlags::ANY)
+                    .map_err(|source| KernelError::Map {
+                        map: "edr_net_nets",
+                        source,
+                    })?;
+            }
+        }
+        if opts.file || opts.network {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
 
         let mut links = Vec::new();
         let mut skipped = Vec::new();
-        for hook in HOOKS.iter().filter(|h| enabled(h.family)) {
+        let wanted = |h: &Hook| match (h.family, h.attach) {
+            (Family::Network, Attach::SyscallExit { name, .. }) => {
+                net_hook_of(name).is_some_and(|n| opts.net_hooks.contains(&n))
+            }
+            (f, _) => enabled(f),
+        };
+        for hook in HOOKS.iter().filter(|h| enabled(h.family) && wanted(h)) {
             let prog = obj
                 .progs_mut()
                 .find(|p| p.name() == hook.program)
@@ -691,12 +804,15 @@ mod tests {
         let mut ids = Vec::new();
         for h in HOOKS {
             if let Attach::SyscallExit { name, id } = h.attach {
-                assert_eq!(crate::abi::file_syscall::name(id), Some(name));
+                let named =
+                    crate::abi::file_syscall::name(id).or(crate::abi::net_syscall::name(id));
+                assert_eq!(named, Some(name));
                 ids.push(id);
             }
         }
         ids.sort();
-        assert_eq!(ids, (1..=22).collect::<Vec<u16>>());
+        let expected: Vec<u16> = (1..=23).chain(32..=40).collect();
+        assert_eq!(ids, expected);
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
             if let Attach::SyscallExit { name, .. } = h.attach {
@@ -739,6 +855,18 @@ mod tests {
         );
         elf[at..at + 4].copy_from_slice(&version.to_le_bytes());
         elf
+    }
+
+    #[test]
+    fn read_watch_map_has_the_abi_size() {
+        let open = ObjectBuilder::default().open_memory(EMBEDDED).unwrap();
+        let map = open
+            .maps()
+            .find(|m| m.name() == "edr_read_watch")
+            .expect("edr_read_watch");
+        assert_eq!(map.max_entries() as usize, abi::READ_WATCH_MAX);
+        assert_eq!(map.key_size() as usize, size_of::<abi::InodeKey>());
+        assert_eq!(map.value_size(), 4);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! [`event::Event`]s; [`enrich`] adds process context from the
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
 //! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
+//! Beside the pipeline, [`watch`] keeps the kernel's read-watch map of
+//! `[file] watch_reads` inodes current.
 
 pub mod abi;
 pub mod agent;
@@ -14,17 +16,25 @@ mod bpf;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod correlate;
 pub mod decode;
 pub mod detect;
+pub mod dns;
 pub mod enrich;
 pub mod event;
 pub mod filter;
 pub mod health;
 pub mod kernel;
 pub mod normalize;
+pub mod offline;
 pub mod output;
 pub mod poller;
 pub mod proctable;
 pub mod record;
+pub mod replay;
+pub mod rules;
 pub mod signals;
 pub mod stats;
+#[cfg(test)]
+mod testkit;
+pub mod watch;

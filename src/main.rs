@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use rand_guard::agent;
 use rand_guard::config::{self, Config};
+use rand_guard::{agent, offline};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,41 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Work on detection rules offline (docs/rules.md).
+    Rules {
+        #[command(subcommand)]
+        cmd: RulesCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCmd {
+    /// Validate a rules directory and list its rules.
+    Check {
+        /// Rules directory (default: [rules] dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules_dir: Option<PathBuf>,
+        /// Configuration file (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Replay recorded event records through the detector and print the
+    /// alert records they raise (stdout) and a summary (stderr).
+    Test {
+        /// Rules directory (default: [rules] dir of the configuration).
+        #[arg(long, value_name = "DIR")]
+        rules_dir: Option<PathBuf>,
+        /// JSON-lines file of records written by the agent.
+        #[arg(long, value_name = "FILE.jsonl")]
+        events: PathBuf,
+        /// Configuration for [detections], [alerts], [[exclusions]] and the
+        /// [file] filter (default: $EDR_CONFIG, else /etc/rand-guard/config.toml).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Leave the built-in detections out: only the rules of the directory.
+        #[arg(long)]
+        no_builtin: bool,
+    },
 }
 
 fn load_config(flag: Option<PathBuf>) -> Result<(Config, config::Source), ExitCode> {
@@ -57,6 +92,67 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Cmd::Rules {
+            cmd: RulesCmd::Check { rules_dir, config },
+        } => {
+            let explicit = rules_dir.is_some();
+            let dir = match rules_dir {
+                Some(d) => d,
+                None => match load_config(config) {
+                    Ok((cfg, _)) => cfg.rules.dir,
+                    Err(code) => return code,
+                },
+            };
+            match offline::check(&dir, explicit) {
+                Ok(listing) => {
+                    print!("{listing}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    eprintln!(
+                        "rand-guard: error: {} problem(s) in the rules directory {}",
+                        e.0.len(),
+                        dir.display()
+                    );
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Cmd::Rules {
+            cmd:
+                RulesCmd::Test {
+                    rules_dir,
+                    events,
+                    config,
+                    no_builtin,
+                },
+        } => {
+            let cfg = match load_config(config) {
+                Ok((cfg, _)) => cfg,
+                Err(code) => return code,
+            };
+            let dir = rules_dir.unwrap_or_else(|| cfg.rules.dir.clone());
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let result = offline::test(&cfg, &dir, &events, no_builtin, &mut out);
+            let flushed = std::io::Write::flush(&mut out);
+            match (result, flushed) {
+                (Ok(report), Ok(())) => {
+                    eprintln!("{report}");
+                    ExitCode::SUCCESS
+                }
+                (Err(e), _) => {
+                    eprintln!("{e}");
+                    eprintln!("rand-guard: error: rules test stopped");
+                    ExitCode::from(2)
+                }
+                (Ok(_), Err(e)) => {
+                    eprintln!("rand-guard: error: writing the alerts failed: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Run { config, output } => {
             let (cfg, source) = match load_config(config) {
                 Ok(c) => c,

@@ -7,6 +7,9 @@
 //! Counts: records that fail to decode (should not happen after the
 //! poller's check, but bytes are bytes) as invalid schema or unsupported
 //! kind.
+//! Also: a file event that may have put another file behind a
+//! `[file] watch_reads` path (a rename over it, say) is a hint to the
+//! read-watch keeper to re-stat them ([`crate::watch::Hints`]).
 
 use std::sync::Arc;
 
@@ -14,21 +17,27 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::channel::Outlet;
 
-use crate::abi::{self, exec_flag, file_flag};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::abi::{self, exec_flag, file_flag, net_flag};
 use crate::clock;
-use crate::decode::{self, ExecRecord, FileRecord, Reason, Record};
+use crate::decode::{self, ExecRecord, FileRecord, NetRecord, Reason, Record};
+use crate::dns;
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
 };
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
 use crate::stats::Stats;
+use crate::watch::Hints;
 
 /// Stateful converter: owns the sequence counter and the clock offset.
 pub struct Normalizer {
     next_seq: u64,
     offset: i128,
+    /// `[file] watch_reads`: a record's read_watch id N names entry N - 1.
+    watch_reads: Vec<Arc<str>>,
 }
 
 impl Default for Normalizer {
@@ -42,7 +51,15 @@ impl Normalizer {
         Normalizer {
             next_seq: 1,
             offset: clock::boot_to_wall_offset(),
+            watch_reads: Vec::new(),
         }
+    }
+
+    /// The `[file] watch_reads` paths, in config order (the ids the
+    /// kernel reports, see `watch::Keeper`).
+    pub fn with_watch_reads(mut self, paths: &[String]) -> Self {
+        self.watch_reads = paths.iter().map(|p| Arc::from(p.as_str())).collect();
+        self
     }
 
     /// Re-sample the boot-to-wall offset (once per batch: it moves only
@@ -75,7 +92,8 @@ impl Normalizer {
                     status: ExitStatus::from_wait_status(x.exit_code),
                 }),
             ),
-            Record::File(f) => (hdr.tgid, Body::File(file_body(f))),
+            Record::File(f) => (hdr.tgid, Body::File(file_body(f, &self.watch_reads))),
+            Record::Net(n) => (hdr.tgid, Body::Net(net_body(n))),
         };
         // A fork's subject is the child, whose only thread is its main one.
         let tid = if matches!(rec, Record::Fork(_)) {
@@ -154,7 +172,7 @@ fn operand(dir: &[u8], path: &[u8]) -> String {
     }
 }
 
-fn file_body(f: &FileRecord<'_>) -> FileBody {
+fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
     let x = &f.fixed;
     let op = FileOp::from_kind(x.hdr.kind).unwrap_or(FileOp::Open);
     let first = operand(f.dir, f.path);
@@ -190,10 +208,70 @@ fn file_body(f: &FileRecord<'_>) -> FileBody {
         at_flags: x.at_flags,
         resolved: x.flags & file_flag::PATH_RESOLVED != 0,
         unfiltered: x.flags & file_flag::UNFILTERED != 0,
+        watched: usize::from(x.read_watch)
+            .checked_sub(1)
+            .and_then(|i| watch_reads.get(i))
+            .cloned(),
         truncated: FileTruncation {
             path: x.flags & file_flag::PATH_TRUNC != 0,
             other_path: x.flags & file_flag::PATH2_TRUNC != 0,
             unreadable: x.flags & (file_flag::PATH_FAULT | file_flag::PATH2_FAULT) != 0,
+        },
+    }
+}
+
+/// An address from a record: 4 bytes of IPv4 or 16 of IPv6.
+fn socket_addr(family: NetFamily, addr: &[u8; 16], port: u16) -> Option<SocketAddr> {
+    let ip = match family {
+        NetFamily::Inet => IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3])),
+        NetFamily::Inet6 => IpAddr::V6(Ipv6Addr::from(*addr)),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn net_body(n: &NetRecord<'_>) -> NetBody {
+    let x = &n.fixed;
+    let op = NetOp::from_kind(x.hdr.kind).unwrap_or(NetOp::Connect);
+    let family = NetFamily::from_af(x.family);
+    let local = socket_addr(family, &x.local_addr, x.local_port);
+    // An unconnected socket's peer is all zeroes: there is no remote end.
+    let remote = socket_addr(family, &x.remote_addr, x.remote_port)
+        .filter(|a| !(a.ip().is_unspecified() && a.port() == 0));
+    let unix_path = (!n.unix_path.is_empty()).then(|| {
+        // An abstract name starts with NUL; show it as '@', as ss(8) does,
+        // and stop a filesystem path at its NUL.
+        match n.unix_path.split_first() {
+            Some((0, rest)) => {
+                let end = rest.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+                format!("@{}", String::from_utf8_lossy(&rest[..end]))
+            }
+            _ => {
+                let end = n
+                    .unix_path
+                    .iter()
+                    .position(|b| *b == 0)
+                    .unwrap_or(n.unix_path.len());
+                String::from_utf8_lossy(&n.unix_path[..end]).into_owned()
+            }
+        }
+    });
+    NetBody {
+        op,
+        syscall: abi::net_syscall::name(x.syscall).unwrap_or("unknown"),
+        result: x.ret,
+        in_progress: x.flags & net_flag::IN_PROGRESS != 0,
+        family,
+        protocol: x.protocol,
+        sock_type: x.sock_type,
+        local,
+        remote,
+        unix_path,
+        dns: (op == NetOp::DnsQuery).then(|| dns::parse_query(n.payload)),
+        truncated: NetTruncation {
+            unix_path: x.flags & net_flag::PATH_TRUNC != 0,
+            payload: x.flags & net_flag::PAYLOAD_TRUNC != 0,
+            address_unreadable: x.flags & net_flag::ADDR_FAULT != 0,
         },
     }
 }
@@ -231,20 +309,28 @@ pub fn join_clean(dir: &str, rel: &str) -> String {
     out
 }
 
-/// The stage loop: runs until the poller hangs up, then returns.
+/// The stage loop: runs until the poller hangs up, then returns. File
+/// events that may have replaced a watched file are passed to `hints`.
 pub fn run(
     rx: Receiver<RawBatch>,
     tx: Outlet<Vec<Event>>,
     recycle: Sender<RawBatch>,
+    mut n: Normalizer,
+    hints: Option<Hints>,
     stats: Arc<Stats>,
 ) {
-    let mut n = Normalizer::new();
     for mut batch in rx {
         n.resync_clock();
         let mut out = Vec::with_capacity(batch.len());
         for bytes in batch.records() {
             match decode::decode(bytes) {
-                Ok(rec) => out.push(n.normalize(&rec)),
+                Ok(rec) => {
+                    let ev = n.normalize(&rec);
+                    if let (Some(h), Body::File(f)) = (&hints, &ev.body) {
+                        h.file_event(f);
+                    }
+                    out.push(ev);
+                }
                 Err(e) => match e.reason() {
                     Reason::InvalidSchema => stats.count_invalid_schema(),
                     Reason::UnsupportedKind => stats.count_unsupported_kind(),
@@ -273,6 +359,44 @@ mod tests {
         assert_eq!(join_clean("/", "a"), "/a");
         assert_eq!(join_clean("/a", "../../.."), "/");
         assert_eq!(join_clean("/a//b/", "c//d"), "/a/b/c/d");
+    }
+
+    #[test]
+    fn watched_reads_name_their_watch_entry() {
+        use crate::decode::encode_file;
+        let mut n = Normalizer::new().with_watch_reads(&["/etc/shadow".into(), "/k".into()]);
+        let mut read = |id: u16| {
+            let fixed = abi::File {
+                hdr: Hdr {
+                    kind: abi::kind::FILE_OPEN,
+                    tgid: 9,
+                    pid: 9,
+                    ..Default::default()
+                },
+                ret: 3,
+                open_flags: 0o2000000,
+                syscall: 2,
+                read_watch: id,
+                flags: file_flag::PATH_RESOLVED,
+                ..Default::default()
+            };
+            let mut bytes = Vec::new();
+            encode_file(&fixed, b"", b"/var/tmp/.s", b"", b"", &mut bytes);
+            let Body::File(f) = n.normalize(&decode::decode(&bytes).unwrap()).body else {
+                panic!()
+            };
+            f
+        };
+        let f = read(1);
+        assert!(f.is_read());
+        assert_eq!(
+            (f.path.as_str(), f.watched.as_deref()),
+            ("/var/tmp/.s", Some("/etc/shadow"))
+        );
+        assert_eq!(read(2).watched.as_deref(), Some("/k"));
+        // 0 is "not a watched read"; an id beyond the list names nothing.
+        assert_eq!(read(0).watched, None);
+        assert_eq!(read(3).watched, None);
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! syscall per record. It sleeps in poll(2) on the ring buffer's epoll fd
 //! and the signal fd with a [`POLL_INTERVAL`] timeout: the kernel side
 //! suppresses most wakeups, so the timeout is what bounds delivery latency.
+//! While a storm keeps the ring full it never sleeps, and looks at the
+//! signals every [`BUSY_CHECK_EVERY`] batches instead; after a stop it
+//! drains at most a full ring's worth, so shutdown stays bounded.
 //!
 //! Backpressure (`[pipeline] backpressure`, see `channel`): with `block`,
 //! when the normalizer is behind, `send` waits and the poller stops
@@ -36,6 +39,16 @@ use crate::stats::Stats;
 /// Records per batch: amortizes channel operations without making a batch
 /// so large that latency or memory suffers (~64 KiB of typical records).
 pub const BATCH_RECORDS: usize = 256;
+/// While the ring stays full, signals are checked every this many batches.
+const BUSY_CHECK_EVERY: usize = 16;
+/// Batches drained at most after a stop request: a full ring of
+/// `ring_bytes` holding the smallest records (a fork: 48 bytes and the
+/// ring's 8-byte header). So a stop never loses what was in the ring when
+/// it came, and a storm that keeps the ring full cannot delay it forever.
+pub fn stop_drain_batches(ring_bytes: u32) -> usize {
+    let smallest = std::mem::size_of::<crate::abi::Fork>() + 8;
+    (ring_bytes as usize / smallest).div_ceil(BATCH_RECORDS) + 1
+}
 /// Longest a record waits in the ring when no wakeup was sent.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -136,7 +149,8 @@ impl Collector {
 }
 
 /// The poll loop. `consume_n(max)` consumes up to `max` records into the
-/// collector and returns how many it consumed.
+/// collector and returns how many it consumed. After a stop request it
+/// drains at most `drain_batches` more batches ([`stop_drain_batches`]).
 pub fn run<C: Control>(
     consume_n: impl Fn(usize) -> i32,
     epoll_fd: BorrowedFd<'_>,
@@ -144,8 +158,11 @@ pub fn run<C: Control>(
     tx: &Outlet<RawBatch>,
     recycle: &Receiver<RawBatch>,
     control: &mut C,
+    drain_batches: usize,
 ) -> Result<(), PollError> {
-    let mut stopping = false;
+    // After a stop request: batches still to drain (None: not stopping).
+    let mut stopping: Option<usize> = None;
+    let mut busy_rounds = 0usize;
     loop {
         let n = consume_n(BATCH_RECORDS);
         if n < 0 {
@@ -163,12 +180,29 @@ pub fn run<C: Control>(
         if let Some(batch) = full {
             tx.send(batch).map_err(|_| PollError::Downstream)?;
         }
-        if (n as usize) == BATCH_RECORDS {
-            continue; // more may be waiting: keep draining
+        let busy = (n as usize) == BATCH_RECORDS;
+        if let Some(left) = &mut stopping {
+            // Drain what is there, but a storm that never lets the ring
+            // empty must not keep the agent from stopping.
+            if !busy || *left == 0 {
+                control.tick();
+                return Ok(());
+            }
+            *left -= 1;
+            continue;
         }
-        if stopping {
-            control.tick();
-            return Ok(());
+        if busy {
+            // More may be waiting: keep draining. The poll below, where
+            // signals are noticed, is not reached while the ring stays
+            // full, so look at them (and publish counters) now and then.
+            busy_rounds += 1;
+            if busy_rounds % BUSY_CHECK_EVERY == 0 {
+                control.tick();
+                if control.should_stop() {
+                    stopping = Some(drain_batches);
+                }
+            }
+            continue;
         }
         control.tick();
         let mut fds = [
@@ -182,7 +216,127 @@ pub fn run<C: Control>(
             Ok(_) | Err(nix::Error::EINTR) => {}
             Err(e) => return Err(PollError::Poll(e)),
         }
-        // Drain what is there before honouring a stop, then once more.
-        stopping = control.should_stop();
+        // Drain what is there before honouring a stop.
+        if control.should_stop() {
+            stopping = Some(drain_batches);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{Backpressure, Stage};
+    use std::cell::Cell;
+    use std::os::fd::AsFd;
+
+    /// Stops after `after` looks at the signals; counts its calls.
+    struct StopAfter {
+        after: usize,
+        looks: usize,
+        ticks: usize,
+        fd: std::fs::File,
+    }
+
+    impl Control for StopAfter {
+        fn wake_fd(&self) -> BorrowedFd<'_> {
+            self.fd.as_fd()
+        }
+        fn should_stop(&mut self) -> bool {
+            self.looks += 1;
+            self.looks >= self.after
+        }
+        fn tick(&mut self) {
+            self.ticks += 1;
+        }
+    }
+
+    /// A ring that never empties (a storm faster than the agent): the stop
+    /// is still noticed, and the drain after it is bounded.
+    #[test]
+    fn a_storm_that_never_ends_does_not_block_a_stop() {
+        let stats = Arc::new(Stats::default());
+        let collector = Collector::new(stats.clone());
+        let mut record = Vec::new();
+        crate::decode::encode_fork(&Default::default(), &mut record);
+        let calls = Cell::new(0usize);
+        let consume = |max: usize| {
+            calls.set(calls.get() + 1);
+            for _ in 0..max {
+                collector.borrow_mut().on_record(&record);
+            }
+            max as i32
+        };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let tx = Outlet::new(tx, Backpressure::Block, Stage::Poller, stats);
+        let (_recycle_tx, recycle) = crossbeam_channel::unbounded();
+        let mut control = StopAfter {
+            after: 3,
+            looks: 0,
+            ticks: 0,
+            fd: std::fs::File::open("/dev/null").unwrap(),
+        };
+        let epoll = std::fs::File::open("/dev/null").unwrap();
+        run(
+            consume,
+            epoll.as_fd(),
+            &collector,
+            &tx,
+            &recycle,
+            &mut control,
+            10,
+        )
+        .unwrap();
+        // Signals looked at every BUSY_CHECK_EVERY batches, stopped at the
+        // third look, then 10 more batches drained and the final one.
+        assert_eq!(control.looks, 3);
+        assert_eq!(calls.get(), 3 * BUSY_CHECK_EVERY + 10 + 1);
+        assert_eq!(rx.len(), calls.get());
+        assert_eq!(control.ticks, 3 + 1);
+    }
+
+    /// When the ring empties, the stop comes at once after the drain.
+    #[test]
+    fn a_quiet_ring_stops_after_one_drain() {
+        let stats = Arc::new(Stats::default());
+        let collector = Collector::new(stats.clone());
+        let calls = Cell::new(0usize);
+        let consume = |_| {
+            calls.set(calls.get() + 1);
+            0
+        };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let tx = Outlet::new(tx, Backpressure::Block, Stage::Poller, stats);
+        let (_recycle_tx, recycle) = crossbeam_channel::unbounded();
+        let mut control = StopAfter {
+            after: 1,
+            looks: 0,
+            ticks: 0,
+            fd: std::fs::File::open("/dev/null").unwrap(),
+        };
+        // /dev/null polls readable at once: no 100 ms wait.
+        let epoll = std::fs::File::open("/dev/null").unwrap();
+        run(
+            consume,
+            epoll.as_fd(),
+            &collector,
+            &tx,
+            &recycle,
+            &mut control,
+            10,
+        )
+        .unwrap();
+        assert_eq!(calls.get(), 2);
+        assert_eq!(rx.len(), 0);
+    }
+
+    #[test]
+    fn the_drain_bound_covers_a_full_ring_of_the_smallest_records() {
+        let n = stop_drain_batches(1 << 30);
+        assert!(n * BATCH_RECORDS >= (1 << 30) / 56, "{n}");
+        assert_eq!(
+            stop_drain_batches(64 << 10),
+            (65536 / 56usize).div_ceil(256) + 1
+        );
     }
 }

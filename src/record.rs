@@ -16,8 +16,13 @@ use serde::ser::Serializer;
 
 use crate::channel::Kinded;
 use crate::clock::Rfc3339;
+use crate::correlate::Evidence;
 use crate::detect::{Alert, Technique};
-use crate::event::{Body, Event, FileBody, FileOp, FileTruncation, Truncation};
+use crate::dns;
+use crate::event::{
+    Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
+    Truncation,
+};
 use crate::health::Health;
 use crate::kernel::ProgramStats;
 use crate::proctable::{Origin, Process};
@@ -89,8 +94,137 @@ struct EventDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<FileDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<NetworkDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns: Option<DnsDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<ErrorDoc>,
     rand_guard: RgDoc<'a>,
+}
+
+/// ECS source/destination: ip and port.
+#[derive(Serialize)]
+struct EndpointDoc {
+    ip: std::net::IpAddr,
+    port: u16,
+}
+
+impl EndpointDoc {
+    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+        a.map(|a| EndpointDoc {
+            ip: a.ip(),
+            port: a.port(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct NetworkDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direction: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct DnsDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    id: u16,
+    question: DnsQuestionDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct DnsQuestionDoc<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_: String,
+    class: String,
+}
+
+#[derive(Serialize)]
+struct RgNetwork<'a> {
+    syscall: &'a str,
+    result: i64,
+    family: &'static str,
+    socket_type: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    in_progress: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix_path: Option<&'a str>,
+    /// A datagram to port 53 that is not a parsable query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns_error: Option<String>,
+}
+
+/// IPPROTO_* numbers with an ECS `network.transport` name.
+pub(crate) const TRANSPORTS: &[(u16, &str)] = &[
+    (6, "tcp"),
+    (17, "udp"),
+    (1, "icmp"),
+    (58, "ipv6-icmp"),
+    (132, "sctp"),
+];
+
+fn transport_name(protocol: u16) -> Option<&'static str> {
+    TRANSPORTS
+        .iter()
+        .find(|(n, _)| *n == protocol)
+        .map(|(_, name)| *name)
+}
+
+/// SOCK_* types by name; any other is written `other`.
+pub(crate) const SOCKET_TYPES: &[(u16, &str)] =
+    &[(1, "stream"), (2, "dgram"), (3, "raw"), (5, "seqpacket")];
+
+fn socket_type_name(t: u16) -> &'static str {
+    SOCKET_TYPES
+        .iter()
+        .find(|(n, _)| *n == t)
+        .map_or("other", |(_, name)| *name)
+}
+
+/// ECS event.type for a network operation.
+fn net_types(n: &NetBody) -> &'static [&'static str] {
+    match n.op {
+        NetOp::Connect | NetOp::Accept => &["connection", "start"],
+        NetOp::Bind | NetOp::Listen => &["start"],
+        NetOp::DnsQuery => &["protocol"],
+    }
+}
+
+/// (source, destination): who talks to whom, as ECS puts it.
+fn net_ends(n: &NetBody) -> (Option<EndpointDoc>, Option<EndpointDoc>) {
+    match n.op {
+        // The accepting side is the destination of the connection.
+        NetOp::Accept => (EndpointDoc::of(n.remote), EndpointDoc::of(n.local)),
+        _ => (EndpointDoc::of(n.local), EndpointDoc::of(n.remote)),
+    }
+}
+
+fn network_doc(n: &NetBody) -> NetworkDoc {
+    NetworkDoc {
+        transport: transport_name(n.protocol),
+        type_: match n.family {
+            NetFamily::Inet => Some("ipv4"),
+            NetFamily::Inet6 => Some("ipv6"),
+            _ => None,
+        },
+        direction: match n.op {
+            NetOp::Connect | NetOp::DnsQuery => Some("egress"),
+            NetOp::Accept => Some("ingress"),
+            _ => None,
+        },
+        protocol: (n.op == NetOp::DnsQuery).then_some("dns"),
+    }
 }
 
 #[derive(Serialize)]
@@ -128,9 +262,15 @@ struct HealthBody<'a> {
     events_output_total: u64,
     alerts_output_total: u64,
     userspace_filtered_total: u64,
+    userspace_rate_limited_total: u64,
     invalid_schema_total: u64,
     unsupported_kind_total: u64,
     output_failures_total: u64,
+    rules_loaded: u64,
+    rules_reloads_total: u64,
+    rules_reload_failures_total: u64,
+    correlation_state_size: u64,
+    correlation_evictions_total: u64,
     kernel_ringbuf_drops_total: PerKind<'a>,
     kernel_filtered_total: PerKind<'a>,
     kernel_failed_total: PerKind<'a>,
@@ -138,6 +278,8 @@ struct HealthBody<'a> {
     channel_full_drops_by_kind_total: PerKind<'a>,
     process_table_size: u64,
     process_table_evictions_total: u64,
+    read_watch_files: u64,
+    read_watch_updates_total: u64,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -213,9 +355,15 @@ impl<'a> HealthDoc<'a> {
                     events_output_total: c.events_output_total,
                     alerts_output_total: c.alerts_output_total,
                     userspace_filtered_total: c.userspace_filtered_total,
+                    userspace_rate_limited_total: c.rate_limited_total,
                     invalid_schema_total: c.invalid_schema_total,
                     unsupported_kind_total: c.unsupported_kind_total,
                     output_failures_total: c.output_failures_total,
+                    rules_loaded: c.rules_loaded,
+                    rules_reloads_total: c.rules_reloads_total,
+                    rules_reload_failures_total: c.rules_reload_failures_total,
+                    correlation_state_size: c.correlation_state_size,
+                    correlation_evictions_total: c.correlation_evictions_total,
                     kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
                     kernel_filtered_total: PerKind(&c.kernel_filtered_total),
                     kernel_failed_total: PerKind(&c.kernel_failed_total),
@@ -223,6 +371,8 @@ impl<'a> HealthDoc<'a> {
                     channel_full_drops_by_kind_total: PerKind(&c.channel_full_drops_by_kind_total),
                     process_table_size: c.proc_table_size,
                     process_table_evictions_total: c.proc_table_evictions_total,
+                    read_watch_files: c.read_watch_files,
+                    read_watch_updates_total: c.read_watch_updates_total,
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },
@@ -274,19 +424,23 @@ struct TechniqueDoc<'a>(&'a [Technique]);
 impl Serialize for TechniqueDoc<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("id", &Column(self.0, |t| &t.id))?;
-        m.serialize_entry("name", &Column(self.0, |t| &t.name))?;
+        // Names only when every technique has one, so the arrays align.
+        let named = self.0.iter().all(|t| t.name.is_some());
+        let mut m = s.serialize_map(Some(if named { 2 } else { 1 }))?;
+        m.serialize_entry("id", &Column(self.0, |t| Some(&t.id)))?;
+        if named {
+            m.serialize_entry("name", &Column(self.0, |t| t.name.as_ref()))?;
+        }
         m.end()
     }
 }
 
 /// One field of each element, as a JSON array.
-struct Column<'a, T>(&'a [T], fn(&T) -> &String);
+struct Column<'a, T>(&'a [T], fn(&T) -> Option<&String>);
 
 impl<T> Serialize for Column<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(self.1))
+        s.collect_seq(self.0.iter().filter_map(self.1))
     }
 }
 
@@ -341,6 +495,9 @@ struct RgFile<'a> {
     /// How `file.path` was resolved: `dentry` (from the kernel's file
     /// object) or `name` (the caller's string, made absolute).
     path_source: &'static str,
+    /// A read-only open of a `[file] watch_reads` file: the watched path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watched_path: Option<&'a str>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -350,7 +507,7 @@ fn is_zero(v: &u32) -> bool {
 /// O_* flag names (x86-64 / generic values).
 struct OpenFlags(u64);
 
-const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
+pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
     (0o400, "O_NOCTTY"),
@@ -510,6 +667,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<RgNetwork<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ancestry: Option<Ancestry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<Truncated>,
@@ -523,6 +682,61 @@ struct RgAlert<'a> {
     severity: &'static str,
     /// `builtin` or the rule file.
     source: &'a str,
+    /// A rate-limit summary: the alerts this one stands for that were
+    /// held back (absent on ordinary alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed_count: Option<u64>,
+    /// Scenario detections: every event that led to the alert, oldest
+    /// first (the last is the alert's own event).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [Evidence],
+}
+
+/// One piece of evidence, in the record's own field names.
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            #[serde(rename = "@timestamp")]
+            timestamp: Rfc3339,
+            event: ActionDoc,
+            process: EvidenceProcess<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            file: Option<PathDoc<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            destination: Option<EndpointDoc>,
+        }
+        #[derive(Serialize)]
+        struct ActionDoc {
+            action: &'static str,
+        }
+        #[derive(Serialize)]
+        struct EvidenceProcess<'a> {
+            pid: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            executable: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            command_line: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct PathDoc<'a> {
+            path: &'a str,
+        }
+        Doc {
+            timestamp: Rfc3339(self.time_ns),
+            event: ActionDoc {
+                action: self.action,
+            },
+            process: EvidenceProcess {
+                pid: self.pid,
+                executable: self.executable.as_deref(),
+                command_line: self.command_line.as_deref(),
+            },
+            file: self.path.as_deref().map(|path| PathDoc { path }),
+            destination: EndpointDoc::of(self.destination),
+        }
+        .serialize(s)
+    }
 }
 
 #[derive(Serialize)]
@@ -575,6 +789,7 @@ impl Serialize for Ancestry<'_> {
 enum Truncated {
     Exec(Truncation),
     File(FileTruncation),
+    Net(NetTruncation),
 }
 
 impl Serialize for Truncated {
@@ -591,6 +806,11 @@ impl Serialize for Truncated {
                 (t.other_path, "other_path"),
                 (t.unreadable, "path_unreadable"),
             ],
+            Truncated::Net(t) => vec![
+                (t.unix_path, "unix_path"),
+                (t.payload, "payload"),
+                (t.address_unreadable, "address_unreadable"),
+            ],
         };
         s.collect_seq(names.iter().filter(|(set, _)| *set).map(|(_, n)| n))
     }
@@ -600,6 +820,8 @@ impl Serialize for Truncated {
 fn file_types(f: &FileBody) -> &'static [&'static str] {
     const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
     match f.op {
+        // A read-only open: only ever reported for [file] watch_reads.
+        FileOp::Open if f.is_read() => &["access"],
         FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
         FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
         FileOp::Unlink => &["deletion"],
@@ -625,12 +847,13 @@ fn file_doc(f: &FileBody) -> FileDoc<'_> {
 }
 
 /// "EACCES" for -13; the number when the name is unknown.
+/// Any i64 is accepted (a replayed record can carry one): values that are
+/// no errno are written as the number, without overflowing.
 fn errno_name(result: i64) -> String {
-    let e = nix::errno::Errno::from_raw((-result) as i32);
-    if e == nix::errno::Errno::UnknownErrno {
-        format!("{}", -result)
-    } else {
-        format!("{e:?}")
+    let errno = result.checked_neg().and_then(|n| i32::try_from(n).ok());
+    match errno.map(nix::errno::Errno::from_raw) {
+        Some(e) if e != nix::errno::Errno::UnknownErrno => format!("{e:?}"),
+        _ => format!("{}", -i128::from(result)),
     }
 }
 
@@ -657,16 +880,25 @@ impl<'a> EventDoc<'a> {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
             Body::Exit(_) => ("process", &["end"]),
             Body::File(f) => ("file", file_types(f)),
+            Body::Net(n) => ("network", net_types(n)),
         };
         let file = match &ev.body {
             Body::File(f) => Some(f),
             _ => None,
         };
+        let net = match &ev.body {
+            Body::Net(n) => Some(n),
+            _ => None,
+        };
+        let (source, destination) = net.map_or((None, None), net_ends);
+        let query = net
+            .and_then(|n| n.dns.as_ref())
+            .and_then(|q| q.as_ref().ok());
         let ppid = match &ev.body {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
-            Body::File(_) => proc.map_or(0, |p| p.ppid),
+            Body::File(_) | Body::Net(_) => proc.map_or(0, |p| p.ppid),
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -681,6 +913,7 @@ impl<'a> EventDoc<'a> {
         let truncated = match &ev.body {
             Body::Exec(b) if b.image.truncated.any() => Some(Truncated::Exec(b.image.truncated)),
             Body::File(f) if f.truncated.any() => Some(Truncated::File(f.truncated)),
+            Body::Net(n) if n.truncated.any() => Some(Truncated::Net(n.truncated)),
             _ => None,
         };
         let rule = alert.map(|a| &*a.rule);
@@ -711,6 +944,20 @@ impl<'a> EventDoc<'a> {
                 technique: TechniqueDoc(&r.techniques),
             }),
             file: file.map(file_doc),
+            source,
+            destination,
+            network: net
+                .map(network_doc)
+                .filter(|n| n.transport.is_some() || n.type_.is_some() || n.direction.is_some()),
+            dns: query.map(|q| DnsDoc {
+                type_: if q.response { "answer" } else { "query" },
+                id: q.id,
+                question: DnsQuestionDoc {
+                    name: &q.name,
+                    type_: dns::type_name(q.qtype),
+                    class: dns::class_name(q.qclass),
+                },
+            }),
             error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
                 code: errno_name(f.result),
             }),
@@ -745,6 +992,21 @@ impl<'a> EventDoc<'a> {
                 alert: rule.map(|r| RgAlert {
                     severity: r.severity.as_str(),
                     source: &r.source,
+                    suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
+                    evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
+                }),
+                network: net.map(|n| RgNetwork {
+                    syscall: n.syscall,
+                    result: n.result,
+                    family: n.family.name(),
+                    socket_type: socket_type_name(n.sock_type),
+                    in_progress: n.in_progress,
+                    unix_path: n.unix_path.as_deref(),
+                    dns_error: n
+                        .dns
+                        .as_ref()
+                        .and_then(|q| q.as_ref().err())
+                        .map(|e| e.to_string()),
                 }),
                 file: file.map(|f| RgFile {
                     syscall: f.syscall,
@@ -753,6 +1015,7 @@ impl<'a> EventDoc<'a> {
                     at_flags: f.at_flags,
                     original_path: f.original_path.as_deref(),
                     path_source: if f.resolved { "dentry" } else { "name" },
+                    watched_path: f.watched.as_deref(),
                 }),
                 process: proc.map(|p| RgProcess {
                     exe: &p.image.exe,
@@ -779,5 +1042,19 @@ impl<'a> EventDoc<'a> {
                 }),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_any_result() {
+        assert_eq!(errno_name(-13), "EACCES");
+        assert_eq!(errno_name(-100_000), "100000");
+        // Not -13 cut to 32 bits: a value that is no errno stays a number.
+        assert_eq!(errno_name(-(1 << 32) - 13), "4294967309");
+        assert_eq!(errno_name(i64::MIN), "9223372036854775808");
     }
 }

@@ -1,9 +1,10 @@
-//! Shutdown signals as a file descriptor.
+//! Shutdown and reload signals as a file descriptor.
 //!
-//! SIGINT and SIGTERM are blocked in every thread (the mask is set before
-//! any thread is spawned and inherited) and read from a signalfd that the
-//! poller polls next to the ring buffer: a stop request wakes the poll
-//! immediately, and no async signal handler runs anywhere.
+//! SIGINT, SIGTERM (stop) and SIGHUP (reload the rules) are blocked in
+//! every thread (the mask is set before any thread is spawned and
+//! inherited) and read from a signalfd that the poller polls next to the
+//! ring buffer: a request wakes the poll immediately, and no async signal
+//! handler runs anywhere.
 
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -15,12 +16,13 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Block SIGINT/SIGTERM for this thread (and threads spawned after)
-    /// and open a non-blocking signalfd for them.
+    /// Block SIGINT/SIGTERM/SIGHUP for this thread (and threads spawned
+    /// after) and open a non-blocking signalfd for them.
     pub fn block() -> nix::Result<Signals> {
         let mut set = SigSet::empty();
         set.add(Signal::SIGINT);
         set.add(Signal::SIGTERM);
+        set.add(Signal::SIGHUP);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         Ok(Signals { fd })

@@ -25,11 +25,27 @@ pub struct Stats {
     alerts_output: AtomicU64,
     /// Events dropped by the userspace filter.
     userspace_filtered: AtomicU64,
+    /// Alerts suppressed as repeats (once-per-process rules, rate limits).
+    rate_limited: AtomicU64,
     /// Records the writer could not write.
     output_failures: AtomicU64,
+    /// User rules in force now (a gauge), and SIGHUP reloads that took
+    /// effect or were refused (the old rules stay on a refusal).
+    rules_loaded: AtomicU64,
+    rules_reloads: AtomicU64,
+    rules_reload_failures: AtomicU64,
+    /// Scenario correlation: entries held now (a gauge) and entries
+    /// pushed out before their window was over.
+    correlation_state_size: AtomicU64,
+    correlation_evictions: AtomicU64,
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
+    /// `[file] watch_reads` files that exist now (a gauge), and changes
+    /// the keeper made after the first fill (replacements, appearances,
+    /// disappearances).
+    read_watch_files: AtomicU64,
+    read_watch_updates: AtomicU64,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
@@ -53,9 +69,17 @@ impl Default for Stats {
             events_output: AtomicU64::new(0),
             alerts_output: AtomicU64::new(0),
             userspace_filtered: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
+            rules_loaded: AtomicU64::new(0),
+            rules_reloads: AtomicU64::new(0),
+            rules_reload_failures: AtomicU64::new(0),
+            correlation_state_size: AtomicU64::new(0),
+            correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
+            read_watch_files: AtomicU64::new(0),
+            read_watch_updates: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -75,9 +99,17 @@ pub struct Snapshot {
     pub events_output_total: u64,
     pub alerts_output_total: u64,
     pub userspace_filtered_total: u64,
+    pub rate_limited_total: u64,
     pub output_failures_total: u64,
+    pub rules_loaded: u64,
+    pub rules_reloads_total: u64,
+    pub rules_reload_failures_total: u64,
+    pub correlation_state_size: u64,
+    pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
+    pub read_watch_files: u64,
+    pub read_watch_updates_total: u64,
     /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
@@ -117,11 +149,34 @@ impl Stats {
         };
         self.channel_full_kind[slot].fetch_add(1, Relaxed);
     }
+    pub fn count_rate_limited(&self, n: u64) {
+        self.rate_limited.fetch_add(n, Relaxed);
+    }
     pub fn count_userspace_filtered(&self, n: u64) {
         self.userspace_filtered.fetch_add(n, Relaxed);
     }
     pub fn count_output_failures(&self, n: u64) {
         self.output_failures.fetch_add(n, Relaxed);
+    }
+    pub fn set_rules_loaded(&self, n: usize) {
+        self.rules_loaded.store(n as u64, Relaxed);
+    }
+    /// A SIGHUP reload that took effect (`ok`) or was refused.
+    pub fn count_rules_reload(&self, ok: bool) {
+        if ok {
+            self.rules_reloads.fetch_add(1, Relaxed);
+        } else {
+            self.rules_reload_failures.fetch_add(1, Relaxed);
+        }
+    }
+    /// Watched files present now; `changes` made by this re-stat.
+    pub fn set_read_watch(&self, present: u64, changes: u64) {
+        self.read_watch_files.store(present, Relaxed);
+        self.read_watch_updates.fetch_add(changes, Relaxed);
+    }
+    pub fn set_correlation(&self, size: usize, evictions: u64) {
+        self.correlation_state_size.store(size as u64, Relaxed);
+        self.correlation_evictions.store(evictions, Relaxed);
     }
     pub fn set_proc_table(&self, size: usize, evictions: u64) {
         self.proc_table_size.store(size as u64, Relaxed);
@@ -155,9 +210,17 @@ impl Stats {
             events_output_total: self.events_output.load(Relaxed),
             alerts_output_total: self.alerts_output.load(Relaxed),
             userspace_filtered_total: self.userspace_filtered.load(Relaxed),
+            rate_limited_total: self.rate_limited.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),
+            rules_loaded: self.rules_loaded.load(Relaxed),
+            rules_reloads_total: self.rules_reloads.load(Relaxed),
+            rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
+            correlation_state_size: self.correlation_state_size.load(Relaxed),
+            correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            read_watch_files: self.read_watch_files.load(Relaxed),
+            read_watch_updates_total: self.read_watch_updates.load(Relaxed),
             kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),

@@ -168,3 +168,197 @@ fn unusable_external_object_is_refused_before_loading() {
         assert!(err.lines().any(|l| l.starts_with(&expect)), "{err}");
     }
 }
+
+#[test]
+fn rules_check_lists_the_sample_rules() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+    let out = run(&["rules", "check", "--rules-dir", dir], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let n = stdout.lines().count() - 1;
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("# rules OK: {n} rules from {dir} (1 files)")
+    );
+    assert!(n >= 10, "{stdout}");
+    let file = format!("{dir}/sample-rules.toml");
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("sample-download-piped-to-shell\thigh\texec\t{file}")
+    );
+    assert!(
+        stdout.contains(&format!(
+            "sample-shell-history-removed\tmedium\tunlink,symlink\t{file}\n"
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_check_names_every_problem_and_run_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.d");
+    fs::create_dir(&rules).unwrap();
+    let a = rules.join("a.toml");
+    fs::write(
+        &a,
+        "[[rules]]\nid = \"one\"\nname = \"One\"\nseverity = \"low\"\nevents = [\"open\"]\n\
+         [[rules.all]]\nfield = \"process.args_count\"\nregex = \"(\"\n",
+    )
+    .unwrap();
+    let b = rules.join("b.toml");
+    fs::write(
+        &b,
+        "[[rules]]\nid = \"two\"\nname = \"Two\"\nseverity = \"low\"\nevents = [\"exec\"]\n\
+         [[rules.all]]\nfield = \"file.path\"\nprefix = \"/etc\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &["rules", "check", "--rules-dir", rules.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "rules file {a}: rule `one`: key `all[0].regex`: regex does not apply to process.args_count, which is a number\n\
+             rules file {b}: rule `two`: key `all[0].field`: file.path does not exist for event exec (it exists for: open, unlink, rename, chmod, chown, link, symlink)\n\
+             rand-guard: error: 2 problem(s) in the rules directory {r}\n",
+            a = a.display(),
+            b = b.display(),
+            r = rules.display()
+        )
+    );
+
+    // The agent refuses to start on them, before touching the kernel.
+    let cfg = dir.path().join("config.toml");
+    fs::write(&cfg, format!("[rules]\ndir = \"{}\"\n", rules.display())).unwrap();
+    let out = run(
+        &["run", "--config", cfg.to_str().unwrap(), "--output", "-"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: rules file {}: rule `one`: key `all[0].regex`",
+            a.display()
+        )),
+        "{stderr}"
+    );
+
+    // A directory that is not there, named on the command line.
+    let missing = dir.path().join("nope");
+    let out = run(
+        &["rules", "check", "--rules-dir", missing.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with(&format!(
+            "rules file {}: no such directory\n",
+            missing.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn rules_test_replays_recorded_events_into_the_same_alerts() {
+    let golden = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/rules_alerts.jsonl"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.d");
+    fs::create_dir(&rules).unwrap();
+    fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/sample-rules.toml"),
+        rules.join("sample-rules.toml"),
+    )
+    .unwrap();
+    // The configuration the golden file was made with: a burst of 1.
+    let cfg = dir.path().join("config.toml");
+    fs::write(&cfg, "[alerts]\nburst = 1\nper_minute = 1.0\n").unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "rules",
+            "test",
+            "--rules-dir",
+            rules.to_str().unwrap(),
+            "--events",
+            golden,
+            "--config",
+            cfg.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run_args = |a: Vec<String>| run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+
+    let out = run_args(args(&[]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "# rules test: 6 events replayed (0 filtered out), 4 alerts: \
+         rg-webshell-exec 1, sample-web-server-spawns-shell 1, rg-persist-cron 2; \
+         4 alert and 0 health records in the input skipped\n"
+    );
+    // The alerts are the golden alert records, ids and all, but for the
+    // rule file's path (the golden file names the installed one).
+    let installed = "/etc/rand-guard/rules.d/sample-rules.toml";
+    let here = rules.join("sample-rules.toml");
+    let want: Vec<String> = fs::read_to_string(golden)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"record_type\":\"alert\""))
+        .map(|l| {
+            l.replace(installed, here.to_str().unwrap())
+                .replace("0.0.0-golden", env!("CARGO_PKG_VERSION"))
+        })
+        .collect();
+    let got: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(got, want);
+
+    // Only the rules of the directory.
+    let out = run_args(args(&["--no-builtin"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    assert!(
+        text(&out.stderr).contains("1 alerts: sample-web-server-spawns-shell 1;"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A broken line stops the replay, named by file, line and key.
+    let bad = dir.path().join("bad.jsonl");
+    let first = fs::read_to_string(golden)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    fs::write(
+        &bad,
+        format!(
+            "{first}\n{}\n",
+            first.replace("\"pid\":400,", "\"pid\":\"x\",")
+        ),
+    )
+    .unwrap();
+    let mut a = args(&[]);
+    a[5] = bad.to_str().unwrap().to_string();
+    let out = run_args(a);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "events file {} line 2: key `process.pid`: expected an integer (u32), found a string\n\
+             rand-guard: error: rules test stopped\n",
+            bad.display()
+        )
+    );
+}

@@ -275,11 +275,14 @@ fn unwatched_and_excluded_paths_are_filtered_in_the_kernel() {
     }
     let excluded = format!("/etc/{}", unique("excluded"));
     fs::create_dir_all(&excluded).unwrap();
+    // Outside every watched prefix (/tmp is watched for detections).
+    let outside = format!("/var/lib/{}", unique("outside"));
+    fs::create_dir_all(&outside).unwrap();
     let agent = Agent::start(&format!("{CONFIG}[file]\nexclude = [\"{excluded}\"]\n"));
     const N: usize = 20;
     for i in 0..N {
         fs::write(format!("{excluded}/f{i}"), "x").unwrap();
-        fs::write(format!("/tmp/{}-{i}", unique("outside")), "x").unwrap();
+        fs::write(format!("{outside}/f{i}"), "x").unwrap();
     }
     // A watched write, to know when the agent has caught up.
     let marker = format!("/etc/{}", unique("marker"));
@@ -291,16 +294,11 @@ fn unwatched_and_excluded_paths_are_filtered_in_the_kernel() {
     assert!(status.success());
     fs::remove_dir_all(&excluded).unwrap();
     fs::remove_file(&marker).unwrap();
-    for i in 0..N {
-        fs::remove_file(format!("/tmp/{}-{i}", unique("outside"))).unwrap();
-    }
+    fs::remove_dir_all(&outside).unwrap();
 
     for r in &records {
         let p = get(r, "file.path").as_str().unwrap_or("");
-        assert!(
-            !p.starts_with(&excluded) && !p.starts_with("/tmp/rg-test-"),
-            "{r}"
-        );
+        assert!(!p.starts_with(&excluded) && !p.starts_with(&outside), "{r}");
     }
     // 2 N opens were filtered (other processes may add to the count).
     let health = final_health(&records);

@@ -23,8 +23,9 @@ const N: usize = 20_000;
 
 fn run(policy: &str) {
     let dir = tempfile::tempdir().unwrap();
-    // Only our directory is watched, so every file_chmod record in the
-    // kernel is ours and the per-kind counters are exact.
+    // Only our directory is watched (no detection-only prefixes either),
+    // so every file_chmod record in the kernel is ours and the per-kind
+    // counters are exact.
     let watched = format!("/tmp/{}-{policy}", unique("loss"));
     fs::create_dir_all(&watched).unwrap();
     let target = format!("{watched}/target");
@@ -34,7 +35,7 @@ fn run(policy: &str) {
         &cfg,
         format!(
             "[kernel]\nring_buffer_bytes = 65536\nwakeup_bytes = 4096\n\
-             [file]\ninclude = [\"{watched}\"]\n\
+             [file]\ninclude = [\"{watched}\"]\ndetect_only = []\n\
              [pipeline]\nchannel_capacity = 1\nbackpressure = \"{policy}\"\n"
         ),
     )

@@ -7,14 +7,16 @@
 
 use std::sync::Arc;
 
+use rand_guard::config::Config;
 use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
 use rand_guard::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
 };
 use rand_guard::health::Health;
 use rand_guard::record::{self, Context, Record};
+use rand_guard::rules::RuleSet;
 use rand_guard::stats::Snapshot;
 
 /// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
@@ -214,15 +216,21 @@ fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
         at_flags: 0,
         resolved: false,
         unfiltered: false,
+        watched: None,
         truncated: FileTruncation::default(),
     }
+}
+
+/// The built-in detections with the default config, no user rules.
+fn builtin_detector() -> Detector {
+    Detector::new(&Config::default(), "golden-host", RuleSet::empty(), None).unwrap()
 }
 
 /// File events of a known process, the alerts they raise, and a health
 /// record.
 fn file_sequence() -> Vec<Record> {
     let mut enricher = Enricher::new(1024, 8);
-    let detector = Detector::new(&[], "golden-host");
+    let mut detector = builtin_detector();
     let mut shell = sequence().remove(0); // the login shell, pid 100
     enricher.enrich(&mut shell);
     let open = FileBody {
@@ -261,8 +269,16 @@ fn file_sequence() -> Vec<Record> {
         ..file_body(FileOp::Symlink, "symlinkat", "/usr/local/bin/x")
     };
     let unlink = file_body(FileOp::Unlink, "unlinkat", "/etc/cron.d/backdoor");
+    // A read-only open of a watched file, through a hard link.
+    let read = FileBody {
+        result: 4,
+        open_flags: 0o2000000, // O_RDONLY | O_CLOEXEC
+        resolved: true,
+        watched: Some("/etc/shadow".into()),
+        ..file_body(FileOp::Open, "openat", "/var/tmp/.s")
+    };
     let mut out = Vec::new();
-    for (i, body) in [open, rename, denied, chown, symlink, unlink]
+    for (i, body) in [open, rename, denied, chown, symlink, unlink, read]
         .into_iter()
         .enumerate()
     {
@@ -286,9 +302,17 @@ fn file_sequence() -> Vec<Record> {
             events_output_total: 990,
             alerts_output_total: 3,
             userspace_filtered_total: 7,
+            rate_limited_total: 2,
             output_failures_total: 0,
+            rules_loaded: 12,
+            rules_reloads_total: 1,
+            rules_reload_failures_total: 1,
+            correlation_state_size: 17,
+            correlation_evictions_total: 3,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
+            read_watch_files: 5,
+            read_watch_updates_total: 1,
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
             kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
             kernel_failed_total: per_kind(&[("file_open", 9)]),
@@ -322,6 +346,223 @@ fn render_records(records: &[Record]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+fn net(ms: u64, seq: u64, body: NetBody) -> Event {
+    at(ms, seq, 100, Body::Net(body))
+}
+
+fn net_body(
+    op: NetOp,
+    syscall: &'static str,
+    local: Option<&str>,
+    remote: Option<&str>,
+) -> NetBody {
+    NetBody {
+        op,
+        syscall,
+        result: 0,
+        in_progress: false,
+        family: NetFamily::Inet,
+        protocol: 6,
+        sock_type: 1,
+        local: local.map(|a| a.parse().unwrap()),
+        remote: remote.map(|a| a.parse().unwrap()),
+        unix_path: None,
+        dns: None,
+        truncated: NetTruncation::default(),
+    }
+}
+
+/// Network events of the known shell, one suspicious-port alert.
+fn net_sequence() -> Vec<Record> {
+    let mut enricher = Enricher::new(1024, 8);
+    let mut detector = builtin_detector();
+    let mut shell = sequence().remove(0);
+    enricher.enrich(&mut shell);
+    let query = |name: &str| {
+        let mut m = vec![0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 16, 0, 1]);
+        rand_guard::dns::parse_query(&m)
+    };
+    let bodies = vec![
+        NetBody {
+            result: -115,
+            in_progress: true,
+            ..net_body(
+                NetOp::Connect,
+                "connect",
+                Some("10.0.0.5:40000"),
+                Some("203.0.113.7:4444"),
+            )
+        },
+        net_body(NetOp::Bind, "bind", Some("0.0.0.0:8080"), None),
+        net_body(NetOp::Listen, "listen", Some("0.0.0.0:8080"), None),
+        net_body(
+            NetOp::Accept,
+            "accept4",
+            Some("10.0.0.5:8080"),
+            Some("198.51.100.9:51000"),
+        ),
+        NetBody {
+            family: NetFamily::Inet6,
+            ..net_body(
+                NetOp::Connect,
+                "connect",
+                Some("[::1]:41000"),
+                Some("[::1]:22"),
+            )
+        },
+        NetBody {
+            family: NetFamily::Unix,
+            protocol: 0,
+            unix_path: Some("@/tmp/.X11-unix/X0".into()),
+            ..net_body(NetOp::Connect, "connect", None, None)
+        },
+        NetBody {
+            protocol: 17,
+            sock_type: 2,
+            dns: Some(query("txt.example.org")),
+            ..net_body(
+                NetOp::DnsQuery,
+                "sendmmsg",
+                Some("10.0.0.5:53000"),
+                Some("10.0.0.53:53"),
+            )
+        },
+        NetBody {
+            protocol: 17,
+            sock_type: 2,
+            dns: Some(rand_guard::dns::parse_query(&[1, 2, 3])),
+            truncated: NetTruncation {
+                payload: true,
+                ..Default::default()
+            },
+            ..net_body(
+                NetOp::DnsQuery,
+                "sendto",
+                Some("10.0.0.5:53001"),
+                Some("10.0.0.53:53"),
+            )
+        },
+    ];
+    let mut out = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let mut ev = net(70 + i as u64, 20 + i as u64, body);
+        enricher.enrich(&mut ev);
+        let mut alerts = Vec::new();
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.into_iter().map(Record::Alert));
+    }
+    out
+}
+
+/// A web shell (the built-in scenario, with its evidence, and a sample
+/// rule), and a rate-limited burst of persistence alerts with its summary.
+fn rules_sequence() -> Vec<Record> {
+    let samples = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/sample-rules.toml"
+    ))
+    .unwrap();
+    let rules = rand_guard::rules::parse_file(
+        std::path::Path::new("/etc/rand-guard/rules.d/sample-rules.toml"),
+        &samples,
+    )
+    .unwrap();
+    let cfg = Config {
+        alerts: rand_guard::config::AlertsConfig {
+            burst: 1,
+            per_minute: 1.0,
+        },
+        ..Config::default()
+    };
+    let mut detector =
+        Detector::new(&cfg, "golden-host", RuleSet::from_rules(rules), None).unwrap();
+    let mut enricher = Enricher::new(1024, 8);
+    let www = Creds {
+        uid: 33,
+        gid: 33,
+        euid: 33,
+        egid: 33,
+        login_uid: None,
+        session_id: None,
+    };
+    let nginx = image(
+        "/usr/sbin/nginx",
+        "/usr/sbin/nginx",
+        &["nginx: worker process"],
+    );
+    let php = image(
+        "/usr/sbin/php-fpm8.2",
+        "/usr/sbin/php-fpm8.2",
+        &["php-fpm: pool www"],
+    );
+    let shell = image("/bin/sh", "/usr/bin/dash", &["sh", "-c", "id; uname -a"]);
+    let mut events = vec![
+        exec(100, 30, 400, 1, 0, nginx, www),
+        exec(101, 31, 401, 400, 99, php, www),
+        exec(102, 32, 402, 401, 100, shell, www),
+    ];
+    // The shell writes three cron files in a row: one alert, two held back.
+    for i in 0..3 {
+        events.push(file(
+            103 + i,
+            33 + i,
+            402,
+            FileBody {
+                result: 3,
+                open_flags: 0o101,
+                mode: Some(0o644),
+                resolved: true,
+                ..file_body(FileOp::Open, "openat", &format!("/etc/cron.d/job{i}"))
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    let mut alerts = Vec::new();
+    for mut ev in events {
+        enricher.enrich(&mut ev);
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.drain(..).map(Record::Alert));
+    }
+    // A minute on, a token is back: the summary of the two.
+    detector.sweep(BOOT + 61_000_000_000, &mut alerts);
+    out.extend(alerts.drain(..).map(Record::Alert));
+    out
+}
+
+#[test]
+fn rule_alerts_and_rate_limit_summary_match_golden() {
+    let records = rules_sequence();
+    let ids: Vec<_> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Alert(a) => Some((a.rule.id.as_str(), a.suppressed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("rg-webshell-exec", 0),
+            ("sample-web-server-spawns-shell", 0),
+            ("rg-persist-cron", 0),
+            ("rg-persist-cron", 2)
+        ]
+    );
+    check("rules_alerts.jsonl", &render_records(&records));
+}
+
+#[test]
+fn network_events_match_golden() {
+    check("network.jsonl", &render_records(&net_sequence()));
+}
+
 #[test]
 fn file_events_alerts_and_health_match_golden() {
     check("file_alert_health.jsonl", &render_records(&file_sequence()));
@@ -334,7 +575,10 @@ fn process_events_match_golden() {
 
 #[test]
 fn every_golden_line_is_one_object_with_version_and_type() {
-    let text = render(sequence()) + &render_records(&file_sequence());
+    let text = render(sequence())
+        + &render_records(&file_sequence())
+        + &render_records(&net_sequence())
+        + &render_records(&rules_sequence());
     let mut types = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -143,6 +143,26 @@ impl Agent {
         );
     }
 
+    /// Send `sig` to the agent.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig)
+            .expect("signal the agent");
+    }
+
+    /// Wait until the agent's stderr contains `text` `count` times in all
+    /// (10 s at most).
+    pub fn wait_stderr(&self, text: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.stderr_text().matches(text).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} (x{count}) on the agent's stderr within 10 s:\n{}",
+                self.stderr_text()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, wait, and return the exit status and every record.
     pub fn stop(mut self) -> (ExitStatus, Vec<Value>, String) {
         nix::sys::signal::kill(

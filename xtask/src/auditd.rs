@@ -69,6 +69,7 @@ pub const FILE_SYSCALLS: &[&str] = &[
     "symlink",
     "openat2",
     "fchmodat2",
+    "open_by_handle_at",
 ];
 
 /// The process lifecycle, as the agent's exec, fork and exit tracepoints
@@ -87,6 +88,7 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
     let nr = match name {
         "openat" => c::SYS_openat,
         "openat2" => c::SYS_openat2,
+        "open_by_handle_at" => c::SYS_open_by_handle_at,
         "unlinkat" => c::SYS_unlinkat,
         "renameat2" => c::SYS_renameat2,
         "fchmod" => c::SYS_fchmod,

@@ -21,6 +21,7 @@ pub const WORKLOADS: &[&str] = &[
     "exec",
     "exec-paced",
     "pipeline",
+    "reads",
 ];
 
 /// Options from the command line.
@@ -69,7 +70,16 @@ impl Options {
                 "--exec-rate" => o.exec_rate = num(a, value(a)?)?,
                 "--exec-seconds" => o.exec_seconds = num(a, value(a)?)?,
                 "--only" => {
-                    let list: Vec<String> = value(a)?.split(',').map(str::to_string).collect();
+                    let mut list: Vec<String> = Vec::new();
+                    for w in value(a)?.split(',') {
+                        // `files`: both file storms (the name main's
+                        // --only used for them).
+                        if w == "files" {
+                            list.extend(["file-outside".into(), "file-inside".into()]);
+                        } else {
+                            list.push(w.to_string());
+                        }
+                    }
                     if let Some(bad) = list.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
                         return Err(format!(
                             "--only: unknown workload `{bad}` (known: {})",
@@ -241,23 +251,224 @@ pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
         r.agent_cpu += cpu;
     }
     // The per-program cost: separately, as counting adds its own overhead.
-    let agent = Agent::start(bin, AGENT_CONFIG, scratch);
+    r.per_run_ns = per_run_ns(bin, AGENT_CONFIG, scratch, &*w.work);
+    r
+}
+
+/// One more run of `work` beside the agent with `config`, with the
+/// kernel's per-program statistics on: mean ns per run of each program
+/// that ran, and how many runs.
+fn per_run_ns(
+    bin: &Path,
+    config: &str,
+    scratch: &Path,
+    work: &dyn Fn() -> Cost,
+) -> Vec<(String, f64, u64)> {
+    let agent = Agent::start(bin, config, scratch);
     set_bpf_stats(true);
-    (w.work)();
+    work();
     // Let the agent publish the counts (once a second) before it stops.
     std::thread::sleep(Duration::from_millis(1200));
     set_bpf_stats(false);
     let h = agent.stop();
+    let mut out = Vec::new();
     if let Some(progs) = h["bpf_programs"].as_object() {
         for (name, p) in progs {
             let n = p["run_count_total"].as_u64().unwrap_or(0);
             let t = p["run_time_ns_total"].as_u64().unwrap_or(0);
             if n > 0 {
-                r.per_run_ns.push((name.clone(), t as f64 / n as f64, n));
+                out.push((name.clone(), t as f64 / n as f64, n));
             }
         }
     }
+    out
+}
+
+fn programs(v: &[(String, f64, u64)]) -> String {
+    if v.is_empty() {
+        return "—".into();
+    }
+    v.iter()
+        .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An agent configuration compared in an A/B group.
+#[derive(Clone)]
+pub struct Variant {
+    pub name: String,
+    pub config: String,
+}
+
+/// What the agent did over the with-agent runs of one variant.
+#[derive(Default)]
+pub struct AgentSide {
+    pub costs: Vec<Cost>,
+    /// Real wall time of the runs, all rounds.
+    pub elapsed: Duration,
+    pub events: u64,
+    pub drops: u64,
+    pub channel_drops: u64,
+    pub filtered: u64,
+    pub agent_cpu: f64,
+    pub peak_rss: u64,
+    pub per_run_ns: Vec<(String, f64, u64)>,
+}
+
+impl AgentSide {
+    /// One run of `work` beside a fresh agent with `config`.
+    fn run(&mut self, bin: &Path, config: &str, scratch: &Path, work: &dyn Fn() -> Cost) -> Cost {
+        let agent = Agent::start(bin, config, scratch);
+        let cpu0 = agent.cpu_seconds();
+        let c = work();
+        self.agent_cpu += agent.cpu_seconds() - cpu0;
+        self.peak_rss = self.peak_rss.max(agent.peak_rss_bytes());
+        let h = agent.stop();
+        self.costs.push(c);
+        self.elapsed += c.elapsed;
+        self.events += h["events_output_total"].as_u64().unwrap_or(0);
+        self.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
+        self.channel_drops += agent::sum(&h, "channel_full_drops_total");
+        self.filtered += agent::sum(&h, "kernel_filtered_total");
+        c
+    }
+}
+
+/// One workload run with no agent and beside the agent in two
+/// configurations: A (the reference) and B.
+pub struct AbOutcome {
+    pub label: String,
+    pub ops: usize,
+    pub a_name: String,
+    pub b_name: String,
+    pub none: Vec<Cost>,
+    pub a: AgentSide,
+    pub b: AgentSide,
+}
+
+/// Run `w` `o.pairs` rounds with no agent, beside the agent configured as
+/// `a` and as `b`: even rounds in the order none, A, B, odd rounds B, A,
+/// none, so a drift in the machine's speed falls on every side alike.
+/// Then once more under each with the kernel's per-program statistics on.
+pub fn ab(
+    bin: &Path,
+    w: &Workload,
+    o: &Options,
+    scratch: &Path,
+    a: &Variant,
+    b: &Variant,
+) -> AbOutcome {
+    let label = &w.label;
+    let mut r = AbOutcome {
+        label: label.clone(),
+        ops: w.ops,
+        a_name: a.name.clone(),
+        b_name: b.name.clone(),
+        none: Vec::new(),
+        a: AgentSide::default(),
+        b: AgentSide::default(),
+    };
+    (w.work)(); // warm up
+    for round in 0..o.pairs {
+        let (none, ca, cb) = if round % 2 == 0 {
+            let none = (w.work)();
+            let ca = r.a.run(bin, &a.config, scratch, &*w.work);
+            (none, ca, r.b.run(bin, &b.config, scratch, &*w.work))
+        } else {
+            let cb = r.b.run(bin, &b.config, scratch, &*w.work);
+            let ca = r.a.run(bin, &a.config, scratch, &*w.work);
+            ((w.work)(), ca, cb)
+        };
+        let ms = |c: &Cost| c.wall.as_secs_f64() * 1e3;
+        eprintln!(
+            "bench: {label} round {}/{}{}: wall no agent {:.1} ms, {} {:.1} ms, {} {:.1} ms (B / A {:.3})",
+            round + 1,
+            o.pairs,
+            if round % 2 == 1 { " (B, A, none)" } else { "" },
+            ms(&none),
+            a.name,
+            ms(&ca),
+            b.name,
+            ms(&cb),
+            cb.wall.as_secs_f64() / ca.wall.as_secs_f64(),
+        );
+        r.none.push(none);
+    }
+    r.a.per_run_ns = per_run_ns(bin, &a.config, scratch, &*w.work);
+    r.b.per_run_ns = per_run_ns(bin, &b.config, scratch, &*w.work);
     r
+}
+
+/// Per round, x / y: wall clock, or the workload's CPU time.
+fn ratios(x: &[Cost], y: &[Cost], cpu: bool) -> Vec<f64> {
+    x.iter()
+        .zip(y)
+        .map(|(x, y)| {
+            if cpu {
+                x.cpu.as_secs_f64() / y.cpu.as_secs_f64()
+            } else {
+                x.wall.as_secs_f64() / y.wall.as_secs_f64()
+            }
+        })
+        .collect()
+}
+
+/// The A/B/none table, then the agent's side for A and for B.
+pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
+    let mut s = format!(
+        "| workload ({} rounds, cheapest of {CHUNKS} chunks each) | per op (median): no agent / A / B | B ÷ A wall, median (min..max) | B ÷ A workload CPU, median (min..max) | A ÷ no agent, wall median (min..max) | B ÷ no agent, wall median (min..max) | BPF ns per program run (runs): A / B |\n|---|---|---|---|---|---|---|\n",
+        o.pairs
+    );
+    let per_op = |v: &[Cost], ops: usize| {
+        median(
+            v.iter()
+                .map(|c| c.wall.as_secs_f64() * 1e9 / ops as f64)
+                .collect(),
+        )
+    };
+    for r in results {
+        s.push_str(&format!(
+            "| {} (A: {}, B: {}) | {:.0} / {:.0} / {:.0} ns | {} | {} | {} | {} | {} / {} |\n",
+            r.label,
+            r.a_name,
+            r.b_name,
+            per_op(&r.none, r.ops),
+            per_op(&r.a.costs, r.ops),
+            per_op(&r.b.costs, r.ops),
+            spread(&ratios(&r.b.costs, &r.a.costs, false), 3),
+            spread(&ratios(&r.b.costs, &r.a.costs, true), 3),
+            spread(&ratios(&r.a.costs, &r.none, false), 3),
+            spread(&ratios(&r.b.costs, &r.none, false), 3),
+            programs(&r.a.per_run_ns),
+            programs(&r.b.per_run_ns),
+        ));
+    }
+    s.push_str(
+        "\n| workload, agent configuration: the agent's side (all rounds) | events out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        for (name, side) in [(&r.a_name, &r.a), (&r.b_name, &r.b)] {
+            s.push_str(&format!(
+                "| {}, {} | {} | {:.0} | {:.2} | {} | {} + {} | {} | {:.1} MiB |\n",
+                r.label,
+                name,
+                side.events,
+                side.events as f64 / side.elapsed.as_secs_f64(),
+                side.agent_cpu,
+                if side.events as f64 >= 0.01 * (r.ops * o.pairs) as f64 {
+                    format!("{:.2}", side.agent_cpu / side.events as f64 * 1e5)
+                } else {
+                    "— (no events of its own)".into()
+                },
+                side.drops,
+                side.channel_drops,
+                side.filtered,
+                side.peak_rss as f64 / MIB,
+            ));
+        }
+    }
+    s
 }
 
 /// The A/B table (the format docs/benchmarks.md has always shown), then
@@ -277,11 +488,6 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
         )
     };
     for r in results {
-        let progs: Vec<String> = r
-            .per_run_ns
-            .iter()
-            .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
-            .collect();
         s.push_str(&format!(
             "| {} | {:.0} / {:.0} ns | {} | {} | {} | {} | {} | {:.2} | {} |\n",
             r.label,
@@ -293,7 +499,7 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
             r.drops,
             r.filtered,
             r.agent_cpu,
-            progs.join(", ")
+            programs(&r.per_run_ns)
         ));
     }
     s.push('\n');
@@ -535,6 +741,41 @@ pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
     s
 }
 
+/// The groups that compare two agent configurations (see [`ab`]): the read
+/// watch off and on.
+fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
+    let n = o.iterations;
+    let mut out = Vec::new();
+    let variant = |name: &str, extra: &str| Variant {
+        name: name.into(),
+        config: format!("{AGENT_CONFIG}{extra}"),
+    };
+    // Read-only opens of an unwatched file: the cost of the per-open inode
+    // lookup every read-only open on the host pays while watch_reads is set.
+    let reads = Path::new("/var/tmp/rg-bench-reads");
+    if o.wants("reads") {
+        fs::create_dir_all(reads).expect("bench directory");
+        let target = reads.join("f");
+        fs::write(&target, b"x").expect("bench file");
+        let w = Workload {
+            name: "reads",
+            label: "read-only open + close of an unwatched file (/var/tmp)".into(),
+            ops: n * 10,
+            work: Box::new(|| workload::read_storm_min(&target, n * 10)),
+        };
+        out.push(ab(
+            bin,
+            &w,
+            o,
+            scratch,
+            &variant("watch_reads = []", "[file]\nwatch_reads = []\n"),
+            &variant("default watch_reads", ""),
+        ));
+        let _ = fs::remove_dir_all(reads);
+    }
+    out
+}
+
 /// The whole benchmark: prints progress on stderr, returns the tables.
 pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
     let at_start = agent::check_conditions("bench");
@@ -605,6 +846,10 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
     }
     if o.wants("exec-paced") {
         tables.push(report_paced(&paced_exec(bin, o, scratch), o));
+    }
+    let ab_results = ab_groups(bin, o, scratch);
+    if !ab_results.is_empty() {
+        tables.push(report_ab(&ab_results, o));
     }
     tables.extend(pipeline_table);
 

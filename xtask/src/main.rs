@@ -4,6 +4,7 @@
 mod agent;
 mod auditd;
 mod bench;
+mod package;
 mod svg;
 mod throughput;
 mod workload;
@@ -20,7 +21,12 @@ commands:
   check       cargo check of the whole workspace, all targets           (cargo xc)
   clippy      clippy on everything, warnings are errors                  (cargo xl)
   test        all tests; the privileged end-to-end ones run as root      (cargo xt)
-  build       release build of the agent                                 (cargo xb)
+  build [ARGS]
+              static release build of the agent and its BPF object      (cargo xb)
+              in target/x86_64-unknown-linux-gnu/release/; ARGS go to `cargo build`
+  package     static build, then dist/: rand-guard-<version>-x86_64-linux.tar.gz,
+              the .deb, the .rpm and SHA256SUMS (installs cargo-deb and
+              cargo-generate-rpm when missing)
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
   bench [--iterations N] [--pairs K] [--execs N] [--exec-rate R]
@@ -28,9 +34,11 @@ commands:
         [--auditd --i-understand-auditd-taints-this-boot]
               release build, then (root) workloads without and with the agent
               as A/B pairs: getppid loop, file storms, exec storm; a paced exec
-              workload; the pipeline alone (cargo bench --bench pipeline).
-              Prints markdown tables for docs/benchmarks.md. W: syscall,
-              file-outside, file-inside, exec, exec-paced, pipeline.
+              workload; the read storm without the agent and beside it with
+              the read watch off and on; the pipeline alone (cargo bench
+              --bench pipeline). Prints markdown tables for docs/benchmarks.md.
+              W: syscall, file-outside, file-inside (files: both), exec,
+              exec-paced, pipeline, reads.
               --auditd also runs them beside auditd: it slows every process
               until reboot, so it refuses without the second flag
   auditd-rules
@@ -221,17 +229,14 @@ fn main() -> ExitCode {
             c.args(["test", "--workspace"]).args(rest);
             run(c)
         }
-        "build" => {
-            let mut c = cargo();
-            c.args(["build", "--release", "-p", "rand-guard"])
-                .args(rest);
-            run(c).inspect(|_| {
-                eprintln!(
-                    "xtask: built {} and the BPF object {}",
-                    root().join("target/release/rand-guard").display(),
-                    root().join("target/release/edr-ebpf").display()
-                )
-            })
+        "build" => package::static_build(rest).map(|_| ()),
+        "package" => {
+            if !rest.is_empty() {
+                eprintln!("xtask: package takes no arguments\n");
+                eprint!("{USAGE}");
+                return ExitCode::from(2);
+            }
+            package::package()
         }
         "run" => {
             if !is_root() {

@@ -97,6 +97,19 @@ pub fn syscall_storm(n: usize) -> Cost {
     })
 }
 
+/// The read storm: open `file` read-only (openat, O_RDONLY | O_CLOEXEC)
+/// and close it, `n` times, in CHUNKS chunks. Nothing is read: the open is
+/// what is measured.
+pub fn read_storm_min(file: &Path, n: usize) -> Cost {
+    chunked(n, |per| {
+        let (start, cpu0) = (Instant::now(), self_cpu());
+        for _ in 0..per {
+            drop(fs::File::open(file).expect("open for reading"));
+        }
+        (start.elapsed(), self_cpu() - cpu0)
+    })
+}
+
 /// fork + exec of one program without arguments, as a shell runs a command.
 pub struct Spawner {
     path: CString,

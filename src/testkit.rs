@@ -1,0 +1,152 @@
+//! Builders of events for unit tests: processes with a parent chain,
+//! execs, file operations and connects, at a given millisecond.
+
+use std::sync::Arc;
+
+use crate::event::{
+    Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image, NetBody, NetFamily,
+    NetOp, NetTruncation,
+};
+use crate::proctable::{Origin, Process};
+
+/// 2026-11-28T08:00:00Z, and a boot clock 1000 s behind it.
+pub const WALL: u64 = 1_795_852_800_000_000_000;
+pub const BOOT: u64 = 1_000_000_000_000;
+
+/// A process running `exe` with `args`, uid 1000, below `parent`.
+pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>) -> Arc<Process> {
+    let chain_len = parent.as_ref().map_or(0, |p| p.chain_len + 1);
+    Arc::new(Process {
+        pid,
+        ppid: parent.as_ref().map_or(1, |p| p.pid),
+        start_ns: BOOT + u64::from(pid),
+        start_exact: true,
+        start_time_ns: WALL + u64::from(pid),
+        image: Arc::new(Image {
+            executable: exe.into(),
+            exe: exe.into(),
+            name: exe
+                .rsplit('/')
+                .next()
+                .unwrap_or(exe)
+                .chars()
+                .take(15)
+                .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            truncated: Default::default(),
+        }),
+        creds: Some(Creds {
+            uid: 1000,
+            gid: 1000,
+            euid: 1000,
+            egid: 1000,
+            login_uid: Some(1000),
+            session_id: Some(1),
+        }),
+        cgroup_id: Some(1),
+        parent,
+        origin: Origin::Exec,
+        chain_len,
+    })
+}
+
+/// A chain of processes, top first: `chain(&["/sbin/init", "/usr/sbin/nginx"])`
+/// gives nginx (pid 101) below init (pid 100).
+pub fn chain(exes: &[&str]) -> Option<Arc<Process>> {
+    let mut parent = None;
+    for (i, exe) in exes.iter().enumerate() {
+        parent = Some(process(100 + i as u32, exe, &[exe], parent));
+    }
+    parent
+}
+
+fn at(ms: u64, p: &Arc<Process>, body: Body) -> Event {
+    Event {
+        seq: ms,
+        time_ns: WALL + ms * 1_000_000,
+        ktime_ns: BOOT + ms * 1_000_000,
+        pid: p.pid,
+        tid: p.pid,
+        body,
+        process: Some(p.clone()),
+    }
+}
+
+/// `p` exec'd (its image is the new program) at `ms`.
+pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
+    at(
+        ms,
+        p,
+        Body::Exec(ExecBody {
+            image: p.image.clone(),
+            ppid: p.ppid,
+            start_ns: p.start_ns,
+            parent_start_ns: 0,
+            creds: p.creds.unwrap(),
+            cgroup_id: 1,
+            argc: p.image.args.len() as u32,
+        }),
+    )
+}
+
+/// A successful file operation by `p` at `ms`.
+pub fn file(ms: u64, p: &Arc<Process>, op: FileOp, path: &str) -> Event {
+    at(
+        ms,
+        p,
+        Body::File(FileBody {
+            op,
+            syscall: "test",
+            path: path.into(),
+            original_path: None,
+            target_path: None,
+            result: 0,
+            open_flags: if op == FileOp::Open { 0o1101 } else { 0 },
+            mode: None,
+            owner: None,
+            group: None,
+            at_flags: 0,
+            resolved: true,
+            unfiltered: false,
+            watched: None,
+            truncated: FileTruncation::default(),
+        }),
+    )
+}
+
+/// As [`file`], with the body adjusted by `f`.
+pub fn file_with(
+    ms: u64,
+    p: &Arc<Process>,
+    op: FileOp,
+    path: &str,
+    f: impl FnOnce(&mut FileBody),
+) -> Event {
+    let mut ev = file(ms, p, op, path);
+    if let Body::File(b) = &mut ev.body {
+        f(b);
+    }
+    ev
+}
+
+/// A TCP connect by `p` to `remote` at `ms`.
+pub fn connect(ms: u64, p: &Arc<Process>, remote: &str) -> Event {
+    at(
+        ms,
+        p,
+        Body::Net(NetBody {
+            op: NetOp::Connect,
+            syscall: "connect",
+            result: 0,
+            in_progress: false,
+            family: NetFamily::Inet,
+            protocol: 6,
+            sock_type: 1,
+            local: Some("10.0.0.2:40000".parse().unwrap()),
+            remote: Some(remote.parse().unwrap()),
+            unix_path: None,
+            dns: None,
+            truncated: NetTruncation::default(),
+        }),
+    )
+}

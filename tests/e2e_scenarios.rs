@@ -1,0 +1,378 @@
+//! Privileged end-to-end tests of the scenario detections: each performs
+//! the behaviour on this machine (loopback only, cleaned up afterwards)
+//! and asserts the alert, its evidence, and that a near miss stays quiet.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::symlink;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Agent, get, pid_of, privileged, unique};
+use serde_json::Value;
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Network on for connects (rg-drop-exec scores writers that connected).
+const CONFIG: &str = "[kernel]\nring_buffer_bytes = 4194304\n\
+                      [network]\nenabled = true\nhooks = [\"connect\"]\n";
+
+fn alerts<'a>(records: &'a [Value], rule: &str) -> Vec<&'a Value> {
+    records
+        .iter()
+        .filter(|r| r["record_type"] == "alert" && get(r, "rule.id") == rule)
+        .collect()
+}
+
+fn evidence(alert: &Value) -> Vec<(String, u64)> {
+    get(alert, "rand_guard.alert.evidence")
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| {
+            (
+                get(e, "event.action").as_str().unwrap().to_string(),
+                get(e, "process.pid").as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Run `sh -c cmd`, wait; its pid.
+fn sh(cmd: &str) -> u32 {
+    let mut c = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
+    let pid = c.id();
+    assert!(c.wait().unwrap().success(), "sh -c {cmd:?}");
+    pid
+}
+
+#[test]
+fn web_server_running_a_shell_is_a_webshell() {
+    if !privileged("web_server_running_a_shell_is_a_webshell") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // A tiny HTTP server named like a web server: every GET runs
+    // `sh -c "id; echo MARKER"` and returns its output.
+    let nginx = dir.path().join("nginx");
+    symlink(PYTHON, &nginx).unwrap();
+    let marker = unique("webshell");
+    let server = format!(
+        r#"
+import http.server, subprocess, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        out = subprocess.run(["/bin/sh", "-c", "id; echo {marker}"], capture_output=True).stdout
+        self.send_response(200); self.end_headers(); self.wfile.write(out)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.handle_request()
+"#
+    );
+    let agent = Agent::start(CONFIG);
+    let mut child = Command::new(&nginx)
+        .args(["-c", &server])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server_pid = child.id();
+    let mut port = String::new();
+    let mut out = child.stdout.take().unwrap();
+    let mut byte = [0u8];
+    while out.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        port.push(byte[0] as char);
+    }
+    let mut conn = TcpStream::connect(("127.0.0.1", port.trim().parse::<u16>().unwrap())).unwrap();
+    conn.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains(&marker), "{reply}");
+    assert!(child.wait().unwrap().success());
+    agent.wait_for("the webshell alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-webshell-exec"
+            && get(r, "process.parent.pid") == server_pid
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    let mine: Vec<&Value> = alerts(&records, "rg-webshell-exec")
+        .into_iter()
+        .filter(|a| get(a, "process.parent.pid") == server_pid)
+        .collect();
+    // One alert: on the sh (the id below it is part of the same command).
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    let a = mine[0];
+    let sh_pid = pid_of(a);
+    assert_eq!(get(a, "process.executable"), "/bin/sh");
+    assert_eq!(get(a, "event.severity"), 73);
+    assert_eq!(
+        get(a, "threat.technique.id"),
+        &serde_json::json!(["T1505.003"])
+    );
+    assert_eq!(
+        get(a, "message").as_str().unwrap(),
+        format!("sh run under web server nginx (pid {server_pid}): /bin/sh -c id; echo {marker}")
+    );
+    assert_eq!(
+        evidence(a),
+        [
+            ("exec".into(), u64::from(server_pid)),
+            ("exec".into(), sh_pid)
+        ]
+    );
+    let ev0 = &get(a, "rand_guard.alert.evidence")[0];
+    assert_eq!(get(ev0, "process.executable"), nginx.to_str().unwrap());
+
+    // Near miss: the same shell command from this test (no web server).
+    let plain = sh(&format!("id > /dev/null; echo {marker}-plain > /dev/null"));
+    assert!(
+        records
+            .iter()
+            .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain))),
+        "no alert for a shell outside a web server"
+    );
+}
+
+#[test]
+fn systemd_unit_written_then_enabled() {
+    if !privileged("systemd_unit_written_then_enabled") {
+        return;
+    }
+    let name = unique("enable");
+    let (a, b, c) = (
+        format!("{name}-a.service"),
+        format!("{name}-b.service"),
+        format!("{name}-c.service"),
+    );
+    let units = "/etc/systemd/system";
+    let wants = format!("{units}/multi-user.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    let cleanup = [
+        format!("{units}/{a}"),
+        format!("{units}/{b}"),
+        format!("{units}/{c}"),
+        format!("{wants}/{b}"),
+    ];
+    let _guard = Cleanup(cleanup.to_vec());
+    let agent = Agent::start(CONFIG);
+    let unit = "[Service]\nExecStart=/bin/true\n";
+    // A: written, then `systemctl enable` names it (it fails here, where
+    // systemd is not running, but the attempt is the signal).
+    let write_a = sh(&format!("printf '{unit}' > {units}/{a}"));
+    let _ = Command::new("systemctl")
+        .args(["enable", a.trim_end_matches(".service")])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    // B: written, then linked into multi-user.target.wants.
+    let write_b = sh(&format!("printf '{unit}' > {units}/{b}"));
+    let mut ln = Command::new("ln")
+        .args(["-s", &format!("{units}/{b}"), &format!("{wants}/{b}")])
+        .spawn()
+        .unwrap();
+    let link_b = ln.id();
+    assert!(ln.wait().unwrap().success());
+    // C (near miss): written, then only its status asked.
+    let write_c = sh(&format!("printf '{unit}' > {units}/{c}"));
+    let _ = Command::new("systemctl")
+        .args(["status", &c])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    agent.wait_for("the link alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-persist-systemd-enable"
+            && pid_of(r) == u64::from(link_b)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let mine: Vec<&Value> = alerts(&records, "rg-persist-systemd-enable")
+        .into_iter()
+        .filter(|r| {
+            get(r, "message")
+                .as_str()
+                .is_some_and(|m| m.contains(&name))
+        })
+        .collect();
+    assert_eq!(mine.len(), 2, "{mine:#?}");
+    let (ea, eb) = (evidence(mine[0]), evidence(mine[1]));
+    assert_eq!(ea[0], ("open".into(), u64::from(write_a)));
+    assert_eq!(ea[1].0, "exec");
+    assert_eq!(get(mine[0], "process.executable"), "/usr/bin/systemctl");
+    assert!(
+        get(mine[0], "message")
+            .as_str()
+            .unwrap()
+            .starts_with(&format!(
+                "Systemd unit {a} written by /bin/sh then enabled or started (systemctl enable {}",
+                a.trim_end_matches(".service")
+            )),
+        "{}",
+        get(mine[0], "message")
+    );
+    assert_eq!(
+        eb,
+        [
+            ("open".into(), u64::from(write_b)),
+            ("symlink".into(), u64::from(link_b))
+        ]
+    );
+    assert_eq!(get(mine[1], "event.severity"), 99);
+    // C: the single-write alert only.
+    let c_alerts: Vec<&str> = records
+        .iter()
+        .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(write_c))
+        .map(|r| get(r, "rule.id").as_str().unwrap())
+        .collect();
+    assert_eq!(c_alerts, ["rg-persist-systemd-unit"]);
+}
+
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+#[test]
+fn downloaded_file_executed_from_tmp_is_critical() {
+    if !privileged("downloaded_file_executed_from_tmp_is_critical") {
+        return;
+    }
+    let payload = format!("/tmp/{}", unique("drop"));
+    let copied = format!("/tmp/{}", unique("copy"));
+    let unrun = format!("/tmp/{}", unique("unrun"));
+    let _guard = Cleanup(vec![payload.clone(), copied.clone(), unrun.clone()]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serve = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(&fs::read("/bin/true").unwrap()).unwrap();
+    });
+    let agent = Agent::start(CONFIG);
+    // A "downloader": connect, save what comes, make it executable, run it.
+    let script = format!(
+        r#"
+import os, socket
+s = socket.create_connection(("127.0.0.1", {port}))
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+with open("{payload}", "wb") as f: f.write(data)
+os.chmod("{payload}", 0o755)
+os.execv("{payload}", ["{payload}"])
+"#
+    );
+    let mut py = Command::new(PYTHON).args(["-c", &script]).spawn().unwrap();
+    let py_pid = py.id();
+    assert!(py.wait().unwrap().success());
+    serve.join().unwrap();
+    // A local copy run from /tmp: high, not critical.
+    let cp_pid = sh(&format!("cp /bin/true {copied}; exec {copied}"));
+    // Near miss: written, never run.
+    sh(&format!("cp /bin/true {unrun}; /bin/true"));
+    agent.wait_for("the copy's alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-drop-exec"
+            && pid_of(r) == u64::from(cp_pid)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    let drop: Vec<&Value> = alerts(&records, "rg-drop-exec");
+    let dl: Vec<&&Value> = drop
+        .iter()
+        .filter(|r| pid_of(r) == u64::from(py_pid))
+        .collect();
+    assert_eq!(dl.len(), 1, "{drop:#?}");
+    assert_eq!(get(dl[0], "event.severity"), 99);
+    assert_eq!(
+        evidence(dl[0]),
+        [
+            ("connect".into(), u64::from(py_pid)),
+            ("open".into(), u64::from(py_pid)),
+            ("chmod".into(), u64::from(py_pid)),
+            ("exec".into(), u64::from(py_pid)),
+        ]
+    );
+    assert_eq!(
+        get(dl[0], "message").as_str().unwrap(),
+        format!(
+            "{payload} written by {PYTHON} then executed by pid {py_pid} (the writer downloads, in a temporary directory)"
+        )
+    );
+    let dest = &get(dl[0], "rand_guard.alert.evidence")[0]["destination"];
+    assert_eq!(dest["port"], port);
+    let cp: Vec<&&Value> = drop
+        .iter()
+        .filter(|r| pid_of(r) == u64::from(cp_pid))
+        .collect();
+    assert_eq!(cp.len(), 1);
+    assert_eq!(get(cp[0], "event.severity"), 73);
+    assert!(
+        drop.iter().all(|r| get(r, "message")
+            .as_str()
+            .is_none_or(|m| !m.contains(&unrun))),
+        "{drop:#?}"
+    );
+    // /tmp is watched for detections only: its events are not written.
+    assert!(
+        records
+            .iter()
+            .all(|r| !(r["record_type"] == "event" && get(r, "file.path") == payload.as_str())),
+        "detection-only events were written"
+    );
+}
+
+#[test]
+fn memfd_execution_is_fileless() {
+    if !privileged("memfd_execution_is_fileless") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let script = r#"
+import os
+fd = os.memfd_create("rg-payload", 0)
+os.write(fd, open("/bin/true", "rb").read())
+os.execv("/proc/self/fd/%d" % fd, ["rg-payload"])
+"#;
+    let mut py = Command::new(PYTHON).args(["-c", script]).spawn().unwrap();
+    let pid = py.id();
+    assert!(py.wait().unwrap().success());
+    agent.wait_for("the fileless alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-fileless-exec"
+            && pid_of(r) == u64::from(pid)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let mine: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(pid))
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(get(mine[0], "rand_guard.process.exe"), "memfd:rg-payload");
+    assert_eq!(
+        get(mine[0], "message").as_str().unwrap(),
+        format!("Program run from memory (memfd:rg-payload) as /proc/self/fd/3 by pid {pid}")
+    );
+    // Near miss: python running /bin/true from its file.
+    let plain = sh("exec /bin/true");
+    assert!(
+        records
+            .iter()
+            .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain)))
+    );
+}
