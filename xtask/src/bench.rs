@@ -22,6 +22,8 @@ pub const WORKLOADS: &[&str] = &[
     "exec-paced",
     "pipeline",
     "reads",
+    "net",
+    "dns",
 ];
 
 /// Options from the command line.
@@ -34,6 +36,8 @@ pub struct Options {
     /// The paced exec workload: execs per second, for this many seconds.
     pub exec_rate: f64,
     pub exec_seconds: f64,
+    /// Loopback TCP connections in the connect storm.
+    pub connects: usize,
     /// Only these workloads (names from WORKLOADS); all when None.
     pub only: Option<Vec<String>>,
     /// Also run the workloads beside auditd (see auditd.rs).
@@ -48,6 +52,7 @@ impl Options {
             execs: 20_000,
             exec_rate: 1600.0,
             exec_seconds: 10.0,
+            connects: 20_000,
             only: None,
             auditd: false,
         };
@@ -69,6 +74,7 @@ impl Options {
                 "--execs" => o.execs = num(a, value(a)?)? as usize,
                 "--exec-rate" => o.exec_rate = num(a, value(a)?)?,
                 "--exec-seconds" => o.exec_seconds = num(a, value(a)?)?,
+                "--connects" => o.connects = num(a, value(a)?)? as usize,
                 "--only" => {
                     let mut list: Vec<String> = Vec::new();
                     for w in value(a)?.split(',') {
@@ -93,9 +99,9 @@ impl Options {
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
-        if o.pairs == 0 || o.iterations < CHUNKS || o.execs < CHUNKS {
+        if o.pairs == 0 || o.iterations < CHUNKS || o.execs < CHUNKS || o.connects < CHUNKS {
             return Err(format!(
-                "--pairs must be at least 1, --iterations and --execs at least {CHUNKS}"
+                "--pairs must be at least 1, --iterations, --execs and --connects at least {CHUNKS}"
             ));
         }
         if o.auditd && !consent {
@@ -186,6 +192,23 @@ fn set_bpf_stats(on: bool) {
     );
 }
 
+/// The agent's CPU seconds once it has caught up with the workload's
+/// events: it polls every 100 ms and may still be writing a backlog when
+/// the workload ends, so wait until a 100 ms step adds no CPU tick (at
+/// most 3 s; an idle agent adds none).
+fn settled_cpu(agent: &Agent) -> f64 {
+    let mut last = agent.cpu_seconds();
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = agent.cpu_seconds();
+        if now - last < 0.005 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// Run the workload `pairs` times without and with the agent, then once
 /// more with the kernel's per-program statistics on.
 pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
@@ -222,7 +245,7 @@ pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
         // CPU spent during the workload only (not loading the programs).
         let cpu0 = agent.cpu_seconds();
         let with = (w.work)();
-        let cpu = agent.cpu_seconds() - cpu0;
+        let cpu = settled_cpu(&agent) - cpu0;
         r.peak_rss = r.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
         let base = base.unwrap_or_else(|| (w.work)());
@@ -308,6 +331,7 @@ pub struct AgentSide {
     /// Real wall time of the runs, all rounds.
     pub elapsed: Duration,
     pub events: u64,
+    pub alerts: u64,
     pub drops: u64,
     pub channel_drops: u64,
     pub filtered: u64,
@@ -322,12 +346,13 @@ impl AgentSide {
         let agent = Agent::start(bin, config, scratch);
         let cpu0 = agent.cpu_seconds();
         let c = work();
-        self.agent_cpu += agent.cpu_seconds() - cpu0;
+        self.agent_cpu += settled_cpu(&agent) - cpu0;
         self.peak_rss = self.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
         self.costs.push(c);
         self.elapsed += c.elapsed;
         self.events += h["events_output_total"].as_u64().unwrap_or(0);
+        self.alerts += h["alerts_output_total"].as_u64().unwrap_or(0);
         self.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
         self.channel_drops += agent::sum(&h, "channel_full_drops_total");
         self.filtered += agent::sum(&h, "kernel_filtered_total");
@@ -445,15 +470,16 @@ pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
         ));
     }
     s.push_str(
-        "\n| workload, agent configuration: the agent's side (all rounds) | events out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|\n",
+        "\n| workload, agent configuration: the agent's side (all rounds) | events out | alerts out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         for (name, side) in [(&r.a_name, &r.a), (&r.b_name, &r.b)] {
             s.push_str(&format!(
-                "| {}, {} | {} | {:.0} | {:.2} | {} | {} + {} | {} | {:.1} MiB |\n",
+                "| {}, {} | {} | {} | {:.0} | {:.2} | {} | {} + {} | {} | {:.1} MiB |\n",
                 r.label,
                 name,
                 side.events,
+                side.alerts,
                 side.events as f64 / side.elapsed.as_secs_f64(),
                 side.agent_cpu,
                 if side.events as f64 >= 0.01 * (r.ops * o.pairs) as f64 {
@@ -741,8 +767,12 @@ pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
     s
 }
 
+/// `[network]` on with its default hooks (connect, bind, listen), and its
+/// events written.
+pub const NETWORK_ON: &str = "[events]\nnetwork = true\n[network]\nenabled = true\n";
+
 /// The groups that compare two agent configurations (see [`ab`]): the read
-/// watch off and on.
+/// watch off and on, network off and on, DNS collection off and on.
 fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
     let n = o.iterations;
     let mut out = Vec::new();
@@ -772,6 +802,59 @@ fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
             &variant("default watch_reads", ""),
         ));
         let _ = fs::remove_dir_all(reads);
+    }
+    // Loopback TCP connections with the network family off (the default:
+    // no network program loaded) and on with the default hooks.
+    if o.wants("net") {
+        let w = Workload {
+            name: "net",
+            label: format!(
+                "connect storm: loopback TCP connect + accept + close × {}",
+                o.connects
+            ),
+            ops: o.connects,
+            work: Box::new(|| workload::connect_storm_min(o.connects)),
+        };
+        out.push(ab(
+            bin,
+            &w,
+            o,
+            scratch,
+            &variant("network off", ""),
+            &variant("network on", NETWORK_ON),
+        ));
+    }
+    // DNS collection hooks sendto, sendmsg, sendmmsg and write: the DNS
+    // queries themselves, and what every other write pays for the hook.
+    if o.wants("dns") {
+        let (_sink, to) = workload::dns_sink();
+        if _sink.is_none() {
+            eprintln!(
+                "bench: dns: no loopback address free at port 53; queries go to a closed port"
+            );
+        }
+        let dns_off = variant("network on, collect_dns = false", NETWORK_ON);
+        let dns_on = variant(
+            "network on, collect_dns = true",
+            &format!("{NETWORK_ON}collect_dns = true\n"),
+        );
+        let workloads = [
+            Workload {
+                name: "dns",
+                label: format!("DNS query storm: UDP sendto {to} × {n}"),
+                ops: n,
+                work: Box::new(move || workload::dns_storm_min(to, n)),
+            },
+            Workload {
+                name: "dns",
+                label: format!("write(2) of 1 byte to /dev/null × {}", n * 10),
+                ops: n * 10,
+                work: Box::new(move || workload::write_storm_min(n * 10)),
+            },
+        ];
+        for w in &workloads {
+            out.push(ab(bin, w, o, scratch, &dns_off, &dns_on));
+        }
     }
     out
 }

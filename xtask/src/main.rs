@@ -30,15 +30,17 @@ commands:
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
   bench [--iterations N] [--pairs K] [--execs N] [--exec-rate R]
-        [--exec-seconds S] [--only W,W...]
+        [--exec-seconds S] [--connects N] [--only W,W...]
         [--auditd --i-understand-auditd-taints-this-boot]
               release build, then (root) workloads without and with the agent
               as A/B pairs: getppid loop, file storms, exec storm; a paced exec
-              workload; the read storm without the agent and beside it with
-              the read watch off and on; the pipeline alone (cargo bench
-              --bench pipeline). Prints markdown tables for docs/benchmarks.md.
-              W: syscall, file-outside, file-inside (files: both), exec,
-              exec-paced, pipeline, reads.
+              workload; without the agent and beside it in two configurations:
+              the read storm (read watch off, on), the loopback connect storm
+              (network off, on), DNS queries and writes (collect_dns off, on);
+              the pipeline alone (cargo bench --bench pipeline). Prints
+              markdown tables for docs/benchmarks.md. W: syscall, file-outside,
+              file-inside (files: both), exec, exec-paced, pipeline, reads,
+              net, dns.
               --auditd also runs them beside auditd: it slows every process
               until reboot, so it refuses without the second flag
   auditd-rules

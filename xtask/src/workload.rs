@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -105,6 +107,127 @@ pub fn read_storm_min(file: &Path, n: usize) -> Cost {
         let (start, cpu0) = (Instant::now(), self_cpu());
         for _ in 0..per {
             drop(fs::File::open(file).expect("open for reading"));
+        }
+        (start.elapsed(), self_cpu() - cpu0)
+    })
+}
+
+/// Ports rg-net-suspicious-port alerts on by default: a benchmark listener
+/// must not land on one (31337 is inside the ephemeral range), or the
+/// network-on runs would also measure an alert.
+const SUSPICIOUS_PORTS: [u16; 7] = [4444, 1337, 31337, 6667, 12345, 5555, 9001];
+
+/// A TCP listener on 127.0.0.1, on an ephemeral port that is not one of
+/// the suspicious ports.
+pub fn loopback_listener() -> TcpListener {
+    loop {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+        if !SUSPICIOUS_PORTS.contains(&l.local_addr().expect("local address").port()) {
+            return l;
+        }
+    }
+}
+
+/// One loopback TCP connection, opened and torn down: the client's
+/// socket + connect (the three-way handshake completes in the kernel), the
+/// listener's accept, and both closes. The client closes with SO_LINGER 0
+/// (a reset), so no TIME_WAIT entries pile up and the ephemeral ports
+/// never run out however long the storm.
+pub fn connect_once(l: &TcpListener, to: SocketAddr) {
+    let c = TcpStream::connect(to).expect("connect to the loopback listener");
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads the linger struct we pass, of the size we
+    // pass, on a socket this function owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            c.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
+    let (s, _) = l.accept().expect("accept");
+    drop(c);
+    drop(s);
+}
+
+/// The connect storm: `n` loopback connections (see [`connect_once`]) to
+/// one listener, in CHUNKS chunks. Accept is done on this thread right
+/// after each connect, so the backlog never holds more than one and the
+/// run is deterministic. 6 syscalls per connection: socket, connect,
+/// setsockopt, accept4, close, close.
+pub fn connect_storm_min(n: usize) -> Cost {
+    let l = loopback_listener();
+    let to = l.local_addr().expect("local address");
+    chunked(n, |per| {
+        let (start, cpu0) = (Instant::now(), self_cpu());
+        for _ in 0..per {
+            connect_once(&l, to);
+        }
+        (start.elapsed(), self_cpu() - cpu0)
+    })
+}
+
+/// A DNS query for `name` (type A, class IN, recursion desired).
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = Vec::with_capacity(18 + name.len());
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// A UDP socket on a loopback address at port 53 that is never read: the
+/// DNS storm's datagrams are queued, then dropped once its buffer is full
+/// (cheaply, with no ICMP port-unreachable per datagram as a closed port
+/// would send). 127.0.0.1:53 is left alone: a test's stub resolver may be
+/// there. None when every candidate address is taken (then the datagrams
+/// go to a closed port, the same way on both sides of the A/B).
+pub fn dns_sink() -> (Option<UdpSocket>, SocketAddr) {
+    for last in 2..=9u8 {
+        let addr = SocketAddr::from((Ipv4Addr::new(127, 0, 0, last), 53));
+        if let Ok(s) = UdpSocket::bind(addr) {
+            return (Some(s), addr);
+        }
+    }
+    (None, SocketAddr::from((Ipv4Addr::new(127, 0, 0, 2), 53)))
+}
+
+/// The DNS storm: `n` queries, each a sendto of one datagram from an
+/// unconnected UDP socket to `to` (port 53), in CHUNKS chunks.
+pub fn dns_storm_min(to: SocketAddr, n: usize) -> Cost {
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a UDP socket");
+    let q = dns_query(0x5247, "bench.rand-guard.example");
+    chunked(n, |per| {
+        let (start, cpu0) = (Instant::now(), self_cpu());
+        for _ in 0..per {
+            sock.send_to(&q, to).expect("sendto");
+        }
+        (start.elapsed(), self_cpu() - cpu0)
+    })
+}
+
+/// write(2) of one byte to /dev/null, `n` times, in CHUNKS chunks: what
+/// every write on the host pays while a program is attached to
+/// sys_exit_write (the DNS hook looks the fd up to see it is no socket).
+pub fn write_storm_min(n: usize) -> Cost {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .expect("open /dev/null");
+    chunked(n, |per| {
+        let (start, cpu0) = (Instant::now(), self_cpu());
+        for _ in 0..per {
+            f.write_all(b"x").expect("write /dev/null");
         }
         (start.elapsed(), self_cpu() - cpu0)
     })
@@ -395,6 +518,29 @@ mod tests {
         // may not run this thread for a while, so only the ceiling is sharp.
         assert!((500..=1001).contains(&n), "{n}");
         assert!(p.rate() <= 2010.0, "{}", p.rate());
+    }
+
+    #[test]
+    fn loopback_storms_run() {
+        let l = loopback_listener();
+        assert!(!SUSPICIOUS_PORTS.contains(&l.local_addr().unwrap().port()));
+        let c = connect_storm_min(50);
+        assert!(c.elapsed >= c.wall / CHUNKS as u32);
+        let (_sink, to) = dns_sink();
+        assert_eq!(to.port(), 53);
+        dns_storm_min(to, 10);
+        write_storm_min(10);
+    }
+
+    #[test]
+    fn dns_query_is_well_formed() {
+        let q = dns_query(0x1234, "a.bc");
+        assert_eq!(
+            q,
+            [
+                0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 2, b'b', b'c', 0, 0, 1, 0, 1
+            ]
+        );
     }
 
     #[test]
