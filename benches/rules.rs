@@ -239,6 +239,7 @@ fn events() -> Vec<Event> {
                 truncated: FileTruncation::default(),
             }),
             _ => Body::Net(NetBody {
+                stdio: None,
                 op: NetOp::Connect,
                 syscall: "connect",
                 result: 0,

@@ -13,16 +13,12 @@
  * connect is the caller's sockaddr (the socket's own peer for accept).
  */
 #include "common.bpf.h"
+#include "sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define AF_UNIX	    1
-#define AF_INET	    2
-#define AF_INET6    10
 #define IPPROTO_UDP 17
 #define EINPROGRESS 115
-#define S_IFMT	    00170000
-#define S_IFSOCK    0140000
 #define DNS_PORT    53
 
 /* data is a power of two above EDR_NET_DATA_MAX so masked lengths fit. */
@@ -57,40 +53,6 @@ struct {
 
 /* Syscall number -> EDR_SYS_*, filled by the loader; 0: not handled. */
 const volatile __u8 edr_net_sysmap[EDR_SYSCALL_MAP] = {};
-
-/* The socket behind an fd, or NULL when it is not one. */
-static __always_inline struct socket *edr_fd_socket(int fd)
-{
-	struct file *f = edr_fd_file(fd);
-
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(f, private_data);
-}
-
-/* Family, type, protocol and both ends as the socket sees them. */
-static __always_inline void edr_sock_ends(struct edr_net *rec, struct sock *sk)
-{
-	rec->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	rec->sock_type = BPF_CORE_READ(sk, sk_type);
-	rec->protocol = BPF_CORE_READ(sk, sk_protocol);
-	rec->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rec->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (rec->family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
-		__builtin_memcpy(rec->local_addr, &l, 4);
-		__builtin_memcpy(rec->remote_addr, &r, 4);
-	} else if (rec->family == AF_INET6) {
-		/* whole structs: BPF_CORE_READ_INTO on an array would read one byte */
-		struct in6_addr l = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
-		struct in6_addr r = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-
-		__builtin_memcpy(rec->local_addr, &l, 16);
-		__builtin_memcpy(rec->remote_addr, &r, 16);
-	}
-}
 
 /*
  * The remote end from a caller's sockaddr (connect, sendto). Returns the

@@ -8,6 +8,7 @@
  */
 #include "common.bpf.h"
 #include "path.bpf.h"
+#include "stdio.bpf.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
 
@@ -153,6 +154,9 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	edr_hdr_init(&b->rec.hdr, EDR_KIND_EXEC, sizeof(b->rec) + off);
 	if (sizeof(b->rec) + off <= sizeof(*b))
 		edr_output(b, sizeof(b->rec) + off, EDR_KIND_EXEC);
+	/* after the exec record, so userspace knows the image it describes */
+	if (edr_cfg.stdio_check)
+		edr_stdio_check(EDR_SYS_EXECVE, -1);
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 3
+#define EDR_ABI_VERSION 5
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -33,6 +33,8 @@ enum edr_kind {
 	EDR_KIND_EXEC = 1,
 	EDR_KIND_FORK = 2,
 	EDR_KIND_EXIT = 3,
+	EDR_KIND_STDIO_SOCKET = 4,  /* stdin and stdout/stderr are internet sockets */
+	EDR_KIND_SIGNAL = 5,	    /* a signal sent to the agent by another process */
 	EDR_KIND_FILE_OPEN = 16,    /* open for write/create/truncate, or a watched read */
 	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
 	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
@@ -165,6 +167,14 @@ enum edr_net_syscall {
 	EDR_SYS_WRITE = 40,
 };
 
+/* The syscall behind a stdio-socket record (same id space). */
+enum edr_stdio_syscall {
+	EDR_SYS_EXECVE = 48, /* at exec: the new image starts with socket stdio */
+	EDR_SYS_DUP = 49,
+	EDR_SYS_DUP2 = 50,
+	EDR_SYS_DUP3 = 51,
+};
+
 /* edr_file.flags */
 enum edr_file_flag {
 	EDR_FILE_F_PATH_TRUNC = 1 << 0,	   /* path or its directory cut at a bound */
@@ -240,6 +250,46 @@ struct edr_net {
 
 #define EDR_NET_DATA_MAX (EDR_UNIX_PATH_MAX + EDR_DNS_MAX)
 
+/*
+ * A process whose stdin and stdout or stderr are internet (AF_INET,
+ * AF_INET6) sockets: what a reverse shell looks like from inside. Sent at
+ * exec when the new image starts that way, and at the exit of a dup,
+ * dup2 or dup3 onto fd 0..2 that completes it. The socket described is
+ * the one on stdin; addresses and ports as in struct edr_net.
+ */
+struct edr_stdio {
+	struct edr_hdr hdr;
+	__u64 ino; /* the socket's inode number: socket:[ino] in /proc/PID/fd */
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 family;	 /* AF_INET, AF_INET6 */
+	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;	 /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 syscall;	 /* EDR_SYS_EXECVE, EDR_SYS_DUP* */
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 fds;   /* bit n set: fd n (0..2) is an internet socket */
+	__u8 newfd; /* dup*: the fd it made (0..2); exec: 0xff */
+	__u16 pad0;
+};
+
+/*
+ * A signal sent to the agent by another process (kill, tkill, tgkill,
+ * rt_sigqueueinfo, pidfd_send_signal), at signal_generate. hdr is the
+ * sender; the kernel's own signals (timers, SIGPIPE, faults) are not
+ * reported.
+ */
+struct edr_signal {
+	struct edr_hdr hdr;
+	__u64 target_start_ns; /* the agent's start_boottime */
+	__u32 target_pid;      /* the thread signalled */
+	__u32 target_tgid;
+	__s32 sig;
+	__s32 code;   /* si_code: SI_USER 0, SI_QUEUE -1, SI_TKILL -6 */
+	__s32 result; /* TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ... */
+	__u32 pad0;
+};
+
 /* Kernel network address filter: an LPM trie over IPv6 (IPv4 mapped). */
 struct edr_net_key {
 	__u32 prefixlen; /* in bits */
@@ -292,6 +342,7 @@ struct edr_config {
 	__u32 report_failed; /* 1: report failed file operations; 0: count them */
 	__u32 net_families;  /* bit (1 << AF_*) set: report that family */
 	__u32 watch_reads;   /* 1: look read-only opens up in edr_read_watch */
+	__u32 stdio_check;   /* 1: look for socket stdio at exec (edr_stdio) */
 };
 
 /*
@@ -307,6 +358,8 @@ struct edr_abi {
 	struct edr_exit exit;
 	struct edr_file file;
 	struct edr_net net;
+	struct edr_stdio stdio;
+	struct edr_signal signal;
 	struct edr_net_key net_key;
 	struct edr_kstats kstats;
 	struct edr_config config;
@@ -319,6 +372,7 @@ struct edr_abi {
 	enum edr_prefix_verdict prefix_verdict;
 	enum edr_net_syscall net_syscall;
 	enum edr_net_flag net_flag;
+	enum edr_stdio_syscall stdio_syscall;
 };
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
@@ -329,9 +383,11 @@ _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
 _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");
 _Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_key layout");
 _Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
+_Static_assert(sizeof(struct edr_stdio) == 80, "edr_stdio layout");
+_Static_assert(sizeof(struct edr_signal) == 56, "edr_signal layout");
 _Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
 _Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
-_Static_assert(sizeof(struct edr_config) == 20, "edr_config layout");
+_Static_assert(sizeof(struct edr_config) == 24, "edr_config layout");
 _Static_assert(sizeof(struct edr_inode_key) == 16, "edr_inode_key layout");
 _Static_assert(EDR_FILE_DATA_MAX < 65536, "slices are 16-bit");
 _Static_assert(EDR_EXEC_DATA_MAX < 65536, "slices are 16-bit");

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 3;
+pub const ABI_VERSION: u8 = 5;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -20,6 +20,8 @@ pub mod kind {
     pub const EXEC: u16 = 1;
     pub const FORK: u16 = 2;
     pub const EXIT: u16 = 3;
+    pub const STDIO_SOCKET: u16 = 4;
+    pub const SIGNAL: u16 = 5;
     pub const FILE_OPEN: u16 = 16;
     pub const FILE_UNLINK: u16 = 17;
     pub const FILE_RENAME: u16 = 18;
@@ -41,6 +43,8 @@ pub mod kind {
             EXEC => Some("exec"),
             FORK => Some("fork"),
             EXIT => Some("exit"),
+            STDIO_SOCKET => Some("stdio_socket"),
+            SIGNAL => Some("signal"),
             FILE_OPEN => Some("file_open"),
             FILE_UNLINK => Some("file_unlink"),
             FILE_RENAME => Some("file_rename"),
@@ -66,10 +70,12 @@ pub mod kind {
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 15] = [
+    pub const ALL: [u16; 17] = [
         EXEC,
         FORK,
         EXIT,
+        STDIO_SOCKET,
+        SIGNAL,
         FILE_OPEN,
         FILE_UNLINK,
         FILE_RENAME,
@@ -98,6 +104,15 @@ pub mod net_syscall {
         (39, "sendmmsg"),
         (40, "write"),
     ];
+
+    pub fn name(n: u16) -> Option<&'static str> {
+        ALL.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+    }
+}
+
+/// `edr_stdio.syscall`: the exec or dup that made a stdio-socket record.
+pub mod stdio_syscall {
+    pub const ALL: [(u16, &str); 4] = [(48, "execve"), (49, "dup"), (50, "dup2"), (51, "dup3")];
 
     pub fn name(n: u16) -> Option<&'static str> {
         ALL.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
@@ -268,6 +283,8 @@ pub struct Config {
     pub net_families: u32,
     /// 1: look read-only opens up in the read-watch map.
     pub watch_reads: u32,
+    /// 1: check for socket stdio at exec (stdio-socket records).
+    pub stdio_check: u32,
 }
 
 /// `struct edr_file`: fixed part of a file record.
@@ -309,6 +326,45 @@ pub struct Net {
     pub flags: u32,
     pub unix_path: Slice,
     pub payload: Slice,
+}
+
+/// `struct edr_stdio`: a process whose stdin and stdout or stderr are
+/// internet sockets; the socket described is the one on stdin.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stdio {
+    pub hdr: Hdr,
+    /// The socket's inode number (`socket:[ino]` in /proc/PID/fd).
+    pub ino: u64,
+    pub local_addr: [u8; 16],
+    pub remote_addr: [u8; 16],
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub syscall: u16,
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// Bit n set: fd n (0..2) is an internet socket.
+    pub fds: u8,
+    /// The fd a dup made (0..2); 0xff at exec.
+    pub newfd: u8,
+    pub pad0: u16,
+}
+
+/// `struct edr_signal`: a signal sent to the agent; `hdr` is the sender.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    pub hdr: Hdr,
+    pub target_start_ns: u64,
+    pub target_pid: u32,
+    pub target_tgid: u32,
+    pub sig: i32,
+    /// si_code: SI_USER 0, SI_QUEUE -1, SI_TKILL -6.
+    pub code: i32,
+    /// TRACE_SIGNAL_*: 0 delivered, 1 ignored, 2 already pending, ...
+    pub result: i32,
+    pub pad0: u32,
 }
 
 /// `struct edr_net_key`: a key of the kernel's network LPM trie.
@@ -399,6 +455,10 @@ unsafe impl plain::Plain for Net {}
 // SAFETY: as above.
 unsafe impl plain::Plain for NetKey {}
 // SAFETY: as above.
+unsafe impl plain::Plain for Stdio {}
+// SAFETY: as above.
+unsafe impl plain::Plain for Signal {}
+// SAFETY: as above.
 unsafe impl plain::Plain for KStats {}
 // SAFETY: as above.
 unsafe impl plain::Plain for InodeKey {}
@@ -409,10 +469,12 @@ const _: () = assert!(size_of::<Exec>() == 120);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
-const _: () = assert!(size_of::<Config>() == 20);
+const _: () = assert!(size_of::<Config>() == 24);
 const _: () = assert!(size_of::<InodeKey>() == 16);
 const _: () = assert!(size_of::<Net>() == 88);
 const _: () = assert!(size_of::<NetKey>() == 20);
+const _: () = assert!(size_of::<Stdio>() == 80);
+const _: () = assert!(size_of::<Signal>() == 56);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
 const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
@@ -503,7 +565,8 @@ mod tests {
                 wakeup_bytes,
                 report_failed,
                 net_families,
-                watch_reads
+                watch_reads,
+                stdio_check
             ]
         );
         same_layout!(InodeKey, c::edr_inode_key, [dev, ino]);
@@ -527,6 +590,39 @@ mod tests {
             ]
         );
         same_layout!(NetKey, c::edr_net_key, [prefixlen, addr]);
+        same_layout!(
+            Signal,
+            c::edr_signal,
+            [
+                hdr,
+                target_start_ns,
+                target_pid,
+                target_tgid,
+                sig,
+                code,
+                result,
+                pad0
+            ]
+        );
+        same_layout!(
+            Stdio,
+            c::edr_stdio,
+            [
+                hdr,
+                ino,
+                local_addr,
+                remote_addr,
+                family,
+                sock_type,
+                protocol,
+                syscall,
+                local_port,
+                remote_port,
+                fds,
+                newfd,
+                pad0
+            ]
+        );
         same_layout!(KStats, c::edr_kstats, [ringbuf_drops, filtered, failed]);
     }
 
@@ -538,6 +634,8 @@ mod tests {
         assert_eq!(kind::MAX as u32, c::edr_kind::EDR_KIND_MAX.0);
         use c::edr_kind as k;
         for (ours, theirs) in [
+            (kind::STDIO_SOCKET, k::EDR_KIND_STDIO_SOCKET),
+            (kind::SIGNAL, k::EDR_KIND_SIGNAL),
             (kind::FILE_OPEN, k::EDR_KIND_FILE_OPEN),
             (kind::FILE_UNLINK, k::EDR_KIND_FILE_UNLINK),
             (kind::FILE_RENAME, k::EDR_KIND_FILE_RENAME),
@@ -604,6 +702,16 @@ mod tests {
         for ((n, name), theirs) in net_syscall::ALL.iter().zip(net) {
             assert_eq!(u32::from(*n), theirs.0, "{name}");
         }
+        use c::edr_stdio_syscall as ss;
+        let stdio = [
+            ss::EDR_SYS_EXECVE,
+            ss::EDR_SYS_DUP,
+            ss::EDR_SYS_DUP2,
+            ss::EDR_SYS_DUP3,
+        ];
+        for ((n, name), theirs) in stdio_syscall::ALL.iter().zip(stdio) {
+            assert_eq!(u32::from(*n), theirs.0, "{name}");
+        }
         use c::edr_net_flag as nf;
         assert_eq!(net_flag::PATH_TRUNC, nf::EDR_NET_F_PATH_TRUNC.0);
         assert_eq!(net_flag::PAYLOAD_TRUNC, nf::EDR_NET_F_PAYLOAD_TRUNC.0);
@@ -624,7 +732,7 @@ mod tests {
             size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),
             EXEC_DATA_MAX
         );
-        assert_eq!(size_of::<c::edr_config>(), 20);
+        assert_eq!(size_of::<c::edr_config>(), 24);
     }
 
     #[test]

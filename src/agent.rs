@@ -29,7 +29,7 @@ use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize, watch};
+use crate::{detect, enrich, normalize, tamper, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -60,29 +60,58 @@ fn privilege_hint(e: &KernelError) -> &'static str {
     }
 }
 
-/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`.
-pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
+/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`;
+/// `config_path` is the file the configuration came from (protected by
+/// rg-agent-tamper), if any.
+pub fn run(
+    cfg: &Config,
+    output: Option<&str>,
+    config_path: Option<&Path>,
+) -> Result<Snapshot, AgentError> {
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(AgentError::Signals)?;
     let stats = Arc::new(Stats::default());
     let target = output.unwrap_or(&cfg.output.path);
     let sink = output::open(target)?;
 
+    let enabled = |id: &str| !cfg.detections.disabled.iter().any(|d| d == id);
+    let me = std::process::id();
+    let source = ObjectSource::from_env();
+    // The agent's own files, watched in the kernel for detections whatever
+    // [file] include says (rg-agent-tamper).
+    let protected = if enabled("rg-agent-tamper") {
+        let exe = std::env::current_exe().ok();
+        let object = match &source {
+            ObjectSource::File(p) => Some(p.as_path()),
+            ObjectSource::Embedded => None,
+        };
+        tamper::protected_paths(
+            exe.as_deref(),
+            object,
+            config_path,
+            Path::new(&cfg.rules.dir),
+        )
+    } else {
+        Vec::new()
+    };
+    let mut file_cfg = cfg.file.clone();
+    file_cfg
+        .detect_only
+        .extend(protected.iter().map(|p| p.path.clone()));
     // The filter's prefix rules are also the kernel's: one definition.
-    let filter = Filter::new(&cfg.file).map_err(AgentError::Filter)?;
+    let filter = Filter::new(&file_cfg).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
     // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
     let rules = RuleSet::load_dir(&cfg.rules.dir)?;
     stats.set_rules_loaded(rules.len());
-    let detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
+    let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
         .map_err(AgentError::Exclusions)?;
+    detector.protect(protected, me);
     // Unbounded: reloads come from an operator, a handful at most, and the
     // poller must never block on a busy detector.
     let (reload_tx, reload_rx) = unbounded();
     let event_output = EventOutput::from_config(cfg);
 
-    let me = std::process::id();
-    let source = ObjectSource::from_env();
     let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
@@ -93,6 +122,8 @@ pub fn run(cfg: &Config, output: Option<&str>) -> Result<Snapshot, AgentError> {
         report_failed: cfg.file.report_failed,
         watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
+        stdio: enabled("rg-reverse-shell"),
+        signals: enabled("rg-agent-signal"),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
         dns: cfg.network.collect_dns,

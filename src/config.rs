@@ -284,6 +284,9 @@ pub struct Detections {
     /// rg-fileless-exec: memfd programs expected to run, globs on
     /// `rand_guard.process.exe` (e.g. a container runtime's own clone).
     pub fileless_allow: Vec<String>,
+    /// rg-reverse-shell: shells and interpreters that alert when their
+    /// stdio is a socket, globs on `process.name`.
+    pub reverse_shell_programs: Vec<String>,
 }
 
 /// Defaults of the scenario lists (docs/detections.md says why each).
@@ -315,6 +318,14 @@ pub const DEFAULT_FILELESS_ALLOW: &[&str] = &[
     "/memfd:runc_cloned:/proc/self/exe (deleted)",
 ];
 
+/// What an attacker drives over a socket: shells, script interpreters, and
+/// the relays that hand a shell a socket.
+pub const DEFAULT_REVERSE_SHELL_PROGRAMS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox", "python*",
+    "perl*", "ruby*", "php*", "lua*", "tclsh*", "node", "nodejs", "awk", "gawk", "mawk", "nc",
+    "nc.*", "ncat", "netcat", "socat", "telnet",
+];
+
 impl Default for Detections {
     fn default() -> Self {
         Detections {
@@ -328,6 +339,7 @@ impl Default for Detections {
             correlation_max_entries: 8192,
             download_tools: strings(DEFAULT_DOWNLOAD_TOOLS),
             fileless_allow: strings(DEFAULT_FILELESS_ALLOW),
+            reverse_shell_programs: strings(DEFAULT_REVERSE_SHELL_PROGRAMS),
         }
     }
 }
@@ -336,8 +348,11 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-/// The kernel prefix filter holds two trie entries per prefix.
+/// The kernel prefix filter holds two trie entries per prefix (256 in
+/// all): 120 configured prefixes, and room for the agent's own files
+/// (`tamper::MAX_PROTECTED`).
 pub const MAX_PREFIXES: usize = 120;
+const _: () = assert!(2 * (MAX_PREFIXES + crate::tamper::MAX_PROTECTED) <= 256);
 
 /// Most `[file] watch_reads` paths (the kernel map holds one inode per
 /// path, with room to spare: `abi::READ_WATCH_MAX`).
@@ -672,6 +687,10 @@ impl Config {
             ),
             ("detections.download_tools", &self.detections.download_tools),
             ("detections.fileless_allow", &self.detections.fileless_allow),
+            (
+                "detections.reverse_shell_programs",
+                &self.detections.reverse_shell_programs,
+            ),
         ] {
             for g in list {
                 globset::Glob::new(g).map_err(|e| (key, format!("{g:?}: {}", e.kind())))?;
@@ -843,6 +862,23 @@ mod tests {
         let mut expected = Config::default();
         expected.output.path = "/var/log/rand-guard/events.jsonl".into();
         assert_eq!(parse(text).unwrap(), expected);
+        // Every key is spelled out, not left to its default.
+        let shipped: toml::Table = text.parse().unwrap();
+        let all: toml::Table = expected.to_toml().parse().unwrap();
+        for (section, keys) in &all {
+            let Some(keys) = keys.as_table() else {
+                continue;
+            };
+            for key in keys.keys() {
+                assert!(
+                    shipped
+                        .get(section)
+                        .and_then(|s| s.as_table())
+                        .is_some_and(|s| s.contains_key(key)),
+                    "config/config.toml does not show [{section}] {key}"
+                );
+            }
+        }
     }
 
     #[test]

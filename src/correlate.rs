@@ -12,6 +12,10 @@
 //!   when the file lives in a world-writable temporary directory.
 //! - `rg-fileless-exec`: a program executed from a memfd (`memfd_create` then
 //!   `execve("/proc/self/fd/N")`): code that never touched a file system.
+//! - `rg-reverse-shell`: a shell or interpreter whose stdin and stdout or
+//!   stderr are an internet socket (seen in the kernel at exec and after a
+//!   dup onto fd 0..2: the stdio-socket event), or a shell started with a
+//!   `/dev/tcp/` or `/dev/udp/` redirection in its command line.
 //!
 //! Every alert carries the events that led to it (`rand_guard.alert.evidence`,
 //! oldest first, with their times). The state behind them (recent unit
@@ -58,7 +62,7 @@ impl Evidence {
         let proc = ev.process.as_deref();
         let (path, destination) = match &ev.body {
             Body::File(f) => (Some(f.path.clone()), None),
-            Body::Net(n) if n.op == NetOp::Connect => (None, n.remote),
+            Body::Net(n) if matches!(n.op, NetOp::Connect | NetOp::StdioSocket) => (None, n.remote),
             Body::Exec(x) => (Some(x.image.executable.clone()), None),
             _ => (None, None),
         };
@@ -538,6 +542,108 @@ impl DropExec {
     }
 }
 
+// ---- rg-reverse-shell ------------------------------------------------------
+
+/// Bash's network redirections: `<>/dev/tcp/host/port` and the like...
+const NET_REDIRECTS: &[&str] = &["/dev/tcp/", "/dev/udp/"];
+/// ...and the shells that implement them (or may be bash under another
+/// name): a script of another language that merely mentions the path is
+/// not a redirection.
+const NET_REDIRECT_SHELLS: &[&str] = &["sh", "bash", "ksh", "zsh", "mksh", "ash", "busybox"];
+
+struct ReverseShell {
+    /// Critical: the socket is on stdio. The command-line case is medium.
+    rule: Arc<RuleMeta>,
+    programs: GlobSet,
+    /// What has been alerted on: one alert per connection, not per process
+    /// (`bash -i >& /dev/tcp/..` shows its socket at the dup, again at the
+    /// exec, and in every subshell it starts), one per process for a
+    /// command line.
+    alerted: Window<ShellKey, ()>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ShellKey {
+    /// The socket's inode number.
+    Socket(u64),
+    /// (pid, start) of a process with a network redirection.
+    CommandLine(u32, u64),
+}
+
+impl ReverseShell {
+    fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+        let Some(p) = ev.process.as_deref() else {
+            return;
+        };
+        let (key, severity, message) = match &ev.body {
+            Body::Net(n) if n.op == NetOp::StdioSocket => {
+                let Some(stdio) = n.stdio else {
+                    return;
+                };
+                if !self.programs.is_match(name_of(p)) {
+                    return;
+                }
+                let peer = n
+                    .remote
+                    .map_or_else(|| "an unconnected socket".to_string(), |a| a.to_string());
+                let fds: Vec<String> = (0..3)
+                    .filter(|fd| stdio.fds & (1 << fd) != 0)
+                    .map(|fd| fd.to_string())
+                    .collect();
+                let how = if n.syscall == "execve" {
+                    "started with".to_string()
+                } else {
+                    format!("{} gave it", n.syscall)
+                };
+                (
+                    ShellKey::Socket(stdio.socket_inode),
+                    Severity::Critical,
+                    format!(
+                        "{} (pid {}) has fds {} on a socket to {peer} ({how}): an interactive \
+                         shell over the network",
+                        name_of(p),
+                        ev.pid,
+                        fds.join(", ")
+                    ),
+                )
+            }
+            Body::Exec(x) => {
+                if !NET_REDIRECT_SHELLS.contains(&name_of(p)) {
+                    return;
+                }
+                let Some(arg) = x
+                    .image
+                    .args
+                    .iter()
+                    .find(|a| NET_REDIRECTS.iter().any(|r| a.contains(r)))
+                else {
+                    return;
+                };
+                (
+                    ShellKey::CommandLine(p.pid, p.start_ns),
+                    Severity::Medium,
+                    format!(
+                        "{} (pid {}) started with a network redirection: {arg}",
+                        name_of(p),
+                        ev.pid
+                    ),
+                )
+            }
+            _ => return,
+        };
+        let now = ev.ktime_ns;
+        if self.alerted.get(now, &key).is_some() {
+            return;
+        }
+        self.alerted.insert(now, key, ());
+        out.push(Finding {
+            rule: at_severity(&self.rule, severity),
+            evidence: vec![Evidence::of_process(p), Evidence::of(ev)],
+            message,
+        });
+    }
+}
+
 // ---- the correlator --------------------------------------------------------
 
 /// Ids of the scenario detections, stable across releases.
@@ -546,6 +652,7 @@ pub const IDS: &[&str] = &[
     "rg-persist-systemd-enable",
     "rg-drop-exec",
     "rg-fileless-exec",
+    "rg-reverse-shell",
 ];
 
 /// The enabled scenarios and their state.
@@ -553,6 +660,7 @@ pub struct Correlator {
     webshell: Option<WebShell>,
     units: Option<UnitEnable>,
     drops: Option<DropExec>,
+    shells: Option<ReverseShell>,
 }
 
 impl Correlator {
@@ -645,10 +753,30 @@ impl Correlator {
                 })
                 })
                 .transpose()?;
+        let shells = on("rg-reverse-shell")
+            .then(|| -> Result<_, globset::Error> {
+                Ok(ReverseShell {
+                    rule: meta(
+                        "rg-reverse-shell",
+                        "Reverse shell",
+                        "A shell or interpreter (detections.reverse_shell_programs) whose \
+                         stdin and stdout or stderr are an internet socket, seen in the kernel \
+                         at exec and after a dup onto fd 0..2 (critical); or a shell started \
+                         with a /dev/tcp or /dev/udp redirection in its command line (medium).",
+                        Severity::Critical,
+                        &["Execution", "Command and Control"],
+                        &[("T1059.004", "Command and Scripting Interpreter: Unix Shell")],
+                    ),
+                    programs: filter::globset(&d.reverse_shell_programs)?,
+                    alerted: Window::new(cap, window_ns),
+                })
+            })
+            .transpose()?;
         Ok(Correlator {
             webshell,
             units,
             drops,
+            shells,
         })
     }
 
@@ -665,6 +793,7 @@ impl Correlator {
                 drop.and_then(|d| d.fileless.as_ref())
                     .map(|r| r.id.as_str()),
             )
+            .chain(self.shells.as_ref().map(|s| s.rule.id.as_str()))
     }
 
     /// What `ev` completes, appended to `out`.
@@ -678,6 +807,9 @@ impl Correlator {
         if let Some(d) = &mut self.drops {
             d.observe(ev, out);
         }
+        if let Some(s) = &mut self.shells {
+            s.observe(ev, out);
+        }
     }
 
     /// Entries held now, over every window.
@@ -687,6 +819,7 @@ impl Correlator {
                 .drops
                 .as_ref()
                 .map_or(0, |d| d.drops.len() + d.connects.len())
+            + self.shells.as_ref().map_or(0, |s| s.alerted.len())
     }
 
     /// Entries pushed out before their window was over, since start.
@@ -696,6 +829,7 @@ impl Correlator {
                 .drops
                 .as_ref()
                 .map_or(0, |d| d.drops.evicted() + d.connects.evicted())
+            + self.shells.as_ref().map_or(0, |s| s.alerted.evicted())
     }
 
     /// Expire what is older than the window at `now` (event time).
@@ -706,6 +840,9 @@ impl Correlator {
         if let Some(d) = &mut self.drops {
             d.drops.expire(now);
             d.connects.expire(now);
+        }
+        if let Some(s) = &mut self.shells {
+            s.alerted.expire(now);
         }
     }
 }

@@ -17,6 +17,10 @@ pub enum Record<'a> {
     Exec(ExecRecord<'a>),
     Fork(abi::Fork),
     Exit(abi::Exit),
+    /// Socket stdio (a shell's view of a reverse shell).
+    Stdio(abi::Stdio),
+    /// A signal sent to the agent.
+    Signal(abi::Signal),
     /// Every file kind (open, unlink, rename, ...): `fixed.hdr.kind` says which.
     File(FileRecord<'a>),
     /// Every network kind (connect, bind, listen, accept, dns).
@@ -29,6 +33,8 @@ impl Record<'_> {
             Record::Exec(e) => &e.fixed.hdr,
             Record::Fork(f) => &f.hdr,
             Record::Exit(x) => &x.hdr,
+            Record::Stdio(x) => &x.hdr,
+            Record::Signal(x) => &x.hdr,
             Record::File(f) => &f.fixed.hdr,
             Record::Net(n) => &n.fixed.hdr,
         }
@@ -132,6 +138,8 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, DecodeError> {
         kind::EXEC => decode_exec(bytes).map(Record::Exec),
         kind::FORK => exact(bytes, what).map(Record::Fork),
         kind::EXIT => exact(bytes, what).map(Record::Exit),
+        kind::STDIO_SOCKET => exact(bytes, what).map(Record::Stdio),
+        kind::SIGNAL => exact(bytes, what).map(Record::Signal),
         k if kind::is_file(k) => decode_file(bytes, what).map(Record::File),
         k if kind::is_net(k) => decode_net(bytes, what).map(Record::Net),
         other => Err(DecodeError::UnknownKind(other)),

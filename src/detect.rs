@@ -26,6 +26,7 @@ use crate::record::Record;
 use crate::rules::fields::Scratch;
 use crate::rules::{RateLimit, RuleSet};
 use crate::stats::Stats;
+use crate::tamper::{Protected, Tamper};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +111,9 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-persist-systemd-enable",
     "rg-drop-exec",
     "rg-fileless-exec",
+    "rg-reverse-shell",
+    "rg-agent-tamper",
+    "rg-agent-signal",
 ];
 
 /// Shell start-up files in a home directory, for root and for /home/*.
@@ -435,7 +439,7 @@ impl PortRule {
         let end = match n.op {
             NetOp::Connect => n.remote,
             NetOp::Bind | NetOp::Listen => n.local,
-            NetOp::Accept | NetOp::DnsQuery => None,
+            NetOp::Accept | NetOp::DnsQuery | NetOp::StdioSocket => None,
         };
         end.is_some_and(|a| {
             self.ports.contains(&a.port()) && (self.loopback || !a.ip().is_loopback())
@@ -595,6 +599,7 @@ pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
     cred_read: Option<CredReadRule>,
+    tamper: Tamper,
     correlator: Correlator,
     findings: Vec<Finding>,
     rules: RuleSet,
@@ -696,6 +701,7 @@ impl Detector {
             persistence,
             ports,
             cred_read,
+            tamper: Tamper::new(d),
             correlator: Correlator::new(d)?,
             findings: Vec::new(),
             rules,
@@ -718,6 +724,13 @@ impl Detector {
         })
     }
 
+    /// Protect the agent's own files (rg-agent-tamper) and process
+    /// (rg-agent-signal); see `tamper::protected_paths`.
+    pub fn protect(&mut self, paths: Vec<Protected>, agent_pid: u32) {
+        self.tamper.protect(paths);
+        self.tamper.set_agent_pid(agent_pid);
+    }
+
     /// Swap in a new rule set (SIGHUP); rate-limit state carries over.
     pub fn set_rules(&mut self, rules: RuleSet) {
         self.rules = rules;
@@ -735,6 +748,7 @@ impl Detector {
             .chain(self.cred_read.iter().map(|r| r.hashes.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
+            .chain(self.tamper.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -767,6 +781,24 @@ impl Detector {
         }
         if let Some(meta) = self.cred_read.as_ref().and_then(|r| r.hit(ev)) {
             cands.push(self.alert(meta, ev));
+        }
+        if let Some((rule, severity, message)) = self.tamper.hit(ev) {
+            let rule = if rule.severity == severity {
+                rule
+            } else {
+                Arc::new(RuleMeta {
+                    severity,
+                    ..(*rule).clone()
+                })
+            };
+            cands.push(Alert {
+                id: alert_id(&rule.id, &self.host, ev),
+                rule,
+                message,
+                event: ev.clone(),
+                suppressed: 0,
+                evidence: Vec::new(),
+            });
         }
         self.correlator.observe(ev, &mut self.findings);
         for f in self.findings.drain(..) {
@@ -915,9 +947,12 @@ impl EventOutput {
     }
 
     pub fn wants(&self, ev: &Event) -> bool {
-        match ev.body {
-            Body::Exec(_) | Body::Fork(_) | Body::Exit(_) => self.process,
+        match &ev.body {
+            Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => self.process,
             Body::File(_) => self.file,
+            // Socket stdio is about the process, and rare: it is
+            // written with the process events, network on or off.
+            Body::Net(n) if n.op == NetOp::StdioSocket => self.process,
             Body::Net(_) => self.network,
         }
     }
@@ -1081,7 +1116,8 @@ mod tests {
     fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
         assert_eq!(ids, BUILTIN_IDS[2..10]);
-        assert_eq!(crate::correlate::IDS, &BUILTIN_IDS[10..]);
+        assert_eq!(crate::correlate::IDS, &BUILTIN_IDS[10..15]);
+        assert_eq!(crate::tamper::IDS, &BUILTIN_IDS[15..]);
         let d = detector(&[]);
         let mut enabled: Vec<&str> = d.enabled().collect();
         assert_eq!(enabled.len(), BUILTIN_IDS.len());
@@ -1388,6 +1424,7 @@ mod tests {
             pid,
             tid: pid,
             body: Body::Net(NetBody {
+                stdio: None,
                 op,
                 syscall: "connect",
                 result: 0,

@@ -99,7 +99,7 @@ impl Enricher {
                 self.table.insert(p.clone());
                 ev.process = Some(p);
             }
-            Body::File(_) | Body::Net(_) => {
+            Body::File(_) | Body::Net(_) | Body::Signal(_) => {
                 // The process is alive (it made the syscall): its entry is
                 // current unless an exit was missed and the pid reused.
                 ev.process = self.table.get(ev.pid).cloned();

@@ -33,6 +33,7 @@ pub enum Body {
     Exit(ExitBody),
     File(FileBody),
     Net(NetBody),
+    Signal(SignalBody),
 }
 
 impl Body {
@@ -44,7 +45,52 @@ impl Body {
             Body::Exit(_) => "exit",
             Body::File(f) => f.op.action(),
             Body::Net(n) => n.op.action(),
+            Body::Signal(_) => "signal",
         }
+    }
+}
+
+/// A signal sent to the agent by another process; the event's process is
+/// the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalBody {
+    /// The agent's process id and the thread signalled.
+    pub target_pid: u32,
+    pub target_tid: u32,
+    pub signal: i32,
+    /// How it was sent: `SI_USER` (kill), `SI_QUEUE` (sigqueue), `SI_TKILL`
+    /// (tkill, tgkill).
+    pub code: &'static str,
+    /// What the kernel did with it: delivered, ignored, already_pending,
+    /// overflow, lose_info.
+    pub result: &'static str,
+}
+
+impl SignalBody {
+    /// si_code names, by value.
+    pub const CODES: [(i32, &'static str); 3] =
+        [(0, "SI_USER"), (-1, "SI_QUEUE"), (-6, "SI_TKILL")];
+    /// TRACE_SIGNAL_* names, by value.
+    pub const RESULTS: [&'static str; 5] = [
+        "delivered",
+        "ignored",
+        "already_pending",
+        "overflow",
+        "lose_info",
+    ];
+
+    /// The signal's name (SIGTERM), or SIGRTMIN+n / SIG<n>.
+    pub fn name(&self) -> String {
+        signal_name(self.signal)
+    }
+}
+
+/// SIGTERM for 15, SIGRTMIN+2 for 36, SIG99 for what has no name.
+pub fn signal_name(sig: i32) -> String {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) if (34..=64).contains(&sig) => format!("SIGRTMIN+{}", sig - 34),
+        Err(_) => format!("SIG{sig}"),
     }
 }
 
@@ -57,6 +103,9 @@ pub enum NetOp {
     Accept,
     /// A datagram to port 53.
     DnsQuery,
+    /// The process's stdin and stdout or stderr are internet sockets (at
+    /// exec, or after a dup onto fd 0..2): a reverse shell's signature.
+    StdioSocket,
 }
 
 impl NetOp {
@@ -67,6 +116,7 @@ impl NetOp {
             NetOp::Listen => "listen",
             NetOp::Accept => "accept",
             NetOp::DnsQuery => "dns_query",
+            NetOp::StdioSocket => "stdio_socket",
         }
     }
 
@@ -78,6 +128,7 @@ impl NetOp {
             k::NET_LISTEN => NetOp::Listen,
             k::NET_ACCEPT => NetOp::Accept,
             k::NET_DNS => NetOp::DnsQuery,
+            k::STDIO_SOCKET => NetOp::StdioSocket,
             _ => return None,
         })
     }
@@ -132,7 +183,19 @@ pub struct NetBody {
     pub unix_path: Option<String>,
     /// DNS queries: the parsed question, or why it could not be parsed.
     pub dns: Option<Result<crate::dns::Query, crate::dns::DnsError>>,
+    /// Stdio-socket events only.
+    pub stdio: Option<Stdio>,
     pub truncated: NetTruncation,
+}
+
+/// What a stdio-socket event adds: which standard fds are internet
+/// sockets, and which socket the event describes (stdin's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stdio {
+    /// Bit n set: fd n (0..2) is an internet socket.
+    pub fds: u8,
+    /// The socket's inode number (`socket:[N]` in /proc/PID/fd).
+    pub socket_inode: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -156,12 +219,14 @@ impl crate::channel::Kinded for Event {
             Body::Exec(_) => "exec",
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
+            Body::Signal(_) => "signal",
             Body::Net(n) => match n.op {
                 NetOp::Connect => "net_connect",
                 NetOp::Bind => "net_bind",
                 NetOp::Listen => "net_listen",
                 NetOp::Accept => "net_accept",
                 NetOp::DnsQuery => "net_dns",
+                NetOp::StdioSocket => "stdio_socket",
             },
             Body::File(f) => match f.op {
                 FileOp::Open => "file_open",

@@ -39,6 +39,11 @@ pub struct LoadOptions {
     pub watch_reads: bool,
     /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
     pub prefixes: Vec<(PrefixKey, u8)>,
+    /// Look for socket stdio at exec and after a dup onto fd 0..2
+    /// (stdio-socket records, for rg-reverse-shell).
+    pub stdio: bool,
+    /// Report signals sent to the agent (rg-agent-signal).
+    pub signals: bool,
     /// Load the network programs, attached to these hooks.
     pub network: bool,
     pub net_hooks: Vec<NetHook>,
@@ -60,6 +65,10 @@ pub enum Family {
     Network,
     /// DNS queries: sendto, sendmsg, sendmmsg, write.
     Dns,
+    /// dup, dup2, dup3 onto fd 0..2 (the exec side is in `edr_exec`).
+    Stdio,
+    /// Signals sent to the agent (tp_btf/signal_generate).
+    Signal,
 }
 
 /// Where a program attaches.
@@ -102,6 +111,15 @@ const fn net(program: &'static str, family: Family, name: &'static str, id: u16)
     }
 }
 
+const fn stdio(program: &'static str, name: &'static str, id: u16, required: bool) -> Hook {
+    Hook {
+        program,
+        family: Family::Stdio,
+        attach: Attach::SyscallExit { name, id },
+        required,
+    }
+}
+
 const fn file(name: &'static str, id: u16, required: bool) -> Hook {
     Hook {
         program: "edr_file",
@@ -117,6 +135,12 @@ pub const HOOKS: &[Hook] = &[
     process("edr_exec"),
     process("edr_fork"),
     process("edr_exit"),
+    Hook {
+        program: "edr_signal",
+        family: Family::Signal,
+        attach: Attach::Auto,
+        required: true,
+    },
     file("openat", 2, true),
     file("unlinkat", 6, true),
     file("renameat2", 10, true),
@@ -152,6 +176,10 @@ pub const HOOKS: &[Hook] = &[
     net("edr_dns", Family::Dns, "sendmsg", 38),
     net("edr_dns", Family::Dns, "sendmmsg", 39),
     net("edr_dns", Family::Dns, "write", 40),
+    stdio("edr_dup", "dup", 49, true),
+    // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
+    stdio("edr_dup2", "dup2", 50, false),
+    stdio("edr_dup3", "dup3", 51, true),
 ];
 
 /// The config hook a network attach point belongs to.
@@ -197,6 +225,10 @@ pub fn syscall_nr(name: &str) -> Option<i64> {
         "sendmsg" => c::SYS_sendmsg,
         "sendmmsg" => c::SYS_sendmmsg,
         "write" => c::SYS_write,
+        "dup" => c::SYS_dup,
+        "dup3" => c::SYS_dup3,
+        #[cfg(target_arch = "x86_64")]
+        "dup2" => c::SYS_dup2,
         #[cfg(target_arch = "x86_64")]
         "open" => c::SYS_open,
         #[cfg(target_arch = "x86_64")]
@@ -530,6 +562,7 @@ impl Kernel {
             wakeup_bytes: opts.wakeup_bytes,
             report_failed: u32::from(opts.report_failed),
             watch_reads: u32::from(opts.watch_reads),
+            stdio_check: u32::from(opts.stdio),
             net_families: opts
                 .net_families
                 .iter()
@@ -544,7 +577,7 @@ impl Kernel {
             let map = match hook.family {
                 Family::File => &mut sysmap,
                 Family::Network | Family::Dns => &mut net_sysmap,
-                Family::Process => continue,
+                Family::Process | Family::Stdio | Family::Signal => continue,
             };
             if let Attach::SyscallExit { name, id } = hook.attach
                 && let Some(nr) = syscall_nr(name)
@@ -584,6 +617,8 @@ impl Kernel {
             Family::File => opts.file,
             Family::Network => opts.network && !opts.net_hooks.is_empty(),
             Family::Dns => opts.network && opts.dns,
+            Family::Stdio => opts.stdio,
+            Family::Signal => opts.signals,
         };
         for mut prog in open.progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
@@ -634,7 +669,7 @@ impl Kernel {
                     })?;
             }
         }
-        if opts.file || opts.network {
+        if opts.file || opts.network || opts.stdio {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
@@ -804,14 +839,15 @@ mod tests {
         let mut ids = Vec::new();
         for h in HOOKS {
             if let Attach::SyscallExit { name, id } = h.attach {
-                let named =
-                    crate::abi::file_syscall::name(id).or(crate::abi::net_syscall::name(id));
+                let named = crate::abi::file_syscall::name(id)
+                    .or(crate::abi::net_syscall::name(id))
+                    .or(crate::abi::stdio_syscall::name(id));
                 assert_eq!(named, Some(name));
                 ids.push(id);
             }
         }
         ids.sort();
-        let expected: Vec<u16> = (1..=23).chain(32..=40).collect();
+        let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {

@@ -35,6 +35,7 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+pub mod tamper;
 #[cfg(test)]
 mod testkit;
 pub mod watch;

@@ -162,7 +162,11 @@ fn main() -> ExitCode {
                 "rand-guard {}: configuration from {source}",
                 env!("CARGO_PKG_VERSION")
             );
-            match agent::run(&cfg, output.as_deref()) {
+            let config_path = match &source {
+                config::Source::File(p) => Some(p.as_path()),
+                config::Source::Defaults(_) => None,
+            };
+            match agent::run(&cfg, output.as_deref(), config_path) {
                 Ok(s) => {
                     let drops: Vec<String> = s
                         .kernel_ringbuf_drops_total

@@ -25,7 +25,7 @@ use crate::decode::{self, ExecRecord, FileRecord, NetRecord, Reason, Record};
 use crate::dns;
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
 use crate::poller::RawBatch;
 use crate::proctable::split_args;
@@ -94,6 +94,24 @@ impl Normalizer {
             ),
             Record::File(f) => (hdr.tgid, Body::File(file_body(f, &self.watch_reads))),
             Record::Net(n) => (hdr.tgid, Body::Net(net_body(n))),
+            Record::Stdio(x) => (hdr.tgid, Body::Net(stdio_body(x))),
+            Record::Signal(x) => (
+                hdr.tgid,
+                Body::Signal(SignalBody {
+                    target_pid: x.target_tgid,
+                    target_tid: x.target_pid,
+                    signal: x.sig,
+                    code: SignalBody::CODES
+                        .iter()
+                        .find(|(c, _)| *c == x.code)
+                        .map_or("other", |(_, n)| n),
+                    result: usize::try_from(x.result)
+                        .ok()
+                        .and_then(|r| SignalBody::RESULTS.get(r))
+                        .copied()
+                        .unwrap_or("other"),
+                }),
+            ),
         };
         // A fork's subject is the child, whose only thread is its main one.
         let tid = if matches!(rec, Record::Fork(_)) {
@@ -268,11 +286,41 @@ fn net_body(n: &NetRecord<'_>) -> NetBody {
         remote,
         unix_path,
         dns: (op == NetOp::DnsQuery).then(|| dns::parse_query(n.payload)),
+        stdio: None,
         truncated: NetTruncation {
             unix_path: x.flags & net_flag::PATH_TRUNC != 0,
             payload: x.flags & net_flag::PAYLOAD_TRUNC != 0,
             address_unreadable: x.flags & net_flag::ADDR_FAULT != 0,
         },
+    }
+}
+
+/// A stdio-socket record as a network event on the stdin socket: the
+/// syscall is the exec or dup behind it, the result the fd a dup made.
+fn stdio_body(x: &abi::Stdio) -> NetBody {
+    let family = NetFamily::from_af(x.family);
+    NetBody {
+        op: NetOp::StdioSocket,
+        syscall: abi::stdio_syscall::name(x.syscall).unwrap_or("unknown"),
+        result: if x.newfd == 0xff {
+            0
+        } else {
+            i64::from(x.newfd)
+        },
+        in_progress: false,
+        family,
+        protocol: x.protocol,
+        sock_type: x.sock_type,
+        local: socket_addr(family, &x.local_addr, x.local_port),
+        remote: socket_addr(family, &x.remote_addr, x.remote_port)
+            .filter(|a| !(a.ip().is_unspecified() && a.port() == 0)),
+        unix_path: None,
+        dns: None,
+        stdio: Some(Stdio {
+            fds: x.fds & 7,
+            socket_inode: x.ino,
+        }),
+        truncated: NetTruncation::default(),
     }
 }
 

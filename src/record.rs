@@ -163,6 +163,27 @@ struct RgNetwork<'a> {
     /// A datagram to port 53 that is not a parsable query.
     #[serde(skip_serializing_if = "Option::is_none")]
     dns_error: Option<String>,
+    /// Stdio-socket events: which of fds 0, 1, 2 are internet sockets...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdio_fds: Option<StdioFds>,
+    /// ...and the inode of the socket described (stdin's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket_inode: Option<u64>,
+}
+
+/// Bits 0..2 of a stdio-socket event, written as the list of fd numbers.
+#[derive(Clone, Copy)]
+struct StdioFds(u8);
+
+impl Serialize for StdioFds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some((self.0 & 7).count_ones() as usize))?;
+        for fd in (0..3u8).filter(|fd| self.0 & (1 << fd) != 0) {
+            seq.serialize_element(&fd)?;
+        }
+        seq.end()
+    }
 }
 
 /// IPPROTO_* numbers with an ECS `network.transport` name.
@@ -198,6 +219,7 @@ fn net_types(n: &NetBody) -> &'static [&'static str] {
         NetOp::Connect | NetOp::Accept => &["connection", "start"],
         NetOp::Bind | NetOp::Listen => &["start"],
         NetOp::DnsQuery => &["protocol"],
+        NetOp::StdioSocket => &["info"],
     }
 }
 
@@ -674,6 +696,26 @@ struct RgDoc<'a> {
     truncated: Option<Truncated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<ExitDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<SignalDoc>,
+}
+
+/// A signal sent to the agent (`process` is the sender).
+#[derive(Serialize)]
+struct SignalDoc {
+    number: i32,
+    name: String,
+    /// SI_USER, SI_QUEUE or SI_TKILL.
+    code: &'static str,
+    /// delivered, ignored, already_pending, ...
+    result: &'static str,
+    target: SignalTarget,
+}
+
+#[derive(Serialize)]
+struct SignalTarget {
+    pid: u32,
+    thread: ThreadDoc,
 }
 
 #[derive(Serialize)]
@@ -879,6 +921,7 @@ impl<'a> EventDoc<'a> {
         let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
             Body::Exit(_) => ("process", &["end"]),
+            Body::Signal(_) => ("process", &["info"]),
             Body::File(f) => ("file", file_types(f)),
             Body::Net(n) => ("network", net_types(n)),
         };
@@ -898,7 +941,7 @@ impl<'a> EventDoc<'a> {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
-            Body::File(_) | Body::Net(_) => proc.map_or(0, |p| p.ppid),
+            Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -1007,6 +1050,8 @@ impl<'a> EventDoc<'a> {
                         .as_ref()
                         .and_then(|q| q.as_ref().err())
                         .map(|e| e.to_string()),
+                    stdio_fds: n.stdio.map(|s| StdioFds(s.fds)),
+                    socket_inode: n.stdio.map(|s| s.socket_inode),
                 }),
                 file: file.map(|f| RgFile {
                     syscall: f.syscall,
@@ -1040,6 +1085,19 @@ impl<'a> EventDoc<'a> {
                     core_dumped: x.status.core_dumped,
                     lifetime_ns: ev.ktime_ns.saturating_sub(x.start_ns),
                 }),
+                signal: match &ev.body {
+                    Body::Signal(s) => Some(SignalDoc {
+                        number: s.signal,
+                        name: s.name(),
+                        code: s.code,
+                        result: s.result,
+                        target: SignalTarget {
+                            pid: s.target_pid,
+                            thread: ThreadDoc { id: s.target_tid },
+                        },
+                    }),
+                    _ => None,
+                },
             },
         }
     }

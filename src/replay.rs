@@ -41,7 +41,7 @@ use crate::config::ANCESTRY_DEPTH_MAX;
 use crate::dns::{self, DnsError, Query};
 use crate::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
 use crate::proctable::{Origin, Process};
 use crate::record::{self, Context, Record, SCHEMA_VERSION};
@@ -432,6 +432,7 @@ enum Action {
     Exec,
     Fork,
     Exit,
+    Signal,
     File(FileOp),
     Net(NetOp),
 }
@@ -446,12 +447,13 @@ const FILE_OPS: [FileOp; 7] = [
     FileOp::Symlink,
 ];
 
-const NET_OPS: [NetOp; 5] = [
+const NET_OPS: [NetOp; 6] = [
     NetOp::Connect,
     NetOp::Bind,
     NetOp::Listen,
     NetOp::Accept,
     NetOp::DnsQuery,
+    NetOp::StdioSocket,
 ];
 
 fn action(v: &Value) -> Result<Action, String> {
@@ -461,6 +463,7 @@ fn action(v: &Value) -> Result<Action, String> {
         "exec" => Action::Exec,
         "fork" => Action::Fork,
         "exit" => Action::Exit,
+        "signal" => Action::Signal,
         _ => {
             if let Some(op) = FILE_OPS.iter().find(|op| op.action() == s) {
                 Action::File(*op)
@@ -494,7 +497,7 @@ fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, ReplayError> {
         Action::Exec => &["executable", "exe", "args", "args_unreadable"],
         Action::File(_) => &["path", "other_path", "path_unreadable"],
         Action::Net(_) => &["unix_path", "payload", "address_unreadable"],
-        Action::Fork | Action::Exit => &[],
+        Action::Fork | Action::Exit | Action::Signal => &[],
     };
     let cut = truncated(&rg, names)?;
     let cut = |name: &str| cut.contains(&name);
@@ -541,6 +544,7 @@ fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, ReplayError> {
         Action::Exit => Body::Exit(exit_body(&process, &rg, time_ns, ppid)?),
         Action::File(op) => Body::File(file_body(root, &rg, op, &cut)?),
         Action::Net(op) => Body::Net(net_body(root, &rg, op, &cut)?),
+        Action::Signal => Body::Signal(signal_body(&rg)?),
     };
     let event = Event {
         seq,
@@ -867,6 +871,32 @@ fn exit_body(
     })
 }
 
+/// `rand_guard.signal`: what was sent to whom, and how.
+fn signal_body(rg: &Obj<'_>) -> Result<SignalBody, ReplayError> {
+    let s = rg.need_obj("signal")?;
+    let target = s.need_obj("target")?;
+    let codes: Vec<(&'static str, &str)> =
+        SignalBody::CODES.iter().map(|(_, n)| (*n, *n)).collect();
+    let results: Vec<(&'static str, &str)> = SignalBody::RESULTS.iter().map(|n| (*n, *n)).collect();
+    let body = SignalBody {
+        target_pid: target.need("pid", unsigned::<u32>)?,
+        target_tid: target.need_obj("thread")?.need("id", unsigned::<u32>)?,
+        signal: s.need("number", signed::<i32>)?,
+        code: s.need("code", |v| one_of(v, &codes))?,
+        result: s.need("result", |v| one_of(v, &results))?,
+    };
+    // The name is derived from the number; a record that disagrees is
+    // not one this agent wrote.
+    let name = s.need("name", owned)?;
+    if name != body.name() {
+        return Err(s.err(
+            "name",
+            format!("is {name} but signal {} is {}", body.signal, body.name()),
+        ));
+    }
+    Ok(body)
+}
+
 fn file_body(
     root: &Obj<'_>,
     rg: &Obj<'_>,
@@ -964,7 +994,11 @@ fn net_body(
     };
     Ok(NetBody {
         op,
-        syscall: rgn.need("syscall", |v| syscall(v, &abi::net_syscall::ALL))?,
+        syscall: if op == NetOp::StdioSocket {
+            rgn.need("syscall", |v| syscall(v, &abi::stdio_syscall::ALL))?
+        } else {
+            rgn.need("syscall", |v| syscall(v, &abi::net_syscall::ALL))?
+        },
         result: rgn.need("result", signed::<i64>)?,
         in_progress: rgn.get("in_progress", boolean)?.unwrap_or(false),
         family: rgn.need("family", |v| {
@@ -993,6 +1027,22 @@ fn net_body(
         remote,
         unix_path: rgn.get("unix_path", owned)?,
         dns,
+        stdio: if op == NetOp::StdioSocket {
+            Some(Stdio {
+                fds: rgn.need("stdio_fds", |v| {
+                    let fds = v
+                        .as_array()
+                        .ok_or_else(|| format!("expected a list of fd numbers 0..2, found {v}"))?;
+                    fds.iter().try_fold(0u8, |m, fd| match fd.as_u64() {
+                        Some(n @ 0..=2) => Ok(m | 1 << n),
+                        _ => Err(format!("expected an fd number 0..2, found {fd}")),
+                    })
+                })?,
+                socket_inode: rgn.need("socket_inode", unsigned::<u64>)?,
+            })
+        } else {
+            None
+        },
         truncated: NetTruncation {
             unix_path: cut("unix_path"),
             payload: cut("payload"),

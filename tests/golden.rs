@@ -12,7 +12,7 @@ use rand_guard::detect::Detector;
 use rand_guard::enrich::Enricher;
 use rand_guard::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Truncation,
+    Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
 };
 use rand_guard::health::Health;
 use rand_guard::record::{self, Context, Record};
@@ -357,6 +357,7 @@ fn net_body(
     remote: Option<&str>,
 ) -> NetBody {
     NetBody {
+        stdio: None,
         op,
         syscall,
         result: 0,
@@ -445,6 +446,20 @@ fn net_sequence() -> Vec<Record> {
                 "sendto",
                 Some("10.0.0.5:53001"),
                 Some("10.0.0.53:53"),
+            )
+        },
+        // The shell's stdin and stdout on a TCP socket: a reverse shell.
+        NetBody {
+            stdio: Some(Stdio {
+                fds: 0b011,
+                socket_inode: 424242,
+            }),
+            result: 0,
+            ..net_body(
+                NetOp::StdioSocket,
+                "dup2",
+                Some("10.0.0.5:40000"),
+                Some("203.0.113.7:4444"),
             )
         },
     ];

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::event::FileOp;
-use crate::testkit::{chain, connect, exec, file, file_with, process};
+use crate::testkit::{chain, connect, exec, file, file_with, process, stdio};
 
 fn correlator() -> Correlator {
     Correlator::new(&config::Detections::default()).unwrap()
@@ -356,7 +356,8 @@ fn disabled_scenarios_keep_no_state() {
         [
             "rg-webshell-exec",
             "rg-persist-systemd-enable",
-            "rg-fileless-exec"
+            "rg-fileless-exec",
+            "rg-reverse-shell"
         ]
     );
     ids(&mut c, &[file(0, &cp, FileOp::Open, "/tmp/x")]);
@@ -379,4 +380,99 @@ fn state_is_bounded_and_evictions_counted() {
     assert_eq!(c.evictions(), 84);
     c.expire(crate::testkit::BOOT + 11 * MIN * 1_000_000);
     assert_eq!(c.state_size(), 0);
+}
+
+#[test]
+fn reverse_shell_once_per_connection_with_the_socket_as_evidence() {
+    let mut c = correlator();
+    let bash = process(
+        700,
+        "/usr/bin/bash",
+        &["bash", "-i"],
+        chain(&["/usr/sbin/sshd"]),
+    );
+    let sub = process(
+        701,
+        "/usr/bin/bash",
+        &["bash", "-c", "ls"],
+        Some(bash.clone()),
+    );
+    let mut out = Vec::new();
+    // The dup that wires it, the exec after it, a subshell on the same
+    // socket: one alert, at the dup.
+    for ev in [
+        stdio(0, &bash, "dup2", 0b111, 9001, "203.0.113.7:4444"),
+        stdio(1, &bash, "execve", 0b111, 9001, "203.0.113.7:4444"),
+        stdio(2, &sub, "execve", 0b101, 9001, "203.0.113.7:4444"),
+    ] {
+        c.observe(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    let f = &out[0];
+    assert_eq!(f.rule.id, "rg-reverse-shell");
+    assert_eq!(f.rule.severity, Severity::Critical);
+    assert_eq!(
+        f.message,
+        "bash (pid 700) has fds 0, 1, 2 on a socket to 203.0.113.7:4444 (dup2 gave it): \
+         an interactive shell over the network"
+    );
+    assert_eq!(
+        f.evidence
+            .iter()
+            .map(|e| (e.action, e.pid))
+            .collect::<Vec<_>>(),
+        [("exec", 700), ("stdio_socket", 700)]
+    );
+    assert_eq!(
+        f.evidence[1].destination,
+        Some("203.0.113.7:4444".parse().unwrap())
+    );
+    // Another connection is another alert.
+    out.clear();
+    c.observe(
+        &stdio(3, &sub, "execve", 0b011, 9002, "203.0.113.7:4444"),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(c.state_size(), 2);
+}
+
+#[test]
+fn reverse_shell_near_misses_and_command_lines() {
+    let mut c = correlator();
+    // A program that is not a shell or interpreter (an inetd-style service).
+    let cat = process(710, "/usr/bin/cat", &["cat"], None);
+    assert!(ids(&mut c, &[stdio(0, &cat, "execve", 0b011, 1, "127.0.0.1:9")]).is_empty());
+    // A shell with a /dev/tcp redirection in its command line: medium.
+    let sh = process(
+        711,
+        "/usr/bin/bash",
+        &["bash", "-c", "cat </dev/tcp/10.0.0.9/80"],
+        None,
+    );
+    let mut out = Vec::new();
+    c.observe(&exec(1, &sh), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].rule.severity, Severity::Medium);
+    assert_eq!(
+        out[0].message,
+        "bash (pid 711) started with a network redirection: cat </dev/tcp/10.0.0.9/80"
+    );
+    // Once per process.
+    assert!(ids(&mut c, &[exec(2, &sh)]).is_empty());
+    // An interpreter that mentions the path is not redirecting anything.
+    let py = process(
+        712,
+        "/usr/bin/python3",
+        &["python3", "-c", "print('/dev/tcp/x/1')"],
+        None,
+    );
+    assert!(ids(&mut c, &[exec(3, &py)]).is_empty());
+    // Configurable: python off the list is quiet on a socket.
+    let d = config::Detections {
+        reverse_shell_programs: vec!["sh".into(), "bash".into()],
+        ..Default::default()
+    };
+    let mut c = Correlator::new(&d).unwrap();
+    assert!(ids(&mut c, &[stdio(4, &py, "dup2", 0b011, 3, "127.0.0.1:9")]).is_empty());
 }

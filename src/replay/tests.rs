@@ -80,8 +80,8 @@ fn golden_event_records_write_back_identically() {
             _ => assert!(parsed.is_none(), "{file} line {n}"),
         }
     }
-    // process 7 + file 7 + network 8 + rules 6
-    assert_eq!(events, 28);
+    // process 7 + file 7 + network 9 + rules 6
+    assert_eq!(events, 29);
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn golden_alert_events_write_back_as_the_event_before_them() {
             _ => {}
         }
     }
-    assert_eq!(alerts, 9);
+    assert_eq!(alerts, 10);
 }
 
 /// The detector a golden file was made with (tests/golden.rs): the
@@ -168,7 +168,7 @@ fn replayed_golden_files_raise_the_golden_alerts() {
             }
         );
     }
-    assert_eq!(alerts_seen, 9);
+    assert_eq!(alerts_seen, 10);
 }
 
 /// Each alert on its own: its embedded event, through a fresh detector,
@@ -309,6 +309,7 @@ mod live {
             ms,
             pid,
             Body::Net(NetBody {
+                stdio: None,
                 op,
                 syscall: "sendto",
                 result: 0,
@@ -505,8 +506,8 @@ fn errors_name_the_line_and_key() {
         (
             set("/event/action", "ptrace".into()),
             "line 3: key `event.action`: unknown action `ptrace`; this agent knows: exec, fork, \
-             exit, open, unlink, rename, chmod, chown, link, symlink, connect, bind, listen, \
-             accept, dns_query",
+             exit, signal, open, unlink, rename, chmod, chown, link, symlink, connect, bind, \
+             listen, accept, dns_query, stdio_socket",
         ),
         (
             set("/schema_version", 2.into()),

@@ -9,10 +9,11 @@ use crate::event::{Body, Event, FileOp, NetOp};
 use crate::proctable::Process;
 
 /// Every `event.action` value, in a fixed order (rule indexes use it).
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 17] = [
     "exec",
     "fork",
     "exit",
+    "signal",
     "open",
     "unlink",
     "rename",
@@ -25,13 +26,21 @@ pub const ACTIONS: [&str; 15] = [
     "listen",
     "accept",
     "dns_query",
+    "stdio_socket",
 ];
 
-pub const PROCESS: &[&str] = &["exec", "fork", "exit"];
+pub const PROCESS: &[&str] = &["exec", "fork", "exit", "signal"];
 pub const FILE: &[&str] = &[
     "open", "unlink", "rename", "chmod", "chown", "link", "symlink",
 ];
-pub const NETWORK: &[&str] = &["connect", "bind", "listen", "accept", "dns_query"];
+pub const NETWORK: &[&str] = &[
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "dns_query",
+    "stdio_socket",
+];
 
 /// Index of an action in [`ACTIONS`].
 pub fn action_index(action: &str) -> Option<usize> {
@@ -180,7 +189,7 @@ pub static FIELDS: &[Field] = &[
         actions: ALL,
         get: Getter::Event(|ev| {
             Value::Str(match ev.body {
-                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) => "process",
+                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => "process",
                 Body::File(_) => "file",
                 Body::Net(_) => "network",
             })

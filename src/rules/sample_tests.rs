@@ -91,6 +91,7 @@ fn connect(exe: &str, remote: &str) -> Event {
     event(
         p,
         Body::Net(NetBody {
+            stdio: None,
             op: NetOp::Connect,
             syscall: "connect",
             result: 0,

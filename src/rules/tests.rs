@@ -113,6 +113,7 @@ fn connect(remote: &str) -> Event {
         pid: 50,
         tid: 50,
         body: Body::Net(NetBody {
+            stdio: None,
             op: NetOp::Connect,
             syscall: "connect",
             result: 0,
