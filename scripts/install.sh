@@ -14,6 +14,9 @@
 # checksums, in /usr/local/lib/rand-guard/installed-files; --uninstall
 # removes exactly those files and keeps (and names) any that were edited.
 set -eu
+# Directories made here must pass the agent's permission check (root's, not
+# writable by group or others) whatever the caller's umask.
+umask 022
 
 BIN=/usr/local/bin/rand-guard
 LIBDIR=/usr/local/lib/rand-guard

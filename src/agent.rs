@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::detect::{Detector, EventOutput};
 use crate::enrich::Enricher;
 use crate::filter::Filter;
+use crate::hygiene::{self, HygieneError, Policy, Role};
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
 use crate::output::{self, OutputError, Writer};
 use crate::poller::{self, Collector, Control, PollError};
@@ -29,7 +30,7 @@ use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{detect, enrich, normalize, tamper, watch};
+use crate::{caps, detect, enrich, normalize, tamper, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -49,6 +50,8 @@ pub enum AgentError {
     Rules(#[from] RuleErrors),
     #[error("building the exclusions failed: {0}")]
     Exclusions(#[source] globset::Error),
+    #[error(transparent)]
+    Hygiene(#[from] HygieneError),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -62,11 +65,14 @@ fn privilege_hint(e: &KernelError) -> &'static str {
 
 /// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`;
 /// `config_path` is the file the configuration came from (protected by
-/// rg-agent-tamper), if any.
+/// rg-agent-tamper), if any. `file_policy` says whether the rules and an
+/// external BPF object must pass the [`hygiene`] checks (at start and on
+/// every rules reload).
 pub fn run(
     cfg: &Config,
     output: Option<&str>,
     config_path: Option<&Path>,
+    file_policy: Policy,
 ) -> Result<Snapshot, AgentError> {
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(AgentError::Signals)?;
@@ -102,6 +108,7 @@ pub fn run(
     let filter = Filter::new(&file_cfg).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
     // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+    hygiene::check_rules_dir(&cfg.rules.dir, file_policy)?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)?;
     stats.set_rules_loaded(rules.len());
     let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
@@ -112,6 +119,9 @@ pub fn run(
     let (reload_tx, reload_rx) = unbounded();
     let event_output = EventOutput::from_config(cfg);
 
+    if let ObjectSource::File(path) = &source {
+        hygiene::check(path, Role::BpfObject, file_policy)?;
+    }
     let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
@@ -138,6 +148,11 @@ pub fn run(
     })?;
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
+    }
+    if let Ok(eff) = caps::CapSet::effective() {
+        for d in caps::degraded(eff, read_watch) {
+            eprintln!("rand-guard: warning: {d}");
+        }
     }
 
     // Fill the read watch before reporting ready: a read right after
@@ -242,6 +257,7 @@ pub fn run(
             kernel: &kernel,
             stats: &stats,
             rules_dir: &cfg.rules.dir,
+            policy: file_policy,
             reload: reload_tx,
             stop: false,
             last_programs: None,
@@ -291,6 +307,7 @@ struct AgentControl<'a> {
     kernel: &'a Kernel,
     stats: &'a Stats,
     rules_dir: &'a Path,
+    policy: Policy,
     /// New rule sets for the detector (SIGHUP).
     reload: Sender<RuleSet>,
     stop: bool,
@@ -299,11 +316,15 @@ struct AgentControl<'a> {
 
 impl AgentControl<'_> {
     /// SIGHUP: load the rules directory again. A good set replaces the
-    /// rules in force; a bad one is refused with every error on stderr,
-    /// and the rules in force stay. Either way a counter says so.
+    /// rules in force; a bad one (or one that fails the hygiene checks) is
+    /// refused with every error on stderr, and the rules in force stay.
+    /// Either way a counter says so.
     fn reload_rules(&mut self) {
         let dir = self.rules_dir.display();
-        match RuleSet::load_dir(self.rules_dir) {
+        let loaded = hygiene::check_rules_dir(self.rules_dir, self.policy)
+            .map_err(|e| e.to_string())
+            .and_then(|()| RuleSet::load_dir(self.rules_dir).map_err(|e| e.to_string()));
+        match loaded {
             Ok(rules) => {
                 let n = rules.len();
                 if self.reload.send(rules).is_ok() {

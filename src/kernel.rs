@@ -294,6 +294,8 @@ pub enum KernelError {
     RingBuffer(#[source] libbpf_rs::Error),
     #[error("BPF program {0} is not in the agent's hook table (object and binary disagree)")]
     UnknownProgram(String),
+    #[error(transparent)]
+    Capabilities(#[from] crate::caps::CapsError),
     #[error("tracefs is not mounted and mounting it at {path} failed: {source}")]
     Tracefs {
         path: &'static str,
@@ -554,6 +556,8 @@ impl Kernel {
         take_libbpf_log();
 
         let (mut open, layout) = open_checked(&opts.source)?;
+        // Opening parsed the object only; from here on the kernel is asked.
+        crate::caps::check_bpf_here()?;
 
         // .rodata is read-only once loaded: fill the config and the
         // syscall map now.

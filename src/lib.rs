@@ -7,12 +7,15 @@
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
 //! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
 //! Beside the pipeline, [`watch`] keeps the kernel's read-watch map of
-//! `[file] watch_reads` inodes current.
+//! `[file] watch_reads` inodes current. Before anything is loaded,
+//! [`hygiene`] checks the owner and mode of the files the agent obeys and
+//! [`caps`] the capabilities the kernel part needs.
 
 pub mod abi;
 pub mod agent;
 #[cfg(test)]
 mod bpf;
+pub mod caps;
 pub mod channel;
 pub mod clock;
 pub mod config;
@@ -24,6 +27,7 @@ pub mod enrich;
 pub mod event;
 pub mod filter;
 pub mod health;
+pub mod hygiene;
 pub mod kernel;
 pub mod normalize;
 pub mod offline;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use rand_guard::config::{self, Config};
+use rand_guard::hygiene::{self, Policy, Role};
 use rand_guard::{agent, offline};
 
 #[derive(Parser)]
@@ -29,6 +30,10 @@ enum Cmd {
         /// Output file, or `-` for stdout; overrides [output] path.
         #[arg(long, value_name = "PATH|-")]
         output: Option<String>,
+        /// Development only: start even when the configuration, the rules or
+        /// the BPF object may be written by someone other than root.
+        #[arg(long)]
+        insecure_permissions: bool,
     },
     /// Validate the configuration and print the effective settings.
     CheckConfig {
@@ -153,11 +158,30 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Run { config, output } => {
+        Cmd::Run {
+            config,
+            output,
+            insecure_permissions,
+        } => {
+            let policy = if insecure_permissions {
+                eprintln!(
+                    "rand-guard: warning: --insecure-permissions: the owner and mode of the \
+                     configuration, the rules and the BPF object are not checked; for development only"
+                );
+                Policy::Insecure
+            } else {
+                Policy::Strict
+            };
             let (cfg, source) = match load_config(config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let config::Source::File(path) = &source {
+                if let Err(e) = hygiene::check(path, Role::Config, policy) {
+                    eprintln!("rand-guard: error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
             eprintln!(
                 "rand-guard {}: configuration from {source}",
                 env!("CARGO_PKG_VERSION")
@@ -166,7 +190,7 @@ fn main() -> ExitCode {
                 config::Source::File(p) => Some(p.as_path()),
                 config::Source::Defaults(_) => None,
             };
-            match agent::run(&cfg, output.as_deref(), config_path) {
+            match agent::run(&cfg, output.as_deref(), config_path, policy) {
                 Ok(s) => {
                     let drops: Vec<String> = s
                         .kernel_ringbuf_drops_total

@@ -362,3 +362,99 @@ fn rules_test_replays_recorded_events_into_the_same_alerts() {
         )
     );
 }
+
+#[test]
+fn files_others_may_write_are_refused_unless_overridden() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &std::path::Path, mode: u32| {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let uid = nix::unistd::geteuid();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.d");
+    fs::create_dir(&rules).unwrap();
+    chmod(&rules, 0o755);
+    let a = rules.join("a.toml");
+    fs::write(&a, "").unwrap();
+    chmod(&a, 0o664);
+    let cfg = dir.path().join("config.toml");
+    fs::write(&cfg, format!("[rules]\ndir = \"{}\"\n", rules.display())).unwrap();
+    let cfg_arg = cfg.to_str().unwrap();
+    let run_args = |extra: &[&'static str]| -> Vec<&str> {
+        let mut a = vec!["run", "--config", cfg_arg, "--output", "-"];
+        a.extend_from_slice(extra);
+        a
+    };
+
+    // The configuration file: refused like a configuration error.
+    chmod(&cfg, 0o666);
+    let out = run(&run_args(&[]), None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "rand-guard: error: refusing the configuration file {p}: it has owner uid {uid} and \
+             mode 0666; required: owned by root{agent} and not writable by group or others (like \
+             sshd's StrictModes); fix: chmod go-w {p}, or for development only start with \
+             --insecure-permissions\n",
+            p = cfg.display(),
+            agent = if uid.is_root() {
+                String::new()
+            } else {
+                format!(" or uid {uid} (the agent's)")
+            }
+        )
+    );
+    chmod(&cfg, 0o644);
+
+    // A rules file, before the kernel is touched.
+    let out = run(&run_args(&[]), None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "rand-guard: error: refusing the rules file {}: it has owner uid {uid} and mode 0664;",
+            a.display()
+        )),
+        "{err}"
+    );
+
+    // An external BPF object.
+    chmod(&a, 0o644);
+    let junk = dir.path().join("edr-ebpf");
+    fs::write(&junk, "not an ELF object").unwrap();
+    chmod(&junk, 0o666);
+    let object = Some(("EDR_EBPF_OBJECT", junk.to_str().unwrap()));
+    let out = run(&run_args(&[]), object);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "rand-guard: error: refusing the BPF object {}: it has owner uid {uid} and mode 0666;",
+            junk.display()
+        )),
+        "{err}"
+    );
+
+    // The override: everything loose gets through to the next check (the
+    // object is junk), with one warning first.
+    chmod(&cfg, 0o666);
+    chmod(&a, 0o666);
+    let out = run(&run_args(&["--insecure-permissions"]), object);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "rand-guard: warning: --insecure-permissions: the owner and mode of the \
+             configuration, the rules and the BPF object are not checked; for development only\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "rand-guard: error: refusing BPF object {}: ",
+            junk.display()
+        )),
+        "{err}"
+    );
+}

@@ -61,6 +61,12 @@ impl Agent {
 
     /// As `start`, with extra environment variables for the agent.
     pub fn start_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::start_with(config, env, &[])
+    }
+
+    /// As `start`, with extra environment variables and extra arguments
+    /// of `rand-guard run`.
+    pub fn start_with(config: &str, env: &[(&str, &str)], args: &[&str]) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.toml");
         let out = dir.path().join("out.jsonl");
@@ -72,6 +78,7 @@ impl Agent {
             .arg(&cfg)
             .arg("--output")
             .arg(&out)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -197,7 +204,11 @@ impl Drop for Agent {
 
 pub fn read_records(path: &Path) -> Vec<Value> {
     let text = fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    // A running agent's buffered writer may have flushed part of a line:
+    // only what ends in a newline is a record yet.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
         .collect()
