@@ -387,8 +387,17 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	/* A symlink's target is text, not a location: only its link is filtered. */
 	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
 		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD);
+	/*
+	 * A path cut at the walk's bound has lost its head: where it is cannot
+	 * be told, so it is not filtered out (nesting deeper than the bound
+	 * must not hide a write).
+	 */
+	if (v1 == EDR_V_OUT && (b->rec.flags & EDR_FILE_F_PATH_TRUNC))
+		v1 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
 		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0);
+	if (v2 == EDR_V_OUT && (b->rec.flags & EDR_FILE_F_PATH2_TRUNC))
+		v2 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {
 		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
 			edr_count_filtered(a->kind);

@@ -27,11 +27,12 @@ ETCDIR=/etc/rand-guard
 CONFIG=$ETCDIR/config.toml
 RULESDIR=$ETCDIR/rules.d
 UNIT=/etc/systemd/system/rand-guard.service
+LOGROTATE=/etc/logrotate.d/rand-guard
 WANTS_LINK=/etc/systemd/system/multi-user.target.wants/rand-guard.service
 QUICK=/etc/rand-guard-quickstart.service
 LOGDIR=/var/log/rand-guard
 # What must be gone after every removal.
-ALL_PATHS="$BIN $LIBDIR $ETCDIR $UNIT $WANTS_LINK"
+ALL_PATHS="$BIN $LIBDIR $ETCDIR $UNIT $WANTS_LINK $LOGROTATE"
 
 PASSED=0
 FAILED=0
@@ -150,6 +151,7 @@ expected_files() {
 		echo "$OBJECT"
 		echo "$CONFIG"
 		echo "$UNIT"
+		echo "$LOGROTATE"
 		for r in rules/*; do
 			[ -f "$r" ] && echo "$RULESDIR/$(basename "$r")"
 		done
@@ -173,6 +175,7 @@ shipped() {
 	"$OBJECT") echo "$TMP/tar/$NAME/edr-ebpf" ;;
 	"$CONFIG") echo "$TMP/tar/$NAME/config.toml" ;;
 	"$UNIT") echo "$TMP/tar/$NAME/rand-guard.service" ;;
+	"$LOGROTATE") echo "$TMP/tar/$NAME/logrotate" ;;
 	"$RULESDIR"/*) echo "$TMP/tar/$NAME/rules.d/$(basename "$1")" ;;
 	*) fail "no shipped file for $1" ;;
 	esac
@@ -212,7 +215,7 @@ mkdir "$TMP/tar"
 tar -xzf "$TARBALL" -C "$TMP/tar"
 tar -tzf "$TARBALL" | sort >"$TMP/tar-list"
 {
-	for f in "" config.toml edr-ebpf install.sh rand-guard rand-guard.service rules.d/; do
+	for f in "" config.toml edr-ebpf install.sh logrotate rand-guard rand-guard.service rules.d/; do
 		echo "$NAME/$f"
 	done
 	for r in rules/*; do
@@ -221,7 +224,7 @@ tar -tzf "$TARBALL" | sort >"$TMP/tar-list"
 } | sort >"$TMP/tar-want"
 cmp -s "$TMP/tar-list" "$TMP/tar-want" ||
 	fail "tarball contents differ from the expected list: $(diff "$TMP/tar-want" "$TMP/tar-list" | tr '\n' ' ')"
-ok "tarball holds the binary, the BPF object, config, rules.d, unit and install.sh"
+ok "tarball holds the binary, the BPF object, config, rules.d, unit, logrotate config and install.sh"
 
 desc=$(file -b "$TMP/tar/$NAME/rand-guard")
 case "$desc" in
@@ -470,8 +473,8 @@ TARBALL_INSTALLED=yes
 sh "$INSTALL_SH" >"$TMP/install.log" 2>&1 || fail "install.sh: $(cat "$TMP/install.log")"
 check_installed "install.sh"
 snapshot() {
-	find "$BIN" "$LIBDIR" "$ETCDIR" "$UNIT" -exec stat -c '%a %U %n' {} + | sort
-	find "$BIN" "$LIBDIR" "$ETCDIR" "$UNIT" -type f -exec sha256sum {} + | sort
+	find "$BIN" "$LIBDIR" "$ETCDIR" "$UNIT" "$LOGROTATE" -exec stat -c '%a %U %n' {} + | sort
+	find "$BIN" "$LIBDIR" "$ETCDIR" "$UNIT" "$LOGROTATE" -type f -exec sha256sum {} + | sort
 }
 snapshot >"$TMP/first"
 sh "$INSTALL_SH" >"$TMP/install2.log" 2>&1 || fail "install.sh (second run): $(cat "$TMP/install2.log")"

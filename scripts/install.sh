@@ -25,6 +25,7 @@ ETCDIR=/etc/rand-guard
 CONFIG=$ETCDIR/config.toml
 RULESDIR=$ETCDIR/rules.d
 UNIT=/etc/systemd/system/rand-guard.service
+LOGROTATE=/etc/logrotate.d/rand-guard
 WANTS_LINK=/etc/systemd/system/multi-user.target.wants/rand-guard.service
 MANIFEST=$LIBDIR/installed-files
 
@@ -123,12 +124,12 @@ put_conffile() { # put_conffile SOURCE DEST MODE
 
 install_all() {
 	here=$(cd "$(dirname "$0")" && pwd)
-	for f in rand-guard edr-ebpf config.toml rand-guard.service; do
+	for f in rand-guard edr-ebpf config.toml rand-guard.service logrotate; do
 		[ -f "$here/$f" ] || die "$here/$f is missing: run install.sh from the unpacked release tarball"
 	done
 	[ -d "$here/rules.d" ] || die "$here/rules.d is missing: run install.sh from the unpacked release tarball"
 
-	mkdir -p "$LIBDIR" "$RULESDIR" /usr/local/bin /etc/systemd/system
+	mkdir -p "$LIBDIR" "$RULESDIR" /usr/local/bin /etc/systemd/system /etc/logrotate.d
 	NEW_MANIFEST=$MANIFEST.rg-install.$$
 	: >"$NEW_MANIFEST"
 	put "$here/rand-guard" "$BIN" 0755
@@ -141,6 +142,8 @@ install_all() {
 		put_conffile "$rule" "$RULESDIR/$(basename "$rule")" 0644
 	done
 	put "$here/rand-guard.service" "$UNIT" 0644
+	# Rotation of the output (used when logrotate is installed).
+	put_conffile "$here/logrotate" "$LOGROTATE" 0644
 	# What an earlier run installed and this one did not (a stale .new, a
 	# rule file no longer shipped) goes, unless it was edited since.
 	if [ -f "$MANIFEST" ]; then
@@ -153,7 +156,7 @@ install_all() {
 	fi
 	mv -f "$NEW_MANIFEST" "$MANIFEST"
 	chmod 0644 "$MANIFEST"
-	say "installed $BIN, $OBJECT, $CONFIG, $RULESDIR/, $UNIT"
+	say "installed $BIN, $OBJECT, $CONFIG, $RULESDIR/, $UNIT, $LOGROTATE"
 
 	if systemd_running; then
 		systemctl daemon-reload
@@ -190,7 +193,7 @@ uninstall_all() {
 		done <"$MANIFEST"
 		rm -f "$MANIFEST"
 	elif [ -e "$BIN" ] || [ -e "$UNIT" ] || [ -e "$ETCDIR" ]; then
-		die "$MANIFEST is missing: these files were not installed by install.sh (or it was deleted); remove them by hand: $BIN $LIBDIR $ETCDIR $UNIT"
+		die "$MANIFEST is missing: these files were not installed by install.sh (or it was deleted); remove them by hand: $BIN $LIBDIR $ETCDIR $UNIT $LOGROTATE"
 	else
 		say "rand-guard is not installed"
 	fi

@@ -3,34 +3,43 @@
 //!
 //! The poller runs on the calling thread (it owns the libbpf objects);
 //! each other stage gets a named thread. Shutdown (SIGINT/SIGTERM): the
-//! poller drains the ring buffer and drops its sender; each stage finishes
-//! its input and drops its own sender in turn; the writer flushes last.
-//! If a stage dies, its neighbours see a closed channel and stop too, and
-//! the agent exits with an error naming the stage instead of hanging.
+//! poller starts the stop clock, drains the ring buffer and drops its
+//! sender; each stage finishes its input and drops its own sender in turn;
+//! the writer flushes last. Past `[pipeline] shutdown_timeout_seconds`
+//! nothing waits any more: what is still in flight is dropped and counted.
+//! If a stage panics, the poller notices within a poll interval and
+//! stops, its neighbours see a closed channel and stop too, and the agent
+//! exits with an error naming the stage instead of hanging ([`supervise`]).
+//!
+//! SIGHUP ([`AgentControl::reload`]): the configuration file and the rules
+//! directory are read again; live settings go to the detector and the
+//! writer over channels, restart-only ones are reported, and the output is
+//! re-opened. Kernel programs stay attached throughout.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread;
+use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded, unbounded};
 use libbpf_rs::{MapHandle, RingBufferBuilder};
 use nix::sys::signal::Signal;
 
-use crate::channel::{Outlet, Stage};
-use crate::config::Cidr;
-use crate::config::Config;
+use crate::channel::{Outlet, Stage, StopClock};
+use crate::config::{Cidr, Config, ConfigError, Source};
 use crate::detect::{Detector, EventOutput};
 use crate::enrich::Enricher;
 use crate::filter::Filter;
 use crate::hygiene::{self, HygieneError, Policy, Role};
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
-use crate::output::{self, OutputError, Writer};
+use crate::output::{self, OutputError, Target, Writer};
 use crate::poller::{self, Collector, Control, PollError};
 use crate::record::Context;
 use crate::rules::{RuleErrors, RuleSet};
 use crate::signals::Signals;
 use crate::stats::{Snapshot, Stats};
-use crate::{caps, detect, enrich, normalize, tamper, watch};
+use crate::tamper::Protected;
+use crate::{caps, config, detect, enrich, normalize, reload, tamper, watch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -42,7 +51,7 @@ pub enum AgentError {
     Kernel(#[from] KernelError),
     #[error(transparent)]
     Poll(#[from] PollError),
-    #[error("pipeline stage `{0}` panicked")]
+    #[error("pipeline stage `{0}` panicked (its message is above); the agent stopped")]
     StagePanicked(&'static str),
     #[error("building the file filter failed: {0}")]
     Filter(#[source] globset::Error),
@@ -63,22 +72,45 @@ fn privilege_hint(e: &KernelError) -> &'static str {
     }
 }
 
-/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`;
-/// `config_path` is the file the configuration came from (protected by
-/// rg-agent-tamper), if any. `file_policy` says whether the rules and an
-/// external BPF object must pass the [`hygiene`] checks (at start and on
-/// every rules reload).
+/// `[file]` as the kernel and the filter get it: the agent's own files
+/// (rg-agent-tamper) watched for detections whatever `include` says.
+fn with_protected(file: &config::File, protected: &[Protected]) -> config::File {
+    let mut f = file.clone();
+    f.detect_only
+        .extend(protected.iter().map(|p| p.path.clone()));
+    f
+}
+
+/// Reads the configuration file again (SIGHUP), the way it was found at
+/// start.
+pub type Reread<'a> = &'a dyn Fn() -> Result<(Config, Source), ConfigError>;
+
+/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`, at
+/// start and on every reload; `config_path` is the file the configuration
+/// came from (protected by rg-agent-tamper), if any; `reread` reads the
+/// configuration again (SIGHUP). `file_policy` says whether the
+/// configuration file, the rules and an external BPF object must pass the
+/// [`hygiene`] checks (at start and on every reload).
 pub fn run(
     cfg: &Config,
     output: Option<&str>,
     config_path: Option<&Path>,
     file_policy: Policy,
+    reread: Reread,
 ) -> Result<Snapshot, AgentError> {
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(AgentError::Signals)?;
     let stats = Arc::new(Stats::default());
-    let target = output.unwrap_or(&cfg.output.path);
-    let sink = output::open(target)?;
+    let mut cfg = cfg.clone();
+    if let Some(o) = output {
+        cfg.output.path = o.to_string();
+    }
+    let cfg = cfg;
+    let target = Target::parse(&cfg.output.path);
+    let sink = target.open()?;
+    let clock = Arc::new(StopClock::new(Duration::from_secs(
+        cfg.pipeline.shutdown_timeout_seconds.into(),
+    )));
 
     let enabled = |id: &str| !cfg.detections.disabled.iter().any(|d| d == id);
     let me = std::process::id();
@@ -100,24 +132,22 @@ pub fn run(
     } else {
         Vec::new()
     };
-    let mut file_cfg = cfg.file.clone();
-    file_cfg
-        .detect_only
-        .extend(protected.iter().map(|p| p.path.clone()));
     // The filter's prefix rules are also the kernel's: one definition.
-    let filter = Filter::new(&file_cfg).map_err(AgentError::Filter)?;
+    let filter = Filter::new(&with_protected(&cfg.file, &protected)).map_err(AgentError::Filter)?;
     let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+    let host = ctx.hostname.clone();
     // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
     hygiene::check_rules_dir(&cfg.rules.dir, file_policy)?;
     let rules = RuleSet::load_dir(&cfg.rules.dir)?;
     stats.set_rules_loaded(rules.len());
-    let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
-        .map_err(AgentError::Exclusions)?;
-    detector.protect(protected, me);
+    let mut detector =
+        Detector::new(&cfg, &host, rules, Some(stats.clone())).map_err(AgentError::Exclusions)?;
+    detector.protect(protected.clone(), me);
     // Unbounded: reloads come from an operator, a handful at most, and the
-    // poller must never block on a busy detector.
+    // poller must never block on a busy detector or writer.
     let (reload_tx, reload_rx) = unbounded();
-    let event_output = EventOutput::from_config(cfg);
+    let (writer_tx, writer_rx) = unbounded();
+    let event_output = EventOutput::from_config(&cfg);
 
     if let ObjectSource::File(path) = &source {
         hygiene::check(path, Role::BpfObject, file_policy)?;
@@ -192,16 +222,41 @@ pub fn run(
     let cap = cfg.pipeline.channel_capacity as usize;
     let policy = cfg.pipeline.backpressure;
     let (raw_tx, raw_rx) = bounded(cap);
-    let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone());
+    let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone(), clock.clone());
     let (recycle_tx, recycle_rx) = bounded(cap);
     let (norm_tx, norm_rx) = bounded(cap);
-    let norm_tx = Outlet::new(norm_tx, policy, Stage::Normalizer, stats.clone());
+    let norm_tx = Outlet::new(
+        norm_tx,
+        policy,
+        Stage::Normalizer,
+        stats.clone(),
+        clock.clone(),
+    );
     let (enr_tx, enr_rx) = bounded(cap);
-    let enr_tx = Outlet::new(enr_tx, policy, Stage::Enricher, stats.clone());
+    let enr_tx = Outlet::new(
+        enr_tx,
+        policy,
+        Stage::Enricher,
+        stats.clone(),
+        clock.clone(),
+    );
     let (det_tx, det_rx) = bounded(cap);
-    let det_tx = Outlet::new(det_tx, policy, Stage::Detector, stats.clone());
-    let writer = Writer::new(sink, ctx, stats.clone());
-    let health_every = std::time::Duration::from_secs(cfg.health.interval_seconds.into());
+    let det_tx = Outlet::new(
+        det_tx,
+        policy,
+        Stage::Detector,
+        stats.clone(),
+        clock.clone(),
+    );
+    let writer = Writer::new(
+        target.clone(),
+        sink,
+        cfg.output.buffer_bytes as usize,
+        ctx,
+        stats.clone(),
+        clock.clone(),
+    );
+    let health_every = Duration::from_secs(cfg.health.interval_seconds.into());
 
     let collector = Collector::new(stats.clone());
     let cb = collector.clone();
@@ -216,21 +271,19 @@ pub fn run(
     // this borrow (the poll loop below).
     let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
 
-    thread::scope(|s| {
-        let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
-        // Ends when the normalizer drops the hints' sender.
-        let keeper = keeper.map(|(k, rx)| {
-            let st = stats.clone();
-            spawn(s, "read-watch", move || watch::run(k, rx, st))
-        });
-        let handles = [
-            spawn(s, "normalizer", move || {
-                normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)
-            }),
-            spawn(s, "enricher", move || {
-                enrich::run(norm_rx, enr_tx, enricher, st2)
-            }),
-            spawn(s, "detector", move || {
+    let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+    let mut stages: Vec<(&'static str, StageFn)> = vec![
+        (
+            "normalizer",
+            Box::new(move || normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)),
+        ),
+        (
+            "enricher",
+            Box::new(move || enrich::run(norm_rx, enr_tx, enricher, st2)),
+        ),
+        (
+            "detector",
+            Box::new(move || {
                 detect::run(
                     enr_rx,
                     reload_rx,
@@ -241,24 +294,38 @@ pub fn run(
                     st3,
                 )
             }),
-            spawn(s, "writer", move || {
-                output::run(det_rx, writer, health_every)
-            }),
-        ];
-
+        ),
+        (
+            "writer",
+            Box::new(move || output::run(det_rx, writer_rx, writer, health_every)),
+        ),
+    ];
+    // Ends when the normalizer drops the hints' sender.
+    if let Some((k, rx)) = keeper {
+        let st = stats.clone();
+        stages.push(("read-watch", Box::new(move || watch::run(k, rx, st))));
+    }
+    supervise(stages, |panicked| {
         eprintln!(
             "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
             source,
             kernel.attached().collect::<Vec<_>>().join(", "),
         );
-
         let mut control = AgentControl {
             signals: &signals,
             kernel: &kernel,
             stats: &stats,
-            rules_dir: &cfg.rules.dir,
+            clock: &clock,
+            watch: panicked,
+            running: cfg.clone(),
+            output_override: output.map(str::to_string),
+            reread,
             policy: file_policy,
+            protected: &protected,
+            agent_pid: me,
+            host: &host,
             reload: reload_tx,
+            writer: writer_tx,
             stop: false,
             last_programs: None,
         };
@@ -272,13 +339,7 @@ pub fn run(
             poller::stop_drain_batches(cfg.kernel.ring_buffer_bytes),
         );
         drop(raw_tx); // the normalizer finishes its input and hangs up
-        let mut result = polled.map_err(AgentError::from);
-        for (name, h) in handles.into_iter().chain(keeper) {
-            if h.join().is_err() && result.is_ok() {
-                result = Err(AgentError::StagePanicked(name));
-            }
-        }
-        result
+        polled.map_err(AgentError::from)
     })?;
 
     if let Some(k) = kernel.read_kstats() {
@@ -287,56 +348,236 @@ pub fn run(
     Ok(stats.snapshot())
 }
 
-fn spawn<'scope, 'env, F>(
-    s: &'scope thread::Scope<'scope, 'env>,
-    name: &'static str,
-    f: F,
-) -> (&'static str, thread::ScopedJoinHandle<'scope, ()>)
-where
-    F: FnOnce() + Send + 'scope,
-{
-    let h = thread::Builder::new()
-        .name(format!("rg-{name}"))
-        .spawn_scoped(s, f)
-        .expect("spawning a pipeline thread");
-    (name, h)
+/// A pipeline stage's thread body.
+pub type StageFn<'env> = Box<dyn FnOnce() + Send + 'env>;
+
+/// The first pipeline stage that panicked, as its thread unwinds.
+#[derive(Debug, Default)]
+pub struct StageWatch(OnceLock<&'static str>);
+
+impl StageWatch {
+    pub fn failed(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+
+    fn set(&self, stage: &'static str) {
+        let _ = self.0.set(stage);
+    }
+}
+
+/// Marks `stage` failed in the watch if its thread unwinds.
+struct PanicGuard<'a> {
+    watch: &'a StageWatch,
+    stage: &'static str,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.watch.set(self.stage);
+        }
+    }
+}
+
+/// Run each stage on its own thread (`rg-<name>`) and `poll` on this one,
+/// then join them all. A stage that panics is marked in the [`StageWatch`] as
+/// its thread unwinds: the poll loop looks at it (the agent's does on
+/// every idle round, at most [`poller::POLL_INTERVAL`] apart) and stops;
+/// the stages after the dead one see their input close, the ones before
+/// it their output. The result names the first stage that panicked, even
+/// when the poll loop ended on the broken pipeline first; a panic in
+/// `poll` itself is caught and named `poller`.
+pub fn supervise<'env>(
+    stages: Vec<(&'static str, StageFn<'env>)>,
+    poll: impl FnOnce(&StageWatch) -> Result<(), AgentError>,
+) -> Result<(), AgentError> {
+    let watch = StageWatch::default();
+    thread::scope(|s| {
+        let handles: Vec<_> = stages
+            .into_iter()
+            .map(|(stage, f)| {
+                let watch = &watch;
+                let h = thread::Builder::new()
+                    .name(format!("rg-{stage}"))
+                    .spawn_scoped(s, move || {
+                        let _guard = PanicGuard { watch, stage };
+                        f()
+                    })
+                    .expect("spawning a pipeline thread");
+                (stage, h)
+            })
+            .collect();
+        // The poll loop is a stage too: a panic there drops what it holds
+        // (the first channel's sender among it), so the stages end as
+        // after a stop, and the error names it.
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&watch)))
+            .unwrap_or_else(|_| {
+                watch.set("poller");
+                Ok(())
+            });
+        for (stage, h) in handles {
+            if h.join().is_err() {
+                watch.set(stage);
+            }
+        }
+        match watch.failed() {
+            Some(stage) => Err(AgentError::StagePanicked(stage)),
+            None => polled,
+        }
+    })
 }
 
 struct AgentControl<'a> {
     signals: &'a Signals,
     kernel: &'a Kernel,
-    stats: &'a Stats,
-    rules_dir: &'a Path,
+    stats: &'a Arc<Stats>,
+    clock: &'a StopClock,
+    watch: &'a StageWatch,
+    /// The configuration in force (with `--output` applied).
+    running: Config,
+    /// `--output`: wins over `[output] path` on every reload too.
+    output_override: Option<String>,
+    reread: Reread<'a>,
+    /// Whether a reloaded configuration file and rules directory must
+    /// pass the [`hygiene`] checks.
     policy: Policy,
-    /// New rule sets for the detector (SIGHUP).
-    reload: Sender<RuleSet>,
+    /// The agent's own files (rg-agent-tamper), fixed at start: they are
+    /// in the kernel's prefixes.
+    protected: &'a [Protected],
+    agent_pid: u32,
+    host: &'a str,
+    /// Reloaded settings for the detector and the writer (SIGHUP).
+    reload: Sender<detect::Reload>,
+    writer: Sender<output::Settings>,
     stop: bool,
     last_programs: Option<std::time::Instant>,
 }
 
 impl AgentControl<'_> {
-    /// SIGHUP: load the rules directory again. A good set replaces the
-    /// rules in force; a bad one (or one that fails the hygiene checks) is
-    /// refused with every error on stderr, and the rules in force stay.
-    /// Either way a counter says so.
-    fn reload_rules(&mut self) {
-        let dir = self.rules_dir.display();
-        let loaded = hygiene::check_rules_dir(self.rules_dir, self.policy)
-            .map_err(|e| e.to_string())
-            .and_then(|()| RuleSet::load_dir(self.rules_dir).map_err(|e| e.to_string()));
-        match loaded {
-            Ok(rules) => {
-                let n = rules.len();
-                if self.reload.send(rules).is_ok() {
-                    self.stats.count_rules_reload(true);
-                    eprintln!("rand-guard: rules reloaded: {n} rules from {dir}");
-                }
+    /// SIGHUP: read the configuration file and the rules directory again.
+    ///
+    /// An invalid file (or one that fails the hygiene checks) is refused
+    /// with the error it would stop the agent with at start, and
+    /// everything in force stays. A valid one: its live settings
+    /// ([`reload::LIVE`]) take effect; a changed restart-only setting is
+    /// reported ("needs a restart: <key>") and keeps its running value.
+    /// Then the rules directory is loaded: a bad one (or one that fails
+    /// the hygiene checks) is refused with every error, and the rules in
+    /// force stay. Either way the output is re-opened (log rotation), and
+    /// counters say what happened.
+    fn reload(&mut self) {
+        let applied = self.reload_config();
+        if !applied {
+            self.stats.count_config_reload(false);
+        }
+        let settings = output::Settings {
+            target: Target::parse(&self.running.output.path),
+            buffer_bytes: self.running.output.buffer_bytes as usize,
+            health_every: Duration::from_secs(self.running.health.interval_seconds.into()),
+        };
+        let _ = self.writer.send(settings);
+    }
+
+    /// The configuration and rules part of a reload; false when the
+    /// configuration was refused.
+    fn reload_config(&mut self) -> bool {
+        const REFUSED: &str = "rand-guard: config reload refused, everything in force stays";
+        let (mut file, source) = match (self.reread)() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{REFUSED}: {e}");
+                return false;
             }
+        };
+        if let Source::File(path) = &source
+            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
+        {
+            eprintln!("{REFUSED}: {e}");
+            return false;
+        }
+        if let Some(o) = &self.output_override {
+            file.output.path = o.clone();
+        }
+        let plan = match reload::plan(&self.running, &file) {
+            Ok(p) => p,
+            Err((key, reason)) => {
+                let path = match &source {
+                    Source::File(p) | Source::Defaults(p) => p.clone(),
+                };
+                let e = ConfigError {
+                    file: path,
+                    key: Some(key.to_string()).filter(|k| !k.is_empty()),
+                    line: None,
+                    reason,
+                };
+                eprintln!("{REFUSED}: {e} (a setting it depends on needs a restart)");
+                return false;
+            }
+        };
+        let cfg = &plan.effective;
+        let loaded = hygiene::check_rules_dir(&cfg.rules.dir, self.policy)
+            .map_err(|e| e.to_string())
+            .and_then(|()| RuleSet::load_dir(&cfg.rules.dir).map_err(|e| e.to_string()));
+        let (rules, keep_rules) = match loaded {
+            Ok(rules) => (rules, false),
             Err(e) => {
                 self.stats.count_rules_reload(false);
                 eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");
+                (RuleSet::default(), true)
             }
+        };
+        let n = rules.len();
+        // Both were checked when the file was parsed; refuse rather than
+        // half-apply should that ever disagree.
+        let built = Filter::new(&with_protected(&cfg.file, self.protected)).and_then(|filter| {
+            Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(|mut detector| {
+                detector.protect(self.protected.to_vec(), self.agent_pid);
+                (filter, detector)
+            })
+        });
+        let (filter, detector) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{REFUSED}: {source}: {e}");
+                return false;
+            }
+        };
+        let msg = detect::Reload {
+            filter,
+            detector,
+            keep_rules,
+            keep_correlation: cfg.detections == self.running.detections,
+            output: EventOutput::from_config(cfg),
+        };
+        if self.reload.send(msg).is_err() {
+            return false; // the detector is gone: the pipeline is stopping
         }
+        if !keep_rules {
+            self.stats.count_rules_reload(true);
+            eprintln!(
+                "rand-guard: rules reloaded: {n} rules from {}",
+                cfg.rules.dir.display()
+            );
+        }
+        for c in &plan.needs_restart {
+            eprintln!(
+                "rand-guard: config reload: needs a restart: {} (the running value {} stays; \
+                 the file says {})",
+                c.key, c.running, c.file
+            );
+        }
+        let changed: Vec<&str> = plan.changed.iter().map(|c| c.key.as_str()).collect();
+        eprintln!(
+            "rand-guard: config reloaded from {source}: {}",
+            if changed.is_empty() {
+                "no live setting changed".to_string()
+            } else {
+                format!("changed {}", changed.join(", "))
+            }
+        );
+        self.stats.count_config_reload(true);
+        self.running = plan.effective;
+        true
     }
 }
 
@@ -349,9 +590,19 @@ impl Control for AgentControl<'_> {
         for sig in self.signals.pending() {
             match sig {
                 Signal::SIGINT | Signal::SIGTERM => self.stop = true,
-                Signal::SIGHUP => self.reload_rules(),
+                Signal::SIGHUP => self.reload(),
                 _ => {}
             }
+        }
+        match self.watch.failed() {
+            Some(stage) if !self.stop => {
+                eprintln!("rand-guard: pipeline stage `{stage}` panicked; stopping");
+                self.stop = true;
+            }
+            _ => {}
+        }
+        if self.stop {
+            self.clock.start();
         }
         self.stop
     }
@@ -369,5 +620,138 @@ impl Control for AgentControl<'_> {
             let stats = kernel::bpf_stats_enabled().then(|| self.kernel.program_stats());
             self.stats.set_programs(stats);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::Receiver;
+    use std::time::Instant;
+
+    /// forward → panicky detector → collecting writer; the detector
+    /// panics on the third item.
+    fn pipeline<'a>(
+        input: Receiver<u32>,
+        written: &'a std::sync::Mutex<Vec<u32>>,
+    ) -> Vec<(&'static str, StageFn<'a>)> {
+        let (b_tx, b_rx) = bounded::<u32>(1);
+        let (c_tx, c_rx) = bounded::<u32>(1);
+        vec![
+            (
+                "normalizer",
+                Box::new(move || {
+                    for x in input {
+                        if b_tx.send(x).is_err() {
+                            return;
+                        }
+                    }
+                }),
+            ),
+            (
+                "detector",
+                Box::new(move || {
+                    for x in b_rx {
+                        assert!(x != 3, "injected fault on item {x}");
+                        if c_tx.send(x).is_err() {
+                            return;
+                        }
+                    }
+                }),
+            ),
+            (
+                "writer",
+                Box::new(move || {
+                    for x in c_rx {
+                        written.lock().unwrap().push(x);
+                    }
+                }),
+            ),
+        ]
+    }
+
+    /// The way the agent's poll loop stops: it looks at the watch on
+    /// every idle round. Here the source goes quiet after the fault, so
+    /// only the watch can end the run.
+    #[test]
+    fn a_stage_that_panics_ends_the_run_and_is_named() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        let result = supervise(pipeline(rx, &written), |watch| {
+            for x in 1..=3 {
+                tx.send(x).unwrap();
+            }
+            while watch.failed().is_none() {
+                assert!(started.elapsed() < Duration::from_secs(10), "never noticed");
+                thread::sleep(poller::POLL_INTERVAL);
+            }
+            // As the agent's poll loop does when it returns: the first
+            // stage's input closes, so every thread can be joined.
+            drop(tx);
+            Ok(())
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("detector"))),
+            "{result:?}"
+        );
+        assert_eq!(*written.lock().unwrap(), [1, 2]);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let shown = result.unwrap_err().to_string();
+        assert!(
+            shown.starts_with("pipeline stage `detector` panicked"),
+            "{shown}"
+        );
+    }
+
+    /// When the poll loop ends first on the broken pipeline (its send
+    /// fails), the error still names the stage that panicked.
+    #[test]
+    fn the_panicked_stage_wins_over_the_broken_pipeline_it_caused() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), |_| {
+            for x in 1.. {
+                if tx.send(x).is_err() {
+                    return Err(AgentError::Poll(PollError::Downstream));
+                }
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("detector"))),
+            "{result:?}"
+        );
+    }
+
+    /// A panic in the poll loop itself: what it held is dropped, so the
+    /// stages end, and the error names the poller.
+    #[test]
+    fn a_panicking_poll_loop_is_named_and_the_stages_end() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), move |_| {
+            tx.send(1).unwrap();
+            panic!("poll loop fault");
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("poller"))),
+            "{result:?}"
+        );
+        assert_eq!(*written.lock().unwrap(), [1]);
+    }
+
+    #[test]
+    fn without_a_panic_the_poll_result_stands() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), |watch| {
+            tx.send(1).unwrap();
+            drop(tx);
+            assert_eq!(watch.failed(), None);
+            Ok(())
+        });
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(*written.lock().unwrap(), [1]);
     }
 }

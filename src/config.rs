@@ -427,6 +427,9 @@ impl Default for File {
 pub struct Output {
     /// `-` for stdout, else a file path (created 0600, appended to).
     pub path: String,
+    /// Bytes of records kept while the output is failing; what comes
+    /// beyond is dropped and counted (`output_buffer_drops_total`).
+    pub buffer_bytes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -460,11 +463,18 @@ pub struct Pipeline {
     /// moves to the kernel ring buffer, counted there) or `drop` (drop the
     /// batch, counted per stage).
     pub backpressure: Backpressure,
+    /// After SIGTERM/SIGINT, how long the pipeline may take to write out
+    /// what it has read; then what is still in flight is dropped and
+    /// counted, so a stuck output cannot hold the agent.
+    pub shutdown_timeout_seconds: u32,
 }
 
 impl Default for Output {
     fn default() -> Self {
-        Output { path: "-".into() }
+        Output {
+            path: "-".into(),
+            buffer_bytes: 64 << 20,
+        }
     }
 }
 
@@ -491,6 +501,7 @@ impl Default for Pipeline {
         Pipeline {
             channel_capacity: 64,
             backpressure: Backpressure::Block,
+            shutdown_timeout_seconds: 10,
         }
     }
 }
@@ -634,8 +645,28 @@ impl Config {
                 ),
             ));
         }
+        if !(1..=3600).contains(&self.pipeline.shutdown_timeout_seconds) {
+            return Err((
+                "pipeline.shutdown_timeout_seconds",
+                format!(
+                    "must be from 1 to 3600, got {}",
+                    self.pipeline.shutdown_timeout_seconds
+                ),
+            ));
+        }
         if self.output.path.is_empty() {
             return Err(("output.path", "must be `-` (stdout) or a file path".into()));
+        }
+        // At least a few write chunks: a working output never holds more
+        // than one chunk and a record.
+        if !(256 << 10..=1 << 30).contains(&self.output.buffer_bytes) {
+            return Err((
+                "output.buffer_bytes",
+                format!(
+                    "must be from 262144 to 1073741824, got {}",
+                    self.output.buffer_bytes
+                ),
+            ));
         }
         let f = &self.file;
         let prefixes = f.include.len() + f.exclude.len() + f.detect_only.len();
@@ -958,6 +989,16 @@ mod tests {
                 "from 1",
             ),
             ("[output]\npath = \"\"\n", "output.path", "stdout"),
+            (
+                "[output]\nbuffer_bytes = 4096\n",
+                "output.buffer_bytes",
+                "from 262144 to 1073741824, got 4096",
+            ),
+            (
+                "[pipeline]\nshutdown_timeout_seconds = 0\n",
+                "pipeline.shutdown_timeout_seconds",
+                "from 1 to 3600",
+            ),
             (
                 "[process_table]\nmax_entries = -5\n",
                 "process_table.max_entries",

@@ -736,6 +736,24 @@ impl Detector {
         self.rules = rules;
     }
 
+    /// Become `next` (a reloaded configuration), keeping what is under
+    /// way: rate-limit buckets and the alerts they hold back, and the
+    /// latest event time. With `keep_rules`, the rules in force stay too
+    /// (the new rules directory was refused); with `keep_correlation`
+    /// (`[detections]` unchanged), so do the correlation windows, else
+    /// they start over empty.
+    pub fn take_over(&mut self, mut next: Detector, keep_rules: bool, keep_correlation: bool) {
+        if keep_rules {
+            next.rules = std::mem::take(&mut self.rules);
+        }
+        if keep_correlation {
+            std::mem::swap(&mut next.correlator, &mut self.correlator);
+        }
+        next.limiter = std::mem::take(&mut self.limiter);
+        next.now_ns = self.now_ns;
+        *self = next;
+    }
+
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
@@ -972,35 +990,71 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
 /// How often held-back bursts are checked for a summary.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
-/// The stage loop: runs until the enricher hangs up. New rule sets
+/// A reloaded configuration for the stage (SIGHUP), built and checked
+/// before it is sent.
+pub struct Reload {
+    pub filter: Filter,
+    /// Built with the new rules, or with none and `keep_rules`.
+    pub detector: Detector,
+    /// The new rules directory was refused: the rules in force stay.
+    pub keep_rules: bool,
+    /// `[detections]` did not change: correlation windows under way stay.
+    pub keep_correlation: bool,
+    pub output: EventOutput,
+}
+
+/// The stage's reloadable parts.
+struct Stage {
+    filter: Filter,
+    detector: Detector,
+    output: EventOutput,
+}
+
+impl Stage {
+    fn reload(&mut self, r: Reload, stats: &Stats) {
+        self.filter = r.filter;
+        self.output = r.output;
+        self.detector
+            .take_over(r.detector, r.keep_rules, r.keep_correlation);
+        stats.set_rules_loaded(self.detector.rules().len());
+    }
+}
+
+/// The stage loop: runs until the enricher hangs up. Reloaded settings
 /// (SIGHUP) arrive on `reload`; event-level exclusions drop events here,
 /// counted as userspace-filtered.
 pub fn run(
     rx: Receiver<Vec<Event>>,
-    reload: Receiver<RuleSet>,
+    reload: Receiver<Reload>,
     tx: Outlet<Vec<Record>>,
     filter: Filter,
-    mut detector: Detector,
+    detector: Detector,
     output: EventOutput,
     stats: Arc<Stats>,
 ) {
     let mut alerts = Vec::new();
     let mut reload = reload;
     let mut last_sweep = Instant::now();
+    let mut st = Stage {
+        filter,
+        detector,
+        output,
+    };
     loop {
         crossbeam_channel::select! {
             recv(rx) -> msg => {
                 let Ok(batch) = msg else { break };
+                crate::fault::point("detector");
                 // A reload sent before this batch applies to it: the poller
                 // sends both, in order, and select! picks ready arms at random.
-                while let Ok(rules) = reload.try_recv() {
-                    stats.set_rules_loaded(rules.len());
-                    detector.set_rules(rules);
+                while let Ok(r) = reload.try_recv() {
+                    st.reload(r, &stats);
                 }
+                let Stage { filter, detector, output } = &mut st;
                 let mut out = Vec::with_capacity(batch.len());
                 let mut dropped = 0;
                 for ev in batch {
-                    if !step(&filter, &mut detector, &ev, &mut alerts) {
+                    if !step(filter, detector, &ev, &mut alerts) {
                         dropped += 1;
                         continue;
                     }
@@ -1021,10 +1075,7 @@ pub fn run(
                 }
             }
             recv(reload) -> msg => match msg {
-                Ok(rules) => {
-                    stats.set_rules_loaded(rules.len());
-                    detector.set_rules(rules);
-                }
+                Ok(r) => st.reload(r, &stats),
                 // The poller is gone: no more reloads, stop selecting it.
                 Err(_) => reload = crossbeam_channel::never(),
             },
@@ -1032,7 +1083,7 @@ pub fn run(
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = Instant::now();
-            detector.sweep(crate::clock::boot_now_ns(), &mut alerts);
+            st.detector.sweep(crate::clock::boot_now_ns(), &mut alerts);
             if !alerts.is_empty()
                 && tx
                     .send(alerts.drain(..).map(Record::Alert).collect())
@@ -1042,7 +1093,7 @@ pub fn run(
             }
         }
     }
-    detector.flush(&mut alerts);
+    st.detector.flush(&mut alerts);
     if !alerts.is_empty() {
         let _ = tx.send(alerts.drain(..).map(Record::Alert).collect());
     }

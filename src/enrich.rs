@@ -125,6 +125,7 @@ pub fn run(
     stats: Arc<Stats>,
 ) {
     for mut batch in rx {
+        crate::fault::point("enricher");
         for ev in &mut batch {
             enricher.enrich(ev);
         }

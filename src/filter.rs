@@ -188,7 +188,11 @@ impl Filter {
         let Body::File(f) = &ev.body else {
             return true;
         };
-        if f.unfiltered {
+        // A path cut at the kernel's bound has lost its head: where it is
+        // cannot be told, and it is reported (flagged truncated) rather than
+        // dropped, so nesting deeper than the bound hides nothing.
+        let cut = f.truncated.path || f.truncated.other_path;
+        if f.unfiltered && !cut {
             // The kernel saw a path with "." or ".." in it; judge the
             // normalized operands as the kernel would have.
             let mut operands = vec![f.path.as_str()];
@@ -359,6 +363,12 @@ mod tests {
         )));
         // Records the kernel already judged are not judged again.
         assert!(f.keep(&file_event(FileOp::Unlink, "/srv/x", None, false)));
+        // A path cut at the kernel's bound (its head is gone) is kept.
+        let mut cut = file_event(FileOp::Open, "/d/d/d/f", None, true);
+        if let Body::File(b) = &mut cut.body {
+            b.truncated.path = true;
+        }
+        assert!(f.keep(&cut));
     }
 
     #[test]

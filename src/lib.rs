@@ -5,11 +5,12 @@
 //! checks each record with [`decode`]; [`normalize`] turns records into
 //! [`event::Event`]s; [`enrich`] adds process context from the
 //! [`proctable`]; [`detect`] passes events on (and raises alerts);
-//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them.
-//! Beside the pipeline, [`watch`] keeps the kernel's read-watch map of
-//! `[file] watch_reads` inodes current. Before anything is loaded,
-//! [`hygiene`] checks the owner and mode of the files the agent obeys and
-//! [`caps`] the capabilities the kernel part needs.
+//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them;
+//! [`reload`] decides what a SIGHUP changes. Beside the pipeline,
+//! [`watch`] keeps the kernel's read-watch map of `[file] watch_reads`
+//! inodes current. Before anything is loaded, [`hygiene`] checks the
+//! owner and mode of the files the agent obeys and [`caps`] the
+//! capabilities the kernel part needs.
 
 pub mod abi;
 pub mod agent;
@@ -25,6 +26,7 @@ pub mod detect;
 pub mod dns;
 pub mod enrich;
 pub mod event;
+pub mod fault;
 pub mod filter;
 pub mod health;
 pub mod hygiene;
@@ -35,6 +37,7 @@ pub mod output;
 pub mod poller;
 pub mod proctable;
 pub mod record;
+pub mod reload;
 pub mod replay;
 pub mod rules;
 pub mod signals;

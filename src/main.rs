@@ -172,15 +172,16 @@ fn main() -> ExitCode {
             } else {
                 Policy::Strict
             };
-            let (cfg, source) = match load_config(config) {
+            let env = std::env::var_os(config::ENV_CONFIG).map(PathBuf::from);
+            let (cfg, source) = match load_config(config.clone()) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            if let config::Source::File(path) = &source {
-                if let Err(e) = hygiene::check(path, Role::Config, policy) {
-                    eprintln!("rand-guard: error: {e}");
-                    return ExitCode::from(2);
-                }
+            if let config::Source::File(path) = &source
+                && let Err(e) = hygiene::check(path, Role::Config, policy)
+            {
+                eprintln!("rand-guard: error: {e}");
+                return ExitCode::from(2);
             }
             eprintln!(
                 "rand-guard {}: configuration from {source}",
@@ -190,22 +191,32 @@ fn main() -> ExitCode {
                 config::Source::File(p) => Some(p.as_path()),
                 config::Source::Defaults(_) => None,
             };
-            match agent::run(&cfg, output.as_deref(), config_path, policy) {
+            // SIGHUP reads the configuration again from where it came.
+            let reread = || Config::load(config.as_deref(), env.as_deref());
+            match agent::run(&cfg, output.as_deref(), config_path, policy, &reread) {
                 Ok(s) => {
-                    let drops: Vec<String> = s
-                        .kernel_ringbuf_drops_total
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect();
+                    let list = |v: &[(&str, u64)]| {
+                        v.iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    };
+                    let channel: u64 = s.channel_full_drops_total.iter().map(|(_, n)| n).sum();
                     eprintln!(
-                        "rand-guard: stopped: {} records read, {} events written, {} invalid, {} unsupported, \
-                         {} output failures; kernel ring-buffer drops: {}",
+                        "rand-guard: stopped: {} records read, {} events and {} alerts written, \
+                         {} userspace-filtered, {} invalid, {} unsupported, {} channel-full drops, \
+                         {} output failures (dropped: {}; by kind: {}); kernel ring-buffer drops: {}",
                         s.raw_events_total,
                         s.events_output_total,
+                        s.alerts_output_total,
+                        s.userspace_filtered_total,
                         s.invalid_schema_total,
                         s.unsupported_kind_total,
+                        channel,
                         s.output_failures_total,
-                        drops.join(" ")
+                        list(&s.output_buffer_drops_total),
+                        list(&s.output_buffer_drops_by_kind_total),
+                        list(&s.kernel_ringbuf_drops_total),
                     );
                     ExitCode::SUCCESS
                 }

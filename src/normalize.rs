@@ -368,6 +368,7 @@ pub fn run(
     stats: Arc<Stats>,
 ) {
     for mut batch in rx {
+        crate::fault::point("normalizer");
         n.resync_clock();
         let mut out = Vec::with_capacity(batch.len());
         for bytes in batch.records() {

@@ -18,7 +18,8 @@
 //! Backpressure (`[pipeline] backpressure`, see `channel`): with `block`,
 //! when the normalizer is behind, `send` waits and the poller stops
 //! reading; the kernel ring then fills and the BPF side counts each lost
-//! record by kind. With `drop`, the batch is dropped and counted and the
+//! record by kind. While it waits it still looks at the signals, so a
+//! stop is noticed however stuck the pipeline is. With `drop`, the batch is dropped and counted and the
 //! poller keeps reading. Nothing is dropped without a count.
 
 use std::cell::RefCell;
@@ -113,7 +114,8 @@ pub trait Control {
     /// An fd that becomes readable when `should_stop` may have changed
     /// (the signal fd), polled together with the ring buffer.
     fn wake_fd(&self) -> BorrowedFd<'_>;
-    /// Called after `wake_fd` polled readable or on timeout.
+    /// Called after `wake_fd` polled readable, on timeout, and while a
+    /// send waits on a full pipeline. Once true, stays true.
     fn should_stop(&mut self) -> bool;
     /// Called once per idle round (at most every POLL_INTERVAL) and at the
     /// end: publish kernel counters and the like.
@@ -138,7 +140,10 @@ impl Collector {
     pub fn on_record(&mut self, bytes: &[u8]) -> i32 {
         self.stats.count_raw(1);
         match decode::check(bytes) {
-            Ok(_) => self.batch.push(bytes),
+            Ok(h) => {
+                self.stats.count_raw_kind(h.kind);
+                self.batch.push(bytes);
+            }
             Err(e) => match e.reason() {
                 Reason::InvalidSchema => self.stats.count_invalid_schema(),
                 Reason::UnsupportedKind => self.stats.count_unsupported_kind(),
@@ -178,13 +183,23 @@ pub fn run<C: Control>(
             }
         };
         if let Some(batch) = full {
-            tx.send(batch).map_err(|_| PollError::Downstream)?;
+            crate::fault::point("poller");
+            // While the pipeline is full (policy `block`), keep looking at
+            // the signals: a stop must be noticed (and its clock started)
+            // even when nothing moves downstream.
+            let mut stop_seen = false;
+            tx.send_watching(batch, || stop_seen |= control.should_stop())
+                .map_err(|_| PollError::Downstream)?;
+            if stop_seen && stopping.is_none() {
+                stopping = Some(drain_batches);
+            }
         }
         let busy = (n as usize) == BATCH_RECORDS;
         if let Some(left) = &mut stopping {
             // Drain what is there, but a storm that never lets the ring
-            // empty must not keep the agent from stopping.
-            if !busy || *left == 0 {
+            // empty must not keep the agent from stopping, and past the
+            // shutdown timeout nothing more is read only to be dropped.
+            if !busy || *left == 0 || tx.stop_expired() {
                 control.tick();
                 return Ok(());
             }
@@ -196,7 +211,7 @@ pub fn run<C: Control>(
             // signals are noticed, is not reached while the ring stays
             // full, so look at them (and publish counters) now and then.
             busy_rounds += 1;
-            if busy_rounds % BUSY_CHECK_EVERY == 0 {
+            if busy_rounds.is_multiple_of(BUSY_CHECK_EVERY) {
                 control.tick();
                 if control.should_stop() {
                     stopping = Some(drain_batches);
@@ -268,7 +283,13 @@ mod tests {
             max as i32
         };
         let (tx, rx) = crossbeam_channel::unbounded();
-        let tx = Outlet::new(tx, Backpressure::Block, Stage::Poller, stats);
+        let tx = Outlet::new(
+            tx,
+            Backpressure::Block,
+            Stage::Poller,
+            stats,
+            Arc::new(crate::channel::StopClock::new(Duration::from_secs(60))),
+        );
         let (_recycle_tx, recycle) = crossbeam_channel::unbounded();
         let mut control = StopAfter {
             after: 3,
@@ -306,7 +327,13 @@ mod tests {
             0
         };
         let (tx, rx) = crossbeam_channel::unbounded();
-        let tx = Outlet::new(tx, Backpressure::Block, Stage::Poller, stats);
+        let tx = Outlet::new(
+            tx,
+            Backpressure::Block,
+            Stage::Poller,
+            stats,
+            Arc::new(crate::channel::StopClock::new(Duration::from_secs(60))),
+        );
         let (_recycle_tx, recycle) = crossbeam_channel::unbounded();
         let mut control = StopAfter {
             after: 1,
@@ -337,6 +364,86 @@ mod tests {
         assert_eq!(
             stop_drain_batches(64 << 10),
             (65536 / 56usize).div_ceil(256) + 1
+        );
+    }
+
+    /// Sticky, like the agent's: stops at the `after`th look, and starts
+    /// the stop clock then, as SIGTERM does.
+    struct StopClockAfter {
+        after: usize,
+        looks: usize,
+        clock: Arc<crate::channel::StopClock>,
+        fd: std::fs::File,
+    }
+
+    impl Control for StopClockAfter {
+        fn wake_fd(&self) -> BorrowedFd<'_> {
+            self.fd.as_fd()
+        }
+        fn should_stop(&mut self) -> bool {
+            self.looks += 1;
+            if self.looks >= self.after {
+                self.clock.start();
+            }
+            self.looks >= self.after
+        }
+        fn tick(&mut self) {}
+    }
+
+    /// A pipeline that never moves (the normalizer's channel stays full,
+    /// policy `block`): the poller still sees the stop while it waits,
+    /// and ends once the stop clock runs out, counting the batch it held.
+    #[test]
+    fn a_stuck_pipeline_does_not_block_a_stop() {
+        let stats = Arc::new(Stats::default());
+        let collector = Collector::new(stats.clone());
+        let mut record = Vec::new();
+        crate::decode::encode_fork(&Default::default(), &mut record);
+        let consume = |max: usize| {
+            for _ in 0..max {
+                collector.borrow_mut().on_record(&record);
+            }
+            max as i32
+        };
+        let clock = Arc::new(crate::channel::StopClock::new(Duration::from_millis(300)));
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let tx = Outlet::new(
+            tx,
+            Backpressure::Block,
+            Stage::Poller,
+            stats.clone(),
+            clock.clone(),
+        );
+        let (_recycle_tx, recycle) = crossbeam_channel::unbounded();
+        let mut control = StopClockAfter {
+            after: 5,
+            looks: 0,
+            clock,
+            fd: std::fs::File::open("/dev/null").unwrap(),
+        };
+        let epoll = std::fs::File::open("/dev/null").unwrap();
+        let started = std::time::Instant::now();
+        run(
+            consume,
+            epoll.as_fd(),
+            &collector,
+            &tx,
+            &recycle,
+            &mut control,
+            1000,
+        )
+        .unwrap();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // One batch went into the channel; the one after it waited, saw
+        // the stop at the fifth look, and was dropped when time was up.
+        // Nothing more was read after that.
+        assert_eq!(rx.len(), 1);
+        let s = stats.snapshot();
+        assert_eq!(s.raw_events_total, 2 * BATCH_RECORDS as u64);
+        assert_eq!(
+            crate::stats::Snapshot::of(&s.channel_full_drops_total, "poller"),
+            BATCH_RECORDS as u64
         );
     }
 }

@@ -15,6 +15,9 @@ use crate::kernel::ProgramStats;
 pub struct Stats {
     /// Records read from the ring buffer (valid or not).
     raw_events: AtomicU64,
+    /// The valid ones by kind: what the pipeline took in, so that
+    /// read = written + dropped-with-a-reason can be checked per kind.
+    raw_by_kind: [AtomicU64; kind::MAX],
     /// Records whose bytes do not follow the ABI.
     invalid_schema: AtomicU64,
     /// Well-formed records of a kind this build does not know.
@@ -27,13 +30,26 @@ pub struct Stats {
     userspace_filtered: AtomicU64,
     /// Alerts suppressed as repeats (once-per-process rules, rate limits).
     rate_limited: AtomicU64,
-    /// Records the writer could not write.
+    /// Records the writer could not write (dropped), whatever the reason.
     output_failures: AtomicU64,
+    /// Failed attempts to write to or open the output, and deletions of
+    /// the output file found; retries count again.
+    output_errors: AtomicU64,
+    /// Bytes of records waiting for the output now (a gauge).
+    output_buffered_bytes: AtomicU64,
+    /// Records the writer dropped from its buffer, by [`OutputDrop`].
+    output_buffer_drops: [AtomicU64; 2],
+    /// The same by kind (slots as `channel_full_kind`).
+    output_buffer_drops_kind: [AtomicU64; kind::ALL.len() + 3],
     /// User rules in force now (a gauge), and SIGHUP reloads that took
     /// effect or were refused (the old rules stay on a refusal).
     rules_loaded: AtomicU64,
     rules_reloads: AtomicU64,
     rules_reload_failures: AtomicU64,
+    /// SIGHUP reloads of the configuration file that took effect or were
+    /// refused (an invalid file: everything in force stays).
+    config_reloads: AtomicU64,
+    config_reload_failures: AtomicU64,
     /// Scenario correlation: entries held now (a gauge) and entries
     /// pushed out before their window was over.
     correlation_state_size: AtomicU64,
@@ -64,6 +80,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             raw_events: AtomicU64::new(0),
+            raw_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             invalid_schema: AtomicU64::new(0),
             unsupported_kind: AtomicU64::new(0),
             events_output: AtomicU64::new(0),
@@ -71,9 +88,15 @@ impl Default for Stats {
             userspace_filtered: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
+            output_errors: AtomicU64::new(0),
+            output_buffered_bytes: AtomicU64::new(0),
+            output_buffer_drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            output_buffer_drops_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             rules_loaded: AtomicU64::new(0),
             rules_reloads: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
+            config_reloads: AtomicU64::new(0),
+            config_reload_failures: AtomicU64::new(0),
             correlation_state_size: AtomicU64::new(0),
             correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
@@ -90,10 +113,33 @@ impl Default for Stats {
     }
 }
 
+/// Why the writer dropped a record it had been given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputDrop {
+    /// The output was failing and `[output] buffer_bytes` were waiting.
+    BufferFull,
+    /// Still waiting when the agent stopped: the output was failing, or
+    /// stuck past `[pipeline] shutdown_timeout_seconds`.
+    Shutdown,
+}
+
+impl OutputDrop {
+    pub const ALL: [OutputDrop; 2] = [OutputDrop::BufferFull, OutputDrop::Shutdown];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputDrop::BufferFull => "buffer_full",
+            OutputDrop::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// A point-in-time copy of every counter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
     pub raw_events_total: u64,
+    /// (kind name, count) for every known kind.
+    pub raw_events_by_kind_total: Vec<(&'static str, u64)>,
     pub invalid_schema_total: u64,
     pub unsupported_kind_total: u64,
     pub events_output_total: u64,
@@ -101,9 +147,17 @@ pub struct Snapshot {
     pub userspace_filtered_total: u64,
     pub rate_limited_total: u64,
     pub output_failures_total: u64,
+    pub output_errors_total: u64,
+    pub output_buffered_bytes: u64,
+    /// (reason, records) for every [`OutputDrop`] reason.
+    pub output_buffer_drops_total: Vec<(&'static str, u64)>,
+    /// The same drops by record kind; only kinds with drops are listed.
+    pub output_buffer_drops_by_kind_total: Vec<(&'static str, u64)>,
     pub rules_loaded: u64,
     pub rules_reloads_total: u64,
     pub rules_reload_failures_total: u64,
+    pub config_reloads_total: u64,
+    pub config_reload_failures_total: u64,
     pub correlation_state_size: u64,
     pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
@@ -126,6 +180,12 @@ impl Stats {
     pub fn count_raw(&self, n: u64) {
         self.raw_events.fetch_add(n, Relaxed);
     }
+    /// One valid record of `kind` read (after `count_raw`).
+    pub fn count_raw_kind(&self, kind: u16) {
+        if let Some(slot) = self.raw_by_kind.get(kind as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
+    }
     pub fn count_invalid_schema(&self) {
         self.invalid_schema.fetch_add(1, Relaxed);
     }
@@ -139,15 +199,20 @@ impl Stats {
     /// One record of `kind` dropped by `stage` on a full channel.
     pub fn count_channel_full(&self, stage: Stage, kind: &'static str) {
         self.channel_full[stage as usize].fetch_add(1, Relaxed);
-        let slot = match kind {
-            "alert" => OUTPUT_KIND_ALERT,
-            "health" => OUTPUT_KIND_HEALTH,
-            k => kind::ALL
-                .iter()
-                .position(|x| kind::name(*x) == Some(k))
-                .unwrap_or(OUTPUT_KIND_UNKNOWN),
-        };
-        self.channel_full_kind[slot].fetch_add(1, Relaxed);
+        self.channel_full_kind[kind_slot(kind)].fetch_add(1, Relaxed);
+    }
+    /// One record of `kind` dropped by the writer, for `why`; it is an
+    /// output failure too.
+    pub fn count_output_drop(&self, why: OutputDrop, kind: &'static str) {
+        self.output_failures.fetch_add(1, Relaxed);
+        self.output_buffer_drops[why as usize].fetch_add(1, Relaxed);
+        self.output_buffer_drops_kind[kind_slot(kind)].fetch_add(1, Relaxed);
+    }
+    pub fn count_output_error(&self) {
+        self.output_errors.fetch_add(1, Relaxed);
+    }
+    pub fn set_output_buffered(&self, bytes: usize) {
+        self.output_buffered_bytes.store(bytes as u64, Relaxed);
     }
     pub fn count_rate_limited(&self, n: u64) {
         self.rate_limited.fetch_add(n, Relaxed);
@@ -167,6 +232,15 @@ impl Stats {
             self.rules_reloads.fetch_add(1, Relaxed);
         } else {
             self.rules_reload_failures.fetch_add(1, Relaxed);
+        }
+    }
+    /// A SIGHUP reload of the configuration file that took effect (`ok`)
+    /// or was refused.
+    pub fn count_config_reload(&self, ok: bool) {
+        if ok {
+            self.config_reloads.fetch_add(1, Relaxed);
+        } else {
+            self.config_reload_failures.fetch_add(1, Relaxed);
         }
     }
     /// Watched files present now; `changes` made by this re-stat.
@@ -205,6 +279,7 @@ impl Stats {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             raw_events_total: self.raw_events.load(Relaxed),
+            raw_events_by_kind_total: per_kind(&self.raw_by_kind),
             invalid_schema_total: self.invalid_schema.load(Relaxed),
             unsupported_kind_total: self.unsupported_kind.load(Relaxed),
             events_output_total: self.events_output.load(Relaxed),
@@ -212,9 +287,23 @@ impl Stats {
             userspace_filtered_total: self.userspace_filtered.load(Relaxed),
             rate_limited_total: self.rate_limited.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),
+            output_errors_total: self.output_errors.load(Relaxed),
+            output_buffered_bytes: self.output_buffered_bytes.load(Relaxed),
+            output_buffer_drops_total: OutputDrop::ALL
+                .iter()
+                .map(|w| {
+                    (
+                        w.name(),
+                        self.output_buffer_drops[*w as usize].load(Relaxed),
+                    )
+                })
+                .collect(),
+            output_buffer_drops_by_kind_total: by_kind(&self.output_buffer_drops_kind),
             rules_loaded: self.rules_loaded.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
+            config_reloads_total: self.config_reloads.load(Relaxed),
+            config_reload_failures_total: self.config_reload_failures.load(Relaxed),
             correlation_state_size: self.correlation_state_size.load(Relaxed),
             correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
@@ -228,17 +317,7 @@ impl Stats {
                 .iter()
                 .map(|s| (s.name(), self.channel_full[*s as usize].load(Relaxed)))
                 .collect(),
-            channel_full_drops_by_kind_total: {
-                let names = kind::ALL
-                    .iter()
-                    .map(|k| kind::name(*k).unwrap_or("unknown"))
-                    .chain(["alert", "health", "unknown"]);
-                names
-                    .zip(self.channel_full_kind.iter())
-                    .map(|(n, v)| (n, v.load(Relaxed)))
-                    .filter(|(_, v)| *v > 0)
-                    .collect()
-            },
+            channel_full_drops_by_kind_total: by_kind(&self.channel_full_kind),
             programs: self.programs.lock().ok().and_then(|p| p.clone()),
         }
     }
@@ -247,6 +326,31 @@ impl Stats {
 const OUTPUT_KIND_ALERT: usize = kind::ALL.len();
 const OUTPUT_KIND_HEALTH: usize = kind::ALL.len() + 1;
 const OUTPUT_KIND_UNKNOWN: usize = kind::ALL.len() + 2;
+
+/// The slot of a record kind in a by-kind counter array: kind::ALL's
+/// positions, then alert, health, unknown.
+fn kind_slot(kind: &str) -> usize {
+    match kind {
+        "alert" => OUTPUT_KIND_ALERT,
+        "health" => OUTPUT_KIND_HEALTH,
+        k => kind::ALL
+            .iter()
+            .position(|x| kind::name(*x) == Some(k))
+            .unwrap_or(OUTPUT_KIND_UNKNOWN),
+    }
+}
+
+/// The kinds with a count, by name.
+fn by_kind(slots: &[AtomicU64; kind::ALL.len() + 3]) -> Vec<(&'static str, u64)> {
+    kind::ALL
+        .iter()
+        .map(|k| kind::name(*k).unwrap_or("unknown"))
+        .chain(["alert", "health", "unknown"])
+        .zip(slots.iter())
+        .map(|(n, v)| (n, v.load(Relaxed)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
 
 fn per_kind(slots: &[AtomicU64; kind::MAX]) -> Vec<(&'static str, u64)> {
     kind::ALL

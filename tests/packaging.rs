@@ -20,6 +20,7 @@ fn expected_layout() -> BTreeMap<String, String> {
         ("/usr/local/lib/rand-guard/edr-ebpf", "644"),
         ("/etc/rand-guard/config.toml", "600"),
         ("/etc/systemd/system/rand-guard.service", "644"),
+        ("/etc/logrotate.d/rand-guard", "644"),
     ]
     .into_iter()
     .map(|(p, m)| (p.to_string(), m.to_string()))
@@ -215,6 +216,7 @@ fn install_sh_uses_the_same_paths() {
         "CONFIG=$ETCDIR/config.toml",
         "RULESDIR=$ETCDIR/rules.d",
         "UNIT=/etc/systemd/system/rand-guard.service",
+        "LOGROTATE=/etc/logrotate.d/rand-guard",
     ] {
         assert!(
             script.lines().any(|l| l == line),

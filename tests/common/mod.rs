@@ -67,9 +67,21 @@ impl Agent {
     /// As `start`, with extra environment variables and extra arguments
     /// of `rand-guard run`.
     pub fn start_with(config: &str, env: &[(&str, &str)], args: &[&str]) -> Agent {
+        Agent::start_to(config, None, env, args)
+    }
+
+    /// As `start_with`, writing to `out` (`--output`: a path, or `-` for
+    /// the agent's stdout, which then goes nowhere) instead of a file in
+    /// the temporary directory.
+    pub fn start_to(
+        config: &str,
+        out: Option<&Path>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("config.toml");
-        let out = dir.path().join("out.jsonl");
+        let out = out.map_or_else(|| dir.path().join("out.jsonl"), Path::to_path_buf);
         fs::write(&cfg, config).expect("write config");
         let mut child = Command::new(AGENT)
             .envs(env.iter().copied())
@@ -119,6 +131,39 @@ impl Agent {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The configuration file the agent was started with (rewrite it and
+    /// send SIGHUP to reload).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    /// Still running?
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Wait (at most `within`) for the agent to exit by itself; its exit
+    /// status, every record and its stderr.
+    pub fn wait_exit(mut self, within: Duration) -> (ExitStatus, Vec<Value>, String) {
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "agent still running after {within:?}; stderr:\n{}",
+                    self.stderr_text()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        thread::sleep(Duration::from_millis(50));
+        let records = self.records();
+        (status, records, self.stderr_text())
     }
 
     pub fn stderr_text(&self) -> String {
@@ -261,4 +306,82 @@ pub fn about_file<'a>(records: &'a [Value], path: &str) -> Vec<&'a Value> {
 /// A name unique to this test run and tag, for files the test creates.
 pub fn unique(tag: &str) -> String {
     format!("rg-test-{tag}-{}", std::process::id())
+}
+
+/// A directory only one test watches, holding one file: the test's own
+/// workload is chmods of that file, one `file_chmod` record each, and with
+/// `[file]` from [`Marked::file_config`] every `file_chmod` record of the
+/// agent is one of them, so per-kind counters in health are exact.
+pub struct Marked {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    flips: std::sync::atomic::AtomicUsize,
+}
+
+impl Marked {
+    pub fn new(tag: &str) -> Marked {
+        let dir = PathBuf::from(format!("/tmp/{}", unique(tag)));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("target");
+        fs::write(&file, "x").unwrap();
+        Marked {
+            dir,
+            file,
+            flips: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The `[file]` table: this directory only, no detection-only
+    /// prefixes.
+    pub fn file_config(&self) -> String {
+        format!(
+            "[file]\ninclude = [\"{}\"]\ndetect_only = []\n",
+            self.dir.display()
+        )
+    }
+
+    /// `n` chmods of the file (alternating modes).
+    pub fn chmod(&self, n: usize) {
+        use std::os::unix::fs::PermissionsExt;
+        for _ in 0..n {
+            let i = self
+                .flips
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mode = if i.is_multiple_of(2) { 0o600 } else { 0o640 };
+            fs::set_permissions(&self.file, fs::Permissions::from_mode(mode)).unwrap();
+        }
+    }
+
+    /// Chmod event records of the file among `records`.
+    pub fn count(&self, records: &[Value]) -> u64 {
+        let path = self.file.to_str().unwrap();
+        records
+            .iter()
+            .filter(|r| {
+                r["record_type"] == "event" && action(r) == "chmod" && get(r, "file.path") == path
+            })
+            .count() as u64
+    }
+}
+
+impl Drop for Marked {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `event.sequence` of every event record, in order.
+pub fn sequences(records: &[Value]) -> Vec<u64> {
+    records
+        .iter()
+        .filter(|r| r["record_type"] == "event")
+        .filter_map(|r| get(r, "event.sequence").as_u64())
+        .collect()
+}
+
+/// A health counter by kind (`rand_guard.health.<name>.<kind>`), 0 when
+/// absent.
+pub fn by_kind(health: &Value, name: &str, kind: &str) -> u64 {
+    health[name][kind].as_u64().unwrap_or(0)
 }

@@ -443,6 +443,7 @@ fn tarball(built: &Built, meta: &Metadata, dist: &Path) -> Result<String, ExitCo
             0o644,
         ),
         (src.join("scripts/install.sh"), "install.sh".into(), 0o755),
+        (src.join("config/logrotate"), "logrotate".into(), 0o644),
     ];
     // Every file in rules/ (today only its README: the rule engine has not
     // landed) goes to rules.d/, exactly as the .deb and .rpm ship them.
