@@ -964,7 +964,7 @@ impl EventOutput {
         }
     }
 
-    fn wants(&self, ev: &Event) -> bool {
+    pub fn wants(&self, ev: &Event) -> bool {
         match &ev.body {
             Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => self.process,
             Body::File(_) => self.file,

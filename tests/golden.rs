@@ -614,3 +614,26 @@ fn every_golden_line_is_one_object_with_version_and_type() {
         );
     }
 }
+
+/// Every field of a health record is in docs/schema.md's health table
+/// (the golden health record has every field, bpf_programs included).
+#[test]
+fn every_health_field_is_documented() {
+    let schema = include_str!("../docs/schema.md");
+    let text = render_records(&file_sequence());
+    let health: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["record_type"] == "health")
+        .expect("a health record in the golden sequence");
+    let fields = health["rand_guard"]["health"].as_object().unwrap();
+    assert!(fields.len() > 20, "{fields:?}");
+    let missing: Vec<&String> = fields
+        .keys()
+        .filter(|k| !schema.contains(&format!("| `rand_guard.health.{k}` |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "health fields missing from docs/schema.md: {missing:?}"
+    );
+}

@@ -1,19 +1,47 @@
 //! `cargo run -p xtask -- bench`: workloads run without and with the agent,
 //! as A/B pairs in one run, so the ratio (not the absolute time) is the
-//! result. See docs/benchmarks.md for the method and the latest numbers.
+//! result; the agent's cost at a paced exec rate; the userspace pipeline
+//! alone (benches/pipeline.rs); optionally the same workloads beside
+//! auditd. See docs/benchmarks.md for the method and the latest numbers.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::agent::{self, Agent};
+use crate::auditd;
+use crate::workload::{self, CHUNKS, Cost};
+
+/// The workloads, by the names `--only` takes.
+pub const WORKLOADS: &[&str] = &[
+    "syscall",
+    "file-outside",
+    "file-inside",
+    "exec",
+    "exec-paced",
+    "pipeline",
+    "reads",
+    "net",
+    "dns",
+];
 
 /// Options from the command line.
 pub struct Options {
+    /// File storm iterations (the getppid loop runs 10 × this).
     pub iterations: usize,
     pub pairs: usize,
-    /// Run one group of workloads only: syscall, files or reads.
-    pub only: Option<String>,
+    /// fork + exec of /bin/true in the exec storm.
+    pub execs: usize,
+    /// The paced exec workload: execs per second, for this many seconds.
+    pub exec_rate: f64,
+    pub exec_seconds: f64,
+    /// Loopback TCP connections in the connect storm.
+    pub connects: usize,
+    /// Only these workloads (names from WORKLOADS); all when None.
+    pub only: Option<Vec<String>>,
+    /// Also run the workloads beside auditd (see auditd.rs).
+    pub auditd: bool,
 }
 
 impl Options {
@@ -21,234 +49,140 @@ impl Options {
         let mut o = Options {
             iterations: 100_000,
             pairs: 5,
+            execs: 20_000,
+            exec_rate: 1600.0,
+            exec_seconds: 10.0,
+            connects: 20_000,
             only: None,
+            auditd: false,
         };
+        let mut consent = false;
         let mut it = args.iter();
         while let Some(a) = it.next() {
-            let mut num = |name: &str| -> Result<usize, String> {
-                it.next()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| format!("{name} needs a number"))
+            let mut value = |name: &str| -> Result<&String, String> {
+                it.next().ok_or_else(|| format!("{name} needs a value"))
+            };
+            let num = |name: &str, v: &String| -> Result<f64, String> {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| *x > 0.0)
+                    .ok_or_else(|| format!("{name} needs a positive number, not `{v}`"))
             };
             match a.as_str() {
-                "--iterations" => o.iterations = num("--iterations")?,
-                "--pairs" => o.pairs = num("--pairs")?,
-                "--only" => match it.next().map(String::as_str) {
-                    Some(w @ ("syscall" | "files" | "reads")) => o.only = Some(w.to_string()),
-                    _ => return Err("--only needs syscall, files or reads".into()),
-                },
+                "--iterations" => o.iterations = num(a, value(a)?)? as usize,
+                "--pairs" => o.pairs = num(a, value(a)?)? as usize,
+                "--execs" => o.execs = num(a, value(a)?)? as usize,
+                "--exec-rate" => o.exec_rate = num(a, value(a)?)?,
+                "--exec-seconds" => o.exec_seconds = num(a, value(a)?)?,
+                "--connects" => o.connects = num(a, value(a)?)? as usize,
+                "--only" => {
+                    let mut list: Vec<String> = Vec::new();
+                    for w in value(a)?.split(',') {
+                        // `files`: both file storms (the name main's
+                        // --only used for them).
+                        if w == "files" {
+                            list.extend(["file-outside".into(), "file-inside".into()]);
+                        } else {
+                            list.push(w.to_string());
+                        }
+                    }
+                    if let Some(bad) = list.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+                        return Err(format!(
+                            "--only: unknown workload `{bad}` (known: {})",
+                            WORKLOADS.join(", ")
+                        ));
+                    }
+                    o.only = Some(list);
+                }
+                "--auditd" => o.auditd = true,
+                auditd::CONSENT_FLAG => consent = true,
                 other => return Err(format!("unknown bench option `{other}`")),
             }
         }
+        if o.pairs == 0 || o.iterations < CHUNKS || o.execs < CHUNKS || o.connects < CHUNKS {
+            return Err(format!(
+                "--pairs must be at least 1, --iterations, --execs and --connects at least {CHUNKS}"
+            ));
+        }
+        if o.auditd && !consent {
+            return Err(format!(
+                "--auditd refuses to run without {}: once audit has been enabled in a boot, \
+                 every process started afterwards pays the audit syscall path until reboot, \
+                 which slows this machine for everyone and spoils every later measurement. \
+                 Run it last in a boot, on a machine nobody else is measuring on.",
+                auditd::CONSENT_FLAG
+            ));
+        }
+        if consent && !o.auditd {
+            return Err(format!("{} only goes with --auditd", auditd::CONSENT_FLAG));
+        }
         Ok(o)
     }
-}
 
-/// What one run of a workload cost: wall clock, and the CPU time (user +
-/// system) of this process, which includes the kernel-side tracing cost
-/// but not I/O waits, so it is the steadier measure on a noisy machine.
-#[derive(Debug, Clone, Copy)]
-pub struct Cost {
-    pub wall: Duration,
-    pub cpu: Duration,
-}
-
-fn self_cpu() -> Duration {
-    // SAFETY: getrusage only writes the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a rusage; RUSAGE_SELF is always valid.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-/// Chunks each measurement is split into: the cheapest chunk's cost per
-/// iteration is the estimate, which throws away the noise this machine's
-/// neighbours add (interrupts, steal, I/O stalls) rather than averaging it in.
-pub const CHUNKS: usize = 5;
-
-/// `file_storm` in CHUNKS chunks; the cheapest chunk, scaled to `n`.
-pub fn file_storm_min(dir: &Path, n: usize) -> Cost {
-    let per = (n / CHUNKS).max(1);
-    let runs: Vec<Cost> = (0..CHUNKS).map(|_| file_storm(dir, per)).collect();
-    let scale = |d: Duration| d * CHUNKS as u32;
-    Cost {
-        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
-        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
+    pub fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|w| w == name))
     }
 }
 
-/// The file storm: create + write 4 KiB + close + unlink, `n` times, in `dir`.
-pub fn file_storm(dir: &Path, n: usize) -> Cost {
-    fs::create_dir_all(dir).expect("bench directory");
-    let block = [0x5au8; 4096];
-    let names: Vec<PathBuf> = (0..1024).map(|i| dir.join(format!("f{i}"))).collect();
-    let (start, cpu0) = (Instant::now(), self_cpu());
-    for i in 0..n {
-        let p = &names[i % names.len()];
-        let mut f = fs::File::create(p).expect("create");
-        f.write_all(&block).expect("write");
-        drop(f);
-        fs::remove_file(p).expect("unlink");
-    }
-    Cost {
-        wall: start.elapsed(),
-        cpu: self_cpu() - cpu0,
-    }
-}
-
-/// `read_storm` in CHUNKS chunks; the cheapest chunk, scaled to `n`.
-pub fn read_storm_min(file: &Path, n: usize) -> Cost {
-    let per = (n / CHUNKS).max(1);
-    let runs: Vec<Cost> = (0..CHUNKS).map(|_| read_storm(file, per)).collect();
-    let scale = |d: Duration| d * CHUNKS as u32;
-    Cost {
-        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
-        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
-    }
-}
-
-/// The read storm: open `file` read-only (openat, O_RDONLY | O_CLOEXEC)
-/// and close it, `n` times. Nothing is read: the open is what is measured.
-pub fn read_storm(file: &Path, n: usize) -> Cost {
-    let (start, cpu0) = (Instant::now(), self_cpu());
-    for _ in 0..n {
-        drop(fs::File::open(file).expect("open for reading"));
-    }
-    Cost {
-        wall: start.elapsed(),
-        cpu: self_cpu() - cpu0,
-    }
-}
-
-/// A running agent writing to a file.
-pub struct Agent {
-    child: Child,
-    pub out: PathBuf,
-}
-
-impl Agent {
-    pub fn start(bin: &Path, config: &str, dir: &Path) -> Agent {
-        fs::create_dir_all(dir).unwrap();
-        let cfg = dir.join("config.toml");
-        let out = dir.join("out.jsonl");
-        let _ = fs::remove_file(&out);
-        fs::write(&cfg, config).unwrap();
-        let mut child = Command::new(bin)
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .arg("--output")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the agent");
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(l)) if l.contains("rand-guard: ready") => break,
-                Some(Ok(_)) => {}
-                _ => panic!("agent exited before it was ready"),
-            }
-        }
-        // Keep draining stderr so the agent never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
-        Agent { child, out }
-    }
-
-    /// SIGTERM, wait, and return the final health record's `rand_guard.health`.
-    pub fn stop(mut self) -> serde_json::Value {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let status = self.child.wait().expect("wait for the agent");
-        assert!(status.success(), "agent exited with {status}");
-        let text = fs::read_to_string(&self.out).expect("agent output");
-        let last = text.lines().last().expect("no output");
-        let v: serde_json::Value = serde_json::from_str(last).expect("health JSON");
-        assert_eq!(v["record_type"], "health", "last line is not health");
-        v["rand_guard"]["health"].clone()
-    }
-
-    pub fn cpu_seconds(&self) -> f64 {
-        proc_cpu_seconds(self.child.id())
-    }
-}
-
-/// utime + stime of a process, from /proc/PID/stat.
-pub fn proc_cpu_seconds(pid: u32) -> f64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15; after ')' field 3 is index 0.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn sum(health: &serde_json::Value, counter: &str) -> u64 {
-    health[counter]
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
-        .unwrap_or(0)
+/// One A/B workload: a name for `--only`, a label for the table, the
+/// operations per run and the run itself.
+pub struct Workload<'a> {
+    pub name: &'static str,
+    pub label: String,
+    pub ops: usize,
+    pub work: Box<dyn Fn() -> Cost + 'a>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
 
-/// A cheap syscall in a loop: what the tracing slow path costs every
-/// syscall of every process once any syscall tracepoint is attached.
-pub fn syscall_storm(n: usize) -> Cost {
-    let run = |n: usize| {
-        let (start, cpu0) = (Instant::now(), self_cpu());
-        for _ in 0..n {
-            // SAFETY: getppid has no arguments and cannot fail.
-            unsafe { libc::syscall(libc::SYS_getppid) };
-        }
-        Cost {
-            wall: start.elapsed(),
-            cpu: self_cpu() - cpu0,
-        }
-    };
-    let per = (n / CHUNKS).max(1);
-    let runs: Vec<Cost> = (0..CHUNKS).map(|_| run(per)).collect();
-    let scale = |d: Duration| d * CHUNKS as u32;
-    Cost {
-        wall: scale(runs.iter().map(|c| c.wall).min().unwrap()),
-        cpu: scale(runs.iter().map(|c| c.cpu).min().unwrap()),
+fn spread(v: &[f64], digits: usize) -> String {
+    if v.is_empty() {
+        return "—".into();
     }
+    let min = v.iter().cloned().fold(f64::MAX, f64::min);
+    let max = v.iter().cloned().fold(f64::MIN, f64::max);
+    format!(
+        "{:.d$} ({min:.d$}..{max:.d$})",
+        median(v.to_vec()),
+        d = digits
+    )
 }
 
 /// Results of one workload.
 pub struct Outcome {
+    pub name: &'static str,
     pub label: String,
-    /// Operations per run (file storm iterations, syscalls).
+    /// Operations per run (file storm iterations, syscalls, execs).
     pub ops: usize,
     /// with / without, per pair: wall clock and workload CPU time.
     pub ratios: Vec<f64>,
     pub cpu_ratios: Vec<f64>,
+    /// Per pair, without the agent: wall and CPU (for the auditd ratios,
+    /// which cannot be paired; see auditd.rs).
     pub base: Vec<Duration>,
+    pub base_cpu: Vec<Duration>,
     pub with: Vec<Duration>,
+    /// Real wall time of the with-agent runs, all pairs.
+    pub with_elapsed: Duration,
     pub events: u64,
     pub drops: u64,
+    pub channel_drops: u64,
     pub filtered: u64,
     pub agent_cpu: f64,
+    /// Highest VmHWM of the agent over the pairs, bytes.
+    pub peak_rss: u64,
     /// From one extra run with kernel.bpf_stats_enabled=1: mean ns per run
     /// of each program that ran, and how many runs.
     pub per_run_ns: Vec<(String, f64, u64)>,
 }
 
-/// The agent's configuration in the benchmarks: the defaults (with the
-/// default `[file] watch_reads` list) and a 16 MiB ring buffer.
+/// The A/B agent configuration: defaults with a 16 MiB ring buffer, so the
+/// storms measure the agent's cost, not a ring sized for everyday load.
 pub const AGENT_CONFIG: &str = "[kernel]\nring_buffer_bytes = 16777216\n";
 
 fn set_bpf_stats(on: bool) {
@@ -258,44 +192,70 @@ fn set_bpf_stats(on: bool) {
     );
 }
 
-/// Run `work` `pairs` times without and with the agent, then once more
-/// with the kernel's per-program statistics on.
-pub fn pairs(
-    bin: &Path,
-    label: &str,
-    ops: usize,
-    o: &Options,
-    scratch: &Path,
-    work: &dyn Fn() -> Cost,
-) -> Outcome {
+/// The agent's CPU seconds once it has caught up with the workload's
+/// events: it polls every 100 ms and may still be writing a backlog when
+/// the workload ends, so wait until a 100 ms step adds no CPU tick (at
+/// most 3 s; an idle agent adds none).
+fn settled_cpu(agent: &Agent) -> f64 {
+    let mut last = agent.cpu_seconds();
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = agent.cpu_seconds();
+        if now - last < 0.005 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// Run the workload `pairs` times without and with the agent, then once
+/// more with the kernel's per-program statistics on.
+pub fn pairs(bin: &Path, w: &Workload, o: &Options, scratch: &Path) -> Outcome {
+    let label = &w.label;
     let mut r = Outcome {
-        label: label.to_string(),
-        ops,
+        name: w.name,
+        label: label.clone(),
+        ops: w.ops,
         ratios: Vec::new(),
         cpu_ratios: Vec::new(),
         base: Vec::new(),
+        base_cpu: Vec::new(),
         with: Vec::new(),
+        with_elapsed: Duration::ZERO,
         events: 0,
         drops: 0,
+        channel_drops: 0,
         filtered: 0,
         agent_cpu: 0.0,
+        peak_rss: 0,
         per_run_ns: Vec::new(),
     };
-    work(); // warm up
+    (w.work)(); // warm up
     for pair in 0..o.pairs {
-        let base = work();
+        // Odd pairs run with the agent first: neighbours' load that comes
+        // and goes, and the agent's own after-effects (its output file in
+        // the page cache, writeback), then fall on both sides alike.
+        let agent_first = pair % 2 == 1;
+        let mut base = None;
+        if !agent_first {
+            base = Some((w.work)());
+        }
         let agent = Agent::start(bin, AGENT_CONFIG, scratch);
         // CPU spent during the workload only (not loading the programs).
         let cpu0 = agent.cpu_seconds();
-        let with = work();
-        let cpu = agent.cpu_seconds() - cpu0;
+        let with = (w.work)();
+        let cpu = settled_cpu(&agent) - cpu0;
+        r.peak_rss = r.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
+        let base = base.unwrap_or_else(|| (w.work)());
         let ratio = with.wall.as_secs_f64() / base.wall.as_secs_f64();
         let cpu_ratio = with.cpu.as_secs_f64() / base.cpu.as_secs_f64();
         eprintln!(
-            "bench: {label} pair {}/{}: wall {:.1} -> {:.1} ms ({ratio:.3}), workload CPU {:.1} -> {:.1} ms ({cpu_ratio:.3})",
+            "bench: {label} pair {}/{}{}: wall {:.1} -> {:.1} ms ({ratio:.3}), workload CPU {:.1} -> {:.1} ms ({cpu_ratio:.3})",
             pair + 1,
             o.pairs,
+            if agent_first { " (agent first)" } else { "" },
             base.wall.as_secs_f64() * 1e3,
             with.wall.as_secs_f64() * 1e3,
             base.cpu.as_secs_f64() * 1e3,
@@ -304,47 +264,23 @@ pub fn pairs(
         r.ratios.push(ratio);
         r.cpu_ratios.push(cpu_ratio);
         r.base.push(base.wall);
+        r.base_cpu.push(base.cpu);
         r.with.push(with.wall);
+        r.with_elapsed += with.elapsed;
         r.events += h["events_output_total"].as_u64().unwrap_or(0);
-        r.drops += sum(&h, "kernel_ringbuf_drops_total");
-        r.filtered += sum(&h, "kernel_filtered_total");
+        r.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
+        r.channel_drops += agent::sum(&h, "channel_full_drops_total");
+        r.filtered += agent::sum(&h, "kernel_filtered_total");
         r.agent_cpu += cpu;
     }
     // The per-program cost: separately, as counting adds its own overhead.
-    let agent = Agent::start(bin, AGENT_CONFIG, scratch);
-    set_bpf_stats(true);
-    work();
-    // Let the agent publish the counts (once a second) before it stops.
-    std::thread::sleep(Duration::from_millis(1200));
-    set_bpf_stats(false);
-    let h = agent.stop();
-    if let Some(progs) = h["bpf_programs"].as_object() {
-        for (name, p) in progs {
-            let n = p["run_count_total"].as_u64().unwrap_or(0);
-            let t = p["run_time_ns_total"].as_u64().unwrap_or(0);
-            if n > 0 {
-                r.per_run_ns.push((name.clone(), t as f64 / n as f64, n));
-            }
-        }
-    }
+    r.per_run_ns = per_run_ns(bin, AGENT_CONFIG, scratch, &*w.work);
     r
 }
 
-/// Results of one workload run with no agent, and with the agent under
-/// two configurations (`a`, the reference, and `b`).
-pub struct AbOutcome {
-    pub label: String,
-    pub ops: usize,
-    pub a_name: String,
-    pub b_name: String,
-    pub none: Vec<Cost>,
-    pub a: Vec<Cost>,
-    pub b: Vec<Cost>,
-    /// Mean BPF ns per run of each program that ran, under a and under b.
-    pub per_run_ns_a: Vec<(String, f64, u64)>,
-    pub per_run_ns_b: Vec<(String, f64, u64)>,
-}
-
+/// One more run of `work` beside the agent with `config`, with the
+/// kernel's per-program statistics on: mean ns per run of each program
+/// that ran, and how many runs.
 fn per_run_ns(
     bin: &Path,
     config: &str,
@@ -371,91 +307,144 @@ fn per_run_ns(
     out
 }
 
-/// Run `work` `pairs` times with no agent, with the agent under config
-/// `a` and under config `b` (a and b alternate which goes first, so a
-/// drift in the machine's speed does not favour one), then once more under
-/// each with the kernel's per-program statistics on.
-#[allow(clippy::too_many_arguments)]
+fn programs(v: &[(String, f64, u64)]) -> String {
+    if v.is_empty() {
+        return "—".into();
+    }
+    v.iter()
+        .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An agent configuration compared in an A/B group.
+#[derive(Clone)]
+pub struct Variant {
+    pub name: String,
+    pub config: String,
+}
+
+/// What the agent did over the with-agent runs of one variant.
+#[derive(Default)]
+pub struct AgentSide {
+    pub costs: Vec<Cost>,
+    /// Real wall time of the runs, all rounds.
+    pub elapsed: Duration,
+    pub events: u64,
+    pub alerts: u64,
+    pub drops: u64,
+    pub channel_drops: u64,
+    pub filtered: u64,
+    pub agent_cpu: f64,
+    pub peak_rss: u64,
+    pub per_run_ns: Vec<(String, f64, u64)>,
+}
+
+impl AgentSide {
+    /// One run of `work` beside a fresh agent with `config`.
+    fn run(&mut self, bin: &Path, config: &str, scratch: &Path, work: &dyn Fn() -> Cost) -> Cost {
+        let agent = Agent::start(bin, config, scratch);
+        let cpu0 = agent.cpu_seconds();
+        let c = work();
+        self.agent_cpu += settled_cpu(&agent) - cpu0;
+        self.peak_rss = self.peak_rss.max(agent.peak_rss_bytes());
+        let h = agent.stop();
+        self.costs.push(c);
+        self.elapsed += c.elapsed;
+        self.events += h["events_output_total"].as_u64().unwrap_or(0);
+        self.alerts += h["alerts_output_total"].as_u64().unwrap_or(0);
+        self.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
+        self.channel_drops += agent::sum(&h, "channel_full_drops_total");
+        self.filtered += agent::sum(&h, "kernel_filtered_total");
+        c
+    }
+}
+
+/// One workload run with no agent and beside the agent in two
+/// configurations: A (the reference) and B.
+pub struct AbOutcome {
+    pub label: String,
+    pub ops: usize,
+    pub a_name: String,
+    pub b_name: String,
+    pub none: Vec<Cost>,
+    pub a: AgentSide,
+    pub b: AgentSide,
+}
+
+/// Run `w` `o.pairs` rounds with no agent, beside the agent configured as
+/// `a` and as `b`: even rounds in the order none, A, B, odd rounds B, A,
+/// none, so a drift in the machine's speed falls on every side alike.
+/// Then once more under each with the kernel's per-program statistics on.
 pub fn ab(
     bin: &Path,
-    label: &str,
-    ops: usize,
+    w: &Workload,
     o: &Options,
     scratch: &Path,
-    (a_name, a_cfg): (&str, &str),
-    (b_name, b_cfg): (&str, &str),
-    work: &dyn Fn() -> Cost,
+    a: &Variant,
+    b: &Variant,
 ) -> AbOutcome {
+    let label = &w.label;
     let mut r = AbOutcome {
-        label: label.to_string(),
-        ops,
-        a_name: a_name.to_string(),
-        b_name: b_name.to_string(),
+        label: label.clone(),
+        ops: w.ops,
+        a_name: a.name.clone(),
+        b_name: b.name.clone(),
         none: Vec::new(),
-        a: Vec::new(),
-        b: Vec::new(),
-        per_run_ns_a: Vec::new(),
-        per_run_ns_b: Vec::new(),
+        a: AgentSide::default(),
+        b: AgentSide::default(),
     };
-    let with = |cfg: &str| {
-        let agent = Agent::start(bin, cfg, scratch);
-        let c = work();
-        agent.stop();
-        c
-    };
-    work(); // warm up
-    for pair in 0..o.pairs {
-        let none = work();
-        let (a, b) = if pair % 2 == 0 {
-            let a = with(a_cfg);
-            (a, with(b_cfg))
+    (w.work)(); // warm up
+    for round in 0..o.pairs {
+        let (none, ca, cb) = if round % 2 == 0 {
+            let none = (w.work)();
+            let ca = r.a.run(bin, &a.config, scratch, &*w.work);
+            (none, ca, r.b.run(bin, &b.config, scratch, &*w.work))
         } else {
-            let b = with(b_cfg);
-            (with(a_cfg), b)
+            let cb = r.b.run(bin, &b.config, scratch, &*w.work);
+            let ca = r.a.run(bin, &a.config, scratch, &*w.work);
+            ((w.work)(), ca, cb)
         };
         let ms = |c: &Cost| c.wall.as_secs_f64() * 1e3;
         eprintln!(
-            "bench: {label} round {}/{}: wall no agent {:.1} ms, {a_name} {:.1} ms, {b_name} {:.1} ms ({b_name} / {a_name} {:.3})",
-            pair + 1,
+            "bench: {label} round {}/{}{}: wall no agent {:.1} ms, {} {:.1} ms, {} {:.1} ms (B / A {:.3})",
+            round + 1,
             o.pairs,
+            if round % 2 == 1 { " (B, A, none)" } else { "" },
             ms(&none),
-            ms(&a),
-            ms(&b),
-            b.wall.as_secs_f64() / a.wall.as_secs_f64(),
+            a.name,
+            ms(&ca),
+            b.name,
+            ms(&cb),
+            cb.wall.as_secs_f64() / ca.wall.as_secs_f64(),
         );
         r.none.push(none);
-        r.a.push(a);
-        r.b.push(b);
     }
-    r.per_run_ns_a = per_run_ns(bin, a_cfg, scratch, work);
-    r.per_run_ns_b = per_run_ns(bin, b_cfg, scratch, work);
+    r.a.per_run_ns = per_run_ns(bin, &a.config, scratch, &*w.work);
+    r.b.per_run_ns = per_run_ns(bin, &b.config, scratch, &*w.work);
     r
 }
 
+/// Per round, x / y: wall clock, or the workload's CPU time.
+fn ratios(x: &[Cost], y: &[Cost], cpu: bool) -> Vec<f64> {
+    x.iter()
+        .zip(y)
+        .map(|(x, y)| {
+            if cpu {
+                x.cpu.as_secs_f64() / y.cpu.as_secs_f64()
+            } else {
+                x.wall.as_secs_f64() / y.wall.as_secs_f64()
+            }
+        })
+        .collect()
+}
+
+/// The A/B/none table, then the agent's side for A and for B.
 pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "| workload ({} rounds, cheapest of {CHUNKS} chunks each) | per op (median): no agent / A / B | B ÷ A wall, median (min..max) | B ÷ A workload CPU, median (min..max) | A ÷ no agent, wall median | BPF ns per program run (runs): A / B |\n",
+    let mut s = format!(
+        "| workload ({} rounds, cheapest of {CHUNKS} chunks each) | per op (median): no agent / A / B | B ÷ A wall, median (min..max) | B ÷ A workload CPU, median (min..max) | A ÷ no agent, wall median (min..max) | B ÷ no agent, wall median (min..max) | BPF ns per program run (runs): A / B |\n|---|---|---|---|---|---|---|\n",
         o.pairs
-    ));
-    s.push_str("|---|---|---|---|---|---|\n");
-    let ratio = |x: &[Cost], y: &[Cost], cpu: bool| -> Vec<f64> {
-        x.iter()
-            .zip(y)
-            .map(|(x, y)| {
-                if cpu {
-                    x.cpu.as_secs_f64() / y.cpu.as_secs_f64()
-                } else {
-                    x.wall.as_secs_f64() / y.wall.as_secs_f64()
-                }
-            })
-            .collect()
-    };
-    let spread = |v: &[f64]| {
-        let min = v.iter().cloned().fold(f64::MAX, f64::min);
-        let max = v.iter().cloned().fold(0.0, f64::max);
-        format!("{:.3} ({min:.3}..{max:.3})", median(v.to_vec()))
-    };
+    );
     let per_op = |v: &[Cost], ops: usize| {
         median(
             v.iter()
@@ -463,31 +452,53 @@ pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
                 .collect(),
         )
     };
-    let progs = |v: &[(String, f64, u64)]| {
-        v.iter()
-            .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     for r in results {
         s.push_str(&format!(
-            "| {} (A: {}, B: {}) | {:.0} / {:.0} / {:.0} ns | {} | {} | {:.3} | {} / {} |\n",
+            "| {} (A: {}, B: {}) | {:.0} / {:.0} / {:.0} ns | {} | {} | {} | {} | {} / {} |\n",
             r.label,
             r.a_name,
             r.b_name,
             per_op(&r.none, r.ops),
-            per_op(&r.a, r.ops),
-            per_op(&r.b, r.ops),
-            spread(&ratio(&r.b, &r.a, false)),
-            spread(&ratio(&r.b, &r.a, true)),
-            median(ratio(&r.a, &r.none, false)),
-            progs(&r.per_run_ns_a),
-            progs(&r.per_run_ns_b),
+            per_op(&r.a.costs, r.ops),
+            per_op(&r.b.costs, r.ops),
+            spread(&ratios(&r.b.costs, &r.a.costs, false), 3),
+            spread(&ratios(&r.b.costs, &r.a.costs, true), 3),
+            spread(&ratios(&r.a.costs, &r.none, false), 3),
+            spread(&ratios(&r.b.costs, &r.none, false), 3),
+            programs(&r.a.per_run_ns),
+            programs(&r.b.per_run_ns),
         ));
+    }
+    s.push_str(
+        "\n| workload, agent configuration: the agent's side (all rounds) | events out | alerts out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        for (name, side) in [(&r.a_name, &r.a), (&r.b_name, &r.b)] {
+            s.push_str(&format!(
+                "| {}, {} | {} | {} | {:.0} | {:.2} | {} | {} + {} | {} | {:.1} MiB |\n",
+                r.label,
+                name,
+                side.events,
+                side.alerts,
+                side.events as f64 / side.elapsed.as_secs_f64(),
+                side.agent_cpu,
+                if side.events as f64 >= 0.01 * (r.ops * o.pairs) as f64 {
+                    format!("{:.2}", side.agent_cpu / side.events as f64 * 1e5)
+                } else {
+                    "— (no events of its own)".into()
+                },
+                side.drops,
+                side.channel_drops,
+                side.filtered,
+                side.peak_rss as f64 / MIB,
+            ));
+        }
     }
     s
 }
 
+/// The A/B table (the format docs/benchmarks.md has always shown), then
+/// what the agent spent on the events of each workload.
 pub fn report(results: &[Outcome], o: &Options) -> String {
     let mut s = String::new();
     s.push_str(&format!(
@@ -495,11 +506,6 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
         o.pairs
     ));
     s.push_str("|---|---|---|---|---|---|---|---|---|\n");
-    let spread = |v: &[f64]| {
-        let min = v.iter().cloned().fold(f64::MAX, f64::min);
-        let max = v.iter().cloned().fold(0.0, f64::max);
-        format!("{:.3} ({min:.3}..{max:.3})", median(v.to_vec()))
-    };
     let per_op = |v: &[Duration], ops: usize| {
         median(
             v.iter()
@@ -508,24 +514,504 @@ pub fn report(results: &[Outcome], o: &Options) -> String {
         )
     };
     for r in results {
-        let progs: Vec<String> = r
-            .per_run_ns
-            .iter()
-            .map(|(n, ns, runs)| format!("{n}: {ns:.0} ({runs})"))
-            .collect();
         s.push_str(&format!(
             "| {} | {:.0} / {:.0} ns | {} | {} | {} | {} | {} | {:.2} | {} |\n",
             r.label,
             per_op(&r.base, r.ops),
             per_op(&r.with, r.ops),
-            spread(&r.ratios),
-            spread(&r.cpu_ratios),
+            spread(&r.ratios, 3),
+            spread(&r.cpu_ratios, 3),
             r.events,
             r.drops,
             r.filtered,
             r.agent_cpu,
-            progs.join(", ")
+            programs(&r.per_run_ns)
+        ));
+    }
+    s.push('\n');
+    s.push_str(
+        "| workload: the agent's side (with-agent runs, all pairs) | events/s while the workload ran | agent CPU s per 100k events | ring-buffer + channel-full drops | peak agent RSS (VmHWM) |\n",
+    );
+    s.push_str("|---|---|---|---|---|\n");
+    for r in results {
+        let secs = r.with_elapsed.as_secs_f64();
+        s.push_str(&format!(
+            "| {} | {:.0} | {} | {} + {} | {:.1} MiB |\n",
+            r.label,
+            r.events as f64 / secs,
+            // Without events of its own, a workload's agent CPU is polling
+            // and other processes' events: per event it means nothing.
+            if r.events as f64 >= 0.01 * (r.ops * o.pairs) as f64 {
+                format!("{:.2}", r.agent_cpu / r.events as f64 * 1e5)
+            } else {
+                "— (no events of its own)".into()
+            },
+            r.drops,
+            r.channel_drops,
+            r.peak_rss as f64 / MIB,
         ));
     }
     s
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// One run of the paced exec workload beside the agent.
+pub struct PacedRun {
+    pub achieved: f64,
+    /// The workload's CPU per exec (cheapest chunk), children included.
+    pub exec_cpu: Duration,
+    pub seconds: f64,
+    /// Agent CPU during the workload and the drain after it.
+    pub agent_cpu: f64,
+    pub events: u64,
+    pub drops: u64,
+    /// Median and maximum RSS of the 1-second health records.
+    pub rss_median: u64,
+    pub rss_max: u64,
+    pub vm_hwm: u64,
+}
+
+/// The agent as installed: the default configuration, with health records
+/// every second to watch RSS during the run.
+pub const DEFAULT_CONFIG_1S_HEALTH: &str = "[health]\ninterval_seconds = 1\n";
+
+/// Execs at `o.exec_rate` per second for `o.exec_seconds`, beside the
+/// agent with the default configuration, `o.pairs` times: what the agent
+/// costs at a steady, realistic exec rate, and its steady RSS.
+pub fn paced_exec(bin: &Path, o: &Options, scratch: &Path) -> Vec<PacedRun> {
+    let mut runs = Vec::new();
+    for i in 0..o.pairs {
+        let agent = Agent::start(bin, DEFAULT_CONFIG_1S_HEALTH, scratch);
+        let mut pacer = workload::ExecPacer::new();
+        let cpu0 = agent.cpu_seconds();
+        let p = workload::pace(
+            Some(o.exec_rate),
+            Duration::from_secs_f64(o.exec_seconds),
+            workload::self_and_children_cpu,
+            || pacer.op(),
+            |_| {},
+        );
+        pacer.finish();
+        // The agent delivers within its 100 ms poll; a second covers the
+        // drain, and an idle agent costs nothing measurable meanwhile.
+        std::thread::sleep(Duration::from_secs(1));
+        let agent_cpu = agent.cpu_seconds() - cpu0;
+        let vm_hwm = agent.peak_rss_bytes();
+        let out = agent.out.clone();
+        let h = agent.stop();
+        let rss: Vec<u64> = agent::health_records(&out)
+            .iter()
+            .map(|(_, h)| h["rss_bytes"].as_u64().unwrap_or(0))
+            .collect();
+        let run = PacedRun {
+            achieved: p.rate(),
+            exec_cpu: p.min_cpu_per_op(),
+            seconds: p.elapsed().as_secs_f64(),
+            agent_cpu,
+            events: h["events_output_total"].as_u64().unwrap_or(0),
+            drops: agent::sum(&h, "kernel_ringbuf_drops_total")
+                + agent::sum(&h, "channel_full_drops_total"),
+            rss_median: median(rss.iter().map(|v| *v as f64).collect()) as u64,
+            rss_max: rss.iter().copied().max().unwrap_or(0),
+            vm_hwm,
+        };
+        eprintln!(
+            "bench: paced exec run {}/{}: {:.0} execs/s for {:.1} s, agent CPU {:.3} s ({:.2} % of one core), RSS {:.1} MiB",
+            i + 1,
+            o.pairs,
+            run.achieved,
+            run.seconds,
+            run.agent_cpu,
+            run.agent_cpu / run.seconds * 100.0,
+            run.rss_median as f64 / MIB
+        );
+        runs.push(run);
+    }
+    runs
+}
+
+pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
+    let f = |g: &dyn Fn(&PacedRun) -> f64| runs.iter().map(g).collect::<Vec<f64>>();
+    format!(
+        "| paced exec: fork + exec /bin/true at {:.0}/s for {} s, default config ({} runs) | median (min..max) |\n\
+         |---|---|\n\
+         | execs/s reached | {} |\n\
+         | workload CPU per exec, µs (cheapest chunk; the children's exec and exit included) | {} |\n\
+         | agent CPU, % of one core (workload + drain, over the workload's time) | {} |\n\
+         | agent CPU per exec, µs (the same, over the execs made) | {} |\n\
+         | events out per run | {} |\n\
+         | ring-buffer + channel-full drops per run | {} |\n\
+         | agent RSS, MiB (median of the 1-second health records) | {} |\n\
+         | agent RSS, MiB (highest health record) | {} |\n\
+         | agent peak RSS, MiB (VmHWM at the end) | {} |\n",
+        o.exec_rate,
+        o.exec_seconds,
+        runs.len(),
+        spread(&f(&|r| r.achieved), 0),
+        spread(&f(&|r| r.exec_cpu.as_secs_f64() * 1e6), 0),
+        spread(&f(&|r| r.agent_cpu / r.seconds * 100.0), 2),
+        spread(&f(&|r| r.agent_cpu / (r.achieved * r.seconds) * 1e6), 1),
+        spread(&f(&|r| r.events as f64), 0),
+        spread(&f(&|r| r.drops as f64), 0),
+        spread(&f(&|r| r.rss_median as f64 / MIB), 1),
+        spread(&f(&|r| r.rss_max as f64 / MIB), 1),
+        spread(&f(&|r| r.vm_hwm as f64 / MIB), 1),
+    )
+}
+
+/// One line of benches/pipeline.rs's output.
+pub struct PipelineResult {
+    pub mix: String,
+    pub describe: String,
+    pub sink: String,
+    pub runs: Vec<f64>,
+    pub bytes_per_line: f64,
+    /// CPU ns per event in each stage, in pipeline order.
+    pub stage_ns: Vec<(String, f64)>,
+}
+
+/// `cargo bench --bench pipeline`: the pipeline alone, no kernel.
+pub fn pipeline(cargo: Command) -> Result<Vec<PipelineResult>, String> {
+    let mut c = cargo;
+    c.args(["bench", "--bench", "pipeline"]);
+    eprintln!("bench: {}", crate::describe(&c));
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo bench --bench pipeline failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    parse_pipeline(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The stages benches/pipeline.rs times, in order.
+const STAGES: [&str; 4] = ["decode+normalize", "enrich", "filter+detect", "JSON+write"];
+
+fn parse_pipeline(stdout: &str) -> Result<Vec<PipelineResult>, String> {
+    let mut results = Vec::new();
+    for line in stdout.lines() {
+        if let Some(json) = line.strip_prefix("pipeline-result ") {
+            let v: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| format!("bad pipeline result: {e}"))?;
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            results.push(PipelineResult {
+                mix: s("mix"),
+                describe: s("describe"),
+                sink: s("sink"),
+                runs: v["events_per_cpu_second"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                    .unwrap_or_default(),
+                bytes_per_line: v["bytes_per_line"].as_f64().unwrap_or(0.0),
+                stage_ns: STAGES
+                    .iter()
+                    .filter_map(|k| Some((k.to_string(), v["stage_ns_per_event"][k].as_f64()?)))
+                    .collect(),
+            });
+        } else if line.starts_with("pipeline: ") {
+            eprintln!("bench: {line}");
+        }
+    }
+    if results.is_empty() {
+        return Err("cargo bench --bench pipeline printed no result".into());
+    }
+    Ok(results)
+}
+
+pub fn report_pipeline(results: &[PipelineResult]) -> String {
+    let mut s = String::from(
+        "| pipeline alone (decode → normalize → enrich → filter + detect → JSON), one thread | sink | events/s per core, median (min..max) | bytes per line | CPU ns per event by stage (median) |\n|---|---|---|---|---|\n",
+    );
+    for r in results {
+        s.push_str(&format!(
+            "| {}: {} | {} | {} | {:.0} | {} |\n",
+            r.mix,
+            r.describe,
+            r.sink,
+            spread(&r.runs, 0),
+            r.bytes_per_line,
+            r.stage_ns
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    s
+}
+
+/// The same workloads beside auditd: ratios against the without-agent
+/// runs of the same invocation, which all come before auditd starts.
+pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
+    let mut s = String::from(
+        "| workload | rand-guard wall ratio median (min..max) | auditd wall ratio median (min..max) | auditd workload CPU ratio | auditd + kauditd CPU s | audit records lost | audit log bytes |\n|---|---|---|---|---|---|---|\n",
+    );
+    for a in audit {
+        let ours = results.iter().find(|r| r.name == a.name);
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.2} | {} | {} |\n",
+            a.label,
+            ours.map_or("—".into(), |r| spread(&r.ratios, 3)),
+            spread(&a.ratios, 3),
+            spread(&a.cpu_ratios, 3),
+            a.daemon_cpu,
+            a.lost,
+            a.log_bytes,
+        ));
+    }
+    s
+}
+
+/// `[network]` on with its default hooks (connect, bind, listen), and its
+/// events written.
+pub const NETWORK_ON: &str = "[events]\nnetwork = true\n[network]\nenabled = true\n";
+
+/// The groups that compare two agent configurations (see [`ab`]): the read
+/// watch off and on, network off and on, DNS collection off and on.
+fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
+    let n = o.iterations;
+    let mut out = Vec::new();
+    let variant = |name: &str, extra: &str| Variant {
+        name: name.into(),
+        config: format!("{AGENT_CONFIG}{extra}"),
+    };
+    // Read-only opens of an unwatched file: the cost of the per-open inode
+    // lookup every read-only open on the host pays while watch_reads is set.
+    let reads = Path::new("/var/tmp/rg-bench-reads");
+    if o.wants("reads") {
+        fs::create_dir_all(reads).expect("bench directory");
+        let target = reads.join("f");
+        fs::write(&target, b"x").expect("bench file");
+        let w = Workload {
+            name: "reads",
+            label: "read-only open + close of an unwatched file (/var/tmp)".into(),
+            ops: n * 10,
+            work: Box::new(|| workload::read_storm_min(&target, n * 10)),
+        };
+        out.push(ab(
+            bin,
+            &w,
+            o,
+            scratch,
+            &variant("watch_reads = []", "[file]\nwatch_reads = []\n"),
+            &variant("default watch_reads", ""),
+        ));
+        let _ = fs::remove_dir_all(reads);
+    }
+    // Loopback TCP connections with the network family off (the default:
+    // no network program loaded) and on with the default hooks.
+    if o.wants("net") {
+        let w = Workload {
+            name: "net",
+            label: format!(
+                "connect storm: loopback TCP connect + accept + close × {}",
+                o.connects
+            ),
+            ops: o.connects,
+            work: Box::new(|| workload::connect_storm_min(o.connects)),
+        };
+        out.push(ab(
+            bin,
+            &w,
+            o,
+            scratch,
+            &variant("network off", ""),
+            &variant("network on", NETWORK_ON),
+        ));
+    }
+    // DNS collection hooks sendto, sendmsg, sendmmsg and write: the DNS
+    // queries themselves, and what every other write pays for the hook.
+    if o.wants("dns") {
+        let (_sink, to) = workload::dns_sink();
+        if _sink.is_none() {
+            eprintln!(
+                "bench: dns: no loopback address free at port 53; queries go to a closed port"
+            );
+        }
+        let dns_off = variant("network on, collect_dns = false", NETWORK_ON);
+        let dns_on = variant(
+            "network on, collect_dns = true",
+            &format!("{NETWORK_ON}collect_dns = true\n"),
+        );
+        let workloads = [
+            Workload {
+                name: "dns",
+                label: format!("DNS query storm: UDP sendto {to} × {n}"),
+                ops: n,
+                work: Box::new(move || workload::dns_storm_min(to, n)),
+            },
+            Workload {
+                name: "dns",
+                label: format!("write(2) of 1 byte to /dev/null × {}", n * 10),
+                ops: n * 10,
+                work: Box::new(move || workload::write_storm_min(n * 10)),
+            },
+        ];
+        for w in &workloads {
+            out.push(ab(bin, w, o, scratch, &dns_off, &dns_on));
+        }
+    }
+    out
+}
+
+/// The whole benchmark: prints progress on stderr, returns the tables.
+pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
+    let at_start = agent::check_conditions("bench");
+    let scratch = Path::new("/tmp/rg-bench-agent");
+    // Before any measurement: installing auditd or failing to must not
+    // happen between the runs it is compared with.
+    let plan = if o.auditd {
+        let plan = auditd::prepare(bin, AGENT_CONFIG, scratch)?;
+        eprintln!(
+            "bench: auditd rules ({}):\n{}",
+            plan.rules_file.display(),
+            plan.rules.join("\n")
+        );
+        for n in &plan.notes {
+            eprintln!("bench: auditd prefixes: {n}");
+        }
+        Some(plan)
+    } else {
+        None
+    };
+
+    let mut tables = Vec::new();
+    // The pipeline first: its build must not run beside a measurement.
+    let pipeline_table = if o.wants("pipeline") {
+        Some(report_pipeline(&pipeline(crate::cargo())?))
+    } else {
+        None
+    };
+
+    let n = o.iterations;
+    let outside = Path::new("/var/tmp/rg-bench-outside");
+    let inside = Path::new("/root/rg-bench-inside");
+    let workloads: Vec<Workload> = vec![
+        Workload {
+            name: "syscall",
+            label: "getppid() loop: the syscall tracing tax".into(),
+            ops: n * 10,
+            work: Box::new(move || workload::syscall_storm(n * 10)),
+        },
+        Workload {
+            name: "file-outside",
+            label: "file storm outside watched prefixes (/var/tmp)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(outside, n)),
+        },
+        Workload {
+            name: "file-inside",
+            label: "file storm inside a watched prefix (/root)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(inside, n)),
+        },
+        Workload {
+            name: "exec",
+            label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
+            ops: o.execs,
+            work: Box::new(|| workload::exec_storm_min(o.execs)),
+        },
+    ]
+    .into_iter()
+    .filter(|w| o.wants(w.name))
+    .collect();
+    let results: Vec<Outcome> = workloads
+        .iter()
+        .map(|w| pairs(bin, w, o, scratch))
+        .collect();
+    if !results.is_empty() {
+        tables.push(report(&results, o));
+    }
+    if o.wants("exec-paced") {
+        tables.push(report_paced(&paced_exec(bin, o, scratch), o));
+    }
+    let ab_results = ab_groups(bin, o, scratch);
+    if !ab_results.is_empty() {
+        tables.push(report_ab(&ab_results, o));
+    }
+    tables.extend(pipeline_table);
+
+    // Last: nothing measured after this is clean until reboot.
+    if let Some(plan) = plan {
+        let session = auditd::Session::start(&plan)?;
+        let audit = auditd::measure(&session, &workloads, &results, o);
+        let paced = o
+            .wants("exec-paced")
+            .then(|| auditd::paced_exec(&session, o));
+        session.stop();
+        let mut t = report_auditd(&results, &audit);
+        if let Some(p) = paced {
+            t.push_str(&format!(
+                "\npaced exec at {:.0}/s beside auditd: auditd + kauditd CPU, % of one core: {}\n",
+                o.exec_rate,
+                spread(&p, 2)
+            ));
+        }
+        tables.push(t);
+    }
+    for d in [outside, inside] {
+        let _ = fs::remove_dir_all(d);
+    }
+    // Again: someone may have started an agent while this ran.
+    let at_end = agent::check_conditions("bench (at the end)");
+    tables.insert(
+        0,
+        format!("Conditions: at the start {at_start}; at the end {at_end}.\n"),
+    );
+    Ok(tables.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options_defaults_and_flags() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.iterations, o.pairs, o.execs), (100_000, 5, 20_000));
+        assert!(o.wants("exec") && !o.auditd);
+        let o = Options::parse(&args(&["--only", "exec,pipeline", "--execs", "500"])).unwrap();
+        assert!(o.wants("exec") && o.wants("pipeline") && !o.wants("syscall"));
+        assert_eq!(o.execs, 500);
+        assert!(Options::parse(&args(&["--only", "nope"])).is_err());
+        assert!(Options::parse(&args(&["--pairs", "0"])).is_err());
+        assert!(Options::parse(&args(&["--pairs"])).is_err());
+    }
+
+    #[test]
+    fn auditd_needs_the_explicit_consent_flag() {
+        let e = Options::parse(&args(&["--auditd"])).err().unwrap();
+        assert!(
+            e.contains(auditd::CONSENT_FLAG) && e.contains("reboot"),
+            "{e}"
+        );
+        assert!(Options::parse(&args(&[auditd::CONSENT_FLAG])).is_err());
+        let o = Options::parse(&args(&["--auditd", auditd::CONSENT_FLAG])).unwrap();
+        assert!(o.auditd);
+    }
+
+    #[test]
+    fn pipeline_output_is_parsed() {
+        let out = "pipeline: mixed (...), into a reused buffer: 1 events/s\n\
+                   pipeline-result {\"mix\":\"mixed\",\"describe\":\"d\",\"sink\":\"buffer\",\"events_per_cpu_second\":[3.0,1.0,2.0],\"bytes_per_line\":1000.4,\"stage_ns_per_event\":{\"enrich\":7.0,\"JSON+write\":9.0}}\n";
+        let r = parse_pipeline(out).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].mix.as_str(), r[0].sink.as_str()), ("mixed", "buffer"));
+        assert_eq!(spread(&r[0].runs, 0), "2 (1..3)");
+        // In pipeline order, whatever order the JSON has them in.
+        assert_eq!(
+            r[0].stage_ns,
+            vec![("enrich".to_string(), 7.0), ("JSON+write".to_string(), 9.0)]
+        );
+        assert!(parse_pipeline("nothing\n").is_err());
+    }
 }

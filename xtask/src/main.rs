@@ -1,9 +1,14 @@
 //! Developer workflow without make: `cargo run -p xtask -- <command>`
 //! (aliases in .cargo/config.toml: `cargo xf|xc|xl|xt|xb`).
 
+mod agent;
+mod auditd;
 mod bench;
 mod fuzz;
 mod package;
+mod svg;
+mod throughput;
+mod workload;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -25,9 +30,28 @@ commands:
               cargo-generate-rpm when missing)
   run [ARGS]  release build, then run the agent as root with config/config.toml,
               writing to stdout; ARGS go to `rand-guard run` (e.g. --output FILE)
-  bench [--iterations N] [--pairs K] [--only syscall|files|reads]
-              release build, then workloads without and with the agent as A/B
-              pairs (root); prints a markdown table for docs/benchmarks.md
+  bench [--iterations N] [--pairs K] [--execs N] [--exec-rate R]
+        [--exec-seconds S] [--connects N] [--only W,W...]
+        [--auditd --i-understand-auditd-taints-this-boot]
+              release build, then (root) workloads without and with the agent
+              as A/B pairs: getppid loop, file storms, exec storm; a paced exec
+              workload; without the agent and beside it in two configurations:
+              the read storm (read watch off, on), the loopback connect storm
+              (network off, on), DNS queries and writes (collect_dns off, on);
+              the pipeline alone (cargo bench --bench pipeline). Prints
+              markdown tables for docs/benchmarks.md. W: syscall, file-outside,
+              file-inside (files: both), exec, exec-paced, pipeline, reads,
+              net, dns.
+              --auditd also runs them beside auditd: it slows every process
+              until reboot, so it refuses without the second flag
+  auditd-rules
+              release build, then print the auditd rules `bench --auditd` would
+              load for the agent's configuration (touches nothing of audit's)
+  throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
+             [--keep-output] [--dir PATH]
+              release build, then (root) a paced file-write workload at each
+              rate, without and with the agent; writes
+              .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
   fuzz [--seconds N] [TARGET...] [-- LIBFUZZER_ARGS]
               each cargo-fuzz target (decode, config, rules, replay; default
               all) for N seconds (default 60) on the nightly toolchain, from
@@ -144,70 +168,47 @@ fn bench_cmd(args: &[String]) -> Result<(), ExitCode> {
         return Err(ExitCode::FAILURE);
     }
     let bin = release_build()?;
-    let scratch = Path::new("/tmp/rg-bench-agent");
-    let n = o.iterations;
-    let outside = Path::new("/var/tmp/rg-bench-outside");
-    let inside = Path::new("/root/rg-bench-inside");
-    let wants = |w: &str| o.only.as_deref().is_none_or(|x| x == w);
-    let mut results = Vec::new();
-    if wants("syscall") {
-        results.push(bench::pairs(
-            &bin,
-            "getppid() loop: the syscall tracing tax",
-            n * 10,
-            &o,
-            scratch,
-            &|| bench::syscall_storm(n * 10),
-        ));
+    let tables = bench::run(&bin, &o).map_err(|e| {
+        eprintln!("xtask: bench: {e}");
+        ExitCode::FAILURE
+    })?;
+    println!("{tables}");
+    Ok(())
+}
+
+fn auditd_rules_cmd() -> Result<(), ExitCode> {
+    let bin = release_build()?;
+    let plan =
+        auditd::plan(&bin, bench::AGENT_CONFIG, Path::new("/tmp/rg-bench-agent")).map_err(|e| {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        })?;
+    for n in &plan.notes {
+        eprintln!("xtask: prefix {n}");
     }
-    if wants("files") {
-        results.push(bench::pairs(
-            &bin,
-            "file storm outside watched prefixes (/var/tmp)",
-            n,
-            &o,
-            scratch,
-            &|| bench::file_storm_min(outside, n),
-        ));
-        results.push(bench::pairs(
-            &bin,
-            "file storm inside a watched prefix (/root)",
-            n,
-            &o,
-            scratch,
-            &|| bench::file_storm_min(inside, n),
-        ));
+    println!("{}", plan.rules.join("\n"));
+    Ok(())
+}
+
+fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
+    let o = throughput::Options::parse(args).map_err(|e| {
+        eprintln!("xtask: {e}");
+        ExitCode::from(2)
+    })?;
+    if !is_root() {
+        eprintln!("xtask: the throughput workflow runs the agent: run it as root");
+        return Err(ExitCode::FAILURE);
     }
-    // Read-only opens of an unwatched file, with the read watch off and on:
-    // the cost of the per-open inode lookup (every read-only open on the
-    // host pays it while watch_reads is not empty).
-    let reads = Path::new("/var/tmp/rg-bench-reads");
-    let mut read_results = Vec::new();
-    if wants("reads") {
-        std::fs::create_dir_all(reads).expect("bench directory");
-        let target = reads.join("f");
-        std::fs::write(&target, b"x").expect("bench file");
-        let off = format!("{}[file]\nwatch_reads = []\n", bench::AGENT_CONFIG);
-        read_results.push(bench::ab(
-            &bin,
-            "read-only open + close of an unwatched file (/var/tmp)",
-            n * 10,
-            &o,
-            scratch,
-            ("watch_reads = []", &off),
-            ("default watch_reads", bench::AGENT_CONFIG),
-            &|| bench::read_storm_min(&target, n * 10),
-        ));
-    }
-    for d in [outside, inside, reads] {
-        let _ = std::fs::remove_dir_all(d);
-    }
-    if !results.is_empty() {
-        println!("{}", bench::report(&results, &o));
-    }
-    if !read_results.is_empty() {
-        println!("{}", bench::report_ab(&read_results, &o));
-    }
+    let bin = release_build()?;
+    let dir = throughput::run(&bin, &o, &root().join(".local/throughput")).map_err(|e| {
+        eprintln!("xtask: throughput: {e}");
+        ExitCode::FAILURE
+    })?;
+    print!(
+        "{}",
+        std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default()
+    );
+    eprintln!("xtask: wrote {}", dir.display());
     Ok(())
 }
 
@@ -284,6 +285,8 @@ fn main() -> ExitCode {
             run(a)
         }
         "bench" => bench_cmd(rest),
+        "throughput" => throughput_cmd(rest),
+        "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
