@@ -1,6 +1,6 @@
 //! The soak: the agent under a steady event rate for ten minutes, its
-//! resident set sampled every 10 s; the samples after the first minute
-//! must show no growth trend. Long, so not part of the default run:
+//! resident set sampled every 10 s; the samples after the first two
+//! minutes must show no growth trend. Long, so not part of the default run:
 //!
 //!     cargo test --release --test soak -- --ignored --nocapture
 //!
@@ -54,7 +54,12 @@ fn soak_shows_no_memory_growth() {
     }
     let minutes = env("RG_SOAK_MINUTES", 10);
     let rate = env("RG_SOAK_RATE", 1000).max(20);
-    let agent = Agent::start("[health]\ninterval_seconds = 10\n");
+    // A one-minute correlation window: the windows fill to their working
+    // size within it (with the default 600 s they grow for ten minutes,
+    // by design, up to correlation_max_entries each).
+    let agent = Agent::start(
+        "[health]\ninterval_seconds = 10\n[detections]\ncorrelation_window_seconds = 60\n",
+    );
     let pid = agent.pid();
     let dir = format!("/root/{}", unique("soak"));
     fs::create_dir(&dir).unwrap();
@@ -121,9 +126,10 @@ fn soak_shows_no_memory_growth() {
         h["events_output_total"], h["kernel_ringbuf_drops_total"], h["process_table_size"]
     );
 
-    // After a minute's warm-up (buffers, the process table and the
-    // allocator reach their working size), the trend over the rest.
-    let steady: Vec<(f64, f64)> = samples.into_iter().filter(|(t, _)| *t > 60.0).collect();
+    // After two minutes' warm-up (buffers, the process table, the
+    // correlation windows and the allocator reach their working size), the
+    // trend over the rest.
+    let steady: Vec<(f64, f64)> = samples.into_iter().filter(|(t, _)| *t > 120.0).collect();
     assert!(steady.len() >= 3, "too short to judge a trend");
     let per_min = slope(&steady) * 60.0;
     let mean = steady.iter().map(|(_, y)| y).sum::<f64>() / steady.len() as f64;
