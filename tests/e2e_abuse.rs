@@ -89,7 +89,8 @@ fn fork_storm_with_more_processes_than_the_table_holds() {
                 .expect("spawn sleep")
         })
         .collect();
-    // ... then short-lived ones as fast as two threads can make them.
+    // ... then short-lived ones as fast as two threads can make them
+    // (this VM forks a few hundred per second per core: docs/reliability.md).
     let end = Instant::now() + Duration::from_secs(seconds);
     let storm: Vec<_> = (0..2)
         .map(|_| {
@@ -124,7 +125,7 @@ fn fork_storm_with_more_processes_than_the_table_holds() {
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
     assert!(
-        forks > 200 * seconds,
+        forks > 100 * seconds,
         "the storm was too slow to prove anything: {forks}"
     );
     assert!(hwm < RSS_BOUND, "peak RSS {hwm}");

@@ -211,6 +211,13 @@ fn sighup_reload_swaps_rules_and_a_broken_file_keeps_the_old_ones() {
     agent.wait_for("the old rule's alert", |r| {
         r["record_type"] == "alert" && common::pid_of(r) == kept as u64
     });
+    // The reload reaches the detector beside the event stream: let the
+    // not-yet exec through it before the rules change again.
+    agent.wait_for("the not-yet exec", |r| {
+        r["record_type"] == "event"
+            && r["event"]["action"] == "exec"
+            && common::pid_of(r) == not_yet as u64
+    });
 
     // Fixed: the reload takes both files.
     fs::write(&broken, marker_rule("test-new", &new)).unwrap();
