@@ -782,14 +782,14 @@ fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
     };
     // Read-only opens of an unwatched file: the cost of the per-open inode
     // lookup every read-only open on the host pays while watch_reads is set.
-    let reads = Path::new("/var/tmp/rg-bench-reads");
+    let reads = Path::new("/var/lib/rg-bench-reads");
     if o.wants("reads") {
         fs::create_dir_all(reads).expect("bench directory");
         let target = reads.join("f");
         fs::write(&target, b"x").expect("bench file");
         let w = Workload {
             name: "reads",
-            label: "read-only open + close of an unwatched file (/var/tmp)".into(),
+            label: "read-only open + close of an unwatched file (/var/lib)".into(),
             ops: n * 10,
             work: Box::new(|| workload::read_storm_min(&target, n * 10)),
         };
@@ -889,7 +889,7 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
     };
 
     let n = o.iterations;
-    let outside = Path::new("/var/tmp/rg-bench-outside");
+    let outside = Path::new("/var/lib/rg-bench-outside");
     let inside = Path::new("/root/rg-bench-inside");
     let workloads: Vec<Workload> = vec![
         Workload {
@@ -900,7 +900,7 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
         },
         Workload {
             name: "file-outside",
-            label: "file storm outside watched prefixes (/var/tmp)".into(),
+            label: "file storm outside watched prefixes (/var/lib)".into(),
             ops: n,
             work: Box::new(move || workload::file_storm_min(outside, n)),
         },
