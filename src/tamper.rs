@@ -186,7 +186,8 @@ impl Tamper {
 
     /// The alert `ev` raises, if any: (rule, severity, message).
     pub fn hit(&self, ev: &Event) -> Option<(Arc<RuleMeta>, Severity, String)> {
-        let by = match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
+        // Only on a hit: this runs for every event on the detector thread.
+        let by = || match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
             Some(exe) if !exe.is_empty() => format!("{exe}, pid {}", ev.pid),
             _ => format!("pid {}", ev.pid),
         };
@@ -214,9 +215,10 @@ impl Tamper {
                     rule.clone(),
                     rule.severity,
                     format!(
-                        "Agent {} {verb}: {path} ({} by {by})",
+                        "Agent {} {verb}: {path} ({} by {})",
                         p.what,
-                        f.op.action()
+                        f.op.action(),
+                        by()
                     ),
                 ))
             }
@@ -235,7 +237,11 @@ impl Tamper {
                 Some((
                     rule.clone(),
                     severity,
-                    format!("{name} sent to the agent (pid {}) by {by}", s.target_pid),
+                    format!(
+                        "{name} sent to the agent (pid {}) by {}",
+                        s.target_pid,
+                        by()
+                    ),
                 ))
             }
             _ => None,
