@@ -42,6 +42,7 @@ pub mod replay;
 pub mod rules;
 pub mod signals;
 pub mod stats;
+pub mod syscalls;
 pub mod tamper;
 #[cfg(test)]
 mod testkit;

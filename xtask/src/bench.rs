@@ -761,7 +761,9 @@ pub fn report_auditd(results: &[Outcome], audit: &[auditd::Outcome]) -> String {
             spread(&a.cpu_ratios, 3),
             a.daemon_cpu,
             a.lost,
-            a.log_bytes,
+            a.log_bytes
+                .map_or("— (the system's auditd: its log rotates)".into(), |b| b
+                    .to_string()),
         ));
     }
     s
@@ -859,6 +861,127 @@ fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
     out
 }
 
+/// Where the file storms run: a directory no prefix watches, and one
+/// inside the watched /root.
+const OUTSIDE: &str = "/var/lib/rg-bench-outside";
+const INSIDE: &str = "/root/rg-bench-inside";
+
+/// The A/B storms `--only` selected: the getppid loop, the file storms and
+/// the exec storm.
+pub fn storms(o: &Options) -> Vec<Workload<'_>> {
+    let n = o.iterations;
+    let (outside, inside) = (Path::new(OUTSIDE), Path::new(INSIDE));
+    vec![
+        Workload {
+            name: "syscall",
+            label: "getppid() loop: the syscall tracing tax".into(),
+            ops: n * 10,
+            work: Box::new(move || workload::syscall_storm(n * 10)),
+        },
+        Workload {
+            name: "file-outside",
+            label: "file storm outside watched prefixes (/var/lib)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(outside, n)),
+        },
+        Workload {
+            name: "file-inside",
+            label: "file storm inside a watched prefix (/root)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(inside, n)),
+        },
+        Workload {
+            name: "exec",
+            label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
+            ops: o.execs,
+            work: Box::new(|| workload::exec_storm_min(o.execs)),
+        },
+    ]
+    .into_iter()
+    .filter(|w| o.wants(w.name))
+    .collect()
+}
+
+/// The hidden command `bench-child NAME RUNS [bench options]`: one warm-up
+/// and RUNS runs of the storm NAME in this (new) process, each printed as
+/// `wall_ns cpu_ns` on stdout.
+///
+/// Why a child process: audit gives a task its audit context when the task
+/// is created (`audit_alloc` at fork), and only if audit has been enabled
+/// by then. The bench process itself was created before the auditd
+/// comparison enabled audit, so syscalls it makes are never audited
+/// whatever the rules say: the comparison's storms must run in a process
+/// created after audit is on. (The exec storm's children were audited; an
+/// in-process file storm was not, which is why an earlier run's auditd file
+/// rows showed no cost.)
+pub fn child(args: &[String]) -> Result<String, String> {
+    let [name, runs, rest @ ..] = args else {
+        return Err("bench-child NAME RUNS [bench options]".into());
+    };
+    let runs: usize = runs
+        .parse()
+        .map_err(|_| format!("bench-child: RUNS `{runs}` is not a number"))?;
+    let o = Options::parse(rest)?;
+    let storms = storms(&o);
+    let w = storms
+        .iter()
+        .find(|w| w.name == name)
+        .ok_or_else(|| format!("bench-child: no storm `{name}` among the selected ones"))?;
+    (w.work)(); // warm up
+    Ok((0..runs)
+        .map(|_| {
+            let c = (w.work)();
+            format!("{} {}\n", c.wall.as_nanos(), c.cpu.as_nanos())
+        })
+        .collect())
+}
+
+/// Run `bench-child` for storm `name` in a new process (see [`child`]).
+pub fn in_child(name: &str, runs: usize, o: &Options) -> Result<Vec<Cost>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut c = Command::new(exe);
+    c.args(["bench-child", name, &runs.to_string()])
+        .args(["--iterations", &o.iterations.to_string()])
+        .args(["--execs", &o.execs.to_string()])
+        .args(["--only", name]);
+    let out = c
+        .output()
+        .map_err(|e| format!("{}: {e}", crate::describe(&c)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            crate::describe(&c),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    parse_child(&String::from_utf8_lossy(&out.stdout), runs)
+}
+
+fn parse_child(text: &str, runs: usize) -> Result<Vec<Cost>, String> {
+    let costs: Vec<Cost> = text
+        .lines()
+        .map(|l| {
+            let mut it = l.split_whitespace().map(|v| v.parse::<u64>().ok());
+            match (it.next().flatten(), it.next().flatten()) {
+                (Some(w), Some(c)) => Ok(Cost {
+                    wall: Duration::from_nanos(w),
+                    cpu: Duration::from_nanos(c),
+                    elapsed: Duration::from_nanos(w),
+                }),
+                _ => Err(format!("bench-child printed `{l}`, not `wall_ns cpu_ns`")),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    if costs.len() != runs {
+        return Err(format!(
+            "bench-child printed {} runs, not {runs}",
+            costs.len()
+        ));
+    }
+    Ok(costs)
+}
+
 /// The whole benchmark: prints progress on stderr, returns the tables.
 pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
     let at_start = agent::check_conditions("bench");
@@ -888,38 +1011,8 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
         None
     };
 
-    let n = o.iterations;
-    let outside = Path::new("/var/lib/rg-bench-outside");
-    let inside = Path::new("/root/rg-bench-inside");
-    let workloads: Vec<Workload> = vec![
-        Workload {
-            name: "syscall",
-            label: "getppid() loop: the syscall tracing tax".into(),
-            ops: n * 10,
-            work: Box::new(move || workload::syscall_storm(n * 10)),
-        },
-        Workload {
-            name: "file-outside",
-            label: "file storm outside watched prefixes (/var/lib)".into(),
-            ops: n,
-            work: Box::new(move || workload::file_storm_min(outside, n)),
-        },
-        Workload {
-            name: "file-inside",
-            label: "file storm inside a watched prefix (/root)".into(),
-            ops: n,
-            work: Box::new(move || workload::file_storm_min(inside, n)),
-        },
-        Workload {
-            name: "exec",
-            label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
-            ops: o.execs,
-            work: Box::new(|| workload::exec_storm_min(o.execs)),
-        },
-    ]
-    .into_iter()
-    .filter(|w| o.wants(w.name))
-    .collect();
+    let (outside, inside) = (Path::new(OUTSIDE), Path::new(INSIDE));
+    let workloads = storms(o);
     let results: Vec<Outcome> = workloads
         .iter()
         .map(|w| pairs(bin, w, o, scratch))
@@ -938,8 +1031,8 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
 
     // Last: nothing measured after this is clean until reboot.
     if let Some(plan) = plan {
-        let session = auditd::Session::start(&plan)?;
-        let audit = auditd::measure(&session, &workloads, &results, o);
+        let session = auditd::Session::start(&plan, scratch)?;
+        let audit = auditd::measure(&session, &workloads, &results, o)?;
         let paced = o
             .wants("exec-paced")
             .then(|| auditd::paced_exec(&session, o));
@@ -997,6 +1090,28 @@ mod tests {
         assert!(Options::parse(&args(&[auditd::CONSENT_FLAG])).is_err());
         let o = Options::parse(&args(&["--auditd", auditd::CONSENT_FLAG])).unwrap();
         assert!(o.auditd);
+    }
+
+    #[test]
+    fn child_runs_are_parsed_and_checked() {
+        let c = parse_child("1000 900\n2000 1800\n", 2).unwrap();
+        assert_eq!(c[1].wall, Duration::from_nanos(2000));
+        assert_eq!(c[1].cpu, Duration::from_nanos(1800));
+        assert!(parse_child("1000 900\n", 2).unwrap_err().contains("1 runs"));
+        assert!(parse_child("oops\n", 1).unwrap_err().contains("`oops`"));
+        let e = child(&args(&["exec", "2", "--only", "syscall"])).unwrap_err();
+        assert!(e.contains("no storm `exec`"), "{e}");
+        // A real (tiny) storm: warm-up plus two runs, one line each.
+        let out = child(&args(&[
+            "syscall",
+            "2",
+            "--iterations",
+            "50",
+            "--only",
+            "syscall",
+        ]))
+        .unwrap();
+        assert_eq!(parse_child(&out, 2).unwrap().len(), 2);
     }
 
     #[test]

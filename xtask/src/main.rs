@@ -7,6 +7,12 @@ mod bench;
 mod fuzz;
 mod package;
 mod svg;
+// The agent's syscall table (a leaf module), shared so the auditd rules
+// number syscalls exactly as the agent's hooks do. Rules use numbers:
+// auditctl's own name table may predate the newest syscalls (fchmodat2 is
+// Linux 6.6), and numbers mean the same to every version.
+#[path = "../../src/syscalls.rs"]
+mod syscalls;
 mod throughput;
 mod workload;
 
@@ -285,6 +291,17 @@ fn main() -> ExitCode {
             run(a)
         }
         "bench" => bench_cmd(rest),
+        // Not in USAGE: bench --auditd runs its storms through it.
+        "bench-child" => match bench::child(rest) {
+            Ok(lines) => {
+                print!("{lines}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                Err(ExitCode::from(2))
+            }
+        },
         "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
