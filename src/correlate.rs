@@ -507,13 +507,23 @@ impl DropExec {
                     (true, false) | (false, true) => Severity::High,
                     (false, false) => Severity::Medium,
                 };
-                let writer = drop
-                    .evidence
-                    .iter()
-                    .rev()
-                    .find(|e| e.action != "connect")
-                    .and_then(|e| e.executable.clone())
-                    .unwrap_or_else(|| "an unknown program".into());
+                // The writer is the first program that wrote the file (the
+                // one the severity scores); a later chmod +x by another
+                // program is named too.
+                let exe = |e: &Evidence| {
+                    e.executable
+                        .clone()
+                        .unwrap_or_else(|| "an unknown program".into())
+                };
+                let mut touches = drop.evidence.iter().filter(|e| e.action != "connect");
+                let first = touches.next();
+                let writer = first.map_or_else(|| "an unknown program".into(), exe);
+                let chmod = touches
+                    .filter(|e| e.action == "chmod")
+                    .last()
+                    .map(exe)
+                    .filter(|c| *c != writer)
+                    .map_or_else(String::new, |c| format!(", made executable by {c}"));
                 let mut evidence = drop.evidence;
                 evidence.push(Evidence::of(ev));
                 let mut why = Vec::new();
@@ -527,7 +537,7 @@ impl DropExec {
                     rule: at_severity(rule, severity),
                     evidence,
                     message: format!(
-                        "{key} written by {writer} then executed by pid {}{}",
+                        "{key} written by {writer}{chmod} then executed by pid {}{}",
                         ev.pid,
                         if why.is_empty() {
                             String::new()

@@ -268,7 +268,7 @@ fn dropped_file_executed_scored_by_source_and_place() {
     }
     assert_eq!(
         out[0].message,
-        "/tmp/x written by /bin/bash then executed by pid 900 (the writer downloads, in a temporary directory)"
+        "/tmp/x written by /usr/bin/curl, made executable by /bin/bash then executed by pid 900 (the writer downloads, in a temporary directory)"
     );
     assert_eq!(
         out[0]
