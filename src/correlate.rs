@@ -519,8 +519,7 @@ impl DropExec {
                 let first = touches.next();
                 let writer = first.map_or_else(|| "an unknown program".into(), exe);
                 let chmod = touches
-                    .filter(|e| e.action == "chmod")
-                    .last()
+                    .rfind(|e| e.action == "chmod")
                     .map(exe)
                     .filter(|c| *c != writer)
                     .map_or_else(String::new, |c| format!(", made executable by {c}"));

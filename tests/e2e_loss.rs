@@ -7,16 +7,11 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{AGENT, get, privileged, unique};
-use serde_json::Value;
+use common::{FifoAgent, get, privileged, unique};
 
 /// chmods of one watched file: N records of one kind, file_chmod.
 const N: usize = 20_000;
@@ -40,76 +35,22 @@ fn run(policy: &str) {
         ),
     )
     .unwrap();
-    let fifo = dir.path().join("out.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-
-    let mut agent = Command::new(AGENT)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .arg("--output")
-        .arg(&fifo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
     // The reader: slow (4 KiB every 2 ms) until the workload is done.
-    let slow = Arc::new(AtomicBool::new(true));
-    let reader = {
-        let (fifo, slow) = (fifo.clone(), slow.clone());
-        thread::spawn(move || {
-            let mut f = fs::File::open(&fifo).unwrap();
-            let mut out = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                match f.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => out.extend_from_slice(&buf[..n]),
-                    Err(e) => panic!("reading the agent's output: {e}"),
-                }
-                if slow.load(Ordering::Relaxed) {
-                    thread::sleep(Duration::from_millis(2));
-                }
-            }
-            out
-        })
-    };
-
-    let stderr = agent.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = lines.next().expect("agent exited before ready").unwrap();
-        if line.contains("rand-guard: ready") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "agent not ready");
-    }
-    let stderr_rest = thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let mut agent = FifoAgent::start(&cfg, Duration::from_millis(2));
 
     for i in 0..N {
         let mode = if i % 2 == 0 { 0o600 } else { 0o640 };
         fs::set_permissions(&target, fs::Permissions::from_mode(mode)).unwrap();
     }
-    slow.store(false, Ordering::Relaxed);
+    agent.fast();
     // Let the pipeline drain what it holds, then stop.
     thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = agent.wait().unwrap();
-    let out = reader.join().unwrap();
-    let stderr = stderr_rest.join().unwrap().join("\n");
+    agent.sigterm();
+    let status = agent.wait();
+    let (records, stderr) = agent.output();
     fs::remove_dir_all(&watched).unwrap();
     assert!(status.success(), "agent exit {status:?}: {stderr}");
 
-    let records: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let emitted = records
         .iter()
         .filter(|r| {

@@ -7,15 +7,13 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{AGENT, Agent, Marked, by_kind, final_health, privileged};
-use serde_json::Value;
+use common::{Agent, FifoAgent, Marked, by_kind, final_health, privileged};
 
 /// Chmods of the marked file run without pause while the agent's output
 /// (a FIFO) is read slowly, so at SIGTERM the ring buffer and every
@@ -42,57 +40,8 @@ fn sigterm_during_a_storm_writes_everything_read() {
         ),
     )
     .unwrap();
-    let fifo = dir.path().join("out.fifo");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut agent = Command::new(AGENT)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .arg("--output")
-        .arg(&fifo)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-
     // The reader: 4 KiB every 5 ms until told, then as fast as it can.
-    let slow = Arc::new(AtomicBool::new(true));
-    let received = Arc::new(AtomicU64::new(0));
-    let reader = {
-        let (fifo, slow, received) = (fifo.clone(), slow.clone(), received.clone());
-        thread::spawn(move || {
-            let mut f = fs::File::open(&fifo).unwrap();
-            let mut out = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                match f.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => out.extend_from_slice(&buf[..n]),
-                    Err(e) => panic!("reading the agent's output: {e}"),
-                }
-                received.store(out.len() as u64, Ordering::Relaxed);
-                if slow.load(Ordering::Relaxed) {
-                    thread::sleep(Duration::from_millis(5));
-                }
-            }
-            out
-        })
-    };
-    let stderr = agent.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut said = String::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("agent exited before ready:\n{said}"))
-            .unwrap();
-        if line.contains("rand-guard: ready") {
-            break;
-        }
-        said.push_str(&line);
-        said.push('\n');
-    }
-    let stderr_rest = thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let mut agent = FifoAgent::start(&cfg, Duration::from_millis(5));
 
     let storming = Arc::new(AtomicBool::new(true));
     let storm = {
@@ -107,27 +56,17 @@ fn sigterm_during_a_storm_writes_everything_read() {
         })
     };
     thread::sleep(Duration::from_secs(2));
-    let at_stop = received.load(Ordering::Relaxed);
+    let at_stop = agent.received();
     let stopped = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(agent.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    slow.store(false, Ordering::Relaxed);
-    let status = agent.wait().unwrap();
+    agent.sigterm();
+    agent.fast();
+    let status = agent.wait();
     let took = stopped.elapsed();
     storming.store(false, Ordering::Relaxed);
     let made = storm.join().unwrap();
-    let out = reader.join().unwrap();
-    let stderr = stderr_rest.join().unwrap().join("\n");
+    let (records, stderr) = agent.output();
     assert!(status.success(), "agent exit {status:?}: {stderr}");
 
-    let records: Vec<Value> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     let h = final_health(&records);
     let read = by_kind(h, "raw_events_by_kind_total", "file_chmod");
     let emitted = m.count(&records);

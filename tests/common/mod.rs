@@ -385,3 +385,119 @@ pub fn sequences(records: &[Value]) -> Vec<u64> {
 pub fn by_kind(health: &Value, name: &str, kind: &str) -> u64 {
     health[name][kind].as_u64().unwrap_or(0)
 }
+
+/// An agent writing into a FIFO that a thread reads `pause`-slowly (4 KiB
+/// at a time) until [`FifoAgent::fast`]: its output backs up into the
+/// pipeline, the way a slow disk or a stuck collector would make it.
+pub struct FifoAgent {
+    pub child: Child,
+    slow: Arc<std::sync::atomic::AtomicBool>,
+    received: Arc<std::sync::atomic::AtomicU64>,
+    reader: thread::JoinHandle<Vec<u8>>,
+    stderr: thread::JoinHandle<Vec<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl FifoAgent {
+    /// Start `rand-guard run --config cfg` writing to a new FIFO in a
+    /// temporary directory, and wait until it reports ready.
+    pub fn start(cfg: &Path, pause: Duration) -> FifoAgent {
+        use std::io::Read;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let mut child = Command::new(AGENT)
+            .args(["run", "--config"])
+            .arg(cfg)
+            .arg("--output")
+            .arg(&fifo)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let slow = Arc::new(AtomicBool::new(true));
+        let received = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let (slow, received) = (slow.clone(), received.clone());
+            thread::spawn(move || {
+                let mut f = fs::File::open(&fifo).unwrap();
+                let mut out = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    match f.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => out.extend_from_slice(&buf[..n]),
+                        Err(e) => panic!("reading the agent's output: {e}"),
+                    }
+                    received.store(out.len() as u64, Ordering::Relaxed);
+                    if slow.load(Ordering::Relaxed) {
+                        thread::sleep(pause);
+                    }
+                }
+                out
+            })
+        };
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut said = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("agent exited before ready:\n{said}"))
+                .unwrap();
+            if line.contains("rand-guard: ready") {
+                break;
+            }
+            said.push_str(&line);
+            said.push('\n');
+            assert!(Instant::now() < deadline, "agent not ready:\n{said}");
+        }
+        let stderr = thread::spawn(move || lines.map_while(Result::ok).collect());
+        FifoAgent {
+            child,
+            slow,
+            received,
+            reader,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// From now on the reader reads as fast as it can.
+    pub fn fast(&self) {
+        self.slow.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Bytes read from the FIFO so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn sigterm(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    }
+
+    /// Wait for the agent to exit (after [`FifoAgent::sigterm`]).
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// After [`FifoAgent::wait`]: the records it wrote (every line parsed)
+    /// and what it said on stderr after "ready".
+    pub fn output(self) -> (Vec<Value>, String) {
+        let out = self.reader.join().unwrap();
+        let stderr = self.stderr.join().unwrap().join("\n");
+        let records = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (records, stderr)
+    }
+}
