@@ -1470,24 +1470,15 @@ mod tests {
     }
 
     fn net(op: NetOp, pid: u32, local: &str, remote: Option<&str>) -> Event {
-        use crate::event::{NetBody, NetFamily, NetTruncation};
+        use crate::event::NetBody;
         Event {
             pid,
             tid: pid,
             body: Body::Net(NetBody {
-                stdio: None,
                 op,
-                syscall: "connect",
-                result: 0,
-                in_progress: false,
-                family: NetFamily::Inet,
-                protocol: 6,
-                sock_type: 1,
                 local: Some(local.parse().unwrap()),
                 remote: remote.map(|r| r.parse().unwrap()),
-                unix_path: None,
-                dns: None,
-                truncated: NetTruncation::default(),
+                ..crate::testkit::connect_body("0.0.0.0:0")
             }),
             ..file(FileOp::Open, "/", 0)
         }

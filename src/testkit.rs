@@ -163,25 +163,26 @@ pub fn stdio(
     )
 }
 
+/// A TCP connect from 10.0.0.2:40000 to `remote` that succeeded.
+pub fn connect_body(remote: &str) -> NetBody {
+    NetBody {
+        stdio: None,
+        op: NetOp::Connect,
+        syscall: "connect",
+        result: 0,
+        in_progress: false,
+        family: NetFamily::Inet,
+        protocol: 6,
+        sock_type: 1,
+        local: Some("10.0.0.2:40000".parse().unwrap()),
+        remote: Some(remote.parse().unwrap()),
+        unix_path: None,
+        dns: None,
+        truncated: NetTruncation::default(),
+    }
+}
+
 /// A TCP connect by `p` to `remote` at `ms`.
 pub fn connect(ms: u64, p: &Arc<Process>, remote: &str) -> Event {
-    at(
-        ms,
-        p,
-        Body::Net(NetBody {
-            stdio: None,
-            op: NetOp::Connect,
-            syscall: "connect",
-            result: 0,
-            in_progress: false,
-            family: NetFamily::Inet,
-            protocol: 6,
-            sock_type: 1,
-            local: Some("10.0.0.2:40000".parse().unwrap()),
-            remote: Some(remote.parse().unwrap()),
-            unix_path: None,
-            dns: None,
-            truncated: NetTruncation::default(),
-        }),
-    )
+    at(ms, p, Body::Net(connect_body(remote)))
 }

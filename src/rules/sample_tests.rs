@@ -7,10 +7,7 @@ use std::sync::Arc;
 
 use super::tests::process;
 use super::*;
-use crate::event::{
-    Body, Event, ExecBody, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp,
-    NetTruncation,
-};
+use crate::event::{Body, Event, ExecBody, FileBody, FileOp, FileTruncation};
 use crate::proctable::Process;
 
 const SAMPLES: &str = include_str!("../../rules/sample-rules.toml");
@@ -88,24 +85,7 @@ fn file(exe: &str, op: FileOp, path: &str, mode: Option<u32>, result: i64) -> Ev
 
 fn connect(exe: &str, remote: &str) -> Event {
     let p = process(700, exe, &[exe], None);
-    event(
-        p,
-        Body::Net(NetBody {
-            stdio: None,
-            op: NetOp::Connect,
-            syscall: "connect",
-            result: 0,
-            in_progress: false,
-            family: NetFamily::Inet,
-            protocol: 6,
-            sock_type: 1,
-            local: Some("10.0.0.2:40000".parse().unwrap()),
-            remote: Some(remote.parse().unwrap()),
-            unix_path: None,
-            dns: None,
-            truncated: NetTruncation::default(),
-        }),
-    )
+    event(p, Body::Net(crate::testkit::connect_body(remote)))
 }
 
 fn fired(set: &RuleSet, ev: &Event) -> Vec<String> {

@@ -5,10 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::*;
-use crate::event::{
-    Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image, NetBody, NetFamily,
-    NetOp, NetTruncation,
-};
+use crate::event::{Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image};
 use crate::proctable::{Origin, Process};
 
 pub(super) fn process(
@@ -112,21 +109,7 @@ fn connect(remote: &str) -> Event {
         ktime_ns: 0,
         pid: 50,
         tid: 50,
-        body: Body::Net(NetBody {
-            stdio: None,
-            op: NetOp::Connect,
-            syscall: "connect",
-            result: 0,
-            in_progress: false,
-            family: NetFamily::Inet,
-            protocol: 6,
-            sock_type: 1,
-            local: Some("10.0.0.2:40000".parse().unwrap()),
-            remote: Some(remote.parse().unwrap()),
-            unix_path: None,
-            dns: None,
-            truncated: NetTruncation::default(),
-        }),
+        body: Body::Net(crate::testkit::connect_body(remote)),
         process: Some(p),
     }
 }
