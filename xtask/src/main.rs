@@ -54,7 +54,7 @@ commands:
               release build, then print the auditd rules `bench --auditd` would
               load for the agent's configuration (touches nothing of audit's)
   throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
-             [--keep-output] [--dir PATH]
+             [--keep-output] [--dir PATH] [--op write|chmod]
               release build, then (root) a paced file-write workload at each
               rate, without and with the agent; writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}

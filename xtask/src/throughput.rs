@@ -1,9 +1,10 @@
 //! `cargo run -p xtask -- throughput`: the agent under a controlled file
 //! workload at several rates (SPEC §6).
 //!
-//! Each step runs the workload (open for write + overwrite 64 bytes +
-//! close of rotating files in a watched directory: one `open` event per
-//! operation) at a target rate for a fixed time, first without the agent,
+//! Each step runs the workload (by default open for write + overwrite 64
+//! bytes + close of rotating files in a watched directory: one `open`
+//! event per operation; `--op chmod`: an fchmod, one `chmod` event, cheap
+//! enough for 100k events/s) at a target rate for a fixed time, first without the agent,
 //! then beside a fresh agent (default configuration, a health record every
 //! second), as one A/B pair. From the agent's health records: events/s
 //! (`events_output_total` deltas), drops (`kernel_ringbuf_drops_total`,
@@ -23,7 +24,7 @@ use serde_json::json;
 use crate::agent::{self, Agent};
 use crate::bench::DEFAULT_CONFIG_1S_HEALTH;
 use crate::svg;
-use crate::workload::{self, FileWriter, Paced};
+use crate::workload::{self, FileOp, FileWriter, Paced};
 
 pub struct Options {
     pub seconds: f64,
@@ -36,6 +37,7 @@ pub struct Options {
     pub dir: PathBuf,
     /// Workload threads, each with its share of the rate.
     pub threads: usize,
+    pub op: FileOp,
 }
 
 fn parse_rates(v: &str) -> Result<Vec<Option<f64>>, String> {
@@ -62,6 +64,7 @@ impl Options {
             keep_output: false,
             dir: PathBuf::from("/root/rg-throughput"),
             threads: 1,
+            op: FileOp::Write,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -90,6 +93,13 @@ impl Options {
                         .ok()
                         .filter(|t: &usize| *t >= 1)
                         .ok_or("--threads needs a number, at least 1")?
+                }
+                "--op" => {
+                    o.op = match value()?.as_str() {
+                        "write" => FileOp::Write,
+                        "chmod" => FileOp::Chmod,
+                        v => return Err(format!("--op: `{v}` is neither `write` nor `chmod`")),
+                    }
                 }
                 other => return Err(format!("unknown throughput option `{other}`")),
             }
@@ -407,7 +417,7 @@ fn file_workload(
 ) -> Paced {
     let share = rate.map(|r| r / o.threads as f64);
     let mut writers: Vec<FileWriter> = (0..o.threads)
-        .map(|t| FileWriter::new(&o.dir.join(format!("t{t}"))))
+        .map(|t| FileWriter::new(&o.dir.join(format!("t{t}")), o.op))
         .collect();
     // Warm the page cache and dentries, as the first chunk would.
     for w in &mut writers {
@@ -462,7 +472,7 @@ fn summary_json(steps: &[Step], o: &Options, started: f64, conditions: &str) -> 
         "conditions": conditions,
         "seconds_per_step": o.seconds,
         "agent_config": o.config(),
-        "workload": format!("open(O_WRONLY) + write 64 B at offset 0 + close of 1024 rotating files per thread in {} (watched): one open event per operation", o.dir.display()),
+        "workload": format!("{}, per thread in {} (watched)", o.op.describe(), o.dir.display()),
         "workload_threads": o.threads,
         "steps": steps.iter().map(|s| {
             let steady = s.steady(o.seconds);
@@ -514,6 +524,9 @@ fn args_text(o: &Options) -> String {
     if o.threads > 1 {
         s.push_str(&format!(" --threads {}", o.threads));
     }
+    if o.op != FileOp::Write {
+        s.push_str(&format!(" --op {}", o.op.name()));
+    }
     if let Some(b) = o.ring_buffer_bytes {
         s.push_str(&format!(" --ring-buffer-bytes {b}"));
     }
@@ -523,11 +536,11 @@ fn args_text(o: &Options) -> String {
 fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
     let mut s = format!(
         "# Throughput\n\n`cargo run -p xtask -- throughput {}`\n\n\
-         Workload: open for write + overwrite 64 B + close of 1024 rotating files in `{}` \
-         (watched: one `open` event per operation) on {} thread(s), {} s per step, first \
+         Workload: {} in `{}` (watched) on {} thread(s), {} s per step, first \
          without the agent, then beside a fresh agent (default configuration{}, health every second).\n\n\
          Conditions: {conditions}.\n\n",
         args_text(o),
+        o.op.describe(),
         o.dir.display(),
         o.threads,
         o.seconds,

@@ -418,34 +418,95 @@ pub fn pace(
     out
 }
 
-/// The throughput workload's operation: open one of 1024 rotating files
-/// for writing, overwrite its first 64 bytes, close. One `open` event
-/// each when the directory is watched. No O_TRUNC: ext4 flushes a file
-/// that was truncated and rewritten when it is closed (auto_da_alloc),
-/// which would make this a disk benchmark at a few hundred operations/s.
+/// What the throughput workload does per operation (`--op`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOp {
+    /// Open one of 1024 rotating files for writing, overwrite its first
+    /// 64 bytes, close: one `open` event each when the directory is
+    /// watched. No O_TRUNC: ext4 flushes a file that was truncated and
+    /// rewritten when it is closed (auto_da_alloc), which would make this
+    /// a disk benchmark at a few hundred operations/s.
+    Write,
+    /// fchmod(2) of one of 16 files held open, between 0644 and 0640: one
+    /// `chmod` event each, at a few µs of workload CPU, so event rates of
+    /// 100k/s fit on a small machine beside the agent.
+    Chmod,
+}
+
+impl FileOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileOp::Write => "write",
+            FileOp::Chmod => "chmod",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            FileOp::Write => {
+                "open(O_WRONLY) + write 64 B at offset 0 + close of 1024 rotating files: one open event per operation"
+            }
+            FileOp::Chmod => {
+                "fchmod of 16 files held open, alternating 0644 and 0640: one chmod event per operation"
+            }
+        }
+    }
+}
+
+/// The throughput workload's operations in one directory (see [`FileOp`]).
 pub struct FileWriter {
+    op: FileOp,
     names: Vec<PathBuf>,
+    /// The files held open for [`FileOp::Chmod`].
+    open: Vec<fs::File>,
     next: usize,
 }
 
 impl FileWriter {
-    pub fn new(dir: &Path) -> FileWriter {
+    pub fn new(dir: &Path, op: FileOp) -> FileWriter {
         fs::create_dir_all(dir).expect("workload directory");
         let names: Vec<PathBuf> = (0..1024).map(|i| dir.join(format!("f{i}"))).collect();
         for p in &names {
             fs::write(p, [0x5a; 64]).expect("create a workload file");
         }
-        FileWriter { names, next: 0 }
+        let open = match op {
+            FileOp::Write => Vec::new(),
+            FileOp::Chmod => names[..16]
+                .iter()
+                .map(|p| fs::File::open(p).expect("open a workload file"))
+                .collect(),
+        };
+        FileWriter {
+            op,
+            names,
+            open,
+            next: 0,
+        }
     }
 
     pub fn op(&mut self) {
-        let p = &self.names[self.next % self.names.len()];
+        let i = self.next;
         self.next += 1;
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .open(p)
-            .expect("open for write");
-        f.write_all(&[0x5a; 64]).expect("write");
+        match self.op {
+            FileOp::Write => {
+                let mut f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.names[i % self.names.len()])
+                    .expect("open for write");
+                f.write_all(&[0x5a; 64]).expect("write");
+            }
+            FileOp::Chmod => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if (i / self.open.len()).is_multiple_of(2) {
+                    0o640
+                } else {
+                    0o644
+                };
+                self.open[i % self.open.len()]
+                    .set_permissions(fs::Permissions::from_mode(mode))
+                    .expect("fchmod");
+            }
+        }
     }
 }
 
