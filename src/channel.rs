@@ -2,8 +2,11 @@
 //! when the next one is full.
 //!
 //! `block` (the default): the sender waits. Waiting travels upstream to
-//! the poller, which then stops reading the ring buffer; the kernel counts
-//! every record it cannot store, by kind. Nothing is lost in userspace.
+//! the poller, which is never blocked itself: it holds its batch and stops
+//! consuming, leaving the records in the kernel ring buffer, while it goes
+//! on watching the signals and publishing the kernel counters (see
+//! `poller`); once the ring is full the kernel counts every record it
+//! cannot store, by kind. Nothing is lost in userspace.
 //!
 //! `drop`: the sender drops the batch and counts its records as
 //! channel-full drops of that stage. The poller keeps reading, so the

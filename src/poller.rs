@@ -16,11 +16,17 @@
 //! drains at most a full ring's worth, so shutdown stays bounded.
 //!
 //! Backpressure (`[pipeline] backpressure`, see `channel`): with `block`,
-//! when the normalizer is behind, `send` waits and the poller stops
-//! reading; the kernel ring then fills and the BPF side counts each lost
-//! record by kind. While it waits it still looks at the signals, so a
-//! stop is noticed however stuck the pipeline is. With `drop`, the batch is dropped and counted and the
-//! poller keeps reading. Nothing is dropped without a count.
+//! when the normalizer is behind, the poller holds its batch and stops
+//! consuming: the records stay in the kernel ring (the largest buffer the
+//! agent has), and once it is full the BPF side counts each lost record by
+//! kind. The poller itself is never blocked: every [`WAIT_SLICE`] of the
+//! wait it looks at the signals (a stop is noticed however stuck the
+//! pipeline is) and publishes the kernel counters (health records show
+//! the drops while the overload lasts). With `drop`, the batch is dropped
+//! and counted and the poller keeps reading. Nothing is dropped without a
+//! count.
+//!
+//! [`WAIT_SLICE`]: crate::channel::WAIT_SLICE
 
 use std::cell::RefCell;
 use std::os::fd::BorrowedFd;
@@ -184,12 +190,18 @@ pub fn run<C: Control>(
         };
         if let Some(batch) = full {
             crate::fault::point("poller");
-            // While the pipeline is full (policy `block`), keep looking at
-            // the signals: a stop must be noticed (and its clock started)
-            // even when nothing moves downstream.
+            // While the pipeline is full (policy `block`) the poller does
+            // not sit blind in a send: it keeps looking at the signals (a
+            // stop must be noticed, and its clock started, even when
+            // nothing moves downstream) and keeps publishing the kernel's
+            // counters, so the health records show the ring-buffer drops
+            // of an overload while it lasts, not after it.
             let mut stop_seen = false;
-            tx.send_watching(batch, || stop_seen |= control.should_stop())
-                .map_err(|_| PollError::Downstream)?;
+            tx.send_watching(batch, || {
+                stop_seen |= control.should_stop();
+                control.tick();
+            })
+            .map_err(|_| PollError::Downstream)?;
             if stop_seen && stopping.is_none() {
                 stopping = Some(drain_batches);
             }
@@ -372,6 +384,7 @@ mod tests {
     struct StopClockAfter {
         after: usize,
         looks: usize,
+        ticks: usize,
         clock: Arc<crate::channel::StopClock>,
         fd: std::fs::File,
     }
@@ -387,7 +400,9 @@ mod tests {
             }
             self.looks >= self.after
         }
-        fn tick(&mut self) {}
+        fn tick(&mut self) {
+            self.ticks += 1;
+        }
     }
 
     /// A pipeline that never moves (the normalizer's channel stays full,
@@ -418,6 +433,7 @@ mod tests {
         let mut control = StopClockAfter {
             after: 5,
             looks: 0,
+            ticks: 0,
             clock,
             fd: std::fs::File::open("/dev/null").unwrap(),
         };
@@ -439,6 +455,14 @@ mod tests {
         // the stop at the fifth look, and was dropped when time was up.
         // Nothing more was read after that.
         assert_eq!(rx.len(), 1);
+        // The kernel counters were published at every look while it
+        // waited (and once at the end), not only once it was unstuck.
+        assert!(
+            control.ticks > control.looks,
+            "{} {}",
+            control.ticks,
+            control.looks
+        );
         let s = stats.snapshot();
         assert_eq!(s.raw_events_total, 2 * BATCH_RECORDS as u64);
         assert_eq!(
