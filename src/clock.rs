@@ -50,23 +50,37 @@ impl Rfc3339 {
         let rem = (secs % 86_400) as u32;
         let (y, m, d) = civil_from_days(days);
         let mut b = *b"0000-00-00T00:00:00.000000000Z";
-        digits(&mut b[0..4], y as u32);
-        digits(&mut b[5..7], m);
-        digits(&mut b[8..10], d);
-        digits(&mut b[11..13], rem / 3600);
-        digits(&mut b[14..16], rem / 60 % 60);
-        digits(&mut b[17..19], rem % 60);
-        digits(&mut b[20..29], nanos);
+        let y = y as u32;
+        b[0..2].copy_from_slice(pair(y / 100));
+        b[2..4].copy_from_slice(pair(y % 100));
+        b[5..7].copy_from_slice(pair(m));
+        b[8..10].copy_from_slice(pair(d));
+        b[11..13].copy_from_slice(pair(rem / 3600));
+        b[14..16].copy_from_slice(pair(rem / 60 % 60));
+        b[17..19].copy_from_slice(pair(rem % 60));
+        b[20] = b'0' + (nanos / 100_000_000) as u8;
+        let n = nanos % 100_000_000;
+        b[21..23].copy_from_slice(pair(n / 1_000_000));
+        b[23..25].copy_from_slice(pair(n / 10_000 % 100));
+        b[25..27].copy_from_slice(pair(n / 100 % 100));
+        b[27..29].copy_from_slice(pair(n % 100));
         b
     }
 }
 
-/// The low `to.len()` decimal digits of `v`, zero-padded.
-fn digits(to: &mut [u8], mut v: u32) {
-    for c in to.iter_mut().rev() {
-        *c = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
+/// The two decimal digits of `v` (below 100), from a table: half the
+/// divisions of one digit at a time.
+fn pair(v: u32) -> &'static [u8; 2] {
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut t = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        t
+    };
+    &PAIRS[v as usize]
 }
 
 impl fmt::Display for Rfc3339 {

@@ -35,7 +35,7 @@ mod reference;
 #[cfg(test)]
 mod tests;
 
-use json::Json;
+use json::{Json, key};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -363,7 +363,7 @@ fn name_of(p: &Process) -> Option<&str> {
 /// (see docs/schema.md for each).
 fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
     let proc = ev.process.as_deref();
-    let (category, types): (&str, &[&str]) = match &ev.body {
+    let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
         Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
         Body::Exit(_) => ("process", &["end"]),
         Body::Signal(_) => ("process", &["info"]),
@@ -386,89 +386,89 @@ fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
     let kind = if alert.is_some() { "alert" } else { "event" };
 
     w.begin_object();
-    w.key("@timestamp");
+    key!(w, "@timestamp");
     timestamp(w, ev.time_ns);
-    w.key("schema_version");
+    key!(w, "schema_version");
     w.int(SCHEMA_VERSION);
-    w.key("record_type");
-    w.str(kind);
+    key!(w, "record_type");
+    w.lit(kind);
 
-    w.key("event");
+    key!(w, "event");
     w.begin_object();
-    w.key("kind");
-    w.str(kind);
-    w.key("category");
-    strs(w, [category]);
-    w.key("type");
-    strs(w, types.iter().copied());
-    w.key("action");
-    w.str(ev.body.action());
+    key!(w, "kind");
+    w.lit(kind);
+    key!(w, "category");
+    lits(w, [category]);
+    key!(w, "type");
+    lits(w, types.iter().copied());
+    key!(w, "action");
+    w.lit(ev.body.action());
     if let Some(f) = file {
-        w.key("outcome");
-        w.str(if f.result >= 0 { "success" } else { "failure" });
+        key!(w, "outcome");
+        w.lit(if f.result >= 0 { "success" } else { "failure" });
     }
-    w.key("sequence");
+    key!(w, "sequence");
     w.int(ev.seq);
     if let Some(a) = alert {
         // The stable alert id, and ECS's numeric severity.
-        w.key("id");
+        key!(w, "id");
         w.str(&a.id);
-        w.key("severity");
+        key!(w, "severity");
         w.int(a.rule.severity.score());
     }
     w.end_object();
 
     if let Some(a) = alert {
         let r = &*a.rule;
-        w.key("message");
+        key!(w, "message");
         w.str(&a.message);
-        w.key("rule");
+        key!(w, "rule");
         w.begin_object();
-        w.key("id");
+        key!(w, "id");
         w.str(&r.id);
-        w.key("name");
+        key!(w, "name");
         w.str(&r.name);
-        w.key("description");
+        key!(w, "description");
         w.str(&r.description);
         // Where the rule comes from: `builtin` or its rule file.
-        w.key("ruleset");
+        key!(w, "ruleset");
         w.str(&r.source);
         w.end_object();
-        w.key("threat");
+        key!(w, "threat");
         w.begin_object();
-        w.key("framework");
-        w.str("MITRE ATT&CK");
-        w.key("tactic");
+        key!(w, "framework");
+        w.lit("MITRE ATT&CK");
+        key!(w, "tactic");
         w.begin_object();
-        w.key("name");
+        key!(w, "name");
         strs(w, r.tactics.iter().map(String::as_str));
         w.end_object();
-        w.key("technique");
+        key!(w, "technique");
         techniques(w, &r.techniques);
         w.end_object();
     }
 
-    w.key("agent");
+    key!(w, "agent");
     w.begin_object();
-    w.key("type");
-    w.str("rand-guard");
-    w.key("version");
+    key!(w, "type");
+    w.lit("rand-guard");
+    key!(w, "version");
     w.str(ctx.agent_version);
     w.end_object();
-    w.key("host");
+    key!(w, "host");
     w.begin_object();
-    w.key("hostname");
+    key!(w, "hostname");
     w.str(&ctx.hostname);
     w.end_object();
 
-    w.key("process");
+    key!(w, "process");
     process(w, ev, proc, exit);
     if let Some(c) = creds {
-        w.key("user");
+        key!(w, "user");
         id_doc(w, c.uid);
     }
     if let Some(f) = file {
-        w.key("file");
+        key!(w, "file");
         file_doc(w, f);
     }
     if let Some(n) = net {
@@ -479,43 +479,43 @@ fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
             _ => (n.local, n.remote),
         };
         if let Some(a) = source {
-            w.key("source");
+            key!(w, "source");
             endpoint(w, a);
         }
         if let Some(a) = destination {
-            w.key("destination");
+            key!(w, "destination");
             endpoint(w, a);
         }
         network_doc(w, n);
         if let Some(Ok(q)) = &n.dns {
-            w.key("dns");
+            key!(w, "dns");
             w.begin_object();
-            w.key("type");
-            w.str(if q.response { "answer" } else { "query" });
-            w.key("id");
+            key!(w, "type");
+            w.lit(if q.response { "answer" } else { "query" });
+            key!(w, "id");
             w.int(q.id);
-            w.key("question");
+            key!(w, "question");
             w.begin_object();
-            w.key("name");
+            key!(w, "name");
             w.str(&q.name);
-            w.key("type");
+            key!(w, "type");
             w.str(&dns::type_name(q.qtype));
-            w.key("class");
+            key!(w, "class");
             w.str(&dns::class_name(q.qclass));
             w.end_object();
             w.end_object();
         }
     }
     if let Some(f) = file.filter(|f| f.result < 0) {
-        w.key("error");
+        key!(w, "error");
         w.begin_object();
         // errno name, e.g. EACCES.
-        w.key("code");
+        key!(w, "code");
         w.str(&errno_name(f.result));
         w.end_object();
     }
 
-    w.key("rand_guard");
+    key!(w, "rand_guard");
     rand_guard(w, ev, ctx, alert, proc);
     w.end_object();
 }
@@ -533,48 +533,48 @@ fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitB
         .and_then(|p| p.parent.as_deref())
         .filter(|pp| pp.pid == ppid);
     w.begin_object();
-    w.key("pid");
+    key!(w, "pid");
     w.int(ev.pid);
-    w.key("thread");
+    key!(w, "thread");
     thread(w, ev.tid);
     if let Some(p) = proc {
         image(w, p);
     }
     if let Some(name) = proc.and_then(name_of).or(exit.map(|x| x.name.as_str())) {
-        w.key("name");
+        key!(w, "name");
         w.str(name);
     }
     if let Some(p) = proc {
-        w.key("start");
+        key!(w, "start");
         timestamp(w, p.start_time_ns);
     }
     if let Some(c) = proc.and_then(|p| p.creds) {
-        w.key("user");
+        key!(w, "user");
         id_doc(w, c.euid);
-        w.key("group");
+        key!(w, "group");
         id_doc(w, c.egid);
-        w.key("real_user");
+        key!(w, "real_user");
         id_doc(w, c.uid);
-        w.key("real_group");
+        key!(w, "real_group");
         id_doc(w, c.gid);
     }
     if let Some(x) = exit {
-        w.key("exit_code");
+        key!(w, "exit_code");
         w.int(x.status.code);
-        w.key("end");
+        key!(w, "end");
         timestamp(w, ev.time_ns);
     }
-    w.key("parent");
+    key!(w, "parent");
     w.begin_object();
-    w.key("pid");
+    key!(w, "pid");
     w.int(ppid);
     if let Some(pp) = parent {
         image(w, pp);
         if let Some(name) = name_of(pp) {
-            w.key("name");
+            key!(w, "name");
             w.str(name);
         }
-        w.key("start");
+        key!(w, "start");
         timestamp(w, pp.start_time_ns);
     }
     w.end_object();
@@ -588,20 +588,20 @@ fn image(w: &mut Json, p: &Process) {
     if img.executable.is_empty() {
         return;
     }
-    w.key("executable");
+    key!(w, "executable");
     w.str(&img.executable);
-    w.key("args");
+    key!(w, "args");
     strs(w, img.args.iter().map(String::as_str));
-    w.key("args_count");
+    key!(w, "args_count");
     w.int(img.args.len());
     // ECS command_line: the arguments joined by spaces.
-    w.key("command_line");
+    key!(w, "command_line");
     w.str_joined(&img.args, " ");
 }
 
 fn thread(w: &mut Json, tid: u32) {
     w.begin_object();
-    w.key("id");
+    key!(w, "id");
     w.int(tid);
     w.end_object();
 }
@@ -609,7 +609,7 @@ fn thread(w: &mut Json, tid: u32) {
 /// `{"id": "1000"}`: ECS ids are keywords (strings).
 fn id_doc(w: &mut Json, id: u32) {
     w.begin_object();
-    w.key("id");
+    key!(w, "id");
     w.int_str(id);
     w.end_object();
 }
@@ -628,14 +628,24 @@ fn strs<'s>(w: &mut Json, items: impl IntoIterator<Item = &'s str>) {
     w.end_array();
 }
 
+/// A JSON array of the program's own names (see [`Json::lit`]).
+fn lits(w: &mut Json, items: impl IntoIterator<Item = &'static str>) {
+    w.begin_array();
+    for s in items {
+        w.elem();
+        w.lit(s);
+    }
+    w.end_array();
+}
+
 /// `threat.technique`: `{"id": [...], "name": [...]}`, names only when
 /// every technique has one, so the arrays align.
 fn techniques(w: &mut Json, ts: &[Technique]) {
     w.begin_object();
-    w.key("id");
+    key!(w, "id");
     strs(w, ts.iter().map(|t| t.id.as_str()));
     if ts.iter().all(|t| t.name.is_some()) {
-        w.key("name");
+        key!(w, "name");
         strs(w, ts.iter().filter_map(|t| t.name.as_deref()));
     }
     w.end_object();
@@ -648,29 +658,29 @@ fn file_doc(w: &mut Json, f: &FileBody) {
         None => ("", f.path.as_str()),
     };
     w.begin_object();
-    w.key("path");
+    key!(w, "path");
     w.str(&f.path);
-    w.key("name");
+    key!(w, "name");
     w.str(name);
-    w.key("directory");
+    key!(w, "directory");
     w.str(directory);
     if let Some(t) = &f.target_path {
-        w.key("target_path");
+        key!(w, "target_path");
         w.str(t);
     }
     if let Some(mode) = f.mode {
         // Octal, as ECS writes modes ("0644").
         let m = mode & 0o7777;
         let digit = |shift: u32| b'0' + ((m >> shift) & 7) as u8;
-        w.key("mode");
+        key!(w, "mode");
         w.clean_str(&[digit(9), digit(6), digit(3), digit(0)]);
     }
     if let Some(uid) = f.owner {
-        w.key("uid");
+        key!(w, "uid");
         w.int_str(uid);
     }
     if let Some(gid) = f.group {
-        w.key("gid");
+        key!(w, "gid");
         w.int_str(gid);
     }
     w.end_object();
@@ -679,7 +689,7 @@ fn file_doc(w: &mut Json, f: &FileBody) {
 /// ECS source/destination: ip and port.
 fn endpoint(w: &mut Json, a: SocketAddr) {
     w.begin_object();
-    w.key("ip");
+    key!(w, "ip");
     match a.ip() {
         IpAddr::V4(ip) => {
             let out = w.raw();
@@ -701,7 +711,7 @@ fn endpoint(w: &mut Json, a: SocketAddr) {
             let _ = write!(w.raw(), "\"{ip}\"");
         }
     }
-    w.key("port");
+    key!(w, "port");
     w.int(a.port());
     w.end_object();
 }
@@ -722,19 +732,23 @@ fn network_doc(w: &mut Json, n: &NetBody) {
     if transport.is_none() && type_.is_none() && direction.is_none() {
         return;
     }
-    let protocol = (n.op == NetOp::DnsQuery).then_some("dns");
-    w.key("network");
+    key!(w, "network");
     w.begin_object();
-    for (k, v) in [
-        ("transport", transport),
-        ("type", type_),
-        ("direction", direction),
-        ("protocol", protocol),
-    ] {
-        if let Some(v) = v {
-            w.key(k);
-            w.str(v);
-        }
+    if let Some(v) = transport {
+        key!(w, "transport");
+        w.lit(v);
+    }
+    if let Some(v) = type_ {
+        key!(w, "type");
+        w.lit(v);
+    }
+    if let Some(v) = direction {
+        key!(w, "direction");
+        w.lit(v);
+    }
+    if n.op == NetOp::DnsQuery {
+        key!(w, "protocol");
+        w.lit("dns");
     }
     w.end_object();
 }
@@ -749,24 +763,24 @@ fn rand_guard(
 ) {
     w.begin_object();
     if let Some(a) = alert {
-        w.key("alert");
+        key!(w, "alert");
         w.begin_object();
         // low, medium, high or critical.
-        w.key("severity");
-        w.str(a.rule.severity.as_str());
+        key!(w, "severity");
+        w.lit(a.rule.severity.as_str());
         // `builtin` or the rule file.
-        w.key("source");
+        key!(w, "source");
         w.str(&a.rule.source);
         // A rate-limit summary: the alerts this one stands for that were
         // held back (absent on ordinary alerts).
         if a.suppressed > 0 {
-            w.key("suppressed_count");
+            key!(w, "suppressed_count");
             w.int(a.suppressed);
         }
         // Scenario detections: every event that led to the alert, oldest
         // first (the last is the alert's own event).
         if !a.evidence.is_empty() {
-            w.key("evidence");
+            key!(w, "evidence");
             w.begin_array();
             for e in &a.evidence {
                 w.elem();
@@ -777,28 +791,28 @@ fn rand_guard(
         w.end_object();
     }
     if let Some(p) = proc {
-        w.key("process");
+        key!(w, "process");
         w.begin_object();
         // What /proc/PID/exe shows: the file the kernel runs.
         if !p.image.exe.is_empty() {
-            w.key("exe");
+            key!(w, "exe");
             w.str(&p.image.exe);
         }
         if let Some(id) = p.cgroup_id {
-            w.key("cgroup_id");
+            key!(w, "cgroup_id");
             w.int(id);
         }
         if let Some(v) = p.creds.and_then(|c| c.login_uid) {
-            w.key("login_uid");
+            key!(w, "login_uid");
             w.int(v);
         }
         if let Some(v) = p.creds.and_then(|c| c.session_id) {
-            w.key("session_id");
+            key!(w, "session_id");
             w.int(v);
         }
         // How the agent learned this context.
-        w.key("origin");
-        w.str(match p.origin {
+        key!(w, "origin");
+        w.lit(match p.origin {
             Origin::Exec => "exec",
             Origin::Fork => "fork",
             Origin::Procfs => "procfs",
@@ -807,70 +821,70 @@ fn rand_guard(
     }
     match &ev.body {
         Body::File(f) => {
-            w.key("file");
+            key!(w, "file");
             w.begin_object();
-            w.key("syscall");
-            w.str(f.syscall);
-            w.key("result");
+            key!(w, "syscall");
+            w.lit(f.syscall);
+            key!(w, "result");
             w.int(f.result);
             if f.op == FileOp::Open {
-                w.key("open_flags");
+                key!(w, "open_flags");
                 open_flags(w, f.open_flags);
             }
             if f.at_flags != 0 {
-                w.key("at_flags");
+                key!(w, "at_flags");
                 w.int(f.at_flags);
             }
             if let Some(p) = &f.original_path {
-                w.key("original_path");
+                key!(w, "original_path");
                 w.str(p);
             }
             // How `file.path` was resolved: `dentry` (from the kernel's
             // file object) or `name` (the caller's string, made absolute).
-            w.key("path_source");
-            w.str(if f.resolved { "dentry" } else { "name" });
+            key!(w, "path_source");
+            w.lit(if f.resolved { "dentry" } else { "name" });
             // A read-only open of a `[file] watch_reads` file.
             if let Some(p) = &f.watched {
-                w.key("watched_path");
+                key!(w, "watched_path");
                 w.str(p);
             }
             w.end_object();
         }
         Body::Net(n) => {
-            w.key("network");
+            key!(w, "network");
             w.begin_object();
-            w.key("syscall");
-            w.str(n.syscall);
-            w.key("result");
+            key!(w, "syscall");
+            w.lit(n.syscall);
+            key!(w, "result");
             w.int(n.result);
-            w.key("family");
-            w.str(n.family.name());
-            w.key("socket_type");
-            w.str(socket_type_name(n.sock_type));
+            key!(w, "family");
+            w.lit(n.family.name());
+            key!(w, "socket_type");
+            w.lit(socket_type_name(n.sock_type));
             if n.in_progress {
-                w.key("in_progress");
+                key!(w, "in_progress");
                 w.bool(true);
             }
             if let Some(p) = &n.unix_path {
-                w.key("unix_path");
+                key!(w, "unix_path");
                 w.str(p);
             }
             // A datagram to port 53 that is not a parsable query.
             if let Some(Err(e)) = &n.dns {
-                w.key("dns_error");
+                key!(w, "dns_error");
                 w.str(&e.to_string());
             }
             // Stdio-socket events: which of fds 0, 1, 2 are internet
             // sockets, and the inode of the socket described (stdin's).
             if let Some(s) = n.stdio {
-                w.key("stdio_fds");
+                key!(w, "stdio_fds");
                 w.begin_array();
                 for fd in (0..3u8).filter(|fd| s.fds & (1 << fd) != 0) {
                     w.elem();
                     w.int(fd);
                 }
                 w.end_array();
-                w.key("socket_inode");
+                key!(w, "socket_inode");
                 w.int(s.socket_inode);
             }
             w.end_object();
@@ -879,15 +893,15 @@ fn rand_guard(
     }
     // `[{pid, executable}, ...]` from the parent upwards.
     if let Some(p) = proc.filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0) {
-        w.key("ancestry");
+        key!(w, "ancestry");
         w.begin_array();
         for a in p.ancestors().take(ctx.ancestry_depth) {
             w.elem();
             w.begin_object();
-            w.key("pid");
+            key!(w, "pid");
             w.int(a.pid);
             if !a.image.executable.is_empty() {
-                w.key("executable");
+                key!(w, "executable");
                 w.str(&a.image.executable);
             }
             w.end_object();
@@ -895,7 +909,7 @@ fn rand_guard(
         w.end_array();
     }
     // Names of the truncated parts, e.g. `["args"]`.
-    let truncated: Option<&[(bool, &str)]> = match &ev.body {
+    let truncated: Option<&[(bool, &'static str)]> = match &ev.body {
         Body::Exec(b) if b.image.truncated.any() => {
             let t = b.image.truncated;
             Some(&[
@@ -924,43 +938,43 @@ fn rand_guard(
         _ => None,
     };
     if let Some(names) = truncated {
-        w.key("truncated");
-        strs(w, names.iter().filter(|(set, _)| *set).map(|(_, n)| *n));
+        key!(w, "truncated");
+        lits(w, names.iter().filter(|(set, _)| *set).map(|(_, n)| *n));
     }
     match &ev.body {
         Body::Exit(x) => {
-            w.key("exit");
+            key!(w, "exit");
             w.begin_object();
             if let Some(sig) = x.status.signal {
-                w.key("signal");
+                key!(w, "signal");
                 w.int(sig);
             }
-            w.key("core_dumped");
+            key!(w, "core_dumped");
             w.bool(x.status.core_dumped);
             // Lifetime of the process in nanoseconds.
-            w.key("lifetime_ns");
+            key!(w, "lifetime_ns");
             w.int(ev.ktime_ns.saturating_sub(x.start_ns));
             w.end_object();
         }
         // A signal sent to the agent (`process` is the sender).
         Body::Signal(s) => {
-            w.key("signal");
+            key!(w, "signal");
             w.begin_object();
-            w.key("number");
+            key!(w, "number");
             w.int(s.signal);
-            w.key("name");
+            key!(w, "name");
             w.str(&s.name());
             // SI_USER, SI_QUEUE or SI_TKILL.
-            w.key("code");
-            w.str(s.code);
+            key!(w, "code");
+            w.lit(s.code);
             // delivered, ignored, already_pending, ...
-            w.key("result");
-            w.str(s.result);
-            w.key("target");
+            key!(w, "result");
+            w.lit(s.result);
+            key!(w, "target");
             w.begin_object();
-            w.key("pid");
+            key!(w, "pid");
             w.int(s.target_pid);
-            w.key("thread");
+            key!(w, "thread");
             thread(w, s.target_tid);
             w.end_object();
             w.end_object();
@@ -973,35 +987,35 @@ fn rand_guard(
 /// One piece of evidence, in the record's own field names.
 fn evidence(w: &mut Json, e: &Evidence) {
     w.begin_object();
-    w.key("@timestamp");
+    key!(w, "@timestamp");
     timestamp(w, e.time_ns);
-    w.key("event");
+    key!(w, "event");
     w.begin_object();
-    w.key("action");
-    w.str(e.action);
+    key!(w, "action");
+    w.lit(e.action);
     w.end_object();
-    w.key("process");
+    key!(w, "process");
     w.begin_object();
-    w.key("pid");
+    key!(w, "pid");
     w.int(e.pid);
     if let Some(x) = &e.executable {
-        w.key("executable");
+        key!(w, "executable");
         w.str(x);
     }
     if let Some(c) = &e.command_line {
-        w.key("command_line");
+        key!(w, "command_line");
         w.str(c);
     }
     w.end_object();
     if let Some(p) = &e.path {
-        w.key("file");
+        key!(w, "file");
         w.begin_object();
-        w.key("path");
+        key!(w, "path");
         w.str(p);
         w.end_object();
     }
     if let Some(a) = e.destination {
-        w.key("destination");
+        key!(w, "destination");
         endpoint(w, a);
     }
     w.end_object();
@@ -1018,7 +1032,7 @@ fn open_flags(w: &mut Json, f: u64) {
     };
     w.begin_array();
     w.elem();
-    w.str(access);
+    w.lit(access);
     // Matched from the highest flag down (a flag's bits are taken before
     // a lower one's can match them), written from the lowest up.
     let mut rest = f & !3;
@@ -1032,7 +1046,7 @@ fn open_flags(w: &mut Json, f: u64) {
     for (i, (_, name)) in OPEN_FLAG_NAMES.iter().enumerate() {
         if named & (1 << i) != 0 {
             w.elem();
-            w.str(name);
+            w.lit(name);
         }
     }
     if rest != 0 {

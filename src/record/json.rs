@@ -7,6 +7,14 @@
 //! `reference.rs` are the tests' oracle): no spaces, strings escaped as
 //! serde_json escapes them, integers in decimal.
 
+/// `key!(w, "name")`: the member name `name` (see [`Json::key`]).
+macro_rules! key {
+    ($w:expr, $k:literal) => {
+        $w.key(concat!(",\"", $k, "\":"))
+    };
+}
+pub(super) use key;
+
 /// Appends JSON to a buffer. One comma flag serves every nesting level:
 /// opening an object or array clears it (no comma before the first
 /// member); a written member sets it; closing a container leaves it set,
@@ -17,25 +25,30 @@ pub(super) struct Json<'a> {
 }
 
 impl<'a> Json<'a> {
+    #[inline]
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         Json { out, first: true }
     }
 
+    #[inline]
     pub fn begin_object(&mut self) {
         self.out.push(b'{');
         self.first = true;
     }
 
+    #[inline]
     pub fn end_object(&mut self) {
         self.out.push(b'}');
         self.first = false;
     }
 
+    #[inline]
     pub fn begin_array(&mut self) {
         self.out.push(b'[');
         self.first = true;
     }
 
+    #[inline]
     pub fn end_array(&mut self) {
         self.out.push(b']');
         self.first = false;
@@ -49,30 +62,54 @@ impl<'a> Json<'a> {
         self.first = false;
     }
 
-    /// `"k":`, with the comma before it when needed. Keys are the literal
+    /// `"k":`, with the comma before it when needed; `comma_key` is
+    /// `,"k":` (the [`key!`] macro builds it from the name at compile
+    /// time, so a key is one copy of a constant). Keys are the literal
     /// field names of the schema: plain ASCII, written without escaping.
-    pub fn key(&mut self, k: &str) {
-        debug_assert!(k.bytes().all(|b| ESCAPE[usize::from(b)] == 0));
-        self.sep();
-        self.out.reserve(k.len() + 3);
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+    #[inline(always)]
+    pub fn key(&mut self, comma_key: &'static str) {
+        debug_assert!(
+            comma_key[1..]
+                .bytes()
+                .all(|b| b == b'"' || ESCAPE[usize::from(b)] == 0)
+        );
+        let k = comma_key.as_bytes();
+        if self.first {
+            self.out.extend_from_slice(&k[1..]);
+        } else {
+            self.out.extend_from_slice(k);
+        }
+        self.first = false;
     }
 
     /// Before an array element.
+    #[inline]
     pub fn elem(&mut self) {
         self.sep();
     }
 
     /// A string value, quoted and escaped.
+    #[inline]
     pub fn str(&mut self, s: &str) {
         self.out.push(b'"');
         escape_into(self.out, s.as_bytes());
         self.out.push(b'"');
     }
 
+    /// A name the program itself chose (a `&'static str`: the schema's
+    /// constants, enum and syscall names from the code's tables), written
+    /// without the escaping scan: none of them needs escaping (a test
+    /// checks the tables).
+    #[inline]
+    pub fn lit(&mut self, s: &'static str) {
+        debug_assert!(s.bytes().all(|b| ESCAPE[usize::from(b)] == 0), "{s:?}");
+        self.out.push(b'"');
+        self.out.extend_from_slice(s.as_bytes());
+        self.out.push(b'"');
+    }
+
     /// The strings joined by `sep`, as one string value (no joined copy).
+    #[inline]
     pub fn str_joined(&mut self, parts: &[String], sep: &str) {
         self.out.push(b'"');
         for (i, p) in parts.iter().enumerate() {
@@ -85,24 +122,28 @@ impl<'a> Json<'a> {
     }
 
     /// An integer as a JSON number.
+    #[inline]
     pub fn int<I: itoa::Integer>(&mut self, v: I) {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// An integer as a JSON string (ECS ids are keywords).
+    #[inline]
     pub fn int_str<I: itoa::Integer>(&mut self, v: I) {
         self.out.push(b'"');
         self.int(v);
         self.out.push(b'"');
     }
 
+    #[inline]
     pub fn bool(&mut self, v: bool) {
         self.out
             .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
     /// Text already known to need no escaping, as a string value.
+    #[inline]
     pub fn clean_str(&mut self, s: &[u8]) {
         debug_assert!(s.iter().all(|b| ESCAPE[usize::from(*b)] == 0));
         self.out.push(b'"');
@@ -111,6 +152,7 @@ impl<'a> Json<'a> {
     }
 
     /// The buffer, to append text formatted elsewhere (a value's bytes).
+    #[inline]
     pub fn raw(&mut self) -> &mut Vec<u8> {
         self.out
     }
@@ -152,38 +194,56 @@ fn word_needs_escape(w: u64) -> bool {
     (below_space | quote | backslash) & HIGH != 0
 }
 
-/// Appends `s` escaped as in a JSON string (without the quotes). Runs that
-/// need no escaping, nearly all text, are found 8 bytes at a time and
-/// copied whole.
+/// Appends `s` escaped as in a JSON string (without the quotes). Nearly
+/// all text needs no escaping: it is checked and copied 8 bytes at a time
+/// (constant-size copies, no memmove call for each short string).
+#[inline]
 pub(super) fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut start = 0;
-    let mut i = 0;
-    loop {
-        while let Some(w) = s.get(i..i + 8) {
-            if word_needs_escape(u64::from_le_bytes(w.try_into().unwrap())) {
-                break;
-            }
-            i += 8;
-        }
-        // The byte to escape is among the next 8, or this is the tail.
-        let Some(&b) = s.get(i) else { break };
-        let esc = ESCAPE[usize::from(b)];
-        i += 1;
-        if esc == 0 {
-            continue;
-        }
-        out.extend_from_slice(&s[start..i - 1]);
-        start = i;
-        if esc == UU {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
+    out.reserve(s.len());
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let w: [u8; 8] = w.try_into().unwrap();
+        if word_needs_escape(u64::from_le_bytes(w)) {
+            w.iter().for_each(|b| escape_byte(out, *b));
         } else {
-            out.extend_from_slice(&[b'\\', esc]);
+            out.extend_from_slice(&w);
         }
     }
-    out.extend_from_slice(&s[start..]);
+    // The tail, fewer than 8 bytes: checked as one word padded with clean
+    // bytes, and copied as 8 bytes then cut back (again no memmove call).
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return;
+    }
+    let mut w = u64::from_le_bytes([b'a'; 8]);
+    for (i, b) in tail.iter().enumerate() {
+        let shift = 8 * i;
+        w = (w & !(0xff << shift)) | (u64::from(*b) << shift);
+    }
+    if word_needs_escape(w) {
+        tail.iter().for_each(|b| escape_byte(out, *b));
+    } else {
+        let len = out.len() + tail.len();
+        out.extend_from_slice(&w.to_le_bytes());
+        out.truncate(len);
+    }
+}
+
+#[inline(always)]
+fn escape_byte(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match ESCAPE[usize::from(b)] {
+        0 => out.push(b),
+        UU => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+        esc => out.extend_from_slice(&[b'\\', esc]),
+    }
 }
 
 #[cfg(test)]
@@ -253,10 +313,10 @@ mod tests {
         let mut out = Vec::new();
         let mut w = Json::new(&mut out);
         w.begin_object();
-        w.key("a");
+        key!(w, "a");
         w.begin_object();
         w.end_object();
-        w.key("b");
+        key!(w, "b");
         w.begin_array();
         w.elem();
         w.int(1u8);
@@ -266,9 +326,9 @@ mod tests {
         w.elem();
         w.int_str(-2i64);
         w.end_array();
-        w.key("c");
+        key!(w, "c");
         w.bool(false);
-        w.key("d");
+        key!(w, "d");
         w.str_joined(&["x".into(), "\"y".into()], " ");
         w.end_object();
         assert_eq!(

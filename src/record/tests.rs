@@ -25,6 +25,27 @@ fn errno_names_any_result() {
     assert_eq!(errno_name(i64::MIN), "9223372036854775808");
 }
 
+/// `Json::lit` writes the program's own names without escaping them: the
+/// tables they come from must hold none that needs it. (Every `lit` also
+/// debug-asserts it, on the corpus below.)
+#[test]
+fn literal_names_need_no_escaping() {
+    use crate::abi::{file_syscall, net_syscall, stdio_syscall};
+    let names = file_syscall::ALL
+        .iter()
+        .chain(&net_syscall::ALL)
+        .chain(&stdio_syscall::ALL)
+        .map(|(_, n)| *n)
+        .chain(SignalBody::CODES.iter().map(|(_, n)| *n))
+        .chain(SignalBody::RESULTS)
+        .chain(OPEN_FLAG_NAMES.iter().map(|(_, n)| *n))
+        .chain(TRANSPORTS.iter().map(|(_, n)| *n))
+        .chain(SOCKET_TYPES.iter().map(|(_, n)| *n));
+    for n in names {
+        assert_eq!(serde_json::to_string(n).unwrap(), format!("\"{n}\""));
+    }
+}
+
 /// The line both ways; a failure shows both.
 fn same_bytes(rec: &Record, ctx: &Context) -> Result<(), String> {
     // Appending to a buffer that already holds lines, as the writer does.
