@@ -6,10 +6,15 @@
 //! documents every field and tests/golden pins the exact output: a change
 //! here is a schema change.
 //!
-//! Serialization borrows from the event (no intermediate copies); lists
-//! such as the ancestry are written straight from the process chain.
+//! Events and alerts, one line per event, are written by hand
+//! ([`write_event`] with the small writer in `json.rs`): straight from the
+//! event into the output buffer, with no intermediate copies, allocations
+//! or `fmt`. Their serde form, the one they were first written with, is
+//! kept in `reference.rs` as the tests' oracle: the two must give the same
+//! bytes. Health records, one a minute, stay on serde.
 
-use std::fmt;
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 use serde::ser::Serializer;
@@ -19,13 +24,18 @@ use crate::clock::Rfc3339;
 use crate::correlate::Evidence;
 use crate::detect::{Alert, Technique};
 use crate::dns;
-use crate::event::{
-    Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
-    Truncation,
-};
+use crate::event::{Body, Event, ExitBody, FileBody, FileOp, NetBody, NetFamily, NetOp};
 use crate::health::Health;
 use crate::kernel::ProgramStats;
 use crate::proctable::{Origin, Process};
+
+mod json;
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;
+
+use json::{Json, key};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -61,129 +71,12 @@ impl Context {
 /// Append `rec` as one JSON line (with the newline) to `out`.
 pub fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) -> serde_json::Result<()> {
     match rec {
-        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, ctx, None))?,
-        Record::Alert(a) => {
-            serde_json::to_writer(&mut *out, &EventDoc::new(&a.event, ctx, Some(a)))?
-        }
+        Record::Event(ev) => write_event(&mut Json::new(out), ev, ctx, None),
+        Record::Alert(a) => write_event(&mut Json::new(out), &a.event, ctx, Some(a)),
         Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx))?,
     }
     out.push(b'\n');
     Ok(())
-}
-
-/// An event record, or an alert record: the triggering event's fields
-/// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
-#[derive(Serialize)]
-struct EventDoc<'a> {
-    #[serde(rename = "@timestamp")]
-    timestamp: Rfc3339,
-    schema_version: u32,
-    record_type: &'static str,
-    event: EventMeta<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<RuleDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    threat: Option<ThreatDoc<'a>>,
-    agent: AgentMeta<'a>,
-    host: HostMeta<'a>,
-    process: ProcessDoc<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<IdDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<FileDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<EndpointDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    destination: Option<EndpointDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<NetworkDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dns: Option<DnsDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<ErrorDoc>,
-    rand_guard: RgDoc<'a>,
-}
-
-/// ECS source/destination: ip and port.
-#[derive(Serialize)]
-struct EndpointDoc {
-    ip: std::net::IpAddr,
-    port: u16,
-}
-
-impl EndpointDoc {
-    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
-        a.map(|a| EndpointDoc {
-            ip: a.ip(),
-            port: a.port(),
-        })
-    }
-}
-
-#[derive(Serialize)]
-struct NetworkDoc {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    transport: Option<&'static str>,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    type_: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    direction: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    protocol: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct DnsDoc<'a> {
-    #[serde(rename = "type")]
-    type_: &'static str,
-    id: u16,
-    question: DnsQuestionDoc<'a>,
-}
-
-#[derive(Serialize)]
-struct DnsQuestionDoc<'a> {
-    name: &'a str,
-    #[serde(rename = "type")]
-    type_: String,
-    class: String,
-}
-
-#[derive(Serialize)]
-struct RgNetwork<'a> {
-    syscall: &'a str,
-    result: i64,
-    family: &'static str,
-    socket_type: &'static str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    in_progress: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unix_path: Option<&'a str>,
-    /// A datagram to port 53 that is not a parsable query.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dns_error: Option<String>,
-    /// Stdio-socket events: which of fds 0, 1, 2 are internet sockets...
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stdio_fds: Option<StdioFds>,
-    /// ...and the inode of the socket described (stdin's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    socket_inode: Option<u64>,
-}
-
-/// Bits 0..2 of a stdio-socket event, written as the list of fd numbers.
-#[derive(Clone, Copy)]
-struct StdioFds(u8);
-
-impl Serialize for StdioFds {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some((self.0 & 7).count_ones() as usize))?;
-        for fd in (0..3u8).filter(|fd| self.0 & (1 << fd) != 0) {
-            seq.serialize_element(&fd)?;
-        }
-        seq.end()
-    }
 }
 
 /// IPPROTO_* numbers with an ECS `network.transport` name.
@@ -220,32 +113,6 @@ fn net_types(n: &NetBody) -> &'static [&'static str] {
         NetOp::Bind | NetOp::Listen => &["start"],
         NetOp::DnsQuery => &["protocol"],
         NetOp::StdioSocket => &["info"],
-    }
-}
-
-/// (source, destination): who talks to whom, as ECS puts it.
-fn net_ends(n: &NetBody) -> (Option<EndpointDoc>, Option<EndpointDoc>) {
-    match n.op {
-        // The accepting side is the destination of the connection.
-        NetOp::Accept => (EndpointDoc::of(n.remote), EndpointDoc::of(n.local)),
-        _ => (EndpointDoc::of(n.local), EndpointDoc::of(n.remote)),
-    }
-}
-
-fn network_doc(n: &NetBody) -> NetworkDoc {
-    NetworkDoc {
-        transport: transport_name(n.protocol),
-        type_: match n.family {
-            NetFamily::Inet => Some("ipv4"),
-            NetFamily::Inet6 => Some("ipv6"),
-            _ => None,
-        },
-        direction: match n.op {
-            NetOp::Connect | NetOp::DnsQuery => Some("egress"),
-            NetOp::Accept => Some("ingress"),
-            _ => None,
-        },
-        protocol: (n.op == NetOp::DnsQuery).then_some("dns"),
     }
 }
 
@@ -418,133 +285,7 @@ impl<'a> HealthDoc<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct EventMeta<'a> {
-    kind: &'static str,
-    category: [&'static str; 1],
-    #[serde(rename = "type")]
-    type_: &'static [&'static str],
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<&'static str>,
-    sequence: u64,
-    /// Alerts: the stable alert id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    /// Alerts: ECS numeric severity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    severity: Option<u8>,
-}
-
-#[derive(Serialize)]
-struct RuleDoc<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    /// Where the rule comes from: `builtin` or its rule file.
-    ruleset: &'a str,
-}
-
-#[derive(Serialize)]
-struct ThreatDoc<'a> {
-    framework: &'static str,
-    tactic: NamesDoc<'a>,
-    technique: TechniqueDoc<'a>,
-}
-
-#[derive(Serialize)]
-struct NamesDoc<'a> {
-    name: &'a [String],
-}
-
-struct TechniqueDoc<'a>(&'a [Technique]);
-
-impl Serialize for TechniqueDoc<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        // Names only when every technique has one, so the arrays align.
-        let named = self.0.iter().all(|t| t.name.is_some());
-        let mut m = s.serialize_map(Some(if named { 2 } else { 1 }))?;
-        m.serialize_entry("id", &Column(self.0, |t| Some(&t.id)))?;
-        if named {
-            m.serialize_entry("name", &Column(self.0, |t| t.name.as_ref()))?;
-        }
-        m.end()
-    }
-}
-
-/// One field of each element, as a JSON array.
-struct Column<'a, T>(&'a [T], fn(&T) -> Option<&String>);
-
-impl<T> Serialize for Column<'_, T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().filter_map(self.1))
-    }
-}
-
-#[derive(Serialize)]
-struct FileDoc<'a> {
-    path: &'a str,
-    name: &'a str,
-    directory: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    target_path: Option<&'a str>,
-    /// Octal, as ECS writes modes ("0644").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<Octal>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uid: Option<IdStr>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gid: Option<IdStr>,
-}
-
-struct Octal(u32);
-
-impl Serialize for Octal {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{:04o}", self.0 & 0o7777))
-    }
-}
-
-struct IdStr(u32);
-
-impl Serialize for IdStr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-#[derive(Serialize)]
-struct ErrorDoc {
-    /// errno name, e.g. EACCES.
-    code: String,
-}
-
-#[derive(Serialize)]
-struct RgFile<'a> {
-    syscall: &'a str,
-    result: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    open_flags: Option<OpenFlags>,
-    #[serde(skip_serializing_if = "is_zero")]
-    at_flags: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    original_path: Option<&'a str>,
-    /// How `file.path` was resolved: `dentry` (from the kernel's file
-    /// object) or `name` (the caller's string, made absolute).
-    path_source: &'static str,
-    /// A read-only open of a `[file] watch_reads` file: the watched path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    watched_path: Option<&'a str>,
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
-}
-
 /// O_* flag names (x86-64 / generic values).
-struct OpenFlags(u64);
-
 pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
@@ -564,32 +305,6 @@ pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o20000000, "O_TMPFILE"),
 ];
 
-impl Serialize for OpenFlags {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let f = self.0;
-        let access = match f & 3 {
-            0 => "O_RDONLY",
-            1 => "O_WRONLY",
-            2 => "O_RDWR",
-            _ => "O_ACCMODE",
-        };
-        // O_SYNC includes O_DSYNC's bit; O_TMPFILE includes O_DIRECTORY's.
-        let mut rest = f & !3;
-        let mut names = vec![access.to_string()];
-        for (bit, name) in OPEN_FLAG_NAMES.iter().rev() {
-            if rest & bit == *bit {
-                names.push(name.to_string());
-                rest &= !bit;
-            }
-        }
-        names[1..].reverse();
-        if rest != 0 {
-            names.push(format!("0x{rest:x}"));
-        }
-        s.collect_seq(names)
-    }
-}
-
 #[derive(Serialize)]
 struct AgentMeta<'a> {
     #[serde(rename = "type")]
@@ -602,278 +317,6 @@ struct HostMeta<'a> {
     hostname: &'a str,
 }
 
-/// ECS ids are keywords (strings); written without allocating.
-#[derive(Serialize)]
-struct IdDoc {
-    #[serde(serialize_with = "as_str")]
-    id: u32,
-}
-
-fn as_str<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-#[derive(Serialize)]
-struct ProcessDoc<'a> {
-    pid: u32,
-    thread: ThreadDoc,
-    #[serde(flatten)]
-    image: Option<ImageDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start: Option<Rfc3339>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<IdDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<IdDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    real_user: Option<IdDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    real_group: Option<IdDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    end: Option<Rfc3339>,
-    parent: ParentDoc<'a>,
-}
-
-#[derive(Serialize)]
-struct ThreadDoc {
-    id: u32,
-}
-
-/// executable / args / args_count / command_line of a known image.
-#[derive(Serialize)]
-struct ImageDoc<'a> {
-    executable: &'a str,
-    args: &'a [String],
-    args_count: usize,
-    command_line: CommandLine<'a>,
-}
-
-impl<'a> ImageDoc<'a> {
-    fn of(p: &'a Process) -> Option<Self> {
-        let img = &p.image;
-        (!img.executable.is_empty()).then(|| ImageDoc {
-            executable: &img.executable,
-            args: &img.args,
-            args_count: img.args.len(),
-            command_line: CommandLine(&img.args),
-        })
-    }
-}
-
-/// Arguments joined by spaces, as ECS `command_line`.
-struct CommandLine<'a>(&'a [String]);
-
-impl fmt::Display for CommandLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(a)?;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for CommandLine<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-#[derive(Serialize)]
-struct ParentDoc<'a> {
-    pid: u32,
-    #[serde(flatten)]
-    image: Option<ImageDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start: Option<Rfc3339>,
-}
-
-#[derive(Serialize)]
-struct RgDoc<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    alert: Option<RgAlert<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    process: Option<RgProcess<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    file: Option<RgFile<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<RgNetwork<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ancestry: Option<Ancestry<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    truncated: Option<Truncated>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exit: Option<ExitDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signal: Option<SignalDoc>,
-}
-
-/// A signal sent to the agent (`process` is the sender).
-#[derive(Serialize)]
-struct SignalDoc {
-    number: i32,
-    name: String,
-    /// SI_USER, SI_QUEUE or SI_TKILL.
-    code: &'static str,
-    /// delivered, ignored, already_pending, ...
-    result: &'static str,
-    target: SignalTarget,
-}
-
-#[derive(Serialize)]
-struct SignalTarget {
-    pid: u32,
-    thread: ThreadDoc,
-}
-
-#[derive(Serialize)]
-struct RgAlert<'a> {
-    /// low, medium, high or critical.
-    severity: &'static str,
-    /// `builtin` or the rule file.
-    source: &'a str,
-    /// A rate-limit summary: the alerts this one stands for that were
-    /// held back (absent on ordinary alerts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed_count: Option<u64>,
-    /// Scenario detections: every event that led to the alert, oldest
-    /// first (the last is the alert's own event).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    evidence: &'a [Evidence],
-}
-
-/// One piece of evidence, in the record's own field names.
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            #[serde(rename = "@timestamp")]
-            timestamp: Rfc3339,
-            event: ActionDoc,
-            process: EvidenceProcess<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            file: Option<PathDoc<'a>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            destination: Option<EndpointDoc>,
-        }
-        #[derive(Serialize)]
-        struct ActionDoc {
-            action: &'static str,
-        }
-        #[derive(Serialize)]
-        struct EvidenceProcess<'a> {
-            pid: u32,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            executable: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            command_line: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct PathDoc<'a> {
-            path: &'a str,
-        }
-        Doc {
-            timestamp: Rfc3339(self.time_ns),
-            event: ActionDoc {
-                action: self.action,
-            },
-            process: EvidenceProcess {
-                pid: self.pid,
-                executable: self.executable.as_deref(),
-                command_line: self.command_line.as_deref(),
-            },
-            file: self.path.as_deref().map(|path| PathDoc { path }),
-            destination: EndpointDoc::of(self.destination),
-        }
-        .serialize(s)
-    }
-}
-
-#[derive(Serialize)]
-struct RgProcess<'a> {
-    /// What /proc/PID/exe shows: the file the kernel runs.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    exe: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login_uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<u32>,
-    /// How the agent learned this context: exec, fork or procfs.
-    origin: &'static str,
-}
-
-#[derive(Serialize)]
-struct ExitDoc {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    signal: Option<i32>,
-    core_dumped: bool,
-    /// Lifetime of the process in nanoseconds.
-    lifetime_ns: u64,
-}
-
-/// `[{pid, executable}, ...]` from the parent upwards.
-struct Ancestry<'a> {
-    proc: &'a Process,
-    depth: usize,
-}
-
-#[derive(Serialize)]
-struct AncestorDoc<'a> {
-    pid: u32,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    executable: &'a str,
-}
-
-impl Serialize for Ancestry<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.proc.ancestors().take(self.depth).map(|a| AncestorDoc {
-            pid: a.pid,
-            executable: &a.image.executable,
-        }))
-    }
-}
-
-/// Names of the truncated parts, e.g. `["args"]`.
-enum Truncated {
-    Exec(Truncation),
-    File(FileTruncation),
-    Net(NetTruncation),
-}
-
-impl Serialize for Truncated {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let names: Vec<(bool, &str)> = match self {
-            Truncated::Exec(t) => vec![
-                (t.executable, "executable"),
-                (t.exe, "exe"),
-                (t.args, "args"),
-                (t.args_unreadable, "args_unreadable"),
-            ],
-            Truncated::File(t) => vec![
-                (t.path, "path"),
-                (t.other_path, "other_path"),
-                (t.unreadable, "path_unreadable"),
-            ],
-            Truncated::Net(t) => vec![
-                (t.unix_path, "unix_path"),
-                (t.payload, "payload"),
-                (t.address_unreadable, "address_unreadable"),
-            ],
-        };
-        s.collect_seq(names.iter().filter(|(set, _)| *set).map(|(_, n)| n))
-    }
-}
-
 /// ECS event.type for a file operation.
 fn file_types(f: &FileBody) -> &'static [&'static str] {
     const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
@@ -884,23 +327,6 @@ fn file_types(f: &FileBody) -> &'static [&'static str] {
         FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
         FileOp::Unlink => &["deletion"],
         FileOp::Link | FileOp::Symlink => &["creation"],
-    }
-}
-
-fn file_doc(f: &FileBody) -> FileDoc<'_> {
-    let (directory, name) = match f.path.rfind('/') {
-        Some(0) => ("/", &f.path[1..]),
-        Some(i) => (&f.path[..i], &f.path[i + 1..]),
-        None => ("", f.path.as_str()),
-    };
-    FileDoc {
-        path: &f.path,
-        name,
-        directory,
-        target_path: f.target_path.as_deref(),
-        mode: f.mode.map(Octal),
-        uid: f.owner.map(IdStr),
-        gid: f.group.map(IdStr),
     }
 }
 
@@ -931,204 +357,701 @@ fn name_of(p: &Process) -> Option<&str> {
     }
 }
 
-impl<'a> EventDoc<'a> {
-    fn new(ev: &'a Event, ctx: &'a Context, alert: Option<&'a Alert>) -> Self {
-        let proc = ev.process.as_deref();
-        let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
-            Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
-            Body::Exit(_) => ("process", &["end"]),
-            Body::Signal(_) => ("process", &["info"]),
-            Body::File(f) => ("file", file_types(f)),
-            Body::Net(n) => ("network", net_types(n)),
+/// An event record, or an alert record: the triggering event's fields
+/// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
+/// Members in the schema's order; optional ones are left out when absent
+/// (see docs/schema.md for each).
+fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
+    let proc = ev.process.as_deref();
+    let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
+        Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
+        Body::Exit(_) => ("process", &["end"]),
+        Body::Signal(_) => ("process", &["info"]),
+        Body::File(f) => ("file", file_types(f)),
+        Body::Net(n) => ("network", net_types(n)),
+    };
+    let file = match &ev.body {
+        Body::File(f) => Some(f),
+        _ => None,
+    };
+    let net = match &ev.body {
+        Body::Net(n) => Some(n),
+        _ => None,
+    };
+    let exit = match &ev.body {
+        Body::Exit(b) => Some(b),
+        _ => None,
+    };
+    let creds = proc.and_then(|p| p.creds);
+    let kind = if alert.is_some() { "alert" } else { "event" };
+
+    w.begin_object();
+    key!(w, "@timestamp");
+    timestamp(w, ev.time_ns);
+    key!(w, "schema_version");
+    w.int(SCHEMA_VERSION);
+    key!(w, "record_type");
+    w.lit(kind);
+
+    key!(w, "event");
+    w.begin_object();
+    key!(w, "kind");
+    w.lit(kind);
+    key!(w, "category");
+    lits(w, [category]);
+    key!(w, "type");
+    lits(w, types.iter().copied());
+    key!(w, "action");
+    w.lit(ev.body.action());
+    if let Some(f) = file {
+        key!(w, "outcome");
+        w.lit(if f.result >= 0 { "success" } else { "failure" });
+    }
+    key!(w, "sequence");
+    w.int(ev.seq);
+    if let Some(a) = alert {
+        // The stable alert id, and ECS's numeric severity.
+        key!(w, "id");
+        w.str(&a.id);
+        key!(w, "severity");
+        w.int(a.rule.severity.score());
+    }
+    w.end_object();
+
+    if let Some(a) = alert {
+        let r = &*a.rule;
+        key!(w, "message");
+        w.str(&a.message);
+        key!(w, "rule");
+        w.begin_object();
+        key!(w, "id");
+        w.str(&r.id);
+        key!(w, "name");
+        w.str(&r.name);
+        key!(w, "description");
+        w.str(&r.description);
+        // Where the rule comes from: `builtin` or its rule file.
+        key!(w, "ruleset");
+        w.str(&r.source);
+        w.end_object();
+        key!(w, "threat");
+        w.begin_object();
+        key!(w, "framework");
+        w.lit("MITRE ATT&CK");
+        key!(w, "tactic");
+        w.begin_object();
+        key!(w, "name");
+        strs(w, r.tactics.iter().map(String::as_str));
+        w.end_object();
+        key!(w, "technique");
+        techniques(w, &r.techniques);
+        w.end_object();
+    }
+
+    key!(w, "agent");
+    w.begin_object();
+    key!(w, "type");
+    w.lit("rand-guard");
+    key!(w, "version");
+    w.str(ctx.agent_version);
+    w.end_object();
+    key!(w, "host");
+    w.begin_object();
+    key!(w, "hostname");
+    w.str(&ctx.hostname);
+    w.end_object();
+
+    key!(w, "process");
+    process(w, ev, proc, exit);
+    if let Some(c) = creds {
+        key!(w, "user");
+        id_doc(w, c.uid);
+    }
+    if let Some(f) = file {
+        key!(w, "file");
+        file_doc(w, f);
+    }
+    if let Some(n) = net {
+        // Who talks to whom, as ECS puts it: the accepting side is the
+        // destination of the connection.
+        let (source, destination) = match n.op {
+            NetOp::Accept => (n.remote, n.local),
+            _ => (n.local, n.remote),
         };
-        let file = match &ev.body {
-            Body::File(f) => Some(f),
-            _ => None,
-        };
-        let net = match &ev.body {
-            Body::Net(n) => Some(n),
-            _ => None,
-        };
-        let (source, destination) = net.map_or((None, None), net_ends);
-        let query = net
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|q| q.as_ref().ok());
-        let ppid = match &ev.body {
-            Body::Exec(b) => b.ppid,
-            Body::Fork(b) => b.child_ppid,
-            Body::Exit(b) => b.ppid,
-            Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
-        };
-        // Parent details only when our link is the current parent.
-        let parent = proc
-            .and_then(|p| p.parent.as_deref())
-            .filter(|pp| pp.pid == ppid);
-        let creds = proc.and_then(|p| p.creds);
-        let id = |v: u32| Some(IdDoc { id: v });
-        let exit = match &ev.body {
-            Body::Exit(b) => Some(b),
-            _ => None,
-        };
-        let truncated = match &ev.body {
-            Body::Exec(b) if b.image.truncated.any() => Some(Truncated::Exec(b.image.truncated)),
-            Body::File(f) if f.truncated.any() => Some(Truncated::File(f.truncated)),
-            Body::Net(n) if n.truncated.any() => Some(Truncated::Net(n.truncated)),
-            _ => None,
-        };
-        let rule = alert.map(|a| &*a.rule);
-        EventDoc {
-            timestamp: Rfc3339(ev.time_ns),
-            schema_version: SCHEMA_VERSION,
-            record_type: if alert.is_some() { "alert" } else { "event" },
-            event: EventMeta {
-                kind: if alert.is_some() { "alert" } else { "event" },
-                category: [category],
-                type_,
-                action: ev.body.action(),
-                outcome: file.map(|f| if f.result >= 0 { "success" } else { "failure" }),
-                sequence: ev.seq,
-                id: alert.map(|a| a.id.as_str()),
-                severity: rule.map(|r| r.severity.score()),
-            },
-            message: alert.map(|a| a.message.as_str()),
-            rule: rule.map(|r| RuleDoc {
-                id: &r.id,
-                name: &r.name,
-                description: &r.description,
-                ruleset: &r.source,
-            }),
-            threat: rule.map(|r| ThreatDoc {
-                framework: "MITRE ATT&CK",
-                tactic: NamesDoc { name: &r.tactics },
-                technique: TechniqueDoc(&r.techniques),
-            }),
-            file: file.map(file_doc),
-            source,
-            destination,
-            network: net
-                .map(network_doc)
-                .filter(|n| n.transport.is_some() || n.type_.is_some() || n.direction.is_some()),
-            dns: query.map(|q| DnsDoc {
-                type_: if q.response { "answer" } else { "query" },
-                id: q.id,
-                question: DnsQuestionDoc {
-                    name: &q.name,
-                    type_: dns::type_name(q.qtype),
-                    class: dns::class_name(q.qclass),
-                },
-            }),
-            error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
-                code: errno_name(f.result),
-            }),
-            agent: AgentMeta {
-                type_: "rand-guard",
-                version: ctx.agent_version,
-            },
-            host: HostMeta {
-                hostname: &ctx.hostname,
-            },
-            process: ProcessDoc {
-                pid: ev.pid,
-                thread: ThreadDoc { id: ev.tid },
-                image: proc.and_then(ImageDoc::of),
-                name: proc.and_then(name_of).or(exit.map(|x| x.name.as_str())),
-                start: proc.map(|p| Rfc3339(p.start_time_ns)),
-                user: creds.and_then(|c| id(c.euid)),
-                group: creds.and_then(|c| id(c.egid)),
-                real_user: creds.and_then(|c| id(c.uid)),
-                real_group: creds.and_then(|c| id(c.gid)),
-                exit_code: exit.map(|x| x.status.code),
-                end: exit.map(|_| Rfc3339(ev.time_ns)),
-                parent: ParentDoc {
-                    pid: ppid,
-                    image: parent.and_then(ImageDoc::of),
-                    name: parent.and_then(name_of),
-                    start: parent.map(|p| Rfc3339(p.start_time_ns)),
-                },
-            },
-            user: creds.and_then(|c| id(c.uid)),
-            rand_guard: RgDoc {
-                alert: rule.map(|r| RgAlert {
-                    severity: r.severity.as_str(),
-                    source: &r.source,
-                    suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
-                    evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
-                }),
-                network: net.map(|n| RgNetwork {
-                    syscall: n.syscall,
-                    result: n.result,
-                    family: n.family.name(),
-                    socket_type: socket_type_name(n.sock_type),
-                    in_progress: n.in_progress,
-                    unix_path: n.unix_path.as_deref(),
-                    dns_error: n
-                        .dns
-                        .as_ref()
-                        .and_then(|q| q.as_ref().err())
-                        .map(|e| e.to_string()),
-                    stdio_fds: n.stdio.map(|s| StdioFds(s.fds)),
-                    socket_inode: n.stdio.map(|s| s.socket_inode),
-                }),
-                file: file.map(|f| RgFile {
-                    syscall: f.syscall,
-                    result: f.result,
-                    open_flags: (f.op == FileOp::Open).then_some(OpenFlags(f.open_flags)),
-                    at_flags: f.at_flags,
-                    original_path: f.original_path.as_deref(),
-                    path_source: if f.resolved { "dentry" } else { "name" },
-                    watched_path: f.watched.as_deref(),
-                }),
-                process: proc.map(|p| RgProcess {
-                    exe: &p.image.exe,
-                    cgroup_id: p.cgroup_id,
-                    login_uid: p.creds.and_then(|c| c.login_uid),
-                    session_id: p.creds.and_then(|c| c.session_id),
-                    origin: match p.origin {
-                        Origin::Exec => "exec",
-                        Origin::Fork => "fork",
-                        Origin::Procfs => "procfs",
-                    },
-                }),
-                ancestry: proc
-                    .filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0)
-                    .map(|p| Ancestry {
-                        proc: p,
-                        depth: ctx.ancestry_depth,
-                    }),
-                truncated,
-                exit: exit.map(|x| ExitDoc {
-                    signal: x.status.signal,
-                    core_dumped: x.status.core_dumped,
-                    lifetime_ns: ev.ktime_ns.saturating_sub(x.start_ns),
-                }),
-                signal: match &ev.body {
-                    Body::Signal(s) => Some(SignalDoc {
-                        number: s.signal,
-                        name: s.name(),
-                        code: s.code,
-                        result: s.result,
-                        target: SignalTarget {
-                            pid: s.target_pid,
-                            thread: ThreadDoc { id: s.target_tid },
-                        },
-                    }),
-                    _ => None,
-                },
-            },
+        if let Some(a) = source {
+            key!(w, "source");
+            endpoint(w, a);
+        }
+        if let Some(a) = destination {
+            key!(w, "destination");
+            endpoint(w, a);
+        }
+        network_doc(w, n);
+        if let Some(Ok(q)) = &n.dns {
+            key!(w, "dns");
+            w.begin_object();
+            key!(w, "type");
+            w.lit(if q.response { "answer" } else { "query" });
+            key!(w, "id");
+            w.int(q.id);
+            key!(w, "question");
+            w.begin_object();
+            key!(w, "name");
+            w.str(&q.name);
+            key!(w, "type");
+            w.str(&dns::type_name(q.qtype));
+            key!(w, "class");
+            w.str(&dns::class_name(q.qclass));
+            w.end_object();
+            w.end_object();
         }
     }
+    if let Some(f) = file.filter(|f| f.result < 0) {
+        key!(w, "error");
+        w.begin_object();
+        // errno name, e.g. EACCES.
+        key!(w, "code");
+        w.str(&errno_name(f.result));
+        w.end_object();
+    }
+
+    key!(w, "rand_guard");
+    rand_guard(w, ev, ctx, alert, proc);
+    w.end_object();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errno_names_any_result() {
-        assert_eq!(errno_name(-13), "EACCES");
-        assert_eq!(errno_name(-100_000), "100000");
-        // Not -13 cut to 32 bits: a value that is no errno stays a number.
-        assert_eq!(errno_name(-(1 << 32) - 13), "4294967309");
-        assert_eq!(errno_name(i64::MIN), "9223372036854775808");
+/// `process`: the subject, with its parent when our link is the current
+/// parent.
+fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitBody>) {
+    let ppid = match &ev.body {
+        Body::Exec(b) => b.ppid,
+        Body::Fork(b) => b.child_ppid,
+        Body::Exit(b) => b.ppid,
+        Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
+    };
+    let parent = proc
+        .and_then(|p| p.parent.as_deref())
+        .filter(|pp| pp.pid == ppid);
+    w.begin_object();
+    key!(w, "pid");
+    w.int(ev.pid);
+    key!(w, "thread");
+    thread(w, ev.tid);
+    if let Some(p) = proc {
+        image(w, p);
     }
+    if let Some(name) = proc.and_then(name_of).or(exit.map(|x| x.name.as_str())) {
+        key!(w, "name");
+        w.str(name);
+    }
+    if let Some(p) = proc {
+        key!(w, "start");
+        timestamp(w, p.start_time_ns);
+    }
+    if let Some(c) = proc.and_then(|p| p.creds) {
+        key!(w, "user");
+        id_doc(w, c.euid);
+        key!(w, "group");
+        id_doc(w, c.egid);
+        key!(w, "real_user");
+        id_doc(w, c.uid);
+        key!(w, "real_group");
+        id_doc(w, c.gid);
+    }
+    if let Some(x) = exit {
+        key!(w, "exit_code");
+        w.int(x.status.code);
+        key!(w, "end");
+        timestamp(w, ev.time_ns);
+    }
+    key!(w, "parent");
+    w.begin_object();
+    key!(w, "pid");
+    w.int(ppid);
+    if let Some(pp) = parent {
+        image(w, pp);
+        if let Some(name) = name_of(pp) {
+            key!(w, "name");
+            w.str(name);
+        }
+        key!(w, "start");
+        timestamp(w, pp.start_time_ns);
+    }
+    w.end_object();
+    w.end_object();
+}
+
+/// executable / args / args_count / command_line of a known image, as
+/// members of the enclosing object.
+fn image(w: &mut Json, p: &Process) {
+    let img = &p.image;
+    if img.executable.is_empty() {
+        return;
+    }
+    key!(w, "executable");
+    w.str(&img.executable);
+    key!(w, "args");
+    strs(w, img.args.iter().map(String::as_str));
+    key!(w, "args_count");
+    w.int(img.args.len());
+    // ECS command_line: the arguments joined by spaces.
+    key!(w, "command_line");
+    w.str_joined(&img.args, " ");
+}
+
+fn thread(w: &mut Json, tid: u32) {
+    w.begin_object();
+    key!(w, "id");
+    w.int(tid);
+    w.end_object();
+}
+
+/// `{"id": "1000"}`: ECS ids are keywords (strings).
+fn id_doc(w: &mut Json, id: u32) {
+    w.begin_object();
+    key!(w, "id");
+    w.int_str(id);
+    w.end_object();
+}
+
+fn timestamp(w: &mut Json, ns: u64) {
+    w.clean_str(&Rfc3339(ns).bytes());
+}
+
+/// A JSON array of strings.
+fn strs<'s>(w: &mut Json, items: impl IntoIterator<Item = &'s str>) {
+    w.begin_array();
+    for s in items {
+        w.elem();
+        w.str(s);
+    }
+    w.end_array();
+}
+
+/// A JSON array of the program's own names (see [`Json::lit`]).
+fn lits(w: &mut Json, items: impl IntoIterator<Item = &'static str>) {
+    w.begin_array();
+    for s in items {
+        w.elem();
+        w.lit(s);
+    }
+    w.end_array();
+}
+
+/// `threat.technique`: `{"id": [...], "name": [...]}`, names only when
+/// every technique has one, so the arrays align.
+fn techniques(w: &mut Json, ts: &[Technique]) {
+    w.begin_object();
+    key!(w, "id");
+    strs(w, ts.iter().map(|t| t.id.as_str()));
+    if ts.iter().all(|t| t.name.is_some()) {
+        key!(w, "name");
+        strs(w, ts.iter().filter_map(|t| t.name.as_deref()));
+    }
+    w.end_object();
+}
+
+fn file_doc(w: &mut Json, f: &FileBody) {
+    let (directory, name) = match f.path.rfind('/') {
+        Some(0) => ("/", &f.path[1..]),
+        Some(i) => (&f.path[..i], &f.path[i + 1..]),
+        None => ("", f.path.as_str()),
+    };
+    w.begin_object();
+    key!(w, "path");
+    w.str(&f.path);
+    key!(w, "name");
+    w.str(name);
+    key!(w, "directory");
+    w.str(directory);
+    if let Some(t) = &f.target_path {
+        key!(w, "target_path");
+        w.str(t);
+    }
+    if let Some(mode) = f.mode {
+        // Octal, as ECS writes modes ("0644").
+        let m = mode & 0o7777;
+        let digit = |shift: u32| b'0' + ((m >> shift) & 7) as u8;
+        key!(w, "mode");
+        w.clean_str(&[digit(9), digit(6), digit(3), digit(0)]);
+    }
+    if let Some(uid) = f.owner {
+        key!(w, "uid");
+        w.int_str(uid);
+    }
+    if let Some(gid) = f.group {
+        key!(w, "gid");
+        w.int_str(gid);
+    }
+    w.end_object();
+}
+
+/// ECS source/destination: ip and port.
+fn endpoint(w: &mut Json, a: SocketAddr) {
+    w.begin_object();
+    key!(w, "ip");
+    match a.ip() {
+        IpAddr::V4(ip) => {
+            let out = w.raw();
+            let [a, b, c, d] = ip.octets();
+            let mut n = itoa::Buffer::new();
+            out.push(b'"');
+            for (i, o) in [a, b, c, d].into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(n.format(o).as_bytes());
+            }
+            out.push(b'"');
+        }
+        // Rarer, and its text has rules of its own (the longest run of
+        // zeros as `::`, IPv4-mapped forms): std's Display writes it, as
+        // it did under serde. Hex digits and colons need no escaping.
+        IpAddr::V6(ip) => {
+            let _ = write!(w.raw(), "\"{ip}\"");
+        }
+    }
+    key!(w, "port");
+    w.int(a.port());
+    w.end_object();
+}
+
+/// `network`: only when there is a transport, a type or a direction.
+fn network_doc(w: &mut Json, n: &NetBody) {
+    let transport = transport_name(n.protocol);
+    let type_ = match n.family {
+        NetFamily::Inet => Some("ipv4"),
+        NetFamily::Inet6 => Some("ipv6"),
+        _ => None,
+    };
+    let direction = match n.op {
+        NetOp::Connect | NetOp::DnsQuery => Some("egress"),
+        NetOp::Accept => Some("ingress"),
+        _ => None,
+    };
+    if transport.is_none() && type_.is_none() && direction.is_none() {
+        return;
+    }
+    key!(w, "network");
+    w.begin_object();
+    if let Some(v) = transport {
+        key!(w, "transport");
+        w.lit(v);
+    }
+    if let Some(v) = type_ {
+        key!(w, "type");
+        w.lit(v);
+    }
+    if let Some(v) = direction {
+        key!(w, "direction");
+        w.lit(v);
+    }
+    if n.op == NetOp::DnsQuery {
+        key!(w, "protocol");
+        w.lit("dns");
+    }
+    w.end_object();
+}
+
+/// `rand_guard`: what ECS has no field for.
+fn rand_guard(
+    w: &mut Json,
+    ev: &Event,
+    ctx: &Context,
+    alert: Option<&Alert>,
+    proc: Option<&Process>,
+) {
+    w.begin_object();
+    if let Some(a) = alert {
+        key!(w, "alert");
+        w.begin_object();
+        // low, medium, high or critical.
+        key!(w, "severity");
+        w.lit(a.rule.severity.as_str());
+        // `builtin` or the rule file.
+        key!(w, "source");
+        w.str(&a.rule.source);
+        // A rate-limit summary: the alerts this one stands for that were
+        // held back (absent on ordinary alerts).
+        if a.suppressed > 0 {
+            key!(w, "suppressed_count");
+            w.int(a.suppressed);
+        }
+        // Scenario detections: every event that led to the alert, oldest
+        // first (the last is the alert's own event).
+        if !a.evidence.is_empty() {
+            key!(w, "evidence");
+            w.begin_array();
+            for e in &a.evidence {
+                w.elem();
+                evidence(w, e);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    if let Some(p) = proc {
+        key!(w, "process");
+        w.begin_object();
+        // What /proc/PID/exe shows: the file the kernel runs.
+        if !p.image.exe.is_empty() {
+            key!(w, "exe");
+            w.str(&p.image.exe);
+        }
+        if let Some(id) = p.cgroup_id {
+            key!(w, "cgroup_id");
+            w.int(id);
+        }
+        if let Some(v) = p.creds.and_then(|c| c.login_uid) {
+            key!(w, "login_uid");
+            w.int(v);
+        }
+        if let Some(v) = p.creds.and_then(|c| c.session_id) {
+            key!(w, "session_id");
+            w.int(v);
+        }
+        // How the agent learned this context.
+        key!(w, "origin");
+        w.lit(match p.origin {
+            Origin::Exec => "exec",
+            Origin::Fork => "fork",
+            Origin::Procfs => "procfs",
+        });
+        w.end_object();
+    }
+    match &ev.body {
+        Body::File(f) => {
+            key!(w, "file");
+            w.begin_object();
+            key!(w, "syscall");
+            w.lit(f.syscall);
+            key!(w, "result");
+            w.int(f.result);
+            if f.op == FileOp::Open {
+                key!(w, "open_flags");
+                open_flags(w, f.open_flags);
+            }
+            if f.at_flags != 0 {
+                key!(w, "at_flags");
+                w.int(f.at_flags);
+            }
+            if let Some(p) = &f.original_path {
+                key!(w, "original_path");
+                w.str(p);
+            }
+            // How `file.path` was resolved: `dentry` (from the kernel's
+            // file object) or `name` (the caller's string, made absolute).
+            key!(w, "path_source");
+            w.lit(if f.resolved { "dentry" } else { "name" });
+            // A read-only open of a `[file] watch_reads` file.
+            if let Some(p) = &f.watched {
+                key!(w, "watched_path");
+                w.str(p);
+            }
+            w.end_object();
+        }
+        Body::Net(n) => {
+            key!(w, "network");
+            w.begin_object();
+            key!(w, "syscall");
+            w.lit(n.syscall);
+            key!(w, "result");
+            w.int(n.result);
+            key!(w, "family");
+            w.lit(n.family.name());
+            key!(w, "socket_type");
+            w.lit(socket_type_name(n.sock_type));
+            if n.in_progress {
+                key!(w, "in_progress");
+                w.bool(true);
+            }
+            if let Some(p) = &n.unix_path {
+                key!(w, "unix_path");
+                w.str(p);
+            }
+            // A datagram to port 53 that is not a parsable query.
+            if let Some(Err(e)) = &n.dns {
+                key!(w, "dns_error");
+                w.str(&e.to_string());
+            }
+            // Stdio-socket events: which of fds 0, 1, 2 are internet
+            // sockets, and the inode of the socket described (stdin's).
+            if let Some(s) = n.stdio {
+                key!(w, "stdio_fds");
+                w.begin_array();
+                for fd in (0..3u8).filter(|fd| s.fds & (1 << fd) != 0) {
+                    w.elem();
+                    w.int(fd);
+                }
+                w.end_array();
+                key!(w, "socket_inode");
+                w.int(s.socket_inode);
+            }
+            w.end_object();
+        }
+        _ => {}
+    }
+    // `[{pid, executable}, ...]` from the parent upwards.
+    if let Some(p) = proc.filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0) {
+        key!(w, "ancestry");
+        w.begin_array();
+        for a in p.ancestors().take(ctx.ancestry_depth) {
+            w.elem();
+            w.begin_object();
+            key!(w, "pid");
+            w.int(a.pid);
+            if !a.image.executable.is_empty() {
+                key!(w, "executable");
+                w.str(&a.image.executable);
+            }
+            w.end_object();
+        }
+        w.end_array();
+    }
+    // Names of the truncated parts, e.g. `["args"]`.
+    let truncated: Option<&[(bool, &'static str)]> = match &ev.body {
+        Body::Exec(b) if b.image.truncated.any() => {
+            let t = b.image.truncated;
+            Some(&[
+                (t.executable, "executable"),
+                (t.exe, "exe"),
+                (t.args, "args"),
+                (t.args_unreadable, "args_unreadable"),
+            ])
+        }
+        Body::File(f) if f.truncated.any() => {
+            let t = f.truncated;
+            Some(&[
+                (t.path, "path"),
+                (t.other_path, "other_path"),
+                (t.unreadable, "path_unreadable"),
+            ])
+        }
+        Body::Net(n) if n.truncated.any() => {
+            let t = n.truncated;
+            Some(&[
+                (t.unix_path, "unix_path"),
+                (t.payload, "payload"),
+                (t.address_unreadable, "address_unreadable"),
+            ])
+        }
+        _ => None,
+    };
+    if let Some(names) = truncated {
+        key!(w, "truncated");
+        lits(w, names.iter().filter(|(set, _)| *set).map(|(_, n)| *n));
+    }
+    match &ev.body {
+        Body::Exit(x) => {
+            key!(w, "exit");
+            w.begin_object();
+            if let Some(sig) = x.status.signal {
+                key!(w, "signal");
+                w.int(sig);
+            }
+            key!(w, "core_dumped");
+            w.bool(x.status.core_dumped);
+            // Lifetime of the process in nanoseconds.
+            key!(w, "lifetime_ns");
+            w.int(ev.ktime_ns.saturating_sub(x.start_ns));
+            w.end_object();
+        }
+        // A signal sent to the agent (`process` is the sender).
+        Body::Signal(s) => {
+            key!(w, "signal");
+            w.begin_object();
+            key!(w, "number");
+            w.int(s.signal);
+            key!(w, "name");
+            w.str(&s.name());
+            // SI_USER, SI_QUEUE or SI_TKILL.
+            key!(w, "code");
+            w.lit(s.code);
+            // delivered, ignored, already_pending, ...
+            key!(w, "result");
+            w.lit(s.result);
+            key!(w, "target");
+            w.begin_object();
+            key!(w, "pid");
+            w.int(s.target_pid);
+            key!(w, "thread");
+            thread(w, s.target_tid);
+            w.end_object();
+            w.end_object();
+        }
+        _ => {}
+    }
+    w.end_object();
+}
+
+/// One piece of evidence, in the record's own field names.
+fn evidence(w: &mut Json, e: &Evidence) {
+    w.begin_object();
+    key!(w, "@timestamp");
+    timestamp(w, e.time_ns);
+    key!(w, "event");
+    w.begin_object();
+    key!(w, "action");
+    w.lit(e.action);
+    w.end_object();
+    key!(w, "process");
+    w.begin_object();
+    key!(w, "pid");
+    w.int(e.pid);
+    if let Some(x) = &e.executable {
+        key!(w, "executable");
+        w.str(x);
+    }
+    if let Some(c) = &e.command_line {
+        key!(w, "command_line");
+        w.str(c);
+    }
+    w.end_object();
+    if let Some(p) = &e.path {
+        key!(w, "file");
+        w.begin_object();
+        key!(w, "path");
+        w.str(p);
+        w.end_object();
+    }
+    if let Some(a) = e.destination {
+        key!(w, "destination");
+        endpoint(w, a);
+    }
+    w.end_object();
+}
+
+/// `open_flags`: the access mode's name, then each O_* flag set, then any
+/// bits left as `0x...`.
+fn open_flags(w: &mut Json, f: u64) {
+    let access = match f & 3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    w.begin_array();
+    w.elem();
+    w.lit(access);
+    // Matched from the highest flag down (a flag's bits are taken before
+    // a lower one's can match them), written from the lowest up.
+    let mut rest = f & !3;
+    let mut named = 0u32;
+    for (i, (bit, _)) in OPEN_FLAG_NAMES.iter().enumerate().rev() {
+        if rest & bit == *bit {
+            named |= 1 << i;
+            rest &= !bit;
+        }
+    }
+    for (i, (_, name)) in OPEN_FLAG_NAMES.iter().enumerate() {
+        if named & (1 << i) != 0 {
+            w.elem();
+            w.lit(name);
+        }
+    }
+    if rest != 0 {
+        w.elem();
+        let _ = write!(w.raw(), "\"0x{rest:x}\"");
+    }
+    w.end_array();
 }

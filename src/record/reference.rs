@@ -1,0 +1,803 @@
+//! The serde form of event and alert records, as the agent wrote them
+//! before `write_event` (in record.rs) replaced it on the hot path. Kept,
+//! for the tests only, as the oracle: the hand-written writer must
+//! produce exactly these bytes (see tests.rs).
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::ser::Serializer;
+
+use super::*;
+use crate::correlate::Evidence;
+use crate::detect::{Alert, Technique};
+use crate::dns;
+use crate::event::{
+    Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
+    Truncation,
+};
+use crate::proctable::{Origin, Process};
+
+/// The record as serde_json wrote it, with the newline.
+pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {
+    match rec {
+        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, ctx, None)),
+        Record::Alert(a) => {
+            serde_json::to_writer(&mut *out, &EventDoc::new(&a.event, ctx, Some(a)))
+        }
+        Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx)),
+    }
+    .unwrap();
+    out.push(b'\n');
+}
+
+/// An event record, or an alert record: the triggering event's fields
+/// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
+#[derive(Serialize)]
+struct EventDoc<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: Rfc3339,
+    schema_version: u32,
+    record_type: &'static str,
+    event: EventMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<RuleDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threat: Option<ThreatDoc<'a>>,
+    agent: AgentMeta<'a>,
+    host: HostMeta<'a>,
+    process: ProcessDoc<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<FileDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<EndpointDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<NetworkDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns: Option<DnsDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDoc>,
+    rand_guard: RgDoc<'a>,
+}
+
+/// ECS source/destination: ip and port.
+#[derive(Serialize)]
+struct EndpointDoc {
+    ip: std::net::IpAddr,
+    port: u16,
+}
+
+impl EndpointDoc {
+    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+        a.map(|a| EndpointDoc {
+            ip: a.ip(),
+            port: a.port(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct NetworkDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<&'static str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direction: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct DnsDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    id: u16,
+    question: DnsQuestionDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct DnsQuestionDoc<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_: String,
+    class: String,
+}
+
+#[derive(Serialize)]
+struct RgNetwork<'a> {
+    syscall: &'a str,
+    result: i64,
+    family: &'static str,
+    socket_type: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    in_progress: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unix_path: Option<&'a str>,
+    /// A datagram to port 53 that is not a parsable query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dns_error: Option<String>,
+    /// Stdio-socket events: which of fds 0, 1, 2 are internet sockets...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdio_fds: Option<StdioFds>,
+    /// ...and the inode of the socket described (stdin's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    socket_inode: Option<u64>,
+}
+
+/// Bits 0..2 of a stdio-socket event, written as the list of fd numbers.
+#[derive(Clone, Copy)]
+struct StdioFds(u8);
+
+impl Serialize for StdioFds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some((self.0 & 7).count_ones() as usize))?;
+        for fd in (0..3u8).filter(|fd| self.0 & (1 << fd) != 0) {
+            seq.serialize_element(&fd)?;
+        }
+        seq.end()
+    }
+}
+
+/// (source, destination): who talks to whom, as ECS puts it.
+fn net_ends(n: &NetBody) -> (Option<EndpointDoc>, Option<EndpointDoc>) {
+    match n.op {
+        // The accepting side is the destination of the connection.
+        NetOp::Accept => (EndpointDoc::of(n.remote), EndpointDoc::of(n.local)),
+        _ => (EndpointDoc::of(n.local), EndpointDoc::of(n.remote)),
+    }
+}
+
+fn network_doc(n: &NetBody) -> NetworkDoc {
+    NetworkDoc {
+        transport: transport_name(n.protocol),
+        type_: match n.family {
+            NetFamily::Inet => Some("ipv4"),
+            NetFamily::Inet6 => Some("ipv6"),
+            _ => None,
+        },
+        direction: match n.op {
+            NetOp::Connect | NetOp::DnsQuery => Some("egress"),
+            NetOp::Accept => Some("ingress"),
+            _ => None,
+        },
+        protocol: (n.op == NetOp::DnsQuery).then_some("dns"),
+    }
+}
+
+#[derive(Serialize)]
+struct EventMeta<'a> {
+    kind: &'static str,
+    category: [&'static str; 1],
+    #[serde(rename = "type")]
+    type_: &'static [&'static str],
+    action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+    sequence: u64,
+    /// Alerts: the stable alert id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    /// Alerts: ECS numeric severity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    severity: Option<u8>,
+}
+
+#[derive(Serialize)]
+struct RuleDoc<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    /// Where the rule comes from: `builtin` or its rule file.
+    ruleset: &'a str,
+}
+
+#[derive(Serialize)]
+struct ThreatDoc<'a> {
+    framework: &'static str,
+    tactic: NamesDoc<'a>,
+    technique: TechniqueDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct NamesDoc<'a> {
+    name: &'a [String],
+}
+
+struct TechniqueDoc<'a>(&'a [Technique]);
+
+impl Serialize for TechniqueDoc<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Names only when every technique has one, so the arrays align.
+        let named = self.0.iter().all(|t| t.name.is_some());
+        let mut m = s.serialize_map(Some(if named { 2 } else { 1 }))?;
+        m.serialize_entry("id", &Column(self.0, |t| Some(&t.id)))?;
+        if named {
+            m.serialize_entry("name", &Column(self.0, |t| t.name.as_ref()))?;
+        }
+        m.end()
+    }
+}
+
+/// One field of each element, as a JSON array.
+struct Column<'a, T>(&'a [T], fn(&T) -> Option<&String>);
+
+impl<T> Serialize for Column<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().filter_map(self.1))
+    }
+}
+
+#[derive(Serialize)]
+struct FileDoc<'a> {
+    path: &'a str,
+    name: &'a str,
+    directory: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_path: Option<&'a str>,
+    /// Octal, as ECS writes modes ("0644").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<Octal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<IdStr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<IdStr>,
+}
+
+struct Octal(u32);
+
+impl Serialize for Octal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{:04o}", self.0 & 0o7777))
+    }
+}
+
+struct IdStr(u32);
+
+impl Serialize for IdStr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorDoc {
+    /// errno name, e.g. EACCES.
+    code: String,
+}
+
+#[derive(Serialize)]
+struct RgFile<'a> {
+    syscall: &'a str,
+    result: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open_flags: Option<OpenFlags>,
+    #[serde(skip_serializing_if = "is_zero")]
+    at_flags: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_path: Option<&'a str>,
+    /// How `file.path` was resolved: `dentry` (from the kernel's file
+    /// object) or `name` (the caller's string, made absolute).
+    path_source: &'static str,
+    /// A read-only open of a `[file] watch_reads` file: the watched path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watched_path: Option<&'a str>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// O_* flag names (x86-64 / generic values).
+struct OpenFlags(u64);
+
+impl Serialize for OpenFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let access = match f & 3 {
+            0 => "O_RDONLY",
+            1 => "O_WRONLY",
+            2 => "O_RDWR",
+            _ => "O_ACCMODE",
+        };
+        // O_SYNC includes O_DSYNC's bit; O_TMPFILE includes O_DIRECTORY's.
+        let mut rest = f & !3;
+        let mut names = vec![access.to_string()];
+        for (bit, name) in OPEN_FLAG_NAMES.iter().rev() {
+            if rest & bit == *bit {
+                names.push(name.to_string());
+                rest &= !bit;
+            }
+        }
+        names[1..].reverse();
+        if rest != 0 {
+            names.push(format!("0x{rest:x}"));
+        }
+        s.collect_seq(names)
+    }
+}
+
+/// ECS ids are keywords (strings); written without allocating.
+#[derive(Serialize)]
+struct IdDoc {
+    #[serde(serialize_with = "as_str")]
+    id: u32,
+}
+
+fn as_str<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+#[derive(Serialize)]
+struct ProcessDoc<'a> {
+    pid: u32,
+    thread: ThreadDoc,
+    #[serde(flatten)]
+    image: Option<ImageDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    real_user: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    real_group: Option<IdDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end: Option<Rfc3339>,
+    parent: ParentDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct ThreadDoc {
+    id: u32,
+}
+
+/// executable / args / args_count / command_line of a known image.
+#[derive(Serialize)]
+struct ImageDoc<'a> {
+    executable: &'a str,
+    args: &'a [String],
+    args_count: usize,
+    command_line: CommandLine<'a>,
+}
+
+impl<'a> ImageDoc<'a> {
+    fn of(p: &'a Process) -> Option<Self> {
+        let img = &p.image;
+        (!img.executable.is_empty()).then(|| ImageDoc {
+            executable: &img.executable,
+            args: &img.args,
+            args_count: img.args.len(),
+            command_line: CommandLine(&img.args),
+        })
+    }
+}
+
+/// Arguments joined by spaces, as ECS `command_line`.
+struct CommandLine<'a>(&'a [String]);
+
+impl fmt::Display for CommandLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(a)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for CommandLine<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Serialize)]
+struct ParentDoc<'a> {
+    pid: u32,
+    #[serde(flatten)]
+    image: Option<ImageDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start: Option<Rfc3339>,
+}
+
+#[derive(Serialize)]
+struct RgDoc<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<RgAlert<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    process: Option<RgProcess<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<RgFile<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<RgNetwork<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ancestry: Option<Ancestry<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<Truncated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit: Option<ExitDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<SignalDoc>,
+}
+
+/// A signal sent to the agent (`process` is the sender).
+#[derive(Serialize)]
+struct SignalDoc {
+    number: i32,
+    name: String,
+    /// SI_USER, SI_QUEUE or SI_TKILL.
+    code: &'static str,
+    /// delivered, ignored, already_pending, ...
+    result: &'static str,
+    target: SignalTarget,
+}
+
+#[derive(Serialize)]
+struct SignalTarget {
+    pid: u32,
+    thread: ThreadDoc,
+}
+
+#[derive(Serialize)]
+struct RgAlert<'a> {
+    /// low, medium, high or critical.
+    severity: &'static str,
+    /// `builtin` or the rule file.
+    source: &'a str,
+    /// A rate-limit summary: the alerts this one stands for that were
+    /// held back (absent on ordinary alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed_count: Option<u64>,
+    /// Scenario detections: every event that led to the alert, oldest
+    /// first (the last is the alert's own event).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [Evidence],
+}
+
+/// One piece of evidence, in the record's own field names.
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            #[serde(rename = "@timestamp")]
+            timestamp: Rfc3339,
+            event: ActionDoc,
+            process: EvidenceProcess<'a>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            file: Option<PathDoc<'a>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            destination: Option<EndpointDoc>,
+        }
+        #[derive(Serialize)]
+        struct ActionDoc {
+            action: &'static str,
+        }
+        #[derive(Serialize)]
+        struct EvidenceProcess<'a> {
+            pid: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            executable: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            command_line: Option<&'a str>,
+        }
+        #[derive(Serialize)]
+        struct PathDoc<'a> {
+            path: &'a str,
+        }
+        Doc {
+            timestamp: Rfc3339(self.time_ns),
+            event: ActionDoc {
+                action: self.action,
+            },
+            process: EvidenceProcess {
+                pid: self.pid,
+                executable: self.executable.as_deref(),
+                command_line: self.command_line.as_deref(),
+            },
+            file: self.path.as_deref().map(|path| PathDoc { path }),
+            destination: EndpointDoc::of(self.destination),
+        }
+        .serialize(s)
+    }
+}
+
+#[derive(Serialize)]
+struct RgProcess<'a> {
+    /// What /proc/PID/exe shows: the file the kernel runs.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    exe: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login_uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<u32>,
+    /// How the agent learned this context: exec, fork or procfs.
+    origin: &'static str,
+}
+
+#[derive(Serialize)]
+struct ExitDoc {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<i32>,
+    core_dumped: bool,
+    /// Lifetime of the process in nanoseconds.
+    lifetime_ns: u64,
+}
+
+/// `[{pid, executable}, ...]` from the parent upwards.
+struct Ancestry<'a> {
+    proc: &'a Process,
+    depth: usize,
+}
+
+#[derive(Serialize)]
+struct AncestorDoc<'a> {
+    pid: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    executable: &'a str,
+}
+
+impl Serialize for Ancestry<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.proc.ancestors().take(self.depth).map(|a| AncestorDoc {
+            pid: a.pid,
+            executable: &a.image.executable,
+        }))
+    }
+}
+
+/// Names of the truncated parts, e.g. `["args"]`.
+enum Truncated {
+    Exec(Truncation),
+    File(FileTruncation),
+    Net(NetTruncation),
+}
+
+impl Serialize for Truncated {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let names: Vec<(bool, &str)> = match self {
+            Truncated::Exec(t) => vec![
+                (t.executable, "executable"),
+                (t.exe, "exe"),
+                (t.args, "args"),
+                (t.args_unreadable, "args_unreadable"),
+            ],
+            Truncated::File(t) => vec![
+                (t.path, "path"),
+                (t.other_path, "other_path"),
+                (t.unreadable, "path_unreadable"),
+            ],
+            Truncated::Net(t) => vec![
+                (t.unix_path, "unix_path"),
+                (t.payload, "payload"),
+                (t.address_unreadable, "address_unreadable"),
+            ],
+        };
+        s.collect_seq(names.iter().filter(|(set, _)| *set).map(|(_, n)| n))
+    }
+}
+
+fn file_doc(f: &FileBody) -> FileDoc<'_> {
+    let (directory, name) = match f.path.rfind('/') {
+        Some(0) => ("/", &f.path[1..]),
+        Some(i) => (&f.path[..i], &f.path[i + 1..]),
+        None => ("", f.path.as_str()),
+    };
+    FileDoc {
+        path: &f.path,
+        name,
+        directory,
+        target_path: f.target_path.as_deref(),
+        mode: f.mode.map(Octal),
+        uid: f.owner.map(IdStr),
+        gid: f.group.map(IdStr),
+    }
+}
+
+impl<'a> EventDoc<'a> {
+    fn new(ev: &'a Event, ctx: &'a Context, alert: Option<&'a Alert>) -> Self {
+        let proc = ev.process.as_deref();
+        let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
+            Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
+            Body::Exit(_) => ("process", &["end"]),
+            Body::Signal(_) => ("process", &["info"]),
+            Body::File(f) => ("file", file_types(f)),
+            Body::Net(n) => ("network", net_types(n)),
+        };
+        let file = match &ev.body {
+            Body::File(f) => Some(f),
+            _ => None,
+        };
+        let net = match &ev.body {
+            Body::Net(n) => Some(n),
+            _ => None,
+        };
+        let (source, destination) = net.map_or((None, None), net_ends);
+        let query = net
+            .and_then(|n| n.dns.as_ref())
+            .and_then(|q| q.as_ref().ok());
+        let ppid = match &ev.body {
+            Body::Exec(b) => b.ppid,
+            Body::Fork(b) => b.child_ppid,
+            Body::Exit(b) => b.ppid,
+            Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
+        };
+        // Parent details only when our link is the current parent.
+        let parent = proc
+            .and_then(|p| p.parent.as_deref())
+            .filter(|pp| pp.pid == ppid);
+        let creds = proc.and_then(|p| p.creds);
+        let id = |v: u32| Some(IdDoc { id: v });
+        let exit = match &ev.body {
+            Body::Exit(b) => Some(b),
+            _ => None,
+        };
+        let truncated = match &ev.body {
+            Body::Exec(b) if b.image.truncated.any() => Some(Truncated::Exec(b.image.truncated)),
+            Body::File(f) if f.truncated.any() => Some(Truncated::File(f.truncated)),
+            Body::Net(n) if n.truncated.any() => Some(Truncated::Net(n.truncated)),
+            _ => None,
+        };
+        let rule = alert.map(|a| &*a.rule);
+        EventDoc {
+            timestamp: Rfc3339(ev.time_ns),
+            schema_version: SCHEMA_VERSION,
+            record_type: if alert.is_some() { "alert" } else { "event" },
+            event: EventMeta {
+                kind: if alert.is_some() { "alert" } else { "event" },
+                category: [category],
+                type_,
+                action: ev.body.action(),
+                outcome: file.map(|f| if f.result >= 0 { "success" } else { "failure" }),
+                sequence: ev.seq,
+                id: alert.map(|a| a.id.as_str()),
+                severity: rule.map(|r| r.severity.score()),
+            },
+            message: alert.map(|a| a.message.as_str()),
+            rule: rule.map(|r| RuleDoc {
+                id: &r.id,
+                name: &r.name,
+                description: &r.description,
+                ruleset: &r.source,
+            }),
+            threat: rule.map(|r| ThreatDoc {
+                framework: "MITRE ATT&CK",
+                tactic: NamesDoc { name: &r.tactics },
+                technique: TechniqueDoc(&r.techniques),
+            }),
+            file: file.map(file_doc),
+            source,
+            destination,
+            network: net
+                .map(network_doc)
+                .filter(|n| n.transport.is_some() || n.type_.is_some() || n.direction.is_some()),
+            dns: query.map(|q| DnsDoc {
+                type_: if q.response { "answer" } else { "query" },
+                id: q.id,
+                question: DnsQuestionDoc {
+                    name: &q.name,
+                    type_: dns::type_name(q.qtype),
+                    class: dns::class_name(q.qclass),
+                },
+            }),
+            error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
+                code: errno_name(f.result),
+            }),
+            agent: AgentMeta {
+                type_: "rand-guard",
+                version: ctx.agent_version,
+            },
+            host: HostMeta {
+                hostname: &ctx.hostname,
+            },
+            process: ProcessDoc {
+                pid: ev.pid,
+                thread: ThreadDoc { id: ev.tid },
+                image: proc.and_then(ImageDoc::of),
+                name: proc.and_then(name_of).or(exit.map(|x| x.name.as_str())),
+                start: proc.map(|p| Rfc3339(p.start_time_ns)),
+                user: creds.and_then(|c| id(c.euid)),
+                group: creds.and_then(|c| id(c.egid)),
+                real_user: creds.and_then(|c| id(c.uid)),
+                real_group: creds.and_then(|c| id(c.gid)),
+                exit_code: exit.map(|x| x.status.code),
+                end: exit.map(|_| Rfc3339(ev.time_ns)),
+                parent: ParentDoc {
+                    pid: ppid,
+                    image: parent.and_then(ImageDoc::of),
+                    name: parent.and_then(name_of),
+                    start: parent.map(|p| Rfc3339(p.start_time_ns)),
+                },
+            },
+            user: creds.and_then(|c| id(c.uid)),
+            rand_guard: RgDoc {
+                alert: rule.map(|r| RgAlert {
+                    severity: r.severity.as_str(),
+                    source: &r.source,
+                    suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
+                    evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
+                }),
+                network: net.map(|n| RgNetwork {
+                    syscall: n.syscall,
+                    result: n.result,
+                    family: n.family.name(),
+                    socket_type: socket_type_name(n.sock_type),
+                    in_progress: n.in_progress,
+                    unix_path: n.unix_path.as_deref(),
+                    dns_error: n
+                        .dns
+                        .as_ref()
+                        .and_then(|q| q.as_ref().err())
+                        .map(|e| e.to_string()),
+                    stdio_fds: n.stdio.map(|s| StdioFds(s.fds)),
+                    socket_inode: n.stdio.map(|s| s.socket_inode),
+                }),
+                file: file.map(|f| RgFile {
+                    syscall: f.syscall,
+                    result: f.result,
+                    open_flags: (f.op == FileOp::Open).then_some(OpenFlags(f.open_flags)),
+                    at_flags: f.at_flags,
+                    original_path: f.original_path.as_deref(),
+                    path_source: if f.resolved { "dentry" } else { "name" },
+                    watched_path: f.watched.as_deref(),
+                }),
+                process: proc.map(|p| RgProcess {
+                    exe: &p.image.exe,
+                    cgroup_id: p.cgroup_id,
+                    login_uid: p.creds.and_then(|c| c.login_uid),
+                    session_id: p.creds.and_then(|c| c.session_id),
+                    origin: match p.origin {
+                        Origin::Exec => "exec",
+                        Origin::Fork => "fork",
+                        Origin::Procfs => "procfs",
+                    },
+                }),
+                ancestry: proc
+                    .filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0)
+                    .map(|p| Ancestry {
+                        proc: p,
+                        depth: ctx.ancestry_depth,
+                    }),
+                truncated,
+                exit: exit.map(|x| ExitDoc {
+                    signal: x.status.signal,
+                    core_dumped: x.status.core_dumped,
+                    lifetime_ns: ev.ktime_ns.saturating_sub(x.start_ns),
+                }),
+                signal: match &ev.body {
+                    Body::Signal(s) => Some(SignalDoc {
+                        number: s.signal,
+                        name: s.name(),
+                        code: s.code,
+                        result: s.result,
+                        target: SignalTarget {
+                            pid: s.target_pid,
+                            thread: ThreadDoc { id: s.target_tid },
+                        },
+                    }),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
