@@ -151,6 +151,14 @@ impl<'a> Json<'a> {
         self.out.push(b'"');
     }
 
+    /// A whole value serialized earlier (by a `Json` of its own: a value
+    /// does not depend on what precedes it, only its key's comma does).
+    #[inline]
+    pub fn value_bytes(&mut self, v: &[u8]) {
+        self.out.extend_from_slice(v);
+        self.first = false;
+    }
+
     /// The buffer, to append text formatted elsewhere (a value's bytes).
     #[inline]
     pub fn raw(&mut self) -> &mut Vec<u8> {
