@@ -37,7 +37,7 @@ mod reference;
 #[cfg(test)]
 mod tests;
 
-use cache::ParentCache;
+use cache::{ParentCache, Recent};
 use json::{Json, key};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -77,6 +77,7 @@ impl Context {
 #[derive(Default)]
 pub struct LineWriter {
     parents: ParentCache,
+    recent: Recent,
 }
 
 impl LineWriter {
@@ -91,7 +92,7 @@ impl LineWriter {
         ctx: &Context,
         out: &mut Vec<u8>,
     ) -> serde_json::Result<()> {
-        let c = &mut self.parents;
+        let c = (&mut self.parents, &mut self.recent);
         match rec {
             Record::Event(ev) => write_event(&mut Json::new(out), c, ev, ctx, None),
             Record::Alert(a) => write_event(&mut Json::new(out), c, &a.event, ctx, Some(a)),
@@ -392,7 +393,7 @@ fn name_of(p: &Process) -> Option<&str> {
 /// (see docs/schema.md for each).
 fn write_event(
     w: &mut Json,
-    cache: &mut ParentCache,
+    (cache, recent): (&mut ParentCache, &mut Recent),
     ev: &Event,
     ctx: &Context,
     alert: Option<&Alert>,
@@ -497,7 +498,7 @@ fn write_event(
     w.end_object();
 
     key!(w, "process");
-    process(w, cache, ev, proc, exit);
+    process(w, cache, recent, ev, proc, exit);
     if let Some(c) = creds {
         key!(w, "user");
         id_doc(w, c.uid);
@@ -560,6 +561,7 @@ fn write_event(
 fn process(
     w: &mut Json,
     cache: &mut ParentCache,
+    recent: &mut Recent,
     ev: &Event,
     proc: Option<&Process>,
     exit: Option<&ExitBody>,
@@ -587,17 +589,36 @@ fn process(
     }
     if let Some(p) = proc {
         key!(w, "start");
-        timestamp(w, p.start_time_ns);
+        let ns = p.start_time_ns;
+        match &recent.start {
+            Some((n, text)) if *n == ns => w.clean_str(text),
+            _ => {
+                let text = Rfc3339(ns).bytes();
+                w.clean_str(&text);
+                recent.start = Some((ns, text));
+            }
+        }
     }
     if let Some(c) = proc.and_then(|p| p.creds) {
-        key!(w, "user");
-        id_doc(w, c.euid);
-        key!(w, "group");
-        id_doc(w, c.egid);
-        key!(w, "real_user");
-        id_doc(w, c.uid);
-        key!(w, "real_group");
-        id_doc(w, c.gid);
+        let ids = [c.euid, c.egid, c.uid, c.gid];
+        match &mut recent.creds {
+            Some((k, members)) if *k == ids => w.member_bytes(members),
+            slot => {
+                let (k, members) = slot.get_or_insert_with(Default::default);
+                *k = ids;
+                members.clear();
+                let m = &mut Json::new(members);
+                key!(m, "user");
+                id_doc(m, c.euid);
+                key!(m, "group");
+                id_doc(m, c.egid);
+                key!(m, "real_user");
+                id_doc(m, c.uid);
+                key!(m, "real_group");
+                id_doc(m, c.gid);
+                w.member_bytes(members);
+            }
+        }
     }
     if let Some(x) = exit {
         key!(w, "exit_code");

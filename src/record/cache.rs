@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use crate::clock::Rfc3339;
 use crate::proctable::Process;
 
 /// Slots, a power of two. Few parents are hot at once (the shells and
@@ -57,4 +58,15 @@ impl ParentCache {
         }
         slot
     }
+}
+
+/// The last subject's `process.start` text and its credential members:
+/// a child's fork, exec and exit lines repeat both, and a storm's
+/// children share their credentials. Keyed by the values themselves.
+#[derive(Default)]
+pub(super) struct Recent {
+    pub start: Option<(u64, [u8; Rfc3339::LEN])>,
+    /// `(euid, egid, uid, gid)` and the `user` ... `real_group` members
+    /// written for them (by a `Json` of their own: no leading comma).
+    pub creds: Option<([u32; 4], Vec<u8>)>,
 }

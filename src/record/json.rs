@@ -159,6 +159,14 @@ impl<'a> Json<'a> {
         self.first = false;
     }
 
+    /// Members of the enclosing object serialized earlier, by a `Json`
+    /// of their own (so without the comma before the first).
+    #[inline]
+    pub fn member_bytes(&mut self, m: &[u8]) {
+        self.sep();
+        self.out.extend_from_slice(m);
+    }
+
     /// The buffer, to append text formatted elsewhere (a value's bytes).
     #[inline]
     pub fn raw(&mut self) -> &mut Vec<u8> {
