@@ -24,7 +24,7 @@ use rand_guard::enrich::Enricher;
 use rand_guard::event::Event;
 use rand_guard::filter::Filter;
 use rand_guard::normalize::Normalizer;
-use rand_guard::record::{self, Context, Record};
+use rand_guard::record::{Context, LineWriter, Record};
 use rand_guard::rules::RuleSet;
 
 /// Records per batch, as the poller hands them on.
@@ -236,6 +236,7 @@ struct Pipeline {
     detector: Detector,
     output: EventOutput,
     ctx: Context,
+    lines: LineWriter,
     out: Vec<u8>,
     alerts: Vec<rand_guard::detect::Alert>,
     written: u64,
@@ -266,6 +267,7 @@ impl Pipeline {
                 agent_version: env!("CARGO_PKG_VERSION"),
                 ancestry_depth: cfg.process_table.ancestry_depth as usize,
             },
+            lines: LineWriter::new(),
             out: Vec::with_capacity(CHUNK * 2),
             alerts: Vec::new(),
             written: 0,
@@ -307,7 +309,9 @@ impl Pipeline {
         }
         let t3 = thread_cpu();
         for rec in &out {
-            record::write_line(rec, &self.ctx, &mut self.out).expect("serialize");
+            self.lines
+                .write_line(rec, &self.ctx, &mut self.out)
+                .expect("serialize");
             match rec {
                 Record::Alert(_) => self.alert_lines += 1,
                 _ => self.events += 1,

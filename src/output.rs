@@ -252,6 +252,8 @@ pub struct Writer {
     /// None while the target could not be (re)opened.
     sink: Option<Sink>,
     ctx: Context,
+    /// Serializes with `ctx` only, for the writer's lifetime.
+    lines: record::LineWriter,
     stats: Arc<Stats>,
     clock: Arc<StopClock>,
     /// Most bytes kept waiting while the output fails.
@@ -296,6 +298,7 @@ impl Writer {
             target,
             sink: Some(sink),
             ctx,
+            lines: record::LineWriter::new(),
             stats,
             clock,
             limit: buffer_bytes,
@@ -316,7 +319,7 @@ impl Writer {
             return;
         }
         let mark = self.buf.len();
-        if let Err(e) = record::write_line(rec, &self.ctx, &mut self.buf) {
+        if let Err(e) = self.lines.write_line(rec, &self.ctx, &mut self.buf) {
             // Serializing our own types cannot fail short of a bug;
             // count it as an output failure rather than emit half a line.
             self.buf.truncate(mark);

@@ -15,6 +15,7 @@
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::ser::Serializer;
@@ -29,12 +30,14 @@ use crate::health::Health;
 use crate::kernel::ProgramStats;
 use crate::proctable::{Origin, Process};
 
+mod cache;
 mod json;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
 mod tests;
 
+use cache::{ParentCache, Recent};
 use json::{Json, key};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -68,15 +71,42 @@ impl Context {
     }
 }
 
-/// Append `rec` as one JSON line (with the newline) to `out`.
-pub fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) -> serde_json::Result<()> {
-    match rec {
-        Record::Event(ev) => write_event(&mut Json::new(out), ev, ctx, None),
-        Record::Alert(a) => write_event(&mut Json::new(out), &a.event, ctx, Some(a)),
-        Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx))?,
+/// Writes records as JSON lines, reusing what it wrote for a parent
+/// before (see `cache.rs`): the agent's writer keeps one for its lifetime.
+/// The bytes are the same as [`write_line`]'s.
+#[derive(Default)]
+pub struct LineWriter {
+    parents: ParentCache,
+    recent: Recent,
+}
+
+impl LineWriter {
+    pub fn new() -> Self {
+        Self::default()
     }
-    out.push(b'\n');
-    Ok(())
+
+    /// Append `rec` as one JSON line (with the newline) to `out`.
+    pub fn write_line(
+        &mut self,
+        rec: &Record,
+        ctx: &Context,
+        out: &mut Vec<u8>,
+    ) -> serde_json::Result<()> {
+        let c = (&mut self.parents, &mut self.recent);
+        match rec {
+            Record::Event(ev) => write_event(&mut Json::new(out), c, ev, ctx, None),
+            Record::Alert(a) => write_event(&mut Json::new(out), c, &a.event, ctx, Some(a)),
+            Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx))?,
+        }
+        out.push(b'\n');
+        Ok(())
+    }
+}
+
+/// Append `rec` as one JSON line (with the newline) to `out`: a one-off
+/// line; a stream of them is cheaper through one [`LineWriter`].
+pub fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    LineWriter::new().write_line(rec, ctx, out)
 }
 
 /// IPPROTO_* numbers with an ECS `network.transport` name.
@@ -361,7 +391,13 @@ fn name_of(p: &Process) -> Option<&str> {
 /// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
 /// Members in the schema's order; optional ones are left out when absent
 /// (see docs/schema.md for each).
-fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
+fn write_event(
+    w: &mut Json,
+    (cache, recent): (&mut ParentCache, &mut Recent),
+    ev: &Event,
+    ctx: &Context,
+    alert: Option<&Alert>,
+) {
     let proc = ev.process.as_deref();
     let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
         Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
@@ -462,7 +498,7 @@ fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
     w.end_object();
 
     key!(w, "process");
-    process(w, ev, proc, exit);
+    process(w, cache, recent, ev, proc, exit);
     if let Some(c) = creds {
         key!(w, "user");
         id_doc(w, c.uid);
@@ -516,13 +552,20 @@ fn write_event(w: &mut Json, ev: &Event, ctx: &Context, alert: Option<&Alert>) {
     }
 
     key!(w, "rand_guard");
-    rand_guard(w, ev, ctx, alert, proc);
+    rand_guard(w, cache, ev, ctx, alert, proc);
     w.end_object();
 }
 
 /// `process`: the subject, with its parent when our link is the current
 /// parent.
-fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitBody>) {
+fn process(
+    w: &mut Json,
+    cache: &mut ParentCache,
+    recent: &mut Recent,
+    ev: &Event,
+    proc: Option<&Process>,
+    exit: Option<&ExitBody>,
+) {
     let ppid = match &ev.body {
         Body::Exec(b) => b.ppid,
         Body::Fork(b) => b.child_ppid,
@@ -530,7 +573,7 @@ fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitB
         Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
     };
     let parent = proc
-        .and_then(|p| p.parent.as_deref())
+        .and_then(|p| p.parent.as_ref())
         .filter(|pp| pp.pid == ppid);
     w.begin_object();
     key!(w, "pid");
@@ -546,17 +589,36 @@ fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitB
     }
     if let Some(p) = proc {
         key!(w, "start");
-        timestamp(w, p.start_time_ns);
+        let ns = p.start_time_ns;
+        match &recent.start {
+            Some((n, text)) if *n == ns => w.clean_str(text),
+            _ => {
+                let text = Rfc3339(ns).bytes();
+                w.clean_str(&text);
+                recent.start = Some((ns, text));
+            }
+        }
     }
     if let Some(c) = proc.and_then(|p| p.creds) {
-        key!(w, "user");
-        id_doc(w, c.euid);
-        key!(w, "group");
-        id_doc(w, c.egid);
-        key!(w, "real_user");
-        id_doc(w, c.uid);
-        key!(w, "real_group");
-        id_doc(w, c.gid);
+        let ids = [c.euid, c.egid, c.uid, c.gid];
+        match &mut recent.creds {
+            Some((k, members)) if *k == ids => w.member_bytes(members),
+            slot => {
+                let (k, members) = slot.get_or_insert_with(Default::default);
+                *k = ids;
+                members.clear();
+                let m = &mut Json::new(members);
+                key!(m, "user");
+                id_doc(m, c.euid);
+                key!(m, "group");
+                id_doc(m, c.egid);
+                key!(m, "real_user");
+                id_doc(m, c.uid);
+                key!(m, "real_group");
+                id_doc(m, c.gid);
+                w.member_bytes(members);
+            }
+        }
     }
     if let Some(x) = exit {
         key!(w, "exit_code");
@@ -565,20 +627,56 @@ fn process(w: &mut Json, ev: &Event, proc: Option<&Process>, exit: Option<&ExitB
         timestamp(w, ev.time_ns);
     }
     key!(w, "parent");
-    w.begin_object();
-    key!(w, "pid");
-    w.int(ppid);
-    if let Some(pp) = parent {
-        image(w, pp);
-        if let Some(name) = name_of(pp) {
-            key!(w, "name");
-            w.str(name);
+    match parent {
+        // Written from the parent alone (its pid is `ppid`): the cache's.
+        Some(pp) => {
+            let slot = cache.slot(pp);
+            if slot.doc.is_empty() {
+                parent_doc(&mut Json::new(&mut slot.doc), pp);
+            }
+            w.value_bytes(&slot.doc);
         }
-        key!(w, "start");
-        timestamp(w, pp.start_time_ns);
+        None => {
+            w.begin_object();
+            key!(w, "pid");
+            w.int(ppid);
+            w.end_object();
+        }
     }
     w.end_object();
+}
+
+/// `process.parent` for a known parent.
+fn parent_doc(w: &mut Json, pp: &Process) {
+    w.begin_object();
+    key!(w, "pid");
+    w.int(pp.pid);
+    image(w, pp);
+    if let Some(name) = name_of(pp) {
+        key!(w, "name");
+        w.str(name);
+    }
+    key!(w, "start");
+    timestamp(w, pp.start_time_ns);
     w.end_object();
+}
+
+/// `rand_guard.ancestry`: `[{pid, executable}, ...]` from `parent`
+/// upwards, at most `depth` of them.
+fn ancestry(w: &mut Json, parent: &Arc<Process>, depth: usize) {
+    w.begin_array();
+    for a in std::iter::successors(Some(parent), |p| p.parent.as_ref()).take(depth) {
+        w.elem();
+        w.begin_object();
+        key!(w, "pid");
+        w.int(a.pid);
+        if !a.image.executable.is_empty() {
+            key!(w, "executable");
+            w.str(&a.image.executable);
+        }
+        w.end_object();
+    }
+    w.end_array();
 }
 
 /// executable / args / args_count / command_line of a known image, as
@@ -756,6 +854,7 @@ fn network_doc(w: &mut Json, n: &NetBody) {
 /// `rand_guard`: what ECS has no field for.
 fn rand_guard(
     w: &mut Json,
+    cache: &mut ParentCache,
     ev: &Event,
     ctx: &Context,
     alert: Option<&Alert>,
@@ -891,22 +990,25 @@ fn rand_guard(
         }
         _ => {}
     }
-    // `[{pid, executable}, ...]` from the parent upwards.
-    if let Some(p) = proc.filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0) {
+    // The same for every child of the parent: the cache's. The depth is
+    // part of the key, so a writer whose context changed cannot copy
+    // bytes written for another.
+    if let Some(parent) = proc
+        .and_then(|p| p.parent.as_ref())
+        .filter(|_| ctx.ancestry_depth > 0)
+    {
         key!(w, "ancestry");
-        w.begin_array();
-        for a in p.ancestors().take(ctx.ancestry_depth) {
-            w.elem();
-            w.begin_object();
-            key!(w, "pid");
-            w.int(a.pid);
-            if !a.image.executable.is_empty() {
-                key!(w, "executable");
-                w.str(&a.image.executable);
-            }
-            w.end_object();
+        let slot = cache.slot(parent);
+        if slot.ancestry.is_empty() || slot.ancestry_depth != ctx.ancestry_depth {
+            slot.ancestry.clear();
+            ancestry(
+                &mut Json::new(&mut slot.ancestry),
+                parent,
+                ctx.ancestry_depth,
+            );
+            slot.ancestry_depth = ctx.ancestry_depth;
         }
-        w.end_array();
+        w.value_bytes(&slot.ancestry);
     }
     // Names of the truncated parts, e.g. `["args"]`.
     let truncated: Option<&[(bool, &'static str)]> = match &ev.body {

@@ -151,6 +151,22 @@ impl<'a> Json<'a> {
         self.out.push(b'"');
     }
 
+    /// A whole value serialized earlier (by a `Json` of its own: a value
+    /// does not depend on what precedes it, only its key's comma does).
+    #[inline]
+    pub fn value_bytes(&mut self, v: &[u8]) {
+        self.out.extend_from_slice(v);
+        self.first = false;
+    }
+
+    /// Members of the enclosing object serialized earlier, by a `Json`
+    /// of their own (so without the comma before the first).
+    #[inline]
+    pub fn member_bytes(&mut self, m: &[u8]) {
+        self.sep();
+        self.out.extend_from_slice(m);
+    }
+
     /// The buffer, to append text formatted elsewhere (a value's bytes).
     #[inline]
     pub fn raw(&mut self) -> &mut Vec<u8> {

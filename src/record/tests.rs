@@ -46,11 +46,13 @@ fn literal_names_need_no_escaping() {
     }
 }
 
-/// The line both ways; a failure shows both.
-fn same_bytes(rec: &Record, ctx: &Context) -> Result<(), String> {
+/// The line both ways; a failure shows both. `lines` is the caller's, so
+/// a test that streams records through one writer, as the agent does,
+/// checks the bytes its cache copies.
+fn same_bytes(lines: &mut LineWriter, rec: &Record, ctx: &Context) -> Result<(), String> {
     // Appending to a buffer that already holds lines, as the writer does.
     let mut fast = b"earlier line\n".to_vec();
-    write_line(rec, ctx, &mut fast).unwrap();
+    lines.write_line(rec, ctx, &mut fast).unwrap();
     let mut oracle = b"earlier line\n".to_vec();
     reference::write_line(rec, ctx, &mut oracle);
     if fast == oracle {
@@ -65,8 +67,8 @@ fn same_bytes(rec: &Record, ctx: &Context) -> Result<(), String> {
 }
 
 #[track_caller]
-fn assert_same(rec: &Record, ctx: &Context) {
-    if let Err(e) = same_bytes(rec, ctx) {
+fn assert_same(lines: &mut LineWriter, rec: &Record, ctx: &Context) {
+    if let Err(e) = same_bytes(lines, rec, ctx) {
         panic!("{e}");
     }
 }
@@ -601,14 +603,27 @@ fn alerts(events: &[Event]) -> Vec<Alert> {
     out
 }
 
+/// Through one writer, as the agent writes them: each parent's bytes are
+/// cached at its first child and copied for the many after, across
+/// contexts of different depths and hosts.
 #[test]
 fn events_match_the_serde_form() {
     let evs = events();
     assert!(evs.len() > 3000, "{}", evs.len());
+    let mut lines = LineWriter::new();
     for ctx in contexts() {
         for ev in &evs {
-            assert_same(&Record::Event(ev.clone()), &ctx);
+            assert_same(&mut lines, &Record::Event(ev.clone()), &ctx);
         }
+    }
+    // And the contexts interleaved: the depth changes from line to line.
+    let ctxs = contexts();
+    for (i, ev) in evs.iter().enumerate() {
+        assert_same(
+            &mut lines,
+            &Record::Event(ev.clone()),
+            &ctxs[i % ctxs.len()],
+        );
     }
 }
 
@@ -617,10 +632,64 @@ fn alerts_match_the_serde_form() {
     let evs = events();
     let alerts = alerts(&evs);
     assert!(alerts.len() > 400);
+    let mut lines = LineWriter::new();
     for ctx in contexts() {
         for a in &alerts {
-            assert_same(&Record::Alert(a.clone()), &ctx);
+            assert_same(&mut lines, &Record::Alert(a.clone()), &ctx);
+            // Its event's line, written after its alert's, from the cache.
+            assert_same(&mut lines, &Record::Event(a.event.clone()), &ctx);
         }
+    }
+}
+
+/// What the parent cache must not confuse: a parent replaced by another
+/// `Process` of the same pid (a re-exec: other image, other ancestry), a
+/// parent dropped and a new one allocated (likely at the same address,
+/// were the cache not holding the old one), more parents than the cache
+/// has slots, and one parent under changing depths.
+#[test]
+fn the_parent_cache_serves_only_its_own_parent() {
+    let mut lines = LineWriter::new();
+    let ctxs = contexts();
+    let top = testkit::chain(&["/sbin/init", "/usr/sbin/sshd"]).unwrap();
+    let child_events = |parent: &Arc<Process>, n: u32| {
+        let child = testkit::process(20_000 + n, "/bin/true", &["true"], Some(parent.clone()));
+        let mut fork = testkit::exec(u64::from(n), &child);
+        fork.body = Body::Fork(ForkBody {
+            parent_pid: parent.pid,
+            parent_start_ns: parent.start_ns,
+            child_ppid: parent.pid,
+            child_start_ns: child.start_ns,
+        });
+        let exec = testkit::exec(u64::from(n) + 1, &child);
+        let mut exit = testkit::exec(u64::from(n) + 2, &child);
+        exit.body = Body::Exit(ExitBody {
+            ppid: parent.pid,
+            start_ns: child.start_ns,
+            status: ExitStatus {
+                code: 0,
+                signal: None,
+                core_dumped: false,
+            },
+            name: "true".into(),
+        });
+        [fork, exec, exit]
+    };
+    for round in 0..600u32 {
+        let ctx = &ctxs[(round as usize / 7) % ctxs.len()];
+        // The same pid every round; a new image, start and grandparent.
+        let grand = (round % 2 == 0).then(|| top.clone());
+        let exe = format!("/bin/sh-{round}");
+        let mut shell = (*testkit::process(900, &exe, &[&exe, "-c", "loop"], grand)).clone();
+        shell.start_time_ns += u64::from(round);
+        let shell = Arc::new(shell);
+        for n in 0..3 {
+            for ev in child_events(&shell, round * 8 + n) {
+                assert_same(&mut lines, &Record::Event(ev), ctx);
+            }
+        }
+        // `shell` is dropped here but for the cache's clone; so are many
+        // other parents (600 rounds over 128 slots).
     }
 }
 
@@ -639,7 +708,7 @@ fn testkit_events_match_the_serde_form() {
         testkit::connect(4, &p, "1.2.3.4:4444"),
         testkit::stdio(5, &p, "dup2", 3, 77, "[2001:db8::2]:4444"),
     ] {
-        assert_same(&Record::Event(ev), &ctx);
+        assert_same(&mut LineWriter::new(), &Record::Event(ev), &ctx);
     }
 }
 
@@ -682,9 +751,11 @@ proptest! {
             f.target_path = other.clone();
         });
         ev.time_ns = time_ns;
-        same_bytes(&Record::Event(ev.clone()), &ctx).map_err(TestCaseError::fail)?;
+        // One writer: the exec's parent bytes come from the cache.
+        let mut lines = LineWriter::new();
+        same_bytes(&mut lines, &Record::Event(ev.clone()), &ctx).map_err(TestCaseError::fail)?;
         let exec = testkit::exec(2, &p);
-        same_bytes(&Record::Event(exec.clone()), &ctx).map_err(TestCaseError::fail)?;
+        same_bytes(&mut lines, &Record::Event(exec.clone()), &ctx).map_err(TestCaseError::fail)?;
         let alert = Alert {
             rule: rule(pick),
             event: ev.clone(),
@@ -693,6 +764,6 @@ proptest! {
             suppressed: flags,
             evidence: vec![Evidence::of(&exec), Evidence::of(&ev)],
         };
-        same_bytes(&Record::Alert(alert), &ctx).map_err(TestCaseError::fail)?;
+        same_bytes(&mut lines, &Record::Alert(alert), &ctx).map_err(TestCaseError::fail)?;
     }
 }
