@@ -26,9 +26,23 @@ use crate::stats::Stats;
 /// The image of a process we never saw exec (e.g. its parent was unknown).
 static UNKNOWN_IMAGE: LazyLock<Arc<Image>> = LazyLock::new(|| Arc::new(Image::default()));
 
+/// Slots of the cache of shortened parents (see [`Enricher::link`]).
+const CUT_SLOTS: usize = 16;
+
+/// A parent and the copy of it whose chain is cut to the ancestry depth.
+type Cut = (Arc<Process>, Arc<Process>, u32);
+
 pub struct Enricher {
     table: ProcTable,
     ancestry_depth: usize,
+    /// Shortened copies of parents whose chain is already at the ancestry
+    /// depth, by the parent's address: every child of a deep shell would
+    /// otherwise get its own copy of the shell (and of its kept
+    /// ancestors), allocated per fork and per exec, and the writer, which
+    /// caches a parent's serialized bytes by its address, would never see
+    /// the same parent twice. A slot holds the parent itself, so its
+    /// address cannot be reused by another process while cached.
+    cuts: [Option<Cut>; CUT_SLOTS],
 }
 
 impl Enricher {
@@ -36,7 +50,28 @@ impl Enricher {
         Enricher {
             table: ProcTable::new(max_entries),
             ancestry_depth,
+            cuts: Default::default(),
         }
+    }
+
+    /// [`Process::link_parent`], sharing one shortened copy per parent.
+    fn link(&mut self, parent: Option<Arc<Process>>) -> (Option<Arc<Process>>, u32) {
+        let depth = self.ancestry_depth;
+        let p = match parent {
+            Some(p) if depth > 0 && p.chain_len as usize + 1 > depth => p,
+            other => return Process::link_parent(other, depth),
+        };
+        let slot = (Arc::as_ptr(&p) as usize >> 4) % CUT_SLOTS;
+        if let Some((orig, cut, len)) = &self.cuts[slot]
+            && Arc::ptr_eq(orig, &p)
+        {
+            return (Some(cut.clone()), *len);
+        }
+        let (cut, len) = Process::link_parent(Some(p.clone()), depth);
+        if let Some(c) = &cut {
+            self.cuts[slot] = Some((p, c.clone(), len));
+        }
+        (cut, len)
     }
 
     /// Seed the table from procfs; returns the number of processes added.
@@ -56,7 +91,7 @@ impl Enricher {
         match &ev.body {
             Body::Exec(b) => {
                 let parent = self.table.get_same(b.ppid, b.parent_start_ns);
-                let (parent, chain_len) = Process::link_parent(parent, self.ancestry_depth);
+                let (parent, chain_len) = self.link(parent);
                 let p = Arc::new(Process {
                     pid: ev.pid,
                     ppid: b.ppid,
@@ -80,7 +115,7 @@ impl Enricher {
                 } else {
                     self.table.get(b.child_ppid).cloned()
                 };
-                let (parent, chain_len) = Process::link_parent(real_parent, self.ancestry_depth);
+                let (parent, chain_len) = self.link(real_parent);
                 let p = Arc::new(Process {
                     pid: ev.pid,
                     ppid: b.child_ppid,
@@ -224,6 +259,54 @@ mod tests {
         e.enrich(&mut x);
         assert_eq!(x.process.as_ref().unwrap().image.executable, "/bin/true");
         assert!(e.table().len() == 1);
+    }
+
+    /// Below a shell whose chain is at the ancestry depth, every child
+    /// shares one shortened copy of the shell: the same ancestry as
+    /// `link_parent` gives, made once.
+    #[test]
+    fn children_of_a_deep_parent_share_its_shortened_copy() {
+        let mut e = Enricher::new(1024, 3);
+        // init(1) -> a(2) -> b(3) -> sh(4): sh's chain is 3 long.
+        let mut prev = (0, 0);
+        for (pid, path) in [(1, "/sbin/init"), (2, "/a"), (3, "/b"), (4, "/bin/sh")] {
+            let mut x = exec(pid, prev.0, pid as u64 * 100, prev.1, path);
+            e.enrich(&mut x);
+            prev = (pid, pid as u64 * 100);
+        }
+        let kids: Vec<Arc<Process>> = (0..3)
+            .flat_map(|i| {
+                let (pid, start) = (50 + i, 1000 + i as u64);
+                let mut f = fork(4, 400, pid, start);
+                e.enrich(&mut f);
+                let mut x = exec(pid, 4, start, 400, "/bin/true");
+                e.enrich(&mut x);
+                [f.process.unwrap(), x.process.unwrap()]
+            })
+            .collect();
+        let first = kids[0].parent.as_ref().unwrap();
+        for k in &kids {
+            let p = k.parent.as_ref().unwrap();
+            assert!(Arc::ptr_eq(p, first), "a new copy for pid {}", k.pid);
+            let anc: Vec<_> = k.ancestors().map(|a| a.image.executable.as_str()).collect();
+            assert_eq!(anc, ["/bin/sh", "/b", "/a"]);
+            assert_eq!(k.chain_len, 3);
+        }
+        // The same as the uncached link.
+        let sh = e.table.get(4).cloned();
+        let (plain, len) = Process::link_parent(sh, 3);
+        let plain: Vec<_> = std::iter::successors(plain.as_ref(), |p| p.parent.as_ref())
+            .map(|a| a.image.executable.as_str())
+            .collect();
+        assert_eq!((plain, len), (vec!["/bin/sh", "/b", "/a"], 3));
+        // A new exec of the shell is a new parent: a new copy.
+        let mut again = exec(4, 3, 400, 300, "/bin/zsh");
+        e.enrich(&mut again);
+        let mut f = fork(4, 400, 60, 2000);
+        e.enrich(&mut f);
+        let p = f.process.unwrap();
+        assert_eq!(p.parent.as_ref().unwrap().image.executable, "/bin/zsh");
+        assert!(!Arc::ptr_eq(p.parent.as_ref().unwrap(), first));
     }
 
     #[test]
