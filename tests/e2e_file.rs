@@ -466,7 +466,7 @@ fn writes_across_mount_points_resolve_and_filter() {
         });
     }
     // A watched write after the unwatched one, to know the agent has seen it.
-    let marker = format!("/etc/{}", unique("marker"));
+    let marker = format!("/etc/{}", unique("mnt-marker"));
     fs::write(&marker, "x").unwrap();
     agent.wait_for("the marker write", |r| {
         get(r, "file.path") == marker.as_str()
