@@ -56,11 +56,20 @@ struct {
 	__type(value, struct edr_file_buf);
 } edr_file_scratch SEC(".maps");
 
-/* The lookup key, with slack so variable-offset copies stay in bounds. */
+/*
+ * The lookup key, with slack so variable-offset copies stay in bounds.
+ * The pad puts key.data on an 8-byte boundary (map values are 8-aligned):
+ * edr_scan_word loads it a word at a time, and unaligned words would be
+ * eight byte loads each.
+ */
 struct edr_prefix_buf {
+	__u32 pad;
 	struct edr_prefix_key key;
 	__u8 slack[EDR_PREFIX_MAX];
 };
+
+_Static_assert(__builtin_offsetof(struct edr_prefix_buf, key.data) % 8 == 0,
+	       "edr_prefix_buf: key.data is word-aligned");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -122,6 +131,21 @@ struct edr_file_args {
 #define EDR_V_EXCLUDE 2 /* under an excluded prefix */
 #define EDR_V_UNSURE  3 /* not canonical (or too long to tell): userspace decides */
 
+/* The f_path of @f: two plain loads where EDR_DIRECT_LOADS, a probe read otherwise. */
+static __always_inline struct path edr_file_path(struct file *f)
+{
+	struct path p;
+
+	if (EDR_DIRECT_LOADS) {
+		struct file *ff = bpf_core_cast(f, struct file);
+
+		p.mnt = ff->f_path.mnt;
+		p.dentry = ff->f_path.dentry;
+		return p;
+	}
+	return BPF_CORE_READ(f, f_path);
+}
+
 /* Append the resolved path of @p at data[off]; return the new end. */
 static __always_inline __u32 edr_file_put_path(struct edr_file_buf *b, struct edr_path_buf *pb,
 					       __u32 off, const struct path *p,
@@ -172,15 +196,17 @@ static __always_inline __u32 edr_file_put_dir(struct edr_file_buf *b, struct edr
 	struct path p;
 
 	if (dirfd == AT_FDCWD) {
-		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		/* BTF-typed, as in edr_fd_file: plain loads */
+		struct fs_struct *fs = bpf_get_current_task_btf()->fs;
 
-		p = BPF_CORE_READ(t, fs, pwd);
+		p.mnt = fs->pwd.mnt;
+		p.dentry = fs->pwd.dentry;
 	} else {
 		struct file *f = edr_fd_file(dirfd);
 
 		if (!f)
 			return off;
-		p = BPF_CORE_READ(f, f_path);
+		p = edr_file_path(f);
 	}
 	return edr_file_put_path(b, pb, off, &p, slice, trunc_flag);
 }
@@ -198,7 +224,7 @@ static __always_inline __u32 edr_file_operand(struct edr_file_buf *b, struct edr
 			b->rec.flags |= fault_flag;
 			return off;
 		}
-		p = BPF_CORE_READ(f, f_path);
+		p = edr_file_path(f);
 		return edr_file_put_path(b, pb, off, &p, path, trunc_flag);
 	}
 	if (src == EDR_SRC_NAME || src == EDR_SRC_TEXT) {
@@ -258,13 +284,15 @@ static long edr_scan_word(__u64 idx, void *arg)
 {
 	struct edr_word_ctx *c = arg;
 	__u32 at = (idx & 15) * 8, valid;
-	__u64 w = 0, w1 = 0, h;
+	/* key.data is word-aligned (edr_prefix_buf); the slack keeps words[16] in bounds */
+	__u64 *words = (__u64 *)c->kb->key.data;
+	__u64 w, w1, h;
 
 	if (at >= c->len)
 		return 1;
-	/* the slack after the key keeps at + 9 in bounds */
-	__builtin_memcpy(&w, &c->kb->key.data[at], 8);
-	__builtin_memcpy(&w1, &c->kb->key.data[at + 1], 8);
+	w = words[idx & 15];
+	/* bytes at + 1 .. at + 8 (little-endian: the low byte comes first) */
+	w1 = (w >> 8) | (words[(idx & 15) + 1] << 56);
 	h = edr_zero_bytes(w ^ 0x2f2f2f2f2f2f2f2fULL) &
 	    (edr_zero_bytes(w1 ^ 0x2e2e2e2e2e2e2e2eULL) |
 	     edr_zero_bytes(w1 ^ 0x2f2f2f2f2f2f2f2fULL));

@@ -51,18 +51,18 @@ struct edr_path_ctx {
 };
 
 /*
- * d_parent and d_name side by side, read in one helper call: the walk is
- * dominated by probe reads (tens of ns each), so a step makes two, this
- * and the name's bytes. The layout is checked against the running
- * kernel's BTF; where it differs, two reads.
+ * d_parent and d_name side by side, read in one helper call: without
+ * EDR_DIRECT_LOADS the walk is dominated by probe reads (tens of ns each),
+ * so a step makes two, this and the name's bytes. The layout is checked
+ * against the running kernel's BTF; where it differs, two reads.
  */
 struct edr_dentry_head {
 	__u64 parent;
 	__u64 qstr_words[2];
 };
 
-static __always_inline int edr_dentry_head(struct dentry *d, struct dentry **parent, __u32 *len,
-					   const unsigned char **name)
+static __always_inline int edr_dentry_head_read(struct dentry *d, struct dentry **parent,
+						__u32 *len, const unsigned char **name)
 {
 	__u32 off_parent = bpf_core_field_offset(struct dentry, d_parent);
 	__u32 off_name = bpf_core_field_offset(struct dentry, d_name);
@@ -86,6 +86,25 @@ static __always_inline int edr_dentry_head(struct dentry *d, struct dentry **par
 	return 0;
 }
 
+static __always_inline int edr_dentry_head(struct dentry *d, struct dentry **parent, __u32 *len,
+					   const unsigned char **name)
+{
+	if (EDR_DIRECT_LOADS) {
+		/*
+		 * Three plain loads instead of a helper call (~40 ns a step
+		 * on a v6.18 VM). A faulting load reads as 0: a NULL parent
+		 * ends the walk as a probe-read failure would.
+		 */
+		struct dentry *dd = bpf_core_cast(d, struct dentry);
+
+		*parent = dd->d_parent;
+		*len = dd->d_name.len;
+		*name = dd->d_name.name;
+		return *parent ? 0 : -1;
+	}
+	return edr_dentry_head_read(d, parent, len, name);
+}
+
 /*
  * One step up the tree. A plain bounded loop with this body exceeds the
  * verifier's 1M-instruction budget (every iteration's position is a new
@@ -104,18 +123,28 @@ static long edr_path_step(__u64 index, void *arg)
 	__u32 len, pos;
 
 	if (d == c->mnt_root) {
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		struct mount *up;
 
+		if (EDR_DIRECT_LOADS)
+			up = bpf_core_cast(mnt, struct mount)->mnt_parent;
+		else
+			up = BPF_CORE_READ(mnt, mnt_parent);
 		if (up == mnt) {
 			/* the root of the namespace's mount tree */
 			c->w.status = EDR_PATH_OK;
 			return 1;
 		}
 		/* continue in the parent mount, from the mount point */
-		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		if (EDR_DIRECT_LOADS) {
+			c->d = bpf_core_cast(mnt, struct mount)->mnt_mountpoint;
+			c->mnt_root = bpf_core_cast(up, struct mount)->mnt.mnt_root;
+		} else {
+			c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			c->mnt_root = BPF_CORE_READ(up, mnt.mnt_root);
+		}
 		c->mnt = up;
-		c->mnt_root = BPF_CORE_READ(up, mnt.mnt_root);
-		return 0;
+		/* a faulting load reads as 0 (see edr_dentry_head) */
+		return up && c->d ? 0 : 1;
 	}
 
 	if (edr_dentry_head(d, &parent, &len, &name))
@@ -157,9 +186,21 @@ static __always_inline struct edr_path_walk edr_path_resolve(struct edr_path_buf
 	    .pb = pb,
 	    .d = path->dentry,
 	    .mnt = container_of(vfsmnt, struct mount, mnt),
-	    .mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
 	    .w = {.pos = EDR_PATH_MAX, .status = EDR_PATH_TRUNC},
 	};
+
+	if (EDR_DIRECT_LOADS) {
+		/*
+		 * Every pointer the walk keeps is then the same BTF type in
+		 * every iteration (not a number in the first and a pointer
+		 * after), so the verifier can prune the callback's states.
+		 */
+		c.d = bpf_core_cast(c.d, struct dentry);
+		c.mnt = bpf_core_cast(c.mnt, struct mount);
+		c.mnt_root = bpf_core_cast(vfsmnt, struct vfsmount)->mnt_root;
+	} else {
+		c.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	}
 
 	bpf_loop(EDR_PATH_DEPTH, edr_path_step, &c, 0);
 	if (c.w.pos >= EDR_PATH_MAX) {

@@ -403,3 +403,84 @@ fn chmod_chown_link_and_symlink() {
     );
     assert_eq!(get(s[1], "rand_guard.file.at_flags"), 0x100); // AT_SYMLINK_NOFOLLOW
 }
+
+/// Mounts made by a test, unmounted (lazily) in reverse order on drop.
+struct Mounts(Vec<String>);
+
+impl Mounts {
+    fn run(&mut self, args: &[&str], target: &str) {
+        let st = Command::new("mount")
+            .args(args)
+            .arg(target)
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount {args:?} {target}: {st}");
+        self.0.push(target.to_string());
+    }
+}
+
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        for m in self.0.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(m).status();
+        }
+    }
+}
+
+/// The dentry walk crosses mount points (a tmpfs, a bind mount, a mount on
+/// a mount): a write below them is reported with its whole path when that
+/// is watched and filtered when it is not, whichever file system the
+/// leaf is on.
+#[test]
+fn writes_across_mount_points_resolve_and_filter() {
+    if !privileged("writes_across_mount_points_resolve_and_filter") {
+        return;
+    }
+    let watched = format!("/etc/{}", unique("mnt"));
+    let outside = format!("/var/lib/{}", unique("mnt-outside"));
+    let bound = format!("{watched}/bound");
+    let nested = format!("{watched}/nested");
+    let mut mounts = Mounts(Vec::new());
+    fs::create_dir_all(&watched).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    // A tmpfs in a watched directory, a tmpfs on a directory of that
+    // tmpfs, and a bind mount of an unwatched directory into it.
+    mounts.run(&["-t", "tmpfs", "-o", "size=1m", "rg-test-mnt"], &watched);
+    fs::create_dir_all(&nested).unwrap();
+    mounts.run(&["-t", "tmpfs", "-o", "size=1m", "rg-test-mnt2"], &nested);
+    fs::create_dir_all(&bound).unwrap();
+    mounts.run(&["--bind", &outside], &bound);
+    fs::create_dir_all(format!("{nested}/d")).unwrap();
+
+    let agent = Agent::start(CONFIG);
+    let in_tmpfs = format!("{watched}/a");
+    let in_nested = format!("{nested}/d/b");
+    let in_bound = format!("{bound}/c");
+    let via_outside = format!("{outside}/e");
+    for p in [&in_tmpfs, &in_nested, &in_bound, &via_outside] {
+        fs::write(p, "x").unwrap();
+    }
+    for p in [&in_tmpfs, &in_nested, &in_bound] {
+        agent.wait_for(&format!("the write of {p}"), |r| {
+            action(r) == "open" && get(r, "file.path") == p.as_str()
+        });
+    }
+    // A watched write after the unwatched one, to know the agent has seen it.
+    let marker = format!("/etc/{}", unique("mnt-marker"));
+    fs::write(&marker, "x").unwrap();
+    agent.wait_for("the marker write", |r| {
+        get(r, "file.path") == marker.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    assert!(status.success());
+    drop(mounts);
+    fs::remove_file(&marker).unwrap();
+    fs::remove_dir_all(&watched).unwrap();
+    fs::remove_dir_all(&outside).unwrap();
+
+    // The same file through the unwatched path: filtered.
+    for r in &records {
+        let p = get(r, "file.path").as_str().unwrap_or("");
+        assert!(!p.starts_with(&outside), "{r}");
+    }
+}
