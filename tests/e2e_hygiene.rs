@@ -368,6 +368,13 @@ fn files_others_may_write_are_refused_at_start_and_on_reload() {
     agent.wait_for("the old rule's alert", |r| {
         r["record_type"] == "alert" && common::pid_of(r) == kept as u64
     });
+    // Its exec written out means the detector has judged it, under the
+    // rules in force: only then may the next reload come.
+    agent.wait_for("the exec that must see the old rules", |r| {
+        r["record_type"] == "event"
+            && common::action(r) == "exec"
+            && common::pid_of(r) == not_yet as u64
+    });
     // Fixed: the reload takes both files.
     chmod(&a, 0o644);
     agent.signal(Signal::SIGHUP);
