@@ -338,6 +338,18 @@ wait_ready() {
 	done
 }
 
+# diagnose OUTPUT: what a failed wait saw, for the failure message: whether
+# the agent still runs, how many records it wrote and of which actions, and
+# the end of what it said on stderr.
+diagnose() {
+	if [ -n "${AGENT_PID:-}" ] && alive "$AGENT_PID"; then state=running; else state="not running"; fi
+	lines=$(wc -l <"$1" 2>/dev/null || echo 0)
+	actions=$(jq -R -r 'fromjson? | .event.action // empty' "$1" 2>/dev/null | sort | uniq -c | tr -s ' \n' ' ')
+	errs=$(ls "$TMP"/*.err 2>/dev/null | head -n 1)
+	tail_err=$([ -n "$errs" ] && tail -n 3 "$errs" | cut -c1-300 | tr '\n' '|')
+	echo "agent $state, $lines records (actions:$actions), stderr tail: $tail_err"
+}
+
 # wait_record FILE LITERAL JQ-CONDITION WHAT: poll (20 s) for a record
 # matching the condition. grep -F on a literal of it keeps this cheap on a
 # busy machine; fromjson? skips the line the agent is still writing.
@@ -345,7 +357,7 @@ wait_record() {
 	i=0
 	while ! grep -F -- "$2" "$1" | jq -R -e "fromjson? | select($3)" >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ "$i" -le 40 ] || fail "no $4 in $1 after 20 s (condition: $3)"
+		[ "$i" -le 40 ] || fail "no $4 in $1 after 20 s (condition: $3); $(diagnose "$1")"
 		sleep 0.5
 	done
 }
