@@ -89,29 +89,30 @@ pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
     )
 }
 
+/// A successful file operation on `path` (an open is for writing).
+pub fn file_body(op: FileOp, path: &str) -> FileBody {
+    FileBody {
+        op,
+        syscall: "test",
+        path: path.into(),
+        original_path: None,
+        target_path: None,
+        result: 0,
+        open_flags: if op == FileOp::Open { 0o1101 } else { 0 },
+        mode: None,
+        owner: None,
+        group: None,
+        at_flags: 0,
+        resolved: true,
+        unfiltered: false,
+        watched: None,
+        truncated: FileTruncation::default(),
+    }
+}
+
 /// A successful file operation by `p` at `ms`.
 pub fn file(ms: u64, p: &Arc<Process>, op: FileOp, path: &str) -> Event {
-    at(
-        ms,
-        p,
-        Body::File(FileBody {
-            op,
-            syscall: "test",
-            path: path.into(),
-            original_path: None,
-            target_path: None,
-            result: 0,
-            open_flags: if op == FileOp::Open { 0o1101 } else { 0 },
-            mode: None,
-            owner: None,
-            group: None,
-            at_flags: 0,
-            resolved: true,
-            unfiltered: false,
-            watched: None,
-            truncated: FileTruncation::default(),
-        }),
-    )
+    at(ms, p, Body::File(file_body(op, path)))
 }
 
 /// As [`file`], with the body adjusted by `f`.

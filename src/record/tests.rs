@@ -186,21 +186,9 @@ fn processes() -> Vec<Option<Arc<Process>>> {
 
 fn file_bodies() -> Vec<FileBody> {
     let base = FileBody {
-        op: FileOp::Open,
         syscall: "openat",
-        path: "/etc/cron.d/job".into(),
-        original_path: None,
-        target_path: None,
         result: 3,
-        open_flags: 0o1101,
-        mode: None,
-        owner: None,
-        group: None,
-        at_flags: 0,
-        resolved: true,
-        unfiltered: false,
-        watched: None,
-        truncated: FileTruncation::default(),
+        ..testkit::file_body(FileOp::Open, "/etc/cron.d/job")
     };
     let mut out = Vec::new();
     for op in [
@@ -287,21 +275,7 @@ fn file_bodies() -> Vec<FileBody> {
 }
 
 fn net_bodies() -> Vec<NetBody> {
-    let base = NetBody {
-        op: NetOp::Connect,
-        syscall: "connect",
-        result: 0,
-        in_progress: false,
-        family: NetFamily::Inet,
-        protocol: 6,
-        sock_type: 1,
-        local: Some("10.0.0.2:40000".parse().unwrap()),
-        remote: Some("93.184.216.34:443".parse().unwrap()),
-        unix_path: None,
-        dns: None,
-        stdio: None,
-        truncated: NetTruncation::default(),
-    };
+    let base = testkit::connect_body("93.184.216.34:443");
     let mut out = Vec::new();
     for op in [
         NetOp::Connect,
