@@ -16,21 +16,21 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
-use rand_guard::abi::{self, Hdr, file_flag, kind};
 use rand_guard::config::Config;
-use rand_guard::decode::{self, encode_exec, encode_exit, encode_file, encode_fork};
+use rand_guard::detect::filter::Filter;
+use rand_guard::detect::rules::RuleSet;
 use rand_guard::detect::{self, Detector, EventOutput};
-use rand_guard::enrich::Enricher;
-use rand_guard::event::Event;
-use rand_guard::filter::Filter;
-use rand_guard::normalize::Normalizer;
+use rand_guard::kernel::abi::{self, Hdr, file_flag, kind};
+use rand_guard::kernel::decode::{self, encode_exec, encode_exit, encode_file, encode_fork};
+use rand_guard::model::event::Event;
+use rand_guard::pipeline::enrich::Enricher;
+use rand_guard::pipeline::normalize::Normalizer;
 use rand_guard::record::{Context, LineWriter, Record};
-use rand_guard::rules::RuleSet;
 
 /// Records per batch, as the poller hands them on.
-const BATCH: usize = rand_guard::poller::BATCH_RECORDS;
+const BATCH: usize = rand_guard::pipeline::poller::BATCH_RECORDS;
 /// The writer's buffer is written out at this size (output::CHUNK).
-const CHUNK: usize = rand_guard::output::CHUNK;
+const CHUNK: usize = rand_guard::pipeline::output::CHUNK;
 /// Children per corpus: distinct pids and paths, so the process table
 /// and the serializer see varied input rather than one record repeated.
 const CYCLES: u32 = 1000;

@@ -24,13 +24,13 @@ use std::time::Duration;
 
 use rand_guard::config::{AlertsConfig, Config};
 use rand_guard::detect::Detector;
-use rand_guard::event::{
+use rand_guard::detect::rules::fields::Scratch;
+use rand_guard::detect::rules::{RuleSet, parse_file};
+use rand_guard::model::event::{
     Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image, NetBody, NetFamily,
     NetOp, NetTruncation,
 };
-use rand_guard::proctable::{Origin, Process};
-use rand_guard::rules::fields::Scratch;
-use rand_guard::rules::{RuleSet, parse_file};
+use rand_guard::model::proctable::{Origin, Process};
 
 const SAMPLES: &str = include_str!("../rules/sample-rules.toml");
 /// Distinct events; the run cycles over them.

@@ -1,49 +1,35 @@
 //! rand-guard: a small, explainable Linux EDR agent.
 //!
-//! Pipeline, one module per stage (see README.md for the picture):
-//! [`kernel`] loads the BPF programs; [`poller`] reads the ring buffer and
-//! checks each record with [`decode`]; [`normalize`] turns records into
-//! [`event::Event`]s; [`enrich`] adds process context from the
-//! [`proctable`]; [`detect`] passes events on (and raises alerts);
-//! [`output`] writes [`record`]s as JSON lines. [`agent`] wires them;
-//! [`reload`] decides what a SIGHUP changes. Beside the pipeline,
-//! [`watch`] keeps the kernel's read-watch map of `[file] watch_reads`
-//! inodes current. Before anything is loaded, [`hygiene`] checks the
-//! owner and mode of the files the agent obeys and [`caps`] the
-//! capabilities the kernel part needs.
+//! The folders draw the data flow (docs/architecture.md has the picture):
+//!
+//! ```text
+//! kernel ──ring buffer──▶ pipeline: poller → normalize → enrich ─▶ detect ─▶ pipeline::output
+//!   (load, ABI, decode)          (events and process context)   (alerts)     (record JSON lines)
+//! ```
+//!
+//! - [`config`]: validated settings; the bottom layer, importing nothing
+//!   from the stages.
+//! - [`kernel`]: loads the BPF programs, the ABI mirror of
+//!   `include/edr_abi.h`, the decoder that checks each raw record.
+//! - [`model`]: what flows between the stages: events, the process table,
+//!   alerts, counters and the health snapshot, clocks, DNS queries.
+//! - [`pipeline`]: the stages in order and the channels between them, plus
+//!   the read-watch upkeep beside them.
+//! - [`detect`]: the detector stage and what it runs: built-in detections,
+//!   correlation, self-protection, the filter, user rules.
+//! - [`record`]: the records the agent writes and their JSON form.
+//! - [`agent`]: wiring for `rand-guard run`: start-up checks, the threads,
+//!   signals and reload.
+//! - [`offline`]: `rand-guard rules check|test`: rules replayed against
+//!   recorded events without a kernel.
 
-pub mod abi;
 pub mod agent;
-#[cfg(test)]
-mod bpf;
-pub mod caps;
-pub mod channel;
-pub mod clock;
 pub mod config;
-pub mod correlate;
-pub mod decode;
 pub mod detect;
-pub mod dns;
-pub mod enrich;
-pub mod event;
-pub mod fault;
-pub mod filter;
-pub mod health;
-pub mod hygiene;
 pub mod kernel;
-pub mod normalize;
+pub mod model;
 pub mod offline;
-pub mod output;
-pub mod poller;
-pub mod proctable;
+pub mod pipeline;
 pub mod record;
-pub mod reload;
-pub mod replay;
-pub mod rules;
-pub mod signals;
-pub mod stats;
-pub mod syscalls;
-pub mod tamper;
 #[cfg(test)]
 mod testkit;
-pub mod watch;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rand_guard::agent::hygiene::{self, Policy, Role};
 use rand_guard::config::{self, Config};
-use rand_guard::hygiene::{self, Policy, Role};
 use rand_guard::{agent, offline};
 
 #[derive(Parser)]

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::event::{
+use crate::model::event::{
     Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image, NetBody, NetFamily,
     NetOp, NetTruncation,
 };
-use crate::proctable::{Origin, Process};
+use crate::model::proctable::{Origin, Process};
 
 /// 2026-11-28T08:00:00Z, and a boot clock 1000 s behind it.
 pub const WALL: u64 = 1_795_852_800_000_000_000;
@@ -144,7 +144,7 @@ pub fn stdio(
         ms,
         p,
         Body::Net(NetBody {
-            stdio: Some(crate::event::Stdio {
+            stdio: Some(crate::model::event::Stdio {
                 fds,
                 socket_inode: ino,
             }),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::{AGENT, Agent, privileged, unique};
 use nix::sys::signal::Signal;
-use rand_guard::caps::{self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
+use rand_guard::kernel::caps::{self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
 use serde_json::Value;
 
 const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/rand-guard.service");

@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use rand_guard::abi::{self, Hdr, exec_flag, file_flag, file_syscall, kind, net_flag};
-use rand_guard::decode;
+use rand_guard::kernel::abi::{self, Hdr, exec_flag, file_flag, file_syscall, kind, net_flag};
+use rand_guard::kernel::decode;
 
 fn seeds_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -602,7 +602,7 @@ fn each_seed_gets_its_expected_result() {
                 "config" => rand_guard::config::Config::parse(&text(), &p)
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
-                "rules" => rand_guard::rules::parse_file(&p, &text())
+                "rules" => rand_guard::detect::rules::parse_file(&p, &text())
                     .map(|_| ())
                     .map_err(|e| format!("{e:?}")),
                 _ => replay_verdict(&name, &text()),
@@ -626,7 +626,7 @@ fn each_seed_gets_its_expected_result() {
 fn replay_verdict(name: &str, text: &str) -> Result<(), String> {
     let output = name.starts_with("gen-alert-") || name.starts_with("gen-health-");
     for (i, line) in text.lines().enumerate() {
-        match rand_guard::replay::parse_line(line) {
+        match rand_guard::offline::replay::parse_line(line) {
             Err(e) => return Err(e.with_line(i + 1).to_string()),
             Ok(Some(_)) if output => {
                 return Err(format!("line {}: an output record replayed", i + 1));

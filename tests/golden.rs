@@ -9,15 +9,15 @@ use std::sync::Arc;
 
 use rand_guard::config::Config;
 use rand_guard::detect::Detector;
-use rand_guard::enrich::Enricher;
-use rand_guard::event::{
+use rand_guard::detect::rules::RuleSet;
+use rand_guard::model::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
     Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
 };
-use rand_guard::health::Health;
+use rand_guard::model::health::Health;
+use rand_guard::model::stats::Snapshot;
+use rand_guard::pipeline::enrich::Enricher;
 use rand_guard::record::{self, Context, Record};
-use rand_guard::rules::RuleSet;
-use rand_guard::stats::Snapshot;
 
 /// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
 const WALL: u64 = 1_795_852_800_000_000_000;
@@ -393,7 +393,7 @@ fn net_sequence() -> Vec<Record> {
             m.extend_from_slice(l.as_bytes());
         }
         m.extend_from_slice(&[0, 0, 16, 0, 1]);
-        rand_guard::dns::parse_query(&m)
+        rand_guard::model::dns::parse_query(&m)
     };
     let bodies = vec![
         NetBody {
@@ -443,7 +443,7 @@ fn net_sequence() -> Vec<Record> {
         NetBody {
             protocol: 17,
             sock_type: 2,
-            dns: Some(rand_guard::dns::parse_query(&[1, 2, 3])),
+            dns: Some(rand_guard::model::dns::parse_query(&[1, 2, 3])),
             truncated: NetTruncation {
                 payload: true,
                 ..Default::default()
@@ -490,7 +490,7 @@ fn rules_sequence() -> Vec<Record> {
         "/rules/sample-rules.toml"
     ))
     .unwrap();
-    let rules = rand_guard::rules::parse_file(
+    let rules = rand_guard::detect::rules::parse_file(
         std::path::Path::new("/etc/rand-guard/rules.d/sample-rules.toml"),
         &samples,
     )

@@ -11,15 +11,15 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rand_guard::abi::kind;
-use rand_guard::channel::Kinded;
 use rand_guard::config::{ANCESTRY_DEPTH_MAX, Config};
-use rand_guard::decode::{self, DecodeError, Reason, Record};
-use rand_guard::event::Event;
-use rand_guard::normalize::Normalizer;
+use rand_guard::detect::rules::{self, RuleSet, fields::Scratch};
+use rand_guard::kernel::abi::kind;
+use rand_guard::kernel::decode::{self, DecodeError, Reason, Record};
+use rand_guard::model::event::Event;
+use rand_guard::offline::replay::{self, Replayed};
+use rand_guard::pipeline::channel::Kinded;
+use rand_guard::pipeline::normalize::Normalizer;
 use rand_guard::record::{self, Context};
-use rand_guard::replay::{self, Replayed};
-use rand_guard::rules::{self, RuleSet, fields::Scratch};
 
 /// Every target, by the name `cargo fuzz` knows it by.
 pub const TARGETS: [&str; 4] = ["decode", "config", "rules", "replay"];
@@ -89,7 +89,7 @@ fn decode_error(data: &[u8], e: &DecodeError) {
         DecodeError::UnknownKind(k) => {
             assert_eq!(e.reason(), Reason::UnsupportedKind);
             assert!(kind::name(*k).is_none(), "kind {k} is known");
-            assert_eq!(data.get(2), Some(&rand_guard::abi::ABI_VERSION));
+            assert_eq!(data.get(2), Some(&rand_guard::kernel::abi::ABI_VERSION));
         }
         DecodeError::Truncated { len, need, .. } => {
             assert_eq!(e.reason(), Reason::InvalidSchema);

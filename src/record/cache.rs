@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
-use crate::clock::Rfc3339;
-use crate::proctable::Process;
+use crate::model::clock::Rfc3339;
+use crate::model::proctable::Process;
 
 /// Slots, a power of two. Few parents are hot at once (the shells and
 /// service managers spawning children); a slot holds at most a parent and

@@ -9,14 +9,14 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use super::*;
-use crate::correlate::Evidence;
+use crate::detect::correlate::Evidence;
 use crate::detect::{Alert, Technique};
-use crate::dns;
-use crate::event::{
+use crate::model::dns;
+use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
     Truncation,
 };
-use crate::proctable::{Origin, Process};
+use crate::model::proctable::{Origin, Process};
 
 /// The record as serde_json wrote it, with the newline.
 pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::detect::{RuleMeta, Severity};
-use crate::dns::{DnsError, Query};
-use crate::event::{
+use crate::model::dns::{DnsError, Query};
+use crate::model::event::{
     Creds, ExecBody, ExitStatus, FileTruncation, ForkBody, Image, NetTruncation, SignalBody, Stdio,
     Truncation,
 };
@@ -30,7 +30,7 @@ fn errno_names_any_result() {
 /// debug-asserts it, on the corpus below.)
 #[test]
 fn literal_names_need_no_escaping() {
-    use crate::abi::{file_syscall, net_syscall, stdio_syscall};
+    use crate::kernel::abi::{file_syscall, net_syscall, stdio_syscall};
     let names = file_syscall::ALL
         .iter()
         .chain(&net_syscall::ALL)

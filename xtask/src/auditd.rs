@@ -28,7 +28,7 @@
 //!
 //! Equivalent rules ([`rules`]): exec, fork and exit of every process (the
 //! agent's three process hooks), and the file syscalls the agent hooks
-//! (src/kernel.rs HOOKS) under the watched prefixes with write or
+//! (src/kernel HOOKS) under the watched prefixes with write or
 //! attribute intent (`perm=wa`: opens are judged by their flags, as the
 //! agent judges them), longest prefix first so excludes inside includes
 //! behave as in the agent. Differences that remain: audit's `clone` rule
@@ -66,7 +66,7 @@ pub const KEYS: &[&str] = &[
     "rg-bench-file",
 ];
 
-/// The syscalls rand-guard's file programs hook: src/kernel.rs HOOKS
+/// The syscalls rand-guard's file programs hook: src/kernel HOOKS
 /// (a test checks the two lists agree).
 pub const FILE_SYSCALLS: &[&str] = &[
     "openat",
@@ -602,7 +602,7 @@ mod tests {
     #[test]
     fn file_syscalls_match_the_agents_hooks() {
         // The agent's list, from its source: every `file("name", ...)`.
-        let src = include_str!("../../src/kernel.rs");
+        let src = include_str!("../../src/kernel/mod.rs");
         let mut hooked: Vec<&str> = src
             .split("file(\"")
             .skip(1)
@@ -612,7 +612,7 @@ mod tests {
         hooked.dedup();
         let mut ours = FILE_SYSCALLS.to_vec();
         ours.sort();
-        assert_eq!(ours, hooked, "FILE_SYSCALLS must be src/kernel.rs HOOKS");
+        assert_eq!(ours, hooked, "FILE_SYSCALLS must be src/kernel HOOKS");
         for p in ["edr_exec", "edr_fork", "edr_exit"] {
             assert!(src.contains(&format!("process(\"{p}\")")), "{p}");
         }

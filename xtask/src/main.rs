@@ -11,7 +11,7 @@ mod svg;
 // number syscalls exactly as the agent's hooks do. Rules use numbers:
 // auditctl's own name table may predate the newest syscalls (fchmodat2 is
 // Linux 6.6), and numbers mean the same to every version.
-#[path = "../../src/syscalls.rs"]
+#[path = "../../src/kernel/syscalls.rs"]
 mod syscalls;
 mod throughput;
 mod workload;

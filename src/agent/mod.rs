@@ -1,0 +1,764 @@
+//! Wires the agent together: kernel → poller → normalizer → enricher →
+//! detector → writer, with bounded channels between the stages.
+//!
+//! The poller runs on the calling thread (it owns the libbpf objects);
+//! each other stage gets a named thread. Shutdown (SIGINT/SIGTERM): the
+//! poller starts the stop clock, drains the ring buffer and drops its
+//! sender; each stage finishes its input and drops its own sender in turn;
+//! the writer flushes last. Past `[pipeline] shutdown_timeout_seconds`
+//! nothing waits any more: what is still in flight is dropped and counted.
+//! If a stage panics, the poller notices within a poll interval and
+//! stops, its neighbours see a closed channel and stop too, and the agent
+//! exits with an error naming the stage instead of hanging ([`supervise`]).
+//!
+//! SIGHUP ([`AgentControl::reload`]): the configuration file and the rules
+//! directory are read again; live settings go to the detector and the
+//! writer over channels, restart-only ones are reported, and the output is
+//! re-opened. Kernel programs stay attached throughout.
+
+pub mod hygiene;
+pub mod reload;
+pub mod signals;
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded, unbounded};
+use libbpf_rs::{MapHandle, RingBufferBuilder};
+use nix::sys::signal::Signal;
+
+use crate::agent::signals::Signals;
+use crate::config;
+use crate::config::{Cidr, Config, ConfigError, Source};
+use crate::detect::filter::Filter;
+use crate::detect::rules::{RuleErrors, RuleSet};
+use crate::detect::tamper::Protected;
+use crate::detect::{self, tamper};
+use crate::detect::{Detector, EventOutput};
+use crate::kernel::caps;
+use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
+use crate::model::stats::{Snapshot, Stats};
+use crate::pipeline::channel::{Outlet, Stage, StopClock};
+use crate::pipeline::enrich::Enricher;
+use crate::pipeline::output::{self, OutputError, Target, Writer};
+use crate::pipeline::poller::{self, Collector, Control, PollError};
+use crate::pipeline::{enrich, normalize, watch};
+use crate::record::Context;
+use hygiene::{HygieneError, Policy, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("cannot set up signal handling: {0}")]
+    Signals(#[source] nix::Error),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("{0}{hint}", hint = privilege_hint(.0))]
+    Kernel(#[from] KernelError),
+    #[error(transparent)]
+    Poll(#[from] PollError),
+    #[error("pipeline stage `{0}` panicked (its message is above); the agent stopped")]
+    StagePanicked(&'static str),
+    #[error("building the file filter failed: {0}")]
+    Filter(#[source] globset::Error),
+    #[error("{0}")]
+    Rules(#[from] RuleErrors),
+    #[error("building the exclusions failed: {0}")]
+    Exclusions(#[source] globset::Error),
+    #[error(transparent)]
+    Hygiene(#[from] HygieneError),
+}
+
+fn privilege_hint(e: &KernelError) -> &'static str {
+    let s = e.to_string();
+    if s.contains("Operation not permitted") || s.contains("Permission denied") {
+        "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
+    } else {
+        ""
+    }
+}
+
+/// `[file]` as the kernel and the filter get it: the agent's own files
+/// (rg-agent-tamper) watched for detections whatever `include` says.
+fn with_protected(file: &config::File, protected: &[Protected]) -> config::File {
+    let mut f = file.clone();
+    f.detect_only
+        .extend(protected.iter().map(|p| p.path.clone()));
+    f
+}
+
+/// Reads the configuration file again (SIGHUP), the way it was found at
+/// start.
+pub type Reread<'a> = &'a dyn Fn() -> Result<(Config, Source), ConfigError>;
+
+/// Run until SIGINT/SIGTERM. `output` overrides `config.output.path`, at
+/// start and on every reload; `config_path` is the file the configuration
+/// came from (protected by rg-agent-tamper), if any; `reread` reads the
+/// configuration again (SIGHUP). `file_policy` says whether the
+/// configuration file, the rules and an external BPF object must pass the
+/// [`hygiene`] checks (at start and on every reload).
+pub fn run(
+    cfg: &Config,
+    output: Option<&str>,
+    config_path: Option<&Path>,
+    file_policy: Policy,
+    reread: Reread,
+) -> Result<Snapshot, AgentError> {
+    // Before any thread exists, so every thread inherits the mask.
+    let signals = Signals::block().map_err(AgentError::Signals)?;
+    let stats = Arc::new(Stats::default());
+    let mut cfg = cfg.clone();
+    if let Some(o) = output {
+        cfg.output.path = o.to_string();
+    }
+    let cfg = cfg;
+    let target = Target::parse(&cfg.output.path);
+    let sink = target.open()?;
+    let clock = Arc::new(StopClock::new(Duration::from_secs(
+        cfg.pipeline.shutdown_timeout_seconds.into(),
+    )));
+
+    let enabled = |id: &str| !cfg.detections.disabled.iter().any(|d| d == id);
+    let me = std::process::id();
+    let source = ObjectSource::from_env();
+    // The agent's own files, watched in the kernel for detections whatever
+    // [file] include says (rg-agent-tamper).
+    let protected = if enabled("rg-agent-tamper") {
+        let exe = std::env::current_exe().ok();
+        let object = match &source {
+            ObjectSource::File(p) => Some(p.as_path()),
+            ObjectSource::Embedded => None,
+        };
+        tamper::protected_paths(
+            exe.as_deref(),
+            object,
+            config_path,
+            Path::new(&cfg.rules.dir),
+        )
+    } else {
+        Vec::new()
+    };
+    // The filter's prefix rules are also the kernel's: one definition.
+    let filter = Filter::new(&with_protected(&cfg.file, &protected)).map_err(AgentError::Filter)?;
+    let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+    let host = ctx.hostname.clone();
+    // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+    hygiene::check_rules_dir(&cfg.rules.dir, file_policy)?;
+    let rules = RuleSet::load_dir(&cfg.rules.dir)?;
+    stats.set_rules_loaded(rules.len());
+    let mut detector =
+        Detector::new(&cfg, &host, rules, Some(stats.clone())).map_err(AgentError::Exclusions)?;
+    detector.protect(protected.clone(), me);
+    // Unbounded: reloads come from an operator, a handful at most, and the
+    // poller must never block on a busy detector or writer.
+    let (reload_tx, reload_rx) = unbounded();
+    let (writer_tx, writer_rx) = unbounded();
+    let event_output = EventOutput::from_config(&cfg);
+
+    if let ObjectSource::File(path) = &source {
+        hygiene::check(path, Role::BpfObject, file_policy)?;
+    }
+    let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
+    let kernel = Kernel::load(LoadOptions {
+        source: source.clone(),
+        ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
+        wakeup_bytes: cfg.kernel.wakeup_bytes,
+        agent_tgid: me,
+        file: cfg.file.enabled,
+        report_failed: cfg.file.report_failed,
+        watch_reads: read_watch,
+        prefixes: filter.prefixes().kernel_entries(),
+        stdio: enabled("rg-reverse-shell"),
+        signals: enabled("rg-agent-signal"),
+        network: cfg.network.enabled,
+        net_hooks: cfg.network.hooks.clone(),
+        dns: cfg.network.collect_dns,
+        net_families: cfg.network.families.iter().map(|f| f.af()).collect(),
+        exclude_ports: cfg.network.exclude_ports.clone(),
+        exclude_networks: cfg
+            .network
+            .exclude_networks
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .collect(),
+    })?;
+    for (hook, why) in &kernel.skipped {
+        eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
+    }
+    if let Ok(eff) = caps::CapSet::effective() {
+        for d in caps::degraded(eff, read_watch) {
+            eprintln!("rand-guard: warning: {d}");
+        }
+    }
+
+    // Fill the read watch before reporting ready: a read right after
+    // start-up is seen. The keeper thread keeps it current from then on,
+    // on hints from the normalizer.
+    let (keeper, hints) = if read_watch {
+        let map = MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| {
+            KernelError::Map {
+                map: "edr_read_watch",
+                source,
+            }
+        })?;
+        let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
+        let r = keeper.refresh();
+        for e in &r.errors {
+            eprintln!("rand-guard: warning: read watch: {e}");
+        }
+        stats.set_read_watch(r.present as u64, 0);
+        eprintln!(
+            "rand-guard: read watch: {} of {} watched files exist",
+            r.present,
+            cfg.file.watch_reads.len()
+        );
+        let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
+        (Some((keeper, hints_rx)), Some(hints))
+    } else {
+        (None, None)
+    };
+    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
+
+    // Seed after attaching: a process started in between is then seen by
+    // the kernel hooks, the scan, or both (the table takes the newest).
+    let depth = cfg.process_table.ancestry_depth as usize;
+    let mut enricher = Enricher::new(cfg.process_table.max_entries as usize, depth);
+    let seeded = enricher.seed(Path::new("/proc"), me);
+
+    let cap = cfg.pipeline.channel_capacity as usize;
+    let policy = cfg.pipeline.backpressure;
+    let (raw_tx, raw_rx) = bounded(cap);
+    let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone(), clock.clone());
+    let (recycle_tx, recycle_rx) = bounded(cap);
+    let (norm_tx, norm_rx) = bounded(cap);
+    let norm_tx = Outlet::new(
+        norm_tx,
+        policy,
+        Stage::Normalizer,
+        stats.clone(),
+        clock.clone(),
+    );
+    let (enr_tx, enr_rx) = bounded(cap);
+    let enr_tx = Outlet::new(
+        enr_tx,
+        policy,
+        Stage::Enricher,
+        stats.clone(),
+        clock.clone(),
+    );
+    let (det_tx, det_rx) = bounded(cap);
+    let det_tx = Outlet::new(
+        det_tx,
+        policy,
+        Stage::Detector,
+        stats.clone(),
+        clock.clone(),
+    );
+    let writer = Writer::new(
+        target.clone(),
+        sink,
+        cfg.output.buffer_bytes as usize,
+        ctx,
+        stats.clone(),
+        clock.clone(),
+    );
+    let health_every = Duration::from_secs(cfg.health.interval_seconds.into());
+
+    let collector = Collector::new(stats.clone());
+    let cb = collector.clone();
+    let events = kernel.map("edr_events")?;
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&events, move |bytes| cb.borrow_mut().on_record(bytes))
+        .map_err(KernelError::RingBuffer)?;
+    let rb = builder.build().map_err(KernelError::RingBuffer)?;
+    let epoll_fd = rb.epoll_fd();
+    // SAFETY: the epoll fd belongs to `rb`, which outlives every use of
+    // this borrow (the poll loop below).
+    let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
+
+    let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+    let mut stages: Vec<(&'static str, StageFn)> = vec![
+        (
+            "normalizer",
+            Box::new(move || normalize::run(raw_rx, norm_tx, recycle_tx, normalizer, hints, st)),
+        ),
+        (
+            "enricher",
+            Box::new(move || enrich::run(norm_rx, enr_tx, enricher, st2)),
+        ),
+        (
+            "detector",
+            Box::new(move || {
+                detect::run(
+                    enr_rx,
+                    reload_rx,
+                    det_tx,
+                    filter,
+                    detector,
+                    event_output,
+                    st3,
+                )
+            }),
+        ),
+        (
+            "writer",
+            Box::new(move || output::run(det_rx, writer_rx, writer, health_every)),
+        ),
+    ];
+    // Ends when the normalizer drops the hints' sender.
+    if let Some((k, rx)) = keeper {
+        let st = stats.clone();
+        stages.push(("read-watch", Box::new(move || watch::run(k, rx, st))));
+    }
+    supervise(stages, |panicked| {
+        eprintln!(
+            "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
+            source,
+            kernel.attached().collect::<Vec<_>>().join(", "),
+        );
+        let mut control = AgentControl {
+            signals: &signals,
+            kernel: &kernel,
+            stats: &stats,
+            clock: &clock,
+            watch: panicked,
+            running: cfg.clone(),
+            output_override: output.map(str::to_string),
+            reread,
+            policy: file_policy,
+            protected: &protected,
+            agent_pid: me,
+            host: &host,
+            reload: reload_tx,
+            writer: writer_tx,
+            stop: false,
+            last_programs: None,
+        };
+        let polled = poller::run(
+            |n| rb.consume_raw_n(n),
+            epoll_fd,
+            &collector,
+            &raw_tx,
+            &recycle_rx,
+            &mut control,
+            poller::stop_drain_batches(cfg.kernel.ring_buffer_bytes),
+        );
+        drop(raw_tx); // the normalizer finishes its input and hangs up
+        polled.map_err(AgentError::from)
+    })?;
+
+    if let Some(k) = kernel.read_kstats() {
+        stats.set_kernel(&k);
+    }
+    Ok(stats.snapshot())
+}
+
+/// A pipeline stage's thread body.
+pub type StageFn<'env> = Box<dyn FnOnce() + Send + 'env>;
+
+/// The first pipeline stage that panicked, as its thread unwinds.
+#[derive(Debug, Default)]
+pub struct StageWatch(OnceLock<&'static str>);
+
+impl StageWatch {
+    pub fn failed(&self) -> Option<&'static str> {
+        self.0.get().copied()
+    }
+
+    fn set(&self, stage: &'static str) {
+        let _ = self.0.set(stage);
+    }
+}
+
+/// Marks `stage` failed in the watch if its thread unwinds.
+struct PanicGuard<'a> {
+    watch: &'a StageWatch,
+    stage: &'static str,
+}
+
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.watch.set(self.stage);
+        }
+    }
+}
+
+/// Run each stage on its own thread (`rg-<name>`) and `poll` on this one,
+/// then join them all. A stage that panics is marked in the [`StageWatch`] as
+/// its thread unwinds: the poll loop looks at it (the agent's does on
+/// every idle round, at most [`poller::POLL_INTERVAL`] apart) and stops;
+/// the stages after the dead one see their input close, the ones before
+/// it their output. The result names the first stage that panicked, even
+/// when the poll loop ended on the broken pipeline first; a panic in
+/// `poll` itself is caught and named `poller`.
+pub fn supervise<'env>(
+    stages: Vec<(&'static str, StageFn<'env>)>,
+    poll: impl FnOnce(&StageWatch) -> Result<(), AgentError>,
+) -> Result<(), AgentError> {
+    let watch = StageWatch::default();
+    thread::scope(|s| {
+        let handles: Vec<_> = stages
+            .into_iter()
+            .map(|(stage, f)| {
+                let watch = &watch;
+                let h = thread::Builder::new()
+                    .name(format!("rg-{stage}"))
+                    .spawn_scoped(s, move || {
+                        let _guard = PanicGuard { watch, stage };
+                        f()
+                    })
+                    .expect("spawning a pipeline thread");
+                (stage, h)
+            })
+            .collect();
+        // The poll loop is a stage too: a panic there drops what it holds
+        // (the first channel's sender among it), so the stages end as
+        // after a stop, and the error names it.
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&watch)))
+            .unwrap_or_else(|_| {
+                watch.set("poller");
+                Ok(())
+            });
+        for (stage, h) in handles {
+            if h.join().is_err() {
+                watch.set(stage);
+            }
+        }
+        match watch.failed() {
+            Some(stage) => Err(AgentError::StagePanicked(stage)),
+            None => polled,
+        }
+    })
+}
+
+struct AgentControl<'a> {
+    signals: &'a Signals,
+    kernel: &'a Kernel,
+    stats: &'a Arc<Stats>,
+    clock: &'a StopClock,
+    watch: &'a StageWatch,
+    /// The configuration in force (with `--output` applied).
+    running: Config,
+    /// `--output`: wins over `[output] path` on every reload too.
+    output_override: Option<String>,
+    reread: Reread<'a>,
+    /// Whether a reloaded configuration file and rules directory must
+    /// pass the [`hygiene`] checks.
+    policy: Policy,
+    /// The agent's own files (rg-agent-tamper), fixed at start: they are
+    /// in the kernel's prefixes.
+    protected: &'a [Protected],
+    agent_pid: u32,
+    host: &'a str,
+    /// Reloaded settings for the detector and the writer (SIGHUP).
+    reload: Sender<detect::Reload>,
+    writer: Sender<output::Settings>,
+    stop: bool,
+    last_programs: Option<std::time::Instant>,
+}
+
+impl AgentControl<'_> {
+    /// SIGHUP: read the configuration file and the rules directory again.
+    ///
+    /// An invalid file (or one that fails the hygiene checks) is refused
+    /// with the error it would stop the agent with at start, and
+    /// everything in force stays. A valid one: its live settings
+    /// ([`reload::LIVE`]) take effect; a changed restart-only setting is
+    /// reported ("needs a restart: <key>") and keeps its running value.
+    /// Then the rules directory is loaded: a bad one (or one that fails
+    /// the hygiene checks) is refused with every error, and the rules in
+    /// force stay. Either way the output is re-opened (log rotation), and
+    /// counters say what happened.
+    fn reload(&mut self) {
+        let applied = self.reload_config();
+        if !applied {
+            self.stats.count_config_reload(false);
+        }
+        let settings = output::Settings {
+            target: Target::parse(&self.running.output.path),
+            buffer_bytes: self.running.output.buffer_bytes as usize,
+            health_every: Duration::from_secs(self.running.health.interval_seconds.into()),
+        };
+        let _ = self.writer.send(settings);
+    }
+
+    /// The configuration and rules part of a reload; false when the
+    /// configuration was refused.
+    fn reload_config(&mut self) -> bool {
+        const REFUSED: &str = "rand-guard: config reload refused, everything in force stays";
+        let (mut file, source) = match (self.reread)() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{REFUSED}: {e}");
+                return false;
+            }
+        };
+        if let Source::File(path) = &source
+            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
+        {
+            eprintln!("{REFUSED}: {e}");
+            return false;
+        }
+        if let Some(o) = &self.output_override {
+            file.output.path = o.clone();
+        }
+        let plan = match reload::plan(&self.running, &file) {
+            Ok(p) => p,
+            Err((key, reason)) => {
+                let path = match &source {
+                    Source::File(p) | Source::Defaults(p) => p.clone(),
+                };
+                let e = ConfigError {
+                    file: path,
+                    key: Some(key.to_string()).filter(|k| !k.is_empty()),
+                    line: None,
+                    reason,
+                };
+                eprintln!("{REFUSED}: {e} (a setting it depends on needs a restart)");
+                return false;
+            }
+        };
+        let cfg = &plan.effective;
+        let loaded = hygiene::check_rules_dir(&cfg.rules.dir, self.policy)
+            .map_err(|e| e.to_string())
+            .and_then(|()| RuleSet::load_dir(&cfg.rules.dir).map_err(|e| e.to_string()));
+        let (rules, keep_rules) = match loaded {
+            Ok(rules) => (rules, false),
+            Err(e) => {
+                self.stats.count_rules_reload(false);
+                eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");
+                (RuleSet::default(), true)
+            }
+        };
+        let n = rules.len();
+        // Both were checked when the file was parsed; refuse rather than
+        // half-apply should that ever disagree.
+        let built = Filter::new(&with_protected(&cfg.file, self.protected)).and_then(|filter| {
+            Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(|mut detector| {
+                detector.protect(self.protected.to_vec(), self.agent_pid);
+                (filter, detector)
+            })
+        });
+        let (filter, detector) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{REFUSED}: {source}: {e}");
+                return false;
+            }
+        };
+        let msg = detect::Reload {
+            filter,
+            detector,
+            keep_rules,
+            keep_correlation: cfg.detections == self.running.detections,
+            output: EventOutput::from_config(cfg),
+        };
+        if self.reload.send(msg).is_err() {
+            return false; // the detector is gone: the pipeline is stopping
+        }
+        if !keep_rules {
+            self.stats.count_rules_reload(true);
+            eprintln!(
+                "rand-guard: rules reloaded: {n} rules from {}",
+                cfg.rules.dir.display()
+            );
+        }
+        for c in &plan.needs_restart {
+            eprintln!(
+                "rand-guard: config reload: needs a restart: {} (the running value {} stays; \
+                 the file says {})",
+                c.key, c.running, c.file
+            );
+        }
+        let changed: Vec<&str> = plan.changed.iter().map(|c| c.key.as_str()).collect();
+        eprintln!(
+            "rand-guard: config reloaded from {source}: {}",
+            if changed.is_empty() {
+                "no live setting changed".to_string()
+            } else {
+                format!("changed {}", changed.join(", "))
+            }
+        );
+        self.stats.count_config_reload(true);
+        self.running = plan.effective;
+        true
+    }
+}
+
+impl Control for AgentControl<'_> {
+    fn wake_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.signals.fd()
+    }
+
+    fn should_stop(&mut self) -> bool {
+        for sig in self.signals.pending() {
+            match sig {
+                Signal::SIGINT | Signal::SIGTERM => self.stop = true,
+                Signal::SIGHUP => self.reload(),
+                _ => {}
+            }
+        }
+        match self.watch.failed() {
+            Some(stage) if !self.stop => {
+                eprintln!("rand-guard: pipeline stage `{stage}` panicked; stopping");
+                self.stop = true;
+            }
+            _ => {}
+        }
+        if self.stop {
+            self.clock.start();
+        }
+        self.stop
+    }
+
+    fn tick(&mut self) {
+        if let Some(k) = self.kernel.read_kstats() {
+            self.stats.set_kernel(&k);
+        }
+        // Program run statistics cost a syscall per program: once a second.
+        if self
+            .last_programs
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
+        {
+            self.last_programs = Some(std::time::Instant::now());
+            let stats = kernel::bpf_stats_enabled().then(|| self.kernel.program_stats());
+            self.stats.set_programs(stats);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::Receiver;
+    use std::time::Instant;
+
+    /// forward → panicky detector → collecting writer; the detector
+    /// panics on the third item.
+    fn pipeline<'a>(
+        input: Receiver<u32>,
+        written: &'a std::sync::Mutex<Vec<u32>>,
+    ) -> Vec<(&'static str, StageFn<'a>)> {
+        let (b_tx, b_rx) = bounded::<u32>(1);
+        let (c_tx, c_rx) = bounded::<u32>(1);
+        vec![
+            (
+                "normalizer",
+                Box::new(move || {
+                    for x in input {
+                        if b_tx.send(x).is_err() {
+                            return;
+                        }
+                    }
+                }),
+            ),
+            (
+                "detector",
+                Box::new(move || {
+                    for x in b_rx {
+                        assert!(x != 3, "injected fault on item {x}");
+                        if c_tx.send(x).is_err() {
+                            return;
+                        }
+                    }
+                }),
+            ),
+            (
+                "writer",
+                Box::new(move || {
+                    for x in c_rx {
+                        written.lock().unwrap().push(x);
+                    }
+                }),
+            ),
+        ]
+    }
+
+    /// The way the agent's poll loop stops: it looks at the watch on
+    /// every idle round. Here the source goes quiet after the fault, so
+    /// only the watch can end the run.
+    #[test]
+    fn a_stage_that_panics_ends_the_run_and_is_named() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        let result = supervise(pipeline(rx, &written), |watch| {
+            for x in 1..=3 {
+                tx.send(x).unwrap();
+            }
+            while watch.failed().is_none() {
+                assert!(started.elapsed() < Duration::from_secs(10), "never noticed");
+                thread::sleep(poller::POLL_INTERVAL);
+            }
+            // As the agent's poll loop does when it returns: the first
+            // stage's input closes, so every thread can be joined.
+            drop(tx);
+            Ok(())
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("detector"))),
+            "{result:?}"
+        );
+        assert_eq!(*written.lock().unwrap(), [1, 2]);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let shown = result.unwrap_err().to_string();
+        assert!(
+            shown.starts_with("pipeline stage `detector` panicked"),
+            "{shown}"
+        );
+    }
+
+    /// When the poll loop ends first on the broken pipeline (its send
+    /// fails), the error still names the stage that panicked.
+    #[test]
+    fn the_panicked_stage_wins_over_the_broken_pipeline_it_caused() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), |_| {
+            for x in 1.. {
+                if tx.send(x).is_err() {
+                    return Err(AgentError::Poll(PollError::Downstream));
+                }
+            }
+            Ok(())
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("detector"))),
+            "{result:?}"
+        );
+    }
+
+    /// A panic in the poll loop itself: what it held is dropped, so the
+    /// stages end, and the error names the poller.
+    #[test]
+    fn a_panicking_poll_loop_is_named_and_the_stages_end() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), move |_| {
+            tx.send(1).unwrap();
+            panic!("poll loop fault");
+        });
+        assert!(
+            matches!(result, Err(AgentError::StagePanicked("poller"))),
+            "{result:?}"
+        );
+        assert_eq!(*written.lock().unwrap(), [1]);
+    }
+
+    #[test]
+    fn without_a_panic_the_poll_result_stands() {
+        let (tx, rx) = bounded::<u32>(1);
+        let written = std::sync::Mutex::new(Vec::new());
+        let result = supervise(pipeline(rx, &written), |watch| {
+            tx.send(1).unwrap();
+            drop(tx);
+            assert_eq!(watch.failed(), None);
+            Ok(())
+        });
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(*written.lock().unwrap(), [1]);
+    }
+}

@@ -1,0 +1,447 @@
+//! Path-prefix rules (shared by the kernel filter and userspace) and the
+//! userspace exclusions, applied in the detector stage.
+//!
+//! [`PrefixRules`] is the one definition of "watched": the loader turns it
+//! into the kernel's LPM trie entries, and userspace applies the same rules
+//! to the records the kernel could not judge (flagged unfiltered: a `..`
+//! or `.` in a caller's path). [`Filter`] adds the noise exclusions from
+//! config (executables and path globs). Every event it drops is counted as
+//! userspace-filtered.
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::config;
+use crate::kernel::abi::{self, PrefixKey, prefix_verdict};
+use crate::model::event::{Body, Event, FileOp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Include,
+    Exclude,
+}
+
+/// Watched and excluded path prefixes; the longest match decides, and a
+/// prefix matches itself and everything below it (never `/etcfoo` for
+/// `/etc`). An exclude equal to an include wins.
+#[derive(Debug, Clone, Default)]
+pub struct PrefixRules {
+    /// Longest first.
+    rules: Vec<(String, Verdict)>,
+}
+
+impl PrefixRules {
+    pub fn new(include: &[String], exclude: &[String]) -> Self {
+        let mut rules: Vec<(String, Verdict)> = include
+            .iter()
+            .filter(|p| !exclude.contains(p))
+            .map(|p| (p.clone(), Verdict::Include))
+            .chain(exclude.iter().map(|p| (p.clone(), Verdict::Exclude)))
+            .collect();
+        rules.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        PrefixRules { rules }
+    }
+
+    pub fn verdict(&self, path: &str) -> Option<Verdict> {
+        self.rules
+            .iter()
+            .find(|(p, _)| covers(p, path))
+            .map(|(_, v)| *v)
+    }
+
+    pub fn watched(&self, path: &str) -> bool {
+        self.verdict(path) == Some(Verdict::Include)
+    }
+
+    /// The kernel trie entries: for each prefix P, "P/" (below it) and
+    /// "P\0" (P itself); "/" alone covers everything.
+    pub fn kernel_entries(&self) -> Vec<(PrefixKey, u8)> {
+        let mut out = Vec::new();
+        for (p, v) in &self.rules {
+            let value = match v {
+                Verdict::Include => prefix_verdict::INCLUDE,
+                Verdict::Exclude => prefix_verdict::EXCLUDE,
+            };
+            let forms: Vec<Vec<u8>> = if p == "/" {
+                vec![b"/".to_vec()]
+            } else {
+                vec![
+                    [p.as_bytes(), b"/"].concat(),
+                    [p.as_bytes(), b"\0"].concat(),
+                ]
+            };
+            for bytes in forms {
+                let mut key = PrefixKey {
+                    prefixlen: (bytes.len() * 8) as u32,
+                    data: [0; abi::PREFIX_MAX],
+                };
+                key.data[..bytes.len()].copy_from_slice(&bytes);
+                out.push((key, value));
+            }
+        }
+        out
+    }
+}
+
+/// Whether prefix `p` covers `path`: equal, or a component boundary follows.
+fn covers(p: &str, path: &str) -> bool {
+    p == "/"
+        || path
+            .strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    // `*` stays within one path component; `**` crosses them.
+    GlobBuilder::new(pattern).literal_separator(true).build()
+}
+
+/// One glob with `*` confined to one component.
+pub fn glob_matcher(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    glob(pattern).map(|g| g.compile_matcher())
+}
+
+/// One glob as a compiled regex on the path's bytes: what the matcher of
+/// [`glob_matcher`] runs, without building a globset `Candidate` (a
+/// base-name and extension scan) on every test. For rules, which test one
+/// glob at a time on the hot path.
+pub fn glob_regex(pattern: &str) -> Result<regex::bytes::Regex, String> {
+    let g = glob(pattern).map_err(|e| e.kind().to_string())?;
+    regex::bytes::RegexBuilder::new(g.regex())
+        .dot_matches_new_line(true)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// A set of globs with `*` confined to one component.
+pub fn globset(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(glob(p)?);
+    }
+    b.build()
+}
+
+/// The userspace filter of the detector stage.
+pub struct Filter {
+    prefixes: PrefixRules,
+    /// `[file] include` and `detect_only`, to tell which one covers a path.
+    include: Vec<String>,
+    detect_only: Vec<String>,
+    exclude_executables: GlobSet,
+    exclude_paths: GlobSet,
+}
+
+impl Filter {
+    /// From a validated configuration (globs already checked).
+    pub fn new(cfg: &config::File) -> Result<Self, globset::Error> {
+        // The kernel watches both kinds of prefix; only the output differs.
+        let watched: Vec<String> = cfg
+            .include
+            .iter()
+            .chain(&cfg.detect_only)
+            .cloned()
+            .collect();
+        Ok(Filter {
+            prefixes: PrefixRules::new(&watched, &cfg.exclude),
+            include: cfg.include.clone(),
+            detect_only: cfg.detect_only.clone(),
+            exclude_executables: globset(&cfg.exclude_executables)?,
+            exclude_paths: globset(&cfg.exclude_paths)?,
+        })
+    }
+
+    pub fn prefixes(&self) -> &PrefixRules {
+        &self.prefixes
+    }
+
+    /// Whether `ev` is watched for detections only: a file event whose
+    /// paths are all covered by a `detect_only` prefix longer than any
+    /// `include` prefix that covers them. Such events feed the detections
+    /// and are not written.
+    pub fn detection_only(&self, ev: &Event) -> bool {
+        let Body::File(f) = &ev.body else {
+            return false;
+        };
+        if self.detect_only.is_empty() || f.watched.is_some() {
+            return false;
+        }
+        let longest = |list: &[String], path: &str| {
+            list.iter()
+                .filter(|p| covers(p, path))
+                .map(|p| p.len())
+                .max()
+        };
+        let mut paths = vec![f.path.as_str()];
+        match f.op {
+            FileOp::Rename => paths.extend(f.original_path.as_deref()),
+            FileOp::Link => paths.extend(f.target_path.as_deref()),
+            _ => {}
+        }
+        paths.iter().all(|p| match longest(&self.detect_only, p) {
+            Some(d) => longest(&self.include, p).is_none_or(|i| i < d),
+            None => false,
+        })
+    }
+
+    /// Whether the event goes on; false means drop it (and count it).
+    pub fn keep(&self, ev: &Event) -> bool {
+        let Body::File(f) = &ev.body else {
+            return true;
+        };
+        // A path cut at the kernel's bound has lost its head: where it is
+        // cannot be told, and it is reported (flagged truncated) rather than
+        // dropped, so nesting deeper than the bound hides nothing.
+        let cut = f.truncated.path || f.truncated.other_path;
+        if f.unfiltered && !cut {
+            // The kernel saw a path with "." or ".." in it; judge the
+            // normalized operands as the kernel would have.
+            let mut operands = vec![f.path.as_str()];
+            match f.op {
+                FileOp::Rename => operands.extend(f.original_path.as_deref()),
+                FileOp::Link => operands.extend(f.target_path.as_deref()),
+                _ => {}
+            }
+            if !operands.iter().any(|p| self.prefixes.watched(p)) {
+                return false;
+            }
+        }
+        if self.exclude_paths.is_match(&f.path) {
+            return false;
+        }
+        if let Some(p) = &ev.process
+            && !p.image.executable.is_empty()
+            && self.exclude_executables.is_match(&p.image.executable)
+        {
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_regex_agrees_with_the_glob_matcher() {
+        let globs = [
+            "/tmp/**",
+            "/{tmp,var/tmp,dev/shm}/**",
+            "/home/*/.ssh/authorized_keys",
+            "{/root,/home/*}/.{bash,zsh}_history",
+            "*.service",
+            "/etc/rc[0-6S].d/**",
+            "/usr/bin/?ash",
+            "**/x",
+        ];
+        let paths = [
+            "/tmp/x",
+            "/tmp",
+            "/tmpx/y",
+            "/var/tmp/a/b",
+            "/dev/shm/.k",
+            "/home/ann/.ssh/authorized_keys",
+            "/home/ann/x/.ssh/authorized_keys",
+            "/root/.zsh_history",
+            "/home/a/.bash_history",
+            "evil.service",
+            "/etc/evil.service",
+            "/etc/rc2.d/S99x",
+            "/etc/rc7.d/S99x",
+            "/usr/bin/bash",
+            "/usr/bin/dash",
+            "/usr/bin/ba/sh",
+            "/a/b/x",
+            "x",
+            "/tmp/new\nline",
+            "",
+        ];
+        for g in globs {
+            let m = glob_matcher(g).unwrap();
+            let r = glob_regex(g).unwrap();
+            for p in paths {
+                assert_eq!(m.is_match(p), r.is_match(p.as_bytes()), "{g} on {p:?}");
+            }
+        }
+        assert!(glob_regex("a[").is_err());
+    }
+    use crate::model::event::{FileBody, FileTruncation};
+
+    fn rules() -> PrefixRules {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        PrefixRules::new(
+            &s(&["/etc", "/home", "/etc/ssl/private"]),
+            &s(&["/etc/ssl", "/home/u/.cache"]),
+        )
+    }
+
+    #[test]
+    fn longest_prefix_wins_on_component_boundaries() {
+        let r = rules();
+        assert_eq!(r.verdict("/etc"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/etc/passwd"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/etcfoo/x"), None);
+        assert_eq!(r.verdict("/etc/ssl/certs/a.pem"), Some(Verdict::Exclude));
+        assert_eq!(r.verdict("/etc/ssl/private/k"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/home/u/.cache/x"), Some(Verdict::Exclude));
+        assert_eq!(r.verdict("/home/u/.cachex"), Some(Verdict::Include));
+        assert_eq!(r.verdict("/tmp/x"), None);
+        let all = PrefixRules::new(&["/".to_string()], &[]);
+        assert!(all.watched("/anything/at/all"));
+    }
+
+    #[test]
+    fn kernel_entries_spell_both_forms() {
+        let r = PrefixRules::new(
+            &["/etc".to_string(), "/".to_string()],
+            &["/etc/ssl".to_string()],
+        );
+        let entries: Vec<(String, u32, u8)> = r
+            .kernel_entries()
+            .iter()
+            .map(|(k, v)| {
+                let n = (k.prefixlen / 8) as usize;
+                (
+                    String::from_utf8_lossy(&k.data[..n]).into_owned(),
+                    k.prefixlen,
+                    *v,
+                )
+            })
+            .collect();
+        assert_eq!(
+            entries,
+            vec![
+                ("/etc/ssl/".into(), 72, prefix_verdict::EXCLUDE),
+                ("/etc/ssl\0".into(), 72, prefix_verdict::EXCLUDE),
+                ("/etc/".into(), 40, prefix_verdict::INCLUDE),
+                ("/etc\0".into(), 40, prefix_verdict::INCLUDE),
+                ("/".into(), 8, prefix_verdict::INCLUDE),
+            ]
+        );
+    }
+
+    fn file_event(op: FileOp, path: &str, original: Option<&str>, unfiltered: bool) -> Event {
+        Event {
+            seq: 1,
+            time_ns: 0,
+            ktime_ns: 0,
+            pid: 1,
+            tid: 1,
+            body: Body::File(FileBody {
+                op,
+                syscall: "renameat2",
+                path: path.into(),
+                original_path: original.map(Into::into),
+                target_path: None,
+                result: 0,
+                open_flags: 0,
+                mode: None,
+                owner: None,
+                group: None,
+                at_flags: 0,
+                resolved: false,
+                unfiltered,
+                watched: None,
+                truncated: FileTruncation::default(),
+            }),
+            process: None,
+        }
+    }
+
+    #[test]
+    fn unfiltered_records_are_judged_in_userspace() {
+        let f = Filter::new(&config::File::default()).unwrap();
+        // "/tmp/../etc/x" was normalized to /etc/x by the normalizer.
+        assert!(f.keep(&file_event(FileOp::Unlink, "/etc/x", None, true)));
+        assert!(!f.keep(&file_event(FileOp::Unlink, "/srv/x", None, true)));
+        // Either rename operand may be the watched one.
+        assert!(f.keep(&file_event(
+            FileOp::Rename,
+            "/srv/x",
+            Some("/etc/cron.d/x"),
+            true
+        )));
+        // Records the kernel already judged are not judged again.
+        assert!(f.keep(&file_event(FileOp::Unlink, "/srv/x", None, false)));
+        // A path cut at the kernel's bound (its head is gone) is kept.
+        let mut cut = file_event(FileOp::Open, "/d/d/d/f", None, true);
+        if let Body::File(b) = &mut cut.body {
+            b.truncated.path = true;
+        }
+        assert!(f.keep(&cut));
+    }
+
+    #[test]
+    fn detect_only_prefixes_are_watched_but_not_written() {
+        let f = Filter::new(&config::File {
+            include: vec!["/etc".into(), "/tmp/keep".into()],
+            ..config::File::default()
+        })
+        .unwrap();
+        let only =
+            |op, path, other: Option<&str>| f.detection_only(&file_event(op, path, other, false));
+        // /tmp is watched by default, for detections only.
+        assert!(f.prefixes().verdict("/tmp/x") == Some(Verdict::Include));
+        assert!(only(FileOp::Open, "/tmp/x", None));
+        assert!(only(FileOp::Open, "/dev/shm/x", None));
+        // A longer include wins: that subtree is written.
+        assert!(!only(FileOp::Open, "/tmp/keep/x", None));
+        // Watched paths are written; so is a rename touching one.
+        assert!(!only(FileOp::Open, "/etc/x", None));
+        assert!(!only(FileOp::Rename, "/tmp/x", Some("/etc/cron.d/x")));
+        assert!(only(FileOp::Rename, "/tmp/y", Some("/tmp/x")));
+        // Not a file event.
+        let exec = Event {
+            body: Body::Exit(crate::model::event::ExitBody {
+                start_ns: 0,
+                ppid: 1,
+                name: "x".into(),
+                status: crate::model::event::ExitStatus::from_wait_status(0),
+            }),
+            ..file_event(FileOp::Open, "/tmp/x", None, false)
+        };
+        assert!(!f.detection_only(&exec));
+        // Turned off: nothing is detection-only.
+        let f = Filter::new(&config::File {
+            detect_only: vec![],
+            ..config::File::default()
+        })
+        .unwrap();
+        assert!(!f.detection_only(&file_event(FileOp::Open, "/tmp/x", None, false)));
+    }
+
+    #[test]
+    fn exclusions_by_path_glob_and_executable() {
+        let cfg = config::File {
+            exclude_executables: vec!["/usr/bin/apt*".into()],
+            ..config::File::default()
+        };
+        let f = Filter::new(&cfg).unwrap();
+        // Default exclude_paths: caches in home directories.
+        assert!(!f.keep(&file_event(
+            FileOp::Open,
+            "/home/ann/.cache/x/y",
+            None,
+            false
+        )));
+        assert!(f.keep(&file_event(FileOp::Open, "/home/ann/.bashrc", None, false)));
+        let mut ev = file_event(FileOp::Open, "/etc/apt/x", None, false);
+        ev.process = Some(std::sync::Arc::new(crate::model::proctable::Process {
+            pid: 1,
+            ppid: 0,
+            start_ns: 0,
+            start_exact: true,
+            start_time_ns: 0,
+            image: std::sync::Arc::new(crate::model::event::Image {
+                executable: "/usr/bin/apt-get".into(),
+                ..Default::default()
+            }),
+            creds: None,
+            cgroup_id: None,
+            parent: None,
+            origin: crate::model::proctable::Origin::Exec,
+            chain_len: 0,
+        }));
+        assert!(!f.keep(&ev));
+    }
+}

@@ -1,0 +1,11 @@
+//! What flows between the stages: the normalized [`event::Event`], the
+//! process table it is enriched from, the agent's counters ([`stats`]) and
+//! the health snapshot made of them, the clocks, DNS queries. Imports the
+//! kernel's ABI mirror and the config, nothing from the stages.
+
+pub mod clock;
+pub mod dns;
+pub mod event;
+pub mod health;
+pub mod proctable;
+pub mod stats;

@@ -1,0 +1,372 @@
+//! Pipeline counters, shared by the stages through one `Arc<Stats>`.
+//!
+//! Each stage bumps only its own counters (relaxed atomics: they are
+//! totals, not synchronization). Counters are monotonic totals since start,
+//! so two snapshots subtract into a rate.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::kernel::ProgramStats;
+use crate::kernel::abi::{self, kind};
+use crate::pipeline::channel::Stage;
+
+#[derive(Debug)]
+pub struct Stats {
+    /// Records read from the ring buffer (valid or not).
+    raw_events: AtomicU64,
+    /// The valid ones by kind: what the pipeline took in, so that
+    /// read = written + dropped-with-a-reason can be checked per kind.
+    raw_by_kind: [AtomicU64; kind::MAX],
+    /// Records whose bytes do not follow the ABI.
+    invalid_schema: AtomicU64,
+    /// Well-formed records of a kind this build does not know.
+    unsupported_kind: AtomicU64,
+    /// Event records written.
+    events_output: AtomicU64,
+    /// Alert records written.
+    alerts_output: AtomicU64,
+    /// Events dropped by the userspace filter.
+    userspace_filtered: AtomicU64,
+    /// Alerts suppressed as repeats (once-per-process rules, rate limits).
+    rate_limited: AtomicU64,
+    /// Records the writer could not write (dropped), whatever the reason.
+    output_failures: AtomicU64,
+    /// Failed attempts to write to or open the output, and deletions of
+    /// the output file found; retries count again.
+    output_errors: AtomicU64,
+    /// Bytes of records waiting for the output now (a gauge).
+    output_buffered_bytes: AtomicU64,
+    /// Records the writer dropped from its buffer, by [`OutputDrop`].
+    output_buffer_drops: [AtomicU64; 2],
+    /// The same by kind (slots as `channel_full_kind`).
+    output_buffer_drops_kind: [AtomicU64; kind::ALL.len() + 3],
+    /// User rules in force now (a gauge), and SIGHUP reloads that took
+    /// effect or were refused (the old rules stay on a refusal).
+    rules_loaded: AtomicU64,
+    rules_reloads: AtomicU64,
+    rules_reload_failures: AtomicU64,
+    /// SIGHUP reloads of the configuration file that took effect or were
+    /// refused (an invalid file: everything in force stays).
+    config_reloads: AtomicU64,
+    config_reload_failures: AtomicU64,
+    /// Scenario correlation: entries held now (a gauge) and entries
+    /// pushed out before their window was over.
+    correlation_state_size: AtomicU64,
+    correlation_evictions: AtomicU64,
+    /// Process table entries now (a gauge) and evictions since start.
+    proc_table_size: AtomicU64,
+    proc_table_evictions: AtomicU64,
+    /// `[file] watch_reads` files that exist now (a gauge), and changes
+    /// the keeper made after the first fill (replacements, appearances,
+    /// disappearances).
+    read_watch_files: AtomicU64,
+    read_watch_updates: AtomicU64,
+    /// Kernel counters, summed over CPUs, as last read from the map.
+    kernel_ringbuf_drops: [AtomicU64; kind::MAX],
+    kernel_filtered: [AtomicU64; kind::MAX],
+    kernel_failed: [AtomicU64; kind::MAX],
+    /// Records dropped because the next stage's channel was full (policy
+    /// `drop`), by the stage that dropped them.
+    channel_full: [AtomicU64; 4],
+    /// The same drops by kind: slots are kind::ALL's positions, then
+    /// alert, health, unknown.
+    channel_full_kind: [AtomicU64; kind::ALL.len() + 3],
+    /// Per-program kernel run statistics, when the kernel counts them.
+    programs: Mutex<Option<Vec<ProgramStats>>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            raw_events: AtomicU64::new(0),
+            raw_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            invalid_schema: AtomicU64::new(0),
+            unsupported_kind: AtomicU64::new(0),
+            events_output: AtomicU64::new(0),
+            alerts_output: AtomicU64::new(0),
+            userspace_filtered: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            output_failures: AtomicU64::new(0),
+            output_errors: AtomicU64::new(0),
+            output_buffered_bytes: AtomicU64::new(0),
+            output_buffer_drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            output_buffer_drops_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            rules_loaded: AtomicU64::new(0),
+            rules_reloads: AtomicU64::new(0),
+            rules_reload_failures: AtomicU64::new(0),
+            config_reloads: AtomicU64::new(0),
+            config_reload_failures: AtomicU64::new(0),
+            correlation_state_size: AtomicU64::new(0),
+            correlation_evictions: AtomicU64::new(0),
+            proc_table_size: AtomicU64::new(0),
+            proc_table_evictions: AtomicU64::new(0),
+            read_watch_files: AtomicU64::new(0),
+            read_watch_updates: AtomicU64::new(0),
+            kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
+            channel_full: std::array::from_fn(|_| AtomicU64::new(0)),
+            channel_full_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            programs: Mutex::new(None),
+        }
+    }
+}
+
+/// Why the writer dropped a record it had been given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputDrop {
+    /// The output was failing and `[output] buffer_bytes` were waiting.
+    BufferFull,
+    /// Still waiting when the agent stopped: the output was failing, or
+    /// stuck past `[pipeline] shutdown_timeout_seconds`.
+    Shutdown,
+}
+
+impl OutputDrop {
+    pub const ALL: [OutputDrop; 2] = [OutputDrop::BufferFull, OutputDrop::Shutdown];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputDrop::BufferFull => "buffer_full",
+            OutputDrop::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// A point-in-time copy of every counter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub raw_events_total: u64,
+    /// (kind name, count) for every known kind.
+    pub raw_events_by_kind_total: Vec<(&'static str, u64)>,
+    pub invalid_schema_total: u64,
+    pub unsupported_kind_total: u64,
+    pub events_output_total: u64,
+    pub alerts_output_total: u64,
+    pub userspace_filtered_total: u64,
+    pub rate_limited_total: u64,
+    pub output_failures_total: u64,
+    pub output_errors_total: u64,
+    pub output_buffered_bytes: u64,
+    /// (reason, records) for every [`OutputDrop`] reason.
+    pub output_buffer_drops_total: Vec<(&'static str, u64)>,
+    /// The same drops by record kind; only kinds with drops are listed.
+    pub output_buffer_drops_by_kind_total: Vec<(&'static str, u64)>,
+    pub rules_loaded: u64,
+    pub rules_reloads_total: u64,
+    pub rules_reload_failures_total: u64,
+    pub config_reloads_total: u64,
+    pub config_reload_failures_total: u64,
+    pub correlation_state_size: u64,
+    pub correlation_evictions_total: u64,
+    pub proc_table_size: u64,
+    pub proc_table_evictions_total: u64,
+    pub read_watch_files: u64,
+    pub read_watch_updates_total: u64,
+    /// (kind name, count) for every known kind.
+    pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
+    pub kernel_filtered_total: Vec<(&'static str, u64)>,
+    pub kernel_failed_total: Vec<(&'static str, u64)>,
+    /// (stage, records) dropped on a full channel, every stage.
+    pub channel_full_drops_total: Vec<(&'static str, u64)>,
+    /// The same drops by record kind; only kinds with drops are listed.
+    pub channel_full_drops_by_kind_total: Vec<(&'static str, u64)>,
+    /// Present while `kernel.bpf_stats_enabled` is 1.
+    pub programs: Option<Vec<ProgramStats>>,
+}
+
+impl Stats {
+    pub fn count_raw(&self, n: u64) {
+        self.raw_events.fetch_add(n, Relaxed);
+    }
+    /// One valid record of `kind` read (after `count_raw`).
+    pub fn count_raw_kind(&self, kind: u16) {
+        if let Some(slot) = self.raw_by_kind.get(kind as usize) {
+            slot.fetch_add(1, Relaxed);
+        }
+    }
+    pub fn count_invalid_schema(&self) {
+        self.invalid_schema.fetch_add(1, Relaxed);
+    }
+    pub fn count_unsupported_kind(&self) {
+        self.unsupported_kind.fetch_add(1, Relaxed);
+    }
+    pub fn count_output(&self, events: u64, alerts: u64) {
+        self.events_output.fetch_add(events, Relaxed);
+        self.alerts_output.fetch_add(alerts, Relaxed);
+    }
+    /// One record of `kind` dropped by `stage` on a full channel.
+    pub fn count_channel_full(&self, stage: Stage, kind: &'static str) {
+        self.channel_full[stage as usize].fetch_add(1, Relaxed);
+        self.channel_full_kind[kind_slot(kind)].fetch_add(1, Relaxed);
+    }
+    /// One record of `kind` dropped by the writer, for `why`; it is an
+    /// output failure too.
+    pub fn count_output_drop(&self, why: OutputDrop, kind: &'static str) {
+        self.output_failures.fetch_add(1, Relaxed);
+        self.output_buffer_drops[why as usize].fetch_add(1, Relaxed);
+        self.output_buffer_drops_kind[kind_slot(kind)].fetch_add(1, Relaxed);
+    }
+    pub fn count_output_error(&self) {
+        self.output_errors.fetch_add(1, Relaxed);
+    }
+    pub fn set_output_buffered(&self, bytes: usize) {
+        self.output_buffered_bytes.store(bytes as u64, Relaxed);
+    }
+    pub fn count_rate_limited(&self, n: u64) {
+        self.rate_limited.fetch_add(n, Relaxed);
+    }
+    pub fn count_userspace_filtered(&self, n: u64) {
+        self.userspace_filtered.fetch_add(n, Relaxed);
+    }
+    pub fn count_output_failures(&self, n: u64) {
+        self.output_failures.fetch_add(n, Relaxed);
+    }
+    pub fn set_rules_loaded(&self, n: usize) {
+        self.rules_loaded.store(n as u64, Relaxed);
+    }
+    /// A SIGHUP reload that took effect (`ok`) or was refused.
+    pub fn count_rules_reload(&self, ok: bool) {
+        if ok {
+            self.rules_reloads.fetch_add(1, Relaxed);
+        } else {
+            self.rules_reload_failures.fetch_add(1, Relaxed);
+        }
+    }
+    /// A SIGHUP reload of the configuration file that took effect (`ok`)
+    /// or was refused.
+    pub fn count_config_reload(&self, ok: bool) {
+        if ok {
+            self.config_reloads.fetch_add(1, Relaxed);
+        } else {
+            self.config_reload_failures.fetch_add(1, Relaxed);
+        }
+    }
+    /// Watched files present now; `changes` made by this re-stat.
+    pub fn set_read_watch(&self, present: u64, changes: u64) {
+        self.read_watch_files.store(present, Relaxed);
+        self.read_watch_updates.fetch_add(changes, Relaxed);
+    }
+    pub fn set_correlation(&self, size: usize, evictions: u64) {
+        self.correlation_state_size.store(size as u64, Relaxed);
+        self.correlation_evictions.store(evictions, Relaxed);
+    }
+    pub fn set_proc_table(&self, size: usize, evictions: u64) {
+        self.proc_table_size.store(size as u64, Relaxed);
+        self.proc_table_evictions.store(evictions, Relaxed);
+    }
+    /// Publish kernel counters summed over CPUs.
+    pub fn set_kernel(&self, k: &abi::KStats) {
+        for (slots, values) in [
+            (&self.kernel_ringbuf_drops, &k.ringbuf_drops),
+            (&self.kernel_filtered, &k.filtered),
+            (&self.kernel_failed, &k.failed),
+        ] {
+            for (slot, v) in slots.iter().zip(values.iter()) {
+                slot.store(*v, Relaxed);
+            }
+        }
+    }
+
+    /// Publish per-program statistics (None: the kernel is not counting).
+    pub fn set_programs(&self, p: Option<Vec<ProgramStats>>) {
+        if let Ok(mut slot) = self.programs.lock() {
+            *slot = p;
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            raw_events_total: self.raw_events.load(Relaxed),
+            raw_events_by_kind_total: per_kind(&self.raw_by_kind),
+            invalid_schema_total: self.invalid_schema.load(Relaxed),
+            unsupported_kind_total: self.unsupported_kind.load(Relaxed),
+            events_output_total: self.events_output.load(Relaxed),
+            alerts_output_total: self.alerts_output.load(Relaxed),
+            userspace_filtered_total: self.userspace_filtered.load(Relaxed),
+            rate_limited_total: self.rate_limited.load(Relaxed),
+            output_failures_total: self.output_failures.load(Relaxed),
+            output_errors_total: self.output_errors.load(Relaxed),
+            output_buffered_bytes: self.output_buffered_bytes.load(Relaxed),
+            output_buffer_drops_total: OutputDrop::ALL
+                .iter()
+                .map(|w| {
+                    (
+                        w.name(),
+                        self.output_buffer_drops[*w as usize].load(Relaxed),
+                    )
+                })
+                .collect(),
+            output_buffer_drops_by_kind_total: by_kind(&self.output_buffer_drops_kind),
+            rules_loaded: self.rules_loaded.load(Relaxed),
+            rules_reloads_total: self.rules_reloads.load(Relaxed),
+            rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
+            config_reloads_total: self.config_reloads.load(Relaxed),
+            config_reload_failures_total: self.config_reload_failures.load(Relaxed),
+            correlation_state_size: self.correlation_state_size.load(Relaxed),
+            correlation_evictions_total: self.correlation_evictions.load(Relaxed),
+            proc_table_size: self.proc_table_size.load(Relaxed),
+            proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            read_watch_files: self.read_watch_files.load(Relaxed),
+            read_watch_updates_total: self.read_watch_updates.load(Relaxed),
+            kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
+            kernel_filtered_total: per_kind(&self.kernel_filtered),
+            kernel_failed_total: per_kind(&self.kernel_failed),
+            channel_full_drops_total: Stage::ALL
+                .iter()
+                .map(|s| (s.name(), self.channel_full[*s as usize].load(Relaxed)))
+                .collect(),
+            channel_full_drops_by_kind_total: by_kind(&self.channel_full_kind),
+            programs: self.programs.lock().ok().and_then(|p| p.clone()),
+        }
+    }
+}
+
+const OUTPUT_KIND_ALERT: usize = kind::ALL.len();
+const OUTPUT_KIND_HEALTH: usize = kind::ALL.len() + 1;
+const OUTPUT_KIND_UNKNOWN: usize = kind::ALL.len() + 2;
+
+/// The slot of a record kind in a by-kind counter array: kind::ALL's
+/// positions, then alert, health, unknown.
+fn kind_slot(kind: &str) -> usize {
+    match kind {
+        "alert" => OUTPUT_KIND_ALERT,
+        "health" => OUTPUT_KIND_HEALTH,
+        k => kind::ALL
+            .iter()
+            .position(|x| kind::name(*x) == Some(k))
+            .unwrap_or(OUTPUT_KIND_UNKNOWN),
+    }
+}
+
+/// The kinds with a count, by name.
+fn by_kind(slots: &[AtomicU64; kind::ALL.len() + 3]) -> Vec<(&'static str, u64)> {
+    kind::ALL
+        .iter()
+        .map(|k| kind::name(*k).unwrap_or("unknown"))
+        .chain(["alert", "health", "unknown"])
+        .zip(slots.iter())
+        .map(|(n, v)| (n, v.load(Relaxed)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn per_kind(slots: &[AtomicU64; kind::MAX]) -> Vec<(&'static str, u64)> {
+    kind::ALL
+        .iter()
+        .map(|k| {
+            (
+                kind::name(*k).unwrap_or("unknown"),
+                slots[*k as usize].load(Relaxed),
+            )
+        })
+        .collect()
+}
+
+impl Snapshot {
+    /// A kind's value in one of the per-kind lists.
+    pub fn of(list: &[(&'static str, u64)], kind: &str) -> u64 {
+        list.iter().find(|(k, _)| *k == kind).map_or(0, |(_, v)| *v)
+    }
+}
