@@ -257,6 +257,39 @@ rpm rpm
         assert_eq!(groups, BTreeSet::from(["ci", TEST]));
     }
 
+    /// The README's Requirements names exactly the [test] packages, as the
+    /// line `cargo xt` prints, and the [ci] ones.
+    #[test]
+    fn readme_requirements_list_the_same_packages() {
+        let packages = the_file();
+        let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+        let section = readme
+            .split("\n## Requirements\n")
+            .nth(1)
+            .expect("README has a Requirements section")
+            .split("\n## ")
+            .next()
+            .unwrap();
+        assert!(section.contains(FILE), "Requirements must point to {FILE}");
+        // The inline code spans, a line break inside one read as a space.
+        let spans: Vec<String> = section
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        let test_line = install_line(group(&packages, TEST));
+        assert!(
+            spans.contains(&test_line),
+            "README Requirements must show `{test_line}`; it has {spans:#?}"
+        );
+        let ci = group(&packages, "ci").join(" ");
+        assert!(
+            spans.contains(&ci),
+            "README Requirements must name the CI-only packages as `{ci}`; it has {spans:#?}"
+        );
+    }
+
     /// .ci/run installs every package of the file, read by its own awk line.
     #[test]
     fn ci_run_reads_the_same_packages() {
