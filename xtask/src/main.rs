@@ -4,6 +4,7 @@
 mod agent;
 mod auditd;
 mod bench;
+mod deps;
 mod fuzz;
 mod package;
 mod svg;
@@ -28,6 +29,9 @@ commands:
   check       cargo check of the whole workspace, all targets           (cargo xc)
   clippy      clippy on everything, warnings are errors                  (cargo xl)
   test        all tests; the privileged end-to-end ones run as root      (cargo xt)
+              (first checks for the commands and files they need, and
+              prints the apt-get line for what is missing: the list is
+              scripts/deps/debian-packages)
   build [ARGS]
               static release build of the agent and its BPF object      (cargo xb)
               in target/x86_64-unknown-linux-gnu/release/; ARGS go to `cargo build`
@@ -245,6 +249,9 @@ fn main() -> ExitCode {
             run(c)
         }
         "test" => {
+            if let Err(code) = deps::check_test_tools() {
+                return code;
+            }
             if is_root() {
                 eprintln!("xtask: running as root: privileged end-to-end tests included");
             } else {
