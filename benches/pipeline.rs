@@ -238,7 +238,7 @@ struct Pipeline {
     ctx: Context,
     lines: LineWriter,
     out: Vec<u8>,
-    alerts: Vec<rand_guard::detect::Alert>,
+    alerts: Vec<rand_guard::model::alert::Alert>,
     written: u64,
     /// CPU time per stage: decode + normalize, enrich, filter + detect,
     /// JSON + write.

@@ -80,7 +80,7 @@ enum RulesCmd {
 
 fn load_config(flag: Option<PathBuf>) -> Result<(Config, config::Source), ExitCode> {
     let env = std::env::var_os(config::ENV_CONFIG).map(PathBuf::from);
-    Config::load(flag.as_deref(), env.as_deref()).map_err(|e| {
+    Config::load(flag.as_deref(), env.as_deref(), &rand_guard::detect::KNOWN).map_err(|e| {
         eprintln!("rand-guard: error: {e}");
         ExitCode::from(2)
     })
@@ -192,7 +192,13 @@ fn main() -> ExitCode {
                 config::Source::Defaults(_) => None,
             };
             // SIGHUP reads the configuration again from where it came.
-            let reread = || Config::load(config.as_deref(), env.as_deref());
+            let reread = || {
+                Config::load(
+                    config.as_deref(),
+                    env.as_deref(),
+                    &rand_guard::detect::KNOWN,
+                )
+            };
             match agent::run(&cfg, output.as_deref(), config_path, policy, &reread) {
                 Ok(s) => {
                     let list = |v: &[(&str, u64)]| {

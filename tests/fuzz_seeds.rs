@@ -599,9 +599,11 @@ fn each_seed_gets_its_expected_result() {
                     }
                     r => r.map(|_| ()).map_err(|e| e.to_string()),
                 },
-                "config" => rand_guard::config::Config::parse(&text(), &p)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
+                "config" => {
+                    rand_guard::config::Config::parse(&text(), &p, &rand_guard::detect::KNOWN)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
                 "rules" => rand_guard::detect::rules::parse_file(&p, &text())
                     .map(|_| ())
                     .map_err(|e| format!("{e:?}")),

@@ -16,8 +16,8 @@ use rand_guard::detect::rules::{self, RuleSet, fields::Scratch};
 use rand_guard::kernel::abi::kind;
 use rand_guard::kernel::decode::{self, DecodeError, Reason, Record};
 use rand_guard::model::event::Event;
+use rand_guard::model::stats::Kinded;
 use rand_guard::offline::replay::{self, Replayed};
-use rand_guard::pipeline::channel::Kinded;
 use rand_guard::pipeline::normalize::Normalizer;
 use rand_guard::record::{self, Context};
 
@@ -179,14 +179,15 @@ pub fn config(data: &[u8]) {
         return;
     };
     let path = Path::new("/fuzz/config.toml");
-    match Config::parse(text, path) {
+    match Config::parse(text, path, &rand_guard::detect::KNOWN) {
         Ok(cfg) => {
-            cfg.validate()
+            cfg.validate(&rand_guard::detect::KNOWN)
                 .unwrap_or_else(|e| panic!("accepted an invalid config: {e:?}"));
             let shown = cfg.to_toml();
-            let back = Config::parse(&shown, path).unwrap_or_else(|e| {
-                panic!("the effective config does not parse back: {e}\n{shown}")
-            });
+            let back =
+                Config::parse(&shown, path, &rand_guard::detect::KNOWN).unwrap_or_else(|e| {
+                    panic!("the effective config does not parse back: {e}\n{shown}")
+                });
             assert_eq!(
                 back, cfg,
                 "the effective config reads back differently\n{shown}"

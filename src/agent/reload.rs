@@ -93,7 +93,7 @@ pub fn plan(running: &Config, file: &Config) -> Result<Plan, (&'static str, Stri
             file: state(now),
         });
     }
-    effective.validate()?;
+    effective.validate(&crate::detect::KNOWN)?;
     let mut needs_restart = diff(&effective, file);
     if !kernel_side.is_empty() {
         // Said per detection rather than as the whole list, most of
@@ -184,7 +184,7 @@ mod tests {
     use std::path::Path;
 
     fn parse(text: &str) -> Config {
-        Config::parse(text, Path::new("/x/config.toml")).unwrap()
+        Config::parse(text, Path::new("/x/config.toml"), &crate::detect::KNOWN).unwrap()
     }
 
     fn keys(v: &[Change]) -> Vec<&str> {

@@ -444,4 +444,45 @@ mod tests {
         }));
         assert!(!f.keep(&ev));
     }
+
+    /// The default allowlist of `rg-cred-sensitive-read` (config) matches
+    /// the programs it names through the filter's globs, and nothing else.
+    #[test]
+    fn default_allowlist_matches_what_it_names() {
+        let allow = globset(&crate::config::Detections::default().sensitive_read_allow).unwrap();
+        for exe in [
+            "/usr/sbin/unix_chkpwd",
+            "/sbin/unix_chkpwd",
+            "/usr/sbin/sshd",
+            "/usr/lib/openssh/sshd-session",
+            "/usr/libexec/openssh/sshd-auth",
+            "/usr/bin/sudo",
+            "/bin/su",
+            "/usr/bin/passwd",
+            "/usr/sbin/chpasswd",
+            "/bin/login",
+            "/usr/sbin/cron",
+            "/usr/sbin/crond",
+            "/usr/lib/systemd/systemd",
+            "/lib/systemd/systemd",
+            "/usr/sbin/useradd",
+            "/usr/sbin/vipw",
+            "/usr/lib/polkit-1/polkit-agent-helper-1",
+            "/usr/bin/ssh",
+        ] {
+            assert!(allow.is_match(exe), "{exe}");
+        }
+        for exe in [
+            "/usr/bin/cat",
+            "/tmp/unix_chkpwd",
+            "/usr/sbin/sshd.evil",
+            "/home/u/bin/sudo",
+            "/usr/lib/systemd/systemd-run",
+            "/usr/bin/scp",
+            "/usr/bin/ssh-keygen",
+            "/usr/local/bin/su",
+        ] {
+            assert!(!allow.is_match(exe), "{exe}");
+        }
+    }
 }

@@ -24,81 +24,15 @@ use globset::GlobSet;
 use std::collections::HashMap;
 
 use crate::config;
-use crate::detect::correlate::{Correlator, Evidence, Finding};
+use crate::detect::correlate::{Correlator, Finding};
 use crate::detect::rules::fields::Scratch;
 use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
+use crate::model::alert::{Alert, RuleMeta, Severity, Technique, alert_id};
 use crate::model::event::{Body, Event, FileOp, NetOp};
 use crate::model::stats::Stats;
 use crate::record::Record;
 use filter::Filter;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// ECS `event.severity` is numeric: the usual 21/47/73/99 scale.
-    pub fn score(self) -> u8 {
-        match self {
-            Severity::Low => 21,
-            Severity::Medium => 47,
-            Severity::High => 73,
-            Severity::Critical => 99,
-        }
-    }
-}
-
-/// An ATT&CK technique: id and, when known, name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Technique {
-    pub id: String,
-    pub name: Option<String>,
-}
-
-/// What an alert says about the rule that raised it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleMeta {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub severity: Severity,
-    /// ATT&CK tactic names, e.g. "Persistence".
-    pub tactics: Vec<String>,
-    pub techniques: Vec<Technique>,
-    /// `builtin`, or the rule file it came from.
-    pub source: String,
-}
-
-/// One alert: the rule, the event that raised it, and a stable id.
-#[derive(Debug, Clone)]
-pub struct Alert {
-    pub rule: Arc<RuleMeta>,
-    pub event: Event,
-    pub message: String,
-    /// Stable: the same rule on the same event on the same host always
-    /// gives the same id (see [`alert_id`]).
-    pub id: String,
-    /// A summary of a rate-limited burst: how many alerts it stands for.
-    pub suppressed: u64,
-    /// Scenario detections: the events that led here, oldest first (the
-    /// last is `event`). Empty for single-event rules.
-    pub evidence: Vec<Evidence>,
-}
 
 /// Every built-in detection id, stable across releases.
 pub const BUILTIN_IDS: &[&str] = &[
@@ -120,6 +54,11 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-agent-tamper",
     "rg-agent-signal",
 ];
+
+/// What the configuration may name of the detections (see [`config::Known`]).
+pub const KNOWN: config::Known = config::Known {
+    builtin_detections: BUILTIN_IDS,
+};
 
 /// Shell start-up files in a home directory, for root and for /home/*.
 const PROFILE_FILES: &[&str] = &[
@@ -913,42 +852,6 @@ impl fmt::Display for Message<'_> {
             _ => write!(f, " by pid {})", ev.pid),
         }
     }
-}
-
-/// A stable alert id: 32 hex digits of two FNV-1a 64 hashes over the rule
-/// id, the host, and the event's identity (time, pid, thread, action,
-/// path). Replaying the same event through the same rule gives the same
-/// id; FNV is fixed by its definition, unlike std's hasher.
-pub fn alert_id(rule_id: &str, host: &str, ev: &Event) -> String {
-    fn fnv(seed: u64, parts: &[&[u8]]) -> u64 {
-        let mut h = seed;
-        for part in parts {
-            for b in part.iter().chain(std::iter::once(&0xffu8)) {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-        h
-    }
-    let time = ev.time_ns.to_le_bytes();
-    let pid = ev.pid.to_le_bytes();
-    let tid = ev.tid.to_le_bytes();
-    let path = match &ev.body {
-        Body::File(f) => f.path.as_bytes(),
-        _ => b"",
-    };
-    let parts: [&[u8]; 7] = [
-        rule_id.as_bytes(),
-        host.as_bytes(),
-        &time,
-        &pid,
-        &tid,
-        ev.body.action().as_bytes(),
-        path,
-    ];
-    let a = fnv(0xcbf2_9ce4_8422_2325, &parts);
-    let b = fnv(0x84222325_cbf29ce4, &parts);
-    format!("{a:016x}{b:016x}")
 }
 
 /// Which families' event records are written (`[events]`).

@@ -179,6 +179,9 @@ pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
 /// Entries of the file program's syscall-number map (`edr_file_sysmap`).
 pub const SYSCALL_MAP: usize = 512;
 pub const PREFIX_MAX: usize = 128;
+// The config checks paths against its own copies of these limits.
+const _: () = assert!(crate::config::PATH_BYTES == PATH_MAX);
+const _: () = assert!(crate::config::PREFIX_BYTES == PREFIX_MAX);
 
 /// Entries of the read-watch map (`edr_read_watch`).
 pub const READ_WATCH_MAX: usize = 256;

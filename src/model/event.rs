@@ -212,7 +212,7 @@ impl NetTruncation {
     }
 }
 
-impl crate::pipeline::channel::Kinded for Event {
+impl crate::model::stats::Kinded for Event {
     /// The record kind's name, as `abi::kind::name` spells it.
     fn kind_name(&self) -> &'static str {
         match &self.body {
@@ -456,7 +456,7 @@ mod tests {
 
     #[test]
     fn kind_names_are_the_abi_names() {
-        use crate::pipeline::channel::Kinded;
+        use crate::model::stats::Kinded;
         let ops = [
             FileOp::Open,
             FileOp::Unlink,

@@ -3,6 +3,7 @@
 //! the health snapshot made of them, the clocks, DNS queries. Imports the
 //! kernel's ABI mirror and the config, nothing from the stages.
 
+pub mod alert;
 pub mod clock;
 pub mod dns;
 pub mod event;

@@ -9,7 +9,52 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::kernel::ProgramStats;
 use crate::kernel::abi::{self, kind};
-use crate::pipeline::channel::Stage;
+
+/// The stages that send into a channel, named in health records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Poller,
+    Normalizer,
+    Enricher,
+    Detector,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [
+        Stage::Poller,
+        Stage::Normalizer,
+        Stage::Enricher,
+        Stage::Detector,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Poller => "poller",
+            Stage::Normalizer => "normalizer",
+            Stage::Enricher => "enricher",
+            Stage::Detector => "detector",
+        }
+    }
+}
+
+/// A batch of records, each of a kind (the names of `abi::kind`, plus
+/// `alert` and `health` after the detector), so drops are counted by kind.
+pub trait Batch {
+    fn for_each_kind(&self, f: &mut dyn FnMut(&'static str));
+}
+
+/// Something that knows its record kind.
+pub trait Kinded {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl<T: Kinded> Batch for Vec<T> {
+    fn for_each_kind(&self, f: &mut dyn FnMut(&'static str)) {
+        for r in self {
+            f(r.kind_name());
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Stats {

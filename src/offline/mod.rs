@@ -12,7 +12,8 @@ use std::path::Path;
 use crate::config::Config;
 use crate::detect::filter::Filter;
 use crate::detect::rules::{RuleErrors, RuleSet};
-use crate::detect::{self, Alert, BUILTIN_IDS, Detector};
+use crate::detect::{self, BUILTIN_IDS, Detector};
+use crate::model::alert::Alert;
 use crate::record::{self, Context, Record};
 use replay::{ReplayError, Skipped};
 

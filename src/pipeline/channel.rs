@@ -21,64 +21,9 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use crate::config::Backpressure;
+use crate::model::stats::{Batch, Stage, Stats};
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
-use serde::{Deserialize, Serialize};
-
-use crate::model::stats::Stats;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backpressure {
-    #[default]
-    Block,
-    Drop,
-}
-
-/// The stages that send into a channel, named in health records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Poller,
-    Normalizer,
-    Enricher,
-    Detector,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 4] = [
-        Stage::Poller,
-        Stage::Normalizer,
-        Stage::Enricher,
-        Stage::Detector,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Poller => "poller",
-            Stage::Normalizer => "normalizer",
-            Stage::Enricher => "enricher",
-            Stage::Detector => "detector",
-        }
-    }
-}
-
-/// A batch of records, each of a kind (the names of `abi::kind`, plus
-/// `alert` and `health` after the detector), so drops are counted by kind.
-pub trait Batch {
-    fn for_each_kind(&self, f: &mut dyn FnMut(&'static str));
-}
-
-/// Something that knows its record kind.
-pub trait Kinded {
-    fn kind_name(&self) -> &'static str;
-}
-
-impl<T: Kinded> Batch for Vec<T> {
-    fn for_each_kind(&self, f: &mut dyn FnMut(&'static str)) {
-        for r in self {
-            f(r.kind_name());
-        }
-    }
-}
 
 /// The next stage hung up: the pipeline is shutting down or broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +139,7 @@ impl<T: Batch> Outlet<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::stats::Snapshot;
+    use crate::model::stats::{Kinded, Snapshot};
     use crossbeam_channel::bounded;
 
     #[derive(Debug, PartialEq)]

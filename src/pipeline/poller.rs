@@ -36,7 +36,8 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use crate::pipeline::channel::{Batch, Outlet};
+use crate::model::stats::Batch;
+use crate::pipeline::channel::Outlet;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::kernel::abi::kind;
@@ -253,7 +254,8 @@ pub fn run<C: Control>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::channel::{Backpressure, Stage};
+    use crate::model::stats::Stage;
+    use crate::pipeline::channel::Backpressure;
     use std::cell::Cell;
     use std::os::fd::AsFd;
 

@@ -20,15 +20,14 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use crate::detect::correlate::Evidence;
-use crate::detect::{Alert, Technique};
 use crate::kernel::ProgramStats;
+use crate::model::alert::{Alert, Evidence, Technique};
 use crate::model::clock::Rfc3339;
 use crate::model::dns;
 use crate::model::event::{Body, Event, ExitBody, FileBody, FileOp, NetBody, NetFamily, NetOp};
 use crate::model::health::Health;
 use crate::model::proctable::{Origin, Process};
-use crate::pipeline::channel::Kinded;
+use crate::model::stats::Kinded;
 
 mod cache;
 mod json;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use super::*;
-use crate::detect::correlate::Evidence;
-use crate::detect::{Alert, Technique};
+
+use crate::model::alert::{Alert, Evidence, Technique};
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::detect::{RuleMeta, Severity};
+use crate::model::alert::{RuleMeta, Severity};
 use crate::model::dns::{DnsError, Query};
 use crate::model::event::{
     Creds, ExecBody, ExitStatus, FileTruncation, ForkBody, Image, NetTruncation, SignalBody, Stdio,

@@ -28,73 +28,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use globset::GlobSet;
 
 use crate::config;
 use crate::detect::filter;
-use crate::detect::{RuleMeta, Severity, Technique};
+use crate::model::alert::{Evidence, RuleMeta, Severity, Technique};
 use crate::model::event::{Body, Event, FileOp, NetOp};
 use crate::model::proctable::Process;
-
-/// One event that contributed to an alert, as the alert shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Evidence {
-    /// Wall-clock time of the event (for a process found in the ancestry:
-    /// its start).
-    pub time_ns: u64,
-    /// `event.action` of the event.
-    pub action: &'static str,
-    pub pid: u32,
-    pub executable: Option<String>,
-    pub command_line: Option<String>,
-    /// The file the event acted on (for an exec: the program run).
-    pub path: Option<String>,
-    /// The remote end of a connection.
-    pub destination: Option<SocketAddr>,
-}
-
-impl Evidence {
-    /// What `ev` contributes: who did what to which file or address.
-    pub fn of(ev: &Event) -> Self {
-        let proc = ev.process.as_deref();
-        let (path, destination) = match &ev.body {
-            Body::File(f) => (Some(f.path.clone()), None),
-            Body::Net(n) if matches!(n.op, NetOp::Connect | NetOp::StdioSocket) => (None, n.remote),
-            Body::Exec(x) => (Some(x.image.executable.clone()), None),
-            _ => (None, None),
-        };
-        Evidence {
-            time_ns: ev.time_ns,
-            action: ev.body.action(),
-            pid: ev.pid,
-            executable: proc
-                .map(|p| p.image.executable.clone())
-                .filter(|e| !e.is_empty()),
-            command_line: match &ev.body {
-                Body::Exec(x) => Some(x.image.args.join(" ")),
-                _ => None,
-            },
-            path,
-            destination,
-        }
-    }
-
-    /// A process found in the ancestry: its start stands for its exec.
-    fn of_process(p: &Process) -> Self {
-        Evidence {
-            time_ns: p.start_time_ns,
-            action: "exec",
-            pid: p.pid,
-            executable: Some(p.image.executable.clone()).filter(|e| !e.is_empty()),
-            command_line: Some(p.image.args.join(" ")).filter(|c| !c.is_empty()),
-            path: None,
-            destination: None,
-        }
-    }
-}
 
 /// What a scenario found: the rule, the evidence, and the message.
 #[derive(Debug, Clone)]

@@ -34,7 +34,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::config::Cidr;
-use crate::detect::{RuleMeta, Severity, Technique};
+use crate::model::alert::{RuleMeta, Severity, Technique};
 use crate::model::event::Event;
 use fields::{Field, Getter, Kind, Scratch, Value};
 

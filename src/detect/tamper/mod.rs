@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config;
-use crate::detect::{RuleMeta, Severity, Technique};
+use crate::model::alert::{RuleMeta, Severity, Technique};
 use crate::model::event::{Body, Event, FileOp};
 
 /// Where the packages install the unit, and where an override goes.
@@ -38,6 +38,8 @@ pub const UNIT_PATHS: &[&str] = &[
 /// At most this many protected paths: the kernel prefix trie has room for
 /// `config::MAX_PREFIXES` configured prefixes plus these.
 pub const MAX_PROTECTED: usize = 8;
+// Two trie entries per prefix, 256 entries in the kernel's trie.
+const _: () = assert!(2 * (crate::config::MAX_PREFIXES + MAX_PROTECTED) <= 256);
 
 /// One of the agent's own files (or directories: everything below).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,9 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::config::Config;
+use crate::detect::Detector;
 use crate::detect::rules::RuleSet;
-use crate::detect::{Alert, Detector};
+use crate::model::alert::Alert;
 
 /// The agent version tests/golden.rs writes.
 const GOLDEN_VERSION: &str = "0.0.0-golden";
@@ -435,8 +436,8 @@ fn rule_fields_read_the_same_live_and_replayed() {
         assert_eq!(std::str::from_utf8(&again).unwrap(), line);
         // The same alert id (time, pid, tid, action, path).
         assert_eq!(
-            crate::detect::alert_id("r", host, replayed),
-            crate::detect::alert_id("r", host, &live)
+            crate::model::alert::alert_id("r", host, replayed),
+            crate::model::alert::alert_id("r", host, &live)
         );
         // Replay's clock is event time.
         assert_eq!(replayed.ktime_ns, live.time_ns);

@@ -49,8 +49,9 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::model::health::Health;
+use crate::model::stats::Kinded;
 use crate::model::stats::{OutputDrop, Stats};
-use crate::pipeline::channel::{Kinded, StopClock, WAIT_SLICE};
+use crate::pipeline::channel::{StopClock, WAIT_SLICE};
 use crate::record::{self, Context, Record};
 
 /// Bytes buffered before a write while records keep coming.
