@@ -18,8 +18,10 @@ pub const WORKLOADS: &[&str] = &[
     "syscall",
     "file-outside",
     "file-inside",
+    "file-tmp",
     "exec",
     "exec-paced",
+    "exec-rss",
     "pipeline",
     "reads",
     "net",
@@ -78,10 +80,14 @@ impl Options {
                 "--only" => {
                     let mut list: Vec<String> = Vec::new();
                     for w in value(a)?.split(',') {
-                        // `files`: both file storms (the name main's
+                        // `files`: the three file storms (the name main's
                         // --only used for them).
                         if w == "files" {
-                            list.extend(["file-outside".into(), "file-inside".into()]);
+                            list.extend([
+                                "file-outside".into(),
+                                "file-inside".into(),
+                                "file-tmp".into(),
+                            ]);
                         } else {
                             list.push(w.to_string());
                         }
@@ -580,13 +586,30 @@ pub const DEFAULT_CONFIG_1S_HEALTH: &str = "[health]\ninterval_seconds = 1\n";
 /// agent with the default configuration, `o.pairs` times: what the agent
 /// costs at a steady, realistic exec rate, and its steady RSS.
 pub fn paced_exec(bin: &Path, o: &Options, scratch: &Path) -> Vec<PacedRun> {
+    exec_beside_default(bin, o, scratch, Some(o.exec_rate))
+}
+
+/// The same beside the default configuration, with execs at `rate` per
+/// second, or as fast as this machine forks them (`None`: the exec storm,
+/// for the agent's steady RSS under it).
+pub fn exec_beside_default(
+    bin: &Path,
+    o: &Options,
+    scratch: &Path,
+    rate: Option<f64>,
+) -> Vec<PacedRun> {
+    let what = if rate.is_some() {
+        "paced exec"
+    } else {
+        "exec storm (default config)"
+    };
     let mut runs = Vec::new();
     for i in 0..o.pairs {
         let agent = Agent::start(bin, DEFAULT_CONFIG_1S_HEALTH, scratch);
         let mut pacer = workload::ExecPacer::new();
         let cpu0 = agent.cpu_seconds();
         let p = workload::pace(
-            Some(o.exec_rate),
+            rate,
             Duration::from_secs_f64(o.exec_seconds),
             workload::self_and_children_cpu,
             || pacer.op(),
@@ -617,7 +640,7 @@ pub fn paced_exec(bin: &Path, o: &Options, scratch: &Path) -> Vec<PacedRun> {
             vm_hwm,
         };
         eprintln!(
-            "bench: paced exec run {}/{}: {:.0} execs/s for {:.1} s, agent CPU {:.3} s ({:.2} % of one core), RSS {:.1} MiB",
+            "bench: {what} run {}/{}: {:.0} execs/s for {:.1} s, agent CPU {:.3} s ({:.2} % of one core), RSS {:.1} MiB",
             i + 1,
             o.pairs,
             run.achieved,
@@ -631,10 +654,14 @@ pub fn paced_exec(bin: &Path, o: &Options, scratch: &Path) -> Vec<PacedRun> {
     runs
 }
 
-pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
+pub fn report_paced(runs: &[PacedRun], o: &Options, rate: Option<f64>) -> String {
     let f = |g: &dyn Fn(&PacedRun) -> f64| runs.iter().map(g).collect::<Vec<f64>>();
+    let head = match rate {
+        Some(r) => format!("paced exec: fork + exec /bin/true at {r:.0}/s"),
+        None => "exec storm: fork + exec /bin/true as fast as they go".to_string(),
+    };
     format!(
-        "| paced exec: fork + exec /bin/true at {:.0}/s for {} s, default config ({} runs) | median (min..max) |\n\
+        "| {head} for {} s, default config ({} runs) | median (min..max) |\n\
          |---|---|\n\
          | execs/s reached | {} |\n\
          | workload CPU per exec, µs (cheapest chunk; the children's exec and exit included) | {} |\n\
@@ -645,7 +672,6 @@ pub fn report_paced(runs: &[PacedRun], o: &Options) -> String {
          | agent RSS, MiB (median of the 1-second health records) | {} |\n\
          | agent RSS, MiB (highest health record) | {} |\n\
          | agent peak RSS, MiB (VmHWM at the end) | {} |\n",
-        o.exec_rate,
         o.exec_seconds,
         runs.len(),
         spread(&f(&|r| r.achieved), 0),
@@ -865,12 +891,15 @@ fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
 /// inside the watched /root.
 const OUTSIDE: &str = "/var/lib/rg-bench-outside";
 const INSIDE: &str = "/root/rg-bench-inside";
+/// `/tmp` is watched for detections only (`[file] detect_only`): the kernel
+/// reports every write there, the detector sees it, no event is written.
+const TMP: &str = "/tmp/rg-bench-tmp";
 
 /// The A/B storms `--only` selected: the getppid loop, the file storms and
 /// the exec storm.
 pub fn storms(o: &Options) -> Vec<Workload<'_>> {
     let n = o.iterations;
-    let (outside, inside) = (Path::new(OUTSIDE), Path::new(INSIDE));
+    let (outside, inside, tmp) = (Path::new(OUTSIDE), Path::new(INSIDE), Path::new(TMP));
     vec![
         Workload {
             name: "syscall",
@@ -889,6 +918,12 @@ pub fn storms(o: &Options) -> Vec<Workload<'_>> {
             label: "file storm inside a watched prefix (/root)".into(),
             ops: n,
             work: Box::new(move || workload::file_storm_min(inside, n)),
+        },
+        Workload {
+            name: "file-tmp",
+            label: "file storm in /tmp (watched for detections, not written)".into(),
+            ops: n,
+            work: Box::new(move || workload::file_storm_min(tmp, n)),
         },
         Workload {
             name: "exec",
@@ -1021,7 +1056,15 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
         tables.push(report(&results, o));
     }
     if o.wants("exec-paced") {
-        tables.push(report_paced(&paced_exec(bin, o, scratch), o));
+        tables.push(report_paced(
+            &paced_exec(bin, o, scratch),
+            o,
+            Some(o.exec_rate),
+        ));
+    }
+    if o.wants("exec-rss") {
+        let runs = exec_beside_default(bin, o, scratch, None);
+        tables.push(report_paced(&runs, o, None));
     }
     let ab_results = ab_groups(bin, o, scratch);
     if !ab_results.is_empty() {

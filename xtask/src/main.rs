@@ -45,13 +45,14 @@ commands:
         [--auditd --i-understand-auditd-taints-this-boot]
               release build, then (root) workloads without and with the agent
               as A/B pairs: getppid loop, file storms, exec storm; a paced exec
-              workload; without the agent and beside it in two configurations:
+              workload and an exec storm beside the default configuration
+              (its CPU, steady RSS); without the agent and beside it in two configurations:
               the read storm (read watch off, on), the loopback connect storm
               (network off, on), DNS queries and writes (collect_dns off, on);
               the pipeline alone (cargo bench --bench pipeline). Prints
               markdown tables for docs/benchmarks.md. W: syscall, file-outside,
-              file-inside (files: both), exec, exec-paced, pipeline, reads,
-              net, dns.
+              file-inside, file-tmp (files: all three), exec, exec-paced,
+              exec-rss, pipeline, reads, net, dns.
               --auditd also runs them beside auditd: it slows every process
               until reboot, so it refuses without the second flag
   auditd-rules

@@ -547,18 +547,19 @@ fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
         o.ring_buffer_bytes
             .map_or(String::new(), |b| format!(", ring buffer {b} bytes")),
     );
-    s.push_str("| target | ops/s without / with | workload CPU per op without / with (ratio) | events/s out, median (max) | events out | ring-buffer drops | channel-full drops | agent CPU s (% of a core) | drain s | agent peak RSS |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| target | ops/s without / with | workload CPU per op without / with (ratio) | events/s out, median (max) | events out | ring-buffer drops | channel-full drops | agent CPU s (% of a core) | drain s | agent RSS, median of the steady health records (max) | agent peak RSS (VmHWM) |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for st in steps {
         let steady = st.steady(o.seconds);
         let rates: Vec<f64> = steady.iter().map(|i| i.events_per_s).collect();
+        let rss: Vec<f64> = steady.iter().map(|i| i.rss as f64 / MIB).collect();
         let ratio = if st.rate.is_none() {
             format!("×{:.3}; wall ×{:.3}", st.cpu_ratio(), st.wall_ratio())
         } else {
             format!("×{:.3}", st.cpu_ratio())
         };
         s.push_str(&format!(
-            "| {} | {:.0} / {:.0} | {:.2} / {:.2} µs ({ratio}) | {:.0} ({:.0}) | {} | {} | {} | {:.2} ({:.0} %) | {:.0} | {:.1} MiB |\n",
+            "| {} | {:.0} / {:.0} | {:.2} / {:.2} µs ({ratio}) | {:.0} ({:.0}) | {} | {} | {} | {:.2} ({:.0} %) | {:.0} | {:.1} ({:.1}) MiB | {:.1} MiB |\n",
             label(st.rate),
             st.base.rate(),
             st.with.rate(),
@@ -572,6 +573,8 @@ fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
             st.agent_cpu,
             st.agent_cpu / st.with.elapsed().as_secs_f64() * 100.0,
             st.tail,
+            median(rss.clone()),
+            rss.iter().cloned().fold(0.0, f64::max),
             st.vm_hwm as f64 / MIB,
         ));
     }
