@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Output {
-    /// `-` for stdout, else a file path (created 0600, appended to).
+    /// `-` for stdout, else a file path (created 0600, or made private
+    /// when it exists; appended to).
     pub path: String,
     /// Bytes of records kept while the output is failing; what comes
     /// beyond is dropped and counted (`output_buffer_drops_total`).
