@@ -1,5 +1,5 @@
 //! The serde form of event and alert records, as the agent wrote them
-//! before `write_event` (in record.rs) replaced it on the hot path. Kept,
+//! before `write_event` (in event.rs) replaced it on the hot path. Kept,
 //! for the tests only, as the oracle: the hand-written writer must
 //! produce exactly these bytes (see tests.rs).
 
@@ -9,6 +9,8 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use super::*;
+use super::{health::*, names::*};
+use crate::model::clock::Rfc3339;
 
 use crate::model::alert::{Alert, Evidence, Technique};
 use crate::model::dns;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
+use super::names::*;
 use super::*;
-use crate::model::alert::{RuleMeta, Severity};
+use crate::model::alert::{Evidence, RuleMeta, Severity, Technique};
 use crate::model::dns::{DnsError, Query};
 use crate::model::event::{
-    Creds, ExecBody, ExitStatus, FileTruncation, ForkBody, Image, NetTruncation, SignalBody, Stdio,
-    Truncation,
+    Body, Creds, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody, Image,
+    NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
+use crate::model::proctable::{Origin, Process};
 use crate::testkit;
 
 #[test]

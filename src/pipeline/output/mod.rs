@@ -10,7 +10,10 @@
 //! [`CHUNK`] bytes; whenever the input channel is empty the buffer is
 //! written, so output lags the kernel by at most one poll interval when the
 //! host is quiet and costs one write(2) per chunk when it is busy. Output
-//! files are created mode 0600: they are sensitive host telemetry.
+//! files are created mode 0600: they are sensitive host telemetry. An
+//! existing one that group or others may use is made private when opened
+//! (at start, on SIGHUP, after a failure), and stderr names it and its old
+//! mode.
 //!
 //! **A failing output** (a full file system, a read-only one, a closed
 //! stdout, an output file found deleted and not re-creatable) leaves the
@@ -36,11 +39,11 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -87,7 +90,8 @@ impl OutputError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Stdout,
-    /// Appended to; a missing directory is created 0700, a new file 0600.
+    /// Appended to; a missing directory is created 0700, a new file 0600,
+    /// an existing regular file is made private (see `make_private`).
     File(PathBuf),
 }
 
@@ -131,10 +135,63 @@ impl Target {
                     .mode(0o600)
                     .open(path)
                     .map_err(err)?;
+                for notice in make_private(&file, path).map_err(err)? {
+                    eprintln!("rand-guard: output: {notice}");
+                }
                 Sink::new(file, false).map_err(err)
             }
         }
     }
+}
+
+/// Make an opened output file private, as a new one is created: a regular
+/// file that group or others may use (made before the agent ran, by hand,
+/// or by a rotation's `create 0644`) loses every permission bit but the
+/// owner's read and write. The change is made on the open fd (fchmod), so
+/// it is the file about to be written, whatever the path names meanwhile.
+/// A FIFO, socket or device (`/dev/null`, `/dev/stdout`) is left alone: it
+/// is not the agent's. What was done or found, for stderr; an error when
+/// the file is open to others and cannot be made private (records are not
+/// written to it then).
+fn make_private(file: &File, path: &Path) -> io::Result<Vec<String>> {
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Ok(Vec::new());
+    }
+    let mut notices = Vec::new();
+    let mode = meta.mode() & 0o7777;
+    let private = mode & 0o600;
+    if mode != private {
+        file.set_permissions(fs::Permissions::from_mode(private))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "it has mode {mode:04o}, open to other users, and cannot be made \
+                         {private:04o}: {e}; fix: chmod {private:04o} {}",
+                        path.display()
+                    ),
+                )
+            })?;
+        notices.push(format!(
+            "{} had mode {mode:04o}, open to other users; made it {private:04o} \
+             (records are sensitive host telemetry; whoever opened it before may still \
+             hold it open)",
+            path.display()
+        ));
+    }
+    // The owner can read the file and give its mode back to anyone.
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        notices.push(format!(
+            "{} is owned by uid {}, not by the agent (uid {me}): that user can read it \
+             and change its mode; fix: chown {me} {}",
+            path.display(),
+            meta.uid(),
+            path.display()
+        ));
+    }
+    Ok(notices)
 }
 
 impl fmt::Display for Target {

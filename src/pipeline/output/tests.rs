@@ -83,6 +83,127 @@ fn new_file_and_directory_are_private() {
     assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n{}\n");
 }
 
+/// Records are sensitive host telemetry: an existing output file that
+/// others may read or write (made before the agent ran, or by hand) is
+/// made 0600 when the agent opens it, and keeps its contents.
+#[test]
+fn an_existing_output_file_open_to_others_is_made_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    fs::write(&path, "{}\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let sink = Target::File(path.clone()).open().unwrap();
+    assert_eq!(mode(&path), 0o600);
+    (&sink.file).write_all(b"{}\n").unwrap();
+    assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n{}\n");
+}
+
+/// What stderr is told: the file, its old and new mode; and an owner
+/// other than the agent, who could open the file up again.
+#[test]
+fn making_an_output_file_private_says_what_was_done_and_who_owns_it() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!(
+            "SKIPPED making_an_output_file_private_says_what_was_done_and_who_owns_it: \
+             chown needs root"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    fs::write(&path, "").unwrap();
+    // chown clears setuid: chmod after it.
+    nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o4664)).unwrap();
+    let file = OpenOptions::new().append(true).open(&path).unwrap();
+    let p = path.display();
+    assert_eq!(
+        make_private(&file, &path).unwrap(),
+        [
+            format!(
+                "{p} had mode 4664, open to other users; made it 0600 (records are sensitive \
+                 host telemetry; whoever opened it before may still hold it open)"
+            ),
+            format!(
+                "{p} is owned by uid 65534, not by the agent (uid 0): that user can read it \
+                 and change its mode; fix: chown 0 {p}"
+            ),
+        ]
+    );
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    // Already private and ours: nothing to say.
+    nix::unistd::chown(&path, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    assert_eq!(make_private(&file, &path).unwrap(), Vec::<String>::new());
+    // Owner read-only is private too: not widened to 0600.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o440)).unwrap();
+    assert_eq!(
+        make_private(&file, &path).unwrap(),
+        [format!(
+            "{p} had mode 0440, open to other users; made it 0400 (records are sensitive \
+             host telemetry; whoever opened it before may still hold it open)"
+        )]
+    );
+    assert_eq!(mode(&path), 0o400);
+}
+
+/// An output file open to others whose mode cannot be changed (here
+/// append-only: chattr +a) is not written to: the open fails, naming the
+/// file, its mode, the reason and the fix.
+#[test]
+fn an_output_file_that_cannot_be_made_private_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    fs::write(&path, "").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !chattr("+a") {
+        eprintln!(
+            "SKIPPED an_output_file_that_cannot_be_made_private_is_refused: chattr +a needs \
+             root, CAP_LINUX_IMMUTABLE and a file system with the flag"
+        );
+        return;
+    }
+    let e = Target::File(path.clone()).open().err();
+    assert!(chattr("-a"), "chattr -a {}", path.display());
+    let p = path.display();
+    assert_eq!(
+        e.map(|e| e.to_string()),
+        Some(format!(
+            "cannot open output file {p}: it has mode 0644, open to other users, and cannot \
+             be made 0600: Operation not permitted (os error 1); fix: chmod 0600 {p}"
+        ))
+    );
+    assert_eq!(mode(&path), 0o644);
+}
+
+/// A FIFO (or a device such as /dev/null) named as the output is not the
+/// agent's to change: only regular files are made private.
+#[test]
+fn a_fifo_output_keeps_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fifo");
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    // A reader, so the writer's open does not wait for one.
+    let _reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&path)
+        .unwrap();
+    let _sink = Target::File(path.clone()).open().unwrap();
+    assert_eq!(mode(&path), 0o644);
+}
+
 #[test]
 fn unopenable_output_names_the_path() {
     let e = Target::parse("/proc/version/x.jsonl").open().err().unwrap();
@@ -238,6 +359,34 @@ fn reopening_after_a_rename_splits_the_records_without_loss_or_repeat() {
     w.flush();
     assert_eq!(sequences(&old), [1, 2, 3, 4, 5, 6, 7]);
     assert_eq!(sequences(&path), [8, 9, 10]);
+    assert_eq!(mode(&path), 0o600);
+}
+
+/// Rotation by a tool that creates the new file open to others
+/// (logrotate's `create 0644`): SIGHUP's re-open makes it 0600 before any
+/// record goes into it.
+#[test]
+fn a_rotated_file_created_open_to_others_is_made_private_on_reopen() {
+    let stats = Arc::new(Stats::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.jsonl");
+    let old = dir.path().join("o.jsonl.1");
+    let mut w = writer_to(path.to_str().unwrap(), 1 << 20, &stats, clock());
+    w.push(&exit_event(1));
+    w.flush();
+    fs::rename(&path, &old).unwrap();
+    fs::write(&path, "").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    w.apply(Settings {
+        target: Target::File(path.clone()),
+        buffer_bytes: 1 << 20,
+        health_every: Duration::from_secs(60),
+    });
+    assert_eq!(mode(&path), 0o600);
+    w.push(&exit_event(2));
+    w.flush();
+    assert_eq!(sequences(&old), [1]);
+    assert_eq!(sequences(&path), [2]);
     assert_eq!(mode(&path), 0o600);
 }
 

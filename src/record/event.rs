@@ -1,0 +1,452 @@
+//! Event and alert records, written by hand into the output buffer.
+
+use super::cache::{ParentCache, Recent};
+use super::fields::*;
+use super::json::{Json, key};
+use super::names::*;
+use super::{Context, SCHEMA_VERSION};
+use crate::model::alert::{Alert, Evidence};
+use crate::model::dns;
+use crate::model::event::{Body, Event, FileOp, NetOp};
+use crate::model::proctable::{Origin, Process};
+
+/// An event record, or an alert record: the triggering event's fields
+/// plus `message`, `rule.*`, `threat.*` and the alert parts of `event.*`.
+/// Members in the schema's order; optional ones are left out when absent
+/// (see docs/schema.md for each).
+pub(super) fn write_event(
+    w: &mut Json,
+    (cache, recent): (&mut ParentCache, &mut Recent),
+    ev: &Event,
+    ctx: &Context,
+    alert: Option<&Alert>,
+) {
+    let proc = ev.process.as_deref();
+    let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
+        Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
+        Body::Exit(_) => ("process", &["end"]),
+        Body::Signal(_) => ("process", &["info"]),
+        Body::File(f) => ("file", file_types(f)),
+        Body::Net(n) => ("network", net_types(n)),
+    };
+    let file = match &ev.body {
+        Body::File(f) => Some(f),
+        _ => None,
+    };
+    let net = match &ev.body {
+        Body::Net(n) => Some(n),
+        _ => None,
+    };
+    let exit = match &ev.body {
+        Body::Exit(b) => Some(b),
+        _ => None,
+    };
+    let creds = proc.and_then(|p| p.creds);
+    let kind = if alert.is_some() { "alert" } else { "event" };
+
+    w.begin_object();
+    key!(w, "@timestamp");
+    timestamp(w, ev.time_ns);
+    key!(w, "schema_version");
+    w.int(SCHEMA_VERSION);
+    key!(w, "record_type");
+    w.lit(kind);
+
+    key!(w, "event");
+    w.begin_object();
+    key!(w, "kind");
+    w.lit(kind);
+    key!(w, "category");
+    lits(w, [category]);
+    key!(w, "type");
+    lits(w, types.iter().copied());
+    key!(w, "action");
+    w.lit(ev.body.action());
+    if let Some(f) = file {
+        key!(w, "outcome");
+        w.lit(if f.result >= 0 { "success" } else { "failure" });
+    }
+    key!(w, "sequence");
+    w.int(ev.seq);
+    if let Some(a) = alert {
+        // The stable alert id, and ECS's numeric severity.
+        key!(w, "id");
+        w.str(&a.id);
+        key!(w, "severity");
+        w.int(a.rule.severity.score());
+    }
+    w.end_object();
+
+    if let Some(a) = alert {
+        let r = &*a.rule;
+        key!(w, "message");
+        w.str(&a.message);
+        key!(w, "rule");
+        w.begin_object();
+        key!(w, "id");
+        w.str(&r.id);
+        key!(w, "name");
+        w.str(&r.name);
+        key!(w, "description");
+        w.str(&r.description);
+        // Where the rule comes from: `builtin` or its rule file.
+        key!(w, "ruleset");
+        w.str(&r.source);
+        w.end_object();
+        key!(w, "threat");
+        w.begin_object();
+        key!(w, "framework");
+        w.lit("MITRE ATT&CK");
+        key!(w, "tactic");
+        w.begin_object();
+        key!(w, "name");
+        strs(w, r.tactics.iter().map(String::as_str));
+        w.end_object();
+        key!(w, "technique");
+        techniques(w, &r.techniques);
+        w.end_object();
+    }
+
+    key!(w, "agent");
+    w.begin_object();
+    key!(w, "type");
+    w.lit("rand-guard");
+    key!(w, "version");
+    w.str(ctx.agent_version);
+    w.end_object();
+    key!(w, "host");
+    w.begin_object();
+    key!(w, "hostname");
+    w.str(&ctx.hostname);
+    w.end_object();
+
+    key!(w, "process");
+    process(w, cache, recent, ev, proc, exit);
+    if let Some(c) = creds {
+        key!(w, "user");
+        id_doc(w, c.uid);
+    }
+    if let Some(f) = file {
+        key!(w, "file");
+        file_doc(w, f);
+    }
+    if let Some(n) = net {
+        // Who talks to whom, as ECS puts it: the accepting side is the
+        // destination of the connection.
+        let (source, destination) = match n.op {
+            NetOp::Accept => (n.remote, n.local),
+            _ => (n.local, n.remote),
+        };
+        if let Some(a) = source {
+            key!(w, "source");
+            endpoint(w, a);
+        }
+        if let Some(a) = destination {
+            key!(w, "destination");
+            endpoint(w, a);
+        }
+        network_doc(w, n);
+        if let Some(Ok(q)) = &n.dns {
+            key!(w, "dns");
+            w.begin_object();
+            key!(w, "type");
+            w.lit(if q.response { "answer" } else { "query" });
+            key!(w, "id");
+            w.int(q.id);
+            key!(w, "question");
+            w.begin_object();
+            key!(w, "name");
+            w.str(&q.name);
+            key!(w, "type");
+            w.str(&dns::type_name(q.qtype));
+            key!(w, "class");
+            w.str(&dns::class_name(q.qclass));
+            w.end_object();
+            w.end_object();
+        }
+    }
+    if let Some(f) = file.filter(|f| f.result < 0) {
+        key!(w, "error");
+        w.begin_object();
+        // errno name, e.g. EACCES.
+        key!(w, "code");
+        w.str(&errno_name(f.result));
+        w.end_object();
+    }
+
+    key!(w, "rand_guard");
+    rand_guard(w, cache, ev, ctx, alert, proc);
+    w.end_object();
+}
+
+/// `rand_guard`: what ECS has no field for.
+fn rand_guard(
+    w: &mut Json,
+    cache: &mut ParentCache,
+    ev: &Event,
+    ctx: &Context,
+    alert: Option<&Alert>,
+    proc: Option<&Process>,
+) {
+    w.begin_object();
+    if let Some(a) = alert {
+        key!(w, "alert");
+        w.begin_object();
+        // low, medium, high or critical.
+        key!(w, "severity");
+        w.lit(a.rule.severity.as_str());
+        // `builtin` or the rule file.
+        key!(w, "source");
+        w.str(&a.rule.source);
+        // A rate-limit summary: the alerts this one stands for that were
+        // held back (absent on ordinary alerts).
+        if a.suppressed > 0 {
+            key!(w, "suppressed_count");
+            w.int(a.suppressed);
+        }
+        // Scenario detections: every event that led to the alert, oldest
+        // first (the last is the alert's own event).
+        if !a.evidence.is_empty() {
+            key!(w, "evidence");
+            w.begin_array();
+            for e in &a.evidence {
+                w.elem();
+                evidence(w, e);
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    if let Some(p) = proc {
+        key!(w, "process");
+        w.begin_object();
+        // What /proc/PID/exe shows: the file the kernel runs.
+        if !p.image.exe.is_empty() {
+            key!(w, "exe");
+            w.str(&p.image.exe);
+        }
+        if let Some(id) = p.cgroup_id {
+            key!(w, "cgroup_id");
+            w.int(id);
+        }
+        if let Some(v) = p.creds.and_then(|c| c.login_uid) {
+            key!(w, "login_uid");
+            w.int(v);
+        }
+        if let Some(v) = p.creds.and_then(|c| c.session_id) {
+            key!(w, "session_id");
+            w.int(v);
+        }
+        // How the agent learned this context.
+        key!(w, "origin");
+        w.lit(match p.origin {
+            Origin::Exec => "exec",
+            Origin::Fork => "fork",
+            Origin::Procfs => "procfs",
+        });
+        w.end_object();
+    }
+    match &ev.body {
+        Body::File(f) => {
+            key!(w, "file");
+            w.begin_object();
+            key!(w, "syscall");
+            w.lit(f.syscall);
+            key!(w, "result");
+            w.int(f.result);
+            if f.op == FileOp::Open {
+                key!(w, "open_flags");
+                open_flags(w, f.open_flags);
+            }
+            if f.at_flags != 0 {
+                key!(w, "at_flags");
+                w.int(f.at_flags);
+            }
+            if let Some(p) = &f.original_path {
+                key!(w, "original_path");
+                w.str(p);
+            }
+            // How `file.path` was resolved: `dentry` (from the kernel's
+            // file object) or `name` (the caller's string, made absolute).
+            key!(w, "path_source");
+            w.lit(if f.resolved { "dentry" } else { "name" });
+            // A read-only open of a `[file] watch_reads` file.
+            if let Some(p) = &f.watched {
+                key!(w, "watched_path");
+                w.str(p);
+            }
+            w.end_object();
+        }
+        Body::Net(n) => {
+            key!(w, "network");
+            w.begin_object();
+            key!(w, "syscall");
+            w.lit(n.syscall);
+            key!(w, "result");
+            w.int(n.result);
+            key!(w, "family");
+            w.lit(n.family.name());
+            key!(w, "socket_type");
+            w.lit(socket_type_name(n.sock_type));
+            if n.in_progress {
+                key!(w, "in_progress");
+                w.bool(true);
+            }
+            if let Some(p) = &n.unix_path {
+                key!(w, "unix_path");
+                w.str(p);
+            }
+            // A datagram to port 53 that is not a parsable query.
+            if let Some(Err(e)) = &n.dns {
+                key!(w, "dns_error");
+                w.str(&e.to_string());
+            }
+            // Stdio-socket events: which of fds 0, 1, 2 are internet
+            // sockets, and the inode of the socket described (stdin's).
+            if let Some(s) = n.stdio {
+                key!(w, "stdio_fds");
+                w.begin_array();
+                for fd in (0..3u8).filter(|fd| s.fds & (1 << fd) != 0) {
+                    w.elem();
+                    w.int(fd);
+                }
+                w.end_array();
+                key!(w, "socket_inode");
+                w.int(s.socket_inode);
+            }
+            w.end_object();
+        }
+        _ => {}
+    }
+    // The same for every child of the parent: the cache's. The depth is
+    // part of the key, so a writer whose context changed cannot copy
+    // bytes written for another.
+    if let Some(parent) = proc
+        .and_then(|p| p.parent.as_ref())
+        .filter(|_| ctx.ancestry_depth > 0)
+    {
+        key!(w, "ancestry");
+        let slot = cache.slot(parent);
+        if slot.ancestry.is_empty() || slot.ancestry_depth != ctx.ancestry_depth {
+            slot.ancestry.clear();
+            ancestry(
+                &mut Json::new(&mut slot.ancestry),
+                parent,
+                ctx.ancestry_depth,
+            );
+            slot.ancestry_depth = ctx.ancestry_depth;
+        }
+        w.value_bytes(&slot.ancestry);
+    }
+    // Names of the truncated parts, e.g. `["args"]`.
+    let truncated: Option<&[(bool, &'static str)]> = match &ev.body {
+        Body::Exec(b) if b.image.truncated.any() => {
+            let t = b.image.truncated;
+            Some(&[
+                (t.executable, "executable"),
+                (t.exe, "exe"),
+                (t.args, "args"),
+                (t.args_unreadable, "args_unreadable"),
+            ])
+        }
+        Body::File(f) if f.truncated.any() => {
+            let t = f.truncated;
+            Some(&[
+                (t.path, "path"),
+                (t.other_path, "other_path"),
+                (t.unreadable, "path_unreadable"),
+            ])
+        }
+        Body::Net(n) if n.truncated.any() => {
+            let t = n.truncated;
+            Some(&[
+                (t.unix_path, "unix_path"),
+                (t.payload, "payload"),
+                (t.address_unreadable, "address_unreadable"),
+            ])
+        }
+        _ => None,
+    };
+    if let Some(names) = truncated {
+        key!(w, "truncated");
+        lits(w, names.iter().filter(|(set, _)| *set).map(|(_, n)| *n));
+    }
+    match &ev.body {
+        Body::Exit(x) => {
+            key!(w, "exit");
+            w.begin_object();
+            if let Some(sig) = x.status.signal {
+                key!(w, "signal");
+                w.int(sig);
+            }
+            key!(w, "core_dumped");
+            w.bool(x.status.core_dumped);
+            // Lifetime of the process in nanoseconds.
+            key!(w, "lifetime_ns");
+            w.int(ev.ktime_ns.saturating_sub(x.start_ns));
+            w.end_object();
+        }
+        // A signal sent to the agent (`process` is the sender).
+        Body::Signal(s) => {
+            key!(w, "signal");
+            w.begin_object();
+            key!(w, "number");
+            w.int(s.signal);
+            key!(w, "name");
+            w.str(&s.name());
+            // SI_USER, SI_QUEUE or SI_TKILL.
+            key!(w, "code");
+            w.lit(s.code);
+            // delivered, ignored, already_pending, ...
+            key!(w, "result");
+            w.lit(s.result);
+            key!(w, "target");
+            w.begin_object();
+            key!(w, "pid");
+            w.int(s.target_pid);
+            key!(w, "thread");
+            thread(w, s.target_tid);
+            w.end_object();
+            w.end_object();
+        }
+        _ => {}
+    }
+    w.end_object();
+}
+
+/// One piece of evidence, in the record's own field names.
+fn evidence(w: &mut Json, e: &Evidence) {
+    w.begin_object();
+    key!(w, "@timestamp");
+    timestamp(w, e.time_ns);
+    key!(w, "event");
+    w.begin_object();
+    key!(w, "action");
+    w.lit(e.action);
+    w.end_object();
+    key!(w, "process");
+    w.begin_object();
+    key!(w, "pid");
+    w.int(e.pid);
+    if let Some(x) = &e.executable {
+        key!(w, "executable");
+        w.str(x);
+    }
+    if let Some(c) = &e.command_line {
+        key!(w, "command_line");
+        w.str(c);
+    }
+    w.end_object();
+    if let Some(p) = &e.path {
+        key!(w, "file");
+        w.begin_object();
+        key!(w, "path");
+        w.str(p);
+        w.end_object();
+    }
+    if let Some(a) = e.destination {
+        key!(w, "destination");
+        endpoint(w, a);
+    }
+    w.end_object();
+}

@@ -1,0 +1,180 @@
+//! The health record: serde, one a minute, not the hot path.
+
+use serde::Serialize;
+use serde::ser::Serializer;
+
+use super::{Context, SCHEMA_VERSION};
+use crate::kernel::ProgramStats;
+use crate::model::clock::Rfc3339;
+use crate::model::health::Health;
+
+#[derive(Serialize)]
+pub(super) struct HealthDoc<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: Rfc3339,
+    schema_version: u32,
+    record_type: &'static str,
+    event: HealthMeta,
+    agent: AgentMeta<'a>,
+    host: HostMeta<'a>,
+    rand_guard: HealthRg<'a>,
+}
+
+#[derive(Serialize)]
+struct HealthMeta {
+    kind: &'static str,
+    #[serde(rename = "type")]
+    type_: [&'static str; 1],
+    action: &'static str,
+}
+
+#[derive(Serialize)]
+struct HealthRg<'a> {
+    health: HealthBody<'a>,
+}
+
+#[derive(Serialize)]
+struct HealthBody<'a> {
+    /// True for the record written at shutdown, after the drain.
+    last: bool,
+    uptime_seconds: u64,
+    rss_bytes: u64,
+    raw_events_total: u64,
+    raw_events_by_kind_total: PerKind<'a>,
+    events_output_total: u64,
+    alerts_output_total: u64,
+    userspace_filtered_total: u64,
+    userspace_rate_limited_total: u64,
+    invalid_schema_total: u64,
+    unsupported_kind_total: u64,
+    output_failures_total: u64,
+    output_errors_total: u64,
+    output_buffered_bytes: u64,
+    output_buffer_drops_total: PerKind<'a>,
+    output_buffer_drops_by_kind_total: PerKind<'a>,
+    rules_loaded: u64,
+    rules_reloads_total: u64,
+    rules_reload_failures_total: u64,
+    config_reloads_total: u64,
+    config_reload_failures_total: u64,
+    correlation_state_size: u64,
+    correlation_evictions_total: u64,
+    kernel_ringbuf_drops_total: PerKind<'a>,
+    kernel_filtered_total: PerKind<'a>,
+    kernel_failed_total: PerKind<'a>,
+    channel_full_drops_total: PerKind<'a>,
+    channel_full_drops_by_kind_total: PerKind<'a>,
+    process_table_size: u64,
+    process_table_evictions_total: u64,
+    read_watch_files: u64,
+    read_watch_updates_total: u64,
+    /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bpf_programs: Option<Programs<'a>>,
+}
+
+/// `{"edr_file": {"run_count_total": N, "run_time_ns_total": T}, ...}`
+struct Programs<'a>(&'a [ProgramStats]);
+
+#[derive(Serialize)]
+struct ProgramDoc {
+    run_count_total: u64,
+    run_time_ns_total: u64,
+}
+
+impl Serialize for Programs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|p| {
+            (
+                p.name.as_str(),
+                ProgramDoc {
+                    run_count_total: p.run_count,
+                    run_time_ns_total: p.run_time_ns,
+                },
+            )
+        }))
+    }
+}
+
+/// `{"exec": 0, "fork": 0, ...}`: one counter per record kind.
+struct PerKind<'a>(&'a [(&'static str, u64)]);
+
+impl Serialize for PerKind<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
+    }
+}
+
+impl<'a> HealthDoc<'a> {
+    pub(super) fn new(h: &'a Health, ctx: &'a Context) -> Self {
+        let c = &h.counters;
+        HealthDoc {
+            timestamp: Rfc3339(h.time_ns),
+            schema_version: SCHEMA_VERSION,
+            record_type: "health",
+            event: HealthMeta {
+                kind: "metric",
+                type_: ["info"],
+                action: "health",
+            },
+            agent: AgentMeta {
+                type_: "rand-guard",
+                version: ctx.agent_version,
+            },
+            host: HostMeta {
+                hostname: &ctx.hostname,
+            },
+            rand_guard: HealthRg {
+                health: HealthBody {
+                    last: h.last,
+                    uptime_seconds: h.uptime_seconds,
+                    rss_bytes: h.rss_bytes,
+                    raw_events_total: c.raw_events_total,
+                    raw_events_by_kind_total: PerKind(&c.raw_events_by_kind_total),
+                    events_output_total: c.events_output_total,
+                    alerts_output_total: c.alerts_output_total,
+                    userspace_filtered_total: c.userspace_filtered_total,
+                    userspace_rate_limited_total: c.rate_limited_total,
+                    invalid_schema_total: c.invalid_schema_total,
+                    unsupported_kind_total: c.unsupported_kind_total,
+                    output_failures_total: c.output_failures_total,
+                    output_errors_total: c.output_errors_total,
+                    output_buffered_bytes: c.output_buffered_bytes,
+                    output_buffer_drops_total: PerKind(&c.output_buffer_drops_total),
+                    output_buffer_drops_by_kind_total: PerKind(
+                        &c.output_buffer_drops_by_kind_total,
+                    ),
+                    rules_loaded: c.rules_loaded,
+                    rules_reloads_total: c.rules_reloads_total,
+                    rules_reload_failures_total: c.rules_reload_failures_total,
+                    config_reloads_total: c.config_reloads_total,
+                    config_reload_failures_total: c.config_reload_failures_total,
+                    correlation_state_size: c.correlation_state_size,
+                    correlation_evictions_total: c.correlation_evictions_total,
+                    kernel_ringbuf_drops_total: PerKind(&c.kernel_ringbuf_drops_total),
+                    kernel_filtered_total: PerKind(&c.kernel_filtered_total),
+                    kernel_failed_total: PerKind(&c.kernel_failed_total),
+                    channel_full_drops_total: PerKind(&c.channel_full_drops_total),
+                    channel_full_drops_by_kind_total: PerKind(&c.channel_full_drops_by_kind_total),
+                    process_table_size: c.proc_table_size,
+                    process_table_evictions_total: c.proc_table_evictions_total,
+                    read_watch_files: c.read_watch_files,
+                    read_watch_updates_total: c.read_watch_updates_total,
+                    bpf_programs: c.programs.as_deref().map(Programs),
+                },
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(super) struct AgentMeta<'a> {
+    #[serde(rename = "type")]
+    pub(super) type_: &'static str,
+    pub(super) version: &'a str,
+}
+
+#[derive(Serialize)]
+pub(super) struct HostMeta<'a> {
+    pub(super) hostname: &'a str,
+}
