@@ -19,7 +19,8 @@ struct Bucket {
     last: Option<Alert>,
 }
 
-/// Buckets kept at most; beyond, idle ones go first (then all).
+/// Buckets kept at most; beyond, idle ones go first (then all, their
+/// summaries written first).
 const BUCKETS_MAX: usize = 16384;
 
 /// Rate limiting of alerts per (rule, process).
@@ -46,6 +47,13 @@ impl Limiter {
         if !self.buckets.contains_key(&key) && self.buckets.len() >= BUCKETS_MAX {
             self.buckets.retain(|_, b| b.suppressed > 0);
             if self.buckets.len() >= BUCKETS_MAX {
+                // Every bucket holds alerts back: their summaries go out
+                // now, early, rather than being lost with the buckets (the
+                // held-back alerts are already in rate_limited_total; the
+                // summary is what shows them).
+                for b in self.buckets.values_mut() {
+                    out.extend(Self::summary(b));
+                }
                 self.buckets.clear();
             }
         }

@@ -122,17 +122,22 @@ impl Detector {
     }
 
     /// Become `next` (a reloaded configuration), keeping what is under
-    /// way: rate-limit buckets and the alerts they hold back, and the
-    /// latest event time. With `keep_rules`, the rules in force stay too
-    /// (the new rules directory was refused); with `keep_correlation`
-    /// (`[detections]` unchanged), so do the correlation windows, else
-    /// they start over empty.
+    /// way: rate-limit buckets and the alerts they hold back, the latest
+    /// event time, and the correlation windows with their eviction count
+    /// (health's `correlation_evictions_total` never goes back). With
+    /// `keep_rules`, the rules in force stay too (the new rules directory
+    /// was refused). With `keep_correlation` (`[detections]` unchanged)
+    /// the correlator in force stays as it is; else the new one, with the
+    /// new settings, takes over its windows (see
+    /// [`Correlator::take_state`]).
     pub fn take_over(&mut self, mut next: Detector, keep_rules: bool, keep_correlation: bool) {
         if keep_rules {
             next.rules = std::mem::take(&mut self.rules);
         }
         if keep_correlation {
             std::mem::swap(&mut next.correlator, &mut self.correlator);
+        } else {
+            next.correlator.take_state(&mut self.correlator);
         }
         next.limiter = std::mem::take(&mut self.limiter);
         next.now_ns = self.now_ns;
@@ -336,5 +341,7 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
     true
 }
 
+#[cfg(test)]
+mod state_tests;
 #[cfg(test)]
 mod tests;
