@@ -29,7 +29,7 @@ pub(super) struct PersistenceSpec {
     description: &'static str,
     severity: Severity,
     technique: (&'static str, &'static str),
-    paths: fn() -> Vec<String>,
+    pub(super) paths: fn() -> Vec<String>,
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -65,6 +65,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
                 "/usr/lib/systemd/user/**",
                 "/lib/systemd/system/**",
                 "/lib/systemd/user/**",
+                "/usr/local/lib/systemd/system/**",
+                "/usr/local/lib/systemd/user/**",
                 "/run/systemd/system/**",
             ]);
             v.extend(home_files(&[".config/systemd/user/**"]));
@@ -104,7 +106,11 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
                       log in as that user.",
         severity: Severity::High,
         technique: ("T1098.004", "Account Manipulation: SSH Authorized Keys"),
-        paths: || home_files(&[".ssh/authorized_keys", ".ssh/authorized_keys2"]),
+        // In any home, wherever it is (/var/lib/postgresql, /srv/git,
+        // /home/staff/ann): sshd reads ~/.ssh/authorized_keys of the
+        // account's home from the password database, which is not fixed;
+        // what is reported at all is decided by the [file] prefixes.
+        paths: || strings(&["/**/.ssh/authorized_keys", "/**/.ssh/authorized_keys2"]),
     },
     PersistenceSpec {
         id: "rg-persist-ld-preload",

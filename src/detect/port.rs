@@ -47,8 +47,11 @@ impl PortRule {
             NetOp::Bind | NetOp::Listen => n.local,
             NetOp::Accept | NetOp::DnsQuery | NetOp::StdioSocket => None,
         };
+        // An IPv4-mapped address (::ffff:127.0.0.1, what a dual-stack
+        // socket shows for an IPv4 peer) is loopback by its IPv4 meaning.
         end.is_some_and(|a| {
-            self.ports.contains(&a.port()) && (self.loopback || !a.ip().is_loopback())
+            self.ports.contains(&a.port())
+                && (self.loopback || !a.ip().to_canonical().is_loopback())
         })
     }
 }

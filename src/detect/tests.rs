@@ -171,7 +171,10 @@ fn near_misses_stay_silent() {
         "/etc/crontab.bak",
         "/etc/cron.dx/job",
         "/root/.ssh/known_hosts",
-        "/home/ann/work/.ssh/authorized_keys",
+        "/srv/git/authorized_keys",
+        "/home/ann/.ssh/authorized_keys.bak",
+        "/home/ann/.ssh/keys/authorized_keys",
+        "/home/ann/.sshx/authorized_keys",
         "/etc/ld.so.preload.d/x",
         "/etc/ld.so.cache",
         "/etc/rc.localx",
@@ -472,6 +475,47 @@ fn loopback_can_be_left_out_of_suspicious_ports() {
 }
 
 #[test]
+fn ipv4_mapped_loopback_is_loopback() {
+    let cfg = config::Detections {
+        suspicious_ports_loopback: false,
+        suspicious_ports: vec![9001],
+        ..Default::default()
+    };
+    let mut d = with(cfg, None);
+    // A dual-stack socket reaches 127.0.0.1 as ::ffff:127.0.0.1.
+    let mapped = net(
+        NetOp::Connect,
+        30,
+        "[::ffff:127.0.0.1]:1",
+        Some("[::ffff:127.0.0.1]:9001"),
+    );
+    assert!(hits(&mut d, &mapped).is_empty());
+    let listen = net(NetOp::Listen, 31, "[::ffff:127.0.0.2]:9001", None);
+    assert!(hits(&mut d, &listen).is_empty());
+    // A mapped address that is not loopback still alerts.
+    let mut out = Vec::new();
+    let other = net(
+        NetOp::Connect,
+        32,
+        "[::ffff:10.0.0.1]:1",
+        Some("[::ffff:10.0.0.2]:9001"),
+    );
+    d.detect(&other, &mut out);
+    let got: Vec<_> = out
+        .iter()
+        .map(|a| (a.rule.id.as_str(), a.rule.severity, a.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "rg-net-suspicious-port",
+            Severity::Medium,
+            "Suspicious port (connect by pid 32)"
+        )]
+    );
+}
+
+#[test]
 fn disabled_detections_are_off() {
     let mut d = detector(&["rg-persist-cron"]);
     assert!(hits(&mut d, &file(FileOp::Open, "/etc/crontab", 0)).is_empty());
@@ -716,4 +760,124 @@ prefix = "/etc/cron.d/"
     out.clear();
     d.detect(&cron_write(45, 2), &mut out);
     assert_eq!(out.len(), 1);
+}
+
+/// (rule id, severity, file path) of each alert `ev` raises.
+fn records(d: &mut Detector, ev: &Event) -> Vec<(String, Severity, String)> {
+    let mut out = Vec::new();
+    d.detect(ev, &mut out);
+    out.iter()
+        .map(|a| {
+            let Body::File(f) = &a.event.body else {
+                panic!("not a file alert: {}", a.message)
+            };
+            (a.rule.id.clone(), a.rule.severity, f.path.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn authorized_keys_alert_in_every_home_not_only_root_and_home() {
+    let mut d = detector(&[]);
+    for path in [
+        "/root/.ssh/authorized_keys",
+        "/home/ann/.ssh/authorized_keys2",
+        // Homes elsewhere: service accounts, git hosting, nested homes.
+        "/var/lib/postgresql/.ssh/authorized_keys",
+        "/srv/git/.ssh/authorized_keys",
+        "/opt/x/.ssh/authorized_keys2",
+        "/home/staff/ann/.ssh/authorized_keys",
+        "/home/ann/work/.ssh/authorized_keys",
+    ] {
+        assert_eq!(
+            records(&mut d, &file(FileOp::Rename, path, 0)),
+            [(
+                "rg-persist-ssh-authorized-keys".to_string(),
+                Severity::High,
+                path.to_string()
+            )],
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn units_under_usr_local_lib_systemd_are_persistence_and_are_watched() {
+    let mut d = detector(&["rg-persist-systemd-enable"]);
+    for path in [
+        "/usr/local/lib/systemd/system/ssh.service.d/override.conf",
+        "/usr/local/lib/systemd/system/evil.target",
+        "/usr/local/lib/systemd/user/default.target.wants/x.conf",
+    ] {
+        assert_eq!(
+            records(&mut d, &file(FileOp::Open, path, 3)),
+            [(
+                "rg-persist-systemd-unit".to_string(),
+                Severity::High,
+                path.to_string()
+            )],
+            "{path}"
+        );
+    }
+    // Written there and enabled: the correlation knows the directory too.
+    let mut d = detector(&[]);
+    let cp = crate::testkit::process(300, "/usr/bin/cp", &["cp"], None);
+    let path = "/usr/local/lib/systemd/system/evil.service";
+    let mut out = Vec::new();
+    d.detect(&crate::testkit::file(0, &cp, FileOp::Open, path), &mut out);
+    out.clear();
+    let systemctl = crate::testkit::process(
+        301,
+        "/usr/bin/systemctl",
+        &["systemctl", "enable", "evil"],
+        None,
+    );
+    d.detect(&crate::testkit::exec(1, &systemctl), &mut out);
+    let got: Vec<_> = out
+        .iter()
+        .map(|a| (a.rule.id.as_str(), a.rule.severity, a.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "rg-persist-systemd-enable",
+            Severity::Critical,
+            "Systemd unit evil.service written by /usr/bin/cp then enabled or started \
+             (systemctl enable evil)"
+        )]
+    );
+    // The kernel reports writes there with the default [file] include.
+    let include = config::File::default().include;
+    assert!(
+        include
+            .iter()
+            .any(|p| "/usr/local/lib/systemd/system/x".starts_with(&format!("{p}/"))),
+        "{include:?}"
+    );
+}
+
+#[test]
+fn the_default_include_covers_every_fixed_persistence_location() {
+    // The literal directory in front of each location's first glob
+    // character must be under a default [file] include prefix, or the
+    // kernel never reports the write. Locations that start with a glob
+    // (any `*.service`, any `.ssh/authorized_keys`) match wherever files
+    // are watched at all.
+    let include = config::File::default().include;
+    for spec in PERSISTENCE {
+        for glob in (spec.paths)() {
+            let fixed = &glob[..glob.find(['*', '?', '[', '{']).unwrap_or(glob.len())];
+            let dir = fixed.rsplit_once('/').map_or("", |(d, _)| d);
+            if dir.is_empty() {
+                continue;
+            }
+            assert!(
+                include
+                    .iter()
+                    .any(|p| dir == p || dir.starts_with(&format!("{p}/"))),
+                "{}: {glob} is outside the default [file] include",
+                spec.id
+            );
+        }
+    }
 }

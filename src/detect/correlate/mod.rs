@@ -257,6 +257,8 @@ const UNIT_DIRS: &[&str] = &[
     "/usr/lib/systemd/user/**",
     "/lib/systemd/system/**",
     "/lib/systemd/user/**",
+    "/usr/local/lib/systemd/system/**",
+    "/usr/local/lib/systemd/user/**",
     "/run/systemd/system/**",
     "/root/.config/systemd/user/**",
     "/home/*/.config/systemd/user/**",
