@@ -342,6 +342,8 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
 }
 
 #[cfg(test)]
+mod location_tests;
+#[cfg(test)]
 mod state_tests;
 #[cfg(test)]
 mod tests;
