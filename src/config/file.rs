@@ -79,6 +79,7 @@ impl Default for File {
                 "/var/spool/cron",
                 "/usr/lib/systemd",
                 "/lib/systemd",
+                "/usr/local/lib/systemd",
                 "/run/systemd/system",
                 "/usr/bin",
                 "/usr/sbin",

@@ -135,6 +135,19 @@ impl<K: Hash + Eq + Clone, V> Window<K, V> {
         }
     }
 
+    /// Take over the entries of `old` (the same window under a reloaded
+    /// configuration), keeping this window's size and length: what no
+    /// longer fits is pushed out, oldest first, and counted here; what is
+    /// past the new length goes at the next expiry. `old`'s own count is
+    /// not taken (the correlator carries it, see [`Correlator::take_state`]).
+    pub fn adopt(&mut self, old: Window<K, V>) {
+        self.map = old.map;
+        self.order = old.order;
+        while self.map.len() > self.cap && self.pop_oldest() {
+            self.evicted += 1;
+        }
+    }
+
     /// Remove the oldest live entry; false when there is none.
     fn pop_oldest(&mut self) -> bool {
         while let Some((t, k)) = self.order.pop_front() {
@@ -244,6 +257,8 @@ const UNIT_DIRS: &[&str] = &[
     "/usr/lib/systemd/user/**",
     "/lib/systemd/system/**",
     "/lib/systemd/user/**",
+    "/usr/local/lib/systemd/system/**",
+    "/usr/local/lib/systemd/user/**",
     "/run/systemd/system/**",
     "/root/.config/systemd/user/**",
     "/home/*/.config/systemd/user/**",
@@ -612,6 +627,9 @@ pub struct Correlator {
     units: Option<UnitEnable>,
     drops: Option<DropExec>,
     shells: Option<ReverseShell>,
+    /// Evictions counted by the correlators this one replaced (SIGHUP):
+    /// `correlation_evictions_total` only increases.
+    evicted_before: u64,
 }
 
 impl Correlator {
@@ -728,6 +746,7 @@ impl Correlator {
             units,
             drops,
             shells,
+            evicted_before: 0,
         })
     }
 
@@ -773,9 +792,36 @@ impl Correlator {
             + self.shells.as_ref().map_or(0, |s| s.alerted.len())
     }
 
-    /// Entries pushed out before their window was over, since start.
+    /// Take over the state of `old`, the correlator of the configuration
+    /// this one replaces (a `[detections]` reload): a write or connect seen
+    /// before the reload still completes a scenario after it. Windows of
+    /// scenarios on in both are carried over under the new size and
+    /// length; state of a scenario turned off goes. The eviction count
+    /// carries over whole; `old` is left without state.
+    pub fn take_state(&mut self, old: &mut Correlator) {
+        self.evicted_before = old.evictions();
+        if let (Some(new), Some(old)) = (&mut self.units, old.units.take()) {
+            new.written.adopt(old.written);
+        }
+        // Drops and connects are only kept while rg-drop-exec is on (the
+        // fileless check alone needs no state).
+        if let (Some(new), Some(old)) = (&mut self.drops, old.drops.take())
+            && new.rule.is_some()
+            && old.rule.is_some()
+        {
+            new.drops.adopt(old.drops);
+            new.connects.adopt(old.connects);
+        }
+        if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
+            new.alerted.adopt(old.alerted);
+        }
+    }
+
+    /// Entries pushed out before their window was over, since start
+    /// (across reloads).
     pub fn evictions(&self) -> u64 {
-        self.units.as_ref().map_or(0, |u| u.written.evicted())
+        self.evicted_before
+            + self.units.as_ref().map_or(0, |u| u.written.evicted())
             + self
                 .drops
                 .as_ref()

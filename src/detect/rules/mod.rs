@@ -321,13 +321,13 @@ impl RuleSet {
                 });
             }
         }
-        if crate::detect::BUILTIN_IDS
+        if crate::detect::ids::BUILTIN_IDS
             .iter()
             .any(|b| all.iter().any(|r| r.meta.id == *b))
         {
             let r = all
                 .iter()
-                .find(|r| crate::detect::BUILTIN_IDS.contains(&r.meta.id.as_str()))
+                .find(|r| crate::detect::ids::BUILTIN_IDS.contains(&r.meta.id.as_str()))
                 .unwrap();
             errors.push(RuleError {
                 file: PathBuf::from(&r.meta.source),

@@ -1,0 +1,111 @@
+//! rg-cred-sensitive-read: reads of `[file] watch_reads` files.
+
+use std::sync::Arc;
+
+use globset::GlobSet;
+
+use crate::detect::filter;
+use crate::model::alert::{RuleMeta, Severity, Technique};
+use crate::model::event::{Body, Event};
+
+/// What a watched file holds, by its watched path: it picks the ATT&CK
+/// technique of an rg-cred-sensitive-read alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    /// Password hashes: T1003.008.
+    PasswordHashes,
+    /// Private keys: T1552.004.
+    PrivateKey,
+    /// Anything else an operator watches: T1552.001.
+    Other,
+}
+
+impl Credential {
+    fn of(watched: &str) -> Self {
+        const HASHES: &[&str] = &[
+            "/etc/shadow",
+            "/etc/shadow-",
+            "/etc/gshadow",
+            "/etc/gshadow-",
+            "/etc/security/opasswd",
+        ];
+        let (dir, name) = watched.rsplit_once('/').unwrap_or(("", watched));
+        if HASHES.contains(&watched) {
+            Credential::PasswordHashes
+        } else if !name.ends_with(".pub")
+            && ((dir.ends_with("/.ssh") && name.starts_with("id_"))
+                || (name.starts_with("ssh_host_") && name.ends_with("_key"))
+                || name.ends_with(".key")
+                || name.ends_with(".ppk"))
+        {
+            Credential::PrivateKey
+        } else {
+            Credential::Other
+        }
+    }
+}
+
+/// rg-cred-sensitive-read: a read-only open of a `[file] watch_reads`
+/// file (matched by inode in the kernel) by a program that is not in
+/// `[detections] sensitive_read_allow`.
+pub(super) struct CredReadRule {
+    /// One per [`Credential`]: same id and name, its own technique.
+    pub(super) hashes: Arc<RuleMeta>,
+    keys: Arc<RuleMeta>,
+    other: Arc<RuleMeta>,
+    allow: GlobSet,
+}
+
+impl CredReadRule {
+    pub(super) fn new(allow: &[String]) -> Result<Self, globset::Error> {
+        let meta = |id: &str, name: &str| {
+            Arc::new(RuleMeta {
+                id: "rg-cred-sensitive-read".into(),
+                name: "Sensitive file read".into(),
+                description: "A process opened a file listed in [file] watch_reads for reading \
+                              (password hashes, private keys) and is not one of the programs \
+                              that read it for a living (detections.sensitive_read_allow). \
+                              Matched by inode: a hard link or bind mount of the file counts."
+                    .into(),
+                severity: Severity::High,
+                tactics: vec!["Credential Access".into()],
+                techniques: vec![Technique {
+                    id: id.into(),
+                    name: Some(name.into()),
+                }],
+                source: "builtin".into(),
+            })
+        };
+        Ok(CredReadRule {
+            hashes: meta(
+                "T1003.008",
+                "OS Credential Dumping: /etc/passwd and /etc/shadow",
+            ),
+            keys: meta("T1552.004", "Unsecured Credentials: Private Keys"),
+            other: meta("T1552.001", "Unsecured Credentials: Credentials In Files"),
+            allow: filter::globset(allow)?,
+        })
+    }
+
+    /// The rule, with the technique for what was read, when `ev` is a
+    /// successful watched read by a program not allowed to.
+    pub(super) fn hit(&self, ev: &Event) -> Option<&Arc<RuleMeta>> {
+        let Body::File(f) = &ev.body else {
+            return None;
+        };
+        let watched = f.watched.as_deref()?;
+        if f.result < 0 || !f.is_read() {
+            return None;
+        }
+        // An unknown process is not known to be allowed.
+        let exe = ev.process.as_deref().map(|p| p.image.executable.as_str());
+        if exe.is_some_and(|e| !e.is_empty() && self.allow.is_match(e)) {
+            return None;
+        }
+        Some(match Credential::of(watched) {
+            Credential::PasswordHashes => &self.hashes,
+            Credential::PrivateKey => &self.keys,
+            Credential::Other => &self.other,
+        })
+    }
+}

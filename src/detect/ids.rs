@@ -1,0 +1,31 @@
+//! The built-in detection ids. A leaf of `detect`: the rules loader
+//! refuses user rules that take one of these ids, so it must not import
+//! the detector that imports it.
+
+use crate::config;
+
+/// Every built-in detection id, stable across releases.
+pub const BUILTIN_IDS: &[&str] = &[
+    "rg-net-suspicious-port",
+    "rg-cred-sensitive-read",
+    "rg-persist-systemd-unit",
+    "rg-persist-cron",
+    "rg-persist-ssh-authorized-keys",
+    "rg-persist-ld-preload",
+    "rg-persist-rc-scripts",
+    "rg-persist-shell-profile",
+    "rg-persist-sudoers",
+    "rg-persist-account-files",
+    "rg-webshell-exec",
+    "rg-persist-systemd-enable",
+    "rg-drop-exec",
+    "rg-fileless-exec",
+    "rg-reverse-shell",
+    "rg-agent-tamper",
+    "rg-agent-signal",
+];
+
+/// What the configuration may name of the detections (see [`config::Known`]).
+pub const KNOWN: config::Known = config::Known {
+    builtin_detections: BUILTIN_IDS,
+};
