@@ -1,0 +1,210 @@
+//! `rg-drop-exec`: a file written (created, renamed into place, linked or
+//! made executable) and then executed within the window; and
+//! `rg-fileless-exec`: a program executed from a memfd. One scenario
+//! object holds both, as both look at the same execs.
+
+use std::sync::Arc;
+
+use globset::GlobSet;
+
+use super::{Finding, Window, at_severity, meta, name_of};
+use crate::config;
+use crate::detect::filter;
+use crate::model::alert::{Evidence, RuleMeta, Severity};
+use crate::model::event::{Body, Event, FileOp, NetOp};
+
+/// World-writable places where dropped payloads live.
+const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
+
+/// A file written recently, and by whom.
+pub(super) struct Drop {
+    /// The write (and a later chmod +x), oldest first.
+    evidence: Vec<Evidence>,
+    /// The writer is a download tool or had connected out shortly before.
+    from_network: bool,
+}
+
+pub(super) struct DropExec {
+    /// rg-drop-exec, when on (else only fileless execs are looked at).
+    pub(super) rule: Option<Arc<RuleMeta>>,
+    pub(super) fileless: Option<Arc<RuleMeta>>,
+    fileless_allow: GlobSet,
+    download_tools: GlobSet,
+    /// Path → how it was dropped.
+    pub(super) drops: Window<String, Drop>,
+    /// (pid, start) → its last connect: the writer "came from the network".
+    pub(super) connects: Window<(u32, u64), Evidence>,
+}
+
+/// A write that leaves a file ready to run: created or truncated for
+/// writing, renamed or linked into place, or given an execute bit.
+fn drops_file(op: FileOp, open_flags: u64, mode: Option<u32>) -> bool {
+    const O_WRONLY: u64 = 0o1;
+    const O_RDWR: u64 = 0o2;
+    match op {
+        FileOp::Open => open_flags & (O_WRONLY | O_RDWR) != 0,
+        FileOp::Rename | FileOp::Link => true,
+        FileOp::Chmod => mode.is_some_and(|m| m & 0o111 != 0),
+        _ => false,
+    }
+}
+
+impl DropExec {
+    pub(super) fn new(
+        d: &config::Detections,
+        drop_on: bool,
+        fileless_on: bool,
+        cap: usize,
+        window_ns: u64,
+    ) -> Result<Self, globset::Error> {
+        Ok(DropExec {
+            rule: drop_on.then(|| {
+                meta(
+                    "rg-drop-exec",
+                    "Dropped file executed",
+                    "A file was written (created, renamed or linked into place, or made \
+                     executable) and then executed within \
+                     detections.correlation_window_seconds. Critical when the writer is a \
+                     download tool (detections.download_tools) or connected out shortly \
+                     before and the file is in /tmp, /var/tmp or /dev/shm; high for one \
+                     of the two; medium otherwise.",
+                    Severity::Medium,
+                    &["Execution", "Command and Control"],
+                    &[
+                        ("T1105", "Ingress Tool Transfer"),
+                        ("T1204.002", "User Execution: Malicious File"),
+                    ],
+                )
+            }),
+            fileless: fileless_on.then(|| {
+                meta(
+                    "rg-fileless-exec",
+                    "Program run from memory",
+                    "A program was executed from a memfd (memfd_create, then execve \
+                     of /proc/self/fd/N): code that never touched a file system. \
+                     Container runtimes do this with their own binary \
+                     (detections.fileless_allow).",
+                    Severity::High,
+                    &["Defense Evasion", "Execution"],
+                    &[("T1620", "Reflective Code Loading")],
+                )
+            }),
+            fileless_allow: filter::globset(&d.fileless_allow)?,
+            download_tools: filter::globset(&d.download_tools)?,
+            drops: Window::new(cap, window_ns),
+            connects: Window::new(cap, window_ns),
+        })
+    }
+
+    pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+        let now = ev.ktime_ns;
+        let proc = ev.process.as_deref();
+        let tracking = self.rule.is_some();
+        match &ev.body {
+            Body::Net(n) if tracking && n.op == NetOp::Connect && n.remote.is_some() => {
+                if let Some(p) = proc {
+                    self.connects
+                        .insert(now, (p.pid, p.start_ns), Evidence::of(ev));
+                }
+            }
+            Body::File(f)
+                if tracking && f.result >= 0 && drops_file(f.op, f.open_flags, f.mode) =>
+            {
+                if let Some(d) = self.drops.get_mut(now, &f.path) {
+                    // A chmod +x after the write: part of the same drop.
+                    if f.op == FileOp::Chmod && d.evidence.len() < 4 {
+                        d.evidence.push(Evidence::of(ev));
+                    }
+                    return;
+                }
+                let connected = proc.and_then(|p| self.connects.get(now, &(p.pid, p.start_ns)));
+                let tool = proc.is_some_and(|p| self.download_tools.is_match(name_of(p)));
+                let mut evidence: Vec<Evidence> = connected.cloned().into_iter().collect();
+                evidence.push(Evidence::of(ev));
+                self.drops.insert(
+                    now,
+                    f.path.clone(),
+                    Drop {
+                        evidence,
+                        from_network: tool || connected.is_some(),
+                    },
+                );
+            }
+            Body::Exec(x) => {
+                let exe = proc.map_or("", |p| p.image.exe.as_str());
+                if let Some(rule) = &self.fileless
+                    && (exe.starts_with("memfd:") || exe.starts_with("/memfd:"))
+                    && !self.fileless_allow.is_match(exe)
+                {
+                    out.push(Finding {
+                        rule: rule.clone(),
+                        evidence: vec![Evidence::of(ev)],
+                        message: format!(
+                            "Program run from memory ({exe}) as {} by pid {}",
+                            x.image.executable, ev.pid
+                        ),
+                    });
+                    return;
+                }
+                let Some(rule) = &self.rule else {
+                    return;
+                };
+                // The program as run, or the file the kernel ran (a symlink
+                // to the drop runs it too).
+                let key = [x.image.executable.as_str(), exe]
+                    .into_iter()
+                    .find(|k| !k.is_empty() && self.drops.get(now, &k.to_string()).is_some())
+                    .map(str::to_string);
+                let Some(key) = key else {
+                    return;
+                };
+                let drop = self.drops.remove(&key).expect("present");
+                let in_temp = TEMP_DIRS.iter().any(|d| key.starts_with(d));
+                let severity = match (drop.from_network, in_temp) {
+                    (true, true) => Severity::Critical,
+                    (true, false) | (false, true) => Severity::High,
+                    (false, false) => Severity::Medium,
+                };
+                // The writer is the first program that wrote the file (the
+                // one the severity scores); a later chmod +x by another
+                // program is named too.
+                let exe = |e: &Evidence| {
+                    e.executable
+                        .clone()
+                        .unwrap_or_else(|| "an unknown program".into())
+                };
+                let mut touches = drop.evidence.iter().filter(|e| e.action != "connect");
+                let first = touches.next();
+                let writer = first.map_or_else(|| "an unknown program".into(), exe);
+                let chmod = touches
+                    .rfind(|e| e.action == "chmod")
+                    .map(exe)
+                    .filter(|c| *c != writer)
+                    .map_or_else(String::new, |c| format!(", made executable by {c}"));
+                let mut evidence = drop.evidence;
+                evidence.push(Evidence::of(ev));
+                let mut why = Vec::new();
+                if drop.from_network {
+                    why.push("the writer downloads");
+                }
+                if in_temp {
+                    why.push("in a temporary directory");
+                }
+                out.push(Finding {
+                    rule: at_severity(rule, severity),
+                    evidence,
+                    message: format!(
+                        "{key} written by {writer}{chmod} then executed by pid {}{}",
+                        ev.pid,
+                        if why.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", why.join(", "))
+                        }
+                    ),
+                });
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `rg-persist-systemd-enable`: a unit file written, then enabled or
+//! started (`systemctl enable|start|...` naming it, or a link to it in a
+//! `*.wants/` or `*.requires/` directory) within the window.
+
+use std::sync::Arc;
+
+use globset::GlobSet;
+
+use super::{Finding, Window, meta};
+use crate::detect::filter;
+use crate::model::alert::{Evidence, RuleMeta, Severity};
+use crate::model::event::{Body, Event, FileOp};
+
+/// Unit directories (system and user) and the unit file kinds that run code.
+const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system/**",
+    "/etc/systemd/user/**",
+    "/usr/lib/systemd/system/**",
+    "/usr/lib/systemd/user/**",
+    "/lib/systemd/system/**",
+    "/lib/systemd/user/**",
+    "/usr/local/lib/systemd/system/**",
+    "/usr/local/lib/systemd/user/**",
+    "/run/systemd/system/**",
+    "/root/.config/systemd/user/**",
+    "/home/*/.config/systemd/user/**",
+];
+const UNIT_KINDS: &[&str] = &[".service", ".timer", ".socket", ".path"];
+/// systemctl verbs that make a unit run.
+const ENABLING_VERBS: &[&str] = &[
+    "enable",
+    "reenable",
+    "start",
+    "restart",
+    "reload-or-restart",
+    "try-restart",
+    "link",
+];
+
+pub(super) struct UnitEnable {
+    pub(super) rule: Arc<RuleMeta>,
+    dirs: GlobSet,
+    /// Unit file name → the write that put it there.
+    pub(super) written: Window<String, Evidence>,
+}
+
+fn unit_name(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next()?;
+    UNIT_KINDS.iter().any(|k| name.ends_with(k)).then_some(name)
+}
+
+impl UnitEnable {
+    pub(super) fn new(cap: usize, window_ns: u64) -> Result<Self, globset::Error> {
+        Ok(UnitEnable {
+            rule: meta(
+                "rg-persist-systemd-enable",
+                "Systemd unit written and enabled",
+                "A unit file was written in a unit directory and then, within \
+                 detections.correlation_window_seconds, enabled or started \
+                 (systemctl naming it, or a link to it in a .wants/.requires \
+                 directory): persistence that will run, not just a file.",
+                Severity::Critical,
+                &["Persistence"],
+                &[(
+                    "T1543.002",
+                    "Create or Modify System Process: Systemd Service",
+                )],
+            ),
+            dirs: filter::globset(&UNIT_DIRS.iter().map(|s| s.to_string()).collect::<Vec<_>>())?,
+            written: Window::new(cap, window_ns),
+        })
+    }
+
+    pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+        let now = ev.ktime_ns;
+        match &ev.body {
+            Body::File(f) if f.result >= 0 && !f.is_read() => {
+                // A link into a .wants/.requires directory enables the unit
+                // it names; systemd itself makes them for `systemctl enable`.
+                if f.op == FileOp::Symlink || f.op == FileOp::Link {
+                    let parent = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+                    if (parent.ends_with(".wants") || parent.ends_with(".requires"))
+                        && let Some(unit) = f
+                            .target_path
+                            .as_deref()
+                            .and_then(unit_name)
+                            .or_else(|| unit_name(&f.path))
+                        && let Some(write) = self.written.remove(&unit.to_string())
+                    {
+                        out.push(self.finding(unit, write, ev));
+                        return;
+                    }
+                }
+                if f.op != FileOp::Unlink
+                    && let Some(unit) = unit_name(&f.path)
+                    && self.dirs.is_match(&f.path)
+                {
+                    self.written.insert(now, unit.to_string(), Evidence::of(ev));
+                }
+            }
+            Body::Exec(x) => {
+                let args = &x.image.args;
+                let is_systemctl = x.image.executable.rsplit('/').next() == Some("systemctl");
+                if !is_systemctl || !args.iter().any(|a| ENABLING_VERBS.contains(&a.as_str())) {
+                    return;
+                }
+                for a in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
+                    // `systemctl enable x` means x.service.
+                    let base = a.rsplit('/').next().unwrap_or(a);
+                    let unit = if unit_name(base).is_some() {
+                        base.to_string()
+                    } else {
+                        format!("{base}.service")
+                    };
+                    if self.written.get(now, &unit).is_some() {
+                        let write = self.written.remove(&unit).expect("present");
+                        out.push(self.finding(&unit, write, ev));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finding(&self, unit: &str, write: Evidence, ev: &Event) -> Finding {
+        let how = match &ev.body {
+            Body::Exec(x) => x.image.args.join(" "),
+            Body::File(f) => format!("link {}", f.path),
+            _ => ev.body.action().to_string(),
+        };
+        Finding {
+            rule: self.rule.clone(),
+            message: format!(
+                "Systemd unit {unit} written by {} then enabled or started ({how})",
+                write.executable.as_deref().unwrap_or("an unknown program")
+            ),
+            evidence: vec![write, Evidence::of(ev)],
+        }
+    }
+}
