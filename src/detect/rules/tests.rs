@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::fields::Scratch;
 use super::*;
 use crate::model::event::{Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image};
 use crate::model::proctable::{Origin, Process};

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::detect::Detector;
 use crate::detect::rules::RuleSet;
 use crate::model::alert::Alert;
+use crate::record::{self, Context, Record};
 
 /// The agent version tests/golden.rs writes.
 const GOLDEN_VERSION: &str = "0.0.0-golden";
