@@ -101,10 +101,17 @@ impl RuleSet {
             .collect();
         files.sort();
         let mut all = Vec::new();
+        // (id, file) of every rule, disabled ones too: an id is taken
+        // whether or not its rule runs, so that enabling a rule later
+        // cannot be what reveals a clash.
+        let mut ids: Vec<(String, PathBuf)> = Vec::new();
         for file in files {
             match std::fs::read_to_string(&file) {
-                Ok(text) => match parse_file(&file, &text) {
-                    Ok(rules) => all.extend(rules),
+                Ok(text) => match parse_rules(&file, &text) {
+                    Ok((rules, file_ids)) => {
+                        all.extend(rules);
+                        ids.extend(file_ids.into_iter().map(|id| (id, file.clone())));
+                    }
                     Err(e) => errors.extend(e),
                 },
                 Err(e) => errors.push(RuleError {
@@ -117,28 +124,24 @@ impl RuleSet {
             }
         }
         // Ids are unique across files.
-        for (i, r) in all.iter().enumerate() {
-            if let Some(first) = all[..i].iter().find(|o| o.meta.id == r.meta.id) {
+        for (i, (id, file)) in ids.iter().enumerate() {
+            if let Some((_, first)) = ids[..i].iter().find(|(o, _)| o == id) {
                 errors.push(RuleError {
-                    file: PathBuf::from(&r.meta.source),
-                    rule: Some(r.meta.id.clone()),
+                    file: file.clone(),
+                    rule: Some(id.clone()),
                     key: Some("id".into()),
                     line: None,
-                    reason: format!("duplicate id, first defined in {}", first.meta.source),
+                    reason: format!("duplicate id, first defined in {}", first.display()),
                 });
             }
         }
-        if crate::detect::BUILTIN_IDS
+        if let Some((id, file)) = ids
             .iter()
-            .any(|b| all.iter().any(|r| r.meta.id == *b))
+            .find(|(id, _)| crate::detect::BUILTIN_IDS.contains(&id.as_str()))
         {
-            let r = all
-                .iter()
-                .find(|r| crate::detect::BUILTIN_IDS.contains(&r.meta.id.as_str()))
-                .unwrap();
             errors.push(RuleError {
-                file: PathBuf::from(&r.meta.source),
-                rule: Some(r.meta.id.clone()),
+                file: file.clone(),
+                rule: Some(id.clone()),
                 key: Some("id".into()),
                 line: None,
                 reason: "is the id of a built-in detection".into(),
@@ -153,6 +156,12 @@ impl RuleSet {
 
 /// Parse one rules file; disabled rules are validated and left out.
 pub fn parse_file(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+    parse_rules(file, text).map(|(rules, _)| rules)
+}
+
+/// [`parse_file`], and the id of every rule of the file, disabled ones
+/// included, in file order.
+fn parse_rules(file: &Path, text: &str) -> Result<(Vec<Rule>, Vec<String>), Vec<RuleError>> {
     let err = |rule: Option<String>, key: Option<String>, line: Option<usize>, reason: String| {
         RuleError {
             file: file.to_path_buf(),
@@ -184,6 +193,7 @@ pub fn parse_file(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> 
     })?;
     let mut errors = Vec::new();
     let mut rules = Vec::new();
+    let ids = raw.rules.iter().map(|r| r.id.clone()).collect();
     for (i, r) in raw.rules.into_iter().enumerate() {
         let id = r.id.clone();
         match compile_rule(file, r) {
@@ -200,7 +210,7 @@ pub fn parse_file(file: &Path, text: &str) -> Result<Vec<Rule>, Vec<RuleError>> 
         }
     }
     if errors.is_empty() {
-        Ok(rules)
+        Ok((rules, ids))
     } else {
         Err(errors)
     }

@@ -571,6 +571,53 @@ fn directories_load_sorted_and_reject_duplicates() {
     assert_eq!(RuleSet::load_dir(dir.path()).unwrap().len(), 2);
 }
 
+/// Ids are unique whether or not the rules are enabled: enabling the
+/// disabled copy later must not be what reveals the clash (and then fail
+/// a reload), and `rules check` must show it now.
+#[test]
+fn a_disabled_rule_still_claims_its_id() {
+    let rule = |id: &str, enabled: bool| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\nname = \"N\"\nseverity = \"low\"\nenabled = {enabled}\n\
+             events = [\"exec\"]\n[[rules.all]]\nfield = \"process.name\"\nequals = \"x\"\n"
+        )
+    };
+    let dup = |file: &Path, first: &Path| RuleError {
+        file: file.to_path_buf(),
+        rule: Some("one".into()),
+        key: Some("id".into()),
+        line: None,
+        reason: format!("duplicate id, first defined in {}", first.display()),
+    };
+    for (a_on, c_on) in [(true, false), (false, true), (false, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, c) = (dir.path().join("a.toml"), dir.path().join("c.toml"));
+        std::fs::write(&a, rule("one", a_on)).unwrap();
+        std::fs::write(&c, rule("one", c_on)).unwrap();
+        let e = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert_eq!(e.0, [dup(&c, &a)], "a enabled {a_on}, c enabled {c_on}");
+    }
+    // Two in one file.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, rule("one", true) + &rule("one", false)).unwrap();
+    let e = RuleSet::load_dir(dir.path()).unwrap_err();
+    assert_eq!(e.0, [dup(&a, &a)]);
+    // A built-in's id, disabled.
+    std::fs::write(&a, rule("rg-persist-cron", false)).unwrap();
+    let e = RuleSet::load_dir(dir.path()).unwrap_err();
+    assert_eq!(
+        e.0,
+        [RuleError {
+            file: a.clone(),
+            rule: Some("rg-persist-cron".into()),
+            key: Some("id".into()),
+            line: None,
+            reason: "is the id of a built-in detection".into(),
+        }]
+    );
+}
+
 #[test]
 fn syntax_errors_have_a_line() {
     let e = error_of("[[rules]]\nid = \"x\"\nname = 1 2\n");
