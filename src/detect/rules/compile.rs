@@ -10,7 +10,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::Rule;
-use super::fields::{self, Field, Getter, Kind};
+use super::fields::{self, Field, Getter, Kind, Names};
 use super::load::{RawCond, RawRule, RawTechnique};
 use super::matcher::{Cond, Test};
 use crate::config::Cidr;
@@ -170,7 +170,7 @@ fn cost(c: &Cond) -> u8 {
             let field = match (f.get, f.kind) {
                 (Getter::Event(_), Kind::StrList) => 1,
                 (Getter::Event(_), _) => 0,
-                (Getter::Ancestor(_) | Getter::CommandLine, _) => 3,
+                (Getter::Ancestor(_) | Getter::CommandLine | Getter::ParentCommandLine, _) => 3,
             };
             test + field
         }
@@ -287,9 +287,17 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
         Kind::Str => "a string",
         Kind::StrList => "a list of strings",
         Kind::Int => "a number",
+        Kind::IntList => "a list of numbers",
         Kind::Ip => "an IP address",
+        Kind::Named(_) => "a name, matched by equals or in (or a number operator)",
     };
-    let int = |v: &toml::Value, sub: &str| parse_int(field, v).map_err(|why| bad(sub, why));
+    let int = |v: &toml::Value, sub: &str| {
+        match kind {
+            Kind::Named(names) => parse_name(field, names, v),
+            _ => parse_int(field, v),
+        }
+        .map_err(|why| bad(sub, why))
+    };
     let ip = |v: &toml::Value, sub: &str| -> Compile<IpAddr> {
         v.as_str()
             .and_then(|s| s.parse().ok())
@@ -305,7 +313,7 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
             let v = c.equals.as_ref().unwrap();
             match kind {
                 Kind::Str | Kind::StrList => Test::StrEq(string(v, "equals")?),
-                Kind::Int => Test::IntIn(vec![int(v, "equals")?]),
+                Kind::Int | Kind::IntList | Kind::Named(_) => Test::IntIn(vec![int(v, "equals")?]),
                 Kind::Ip => Test::IpIn(vec![ip(v, "equals")?]),
             }
         }
@@ -321,7 +329,7 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
                         .map(|(i, v)| string(v, &format!("in[{i}]")))
                         .collect::<Compile<_>>()?,
                 ),
-                Kind::Int => Test::IntIn(
+                Kind::Int | Kind::IntList | Kind::Named(_) => Test::IntIn(
                     vs.iter()
                         .enumerate()
                         .map(|(i, v)| int(v, &format!("in[{i}]")))
@@ -352,7 +360,9 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
             let r = c.regex.unwrap();
             Test::Regex(Regex::new(&r).map_err(|e| bad("regex", format!("invalid regex: {e}")))?)
         }
-        "gt" | "gte" | "lt" | "lte" | "range" | "bits_any" | "bits_all" if kind != Kind::Int => {
+        "gt" | "gte" | "lt" | "lte" | "range" | "bits_any" | "bits_all"
+            if !matches!(kind, Kind::Int | Kind::IntList | Kind::Named(_)) =>
+        {
             return Err(wrong(kind_name));
         }
         "gt" => Test::Cmp(Ordering::Greater, false, int(c.gt.as_ref().unwrap(), "gt")?),
@@ -390,6 +400,21 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
         _ => unreachable!("every operator is handled"),
     };
     Ok(Cond::Field(field, test))
+}
+
+/// A value of a [`Kind::Named`] field: a name as records write it, or
+/// the number it stands for.
+fn parse_name(field: &Field, names: &Names, v: &toml::Value) -> Result<i64, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(*i),
+        toml::Value::String(s) => (names.number)(s).ok_or_else(|| {
+            format!(
+                "{s:?} is not {} as records write it ({})",
+                names.what, names.examples
+            )
+        }),
+        other => Err(format!("{} is a name: {other} is not", field.name)),
+    }
 }
 
 /// O_* names for rand_guard.file.open_flags.

@@ -94,7 +94,9 @@ fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
         Cond::All(cs) => cs.iter().find_map(key_of),
         Cond::Field(f, t) => match (f.get, f.kind, t) {
             (Getter::Event(get), Kind::Str, Test::StrEq(_) | Test::StrIn(_))
-            | (Getter::Event(get), Kind::Int, Test::IntIn(_)) => Some((*f, get, t)),
+            | (Getter::Event(get), Kind::Int | Kind::Named(_), Test::IntIn(_)) => {
+                Some((*f, get, t))
+            }
             _ => None,
         },
         _ => None,
@@ -213,6 +215,12 @@ pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
                 let v = scratch.command_line(ev).map_or(Value::Missing, Value::Str);
                 test_value(test, v)
             }
+            Getter::ParentCommandLine => {
+                let v = scratch
+                    .parent_command_line(ev)
+                    .map_or(Value::Missing, Value::Str);
+                test_value(test, v)
+            }
             Getter::Event(get) => test_value(test, get(ev)),
         },
     }
@@ -239,22 +247,30 @@ fn test_value(test: &Test, v: Value<'_>) -> bool {
         Value::Missing => false,
         Value::Str(s) => test_str(test, s),
         Value::StrList(list) => list.iter().any(|s| test_str(test, s)),
-        Value::Int(i) => match test {
-            Test::IntIn(xs) => xs.contains(&i),
-            Test::Cmp(ord, or_equal, x) => {
-                let c = i.cmp(x);
-                c == *ord || (*or_equal && c == Ordering::Equal)
-            }
-            Test::Range(lo, hi) => (*lo..=*hi).contains(&i),
-            Test::BitsAny(m) => i & m != 0,
-            Test::BitsAll(m) => i & m == *m,
-            _ => false,
-        },
+        Value::Strs(list) => list.iter().any(|s| test_str(test, s)),
+        Value::Int(i) => test_int(test, i),
+        Value::IntBits(bits) => (0..64)
+            .filter(|n| bits & (1 << n) != 0)
+            .any(|n| test_int(test, n)),
         Value::Ip(ip) => match test {
             Test::IpIn(xs) => xs.contains(&ip) || xs.iter().any(|x| same_ip(*x, ip)),
             Test::Cidr(nets) => nets.iter().any(|n| in_cidr(n, ip)),
             _ => false,
         },
+    }
+}
+
+fn test_int(test: &Test, i: i64) -> bool {
+    match test {
+        Test::IntIn(xs) => xs.contains(&i),
+        Test::Cmp(ord, or_equal, x) => {
+            let c = i.cmp(x);
+            c == *ord || (*or_equal && c == Ordering::Equal)
+        }
+        Test::Range(lo, hi) => (*lo..=*hi).contains(&i),
+        Test::BitsAny(m) => i & m != 0,
+        Test::BitsAll(m) => i & m == *m,
+        _ => false,
     }
 }
 

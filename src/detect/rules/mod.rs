@@ -90,6 +90,8 @@ pub struct RateLimit {
 }
 
 #[cfg(test)]
+mod record_tests;
+#[cfg(test)]
 mod sample_tests;
 #[cfg(test)]
 mod tests;

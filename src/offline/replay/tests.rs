@@ -409,6 +409,10 @@ fn rule_fields_read_the_same_live_and_replayed() {
                         scratch.reset();
                         format!("{:?}", scratch.command_line(ev))
                     }
+                    Getter::ParentCommandLine => {
+                        scratch.reset();
+                        format!("{:?}", scratch.parent_command_line(ev))
+                    }
                 };
                 (f.name, v)
             })

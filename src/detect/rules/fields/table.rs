@@ -1,8 +1,8 @@
 //! The field table: each field's name, kind, actions and getter, reading
 //! an [`Event`] as the record writer (src/record) writes it.
 
-use super::{ALL, FILE, Field, Getter, Kind, NETWORK, Value};
-use crate::model::event::{Body, Event, FileOp, NetOp};
+use super::{ALL, DNS_TYPES, FILE, Field, Getter, Kind, NETWORK, SIGNALS, Value};
+use crate::model::event::{Body, Event, FileBody, FileOp, NetBody, NetOp, SignalBody};
 use crate::model::proctable::Process;
 
 fn basename(p: &str) -> &str {
@@ -45,7 +45,7 @@ fn ppid(ev: &Event) -> Option<u32> {
 }
 
 /// The parent the output describes: our link, if it is the current one.
-fn parent(ev: &Event) -> Option<&Process> {
+pub(super) fn parent(ev: &Event) -> Option<&Process> {
     let want = ppid(ev)?;
     proc(ev)?.parent.as_deref().filter(|pp| pp.pid == want)
 }
@@ -78,6 +78,49 @@ fn ends(
     }
 }
 
+/// event.type as the record writer has it (record::write_event).
+fn event_types(ev: &Event) -> &'static [&'static str] {
+    match &ev.body {
+        Body::Exec(_) | Body::Fork(_) => &["start"],
+        Body::Exit(_) => &["end"],
+        Body::Signal(_) => &["info"],
+        Body::File(f) => file_types(f),
+        Body::Net(n) => net_types(n),
+    }
+}
+
+/// As record::file_types.
+fn file_types(f: &FileBody) -> &'static [&'static str] {
+    const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
+    match f.op {
+        FileOp::Open if f.is_read() => &["access"],
+        FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
+        FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
+        FileOp::Unlink => &["deletion"],
+        FileOp::Link | FileOp::Symlink => &["creation"],
+    }
+}
+
+/// As record::net_types.
+fn net_types(n: &NetBody) -> &'static [&'static str] {
+    match n.op {
+        NetOp::Connect | NetOp::Accept => &["connection", "start"],
+        NetOp::Bind | NetOp::Listen => &["start"],
+        NetOp::DnsQuery => &["protocol"],
+        NetOp::StdioSocket => &["info"],
+    }
+}
+
+fn signal(ev: &Event) -> Option<&SignalBody> {
+    match &ev.body {
+        Body::Signal(s) => Some(s),
+        _ => None,
+    }
+}
+
+const SIGNAL: &[&str] = &["signal"];
+const STDIO: &[&str] = &["stdio_socket"];
+
 macro_rules! int {
     ($e:expr) => {
         match $e {
@@ -106,6 +149,12 @@ pub static FIELDS: &[Field] = &[
                 Body::Net(_) => "network",
             })
         }),
+    },
+    Field {
+        name: "event.type",
+        kind: Kind::StrList,
+        actions: ALL,
+        get: Getter::Event(|ev| Value::Strs(event_types(ev))),
     },
     Field {
         name: "event.outcome",
@@ -225,6 +274,18 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| {
             parent(ev).map_or(Value::Missing, |p| Value::StrList(&p.image.args))
         }),
+    },
+    Field {
+        name: "process.parent.args_count",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(parent(ev).map(|p| p.image.args.len()))),
+    },
+    Field {
+        name: "process.parent.command_line",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::ParentCommandLine,
     },
     Field {
         name: "process.ancestors.pid",
@@ -431,7 +492,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         name: "dns.question.type",
-        kind: Kind::Int,
+        kind: Kind::Named(&DNS_TYPES),
         actions: &["dns_query"],
         get: Getter::Event(|ev| {
             int!(
@@ -451,5 +512,68 @@ pub static FIELDS: &[Field] = &[
                 .and_then(|n| n.unix_path.as_deref())
                 .map_or(Value::Missing, Value::Str)
         }),
+    },
+    Field {
+        name: "rand_guard.network.syscall",
+        kind: Kind::Str,
+        actions: NETWORK,
+        get: Getter::Event(|ev| net(ev).map_or(Value::Missing, |n| Value::Str(n.syscall))),
+    },
+    Field {
+        name: "rand_guard.network.result",
+        kind: Kind::Int,
+        actions: NETWORK,
+        get: Getter::Event(|ev| int!(net(ev).map(|n| n.result))),
+    },
+    Field {
+        name: "rand_guard.network.stdio_fds",
+        kind: Kind::IntList,
+        actions: STDIO,
+        get: Getter::Event(|ev| match net(ev).and_then(|n| n.stdio) {
+            Some(s) => Value::IntBits(u64::from(s.fds & 0b111)),
+            None => Value::Missing,
+        }),
+    },
+    Field {
+        name: "rand_guard.network.socket_inode",
+        kind: Kind::Int,
+        actions: STDIO,
+        get: Getter::Event(|ev| int!(net(ev).and_then(|n| n.stdio).map(|s| s.socket_inode))),
+    },
+    Field {
+        name: "rand_guard.signal.number",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.signal))),
+    },
+    Field {
+        name: "rand_guard.signal.name",
+        kind: Kind::Named(&SIGNALS),
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.signal))),
+    },
+    Field {
+        name: "rand_guard.signal.code",
+        kind: Kind::Str,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| signal(ev).map_or(Value::Missing, |s| Value::Str(s.code))),
+    },
+    Field {
+        name: "rand_guard.signal.result",
+        kind: Kind::Str,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| signal(ev).map_or(Value::Missing, |s| Value::Str(s.result))),
+    },
+    Field {
+        name: "rand_guard.signal.target.pid",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.target_pid))),
+    },
+    Field {
+        name: "rand_guard.signal.target.thread.id",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.target_tid))),
     },
 ];
