@@ -137,10 +137,11 @@ fn main() -> ExitCode {
                 Ok((cfg, _)) => cfg,
                 Err(code) => return code,
             };
+            let explicit = rules_dir.is_some();
             let dir = rules_dir.unwrap_or_else(|| cfg.rules.dir.clone());
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let result = offline::test(&cfg, &dir, &events, no_builtin, &mut out);
+            let result = offline::test(&cfg, &dir, explicit, &events, no_builtin, &mut out);
             let flushed = std::io::Write::flush(&mut out);
             match (result, flushed) {
                 (Ok(report), Ok(())) => {

@@ -363,6 +363,44 @@ fn rules_test_replays_recorded_events_into_the_same_alerts() {
     );
 }
 
+/// `rules test --rules-dir DIR` with no DIR fails as `rules check` does:
+/// replaying through zero rules would print "0 alerts" and look like the
+/// rules did not fire.
+#[test]
+fn rules_test_refuses_a_missing_rules_dir_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let events = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/rules_alerts.jsonl"
+    );
+    let cfg = dir.path().join("config.toml");
+    fs::write(&cfg, "").unwrap();
+    let out = run(
+        &[
+            "rules",
+            "test",
+            "--rules-dir",
+            missing.to_str().unwrap(),
+            "--events",
+            events,
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "rules file {}: no such directory\n\
+             rand-guard: error: rules test stopped\n",
+            missing.display()
+        )
+    );
+}
+
 #[test]
 fn files_others_may_write_are_refused_unless_overridden() {
     use std::os::unix::fs::PermissionsExt;

@@ -21,16 +21,7 @@ use replay::{ReplayError, Skipped};
 /// holds, one line per rule. A missing directory is an error only when
 /// the user named it (`explicit`): the agent runs fine without one.
 pub fn check(dir: &Path, explicit: bool) -> Result<String, RuleErrors> {
-    if explicit && !dir.is_dir() {
-        return Err(RuleErrors(vec![crate::detect::rules::RuleError {
-            file: dir.to_path_buf(),
-            rule: None,
-            key: None,
-            line: None,
-            reason: "no such directory".into(),
-        }]));
-    }
-    let set = RuleSet::load_dir(dir)?;
+    let set = load(dir, explicit)?;
     let mut out = String::new();
     let files = {
         let mut f: Vec<&str> = set.rules().iter().map(|r| r.meta.source.as_str()).collect();
@@ -59,6 +50,23 @@ pub fn check(dir: &Path, explicit: bool) -> Result<String, RuleErrors> {
         );
     }
     Ok(out)
+}
+
+/// The rules of `dir` as the agent loads them, except that a directory
+/// the user named (`explicit`) must exist: a typo in `--rules-dir` would
+/// otherwise be zero rules, which `rules check` lists as "0 rules" and
+/// `rules test` replays into "0 alerts", as if the rules did not fire.
+fn load(dir: &Path, explicit: bool) -> Result<RuleSet, RuleErrors> {
+    if explicit && !dir.is_dir() {
+        return Err(RuleErrors(vec![crate::detect::rules::RuleError {
+            file: dir.to_path_buf(),
+            rule: None,
+            key: None,
+            line: None,
+            reason: "no such directory".into(),
+        }]));
+    }
+    RuleSet::load_dir(dir)
 }
 
 /// What `rules test` did, for the summary on stderr.
@@ -124,10 +132,12 @@ pub enum TestError {
 /// built-ins unless `no_builtin`, the rules of `dir`, rate limiting on
 /// event time), the alert records written to `out` as the agent writes
 /// them; the rate limiter's held-back summaries at the end. One detector
-/// per recorded host, since alert ids include the host.
+/// per recorded host, since alert ids include the host. A missing `dir`
+/// is an error when the user named it (`explicit`), as for [`check`].
 pub fn test(
     cfg: &Config,
     dir: &Path,
+    explicit: bool,
     events: &Path,
     no_builtin: bool,
     out: &mut dyn Write,
@@ -137,7 +147,7 @@ pub fn test(
         cfg.detections.disabled = BUILTIN_IDS.iter().map(|s| s.to_string()).collect();
     }
     // Load once up front so a bad rules directory fails before any output.
-    let mut first_set = Some(RuleSet::load_dir(dir)?);
+    let mut first_set = Some(load(dir, explicit)?);
     let filter = Filter::new(&cfg.file).map_err(|e| TestError::Config(e.to_string()))?;
     let mut hosts: Vec<(Context, Detector)> = Vec::new();
     let mut report = TestReport::default();
@@ -155,7 +165,7 @@ pub fn test(
             None => {
                 let rules = match first_set.take() {
                     Some(set) => set,
-                    None => match RuleSet::load_dir(dir) {
+                    None => match load(dir, explicit) {
                         Ok(set) => set,
                         Err(e) => {
                             failure = Some(e.into());

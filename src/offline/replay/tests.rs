@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::detect::Detector;
 use crate::detect::rules::RuleSet;
 use crate::model::alert::Alert;
+use crate::record::{self, Context, Record};
 
 /// The agent version tests/golden.rs writes.
 const GOLDEN_VERSION: &str = "0.0.0-golden";
@@ -407,6 +408,10 @@ fn rule_fields_read_the_same_live_and_replayed() {
                     Getter::CommandLine => {
                         scratch.reset();
                         format!("{:?}", scratch.command_line(ev))
+                    }
+                    Getter::ParentCommandLine => {
+                        scratch.reset();
+                        format!("{:?}", scratch.parent_command_line(ev))
                     }
                 };
                 (f.name, v)

@@ -1,99 +1,9 @@
-//! The fields a rule can test: the ECS names of the output schema
-//! (docs/schema.md), so what a user reads in an event is what a rule
-//! matches. Each field knows its type, the event actions it exists for,
-//! and how to read it from an [`Event`] without allocating.
+//! The field table: each field's name, kind, actions and getter, reading
+//! an [`Event`] as the record writer (src/record) writes it.
 
-use std::net::IpAddr;
-
-use crate::model::event::{Body, Event, FileOp, NetOp};
+use super::{ALL, DNS_TYPES, FILE, Field, Getter, Kind, NETWORK, SIGNALS, Value};
+use crate::model::event::{Body, Event, FileBody, FileOp, NetBody, NetOp, SignalBody};
 use crate::model::proctable::Process;
-
-/// Every `event.action` value, in a fixed order (rule indexes use it).
-pub const ACTIONS: [&str; 17] = [
-    "exec",
-    "fork",
-    "exit",
-    "signal",
-    "open",
-    "unlink",
-    "rename",
-    "chmod",
-    "chown",
-    "link",
-    "symlink",
-    "connect",
-    "bind",
-    "listen",
-    "accept",
-    "dns_query",
-    "stdio_socket",
-];
-
-pub const PROCESS: &[&str] = &["exec", "fork", "exit", "signal"];
-pub const FILE: &[&str] = &[
-    "open", "unlink", "rename", "chmod", "chown", "link", "symlink",
-];
-pub const NETWORK: &[&str] = &[
-    "connect",
-    "bind",
-    "listen",
-    "accept",
-    "dns_query",
-    "stdio_socket",
-];
-
-/// Index of an action in [`ACTIONS`].
-pub fn action_index(action: &str) -> Option<usize> {
-    ACTIONS.iter().position(|a| *a == action)
-}
-
-/// What kind of value a field holds, which decides the operators allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Str,
-    /// A list of strings (process.args): a string test holds if any
-    /// element passes it.
-    StrList,
-    Int,
-    Ip,
-}
-
-/// A field's value in one event, borrowed.
-#[derive(Debug, Clone, Copy)]
-pub enum Value<'a> {
-    Missing,
-    Str(&'a str),
-    StrList(&'a [String]),
-    Int(i64),
-    Ip(IpAddr),
-}
-
-/// How to read a field.
-#[derive(Clone, Copy)]
-pub enum Getter {
-    Event(fn(&Event) -> Value<'_>),
-    /// A field of each ancestor: the test holds if it holds for any.
-    Ancestor(fn(&Process) -> Value<'_>),
-    /// `process.command_line`: the arguments joined by spaces, built once
-    /// per event in [`Scratch`] and only if a rule asks.
-    CommandLine,
-}
-
-pub struct Field {
-    pub name: &'static str,
-    pub kind: Kind,
-    /// The actions the field exists for.
-    pub actions: &'static [&'static str],
-    pub get: Getter,
-}
-
-impl std::fmt::Debug for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name)
-    }
-}
-
-pub const ALL: &[&str] = &ACTIONS;
 
 fn basename(p: &str) -> &str {
     // Scanning back from the end stops at the last '/': a few bytes.
@@ -135,7 +45,7 @@ fn ppid(ev: &Event) -> Option<u32> {
 }
 
 /// The parent the output describes: our link, if it is the current one.
-fn parent(ev: &Event) -> Option<&Process> {
+pub(super) fn parent(ev: &Event) -> Option<&Process> {
     let want = ppid(ev)?;
     proc(ev)?.parent.as_deref().filter(|pp| pp.pid == want)
 }
@@ -168,6 +78,49 @@ fn ends(
     }
 }
 
+/// event.type as the record writer has it (record::write_event).
+fn event_types(ev: &Event) -> &'static [&'static str] {
+    match &ev.body {
+        Body::Exec(_) | Body::Fork(_) => &["start"],
+        Body::Exit(_) => &["end"],
+        Body::Signal(_) => &["info"],
+        Body::File(f) => file_types(f),
+        Body::Net(n) => net_types(n),
+    }
+}
+
+/// As record::file_types.
+fn file_types(f: &FileBody) -> &'static [&'static str] {
+    const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
+    match f.op {
+        FileOp::Open if f.is_read() => &["access"],
+        FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
+        FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
+        FileOp::Unlink => &["deletion"],
+        FileOp::Link | FileOp::Symlink => &["creation"],
+    }
+}
+
+/// As record::net_types.
+fn net_types(n: &NetBody) -> &'static [&'static str] {
+    match n.op {
+        NetOp::Connect | NetOp::Accept => &["connection", "start"],
+        NetOp::Bind | NetOp::Listen => &["start"],
+        NetOp::DnsQuery => &["protocol"],
+        NetOp::StdioSocket => &["info"],
+    }
+}
+
+fn signal(ev: &Event) -> Option<&SignalBody> {
+    match &ev.body {
+        Body::Signal(s) => Some(s),
+        _ => None,
+    }
+}
+
+const SIGNAL: &[&str] = &["signal"];
+const STDIO: &[&str] = &["stdio_socket"];
+
 macro_rules! int {
     ($e:expr) => {
         match $e {
@@ -196,6 +149,12 @@ pub static FIELDS: &[Field] = &[
                 Body::Net(_) => "network",
             })
         }),
+    },
+    Field {
+        name: "event.type",
+        kind: Kind::StrList,
+        actions: ALL,
+        get: Getter::Event(|ev| Value::Strs(event_types(ev))),
     },
     Field {
         name: "event.outcome",
@@ -315,6 +274,18 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| {
             parent(ev).map_or(Value::Missing, |p| Value::StrList(&p.image.args))
         }),
+    },
+    Field {
+        name: "process.parent.args_count",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(parent(ev).map(|p| p.image.args.len()))),
+    },
+    Field {
+        name: "process.parent.command_line",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::ParentCommandLine,
     },
     Field {
         name: "process.ancestors.pid",
@@ -521,7 +492,7 @@ pub static FIELDS: &[Field] = &[
     },
     Field {
         name: "dns.question.type",
-        kind: Kind::Int,
+        kind: Kind::Named(&DNS_TYPES),
         actions: &["dns_query"],
         get: Getter::Event(|ev| {
             int!(
@@ -542,141 +513,67 @@ pub static FIELDS: &[Field] = &[
                 .map_or(Value::Missing, Value::Str)
         }),
     },
+    Field {
+        name: "rand_guard.network.syscall",
+        kind: Kind::Str,
+        actions: NETWORK,
+        get: Getter::Event(|ev| net(ev).map_or(Value::Missing, |n| Value::Str(n.syscall))),
+    },
+    Field {
+        name: "rand_guard.network.result",
+        kind: Kind::Int,
+        actions: NETWORK,
+        get: Getter::Event(|ev| int!(net(ev).map(|n| n.result))),
+    },
+    Field {
+        name: "rand_guard.network.stdio_fds",
+        kind: Kind::IntList,
+        actions: STDIO,
+        get: Getter::Event(|ev| match net(ev).and_then(|n| n.stdio) {
+            Some(s) => Value::IntBits(u64::from(s.fds & 0b111)),
+            None => Value::Missing,
+        }),
+    },
+    Field {
+        name: "rand_guard.network.socket_inode",
+        kind: Kind::Int,
+        actions: STDIO,
+        get: Getter::Event(|ev| int!(net(ev).and_then(|n| n.stdio).map(|s| s.socket_inode))),
+    },
+    Field {
+        name: "rand_guard.signal.number",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.signal))),
+    },
+    Field {
+        name: "rand_guard.signal.name",
+        kind: Kind::Named(&SIGNALS),
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.signal))),
+    },
+    Field {
+        name: "rand_guard.signal.code",
+        kind: Kind::Str,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| signal(ev).map_or(Value::Missing, |s| Value::Str(s.code))),
+    },
+    Field {
+        name: "rand_guard.signal.result",
+        kind: Kind::Str,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| signal(ev).map_or(Value::Missing, |s| Value::Str(s.result))),
+    },
+    Field {
+        name: "rand_guard.signal.target.pid",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.target_pid))),
+    },
+    Field {
+        name: "rand_guard.signal.target.thread.id",
+        kind: Kind::Int,
+        actions: SIGNAL,
+        get: Getter::Event(|ev| int!(signal(ev).map(|s| s.target_tid))),
+    },
 ];
-
-pub fn lookup(name: &str) -> Option<&'static Field> {
-    FIELDS.iter().find(|f| f.name == name)
-}
-
-/// Reusable buffers for values that must be assembled (the command line),
-/// so matching allocates nothing once warm.
-#[derive(Debug, Default)]
-pub struct Scratch {
-    buf: String,
-    /// `buf` holds the current event's command line.
-    built: bool,
-}
-
-impl Scratch {
-    /// A new event: what was built for the last one is stale.
-    pub fn reset(&mut self) {
-        self.built = false;
-    }
-
-    /// `process.command_line` (args joined by single spaces), or None;
-    /// built on first use after [`Scratch::reset`], reusing the buffer.
-    pub fn command_line<'a>(&'a mut self, ev: &Event) -> Option<&'a str> {
-        let args = &ev.process.as_deref()?.image.args;
-        if !self.built {
-            self.buf.clear();
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(' ');
-                }
-                self.buf.push_str(a);
-            }
-            self.built = true;
-        }
-        Some(&self.buf)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// docs/rules.md lists every field a rule can name.
-    #[test]
-    fn every_field_is_documented() {
-        let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"));
-        for f in FIELDS {
-            // `a` / `b` rows document two fields on one line.
-            let listed = doc.lines().any(|l| {
-                l.starts_with("| `")
-                    && l.split('|')
-                        .nth(1)
-                        .is_some_and(|c| c.contains(&format!("`{}`", f.name)))
-            });
-            assert!(listed, "{} is not in docs/rules.md's field table", f.name);
-        }
-    }
-
-    /// process.name reads what the output writes (record.rs): the
-    /// executable's file name, the image's task name, then the exit's.
-    #[test]
-    fn process_name_falls_back_like_the_output() {
-        use crate::model::event::{ExitBody, ExitStatus, Image};
-        use crate::model::proctable::Origin;
-        use std::sync::Arc;
-        let name = lookup("process.name").unwrap();
-        let Getter::Event(get) = name.get else {
-            panic!("process.name is an event field")
-        };
-        let exit = |image: Image, known: bool| Event {
-            seq: 1,
-            time_ns: 0,
-            ktime_ns: 0,
-            pid: 5,
-            tid: 5,
-            body: Body::Exit(ExitBody {
-                start_ns: 0,
-                ppid: 1,
-                name: "comm".into(),
-                status: ExitStatus::from_wait_status(0),
-            }),
-            process: known.then(|| {
-                Arc::new(Process {
-                    pid: 5,
-                    ppid: 1,
-                    start_ns: 0,
-                    start_exact: true,
-                    start_time_ns: 0,
-                    image: Arc::new(image),
-                    creds: None,
-                    cgroup_id: None,
-                    parent: None,
-                    origin: Origin::Fork,
-                    chain_len: 0,
-                })
-            }),
-        };
-        let named = |executable: &str, name: &str| Image {
-            executable: executable.into(),
-            name: name.into(),
-            ..Image::default()
-        };
-        let cases = [
-            (exit(named("/bin/sh", "x"), true), "sh"),
-            (exit(named("", "x"), true), "x"),
-            (exit(Image::default(), true), "comm"),
-            (exit(Image::default(), false), "comm"),
-        ];
-        for (ev, want) in cases {
-            assert!(matches!(get(&ev), Value::Str(s) if s == want), "{want}");
-            let ctx = crate::record::Context {
-                hostname: "h".into(),
-                agent_version: "0",
-                ancestry_depth: 8,
-            };
-            let mut out = Vec::new();
-            crate::record::write_line(&crate::record::Record::Event(ev), &ctx, &mut out).unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(v["process"]["name"], want);
-        }
-    }
-
-    #[test]
-    fn field_names_are_unique_and_actions_known() {
-        let mut names: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
-        names.sort();
-        let n = names.len();
-        names.dedup();
-        assert_eq!(names.len(), n);
-        for f in FIELDS {
-            for a in f.actions {
-                assert!(action_index(a).is_some(), "{}: {a}", f.name);
-            }
-        }
-        assert_eq!(PROCESS.len() + FILE.len() + NETWORK.len(), ACTIONS.len());
-    }
-}

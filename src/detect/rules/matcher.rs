@@ -1,0 +1,300 @@
+//! The compiled [`RuleSet`]: rules indexed by event action and by the
+//! exact values they need, evaluated per event without allocating.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::RateLimit;
+use super::fields::{self, Field, Getter, Kind, Scratch, Value};
+use crate::config::Cidr;
+use crate::model::alert::RuleMeta;
+use crate::model::event::Event;
+
+#[derive(Debug)]
+pub(super) enum Test {
+    StrEq(Box<str>),
+    StrIn(Vec<Box<str>>),
+    Prefix(Box<str>),
+    Suffix(Box<str>),
+    Contains(Box<str>),
+    Glob(regex::bytes::Regex),
+    Regex(Regex),
+    IntIn(Vec<i64>),
+    Cmp(Ordering, bool, i64),
+    Range(i64, i64),
+    BitsAny(i64),
+    BitsAll(i64),
+    IpIn(Vec<IpAddr>),
+    Cidr(Vec<Cidr>),
+    Exists(bool),
+}
+
+#[derive(Debug)]
+pub(super) enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Field(&'static Field, Test),
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub struct Rule {
+    pub meta: Arc<RuleMeta>,
+    pub rate_limit: Option<RateLimit>,
+    pub(super) actions: Vec<usize>,
+    pub(super) cond: Cond,
+}
+
+impl Rule {
+    /// The event actions the rule applies to.
+    pub fn action_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.actions.iter().map(|i| fields::ACTIONS[*i])
+    }
+}
+
+/// The compiled rules of a directory, indexed by event action.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    by_action: Vec<ActionIndex>,
+}
+
+/// The rules of one action, split for matching. Most rules have a
+/// necessary exact-value test (`process.name in [...]`,
+/// `destination.port = 4444`): those are found by one hash lookup of the
+/// event's value per field, so a hundred rules on `exec` cost a few
+/// lookups plus the rules that can match, not a hundred evaluations. The
+/// rest are evaluated one by one.
+#[derive(Debug, Default, Clone)]
+struct ActionIndex {
+    keyed: Vec<KeyIndex>,
+    rest: Vec<usize>,
+}
+
+type EventGetter = fn(&Event) -> Value<'_>;
+
+/// Rules keyed by the value one field must have.
+#[derive(Debug, Clone)]
+struct KeyIndex {
+    field: &'static Field,
+    get: EventGetter,
+    strs: HashMap<Box<str>, Vec<usize>>,
+    ints: HashMap<i64, Vec<usize>>,
+}
+
+/// A necessary exact-value test of `c`: one that must hold for `c` to hold
+/// (only `all` groups are looked into), on a plain field of the event.
+fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
+    match c {
+        Cond::All(cs) => cs.iter().find_map(key_of),
+        Cond::Field(f, t) => match (f.get, f.kind, t) {
+            (Getter::Event(get), Kind::Str, Test::StrEq(_) | Test::StrIn(_))
+            | (Getter::Event(get), Kind::Int | Kind::Named(_), Test::IntIn(_)) => {
+                Some((*f, get, t))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl RuleSet {
+    pub fn empty() -> Self {
+        RuleSet {
+            rules: Vec::new(),
+            by_action: vec![ActionIndex::default(); fields::ACTIONS.len()],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn from_rules(rules: Vec<Rule>) -> RuleSet {
+        let mut set = RuleSet::empty();
+        for (i, r) in rules.iter().enumerate() {
+            let key = key_of(&r.cond);
+            for a in &r.actions {
+                let idx = &mut set.by_action[*a];
+                let Some((field, get, test)) = key else {
+                    idx.rest.push(i);
+                    continue;
+                };
+                let k = match idx.keyed.iter().position(|k| std::ptr::eq(k.field, field)) {
+                    Some(p) => &mut idx.keyed[p],
+                    None => {
+                        idx.keyed.push(KeyIndex {
+                            field,
+                            get,
+                            strs: HashMap::new(),
+                            ints: HashMap::new(),
+                        });
+                        idx.keyed.last_mut().unwrap()
+                    }
+                };
+                match test {
+                    Test::StrEq(x) => k.strs.entry(x.clone()).or_default().push(i),
+                    Test::StrIn(xs) => {
+                        for x in xs {
+                            let list = k.strs.entry(x.clone()).or_default();
+                            // `in = ["a", "a"]` lists the rule once.
+                            if list.last() != Some(&i) {
+                                list.push(i);
+                            }
+                        }
+                    }
+                    Test::IntIn(xs) => {
+                        for x in xs {
+                            let list = k.ints.entry(*x).or_default();
+                            if list.last() != Some(&i) {
+                                list.push(i);
+                            }
+                        }
+                    }
+                    _ => unreachable!("key_of returns exact-value tests only"),
+                }
+            }
+        }
+        set.rules = rules;
+        set
+    }
+
+    /// Indexes of the rules `ev` matches, appended to `out` in rule order.
+    pub fn matches(&self, ev: &Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        let Some(a) = fields::action_index(ev.body.action()) else {
+            return;
+        };
+        scratch.reset();
+        let idx = &self.by_action[a];
+        let start = out.len();
+        for k in &idx.keyed {
+            let candidates = match (k.get)(ev) {
+                Value::Str(s) => k.strs.get(s),
+                Value::Int(i) => k.ints.get(&i),
+                _ => None,
+            };
+            for &i in candidates.into_iter().flatten() {
+                if eval(&self.rules[i].cond, ev, scratch) {
+                    out.push(i);
+                }
+            }
+        }
+        for &i in &idx.rest {
+            if eval(&self.rules[i].cond, ev, scratch) {
+                out.push(i);
+            }
+        }
+        out[start..].sort_unstable();
+    }
+}
+
+pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
+    match c {
+        Cond::All(cs) => cs.iter().all(|c| eval(c, ev, scratch)),
+        Cond::Any(cs) => cs.iter().any(|c| eval(c, ev, scratch)),
+        Cond::Not(c) => !eval(c, ev, scratch),
+        Cond::Field(field, test) => match field.get {
+            Getter::Ancestor(get) => ev
+                .process
+                .as_deref()
+                .is_some_and(|p| p.ancestors().any(|a| test_value(test, get(a)))),
+            Getter::CommandLine => {
+                let v = scratch.command_line(ev).map_or(Value::Missing, Value::Str);
+                test_value(test, v)
+            }
+            Getter::ParentCommandLine => {
+                let v = scratch
+                    .parent_command_line(ev)
+                    .map_or(Value::Missing, Value::Str);
+                test_value(test, v)
+            }
+            Getter::Event(get) => test_value(test, get(ev)),
+        },
+    }
+}
+
+fn test_str(test: &Test, s: &str) -> bool {
+    match test {
+        Test::StrEq(x) => s == &**x,
+        Test::StrIn(xs) => xs.iter().any(|x| s == &**x),
+        Test::Prefix(x) => s.starts_with(&**x),
+        Test::Suffix(x) => s.ends_with(&**x),
+        Test::Contains(x) => s.contains(&**x),
+        Test::Glob(g) => g.is_match(s.as_bytes()),
+        Test::Regex(r) => r.is_match(s),
+        _ => false,
+    }
+}
+
+fn test_value(test: &Test, v: Value<'_>) -> bool {
+    if let Test::Exists(want) = test {
+        return !matches!(v, Value::Missing) == *want;
+    }
+    match v {
+        Value::Missing => false,
+        Value::Str(s) => test_str(test, s),
+        Value::StrList(list) => list.iter().any(|s| test_str(test, s)),
+        Value::Strs(list) => list.iter().any(|s| test_str(test, s)),
+        Value::Int(i) => test_int(test, i),
+        Value::IntBits(bits) => (0..64)
+            .filter(|n| bits & (1 << n) != 0)
+            .any(|n| test_int(test, n)),
+        Value::Ip(ip) => match test {
+            Test::IpIn(xs) => xs.contains(&ip) || xs.iter().any(|x| same_ip(*x, ip)),
+            Test::Cidr(nets) => nets.iter().any(|n| in_cidr(n, ip)),
+            _ => false,
+        },
+    }
+}
+
+fn test_int(test: &Test, i: i64) -> bool {
+    match test {
+        Test::IntIn(xs) => xs.contains(&i),
+        Test::Cmp(ord, or_equal, x) => {
+            let c = i.cmp(x);
+            c == *ord || (*or_equal && c == Ordering::Equal)
+        }
+        Test::Range(lo, hi) => (*lo..=*hi).contains(&i),
+        Test::BitsAny(m) => i & m != 0,
+        Test::BitsAll(m) => i & m == *m,
+        _ => false,
+    }
+}
+
+/// IPv4 and its IPv4-mapped IPv6 form are the same address.
+fn same_ip(a: IpAddr, b: IpAddr) -> bool {
+    let v6 = |x: IpAddr| match x {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    v6(a) == v6(b)
+}
+
+fn in_cidr(n: &Cidr, ip: IpAddr) -> bool {
+    let (net, bits) = n.as_v6();
+    let addr = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    };
+    let a = u128::from_be_bytes(addr);
+    let b = u128::from_be_bytes(net);
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
+    a & mask == b & mask
+}
