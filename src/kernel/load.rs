@@ -1,0 +1,379 @@
+//! [`Kernel::load`], step by step: open the object and check its ABI,
+//! configure what must be set before loading (.rodata, map sizes, which
+//! programs), load, fill the maps, attach hook by hook.
+
+use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, PrintLevel, TracepointCategory};
+use std::sync::Mutex;
+
+use crate::kernel::abi::{self, NetKey};
+use crate::kernel::hooks::net_hook_of;
+use crate::kernel::object::{RodataLayout, open_checked, with_rodata};
+use crate::kernel::{
+    Attach, Family, HOOKS, Hook, Kernel, KernelError, LoadOptions, caps, family_of, find_map,
+    syscall_nr,
+};
+
+impl Kernel {
+    /// Open the object, check its ABI, configure, load and attach.
+    pub fn load(opts: LoadOptions) -> Result<Self, KernelError> {
+        raise_memlock_rlimit();
+        capture_libbpf_log();
+        let (mut open, layout) = open_checked(&opts.source)?;
+        // Opening parsed the object only; from here on the kernel is asked.
+        caps::check_bpf_here()?;
+        set_rodata(&mut open, &layout, &opts)?;
+        size_ring_buffer(&mut open, opts.ring_buffer_bytes)?;
+        choose_programs(&mut open, &opts)?;
+        let obj = load_object(open)?;
+        fill_maps(&obj, &opts)?;
+        if opts.file || opts.network || opts.stdio {
+            // Classic tracepoints are looked up by name in tracefs.
+            ensure_tracefs()?;
+        }
+        let (links, skipped) = attach_hooks(&obj, &opts)?;
+        Ok(Kernel {
+            obj,
+            links,
+            skipped,
+        })
+    }
+}
+
+impl LoadOptions {
+    /// Whether a family's programs are loaded at all.
+    fn loads(&self, family: Family) -> bool {
+        match family {
+            Family::Process => true,
+            Family::File => self.file,
+            Family::Network => self.network && !self.net_hooks.is_empty(),
+            Family::Dns => self.network && self.dns,
+            Family::Stdio => self.stdio,
+            Family::Signal => self.signals,
+        }
+    }
+
+    /// Whether a hook is attached: its family is loaded and, for the
+    /// network family, `net_hooks` names it.
+    fn attaches(&self, hook: &Hook) -> bool {
+        self.loads(hook.family)
+            && match (hook.family, hook.attach) {
+                (Family::Network, Attach::SyscallExit { name, .. }) => {
+                    net_hook_of(name).is_some_and(|n| self.net_hooks.contains(&n))
+                }
+                _ => true,
+            }
+    }
+}
+
+/// Warnings carry the failures and the verifier log; debug is noise.
+fn capture_libbpf_log() {
+    libbpf_rs::set_print(Some((PrintLevel::Warn, capture_libbpf)));
+    take_libbpf_log();
+}
+
+/// .rodata is read-only once loaded: fill the config and the syscall maps
+/// now.
+fn set_rodata(
+    open: &mut OpenObject,
+    layout: &RodataLayout,
+    opts: &LoadOptions,
+) -> Result<(), KernelError> {
+    let cfg = abi::Config {
+        agent_tgid: opts.agent_tgid,
+        wakeup_bytes: opts.wakeup_bytes,
+        report_failed: u32::from(opts.report_failed),
+        watch_reads: u32::from(opts.watch_reads),
+        stdio_check: u32::from(opts.stdio),
+        net_families: opts
+            .net_families
+            .iter()
+            .filter(|af| **af < 32)
+            .fold(0, |m, af| m | 1 << af),
+    };
+    let (sysmap, net_sysmap) = syscall_maps();
+    with_rodata(open, &opts.source, |data| {
+        for (range, value) in [
+            (layout.cfg.clone(), abi::as_bytes(&cfg)),
+            (layout.sysmap.clone(), &sysmap[..]),
+            (layout.net_sysmap.clone(), &net_sysmap[..]),
+        ] {
+            data.get_mut(range)
+                .ok_or_else(|| KernelError::ObjectAbi {
+                    object: opts.source.to_string(),
+                    why: ".rodata is smaller than its BTF says".into(),
+                })?
+                .copy_from_slice(value);
+        }
+        Ok(())
+    })
+}
+
+/// Each dispatching program gets this architecture's numbers of the
+/// syscalls it is attached to: (file programs, network and DNS programs).
+fn syscall_maps() -> ([u8; abi::SYSCALL_MAP], [u8; abi::SYSCALL_MAP]) {
+    let mut sysmap = [0u8; abi::SYSCALL_MAP];
+    let mut net_sysmap = [0u8; abi::SYSCALL_MAP];
+    for hook in HOOKS {
+        let map = match hook.family {
+            Family::File => &mut sysmap,
+            Family::Network | Family::Dns => &mut net_sysmap,
+            Family::Process | Family::Stdio | Family::Signal => continue,
+        };
+        if let Attach::SyscallExit { name, id } = hook.attach
+            && let Some(nr) = syscall_nr(name)
+            && let Some(slot) = usize::try_from(nr).ok().and_then(|n| map.get_mut(n))
+        {
+            *slot = id as u8;
+        }
+    }
+    (sysmap, net_sysmap)
+}
+
+fn size_ring_buffer(open: &mut OpenObject, bytes: u32) -> Result<(), KernelError> {
+    let mut events = open
+        .maps_mut()
+        .find(|m| m.name() == "edr_events")
+        .ok_or(KernelError::MissingMap("edr_events"))?;
+    events
+        .set_max_entries(bytes)
+        .map_err(|source| KernelError::Map {
+            map: "edr_events",
+            source,
+        })
+}
+
+/// A disabled family's programs are not even loaded.
+fn choose_programs(open: &mut OpenObject, opts: &LoadOptions) -> Result<(), KernelError> {
+    for mut prog in open.progs_mut() {
+        let name = prog.name().to_string_lossy().into_owned();
+        let family = family_of(&name).ok_or(KernelError::UnknownProgram(name))?;
+        prog.set_autoload(opts.loads(family));
+    }
+    Ok(())
+}
+
+fn load_object(open: OpenObject) -> Result<Object, KernelError> {
+    let obj = open
+        .load()
+        .map_err(|e| explain_load_failure(&take_libbpf_log(), &e))?;
+    take_libbpf_log();
+    Ok(obj)
+}
+
+/// The kernel's filters: path prefixes, and for the network family the
+/// excluded ports and peer networks.
+fn fill_maps(obj: &Object, opts: &LoadOptions) -> Result<(), KernelError> {
+    let map_err = |map: &'static str| move |source| KernelError::Map { map, source };
+    let prefixes = find_map(obj, "edr_prefixes")?;
+    for (key, verdict) in &opts.prefixes {
+        prefixes
+            .update(abi::as_bytes(key), &[*verdict], MapFlags::ANY)
+            .map_err(map_err("edr_prefixes"))?;
+    }
+    if !opts.network {
+        return Ok(());
+    }
+    let ports = find_map(obj, "edr_net_ports")?;
+    let mut bitmap = [0u64; 65536 / 64];
+    for p in &opts.exclude_ports {
+        bitmap[usize::from(*p) / 64] |= 1 << (p % 64);
+    }
+    for (i, bits) in bitmap.iter().enumerate().filter(|(_, b)| **b != 0) {
+        ports
+            .update(
+                &(i as u32).to_ne_bytes(),
+                &bits.to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .map_err(map_err("edr_net_ports"))?;
+    }
+    let nets = find_map(obj, "edr_net_nets")?;
+    for c in &opts.exclude_networks {
+        let (addr, prefixlen) = c.as_v6();
+        let key = NetKey { prefixlen, addr };
+        nets.update(abi::as_bytes(&key), &[1], MapFlags::ANY)
+            .map_err(map_err("edr_net_nets"))?;
+    }
+    Ok(())
+}
+
+/// Attached links by attach point, and the optional hooks skipped with
+/// the reason. A required hook that fails ends start-up.
+type Attached = (Vec<(String, libbpf_rs::Link)>, Vec<(String, String)>);
+
+fn attach_hooks(obj: &Object, opts: &LoadOptions) -> Result<Attached, KernelError> {
+    let mut links = Vec::new();
+    let mut skipped = Vec::new();
+    for hook in HOOKS.iter().filter(|h| opts.attaches(h)) {
+        let prog = obj
+            .progs_mut()
+            .find(|p| p.name() == hook.program)
+            .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+        let (point, result) = match hook.attach {
+            Attach::Auto => (hook.program.to_string(), prog.attach()),
+            Attach::SyscallExit { name, .. } => {
+                let point = format!("{} on sys_exit_{name}", hook.program);
+                if syscall_nr(name).is_none() {
+                    // This architecture has no such syscall.
+                    skipped.push((point, "no such syscall on this architecture".into()));
+                    continue;
+                }
+                let tp = format!("sys_exit_{name}");
+                (
+                    point,
+                    prog.attach_tracepoint(TracepointCategory::Syscalls, tp),
+                )
+            }
+        };
+        match result {
+            Ok(link) => links.push((point, link)),
+            Err(source) if hook.required => {
+                return Err(KernelError::Attach {
+                    program: point,
+                    source,
+                });
+            }
+            Err(source) => skipped.push((point, source.to_string())),
+        }
+    }
+    Ok((links, skipped))
+}
+
+/// libbpf's messages since the last [`take_libbpf_log`], so a load
+/// failure can be reported with the program name and verifier output.
+static LIBBPF_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn capture_libbpf(_level: PrintLevel, msg: String) {
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        // Bounded: a verifier log can be long; the tail is what matters.
+        if log.len() >= 4096 {
+            log.drain(..1024);
+        }
+        log.extend(msg.lines().map(str::to_string));
+    }
+}
+
+fn take_libbpf_log() -> Vec<String> {
+    LIBBPF_LOG
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+}
+
+/// Find "prog 'NAME': failed to load: -ERR" and the verifier log before it.
+fn explain_load_failure(log: &[String], fallback: &libbpf_rs::Error) -> KernelError {
+    let failed = log.iter().rev().find_map(|l| {
+        let rest = l.split("prog '").nth(1)?;
+        let (name, tail) = rest.split_once("': failed to load: ")?;
+        // libbpf prints "-13" or, since 1.5, "-EACCES".
+        let code = tail.trim().trim_start_matches('-');
+        let reason = match code.parse::<i32>() {
+            Ok(errno) => std::io::Error::from_raw_os_error(errno).to_string(),
+            Err(_) => errno_by_name(code)
+                .map(|e| std::io::Error::from_raw_os_error(e).to_string())
+                .unwrap_or_else(|| code.to_string()),
+        };
+        Some((name.to_string(), reason))
+    });
+    let verifier: Vec<String> = log
+        .iter()
+        .skip_while(|l| !l.contains("-- BEGIN PROG LOAD LOG --"))
+        .skip(1)
+        .take_while(|l| !l.contains("-- END PROG LOAD LOG --"))
+        .cloned()
+        .collect();
+    match failed {
+        Some((program, reason)) => KernelError::Load {
+            program,
+            reason,
+            log: verifier,
+        },
+        None => KernelError::LoadObject {
+            reason: fallback.to_string(),
+            log: log.iter().rev().take(4).rev().cloned().collect(),
+        },
+    }
+}
+
+/// errno value of a name like "EACCES" (the ones a load can fail with).
+fn errno_by_name(name: &str) -> Option<i32> {
+    use nix::errno::Errno::*;
+    [
+        EPERM, EACCES, EINVAL, E2BIG, ENOMEM, ENOENT, EFAULT, ENOSPC, EOPNOTSUPP, EBUSY,
+    ]
+    .into_iter()
+    .find(|e| format!("{e:?}") == name)
+    .map(|e| e as i32)
+}
+
+/// libbpf finds a classic tracepoint's id under tracefs, at
+/// /sys/kernel/tracing or /sys/kernel/debug/tracing. Mount it when neither
+/// is there (systemd normally has; the unit orders us after it).
+fn ensure_tracefs() -> Result<(), KernelError> {
+    const TRACEFS: &str = "/sys/kernel/tracing";
+    let mounted = |dir: &str| std::path::Path::new(dir).join("events").is_dir();
+    if mounted(TRACEFS) || mounted("/sys/kernel/debug/tracing") {
+        return Ok(());
+    }
+    nix::mount::mount(
+        Some("tracefs"),
+        TRACEFS,
+        Some("tracefs"),
+        nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|source| KernelError::Tracefs {
+        path: TRACEFS,
+        source,
+    })
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK; newer ones
+/// account them to the cgroup. Raise the limit where we may, and carry on
+/// where we may not (no CAP_SYS_RESOURCE): on a new kernel it is not needed,
+/// and on an old one the map creation error will say so.
+fn raise_memlock_rlimit() {
+    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
+    let _ = setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_failure_names_program_and_reason() {
+        let log: Vec<String> = [
+            "libbpf: prog 'edr_exec': BPF program load failed: Permission denied",
+            "libbpf: prog 'edr_exec': -- BEGIN PROG LOAD LOG --",
+            "R2 min value is negative, either use unsigned or 'var &= const'",
+            "processed 235 insns (limit 1000000)",
+            "-- END PROG LOAD LOG --",
+            "libbpf: prog 'edr_exec': failed to load: -EACCES",
+            "libbpf: failed to load object 'edr_bpf'",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let e = explain_load_failure(&log, &libbpf_rs::Error::from_raw_os_error(13));
+        let KernelError::Load {
+            program,
+            reason,
+            log,
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        assert_eq!(program, "edr_exec");
+        assert_eq!(reason, &std::io::Error::from_raw_os_error(13).to_string());
+        assert_eq!(log.len(), 2);
+        let shown = e.to_string();
+        assert!(
+            shown.contains("loading BPF program edr_exec failed: Permission denied"),
+            "{shown}"
+        );
+        assert!(shown.contains("R2 min value is negative"), "{shown}");
+    }
+}
