@@ -246,7 +246,7 @@ impl Detection {
 }
 
 /// Check an external object, load and attach the BPF programs, and warn
-/// about what is missing (optional hooks, capabilities).
+/// about what is missing (optional programs and hooks, capabilities).
 fn load_kernel(
     cfg: &Config,
     source: &ObjectSource,
@@ -281,6 +281,9 @@ fn load_kernel(
             .filter_map(|c| Cidr::parse(c).ok())
             .collect(),
     })?;
+    for (program, why) in &kernel.not_loaded {
+        eprintln!("rand-guard: warning: optional program {program} not loaded: {why}");
+    }
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }

@@ -36,7 +36,9 @@ pub struct Hook {
     pub attach: Attach,
     /// Required hooks end start-up when they fail; optional ones are
     /// skipped with a warning (the syscall does not exist on every kernel
-    /// or architecture).
+    /// or architecture). A program whose hooks are all optional is
+    /// optional at load too: when the kernel refuses it, it is left out
+    /// with a warning and the rest loads (`load::load_programs`).
     pub required: bool,
 }
 
@@ -140,6 +142,13 @@ pub(super) fn net_hook_of(syscall: &str) -> Option<NetHook> {
     })
 }
 
+/// Whether start-up may go on without `program` when the kernel refuses
+/// to load it: every one of its hooks is optional.
+pub(super) fn program_optional(program: &str) -> bool {
+    let mut hooks = HOOKS.iter().filter(|h| h.program == program).peekable();
+    hooks.peek().is_some() && hooks.all(|h| !h.required)
+}
+
 pub fn family_of(program: &str) -> Option<Family> {
     HOOKS
         .iter()
@@ -187,5 +196,21 @@ mod tests {
                 assert!(syscall_nr(name).is_some(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn a_program_is_optional_when_all_its_hooks_are() {
+        let mut optional: Vec<&str> = HOOKS
+            .iter()
+            .map(|h| h.program)
+            .filter(|p| program_optional(p))
+            .collect();
+        optional.dedup();
+        assert_eq!(optional, ["edr_dup2"]);
+        assert!(
+            !program_optional("edr_file"),
+            "some file hooks are required"
+        );
+        assert!(!program_optional("no_such_program"));
     }
 }

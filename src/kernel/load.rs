@@ -6,11 +6,11 @@ use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, PrintLevel, TracepointCat
 use std::sync::Mutex;
 
 use crate::kernel::abi::{self, NetKey};
-use crate::kernel::hooks::net_hook_of;
+use crate::kernel::hooks::{net_hook_of, program_optional};
 use crate::kernel::object::{RodataLayout, open_checked, with_rodata};
 use crate::kernel::{
     Attach, Family, HOOKS, Hook, Kernel, KernelError, LoadOptions, caps, family_of, find_map,
-    syscall_nr,
+    log_tail, syscall_nr,
 };
 
 impl Kernel {
@@ -18,24 +18,91 @@ impl Kernel {
     pub fn load(opts: LoadOptions) -> Result<Self, KernelError> {
         raise_memlock_rlimit();
         capture_libbpf_log();
-        let (mut open, layout) = open_checked(&opts.source)?;
+        let bytes = opts.source.bytes()?;
+        let (open, layout) = open_checked(&opts.source, &bytes)?;
         // Opening parsed the object only; from here on the kernel is asked.
         caps::check_bpf_here()?;
-        set_rodata(&mut open, &layout, &opts)?;
-        size_ring_buffer(&mut open, opts.ring_buffer_bytes)?;
-        choose_programs(&mut open, &opts)?;
-        let obj = load_object(open)?;
+        let (obj, not_loaded) = load_programs(open, &bytes, &layout, &opts)?;
         fill_maps(&obj, &opts)?;
         if opts.file || opts.network || opts.stdio {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
-        let (links, skipped) = attach_hooks(&obj, &opts)?;
+        let (links, skipped) = attach_hooks(&obj, &opts, &not_loaded)?;
         Ok(Kernel {
             obj,
             links,
             skipped,
+            not_loaded,
         })
+    }
+}
+
+/// Optional programs left out, each with the kernel's reason.
+type LeftOut = Vec<(String, String)>;
+
+/// Configure and load the object. A required program that fails to load
+/// ends start-up, named with the kernel's reason. An optional one (every
+/// hook of it optional: its syscall is legacy or new, and a kernel may
+/// refuse it for a missing helper or BTF type) is left out, with that
+/// reason, and the rest is loaded again without it.
+///
+/// Why this way: libbpf loads an object once and whole (a failed
+/// `bpf_object__load` cannot be retried), so leaving a program out means
+/// opening and configuring the object again with that program's autoload
+/// off. Which program failed is what libbpf's log says ("prog 'NAME':
+/// failed to load", the line the fatal error is built from too): libbpf
+/// loads the programs in order and stops at the first failure, so each
+/// round names exactly one program, and there is at most one round per
+/// optional program. Probing each optional program alone first would cost
+/// a whole object load per program on every start, and could still
+/// disagree with the real load. A failure that names no program (a map,
+/// BTF, a relocation) or a program that is required, or already left out,
+/// ends start-up as before.
+fn load_programs(
+    mut open: OpenObject,
+    bytes: &[u8],
+    layout: &RodataLayout,
+    opts: &LoadOptions,
+) -> Result<(Object, LeftOut), KernelError> {
+    let mut left_out = LeftOut::new();
+    loop {
+        configure(&mut open, layout, opts, &left_out)?;
+        match load_object(open) {
+            Ok(obj) => return Ok((obj, left_out)),
+            Err(e) => left_out.push(optional_failure(e, &left_out)?),
+        }
+        open = open_checked(&opts.source, bytes)?.0;
+    }
+}
+
+/// Everything set before loading: .rodata, map sizes, which programs.
+fn configure(
+    open: &mut OpenObject,
+    layout: &RodataLayout,
+    opts: &LoadOptions,
+    left_out: &LeftOut,
+) -> Result<(), KernelError> {
+    set_rodata(open, layout, opts)?;
+    size_ring_buffer(open, opts.ring_buffer_bytes)?;
+    choose_programs(open, opts, left_out)?;
+    inject_load_fault(open);
+    Ok(())
+}
+
+/// The optional program a load failed on, and the kernel's reason (with
+/// the verifier's last lines); or the failure itself when start-up cannot
+/// go on without it.
+fn optional_failure(e: KernelError, left_out: &LeftOut) -> Result<(String, String), KernelError> {
+    match e {
+        KernelError::Load {
+            program,
+            reason,
+            log,
+        } if program_optional(&program) && !left_out.iter().any(|(p, _)| *p == program) => {
+            Ok((program.clone(), format!("{reason}{}", log_tail(&log))))
+        }
+        e => Err(e),
     }
 }
 
@@ -142,14 +209,41 @@ fn size_ring_buffer(open: &mut OpenObject, bytes: u32) -> Result<(), KernelError
         })
 }
 
-/// A disabled family's programs are not even loaded.
-fn choose_programs(open: &mut OpenObject, opts: &LoadOptions) -> Result<(), KernelError> {
+/// A disabled family's programs are not even loaded, nor an optional
+/// program the kernel refused in an earlier round.
+fn choose_programs(
+    open: &mut OpenObject,
+    opts: &LoadOptions,
+    left_out: &LeftOut,
+) -> Result<(), KernelError> {
     for mut prog in open.progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
+        let refused = left_out.iter().any(|(p, _)| *p == name);
         let family = family_of(&name).ok_or(KernelError::UnknownProgram(name))?;
-        prog.set_autoload(opts.loads(family));
+        prog.set_autoload(opts.loads(family) && !refused);
     }
     Ok(())
+}
+
+/// Environment variable read by debug builds only: the kernel is made to
+/// reject the program it names, the way a verifier, a missing helper or a
+/// missing BTF type would on some kernel (tests/e2e_startup.rs).
+pub const ENV_REJECT: &str = "RAND_GUARD_DEBUG_REJECT_PROGRAM";
+
+/// Debug builds (`cargo build`, `cargo test`) only: with
+/// [`ENV_REJECT`]`=<program>`, load that program as a socket filter. The
+/// verifier then refuses its tracing helper calls, a real rejection with
+/// a real verifier log. In a release build, the one that is packaged, this
+/// is empty and the variable means nothing.
+fn inject_load_fault(open: &mut OpenObject) {
+    #[cfg(debug_assertions)]
+    if let Some(name) = std::env::var_os(ENV_REJECT) {
+        for mut prog in open.progs_mut().filter(|p| p.name() == name.as_os_str()) {
+            prog.set_prog_type(libbpf_rs::ProgramType::SocketFilter);
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = open;
 }
 
 fn load_object(open: OpenObject) -> Result<Object, KernelError> {
@@ -198,13 +292,20 @@ fn fill_maps(obj: &Object, opts: &LoadOptions) -> Result<(), KernelError> {
 }
 
 /// Attached links by attach point, and the optional hooks skipped with
-/// the reason. A required hook that fails ends start-up.
+/// the reason. A required hook that fails ends start-up. The hooks of a
+/// program left out at load are not tried: that program is reported
+/// once, with the kernel's reason (`Kernel::not_loaded`).
 type Attached = (Vec<(String, libbpf_rs::Link)>, Vec<(String, String)>);
 
-fn attach_hooks(obj: &Object, opts: &LoadOptions) -> Result<Attached, KernelError> {
+fn attach_hooks(
+    obj: &Object,
+    opts: &LoadOptions,
+    left_out: &LeftOut,
+) -> Result<Attached, KernelError> {
     let mut links = Vec::new();
     let mut skipped = Vec::new();
-    for hook in HOOKS.iter().filter(|h| opts.attaches(h)) {
+    let loaded = |h: &&Hook| !left_out.iter().any(|(p, _)| p == h.program);
+    for hook in HOOKS.iter().filter(|h| opts.attaches(h)).filter(loaded) {
         let prog = obj
             .progs_mut()
             .find(|p| p.name() == hook.program)
@@ -375,5 +476,47 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("R2 min value is negative"), "{shown}");
+    }
+
+    fn refused(program: &str) -> KernelError {
+        KernelError::Load {
+            program: program.into(),
+            reason: "Permission denied (os error 13)".into(),
+            log: vec!["invalid bpf_context access off=16 size=8".into()],
+        }
+    }
+
+    #[test]
+    fn only_an_optional_program_refused_for_the_first_time_is_left_out() {
+        let left = optional_failure(refused("edr_dup2"), &LeftOut::new()).unwrap();
+        assert_eq!(
+            left,
+            (
+                "edr_dup2".to_string(),
+                "Permission denied (os error 13)\n  kernel log (last lines):\n    \
+                 invalid bpf_context access off=16 size=8"
+                    .to_string()
+            )
+        );
+        // Required: dup3, and the file program (some of its hooks are).
+        for required in ["edr_dup3", "edr_file", "edr_exec"] {
+            let e = optional_failure(refused(required), &LeftOut::new()).unwrap_err();
+            assert!(
+                matches!(&e, KernelError::Load { program, .. } if program == required),
+                "{e}"
+            );
+        }
+        // Named again after it was left out: no progress, so it ends.
+        let e = optional_failure(refused("edr_dup2"), &vec![left]).unwrap_err();
+        assert!(matches!(e, KernelError::Load { .. }), "{e}");
+        // No program named (a map, BTF): ends as before.
+        let object = KernelError::LoadObject {
+            reason: "Invalid argument".into(),
+            log: Vec::new(),
+        };
+        assert!(matches!(
+            optional_failure(object, &LeftOut::new()),
+            Err(KernelError::LoadObject { .. })
+        ));
     }
 }

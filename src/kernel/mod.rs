@@ -32,6 +32,7 @@ use abi::PrefixKey;
 
 pub use counters::{ProgramStats, bpf_stats_enabled};
 pub use hooks::{Attach, Family, HOOKS, Hook, family_of};
+pub use load::ENV_REJECT;
 pub use object::{ENV_OBJECT, ObjectSource};
 pub use syscalls::nr as syscall_nr;
 
@@ -133,6 +134,9 @@ pub struct Kernel {
     links: Vec<(String, Link)>,
     /// Optional hooks that did not attach, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Optional programs the kernel refused to load, with its reason (the
+    /// verifier's last lines included); their hooks are off.
+    pub not_loaded: Vec<(String, String)>,
 }
 
 impl Kernel {

@@ -36,7 +36,9 @@ impl ObjectSource {
         }
     }
 
-    fn bytes(&self) -> Result<Cow<'static, [u8]>, KernelError> {
+    /// The object's bytes, read once: every open of one load uses them, so
+    /// a retry loads the very object that was checked.
+    pub(super) fn bytes(&self) -> Result<Cow<'static, [u8]>, KernelError> {
         match self {
             ObjectSource::Embedded => Ok(Cow::Borrowed(EMBEDDED)),
             ObjectSource::File(p) => {
@@ -133,13 +135,13 @@ pub(super) fn with_rodata<T>(
 /// unless it was built for this agent's ABI.
 pub(super) fn open_checked(
     source: &ObjectSource,
+    bytes: &[u8],
 ) -> Result<(OpenObject, RodataLayout), KernelError> {
-    let bytes = source.bytes()?;
-    let layout = rodata_layout(source, &bytes)?;
+    let layout = rodata_layout(source, bytes)?;
     let mut open = ObjectBuilder::default()
         .name("edr_bpf")
         .map_err(KernelError::Open)?
-        .open_memory(&bytes)
+        .open_memory(bytes)
         .map_err(KernelError::Open)?;
     let version = with_rodata(&mut open, source, |data| {
         Ok(data
@@ -163,6 +165,11 @@ pub(super) fn open_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(source: &ObjectSource) -> Result<(OpenObject, RodataLayout), KernelError> {
+        let bytes = source.bytes()?;
+        open_checked(source, &bytes)
+    }
 
     /// Patch the 4 bytes of `edr_abi_version` in a copy of the object.
     fn with_abi_version(version: u32) -> Vec<u8> {
@@ -214,7 +221,7 @@ mod tests {
 
     #[test]
     fn embedded_object_passes_the_abi_check() {
-        let (_, layout) = open_checked(&ObjectSource::Embedded).unwrap();
+        let (_, layout) = check(&ObjectSource::Embedded).unwrap();
         assert_eq!(layout.cfg.len(), size_of::<abi::Config>());
         assert_eq!(layout.sysmap.len(), abi::SYSCALL_MAP);
     }
@@ -225,13 +232,11 @@ mod tests {
         // The same object from a file is accepted.
         let same = dir.path().join("edr-ebpf");
         std::fs::write(&same, EMBEDDED).unwrap();
-        assert!(open_checked(&ObjectSource::File(same.clone())).is_ok());
+        assert!(check(&ObjectSource::File(same.clone())).is_ok());
         // Another ABI version is refused, saying which.
         let other = dir.path().join("edr-ebpf-v9");
         std::fs::write(&other, with_abi_version(9)).unwrap();
-        let e = open_checked(&ObjectSource::File(other.clone()))
-            .err()
-            .unwrap();
+        let e = check(&ObjectSource::File(other.clone())).err().unwrap();
         assert_eq!(
             e.to_string(),
             format!(
@@ -243,18 +248,14 @@ mod tests {
         // A file that is not a BPF object, and a missing file.
         let junk = dir.path().join("junk");
         std::fs::write(&junk, b"not an ELF file").unwrap();
-        let e = open_checked(&ObjectSource::File(junk.clone()))
-            .err()
-            .unwrap();
+        let e = check(&ObjectSource::File(junk.clone())).err().unwrap();
         assert!(
             e.to_string()
                 .starts_with(&format!("refusing BPF object {}", junk.display())),
             "{e}"
         );
         let missing = dir.path().join("missing");
-        let e = open_checked(&ObjectSource::File(missing.clone()))
-            .err()
-            .unwrap();
+        let e = check(&ObjectSource::File(missing.clone())).err().unwrap();
         assert!(
             e.to_string()
                 .starts_with(&format!("cannot read the BPF object {}", missing.display())),
