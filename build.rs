@@ -1,7 +1,7 @@
 //! Builds the BPF side: every `bpf/*.bpf.c` is compiled with clang against
 //! `vmlinux/vmlinux.h`, the objects are linked into one (`edr.bpf.o`, one
 //! ring buffer and one config shared by all families), and libbpf-cargo
-//! generates the Rust skeleton from it. `src/bpf.rs` `include!`s the
+//! generates the Rust skeleton from it. `src/kernel/bpf.rs` `include!`s the
 //! skeleton; the linked object stays in `OUT_DIR` and is also copied to
 //! `target/<profile>/edr-ebpf`, the file the packages install.
 
@@ -11,6 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use libbpf_cargo::SkeletonBuilder;
+
+#[path = "build/copy.rs"]
+mod copy;
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -74,9 +77,17 @@ fn main() {
         .generate(out.join("edr.skel.rs"))
         .unwrap_or_else(|e| panic!("generating skeleton: {e:#}"));
 
-    // target/<profile>/edr-ebpf: OUT_DIR is target/<profile>/build/<pkg>/out
-    if let Some(profile_dir) = out.ancestors().nth(3) {
-        let _ = fs::copy(&linked, profile_dir.join("edr-ebpf"));
+    // target/<profile>/edr-ebpf: OUT_DIR is target/<profile>/build/<pkg>/out.
+    // A failed copy fails the build: the packages would install a stale
+    // object, or none.
+    let profile_dir = out.ancestors().nth(3).unwrap_or_else(|| {
+        panic!(
+            "OUT_DIR {} is not target/<profile>/build/<pkg>/out",
+            out.display()
+        )
+    });
+    if let Err(e) = copy::copy_object(&linked, &profile_dir.join("edr-ebpf")) {
+        panic!("{e}");
     }
 }
 

@@ -19,19 +19,21 @@
 pub mod hygiene;
 pub mod reload;
 pub mod signals;
+pub mod supervise;
 
+use std::cell::RefCell;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
-use std::thread;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, bounded, unbounded};
-use libbpf_rs::{MapHandle, RingBufferBuilder};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use libbpf_rs::{MapHandle, RingBuffer, RingBufferBuilder};
 use nix::sys::signal::Signal;
 
 use crate::agent::signals::Signals;
 use crate::config;
-use crate::config::{Cidr, Config, ConfigError, Source};
+use crate::config::{Backpressure, Cidr, Config, ConfigError, Source};
 use crate::detect::filter::Filter;
 use crate::detect::rules::{RuleErrors, RuleSet};
 use crate::detect::tamper::Protected;
@@ -39,15 +41,16 @@ use crate::detect::{self, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
-use crate::model::stats::Stage;
+use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
 use crate::pipeline::enrich::Enricher;
 use crate::pipeline::output::{self, OutputError, Target, Writer};
-use crate::pipeline::poller::{self, Collector, Control, PollError};
+use crate::pipeline::poller::{self, Collector, Control, PollError, RawBatch};
 use crate::pipeline::{enrich, normalize, watch};
 use crate::record::Context;
 use hygiene::{HygieneError, Policy, Role};
+pub use supervise::{StageFn, StageWatch, supervise};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -109,58 +112,152 @@ pub fn run(
     // Before any thread exists, so every thread inherits the mask.
     let signals = Signals::block().map_err(AgentError::Signals)?;
     let stats = Arc::new(Stats::default());
-    let mut cfg = cfg.clone();
-    if let Some(o) = output {
-        cfg.output.path = o.to_string();
-    }
-    let cfg = cfg;
+    let cfg = with_output(cfg, output);
     let target = Target::parse(&cfg.output.path);
     let sink = target.open()?;
     let clock = Arc::new(StopClock::new(Duration::from_secs(
         cfg.pipeline.shutdown_timeout_seconds.into(),
     )));
-
-    let enabled = |id: &str| !cfg.detections.disabled.iter().any(|d| d == id);
     let me = std::process::id();
     let source = ObjectSource::from_env();
-    // The agent's own files, watched in the kernel for detections whatever
-    // [file] include says (rg-agent-tamper).
-    let protected = if enabled("rg-agent-tamper") {
-        let exe = std::env::current_exe().ok();
-        let object = match &source {
-            ObjectSource::File(p) => Some(p.as_path()),
-            ObjectSource::Embedded => None,
-        };
-        tamper::protected_paths(
-            exe.as_deref(),
-            object,
-            config_path,
-            Path::new(&cfg.rules.dir),
-        )
-    } else {
-        Vec::new()
-    };
-    // The filter's prefix rules are also the kernel's: one definition.
-    let filter = Filter::new(&with_protected(&cfg.file, &protected)).map_err(AgentError::Filter)?;
-    let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
-    let host = ctx.hostname.clone();
-    // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
-    hygiene::check_rules_dir(&cfg.rules.dir, file_policy)?;
-    let rules = RuleSet::load_dir(&cfg.rules.dir)?;
-    stats.set_rules_loaded(rules.len());
-    let mut detector =
-        Detector::new(&cfg, &host, rules, Some(stats.clone())).map_err(AgentError::Exclusions)?;
-    detector.protect(protected.clone(), me);
-    // Unbounded: reloads come from an operator, a handful at most, and the
-    // poller must never block on a busy detector or writer.
-    let (reload_tx, reload_rx) = unbounded();
-    let (writer_tx, writer_rx) = unbounded();
-    let event_output = EventOutput::from_config(&cfg);
+    let protected = protected_files(&cfg, &source, config_path);
+    let detection = Detection::build(&cfg, &protected, file_policy, &stats, me)?;
+    let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
+    let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
+    let (enricher, seeded) = seed_process_table(&cfg, me);
+    let writer = Writer::new(
+        target.clone(),
+        sink,
+        cfg.output.buffer_bytes as usize,
+        detection.ctx.clone(),
+        stats.clone(),
+        clock.clone(),
+    );
+    let collector = Collector::new(stats.clone());
+    let rb = open_ring_buffer(&kernel, &collector)?;
+    let pipeline = build_stages(
+        &cfg, &stats, &clock, detection, read_watch, enricher, writer,
+    );
 
-    if let ObjectSource::File(path) = &source {
-        hygiene::check(path, Role::BpfObject, file_policy)?;
+    supervise(pipeline.stages, |panicked| {
+        report_ready(&source, &kernel, seeded, &target);
+        let mut control = AgentControl {
+            signals: &signals,
+            kernel: &kernel,
+            stats: &stats,
+            clock: &clock,
+            watch: panicked,
+            running: cfg.clone(),
+            output_override: output.map(str::to_string),
+            reread,
+            policy: file_policy,
+            protected: &protected,
+            agent_pid: me,
+            host: &pipeline.host,
+            reload: pipeline.reload,
+            writer: pipeline.writer,
+            stop: false,
+            last_programs: None,
+        };
+        poll(
+            &rb,
+            &collector,
+            pipeline.raw_tx,
+            &pipeline.recycle_rx,
+            &mut control,
+            cfg.kernel.ring_buffer_bytes,
+        )
+    })?;
+
+    Ok(final_summary(&kernel, &stats))
+}
+
+/// The configuration with `--output` applied.
+fn with_output(cfg: &Config, output: Option<&str>) -> Config {
+    let mut cfg = cfg.clone();
+    if let Some(o) = output {
+        cfg.output.path = o.to_string();
     }
-    let read_watch = cfg.file.enabled && !cfg.file.watch_reads.is_empty();
+    cfg
+}
+
+/// The agent's own files, watched in the kernel for detections whatever
+/// [file] include says (rg-agent-tamper).
+fn protected_files(
+    cfg: &Config,
+    source: &ObjectSource,
+    config_path: Option<&Path>,
+) -> Vec<Protected> {
+    if !detection_enabled(cfg, "rg-agent-tamper") {
+        return Vec::new();
+    }
+    let exe = std::env::current_exe().ok();
+    let object = match source {
+        ObjectSource::File(p) => Some(p.as_path()),
+        ObjectSource::Embedded => None,
+    };
+    tamper::protected_paths(
+        exe.as_deref(),
+        object,
+        config_path,
+        Path::new(&cfg.rules.dir),
+    )
+}
+
+fn detection_enabled(cfg: &Config, id: &str) -> bool {
+    !cfg.detections.disabled.iter().any(|d| d == id)
+}
+
+/// The detector stage's parts, built before the kernel is loaded: the
+/// filter's prefix rules are also the kernel's (one definition), and bad
+/// rules stop the agent before anything is attached.
+struct Detection {
+    filter: Filter,
+    detector: Detector,
+    event_output: EventOutput,
+    ctx: Context,
+}
+
+impl Detection {
+    fn build(
+        cfg: &Config,
+        protected: &[Protected],
+        policy: Policy,
+        stats: &Arc<Stats>,
+        me: u32,
+    ) -> Result<Self, AgentError> {
+        let filter =
+            Filter::new(&with_protected(&cfg.file, protected)).map_err(AgentError::Filter)?;
+        let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
+        hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
+        let rules = RuleSet::load_dir(&cfg.rules.dir)?;
+        stats.set_rules_loaded(rules.len());
+        let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
+            .map_err(AgentError::Exclusions)?;
+        detector.protect(protected.to_vec(), me);
+        Ok(Detection {
+            filter,
+            detector,
+            event_output: EventOutput::from_config(cfg),
+            ctx,
+        })
+    }
+}
+
+/// Check an external object, load and attach the BPF programs, and warn
+/// about what is missing (optional programs and hooks, capabilities).
+fn load_kernel(
+    cfg: &Config,
+    source: &ObjectSource,
+    filter: &Filter,
+    policy: Policy,
+    me: u32,
+) -> Result<Kernel, AgentError> {
+    if let ObjectSource::File(path) = source {
+        hygiene::check(path, Role::BpfObject, policy)?;
+    }
+    let read_watch = reads_watched(cfg);
     let kernel = Kernel::load(LoadOptions {
         source: source.clone(),
         ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
@@ -170,8 +267,8 @@ pub fn run(
         report_failed: cfg.file.report_failed,
         watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
-        stdio: enabled("rg-reverse-shell"),
-        signals: enabled("rg-agent-signal"),
+        stdio: detection_enabled(cfg, "rg-reverse-shell"),
+        signals: detection_enabled(cfg, "rg-agent-signal"),
         network: cfg.network.enabled,
         net_hooks: cfg.network.hooks.clone(),
         dns: cfg.network.collect_dns,
@@ -184,6 +281,9 @@ pub fn run(
             .filter_map(|c| Cidr::parse(c).ok())
             .collect(),
     })?;
+    for (program, why) in &kernel.not_loaded {
+        eprintln!("rand-guard: warning: optional program {program} not loaded: {why}");
+    }
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
@@ -192,93 +292,127 @@ pub fn run(
             eprintln!("rand-guard: warning: {d}");
         }
     }
+    Ok(kernel)
+}
 
-    // Fill the read watch before reporting ready: a read right after
-    // start-up is seen. The keeper thread keeps it current from then on,
-    // on hints from the normalizer.
-    let (keeper, hints) = if read_watch {
-        let map = MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| {
-            KernelError::Map {
-                map: "edr_read_watch",
-                source,
-            }
+fn reads_watched(cfg: &Config) -> bool {
+    cfg.file.enabled && !cfg.file.watch_reads.is_empty()
+}
+
+/// The read-watch keeper (its thread's parts) and the normalizer's hints
+/// to it, when reads are watched.
+struct ReadWatch {
+    keeper: Option<(watch::Keeper<MapHandle>, Receiver<()>)>,
+    hints: Option<watch::Hints>,
+}
+
+/// Fill the read watch before reporting ready: a read right after
+/// start-up is seen. The keeper thread keeps it current from then on, on
+/// hints from the normalizer.
+fn fill_read_watch(cfg: &Config, kernel: &Kernel, stats: &Stats) -> Result<ReadWatch, AgentError> {
+    if !reads_watched(cfg) {
+        return Ok(ReadWatch {
+            keeper: None,
+            hints: None,
+        });
+    }
+    let map =
+        MapHandle::try_from(&kernel.map("edr_read_watch")?).map_err(|source| KernelError::Map {
+            map: "edr_read_watch",
+            source,
         })?;
-        let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
-        let r = keeper.refresh();
-        for e in &r.errors {
-            eprintln!("rand-guard: warning: read watch: {e}");
-        }
-        stats.set_read_watch(r.present as u64, 0);
-        eprintln!(
-            "rand-guard: read watch: {} of {} watched files exist",
-            r.present,
-            cfg.file.watch_reads.len()
-        );
-        let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
-        (Some((keeper, hints_rx)), Some(hints))
-    } else {
-        (None, None)
-    };
-    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
+    let mut keeper = watch::Keeper::new(cfg.file.watch_reads.clone(), map);
+    let r = keeper.refresh();
+    for e in &r.errors {
+        eprintln!("rand-guard: warning: read watch: {e}");
+    }
+    stats.set_read_watch(r.present as u64, 0);
+    eprintln!(
+        "rand-guard: read watch: {} of {} watched files exist",
+        r.present,
+        cfg.file.watch_reads.len()
+    );
+    let (hints, hints_rx) = watch::hints(&cfg.file.watch_reads);
+    Ok(ReadWatch {
+        keeper: Some((keeper, hints_rx)),
+        hints: Some(hints),
+    })
+}
 
-    // Seed after attaching: a process started in between is then seen by
-    // the kernel hooks, the scan, or both (the table takes the newest).
+/// The enricher's process table, seeded from /proc; and how many
+/// processes it found. After attaching: a process started in between is
+/// then seen by the kernel hooks, the scan, or both (the table takes the
+/// newest).
+fn seed_process_table(cfg: &Config, me: u32) -> (Enricher, usize) {
     let depth = cfg.process_table.ancestry_depth as usize;
     let mut enricher = Enricher::new(cfg.process_table.max_entries as usize, depth);
     let seeded = enricher.seed(Path::new("/proc"), me);
+    (enricher, seeded)
+}
 
-    let cap = cfg.pipeline.channel_capacity as usize;
-    let policy = cfg.pipeline.backpressure;
-    let (raw_tx, raw_rx) = bounded(cap);
-    let raw_tx = Outlet::new(raw_tx, policy, Stage::Poller, stats.clone(), clock.clone());
-    let (recycle_tx, recycle_rx) = bounded(cap);
-    let (norm_tx, norm_rx) = bounded(cap);
-    let norm_tx = Outlet::new(
-        norm_tx,
-        policy,
-        Stage::Normalizer,
-        stats.clone(),
-        clock.clone(),
-    );
-    let (enr_tx, enr_rx) = bounded(cap);
-    let enr_tx = Outlet::new(
-        enr_tx,
-        policy,
-        Stage::Enricher,
-        stats.clone(),
-        clock.clone(),
-    );
-    let (det_tx, det_rx) = bounded(cap);
-    let det_tx = Outlet::new(
-        det_tx,
-        policy,
-        Stage::Detector,
-        stats.clone(),
-        clock.clone(),
-    );
-    let writer = Writer::new(
-        target.clone(),
-        sink,
-        cfg.output.buffer_bytes as usize,
-        ctx,
-        stats.clone(),
-        clock.clone(),
-    );
-    let health_every = Duration::from_secs(cfg.health.interval_seconds.into());
-
-    let collector = Collector::new(stats.clone());
+/// The ring buffer reader; its callback hands each record to `collector`.
+fn open_ring_buffer(
+    kernel: &Kernel,
+    collector: &Rc<RefCell<Collector>>,
+) -> Result<RingBuffer<'static>, AgentError> {
     let cb = collector.clone();
     let events = kernel.map("edr_events")?;
     let mut builder = RingBufferBuilder::new();
     builder
         .add(&events, move |bytes| cb.borrow_mut().on_record(bytes))
         .map_err(KernelError::RingBuffer)?;
-    let rb = builder.build().map_err(KernelError::RingBuffer)?;
-    let epoll_fd = rb.epoll_fd();
-    // SAFETY: the epoll fd belongs to `rb`, which outlives every use of
-    // this borrow (the poll loop below).
-    let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(epoll_fd) };
+    Ok(builder.build().map_err(KernelError::RingBuffer)?)
+}
 
+/// The pipeline's threads, and what the poll loop keeps: the ends of
+/// their channels it feeds or drains.
+struct Pipeline {
+    stages: Vec<(&'static str, StageFn<'static>)>,
+    raw_tx: Outlet<RawBatch>,
+    recycle_rx: Receiver<RawBatch>,
+    /// Reloaded settings for the detector and the writer (SIGHUP).
+    reload: Sender<detect::Reload>,
+    writer: Sender<output::Settings>,
+    host: String,
+}
+
+/// normalizer → enricher → detector → writer over bounded channels
+/// (plus the read-watch keeper beside them).
+fn build_stages(
+    cfg: &Config,
+    stats: &Arc<Stats>,
+    clock: &Arc<StopClock>,
+    detection: Detection,
+    read_watch: ReadWatch,
+    enricher: Enricher,
+    writer: Writer,
+) -> Pipeline {
+    let channel = |stage| StageChannel {
+        cap: cfg.pipeline.channel_capacity as usize,
+        policy: cfg.pipeline.backpressure,
+        stage,
+        stats: stats.clone(),
+        clock: clock.clone(),
+    };
+    let (raw_tx, raw_rx) = channel(Stage::Poller).open();
+    let (recycle_tx, recycle_rx) = bounded(cfg.pipeline.channel_capacity as usize);
+    let (norm_tx, norm_rx) = channel(Stage::Normalizer).open();
+    let (enr_tx, enr_rx) = channel(Stage::Enricher).open();
+    let (det_tx, det_rx) = channel(Stage::Detector).open();
+    // Unbounded: reloads come from an operator, a handful at most, and the
+    // poller must never block on a busy detector or writer.
+    let (reload_tx, reload_rx) = unbounded();
+    let (writer_tx, writer_rx) = unbounded();
+    let normalizer = normalize::Normalizer::new().with_watch_reads(&cfg.file.watch_reads);
+    let health_every = Duration::from_secs(cfg.health.interval_seconds.into());
+    let host = detection.ctx.hostname.clone();
+    let Detection {
+        filter,
+        detector,
+        event_output,
+        ..
+    } = detection;
+    let hints = read_watch.hints;
     let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
     let mut stages: Vec<(&'static str, StageFn)> = vec![
         (
@@ -309,130 +443,78 @@ pub fn run(
         ),
     ];
     // Ends when the normalizer drops the hints' sender.
-    if let Some((k, rx)) = keeper {
+    if let Some((k, rx)) = read_watch.keeper {
         let st = stats.clone();
         stages.push(("read-watch", Box::new(move || watch::run(k, rx, st))));
     }
-    supervise(stages, |panicked| {
-        eprintln!(
-            "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
-            source,
-            kernel.attached().collect::<Vec<_>>().join(", "),
-        );
-        let mut control = AgentControl {
-            signals: &signals,
-            kernel: &kernel,
-            stats: &stats,
-            clock: &clock,
-            watch: panicked,
-            running: cfg.clone(),
-            output_override: output.map(str::to_string),
-            reread,
-            policy: file_policy,
-            protected: &protected,
-            agent_pid: me,
-            host: &host,
-            reload: reload_tx,
-            writer: writer_tx,
-            stop: false,
-            last_programs: None,
-        };
-        let polled = poller::run(
-            |n| rb.consume_raw_n(n),
-            epoll_fd,
-            &collector,
-            &raw_tx,
-            &recycle_rx,
-            &mut control,
-            poller::stop_drain_batches(cfg.kernel.ring_buffer_bytes),
-        );
-        drop(raw_tx); // the normalizer finishes its input and hangs up
-        polled.map_err(AgentError::from)
-    })?;
+    Pipeline {
+        stages,
+        raw_tx,
+        recycle_rx,
+        reload: reload_tx,
+        writer: writer_tx,
+        host,
+    }
+}
 
+/// A bounded channel out of `stage`: its sender waits or drops as
+/// `[pipeline] backpressure` says, and counts drops under the stage.
+struct StageChannel {
+    cap: usize,
+    policy: Backpressure,
+    stage: Stage,
+    stats: Arc<Stats>,
+    clock: Arc<StopClock>,
+}
+
+impl StageChannel {
+    fn open<T: Batch>(self) -> (Outlet<T>, Receiver<T>) {
+        let (tx, rx) = bounded(self.cap);
+        let tx = Outlet::new(tx, self.policy, self.stage, self.stats, self.clock);
+        (tx, rx)
+    }
+}
+
+fn report_ready(source: &ObjectSource, kernel: &Kernel, seeded: usize, target: &Target) {
+    eprintln!(
+        "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
+        source,
+        kernel.attached().collect::<Vec<_>>().join(", "),
+    );
+}
+
+/// The poll loop, on this thread (it owns the libbpf objects), until a
+/// stop; then the first stage's input closes.
+fn poll(
+    rb: &RingBuffer<'_>,
+    collector: &RefCell<Collector>,
+    raw_tx: Outlet<RawBatch>,
+    recycle_rx: &Receiver<RawBatch>,
+    control: &mut AgentControl<'_>,
+    ring_buffer_bytes: u32,
+) -> Result<(), AgentError> {
+    // SAFETY: the epoll fd belongs to `rb`, which outlives every use of
+    // this borrow (the poll loop below).
+    let epoll_fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(rb.epoll_fd()) };
+    let polled = poller::run(
+        |n| rb.consume_raw_n(n),
+        epoll_fd,
+        collector,
+        &raw_tx,
+        recycle_rx,
+        control,
+        poller::stop_drain_batches(ring_buffer_bytes),
+    );
+    drop(raw_tx); // the normalizer finishes its input and hangs up
+    polled.map_err(AgentError::from)
+}
+
+/// The kernel's counters as the stop left them, for the summary.
+fn final_summary(kernel: &Kernel, stats: &Stats) -> Snapshot {
     if let Some(k) = kernel.read_kstats() {
         stats.set_kernel(&k);
     }
-    Ok(stats.snapshot())
-}
-
-/// A pipeline stage's thread body.
-pub type StageFn<'env> = Box<dyn FnOnce() + Send + 'env>;
-
-/// The first pipeline stage that panicked, as its thread unwinds.
-#[derive(Debug, Default)]
-pub struct StageWatch(OnceLock<&'static str>);
-
-impl StageWatch {
-    pub fn failed(&self) -> Option<&'static str> {
-        self.0.get().copied()
-    }
-
-    fn set(&self, stage: &'static str) {
-        let _ = self.0.set(stage);
-    }
-}
-
-/// Marks `stage` failed in the watch if its thread unwinds.
-struct PanicGuard<'a> {
-    watch: &'a StageWatch,
-    stage: &'static str,
-}
-
-impl Drop for PanicGuard<'_> {
-    fn drop(&mut self) {
-        if thread::panicking() {
-            self.watch.set(self.stage);
-        }
-    }
-}
-
-/// Run each stage on its own thread (`rg-<name>`) and `poll` on this one,
-/// then join them all. A stage that panics is marked in the [`StageWatch`] as
-/// its thread unwinds: the poll loop looks at it (the agent's does on
-/// every idle round, at most [`poller::POLL_INTERVAL`] apart) and stops;
-/// the stages after the dead one see their input close, the ones before
-/// it their output. The result names the first stage that panicked, even
-/// when the poll loop ended on the broken pipeline first; a panic in
-/// `poll` itself is caught and named `poller`.
-pub fn supervise<'env>(
-    stages: Vec<(&'static str, StageFn<'env>)>,
-    poll: impl FnOnce(&StageWatch) -> Result<(), AgentError>,
-) -> Result<(), AgentError> {
-    let watch = StageWatch::default();
-    thread::scope(|s| {
-        let handles: Vec<_> = stages
-            .into_iter()
-            .map(|(stage, f)| {
-                let watch = &watch;
-                let h = thread::Builder::new()
-                    .name(format!("rg-{stage}"))
-                    .spawn_scoped(s, move || {
-                        let _guard = PanicGuard { watch, stage };
-                        f()
-                    })
-                    .expect("spawning a pipeline thread");
-                (stage, h)
-            })
-            .collect();
-        // The poll loop is a stage too: a panic there drops what it holds
-        // (the first channel's sender among it), so the stages end as
-        // after a stop, and the error names it.
-        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(&watch)))
-            .unwrap_or_else(|_| {
-                watch.set("poller");
-                Ok(())
-            });
-        for (stage, h) in handles {
-            if h.join().is_err() {
-                watch.set(stage);
-            }
-        }
-        match watch.failed() {
-            Some(stage) => Err(AgentError::StagePanicked(stage)),
-            None => polled,
-        }
-    })
+    stats.snapshot()
 }
 
 struct AgentControl<'a> {
@@ -628,138 +710,5 @@ impl Control for AgentControl<'_> {
             let stats = kernel::bpf_stats_enabled().then(|| self.kernel.program_stats());
             self.stats.set_programs(stats);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crossbeam_channel::Receiver;
-    use std::time::Instant;
-
-    /// forward → panicky detector → collecting writer; the detector
-    /// panics on the third item.
-    fn pipeline<'a>(
-        input: Receiver<u32>,
-        written: &'a std::sync::Mutex<Vec<u32>>,
-    ) -> Vec<(&'static str, StageFn<'a>)> {
-        let (b_tx, b_rx) = bounded::<u32>(1);
-        let (c_tx, c_rx) = bounded::<u32>(1);
-        vec![
-            (
-                "normalizer",
-                Box::new(move || {
-                    for x in input {
-                        if b_tx.send(x).is_err() {
-                            return;
-                        }
-                    }
-                }),
-            ),
-            (
-                "detector",
-                Box::new(move || {
-                    for x in b_rx {
-                        assert!(x != 3, "injected fault on item {x}");
-                        if c_tx.send(x).is_err() {
-                            return;
-                        }
-                    }
-                }),
-            ),
-            (
-                "writer",
-                Box::new(move || {
-                    for x in c_rx {
-                        written.lock().unwrap().push(x);
-                    }
-                }),
-            ),
-        ]
-    }
-
-    /// The way the agent's poll loop stops: it looks at the watch on
-    /// every idle round. Here the source goes quiet after the fault, so
-    /// only the watch can end the run.
-    #[test]
-    fn a_stage_that_panics_ends_the_run_and_is_named() {
-        let (tx, rx) = bounded::<u32>(1);
-        let written = std::sync::Mutex::new(Vec::new());
-        let started = Instant::now();
-        let result = supervise(pipeline(rx, &written), |watch| {
-            for x in 1..=3 {
-                tx.send(x).unwrap();
-            }
-            while watch.failed().is_none() {
-                assert!(started.elapsed() < Duration::from_secs(10), "never noticed");
-                thread::sleep(poller::POLL_INTERVAL);
-            }
-            // As the agent's poll loop does when it returns: the first
-            // stage's input closes, so every thread can be joined.
-            drop(tx);
-            Ok(())
-        });
-        assert!(
-            matches!(result, Err(AgentError::StagePanicked("detector"))),
-            "{result:?}"
-        );
-        assert_eq!(*written.lock().unwrap(), [1, 2]);
-        assert!(started.elapsed() < Duration::from_secs(10));
-        let shown = result.unwrap_err().to_string();
-        assert!(
-            shown.starts_with("pipeline stage `detector` panicked"),
-            "{shown}"
-        );
-    }
-
-    /// When the poll loop ends first on the broken pipeline (its send
-    /// fails), the error still names the stage that panicked.
-    #[test]
-    fn the_panicked_stage_wins_over_the_broken_pipeline_it_caused() {
-        let (tx, rx) = bounded::<u32>(1);
-        let written = std::sync::Mutex::new(Vec::new());
-        let result = supervise(pipeline(rx, &written), |_| {
-            for x in 1.. {
-                if tx.send(x).is_err() {
-                    return Err(AgentError::Poll(PollError::Downstream));
-                }
-            }
-            Ok(())
-        });
-        assert!(
-            matches!(result, Err(AgentError::StagePanicked("detector"))),
-            "{result:?}"
-        );
-    }
-
-    /// A panic in the poll loop itself: what it held is dropped, so the
-    /// stages end, and the error names the poller.
-    #[test]
-    fn a_panicking_poll_loop_is_named_and_the_stages_end() {
-        let (tx, rx) = bounded::<u32>(1);
-        let written = std::sync::Mutex::new(Vec::new());
-        let result = supervise(pipeline(rx, &written), move |_| {
-            tx.send(1).unwrap();
-            panic!("poll loop fault");
-        });
-        assert!(
-            matches!(result, Err(AgentError::StagePanicked("poller"))),
-            "{result:?}"
-        );
-        assert_eq!(*written.lock().unwrap(), [1]);
-    }
-
-    #[test]
-    fn without_a_panic_the_poll_result_stands() {
-        let (tx, rx) = bounded::<u32>(1);
-        let written = std::sync::Mutex::new(Vec::new());
-        let result = supervise(pipeline(rx, &written), |watch| {
-            tx.send(1).unwrap();
-            drop(tx);
-            assert_eq!(watch.failed(), None);
-            Ok(())
-        });
-        assert!(result.is_ok(), "{result:?}");
-        assert_eq!(*written.lock().unwrap(), [1]);
     }
 }

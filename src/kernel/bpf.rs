@@ -1,5 +1,5 @@
 //! The skeleton libbpf-cargo generated from the linked BPF object
-//! (`build.rs`). The agent loads the object generically (`kernel.rs`, so an
+//! (`build.rs`). The agent loads the object generically (`kernel::load`, so an
 //! external object can replace it); the skeleton's Rust versions of the C
 //! types in the object's BTF are what `abi`'s tests check the mirrors
 //! against.

@@ -602,7 +602,7 @@ mod tests {
     #[test]
     fn file_syscalls_match_the_agents_hooks() {
         // The agent's list, from its source: every `file("name", ...)`.
-        let src = include_str!("../../src/kernel/mod.rs");
+        let src = include_str!("../../src/kernel/hooks.rs");
         let mut hooked: Vec<&str> = src
             .split("file(\"")
             .skip(1)

@@ -1,0 +1,216 @@
+//! The program and hook table: which program attaches where, in which
+//! family, and whether start-up may go on without it.
+
+use crate::config::NetHook;
+
+/// Program families; a disabled family's programs are not even loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Process,
+    File,
+    /// connect, bind, listen, accept (which of them: `LoadOptions::net_hooks`).
+    Network,
+    /// DNS queries: sendto, sendmsg, sendmmsg, write.
+    Dns,
+    /// dup, dup2, dup3 onto fd 0..2 (the exec side is in `edr_exec`).
+    Stdio,
+    /// Signals sent to the agent (tp_btf/signal_generate).
+    Signal,
+}
+
+/// Where a program attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// The program's own section names its attach point (tp_btf).
+    Auto,
+    /// The exit tracepoint of a syscall (syscalls/sys_exit_<name>); `id`
+    /// is the EDR_SYS_* value the program dispatches on.
+    SyscallExit { name: &'static str, id: u16 },
+}
+
+/// One attach point: a program and where it hooks.
+#[derive(Debug)]
+pub struct Hook {
+    pub program: &'static str,
+    pub family: Family,
+    pub attach: Attach,
+    /// Required hooks end start-up when they fail; optional ones are
+    /// skipped with a warning (the syscall does not exist on every kernel
+    /// or architecture). A program whose hooks are all optional is
+    /// optional at load too: when the kernel refuses it, it is left out
+    /// with a warning and the rest loads (`load::load_programs`).
+    pub required: bool,
+}
+
+const fn process(program: &'static str) -> Hook {
+    Hook {
+        program,
+        family: Family::Process,
+        attach: Attach::Auto,
+        required: true,
+    }
+}
+
+const fn net(program: &'static str, family: Family, name: &'static str, id: u16) -> Hook {
+    Hook {
+        program,
+        family,
+        attach: Attach::SyscallExit { name, id },
+        required: true,
+    }
+}
+
+const fn stdio(program: &'static str, name: &'static str, id: u16, required: bool) -> Hook {
+    Hook {
+        program,
+        family: Family::Stdio,
+        attach: Attach::SyscallExit { name, id },
+        required,
+    }
+}
+
+const fn file(name: &'static str, id: u16, required: bool) -> Hook {
+    Hook {
+        program: "edr_file",
+        family: Family::File,
+        attach: Attach::SyscallExit { name, id },
+        required,
+    }
+}
+
+/// Every attach point. A test checks the programs against the object;
+/// the ids are `abi::file_syscall` (checked against the BTF there).
+pub const HOOKS: &[Hook] = &[
+    process("edr_exec"),
+    process("edr_fork"),
+    process("edr_exit"),
+    Hook {
+        program: "edr_signal",
+        family: Family::Signal,
+        attach: Attach::Auto,
+        required: true,
+    },
+    file("openat", 2, true),
+    file("unlinkat", 6, true),
+    file("renameat2", 10, true),
+    file("fchmod", 12, true),
+    file("fchmodat", 13, true),
+    file("fchown", 17, true),
+    file("fchownat", 18, true),
+    file("linkat", 20, true),
+    file("symlinkat", 22, true),
+    // Legacy: x86-64 has them, arm64 and newer ABIs do not.
+    file("open", 1, false),
+    file("creat", 4, false),
+    file("unlink", 5, false),
+    file("rmdir", 7, false),
+    file("rename", 8, false),
+    file("renameat", 9, false),
+    file("chmod", 11, false),
+    file("chown", 15, false),
+    file("lchown", 16, false),
+    file("link", 19, false),
+    file("symlink", 21, false),
+    // Newer: openat2 since Linux 5.6, fchmodat2 since 6.6.
+    file("openat2", 3, false),
+    file("fchmodat2", 14, false),
+    // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
+    file("open_by_handle_at", 23, false),
+    net("edr_net", Family::Network, "connect", 32),
+    net("edr_net", Family::Network, "bind", 33),
+    net("edr_net", Family::Network, "listen", 34),
+    net("edr_net", Family::Network, "accept", 35),
+    net("edr_net", Family::Network, "accept4", 36),
+    net("edr_dns", Family::Dns, "sendto", 37),
+    net("edr_dns", Family::Dns, "sendmsg", 38),
+    net("edr_dns", Family::Dns, "sendmmsg", 39),
+    net("edr_dns", Family::Dns, "write", 40),
+    stdio("edr_dup", "dup", 49, true),
+    // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
+    stdio("edr_dup2", "dup2", 50, false),
+    stdio("edr_dup3", "dup3", 51, true),
+];
+
+/// The config hook a network attach point belongs to.
+pub(super) fn net_hook_of(syscall: &str) -> Option<NetHook> {
+    Some(match syscall {
+        "connect" => NetHook::Connect,
+        "bind" => NetHook::Bind,
+        "listen" => NetHook::Listen,
+        "accept" | "accept4" => NetHook::Accept,
+        _ => return None,
+    })
+}
+
+/// Whether start-up may go on without `program` when the kernel refuses
+/// to load it: every one of its hooks is optional.
+pub(super) fn program_optional(program: &str) -> bool {
+    let mut hooks = HOOKS.iter().filter(|h| h.program == program).peekable();
+    hooks.peek().is_some() && hooks.all(|h| !h.required)
+}
+
+pub fn family_of(program: &str) -> Option<Family> {
+    HOOKS
+        .iter()
+        .find(|h| h.program == program)
+        .map(|h| h.family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::object::EMBEDDED;
+    use crate::kernel::syscall_nr;
+    use libbpf_rs::ObjectBuilder;
+
+    #[test]
+    fn hook_table_matches_the_object() {
+        // Opening parses the ELF only: no privileges needed.
+        let open = ObjectBuilder::default().open_memory(EMBEDDED).unwrap();
+        let mut in_object: Vec<String> = open
+            .progs()
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        in_object.sort();
+        let mut in_table: Vec<String> = HOOKS.iter().map(|h| h.program.to_string()).collect();
+        in_table.sort();
+        in_table.dedup();
+        assert_eq!(in_object, in_table);
+        // Each file syscall is hooked once, under the id the ABI gives it.
+        let mut ids = Vec::new();
+        for h in HOOKS {
+            if let Attach::SyscallExit { name, id } = h.attach {
+                let named = crate::kernel::abi::file_syscall::name(id)
+                    .or(crate::kernel::abi::net_syscall::name(id))
+                    .or(crate::kernel::abi::stdio_syscall::name(id));
+                assert_eq!(named, Some(name));
+                ids.push(id);
+            }
+        }
+        ids.sort();
+        let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
+        assert_eq!(ids, expected);
+        // Every required syscall exists on this architecture.
+        for h in HOOKS.iter().filter(|h| h.required) {
+            if let Attach::SyscallExit { name, .. } = h.attach {
+                assert!(syscall_nr(name).is_some(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_program_is_optional_when_all_its_hooks_are() {
+        let mut optional: Vec<&str> = HOOKS
+            .iter()
+            .map(|h| h.program)
+            .filter(|p| program_optional(p))
+            .collect();
+        optional.dedup();
+        assert_eq!(optional, ["edr_dup2"]);
+        assert!(
+            !program_optional("edr_file"),
+            "some file hooks are required"
+        );
+        assert!(!program_optional("no_such_program"));
+    }
+}
