@@ -78,10 +78,12 @@ struct {
 	__type(value, struct edr_prefix_buf);
 } edr_prefix_scratch SEC(".maps");
 
-/* Watched (include) and excluded prefixes, filled by the loader. */
+/* Watched (include) and excluded prefixes, filled by the loader: two
+ * entries per prefix, for the configured ones, the agent's own files and
+ * the accounts' ~/.ssh outside them (abi.rs: PREFIX_ENTRIES). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 256);
+	__uint(max_entries, 512);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct edr_prefix_key);
 	__type(value, __u8);

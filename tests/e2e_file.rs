@@ -484,3 +484,58 @@ fn writes_across_mount_points_resolve_and_filter() {
         assert!(!p.starts_with(&outside), "{r}");
     }
 }
+
+#[test]
+fn authorized_keys_of_an_account_outside_the_prefixes_alert() {
+    if !privileged("authorized_keys_of_an_account_outside_the_prefixes_alert") {
+        return;
+    }
+    // A service account whose home no [file] prefix covers (/var/lib is
+    // not watched): the agent reads its home from the password database
+    // (a planted one: the host's accounts stay as they are).
+    let home = format!("/var/lib/{}", unique("svc-home"));
+    let ssh = format!("{home}/.ssh");
+    fs::create_dir_all(&ssh).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    fs::write(
+        &passwd,
+        format!("root:x:0:0:root:/root:/bin/bash\nsvc:x:990:990:svc:{home}:/usr/sbin/nologin\n"),
+    )
+    .unwrap();
+    let agent = Agent::start_with_env(
+        CONFIG,
+        &[("RAND_GUARD_DEBUG_PASSWD", passwd.to_str().unwrap())],
+    );
+    let keys = format!("{ssh}/authorized_keys");
+    let other = format!("{home}/notes");
+    let mut sh = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "echo 'ssh-ed25519 AAAAC3Nza test' > \"$1\"; echo x > \"$2\"",
+            "sh",
+            &keys,
+            &other,
+        ])
+        .spawn()
+        .unwrap();
+    let pid = sh.id();
+    assert!(sh.wait().unwrap().success());
+    agent.wait_for("the authorized_keys alert", |r| {
+        r["record_type"] == "alert" && get(r, "file.path") == keys.as_str()
+    });
+    let (status, records, _) = agent.stop();
+    fs::remove_dir_all(&home).unwrap();
+    assert!(status.success());
+
+    // Watched for the detection only: the alert, no event record; the
+    // rest of the home stays unwatched.
+    let mine = about_file(&records, &keys);
+    assert_eq!(kinds(&mine), ["alert:open"], "{mine:#?}");
+    let alert = mine[0];
+    assert_eq!(get(alert, "rule.id"), "rg-persist-ssh-authorized-keys");
+    assert_eq!(get(alert, "event.severity"), &json!(73));
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1098.004"]));
+    assert_eq!(get(alert, "process.pid"), &json!(pid));
+    assert!(about_file(&records, &other).is_empty());
+}

@@ -37,7 +37,7 @@ use crate::config::{Backpressure, Cidr, Config, ConfigError, Source};
 use crate::detect::filter::Filter;
 use crate::detect::rules::{RuleErrors, RuleSet};
 use crate::detect::tamper::Protected;
-use crate::detect::{self, tamper};
+use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
@@ -83,13 +83,66 @@ fn privilege_hint(e: &KernelError) -> &'static str {
     }
 }
 
-/// `[file]` as the kernel and the filter get it: the agent's own files
-/// (rg-agent-tamper) watched for detections whatever `include` says.
-fn with_protected(file: &config::File, protected: &[Protected]) -> config::File {
+/// `[file]` as the kernel and the filter get it: `also` (the agent's own
+/// files and the accounts' `~/.ssh`, see [`also_watched`]) watched for
+/// detections whatever `include` says.
+fn with_also_watched(file: &config::File, also: &[String]) -> config::File {
     let mut f = file.clone();
-    f.detect_only
-        .extend(protected.iter().map(|p| p.path.clone()));
+    f.detect_only.extend(also.iter().cloned());
     f
+}
+
+/// Debug builds only: the password database the accounts' homes are read
+/// from, instead of /etc/passwd (tests/e2e_file.rs plants an account whose
+/// home no prefix covers without touching the host's accounts).
+pub const ENV_PASSWD: &str = "RAND_GUARD_DEBUG_PASSWD";
+
+/// Prefixes watched for detections beyond `[file]`, fixed at start: the
+/// agent's own files (rg-agent-tamper) and, for
+/// rg-persist-ssh-authorized-keys, the `~/.ssh` of every account whose
+/// home the prefixes do not cover.
+fn also_watched(cfg: &Config, protected: &[Protected]) -> Vec<String> {
+    let mut also: Vec<String> = protected.iter().map(|p| p.path.clone()).collect();
+    if !cfg.file.enabled || !detection_enabled(cfg, "rg-persist-ssh-authorized-keys") {
+        return also;
+    }
+    let mut passwd = std::path::PathBuf::from("/etc/passwd");
+    #[cfg(debug_assertions)]
+    if let Some(p) = std::env::var_os(ENV_PASSWD) {
+        passwd = p.into();
+    }
+    let text = match std::fs::read_to_string(&passwd) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "rand-guard: warning: {}: {e}: authorized_keys outside [file] include are not watched",
+                passwd.display()
+            );
+            return also;
+        }
+    };
+    let watched: Vec<String> = cfg
+        .file
+        .include
+        .iter()
+        .chain(&cfg.file.detect_only)
+        .cloned()
+        .collect();
+    let resolve = |home: &str| {
+        std::fs::canonicalize(home)
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_string))
+    };
+    let (dirs, left_out) = persistence::account_ssh_dirs(&text, &watched, resolve);
+    if left_out > 0 {
+        eprintln!(
+            "rand-guard: warning: {left_out} accounts' ~/.ssh outside [file] include are not watched \
+             (at most {} are); add their homes to [file] include",
+            persistence::MAX_ACCOUNT_SSH_DIRS
+        );
+    }
+    also.extend(dirs);
+    also
 }
 
 /// Reads the configuration file again (SIGHUP), the way it was found at
@@ -121,7 +174,8 @@ pub fn run(
     let me = std::process::id();
     let source = ObjectSource::from_env();
     let protected = protected_files(&cfg, &source, config_path);
-    let detection = Detection::build(&cfg, &protected, file_policy, &stats, me)?;
+    let also = also_watched(&cfg, &protected);
+    let detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
     let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
     let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
     let (enricher, seeded) = seed_process_table(&cfg, me);
@@ -152,6 +206,7 @@ pub fn run(
             reread,
             policy: file_policy,
             protected: &protected,
+            also_watched: &also,
             agent_pid: me,
             host: &pipeline.host,
             reload: pipeline.reload,
@@ -222,12 +277,13 @@ impl Detection {
     fn build(
         cfg: &Config,
         protected: &[Protected],
+        also: &[String],
         policy: Policy,
         stats: &Arc<Stats>,
         me: u32,
     ) -> Result<Self, AgentError> {
         let filter =
-            Filter::new(&with_protected(&cfg.file, protected)).map_err(AgentError::Filter)?;
+            Filter::new(&with_also_watched(&cfg.file, also)).map_err(AgentError::Filter)?;
         let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
         // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
         hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
@@ -534,6 +590,9 @@ struct AgentControl<'a> {
     /// The agent's own files (rg-agent-tamper), fixed at start: they are
     /// in the kernel's prefixes.
     protected: &'a [Protected],
+    /// Prefixes watched beyond `[file]` (see [`also_watched`]), fixed at
+    /// start like the protected files they include.
+    also_watched: &'a [String],
     agent_pid: u32,
     host: &'a str,
     /// Reloaded settings for the detector and the writer (SIGHUP).
@@ -619,12 +678,15 @@ impl AgentControl<'_> {
         let n = rules.len();
         // Both were checked when the file was parsed; refuse rather than
         // half-apply should that ever disagree.
-        let built = Filter::new(&with_protected(&cfg.file, self.protected)).and_then(|filter| {
-            Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(|mut detector| {
-                detector.protect(self.protected.to_vec(), self.agent_pid);
-                (filter, detector)
-            })
-        });
+        let built =
+            Filter::new(&with_also_watched(&cfg.file, self.also_watched)).and_then(|filter| {
+                Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(
+                    |mut detector| {
+                        detector.protect(self.protected.to_vec(), self.agent_pid);
+                        (filter, detector)
+                    },
+                )
+            });
         let (filter, detector) = match built {
             Ok(b) => b,
             Err(e) => {

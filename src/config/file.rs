@@ -32,9 +32,11 @@ pub struct File {
     pub detect_only: Vec<String>,
 }
 
-/// The kernel prefix filter holds two trie entries per prefix (256 in
-/// all): 120 configured prefixes, and room for the agent's own files
-/// (`tamper::MAX_PROTECTED`).
+/// The kernel prefix filter holds two trie entries per prefix
+/// (`abi::PREFIX_ENTRIES` in all): 120 configured prefixes, and room for
+/// the agent's own files (`tamper::MAX_PROTECTED`) and the accounts'
+/// `~/.ssh` outside the watched prefixes
+/// (`persistence::MAX_ACCOUNT_SSH_DIRS`).
 pub const MAX_PREFIXES: usize = 120;
 
 /// Most `[file] watch_reads` paths (the kernel map holds one inode per

@@ -147,3 +147,63 @@ fn the_default_include_covers_every_fixed_persistence_location() {
         }
     }
 }
+
+/// The homes of a password database, as they resolve on the host.
+fn homes(passwd: &str, watched: &[&str]) -> (Vec<String>, usize) {
+    let watched: Vec<String> = watched.iter().map(|s| s.to_string()).collect();
+    persistence::account_ssh_dirs(passwd, &watched, |home| match home {
+        "/nonexistent" | "/var/empty/gone" => None,
+        // A symlinked home counts by its target, as the kernel reports it.
+        "/srv/link" => Some("/data/git".to_string()),
+        h => Some(h.to_string()),
+    })
+}
+
+#[test]
+fn every_account_home_outside_the_prefixes_has_its_ssh_watched() {
+    let passwd = "\
+root:x:0:0:root:/root:/bin/bash
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+postgres:x:110:118:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash
+git:x:111:119::/srv/link:/usr/bin/git-shell
+git2:x:112:119::/data/git/:/usr/bin/git-shell
+odd:x:113:113::/:/bin/sh
+ann:x:1000:1000:Ann:/home/ann:/bin/bash
+relative:x:114:114::var/lib/x:/bin/sh
+broken line without fields
+";
+    let (dirs, left_out) = homes(passwd, &["/etc", "/root", "/home", "/usr/sbin"]);
+    assert_eq!(
+        dirs,
+        ["/var/lib/postgresql/.ssh", "/data/git/.ssh", "/.ssh"],
+        "covered homes, missing ones, relative paths and duplicates are left out"
+    );
+    assert_eq!(left_out, 0);
+    // A prefix of "/" covers every home.
+    assert_eq!(homes(passwd, &["/"]), (vec![], 0));
+    // Covered means on a component boundary: /var/libx does not cover
+    // /var/lib/postgresql.
+    let (dirs, _) = homes(passwd, &["/var/libx", "/root", "/home", "/usr/sbin"]);
+    assert_eq!(
+        dirs,
+        ["/var/lib/postgresql/.ssh", "/data/git/.ssh", "/.ssh"]
+    );
+    // A prefix that is the .ssh directory itself covers it.
+    let (dirs, _) = homes(
+        passwd,
+        &["/var/lib/postgresql/.ssh", "/root", "/home", "/usr/sbin"],
+    );
+    assert_eq!(dirs, ["/data/git/.ssh", "/.ssh"]);
+}
+
+#[test]
+fn account_ssh_dirs_are_bounded_and_the_rest_counted() {
+    let passwd: String = (0..100)
+        .map(|i| format!("svc{i}:x:{i}:{i}::/srv/svc{i}:/bin/sh\n"))
+        .collect();
+    let (dirs, left_out) = homes(&passwd, &["/etc"]);
+    assert_eq!(dirs.len(), persistence::MAX_ACCOUNT_SSH_DIRS);
+    assert_eq!(dirs[0], "/srv/svc0/.ssh");
+    assert_eq!(left_out, 100 - persistence::MAX_ACCOUNT_SSH_DIRS);
+}

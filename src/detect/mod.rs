@@ -18,7 +18,7 @@ mod exclusion;
 pub mod filter;
 mod ids;
 mod limiter;
-mod persistence;
+pub mod persistence;
 mod port;
 pub mod rules;
 mod stage;

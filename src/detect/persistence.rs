@@ -254,3 +254,61 @@ impl Persistence {
         out.truncate(kept);
     }
 }
+
+/// At most this many accounts' `~/.ssh` directories are watched beyond
+/// the `[file]` prefixes (each takes two entries of the kernel's trie).
+pub const MAX_ACCOUNT_SSH_DIRS: usize = 64;
+
+/// The `~/.ssh` directories rg-persist-ssh-authorized-keys must see that
+/// the watched prefixes do not cover, and how many were left out.
+///
+/// sshd takes an account's home from the password database, and service
+/// accounts live anywhere (`/var/lib/postgresql`, `/srv/git`, `/`): a key
+/// planted there logs the attacker in like one in `/home`. So the agent
+/// reads `passwd` at start and has the kernel report writes below every
+/// existing home's `.ssh` as well, watched for detections only (no event
+/// is written for them unless `[file] include` covers them). Homes that
+/// do not exist, or whose `.ssh` is not an absolute path short enough for
+/// the kernel's key, are skipped, and each home is
+/// taken as the kernel will report it (`resolve`: the canonical path, or
+/// `None` when it does not exist, so a symlinked home counts by its
+/// target); past
+/// [`MAX_ACCOUNT_SSH_DIRS`] the rest are counted as left out. An account
+/// added later is covered from the next start.
+pub fn account_ssh_dirs(
+    passwd: &str,
+    watched: &[String],
+    resolve: impl Fn(&str) -> Option<String>,
+) -> (Vec<String>, usize) {
+    let covered = |dir: &str| {
+        watched.iter().any(|p| {
+            p == "/"
+                || dir == p
+                || (dir.starts_with(p.as_str()) && dir.as_bytes().get(p.len()) == Some(&b'/'))
+        })
+    };
+    let mut dirs: Vec<String> = Vec::new();
+    let mut left_out = 0;
+    for line in passwd.lines() {
+        // name:password:uid:gid:gecos:home:shell
+        let Some(home) = line.split(':').nth(5).filter(|h| h.starts_with('/')) else {
+            continue;
+        };
+        let Some(home) = resolve(home) else {
+            continue;
+        };
+        let dir = format!("{}/.ssh", home.trim_end_matches('/'));
+        if crate::config::check_path(&dir, crate::config::PREFIX_BYTES).is_err()
+            || covered(&dir)
+            || dirs.contains(&dir)
+        {
+            continue;
+        }
+        if dirs.len() == MAX_ACCOUNT_SSH_DIRS {
+            left_out += 1;
+            continue;
+        }
+        dirs.push(dir);
+    }
+    (dirs, left_out)
+}

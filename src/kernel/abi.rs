@@ -183,6 +183,9 @@ pub const PREFIX_MAX: usize = 128;
 const _: () = assert!(crate::config::PATH_BYTES == PATH_MAX);
 const _: () = assert!(crate::config::PREFIX_BYTES == PREFIX_MAX);
 
+/// Entries of the prefix trie (`edr_prefixes`): two per prefix.
+pub const PREFIX_ENTRIES: usize = 512;
+
 /// Entries of the read-watch map (`edr_read_watch`).
 pub const READ_WATCH_MAX: usize = 256;
 

@@ -220,6 +220,16 @@ mod tests {
     }
 
     #[test]
+    fn prefix_trie_has_the_abi_size() {
+        let open = ObjectBuilder::default().open_memory(EMBEDDED).unwrap();
+        let map = open
+            .maps()
+            .find(|m| m.name() == "edr_prefixes")
+            .expect("edr_prefixes");
+        assert_eq!(map.max_entries() as usize, abi::PREFIX_ENTRIES);
+    }
+
+    #[test]
     fn embedded_object_passes_the_abi_check() {
         let (_, layout) = check(&ObjectSource::Embedded).unwrap();
         assert_eq!(layout.cfg.len(), size_of::<abi::Config>());

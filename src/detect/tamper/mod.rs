@@ -38,8 +38,14 @@ pub const UNIT_PATHS: &[&str] = &[
 /// At most this many protected paths: the kernel prefix trie has room for
 /// `config::MAX_PREFIXES` configured prefixes plus these.
 pub const MAX_PROTECTED: usize = 8;
-// Two trie entries per prefix, 256 entries in the kernel's trie.
-const _: () = assert!(2 * (crate::config::MAX_PREFIXES + MAX_PROTECTED) <= 256);
+// Two trie entries per prefix: the configured ones, these, and the
+// accounts' ~/.ssh directories all fit the kernel's trie.
+const _: () = assert!(
+    2 * (crate::config::MAX_PREFIXES
+        + MAX_PROTECTED
+        + crate::detect::persistence::MAX_ACCOUNT_SSH_DIRS)
+        <= crate::kernel::abi::PREFIX_ENTRIES
+);
 
 /// One of the agent's own files (or directories: everything below).
 #[derive(Debug, Clone, PartialEq, Eq)]
