@@ -191,7 +191,9 @@ pub static FIELDS: &[Field] = &[
         actions: ALL,
         get: Getter::Event(|ev| {
             Value::Str(match ev.body {
-                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => "process",
+                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) | Body::Loss(_) => {
+                    "process"
+                }
                 Body::File(_) => "file",
                 Body::Net(_) => "network",
             })
