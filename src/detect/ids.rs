@@ -23,6 +23,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-reverse-shell",
     "rg-agent-tamper",
     "rg-agent-signal",
+    "rg-agent-loss",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

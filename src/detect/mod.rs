@@ -9,7 +9,8 @@
 //!
 //! Here: the [`Detector`] (every detection of one event, then exclusions
 //! and rate limiting) and [`step`]. The single-event built-ins live in
-//! `persistence`, `credential` and `port`; the rate limiter in `limiter`;
+//! `persistence`, `credential` and `port`; the loss alert, raised from the
+//! counters rather than an event, in `loss`; the rate limiter in `limiter`;
 //! `[[exclusions]]` in `exclusion`; the stage's thread loop in `stage`.
 
 pub mod correlate;
@@ -18,6 +19,7 @@ mod exclusion;
 pub mod filter;
 mod ids;
 mod limiter;
+mod loss;
 pub mod persistence;
 mod port;
 pub mod rules;
@@ -33,16 +35,18 @@ use crate::detect::rules::fields::Scratch;
 use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
 use crate::model::alert::{Alert, RuleMeta, alert_id};
-use crate::model::event::{Body, Event, NetOp};
+use crate::model::event::{Body, Event, LossBody, NetOp};
 use crate::model::stats::Stats;
 use credential::CredReadRule;
 use exclusion::Exclusion;
 use filter::Filter;
 use limiter::{Limiter, limit_of};
+use loss::LossWatch;
 use persistence::Persistence;
 use port::PortRule;
 
 pub use ids::{BUILTIN_IDS, KNOWN};
+pub use loss::ID as LOSS_ID;
 pub use stage::{Reload, run};
 
 /// Every detection, built-in and user rule, of one configuration.
@@ -64,6 +68,13 @@ pub struct Detector {
     stats: Option<Arc<Stats>>,
     /// Latest event time seen, for sweeping ended bursts.
     now_ns: u64,
+    /// Latest event sequence number seen: a loss alert's place in the
+    /// stream.
+    last_seq: u64,
+    /// rg-agent-loss: the loss counters of `stats`, and the agent's pid
+    /// (its subject; 0 until [`Detector::protect`]).
+    loss: LossWatch,
+    agent_pid: u32,
 }
 
 impl Detector {
@@ -106,6 +117,9 @@ impl Detector {
             host: host.to_string(),
             stats,
             now_ns: 0,
+            last_seq: 0,
+            loss: LossWatch::new(disabled),
+            agent_pid: 0,
         })
     }
 
@@ -114,6 +128,7 @@ impl Detector {
     pub fn protect(&mut self, paths: Vec<Protected>, agent_pid: u32) {
         self.tamper.protect(paths);
         self.tamper.set_agent_pid(agent_pid);
+        self.agent_pid = agent_pid;
     }
 
     /// Swap in a new rule set (SIGHUP); rate-limit state carries over.
@@ -140,7 +155,9 @@ impl Detector {
             next.correlator.take_state(&mut self.correlator);
         }
         next.limiter = std::mem::take(&mut self.limiter);
+        next.loss.take_state(&mut self.loss);
         next.now_ns = self.now_ns;
+        next.last_seq = self.last_seq;
         *self = next;
     }
 
@@ -157,6 +174,7 @@ impl Detector {
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
             .chain(self.tamper.enabled())
+            .chain(self.loss.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -175,6 +193,7 @@ impl Detector {
     /// `out` (a summary of an ended burst may come first).
     pub fn detect(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         self.now_ns = self.now_ns.max(ev.ktime_ns);
+        self.last_seq = self.last_seq.max(ev.seq);
         let mut cands = std::mem::take(&mut self.candidates);
         self.hits.clear();
         self.persistence.hits(ev, &mut self.hits);
@@ -256,11 +275,48 @@ impl Detector {
         }
         let (rules, def) = (&self.rules, self.default_limit);
         self.limiter.sweep(now, |id| limit_of(rules, def, id), out);
+        self.check_loss(now, false, out);
     }
 
-    /// Everything still held back (at shutdown).
+    /// Everything still held back (at shutdown), and the loss seen since
+    /// the last rg-agent-loss alert.
     pub fn flush(&mut self, out: &mut Vec<Alert>) {
         self.limiter.flush(out);
+        let now = self.now_ns.max(crate::model::clock::boot_now_ns());
+        self.check_loss(now, true, out);
+    }
+
+    /// An rg-agent-loss alert if the loss counters grew (see `loss`); it
+    /// skips exclusions and the `[alerts]` limiter: it has its own.
+    fn check_loss(&mut self, now_ns: u64, force: bool, out: &mut Vec<Alert>) {
+        let Some(stats) = &self.stats else { return };
+        let Some((rule, lost, first_ns)) = self.loss.check(stats.loss(), now_ns, force) else {
+            return;
+        };
+        let offset = crate::model::clock::boot_to_wall_offset();
+        let wall = |ns| crate::model::clock::boot_to_wall(ns, offset);
+        let body = LossBody {
+            since_ns: wall(first_ns),
+            lost,
+        };
+        let message = loss::Message(&body).to_string();
+        let ev = Event {
+            seq: self.last_seq,
+            time_ns: wall(now_ns),
+            ktime_ns: now_ns,
+            pid: self.agent_pid,
+            tid: self.agent_pid,
+            process: loss::agent_process(self.agent_pid),
+            body: Body::Loss(Box::new(body)),
+        };
+        out.push(Alert {
+            id: alert_id(&rule.id, &self.host, &ev),
+            message,
+            rule,
+            event: ev,
+            suppressed: 0,
+            evidence: Vec::new(),
+        });
     }
 
     fn alert(&self, rule: &Arc<RuleMeta>, ev: &Event) -> Alert {
@@ -321,6 +377,8 @@ impl EventOutput {
     pub fn wants(&self, ev: &Event) -> bool {
         match &ev.body {
             Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => self.process,
+            // Only ever inside its alert, which is always written.
+            Body::Loss(_) => false,
             Body::File(_) => self.file,
             // Socket stdio is about the process, and rare: it is
             // written with the process events, network on or off.
@@ -343,6 +401,8 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
 
 #[cfg(test)]
 mod location_tests;
+#[cfg(test)]
+mod loss_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The detector stage's thread: batches in, records out, reloads
-//! (SIGHUP) applied between batches, ended bursts swept every second.
+//! (SIGHUP) applied between batches, ended bursts and the loss counters
+//! (rg-agent-loss) swept every second.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,10 +8,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use crate::detect::filter::Filter;
-use crate::detect::{Detector, EventOutput, step};
+use crate::detect::{Detector, EventOutput, LOSS_ID, step};
+use crate::model::alert::Alert;
 use crate::model::event::Event;
 use crate::model::stats::Stats;
-use crate::pipeline::channel::Outlet;
+use crate::pipeline::channel::{Gone, Outlet};
 use crate::record::Record;
 
 /// How often held-back bursts are checked for a summary.
@@ -111,17 +113,34 @@ pub fn run(
             last_sweep = Instant::now();
             st.detector
                 .sweep(crate::model::clock::boot_now_ns(), &mut alerts);
-            if !alerts.is_empty()
-                && tx
-                    .send(alerts.drain(..).map(Record::Alert).collect())
-                    .is_err()
-            {
+            if send_alerts(&tx, &mut alerts).is_err() {
                 return;
             }
         }
     }
     st.detector.flush(&mut alerts);
-    if !alerts.is_empty() {
-        let _ = tx.send(alerts.drain(..).map(Record::Alert).collect());
+    let _ = send_alerts(&tx, &mut alerts);
+}
+
+/// Send the alerts of a sweep or of the final flush. An rg-agent-loss
+/// alert says records were lost, often because channels are full: it
+/// waits for room whatever the backpressure policy (at most one batch a
+/// minute, and not past the shutdown timeout), rather than be dropped by
+/// the very loss it reports. It is told on stderr too, which still works
+/// when the output itself is what loses records.
+fn send_alerts(tx: &Outlet<Vec<Record>>, alerts: &mut Vec<Alert>) -> Result<(), Gone> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut loss = false;
+    for a in alerts.iter().filter(|a| a.rule.id == LOSS_ID) {
+        eprintln!("rand-guard: {LOSS_ID}: {}", a.message);
+        loss = true;
+    }
+    let batch = alerts.drain(..).map(Record::Alert).collect();
+    if loss {
+        tx.send_waiting(batch)
+    } else {
+        tx.send(batch)
     }
 }

@@ -34,6 +34,10 @@ pub enum Body {
     File(FileBody),
     Net(NetBody),
     Signal(SignalBody),
+    /// Records the agent lost: never read from the kernel, only made by
+    /// the detector for its `rg-agent-loss` alert (boxed: rare, and five
+    /// lists would grow every event).
+    Loss(Box<LossBody>),
 }
 
 impl Body {
@@ -46,8 +50,20 @@ impl Body {
             Body::File(f) => f.op.action(),
             Body::Net(n) => n.op.action(),
             Body::Signal(_) => "signal",
+            Body::Loss(_) => "loss",
         }
     }
+}
+
+/// Records lost since `since_ns`, by where they were lost: the loss
+/// counters of `model::stats` that grew since the previous `rg-agent-loss`
+/// alert (only what grew is listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LossBody {
+    /// Wall-clock time the loss was first seen (the detector looks once a
+    /// second, so the first record was lost at most a second before).
+    pub since_ns: u64,
+    pub lost: crate::model::stats::Loss,
 }
 
 /// A signal sent to the agent by another process; the event's process is
@@ -220,6 +236,8 @@ impl crate::model::stats::Kinded for Event {
             Body::Fork(_) => "fork",
             Body::Exit(_) => "exit",
             Body::Signal(_) => "signal",
+            // Not a kernel kind: only ever inside an alert record.
+            Body::Loss(_) => "loss",
             Body::Net(n) => match n.op {
                 NetOp::Connect => "net_connect",
                 NetOp::Bind => "net_bind",

@@ -65,6 +65,13 @@ impl Process {
         }
     }
 
+    /// Process `pid` as `proc_root` (normally `/proc`) shows it now,
+    /// without a parent link: how the agent describes itself in its
+    /// `rg-agent-loss` alerts. None for kernel threads and vanished pids.
+    pub fn from_proc(proc_root: &Path, pid: u32) -> Option<Process> {
+        read_proc(proc_root, pid, clock::boot_to_wall_offset())
+    }
+
     /// Link `parent` below a new process, cutting the chain at `depth`.
     pub fn link_parent(parent: Option<Arc<Process>>, depth: usize) -> (Option<Arc<Process>>, u32) {
         match parent {

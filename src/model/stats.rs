@@ -322,6 +322,7 @@ impl Stats {
     }
 
     pub fn snapshot(&self) -> Snapshot {
+        let loss = self.loss();
         Snapshot {
             raw_events_total: self.raw_events.load(Relaxed),
             raw_events_by_kind_total: per_kind(&self.raw_by_kind),
@@ -334,16 +335,8 @@ impl Stats {
             output_failures_total: self.output_failures.load(Relaxed),
             output_errors_total: self.output_errors.load(Relaxed),
             output_buffered_bytes: self.output_buffered_bytes.load(Relaxed),
-            output_buffer_drops_total: OutputDrop::ALL
-                .iter()
-                .map(|w| {
-                    (
-                        w.name(),
-                        self.output_buffer_drops[*w as usize].load(Relaxed),
-                    )
-                })
-                .collect(),
-            output_buffer_drops_by_kind_total: by_kind(&self.output_buffer_drops_kind),
+            output_buffer_drops_total: loss.output_buffer_drops,
+            output_buffer_drops_by_kind_total: loss.output_buffer_drops_by_kind,
             rules_loaded: self.rules_loaded.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
@@ -355,14 +348,11 @@ impl Stats {
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
             read_watch_files: self.read_watch_files.load(Relaxed),
             read_watch_updates_total: self.read_watch_updates.load(Relaxed),
-            kernel_ringbuf_drops_total: per_kind(&self.kernel_ringbuf_drops),
+            kernel_ringbuf_drops_total: loss.kernel_ringbuf_drops,
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
-            channel_full_drops_total: Stage::ALL
-                .iter()
-                .map(|s| (s.name(), self.channel_full[*s as usize].load(Relaxed)))
-                .collect(),
-            channel_full_drops_by_kind_total: by_kind(&self.channel_full_kind),
+            channel_full_drops_total: loss.channel_full_drops,
+            channel_full_drops_by_kind_total: loss.channel_full_drops_by_kind,
             programs: self.programs.lock().ok().and_then(|p| p.clone()),
         }
     }
@@ -407,6 +397,98 @@ fn per_kind(slots: &[AtomicU64; kind::MAX]) -> Vec<(&'static str, u64)> {
             )
         })
         .collect()
+}
+
+/// The loss counters alone, totals since start: what `rg-agent-loss`
+/// watches (a [`Snapshot`] would also copy the program statistics every
+/// second). Each list is (name, records), as in a snapshot; or, from
+/// [`Loss::since`], only what grew.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loss {
+    /// By record kind: the kernel's ring buffer was full.
+    pub kernel_ringbuf_drops: Vec<(&'static str, u64)>,
+    /// By stage, and the same by record kind: the next stage's channel
+    /// was full.
+    pub channel_full_drops: Vec<(&'static str, u64)>,
+    pub channel_full_drops_by_kind: Vec<(&'static str, u64)>,
+    /// By [`OutputDrop`] reason, and the same by record kind: the writer
+    /// dropped them.
+    pub output_buffer_drops: Vec<(&'static str, u64)>,
+    pub output_buffer_drops_by_kind: Vec<(&'static str, u64)>,
+}
+
+impl Stats {
+    /// The loss totals now.
+    pub fn loss(&self) -> Loss {
+        Loss {
+            kernel_ringbuf_drops: per_kind(&self.kernel_ringbuf_drops),
+            channel_full_drops: Stage::ALL
+                .iter()
+                .map(|s| (s.name(), self.channel_full[*s as usize].load(Relaxed)))
+                .collect(),
+            channel_full_drops_by_kind: by_kind(&self.channel_full_kind),
+            output_buffer_drops: OutputDrop::ALL
+                .iter()
+                .map(|w| {
+                    (
+                        w.name(),
+                        self.output_buffer_drops[*w as usize].load(Relaxed),
+                    )
+                })
+                .collect(),
+            output_buffer_drops_by_kind: by_kind(&self.output_buffer_drops_kind),
+        }
+    }
+}
+
+impl Loss {
+    fn lists(&self) -> [&Vec<(&'static str, u64)>; 5] {
+        [
+            &self.kernel_ringbuf_drops,
+            &self.channel_full_drops,
+            &self.channel_full_drops_by_kind,
+            &self.output_buffer_drops,
+            &self.output_buffer_drops_by_kind,
+        ]
+    }
+
+    /// What grew since `before` (earlier totals), by name; names that did
+    /// not grow are left out.
+    pub fn since(&self, before: &Loss) -> Loss {
+        let grew = |now: &Vec<(&'static str, u64)>, then: &Vec<(&'static str, u64)>| {
+            now.iter()
+                .map(|(k, v)| (*k, v.saturating_sub(Snapshot::of(then, k))))
+                .filter(|(_, v)| *v > 0)
+                .collect()
+        };
+        let [a, b, c, d, e] = self.lists();
+        let [a0, b0, c0, d0, e0] = before.lists();
+        Loss {
+            kernel_ringbuf_drops: grew(a, a0),
+            channel_full_drops: grew(b, b0),
+            channel_full_drops_by_kind: grew(c, c0),
+            output_buffer_drops: grew(d, d0),
+            output_buffer_drops_by_kind: grew(e, e0),
+        }
+    }
+
+    /// Nothing lost.
+    pub fn is_empty(&self) -> bool {
+        self.records() == 0
+    }
+
+    /// Every record lost, wherever (each once: the by-kind lists repeat
+    /// the by-stage and by-reason ones).
+    pub fn records(&self) -> u64 {
+        [
+            &self.kernel_ringbuf_drops,
+            &self.channel_full_drops,
+            &self.output_buffer_drops,
+        ]
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, n)| n))
+        .sum()
+    }
 }
 
 impl Snapshot {

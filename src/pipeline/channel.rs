@@ -98,23 +98,9 @@ impl<T: Batch> Outlet<T> {
     /// As `send`; with `block`, `waiting` runs every [`WAIT_SLICE`] while
     /// the channel stays full (the poller looks at its signals there), and
     /// once the stop clock has run out the batch is dropped and counted.
-    pub fn send_watching(&self, batch: T, mut waiting: impl FnMut()) -> Result<(), Gone> {
+    pub fn send_watching(&self, batch: T, waiting: impl FnMut()) -> Result<(), Gone> {
         match self.policy {
-            Backpressure::Block => {
-                let mut batch = batch;
-                loop {
-                    match self.tx.send_timeout(batch, WAIT_SLICE) {
-                        Ok(()) => return Ok(()),
-                        Err(SendTimeoutError::Disconnected(_)) => return Err(Gone),
-                        Err(SendTimeoutError::Timeout(b)) if self.clock.expired() => {
-                            self.count_dropped(&b);
-                            return Ok(());
-                        }
-                        Err(SendTimeoutError::Timeout(b)) => batch = b,
-                    }
-                    waiting();
-                }
-            }
+            Backpressure::Block => self.send_blocking(batch, waiting),
             Backpressure::Drop => match self.tx.try_send(batch) {
                 Ok(()) => Ok(()),
                 Err(TrySendError::Full(b)) => {
@@ -123,6 +109,28 @@ impl<T: Batch> Outlet<T> {
                 }
                 Err(TrySendError::Disconnected(_)) => Err(Gone),
             },
+        }
+    }
+
+    /// Send, waiting for room whatever the policy (until the stop clock
+    /// has run out: then drop and count): for the rare batch that must
+    /// not be the one dropped, such as an alert that records were lost.
+    pub fn send_waiting(&self, batch: T) -> Result<(), Gone> {
+        self.send_blocking(batch, || {})
+    }
+
+    fn send_blocking(&self, mut batch: T, mut waiting: impl FnMut()) -> Result<(), Gone> {
+        loop {
+            match self.tx.send_timeout(batch, WAIT_SLICE) {
+                Ok(()) => return Ok(()),
+                Err(SendTimeoutError::Disconnected(_)) => return Err(Gone),
+                Err(SendTimeoutError::Timeout(b)) if self.clock.expired() => {
+                    self.count_dropped(&b);
+                    return Ok(());
+                }
+                Err(SendTimeoutError::Timeout(b)) => batch = b,
+            }
+            waiting();
         }
     }
 
@@ -213,6 +221,41 @@ mod tests {
                 .channel_full_drops_total
                 .iter()
                 .all(|(_, n)| *n == 0)
+        );
+    }
+
+    /// `send_waiting` waits for room even under `drop` (the loss alert
+    /// must not be what a full channel drops), and drops and counts only
+    /// once the stop clock has run out.
+    #[test]
+    fn send_waiting_waits_under_the_drop_policy() {
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = bounded(1);
+        let clock = Arc::new(StopClock::new(Duration::ZERO));
+        let out = Outlet::new(
+            tx,
+            Backpressure::Drop,
+            Stage::Detector,
+            stats.clone(),
+            clock.clone(),
+        );
+        out.send(vec![K("exec")]).unwrap();
+        let t = std::thread::spawn(move || {
+            out.send_waiting(vec![K("alert")]).unwrap(); // waits for the reader
+            out
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(rx.recv().unwrap(), vec![K("exec")]);
+        assert_eq!(rx.recv().unwrap(), vec![K("alert")]);
+        let out = t.join().unwrap();
+        assert_eq!(stats.snapshot().channel_full_drops_by_kind_total, vec![]);
+        // Stopping, the clock run out: dropped and counted, not stuck.
+        out.send(vec![K("exec")]).unwrap();
+        clock.start();
+        out.send_waiting(vec![K("alert")]).unwrap();
+        assert_eq!(
+            stats.snapshot().channel_full_drops_by_kind_total,
+            vec![("alert", 1)]
         );
     }
 

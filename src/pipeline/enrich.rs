@@ -148,6 +148,8 @@ impl Enricher {
                 let p = self.table.remove(ev.pid);
                 ev.process = if known { p } else { None };
             }
+            // Made by the detector, after this stage, with its process.
+            Body::Loss(_) => {}
         }
     }
 }

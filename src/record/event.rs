@@ -7,7 +7,7 @@ use super::names::*;
 use super::{Context, SCHEMA_VERSION};
 use crate::model::alert::{Alert, Evidence};
 use crate::model::dns;
-use crate::model::event::{Body, Event, FileOp, NetOp};
+use crate::model::event::{Body, Event, FileOp, LossBody, NetOp};
 use crate::model::proctable::{Origin, Process};
 
 /// An event record, or an alert record: the triggering event's fields
@@ -25,7 +25,8 @@ pub(super) fn write_event(
     let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
         Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
         Body::Exit(_) => ("process", &["end"]),
-        Body::Signal(_) => ("process", &["info"]),
+        // The agent's own loss: its subject is the agent process.
+        Body::Signal(_) | Body::Loss(_) => ("process", &["info"]),
         Body::File(f) => ("file", file_types(f)),
         Body::Net(n) => ("network", net_types(n)),
     };
@@ -409,7 +410,49 @@ fn rand_guard(
             w.end_object();
             w.end_object();
         }
+        // Records the agent lost (rg-agent-loss).
+        Body::Loss(l) => {
+            key!(w, "loss");
+            loss(w, l);
+        }
         _ => {}
+    }
+    w.end_object();
+}
+
+/// `rand_guard.loss`: when, how many, and where; a list with nothing
+/// lost is left out.
+fn loss(w: &mut Json, l: &LossBody) {
+    fn counts(w: &mut Json, list: &[(&'static str, u64)]) {
+        w.begin_object();
+        for (k, n) in list {
+            w.name(k);
+            w.int(*n);
+        }
+        w.end_object();
+    }
+    w.begin_object();
+    key!(w, "since");
+    timestamp(w, l.since_ns);
+    key!(w, "records");
+    w.int(l.lost.records());
+    for (name, list) in [
+        (",\"kernel_ringbuf_drops\":", &l.lost.kernel_ringbuf_drops),
+        (",\"channel_full_drops\":", &l.lost.channel_full_drops),
+        (
+            ",\"channel_full_drops_by_kind\":",
+            &l.lost.channel_full_drops_by_kind,
+        ),
+        (",\"output_buffer_drops\":", &l.lost.output_buffer_drops),
+        (
+            ",\"output_buffer_drops_by_kind\":",
+            &l.lost.output_buffer_drops_by_kind,
+        ),
+    ] {
+        if !list.is_empty() {
+            w.key(name);
+            counts(w, list);
+        }
     }
     w.end_object();
 }

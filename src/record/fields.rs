@@ -27,7 +27,9 @@ pub(super) fn process(
         Body::Exec(b) => b.ppid,
         Body::Fork(b) => b.child_ppid,
         Body::Exit(b) => b.ppid,
-        Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
+        Body::File(_) | Body::Net(_) | Body::Signal(_) | Body::Loss(_) => {
+            proc.map_or(0, |p| p.ppid)
+        }
     };
     let parent = proc
         .and_then(|p| p.parent.as_ref())

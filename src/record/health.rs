@@ -97,7 +97,7 @@ impl Serialize for Programs<'_> {
 }
 
 /// `{"exec": 0, "fork": 0, ...}`: one counter per record kind.
-struct PerKind<'a>(&'a [(&'static str, u64)]);
+pub(super) struct PerKind<'a>(pub(super) &'a [(&'static str, u64)]);
 
 impl Serialize for PerKind<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -82,6 +82,16 @@ impl<'a> Json<'a> {
         self.first = false;
     }
 
+    /// `"k":` for a name from the program's own tables (a record kind,
+    /// a stage: no escaping needed), with the comma before it when needed:
+    /// the members of a map such as `rand_guard.loss.kernel_ringbuf_drops`.
+    #[inline]
+    pub fn name(&mut self, k: &'static str) {
+        self.sep();
+        self.lit(k);
+        self.out.push(b':');
+    }
+
     /// Before an array element.
     #[inline]
     pub fn elem(&mut self) {

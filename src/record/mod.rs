@@ -29,6 +29,8 @@ mod names;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
+mod reference_loss;
+#[cfg(test)]
 mod tests;
 
 use cache::{ParentCache, Recent};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use super::*;
-use super::{health::*, names::*};
+use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
 use crate::model::alert::{Alert, Evidence, Technique};
@@ -439,6 +439,8 @@ struct RgDoc<'a> {
     exit: Option<ExitDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<SignalDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loss: Option<LossDoc<'a>>,
 }
 
 /// A signal sent to the agent (`process` is the sender).
@@ -622,7 +624,7 @@ impl<'a> EventDoc<'a> {
         let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
             Body::Exit(_) => ("process", &["end"]),
-            Body::Signal(_) => ("process", &["info"]),
+            Body::Signal(_) | Body::Loss(_) => ("process", &["info"]),
             Body::File(f) => ("file", file_types(f)),
             Body::Net(n) => ("network", net_types(n)),
         };
@@ -642,7 +644,9 @@ impl<'a> EventDoc<'a> {
             Body::Exec(b) => b.ppid,
             Body::Fork(b) => b.child_ppid,
             Body::Exit(b) => b.ppid,
-            Body::File(_) | Body::Net(_) | Body::Signal(_) => proc.map_or(0, |p| p.ppid),
+            Body::File(_) | Body::Net(_) | Body::Signal(_) | Body::Loss(_) => {
+                proc.map_or(0, |p| p.ppid)
+            }
         };
         // Parent details only when our link is the current parent.
         let parent = proc
@@ -797,6 +801,10 @@ impl<'a> EventDoc<'a> {
                             thread: ThreadDoc { id: s.target_tid },
                         },
                     }),
+                    _ => None,
+                },
+                loss: match &ev.body {
+                    Body::Loss(l) => Some(LossDoc::new(l)),
                     _ => None,
                 },
             },

@@ -13,9 +13,10 @@ use crate::model::alert::{Evidence, RuleMeta, Severity, Technique};
 use crate::model::dns::{DnsError, Query};
 use crate::model::event::{
     Body, Creds, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody, Image,
-    NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
+    LossBody, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
 use crate::model::proctable::{Origin, Process};
+use crate::model::stats::Loss;
 use crate::testkit;
 
 #[test]
@@ -482,6 +483,25 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
                 result,
             }));
         }
+    }
+    // Loss (rg-agent-loss): nothing, one list, every list, several names.
+    let lists: [Vec<(&'static str, u64)>; 3] = [
+        vec![],
+        vec![("file_chmod", 7)],
+        vec![("exec", 1), ("alert", u64::MAX / 4), ("health", 3)],
+    ];
+    for i in 0..8usize {
+        let l = |k: usize| lists[(i + k) % 3].clone();
+        out.push(Body::Loss(Box::new(LossBody {
+            since_ns: [0, testkit::WALL, u64::MAX][i % 3],
+            lost: Loss {
+                kernel_ringbuf_drops: l(0),
+                channel_full_drops: l(1),
+                channel_full_drops_by_kind: l(1),
+                output_buffer_drops: l(2),
+                output_buffer_drops_by_kind: l(i),
+            },
+        })));
     }
     out.extend(file_bodies().into_iter().map(Body::File));
     out.extend(net_bodies().into_iter().map(Body::Net));

@@ -83,7 +83,7 @@ fn event_types(ev: &Event) -> &'static [&'static str] {
     match &ev.body {
         Body::Exec(_) | Body::Fork(_) => &["start"],
         Body::Exit(_) => &["end"],
-        Body::Signal(_) => &["info"],
+        Body::Signal(_) | Body::Loss(_) => &["info"],
         Body::File(f) => file_types(f),
         Body::Net(n) => net_types(n),
     }
@@ -144,7 +144,9 @@ pub static FIELDS: &[Field] = &[
         actions: ALL,
         get: Getter::Event(|ev| {
             Value::Str(match ev.body {
-                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) => "process",
+                Body::Exec(_) | Body::Fork(_) | Body::Exit(_) | Body::Signal(_) | Body::Loss(_) => {
+                    "process"
+                }
                 Body::File(_) => "file",
                 Body::Net(_) => "network",
             })
