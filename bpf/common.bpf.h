@@ -112,6 +112,15 @@ static __always_inline void edr_count_failed(__u16 kind)
 		st->failed[kind & (EDR_KIND_MAX - 1)]++;
 }
 
+/* A record sent with a path that could not be read (never filtered). */
+static __always_inline void edr_count_path_unreadable(__u16 kind)
+{
+	struct edr_kstats *st = edr_kstats_get();
+
+	if (st)
+		st->path_unreadable[kind & (EDR_KIND_MAX - 1)]++;
+}
+
 /*
  * Wakeups, not copies, dominate the cost of a record storm: below
  * wakeup_bytes of pending data nobody is woken and the reader finds the

@@ -22,7 +22,11 @@
  * the ring buffer. A lexical path that is not canonical ("//", "." or
  * ".." components) and does not match a watched prefix as written is
  * passed on flagged EDR_FILE_F_UNFILTERED: userspace normalizes it and
- * filters again, so a ".." cannot hide an operation from the filter.
+ * filters again, so a ".." cannot hide an operation from the filter. A
+ * path that cannot be read at exit (EDR_FILE_F_PATH_FAULT: the caller's
+ * string unmapped, or the new fd closed, by a sibling thread since the
+ * syscall began) could be anywhere: it is passed on unfiltered too, and
+ * counted (edr_kstats.path_unreadable).
  *
  * Read watch: read-only opens are the most frequent file syscalls, so
  * they never pay for a path. A successful one is looked up by inode
@@ -231,7 +235,11 @@ static __always_inline __u32 edr_file_operand(struct edr_file_buf *b, struct edr
 	}
 	if (src == EDR_SRC_NAME || src == EDR_SRC_TEXT) {
 		off = edr_file_put_user(b, off, name, path, trunc_flag, fault_flag);
-		if (src == EDR_SRC_TEXT)
+		/*
+		 * An unreadable name gets no directory: joined to it, the
+		 * empty name would read as the directory itself.
+		 */
+		if (src == EDR_SRC_TEXT || (b->rec.flags & fault_flag))
 			return off;
 		if (path->len == 0 || b->data[path->off & (4 * EDR_PATH_MAX - 1)] != '/')
 			off = edr_file_put_dir(b, pb, off, fd, dir, trunc_flag);
@@ -418,15 +426,17 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
 		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD);
 	/*
-	 * A path cut at the walk's bound has lost its head: where it is cannot
-	 * be told, so it is not filtered out (nesting deeper than the bound
-	 * must not hide a write).
+	 * A path cut at the walk's bound has lost its head, and one that could
+	 * not be read at exit (the caller's string unmapped, or the new fd
+	 * closed, by a sibling thread since the syscall began) is not there at
+	 * all: where it is cannot be told, so it is not filtered out (nesting
+	 * deeper than the bound, or unmapping a path, must not hide a write).
 	 */
-	if (v1 == EDR_V_OUT && (b->rec.flags & EDR_FILE_F_PATH_TRUNC))
+	if (v1 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH_TRUNC | EDR_FILE_F_PATH_FAULT)))
 		v1 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
 		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0);
-	if (v2 == EDR_V_OUT && (b->rec.flags & EDR_FILE_F_PATH2_TRUNC))
+	if (v2 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH2_TRUNC | EDR_FILE_F_PATH2_FAULT)))
 		v2 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {
 		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
@@ -435,6 +445,8 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 		}
 		b->rec.flags |= EDR_FILE_F_UNFILTERED;
 	}
+	if (b->rec.flags & (EDR_FILE_F_PATH_FAULT | EDR_FILE_F_PATH2_FAULT))
+		edr_count_path_unreadable(a->kind);
 
 	size = sizeof(b->rec) + off;
 	edr_hdr_init(&b->rec.hdr, a->kind, size);

@@ -11,6 +11,7 @@
 #include "stdio.bpf.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
+#define EEXIST	   17	      /* include/uapi/asm-generic/errno-base.h */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -187,27 +188,77 @@ int BPF_PROG(edr_fork, struct task_struct *parent, struct task_struct *child)
 }
 
 /*
+ * One exit record per process. signal->live is decremented by every
+ * exiting thread at the top of do_exit(), some way before the
+ * sched_process_exit tracepoint (acct_collect, audit_free and
+ * taskstats_exit run in between; before v6.16 exit_mm too). Threads that
+ * die together in exit_group() can therefore all have decremented it
+ * before the first of them reaches the tracepoint, and each then reads 0:
+ * "live == 0" says the process is gone, not that this thread is the one
+ * that ended it. The tracepoint's group_dead argument says exactly that,
+ * but only since v6.16, and the same object must load on older kernels.
+ *
+ * So the threads that read 0 (normally one, rarely a few) race for a
+ * claim: an insert with BPF_NOEXIST, which the hash map serializes under
+ * its bucket lock, succeeds for exactly one of them. The key is the
+ * process's (tgid, start time), which no later process has, so claims
+ * are never deleted: the LRU map recycles them. An entry lives far
+ * longer than the microseconds its siblings need (the map holds the last
+ * EDR_EXIT_CLAIMS process exits), and any other failure to insert
+ * (-ENOMEM) reports the exit anyway: at worst a duplicate, never a loss.
+ */
+#define EDR_EXIT_CLAIMS 1024
+
+struct edr_exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns; /* the group leader's start_boottime */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EDR_EXIT_CLAIMS);
+	__type(key, struct edr_exit_key);
+	__type(value, __u8);
+} edr_exit_claims SEC(".maps");
+
+/* True for the one thread that reports @p's process exit (see above). */
+static __always_inline int edr_exit_claim(__u32 tgid, __u64 start_ns)
+{
+	struct edr_exit_key k = {.tgid = tgid, .start_ns = start_ns};
+	__u8 one = 1;
+
+	return bpf_map_update_elem(&edr_exit_claims, &k, &one, BPF_NOEXIST) != -EEXIST;
+}
+
+/*
  * sched_process_exit(struct task_struct *p[, bool group_dead]), since
- * v2.6.32. Fires per thread; signal->live drops to 0 (before the
- * tracepoint, on every version) only for the last one, which is when
- * the process is gone. We read signal->live rather than group_dead so the
- * same object loads on kernels without that argument (added in v6.16).
+ * v2.6.32. Fires per thread; signal->live is 0 (decremented before the
+ * tracepoint, on every version) once the last thread is exiting, which is
+ * when the process is gone; edr_exit_claim picks one of the threads that
+ * see it.
  */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(edr_exit, struct task_struct *p)
 {
 	struct edr_exit *rec;
+	__u64 start_ns;
+	__u32 tgid;
 
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	if (edr_is_self(bpf_get_current_pid_tgid() >> 32) || edr_is_kthread(p))
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (edr_is_self(tgid) || edr_is_kthread(p))
+		return 0;
+	start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	if (!edr_exit_claim(tgid, start_ns))
 		return 0;
 
 	rec = edr_reserve(sizeof(*rec), EDR_KIND_EXIT);
 	if (!rec)
 		return 0;
 	edr_hdr_init(&rec->hdr, EDR_KIND_EXIT, sizeof(*rec));
-	rec->start_ns = BPF_CORE_READ(p, group_leader, start_boottime);
+	rec->start_ns = start_ns;
 	rec->exit_code = BPF_CORE_READ(p, exit_code);
 	rec->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));

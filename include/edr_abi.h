@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 5
+#define EDR_ABI_VERSION 6
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -179,7 +179,7 @@ enum edr_stdio_syscall {
 enum edr_file_flag {
 	EDR_FILE_F_PATH_TRUNC = 1 << 0,	   /* path or its directory cut at a bound */
 	EDR_FILE_F_PATH2_TRUNC = 1 << 1,   /* likewise for the second path */
-	EDR_FILE_F_PATH_FAULT = 1 << 2,	   /* the path string could not be read */
+	EDR_FILE_F_PATH_FAULT = 1 << 2,	   /* the path could not be read at exit: never filtered */
 	EDR_FILE_F_PATH2_FAULT = 1 << 3,   /* likewise for the second path */
 	EDR_FILE_F_UNFILTERED = 1 << 4,	   /* a ".." or an over-long path: userspace filters */
 	EDR_FILE_F_PATH_RESOLVED = 1 << 5, /* path came from the file's dentry */
@@ -330,9 +330,10 @@ struct edr_inode_key {
  * CPUs. Indexed by kind.
  */
 struct edr_kstats {
-	__u64 ringbuf_drops[EDR_KIND_MAX]; /* ring buffer full: record lost */
-	__u64 filtered[EDR_KIND_MAX];	   /* outside the watched path prefixes */
-	__u64 failed[EDR_KIND_MAX];	   /* the operation failed (not reported) */
+	__u64 ringbuf_drops[EDR_KIND_MAX];   /* ring buffer full: record lost */
+	__u64 filtered[EDR_KIND_MAX];	     /* outside the watched path prefixes */
+	__u64 failed[EDR_KIND_MAX];	     /* the operation failed (not reported) */
+	__u64 path_unreadable[EDR_KIND_MAX]; /* sent with an EDR_FILE_F_PATH*_FAULT path */
 };
 
 /* Tunables, set by userspace in .rodata between open and load. */
@@ -386,7 +387,7 @@ _Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
 _Static_assert(sizeof(struct edr_stdio) == 80, "edr_stdio layout");
 _Static_assert(sizeof(struct edr_signal) == 56, "edr_signal layout");
 _Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
-_Static_assert(sizeof(struct edr_kstats) == 3 * 8 * EDR_KIND_MAX, "edr_kstats layout");
+_Static_assert(sizeof(struct edr_kstats) == 4 * 8 * EDR_KIND_MAX, "edr_kstats layout");
 _Static_assert(sizeof(struct edr_config) == 24, "edr_config layout");
 _Static_assert(sizeof(struct edr_inode_key) == 16, "edr_inode_key layout");
 _Static_assert(EDR_FILE_DATA_MAX < 65536, "slices are 16-bit");

@@ -539,3 +539,157 @@ fn authorized_keys_of_an_account_outside_the_prefixes_alert() {
     assert_eq!(get(alert, "process.pid"), &json!(pid));
     assert!(about_file(&records, &other).is_empty());
 }
+
+/// Unlinks argv[1] by a path that is readable when the syscall starts and
+/// unmapped before it ends, then prints the unlinking thread's id.
+///
+/// A writer thread holds the file's inode lock: its write(2) faults on a
+/// source page registered with a userfaultfd that nobody serves. The
+/// unlink copies its path (alone on an anonymous page) in at entry, then
+/// blocks on that lock in vfs_unlink. The main thread unmaps the path's
+/// page and closes the userfaultfd (the fault is then served as a zero
+/// page): the write, then the unlink, complete, and at the unlink's exit
+/// its path string is no longer there to read.
+const UNMAPPED_PATH_UNLINK_PY: &str = r#"
+import ctypes, os, sys, threading, time
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+libc.unlinkat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+libc.write.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+libc.write.restype = ctypes.c_ssize_t
+
+PAGE = os.sysconf('SC_PAGE_SIZE')
+SYS_userfaultfd, SYS_write, SYS_unlinkat = 323, 1, 263  # x86-64
+UFFDIO_API, UFFDIO_REGISTER, UFFDIO_REGISTER_MODE_MISSING = 0xC018AA3F, 0xC020AA00, 1
+AT_FDCWD = -100
+
+def page():
+    a = libc.mmap(None, PAGE, 3, 0x22, -1, 0)  # PROT_READ|WRITE, MAP_PRIVATE|ANONYMOUS
+    assert a and a != ctypes.c_void_p(-1).value, ctypes.get_errno()
+    return a
+
+target = sys.argv[1]
+src = page()
+uffd = libc.syscall(SYS_userfaultfd, os.O_CLOEXEC)
+assert uffd >= 0, ctypes.get_errno()
+assert libc.ioctl(uffd, UFFDIO_API, (ctypes.c_uint64 * 3)(0xAA, 0, 0)) == 0
+reg = (ctypes.c_uint64 * 4)(src, PAGE, UFFDIO_REGISTER_MODE_MISSING, 0)
+assert libc.ioctl(uffd, UFFDIO_REGISTER, reg) == 0, ctypes.get_errno()
+name = page()
+ctypes.memmove(name, target.encode() + b'\0', len(target) + 1)
+fd = os.open(target, os.O_WRONLY)
+
+tids, results = {}, {}
+
+def writer():
+    tids['write'] = threading.get_native_id()
+    results['write'] = libc.write(fd, src, 16)
+
+def unlinker():
+    tids['unlink'] = threading.get_native_id()
+    r = libc.unlinkat(AT_FDCWD, name, 0)
+    results['unlink'] = (r, ctypes.get_errno())
+
+def blocked(what, nr, states):
+    # In the syscall (past its entry: asleep in it), for up to 5 s.
+    for _ in range(1000):
+        tid = tids.get(what)
+        if tid:
+            base = '/proc/self/task/%d/' % tid
+            with open(base + 'syscall') as f:
+                in_nr = f.read().split()[0]
+            with open(base + 'stat') as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+            if in_nr == str(nr) and state in states:
+                return
+        time.sleep(0.005)
+    sys.exit('%s never blocked' % what)
+
+w = threading.Thread(target=writer)
+w.start()
+blocked('write', SYS_write, 'S')
+u = threading.Thread(target=unlinker)
+u.start()
+blocked('unlink', SYS_unlinkat, 'D')
+assert libc.munmap(name, PAGE) == 0
+os.close(uffd)
+w.join()
+u.join()
+assert results == {'write': 16, 'unlink': (0, 0)}, results
+assert not os.path.exists(target)
+print(tids['unlink'], flush=True)
+"#;
+
+/// A path string that cannot be read at the syscall's exit (here: its
+/// page unmapped by a sibling thread while the unlink was blocked) is
+/// reported, flagged `path_unreadable`, and counted: it used to be judged
+/// as the working directory ("/", unwatched) and dropped in the kernel,
+/// so a process could hide the unlink of a watched file.
+#[test]
+fn unreadable_path_at_exit_is_reported_and_counted() {
+    if !privileged("unreadable_path_at_exit_is_reported_and_counted") {
+        return;
+    }
+    if !cfg!(target_arch = "x86_64") {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED unreadable_path_at_exit_is_reported_and_counted: its script has x86-64 syscall numbers"
+        );
+        return;
+    }
+    let agent = Agent::start(CONFIG);
+    let victim = format!("/etc/{}", unique("unmapped"));
+    fs::write(&victim, "x").unwrap();
+    let py = Command::new("/usr/bin/python3")
+        .args(["-c", UNMAPPED_PATH_UNLINK_PY, &victim])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let tid: u64 = String::from_utf8(py.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // A watched write after it, to know the agent has seen it.
+    let marker = format!("/etc/{}", unique("unmapped-marker"));
+    fs::write(&marker, "x").unwrap();
+    agent.wait_for("the marker write", |r| {
+        get(r, "file.path") == marker.as_str()
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    fs::remove_file(&marker).unwrap();
+
+    let unlinks: Vec<&Value> = records
+        .iter()
+        .filter(|r| action(r) == "unlink" && get(r, "process.thread.id") == &json!(tid))
+        .collect();
+    assert_eq!(unlinks.len(), 1, "{unlinks:#?}");
+    let u = unlinks[0];
+    assert_eq!(get(u, "record_type"), "event");
+    assert_eq!(get(u, "event.outcome"), "success");
+    assert_eq!(get(u, "process.executable"), "/usr/bin/python3");
+    assert_eq!(get(u, "rand_guard.file.syscall"), "unlinkat");
+    assert_eq!(get(u, "rand_guard.file.result"), 0);
+    assert_eq!(get(u, "rand_guard.file.path_source"), "name");
+    assert_eq!(get(u, "rand_guard.truncated"), &json!(["path_unreadable"]));
+    // Nothing to show: not the working directory, which it is not.
+    assert_eq!(get(u, "file.path"), "");
+    let health = final_health(&records);
+    assert_eq!(
+        per_kind(health, "kernel_path_unreadable_total", "file_unlink"),
+        1
+    );
+}

@@ -303,3 +303,117 @@ fn external_object_from_environment_is_loaded() {
     let (status, _, _) = agent.stop();
     assert!(status.success());
 }
+
+/// A python3 process with THREADS threads that ends in exit_group
+/// (`os._exit(7)`) while they are alive: half spin (waiting for the GIL
+/// on a futex most of the time), half are blocked in read(2), and the
+/// kernel kills them all at once.
+///
+/// Before that it registers LISTENERS taskstats listeners (genetlink
+/// sockets registered for every CPU): each exiting thread then sends each
+/// of them a message in taskstats_exit, between its decrement of
+/// `signal->live` and the sched_process_exit tracepoint. That widens the
+/// window in which a sibling's decrement to 0 is seen by a thread that
+/// did not make it, from a few function calls to tens of µs. On a kernel without
+/// taskstats the process just exits.
+const EXIT_GROUP_PY: &str = r#"
+import os, socket, struct, threading
+
+def msg(typ, cmd, attrs):
+    body = struct.pack('BBH', cmd, 1, 0) + attrs
+    return struct.pack('=IHHII', 16 + len(body), typ, 1, 0, 0) + body
+
+def attr(t, data):
+    return struct.pack('HH', 4 + len(data), t) + data + bytes(-len(data) % 4)
+
+def netlink():
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
+    s.bind((0, 0))
+    return s
+
+# CTRL_CMD_GETFAMILY "TASKSTATS" -> CTRL_ATTR_FAMILY_ID
+nl = netlink()
+nl.send(msg(0x10, 3, attr(2, b'TASKSTATS\0')))
+r, off, family = nl.recv(65536), 20, None
+while off + 4 <= len(r):
+    l, t = struct.unpack_from('HH', r, off)
+    if t == 1:
+        family = struct.unpack_from('H', r, off + 4)[0]
+    off += (l + 3) & ~3
+listeners = [netlink() for _ in range(LISTENERS if family else 0)]
+cpus = ('0-%d' % (os.cpu_count() - 1)).encode() + b'\0'
+for s in listeners:
+    # TASKSTATS_CMD_GET, TASKSTATS_CMD_ATTR_REGISTER_CPUMASK
+    s.send(msg(family, 1, attr(3, cpus)))
+
+r, w = os.pipe()
+go = threading.Barrier(THREADS + 1)
+
+def spin():
+    go.wait()
+    while True:
+        pass
+
+def block():
+    go.wait()
+    os.read(r, 1)
+
+for i in range(THREADS):
+    threading.Thread(target=spin if i % 2 else block, daemon=True).start()
+go.wait()
+os._exit(7)
+"#;
+
+/// Threads that die together in one exit_group each decrement the
+/// process's live-thread count before they reach the exit tracepoint, so
+/// several of them can see it at 0: the process must still end in exactly
+/// one exit record. Without the fix 5-15% of these processes got two (on
+/// a busy 2-CPU VM).
+#[test]
+fn multithreaded_exit_group_gives_one_exit_record() {
+    if !privileged("multithreaded_exit_group_gives_one_exit_record") {
+        return;
+    }
+    const PROCESSES: usize = 100;
+    let script = EXIT_GROUP_PY
+        .replace("LISTENERS", "64")
+        .replace("THREADS", "8");
+    let agent = Agent::start(CONFIG);
+    let mut pids = Vec::new();
+    for _ in 0..PROCESSES {
+        let mut py = Command::new("/usr/bin/python3")
+            .args(["-c", &script])
+            .spawn()
+            .unwrap();
+        pids.push(py.id());
+        assert_eq!(py.wait().unwrap().code(), Some(7));
+    }
+    // They ran one after the other: the last exit comes last.
+    let last = *pids.last().unwrap();
+    agent.wait_for("exit of the last python3", |r| {
+        action(r) == "exit" && common::pid_of(r) == last as u64
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    // Parent and name too: other tests' fork storms can reuse a pid.
+    let me = json!(std::process::id());
+    let mut more = Vec::new();
+    for &pid in &pids {
+        let exits: Vec<&Value> = about(&records, pid)
+            .into_iter()
+            .filter(|r| action(r) == "exit")
+            .filter(|r| get(r, "process.parent.pid") == &me)
+            .filter(|r| get(r, "process.name") == "python3")
+            .collect();
+        assert!(!exits.is_empty(), "no exit record for python3 {pid}");
+        if exits.len() != 1 {
+            more.push((pid, exits.len()));
+        }
+        assert_eq!(get(exits[0], "process.exit_code"), 7);
+        assert_eq!(get(exits[0], "process.executable"), "/usr/bin/python3");
+    }
+    assert!(
+        more.is_empty(),
+        "(pid, exit records) of the {PROCESSES} processes with more than one: {more:?}"
+    );
+}

@@ -323,6 +323,7 @@ fn file_sequence() -> Vec<Record> {
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
             kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
             kernel_failed_total: per_kind(&[("file_open", 9)]),
+            kernel_path_unreadable_total: per_kind(&[("file_unlink", 2)]),
             channel_full_drops_total: per_kind(&[
                 ("poller", 0),
                 ("normalizer", 11),

@@ -188,10 +188,11 @@ impl Filter {
         let Body::File(f) = &ev.body else {
             return true;
         };
-        // A path cut at the kernel's bound has lost its head: where it is
-        // cannot be told, and it is reported (flagged truncated) rather than
-        // dropped, so nesting deeper than the bound hides nothing.
-        let cut = f.truncated.path || f.truncated.other_path;
+        // A path cut at the kernel's bound has lost its head, and an
+        // unreadable one is not there: where it is cannot be told, and it
+        // is reported (flagged truncated) rather than dropped, so nesting
+        // deeper than the bound, or unmapping a path, hides nothing.
+        let cut = f.truncated.any();
         if f.unfiltered && !cut {
             // The kernel saw a path with "." or ".." in it; judge the
             // normalized operands as the kernel would have.

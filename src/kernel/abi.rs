@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 5;
+pub const ABI_VERSION: u8 = 6;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -410,6 +410,8 @@ pub struct KStats {
     pub filtered: [u64; kind::MAX],
     /// Failed operations counted instead of reported.
     pub failed: [u64; kind::MAX],
+    /// Records sent with a path that could not be read (never filtered).
+    pub path_unreadable: [u64; kind::MAX],
 }
 
 impl Default for KStats {
@@ -418,6 +420,7 @@ impl Default for KStats {
             ringbuf_drops: [0; kind::MAX],
             filtered: [0; kind::MAX],
             failed: [0; kind::MAX],
+            path_unreadable: [0; kind::MAX],
         }
     }
 }
@@ -429,6 +432,7 @@ impl KStats {
             (&mut self.ringbuf_drops, &other.ringbuf_drops),
             (&mut self.filtered, &other.filtered),
             (&mut self.failed, &other.failed),
+            (&mut self.path_unreadable, &other.path_unreadable),
         ];
         for (mine, theirs) in pairs {
             for (m, t) in mine.iter_mut().zip(theirs.iter()) {
@@ -482,7 +486,7 @@ const _: () = assert!(size_of::<NetKey>() == 20);
 const _: () = assert!(size_of::<Stdio>() == 80);
 const _: () = assert!(size_of::<Signal>() == 56);
 const _: () = assert!(size_of::<PrefixKey>() == 4 + PREFIX_MAX);
-const _: () = assert!(size_of::<KStats>() == 3 * 8 * kind::MAX);
+const _: () = assert!(size_of::<KStats>() == 4 * 8 * kind::MAX);
 const _: () = assert!(EXEC_DATA_MAX < 65536);
 
 /// Bytes of a plain struct, for encoders and tests.
@@ -629,7 +633,11 @@ mod tests {
                 pad0
             ]
         );
-        same_layout!(KStats, c::edr_kstats, [ringbuf_drops, filtered, failed]);
+        same_layout!(
+            KStats,
+            c::edr_kstats,
+            [ringbuf_drops, filtered, failed, path_unreadable]
+        );
     }
 
     #[test]

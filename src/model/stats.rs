@@ -111,6 +111,7 @@ pub struct Stats {
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
     kernel_failed: [AtomicU64; kind::MAX],
+    kernel_path_unreadable: [AtomicU64; kind::MAX],
     /// Records dropped because the next stage's channel was full (policy
     /// `drop`), by the stage that dropped them.
     channel_full: [AtomicU64; 4],
@@ -151,6 +152,7 @@ impl Default for Stats {
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
+            kernel_path_unreadable: std::array::from_fn(|_| AtomicU64::new(0)),
             channel_full: std::array::from_fn(|_| AtomicU64::new(0)),
             channel_full_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             programs: Mutex::new(None),
@@ -213,6 +215,7 @@ pub struct Snapshot {
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
     pub kernel_failed_total: Vec<(&'static str, u64)>,
+    pub kernel_path_unreadable_total: Vec<(&'static str, u64)>,
     /// (stage, records) dropped on a full channel, every stage.
     pub channel_full_drops_total: Vec<(&'static str, u64)>,
     /// The same drops by record kind; only kinds with drops are listed.
@@ -307,6 +310,7 @@ impl Stats {
             (&self.kernel_ringbuf_drops, &k.ringbuf_drops),
             (&self.kernel_filtered, &k.filtered),
             (&self.kernel_failed, &k.failed),
+            (&self.kernel_path_unreadable, &k.path_unreadable),
         ] {
             for (slot, v) in slots.iter().zip(values.iter()) {
                 slot.store(*v, Relaxed);
@@ -351,6 +355,7 @@ impl Stats {
             kernel_ringbuf_drops_total: loss.kernel_ringbuf_drops,
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),
+            kernel_path_unreadable_total: per_kind(&self.kernel_path_unreadable),
             channel_full_drops_total: loss.channel_full_drops,
             channel_full_drops_by_kind_total: loss.channel_full_drops_by_kind,
             programs: self.programs.lock().ok().and_then(|p| p.clone()),
