@@ -106,11 +106,10 @@ fn also_watched(cfg: &Config, protected: &[Protected]) -> Vec<String> {
     if !cfg.file.enabled || !detection_enabled(cfg, "rg-persist-ssh-authorized-keys") {
         return also;
     }
-    let mut passwd = std::path::PathBuf::from("/etc/passwd");
-    #[cfg(debug_assertions)]
-    if let Some(p) = std::env::var_os(ENV_PASSWD) {
-        passwd = p.into();
-    }
+    // Debug builds only: the release build reads /etc/passwd, always.
+    let passwd = std::env::var_os(ENV_PASSWD)
+        .filter(|_| cfg!(debug_assertions))
+        .map_or_else(|| std::path::PathBuf::from("/etc/passwd"), Into::into);
     let text = match std::fs::read_to_string(&passwd) {
         Ok(t) => t,
         Err(e) => {
