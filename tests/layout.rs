@@ -127,3 +127,14 @@ fn the_checker_sees_imports_and_skips_comments() {
     let text = "use crate::model::event::Event;\n// crate::agent in a comment\nlet x = crate::kernel::abi::PATH_MAX; // crate::detect\n";
     assert_eq!(crate_paths(text), ["model", "kernel"]);
 }
+
+#[test]
+fn lib_lists_the_modules_in_the_order_data_flows() {
+    let lib = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let listed: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(';'))
+        .collect();
+    assert_eq!(listed, ORDER, "src/lib.rs's `pub mod` lines");
+}
