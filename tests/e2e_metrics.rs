@@ -262,3 +262,78 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
             .contains("rand_guard_events_output_total ")
     );
 }
+
+/// The agent with `config`: its exit status and stderr (it must exit by
+/// itself within 30 s).
+fn run_to_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
+    let cfg = dir.join("config.toml");
+    fs::write(&cfg, config).unwrap();
+    let child = Command::new(common::AGENT)
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--output")
+        .arg(dir.join("out.jsonl"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut guard = Children(vec![child]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = guard.0[0].try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not stop by itself"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    guard.0[0]
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
+}
+
+#[test]
+fn a_missing_textfile_directory_or_a_taken_port_stops_start_up_naming_the_key() {
+    if !privileged("a_missing_textfile_directory_or_a_taken_port_stops_start_up_naming_the_key") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope");
+    let (code, stderr) = run_to_exit(
+        tmp.path(),
+        &format!(
+            "[metrics]\ntextfile = {:?}\n",
+            missing.join("rand_guard.prom").to_str().unwrap()
+        ),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: config key `metrics.textfile`: directory {} does not exist\n",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (code, stderr) = run_to_exit(tmp.path(), &format!("[metrics]\nlisten = \"{addr}\"\n"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: config key `metrics.listen`: cannot listen on {addr}: "
+        )),
+        "{stderr}"
+    );
+    // Nothing was attached: it stopped before loading the kernel side.
+    assert!(!stderr.contains("ready:"), "{stderr}");
+}
