@@ -45,6 +45,7 @@ use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
 use crate::pipeline::enrich::Enricher;
+use crate::pipeline::metrics::{self, Exporter, MetricsError};
 use crate::pipeline::output::{self, OutputError, Target, Writer};
 use crate::pipeline::poller::{self, Collector, Control, PollError, RawBatch};
 use crate::pipeline::{enrich, normalize, watch};
@@ -72,6 +73,8 @@ pub enum AgentError {
     Exclusions(#[source] globset::Error),
     #[error(transparent)]
     Hygiene(#[from] HygieneError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 fn privilege_hint(e: &KernelError) -> &'static str {
@@ -167,6 +170,8 @@ pub fn run(
     let cfg = with_output(cfg, output);
     let target = Target::parse(&cfg.output.path);
     let sink = target.open()?;
+    // Held to the end of `run`: its drop writes the final counters.
+    let _metrics = start_metrics(&cfg, &stats)?;
     let clock = Arc::new(StopClock::new(Duration::from_secs(
         cfg.pipeline.shutdown_timeout_seconds.into(),
     )));
@@ -224,6 +229,30 @@ pub fn run(
     })?;
 
     Ok(final_summary(&kernel, &stats))
+}
+
+/// `[metrics]`: the textfile and the HTTP endpoint on their own threads,
+/// reading the counters (restart-only: a reload leaves them as started).
+/// Before the kernel is loaded, so a missing directory or a taken port
+/// stops the agent before anything is attached.
+fn start_metrics(cfg: &Config, stats: &Arc<Stats>) -> Result<Exporter, AgentError> {
+    let every = Duration::from_secs(cfg.health.interval_seconds.into());
+    let exporter = metrics::start(
+        &cfg.metrics,
+        every,
+        stats.clone(),
+        std::time::Instant::now(),
+    )?;
+    if let Some(addr) = exporter.http_addr() {
+        eprintln!("rand-guard: metrics on http://{addr}/metrics");
+    }
+    if !cfg.metrics.textfile.is_empty() {
+        eprintln!(
+            "rand-guard: metrics to {} every {every:?}",
+            cfg.metrics.textfile
+        );
+    }
+    Ok(exporter)
 }
 
 /// The configuration with `--output` applied.

@@ -316,6 +316,19 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_restart_only() {
+        // Their threads, file and port are set up at start (docs/metrics.md).
+        let file = parse("[metrics]\nlisten = \"127.0.0.1:9464\"\ntextfile = \"/x/r.prom\"\n");
+        let p = plan(&Config::default(), &file).unwrap();
+        assert_eq!(
+            keys(&p.needs_restart),
+            ["metrics.listen", "metrics.textfile"]
+        );
+        assert_eq!(p.effective.metrics, Config::default().metrics);
+        assert!(p.changed.is_empty());
+    }
+
+    #[test]
     fn every_live_key_names_a_setting() {
         let c = Value::try_from(Config::default()).unwrap();
         for key in LIVE {

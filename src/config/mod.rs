@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod detections;
 mod file;
+mod metrics;
 mod network;
 mod pipeline;
 #[cfg(test)]
@@ -29,6 +30,7 @@ pub use file::{
     DEFAULT_WATCH_READS, File, MAX_PREFIXES, MAX_WATCH_READS, PATH_BYTES, PREFIX_BYTES, check_path,
     check_prefix,
 };
+pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
     ANCESTRY_DEPTH_MAX, Backpressure, Events, HealthConfig, Kernel, Output, Pipeline, ProcessTable,
@@ -52,6 +54,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub exclusions: Vec<Exclusion>,
     pub health: HealthConfig,
+    pub metrics: Metrics,
 }
 
 /// A configuration error: the file, the dotted key when there is one, the
@@ -164,6 +167,7 @@ impl Config {
         self.file.validate()?;
         self.detections.validate(known)?;
         self.network.validate()?;
+        self.metrics.validate()?;
         for (key, wanted, collected) in [
             ("events.file", self.events.file, self.file.enabled),
             ("events.network", self.events.network, self.network.enabled),

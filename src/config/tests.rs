@@ -228,6 +228,26 @@ fn errors_name_file_key_and_reason() {
             "detections.sensitive_read_allow",
             "\"/usr/bin/{ssh\"",
         ),
+        (
+            "[metrics]\ntextfile = \"rand_guard.prom\"\n",
+            "metrics.textfile",
+            "must be an absolute path, got \"rand_guard.prom\"",
+        ),
+        (
+            "[metrics]\ntextfile = \"/var/lib/x/rand_guard.txt\"\n",
+            "metrics.textfile",
+            "must end in `.prom`",
+        ),
+        (
+            "[metrics]\nlisten = \"localhost\"\n",
+            "metrics.listen",
+            "must be an address and port such as \"127.0.0.1:9464\", got \"localhost\"",
+        ),
+        (
+            "[metrics]\nport = 9464\n",
+            "metrics.port",
+            "unknown field `port`, expected `textfile` or `listen`",
+        ),
     ];
     for (text, key, reason) in cases {
         let e = parse(text).unwrap_err();
@@ -328,4 +348,15 @@ fn path_resolution() {
     let e = Config::load(Some(&missing), None, &KNOWN).unwrap_err();
     assert_eq!(e.file, missing);
     assert!(e.reason.contains("cannot read"));
+}
+
+#[test]
+fn metrics_are_off_by_default_and_read() {
+    assert_eq!(Config::default().metrics, crate::config::Metrics::default());
+    assert!(Config::default().metrics.textfile.is_empty());
+    assert!(Config::default().metrics.listen.is_empty());
+    let c =
+        parse("[metrics]\ntextfile = \"/var/lib/ne/rg.prom\"\nlisten = \"[::1]:9464\"\n").unwrap();
+    assert_eq!(c.metrics.textfile, "/var/lib/ne/rg.prom");
+    assert_eq!(c.metrics.listen, "[::1]:9464");
 }

@@ -3,11 +3,13 @@
 //! batches), [`normalize`] (raw records → events), [`enrich`] (process
 //! context), then the detector ([`crate::detect`]), then [`output`] (JSON
 //! lines to the file or stdout). [`watch`] keeps the kernel's read-watch
-//! map current beside them; [`fault`] is the debug builds' fault injection.
+//! map current beside them; [`metrics`] serves the counters to Prometheus;
+//! [`fault`] is the debug builds' fault injection.
 
 pub mod channel;
 pub mod enrich;
 pub mod fault;
+pub mod metrics;
 pub mod normalize;
 pub mod output;
 pub mod poller;
