@@ -250,6 +250,8 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
     names.sort();
     assert_eq!(names, ["detector", "enricher", "normalizer", "poller"]);
 
+    dashboard_queries_answer(prom_port, &format!("127.0.0.1:{agent_port}"));
+
     drop(children);
     let (status, _, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
@@ -261,6 +263,85 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
             .unwrap()
             .contains("rand_guard_events_output_total ")
     );
+}
+
+/// A query string's bytes as a URL query value (`+`, `{`, `"`, spaces).
+fn url_encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every panel query of the Grafana dashboard (docs/grafana/rand-guard.json,
+/// issue 17.6), its variables replaced as Grafana would with `$instance`
+/// the agent's target, answers from the real Prometheus without error; the
+/// panels that always have data (BPF program time needs
+/// kernel.bpf_stats_enabled, so not those) get some, within 30 s.
+fn dashboard_queries_answer(prom_port: u16, instance: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/rand-guard.json");
+    let d: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut queries = Vec::new();
+    for p in d["panels"].as_array().unwrap() {
+        let nested = p["panels"].as_array().into_iter().flatten();
+        for p in std::iter::once(p).chain(nested) {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let expr = t["expr"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$__rate_interval", "10s")
+                    .replace("$__range", "1h")
+                    .replace("$instance", instance);
+                queries.push((p["title"].as_str().unwrap().to_owned(), expr));
+            }
+        }
+    }
+    let must_have_data = [
+        "Uptime",
+        "Rules loaded",
+        "Records lost in range",
+        "Events read per second, by kind",
+        "Records written per second",
+        "Drops per second, by where and reason",
+        "Resident memory",
+        "Process table and correlation state",
+        "Reloads in range",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut empty = Vec::new();
+        for (title, expr) in &queries {
+            let (status, body) = http_get(
+                prom_port,
+                &format!("/api/v1/query?query={}", url_encode(expr)),
+            )
+            .unwrap_or_else(|e| panic!("{title}: {expr}: {e}"));
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            assert!(
+                status.contains(" 200 ") && v["status"] == "success",
+                "panel {title:?}: Prometheus refused {expr}: {status} {body}"
+            );
+            if v["data"]["result"].as_array().is_none_or(Vec::is_empty) {
+                empty.push(title.as_str());
+            }
+        }
+        let missing: Vec<_> = must_have_data
+            .iter()
+            .filter(|t| empty.contains(t))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard panels without data after 30 s: {missing:?}"
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// The agent with `config`: its exit status and stderr (it must exit by

@@ -239,6 +239,36 @@ pub fn render(h: &Health) -> String {
     out
 }
 
+/// The exposition with every family the agent can write: a fresh snapshot
+/// (all kinds, stages and reasons at zero) with one BPF program's
+/// statistics, so the families present only while the kernel counts are
+/// there too. What the Grafana dashboard (docs/grafana/rand-guard.json)
+/// is checked against, so a renamed metric fails its test.
+pub fn render_every_family() -> String {
+    let mut counters = Stats::default().snapshot();
+    counters.programs = Some(vec![crate::kernel::ProgramStats {
+        name: "example".into(),
+        run_count: 0,
+        run_time_ns: 0,
+    }]);
+    render(&Health {
+        time_ns: 0,
+        last: false,
+        uptime_seconds: 0,
+        rss_bytes: 0,
+        counters,
+    })
+}
+
+/// The metric family names of an exposition, in order (its `# TYPE` lines).
+pub fn family_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
 const COUNTER: &str = "counter";
 const GAUGE: &str = "gauge";
 const PREFIX: &str = "rand_guard_";

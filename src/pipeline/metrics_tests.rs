@@ -328,3 +328,50 @@ fn both_ways_serve_the_live_counters_and_stop_on_drop() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn every_family_is_listed_bpf_program_ones_included() {
+    let names = family_names(&render_every_family());
+    let expected: Vec<String> = [
+        "uptime_seconds",
+        "resident_memory_bytes",
+        "raw_events_total",
+        "raw_events_by_kind_total",
+        "invalid_schema_total",
+        "unsupported_kind_total",
+        "events_output_total",
+        "alerts_output_total",
+        "userspace_filtered_total",
+        "userspace_rate_limited_total",
+        "output_failures_total",
+        "output_errors_total",
+        "output_buffered_bytes",
+        "output_buffer_drops_total",
+        "output_buffer_drops_by_kind_total",
+        "rules_loaded",
+        "rules_reloads_total",
+        "rules_reload_failures_total",
+        "config_reloads_total",
+        "config_reload_failures_total",
+        "correlation_state_entries",
+        "correlation_evictions_total",
+        "process_table_entries",
+        "process_table_evictions_total",
+        "read_watch_files",
+        "read_watch_updates_total",
+        "kernel_ringbuf_drops_total",
+        "kernel_filtered_total",
+        "kernel_failed_total",
+        "kernel_path_unreadable_total",
+        "channel_full_drops_total",
+        "channel_full_drops_by_kind_total",
+        "bpf_program_runs_total",
+        "bpf_program_run_time_seconds_total",
+    ]
+    .iter()
+    .map(|n| format!("rand_guard_{n}"))
+    .collect();
+    assert_eq!(names, expected);
+    // Without program statistics the two bpf_program_* families are absent.
+    assert_eq!(family_names(&render(&known())), expected[..32].to_vec());
+}
