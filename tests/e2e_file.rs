@@ -126,6 +126,13 @@ fn quickstart_service_file_gives_events_and_one_alert() {
         .count() as u64;
     assert_eq!(health["events_output_total"], events);
     assert_eq!(health["alerts_output_total"], alerts);
+    // By the severity each alert record carries, every severity listed.
+    let mut by_severity = json!({"low": 0, "medium": 0, "high": 0, "critical": 0});
+    for r in records.iter().filter(|r| r["record_type"] == "alert") {
+        let severity = get(r, "rand_guard.alert.severity").as_str().unwrap();
+        by_severity[severity] = json!(by_severity[severity].as_u64().unwrap() + 1);
+    }
+    assert_eq!(health["alerts_output_by_severity_total"], by_severity);
     assert_eq!(health["output_failures_total"], 0);
     assert_eq!(health["invalid_schema_total"], 0);
     assert_eq!(

@@ -302,6 +302,12 @@ fn file_sequence() -> Vec<Record> {
             unsupported_kind_total: 2,
             events_output_total: 990,
             alerts_output_total: 3,
+            alerts_output_by_severity_total: per_kind(&[
+                ("low", 0),
+                ("medium", 1),
+                ("high", 2),
+                ("critical", 0),
+            ]),
             userspace_filtered_total: 7,
             rate_limited_total: 2,
             output_failures_total: 6,

@@ -19,6 +19,14 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, lowest first; `as usize` is the position here.
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",

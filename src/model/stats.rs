@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::kernel::ProgramStats;
 use crate::kernel::abi::{self, kind};
+use crate::model::alert::Severity;
 
 /// The stages that send into a channel, named in health records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub struct Stats {
     events_output: AtomicU64,
     /// Alert records written.
     alerts_output: AtomicU64,
+    /// The same by rule severity, slots as [`Severity::ALL`].
+    alerts_output_severity: [AtomicU64; Severity::ALL.len()],
     /// Events dropped by the userspace filter.
     userspace_filtered: AtomicU64,
     /// Alerts suppressed as repeats (once-per-process rules, rate limits).
@@ -131,6 +134,7 @@ impl Default for Stats {
             unsupported_kind: AtomicU64::new(0),
             events_output: AtomicU64::new(0),
             alerts_output: AtomicU64::new(0),
+            alerts_output_severity: std::array::from_fn(|_| AtomicU64::new(0)),
             userspace_filtered: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             output_failures: AtomicU64::new(0),
@@ -191,6 +195,8 @@ pub struct Snapshot {
     pub unsupported_kind_total: u64,
     pub events_output_total: u64,
     pub alerts_output_total: u64,
+    /// (severity, alerts written) for every [`Severity`], lowest first.
+    pub alerts_output_by_severity_total: Vec<(&'static str, u64)>,
     pub userspace_filtered_total: u64,
     pub rate_limited_total: u64,
     pub output_failures_total: u64,
@@ -240,9 +246,17 @@ impl Stats {
     pub fn count_unsupported_kind(&self) {
         self.unsupported_kind.fetch_add(1, Relaxed);
     }
-    pub fn count_output(&self, events: u64, alerts: u64) {
+    /// Records written: `events`, and alerts by severity (slots as
+    /// [`Severity::ALL`]), whose sum is the alert total, so the total and
+    /// the by-severity counts cannot disagree.
+    pub fn count_output(&self, events: u64, alerts: &[u64; Severity::ALL.len()]) {
         self.events_output.fetch_add(events, Relaxed);
-        self.alerts_output.fetch_add(alerts, Relaxed);
+        self.alerts_output.fetch_add(alerts.iter().sum(), Relaxed);
+        for (slot, n) in self.alerts_output_severity.iter().zip(alerts) {
+            if *n > 0 {
+                slot.fetch_add(*n, Relaxed);
+            }
+        }
     }
     /// One record of `kind` dropped by `stage` on a full channel.
     pub fn count_channel_full(&self, stage: Stage, kind: &'static str) {
@@ -334,6 +348,15 @@ impl Stats {
             unsupported_kind_total: self.unsupported_kind.load(Relaxed),
             events_output_total: self.events_output.load(Relaxed),
             alerts_output_total: self.alerts_output.load(Relaxed),
+            alerts_output_by_severity_total: Severity::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.as_str(),
+                        self.alerts_output_severity[*s as usize].load(Relaxed),
+                    )
+                })
+                .collect(),
             userspace_filtered_total: self.userspace_filtered.load(Relaxed),
             rate_limited_total: self.rate_limited.load(Relaxed),
             output_failures_total: self.output_failures.load(Relaxed),

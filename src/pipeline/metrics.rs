@@ -79,6 +79,13 @@ pub fn render(h: &Health) -> String {
         "Alert records written.",
         c.alerts_output_total,
     );
+    m.labeled(
+        COUNTER,
+        "alerts_output_by_severity_total",
+        "Alert records written, by rule severity.",
+        "severity",
+        &c.alerts_output_by_severity_total,
+    );
     m.counter(
         "userspace_filtered_total",
         "Events dropped by the userspace filter and exclusions.",

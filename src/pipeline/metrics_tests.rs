@@ -19,6 +19,12 @@ fn known() -> Health {
             unsupported_kind_total: 2,
             events_output_total: 95,
             alerts_output_total: 3,
+            alerts_output_by_severity_total: vec![
+                ("low", 0),
+                ("medium", 1),
+                ("high", 0),
+                ("critical", 2),
+            ],
             userspace_filtered_total: 4,
             rate_limited_total: 5,
             output_failures_total: 6,
@@ -78,6 +84,12 @@ rand_guard_events_output_total 95
 # HELP rand_guard_alerts_output_total Alert records written.
 # TYPE rand_guard_alerts_output_total counter
 rand_guard_alerts_output_total 3
+# HELP rand_guard_alerts_output_by_severity_total Alert records written, by rule severity.
+# TYPE rand_guard_alerts_output_by_severity_total counter
+rand_guard_alerts_output_by_severity_total{severity="low"} 0
+rand_guard_alerts_output_by_severity_total{severity="medium"} 1
+rand_guard_alerts_output_by_severity_total{severity="high"} 0
+rand_guard_alerts_output_by_severity_total{severity="critical"} 2
 # HELP rand_guard_userspace_filtered_total Events dropped by the userspace filter and exclusions.
 # TYPE rand_guard_userspace_filtered_total counter
 rand_guard_userspace_filtered_total 4
@@ -278,7 +290,7 @@ fn both_ways_serve_the_live_counters_and_stop_on_drop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rand_guard.prom");
     let stats = Arc::new(Stats::default());
-    stats.count_output(5, 1);
+    stats.count_output(5, &[0, 0, 1, 0]);
     let cfg = config::Metrics {
         textfile: path.to_str().unwrap().into(),
         listen: "127.0.0.1:0".into(),
@@ -296,9 +308,17 @@ fn both_ways_serve_the_live_counters_and_stop_on_drop() {
         first.contains("\nrand_guard_events_output_total 5\n"),
         "{first}"
     );
+    assert!(
+        first.contains("\nrand_guard_alerts_output_total 1\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("\nrand_guard_alerts_output_by_severity_total{severity=\"high\"} 1\n"),
+        "{first}"
+    );
 
     let addr = exporter.http_addr().unwrap();
-    stats.count_output(2, 0);
+    stats.count_output(2, &[0; 4]);
     let resp = get(addr, "/metrics");
     assert!(resp.starts_with("HTTP/1.0 200 "), "{resp}");
     assert!(
@@ -314,7 +334,7 @@ fn both_ways_serve_the_live_counters_and_stop_on_drop() {
     assert!(get(addr, "/metricsx").starts_with("HTTP/1.0 404 "));
 
     // Dropping writes the final counters and closes the port.
-    stats.count_output(1, 0);
+    stats.count_output(1, &[0; 4]);
     drop(exporter);
     let last = fs::read_to_string(&path).unwrap();
     assert!(
@@ -341,6 +361,7 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "unsupported_kind_total",
         "events_output_total",
         "alerts_output_total",
+        "alerts_output_by_severity_total",
         "userspace_filtered_total",
         "userspace_rate_limited_total",
         "output_failures_total",
@@ -373,5 +394,5 @@ fn every_family_is_listed_bpf_program_ones_included() {
     .collect();
     assert_eq!(names, expected);
     // Without program statistics the two bpf_program_* families are absent.
-    assert_eq!(family_names(&render(&known())), expected[..32].to_vec());
+    assert_eq!(family_names(&render(&known())), expected[..33].to_vec());
 }

@@ -1,10 +1,11 @@
 //! Writer stage: records to JSON lines on stdout or a file.
 //!
 //! In: batches of [`Record`]s from the detector, and new [`Settings`] on
-//! SIGHUP. Out: one JSON object per line. Counts: records written; failed
-//! attempts to write or open (`output_errors_total`); records dropped, by
-//! reason and kind (`output_buffer_drops_total`, each also an
-//! `output_failures_total`); bytes waiting (`output_buffered_bytes`).
+//! SIGHUP. Out: one JSON object per line. Counts: records written (alerts
+//! also by rule severity); failed attempts to write or open
+//! (`output_errors_total`); records dropped, by reason and kind
+//! (`output_buffer_drops_total`, each also an `output_failures_total`);
+//! bytes waiting (`output_buffered_bytes`).
 //!
 //! Lines are serialized into one buffer and written in chunks of
 //! [`CHUNK`] bytes; whenever the input channel is empty the buffer is
@@ -51,6 +52,7 @@ use crossbeam_channel::{Receiver, never, select};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use crate::model::alert::Severity;
 use crate::model::health::Health;
 use crate::model::stats::Kinded;
 use crate::model::stats::{OutputDrop, Stats};
@@ -321,8 +323,9 @@ pub struct Writer {
     start: usize,
     /// `buf[..whole]` is whole records written: where a cut record starts.
     whole: usize,
-    /// End offset in `buf` and kind of each record not yet written whole.
-    ends: VecDeque<(usize, &'static str)>,
+    /// End offset in `buf`, kind, and (for an alert) severity of each
+    /// record not yet written whole: what it counts as once written.
+    ends: VecDeque<(usize, &'static str, Option<Severity>)>,
     failing: Option<Failing>,
     /// The stop clock ran out with the output still unable to take
     /// records: everything from now on is dropped and counted.
@@ -394,7 +397,11 @@ impl Writer {
             self.stats.count_output_drop(OutputDrop::BufferFull, kind);
             return;
         }
-        self.ends.push_back((self.buf.len(), kind));
+        let severity = match rec {
+            Record::Alert(a) => Some(a.rule.severity),
+            _ => None,
+        };
+        self.ends.push_back((self.buf.len(), kind, severity));
         if self.buf.len() - self.start >= CHUNK {
             self.write_out();
         }
@@ -494,7 +501,9 @@ impl Writer {
             return;
         }
         let Some(sink) = &self.sink else { return };
-        let (mut events, mut alerts) = (0, 0);
+        // Alerts by severity, slots as Severity::ALL: counted in one call
+        // per write, without allocating.
+        let (mut events, mut alerts) = (0, [0u64; Severity::ALL.len()]);
         let result = loop {
             if self.start == self.buf.len() {
                 break Ok(());
@@ -503,15 +512,15 @@ impl Writer {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.start += n;
-                    while let Some((end, kind)) = self.ends.front().copied() {
+                    while let Some((end, kind, severity)) = self.ends.front().copied() {
                         if end > self.start {
                             break;
                         }
                         self.ends.pop_front();
                         self.whole = end;
-                        match kind {
-                            "alert" => alerts += 1,
-                            "health" => {}
+                        match (kind, severity) {
+                            (_, Some(s)) => alerts[s as usize] += 1,
+                            ("health", None) => {}
                             _ => events += 1,
                         }
                     }
@@ -527,7 +536,7 @@ impl Writer {
                 Err(e) => break Err(e),
             }
         };
-        self.stats.count_output(events, alerts);
+        self.stats.count_output(events, &alerts);
         match result {
             Ok(()) => {
                 self.buf.clear();
@@ -590,7 +599,7 @@ impl Writer {
         if self.whole > 0 {
             self.buf.drain(..self.whole);
             self.start -= self.whole;
-            for (end, _) in &mut self.ends {
+            for (end, _, _) in &mut self.ends {
                 *end -= self.whole;
             }
             self.whole = 0;
@@ -652,7 +661,7 @@ impl Writer {
 
     /// Drop and count every record not written whole.
     fn drop_waiting(&mut self) {
-        for (_, kind) in self.ends.drain(..) {
+        for (_, kind, _) in self.ends.drain(..) {
             self.stats.count_output_drop(OutputDrop::Shutdown, kind);
         }
         self.buf.clear();

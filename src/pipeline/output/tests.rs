@@ -229,6 +229,75 @@ fn writer_counts_written_records() {
     assert_eq!(sequences(&path), [1, 2, 3]);
 }
 
+/// An alert of rule severity `severity` on an exit event.
+fn alert(seq: u64, severity: Severity) -> Record {
+    use crate::model::alert::{Alert, RuleMeta};
+    let Record::Event(event) = exit_event(seq) else {
+        unreachable!()
+    };
+    Record::Alert(Alert {
+        rule: Arc::new(RuleMeta {
+            id: format!("test-{}", severity.as_str()),
+            name: "test".into(),
+            description: String::new(),
+            severity,
+            tactics: Vec::new(),
+            techniques: Vec::new(),
+            source: "builtin".into(),
+        }),
+        event,
+        message: "m".into(),
+        id: format!("id-{seq}"),
+        suppressed: 0,
+        evidence: Vec::new(),
+    })
+}
+
+/// Alerts are counted by their rule's severity once written, every
+/// severity listed; the total is their sum. Alerts dropped unwritten
+/// count as drops only.
+#[test]
+fn writer_counts_written_alerts_by_severity() {
+    let stats = Arc::new(Stats::default());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.jsonl");
+    let mut w = writer_to(path.to_str().unwrap(), 1 << 20, &stats, clock());
+    w.push(&alert(1, Severity::High));
+    w.push(&exit_event(2));
+    w.push(&alert(3, Severity::Low));
+    w.push(&alert(4, Severity::High));
+    let s = stats.snapshot();
+    assert_eq!(s.alerts_output_total, 0); // still buffered
+    assert_eq!(
+        s.alerts_output_by_severity_total,
+        vec![("low", 0), ("medium", 0), ("high", 0), ("critical", 0)]
+    );
+    w.flush();
+    let s = stats.snapshot();
+    assert_eq!(s.events_output_total, 1);
+    assert_eq!(s.alerts_output_total, 3);
+    assert_eq!(
+        s.alerts_output_by_severity_total,
+        vec![("low", 1), ("medium", 0), ("high", 2), ("critical", 0)]
+    );
+    assert_eq!(sequences(&path), [1, 2, 3, 4]);
+
+    let stats = Arc::new(Stats::default());
+    let mut w = writer_to("/dev/full", 1 << 20, &stats, clock());
+    w.push(&alert(5, Severity::Critical));
+    w.finish(Instant::now());
+    let s = stats.snapshot();
+    assert_eq!(s.alerts_output_total, 0);
+    assert_eq!(
+        s.alerts_output_by_severity_total,
+        vec![("low", 0), ("medium", 0), ("high", 0), ("critical", 0)]
+    );
+    assert_eq!(
+        s.output_buffer_drops_by_kind_total,
+        vec![("alert", 1), ("health", 1)]
+    );
+}
+
 /// /dev/full fails every write with ENOSPC: records wait, up to the
 /// limit; past it they are dropped and counted by reason and kind; at
 /// the end what still waits is dropped as `shutdown`. Every record is
