@@ -306,6 +306,8 @@ fn dashboard_queries_answer(prom_port: u16, instance: &str) {
         "Records lost in range",
         "Events read per second, by kind",
         "Records written per second",
+        // Every severity is listed from the start, zeros too.
+        "Alerts written per second by severity",
         "Drops per second, by where and reason",
         "Resident memory",
         "Process table and correlation state",

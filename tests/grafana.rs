@@ -175,6 +175,7 @@ fn every_metric_the_dashboard_queries_is_one_the_agent_writes() {
         "rand_guard_raw_events_by_kind_total",
         "rand_guard_events_output_total",
         "rand_guard_alerts_output_total",
+        "rand_guard_alerts_output_by_severity_total",
         "rand_guard_kernel_ringbuf_drops_total",
         "rand_guard_channel_full_drops_total",
         "rand_guard_output_buffer_drops_total",
