@@ -353,9 +353,19 @@ diagnose() {
 # wait_record FILE LITERAL JQ-CONDITION WHAT: poll (20 s) for a record
 # matching the condition. grep -F on a literal of it keeps this cheap on a
 # busy machine; fromjson? skips the line the agent is still writing.
+#
+# Why `-n` and `inputs`, one answer for the whole file: with one answer per
+# line, `jq -e`'s status is that of the last line (jq 1.6 says 4, "no
+# result", when the last line selects nothing), so a matching exec record
+# followed by the same process's exit record (which also names /bin/true)
+# read as "not there": the smoke's intermittent failure.
+has_record() {
+	grep -F -- "$2" "$1" | jq -R -n -e "[inputs | fromjson? | select($3)] | length > 0" >/dev/null 2>&1
+}
+
 wait_record() {
 	i=0
-	while ! grep -F -- "$2" "$1" | jq -R -e "fromjson? | select($3)" >/dev/null 2>&1; do
+	while ! has_record "$1" "$2" "$3"; do
 		i=$((i + 1))
 		[ "$i" -le 40 ] || fail "no $4 in $1 after 20 s (condition: $3); $(diagnose "$1")"
 		sleep 0.5
@@ -389,7 +399,7 @@ ok "writing $QUICK gave an rg-persist-systemd-unit alert"
 stop_agent "$TMP/agent.err"
 grep -q '^rand-guard: stopped:' "$TMP/agent.err" || fail "no 'rand-guard: stopped:' summary on stderr: $(cat "$TMP/agent.err")"
 [ "$(stat -c %a "$events")" = 600 ] || fail "$events has mode $(stat -c %a "$events"), expected 600"
-grep -F '"record_type":"health"' "$events" | jq -R -e 'fromjson? | select(.record_type == "health")' >/dev/null ||
+has_record "$events" '"record_type":"health"' '.record_type == "health"' ||
 	fail "no final health record in $events"
 ok "SIGTERM: exit 0, summary on stderr, final health record, output file mode 0600"
 
