@@ -195,7 +195,9 @@ impl Config {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+/// The 1-based line of a byte offset in a TOML text, for errors that name
+/// the line (the rules loader's too).
+pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')

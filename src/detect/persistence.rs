@@ -43,6 +43,26 @@ fn home_files(names: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Every directory systemd loads units from, system and user (its whole
+/// search path), as globs: rg-persist-systemd-unit alerts on writes there
+/// and rg-persist-systemd-enable (correlate) on enabling what was written
+/// there. One list, so the two cannot disagree.
+pub fn unit_dirs() -> Vec<String> {
+    let mut v = strings(&[
+        "/etc/systemd/system/**",
+        "/etc/systemd/user/**",
+        "/usr/lib/systemd/system/**",
+        "/usr/lib/systemd/user/**",
+        "/lib/systemd/system/**",
+        "/lib/systemd/user/**",
+        "/usr/local/lib/systemd/system/**",
+        "/usr/local/lib/systemd/user/**",
+        "/run/systemd/system/**",
+    ]);
+    v.extend(home_files(&[".config/systemd/user/**"]));
+    v
+}
+
 /// The persistence locations, one spec per detection.
 pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
     PersistenceSpec {
@@ -58,18 +78,7 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
             "Create or Modify System Process: Systemd Service",
         ),
         paths: || {
-            let mut v = strings(&[
-                "/etc/systemd/system/**",
-                "/etc/systemd/user/**",
-                "/usr/lib/systemd/system/**",
-                "/usr/lib/systemd/user/**",
-                "/lib/systemd/system/**",
-                "/lib/systemd/user/**",
-                "/usr/local/lib/systemd/system/**",
-                "/usr/local/lib/systemd/user/**",
-                "/run/systemd/system/**",
-            ]);
-            v.extend(home_files(&[".config/systemd/user/**"]));
+            let mut v = unit_dirs();
             v.extend(strings(&[
                 "/**/*.service",
                 "/**/*.timer",

@@ -7,24 +7,11 @@ use std::sync::Arc;
 use globset::GlobSet;
 
 use super::{Finding, Window, meta};
-use crate::detect::filter;
+use crate::detect::{filter, persistence};
 use crate::model::alert::{Evidence, RuleMeta, Severity};
 use crate::model::event::{Body, Event, FileOp};
 
-/// Unit directories (system and user) and the unit file kinds that run code.
-const UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/system/**",
-    "/etc/systemd/user/**",
-    "/usr/lib/systemd/system/**",
-    "/usr/lib/systemd/user/**",
-    "/lib/systemd/system/**",
-    "/lib/systemd/user/**",
-    "/usr/local/lib/systemd/system/**",
-    "/usr/local/lib/systemd/user/**",
-    "/run/systemd/system/**",
-    "/root/.config/systemd/user/**",
-    "/home/*/.config/systemd/user/**",
-];
+/// The unit file kinds that run code.
 const UNIT_KINDS: &[&str] = &[".service", ".timer", ".socket", ".path"];
 /// systemctl verbs that make a unit run.
 const ENABLING_VERBS: &[&str] = &[
@@ -66,7 +53,7 @@ impl UnitEnable {
                     "Create or Modify System Process: Systemd Service",
                 )],
             ),
-            dirs: filter::globset(&UNIT_DIRS.iter().map(|s| s.to_string()).collect::<Vec<_>>())?,
+            dirs: filter::globset(&persistence::unit_dirs())?,
             written: Window::new(cap, window_ns),
         })
     }

@@ -175,7 +175,7 @@ fn parse_rules(file: &Path, text: &str) -> Result<(Vec<Rule>, Vec<String>), Vec<
         vec![err(
             None,
             None,
-            e.span().map(|s| line_of(text, s.start)),
+            e.span().map(|s| crate::config::line_of(text, s.start)),
             e.message().to_string(),
         )]
     })?;
@@ -187,7 +187,7 @@ fn parse_rules(file: &Path, text: &str) -> Result<(Vec<Rule>, Vec<String>), Vec<
         vec![err(
             rule,
             key,
-            inner.span().map(|s| line_of(text, s.start)),
+            inner.span().map(|s| crate::config::line_of(text, s.start)),
             inner.message().into(),
         )]
     })?;
@@ -234,12 +234,4 @@ fn split_rule_path(text: &str, path: &str) -> (Option<String>, Option<String>) {
         Some(id.unwrap_or_else(|| format!("rules[{idx}]"))),
         Some(key).filter(|k| !k.is_empty()),
     )
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
