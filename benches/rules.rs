@@ -160,6 +160,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             session_id: Some(3),
         }),
         cgroup_id: Some(42),
+        cgroup: None,
         parent,
         origin: Origin::Exec,
         chain_len,

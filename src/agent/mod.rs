@@ -41,6 +41,7 @@ use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
+use crate::model::container::Resolver;
 use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
@@ -429,7 +430,8 @@ fn fill_read_watch(cfg: &Config, kernel: &Kernel, stats: &Stats) -> Result<ReadW
 /// newest).
 fn seed_process_table(cfg: &Config, me: u32) -> (Enricher, usize) {
     let depth = cfg.process_table.ancestry_depth as usize;
-    let mut enricher = Enricher::new(cfg.process_table.max_entries as usize, depth);
+    let mut enricher =
+        Enricher::new(cfg.process_table.max_entries as usize, depth).with_cgroups(Resolver::host());
     let seeded = enricher.seed(Path::new("/proc"), me);
     (enricher, seeded)
 }

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::model::clock;
+use crate::model::container::{Cgroup, Resolver};
 use crate::model::event::{Creds, Image};
 
 /// Where a table entry came from.
@@ -42,6 +43,9 @@ pub struct Process {
     pub image: Arc<Image>,
     pub creds: Option<Creds>,
     pub cgroup_id: Option<u64>,
+    /// Who the cgroup is: a container, a systemd unit (shared by every
+    /// process of the cgroup; see [`crate::model::container`]).
+    pub cgroup: Option<Arc<Cgroup>>,
     pub parent: Option<Arc<Process>>,
     pub origin: Origin,
     /// Links in the parent chain below this one (0 = no parent).
@@ -69,7 +73,12 @@ impl Process {
     /// without a parent link: how the agent describes itself in its
     /// `rg-agent-loss` alerts. None for kernel threads and vanished pids.
     pub fn from_proc(proc_root: &Path, pid: u32) -> Option<Process> {
-        read_proc(proc_root, pid, clock::boot_to_wall_offset())
+        read_proc(
+            proc_root,
+            pid,
+            clock::boot_to_wall_offset(),
+            &mut Resolver::host(),
+        )
     }
 
     /// Link `parent` below a new process, cutting the chain at `depth`.
@@ -218,12 +227,14 @@ impl ProcTable {
 
     /// Seed from a procfs mount (normally `/proc`): every user-space
     /// process but `skip_pid` (the agent). Parents are linked when they
-    /// were seeded too. Returns how many entries were added.
+    /// were seeded too; each process's cgroup is resolved by `cgroups`.
+    /// Returns how many entries were added.
     pub fn seed_from_proc(
         &mut self,
         proc_root: &Path,
         skip_pid: u32,
         ancestry_depth: usize,
+        cgroups: &mut Resolver,
     ) -> usize {
         let offset = clock::boot_to_wall_offset();
         let mut found: Vec<Process> = match fs::read_dir(proc_root) {
@@ -231,7 +242,7 @@ impl ProcTable {
                 .filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
                 .filter(|pid| *pid != skip_pid)
-                .filter_map(|pid| read_proc(proc_root, pid, offset))
+                .filter_map(|pid| read_proc(proc_root, pid, offset, cgroups))
                 .collect(),
             Err(_) => return 0,
         };
@@ -253,7 +264,7 @@ impl ProcTable {
 }
 
 /// Read one /proc/PID; None for kernel threads and vanished processes.
-fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
+fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Option<Process> {
     const PF_KTHREAD: u64 = 0x0020_0000;
     let dir = root.join(pid.to_string());
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
@@ -299,6 +310,9 @@ fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
         _ => None,
     };
 
+    let cgroup = fs::read_to_string(dir.join("cgroup"))
+        .ok()
+        .and_then(|text| cgroups.from_proc_text(&text));
     Some(Process {
         pid,
         ppid,
@@ -313,7 +327,8 @@ fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
             truncated: Default::default(),
         }),
         creds,
-        cgroup_id: read_cgroup_id(&dir),
+        cgroup_id: cgroup.as_ref().map(|(id, _)| *id),
+        cgroup: cgroup.map(|(_, cg)| cg),
         parent: None,
         origin: Origin::Procfs,
         chain_len: 0,
@@ -328,15 +343,6 @@ fn read_audit_id(path: &Path) -> Option<u32> {
         .parse::<u32>()
         .ok()
         .filter(|v| *v != u32::MAX)
-}
-
-/// The cgroup v2 id is the inode number of the cgroup's directory.
-fn read_cgroup_id(dir: &Path) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let cg = fs::read_to_string(dir.join("cgroup")).ok()?;
-    let path = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let meta = fs::metadata(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))).ok()?;
-    Some(meta.ino())
 }
 
 /// Split a NUL-separated argv area: one trailing NUL ends the last
@@ -369,6 +375,7 @@ mod tests {
             }),
             creds: None,
             cgroup_id: None,
+            cgroup: None,
             parent,
             origin: Origin::Exec,
             chain_len,
@@ -443,7 +450,7 @@ mod tests {
     fn seeds_this_process_from_proc() {
         let me = std::process::id();
         let mut t = ProcTable::new(1 << 16);
-        let n = t.seed_from_proc(Path::new("/proc"), 0, 8);
+        let n = t.seed_from_proc(Path::new("/proc"), 0, 8, &mut Resolver::host());
         assert!(n > 0);
         let p = t.get(me).expect("own process seeded").clone();
         assert_eq!(p.origin, Origin::Procfs);
@@ -458,7 +465,7 @@ mod tests {
         assert_eq!(creds.euid, nix::unistd::geteuid().as_raw());
         // Skipping a pid works.
         let mut t2 = ProcTable::new(1 << 16);
-        t2.seed_from_proc(Path::new("/proc"), me, 8);
+        t2.seed_from_proc(Path::new("/proc"), me, 8, &mut Resolver::host());
         assert!(t2.get(me).is_none());
     }
 }

@@ -50,6 +50,10 @@ struct EventDoc<'a> {
     threat: Option<ThreatDoc<'a>>,
     agent: AgentMeta<'a>,
     host: HostMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<ContainerDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orchestrator: Option<OrchestratorDoc<'a>>,
     process: ProcessDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<IdDoc>,
@@ -422,11 +426,47 @@ struct ParentDoc<'a> {
 }
 
 #[derive(Serialize)]
+struct ContainerDoc<'a> {
+    id: &'a str,
+    runtime: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<NameDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct NameDoc<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct OrchestratorDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    resource: ResourceDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct ResourceDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct UnitDoc<'a> {
+    unit: &'a str,
+}
+
+#[derive(Serialize)]
 struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<RgAlert<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    systemd: Option<UnitDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -531,6 +571,8 @@ struct RgProcess<'a> {
     exe: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     cgroup_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup_path: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     login_uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -653,6 +695,8 @@ impl<'a> EventDoc<'a> {
             .and_then(|p| p.parent.as_deref())
             .filter(|pp| pp.pid == ppid);
         let creds = proc.and_then(|p| p.creds);
+        let cgroup = proc.and_then(|p| p.cgroup.as_deref());
+        let container = cgroup.and_then(|cg| cg.container.as_ref());
         let id = |v: u32| Some(IdDoc { id: v });
         let exit = match &ev.body {
             Body::Exit(b) => Some(b),
@@ -716,6 +760,18 @@ impl<'a> EventDoc<'a> {
             host: HostMeta {
                 hostname: &ctx.hostname,
             },
+            container: container.map(|c| ContainerDoc {
+                id: &c.id,
+                runtime: c.runtime.as_str(),
+                name: c.name.as_deref(),
+                image: c.image_name.as_deref().map(|name| NameDoc { name }),
+            }),
+            orchestrator: container
+                .and_then(|c| c.pod_uid.as_deref())
+                .map(|id| OrchestratorDoc {
+                    type_: "kubernetes",
+                    resource: ResourceDoc { type_: "pod", id },
+                }),
             process: ProcessDoc {
                 pid: ev.pid,
                 thread: ThreadDoc { id: ev.tid },
@@ -770,6 +826,11 @@ impl<'a> EventDoc<'a> {
                 process: proc.map(|p| RgProcess {
                     exe: &p.image.exe,
                     cgroup_id: p.cgroup_id,
+                    cgroup_path: p
+                        .cgroup
+                        .as_deref()
+                        .map(|cg| cg.path.as_str())
+                        .filter(|path| *path != "/"),
                     login_uid: p.creds.and_then(|c| c.login_uid),
                     session_id: p.creds.and_then(|c| c.session_id),
                     origin: match p.origin {
@@ -778,6 +839,9 @@ impl<'a> EventDoc<'a> {
                         Origin::Procfs => "procfs",
                     },
                 }),
+                systemd: cgroup
+                    .and_then(|cg| cg.systemd_unit.as_deref())
+                    .map(|unit| UnitDoc { unit }),
                 ancestry: proc
                     .filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0)
                     .map(|p| Ancestry {

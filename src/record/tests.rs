@@ -184,6 +184,33 @@ fn processes() -> Vec<Option<Arc<Process>>> {
     Arc::make_mut(&mut anon.image).name = String::new();
     let child = testkit::process(12, "/bin/cat", &["cat"], Some(Arc::new(anon)));
     out.push(Some(child));
+    // Containers and units: every name present, none, a pod, names that
+    // need escaping; a unit; the root cgroup (no fields).
+    let web = testkit::process(13, "/bin/busybox", &["sh"], Some(nginx.clone()));
+    out.push(Some(testkit::in_container(
+        &web,
+        "web-1",
+        "localhost/busy:1",
+    )));
+    for s in nasty() {
+        out.push(Some(testkit::in_container(&web, &s, &s)));
+        out.push(Some(testkit::in_unit(&web, &s)));
+    }
+    let mut bare = (*testkit::in_container(&web, "", "")).clone();
+    let mut cg = (**bare.cgroup.as_ref().unwrap()).clone();
+    let c = cg.container.as_mut().unwrap();
+    (c.name, c.image_name) = (None, None);
+    c.runtime = crate::model::container::Runtime::Containerd;
+    c.pod_uid = Some("0b6a5d2e-9c1f-4a8b-b3d4-1e2f3a4b5c6d".into());
+    cg.systemd_unit = Some("kubelet.service".into());
+    bare.cgroup = Some(Arc::new(cg));
+    out.push(Some(Arc::new(bare)));
+    let mut root = (*web).clone();
+    root.cgroup = Some(Arc::new(crate::model::container::Cgroup {
+        path: "/".into(),
+        ..Default::default()
+    }));
+    out.push(Some(Arc::new(root)));
     out
 }
 
@@ -706,6 +733,54 @@ fn testkit_events_match_the_serde_form() {
     ] {
         assert_same(&mut LineWriter::new(), &Record::Event(ev), &ctx);
     }
+}
+
+/// The container, orchestrator and unit members, exactly; none for a
+/// host process.
+#[test]
+fn container_and_unit_fields() {
+    let ctx = contexts().remove(0);
+    let line = |p: &Arc<Process>| -> serde_json::Value {
+        let mut out = Vec::new();
+        let ev = testkit::file(2, p, FileOp::Open, "/etc/cron.d/x");
+        LineWriter::new()
+            .write_line(&Record::Event(ev), &ctx, &mut out)
+            .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let host = testkit::process(5, "/bin/sh", &["sh"], None);
+    let v = line(&host);
+    for k in ["container", "orchestrator"] {
+        assert!(v.get(k).is_none(), "{v}");
+    }
+    assert!(v["rand_guard"].get("systemd").is_none(), "{v}");
+    assert!(
+        v["rand_guard"]["process"].get("cgroup_path").is_none(),
+        "{v}"
+    );
+
+    let v = line(&testkit::in_container(&host, "web-1", "localhost/busy:1"));
+    assert_eq!(
+        v["container"],
+        serde_json::json!({
+            "id": testkit::CONTAINER_ID,
+            "runtime": "podman",
+            "name": "web-1",
+            "image": {"name": "localhost/busy:1"},
+        })
+    );
+    assert!(v.get("orchestrator").is_none(), "{v}");
+    assert_eq!(
+        v["rand_guard"]["process"]["cgroup_path"],
+        format!("/libpod_parent/libpod-{}", testkit::CONTAINER_ID)
+    );
+
+    let v = line(&testkit::in_unit(&host, "cron.service"));
+    assert!(v.get("container").is_none(), "{v}");
+    assert_eq!(
+        v["rand_guard"]["systemd"],
+        serde_json::json!({"unit": "cron.service"})
+    );
 }
 
 /// Any text, control characters and every plane included.

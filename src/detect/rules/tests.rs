@@ -38,6 +38,7 @@ pub(super) fn process(
             session_id: None,
         }),
         cgroup_id: Some(7),
+        cgroup: None,
         parent,
         origin: Origin::Exec,
         chain_len,

@@ -154,6 +154,11 @@ impl Resolver {
         )
     }
 
+    /// A resolver that resolves nothing (tests, replay).
+    pub fn disabled() -> Resolver {
+        Resolver::new(None, PathBuf::new(), MetaRoots::default(), 1)
+    }
+
     pub fn new(
         root: Option<PathBuf>,
         proc_root: PathBuf,

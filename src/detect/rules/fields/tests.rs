@@ -50,6 +50,7 @@ fn process_name_falls_back_like_the_output() {
                 image: Arc::new(image),
                 creds: None,
                 cgroup_id: None,
+                cgroup: None,
                 parent: None,
                 origin: Origin::Fork,
                 chain_len: 0,
