@@ -2,6 +2,7 @@ use super::persistence::PERSISTENCE;
 use super::*;
 use crate::model::alert::Severity;
 use crate::model::event::{FileBody, FileOp, FileTruncation};
+use crate::testkit;
 use std::path::Path;
 
 fn file(op: FileOp, path: &str, result: i64) -> Event {
@@ -720,6 +721,61 @@ fn exclusions_drop_alerts_or_events_and_count_them() {
         body: file(FileOp::Open, "/etc/crontab", 0).body,
         ..ev
     }));
+}
+
+/// `in_container`, `container_name`, `container_image`, `systemd_unit`:
+/// a cron write in a container, in a unit and on the host.
+#[test]
+fn exclusions_by_container_and_unit() {
+    let stats = Arc::new(Stats::default());
+    let host = testkit::process(9, "/bin/sh", &["sh"], None);
+    let web = testkit::in_container(&host, "web-1", "localhost/busy:1");
+    let cron = testkit::in_unit(&host, "cron.service");
+    let by = |p: &Arc<crate::model::proctable::Process>| Event {
+        process: Some(p.clone()),
+        ..cron_write(9, 0)
+    };
+    let covers = |x: config::Exclusion| -> [bool; 3] {
+        let d = excluding(x, stats.clone());
+        [by(&host), by(&web), by(&cron)].map(|ev| d.excluded(&ev))
+    };
+    let x = |f: fn(&mut config::Exclusion)| {
+        let mut x = config::Exclusion::default();
+        f(&mut x);
+        x
+    };
+    assert_eq!(
+        covers(x(|x| x.in_container = Some(true))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.in_container = Some(false))),
+        [true, false, true]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_name = Some("web-*".into()))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_name = Some("db-*".into()))),
+        [false, false, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_image = Some("localhost/busy:*".into()))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.systemd_unit = Some("cron.service".into()))),
+        [false, false, true]
+    );
+    // Every field given must match.
+    assert_eq!(
+        covers(x(|x| {
+            x.in_container = Some(true);
+            x.path = Some("/etc/cron.d/**".into());
+        })),
+        [false, true, false]
+    );
 }
 
 #[test]
