@@ -330,7 +330,8 @@ impl Detector {
         }
     }
 }
-/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)".
+/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)", and
+/// ", in container web-1" before the `)` for a process in a container.
 struct Message<'a>(&'a RuleMeta, &'a Event);
 
 impl fmt::Display for Message<'_> {
@@ -350,9 +351,22 @@ impl fmt::Display for Message<'_> {
             write!(f, " ({}", ev.body.action())?;
         }
         match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
-            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {})", ev.pid),
-            _ => write!(f, " by pid {})", ev.pid),
+            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {}", ev.pid)?,
+            _ => write!(f, " by pid {}", ev.pid)?,
         }
+        // A path in a container is the container's file, not the host's:
+        // say whose (its name, else the short id).
+        let container = ev
+            .process
+            .as_deref()
+            .and_then(|p| p.cgroup.as_deref()?.container.as_ref());
+        if let Some(c) = container {
+            match &c.name {
+                Some(name) => write!(f, ", in container {name}")?,
+                None => write!(f, ", in container {}", &c.id[..12.min(c.id.len())])?,
+            }
+        }
+        write!(f, ")")
     }
 }
 

@@ -768,6 +768,14 @@ fn exclusions_by_container_and_unit() {
         covers(x(|x| x.systemd_unit = Some("cron.service".into()))),
         [false, false, true]
     );
+    // The alert message says whose /etc/cron.d it is.
+    let mut d = Detector::new(&config::Config::default(), "h", RuleSet::empty(), None).unwrap();
+    let mut out = Vec::new();
+    d.detect(&by(&web), &mut out);
+    assert_eq!(
+        out[0].message,
+        "Cron job written: /etc/cron.d/job (open by /bin/sh, pid 9, in container web-1)"
+    );
     // Every field given must match.
     assert_eq!(
         covers(x(|x| {
