@@ -45,6 +45,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
         }),
         cgroup_id: Some(1),
         cgroup: None,
+        ns: Some(NS),
         parent,
         origin: Origin::Exec,
         chain_len,
@@ -85,6 +86,7 @@ pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
             parent_start_ns: 0,
             creds: p.creds.unwrap(),
             cgroup_id: 1,
+            ns: crate::testkit::NS,
             argc: p.image.args.len() as u32,
         }),
     )
@@ -221,3 +223,12 @@ pub fn in_unit(p: &Arc<Process>, unit: &str) -> Arc<Process> {
     }));
     Arc::new(q)
 }
+
+/// Namespace ids of test execs: the ids a host's initial namespaces
+/// usually have.
+pub const NS: crate::model::event::Namespaces = crate::model::event::Namespaces {
+    pid: 4026531836,
+    mnt: 4026531841,
+    net: 4026531840,
+    uts: 4026531838,
+};

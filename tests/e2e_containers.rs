@@ -88,6 +88,23 @@ fn container_processes_carry_their_container_and_host_ones_none() {
         .find(|r| action(r) == "exec" && pid_of(r) == host_pid)
         .expect("host /bin/true exec");
     assert!(true_exec.get("container").is_none(), "{true_exec}");
+    // Namespaces: the host's are this test's own; the container's differ
+    // but for the network (podman's default here is its own too).
+    let ns = |r: &Value, k: &str| get(r, &format!("rand_guard.process.namespaces.{k}")).clone();
+    for (k, link) in [
+        ("mnt", "mnt"),
+        ("uts", "uts"),
+        ("net", "net"),
+        ("pid", "pid_for_children"),
+    ] {
+        let mine = std::fs::read_link(format!("/proc/self/ns/{link}")).unwrap();
+        let mine = mine.to_str().unwrap();
+        let id: u64 = mine[mine.find('[').unwrap() + 1..mine.len() - 1]
+            .parse()
+            .unwrap();
+        assert_eq!(ns(true_exec, k), json!(id), "{k}: {true_exec}");
+        assert_ne!(ns(exec, k), json!(id), "{k}: {exec}");
+    }
     // Every record of a process in this container names it, none other.
     for r in &records {
         if let Some(c) = r.get("container")

@@ -56,6 +56,12 @@ fn exec(
             parent_start_ns: BOOT + pstart_ms * 1_000_000,
             creds,
             cgroup_id: 4242,
+            ns: rand_guard::model::event::Namespaces {
+                pid: 4026531836,
+                mnt: 4026531841,
+                net: 4026531840,
+                uts: 4026531838,
+            },
         }),
     )
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::model::clock;
 use crate::model::container::{Cgroup, Resolver};
-use crate::model::event::{Creds, Image};
+use crate::model::event::{Creds, Image, Namespaces};
 
 /// Where a table entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct Process {
     /// Who the cgroup is: a container, a systemd unit (shared by every
     /// process of the cgroup; see [`crate::model::container`]).
     pub cgroup: Option<Arc<Cgroup>>,
+    /// Namespace ids at exec (or as /proc showed them at start-up).
+    pub ns: Option<Namespaces>,
     pub parent: Option<Arc<Process>>,
     pub origin: Origin,
     /// Links in the parent chain below this one (0 = no parent).
@@ -329,6 +331,7 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
         creds,
         cgroup_id: cgroup.as_ref().map(|(id, _)| *id),
         cgroup: cgroup.map(|(_, cg)| cg),
+        ns: read_namespaces(&dir),
         parent: None,
         origin: Origin::Procfs,
         chain_len: 0,
@@ -343,6 +346,23 @@ fn read_audit_id(path: &Path) -> Option<u32> {
         .parse::<u32>()
         .ok()
         .filter(|v| *v != u32::MAX)
+}
+
+/// `/proc/PID/ns/{pid_for_children,mnt,net,uts}`: `mnt:[4026531841]`.
+/// pid_for_children, as the kernel's exec record reports it.
+fn read_namespaces(dir: &Path) -> Option<Namespaces> {
+    let ns = dir.join("ns");
+    let id = |name: &str| -> Option<u32> {
+        let link = fs::read_link(ns.join(name)).ok()?;
+        let text = link.to_str()?;
+        text.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
+    };
+    Some(Namespaces {
+        pid: id("pid_for_children")?,
+        mnt: id("mnt")?,
+        net: id("net")?,
+        uts: id("uts")?,
+    })
 }
 
 /// Split a NUL-separated argv area: one trailing NUL ends the last
@@ -376,6 +396,7 @@ mod tests {
             creds: None,
             cgroup_id: None,
             cgroup: None,
+            ns: None,
             parent,
             origin: Origin::Exec,
             chain_len,

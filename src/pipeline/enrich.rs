@@ -120,6 +120,7 @@ impl Enricher {
                     creds: Some(b.creds),
                     cgroup_id: Some(b.cgroup_id),
                     cgroup: self.cgroups.lookup(b.cgroup_id, ev.pid),
+                    ns: Some(b.ns),
                     parent,
                     origin: Origin::Exec,
                     chain_len,
@@ -147,6 +148,7 @@ impl Enricher {
                     creds: forker.as_ref().and_then(|f| f.creds),
                     cgroup_id: forker.as_ref().and_then(|f| f.cgroup_id),
                     cgroup: forker.as_ref().and_then(|f| f.cgroup.clone()),
+                    ns: forker.as_ref().and_then(|f| f.ns),
                     parent,
                     origin: Origin::Fork,
                     chain_len,
@@ -229,6 +231,7 @@ mod tests {
                     ..Default::default()
                 },
                 cgroup_id: 9,
+                ns: crate::testkit::NS,
                 argc: 1,
             }),
         )

@@ -244,6 +244,19 @@ fn rand_guard(
             key!(w, "cgroup_path");
             w.str(&cg.path);
         }
+        if let Some(ns) = p.ns {
+            key!(w, "namespaces");
+            w.begin_object();
+            key!(w, "pid");
+            w.int(ns.pid);
+            key!(w, "mnt");
+            w.int(ns.mnt);
+            key!(w, "net");
+            w.int(ns.net);
+            key!(w, "uts");
+            w.int(ns.uts);
+            w.end_object();
+        }
         if let Some(v) = p.creds.and_then(|c| c.login_uid) {
             key!(w, "login_uid");
             w.int(v);

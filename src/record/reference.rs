@@ -455,6 +455,14 @@ struct ResourceDoc<'a> {
 }
 
 #[derive(Serialize)]
+struct NsDoc {
+    pid: u32,
+    mnt: u32,
+    net: u32,
+    uts: u32,
+}
+
+#[derive(Serialize)]
 struct UnitDoc<'a> {
     unit: &'a str,
 }
@@ -573,6 +581,8 @@ struct RgProcess<'a> {
     cgroup_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cgroup_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespaces: Option<NsDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     login_uid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -831,6 +841,12 @@ impl<'a> EventDoc<'a> {
                         .as_deref()
                         .map(|cg| cg.path.as_str())
                         .filter(|path| *path != "/"),
+                    namespaces: p.ns.map(|n| NsDoc {
+                        pid: n.pid,
+                        mnt: n.mnt,
+                        net: n.net,
+                        uts: n.uts,
+                    }),
                     login_uid: p.creds.and_then(|c| c.login_uid),
                     session_id: p.creds.and_then(|c| c.session_id),
                     origin: match p.origin {

@@ -453,6 +453,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             parent_start_ns: 2,
             creds,
             cgroup_id: 3,
+            ns: crate::testkit::NS,
             argc: 2,
         }));
         out.push(Body::Fork(ForkBody {
@@ -492,6 +493,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             parent_start_ns: 2,
             creds,
             cgroup_id: 3,
+            ns: crate::testkit::NS,
             argc: 1,
         }));
     }

@@ -7,7 +7,7 @@ use super::ReplayError;
 use super::json::*;
 use crate::config::ANCESTRY_DEPTH_MAX;
 use crate::model::container::{Cgroup, Container, Runtime};
-use crate::model::event::{Creds, Image, Truncation};
+use crate::model::event::{Creds, Image, Namespaces, Truncation};
 use crate::model::proctable::{Origin, Process};
 
 /// The process context of a record.
@@ -162,6 +162,15 @@ pub(super) fn context(
         creds,
         cgroup_id: rgp.get("cgroup_id", unsigned::<u64>)?,
         cgroup: cgroup(root, rg, &rgp)?.map(Arc::new),
+        ns: match rgp.obj("namespaces")? {
+            Some(n) => Some(Namespaces {
+                pid: n.need("pid", unsigned::<u32>)?,
+                mnt: n.need("mnt", unsigned::<u32>)?,
+                net: n.need("net", unsigned::<u32>)?,
+                uts: n.need("uts", unsigned::<u32>)?,
+            }),
+            None => None,
+        },
         parent: up,
         origin,
         chain_len: len,
@@ -184,6 +193,7 @@ fn linked(pid: u32, image: Image, start: u64) -> Process {
         creds: None,
         cgroup_id: None,
         cgroup: None,
+        ns: None,
         parent: None,
         // Not written for parents; nothing reads it from them.
         origin: Origin::Exec,

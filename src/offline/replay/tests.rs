@@ -254,6 +254,7 @@ mod live {
                 parent_start_ns: boot(pstart_ms),
                 creds,
                 cgroup_id: 77,
+                ns: crate::testkit::NS,
                 argc: args.len() as u32,
             }),
         )

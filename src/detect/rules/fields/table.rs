@@ -346,6 +346,30 @@ pub static FIELDS: &[Field] = &[
         }),
     },
     Field {
+        name: "rand_guard.process.namespaces.pid",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.pid))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.mnt",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.mnt))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.net",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.net))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.uts",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.uts))),
+    },
+    Field {
         name: "container.id",
         kind: Kind::Str,
         actions: ALL,

@@ -51,6 +51,7 @@ fn process_name_falls_back_like_the_output() {
                 creds: None,
                 cgroup_id: None,
                 cgroup: None,
+                ns: None,
                 parent: None,
                 origin: Origin::Fork,
                 chain_len: 0,
