@@ -31,6 +31,8 @@ mod reference;
 #[cfg(test)]
 mod reference_loss;
 #[cfg(test)]
+mod reference_process;
+#[cfg(test)]
 mod tests;
 
 use cache::{ParentCache, Recent};

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
@@ -18,7 +19,7 @@ use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
     Truncation,
 };
-use crate::model::proctable::{Origin, Process};
+use crate::model::proctable::Process;
 
 /// The record as serde_json wrote it, with the newline.
 pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {
@@ -426,48 +427,6 @@ struct ParentDoc<'a> {
 }
 
 #[derive(Serialize)]
-struct ContainerDoc<'a> {
-    id: &'a str,
-    runtime: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<NameDoc<'a>>,
-}
-
-#[derive(Serialize)]
-struct NameDoc<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct OrchestratorDoc<'a> {
-    #[serde(rename = "type")]
-    type_: &'static str,
-    resource: ResourceDoc<'a>,
-}
-
-#[derive(Serialize)]
-struct ResourceDoc<'a> {
-    #[serde(rename = "type")]
-    type_: &'static str,
-    id: &'a str,
-}
-
-#[derive(Serialize)]
-struct NsDoc {
-    pid: u32,
-    mnt: u32,
-    net: u32,
-    uts: u32,
-}
-
-#[derive(Serialize)]
-struct UnitDoc<'a> {
-    unit: &'a str,
-}
-
-#[derive(Serialize)]
 struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<RgAlert<'a>>,
@@ -570,25 +529,6 @@ impl Serialize for Evidence {
         }
         .serialize(s)
     }
-}
-
-#[derive(Serialize)]
-struct RgProcess<'a> {
-    /// What /proc/PID/exe shows: the file the kernel runs.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    exe: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup_path: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    namespaces: Option<NsDoc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login_uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<u32>,
-    /// How the agent learned this context: exec, fork or procfs.
-    origin: &'static str,
 }
 
 #[derive(Serialize)]
@@ -770,18 +710,8 @@ impl<'a> EventDoc<'a> {
             host: HostMeta {
                 hostname: &ctx.hostname,
             },
-            container: container.map(|c| ContainerDoc {
-                id: &c.id,
-                runtime: c.runtime.as_str(),
-                name: c.name.as_deref(),
-                image: c.image_name.as_deref().map(|name| NameDoc { name }),
-            }),
-            orchestrator: container
-                .and_then(|c| c.pod_uid.as_deref())
-                .map(|id| OrchestratorDoc {
-                    type_: "kubernetes",
-                    resource: ResourceDoc { type_: "pod", id },
-                }),
+            container: container.map(ContainerDoc::of),
+            orchestrator: container.and_then(OrchestratorDoc::of),
             process: ProcessDoc {
                 pid: ev.pid,
                 thread: ThreadDoc { id: ev.tid },
@@ -833,28 +763,7 @@ impl<'a> EventDoc<'a> {
                     path_source: if f.resolved { "dentry" } else { "name" },
                     watched_path: f.watched.as_deref(),
                 }),
-                process: proc.map(|p| RgProcess {
-                    exe: &p.image.exe,
-                    cgroup_id: p.cgroup_id,
-                    cgroup_path: p
-                        .cgroup
-                        .as_deref()
-                        .map(|cg| cg.path.as_str())
-                        .filter(|path| *path != "/"),
-                    namespaces: p.ns.map(|n| NsDoc {
-                        pid: n.pid,
-                        mnt: n.mnt,
-                        net: n.net,
-                        uts: n.uts,
-                    }),
-                    login_uid: p.creds.and_then(|c| c.login_uid),
-                    session_id: p.creds.and_then(|c| c.session_id),
-                    origin: match p.origin {
-                        Origin::Exec => "exec",
-                        Origin::Fork => "fork",
-                        Origin::Procfs => "procfs",
-                    },
-                }),
+                process: proc.map(RgProcess::of),
                 systemd: cgroup
                     .and_then(|cg| cg.systemd_unit.as_deref())
                     .map(|unit| UnitDoc { unit }),
