@@ -313,7 +313,10 @@ impl Detection {
     ) -> Result<Self, AgentError> {
         let filter =
             Filter::new(&with_also_watched(&cfg.file, also)).map_err(AgentError::Filter)?;
-        let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        let (ctx, warning) = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        if let Some(w) = warning {
+            eprintln!("rand-guard: warning: {w}");
+        }
         // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
         hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
         let rules = RuleSet::load_dir(&cfg.rules.dir)?;

@@ -61,13 +61,62 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_host(ancestry_depth: usize) -> Self {
-        Context {
-            hostname: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+    /// The host's context; a warning when the host's name could not be
+    /// read and this UTS namespace's is used instead.
+    pub fn from_host(ancestry_depth: usize) -> (Self, Option<String>) {
+        let (hostname, warning) = host_name(std::path::Path::new("/proc"));
+        let ctx = Context {
+            hostname,
             agent_version: env!("CARGO_PKG_VERSION"),
             ancestry_depth,
+        };
+        (ctx, warning)
+    }
+}
+
+/// The host's name: the one of PID 1's UTS namespace. In a container
+/// started with the host's pids (`--pid=host`) but its own UTS namespace,
+/// our own name is the container's (its id, for podman); PID 1 is the
+/// host's init, whose namespace names the host. Entering it takes
+/// CAP_SYS_ADMIN and is done on a short-lived thread (setns changes only
+/// the calling thread's UTS namespace), once at start.
+pub fn host_name(proc_root: &std::path::Path) -> (String, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let own = || {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let ns = |pid: &str| std::fs::metadata(proc_root.join(pid).join("ns/uts")).map(|m| m.ino());
+    match (ns("self"), ns("1")) {
+        (Ok(me), Ok(init)) if me != init => {}
+        // Same namespace, or PID 1's is not visible: ours is the host's
+        // as far as we can tell.
+        _ => return (own(), None),
+    }
+    let path = proc_root.join("1/ns/uts");
+    let entered = std::fs::File::open(&path)
+        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        .and_then(|f| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWUTS)?;
+                    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned())
+                })
+                .join()
+                .unwrap_or(Err(nix::Error::EINVAL))
+            })
+        });
+    match entered {
+        Ok(name) => (name, None),
+        Err(e) => {
+            let name = own();
+            let why = format!(
+                "host.hostname: cannot enter the host's UTS namespace ({}: {e}); \
+                 using this namespace's name {name:?} (run the container with --uts=host)",
+                path.display()
+            );
+            (name, Some(why))
         }
     }
 }

@@ -840,3 +840,37 @@ proptest! {
         same_bytes(&mut lines, &Record::Alert(alert), &ctx).map_err(TestCaseError::fail)?;
     }
 }
+
+/// PID 1 in our own UTS namespace: our name. In another one we cannot
+/// enter (a plain file here): our name and a warning that says so.
+#[test]
+fn host_name_is_pid_1_namespaces() {
+    let own = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        super::host_name(std::path::Path::new("/proc")),
+        (own.clone(), None)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for pid in ["self", "1"] {
+        std::fs::create_dir_all(dir.path().join(pid).join("ns")).unwrap();
+    }
+    let uts = |pid: &str| dir.path().join(pid).join("ns/uts");
+    std::fs::write(uts("self"), "").unwrap();
+    std::fs::hard_link(uts("self"), uts("1")).unwrap();
+    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::write(uts("1"), "").unwrap();
+    let (name, warning) = super::host_name(dir.path());
+    assert_eq!(name, own);
+    let w = warning.unwrap();
+    assert!(
+        w.starts_with(&format!(
+            "host.hostname: cannot enter the host's UTS namespace ({}: EINVAL",
+            uts("1").display()
+        )) && w.ends_with("(run the container with --uts=host)"),
+        "{w}"
+    );
+}
