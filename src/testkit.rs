@@ -206,6 +206,7 @@ pub fn in_container(p: &Arc<Process>, name: &str, image: &str) -> Arc<Process> {
             name: Some(name.into()),
             image_name: Some(image.into()),
             pod_uid: None,
+            upper_dir: None,
         }),
         systemd_unit: None,
     }));

@@ -120,3 +120,59 @@ fn container_processes_carry_their_container_and_host_ones_none() {
         "{health}"
     );
 }
+
+/// rg-container-drift: a copy of busybox made in the container (as
+/// /tmp/echo, the applet it runs) and run
+/// there alerts; the image's own busybox, run before and after, does not.
+#[test]
+fn a_program_written_in_a_container_and_run_there_is_drift() {
+    let test = "a_program_written_in_a_container_and_run_there_is_drift";
+    if !privileged(test) {
+        return;
+    }
+    let Some(mut pm) = Podman::new(test) else {
+        return;
+    };
+    let name = common::unique("drift");
+    let image = pm.busybox_image(&format!("localhost/{name}:1"));
+    let agent = Agent::start(CONFIG);
+    let id = pm.start(&name, &image, &["/bin/sleep", "600"]);
+    let sh = |script: &str| pm.run(&["exec", &name, "/bin/sh", "-c", script]);
+    sh("/bin/echo image");
+    sh("/bin/cp /bin/busybox /tmp/echo && /tmp/echo drift");
+    sh("/bin/echo image-again");
+    agent.wait_for("the drift alert", |r| {
+        is_alert(r, "rg-container-drift") && get(r, "container.id") == id.as_str()
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let drift: Vec<&Value> = records
+        .iter()
+        .filter(|r| is_alert(r, "rg-container-drift") && get(r, "container.id") == id.as_str())
+        .collect();
+    assert_eq!(drift.len(), 1, "{drift:#?}");
+    let a = drift[0];
+    assert_eq!(get(a, "process.executable"), "/tmp/echo");
+    assert_eq!(get(a, "process.args"), &json!(["/tmp/echo", "drift"]));
+    assert_eq!(get(a, "container.name"), name.as_str());
+    assert_eq!(
+        get(a, "rule.name"),
+        "Program not in the container's image run"
+    );
+    let msg = get(a, "message").as_str().unwrap();
+    assert!(
+        msg.starts_with("Program not in the container's image run (exec by /tmp/echo, pid ")
+            && msg.ends_with(&format!(", in container {name})")),
+        "{msg}"
+    );
+    // The image's echo ran in the same container: an exec, no alert.
+    let echoes = records
+        .iter()
+        .filter(|r| {
+            action(r) == "exec"
+                && get(r, "container.id") == id.as_str()
+                && get(r, "process.executable") == "/bin/echo"
+        })
+        .count();
+    assert_eq!(echoes, 2);
+}

@@ -69,7 +69,10 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     assert_eq!(ids, BUILTIN_IDS[2..10]);
     assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[10..15]);
     assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
-    assert_eq!(BUILTIN_IDS[17..], [crate::detect::LOSS_ID]);
+    assert_eq!(
+        BUILTIN_IDS[17..],
+        [crate::detect::LOSS_ID, super::drift::ID]
+    );
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());

@@ -314,7 +314,7 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
 
     let cgroup = fs::read_to_string(dir.join("cgroup"))
         .ok()
-        .and_then(|text| cgroups.from_proc_text(&text));
+        .and_then(|text| cgroups.from_proc_text(&text, pid));
     Some(Process {
         pid,
         ppid,

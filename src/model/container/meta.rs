@@ -86,6 +86,23 @@ pub fn names(roots: &MetaRoots, runtime: Runtime, id: &str) -> Result<Names, Met
     }
 }
 
+/// The `upperdir=` of the overlay mounted at `/` in a mountinfo text.
+pub fn upper_dir(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        if left.split(' ').nth(4)? != "/" {
+            return None;
+        }
+        let mut f = right.split(' ');
+        if f.next()? != "overlay" {
+            return None;
+        }
+        let opts = f.nth(1)?;
+        let dir = opts.split(',').find_map(|o| o.strip_prefix("upperdir="))?;
+        Some(dir.replace("\\040", " "))
+    })
+}
+
 /// Read at most `cap` bytes; None when the file does not exist.
 fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, MetaError> {
     let f = match fs::File::open(path) {

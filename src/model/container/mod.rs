@@ -74,6 +74,12 @@ pub struct Container {
     pub image_name: Option<String>,
     /// Kubernetes pod uid, when the cgroup sits in a pod.
     pub pod_uid: Option<String>,
+    /// The overlay upper directory of the container's root (a host
+    /// path): what was written in the container since it started. From
+    /// the mountinfo of its processes' first execs (see
+    /// [`UPPER_TRIES`]); None until found, or when the root is no
+    /// overlay.
+    pub upper_dir: Option<String>,
 }
 
 /// One cgroup, as the agent describes the processes in it.
@@ -102,6 +108,7 @@ impl Cgroup {
                 name: names.name,
                 image_name: names.image_name,
                 pod_uid: info.pod_uid,
+                upper_dir: None,
             }
         });
         let cg = Cgroup {
@@ -123,9 +130,18 @@ pub struct Counters {
     pub metadata_errors: u64,
 }
 
+/// Execs of a container whose mountinfo is read for its upper directory
+/// until one names it: the first exec in a new container is often the
+/// runtime's own (runc's init, before it enters the container's root),
+/// and a container whose root is no overlay must not cost a read per
+/// exec for ever.
+pub const UPPER_TRIES: u8 = 4;
+
 struct Entry {
     cg: Arc<Cgroup>,
     last_used: u64,
+    /// Reads of a process's mountinfo left to find the upper directory.
+    upper_tries: u8,
 }
 
 /// The bounded cgroup id → [`Cgroup`] cache and how it fills.
@@ -193,6 +209,13 @@ impl Resolver {
         self.tick += 1;
         if let Some(e) = self.cache.get_mut(&id) {
             e.last_used = self.tick;
+            if e.upper_tries > 0 {
+                e.upper_tries -= 1;
+                if let Some(cg) = with_upper(&self.proc_root, &e.cg, pid) {
+                    e.cg = Arc::new(cg);
+                    e.upper_tries = 0;
+                }
+            }
             return Some(e.cg.clone());
         }
         let root = self.root.clone()?;
@@ -203,19 +226,19 @@ impl Resolver {
             self.counters.unresolved += 1;
             return None;
         };
-        Some(self.insert(id, &path))
+        Some(self.insert(id, &path, pid))
     }
 
     /// The cgroup of a /proc/PID/cgroup text (seeding from /proc): its id
     /// and identity. None on a v1-only host or a vanished cgroup.
-    pub fn from_proc_text(&mut self, text: &str) -> Option<(u64, Arc<Cgroup>)> {
+    pub fn from_proc_text(&mut self, text: &str, pid: u32) -> Option<(u64, Arc<Cgroup>)> {
         let root = self.root.as_ref()?;
         let p = path::v2_path(text)?;
         let id = fs::metadata(join(root, p)).ok()?.ino();
         if let Some(e) = self.cache.get(&id) {
             return Some((id, e.cg.clone()));
         }
-        Some((id, self.insert(id, p)))
+        Some((id, self.insert(id, p, pid)))
     }
 
     fn path_from_proc(&self, root: &Path, id: u64, pid: u32) -> Option<String> {
@@ -238,13 +261,20 @@ impl Resolver {
         self.walked.remove(&id)
     }
 
-    fn insert(&mut self, id: u64, path: &str) -> Arc<Cgroup> {
+    fn insert(&mut self, id: u64, path: &str, pid: u32) -> Arc<Cgroup> {
         if self.cache.len() >= self.max_entries {
             self.evict();
         }
-        let (cg, err) = Cgroup::from_path(path, &self.roots);
+        let (mut cg, err) = Cgroup::from_path(path, &self.roots);
         if err.is_some() {
             self.counters.metadata_errors += 1;
+        }
+        let mut upper_tries = 0;
+        if cg.container.is_some() {
+            match with_upper(&self.proc_root, &cg, pid) {
+                Some(found) => cg = found,
+                None => upper_tries = UPPER_TRIES - 1,
+            }
         }
         let cg = Arc::new(cg);
         self.cache.insert(
@@ -252,6 +282,7 @@ impl Resolver {
             Entry {
                 cg: cg.clone(),
                 last_used: self.tick,
+                upper_tries,
             },
         );
         cg
@@ -274,6 +305,16 @@ impl Resolver {
             self.counters.evictions += 1;
         }
     }
+}
+
+/// `cg` with its container's upper directory, as the mountinfo of `pid`
+/// (a process in it) names it; None when it does not.
+fn with_upper(proc_root: &Path, cg: &Cgroup, pid: u32) -> Option<Cgroup> {
+    let text = fs::read_to_string(proc_root.join(pid.to_string()).join("mountinfo")).ok()?;
+    let upper = meta::upper_dir(&text)?;
+    let mut cg = cg.clone();
+    cg.container.as_mut()?.upper_dir = Some(upper);
+    Some(cg)
 }
 
 /// `root` + an absolute cgroup path.

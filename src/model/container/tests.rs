@@ -290,6 +290,32 @@ fn docker_names_from_config() {
     assert!(meta::names(&roots, Runtime::Docker, ID).is_err());
 }
 
+/// A container's root as its mountinfo shows it (a space in the path).
+const MOUNTINFO: &str = "\
+22 1 0:21 / /proc rw - proc proc rw
+82 54 0:41 / / rw,relatime - overlay overlay rw,lowerdir=/l/A:/l/B,\
+upperdir=/var/lib/containers/storage/overlay/ab\\040cd/diff,workdir=/w,uuid=on
+83 82 0:42 / /dev rw - tmpfs tmpfs rw
+";
+
+#[test]
+fn upper_dir_of_the_root_overlay() {
+    assert_eq!(
+        meta::upper_dir(MOUNTINFO).as_deref(),
+        Some("/var/lib/containers/storage/overlay/ab cd/diff")
+    );
+    // The host's root, and an overlay mounted elsewhere: none.
+    assert_eq!(
+        meta::upper_dir("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"),
+        None
+    );
+    assert_eq!(
+        meta::upper_dir("9 1 0:4 / /mnt rw - overlay overlay rw,upperdir=/u\n"),
+        None
+    );
+    assert_eq!(meta::upper_dir("garbage\n\n - \n"), None);
+}
+
 /// A fake cgroup2 tree and /proc: the ids are the directories' inodes,
 /// as on the real mount.
 struct Fake {
@@ -322,6 +348,7 @@ impl Fake {
         let d = self.proc_root.join(pid.to_string());
         fs::create_dir_all(&d).unwrap();
         fs::write(d.join("cgroup"), format!("1:name=systemd:/x\n0::{path}\n")).unwrap();
+        fs::write(d.join("mountinfo"), MOUNTINFO).unwrap();
     }
     fn resolver(&self, max: usize) -> Resolver {
         Resolver::new(
@@ -351,6 +378,7 @@ fn resolves_from_proc_then_from_cache() {
                 name: Some("web-1".into()),
                 image_name: Some("localhost/busy:1".into()),
                 pod_uid: None,
+                upper_dir: Some("/var/lib/containers/storage/overlay/ab cd/diff".into()),
             }),
             systemd_unit: None,
         }
@@ -464,14 +492,55 @@ fn proc_text_seeding_and_v1_only_hosts() {
     let path = "/system.slice/cron.service";
     let id = f.cgroup(path);
     let mut r = f.resolver(16);
-    let (got, cg) = r.from_proc_text(&format!("3:cpu:/x\n0::{path}\n")).unwrap();
+    let (got, cg) = r
+        .from_proc_text(&format!("3:cpu:/x\n0::{path}\n"), 1)
+        .unwrap();
     assert_eq!(
         (got, cg.systemd_unit.as_deref()),
         (id, Some("cron.service"))
     );
-    assert!(r.from_proc_text("3:cpu:/x\n").is_none());
+    assert!(r.from_proc_text("3:cpu:/x\n", 1).is_none());
     // No cgroup2 mount: no attribution, nothing counted as unresolved.
     let mut v1 = Resolver::new(None, f.proc_root.clone(), f.roots.clone(), 4);
     assert!(v1.lookup(id, 1).is_none());
     assert_eq!(v1.counters(), Counters::default());
+}
+
+/// The first exec in a container is often the runtime's, outside the
+/// container's root: the upper directory is looked for at the next execs,
+/// a bounded number of times.
+#[test]
+fn upper_dir_is_found_at_a_later_exec_or_given_up() {
+    let f = Fake::new();
+    let path = format!("/libpod_parent/libpod-{ID}");
+    let id = f.cgroup(&path);
+    f.process(40, &path);
+    fs::write(
+        f.proc_root.join("40/mountinfo"),
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n",
+    )
+    .unwrap();
+    f.process(41, &path);
+    let mut r = f.resolver(16);
+    let upper = |cg: &Cgroup| cg.container.as_ref().unwrap().upper_dir.clone();
+    assert_eq!(upper(&r.lookup(id, 40).unwrap()), None);
+    let later = r.lookup(id, 41).unwrap();
+    assert_eq!(
+        upper(&later).as_deref(),
+        Some("/var/lib/containers/storage/overlay/ab cd/diff")
+    );
+    // Found: the entry keeps it, whoever execs next.
+    assert!(Arc::ptr_eq(&later, &r.lookup(id, 40).unwrap()));
+
+    // Never found: UPPER_TRIES reads in all, then none.
+    let other = format!("/libpod_parent/libpod-{}", "e".repeat(64));
+    let id2 = f.cgroup(&other);
+    f.process(50, &other);
+    let mi = f.proc_root.join("50/mountinfo");
+    fs::write(&mi, "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n").unwrap();
+    for _ in 0..UPPER_TRIES {
+        assert_eq!(upper(&r.lookup(id2, 50).unwrap()), None);
+    }
+    fs::write(&mi, MOUNTINFO).unwrap();
+    assert_eq!(upper(&r.lookup(id2, 50).unwrap()), None, "gave up");
 }

@@ -315,6 +315,8 @@ fn cgroup(root: &Obj<'_>, rg: &Obj<'_>, rgp: &Obj<'_>) -> Result<Option<Cgroup>,
                 name: c.get("name", owned)?,
                 image_name,
                 pod_uid,
+                // Not written: the drift detection reads it live only.
+                upper_dir: None,
             })
         }
     };
