@@ -74,10 +74,12 @@ impl Context {
     }
 }
 
-/// The host's name: the one of PID 1's UTS namespace. In a container
-/// started with the host's pids (`--pid=host`) but its own UTS namespace,
-/// our own name is the container's (its id, for podman); PID 1 is the
-/// host's init, whose namespace names the host. Entering it takes
+/// The host's name: the one of the host's UTS namespace, PID 1's (the
+/// host's init), or kthreadd's (PID 2: kernel threads run in the kernel's
+/// initial namespaces) where PID 1's is not open to us (an init that is
+/// not dumpable). In a container started with the host's pids
+/// (`--pid=host`) but its own UTS namespace, our own name is the
+/// container's (its id, for podman). Entering the host's takes
 /// CAP_SYS_ADMIN and is done on a short-lived thread (setns changes only
 /// the calling thread's UTS namespace), once at start.
 pub fn host_name(proc_root: &std::path::Path) -> (String, Option<String>) {
@@ -88,13 +90,17 @@ pub fn host_name(proc_root: &std::path::Path) -> (String, Option<String>) {
             .unwrap_or_default()
     };
     let ns = |pid: &str| std::fs::metadata(proc_root.join(pid).join("ns/uts")).map(|m| m.ino());
-    match (ns("self"), ns("1")) {
-        (Ok(me), Ok(init)) if me != init => {}
-        // Same namespace, or PID 1's is not visible: ours is the host's
-        // as far as we can tell.
-        _ => return (own(), None),
+    let Some((host, host_ns)) = ["1", "2"]
+        .into_iter()
+        .find_map(|pid| Some((pid, ns(pid).ok()?)))
+    else {
+        // Neither is visible: ours is the host's as far as we can tell.
+        return (own(), None);
+    };
+    if ns("self").is_ok_and(|me| me == host_ns) {
+        return (own(), None);
     }
-    let path = proc_root.join("1/ns/uts");
+    let path = proc_root.join(host).join("ns/uts");
     let entered = std::fs::File::open(&path)
         .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
         .and_then(|f| {

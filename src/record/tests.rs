@@ -841,8 +841,9 @@ proptest! {
     }
 }
 
-/// PID 1 in our own UTS namespace: our name. In another one we cannot
-/// enter (a plain file here): our name and a warning that says so.
+/// PID 1 (else PID 2) in our own UTS namespace: our name. In another one
+/// we cannot enter (a plain file here): our name and a warning that says
+/// so.
 #[test]
 fn host_name_is_pid_1_namespaces() {
     let own = nix::unistd::gethostname()
@@ -862,6 +863,12 @@ fn host_name_is_pid_1_namespaces() {
     std::fs::hard_link(uts("self"), uts("1")).unwrap();
     assert_eq!(super::host_name(dir.path()), (own.clone(), None));
     std::fs::remove_file(uts("1")).unwrap();
+    std::fs::write(uts("1"), "").unwrap();
+    // PID 1's namespace not visible: PID 2's decides, the same as ours.
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::create_dir_all(dir.path().join("2/ns")).unwrap();
+    std::fs::hard_link(uts("self"), uts("2")).unwrap();
+    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
     std::fs::write(uts("1"), "").unwrap();
     let (name, warning) = super::host_name(dir.path());
     assert_eq!(name, own);
