@@ -8,11 +8,13 @@
 # privileged container as docs/containers.md says (host pids, its own UTS
 # namespace: host.hostname must still be the host's), starts a workload in
 # a second, ordinary container (busybox, imported from a local rootfs: no
-# registry), runs /bin/true on the host and writes a cron job inside the
-# workload container, then checks the records with jq: the host's exec has
-# no container fields and the host's name; the workload's exec and the
-# cron alert carry podman's id, the container's name and its image; every
-# user-space process of the host was seeded from /proc. On any exit it
+# registry), runs /bin/true on the host, writes a cron job inside the
+# workload container and runs a program copied in there, then checks the
+# records with jq: the host's exec has no container fields and the host's
+# name; the workload's exec and the cron alert carry podman's id, the
+# container's name and its image; the copied program raised
+# rg-container-drift; every user-space process of the host was seeded
+# from /proc. On any exit it
 # removes the containers and images it made. The last line reads
 # "container-smoke: N passed, M failed".
 set -eu
@@ -93,6 +95,7 @@ podman run -d --name "$AGENT" \
 	-v /sys/fs/cgroup:/sys/fs/cgroup:ro \
 	-v /var/lib/containers/storage/overlay-containers:/var/lib/containers/storage/overlay-containers:ro \
 	-v /var/lib/containers/storage/overlay-images:/var/lib/containers/storage/overlay-images:ro \
+	-v /var/lib/containers/storage/overlay:/var/lib/containers/storage/overlay:ro \
 	-v "$TMP/log":/var/log/rand-guard \
 	"$IMAGE" >/dev/null
 i=0
@@ -120,6 +123,9 @@ ok "seeded $seeded processes from the host's /proc ($users user-space processes 
 # --- the workload ----------------------------------------------------------
 ID=$(podman run -d --name "$WORK" "$WORK_IMAGE" /bin/sleep 600)
 podman exec "$WORK" /bin/sh -c "echo '* * * * * root true' > /etc/cron.d/$TAG"
+# A program the image did not have, run in the container (busybox copied
+# under the applet's name).
+podman exec "$WORK" /bin/sh -c "cp /bin/busybox /tmp/echo && /tmp/echo drift" >/dev/null
 /bin/true &
 TRUE_PID=$!
 wait "$TRUE_PID"
@@ -155,6 +161,10 @@ got=$(jq -c --arg id "$ID" 'select(.record_type == "alert" and .rule.id == "rg-p
 expect=$(jq -nc --arg p "/etc/cron.d/$TAG" --argjson c "$want" --arg host "$HOST" '[$p, $c, $host]')
 [ "$got" = "$expect" ] || fail "cron alert: $got, expected $expect"
 ok "cron job in the workload raised rg-persist-cron naming $WORK"
+
+got=$(jq -c --arg id "$ID" 'select(.record_type == "alert" and .rule.id == "rg-container-drift" and .container.id == $id) | .process.executable' "$OUT" | head -1)
+[ "$got" = '"/tmp/echo"' ] || fail "no rg-container-drift alert for /tmp/echo in $WORK (got: $got)"
+ok "a program written in the workload and run there raised rg-container-drift"
 
 errors=$(jq -s '[.[] | select(.record_type == "health")] | last | .rand_guard.health.container_metadata_errors_total' "$OUT")
 [ "$errors" = 0 ] || fail "container_metadata_errors_total is $errors"
