@@ -211,20 +211,7 @@ impl ProcTable {
 
     /// O(n) once per max/8 inserts: amortized O(1).
     fn evict(&mut self) {
-        let n = (self.max_entries / 8).max(1);
-        let mut ages: Vec<(u64, u32)> = self
-            .map
-            .iter()
-            .map(|(pid, e)| (e.last_used, *pid))
-            .collect();
-        if ages.len() > n {
-            ages.select_nth_unstable(n - 1);
-            ages.truncate(n);
-        }
-        for (_, pid) in ages {
-            self.map.remove(&pid);
-            self.evictions += 1;
-        }
+        self.evictions += evict_eighth(&mut self.map, self.max_entries, |e| e.last_used);
     }
 
     /// Seed from a procfs mount (normally `/proc`): every user-space
@@ -263,6 +250,25 @@ impl ProcTable {
         }
         added
     }
+}
+
+/// Remove the least recently used eighth of a cache bounded at `max`
+/// (`last_used` of each value: a tick); returns how many went.
+pub(crate) fn evict_eighth<K: Copy + Eq + std::hash::Hash + Ord, V>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    last_used: impl Fn(&V) -> u64,
+) -> u64 {
+    let n = (max / 8).max(1);
+    let mut ages: Vec<(u64, K)> = map.iter().map(|(k, v)| (last_used(v), *k)).collect();
+    if ages.len() > n {
+        ages.select_nth_unstable(n - 1);
+        ages.truncate(n);
+    }
+    for (_, k) in &ages {
+        map.remove(k);
+    }
+    ages.len() as u64
 }
 
 /// Read one /proc/PID; None for kernel threads and vanished processes.

@@ -290,20 +290,10 @@ impl Resolver {
 
     /// The least recently used eighth: O(n) once per n/8 inserts.
     fn evict(&mut self) {
-        let n = (self.max_entries / 8).max(1);
-        let mut ages: Vec<(u64, u64)> = self
-            .cache
-            .iter()
-            .map(|(id, e)| (e.last_used, *id))
-            .collect();
-        if ages.len() > n {
-            ages.select_nth_unstable(n - 1);
-            ages.truncate(n);
-        }
-        for (_, id) in ages {
-            self.cache.remove(&id);
-            self.counters.evictions += 1;
-        }
+        self.counters.evictions +=
+            crate::model::proctable::evict_eighth(&mut self.cache, self.max_entries, |e| {
+                e.last_used
+            });
     }
 }
 
