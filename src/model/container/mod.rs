@@ -34,6 +34,8 @@ pub const CACHE_ENTRIES: usize = 4096;
 const WALK_MAX_DIRS: usize = 65_536;
 /// Least time between two tree walks.
 const WALK_INTERVAL: Duration = Duration::from_secs(1);
+/// Least time before an id not found is looked for again.
+const MISS_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
@@ -156,6 +158,8 @@ pub struct Resolver {
     /// Paths the last walk found that are not cached yet, by id.
     walked: HashMap<u64, String>,
     last_walk: Option<Instant>,
+    /// Ids not found, and when (bounded: cleared when full).
+    missed: HashMap<u64, Instant>,
     counters: Counters,
 }
 
@@ -190,6 +194,7 @@ impl Resolver {
             tick: 0,
             walked: HashMap::new(),
             last_walk: None,
+            missed: HashMap::new(),
             counters: Counters::default(),
         }
     }
@@ -219,13 +224,29 @@ impl Resolver {
             return Some(e.cg.clone());
         }
         let root = self.root.clone()?;
+        // An id not found lately is not looked for again on every exec
+        // (an agent without the host's cgroup tree would otherwise read
+        // /proc at each one).
+        if self
+            .missed
+            .get(&id)
+            .is_some_and(|t| t.elapsed() < MISS_RETRY)
+        {
+            self.counters.unresolved += 1;
+            return None;
+        }
         let path = self
             .path_from_proc(&root, id, pid)
             .or_else(|| self.path_from_walk(&root, id));
         let Some(path) = path else {
             self.counters.unresolved += 1;
+            if self.missed.len() >= self.max_entries {
+                self.missed.clear();
+            }
+            self.missed.insert(id, Instant::now());
             return None;
         };
+        self.missed.remove(&id);
         Some(self.insert(id, &path, pid))
     }
 
