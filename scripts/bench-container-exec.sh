@@ -64,6 +64,7 @@ echo "where      execs  records  agent-cpu-ms  us-per-record  wall-s"
 for run in $(seq "$RUNS"); do
 	for where in host container; do
 		: >"$TMP/out.jsonl"
+		: >"$TMP/err"
 		"$BIN" run --config "$TMP/config.toml" --output "$TMP/out.jsonl" 2>"$TMP/err" &
 		AGENT_PID=$!
 		until grep -q 'rand-guard: ready' "$TMP/err"; do sleep 0.1; done
