@@ -28,6 +28,7 @@ AGENT=$TAG-agent
 WORK=$TAG-work
 WORK_IMAGE=localhost/$TAG-busybox:1
 IMAGE=
+MOUNTED_TRACEFS=no
 TMP=$(mktemp -d)
 
 ok() {
@@ -56,6 +57,7 @@ cleanup() {
 	podman rm -f -t 0 "$AGENT" "$WORK" >/dev/null 2>&1 || true
 	podman rmi -f "$WORK_IMAGE" >/dev/null 2>&1 || true
 	[ -n "$IMAGE" ] && podman rmi -f "$IMAGE" >/dev/null 2>&1
+	[ "$MOUNTED_TRACEFS" = yes ] && umount /sys/kernel/tracing
 	rm -rf "$TMP"
 	echo "container-smoke: $PASSED passed, $FAILED failed"
 	exit $status
@@ -87,6 +89,7 @@ ok "imported $WORK_IMAGE"
 mkdir -m 0750 "$TMP/log"
 if ! mountpoint -q /sys/kernel/tracing; then
 	mount -t tracefs tracefs /sys/kernel/tracing
+	MOUNTED_TRACEFS=yes
 fi
 podman run -d --name "$AGENT" \
 	--privileged --pid=host --cgroupns=host \
