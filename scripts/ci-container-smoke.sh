@@ -56,8 +56,8 @@ cleanup() {
 	status=$?
 	podman rm -f -t 0 "$AGENT" "$WORK" >/dev/null 2>&1 || true
 	podman rmi -f "$WORK_IMAGE" >/dev/null 2>&1 || true
-	[ -n "$IMAGE" ] && podman rmi -f "$IMAGE" >/dev/null 2>&1
-	[ "$MOUNTED_TRACEFS" = yes ] && umount /sys/kernel/tracing
+	[ -z "$IMAGE" ] || podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+	[ "$MOUNTED_TRACEFS" = no ] || umount /sys/kernel/tracing || true
 	rm -rf "$TMP"
 	echo "container-smoke: $PASSED passed, $FAILED failed"
 	exit $status
