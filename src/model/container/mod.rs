@@ -11,9 +11,11 @@
 //! known id is one hash lookup and no syscall. A new id is looked up in
 //! `/proc/PID/cgroup` of the process that exec'd (checked against the
 //! inode of that directory), or, when the process is already gone, by
-//! walking the cgroup2 tree once (at most one walk per second). The
+//! walking the cgroup2 tree once (at most one walk per second); an id
+//! still not found is tried again only after [`MISS_RETRY`]. The
 //! container's name and image come from the runtime's files ([`meta`]),
-//! read once per container.
+//! read once per container; its overlay upper directory (for the drift
+//! detection) from the mountinfo of its first execs ([`UPPER_TRIES`]).
 
 pub mod meta;
 pub mod path;
@@ -35,7 +37,7 @@ const WALK_MAX_DIRS: usize = 65_536;
 /// Least time between two tree walks.
 const WALK_INTERVAL: Duration = Duration::from_secs(1);
 /// Least time before an id not found is looked for again.
-const MISS_RETRY: Duration = Duration::from_secs(10);
+pub const MISS_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
