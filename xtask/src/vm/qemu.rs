@@ -40,8 +40,10 @@ impl Accel {
     }
 }
 
-/// The machine every guest gets.
-fn machine(accel: Accel, kernel: &Path) -> Command {
+/// The machine every guest gets: 2 CPUs, 2 GiB, no default devices, no
+/// network, `kernel` to boot; the caller adds the initramfs or disk, the
+/// command line and the serial ports ([`run`] does for an initramfs).
+pub fn machine(accel: Accel, kernel: &Path) -> Command {
     let mut c = Command::new(QEMU);
     c.args(["-accel", accel.arg()])
         .args(["-cpu", "max", "-m", "2G", "-smp", "2"])
