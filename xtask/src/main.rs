@@ -66,8 +66,9 @@ commands:
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
   vm-test [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest
-              6.1 and 6.12 linux-image-*-amd64-unsigned apt offers; cached in
-              .local/vm/) under qemu (KVM if it works, else TCG) with the agent
+              6.1 and 6.12 of the configured apt sources and 6.18 of
+              trixie-backports; cached in .local/vm/) under qemu (KVM if it
+              works, else TCG) with the agent
               in a busybox initramfs; asserts its records on the host and
               prints a per-kernel table (needs qemu-system-x86, busybox-static)
   fuzz [--seconds N] [TARGET...] [-- LIBFUZZER_ARGS]

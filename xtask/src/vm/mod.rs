@@ -13,7 +13,10 @@
 //!
 //! Default kernels: the newest `linux-image-6.1.*` and `-6.12.*`
 //! `-amd64-unsigned` the configured apt sources offer (Debian 12's own
-//! series, and its security series which is also Debian 13's).
+//! series, and its security series which is also Debian 13's), both of
+//! which take the BPF programs' probe-read path, and the newest
+//! `linux-image-6.18.*+deb13-amd64` of trixie-backports, which takes the
+//! direct-load path (see [`kernel::Source`]).
 
 pub mod initramfs;
 pub mod kernel;
@@ -32,7 +35,7 @@ use suite::Check;
 use table::Row;
 
 const USAGE: &str = "usage: cargo xtask vm-test [--kernel VERSION ...]  \
-(VERSION: a Debian kernel ABI name such as 6.1.0-57 or 6.12.118+deb12)";
+(VERSION: a Debian kernel ABI name such as 6.1.0-57, 6.12.118+deb12 or 6.18.15+deb13)";
 
 /// The kernels `--kernel` names, or none for the defaults.
 fn parse(args: &[String]) -> Result<Vec<String>, String> {
@@ -44,8 +47,8 @@ fn parse(args: &[String]) -> Result<Vec<String>, String> {
                 let v = it.next().ok_or("--kernel needs a VERSION")?;
                 if !kernel::valid_version(v) {
                     return Err(format!(
-                        "--kernel {v}: not a Debian kernel ABI name such as 6.1.0-57 \
-                         or 6.12.118+deb12"
+                        "--kernel {v}: not a Debian kernel ABI name such as 6.1.0-57, \
+                         6.12.118+deb12 or 6.18.15+deb13"
                     ));
                 }
                 kernels.push(v.clone());

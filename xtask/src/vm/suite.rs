@@ -29,7 +29,7 @@ pub fn run(r: &Report) -> Vec<Check> {
     if ready.result.is_err() {
         return vec![ready];
     }
-    let checks: [(&'static str, CheckFn); 9] = [
+    let checks: [(&'static str, CheckFn); 10] = [
         ("exec/fork/exit /bin/true", bin_true),
         ("sh -c 'exit 3'", exit_3),
         ("file write under /etc", file_write),
@@ -37,6 +37,7 @@ pub fn run(r: &Report) -> Vec<Check> {
         ("read of /etc/shadow", shadow_read),
         ("loopback connect", connect),
         ("reverse shell", reverse_shell),
+        ("one start time per process", one_start),
         ("health, zero drops", health),
         ("SIGTERM: exit 0, flushed", sigterm),
     ];
@@ -372,6 +373,33 @@ fn reverse_shell(r: &Report) -> Result<(), String> {
         socket,
         &[("destination.port", json!(7001)), ("process.pid", json!(p))],
     )
+}
+
+/// Every process seen forked has one `process.start` in all its fork,
+/// exec and exit records (the start is what tells two processes of one
+/// pid apart).
+fn one_start(r: &Report) -> Result<(), String> {
+    let forked: std::collections::BTreeSet<u64> = r
+        .records
+        .iter()
+        .filter(|v| v["record_type"] == "event" && action(v) == "fork")
+        .filter_map(|v| get(v, "process.pid").as_u64())
+        .collect();
+    for pid in forked {
+        let mine = about(&r.records, pid);
+        let lifecycle = mine
+            .iter()
+            .filter(|v| matches!(action(v), "fork" | "exec" | "exit"));
+        let starts: std::collections::BTreeSet<String> = lifecycle
+            .map(|v| get(v, "process.start").to_string())
+            .collect();
+        if starts.len() != 1 {
+            return Err(format!(
+                "pid {pid}: process.start differs between its records: {starts:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The values of a health counter map (`{"exec": 0, ...}`) that are not 0.

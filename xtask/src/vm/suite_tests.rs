@@ -56,6 +56,7 @@ fn the_canned_guest_passes_every_check() {
             "read of /etc/shadow",
             "loopback connect",
             "reverse shell",
+            "one start time per process",
             "health, zero drops",
             "SIGTERM: exit 0, flushed",
         ]
@@ -107,6 +108,27 @@ fn a_missing_alert_is_named_with_its_rule_and_pid() {
             format!("rg-persist-cron alert for pid {pid}: 0 records, expected one: []"),
             "health alerts_output_total is 6, but 5 alert records were written".to_string(),
         ]
+    );
+}
+
+#[test]
+fn a_process_with_two_start_times_is_named() {
+    let mut r = canned();
+    let pid = fact_pid(&r, "exit3_pid");
+    let i = index_of(&r, "event", "exec", pid);
+    r.records[i]["process"]["start"] = json!("2026-12-07T14:30:45.337505870Z");
+    let failed: Vec<(&str, String)> = run(&r)
+        .into_iter()
+        .filter_map(|c| Some((c.name, c.result.err()?)))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].0, "one start time per process");
+    assert!(
+        failed[0].1.starts_with(&format!(
+            "pid {pid}: process.start differs between its records: {{"
+        )),
+        "{}",
+        failed[0].1
     );
 }
 
