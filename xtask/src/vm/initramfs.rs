@@ -46,6 +46,18 @@ pub fn build(agent: &Path, bpf_object: &Path, out: &Path) -> Result<(), String> 
     let busybox = read(Path::new(BUSYBOX)).map_err(|e| {
         format!("{e} (install the Debian package busybox-static: the guest's shell and tools)")
     })?;
+    // The guest has no C library: Debian's plain busybox package would
+    // leave it without an init.
+    match crate::package::dynamic_linking(&busybox) {
+        Ok(needs) if needs.is_empty() => {}
+        Ok(needs) => {
+            return Err(format!(
+                "{BUSYBOX} is not static ({}): install busybox-static instead of busybox",
+                needs.join("; ")
+            ));
+        }
+        Err(e) => return Err(format!("{BUSYBOX}: not an ELF we understand: {e}")),
+    }
     let mut entries: Vec<(String, Entry)> = Vec::new();
     for dir in [
         "bin",

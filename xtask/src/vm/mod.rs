@@ -128,10 +128,11 @@ fn boot_one(version: &str, initrd: &Path) -> Result<Row, String> {
         append: "quiet",
         console: dir.join("console.log"),
         data: dir.join("data.bin"),
-        // TCG emulates the verifier as well: the load alone takes ~20 s.
+        // A whole run takes 20 to 40 s under TCG here (the verifier is
+        // emulated too); the guest gives the agent 300 s to get ready.
         timeout: Duration::from_secs(match accel {
-            Accel::Kvm => 300,
-            Accel::Tcg => 900,
+            Accel::Kvm => 360,
+            Accel::Tcg => 480,
         }),
     };
     for f in [&boot.console, &boot.data] {

@@ -131,6 +131,18 @@ fn alert<'a>(r: &'a Report, rule: &str, pid: u64) -> Result<&'a Value, String> {
 }
 
 fn ready(r: &Report) -> Result<(), String> {
+    // What the guest's init set up for the agent (guest-init.sh).
+    for (key, want) in [
+        ("tracefs", "mounted"),
+        ("debugfs", "mounted"),
+        ("bpffs", "mounted"),
+        ("btf", "present"),
+    ] {
+        let got = fact(r, key)?;
+        if got != want {
+            return Err(format!("in the guest, {key} is {got}, expected {want}"));
+        }
+    }
     if fact(r, "ready")? == "yes" {
         return Ok(());
     }

@@ -156,6 +156,18 @@ fn no_final_health_record_fails_health_and_sigterm() {
 }
 
 #[test]
+fn a_guest_without_tracefs_is_not_ready() {
+    let mut r = canned();
+    r.facts.insert("tracefs".into(), "missing".into());
+    let checks = run(&r);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(
+        checks[0].result.as_ref().unwrap_err(),
+        "in the guest, tracefs is missing, expected mounted"
+    );
+}
+
+#[test]
 fn a_failed_stop_is_reported() {
     let mut r = canned();
     r.facts.insert("agent_exit".into(), "1".into());
