@@ -173,6 +173,9 @@ fn lifecycle<'a>(r: &'a Report, what: &str, pid: u64) -> Result<[&'a Value; 3], 
 
 fn bin_true(r: &Report) -> Result<(), String> {
     let (p, driver) = (pid(r, "true_pid")?, pid(r, "driver_pid")?);
+    if fact(r, "true_status")? != "0" {
+        return Err(format!("the guest saw status {}", fact(r, "true_status")?));
+    }
     let [fork, exec, exit] = lifecycle(r, "/bin/true", p)?;
     expect_all(
         "fork of /bin/true",
