@@ -16,6 +16,7 @@ mod svg;
 #[path = "../../src/kernel/syscalls.rs"]
 mod syscalls;
 mod throughput;
+mod vm;
 mod workload;
 
 use std::env;
@@ -64,6 +65,13 @@ commands:
               release build, then (root) a paced file-write workload at each
               rate, without and with the agent; writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
+  vm-test [--kernel VERSION ...]
+              static build, then boot each Debian kernel (default: the newest
+              6.1 and 6.12 of the configured apt sources and 6.18 of
+              trixie-backports; cached in .local/vm/) under qemu (KVM if it
+              works, else TCG) with the agent
+              in a busybox initramfs; asserts its records on the host and
+              prints a per-kernel table (needs qemu-system-x86, busybox-static)
   fuzz [--seconds N] [TARGET...] [-- LIBFUZZER_ARGS]
               each cargo-fuzz target (decode, config, rules, replay; default
               all) for N seconds (default 60) on the nightly toolchain, from
@@ -314,6 +322,7 @@ fn main() -> ExitCode {
         "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
+        "vm-test" => vm::vm_test(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
