@@ -15,6 +15,7 @@
 
 pub mod correlate;
 mod credential;
+mod drift;
 mod exclusion;
 pub mod filter;
 mod ids;
@@ -38,6 +39,7 @@ use crate::model::alert::{Alert, RuleMeta, alert_id};
 use crate::model::event::{Body, Event, LossBody, NetOp};
 use crate::model::stats::Stats;
 use credential::CredReadRule;
+use drift::Drift;
 use exclusion::Exclusion;
 use filter::Filter;
 use limiter::{Limiter, limit_of};
@@ -53,6 +55,7 @@ pub use stage::{Reload, run};
 pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
+    drift: Option<Drift>,
     cred_read: Option<CredReadRule>,
     tamper: Tamper,
     correlator: Correlator,
@@ -96,6 +99,7 @@ impl Detector {
         Ok(Detector {
             persistence,
             ports,
+            drift: Drift::new(d),
             cred_read,
             tamper: Tamper::new(d),
             correlator: Correlator::new(d)?,
@@ -171,6 +175,7 @@ impl Detector {
             .iter()
             .map(|r| r.meta.id.as_str())
             .chain(self.cred_read.iter().map(|r| r.hashes.id.as_str()))
+            .chain(self.drift.iter().map(|r| r.meta.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
             .chain(self.tamper.enabled())
@@ -203,6 +208,11 @@ impl Detector {
         }
         if let Some(rule) = &self.ports
             && rule.hit(ev)
+        {
+            cands.push(self.alert(&rule.meta, ev));
+        }
+        if let Some(rule) = &self.drift
+            && rule.hit(ev).is_some()
         {
             cands.push(self.alert(&rule.meta, ev));
         }
@@ -330,7 +340,8 @@ impl Detector {
         }
     }
 }
-/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)".
+/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)", and
+/// ", in container web-1" before the `)` for a process in a container.
 struct Message<'a>(&'a RuleMeta, &'a Event);
 
 impl fmt::Display for Message<'_> {
@@ -350,9 +361,22 @@ impl fmt::Display for Message<'_> {
             write!(f, " ({}", ev.body.action())?;
         }
         match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
-            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {})", ev.pid),
-            _ => write!(f, " by pid {})", ev.pid),
+            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {}", ev.pid)?,
+            _ => write!(f, " by pid {}", ev.pid)?,
         }
+        // A path in a container is the container's file, not the host's:
+        // say whose (its name, else the short id).
+        let container = ev
+            .process
+            .as_deref()
+            .and_then(|p| p.cgroup.as_deref()?.container.as_ref());
+        if let Some(c) = container {
+            match &c.name {
+                Some(name) => write!(f, ", in container {name}")?,
+                None => write!(f, ", in container {}", &c.id[..12.min(c.id.len())])?,
+            }
+        }
+        write!(f, ")")
     }
 }
 

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
@@ -18,7 +19,7 @@ use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
     Truncation,
 };
-use crate::model::proctable::{Origin, Process};
+use crate::model::proctable::Process;
 
 /// The record as serde_json wrote it, with the newline.
 pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {
@@ -50,6 +51,10 @@ struct EventDoc<'a> {
     threat: Option<ThreatDoc<'a>>,
     agent: AgentMeta<'a>,
     host: HostMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<ContainerDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orchestrator: Option<OrchestratorDoc<'a>>,
     process: ProcessDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<IdDoc>,
@@ -428,6 +433,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    systemd: Option<UnitDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     network: Option<RgNetwork<'a>>,
@@ -522,21 +529,6 @@ impl Serialize for Evidence {
         }
         .serialize(s)
     }
-}
-
-#[derive(Serialize)]
-struct RgProcess<'a> {
-    /// What /proc/PID/exe shows: the file the kernel runs.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    exe: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login_uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<u32>,
-    /// How the agent learned this context: exec, fork or procfs.
-    origin: &'static str,
 }
 
 #[derive(Serialize)]
@@ -653,6 +645,8 @@ impl<'a> EventDoc<'a> {
             .and_then(|p| p.parent.as_deref())
             .filter(|pp| pp.pid == ppid);
         let creds = proc.and_then(|p| p.creds);
+        let cgroup = proc.and_then(|p| p.cgroup.as_deref());
+        let container = cgroup.and_then(|cg| cg.container.as_ref());
         let id = |v: u32| Some(IdDoc { id: v });
         let exit = match &ev.body {
             Body::Exit(b) => Some(b),
@@ -716,6 +710,8 @@ impl<'a> EventDoc<'a> {
             host: HostMeta {
                 hostname: &ctx.hostname,
             },
+            container: container.map(ContainerDoc::of),
+            orchestrator: container.and_then(OrchestratorDoc::of),
             process: ProcessDoc {
                 pid: ev.pid,
                 thread: ThreadDoc { id: ev.tid },
@@ -767,17 +763,10 @@ impl<'a> EventDoc<'a> {
                     path_source: if f.resolved { "dentry" } else { "name" },
                     watched_path: f.watched.as_deref(),
                 }),
-                process: proc.map(|p| RgProcess {
-                    exe: &p.image.exe,
-                    cgroup_id: p.cgroup_id,
-                    login_uid: p.creds.and_then(|c| c.login_uid),
-                    session_id: p.creds.and_then(|c| c.session_id),
-                    origin: match p.origin {
-                        Origin::Exec => "exec",
-                        Origin::Fork => "fork",
-                        Origin::Procfs => "procfs",
-                    },
-                }),
+                process: proc.map(RgProcess::of),
+                systemd: cgroup
+                    .and_then(|cg| cg.systemd_unit.as_deref())
+                    .map(|unit| UnitDoc { unit }),
                 ancestry: proc
                     .filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0)
                     .map(|p| Ancestry {

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod podman;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

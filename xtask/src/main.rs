@@ -7,6 +7,7 @@ mod bench;
 mod deps;
 mod fuzz;
 mod package;
+mod package_oci;
 mod svg;
 // The agent's syscall table (a leaf module), shared so the auditd rules
 // number syscalls exactly as the agent's hooks do. Rules use numbers:

@@ -22,6 +22,11 @@ pub(super) struct Drop {
     evidence: Vec<Evidence>,
     /// The writer is a download tool or had connected out shortly before.
     from_network: bool,
+    /// The writer's mount namespace (0: unknown). An exec of the same
+    /// path in another one runs another file: a container runtime
+    /// unpacking an image in a chroot writes `/bin/busybox`, and the
+    /// container later runs its own `/bin/busybox`.
+    mnt: u32,
 }
 
 pub(super) struct DropExec {
@@ -99,6 +104,7 @@ impl DropExec {
     pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
         let now = ev.ktime_ns;
         let proc = ev.process.as_deref();
+        let mnt = proc.and_then(|p| p.ns).map_or(0, |n| n.mnt);
         let tracking = self.rule.is_some();
         match &ev.body {
             Body::Net(n) if tracking && n.op == NetOp::Connect && n.remote.is_some() => {
@@ -110,7 +116,9 @@ impl DropExec {
             Body::File(f)
                 if tracking && f.result >= 0 && drops_file(f.op, f.open_flags, f.mode) =>
             {
-                if let Some(d) = self.drops.get_mut(now, &f.path) {
+                if let Some(d) = self.drops.get_mut(now, &f.path)
+                    && d.mnt == mnt
+                {
                     // A chmod +x after the write: part of the same drop.
                     if f.op == FileOp::Chmod && d.evidence.len() < 4 {
                         d.evidence.push(Evidence::of(ev));
@@ -127,6 +135,7 @@ impl DropExec {
                     Drop {
                         evidence,
                         from_network: tool || connected.is_some(),
+                        mnt,
                     },
                 );
             }
@@ -153,7 +162,13 @@ impl DropExec {
                 // to the drop runs it too).
                 let key = [x.image.executable.as_str(), exe]
                     .into_iter()
-                    .find(|k| !k.is_empty() && self.drops.get(now, &k.to_string()).is_some())
+                    .find(|k| {
+                        !k.is_empty()
+                            && self
+                                .drops
+                                .get(now, &k.to_string())
+                                .is_some_and(|d| d.mnt == mnt)
+                    })
                     .map(str::to_string);
                 let Some(key) = key else {
                     return;

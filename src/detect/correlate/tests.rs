@@ -307,6 +307,39 @@ fn drop_exec_near_misses() {
     assert!(ids(&mut c, &events).is_empty());
 }
 
+/// A file written in one mount namespace and a file of the same path run
+/// in another (a runtime unpacking an image, then the container running
+/// its own copy) are different files; in the same namespace, a drop.
+#[test]
+fn drop_exec_stays_in_its_mount_namespace() {
+    let mut c = correlator();
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let unpacker = process(810, "/usr/bin/podman", &["podman"], Some(shell.clone()));
+    let in_ns = |p: &Arc<crate::model::proctable::Process>, mnt| {
+        let mut q = (**p).clone();
+        q.ns = Some(crate::model::event::Namespaces {
+            mnt,
+            ..crate::testkit::NS
+        });
+        Arc::new(q)
+    };
+    let container = in_ns(&process(910, "/bin/busybox", &["sleep"], None), 4026532999);
+    let events = [
+        file(1, &unpacker, FileOp::Open, "/bin/busybox"),
+        exec(2, &container),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+    let host_run = in_ns(
+        &process(911, "/bin/busybox", &["sh"], None),
+        crate::testkit::NS.mnt,
+    );
+    let events = [
+        file(3, &unpacker, FileOp::Open, "/bin/busybox"),
+        exec(4, &host_run),
+    ];
+    assert_eq!(ids(&mut c, &events), ["rg-drop-exec"]);
+}
+
 #[test]
 fn fileless_exec_and_its_allowlist() {
     let mut c = correlator();

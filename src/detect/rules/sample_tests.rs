@@ -55,6 +55,7 @@ fn exec(exe: &str, args: &[&str], above: &[&str]) -> Event {
         parent_start_ns: 0,
         creds: p.creds.unwrap(),
         cgroup_id: 7,
+        ns: crate::testkit::NS,
         argc: args.len() as u32,
     });
     event(p, body)
