@@ -426,6 +426,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<RgAlert<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<RgContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
@@ -475,6 +477,25 @@ struct RgAlert<'a> {
     /// first (the last is the alert's own event).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     evidence: &'a [Evidence],
+    /// The facts that set the severity.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    severity_reasons: &'a [String],
+}
+
+/// `rand_guard.context`: the package operation of an alert.
+#[derive(Serialize)]
+struct RgContext<'a> {
+    package: PackageDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct PackageDoc<'a> {
+    manager: &'static str,
+    pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
 }
 
 /// One piece of evidence, in the record's own field names.
@@ -742,6 +763,15 @@ impl<'a> EventDoc<'a> {
                     source: &r.source,
                     suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
                     evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
+                    severity_reasons: alert.map_or(&[], |a| a.reasons.as_slice()),
+                }),
+                context: alert.and_then(|a| a.package.as_deref()).map(|op| RgContext {
+                    package: PackageDoc {
+                        manager: op.manager,
+                        pid: op.pid,
+                        name: op.name.as_deref(),
+                        operation: op.operation.as_deref(),
+                    },
                 }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,
