@@ -95,13 +95,50 @@ pub(super) fn runs(p: &Process, set: &GlobSet) -> bool {
         || (system_path(exe) && !executable.is_empty() && set.is_match(executable))
 }
 
-/// Both processes in one audit login session (login uid and session id
-/// set and equal): the same person at the same login. Daemons, and what
-/// they start, have no login session.
-pub(super) fn same_session(a: Option<Creds>, b: Option<Creds>) -> Option<(u32, u32)> {
-    let key = |c: Creds| Some((c.login_uid?, c.session_id?));
-    let (a, b) = (key(a?)?, key(b?)?);
-    (a == b).then_some(a)
+/// Whether two processes are one person's work, and how that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Session {
+    /// One audit login session: login uid and session id set and equal.
+    Login { login_uid: u32, session_id: u32 },
+    /// Neither is in a login session (no pam_loginuid: containers, CI
+    /// runners, hosts without audit), and both run as this real uid.
+    User { uid: u32 },
+}
+
+impl std::fmt::Display for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Session::Login {
+                login_uid,
+                session_id,
+            } => write!(
+                f,
+                "the login session that wrote it (login uid {login_uid}, session {session_id})"
+            ),
+            Session::User { uid } => write!(
+                f,
+                "the user that wrote it (uid {uid}; neither is in a login session)"
+            ),
+        }
+    }
+}
+
+/// The session two processes share, if they share one: the same audit
+/// login session, or, when neither has a login session at all, the same
+/// real user. One in a session and the other not (a daemon running what
+/// a login wrote, or the reverse) share none.
+pub(super) fn same_session(a: Option<Creds>, b: Option<Creds>) -> Option<Session> {
+    let (a, b) = (a?, b?);
+    match ((a.login_uid, a.session_id), (b.login_uid, b.session_id)) {
+        ((Some(la), Some(sa)), (Some(lb), Some(sb))) if (la, sa) == (lb, sb) => {
+            Some(Session::Login {
+                login_uid: la,
+                session_id: sa,
+            })
+        }
+        ((None, _), (None, _)) if a.uid == b.uid => Some(Session::User { uid: a.uid }),
+        _ => None,
+    }
 }
 
 /// What the detector knows beyond one event: live package managers, and
@@ -166,11 +203,9 @@ impl Context {
             return;
         };
         match &ev.body {
-            Body::Exec(_) => {
-                if self.live.len() < MAX_MANAGERS && self.manager(p).is_some() {
-                    self.live.insert((p.pid, p.start_ns));
-                    self.generation += 1;
-                }
+            Body::Exec(_) if self.live.len() < MAX_MANAGERS && self.manager(p).is_some() => {
+                self.live.insert((p.pid, p.start_ns));
+                self.generation += 1;
             }
             Body::Exit(x) => {
                 let key = (ev.pid, x.start_ns);
@@ -282,7 +317,11 @@ impl Context {
 /// `remove`, `purge`, ...).
 fn maintainer_script(p: &Process) -> Option<(Option<String>, Option<String>)> {
     let path = p.image.executable.as_str();
-    let operation = p.image.args.get(1).filter(|a| !a.starts_with('-')).cloned();
+    // The argument after the script: run by its `#!` line, the argv is
+    // `/bin/sh /var/lib/dpkg/info/at.postinst configure 3.2.5`.
+    let args = &p.image.args;
+    let at = args.iter().position(|a| a == path).unwrap_or(0);
+    let operation = args.get(at + 1).filter(|a| !a.starts_with('-')).cloned();
     if let Some(file) = path.strip_prefix(DPKG_INFO) {
         let (pkg, kind) = file.rsplit_once('.')?;
         if !SCRIPT_KINDS.contains(&kind) || pkg.contains('/') {
@@ -371,4 +410,3 @@ fn package_name(arg: &str) -> Option<String> {
     };
     (!name.is_empty()).then(|| name.to_string())
 }
-

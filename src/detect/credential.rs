@@ -125,9 +125,8 @@ impl CredReadRule {
             .map(|p| p.image.executable.as_str())
             .filter(|e| !e.is_empty())
             .unwrap_or("an unknown program");
-        let why = format!(
-            "{watched} read by {reader}, which is not on detections.sensitive_read_allow"
-        );
+        let why =
+            format!("{watched} read by {reader}, which is not on detections.sensitive_read_allow");
         Some((
             match Credential::of(watched) {
                 Credential::PasswordHashes => &self.hashes,

@@ -346,9 +346,7 @@ impl Detector {
             event: ev,
             suppressed: 0,
             evidence: Vec::new(),
-            reasons: vec![
-                "records were lost: what the agent did not see cannot be judged".into(),
-            ],
+            reasons: vec!["records were lost: what the agent did not see cannot be judged".into()],
             package: None,
         });
     }
@@ -408,8 +406,7 @@ fn settle(ctx: &mut Context, a: &mut Alert, ev: &Event) {
                 .is_some_and(|o| o.name.as_deref() == Some("rand-guard")));
     match &op {
         Some(o) if lowered => {
-            a.reasons
-                .push(format!("inside a package operation: {o}"));
+            a.reasons.push(format!("inside a package operation: {o}"));
             lower(a);
         }
         Some(o) => a.reasons.push(format!(

@@ -765,14 +765,16 @@ impl<'a> EventDoc<'a> {
                     evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
                     severity_reasons: alert.map_or(&[], |a| a.reasons.as_slice()),
                 }),
-                context: alert.and_then(|a| a.package.as_deref()).map(|op| RgContext {
-                    package: PackageDoc {
-                        manager: op.manager,
-                        pid: op.pid,
-                        name: op.name.as_deref(),
-                        operation: op.operation.as_deref(),
-                    },
-                }),
+                context: alert
+                    .and_then(|a| a.package.as_deref())
+                    .map(|op| RgContext {
+                        package: PackageDoc {
+                            manager: op.manager,
+                            pid: op.pid,
+                            name: op.name.as_deref(),
+                            operation: op.operation.as_deref(),
+                        },
+                    }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,
                     result: n.result,

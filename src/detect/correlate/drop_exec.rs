@@ -148,11 +148,22 @@ impl DropExec {
                 let tool = proc.is_some_and(|p| self.download_tools.is_match(name_of(p)));
                 let mut evidence: Vec<Evidence> = connected.cloned().into_iter().collect();
                 evidence.push(Evidence::of(ev));
+                // A link or rename of a compiler's fresh output (cargo
+                // linking what rustc built into place, `mv a.out x`) is
+                // still that output.
+                let from = match f.op {
+                    FileOp::Link => f.target_path.as_deref(),
+                    FileOp::Rename => f.original_path.as_deref(),
+                    _ => None,
+                };
+                let built = from
+                    .and_then(|src| self.drops.get(now, &src.to_string()))
+                    .is_some_and(|d| d.writer.compiler);
                 let writer = Writer {
                     id,
                     creds: proc.and_then(|p| p.creds),
                     package: ctx.package_op(proc),
-                    compiler: proc.is_some_and(|p| ctx.is_compiler(p)),
+                    compiler: built || proc.is_some_and(|p| ctx.is_compiler(p)),
                 };
                 self.drops.insert(
                     now,
@@ -265,7 +276,9 @@ fn score(
     let mut reasons = Vec::new();
     let first = drop.evidence.iter().find(|e| e.action != "connect");
     let secs = first.map_or(0, |w| ev.time_ns.saturating_sub(w.time_ns) / 1_000_000_000);
-    reasons.push(format!("{key} written by {writer} and executed {secs} s later"));
+    reasons.push(format!(
+        "{key} written by {writer} and executed {secs} s later"
+    ));
     if drop.from_network {
         match drop.evidence.first().filter(|e| e.action == "connect") {
             Some(c) => reasons.push(format!(
@@ -287,18 +300,15 @@ fn score(
     let session = same_session(drop.writer.creds, proc.and_then(|p| p.creds));
     let script = proc.is_some_and(|p| ctx.is_interpreter(p) && p.image.executable == key);
     if !drop.from_network
-        && let Some((login_uid, session_id)) = session
+        && let Some(session) = session
         && (drop.writer.compiler || script)
     {
         let what = if drop.writer.compiler {
-            format!("a program built by {writer} (a compiler or linker)")
+            "a program a compiler or linker built".to_string()
         } else {
             "a script".to_string()
         };
-        reasons.push(format!(
-            "{what}, run in the login session that wrote it (login uid {login_uid}, \
-             session {session_id}), nothing downloaded"
-        ));
+        reasons.push(format!("{what}, run by {session}, nothing downloaded"));
         return (Severity::Low, reasons);
     }
     let severity = match (drop.from_network, in_temp) {
@@ -306,11 +316,12 @@ fn score(
         (true, false) | (false, true) => Severity::High,
         (false, false) => Severity::Medium,
     };
-    if drop.writer.compiler || script {
+    if drop.writer.package.is_none() && (drop.writer.compiler || script) {
         reasons.push(match session {
-            Some(_) => "built or scripted, but what ran it came from the network".to_string(),
-            None => "built or scripted, but not run in the login session that wrote it"
-                .to_string(),
+            Some(_) => "built or scripted, but the writer downloads".to_string(),
+            None => {
+                "built or scripted, but not run by the session or user that wrote it".to_string()
+            }
         });
     }
     (severity, reasons)

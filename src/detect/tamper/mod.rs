@@ -276,10 +276,7 @@ impl Tamper {
                     ),
                     vec![
                         format!("{name}: {why}"),
-                        format!(
-                            "sent by pid {}, not by the service manager (PID 1)",
-                            ev.pid
-                        ),
+                        format!("sent by pid {}, not by the service manager (PID 1)", ev.pid),
                     ],
                 ))
             }
