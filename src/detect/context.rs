@@ -385,11 +385,18 @@ fn manager_action(manager: &str, args: &[String]) -> (Option<String>, Option<Str
             (op.map(str::to_string), &[])
         }
         "packagekitd" | "snapd" => (None, &[]),
-        // apt, dnf, yum, zypper: a subcommand, then packages.
-        _ => match args.iter().position(|a| !a.starts_with('-')) {
-            Some(i) => (Some(args[i].clone()), &args[i + 1..]),
-            None => (None, &[]),
-        },
+        // apt, dnf, yum, zypper: a subcommand, then packages; the options
+        // that take a separate value (`-o Dpkg::Options::=...`) are skipped.
+        _ => {
+            const WITH_VALUE: &[&str] = &["-o", "-c", "-t", "--option", "--config-file"];
+            let sub = (0..args.len()).find(|&i| {
+                !args[i].starts_with('-') && (i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
+            });
+            match sub {
+                Some(i) => (Some(args[i].clone()), &args[i + 1..]),
+                None => (None, &[]),
+            }
+        }
     };
     let mut names = rest
         .iter()

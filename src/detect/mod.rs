@@ -507,6 +507,8 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
 }
 
 #[cfg(test)]
+mod context_tests;
+#[cfg(test)]
 mod location_tests;
 #[cfg(test)]
 mod loss_tests;
