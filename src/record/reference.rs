@@ -8,11 +8,12 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
-use crate::model::alert::{Alert, Evidence, Technique};
+use crate::model::alert::{Alert, Technique};
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
@@ -70,13 +71,13 @@ struct EventDoc<'a> {
 
 /// ECS source/destination: ip and port.
 #[derive(Serialize)]
-struct EndpointDoc {
+pub(super) struct EndpointDoc {
     ip: std::net::IpAddr,
     port: u16,
 }
 
 impl EndpointDoc {
-    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+    pub(super) fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
         a.map(|a| EndpointDoc {
             ip: a.ip(),
             port: a.port(),
@@ -461,88 +462,6 @@ struct SignalDoc {
 struct SignalTarget {
     pid: u32,
     thread: ThreadDoc,
-}
-
-#[derive(Serialize)]
-struct RgAlert<'a> {
-    /// low, medium, high or critical.
-    severity: &'static str,
-    /// `builtin` or the rule file.
-    source: &'a str,
-    /// A rate-limit summary: the alerts this one stands for that were
-    /// held back (absent on ordinary alerts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed_count: Option<u64>,
-    /// Scenario detections: every event that led to the alert, oldest
-    /// first (the last is the alert's own event).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    evidence: &'a [Evidence],
-    /// The facts that set the severity.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    severity_reasons: &'a [String],
-}
-
-/// `rand_guard.context`: the package operation of an alert.
-#[derive(Serialize)]
-struct RgContext<'a> {
-    package: PackageDoc<'a>,
-}
-
-#[derive(Serialize)]
-struct PackageDoc<'a> {
-    manager: &'static str,
-    pid: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    operation: Option<&'a str>,
-}
-
-/// One piece of evidence, in the record's own field names.
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            #[serde(rename = "@timestamp")]
-            timestamp: Rfc3339,
-            event: ActionDoc,
-            process: EvidenceProcess<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            file: Option<PathDoc<'a>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            destination: Option<EndpointDoc>,
-        }
-        #[derive(Serialize)]
-        struct ActionDoc {
-            action: &'static str,
-        }
-        #[derive(Serialize)]
-        struct EvidenceProcess<'a> {
-            pid: u32,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            executable: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            command_line: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct PathDoc<'a> {
-            path: &'a str,
-        }
-        Doc {
-            timestamp: Rfc3339(self.time_ns),
-            event: ActionDoc {
-                action: self.action,
-            },
-            process: EvidenceProcess {
-                pid: self.pid,
-                executable: self.executable.as_deref(),
-                command_line: self.command_line.as_deref(),
-            },
-            file: self.path.as_deref().map(|path| PathDoc { path }),
-            destination: EndpointDoc::of(self.destination),
-        }
-        .serialize(s)
-    }
 }
 
 #[derive(Serialize)]
