@@ -10,7 +10,8 @@
 //! dpkg.
 //!
 //! A package operation is a live package manager (dpkg, apt, rpm, dnf,
-//! ...) among a process's ancestors (itself included): everything it runs,
+//! ...) running as root among a process's ancestors (itself included):
+//! everything it runs,
 //! maintainer scripts and the helpers they run (deb-systemd-helper,
 //! update-rc.d, systemctl, adduser, debconf), belongs to it. "Live": the
 //! manager's exec was seen and its exit not yet, so a daemon a maintainer
@@ -286,6 +287,13 @@ impl Context {
             let Some(manager) = self.manager(a) else {
                 continue;
             };
+            // Only root changes the system's packages: a user may run dpkg
+            // (`--force-not-root --root=~/x` runs a package's scripts as
+            // that user) or unattended-upgrade with code of their own, and
+            // that is no package operation of the host.
+            if a.creds.is_none_or(|c| c.euid != 0) {
+                return None;
+            }
             let key = (a.pid, a.start_ns);
             let live = match a.origin {
                 Origin::Procfs => !self.ended.contains(&key),

@@ -36,6 +36,13 @@ fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]) -> Arc<Pr
     Arc::new(q)
 }
 
+/// `p` as root: only root's package managers change the system.
+fn root(p: Arc<Process>) -> Arc<Process> {
+    let mut q = (*p).clone();
+    q.creds = Some(Creds::default());
+    Arc::new(q)
+}
+
 fn exit(ms: u64, p: &Arc<Process>) -> Event {
     let mut ev = exec(ms, p);
     ev.body = Body::Exit(ExitBody {
@@ -61,6 +68,7 @@ fn apt_dpkg_postinst() -> (Arc<Process>, Arc<Process>, Arc<Process>) {
         &["apt-get", "install", "-y", "at"],
         None,
     );
+    let apt = root(apt);
     let dpkg = process(
         301,
         "/usr/bin/dpkg",
@@ -73,6 +81,7 @@ fn apt_dpkg_postinst() -> (Arc<Process>, Arc<Process>, Arc<Process>) {
         ],
         Some(apt.clone()),
     );
+    let dpkg = root(dpkg);
     let postinst = image(
         &process(302, "/bin/sh", &[], Some(dpkg.clone())),
         "/var/lib/dpkg/info/at.postinst",
@@ -145,7 +154,7 @@ fn a_write_inside_a_package_operation_is_low_and_names_the_package() {
 #[test]
 fn a_copy_or_a_namesake_of_a_package_manager_is_not_one() {
     let mut d = detector();
-    let shell = process(400, "/usr/bin/bash", &["-bash"], None);
+    let shell = root(process(400, "/usr/bin/bash", &["-bash"], None));
     // A copy of dpkg in /tmp; a shell renamed dpkg; a symlink named
     // /usr/bin-like but running /tmp code; a script claiming a manager's
     // path but run by an interpreter outside the system directories.
@@ -180,7 +189,7 @@ fn a_copy_or_a_namesake_of_a_package_manager_is_not_one() {
     // A script manager is recognized by the script its system
     // interpreter runs.
     let uu = image(
-        &process(460, "/usr/bin/python3", &[], None),
+        &root(process(460, "/usr/bin/python3", &[], None)),
         "/usr/bin/unattended-upgrade",
         "/usr/bin/python3.11",
         &["/usr/bin/python3", "/usr/bin/unattended-upgrade"],
@@ -192,6 +201,26 @@ fn a_copy_or_a_namesake_of_a_package_manager_is_not_one() {
         a[0].package.as_deref().unwrap().manager,
         "unattended-upgrade"
     );
+    // The real dpkg run by a user (`--force-not-root --root=~/x` runs a
+    // package's scripts as that user) changes nothing of the host's.
+    let user_dpkg = process(
+        470,
+        "/usr/bin/dpkg",
+        &[
+            "dpkg",
+            "--force-not-root",
+            "--root=/home/u/r",
+            "-i",
+            "x.deb",
+        ],
+        None,
+    );
+    run(&mut d, &exec(6, &user_dpkg));
+    let script = process(471, "/bin/sh", &[], Some(user_dpkg.clone()));
+    let a = run(&mut d, &file(7, &script, FileOp::Open, "/home/u/.bashrc"));
+    assert_eq!(a[0].rule.id, "rg-persist-shell-profile");
+    assert_eq!(a[0].rule.severity, Severity::Medium);
+    assert!(a[0].package.is_none());
 }
 
 #[test]
@@ -228,6 +257,7 @@ fn detections_a_package_never_explains_keep_their_severity() {
         &["dpkg", "-i", "rand-guard_0.2.0_amd64.deb"],
         None,
     );
+    let own = root(own);
     run(&mut d2, &exec(4, &own));
     let a = run(
         &mut d2,
@@ -449,7 +479,7 @@ fn a_developers_build_or_script_run_in_the_same_session_is_low() {
 fn package_and_operation_come_from_scripts_and_command_lines() {
     let mut ctx = Context::default();
     let of = |ctx: &mut Context, p: &Arc<Process>| ctx.package_op(Some(p)).map(|o| o.to_string());
-    let mgr = |pid, exe: &str, args: &[&str]| process(pid, exe, args, None);
+    let mgr = |pid, exe: &str, args: &[&str]| root(process(pid, exe, args, None));
     let cases: &[(&str, &[&str], &str)] = &[
         (
             "/usr/bin/dpkg",
