@@ -280,6 +280,11 @@ fn package_install_upgrade_reinstall_and_purge_raise_only_low_alerts() {
     let _installed = Installed(name.clone());
     let roots = vec![
         apt(&["install", v1]),
+        // An admin turning the packaged service off and on again: the unit
+        // and init script are the package's, the links service management.
+        sh(&format!(
+            "systemctl disable {name}.service && systemctl enable {name}.service"
+        )),
         apt(&["install", v2]), // an upgrade
         apt(&["install", "--reinstall", v2]),
         run_pid("dpkg", &["--remove", &name]),
@@ -295,12 +300,26 @@ fn package_install_upgrade_reinstall_and_purge_raise_only_low_alerts() {
     let (_, records, _) = agent.stop();
     let alerts = alerts_of(&records, &roots);
     assert_eq!(loud(&alerts), Vec::<String>::new());
+    // The admin's disable and enable: outside the package operation, low
+    // as service management (links to the packaged unit and init script).
+    let admin = alerts_of(&records, &[roots[1]]);
+    assert!(!admin.is_empty());
+    for a in &admin {
+        assert!(get(a, "rand_guard.context").is_null());
+        let why = reasons(a);
+        assert!(
+            why.last().unwrap().contains("service management")
+                || get(a, "rule.id") == "rg-persist-systemd-enable",
+            "{why:?}"
+        );
+    }
     // Quiet, not blind: each kind of write is still an alert, low, with
     // the package and the operation that did it.
     let ours = |rule: &str, exe: &str| {
         alerts
             .iter()
             .filter(|a| get(a, "rule.id") == rule && get(a, "process.executable") == exe)
+            .filter(|a| !admin.iter().any(|b| std::ptr::eq(**a, *b)))
             .map(|a| {
                 assert_eq!(get(a, "rand_guard.context.package.name"), name.as_str());
                 let op = get(a, "rand_guard.context.package.operation");

@@ -30,7 +30,7 @@ use globset::GlobSet;
 
 use crate::detect::filter;
 use crate::model::alert::PackageOp;
-use crate::model::event::{Body, Creds, Event, Image};
+use crate::model::event::{Body, Creds, Event, FileOp, Image};
 use crate::model::proctable::{Origin, Process};
 
 /// Package managers by executable, and the name an alert gives each.
@@ -138,6 +138,72 @@ pub(super) fn same_session(a: Option<Creds>, b: Option<Creds>) -> Option<Session
             })
         }
         ((None, _), (None, _)) if a.uid == b.uid => Some(Session::User { uid: a.uid }),
+        _ => None,
+    }
+}
+
+/// Why `ev`, which raised `rule`, is service management rather than
+/// persistence, if it is: enabling, disabling or reordering what is
+/// already installed. The unit or init script itself was written earlier,
+/// and that write is scored on its own.
+///
+/// - a unit link PID 1 makes (`systemctl enable` over D-Bus, a preset): on
+///   request, and the request (the unit's write, a `systemctl` run) is
+///   scored by itself;
+/// - a link in a unit directory to a unit the system ships
+///   (`/lib/systemd/system/cron.service`: root's vendor directory), as
+///   `systemctl enable cron` makes;
+/// - a link in `/etc/rc?.d` to an init script (`../init.d/cron`), or one
+///   renamed within those directories (`K01cron` → `S01cron`), as
+///   `update-rc.d` makes for `systemctl enable` of a SysV service.
+pub(super) fn service_management(rule: &str, ev: &Event) -> Option<String> {
+    let Body::File(f) = &ev.body else {
+        return None;
+    };
+    let dir_of = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let rc_dir = |d: &str| {
+        d.strip_prefix("/etc/rc")
+            .and_then(|r| r.strip_suffix(".d"))
+            .is_some_and(|l| l.len() == 1 && "0123456S".contains(l))
+    };
+    match (rule, f.op) {
+        ("rg-persist-systemd-unit", _) if ev.pid == 1 => Some(
+            "written by the service manager (PID 1) on a request; the request (the unit's \
+             write, a systemctl run) is scored by itself"
+                .into(),
+        ),
+        ("rg-persist-systemd-unit", FileOp::Symlink) => {
+            let target = f.target_path.as_deref()?;
+            let vendor = ["/lib/systemd/", "/usr/lib/systemd/"]
+                .iter()
+                .any(|d| target.starts_with(d));
+            (vendor && !target.contains("/../")).then(|| {
+                format!(
+                    "a link to {target}, a unit the system ships: enabling it is service \
+                     management"
+                )
+            })
+        }
+        ("rg-persist-rc-scripts", FileOp::Symlink) if rc_dir(&dir_of(&f.path)) => {
+            let target = f.target_path.as_deref()?;
+            let script = target
+                .strip_prefix("../init.d/")
+                .or_else(|| target.strip_prefix("/etc/init.d/"))?;
+            (!script.is_empty() && !script.contains('/')).then(|| {
+                format!(
+                    "a link to the init script {target}: enabling it is service management \
+                     (the script's own write is scored by itself)"
+                )
+            })
+        }
+        ("rg-persist-rc-scripts", FileOp::Rename)
+            if rc_dir(&dir_of(&f.path))
+                && f.original_path
+                    .as_deref()
+                    .is_some_and(|o| rc_dir(&dir_of(o))) =>
+        {
+            Some("an init script link renamed within /etc/rc?.d: service management".into())
+        }
         _ => None,
     }
 }

@@ -309,6 +309,67 @@ fn the_service_manager_stopping_the_agent_is_not_an_alert() {
     assert_eq!(a[0].rule.severity, Severity::High);
 }
 
+#[test]
+fn enabling_what_is_installed_is_service_management() {
+    let mut d = detector();
+    let admin = process(
+        510,
+        "/usr/bin/systemctl",
+        &["systemctl", "enable", "cron"],
+        None,
+    );
+    let link = |ms, path: &str, target: &str| {
+        file_with(ms, &admin, FileOp::Symlink, path, |f| {
+            f.target_path = Some(target.into())
+        })
+    };
+    let wants = "/etc/systemd/system/multi-user.target.wants/cron.service";
+    // A unit the system ships: low, and said why.
+    let a = run(&mut d, &link(1, wants, "/lib/systemd/system/cron.service"));
+    assert_eq!(a[0].rule.severity, Severity::Low);
+    assert_eq!(
+        a[0].reasons,
+        [
+            "rg-persist-systemd-unit is high by default",
+            "outside any package operation",
+            "a link to /lib/systemd/system/cron.service, a unit the system ships: enabling \
+             it is service management"
+        ]
+    );
+    // A unit in /etc (an admin's, or an intruder's), or a path that only
+    // starts like the vendor directory: high.
+    for target in [
+        "/etc/systemd/system/evil.service",
+        "/usr/lib/systemd/../../../tmp/evil.service",
+    ] {
+        let a = run(&mut d, &link(2, wants, target));
+        assert_eq!(a[0].rule.severity, Severity::High, "{target}");
+    }
+    // update-rc.d's links to init scripts, and its K → S renames: low.
+    let a = run(&mut d, &link(3, "/etc/rc2.d/S01cron", "../init.d/cron"));
+    assert_eq!(a[0].rule.id, "rg-persist-rc-scripts");
+    assert_eq!(a[0].rule.severity, Severity::Low);
+    let a = run(
+        &mut d,
+        &file_with(4, &admin, FileOp::Rename, "/etc/rc3.d/S01cron", |f| {
+            f.original_path = Some("/etc/rc3.d/K01cron".into())
+        }),
+    );
+    assert_eq!(a[0].rule.severity, Severity::Low);
+    // The init script itself, rc.local, or a link to elsewhere: high.
+    for ev in [
+        file(5, &admin, FileOp::Open, "/etc/init.d/cron"),
+        file(6, &admin, FileOp::Open, "/etc/rc.local"),
+        link(7, "/etc/rc2.d/S01x", "/tmp/x"),
+        file_with(8, &admin, FileOp::Rename, "/etc/rc2.d/S01x", |f| {
+            f.original_path = Some("/tmp/x".into())
+        }),
+    ] {
+        let a = run(&mut d, &ev);
+        assert_eq!(a[0].rule.severity, Severity::High, "{:?}", ev.body);
+    }
+}
+
 fn with_session(p: &Arc<Process>, uid: u32, login: Option<(u32, u32)>) -> Arc<Process> {
     let mut q = (**p).clone();
     q.creds = Some(Creds {

@@ -413,15 +413,10 @@ fn settle(ctx: &mut Context, a: &mut Alert, ev: &Event) {
             "inside a package operation ({o}), which does not lower {id}"
         )),
         None if lowered => {
-            if ev.pid == 1 && id == "rg-persist-systemd-unit" {
-                a.reasons.push(
-                    "written by the service manager (PID 1) on a request; the request's own \
-                     write or systemctl run is scored by itself"
-                        .into(),
-                );
+            a.reasons.push("outside any package operation".into());
+            if let Some(why) = context::service_management(id, ev) {
+                a.reasons.push(why);
                 lower(a);
-            } else {
-                a.reasons.push("outside any package operation".into());
             }
         }
         None => {}
