@@ -3,7 +3,9 @@
 //! reinstalling, removing and purging Debian packages that ship and
 //! enable a systemd unit, a cron file and an init script and create a
 //! system user; compiling and running a program in /tmp; writing and
-//! running a script; tar; logrotate. None of it may raise an alert of
+//! running a script; tar; cloning a local git repository and building it;
+//! a local web server serving a file; logrotate; an admin disabling and
+//! enabling a packaged service. None of it may raise an alert of
 //! medium or higher. The same writes outside a package operation (a shell
 //! writing a unit, a copy of dpkg writing cron, root adding a user) still
 //! alert at their usual severity.
@@ -461,6 +463,46 @@ fn the_same_writes_outside_a_package_operation_still_alert() {
     );
 }
 
+/// A developer's and an admin's day in @D@: build and run a program,
+/// write and run a script, tar, clone a local repository and build it,
+/// serve files from a local web server and fetch one, rotate a log.
+const DEV_WORK: &str = r#"set -e
+cd @D@
+cc -o @D@/hello src/hello.c
+@D@/hello
+printf '#!/bin/sh\necho script\n' > @D@/x.sh
+chmod +x @D@/x.sh
+@D@/x.sh
+tar -cf @D@/src.tar src
+mkdir -p @D@/untar
+tar -xf @D@/src.tar -C @D@/untar
+rm -rf @D@/repo @D@/clone
+mkdir @D@/repo
+cp src/hello.c @D@/repo/
+printf 'hello: hello.c\n\tcc -o hello hello.c\n' > @D@/repo/Makefile
+printf '#!/bin/sh\necho built\n' > @D@/repo/build.sh
+chmod +x @D@/repo/build.sh
+git -C @D@/repo init -q
+git -C @D@/repo add .
+git -C @D@/repo -c user.name=t -c user.email=t@invalid commit -qm init
+git clone -q @D@/repo @D@/clone
+make -s -C @D@/clone
+@D@/clone/hello
+@D@/clone/build.sh
+python3 -m http.server 0 --bind 127.0.0.1 --directory @D@/clone > @D@/http.log 2>&1 &
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+  grep -q ' port ' @D@/http.log && break
+  sleep 0.25
+done
+port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' @D@/http.log)
+python3 -c "import urllib.request, sys; urllib.request.urlretrieve('http://127.0.0.1:%s/hello.c' % sys.argv[1], sys.argv[2])" "$port" @D@/got.c
+kill $!
+cmp @D@/got.c @D@/repo/hello.c
+echo line > @D@/app.log
+/usr/sbin/logrotate -f -s @D@/state @D@/logrotate.conf
+test -f @D@/rotated
+"#;
+
 #[test]
 fn developer_and_admin_work_raise_only_low_alerts() {
     if !privileged("developer_and_admin_work_raise_only_low_alerts") {
@@ -485,17 +527,7 @@ fn developer_and_admin_work_raise_only_low_alerts() {
     let (agent, _rules) = packaged_agent();
     // One login session, as a developer at a terminal: the audit login
     // uid is set before the shell starts, as pam_loginuid does at a login.
-    fs::write(
-        dir.join("dev.sh"),
-        format!(
-            "set -e\ncd {d}\ncc -o {d}/hello src/hello.c\n{d}/hello\n\
-             printf '#!/bin/sh\\necho script\\n' > {d}/x.sh\nchmod +x {d}/x.sh\n{d}/x.sh\n\
-             tar -cf {d}/src.tar src\nmkdir -p {d}/untar\ntar -xf {d}/src.tar -C {d}/untar\n\
-             echo line > {d}/app.log\n\
-             /usr/sbin/logrotate -f -s {d}/state {d}/logrotate.conf\ntest -f {d}/rotated\n"
-        ),
-    )
-    .unwrap();
+    fs::write(dir.join("dev.sh"), DEV_WORK.replace("@D@", &d.to_string())).unwrap();
     let session = format!("echo 0 > /proc/self/loginuid 2>/dev/null; exec /bin/sh {d}/dev.sh");
     let dev = sh(&session);
     // The same work as this test runs it, in whatever session it has
@@ -540,6 +572,10 @@ fn developer_and_admin_work_raise_only_low_alerts() {
             .any(|r| r.starts_with("a program a compiler or linker built, run by ")),
         "{why:?}"
     );
+    // The cloned repository's build and its build script.
+    for run in ["clone/hello", "clone/build.sh"] {
+        assert_eq!(severity(drop_of(format!("{d}/{run}"))), "low");
+    }
     let script = drop_of(format!("{d}/x.sh"));
     assert!(
         reasons(script)
