@@ -7,8 +7,10 @@
 //! Built-in detections are listed in [`BUILTIN_IDS`] and documented in
 //! docs/detections.md; each can be turned off with `[detections] disabled`.
 //!
-//! Here: the [`Detector`] (every detection of one event, then exclusions
-//! and rate limiting) and [`step`]. The single-event built-ins live in
+//! Here: the [`Detector`] (every detection of one event, then the
+//! severity its context sets, exclusions and rate limiting) and [`step`].
+//! Package operations, compilers and service management are in
+//! `context`. The single-event built-ins live in
 //! `persistence`, `credential` and `port`; the loss alert, raised from the
 //! counters rather than an event, in `loss`; the rate limiter in `limiter`;
 //! `[[exclusions]]` in `exclusion`; the stage's thread loop in `stage`.
