@@ -21,17 +21,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{Agent, get, privileged};
 use serde_json::Value;
-
-/// dpkg takes one lock for the whole host: this file's package steps run
-/// one at a time (other tests' dpkg runs are waited for by apt's lock
-/// timeout, or retried).
-static PACKAGES: Mutex<()> = Mutex::new(());
 
 /// The packaged configuration, as the packages install it, with the rules
 /// read from a copy of rules/ (the agent refuses a rules directory others
@@ -266,7 +260,6 @@ fn package_install_upgrade_reinstall_and_purge_raise_only_low_alerts() {
     if !privileged("package_install_upgrade_reinstall_and_purge_raise_only_low_alerts") {
         return;
     }
-    let _lock = PACKAGES.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("rg-benign-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -385,14 +378,22 @@ fn the_same_writes_outside_a_package_operation_still_alert() {
     let shell = sh(&format!(
         "printf '[Service]\\nExecStart=/tmp/x\\n' > {unit}; rm -f {unit}"
     ));
-    let copy = {
-        let _lock = PACKAGES.lock().unwrap_or_else(|e| e.into_inner());
-        // The copy logs to where cron reads jobs (it takes dpkg's lock).
-        run_pid(
-            dpkg_copy.to_str().unwrap(),
-            &[&format!("--log={cron}"), "--configure", "--pending"],
-        )
-    };
+    // The copy logs to where cron reads jobs. Its database is a private
+    // empty one: it configures nothing of the host's and takes no lock
+    // another test or helper holds.
+    let admin_dir = dir.path().join("admin");
+    fs::create_dir_all(admin_dir.join("updates")).unwrap();
+    fs::create_dir_all(admin_dir.join("info")).unwrap();
+    fs::write(admin_dir.join("status"), "").unwrap();
+    let copy = run_pid(
+        dpkg_copy.to_str().unwrap(),
+        &[
+            &format!("--admindir={}", admin_dir.display()),
+            &format!("--log={cron}"),
+            "--configure",
+            "--pending",
+        ],
+    );
     let named = run_pid(
         sh_named_dpkg.to_str().unwrap(),
         &["-c", &format!("echo '* * * * * root id' > {renamed}")],
