@@ -490,10 +490,11 @@ git clone -q @D@/repo @D@/clone
 make -s -C @D@/clone
 @D@/clone/hello
 @D@/clone/build.sh
-python3 -m http.server 0 --bind 127.0.0.1 --directory @D@/clone > @D@/http.log 2>&1 &
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-  grep -q ' port ' @D@/http.log && break
-  sleep 0.25
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory @D@/clone > @D@/http.log 2>&1 &
+i=0
+until grep -q ' port ' @D@/http.log || [ $i -ge 200 ]; do
+  i=$((i + 1))
+  sleep 0.1
 done
 port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' @D@/http.log)
 python3 -c "import urllib.request, sys; urllib.request.urlretrieve('http://127.0.0.1:%s/hello.c' % sys.argv[1], sys.argv[2])" "$port" @D@/got.c
