@@ -490,9 +490,12 @@ git clone -q @D@/repo @D@/clone
 make -s -C @D@/clone
 @D@/clone/hello
 @D@/clone/build.sh
+# A fresh log: the server's child truncates it only once it runs, and the
+# loop below must not read the previous run's port.
+rm -f @D@/http.log
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory @D@/clone > @D@/http.log 2>&1 &
 i=0
-until grep -q ' port ' @D@/http.log || [ $i -ge 200 ]; do
+until grep -qs ' port ' @D@/http.log || [ $i -ge 200 ]; do
   i=$((i + 1))
   sleep 0.1
 done
