@@ -27,6 +27,11 @@ use std::time::{Duration, Instant};
 use common::{Agent, get, privileged};
 use serde_json::Value;
 
+/// How long the agent may lag behind this test's workload: the packaged
+/// configuration watches `/root` and `/etc`, where other tests on this host
+/// write thousands of files a second.
+const LAG: Duration = Duration::from_secs(90);
+
 /// The packaged configuration, as the packages install it, with the rules
 /// read from a copy of rules/ (the agent refuses a rules directory others
 /// may write) and no `[output]` (the test harness sets the output).
@@ -289,7 +294,7 @@ fn package_install_upgrade_reinstall_and_purge_raise_only_low_alerts() {
         apt(&["purge", &name]),
     ];
     let last = *roots.last().unwrap();
-    agent.wait_for("the purge's exit", |r| {
+    agent.wait_for_within("the purge's exit", LAG, |r| {
         get(r, "event.action") == "exit" && get(r, "process.pid") == last
     });
     let (_, records, _) = agent.stop();
@@ -404,7 +409,7 @@ fn the_same_writes_outside_a_package_operation_still_alert() {
     ));
     let _ = fs::remove_file(&cron);
     let _ = fs::remove_file(&renamed);
-    agent.wait_for("the admin shell's exit", |r| {
+    agent.wait_for_within("the admin shell's exit", LAG, |r| {
         get(r, "event.action") == "exit" && get(r, "process.pid") == admin
     });
     let (_, records, _) = agent.stop();
@@ -553,7 +558,7 @@ fn developer_and_admin_work_raise_only_low_alerts() {
         .status()
         .unwrap()
         .success();
-    agent.wait_for("the other session's exit", |r| {
+    agent.wait_for_within("the other session's exit", LAG, |r| {
         get(r, "event.action") == "exit" && get(r, "process.pid") == other
     });
     let (_, records, _) = agent.stop();
