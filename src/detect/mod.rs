@@ -392,9 +392,10 @@ const NOT_LOWERED_BY_PACKAGES: &[&str] = &[
 ];
 
 /// The context's part in an alert's severity: inside a package operation
-/// (the alert's process, or the writer a scenario scored) it is low; a
-/// unit link PID 1 makes on request is low (the request is scored on its
-/// own). Each fact is added to the alert's reasons.
+/// (the alert's process, or the writer a scenario scored) it is low;
+/// outside one, service management (enabling what is installed, PID 1's
+/// links: `context::service_management`) is low. Each fact is added to
+/// the alert's reasons.
 fn settle(ctx: &mut Context, a: &mut Alert, ev: &Event) {
     let id = a.rule.id.as_str();
     let op = match a.package.take() {
@@ -434,6 +435,7 @@ fn lower(a: &mut Alert) {
         });
     }
 }
+
 /// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)".
 struct Message<'a>(&'a RuleMeta, &'a Event);
 
