@@ -38,6 +38,8 @@ const MANAGERS: &[(&str, &str)] = &[
     ("/{usr/bin,bin}/dpkg", "dpkg"),
     ("/usr/bin/{apt,apt-get,aptitude}", "apt"),
     ("/usr/bin/unattended-upgrade", "unattended-upgrade"),
+    // Runs a package's maintainer scripts again (`dpkg-reconfigure tzdata`).
+    ("/{usr/sbin,sbin}/dpkg-reconfigure", "dpkg-reconfigure"),
     ("/{usr/bin,bin}/rpm", "rpm"),
     ("/usr/bin/{dnf,dnf-3,dnf5,microdnf}", "dnf"),
     ("/usr/bin/{yum,yum-3}", "yum"),
@@ -459,27 +461,44 @@ fn manager_action(manager: &str, args: &[String]) -> (Option<String>, Option<Str
             (op.map(str::to_string), &[])
         }
         "packagekitd" | "snapd" => (None, &[]),
+        "dpkg-reconfigure" => (Some("reconfigure".to_string()), args),
         // apt, dnf, yum, zypper: a subcommand, then packages; the options
         // that take a separate value (`-o Dpkg::Options::=...`) are skipped.
         _ => {
-            const WITH_VALUE: &[&str] = &["-o", "-c", "-t", "--option", "--config-file"];
-            let sub = (0..args.len()).find(|&i| {
-                !args[i].starts_with('-') && (i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
-            });
+            let sub = (0..args.len()).find(|&i| operand(args, i));
             match sub {
                 Some(i) => (Some(args[i].clone()), &args[i + 1..]),
                 None => (None, &[]),
             }
         }
     };
-    let mut names = rest
-        .iter()
-        .filter(|a| !a.starts_with('-') && !a.bytes().all(|b| b.is_ascii_digit()));
+    let mut names = (0..rest.len())
+        .filter(|&i| operand(rest, i))
+        .map(|i| &rest[i])
+        .filter(|a| !a.bytes().all(|b| b.is_ascii_digit()));
     let name = match (names.next(), names.next()) {
         (Some(one), None) => package_name(one),
         _ => None,
     };
     (name, operation)
+}
+
+/// Whether `args[i]` is an operand: not an option, nor the value of one
+/// that takes its value separately (`apt-get -o Dpkg::Options::=x`,
+/// `dpkg-reconfigure -f noninteractive`).
+fn operand(args: &[String], i: usize) -> bool {
+    const WITH_VALUE: &[&str] = &[
+        "-o",
+        "-c",
+        "-t",
+        "--option",
+        "--config-file",
+        "-f",
+        "--frontend",
+        "-p",
+        "--priority",
+    ];
+    !args[i].starts_with('-') && (i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
 }
 
 /// `at`, `at:amd64`, `/var/cache/apt/archives/at_3.2.5-1_amd64.deb` → `at`.

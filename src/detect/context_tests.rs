@@ -582,6 +582,11 @@ fn package_and_operation_come_from_scripts_and_command_lines() {
             "rpm (pid 704) upgrade",
         ),
         ("/usr/bin/zypper", &["zypper"], "zypper (pid 705)"),
+        (
+            "/usr/sbin/dpkg-reconfigure",
+            &["dpkg-reconfigure", "-f", "noninteractive", "tzdata"],
+            "dpkg-reconfigure (pid 706) reconfigure of package tzdata",
+        ),
     ];
     for (i, (exe, args, want)) in cases.iter().enumerate() {
         let p = mgr(700 + i as u32, exe, args);
