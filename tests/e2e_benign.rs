@@ -251,6 +251,15 @@ fn build_deb(dir: &Path, name: &str, version: &str) -> PathBuf {
     deb
 }
 
+/// Removes the directory at the end, whatever happened.
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Purges the package at the end, whatever happened.
 struct Installed(String);
 
@@ -521,6 +530,7 @@ fn developer_and_admin_work_raise_only_low_alerts() {
     let dir = PathBuf::from(format!("/tmp/rg-benign-dev-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("src")).unwrap();
+    let _cleanup = RemoveDir(dir.clone());
     let d = dir.display();
     fs::write(
         dir.join("src/hello.c"),
@@ -562,7 +572,6 @@ fn developer_and_admin_work_raise_only_low_alerts() {
         get(r, "event.action") == "exit" && get(r, "process.pid") == other
     });
     let (_, records, _) = agent.stop();
-    let _ = fs::remove_dir_all(&dir);
     assert_eq!(loud(&alerts_of(&records, &[plain])), Vec::<String>::new());
     let alerts = alerts_of(&records, &[dev]);
     assert_eq!(loud(&alerts), Vec::<String>::new());
