@@ -103,7 +103,9 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// Programs that read the `DEFAULT_WATCH_READS` files for a living: PAM's
 /// password helpers, the daemons and tools that authenticate users or change passwords
-/// (shadow-utils), sshd (host keys), the ssh client (its own keys).
+/// (shadow-utils, and Debian's adduser and debconf, Perl programs whose
+/// getpwnam reads the shadow file as root), sshd (host keys), the ssh
+/// client (its own keys).
 pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
     "/{usr/sbin,sbin,usr/bin,bin}/{unix_chkpwd,unix_update}",
     "/{usr/sbin,sbin,usr/bin,bin}/{sshd,login,su,sudo,cron,crond}",
@@ -114,6 +116,8 @@ pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
     "/{usr/lib,lib}/systemd/systemd",
     "/usr/{lib,libexec}/polkit-1/polkit-agent-helper-1",
     "/usr/bin/{ssh,ssh-add}",
+    "/{usr/sbin,sbin}/{adduser,deluser,addgroup,delgroup,dpkg-reconfigure}",
+    "/usr/share/debconf/frontend",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -246,6 +246,7 @@ fn watched_read(path: &str, watched: Option<&str>, exe: Option<&str>, result: i6
                 start_time_ns: 0,
                 image: Arc::new(crate::model::event::Image {
                     executable: e.into(),
+                    exe: e.into(),
                     ..Default::default()
                 }),
                 creds: None,

@@ -225,7 +225,34 @@ fn rand_guard(
             }
             w.end_array();
         }
+        // The facts that set the severity, in the order weighed.
+        if !a.reasons.is_empty() {
+            key!(w, "severity_reasons");
+            strs(w, a.reasons.iter().map(String::as_str));
+        }
         w.end_object();
+        // The package operation the alert happened in (or the writer it
+        // scores was part of).
+        if let Some(op) = &a.package {
+            key!(w, "context");
+            w.begin_object();
+            key!(w, "package");
+            w.begin_object();
+            key!(w, "manager");
+            w.lit(op.manager);
+            key!(w, "pid");
+            w.int(op.pid);
+            if let Some(n) = &op.name {
+                key!(w, "name");
+                w.str(n);
+            }
+            if let Some(o) = &op.operation {
+                key!(w, "operation");
+                w.str(o);
+            }
+            w.end_object();
+            w.end_object();
+        }
     }
     if let Some(p) = proc {
         key!(w, "process");

@@ -29,6 +29,8 @@ mod names;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
+mod reference_alert;
+#[cfg(test)]
 mod reference_loss;
 #[cfg(test)]
 mod reference_process;

@@ -9,11 +9,12 @@ use serde::Serialize;
 use serde::ser::Serializer;
 
 use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
+use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
-use crate::model::alert::{Alert, Evidence, Technique};
+use crate::model::alert::{Alert, Technique};
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
@@ -75,13 +76,13 @@ struct EventDoc<'a> {
 
 /// ECS source/destination: ip and port.
 #[derive(Serialize)]
-struct EndpointDoc {
+pub(super) struct EndpointDoc {
     ip: std::net::IpAddr,
     port: u16,
 }
 
 impl EndpointDoc {
-    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+    pub(super) fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
         a.map(|a| EndpointDoc {
             ip: a.ip(),
             port: a.port(),
@@ -431,6 +432,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<RgAlert<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<RgContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     systemd: Option<UnitDoc<'a>>,
@@ -466,69 +469,6 @@ struct SignalDoc {
 struct SignalTarget {
     pid: u32,
     thread: ThreadDoc,
-}
-
-#[derive(Serialize)]
-struct RgAlert<'a> {
-    /// low, medium, high or critical.
-    severity: &'static str,
-    /// `builtin` or the rule file.
-    source: &'a str,
-    /// A rate-limit summary: the alerts this one stands for that were
-    /// held back (absent on ordinary alerts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed_count: Option<u64>,
-    /// Scenario detections: every event that led to the alert, oldest
-    /// first (the last is the alert's own event).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    evidence: &'a [Evidence],
-}
-
-/// One piece of evidence, in the record's own field names.
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            #[serde(rename = "@timestamp")]
-            timestamp: Rfc3339,
-            event: ActionDoc,
-            process: EvidenceProcess<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            file: Option<PathDoc<'a>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            destination: Option<EndpointDoc>,
-        }
-        #[derive(Serialize)]
-        struct ActionDoc {
-            action: &'static str,
-        }
-        #[derive(Serialize)]
-        struct EvidenceProcess<'a> {
-            pid: u32,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            executable: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            command_line: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct PathDoc<'a> {
-            path: &'a str,
-        }
-        Doc {
-            timestamp: Rfc3339(self.time_ns),
-            event: ActionDoc {
-                action: self.action,
-            },
-            process: EvidenceProcess {
-                pid: self.pid,
-                executable: self.executable.as_deref(),
-                command_line: self.command_line.as_deref(),
-            },
-            file: self.path.as_deref().map(|path| PathDoc { path }),
-            destination: EndpointDoc::of(self.destination),
-        }
-        .serialize(s)
-    }
 }
 
 #[derive(Serialize)]
@@ -738,7 +678,18 @@ impl<'a> EventDoc<'a> {
                     source: &r.source,
                     suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
                     evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
+                    severity_reasons: alert.map_or(&[], |a| a.reasons.as_slice()),
                 }),
+                context: alert
+                    .and_then(|a| a.package.as_deref())
+                    .map(|op| RgContext {
+                        package: PackageDoc {
+                            manager: op.manager,
+                            pid: op.pid,
+                            name: op.name.as_deref(),
+                            operation: op.operation.as_deref(),
+                        },
+                    }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,
                     result: n.result,

@@ -623,6 +623,19 @@ fn alerts(events: &[Event]) -> Vec<Alert> {
             id: format!("{i:016x}"),
             suppressed: [0, 1, u64::MAX][i % 3],
             evidence,
+            // Reasons and a package context on some, with quotes and
+            // non-ASCII to escape.
+            reasons: (0..i % 3)
+                .map(|n| format!("reason {n}: \"q\" \u{e9}"))
+                .collect(),
+            package: (i % 2 == 1).then(|| {
+                Arc::new(crate::model::alert::PackageOp {
+                    manager: "dpkg",
+                    pid: 812 + i as u32,
+                    name: (i % 4 == 1).then(|| "at".to_string()),
+                    operation: (i % 3 != 0).then(|| "configure".to_string()),
+                })
+            }),
         });
     }
     out
@@ -832,10 +845,19 @@ proptest! {
         let alert = Alert {
             rule: rule(pick),
             event: ev.clone(),
-            message,
+            message: message.clone(),
             id: exe.clone(),
             suppressed: flags,
             evidence: vec![Evidence::of(&exec), Evidence::of(&ev)],
+            reasons: vec![exe.clone(), message.clone()],
+            package: (flags % 2 == 1).then(|| {
+                Arc::new(crate::model::alert::PackageOp {
+                    manager: "apt",
+                    pid: flags as u32,
+                    name: Some(exe.clone()),
+                    operation: None,
+                })
+            }),
         };
         same_bytes(&mut lines, &Record::Alert(alert), &ctx).map_err(TestCaseError::fail)?;
     }
