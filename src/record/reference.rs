@@ -199,6 +199,14 @@ struct RuleDoc<'a> {
     description: &'a str,
     /// Where the rule comes from: `builtin` or its rule file.
     ruleset: &'a str,
+    #[serde(skip_serializing_if = "no_strings")]
+    reference: &'a [String],
+    #[serde(skip_serializing_if = "no_strings")]
+    author: &'a [String],
+}
+
+fn no_strings(v: &&[String]) -> bool {
+    v.is_empty()
 }
 
 #[derive(Serialize)]
@@ -685,6 +693,8 @@ impl<'a> EventDoc<'a> {
                 name: &r.name,
                 description: &r.description,
                 ruleset: &r.source,
+                reference: &r.references,
+                author: &r.authors,
             }),
             threat: rule.map(|r| ThreatDoc {
                 framework: "MITRE ATT&CK",

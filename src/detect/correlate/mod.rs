@@ -85,6 +85,8 @@ fn meta(
             })
             .collect(),
         source: "builtin".into(),
+        references: Vec::new(),
+        authors: Vec::new(),
     })
 }
 

@@ -21,6 +21,17 @@ pub(super) enum Test {
     Prefix(Box<str>),
     Suffix(Box<str>),
     Contains(Box<str>),
+    /// Sigma's case-insensitive tests: the value is ASCII-lowercased at
+    /// load and compared ignoring ASCII case (a value with other letters
+    /// becomes a `(?i)` regex instead, see sigma::values).
+    FoldEq(Box<str>),
+    FoldIn(Vec<Box<str>>),
+    FoldPrefix(Box<str>),
+    FoldSuffix(Box<str>),
+    FoldContains(Box<str>),
+    /// A string test on an IP field's text form (Sigma's
+    /// `DestinationIp|startswith: '10.'`), written into a stack buffer.
+    IpText(Box<Test>),
     Glob(regex::bytes::Regex),
     Regex(Regex),
     IntIn(Vec<i64>),
@@ -62,6 +73,8 @@ impl Rule {
 pub struct RuleSet {
     rules: Vec<Rule>,
     by_action: Vec<ActionIndex>,
+    /// Sigma rules of the directory that were not loaded, and why.
+    pub(super) skipped: Vec<super::Skipped>,
 }
 
 /// The rules of one action, split for matching. Most rules have a
@@ -82,6 +95,9 @@ type EventGetter = fn(&Event) -> Value<'_>;
 #[derive(Debug, Clone)]
 struct KeyIndex {
     field: &'static Field,
+    /// The keys are ASCII-lowercased (Sigma's case-insensitive equality):
+    /// the event's value is lowercased before the lookup.
+    fold: bool,
     get: EventGetter,
     strs: HashMap<Box<str>, Vec<usize>>,
     ints: HashMap<i64, Vec<usize>>,
@@ -93,7 +109,11 @@ fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
     match c {
         Cond::All(cs) => cs.iter().find_map(key_of),
         Cond::Field(f, t) => match (f.get, f.kind, t) {
-            (Getter::Event(get), Kind::Str, Test::StrEq(_) | Test::StrIn(_))
+            (
+                Getter::Event(get),
+                Kind::Str,
+                Test::StrEq(_) | Test::StrIn(_) | Test::FoldEq(_) | Test::FoldIn(_),
+            )
             | (Getter::Event(get), Kind::Int | Kind::Named(_), Test::IntIn(_)) => {
                 Some((*f, get, t))
             }
@@ -108,6 +128,7 @@ impl RuleSet {
         RuleSet {
             rules: Vec::new(),
             by_action: vec![ActionIndex::default(); fields::ACTIONS.len()],
+            skipped: Vec::new(),
         }
     }
 
@@ -123,6 +144,11 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The Sigma rules of the directory that were skipped, in file order.
+    pub fn skipped(&self) -> &[super::Skipped] {
+        &self.skipped
+    }
+
     pub fn from_rules(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::empty();
         for (i, r) in rules.iter().enumerate() {
@@ -133,11 +159,17 @@ impl RuleSet {
                     idx.rest.push(i);
                     continue;
                 };
-                let k = match idx.keyed.iter().position(|k| std::ptr::eq(k.field, field)) {
+                let fold = matches!(test, Test::FoldEq(_) | Test::FoldIn(_));
+                let k = match idx
+                    .keyed
+                    .iter()
+                    .position(|k| std::ptr::eq(k.field, field) && k.fold == fold)
+                {
                     Some(p) => &mut idx.keyed[p],
                     None => {
                         idx.keyed.push(KeyIndex {
                             field,
+                            fold,
                             get,
                             strs: HashMap::new(),
                             ints: HashMap::new(),
@@ -146,8 +178,10 @@ impl RuleSet {
                     }
                 };
                 match test {
-                    Test::StrEq(x) => k.strs.entry(x.clone()).or_default().push(i),
-                    Test::StrIn(xs) => {
+                    Test::StrEq(x) | Test::FoldEq(x) => {
+                        k.strs.entry(x.clone()).or_default().push(i)
+                    }
+                    Test::StrIn(xs) | Test::FoldIn(xs) => {
                         for x in xs {
                             let list = k.strs.entry(x.clone()).or_default();
                             // `in = ["a", "a"]` lists the rule once.
@@ -182,6 +216,7 @@ impl RuleSet {
         let start = out.len();
         for k in &idx.keyed {
             let candidates = match (k.get)(ev) {
+                Value::Str(s) if k.fold => k.strs.get(scratch.fold(s)),
                 Value::Str(s) => k.strs.get(s),
                 Value::Int(i) => k.ints.get(&i),
                 _ => None,
@@ -233,6 +268,16 @@ fn test_str(test: &Test, s: &str) -> bool {
         Test::Prefix(x) => s.starts_with(&**x),
         Test::Suffix(x) => s.ends_with(&**x),
         Test::Contains(x) => s.contains(&**x),
+        Test::FoldEq(x) => s.eq_ignore_ascii_case(x),
+        Test::FoldIn(xs) => xs.iter().any(|x| s.eq_ignore_ascii_case(x)),
+        Test::FoldPrefix(x) => {
+            s.len() >= x.len() && s.as_bytes()[..x.len()].eq_ignore_ascii_case(x.as_bytes())
+        }
+        Test::FoldSuffix(x) => {
+            s.len() >= x.len()
+                && s.as_bytes()[s.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
+        }
+        Test::FoldContains(x) => contains_fold(s.as_bytes(), x.as_bytes()),
         Test::Glob(g) => g.is_match(s.as_bytes()),
         Test::Regex(r) => r.is_match(s),
         _ => false,
@@ -253,6 +298,11 @@ fn test_value(test: &Test, v: Value<'_>) -> bool {
             .filter(|n| bits & (1 << n) != 0)
             .any(|n| test_int(test, n)),
         Value::Ip(ip) => match test {
+            Test::IpText(t) => {
+                let mut buf = IpText::default();
+                let _ = std::fmt::Write::write_fmt(&mut buf, format_args!("{ip}"));
+                test_str(t, buf.as_str())
+            }
             Test::IpIn(xs) => xs.contains(&ip) || xs.iter().any(|x| same_ip(*x, ip)),
             Test::Cidr(nets) => nets.iter().any(|n| in_cidr(n, ip)),
             _ => false,
@@ -271,6 +321,56 @@ fn test_int(test: &Test, i: i64) -> bool {
         Test::BitsAny(m) => i & m != 0,
         Test::BitsAll(m) => i & m == *m,
         _ => false,
+    }
+}
+
+/// `needle` (ASCII-lowercase) in `hay`, ignoring ASCII case: the first
+/// byte is found by a scan, the rest compared in place.
+fn contains_fold(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    (0..=hay.len() - needle.len()).any(|i| {
+        hay[i].to_ascii_lowercase() == first
+            && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+    })
+}
+
+/// An IP address's text form without allocating (at most 45 bytes for
+/// IPv6 with an embedded IPv4).
+struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for IpText {
+    fn default() -> Self {
+        IpText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl IpText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

@@ -162,6 +162,8 @@ pub fn lookup(name: &str) -> Option<&'static Field> {
 pub struct Scratch {
     command_line: Joined,
     parent_command_line: Joined,
+    /// A value ASCII-lowercased for a case-insensitive index lookup.
+    folded: String,
 }
 
 /// Arguments joined by single spaces, built at most once per event.
@@ -194,6 +196,18 @@ impl Scratch {
     pub fn reset(&mut self) {
         self.command_line.built = false;
         self.parent_command_line.built = false;
+    }
+
+    /// `s` ASCII-lowercased, in a reused buffer (`s` itself when it has
+    /// no upper-case letter).
+    pub fn fold<'a>(&'a mut self, s: &'a str) -> &'a str {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return s;
+        }
+        self.folded.clear();
+        self.folded.push_str(s);
+        self.folded.make_ascii_lowercase();
+        &self.folded
     }
 
     /// The command line buffer's capacity: the tests check it stays.
