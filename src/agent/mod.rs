@@ -287,6 +287,16 @@ fn protected_files(
     )
 }
 
+/// Each Sigma rule the rules directory holds but the agent cannot run,
+/// on stderr (the journal), at start and on every reload: the rule
+/// file, the rule, the construct and why. Counted in health as
+/// `rules_skipped`.
+fn report_skipped(rules: &RuleSet) {
+    for s in rules.skipped() {
+        eprintln!("rand-guard: warning: {s}");
+    }
+}
+
 fn detection_enabled(cfg: &Config, id: &str) -> bool {
     !cfg.detections.disabled.iter().any(|d| d == id)
 }
@@ -317,6 +327,8 @@ impl Detection {
         hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
         let rules = RuleSet::load_dir(&cfg.rules.dir)?;
         stats.set_rules_loaded(rules.len());
+        stats.set_rules_skipped(rules.skipped().len());
+        report_skipped(&rules);
         let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
             .map_err(AgentError::Exclusions)?;
         detector.protect(protected.to_vec(), me);
@@ -696,7 +708,10 @@ impl AgentControl<'_> {
             .map_err(|e| e.to_string())
             .and_then(|()| RuleSet::load_dir(&cfg.rules.dir).map_err(|e| e.to_string()));
         let (rules, keep_rules) = match loaded {
-            Ok(rules) => (rules, false),
+            Ok(rules) => {
+                report_skipped(&rules);
+                (rules, false)
+            }
             Err(e) => {
                 self.stats.count_rules_reload(false);
                 eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");

@@ -519,4 +519,6 @@ fn map_cond(name: &str, map: &Hash, actions: &[&str]) -> Result<Cond, Skip> {
 }
 
 #[cfg(test)]
+mod sample_tests;
+#[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ fn proc_of(exe: &str, args: &[&str], parent: bool) -> Arc<Process> {
 }
 
 /// An exec of `exe` with `args` below `bash -i`.
-fn ex(exe: &str, args: &[&str]) -> Event {
+pub(super) fn ex(exe: &str, args: &[&str]) -> Event {
     testkit::exec(1, &proc_of(exe, args, true))
 }
 
@@ -41,7 +41,7 @@ fn cp() -> Arc<Process> {
     proc_of("/usr/bin/cp", &["cp", "a", "b"], true)
 }
 
-fn file(op: FileOp, path: &str) -> Event {
+pub(super) fn file(op: FileOp, path: &str) -> Event {
     testkit::file(2, &cp(), op, path)
 }
 
@@ -55,7 +55,7 @@ fn rename(from: &str, to: &str) -> Event {
     })
 }
 
-fn net(op: NetOp, remote: &str) -> Event {
+pub(super) fn net(op: NetOp, remote: &str) -> Event {
     let mut ev = testkit::connect(3, &proc_of("/usr/bin/nc", &["nc"], true), remote);
     if let Body::Net(n) = &mut ev.body {
         n.op = op;
@@ -68,7 +68,7 @@ fn net(op: NetOp, remote: &str) -> Event {
     ev
 }
 
-fn dns(name: &str) -> Event {
+pub(super) fn dns(name: &str) -> Event {
     let mut ev = net(NetOp::DnsQuery, "192.0.2.53:53");
     if let Body::Net(n) = &mut ev.body {
         n.syscall = "sendto";
@@ -103,7 +103,7 @@ fn doc(category: &str, detection: &str) -> String {
     )
 }
 
-fn hits(s: &RuleSet, ev: &Event) -> bool {
+pub(super) fn hits(s: &RuleSet, ev: &Event) -> bool {
     let mut out = Vec::new();
     s.matches(ev, &mut Scratch::default(), &mut out);
     !out.is_empty()
