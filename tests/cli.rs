@@ -179,7 +179,7 @@ fn rules_check_lists_the_sample_rules() {
     let n = stdout.lines().count() - 1;
     assert_eq!(
         lines.next().unwrap(),
-        format!("# rules OK: {n} rules from {dir} (1 files)")
+        format!("# rules OK: {n} rules from {dir} (2 files)")
     );
     assert!(n >= 10, "{stdout}");
     let file = format!("{dir}/sample-rules.toml");
@@ -193,6 +193,59 @@ fn rules_check_lists_the_sample_rules() {
         )),
         "{stdout}"
     );
+    // The sample Sigma rules, after the TOML ones (files in name order).
+    assert!(
+        stdout.ends_with(&format!(
+            "e25cbfb9-2f29-49b4-ab6b-7ccc1665ecca\tmedium\tdns_query\t{dir}/sample-sigma.yml\n"
+        )),
+        "{stdout}"
+    );
+}
+
+/// Sigma rules `rules check` cannot run are counted by reason on the
+/// first line and named one per line; the rest load.
+#[test]
+fn rules_check_counts_and_names_skipped_sigma_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |id: &str, cat: &str, sel: &str| {
+        format!(
+            "title: T {id}\nid: {id}\nlogsource: {{product: linux, category: {cat}}}\n\
+             detection:\n    sel:\n        {sel}\n    condition: sel\n"
+        )
+    };
+    let rules = [
+        rule("s-ok", "process_creation", "Image|endswith: /curl"),
+        rule("s-field", "process_creation", "CurrentDirectory: /tmp"),
+        rule("s-cat", "registry_set", "Image: /x"),
+        rule("s-field2", "process_creation", "Hashes: abc"),
+    ]
+    .join("---\n");
+    let file = dir.path().join("s.yml");
+    fs::write(&file, rules).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["rules", "check", "--rules-dir", d], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let f = file.display();
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "# rules OK: 1 rules from {d} (1 files); 3 Sigma rules skipped (2 unsupported field, 1 unsupported logsource)\n\
+             s-ok\tmedium\texec\t{f}\n\
+             # skipped: rules file {f}: rule `s-field` skipped (unsupported field): detection.sel.CurrentDirectory: field `CurrentDirectory`: the working directory of a process is not recorded\n\
+             # skipped: rules file {f}: rule `s-cat` skipped (unsupported logsource): logsource.category: category \"registry_set\" is not a log source rand-guard records (it has: process_creation, file_event, file_create, file_delete, file_rename, file_access, network_connection, dns_query)\n\
+             # skipped: rules file {f}: rule `s-field2` skipped (unsupported field): detection.sel.Hashes: field `Hashes`: file hashes are not computed\n"
+        )
+    );
+    // A broken YAML file is an error naming the file and line, as for TOML.
+    fs::write(dir.path().join("t.yml"), "title: x\ndetection: [a\n").unwrap();
+    let out = run(&["rules", "check", "--rules-dir", d], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("rules file {d}/t.yml line ")),
+        "{err}"
+    );
+    assert!(err.contains(": not valid YAML: "), "{err}");
 }
 
 #[test]

@@ -519,6 +519,8 @@ fn map_cond(name: &str, map: &Hash, actions: &[&str]) -> Result<Cond, Skip> {
 }
 
 #[cfg(test)]
+mod refusal_tests;
+#[cfg(test)]
 mod sample_tests;
 #[cfg(test)]
 mod tests;
