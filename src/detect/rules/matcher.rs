@@ -105,9 +105,28 @@ struct KeyIndex {
 
 /// A necessary exact-value test of `c`: one that must hold for `c` to hold
 /// (only `all` groups are looked into), on a plain field of the event.
+/// Of several, the first on a field with many values: `event.action =
+/// connect` (Sigma's `Initiated`) would hand the rule every connect.
 fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
+    const FEW_VALUES: &[&str] = &[
+        "event.action",
+        "event.category",
+        "event.outcome",
+        "network.transport",
+        "network.type",
+        "network.direction",
+    ];
+    let mut keys = Vec::new();
+    keys_of(c, &mut keys);
+    keys.iter()
+        .find(|(f, _, _)| !FEW_VALUES.contains(&f.name))
+        .or(keys.first())
+        .copied()
+}
+
+fn keys_of<'a>(c: &'a Cond, out: &mut Vec<(&'static Field, EventGetter, &'a Test)>) {
     match c {
-        Cond::All(cs) => cs.iter().find_map(key_of),
+        Cond::All(cs) => cs.iter().for_each(|c| keys_of(c, out)),
         Cond::Field(f, t) => match (f.get, f.kind, t) {
             (
                 Getter::Event(get),
@@ -115,11 +134,11 @@ fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
                 Test::StrEq(_) | Test::StrIn(_) | Test::FoldEq(_) | Test::FoldIn(_),
             )
             | (Getter::Event(get), Kind::Int | Kind::Named(_), Test::IntIn(_)) => {
-                Some((*f, get, t))
+                out.push((*f, get, t))
             }
-            _ => None,
+            _ => {}
         },
-        _ => None,
+        _ => {}
     }
 }
 
@@ -204,6 +223,29 @@ impl RuleSet {
         }
         set.rules = rules;
         set
+    }
+
+    /// How the rules are indexed, per action: the key fields (name,
+    /// folded, string keys, number keys) and the unkeyed rules.
+    #[cfg(test)]
+    pub(super) fn debug_index(&self) -> String {
+        let mut parts = Vec::new();
+        for (i, a) in self.by_action.iter().enumerate() {
+            if a.keyed.is_empty() && a.rest.is_empty() {
+                continue;
+            }
+            let keys: Vec<_> = a
+                .keyed
+                .iter()
+                .map(|k| (k.field.name, k.fold, k.strs.len(), k.ints.len()))
+                .collect();
+            parts.push(format!(
+                "{}: keyed {keys:?} rest {:?}",
+                fields::ACTIONS[i],
+                a.rest
+            ));
+        }
+        parts.join("; ")
     }
 
     /// Indexes of the rules `ev` matches, appended to `out` in rule order.
@@ -324,8 +366,9 @@ fn test_int(test: &Test, i: i64) -> bool {
     }
 }
 
-/// `needle` (ASCII-lowercase) in `hay`, ignoring ASCII case: the first
-/// byte is found by a scan, the rest compared in place.
+/// `needle` (ASCII-lowercase) in `hay`, ignoring ASCII case: memchr
+/// finds the places where the first byte (either case) occurs, and only
+/// there is the rest compared.
 fn contains_fold(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
@@ -333,10 +376,9 @@ fn contains_fold(hay: &[u8], needle: &[u8]) -> bool {
     if hay.len() < needle.len() {
         return false;
     }
-    (0..=hay.len() - needle.len()).any(|i| {
-        hay[i].to_ascii_lowercase() == first
-            && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
-    })
+    let last_start = hay.len() - needle.len();
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), &hay[..=last_start])
+        .any(|i| hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 /// An IP address's text form without allocating (at most 45 bytes for

@@ -596,3 +596,40 @@ fn pattern_matching_of_identifiers() {
     assert!(!m("sel", "sel2"));
     assert!(!m("ab*ba", "aba"));
 }
+
+#[test]
+fn lists_and_file_names_are_one_indexed_test() {
+    // A list of file names: one process.name key of both names.
+    let s = rule(
+        PC,
+        "sel:\n    Image|endswith: ['/tool1', '/Helper1']\ncondition: sel",
+    );
+    assert_eq!(
+        s.debug_index(),
+        r#"exec: keyed [("process.name", true, 2, 0)] rest []"#
+    );
+    // A list of ports: one port key, chosen over `event.action` (every
+    // connect has that one).
+    let s = rule(
+        "network_connection",
+        "sel:\n    Initiated: 'true'\n    DestinationPort: [10008, 20008]\ncondition: sel",
+    );
+    assert_eq!(
+        s.debug_index(),
+        r#"connect: keyed [("destination.port", false, 0, 2)] rest []; accept: keyed [("destination.port", false, 0, 2)] rest []"#
+    );
+    // A list of exact paths, and a filter that does not decide the key.
+    let s = rule(
+        "file_event",
+        "sel:\n    TargetFilename: ['/etc/a', '/etc/B']\nfilter:\n    Image|endswith: /dpkg\ncondition: sel and not filter",
+    );
+    assert!(
+        s.debug_index()
+            .starts_with(r#"open: keyed [("file.path", true, 2, 0)] rest []"#),
+        "{}",
+        s.debug_index()
+    );
+    // Nothing exact: evaluated one by one.
+    let s = rule(PC, "sel:\n    CommandLine|contains: x\ncondition: sel");
+    assert_eq!(s.debug_index(), "exec: keyed [] rest [0]");
+}

@@ -205,14 +205,15 @@ pub(super) fn field_cond(key: &str, value: &Yaml, actions: &[&str]) -> Result<Co
     if values.is_empty() {
         return Err(skip(SkipKind::Invalid, key, "an empty list of values"));
     }
-    let mut conds = Vec::with_capacity(values.len());
+    let mut groups = Vec::with_capacity(values.len());
     for v in values {
-        conds.push(value_cond(key, name, target, field, &m, v)?);
+        groups.push(value_cond(key, name, target, field, &m, v)?);
     }
-    let cond = if m.all && conds.len() > 1 {
-        Cond::All(conds)
+    // Each value stands for one or more alternatives (windash, base64offset).
+    let cond = if m.all && groups.len() > 1 {
+        Cond::All(groups.into_iter().map(combine_or).collect())
     } else {
-        keyed_any(conds)
+        combine_or(groups.into_iter().flatten().collect())
     };
     Ok(if m.neq {
         Cond::Not(Box::new(cond))
@@ -221,7 +222,8 @@ pub(super) fn field_cond(key: &str, value: &Yaml, actions: &[&str]) -> Result<Co
     })
 }
 
-/// One value (after the list is split) as a condition.
+/// One value (after the list is split): its alternatives, any of which
+/// may match.
 fn value_cond(
     key: &str,
     name: &str,
@@ -229,7 +231,7 @@ fn value_cond(
     field: &'static Field,
     m: &Mods,
     v: &Yaml,
-) -> Result<Cond, Skip> {
+) -> Result<Vec<Cond>, Skip> {
     let bad = |why: String| skip(SkipKind::Invalid, key, why);
     if let Yaml::Array(_) | Yaml::Hash(_) = v {
         return Err(bad(
@@ -238,13 +240,13 @@ fn value_cond(
     }
     if m.exists {
         return match v {
-            Yaml::Boolean(b) => Ok(Cond::Field(field, Test::Exists(*b))),
+            Yaml::Boolean(b) => Ok(vec![Cond::Field(field, Test::Exists(*b))]),
             _ => Err(bad("`exists` takes true or false".into())),
         };
     }
     if matches!(v, Yaml::Null) {
         // The spec's null: the field has no value.
-        return Ok(Cond::Field(field, Test::Exists(false)));
+        return Ok(vec![Cond::Field(field, Test::Exists(false))]);
     }
     let text = scalar_text(v).ok_or_else(|| bad(format!("{v:?} is not a value")))?;
     match target {
@@ -260,7 +262,7 @@ fn value_cond(
                 (_, true) => "ipv6",
                 (_, false) => "ipv4",
             };
-            return Ok(Cond::Field(field, Test::StrEq(want.into())));
+            return Ok(vec![Cond::Field(field, Test::StrEq(want.into()))]);
         }
         Target::User(_) => {
             if m.how.is_some() || !m.transforms.is_empty() {
@@ -280,12 +282,14 @@ fn value_cond(
                     )
                 })?,
             };
-            return Ok(Cond::Field(field, Test::IntIn(vec![uid])));
+            return Ok(vec![Cond::Field(field, Test::IntIn(vec![uid]))]);
         }
         _ => {}
     }
     match field.kind {
-        Kind::Int | Kind::IntList | Kind::Named(_) => int_cond(key, field, m, &text),
+        Kind::Int | Kind::IntList | Kind::Named(_) => {
+            int_cond(key, field, m, &text).map(|c| vec![c])
+        }
         Kind::Ip => ip_cond(key, field, m, &text),
         Kind::Str | Kind::StrList => {
             if m.cidr || m.cmp.is_some() {
@@ -299,7 +303,7 @@ fn value_cond(
                     ),
                 ));
             }
-            Ok(str_cond(key, m, &text)?.into_cond(field))
+            Ok(str_cond(key, m, &text)?.into_conds(field))
         }
     }
 }
@@ -351,7 +355,7 @@ fn int_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Co
     Ok(Cond::Field(field, test))
 }
 
-fn ip_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Cond, Skip> {
+fn ip_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Vec<Cond>, Skip> {
     if m.cmp.is_some() {
         return Err(skip(
             SkipKind::Modifier,
@@ -361,14 +365,14 @@ fn ip_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Con
     }
     if m.cidr {
         let net = Cidr::parse(text).map_err(|why| skip(SkipKind::Invalid, key, why))?;
-        return Ok(Cond::Field(field, Test::Cidr(vec![net])));
+        return Ok(vec![Cond::Field(field, Test::Cidr(vec![net]))]);
     }
     if m.how.is_none()
         && m.re.is_none()
         && m.transforms.is_empty()
         && let Ok(ip) = text.parse::<IpAddr>()
     {
-        return Ok(Cond::Field(field, Test::IpIn(vec![ip])));
+        return Ok(vec![Cond::Field(field, Test::IpIn(vec![ip]))]);
     }
     // Wildcards, startswith, re: on the address's text form.
     let tests = str_cond(key, m, text)?;
@@ -380,17 +384,15 @@ fn ip_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Con
 struct Alternatives(Vec<Test>);
 
 impl Alternatives {
-    fn into_cond(self, field: &'static Field) -> Cond {
+    fn into_conds(self, field: &'static Field) -> Vec<Cond> {
         self.map(field, |t| t)
     }
 
-    fn map(self, field: &'static Field, f: impl Fn(Test) -> Test) -> Cond {
-        keyed_any(
-            self.0
-                .into_iter()
-                .map(|t| Cond::Field(field, f(t)))
-                .collect(),
-        )
+    fn map(self, field: &'static Field, f: impl Fn(Test) -> Test) -> Vec<Cond> {
+        self.0
+            .into_iter()
+            .map(|t| Cond::Field(field, f(t)))
+            .collect()
     }
 }
 
@@ -651,14 +653,16 @@ fn pieces_test(key: &str, p: &[Piece], cased: bool) -> Result<Test, Skip> {
         .map_err(|e| skip(SkipKind::Invalid, key, format!("pattern too large: {e}")))
 }
 
-/// An OR of alternatives, shaped for the hash index when it can be: if
-/// every alternative is "`process.executable` ends with `/name`" (Sigma's
-/// `Image|endswith: '/bash'`), the event's `process.name` must be one of
-/// the names: that exact test is added in front, which the index keys on.
-/// `process.name` is the executable's file name whenever the executable
-/// is known, so the added test changes no result. Likewise parent
-/// executables and `file.path` (`file.name`).
-fn keyed_any(mut conds: Vec<Cond>) -> Cond {
+/// An OR of alternatives, shaped for the hash index. Exact values of one
+/// field become one test (`FoldIn`, `IntIn`, ...), which the index keys
+/// on. And if every alternative is "`process.executable` ends with
+/// `/name`" (Sigma's `Image|endswith: '/bash'`), the event's
+/// `process.name` must be one of the names: that exact test is added in
+/// front for the index. `process.name` is the executable's file name
+/// whenever the executable is known, so the added test changes no
+/// result. Likewise parent executables and `file.path` (`file.name`).
+fn combine_or(conds: Vec<Cond>) -> Cond {
+    let conds = merge_exact(conds);
     let any = |mut conds: Vec<Cond>| {
         if conds.len() == 1 {
             conds.pop().unwrap()
@@ -666,40 +670,37 @@ fn keyed_any(mut conds: Vec<Cond>) -> Cond {
             Cond::Any(conds)
         }
     };
-    let name_field = |f: &Field| match f.name {
-        "process.executable" => Some("process.name"),
-        "process.parent.executable" => Some("process.parent.name"),
-        "file.path" => Some("file.name"),
-        _ => None,
-    };
     let mut names: Vec<Box<str>> = Vec::new();
     let mut base: Option<(&'static Field, bool)> = None;
     for c in &conds {
-        let Cond::Field(f, t) = c else {
-            return any(conds);
+        let suffix = match c {
+            Cond::Field(f, Test::FoldSuffix(s)) => Some((*f, s, false)),
+            Cond::Field(f, Test::Suffix(s)) => Some((*f, s, true)),
+            _ => None,
         };
-        let (suffix, cased) = match t {
-            Test::FoldSuffix(s) => (s, false),
-            Test::Suffix(s) => (s, true),
-            _ => return Cond::Any(conds),
-        };
-        let Some(name) = suffix
-            .strip_prefix('/')
-            .filter(|n| !n.is_empty() && !n.contains('/'))
-        else {
-            return any(conds);
-        };
-        match base {
-            None => base = Some((f, cased)),
-            Some((b, c)) if std::ptr::eq(b, *f) && c == cased => {}
-            _ => return Cond::Any(conds),
+        let name = suffix.and_then(|(f, s, cased)| {
+            let name = s
+                .strip_prefix('/')
+                .filter(|n| !n.is_empty() && !n.contains('/'))?;
+            match base {
+                None => base = Some((f, cased)),
+                Some((b, c)) if std::ptr::eq(b, f) && c == cased => {}
+                _ => return None,
+            }
+            Some(name)
+        });
+        match name {
+            Some(n) => names.push(n.into()),
+            None => return any(conds),
         }
-        names.push(name.into());
     }
-    let Some((f, cased)) = base else {
-        return any(conds);
-    };
-    let Some(key_field) = name_field(f).and_then(fields::lookup) else {
+    let key_field = base.and_then(|(f, _)| match f.name {
+        "process.executable" => fields::lookup("process.name"),
+        "process.parent.executable" => fields::lookup("process.parent.name"),
+        "file.path" => fields::lookup("file.name"),
+        _ => None,
+    });
+    let (Some(key_field), Some((_, cased))) = (key_field, base) else {
         return any(conds);
     };
     let key = if cased {
@@ -707,8 +708,59 @@ fn keyed_any(mut conds: Vec<Cond>) -> Cond {
     } else {
         Test::FoldIn(names)
     };
-    conds.insert(0, Cond::Field(key_field, key));
-    let rest = any(conds.split_off(1));
-    conds.push(rest);
-    Cond::All(conds)
+    Cond::All(vec![Cond::Field(key_field, key), any(conds)])
+}
+
+/// Exact tests of the same field and kind merged into one list test, in
+/// the place of the first; the other conditions kept as they are.
+fn merge_exact(conds: Vec<Cond>) -> Vec<Cond> {
+    // Which list a test joins: 1 folded strings, 2 strings, 3 numbers,
+    // 4 addresses; 0 none.
+    let class = |t: &Test| match t {
+        Test::FoldEq(_) | Test::FoldIn(_) => 1,
+        Test::StrEq(_) | Test::StrIn(_) => 2,
+        Test::IntIn(_) => 3,
+        Test::IpIn(_) => 4,
+        _ => 0,
+    };
+    let mut out: Vec<Cond> = Vec::with_capacity(conds.len());
+    for c in conds {
+        let Cond::Field(f, t) = c else {
+            out.push(c);
+            continue;
+        };
+        let k = class(&t);
+        let at = (k != 0)
+            .then(|| {
+                out.iter().position(
+                    |o| matches!(o, Cond::Field(g, u) if std::ptr::eq(*g, f) && class(u) == k),
+                )
+            })
+            .flatten();
+        let Some(at) = at else {
+            out.push(Cond::Field(
+                f,
+                match t {
+                    Test::FoldEq(x) => Test::FoldIn(vec![x]),
+                    Test::StrEq(x) => Test::StrIn(vec![x]),
+                    t => t,
+                },
+            ));
+            continue;
+        };
+        if let Cond::Field(_, into) = &mut out[at] {
+            match (into, t) {
+                (Test::FoldIn(xs), Test::FoldEq(y)) | (Test::StrIn(xs), Test::StrEq(y)) => {
+                    xs.push(y)
+                }
+                (Test::FoldIn(xs), Test::FoldIn(ys)) | (Test::StrIn(xs), Test::StrIn(ys)) => {
+                    xs.extend(ys)
+                }
+                (Test::IntIn(xs), Test::IntIn(ys)) => xs.extend(ys),
+                (Test::IpIn(xs), Test::IpIn(ys)) => xs.extend(ys),
+                _ => unreachable!("merged by class"),
+            }
+        }
+    }
+    out
 }
