@@ -9,9 +9,8 @@ mod common;
 use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 
-use common::{Agent, get, privileged, unique};
+use common::{Agent, alerts_for, get, privileged, rule_ids, sh, unique};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -80,22 +79,6 @@ fn config(rules: &Path, watched: &Path) -> String {
     )
 }
 
-/// Run `sh -c cmd`; its pid.
-fn sh(cmd: &str) -> u32 {
-    let mut child = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success(), "sh -c {cmd:?} failed");
-    pid
-}
-
-fn alert_ids(records: &[Value], pred: impl Fn(&Value) -> bool) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && pred(r))
-        .map(|a| get(a, "rule.id").as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn sigma_rules_alert_on_a_process_a_file_and_a_connection() {
     if !privileged("sigma_rules_alert_on_a_process_a_file_and_a_connection") {
@@ -147,16 +130,17 @@ fn sigma_rules_alert_on_a_process_a_file_and_a_connection() {
     let _ = fs::remove_dir_all(&watched);
     assert!(status.success(), "{stderr}");
 
-    let ids = |pid: u32| alert_ids(&records, |r| common::pid_of(r) == pid as u64);
+    let ids = |pid: u32| rule_ids(&alerts_for(&records, pid));
     assert_eq!(ids(shell), ["3a1e6f00-0000-4000-8000-00000000e2e1"]);
     assert!(ids(near_miss).is_empty());
     assert_eq!(ids(writer), ["3a1e6f00-0000-4000-8000-00000000e2e2"]);
     assert!(ids(other).is_empty());
-    assert_eq!(
-        alert_ids(&records, |r| common::pid_of(r) == me as u64
-            && get(r, "destination.port") == port),
-        ["3a1e6f00-0000-4000-8000-00000000e2e3"]
-    );
+    // The test process connected itself: its alerts on this port only.
+    let mine: Vec<&Value> = alerts_for(&records, me)
+        .into_iter()
+        .filter(|r| get(r, "destination.port") == port)
+        .collect();
+    assert_eq!(rule_ids(&mine), ["3a1e6f00-0000-4000-8000-00000000e2e3"]);
 
     let a = records
         .iter()
@@ -201,27 +185,7 @@ fn sigma_rules_alert_on_a_process_a_file_and_a_connection() {
     assert_eq!(health["rules_skipped"], 0);
 
     // Offline, the recorded events raise the same alerts.
-    let recorded = rules_dir.path().join("recorded.jsonl");
-    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
-    fs::write(&recorded, lines.join("\n")).unwrap();
-    let replay = Command::new(common::AGENT)
-        .args(["rules", "test", "--no-builtin", "--rules-dir"])
-        .arg(rules_dir.path())
-        .arg("--events")
-        .arg(&recorded)
-        .args(["--config", "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
-    let replayed: Vec<Value> = String::from_utf8(replay.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let replayed = common::rules_test(rules_dir.path(), &records, &["--no-builtin"]);
     let key = |r: &Value| (get(r, "rule.id").clone(), get(r, "event.id").clone());
     let live: Vec<_> = records
         .iter()
@@ -279,9 +243,9 @@ fn sighup_reload_picks_up_a_new_sigma_file_and_names_what_it_skips() {
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
 
-    assert!(alert_ids(&records, |r| common::pid_of(r) == before as u64).is_empty());
+    assert!(alerts_for(&records, before).is_empty());
     assert_eq!(
-        alert_ids(&records, |r| common::pid_of(r) == after as u64),
+        rule_ids(&alerts_for(&records, after)),
         ["3a1e6f00-0000-4000-8000-00000000e2e4"]
     );
     let health = common::final_health(&records);

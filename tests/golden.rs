@@ -552,14 +552,8 @@ fn rules_sequence() -> Vec<Record> {
             },
         ));
     }
-    let mut out = Vec::new();
+    let mut out = detect_all(&mut enricher, &mut detector, events);
     let mut alerts = Vec::new();
-    for mut ev in events {
-        enricher.enrich(&mut ev);
-        detector.detect(&ev, &mut alerts);
-        out.push(Record::Event(ev));
-        out.extend(alerts.drain(..).map(Record::Alert));
-    }
     // A minute on, a token is back: the summary of the two.
     detector.sweep(BOOT + 61_000_000_000, &mut alerts);
     out.extend(alerts.drain(..).map(Record::Alert));
@@ -642,6 +636,11 @@ fn sigma_sequence() -> Vec<Record> {
             )),
         ),
     ];
+    detect_all(&mut enricher, &mut detector, events)
+}
+
+/// Each event enriched and detected: its record, then its alerts.
+fn detect_all(enricher: &mut Enricher, detector: &mut Detector, events: Vec<Event>) -> Vec<Record> {
     let mut out = Vec::new();
     let mut alerts = Vec::new();
     for mut ev in events {

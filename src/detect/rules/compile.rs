@@ -239,11 +239,7 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
             format!("unknown field {name:?} (the fields are listed in docs/rules.md)"),
         )
     })?;
-    let missing: Vec<&str> = actions
-        .iter()
-        .filter(|a| !field.actions.contains(a))
-        .copied()
-        .collect();
+    let missing = field.missing_for(actions);
     if !missing.is_empty() {
         return Err(bad(
             "field",

@@ -141,6 +141,17 @@ pub struct Field {
     pub get: Getter,
 }
 
+impl Field {
+    /// Those of `actions` the field does not exist for.
+    pub fn missing_for<'a>(&self, actions: &[&'a str]) -> Vec<&'a str> {
+        actions
+            .iter()
+            .filter(|a| !self.actions.contains(a))
+            .copied()
+            .collect()
+    }
+}
+
 impl std::fmt::Debug for Field {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)

@@ -183,11 +183,7 @@ pub(super) fn field_cond(key: &str, value: &Yaml, actions: &[&str]) -> Result<Co
         Target::IsIpv6 => "network.type",
     };
     let field = fields::lookup(ecs).expect("the Sigma table names fields of the rules table");
-    let missing: Vec<&str> = actions
-        .iter()
-        .filter(|a| !field.actions.contains(a))
-        .copied()
-        .collect();
+    let missing = field.missing_for(actions);
     if !missing.is_empty() {
         return Err(skip(
             SkipKind::Field,
