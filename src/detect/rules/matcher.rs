@@ -28,7 +28,9 @@ pub(super) enum Test {
     FoldIn(Vec<Box<str>>),
     FoldPrefix(Box<str>),
     FoldSuffix(Box<str>),
-    FoldContains(Box<str>),
+    /// The needle, lowercased, ready for a SIMD search of a lowercased
+    /// text (the command lines, see [`Scratch::command_line_lower`]).
+    FoldContains(memchr::memmem::Finder<'static>),
     /// A string test on an IP field's text form (Sigma's
     /// `DestinationIp|startswith: '10.'`), written into a stack buffer.
     IpText(Box<Test>),
@@ -288,6 +290,14 @@ pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
                 .process
                 .as_deref()
                 .is_some_and(|p| p.ancestors().any(|a| test_value(test, get(a)))),
+            // Sigma's case-insensitive tests on a command line compare
+            // with its lowercased copy, made once per event.
+            Getter::CommandLine if test.folds() => scratch
+                .command_line_lower(ev)
+                .is_some_and(|s| test_lower(test, s)),
+            Getter::ParentCommandLine if test.folds() => scratch
+                .parent_command_line_lower(ev)
+                .is_some_and(|s| test_lower(test, s)),
             Getter::CommandLine => {
                 let v = scratch.command_line(ev).map_or(Value::Missing, Value::Str);
                 test_value(test, v)
@@ -300,6 +310,33 @@ pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
             }
             Getter::Event(get) => test_value(test, get(ev)),
         },
+    }
+}
+
+impl Test {
+    /// A case-insensitive (Sigma) string test.
+    fn folds(&self) -> bool {
+        matches!(
+            self,
+            Test::FoldEq(_)
+                | Test::FoldIn(_)
+                | Test::FoldPrefix(_)
+                | Test::FoldSuffix(_)
+                | Test::FoldContains(_)
+        )
+    }
+}
+
+/// A case-insensitive test on `s`, already ASCII-lowercased: plain
+/// comparisons with the lowercased values.
+fn test_lower(test: &Test, s: &str) -> bool {
+    match test {
+        Test::FoldEq(x) => s == &**x,
+        Test::FoldIn(xs) => xs.iter().any(|x| s == &**x),
+        Test::FoldPrefix(x) => s.starts_with(&**x),
+        Test::FoldSuffix(x) => s.ends_with(&**x),
+        Test::FoldContains(f) => f.find(s.as_bytes()).is_some(),
+        _ => test_str(test, s),
     }
 }
 
@@ -319,7 +356,7 @@ fn test_str(test: &Test, s: &str) -> bool {
             s.len() >= x.len()
                 && s.as_bytes()[s.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
         }
-        Test::FoldContains(x) => contains_fold(s.as_bytes(), x.as_bytes()),
+        Test::FoldContains(f) => contains_fold(s.as_bytes(), f.needle()),
         Test::Glob(g) => g.is_match(s.as_bytes()),
         Test::Regex(r) => r.is_match(s),
         _ => false,

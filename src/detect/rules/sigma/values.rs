@@ -628,7 +628,7 @@ fn pieces_test(key: &str, p: &[Piece], cased: bool) -> Result<Test, Skip> {
             return Ok(if cased {
                 Test::Contains(low(s))
             } else {
-                Test::FoldContains(low(s))
+                Test::FoldContains(memchr::memmem::Finder::new(low(s).as_bytes()).into_owned())
             });
         }
         _ => {}
