@@ -30,7 +30,7 @@ pub(super) enum Test {
     FoldSuffix(Box<str>),
     /// The needle, lowercased, ready for a SIMD search of a lowercased
     /// text (the command lines, see [`Scratch::command_line_lower`]).
-    FoldContains(memchr::memmem::Finder<'static>),
+    FoldContains(Box<memchr::memmem::Finder<'static>>),
     /// A string test on an IP field's text form (Sigma's
     /// `DestinationIp|startswith: '10.'`), written into a stack buffer.
     IpText(Box<Test>),

@@ -628,7 +628,9 @@ fn pieces_test(key: &str, p: &[Piece], cased: bool) -> Result<Test, Skip> {
             return Ok(if cased {
                 Test::Contains(low(s))
             } else {
-                Test::FoldContains(memchr::memmem::Finder::new(low(s).as_bytes()).into_owned())
+                Test::FoldContains(Box::new(
+                    memchr::memmem::Finder::new(low(s).as_bytes()).into_owned(),
+                ))
             });
         }
         _ => {}
