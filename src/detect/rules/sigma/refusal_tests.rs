@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::tests::{PC, doc};
 use super::*;
+use crate::detect::rules::RuleSet;
 
 /// (what, whole document, kind, construct, words of the reason)
 fn refusals() -> Vec<(&'static str, String, SkipKind, &'static str, &'static str)> {
@@ -247,4 +248,61 @@ fn malformed_yaml_is_an_error_naming_the_file_and_line() {
     assert!(e.reason.starts_with("not valid YAML: "), "{e}");
     let e = parse_file(Path::new("/r/dup.yml"), "title: x\ntitle: y\n").unwrap_err();
     assert!(e.reason.contains("duplicated key"), "{e}");
+}
+
+/// A directory of TOML and Sigma files: both load into one set, in file
+/// order; a Sigma rule whose id is taken is skipped, not an error; a
+/// broken YAML file is an error like a broken TOML file.
+#[test]
+fn a_directory_mixes_toml_and_sigma() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "[[rules]]\nid = \"taken\"\nname = \"T\"\nseverity = \"low\"\nevents = [\"exec\"]\n\
+                [[rules.all]]\nfield = \"process.name\"\nequals = \"x\"\n";
+    std::fs::write(dir.path().join("a.toml"), toml).unwrap();
+    let sel = "sel:\n    Image: /x\ncondition: sel";
+    let ok = doc(PC, sel);
+    let taken = doc(PC, sel).replace("5f0c2a52-0000-4000-8000-000000000001", "taken");
+    let builtin = doc(PC, sel).replace("5f0c2a52-0000-4000-8000-000000000001", "rg-persist-cron");
+    let again = ok.clone();
+    std::fs::write(
+        dir.path().join("b.yml"),
+        format!("{ok}---\n{taken}---\n{builtin}---\n{again}"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("c.txt"), "not a rules file").unwrap();
+    let set = RuleSet::load_dir(dir.path()).unwrap();
+    let ids: Vec<&str> = set.rules().iter().map(|r| r.meta.id.as_str()).collect();
+    assert_eq!(ids, ["taken", "5f0c2a52-0000-4000-8000-000000000001"]);
+    let skipped: Vec<(&str, SkipKind, &str)> = set
+        .skipped()
+        .iter()
+        .map(|s| (s.rule.as_str(), s.kind, s.reason.as_str()))
+        .collect();
+    let first = dir.path().join("a.toml");
+    let b = dir.path().join("b.yml");
+    assert_eq!(
+        skipped,
+        [
+            (
+                "taken",
+                SkipKind::DuplicateId,
+                format!("duplicate id, first defined in {}", first.display()).as_str()
+            ),
+            (
+                "rg-persist-cron",
+                SkipKind::DuplicateId,
+                "is the id of a built-in detection"
+            ),
+            (
+                "5f0c2a52-0000-4000-8000-000000000001",
+                SkipKind::DuplicateId,
+                format!("duplicate id, first defined in {}", b.display()).as_str()
+            ),
+        ]
+    );
+    std::fs::write(dir.path().join("d.yaml"), "detection: {sel: [a}\n").unwrap();
+    let e = RuleSet::load_dir(dir.path()).unwrap_err();
+    assert_eq!(e.0.len(), 1, "{e}");
+    assert_eq!(e.0[0].file, dir.path().join("d.yaml"));
+    assert_eq!(e.0[0].line, Some(1), "{e}");
 }
