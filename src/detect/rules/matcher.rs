@@ -10,6 +10,7 @@ use regex::Regex;
 
 use super::RateLimit;
 use super::fields::{self, Field, Getter, Kind, Scratch, Value};
+use super::gate::{self, Gate};
 use crate::config::Cidr;
 use crate::model::alert::RuleMeta;
 use crate::model::event::Event;
@@ -83,11 +84,13 @@ pub struct RuleSet {
 /// necessary exact-value test (`process.name in [...]`,
 /// `destination.port = 4444`): those are found by one hash lookup of the
 /// event's value per field, so a hundred rules on `exec` cost a few
-/// lookups plus the rules that can match, not a hundred evaluations. The
-/// rest are evaluated one by one.
+/// lookups plus the rules that can match, not a hundred evaluations.
+/// Rules that need a substring of the command line are found by one pass
+/// over it ([`Gate`]). The rest are evaluated one by one.
 #[derive(Debug, Default, Clone)]
 struct ActionIndex {
     keyed: Vec<KeyIndex>,
+    gate: Option<Gate>,
     rest: Vec<usize>,
 }
 
@@ -172,12 +175,17 @@ impl RuleSet {
 
     pub fn from_rules(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::empty();
+        let mut gated: Vec<Vec<(usize, Vec<Box<str>>)>> = vec![Vec::new(); fields::ACTIONS.len()];
         for (i, r) in rules.iter().enumerate() {
             let key = key_of(&r.cond);
+            let needles = key.is_none().then(|| gate::needles(&r.cond)).flatten();
             for a in &r.actions {
                 let idx = &mut set.by_action[*a];
                 let Some((field, get, test)) = key else {
-                    idx.rest.push(i);
+                    match &needles {
+                        Some(n) => gated[*a].push((i, n.clone())),
+                        None => idx.rest.push(i),
+                    }
                     continue;
                 };
                 let fold = matches!(test, Test::FoldEq(_) | Test::FoldIn(_));
@@ -223,6 +231,9 @@ impl RuleSet {
                 }
             }
         }
+        for (idx, entries) in set.by_action.iter_mut().zip(&gated) {
+            idx.gate = Gate::build(entries);
+        }
         set.rules = rules;
         set
     }
@@ -233,7 +244,7 @@ impl RuleSet {
     pub(super) fn debug_index(&self) -> String {
         let mut parts = Vec::new();
         for (i, a) in self.by_action.iter().enumerate() {
-            if a.keyed.is_empty() && a.rest.is_empty() {
+            if a.keyed.is_empty() && a.gate.is_none() && a.rest.is_empty() {
                 continue;
             }
             let keys: Vec<_> = a
@@ -241,8 +252,12 @@ impl RuleSet {
                 .iter()
                 .map(|k| (k.field.name, k.fold, k.strs.len(), k.ints.len()))
                 .collect();
+            let gated = a
+                .gate
+                .as_ref()
+                .map_or(String::new(), |g| format!(" gated {:?}", g.rules()));
             parts.push(format!(
-                "{}: keyed {keys:?} rest {:?}",
+                "{}: keyed {keys:?}{gated} rest {:?}",
                 fields::ACTIONS[i],
                 a.rest
             ));
@@ -270,6 +285,28 @@ impl RuleSet {
                     out.push(i);
                 }
             }
+        }
+        if let Some(g) = &idx.gate
+            && let Some(line) = scratch.command_line_lower(ev)
+        {
+            // Candidates appended, then sorted, deduplicated and kept
+            // only where the rule holds, in place.
+            let from = out.len();
+            g.candidates(line, out);
+            out[from..].sort_unstable();
+            let (mut kept, mut last) = (from, usize::MAX);
+            for r in from..out.len() {
+                let i = out[r];
+                if i == last {
+                    continue;
+                }
+                last = i;
+                if eval(&self.rules[i].cond, ev, scratch) {
+                    out[kept] = i;
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
         }
         for &i in &idx.rest {
             if eval(&self.rules[i].cond, ev, scratch) {

@@ -26,6 +26,7 @@
 
 mod compile;
 pub mod fields;
+mod gate;
 mod load;
 mod matcher;
 pub mod sigma;

@@ -629,7 +629,57 @@ fn lists_and_file_names_are_one_indexed_test() {
         "{}",
         s.debug_index()
     );
-    // Nothing exact: evaluated one by one.
-    let s = rule(PC, "sel:\n    CommandLine|contains: x\ncondition: sel");
+    // Nothing exact, but a command-line substring: behind the gate.
+    let s = rule(
+        PC,
+        "a:\n    CommandLine|contains: x\nb:\n    CommandLine|startswith: ['y', 'z']\ncondition: a or b",
+    );
+    assert_eq!(s.debug_index(), "exec: keyed [] gated [0] rest []");
+    // A regex on the command line: evaluated one by one.
+    let s = rule(
+        PC,
+        "a:\n    CommandLine|contains: x\nb:\n    CommandLine|re: y\ncondition: a or b",
+    );
     assert_eq!(s.debug_index(), "exec: keyed [] rest [0]");
+}
+
+/// Gated rules (command-line substrings) give what evaluating each rule
+/// on its own gives: every match once, in rule order, overlapping
+/// substrings and case included.
+#[test]
+fn gated_rules_match_as_each_rule_alone() {
+    let dets = [
+        "a:\n    CommandLine|contains: 'ab'\ncondition: a",
+        "a:\n    CommandLine|contains: 'b'\ncondition: a",
+        "a:\n    CommandLine|startswith: 'AB'\nb:\n    CommandLine|contains: zz\ncondition: a or b",
+        "a:\n    CommandLine|contains: 'ab'\nb:\n    CommandLine|contains: 'abc'\ncondition: a and not b",
+        "a:\n    CommandLine|contains|all: ['x', 'ab']\ncondition: a",
+        "a:\n    CommandLine|cased: 'AB d'\ncondition: a",
+    ];
+    let rules: Vec<Rule> = dets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, d)| {
+            let text = doc(PC, d).replace("000000000001", &format!("{:012}", i + 1));
+            parse_file(Path::new("/r/g.yml"), &text).unwrap().rules
+        })
+        .collect();
+    assert_eq!(rules.len(), dets.len());
+    let set = RuleSet::from_rules(rules);
+    assert_eq!(
+        set.debug_index(),
+        "exec: keyed [] gated [0, 1, 2, 3, 4, 5] rest []"
+    );
+    for (args, want) in [
+        (&["x", "ab"][..], &[0, 1, 3, 4][..]),
+        (&["abc"], &[0, 1, 2]),
+        (&["AB", "d"], &[0, 1, 2, 3, 5]),
+        (&["Ab", "d"], &[0, 1, 2, 3]),
+        (&["zz"], &[2]),
+        (&["nothing"], &[]),
+    ] {
+        let mut out = vec![99];
+        set.matches(&ex("/usr/bin/t", args), &mut Scratch::default(), &mut out);
+        assert_eq!(out[1..], *want, "{args:?}");
+    }
 }
