@@ -26,6 +26,7 @@ pub(super) fn needles(c: &Cond) -> Option<Vec<Box<str>>> {
             | Test::FoldSuffix(x) => vec![lower(x)],
             Test::StrIn(xs) | Test::FoldIn(xs) => xs.iter().map(|x| lower(x)).collect(),
             Test::FoldContains(f) => vec![lower(std::str::from_utf8(f.needle()).ok()?)],
+            Test::Regex(re) => regex_needles(re.as_str())?,
             _ => return None,
         },
         // Any member's need is the group's.
@@ -42,6 +43,30 @@ pub(super) fn needles(c: &Cond) -> Option<Vec<Box<str>>> {
     };
     // An empty value is in every text: no gate.
     (!found.is_empty() && found.iter().all(|n| !n.is_empty())).then_some(found)
+}
+
+/// Literals one of which starts every match of `pattern` (regex-syntax's
+/// prefix extraction), lowercased; None when there is no finite set.
+fn regex_needles(pattern: &str) -> Option<Vec<Box<str>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    let lits = seq.literals()?;
+    // A handful of real words, or the regex is not worth gating: 26
+    // one-letter "literals" of `[a-z]+` would open it on every line.
+    if lits.len() > 64 || lits.iter().any(|l| l.as_bytes().len() < 3) {
+        return None;
+    }
+    let mut out: Vec<Box<str>> = Vec::new();
+    for lit in lits {
+        let s: Box<str> = std::str::from_utf8(lit.as_bytes())
+            .ok()?
+            .to_ascii_lowercase()
+            .into();
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Some(out)
 }
 
 /// The gated rules of one action.

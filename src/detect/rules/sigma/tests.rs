@@ -635,10 +635,16 @@ fn lists_and_file_names_are_one_indexed_test() {
         "a:\n    CommandLine|contains: x\nb:\n    CommandLine|startswith: ['y', 'z']\ncondition: a or b",
     );
     assert_eq!(s.debug_index(), "exec: keyed [] gated [0] rest []");
-    // A regex on the command line: evaluated one by one.
+    // A regex whose matches start with a word: gated by it too.
     let s = rule(
         PC,
-        "a:\n    CommandLine|contains: x\nb:\n    CommandLine|re: y\ncondition: a or b",
+        "a:\n    CommandLine|contains: x\nb:\n    CommandLine|re: '--a(bc|cd)=[0-9]'\ncondition: a or b",
+    );
+    assert_eq!(s.debug_index(), "exec: keyed [] gated [0] rest []");
+    // One that may start with any letter: evaluated one by one.
+    let s = rule(
+        PC,
+        "a:\n    CommandLine|contains: x\nb:\n    CommandLine|re: '[a-z]+y'\ncondition: a or b",
     );
     assert_eq!(s.debug_index(), "exec: keyed [] rest [0]");
 }
@@ -655,6 +661,7 @@ fn gated_rules_match_as_each_rule_alone() {
         "a:\n    CommandLine|contains: 'ab'\nb:\n    CommandLine|contains: 'abc'\ncondition: a and not b",
         "a:\n    CommandLine|contains|all: ['x', 'ab']\ncondition: a",
         "a:\n    CommandLine|cased: 'AB d'\ncondition: a",
+        "a:\n    CommandLine|re: '^(xxx|abc) a?b'\ncondition: a",
     ];
     let rules: Vec<Rule> = dets
         .iter()
@@ -668,7 +675,7 @@ fn gated_rules_match_as_each_rule_alone() {
     let set = RuleSet::from_rules(rules);
     assert_eq!(
         set.debug_index(),
-        "exec: keyed [] gated [0, 1, 2, 3, 4, 5] rest []"
+        "exec: keyed [] gated [0, 1, 2, 3, 4, 5, 6] rest []"
     );
     for (args, want) in [
         (&["x", "ab"][..], &[0, 1, 3, 4][..]),
@@ -677,6 +684,8 @@ fn gated_rules_match_as_each_rule_alone() {
         (&["Ab", "d"], &[0, 1, 2, 3]),
         (&["zz"], &[2]),
         (&["nothing"], &[]),
+        (&["abc", "ab"], &[0, 1, 2, 6]),
+        (&["ABC", "ab"], &[0, 1, 2]),
     ] {
         let mut out = vec![99];
         set.matches(&ex("/usr/bin/t", args), &mut Scratch::default(), &mut out);
