@@ -114,7 +114,7 @@ fn string_list(v: &Yaml, key: &str) -> Result<Vec<String>, Skip> {
 }
 
 fn compile_doc(file: &Path, doc: &Yaml) -> Result<Rule, Skip> {
-    let Yaml::Hash(map) = doc else {
+    let Yaml::Hash(_) = doc else {
         return Err(skip(
             SkipKind::Invalid,
             "document",
@@ -206,7 +206,6 @@ fn compile_doc(file: &Path, doc: &Yaml) -> Result<Rule, Skip> {
             Cond::All(vec![cond, test])
         }
     };
-    let _ = map;
     let description = doc["description"]
         .as_str()
         .unwrap_or_default()
