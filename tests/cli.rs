@@ -549,3 +549,60 @@ fn files_others_may_write_are_refused_unless_overridden() {
         "{err}"
     );
 }
+
+/// `rules test` with Sigma rules: the recorded Sigma golden events raise
+/// the golden Sigma alerts, and a skipped rule is counted in the summary.
+#[test]
+fn rules_test_replays_sigma_rules_and_counts_the_skipped() {
+    let golden = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/sigma_alerts.jsonl"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("sample-sigma.yml");
+    fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/sample-sigma.yml"),
+        &samples,
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("z.yml"),
+        "title: Hashes\nid: z-1\nlogsource: {product: linux, category: process_creation}\n\
+         detection: {sel: {Hashes: abc}, condition: sel}\n",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(
+        &[
+            "rules",
+            "test",
+            "--rules-dir",
+            d,
+            "--events",
+            golden,
+            "--config",
+            "/dev/null",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "# rules test: 6 events replayed (0 filtered out), 3 alerts: \
+         81149f9d-2671-43a1-9cca-d535b43dc1b2 1, 9aec11f9-7bf8-48e0-ae9e-663b5d31a709 1, \
+         a4b8e940-d839-4d1a-ab44-c6089b9eb2a4 1; 3 alert and 0 health records in the input \
+         skipped; 1 Sigma rules skipped (`rand-guard rules check` lists them)\n"
+    );
+    let installed = "/etc/rand-guard/rules.d/sample-sigma.yml";
+    let want: Vec<String> = fs::read_to_string(golden)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"record_type\":\"alert\""))
+        .map(|l| {
+            l.replace(installed, samples.to_str().unwrap())
+                .replace("0.0.0-golden", env!("CARGO_PKG_VERSION"))
+        })
+        .collect();
+    let got: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(got, want);
+}
