@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{AGENT, Agent, privileged, unique};
+use common::{AGENT, Agent, privileged, sh, unique};
 use nix::sys::signal::Signal;
 use rand_guard::kernel::caps::{self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
 use serde_json::Value;
@@ -288,19 +288,8 @@ fn marker_rule(id: &str, marker: &str) -> String {
     )
 }
 
-fn sh(cmd: &str) -> u32 {
-    let mut child = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    pid
-}
-
 fn alert_ids(records: &[Value], pid: u32) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && common::pid_of(r) == pid as u64)
-        .map(|r| common::get(r, "rule.id").as_str().unwrap().to_string())
-        .collect()
+    common::rule_ids(&common::alerts_for(records, pid))
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Agent, get, pid_of, privileged, unique};
+use common::{Agent, get, pid_of, privileged, sh, unique};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -39,14 +39,6 @@ fn evidence(alert: &Value) -> Vec<(String, u64)> {
             )
         })
         .collect()
-}
-
-/// Run `sh -c cmd`, wait; its pid.
-fn sh(cmd: &str) -> u32 {
-    let mut c = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = c.id();
-    assert!(c.wait().unwrap().success(), "sh -c {cmd:?}");
-    pid
 }
 
 #[test]

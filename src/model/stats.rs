@@ -93,6 +93,9 @@ pub struct Stats {
     /// User rules in force now (a gauge), and SIGHUP reloads that took
     /// effect or were refused (the old rules stay on a refusal).
     rules_loaded: AtomicU64,
+    /// Sigma rules of the rules in force's directory that were skipped
+    /// (unsupported constructs), a gauge set with `rules_loaded`.
+    rules_skipped: AtomicU64,
     rules_reloads: AtomicU64,
     rules_reload_failures: AtomicU64,
     /// SIGHUP reloads of the configuration file that took effect or were
@@ -148,6 +151,7 @@ impl Default for Stats {
             output_buffer_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             output_buffer_drops_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             rules_loaded: AtomicU64::new(0),
+            rules_skipped: AtomicU64::new(0),
             rules_reloads: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
             config_reloads: AtomicU64::new(0),
@@ -213,6 +217,7 @@ pub struct Snapshot {
     /// The same drops by record kind; only kinds with drops are listed.
     pub output_buffer_drops_by_kind_total: Vec<(&'static str, u64)>,
     pub rules_loaded: u64,
+    pub rules_skipped: u64,
     pub rules_reloads_total: u64,
     pub rules_reload_failures_total: u64,
     pub config_reloads_total: u64,
@@ -298,6 +303,9 @@ impl Stats {
     }
     pub fn set_rules_loaded(&self, n: usize) {
         self.rules_loaded.store(n as u64, Relaxed);
+    }
+    pub fn set_rules_skipped(&self, n: usize) {
+        self.rules_skipped.store(n as u64, Relaxed);
     }
     /// A SIGHUP reload that took effect (`ok`) or was refused.
     pub fn count_rules_reload(&self, ok: bool) {
@@ -388,6 +396,7 @@ impl Stats {
             output_buffer_drops_total: loss.output_buffer_drops,
             output_buffer_drops_by_kind_total: loss.output_buffer_drops_by_kind,
             rules_loaded: self.rules_loaded.load(Relaxed),
+            rules_skipped: self.rules_skipped.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
             config_reloads_total: self.config_reloads.load(Relaxed),

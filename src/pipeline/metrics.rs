@@ -126,6 +126,11 @@ pub fn render(h: &Health) -> String {
         &c.output_buffer_drops_by_kind_total,
     );
     m.gauge("rules_loaded", "User rules in force.", c.rules_loaded);
+    m.gauge(
+        "rules_skipped",
+        "Sigma rules of the rules directory skipped as unsupported.",
+        c.rules_skipped,
+    );
     m.counter(
         "rules_reloads_total",
         "Rule reloads (SIGHUP) that took effect.",

@@ -33,6 +33,7 @@ fn known() -> Health {
             output_buffer_drops_total: vec![("buffer_full", 9), ("shutdown", 0)],
             output_buffer_drops_by_kind_total: vec![("exec", 9)],
             rules_loaded: 10,
+            rules_skipped: 3,
             rules_reloads_total: 11,
             rules_reload_failures_total: 12,
             config_reloads_total: 13,
@@ -120,6 +121,9 @@ rand_guard_output_buffer_drops_by_kind_total{kind="exec"} 9
 # HELP rand_guard_rules_loaded User rules in force.
 # TYPE rand_guard_rules_loaded gauge
 rand_guard_rules_loaded 10
+# HELP rand_guard_rules_skipped Sigma rules of the rules directory skipped as unsupported.
+# TYPE rand_guard_rules_skipped gauge
+rand_guard_rules_skipped 3
 # HELP rand_guard_rules_reloads_total Rule reloads (SIGHUP) that took effect.
 # TYPE rand_guard_rules_reloads_total counter
 rand_guard_rules_reloads_total 11
@@ -390,6 +394,7 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "output_buffer_drops_total",
         "output_buffer_drops_by_kind_total",
         "rules_loaded",
+        "rules_skipped",
         "rules_reloads_total",
         "rules_reload_failures_total",
         "config_reloads_total",

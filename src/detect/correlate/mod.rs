@@ -91,6 +91,8 @@ fn meta(
             })
             .collect(),
         source: "builtin".into(),
+        references: Vec::new(),
+        authors: Vec::new(),
     })
 }
 
