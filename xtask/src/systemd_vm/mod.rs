@@ -1,0 +1,291 @@
+//! `cargo xtask systemd-test [--kernel VERSION]`: the release packages
+//! under systemd as PID 1, tested as an administrator uses them.
+//!
+//! Builds the .deb and the tarball (`package`), boots Debian 12's own
+//! kernel under qemu with a cached Debian 12 root file system whose init
+//! is systemd (rootfs.rs says why it is the initramfs), and in it runs
+//! guest.sh: `dpkg -i`, `systemctl enable --now`, records, `systemctl
+//! reload`, `systemctl stop`, `dpkg --purge`; then `install.sh --enable`,
+//! records into the journal, `install.sh --uninstall`. The guest reports
+//! what it saw on its second serial port; checks.rs asserts on it here.
+//! docs/packaging.md ("The systemd test") says what this proves and what
+//! it does not.
+//!
+//! Files under `.local/systemd-test/`: `rootfs.cpio` (cached), and from
+//! the last run `initrd.cpio`, `console.log`, `report.bin` and
+//! `security.txt` (`systemd-analyze security rand-guard` in the guest).
+
+mod checks;
+mod cpio;
+mod kernel;
+mod qemu;
+mod report;
+mod rootfs;
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use crate::{describe, is_root, package, root};
+
+/// The guest's script and the unit that runs it once the system is up.
+const GUEST_SCRIPT: &str = include_str!("guest.sh");
+const GUEST_UNIT: &str = "\
+[Unit]
+Description=rand-guard systemd test: the administrator's session
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /root/rg-test/guest.sh
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// The whole boot may take this long (it takes about 3 minutes under TCG
+/// on an idle 2-core machine; the agent's BPF load is the slow part).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+pub fn run(args: &[String]) -> Result<(), ExitCode> {
+    let kernel_version = parse_args(args).map_err(|e| {
+        eprintln!("xtask: systemd-test: {e}");
+        ExitCode::from(2)
+    })?;
+    if !is_root() {
+        eprintln!(
+            "xtask: systemd-test runs debootstrap and packs root-owned files: run it as root"
+        );
+        return Err(ExitCode::FAILURE);
+    }
+    let started = Instant::now();
+    package::package()?;
+    let fail = |e: String| {
+        eprintln!("xtask: systemd-test: {e}");
+        ExitCode::FAILURE
+    };
+    let dist = root().join("dist");
+    let deb = one_file(&dist, "_amd64.deb").map_err(fail)?;
+    let tarball = one_file(&dist, "-x86_64-linux.tar.gz").map_err(fail)?;
+    let version = match kernel_version {
+        Some(v) => v,
+        None => kernel::newest(kernel::DEFAULT_SERIES).map_err(fail)?,
+    };
+    let vmlinuz = kernel::kernel_image(&version).map_err(fail)?;
+    let base = rootfs::archive().map_err(fail)?;
+
+    let dir = root().join(".local/systemd-test");
+    let initrd = dir.join("initrd.cpio");
+    write_initrd(&base, &initrd, &deb, &tarball).map_err(fail)?;
+    let (accel, why) = qemu::probe(&vmlinuz);
+    eprintln!("xtask: systemd-test: {accel:?} ({why}); kernel {version}; prepared in {:.0?}", started.elapsed());
+
+    let console = dir.join("console.log");
+    let report_path = dir.join("report.bin");
+    let _ = fs::remove_file(&report_path);
+    let booted = Instant::now();
+    qemu::boot(&qemu::Boot {
+        accel,
+        kernel: &vmlinuz,
+        initrd: &initrd,
+        // rdinit: the initramfs is the root file system, and systemd its
+        // init (a plain /init would be looked for otherwise).
+        append: "console=ttyS0 panic=-1 rdinit=/sbin/init",
+        memory_mb: 2048,
+        cpus: 2,
+        console_log: &console,
+        report: &report_path,
+        echo_marker: "rg-systemd-test:",
+        timeout: BOOT_TIMEOUT,
+    })
+    .map_err(|e| fail(format!("{e}\n{}", qemu::tail(&console, 40))))?;
+    let boot_time = booted.elapsed();
+
+    let bytes = fs::read(&report_path)
+        .map_err(|e| fail(format!("reading {}: {e}", report_path.display())))?;
+    let report = report::parse(&bytes).map_err(|e| {
+        fail(format!(
+            "the guest's report {}: {e}\n{}",
+            report_path.display(),
+            qemu::tail(&console, 40)
+        ))
+    })?;
+    if let Ok(s) = report.get("deb.security") {
+        let _ = fs::write(dir.join("security.txt"), &s.text);
+    }
+    let expect = checks::Expect {
+        deb_files: deb_files().map_err(fail)?,
+        shipped_rules: shipped_rules().map_err(fail)?,
+    };
+    let outcomes = checks::all(&report, &expect);
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    println!("systemd-test: kernel {version}, {accel:?}, guest ran {boot_time:.0?}");
+    for o in &outcomes {
+        match &o.result {
+            Ok(detail) => println!("  ok    {}: {detail}", o.name),
+            Err(why) => println!("  FAIL  {}: {why}", o.name),
+        }
+    }
+    println!(
+        "systemd-test: {} passed, {failed} failed ({:.0?} in all; console: {})",
+        outcomes.len() - failed,
+        started.elapsed(),
+        console.display()
+    );
+    if failed > 0 {
+        for name in ["diag.status", "diag.journal"] {
+            if let Ok(s) = report.get(name) {
+                eprintln!("--- {name} ---\n{}", s.text);
+            }
+        }
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(())
+}
+
+fn parse_args(args: &[String]) -> Result<Option<String>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, v] if flag == "--kernel" => Ok(Some(v.clone())),
+        _ => Err(format!(
+            "usage: systemd-test [--kernel VERSION] (VERSION as in \
+             linux-image-VERSION-unsigned, default the newest {}N-amd64); got {args:?}",
+            kernel::DEFAULT_SERIES
+        )),
+    }
+}
+
+/// The cached root file system followed by a second archive with the
+/// test's files (the kernel unpacks concatenated archives in order, so
+/// these land on top): the two artifacts and the guest script under
+/// /root/rg-test, and the unit that runs the script, enabled.
+fn write_initrd(base: &Path, to: &Path, deb: &Path, tarball: &Path) -> Result<(), String> {
+    let werr = |e: std::io::Error| format!("writing {}: {e}", to.display());
+    let mut out = BufWriter::new(File::create(to).map_err(werr)?);
+    let mut from = File::open(base).map_err(|e| format!("reading {}: {e}", base.display()))?;
+    std::io::copy(&mut from, &mut out).map_err(werr)?;
+    let mut w = cpio::Writer::new(out);
+    w.dir("root/rg-test", 0o700).map_err(werr)?;
+    for f in [deb, tarball] {
+        let data = fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+        let name = f.file_name().and_then(|n| n.to_str()).ok_or("odd name")?;
+        w.file(&format!("root/rg-test/{name}"), 0o644, &data).map_err(werr)?;
+    }
+    w.file("root/rg-test/guest.sh", 0o755, GUEST_SCRIPT.as_bytes())
+        .map_err(werr)?;
+    let unit = "etc/systemd/system/rg-systemd-test.service";
+    w.file(unit, 0o644, GUEST_UNIT.as_bytes()).map_err(werr)?;
+    w.dir("etc/systemd/system/multi-user.target.wants", 0o755)
+        .map_err(werr)?;
+    w.symlink(
+        "etc/systemd/system/multi-user.target.wants/rg-systemd-test.service",
+        "/etc/systemd/system/rg-systemd-test.service",
+    )
+    .map_err(werr)?;
+    w.finish().map_err(werr)?.flush().map_err(werr)
+}
+
+/// What the .deb installs (as scripts/ci-smoke.sh expects it too): the
+/// binary, the BPF object, config, every file of rules/, the unit, the
+/// logrotate file and dpkg's copyright file; sorted.
+fn deb_files() -> Result<Vec<String>, String> {
+    let mut files: Vec<String> = [
+        "/usr/local/bin/rand-guard",
+        "/usr/local/lib/rand-guard/edr-ebpf",
+        "/etc/rand-guard/config.toml",
+        "/etc/systemd/system/rand-guard.service",
+        "/etc/logrotate.d/rand-guard",
+        "/usr/share/doc/rand-guard/copyright",
+    ]
+    .map(String::from)
+    .to_vec();
+    for f in rules_files()? {
+        let name = f.file_name().unwrap().to_string_lossy();
+        files.push(format!("/etc/rand-guard/rules.d/{name}"));
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn rules_files() -> Result<Vec<PathBuf>, String> {
+    let dir = root().join("rules");
+    Ok(fs::read_dir(&dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect())
+}
+
+/// The `[[rules]]` tables of the shipped rule files.
+fn shipped_rules() -> Result<usize, String> {
+    let mut n = 0;
+    for f in rules_files()? {
+        if f.extension().is_some_and(|x| x == "toml") {
+            let text =
+                fs::read_to_string(&f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+            n += text.lines().filter(|l| l.trim() == "[[rules]]").count();
+        }
+    }
+    Ok(n)
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn one_file(dir: &Path, suffix: &str) -> Result<PathBuf, String> {
+    let found: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(format!("expected one *{suffix} in {}, found {found:?}", dir.display())),
+    }
+}
+
+/// Runs a command; its stdout, or an error with its stderr.
+fn output_of(mut c: Command) -> Result<String, String> {
+    eprintln!("xtask: {}", describe(&c));
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", describe(&c)))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(15).collect();
+        return Err(format!(
+            "{} failed ({}): {}",
+            describe(&c),
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments() {
+        assert_eq!(parse_args(&[]), Ok(None));
+        let a = ["--kernel".to_string(), "6.1.0-57-amd64".to_string()];
+        assert_eq!(parse_args(&a), Ok(Some("6.1.0-57-amd64".into())));
+        assert!(parse_args(&a[..1]).is_err());
+        assert!(parse_args(&["--bogus".to_string()]).is_err());
+    }
+
+    #[test]
+    fn expected_files_follow_rules_dir() {
+        let files = deb_files().unwrap();
+        assert!(files.contains(&"/etc/rand-guard/rules.d/sample-rules.toml".to_string()));
+        assert!(files.windows(2).all(|w| w[0] < w[1]));
+        assert!(shipped_rules().unwrap() > 0);
+    }
+}
