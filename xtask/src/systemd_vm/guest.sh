@@ -20,6 +20,10 @@ EVENTS=/var/log/rand-guard/events.jsonl
 CONFIG=/etc/rand-guard/config.toml
 RULE=/etc/rand-guard/rules.d/rg-systemd-test.toml
 mkdir -p "$W"
+# The agent's own lines (not its records: those go to the file) on the
+# console as they come, which the host shows while it waits.
+journalctl --no-pager -f -n 0 -o cat -u rand-guard |
+	grep --line-buffered '^rand-guard: ' | sed -u 's/^/rg-systemd-test: agent: /' >/dev/console &
 # Bytes as they are: no newline translation, no echo.
 stty -F "$REPORT" raw -echo
 
@@ -56,26 +60,37 @@ unit_journal() {
 	journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$inv"
 }
 
-# wait_for WHAT SECONDS COMMAND...: poll until the command succeeds.
+give_up() { # give_up WHY
+	say "FAILED: $1"
+	printf '%s\n' "$1" >"$W/what"
+	emit "gave_up" 1 "$W/what"
+	section diag.status systemctl status --no-pager rand-guard
+	section diag.journal journalctl --no-pager -o cat -u rand-guard
+	section diag.events cat "$EVENTS"
+	finish
+}
+
+# wait_for WHAT SECONDS COMMAND...: poll until the command succeeds; give
+# up at once when the agent failed or was restarted (it would not come
+# back with what is waited for).
 wait_for() {
 	what=$1
 	limit=$2
 	shift 2
-	i=0
+	start=$(date +%s)
 	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ "$i" -gt "$limit" ]; then
-			say "FAILED waiting for $what"
-			printf '%s\n' "$what" >"$W/what"
-			emit "timeout" 1 "$W/what"
-			section diag.status systemctl status --no-pager rand-guard
-			section diag.journal journalctl --no-pager -o cat -u rand-guard
-			section diag.events cat "$EVENTS"
-			finish
+		now=$(date +%s)
+		state=$(systemctl show -p ActiveState --value rand-guard)
+		restarts=$(systemctl show -p NRestarts --value rand-guard)
+		if [ "$state" = failed ] || [ "${restarts:-0}" != 0 ]; then
+			give_up "$what: the agent is $state after $restarts restarts"
+		fi
+		if [ $((now - start)) -gt "$limit" ]; then
+			give_up "$what: not within $limit s"
 		fi
 		sleep 1
 	done
-	say "$what: after ${i} s"
+	say "$what: after $(($(date +%s) - start)) s"
 }
 
 journal_has() { unit_journal | grep -qF -- "$1"; }

@@ -32,7 +32,7 @@ pub fn kernel_image(version: &str) -> Result<PathBuf, String> {
         return Ok(image);
     }
     let package = format!("linux-image-{version}-unsigned");
-    let work = dir.with_extension("download");
+    let work = root().join(".local/kernels").join(format!("{version}.download"));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
     eprintln!("xtask: fetching {package} (once; cached in {})", dir.display());

@@ -28,7 +28,7 @@ pub fn probe(kernel: &Path) -> (Accel, String) {
     }
     let mut c = qemu(Accel::Kvm, kernel, "console=ttyS0 panic=-1", 256, 1);
     c.args(["-serial", "stdio"]);
-    let (said, finished) = match run_with_timeout(c, Duration::from_secs(60), None) {
+    let (said, finished) = match run_with_timeout(c, Duration::from_secs(60), None, None) {
         Ok(r) => r,
         Err(e) => return (Accel::Tcg, e),
     };
@@ -65,10 +65,9 @@ pub fn boot(b: &Boot) -> Result<(), String> {
     c.arg("-initrd").arg(b.initrd);
     c.args(["-serial", "stdio", "-serial"])
         .arg(format!("file:{}", b.report.display()));
-    let mut log = File::create(b.console_log)
+    let log = File::create(b.console_log)
         .map_err(|e| format!("creating {}: {e}", b.console_log.display()))?;
-    let (said, finished) = run_with_timeout(c, b.timeout, Some(b.echo_marker))?;
-    let _ = log.write_all(said.as_bytes());
+    let (_, finished) = run_with_timeout(c, b.timeout, Some(b.echo_marker), Some(log))?;
     if !finished {
         return Err(format!(
             "the guest did not power off within {} s (console: {})",
@@ -94,33 +93,43 @@ fn qemu(accel: Accel, kernel: &Path, append: &str, memory_mb: u32, cpus: u32) ->
     c
 }
 
-/// Runs `c` with stdout and stderr collected (lines containing `echo` are
-/// also printed); (everything it said, whether it ended by itself).
+/// Runs `c` with stdout and stderr collected (stdout's lines containing
+/// `echo` are also printed, and every line copied to `log` as it comes);
+/// (everything it said, whether it ended by itself).
 fn run_with_timeout(
     mut c: Command,
     timeout: Duration,
     echo: Option<&str>,
+    log: Option<File>,
 ) -> Result<(String, bool), String> {
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c
         .spawn()
         .map_err(|e| format!("cannot run qemu-system-x86_64 (Debian: qemu-system-x86): {e}"))?;
-    let collect = |r: Box<dyn std::io::Read + Send>, echo: Option<String>| {
-        std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(r).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                if echo.as_deref().is_some_and(|m| line.contains(m)) {
-                    eprintln!("{}", line.trim_end());
+    let collect =
+        |r: Box<dyn std::io::Read + Send>, echo: Option<String>, mut log: Option<File>| {
+            std::thread::spawn(move || {
+                let mut all = String::new();
+                for line in BufReader::new(r).split(b'\n').map_while(Result::ok) {
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    if echo.as_deref().is_some_and(|m| line.contains(m)) {
+                        eprintln!("{}", line.trim_end());
+                    }
+                    if let Some(f) = log.as_mut() {
+                        let _ = writeln!(f, "{line}");
+                    }
+                    all.push_str(&line);
+                    all.push('\n');
                 }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        })
-    };
-    let out = collect(Box::new(child.stdout.take().unwrap()), echo.map(String::from));
-    let err = collect(Box::new(child.stderr.take().unwrap()), None);
+                all
+            })
+        };
+    let out = collect(
+        Box::new(child.stdout.take().unwrap()),
+        echo.map(String::from),
+        log,
+    );
+    let err = collect(Box::new(child.stderr.take().unwrap()), None, None);
     let start = Instant::now();
     let finished = loop {
         match child.try_wait() {
