@@ -62,52 +62,71 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
     check("systemd applied the sandbox to the .deb's agent", &|| {
         sandbox(r, "deb")
     });
-    check(".deb: the ready line in the journal names the output file", &|| {
-        line_with(r, "deb.journal", "rand-guard: ready: ")
-            .and_then(|l| contains(&l, &format!("output to {EVENTS}")))
-    });
+    check(
+        ".deb: the ready line in the journal names the output file",
+        &|| {
+            line_with(r, "deb.journal", "rand-guard: ready: ")
+                .and_then(|l| contains(&l, &format!("output to {EVENTS}")))
+        },
+    );
     check(".deb: no warning but the known one in the journal", &|| {
         known_warnings_only(text(r, "deb.journal")?)
     });
-    check(".deb: the exec record of /bin/true in the output file", &|| {
-        let recs = records(text(r, "deb.events")?);
-        exec_record(&recs, &["/bin/true", "rgmarker-deb-exec"])
-    });
+    check(
+        ".deb: the exec record of /bin/true in the output file",
+        &|| {
+            let recs = records(text(r, "deb.events")?);
+            exec_record(&recs, &["/bin/true", "rgmarker-deb-exec"])
+        },
+    );
     check(".deb: the rg-persist-cron alert for /etc/cron.d", &|| {
         let recs = records(text(r, "deb.events")?);
         alert(&recs, "rg-persist-cron", "/etc/cron.d/rg-systemd-test-deb")
     });
-    check("systemctl reload re-reads the config (same process)", &|| {
-        ran(r, "deb.reload")?;
-        let (before, after) = (text(r, "deb.pid_before")?.trim(), text(r, "deb.pid_after")?.trim());
-        if before != after || before == "0" {
-            return Err(format!("MainPID {before} before the reload, {after} after"));
-        }
-        let want = format!("rand-guard: config reloaded from {CONFIG}: changed health.interval_seconds");
-        line_with(r, "deb.journal", &want).map(|l| format!("pid {before}; {l}"))
-    });
-    check("systemctl reload re-reads rules.d: the added rule fires after it, not before", &|| {
-        let want = format!(
-            "rand-guard: rules reloaded: {} rules from /etc/rand-guard/rules.d",
-            x.shipped_rules + 1
-        );
-        let line = line_with(r, "deb.journal", &want)?;
-        let recs = records(text(r, "deb.events")?);
-        let before = exec_pid(&recs, &["/bin/true", "rgmarker-reload", "before"])?;
-        let after = exec_pid(&recs, &["/bin/true", "rgmarker-reload", "after"])?;
-        let fired: Vec<i64> = recs
-            .iter()
-            .filter(|v| v["record_type"] == "alert" && v["rule"]["id"] == "rg-test-reloaded-rule")
-            .filter_map(|v| v["process"]["pid"].as_i64())
-            .collect();
-        if fired != [after] {
-            return Err(format!(
-                "rg-test-reloaded-rule alerts for pids {fired:?}; expected only {after} \
+    check(
+        "systemctl reload re-reads the config (same process)",
+        &|| {
+            ran(r, "deb.reload")?;
+            let (before, after) = (
+                text(r, "deb.pid_before")?.trim(),
+                text(r, "deb.pid_after")?.trim(),
+            );
+            if before != after || before == "0" {
+                return Err(format!("MainPID {before} before the reload, {after} after"));
+            }
+            let want = format!(
+                "rand-guard: config reloaded from {CONFIG}: changed health.interval_seconds"
+            );
+            line_with(r, "deb.journal", &want).map(|l| format!("pid {before}; {l}"))
+        },
+    );
+    check(
+        "systemctl reload re-reads rules.d: the added rule fires after it, not before",
+        &|| {
+            let want = format!(
+                "rand-guard: rules reloaded: {} rules from /etc/rand-guard/rules.d",
+                x.shipped_rules + 1
+            );
+            let line = line_with(r, "deb.journal", &want)?;
+            let recs = records(text(r, "deb.events")?);
+            let before = exec_pid(&recs, &["/bin/true", "rgmarker-reload", "before"])?;
+            let after = exec_pid(&recs, &["/bin/true", "rgmarker-reload", "after"])?;
+            let fired: Vec<i64> = recs
+                .iter()
+                .filter(|v| {
+                    v["record_type"] == "alert" && v["rule"]["id"] == "rg-test-reloaded-rule"
+                })
+                .filter_map(|v| v["process"]["pid"].as_i64())
+                .collect();
+            if fired != [after] {
+                return Err(format!(
+                    "rg-test-reloaded-rule alerts for pids {fired:?}; expected only {after} \
                  (after the reload), not {before} (before it)"
-            ));
-        }
-        Ok(format!("{line}; one alert, for pid {after}"))
-    });
+                ));
+            }
+            Ok(format!("{line}; one alert, for pid {after}"))
+        },
+    );
     check("systemctl stop: exit 0, no restarts", &|| {
         ran(r, "deb.stop")?;
         stopped_cleanly(r, "deb.state")
@@ -129,64 +148,83 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
         }
         Ok("config_reloads_total 1, rules_reloads_total 1, no failures".into())
     });
-    check(".deb: the journal's stop summary matches the output file", &|| {
-        let recs = records(text(r, "deb.events")?);
-        stop_summary_matches(r, "deb.journal", &recs)
-    });
-    check("LogsDirectory=: /var/log/rand-guard 0700, the output 0600", &|| {
-        same_list(
-            &lines(text(r, "deb.logs_dir")?),
-            &[
-                "d 700 root /var/log/rand-guard".to_string(),
-                format!("f 600 root {EVENTS}"),
-            ],
-        )
-    });
+    check(
+        ".deb: the journal's stop summary matches the output file",
+        &|| {
+            let recs = records(text(r, "deb.events")?);
+            stop_summary_matches(r, "deb.journal", &recs)
+        },
+    );
+    check(
+        "LogsDirectory=: /var/log/rand-guard 0700, the output 0600",
+        &|| {
+            same_list(
+                &lines(text(r, "deb.logs_dir")?),
+                &[
+                    "d 700 root /var/log/rand-guard".to_string(),
+                    format!("f 600 root {EVENTS}"),
+                ],
+            )
+        },
+    );
     check("systemd-analyze security rand-guard", &|| {
         let s = r.get("deb.security")?;
         exposure(&s.text).ok_or_else(|| format!("no overall exposure line in: {}", s.text))
     });
-    check("dpkg --purge stops the running agent and removes everything it installed", &|| {
-        said(r, "deb.active_before_purge", "active")?;
-        ran(r, "deb.purge")?;
-        // Left on purpose: the rule the administrator added (rules.d is
-        // kept with it), and the records (host telemetry).
-        same_list(
-            &lines(text(r, "deb.leftovers")?),
-            &[
-                "d 755 root /etc/rand-guard".into(),
-                "d 755 root /etc/rand-guard/rules.d".into(),
-                "f 644 root /etc/rand-guard/rules.d/rg-systemd-test.toml".into(),
-                "d 700 root /var/log/rand-guard".into(),
-                format!("f 600 root {EVENTS}"),
-                "LoadState=not-found".into(),
-            ],
-        )
-    });
+    check(
+        "dpkg --purge stops the running agent and removes everything it installed",
+        &|| {
+            said(r, "deb.active_before_purge", "active")?;
+            ran(r, "deb.purge")?;
+            // Left on purpose: the rule the administrator added (rules.d is
+            // kept with it), and the records (host telemetry).
+            same_list(
+                &lines(text(r, "deb.leftovers")?),
+                &[
+                    "d 755 root /etc/rand-guard".into(),
+                    "d 755 root /etc/rand-guard/rules.d".into(),
+                    "f 644 root /etc/rand-guard/rules.d/rg-systemd-test.toml".into(),
+                    "d 700 root /var/log/rand-guard".into(),
+                    format!("f 600 root {EVENTS}"),
+                    "LoadState=not-found".into(),
+                ],
+            )
+        },
+    );
 
     // The tarball.
-    check("install.sh --enable installs, enables and starts the unit", &|| {
-        ran(r, "tar.install")?;
-        contains(
-            text(r, "tar.install")?,
-            "rand-guard.service enabled and started",
-        )?;
-        said(r, "tar.is_enabled", "enabled")
-    });
-    check("systemd applied the sandbox to the tarball's agent", &|| {
-        sandbox(r, "tar")
-    });
-    check("tarball: no warning but the known one in the journal", &|| {
-        known_warnings_only(text(r, "tar.journal")?)
-    });
-    check("tarball: the exec record in the output file before the switch", &|| {
-        let recs = records(text(r, "tar.events")?);
-        exec_record(&recs, &["/bin/true", "rgmarker-tar-file"])?;
-        match exec_pid(&recs, &["/bin/true", "rgmarker-tar-journal"]) {
-            Ok(pid) => Err(format!("pid {pid}'s exec, after the switch, is in the file too")),
-            Err(_) => Ok("and none of the records after the switch".into()),
-        }
-    });
+    check(
+        "install.sh --enable installs, enables and starts the unit",
+        &|| {
+            ran(r, "tar.install")?;
+            contains(
+                text(r, "tar.install")?,
+                "rand-guard.service enabled and started",
+            )?;
+            said(r, "tar.is_enabled", "enabled")
+        },
+    );
+    check(
+        "systemd applied the sandbox to the tarball's agent",
+        &|| sandbox(r, "tar"),
+    );
+    check(
+        "tarball: no warning but the known one in the journal",
+        &|| known_warnings_only(text(r, "tar.journal")?),
+    );
+    check(
+        "tarball: the exec record in the output file before the switch",
+        &|| {
+            let recs = records(text(r, "tar.events")?);
+            exec_record(&recs, &["/bin/true", "rgmarker-tar-file"])?;
+            match exec_pid(&recs, &["/bin/true", "rgmarker-tar-journal"]) {
+                Ok(pid) => Err(format!(
+                    "pid {pid}'s exec, after the switch, is in the file too"
+                )),
+                Err(_) => Ok("and none of the records after the switch".into()),
+            }
+        },
+    );
     check("systemctl reload switches [output] path to \"-\"", &|| {
         ran(r, "tar.reload")?;
         line_with(
@@ -195,34 +233,40 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
             &format!("rand-guard: config reloaded from {CONFIG}: changed output.path"),
         )
     });
-    check("records reach the journal: exec, cron alert, final health", &|| {
-        let recs = records(text(r, "tar.journal")?);
-        exec_record(&recs, &["/bin/true", "rgmarker-tar-journal"])?;
-        alert(&recs, "rg-persist-cron", "/etc/cron.d/rg-systemd-test-tar")?;
-        final_health(recs.last().ok_or("no records in the journal")?)?;
-        Ok(format!("{} records in the journal", recs.len()))
-    });
+    check(
+        "records reach the journal: exec, cron alert, final health",
+        &|| {
+            let recs = records(text(r, "tar.journal")?);
+            exec_record(&recs, &["/bin/true", "rgmarker-tar-journal"])?;
+            alert(&recs, "rg-persist-cron", "/etc/cron.d/rg-systemd-test-tar")?;
+            final_health(recs.last().ok_or("no records in the journal")?)?;
+            Ok(format!("{} records in the journal", recs.len()))
+        },
+    );
     check("tarball: systemctl stop: exit 0, no restarts", &|| {
         ran(r, "tar.stop")?;
         stopped_cleanly(r, "tar.state")
     });
-    check("install.sh --uninstall removes what it installed, keeps the edited config", &|| {
-        ran(r, "tar.uninstall")?;
-        contains(
-            text(r, "tar.uninstall")?,
-            &format!("kept {CONFIG}: it was changed after installation"),
-        )?;
-        same_list(
-            &lines(text(r, "tar.leftovers")?),
-            &[
-                "d 755 root /etc/rand-guard".into(),
-                format!("f 600 root {CONFIG}"),
-                "d 700 root /var/log/rand-guard".into(),
-                format!("f 600 root {EVENTS}"),
-                "LoadState=not-found".into(),
-            ],
-        )
-    });
+    check(
+        "install.sh --uninstall removes what it installed, keeps the edited config",
+        &|| {
+            ran(r, "tar.uninstall")?;
+            contains(
+                text(r, "tar.uninstall")?,
+                &format!("kept {CONFIG}: it was changed after installation"),
+            )?;
+            same_list(
+                &lines(text(r, "tar.leftovers")?),
+                &[
+                    "d 755 root /etc/rand-guard".into(),
+                    format!("f 600 root {CONFIG}"),
+                    "d 700 root /var/log/rand-guard".into(),
+                    format!("f 600 root {EVENTS}"),
+                    "LoadState=not-found".into(),
+                ],
+            )
+        },
+    );
     out
 }
 
@@ -277,7 +321,9 @@ fn same_list(got: &[String], want: &[String]) -> Result<String, String> {
     }
     let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).collect();
     let extra: Vec<&String> = got.iter().filter(|g| !want.contains(g)).collect();
-    Err(format!("missing {missing:?}, unexpected {extra:?} (got {got:?})"))
+    Err(format!(
+        "missing {missing:?}, unexpected {extra:?} (got {got:?})"
+    ))
 }
 
 /// Every line that is a JSON object: the records (in the journal, the
@@ -297,7 +343,9 @@ fn args_are(v: &Value, args: &[&str]) -> bool {
 
 fn exec_pid(recs: &[Value], args: &[&str]) -> Result<i64, String> {
     recs.iter()
-        .find(|v| v["record_type"] == "event" && v["event"]["action"] == "exec" && args_are(v, args))
+        .find(|v| {
+            v["record_type"] == "event" && v["event"]["action"] == "exec" && args_are(v, args)
+        })
         .and_then(|v| v["process"]["pid"].as_i64())
         .ok_or_else(|| format!("no exec record with args {args:?}"))
 }
@@ -311,12 +359,22 @@ fn exec_record(recs: &[Value], args: &[&str]) -> Result<String, String> {
         .find(|v| v["event"]["action"] == "exec" && v["process"]["pid"] == pid)
         .expect("found above");
     for (field, got, want) in [
-        ("process.executable", &exec["process"]["executable"], "/bin/true"),
-        ("rand_guard.process.exe", &exec["rand_guard"]["process"]["exe"], "/usr/bin/true"),
+        (
+            "process.executable",
+            &exec["process"]["executable"],
+            "/bin/true",
+        ),
+        (
+            "rand_guard.process.exe",
+            &exec["rand_guard"]["process"]["exe"],
+            "/usr/bin/true",
+        ),
         ("process.user.id", &exec["process"]["user"]["id"], "0"),
     ] {
         if got != want {
-            return Err(format!("exec of pid {pid}: {field} is {got}, expected {want:?}"));
+            return Err(format!(
+                "exec of pid {pid}: {field} is {got}, expected {want:?}"
+            ));
         }
     }
     let exit = recs
@@ -324,14 +382,19 @@ fn exec_record(recs: &[Value], args: &[&str]) -> Result<String, String> {
         .find(|v| v["event"]["action"] == "exit" && v["process"]["pid"] == pid)
         .ok_or_else(|| format!("no exit record for pid {pid}"))?;
     if exit["process"]["exit_code"] != 0 {
-        return Err(format!("pid {pid} exit_code {}", exit["process"]["exit_code"]));
+        return Err(format!(
+            "pid {pid} exit_code {}",
+            exit["process"]["exit_code"]
+        ));
     }
     Ok(format!("pid {pid}: exec and exit 0"))
 }
 
 fn alert(recs: &[Value], rule: &str, path: &str) -> Result<String, String> {
     recs.iter()
-        .find(|v| v["record_type"] == "alert" && v["rule"]["id"] == rule && v["file"]["path"] == path)
+        .find(|v| {
+            v["record_type"] == "alert" && v["rule"]["id"] == rule && v["file"]["path"] == path
+        })
         .map(|v| {
             let severity = &v["rand_guard"]["alert"]["severity"];
             format!("{rule} (severity {severity}) for {path}")
@@ -341,7 +404,9 @@ fn alert(recs: &[Value], rule: &str, path: &str) -> Result<String, String> {
 
 fn final_health(v: &Value) -> Result<String, String> {
     if v["record_type"] != "health" || v["rand_guard"]["health"]["last"] != true {
-        return Err(format!("the last record is not the final health record: {v}"));
+        return Err(format!(
+            "the last record is not the final health record: {v}"
+        ));
     }
     let drops = &v["rand_guard"]["health"]["kernel_ringbuf_drops_total"];
     let dropped: u64 = drops
@@ -349,7 +414,9 @@ fn final_health(v: &Value) -> Result<String, String> {
         .map(|o| o.values().filter_map(Value::as_u64).sum())
         .unwrap_or(0);
     if dropped != 0 {
-        return Err(format!("the final health record counts ring-buffer drops: {drops}"));
+        return Err(format!(
+            "the final health record counts ring-buffer drops: {drops}"
+        ));
     }
     Ok("final health record, no drops".into())
 }
@@ -448,7 +515,10 @@ fn sandbox(r: &Report, phase: &str) -> Result<String, String> {
     // SystemCallArchitectures=, RestrictAddressFamilies= and friends are
     // seccomp filters.
     if field("Seccomp")? != "2" {
-        return Err(format!("Seccomp is {}, expected 2 (filter)", field("Seccomp")?));
+        return Err(format!(
+            "Seccomp is {}, expected 2 (filter)",
+            field("Seccomp")?
+        ));
     }
     let mounts = mounts(text(r, &format!("{phase}.mountinfo"))?);
     let opts = |path: &str| covering(&mounts, path);
@@ -464,7 +534,9 @@ fn sandbox(r: &Report, phase: &str) -> Result<String, String> {
     ] {
         let (at, o) = opts(point).ok_or_else(|| format!("no mount covers {point}"))?;
         if !o.split(',').any(|x| x == want) {
-            return Err(format!("{point} is on the mount at {at}, {o}; expected {want}"));
+            return Err(format!(
+                "{point} is on the mount at {at}, {o}; expected {want}"
+            ));
         }
     }
     Ok(format!(
@@ -493,7 +565,9 @@ pub fn covering<'a>(mounts: &'a [(String, String)], path: &str) -> Option<(&'a s
     let under = |point: &str| {
         point == "/"
             || path == point
-            || path.strip_prefix(point).is_some_and(|rest| rest.starts_with('/'))
+            || path
+                .strip_prefix(point)
+                .is_some_and(|rest| rest.starts_with('/'))
     };
     mounts
         .iter()
@@ -521,7 +595,11 @@ mod tests {
                   sys_exit_fchmodat2 not attached: failed to attach tracepoint\n";
         assert!(known_warnings_only(ok).is_ok());
         let bad = "rand-guard: warning: cannot read /proc/1/exe: Permission denied\n";
-        assert!(known_warnings_only(bad).unwrap_err().contains("/proc/1/exe"));
+        assert!(
+            known_warnings_only(bad)
+                .unwrap_err()
+                .contains("/proc/1/exe")
+        );
         assert!(known_warnings_only("rand-guard: error: x\n").is_err());
     }
 
@@ -562,8 +640,14 @@ mod tests {
         .map(|(p, o)| (p.to_string(), o.to_string()))
         .to_vec();
         assert_eq!(covering(&m, "/home"), Some(("/", "ro")));
-        assert_eq!(covering(&m, "/var/log/rand-guard"), Some(("/var/log/rand-guard", "rw")));
-        assert_eq!(covering(&m, "/var/log/rand-guard/x.jsonl"), Some(("/var/log/rand-guard", "rw")));
+        assert_eq!(
+            covering(&m, "/var/log/rand-guard"),
+            Some(("/var/log/rand-guard", "rw"))
+        );
+        assert_eq!(
+            covering(&m, "/var/log/rand-guard/x.jsonl"),
+            Some(("/var/log/rand-guard", "rw"))
+        );
         assert_eq!(covering(&m, "/var/log/rand-guardx"), Some(("/", "ro")));
         assert_eq!(covering(&m, "/tmp"), Some(("/tmp", "rw,nosuid")));
         assert_eq!(covering(&[], "/tmp"), None);
@@ -573,7 +657,10 @@ mod tests {
     fn exposure_line() {
         let out = "  NAME  DESCRIPTION  EXPOSURE\n✗ PrivateNetwork= ...  0.5\n\n\
                    → Overall exposure level for rand-guard.service: 4.9 OK 🙂\n";
-        assert_eq!(exposure(out).as_deref(), Some("rand-guard.service: 4.9 OK 🙂"));
+        assert_eq!(
+            exposure(out).as_deref(),
+            Some("rand-guard.service: 4.9 OK 🙂")
+        );
         assert_eq!(exposure("nothing"), None);
     }
 
@@ -596,13 +683,25 @@ mod tests {
             "rand_guard":{"process":{"exe":"/usr/bin/true"}}}"#;
         let exit = r#"{"record_type":"event","event":{"action":"exit"},"process":{"pid":7,"exit_code":0}}"#;
         let ok = [rec(exec), rec(exit)];
-        assert_eq!(exec_record(&ok, &["/bin/true", "m"]).unwrap(), "pid 7: exec and exit 0");
-        assert!(exec_record(&ok, &["/bin/true"]).is_err(), "args must match exactly");
-        assert!(exec_record(&ok[..1], &["/bin/true", "m"]).unwrap_err().contains("no exit"));
+        assert_eq!(
+            exec_record(&ok, &["/bin/true", "m"]).unwrap(),
+            "pid 7: exec and exit 0"
+        );
+        assert!(
+            exec_record(&ok, &["/bin/true"]).is_err(),
+            "args must match exactly"
+        );
+        assert!(
+            exec_record(&ok[..1], &["/bin/true", "m"])
+                .unwrap_err()
+                .contains("no exit")
+        );
         let other = rec(&exec.replace("\"0\"", "\"1000\""));
-        assert!(exec_record(&[other, rec(exit)], &["/bin/true", "m"])
-            .unwrap_err()
-            .contains("process.user.id"));
+        assert!(
+            exec_record(&[other, rec(exit)], &["/bin/true", "m"])
+                .unwrap_err()
+                .contains("process.user.id")
+        );
     }
 
     #[test]

@@ -113,9 +113,7 @@ impl<W: Write> Writer<W> {
                     .strip_prefix(dir)
                     .expect("below dir")
                     .to_str()
-                    .ok_or_else(|| {
-                        io::Error::other(format!("{}: not UTF-8", path.display()))
-                    })?
+                    .ok_or_else(|| io::Error::other(format!("{}: not UTF-8", path.display())))?
                     .to_string();
                 let md = fs::symlink_metadata(&path)?;
                 let ft = md.file_type();
@@ -212,7 +210,11 @@ mod tests {
     fn device_numbers_split_like_glibc() {
         // makedev(5, 1) (/dev/console) and makedev(259, 65536).
         assert_eq!(dev_numbers(0x0501), (5, 1));
-        let big: u64 = (259 & 0xfff) << 8 | (65536 & 0xff) | ((65536 & !0xff) << 12);
+        let (major, minor) = (259u64, 65536u64);
+        let big = ((major & 0xfff) << 8)
+            | ((major & !0xfff) << 32)
+            | (minor & 0xff)
+            | ((minor & !0xff) << 12);
         assert_eq!(dev_numbers(big), (259, 65536));
     }
 
@@ -245,8 +247,11 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("etc")).unwrap();
         fs::write(dir.join("etc/x"), b"x1").unwrap();
-        fs::set_permissions(dir.join("etc/x"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+        fs::set_permissions(
+            dir.join("etc/x"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("etc/x", dir.join("link")).unwrap();
         let mut w = Writer::new(Vec::new());
         w.tree(&dir).unwrap();

@@ -32,10 +32,15 @@ pub fn kernel_image(version: &str) -> Result<PathBuf, String> {
         return Ok(image);
     }
     let package = format!("linux-image-{version}-unsigned");
-    let work = root().join(".local/kernels").join(format!("{version}.download"));
+    let work = root()
+        .join(".local/kernels")
+        .join(format!("{version}.download"));
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
-    eprintln!("xtask: fetching {package} (once; cached in {})", dir.display());
+    eprintln!(
+        "xtask: fetching {package} (once; cached in {})",
+        dir.display()
+    );
     let mut get = Command::new("apt-get");
     get.current_dir(&work).args(["download", "-q", &package]);
     output_of(get).map_err(|e| {
@@ -46,7 +51,12 @@ pub fn kernel_image(version: &str) -> Result<PathBuf, String> {
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or_else(|| format!("apt-get download {package} left no .deb in {}", work.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "apt-get download {package} left no .deb in {}",
+                work.display()
+            )
+        })?;
     let unpacked = work.join("x");
     let mut x = Command::new("dpkg-deb");
     x.arg("-x").arg(&deb).arg(&unpacked);
@@ -67,7 +77,10 @@ pub fn kernel_image(version: &str) -> Result<PathBuf, String> {
 /// The newest kernel of a series apt knows, from `apt-cache search`, e.g.
 /// `6.1.0-57-amd64` for the series `6.1.0-`.
 pub fn newest(series: &str) -> Result<String, String> {
-    let pattern = format!("^linux-image-{}[0-9]+-amd64-unsigned$", series.replace('.', "\\."));
+    let pattern = format!(
+        "^linux-image-{}[0-9]+-amd64-unsigned$",
+        series.replace('.', "\\.")
+    );
     let mut c = Command::new("apt-cache");
     c.args(["search", "--names-only", &pattern]);
     let out = output_of(c)?;
@@ -86,8 +99,14 @@ fn newest_in(apt_cache: &str, series: &str) -> Option<String> {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter_map(|pkg| {
-            let v = pkg.strip_prefix("linux-image-")?.strip_suffix("-unsigned")?;
-            let abi: u32 = v.strip_prefix(series)?.strip_suffix("-amd64")?.parse().ok()?;
+            let v = pkg
+                .strip_prefix("linux-image-")?
+                .strip_suffix("-unsigned")?;
+            let abi: u32 = v
+                .strip_prefix(series)?
+                .strip_suffix("-amd64")?
+                .parse()
+                .ok()?;
             Some((abi, v.to_string()))
         })
         .max()

@@ -83,7 +83,10 @@ pub fn run(args: &[String]) -> Result<(), ExitCode> {
     let initrd = dir.join("initrd.cpio");
     write_initrd(&base, &initrd, &deb, &tarball).map_err(fail)?;
     let (accel, why) = qemu::probe(&vmlinuz);
-    eprintln!("xtask: systemd-test: {accel:?} ({why}); kernel {version}; prepared in {:.0?}", started.elapsed());
+    eprintln!(
+        "xtask: systemd-test: {accel:?} ({why}); kernel {version}; prepared in {:.0?}",
+        started.elapsed()
+    );
 
     let console = dir.join("console.log");
     let report_path = dir.join("report.bin");
@@ -174,7 +177,8 @@ fn write_initrd(base: &Path, to: &Path, deb: &Path, tarball: &Path) -> Result<()
     for f in [deb, tarball] {
         let data = fs::read(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
         let name = f.file_name().and_then(|n| n.to_str()).ok_or("odd name")?;
-        w.file(&format!("root/rg-test/{name}"), 0o644, &data).map_err(werr)?;
+        w.file(&format!("root/rg-test/{name}"), 0o644, &data)
+            .map_err(werr)?;
     }
     w.file("root/rg-test/guest.sh", 0o755, GUEST_SCRIPT.as_bytes())
         .map_err(werr)?;
@@ -245,7 +249,10 @@ fn one_file(dir: &Path, suffix: &str) -> Result<PathBuf, String> {
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
-        _ => Err(format!("expected one *{suffix} in {}, found {found:?}", dir.display())),
+        _ => Err(format!(
+            "expected one *{suffix} in {}, found {found:?}",
+            dir.display()
+        )),
     }
 }
 

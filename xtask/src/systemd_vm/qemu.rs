@@ -85,7 +85,15 @@ fn qemu(accel: Accel, kernel: &Path, append: &str, memory_mb: u32, cpus: u32) ->
         Accel::Tcg => c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]),
     };
     c.args(["-m", &memory_mb.to_string(), "-smp", &cpus.to_string()])
-        .args(["-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none"])
+        .args([
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-nic",
+            "none",
+        ])
         .arg("-kernel")
         .arg(kernel)
         .args(["-append", append])

@@ -48,7 +48,9 @@ pub fn parse(mut b: &[u8]) -> Result<Report, String> {
         let status: i32 = status.parse().map_err(|_| bad("bad status"))?;
         let len: usize = len.parse().map_err(|_| bad("bad length"))?;
         if rest.len() < len + 1 || rest[len] != b'\n' {
-            return Err(bad("section cut short (the guest stopped while sending it?)"));
+            return Err(bad(
+                "section cut short (the guest stopped while sending it?)",
+            ));
         }
         let text = String::from_utf8_lossy(&rest[..len]).into_owned();
         if report

@@ -84,7 +84,10 @@ fn trim(tree: &Path) -> Result<(), String> {
             }
         }
     }
-    for f in ["var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin"] {
+    for f in [
+        "var/cache/apt/pkgcache.bin",
+        "var/cache/apt/srcpkgcache.bin",
+    ] {
         let _ = fs::remove_file(tree.join(f));
     }
     fs::write(tree.join("etc/hostname"), "rg-systemd-test\n")
@@ -185,8 +188,14 @@ deb http://other.example/debian bookworm main
             mirror_in_one_line(text).as_deref(),
             Some("http://mirror.example/debian")
         );
-        assert_eq!(mirror_in_one_line("deb http://x/debian bookworm contrib\n"), None);
-        assert_eq!(mirror_in_one_line("deb-src http://x/debian bookworm main\n"), None);
+        assert_eq!(
+            mirror_in_one_line("deb http://x/debian bookworm contrib\n"),
+            None
+        );
+        assert_eq!(
+            mirror_in_one_line("deb-src http://x/debian bookworm main\n"),
+            None
+        );
     }
 
     #[test]
@@ -211,7 +220,9 @@ Components: main
         let security_only = text.split("\n\n").nth(1).unwrap();
         assert_eq!(mirror_in_deb822(security_only), None);
         assert_eq!(
-            mirror_in_deb822("Types: deb-src\nURIs: http://x\nSuites: bookworm\nComponents: main\n"),
+            mirror_in_deb822(
+                "Types: deb-src\nURIs: http://x\nSuites: bookworm\nComponents: main\n"
+            ),
             None
         );
     }
