@@ -104,7 +104,7 @@ pub fn install_line<'a>(packages: impl IntoIterator<Item = &'a str>) -> String {
 
 /// An absolute path exists; a command is an executable file in a PATH
 /// directory (or the tool its override variable names).
-fn present(check: &str) -> bool {
+pub fn present(check: &str) -> bool {
     let name = OVERRIDES
         .iter()
         .find(|(cmd, _)| *cmd == check)

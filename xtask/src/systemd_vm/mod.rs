@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use crate::{describe, is_root, package, root};
+use crate::{deps, describe, is_root, package, root};
 
 /// The guest's script and the unit that runs it once the system is up.
 const GUEST_SCRIPT: &str = include_str!("guest.sh");
@@ -63,12 +63,13 @@ pub fn run(args: &[String]) -> Result<(), ExitCode> {
         );
         return Err(ExitCode::FAILURE);
     }
-    let started = Instant::now();
-    package::package()?;
     let fail = |e: String| {
         eprintln!("xtask: systemd-test: {e}");
         ExitCode::FAILURE
     };
+    host_tools().map_err(fail)?;
+    let started = Instant::now();
+    package::package()?;
     let dist = root().join("dist");
     let deb = one_file(&dist, "_amd64.deb").map_err(fail)?;
     let tarball = one_file(&dist, "-x86_64-linux.tar.gz").map_err(fail)?;
@@ -149,6 +150,30 @@ pub fn run(args: &[String]) -> Result<(), ExitCode> {
         return Err(ExitCode::FAILURE);
     }
     Ok(())
+}
+
+/// The [ci] packages of scripts/deps/debian-packages this test needs
+/// (qemu and debootstrap) are here, or the error names the apt-get line.
+fn host_tools() -> Result<(), String> {
+    const NEEDED: [&str; 2] = ["qemu-system-x86", "debootstrap"];
+    let path = root().join(deps::FILE);
+    let packages = fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| deps::parse(&t))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let gone: Vec<(&str, &str)> = deps::missing(&packages, "ci", deps::present)
+        .into_iter()
+        .filter(|(p, _)| NEEDED.contains(p))
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = gone.iter().map(|(p, c)| format!("{c} ({p})")).collect();
+    Err(format!(
+        "missing here: {}; install with: {}",
+        what.join(", "),
+        deps::install_line(gone.iter().map(|(p, _)| *p))
+    ))
 }
 
 fn parse_args(args: &[String]) -> Result<Option<String>, String> {
@@ -286,6 +311,18 @@ mod tests {
         assert_eq!(parse_args(&a), Ok(Some("6.1.0-57-amd64".into())));
         assert!(parse_args(&a[..1]).is_err());
         assert!(parse_args(&["--bogus".to_string()]).is_err());
+    }
+
+    #[test]
+    fn the_tools_it_checks_are_listed() {
+        let text = fs::read_to_string(root().join(deps::FILE)).unwrap();
+        let packages = deps::parse(&text).unwrap();
+        for name in ["qemu-system-x86", "debootstrap"] {
+            assert!(
+                packages.iter().any(|p| p.name == name && p.group == "ci"),
+                "{name} is not in [ci]"
+            );
+        }
     }
 
     #[test]
