@@ -121,6 +121,14 @@ leftovers() {
 	systemctl show -p LoadState rand-guard
 }
 
+# What each phase looks for: the exec of /bin/true with a marker, and the
+# rg-persist-cron alert for a file written in /etc/cron.d.
+trigger() { # trigger MARKER CRON_FILE
+	/bin/true "$1"
+	printf '# rand-guard systemd test\n' >"/etc/cron.d/$2"
+	rm -f "/etc/cron.d/$2"
+}
+
 unit_state() {
 	systemctl show -p ActiveState,SubState,Result,ExecMainCode,ExecMainStatus,NRestarts rand-guard
 }
@@ -139,9 +147,7 @@ INV=$(systemctl show -p InvocationID --value rand-guard)
 section deb.is_enabled_after systemctl is-enabled rand-guard
 sandbox deb
 
-/bin/true rgmarker-deb-exec
-printf '# rand-guard systemd test\n' >/etc/cron.d/rg-systemd-test-deb
-rm -f /etc/cron.d/rg-systemd-test-deb
+trigger rgmarker-deb-exec rg-systemd-test-deb
 wait_for "the exec record" 60 events_have rgmarker-deb-exec
 wait_for "the cron alert" 60 events_have rg-systemd-test-deb
 
@@ -203,9 +209,7 @@ say "records to the journal: [output] path = \"-\", systemctl reload"
 sed -i 's|^path = "/var/log/rand-guard/events.jsonl"$|path = "-"|' "$CONFIG"
 section tar.reload systemctl reload rand-guard
 wait_for "the reload line" 60 journal_has "rand-guard: config reloaded"
-/bin/true rgmarker-tar-journal
-printf '# rand-guard systemd test\n' >/etc/cron.d/rg-systemd-test-tar
-rm -f /etc/cron.d/rg-systemd-test-tar
+trigger rgmarker-tar-journal rg-systemd-test-tar
 wait_for "the exec record in the journal" 60 journal_has rgmarker-tar-journal
 wait_for "the cron alert in the journal" 60 journal_has rg-systemd-test-tar
 
