@@ -604,6 +604,31 @@ mod tests {
     }
 
     #[test]
+    fn unit_caps_are_the_units_bounding_set() {
+        let unit =
+            std::fs::read_to_string(crate::root().join("systemd/rand-guard.service")).unwrap();
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+            .unwrap();
+        let bits = [
+            ("CAP_DAC_READ_SEARCH", 2),
+            ("CAP_SYS_PTRACE", 19),
+            ("CAP_SYS_ADMIN", 21),
+            ("CAP_PERFMON", 38),
+            ("CAP_BPF", 39),
+        ];
+        let mask = line.split_whitespace().fold(0u64, |m, name| {
+            let (_, bit) = bits
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("{name}: add its number here and to UNIT_CAPS"));
+            m | 1 << bit
+        });
+        assert_eq!(mask, UNIT_CAPS, "{line}");
+    }
+
+    #[test]
     fn stop_line_counts() {
         let l = "rand-guard: stopped: 812 records read, 95 events and 3 alerts written, \
                  0 userspace-filtered, 0 invalid";

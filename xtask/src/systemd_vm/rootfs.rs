@@ -40,6 +40,19 @@ pub fn archive() -> Result<PathBuf, String> {
     }
     let mirror = mirror()?;
     let tree = dir.join("rootfs.tree");
+    // debootstrap mounts /proc and /sys in the tree while it works; killed
+    // half-way, it leaves them, and removing the tree would walk into them.
+    let left = mounts_under(
+        &tree,
+        &fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+    );
+    if !left.is_empty() {
+        return Err(format!(
+            "an earlier debootstrap left mounts in {}: umount {} first",
+            tree.display(),
+            left.join(" ")
+        ));
+    }
     if tree.exists() {
         fs::remove_dir_all(&tree).map_err(|e| format!("removing {}: {e}", tree.display()))?;
     }
@@ -67,6 +80,22 @@ pub fn archive() -> Result<PathBuf, String> {
     fs::write(&stamp, recipe).map_err(|e| format!("writing {}: {e}", stamp.display()))?;
     fs::remove_dir_all(&tree).map_err(|e| format!("removing {}: {e}", tree.display()))?;
     Ok(archive)
+}
+
+/// Mount points at or below `dir` in a /proc/self/mountinfo text (octal
+/// escapes such as `\040` for a space are compared as written).
+fn mounts_under(dir: &Path, mountinfo: &str) -> Vec<String> {
+    let dir = dir.to_string_lossy();
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| {
+            *p == dir
+                || p.strip_prefix(dir.as_ref())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+        .map(String::from)
+        .collect()
 }
 
 /// What the guest never uses: apt's downloaded packages and lists (about
@@ -175,6 +204,21 @@ fn mirror_in_deb822(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mounts_left_in_the_tree_are_found() {
+        let info = "\
+22 1 0:21 / / rw - ext4 /dev/vda rw
+90 22 0:5 / /w/.local/systemd-test/rootfs.tree/proc rw - proc proc rw
+91 22 0:6 / /w/.local/systemd-test/rootfs.tree.old rw - tmpfs x rw
+";
+        let tree = Path::new("/w/.local/systemd-test/rootfs.tree");
+        assert_eq!(
+            mounts_under(tree, info),
+            ["/w/.local/systemd-test/rootfs.tree/proc"]
+        );
+        assert!(mounts_under(Path::new("/elsewhere"), info).is_empty());
+    }
 
     #[test]
     fn one_line_sources() {
