@@ -158,6 +158,16 @@ static long edr_path_step(__u64 index, void *arg)
 	if (pos > EDR_PATH_MAX || len + 2 > pos)
 		return 1; /* EDR_PATH_TRUNC */
 	pos -= len;
+	/*
+	 * Bound len again where it is used: the compiler tests len + 2 in a
+	 * copy of len's register, and since v6.11 ("bpf: Track delta between
+	 * 'linked' registers") the verifier carries that test's range back
+	 * to len as [-253, 4096], which the helper's size argument refuses
+	 * (v6.12 rejected edr_file and edr_exec here). The barrier keeps the
+	 * compiler from dropping the mask it can prove redundant.
+	 */
+	barrier_var(len);
+	len &= EDR_NAME_MAX;
 	bpf_probe_read_kernel(&pb->buf[pos & (EDR_PATH_MAX - 1)], len, name);
 	if (d == parent) {
 		/* a pseudo file's own root: its name is all there is */

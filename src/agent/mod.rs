@@ -40,7 +40,7 @@ use crate::detect::tamper::Protected;
 use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
-use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource};
+use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
 use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
@@ -77,12 +77,19 @@ pub enum AgentError {
     Metrics(#[from] MetricsError),
 }
 
+/// What to do about a kernel refusal: privileges for EPERM; for a
+/// verifier rejection (the program and the verifier's last lines are
+/// already in the message), that root would not help.
 fn privilege_hint(e: &KernelError) -> &'static str {
-    let s = e.to_string();
-    if s.contains("Operation not permitted") || s.contains("Permission denied") {
-        "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
-    } else {
-        ""
+    match e.refusal() {
+        Refusal::Privilege => {
+            "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
+        }
+        Refusal::Verifier => {
+            "\n  (the kernel's BPF verifier rejected the program: not a matter of \
+             privileges; please report it with the kernel version and the lines above)"
+        }
+        Refusal::Other => "",
     }
 }
 

@@ -478,6 +478,65 @@ mod tests {
         assert!(shown.contains("R2 min value is negative"), "{shown}");
     }
 
+    fn lines(log: &[&str]) -> Vec<String> {
+        log.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_verifier_rejection_is_told_from_a_missing_privilege() {
+        use crate::kernel::Refusal;
+        // The 6.12 rejection of edr_file: EACCES and a verifier log.
+        let verifier = explain_load_failure(
+            &lines(&[
+                "libbpf: prog 'edr_file': BPF program load failed: Permission denied",
+                "libbpf: prog 'edr_file': -- BEGIN PROG LOAD LOG --",
+                "1655: (85) call bpf_probe_read_kernel#113",
+                "R2 unbounded memory access, use 'var &= const' or 'if (var < const)'",
+                "processed 21393 insns (limit 1000000) max_states_per_insn 14",
+                "-- END PROG LOAD LOG --",
+                "libbpf: prog 'edr_file': failed to load: -EACCES",
+            ]),
+            &libbpf_rs::Error::from_raw_os_error(13),
+        );
+        assert_eq!(verifier.refusal(), Refusal::Verifier, "{verifier}");
+        let shown = verifier.to_string();
+        assert!(
+            shown.starts_with(
+                "loading BPF program edr_file failed: Permission denied (os error 13)\n  \
+                 kernel log (last lines):\n    1655: (85) call bpf_probe_read_kernel#113\n    \
+                 R2 unbounded memory access"
+            ),
+            "{shown}"
+        );
+        // No CAP_BPF: EPERM, no verifier log (libbpf 1.5+ and older spellings).
+        for code in ["-EPERM", "-1"] {
+            let eperm = explain_load_failure(
+                &lines(&[
+                    "libbpf: prog 'edr_exec': BPF program load failed: Operation not permitted",
+                    &format!("libbpf: prog 'edr_exec': failed to load: {code}"),
+                ]),
+                &libbpf_rs::Error::from_raw_os_error(1),
+            );
+            assert_eq!(eperm.refusal(), Refusal::Privilege, "{eperm}");
+        }
+        // EACCES without a verifier log (a security module): not the verifier.
+        let denied = KernelError::Load {
+            program: "edr_exec".into(),
+            reason: "Permission denied (os error 13)".into(),
+            log: Vec::new(),
+        };
+        assert_eq!(denied.refusal(), Refusal::Privilege);
+        let object = KernelError::LoadObject {
+            reason: "Invalid argument (os error 22)".into(),
+            log: Vec::new(),
+        };
+        assert_eq!(object.refusal(), Refusal::Other);
+        assert_eq!(
+            KernelError::UnknownProgram("edr_x".into()).refusal(),
+            Refusal::Other
+        );
+    }
+
     fn refused(program: &str) -> KernelError {
         KernelError::Load {
             program: program.into(),

@@ -120,6 +120,40 @@ pub enum KernelError {
     },
 }
 
+/// Why the kernel refused, as far as an error tells: the operator's fix
+/// differs (privileges, or a kernel this build does not support).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// EPERM (or EACCES without a verifier log): not allowed to load.
+    Privilege,
+    /// EACCES with a verifier log: the verifier rejected the program.
+    Verifier,
+    /// Anything else (no such map, attach point, BTF, ...).
+    Other,
+}
+
+impl KernelError {
+    pub fn refusal(&self) -> Refusal {
+        const EACCES: &str = "(os error 13)";
+        match self {
+            KernelError::Load { reason, log, .. } if reason.ends_with(EACCES) => {
+                if log.is_empty() {
+                    Refusal::Privilege
+                } else {
+                    Refusal::Verifier
+                }
+            }
+            KernelError::Load { reason, .. } | KernelError::LoadObject { reason, .. }
+                if reason.contains("Operation not permitted") || reason.ends_with(EACCES) =>
+            {
+                Refusal::Privilege
+            }
+            e if e.to_string().contains("Operation not permitted") => Refusal::Privilege,
+            _ => Refusal::Other,
+        }
+    }
+}
+
 fn log_tail(log: &[String]) -> String {
     if log.is_empty() {
         return String::new();

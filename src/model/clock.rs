@@ -21,6 +21,26 @@ pub fn boot_to_wall_offset() -> i128 {
     wall - boot
 }
 
+/// How far two samples of [`boot_to_wall_offset`] may differ without the
+/// wall clock having moved: the two clock reads are not atomic, and a
+/// reader preempted between them (a VM's virtual CPU descheduled) sees
+/// hundreds of nanoseconds of jitter. A stepped clock moves it by more.
+pub const OFFSET_JITTER_NS: i128 = 1_000_000;
+
+/// The offset to convert with after sampling `sampled` while `current` is
+/// in force: `current` unless the wall clock moved by more than the
+/// jitter. Re-sampling every batch would otherwise give one process
+/// different start times in its fork and exec records (seen under qemu:
+/// 441 ns apart), and the start is what tells two processes of one pid
+/// apart.
+pub fn settled_offset(current: i128, sampled: i128) -> i128 {
+    if (sampled - current).abs() > OFFSET_JITTER_NS {
+        sampled
+    } else {
+        current
+    }
+}
+
 /// `boot_ns + offset`, clamped into u64.
 pub fn boot_to_wall(boot_ns: u64, offset: i128) -> u64 {
     (boot_ns as i128 + offset).clamp(0, u64::MAX as i128) as u64
@@ -269,6 +289,22 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn offset_keeps_its_value_through_jitter_and_follows_a_step() {
+        let off = 1_765_000_000_000_000_000i128;
+        assert_eq!(settled_offset(off, off + 441), off);
+        assert_eq!(settled_offset(off, off - OFFSET_JITTER_NS), off);
+        // stepped forward or back by more than the jitter: the new one
+        assert_eq!(
+            settled_offset(off, off + OFFSET_JITTER_NS + 1),
+            off + OFFSET_JITTER_NS + 1
+        );
+        assert_eq!(
+            settled_offset(off, off - 3_600_000_000_000),
+            off - 3_600_000_000_000
+        );
     }
 
     #[test]

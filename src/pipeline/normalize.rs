@@ -63,9 +63,10 @@ impl Normalizer {
     }
 
     /// Re-sample the boot-to-wall offset (once per batch: it moves only
-    /// when the wall clock is stepped).
+    /// when the wall clock is stepped), keeping the one in force through
+    /// sampling jitter (`clock::settled_offset`).
     pub fn resync_clock(&mut self) {
-        self.offset = clock::boot_to_wall_offset();
+        self.offset = clock::settled_offset(self.offset, clock::boot_to_wall_offset());
     }
 
     pub fn normalize(&mut self, rec: &Record<'_>) -> Event {

@@ -16,6 +16,7 @@ mod systemd_vm;
 #[path = "../../src/kernel/syscalls.rs"]
 mod syscalls;
 mod throughput;
+mod vm;
 mod workload;
 
 use std::env;
@@ -64,6 +65,13 @@ commands:
               release build, then (root) a paced file-write workload at each
               rate, without and with the agent; writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
+  vm-test [--kernel VERSION ...]
+              static build, then boot each Debian kernel (default: the newest
+              6.1 and 6.12 of the configured apt sources and 6.18 of
+              trixie-backports; cached in .local/vm/) under qemu (KVM if it
+              works, else TCG) with the agent
+              in a busybox initramfs; asserts its records on the host and
+              prints a per-kernel table (needs qemu-system-x86, busybox-static)
   systemd-test [--kernel VERSION]
               (root) package, then boot Debian 12's own kernel (newest
               6.1, or linux-image-VERSION-unsigned) under qemu with a cached
@@ -321,6 +329,7 @@ fn main() -> ExitCode {
         "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
+        "vm-test" => vm::vm_test(rest),
         "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

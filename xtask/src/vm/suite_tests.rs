@@ -1,0 +1,197 @@
+//! The suite on a real guest's output (6.1.0-57 under TCG, 2026-12-07:
+//! testdata/guest-6.1.0-57.data is the data port's bytes as the host got
+//! them), and on that output with one thing broken at a time.
+
+use super::*;
+use crate::vm::report;
+
+const CANNED: &[u8] = include_bytes!("testdata/guest-6.1.0-57.data");
+
+fn canned() -> Report {
+    report::parse(CANNED).unwrap()
+}
+
+/// The one failed check's message; panics unless exactly `name` failed.
+fn only_failure(r: &Report, name: &str) -> String {
+    let failed: Vec<Check> = run(r).into_iter().filter(|c| c.result.is_err()).collect();
+    assert_eq!(
+        failed.iter().map(|c| c.name).collect::<Vec<_>>(),
+        [name],
+        "{failed:#?}"
+    );
+    failed.into_iter().next().unwrap().result.unwrap_err()
+}
+
+fn fact_pid(r: &Report, key: &str) -> u64 {
+    r.fact(key).unwrap().parse().unwrap()
+}
+
+/// The index of the one record with this type, action and pid.
+fn index_of(r: &Report, kind: &str, act: &str, pid: u64) -> usize {
+    let found: Vec<usize> = r
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| {
+            v["record_type"] == kind && action(v) == act && get(v, "process.pid") == pid
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(found.len(), 1, "{kind} {act} {pid}");
+    found[0]
+}
+
+#[test]
+fn the_canned_guest_passes_every_check() {
+    let checks = run(&canned());
+    let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        [
+            "agent ready",
+            "exec/fork/exit /bin/true",
+            "sh -c 'exit 3'",
+            "file write under /etc",
+            "rg-persist-cron",
+            "read of /etc/shadow",
+            "loopback connect",
+            "reverse shell",
+            "one start time per process",
+            "health, zero drops",
+            "SIGTERM: exit 0, flushed",
+        ]
+    );
+    for c in &checks {
+        assert!(c.result.is_ok(), "{}: {:?}", c.name, c.result);
+    }
+}
+
+#[test]
+fn a_wrong_field_names_the_record_the_field_and_both_values() {
+    let mut r = canned();
+    let i = index_of(&r, "event", "exit", fact_pid(&r, "exit3_pid"));
+    r.records[i]["process"]["exit_code"] = json!(0);
+    let e = only_failure(&r, "sh -c 'exit 3'");
+    assert!(
+        e.starts_with("exit of sh: process.exit_code is 0, expected 3\n  record: {"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_exec_is_named_with_the_events_there_were() {
+    let mut r = canned();
+    let pid = fact_pid(&r, "true_pid");
+    let i = index_of(&r, "event", "exec", pid);
+    r.records.remove(i);
+    // (the health record's count no longer matches either)
+    let failed: Vec<Check> = run(&r).into_iter().filter(|c| c.result.is_err()).collect();
+    assert_eq!(failed[0].name, "exec/fork/exit /bin/true");
+    assert_eq!(
+        failed[0].result.as_ref().unwrap_err(),
+        &format!(
+            "/bin/true (pid {pid}): events [\"fork\", \"exit\"], expected [\"fork\", \"exec\", \"exit\"]"
+        )
+    );
+}
+
+#[test]
+fn a_missing_alert_is_named_with_its_rule_and_pid() {
+    let mut r = canned();
+    let pid = fact_pid(&r, "cron_pid");
+    let i = index_of(&r, "alert", "open", pid);
+    r.records.remove(i);
+    let failed: Vec<String> = run(&r).into_iter().filter_map(|c| c.result.err()).collect();
+    assert_eq!(
+        failed,
+        [
+            format!("rg-persist-cron alert for pid {pid}: 0 records, expected one: []"),
+            "health alerts_output_total is 6, but 5 alert records were written".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn a_process_with_two_start_times_is_named() {
+    let mut r = canned();
+    let pid = fact_pid(&r, "exit3_pid");
+    let i = index_of(&r, "event", "exec", pid);
+    r.records[i]["process"]["start"] = json!("2026-12-07T14:30:45.337505870Z");
+    let failed: Vec<(&str, String)> = run(&r)
+        .into_iter()
+        .filter_map(|c| Some((c.name, c.result.err()?)))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].0, "one start time per process");
+    assert!(
+        failed[0].1.starts_with(&format!(
+            "pid {pid}: process.start differs between its records: {{"
+        )),
+        "{}",
+        failed[0].1
+    );
+}
+
+#[test]
+fn any_drop_fails_the_health_check() {
+    let mut r = canned();
+    let last = r.records.len() - 1;
+    r.records[last]["rand_guard"]["health"]["kernel_ringbuf_drops_total"]["exec"] = json!(2);
+    assert_eq!(
+        only_failure(&r, "health, zero drops"),
+        "records were lost: kernel_ringbuf_drops_total.exec = 2"
+    );
+}
+
+#[test]
+fn no_final_health_record_fails_health_and_sigterm() {
+    let mut r = canned();
+    r.records.pop();
+    let failed: Vec<&str> = run(&r)
+        .into_iter()
+        .filter(|c| c.result.is_err())
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(failed, ["health, zero drops", "SIGTERM: exit 0, flushed"]);
+}
+
+#[test]
+fn a_guest_without_tracefs_is_not_ready() {
+    let mut r = canned();
+    r.facts.insert("tracefs".into(), "missing".into());
+    let checks = run(&r);
+    assert_eq!(checks.len(), 1);
+    assert_eq!(
+        checks[0].result.as_ref().unwrap_err(),
+        "in the guest, tracefs is missing, expected mounted"
+    );
+}
+
+#[test]
+fn a_failed_stop_is_reported() {
+    let mut r = canned();
+    r.facts.insert("agent_exit".into(), "1".into());
+    assert_eq!(
+        only_failure(&r, "SIGTERM: exit 0, flushed"),
+        "the agent exited 1 on SIGTERM"
+    );
+}
+
+#[test]
+fn an_agent_that_never_got_ready_is_the_one_failure_with_its_stderr() {
+    let mut r = canned();
+    r.facts.insert("ready".into(), "no".into());
+    r.stderr =
+        "rand-guard: error: loading BPF program edr_file failed: Permission denied (os error 13)\n"
+            .into();
+    let checks = run(&r);
+    assert_eq!(checks.len(), 1);
+    let e = checks[0].result.as_ref().unwrap_err();
+    assert!(
+        e.starts_with(
+            "the agent did not report ready; its stderr ends:\n  \
+             rand-guard: error: loading BPF program edr_file failed"
+        ),
+        "{e}"
+    );
+}
