@@ -16,8 +16,8 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{cpio, output_of};
-use crate::root;
+use super::cpio;
+use crate::{describe, root};
 
 pub const SUITE: &str = "bookworm";
 
@@ -199,6 +199,25 @@ fn mirror_in_deb822(text: &str) -> Option<String> {
         ok.then(|| field("URIs").first().map(|u| u.to_string()))
             .flatten()
     })
+}
+
+/// Runs a command; its stdout, or an error with its stderr.
+fn output_of(mut c: Command) -> Result<String, String> {
+    eprintln!("xtask: {}", describe(&c));
+    let out = c
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", describe(&c)))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(15).collect();
+        return Err(format!(
+            "{} failed ({}): {}",
+            describe(&c),
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[cfg(test)]
