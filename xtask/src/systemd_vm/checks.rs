@@ -172,6 +172,27 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
         exposure(&s.text).ok_or_else(|| format!("no overall exposure line in: {}", s.text))
     });
     check(
+        "without CAP_SYS_ADMIN (perf_event_paranoid 3) the start fails, naming why",
+        &|| {
+            let mut state = lines(text(r, "deb.no_sys_admin.state")?);
+            state.sort();
+            same_list(
+                &state,
+                &["ExecMainStatus=1".into(), "Result=exit-code".into()],
+            )?;
+            let line = line_with(
+                r,
+                "deb.no_sys_admin.journal",
+                "rand-guard: error: attaching",
+            )?;
+            contains(
+                &line,
+                "failed to attach tracepoint (kernel.perf_event_paranoid is 3 here",
+            )?;
+            Ok(line)
+        },
+    );
+    check(
         "dpkg --purge stops the running agent and removes everything it installed",
         &|| {
             said(r, "deb.active_before_purge", "active")?;

@@ -182,6 +182,26 @@ section deb.events cat "$EVENTS"
 section deb.logs_dir find /var/log/rand-guard -printf '%y %m %u %p\n'
 section deb.security systemd-analyze security --no-pager rand-guard
 
+say "the unit without CAP_SYS_ADMIN (a drop-in): refused, with the reason"
+DROPIN=/etc/systemd/system/rand-guard.service.d
+mkdir -p "$DROPIN"
+printf '%s\n' '[Service]' 'CapabilityBoundingSet=' \
+	'CapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_PTRACE CAP_DAC_READ_SEARCH' \
+	'Restart=no' >"$DROPIN/no-sys-admin.conf"
+systemctl daemon-reload
+systemctl start rand-guard
+i=0
+until [ "$(systemctl show -p ActiveState --value rand-guard)" = failed ]; do
+	i=$((i + 1))
+	[ "$i" -le 120 ] || give_up "the unit without CAP_SYS_ADMIN still runs after 120 s"
+	sleep 1
+done
+section deb.no_sys_admin.state systemctl show -p Result,ExecMainStatus rand-guard
+section deb.no_sys_admin.journal unit_journal
+rm -rf "$DROPIN"
+systemctl daemon-reload
+systemctl reset-failed rand-guard
+
 say "dpkg --purge with the agent running"
 systemctl start rand-guard
 section deb.active_before_purge systemctl is-active rand-guard
