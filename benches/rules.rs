@@ -160,6 +160,8 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             session_id: Some(3),
         }),
         cgroup_id: Some(42),
+        cgroup: None,
+        ns: None,
         parent,
         origin: Origin::Exec,
         chain_len,
@@ -215,6 +217,12 @@ fn events() -> Vec<Event> {
                 parent_start_ns: 0,
                 creds: p.creds.unwrap(),
                 cgroup_id: 42,
+                ns: rand_guard::model::event::Namespaces {
+                    pid: 4026531836,
+                    mnt: 4026531841,
+                    net: 4026531840,
+                    uts: 4026531838,
+                },
                 argc: args.len() as u32,
             }),
             5..=7 => Body::File(FileBody {

@@ -105,6 +105,11 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	}
 	b->rec.argc = BPF_CORE_READ(bprm, argc);
 	b->rec.flags = 0;
+	/* nsproxy is the task's own (not NULL while it runs exec) */
+	b->rec.pid_ns = BPF_CORE_READ(p, nsproxy, pid_ns_for_children, ns.inum);
+	b->rec.mnt_ns = BPF_CORE_READ(p, nsproxy, mnt_ns, ns.inum);
+	b->rec.net_ns = BPF_CORE_READ(p, nsproxy, net_ns, ns.inum);
+	b->rec.uts_ns = BPF_CORE_READ(p, nsproxy, uts_ns, ns.inum);
 	b->rec.pad0 = 0;
 	bpf_get_current_comm(b->rec.comm, sizeof(b->rec.comm));
 	b->rec.cwd.off = 0;

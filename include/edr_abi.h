@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 6
+#define EDR_ABI_VERSION 7
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -98,6 +98,11 @@ struct edr_exec {
 	__u32 sessionid; /* audit session; 0xffffffff when unset */
 	__u32 argc;	 /* argument count the kernel saw */
 	__u32 flags;	 /* EDR_EXEC_F_* */
+	/* Namespace inode numbers (what the /proc/PID/ns links name) */
+	__u32 pid_ns; /* pid namespace of the task's children: its own unless it unshared one */
+	__u32 mnt_ns;
+	__u32 net_ns;
+	__u32 uts_ns;
 	__u32 pad0;
 	char comm[EDR_COMM_LEN];
 	struct edr_slice filename; /* path as passed to execve (bprm->filename) */
@@ -378,7 +383,7 @@ struct edr_abi {
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
 _Static_assert(sizeof(struct edr_slice) == 4, "edr_slice layout");
-_Static_assert(sizeof(struct edr_exec) == 120, "edr_exec layout");
+_Static_assert(sizeof(struct edr_exec) == 136, "edr_exec layout");
 _Static_assert(sizeof(struct edr_fork) == 48, "edr_fork layout");
 _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
 _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");

@@ -136,6 +136,7 @@ one() {
 TARBALL=$(one 'rand-guard-*-x86_64-linux.tar.gz')
 DEB=$(one 'rand-guard_*_amd64.deb')
 RPM=$(one 'rand-guard-*.x86_64.rpm')
+OCI=$(one 'rand-guard-*-oci.tar')
 NAME=$(basename "$TARBALL" .tar.gz)
 VERSION=${NAME#rand-guard-}
 VERSION=${VERSION%-x86_64-linux}
@@ -207,9 +208,9 @@ check_gone() { # check_gone WHAT
 
 (cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || fail "$DIST/SHA256SUMS does not match the artifacts"
 listed=$(awk '{ print $2 }' "$DIST/SHA256SUMS" | sort | tr '\n' ' ')
-want=$(printf '%s\n' "$(basename "$TARBALL")" "$(basename "$DEB")" "$(basename "$RPM")" | sort | tr '\n' ' ')
+want=$(printf '%s\n' "$(basename "$TARBALL")" "$(basename "$DEB")" "$(basename "$RPM")" "$(basename "$OCI")" | sort | tr '\n' ' ')
 [ "$listed" = "$want" ] || fail "$DIST/SHA256SUMS lists [$listed], expected [$want]"
-ok "SHA256SUMS matches the tarball, the .deb and the .rpm"
+ok "SHA256SUMS matches the tarball, the .deb, the .rpm and the OCI image"
 
 mkdir "$TMP/tar"
 tar -xzf "$TARBALL" -C "$TMP/tar"

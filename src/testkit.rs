@@ -44,6 +44,8 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
             session_id: Some(1),
         }),
         cgroup_id: Some(1),
+        cgroup: None,
+        ns: Some(NS),
         parent,
         origin: Origin::Exec,
         chain_len,
@@ -84,6 +86,7 @@ pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
             parent_start_ns: 0,
             creds: p.creds.unwrap(),
             cgroup_id: 1,
+            ns: crate::testkit::NS,
             argc: p.image.args.len() as u32,
         }),
     )
@@ -187,3 +190,46 @@ pub fn connect_body(remote: &str) -> NetBody {
 pub fn connect(ms: u64, p: &Arc<Process>, remote: &str) -> Event {
     at(ms, p, Body::Net(connect_body(remote)))
 }
+
+/// The id of the container [`in_container`] puts processes in.
+pub const CONTAINER_ID: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+
+/// `p` moved into podman container `name` running `image`.
+pub fn in_container(p: &Arc<Process>, name: &str, image: &str) -> Arc<Process> {
+    use crate::model::container::{Cgroup, Container, Runtime};
+    let mut q = (**p).clone();
+    q.cgroup = Some(Arc::new(Cgroup {
+        path: format!("/libpod_parent/libpod-{CONTAINER_ID}"),
+        container: Some(Container {
+            id: CONTAINER_ID.into(),
+            runtime: Runtime::Podman,
+            name: Some(name.into()),
+            image_name: Some(image.into()),
+            pod_uid: None,
+            upper_dir: None,
+        }),
+        systemd_unit: None,
+    }));
+    Arc::new(q)
+}
+
+/// `p` moved into systemd unit `unit` (`/system.slice/<unit>`).
+pub fn in_unit(p: &Arc<Process>, unit: &str) -> Arc<Process> {
+    use crate::model::container::Cgroup;
+    let mut q = (**p).clone();
+    q.cgroup = Some(Arc::new(Cgroup {
+        path: format!("/system.slice/{unit}"),
+        container: None,
+        systemd_unit: Some(unit.into()),
+    }));
+    Arc::new(q)
+}
+
+/// Namespace ids of test execs: the ids a host's initial namespaces
+/// usually have.
+pub const NS: crate::model::event::Namespaces = crate::model::event::Namespaces {
+    pid: 4026531836,
+    mnt: 4026531841,
+    net: 4026531840,
+    uts: 4026531838,
+};

@@ -56,6 +56,12 @@ fn exec(
             parent_start_ns: BOOT + pstart_ms * 1_000_000,
             creds,
             cgroup_id: 4242,
+            ns: rand_guard::model::event::Namespaces {
+                pid: 4026531836,
+                mnt: 4026531841,
+                net: 4026531840,
+                uts: 4026531838,
+            },
         }),
     )
 }
@@ -324,6 +330,11 @@ fn file_sequence() -> Vec<Record> {
             correlation_evictions_total: 3,
             proc_table_size: 321,
             proc_table_evictions_total: 4,
+            cgroup_cache_size: 3,
+            cgroup_cache_evictions_total: 0,
+            cgroup_unresolved_total: 1,
+            cgroup_tree_walks_total: 2,
+            container_metadata_errors_total: 0,
             read_watch_files: 5,
             read_watch_updates_total: 1,
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),

@@ -41,6 +41,7 @@ use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
+use crate::model::container::Resolver;
 use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
@@ -319,7 +320,10 @@ impl Detection {
     ) -> Result<Self, AgentError> {
         let filter =
             Filter::new(&with_also_watched(&cfg.file, also)).map_err(AgentError::Filter)?;
-        let ctx = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        let (ctx, warning) = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        if let Some(w) = warning {
+            eprintln!("rand-guard: warning: {w}");
+        }
         // Bad rules stop the agent at start (a SIGHUP reload keeps the old).
         hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
         let rules = RuleSet::load_dir(&cfg.rules.dir)?;
@@ -436,7 +440,8 @@ fn fill_read_watch(cfg: &Config, kernel: &Kernel, stats: &Stats) -> Result<ReadW
 /// newest).
 fn seed_process_table(cfg: &Config, me: u32) -> (Enricher, usize) {
     let depth = cfg.process_table.ancestry_depth as usize;
-    let mut enricher = Enricher::new(cfg.process_table.max_entries as usize, depth);
+    let mut enricher =
+        Enricher::new(cfg.process_table.max_entries as usize, depth).with_cgroups(Resolver::host());
     let seeded = enricher.seed(Path::new("/proc"), me);
     (enricher, seeded)
 }

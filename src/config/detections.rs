@@ -103,7 +103,9 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 /// Programs that read the `DEFAULT_WATCH_READS` files for a living: PAM's
 /// password helpers, the daemons and tools that authenticate users or change passwords
-/// (shadow-utils), sshd (host keys), the ssh client (its own keys).
+/// (shadow-utils, and Debian's adduser and debconf, Perl programs whose
+/// getpwnam reads the shadow file as root), sshd (host keys), the ssh
+/// client (its own keys).
 pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
     "/{usr/sbin,sbin,usr/bin,bin}/{unix_chkpwd,unix_update}",
     "/{usr/sbin,sbin,usr/bin,bin}/{sshd,login,su,sudo,cron,crond}",
@@ -114,6 +116,8 @@ pub const DEFAULT_SENSITIVE_READ_ALLOW: &[&str] = &[
     "/{usr/lib,lib}/systemd/systemd",
     "/usr/{lib,libexec}/polkit-1/polkit-agent-helper-1",
     "/usr/bin/{ssh,ssh-add}",
+    "/{usr/sbin,sbin}/{adduser,deluser,addgroup,delgroup,dpkg-reconfigure}",
+    "/usr/share/debconf/frontend",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +174,19 @@ pub struct Exclusion {
     /// user.id (the real uid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
+    /// true: only processes in a container (`container.id` written);
+    /// false: only processes outside any container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_container: Option<bool>,
+    /// Glob on container.name (a container without a name never matches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// Glob on container.image.name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_image: Option<String>,
+    /// Glob on rand_guard.systemd.unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub systemd_unit: Option<String>,
 }
 
 impl Detections {
@@ -247,15 +264,40 @@ impl Exclusion {
             && self.path.is_none()
             && self.uid.is_none()
             && self.rule.is_none()
+            && self.in_container.is_none()
+            && self.container_name.is_none()
+            && self.container_image.is_none()
+            && self.systemd_unit.is_none()
         {
             return Err((
                 "exclusions",
-                format!("exclusions[{i}] names nothing to match (rule, executable, path, uid)"),
+                format!(
+                    "exclusions[{i}] names nothing to match (rule, executable, path, uid, \
+                     in_container, container_name, container_image, systemd_unit)"
+                ),
             ));
         }
-        for g in [&self.rule, &self.executable, &self.path]
-            .into_iter()
-            .flatten()
+        if self.in_container == Some(false)
+            && (self.container_name.is_some() || self.container_image.is_some())
+        {
+            return Err((
+                "exclusions",
+                format!(
+                    "exclusions[{i}]: in_container = false with container_name or \
+                     container_image can never match"
+                ),
+            ));
+        }
+        for g in [
+            &self.rule,
+            &self.executable,
+            &self.path,
+            &self.container_name,
+            &self.container_image,
+            &self.systemd_unit,
+        ]
+        .into_iter()
+        .flatten()
         {
             globset::Glob::new(g).map_err(|e| {
                 (

@@ -248,6 +248,21 @@ fn errors_name_file_key_and_reason() {
             "metrics.port",
             "unknown field `port`, expected `textfile` or `listen`",
         ),
+        (
+            "[[exclusions]]\nin_container = false\ncontainer_name = \"web\"\n",
+            "exclusions",
+            "exclusions[0]: in_container = false with container_name or container_image can never match",
+        ),
+        (
+            "[[exclusions]]\nsystemd_unit = \"a{b\"\n",
+            "exclusions",
+            "exclusions[0]: \"a{b\": unclosed alternate group",
+        ),
+        (
+            "[[exclusions]]\nin_container = \"yes\"\n",
+            "exclusions[0].in_container",
+            "invalid type",
+        ),
     ];
     for (text, key, reason) in cases {
         let e = parse(text).unwrap_err();

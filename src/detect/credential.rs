@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use globset::GlobSet;
 
+use crate::detect::context::{Context, runs};
 use crate::detect::filter;
 use crate::model::alert::{RuleMeta, Severity, Technique};
 use crate::model::event::{Body, Event};
@@ -45,15 +46,23 @@ impl Credential {
     }
 }
 
+/// Readers allowed only inside a package operation: apt runs
+/// dpkg-preconfigure, whose debconf (Perl's getpwnam as root) reads the
+/// shadow file.
+const PACKAGE_OP_READERS: &[&str] = &["/{usr/sbin,sbin}/dpkg-preconfigure"];
+
 /// rg-cred-sensitive-read: a read-only open of a `[file] watch_reads`
 /// file (matched by inode in the kernel) by a program that is not in
-/// `[detections] sensitive_read_allow`.
+/// `[detections] sensitive_read_allow`, by executable identity (see
+/// `context::runs`: a copy elsewhere, or a renamed process, is not
+/// allowed).
 pub(super) struct CredReadRule {
     /// One per [`Credential`]: same id and name, its own technique.
     pub(super) hashes: Arc<RuleMeta>,
     keys: Arc<RuleMeta>,
     other: Arc<RuleMeta>,
     allow: GlobSet,
+    package_op_readers: GlobSet,
 }
 
 impl CredReadRule {
@@ -84,12 +93,19 @@ impl CredReadRule {
             keys: meta("T1552.004", "Unsecured Credentials: Private Keys"),
             other: meta("T1552.001", "Unsecured Credentials: Credentials In Files"),
             allow: filter::globset(allow)?,
+            package_op_readers: filter::globset(
+                &PACKAGE_OP_READERS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )?,
         })
     }
 
-    /// The rule, with the technique for what was read, when `ev` is a
-    /// successful watched read by a program not allowed to.
-    pub(super) fn hit(&self, ev: &Event) -> Option<&Arc<RuleMeta>> {
+    /// The rule, with the technique for what was read, and why it
+    /// alerts, when `ev` is a successful watched read by a program not
+    /// allowed to.
+    pub(super) fn hit(&self, ev: &Event, ctx: &mut Context) -> Option<(&Arc<RuleMeta>, String)> {
         let Body::File(f) = &ev.body else {
             return None;
         };
@@ -98,14 +114,26 @@ impl CredReadRule {
             return None;
         }
         // An unknown process is not known to be allowed.
-        let exe = ev.process.as_deref().map(|p| p.image.executable.as_str());
-        if exe.is_some_and(|e| !e.is_empty() && self.allow.is_match(e)) {
+        let proc = ev.process.as_deref();
+        if let Some(p) = proc
+            && (runs(p, &self.allow)
+                || (runs(p, &self.package_op_readers) && ctx.package_op(Some(p)).is_some()))
+        {
             return None;
         }
-        Some(match Credential::of(watched) {
-            Credential::PasswordHashes => &self.hashes,
-            Credential::PrivateKey => &self.keys,
-            Credential::Other => &self.other,
-        })
+        let reader = proc
+            .map(|p| p.image.executable.as_str())
+            .filter(|e| !e.is_empty())
+            .unwrap_or("an unknown program");
+        let why =
+            format!("{watched} read by {reader}, which is not on detections.sensitive_read_allow");
+        Some((
+            match Credential::of(watched) {
+                Credential::PasswordHashes => &self.hashes,
+                Credential::PrivateKey => &self.keys,
+                Credential::Other => &self.other,
+            },
+            why,
+        ))
     }
 }

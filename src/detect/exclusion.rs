@@ -2,6 +2,7 @@
 
 use crate::config;
 use crate::detect::filter;
+use crate::model::container::Cgroup;
 use crate::model::event::{Body, Event};
 
 /// `[[exclusions]]`, compiled.
@@ -10,6 +11,10 @@ pub(super) struct Exclusion {
     executable: Option<globset::GlobMatcher>,
     path: Option<globset::GlobMatcher>,
     uid: Option<u32>,
+    in_container: Option<bool>,
+    container_name: Option<globset::GlobMatcher>,
+    container_image: Option<globset::GlobMatcher>,
+    systemd_unit: Option<globset::GlobMatcher>,
 }
 
 impl Exclusion {
@@ -20,6 +25,10 @@ impl Exclusion {
             executable: g(&x.executable)?,
             path: g(&x.path)?,
             uid: x.uid,
+            in_container: x.in_container,
+            container_name: g(&x.container_name)?,
+            container_image: g(&x.container_image)?,
+            systemd_unit: g(&x.systemd_unit)?,
         })
     }
 
@@ -36,5 +45,25 @@ impl Exclusion {
             && self
                 .uid
                 .is_none_or(|u| proc.and_then(|p| p.creds).is_some_and(|c| c.uid == u))
+            && self.covers_cgroup(proc.and_then(|p| p.cgroup.as_deref()))
+    }
+
+    /// The container and unit fields given match the process's cgroup.
+    fn covers_cgroup(&self, cg: Option<&Cgroup>) -> bool {
+        let container = cg.and_then(|c| c.container.as_ref());
+        let glob = |g: &Option<globset::GlobMatcher>, v: Option<&String>| {
+            g.as_ref().is_none_or(|g| v.is_some_and(|v| g.is_match(v)))
+        };
+        self.in_container
+            .is_none_or(|want| container.is_some() == want)
+            && glob(
+                &self.container_name,
+                container.and_then(|c| c.name.as_ref()),
+            )
+            && glob(
+                &self.container_image,
+                container.and_then(|c| c.image_name.as_ref()),
+            )
+            && glob(&self.systemd_unit, cg.and_then(|c| c.systemd_unit.as_ref()))
     }
 }

@@ -439,6 +439,8 @@ mod tests {
             }),
             creds: None,
             cgroup_id: None,
+            cgroup: None,
+            ns: None,
             parent: None,
             origin: crate::model::proctable::Origin::Exec,
             chain_len: 0,

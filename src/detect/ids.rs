@@ -24,6 +24,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-agent-tamper",
     "rg-agent-signal",
     "rg-agent-loss",
+    "rg-container-drift",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

@@ -7,14 +7,18 @@
 //! Built-in detections are listed in [`BUILTIN_IDS`] and documented in
 //! docs/detections.md; each can be turned off with `[detections] disabled`.
 //!
-//! Here: the [`Detector`] (every detection of one event, then exclusions
-//! and rate limiting) and [`step`]. The single-event built-ins live in
+//! Here: the [`Detector`] (every detection of one event, then the
+//! severity its context sets, exclusions and rate limiting) and [`step`].
+//! Package operations, compilers and service management are in
+//! `context`. The single-event built-ins live in
 //! `persistence`, `credential` and `port`; the loss alert, raised from the
 //! counters rather than an event, in `loss`; the rate limiter in `limiter`;
 //! `[[exclusions]]` in `exclusion`; the stage's thread loop in `stage`.
 
+mod context;
 pub mod correlate;
 mod credential;
+mod drift;
 mod exclusion;
 pub mod filter;
 mod ids;
@@ -34,10 +38,12 @@ use crate::detect::correlate::{Correlator, Finding};
 use crate::detect::rules::fields::Scratch;
 use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
-use crate::model::alert::{Alert, RuleMeta, alert_id};
+use crate::model::alert::{Alert, RuleMeta, Severity, alert_id};
 use crate::model::event::{Body, Event, LossBody, NetOp};
 use crate::model::stats::Stats;
+use context::Context;
 use credential::CredReadRule;
+use drift::Drift;
 use exclusion::Exclusion;
 use filter::Filter;
 use limiter::{Limiter, limit_of};
@@ -53,9 +59,13 @@ pub use stage::{Reload, run};
 pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
+    drift: Option<Drift>,
     cred_read: Option<CredReadRule>,
     tamper: Tamper,
     correlator: Correlator,
+    /// Package operations under way, and the program lists that set
+    /// severities (see `context`).
+    context: Context,
     findings: Vec<Finding>,
     rules: RuleSet,
     scratch: Scratch,
@@ -96,9 +106,11 @@ impl Detector {
         Ok(Detector {
             persistence,
             ports,
+            drift: Drift::new(d),
             cred_read,
             tamper: Tamper::new(d),
             correlator: Correlator::new(d)?,
+            context: Context::default(),
             findings: Vec::new(),
             rules,
             scratch: Scratch::default(),
@@ -154,6 +166,7 @@ impl Detector {
         } else {
             next.correlator.take_state(&mut self.correlator);
         }
+        next.context.take_state(&mut self.context);
         next.limiter = std::mem::take(&mut self.limiter);
         next.loss.take_state(&mut self.loss);
         next.now_ns = self.now_ns;
@@ -171,6 +184,7 @@ impl Detector {
             .iter()
             .map(|r| r.meta.id.as_str())
             .chain(self.cred_read.iter().map(|r| r.hashes.id.as_str()))
+            .chain(self.drift.iter().map(|r| r.meta.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
             .chain(self.tamper.enabled())
@@ -195,6 +209,11 @@ impl Detector {
         self.now_ns = self.now_ns.max(ev.ktime_ns);
         self.last_seq = self.last_seq.max(ev.seq);
         let mut cands = std::mem::take(&mut self.candidates);
+        // An exec of a package manager starts its operation before its own
+        // events are weighed; an exit ends it after (below).
+        if !matches!(ev.body, Body::Exit(_)) {
+            self.context.observe(ev);
+        }
         self.hits.clear();
         self.persistence.hits(ev, &mut self.hits);
         for i in 0..self.hits.len() {
@@ -204,12 +223,30 @@ impl Detector {
         if let Some(rule) = &self.ports
             && rule.hit(ev)
         {
-            cands.push(self.alert(&rule.meta, ev));
+            let mut a = self.alert(&rule.meta, ev);
+            a.reasons
+                .push("the port is on detections.suspicious_ports".into());
+            cands.push(a);
         }
-        if let Some(meta) = self.cred_read.as_ref().and_then(|r| r.hit(ev)) {
-            cands.push(self.alert(meta, ev));
+        if let Some(rule) = &self.drift
+            && let Some(path) = rule.hit(ev)
+        {
+            let mut a = self.alert(&rule.meta, ev);
+            a.reasons.push(format!(
+                "{path} is in the container's writable layer, not its image"
+            ));
+            cands.push(a);
         }
-        if let Some((rule, severity, message)) = self.tamper.hit(ev) {
+        if let Some((meta, why)) = self
+            .cred_read
+            .as_ref()
+            .and_then(|r| r.hit(ev, &mut self.context))
+        {
+            let mut a = self.alert(meta, ev);
+            a.reasons.push(why);
+            cands.push(a);
+        }
+        if let Some((rule, severity, message, reasons)) = self.tamper.hit(ev) {
             let rule = if rule.severity == severity {
                 rule
             } else {
@@ -225,9 +262,12 @@ impl Detector {
                 event: ev.clone(),
                 suppressed: 0,
                 evidence: Vec::new(),
+                reasons,
+                package: None,
             });
         }
-        self.correlator.observe(ev, &mut self.findings);
+        self.correlator
+            .observe(ev, &mut self.context, &mut self.findings);
         for f in self.findings.drain(..) {
             cands.push(Alert {
                 id: alert_id(&f.rule.id, &self.host, ev),
@@ -236,6 +276,8 @@ impl Detector {
                 event: ev.clone(),
                 suppressed: 0,
                 evidence: f.evidence,
+                reasons: f.reasons,
+                package: f.package,
             });
         }
         self.hits.clear();
@@ -243,6 +285,9 @@ impl Detector {
         for i in 0..self.hits.len() {
             let meta = self.rules.rules()[self.hits[i]].meta.clone();
             cands.push(self.alert(&meta, ev));
+        }
+        for a in cands.iter_mut() {
+            settle(&mut self.context, a, ev);
         }
         for a in cands.drain(..) {
             let excluded = self
@@ -261,6 +306,7 @@ impl Detector {
         self.candidates = cands;
         if let Body::Exit(_) = ev.body {
             self.limiter.exited(ev.pid, out);
+            self.context.observe(ev);
         }
     }
 
@@ -316,10 +362,23 @@ impl Detector {
             event: ev,
             suppressed: 0,
             evidence: Vec::new(),
+            reasons: vec!["records were lost: what the agent did not see cannot be judged".into()],
+            package: None,
         });
     }
 
+    /// A single-event alert, its first reason the rule's own severity.
     fn alert(&self, rule: &Arc<RuleMeta>, ev: &Event) -> Alert {
+        let base = if rule.source == "builtin" {
+            format!("{} is {} by default", rule.id, rule.severity.as_str())
+        } else {
+            format!(
+                "rule {} in {} is {}",
+                rule.id,
+                rule.source,
+                rule.severity.as_str()
+            )
+        };
         Alert {
             rule: rule.clone(),
             message: Message(rule, ev).to_string(),
@@ -327,10 +386,72 @@ impl Detector {
             event: ev.clone(),
             suppressed: 0,
             evidence: Vec::new(),
+            reasons: vec![base],
+            package: None,
         }
     }
 }
-/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)".
+
+/// Detections a package operation does not lower: nothing a package
+/// does for a living looks like them (a reverse shell, a web shell, code
+/// run from memory, a listed port, the agent stopped or blinded). The
+/// agent's own files are lowered only for rand-guard's own package.
+const NOT_LOWERED_BY_PACKAGES: &[&str] = &[
+    "rg-net-suspicious-port",
+    "rg-webshell-exec",
+    "rg-fileless-exec",
+    "rg-reverse-shell",
+    "rg-agent-signal",
+    "rg-agent-loss",
+];
+
+/// The context's part in an alert's severity: inside a package operation
+/// (the alert's process, or the writer a scenario scored) it is low;
+/// outside one, service management (enabling what is installed, PID 1's
+/// links: `context::service_management`) is low. Each fact is added to
+/// the alert's reasons.
+fn settle(ctx: &mut Context, a: &mut Alert, ev: &Event) {
+    let id = a.rule.id.as_str();
+    let op = match a.package.take() {
+        Some(op) => Some(op),
+        None => ctx.package_op(ev.process.as_deref()),
+    };
+    let lowered = !NOT_LOWERED_BY_PACKAGES.contains(&id)
+        && (id != "rg-agent-tamper"
+            || op
+                .as_ref()
+                .is_some_and(|o| o.name.as_deref() == Some("rand-guard")));
+    match &op {
+        Some(o) if lowered => {
+            a.reasons.push(format!("inside a package operation: {o}"));
+            lower(a);
+        }
+        Some(o) => a.reasons.push(format!(
+            "inside a package operation ({o}), which does not lower {id}"
+        )),
+        None if lowered => {
+            a.reasons.push("outside any package operation".into());
+            if let Some(why) = context::service_management(id, ev) {
+                a.reasons.push(why);
+                lower(a);
+            }
+        }
+        None => {}
+    }
+    a.package = op;
+}
+
+fn lower(a: &mut Alert) {
+    if a.rule.severity != Severity::Low {
+        a.rule = Arc::new(RuleMeta {
+            severity: Severity::Low,
+            ..(*a.rule).clone()
+        });
+    }
+}
+
+/// "Cron job written: /etc/cron.d/x (open by /usr/bin/cp, pid 42)", and
+/// ", in container web-1" before the `)` for a process in a container.
 struct Message<'a>(&'a RuleMeta, &'a Event);
 
 impl fmt::Display for Message<'_> {
@@ -350,9 +471,22 @@ impl fmt::Display for Message<'_> {
             write!(f, " ({}", ev.body.action())?;
         }
         match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
-            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {})", ev.pid),
-            _ => write!(f, " by pid {})", ev.pid),
+            Some(exe) if !exe.is_empty() => write!(f, " by {exe}, pid {}", ev.pid)?,
+            _ => write!(f, " by pid {}", ev.pid)?,
         }
+        // A path in a container is the container's file, not the host's:
+        // say whose (its name, else the short id).
+        let container = ev
+            .process
+            .as_deref()
+            .and_then(|p| p.cgroup.as_deref()?.container.as_ref());
+        if let Some(c) = container {
+            match &c.name {
+                Some(name) => write!(f, ", in container {name}")?,
+                None => write!(f, ", in container {}", &c.id[..12.min(c.id.len())])?,
+            }
+        }
+        write!(f, ")")
     }
 }
 
@@ -399,6 +533,8 @@ pub fn step(filter: &Filter, detector: &mut Detector, ev: &Event, alerts: &mut V
     true
 }
 
+#[cfg(test)]
+mod context_tests;
 #[cfg(test)]
 mod location_tests;
 #[cfg(test)]

@@ -2,6 +2,7 @@ use super::persistence::PERSISTENCE;
 use super::*;
 use crate::model::alert::Severity;
 use crate::model::event::{FileBody, FileOp, FileTruncation};
+use crate::testkit;
 use std::path::Path;
 
 fn file(op: FileOp, path: &str, result: i64) -> Event {
@@ -68,7 +69,10 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     assert_eq!(ids, BUILTIN_IDS[2..10]);
     assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[10..15]);
     assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
-    assert_eq!(BUILTIN_IDS[17..], [crate::detect::LOSS_ID]);
+    assert_eq!(
+        BUILTIN_IDS[17..],
+        [crate::detect::LOSS_ID, super::drift::ID]
+    );
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());
@@ -242,10 +246,13 @@ fn watched_read(path: &str, watched: Option<&str>, exe: Option<&str>, result: i6
                 start_time_ns: 0,
                 image: Arc::new(crate::model::event::Image {
                     executable: e.into(),
+                    exe: e.into(),
                     ..Default::default()
                 }),
                 creds: None,
                 cgroup_id: None,
+                cgroup: None,
+                ns: None,
                 parent: None,
                 origin: crate::model::proctable::Origin::Exec,
                 chain_len: 0,
@@ -705,6 +712,8 @@ fn exclusions_drop_alerts_or_events_and_count_them() {
             session_id: None,
         }),
         cgroup_id: None,
+        cgroup: None,
+        ns: None,
         parent: None,
         origin: crate::model::proctable::Origin::Exec,
         chain_len: 0,
@@ -718,6 +727,69 @@ fn exclusions_drop_alerts_or_events_and_count_them() {
         body: file(FileOp::Open, "/etc/crontab", 0).body,
         ..ev
     }));
+}
+
+/// `in_container`, `container_name`, `container_image`, `systemd_unit`:
+/// a cron write in a container, in a unit and on the host.
+#[test]
+fn exclusions_by_container_and_unit() {
+    let stats = Arc::new(Stats::default());
+    let host = testkit::process(9, "/bin/sh", &["sh"], None);
+    let web = testkit::in_container(&host, "web-1", "localhost/busy:1");
+    let cron = testkit::in_unit(&host, "cron.service");
+    let by = |p: &Arc<crate::model::proctable::Process>| Event {
+        process: Some(p.clone()),
+        ..cron_write(9, 0)
+    };
+    let covers = |x: config::Exclusion| -> [bool; 3] {
+        let d = excluding(x, stats.clone());
+        [by(&host), by(&web), by(&cron)].map(|ev| d.excluded(&ev))
+    };
+    let x = |f: fn(&mut config::Exclusion)| {
+        let mut x = config::Exclusion::default();
+        f(&mut x);
+        x
+    };
+    assert_eq!(
+        covers(x(|x| x.in_container = Some(true))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.in_container = Some(false))),
+        [true, false, true]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_name = Some("web-*".into()))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_name = Some("db-*".into()))),
+        [false, false, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.container_image = Some("localhost/busy:*".into()))),
+        [false, true, false]
+    );
+    assert_eq!(
+        covers(x(|x| x.systemd_unit = Some("cron.service".into()))),
+        [false, false, true]
+    );
+    // The alert message says whose /etc/cron.d it is.
+    let mut d = Detector::new(&config::Config::default(), "h", RuleSet::empty(), None).unwrap();
+    let mut out = Vec::new();
+    d.detect(&by(&web), &mut out);
+    assert_eq!(
+        out[0].message,
+        "Cron job written: /etc/cron.d/job (open by /bin/sh, pid 9, in container web-1)"
+    );
+    // Every field given must match.
+    assert_eq!(
+        covers(x(|x| {
+            x.in_container = Some(true);
+            x.path = Some("/etc/cron.d/**".into());
+        })),
+        [false, true, false]
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 6;
+pub const ABI_VERSION: u8 = 7;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -247,6 +247,11 @@ pub struct Exec {
     pub sessionid: u32,
     pub argc: u32,
     pub flags: u32,
+    /// Namespace inode numbers, as `/proc/PID/ns/*` name them.
+    pub pid_ns: u32,
+    pub mnt_ns: u32,
+    pub net_ns: u32,
+    pub uts_ns: u32,
     pub pad0: u32,
     pub comm: [u8; COMM_LEN],
     pub filename: Slice,
@@ -475,7 +480,7 @@ unsafe impl plain::Plain for InodeKey {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
-const _: () = assert!(size_of::<Exec>() == 120);
+const _: () = assert!(size_of::<Exec>() == 136);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
@@ -544,6 +549,10 @@ mod tests {
                 sessionid,
                 argc,
                 flags,
+                pid_ns,
+                mnt_ns,
+                net_ns,
+                uts_ns,
                 pad0,
                 comm,
                 filename,

@@ -82,6 +82,43 @@ pub struct Alert {
     /// Scenario detections: the events that led here, oldest first (the
     /// last is `event`). Empty for single-event rules.
     pub evidence: Vec<Evidence>,
+    /// The facts that set `rule.severity`, in the order they were weighed
+    /// (`rand_guard.alert.severity_reasons`).
+    pub reasons: Vec<String>,
+    /// The package operation the alert's process (or the writer it
+    /// scores) was part of (`rand_guard.context.package`).
+    pub package: Option<Arc<PackageOp>>,
+}
+
+/// A package operation: a package manager's run, recognized by the
+/// executable of the manager (see `detect::context`), and what it was
+/// doing when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageOp {
+    /// The package manager: dpkg, apt, rpm, dnf, ...
+    pub manager: &'static str,
+    /// Its process id.
+    pub pid: u32,
+    /// The package, when one is named: by the maintainer script run
+    /// (`/var/lib/dpkg/info/at.postinst`), else by the manager's command
+    /// line when it names exactly one.
+    pub name: Option<String>,
+    /// What is being done: `unpack`, `configure`, `remove`, `purge`, ...
+    /// (a maintainer script's first argument, else the manager's action).
+    pub operation: Option<String>,
+}
+
+impl std::fmt::Display for PackageOp {
+    /// "dpkg (pid 812) configure of package at".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {})", self.manager, self.pid)?;
+        match (&self.operation, &self.name) {
+            (Some(op), Some(name)) => write!(f, " {op} of package {name}"),
+            (Some(op), None) => write!(f, " {op}"),
+            (None, Some(name)) => write!(f, " on package {name}"),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 /// One event that contributed to an alert, as the alert shows it.

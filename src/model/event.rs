@@ -417,7 +417,18 @@ pub struct ExecBody {
     pub parent_start_ns: u64,
     pub creds: Creds,
     pub cgroup_id: u64,
+    pub ns: Namespaces,
     pub argc: u32,
+}
+
+/// Namespace inode numbers of a process (`/proc/PID/ns/*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    /// The pid namespace its children get: its own unless it unshared one.
+    pub pid: u32,
+    pub mnt: u32,
+    pub net: u32,
+    pub uts: u32,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod clock;
+pub mod container;
 pub mod dns;
 pub mod event;
 pub mod health;

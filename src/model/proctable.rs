@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::model::clock;
-use crate::model::event::{Creds, Image};
+use crate::model::container::{Cgroup, Resolver};
+use crate::model::event::{Creds, Image, Namespaces};
 
 /// Where a table entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,11 @@ pub struct Process {
     pub image: Arc<Image>,
     pub creds: Option<Creds>,
     pub cgroup_id: Option<u64>,
+    /// Who the cgroup is: a container, a systemd unit (shared by every
+    /// process of the cgroup; see [`crate::model::container`]).
+    pub cgroup: Option<Arc<Cgroup>>,
+    /// Namespace ids at exec (or as /proc showed them at start-up).
+    pub ns: Option<Namespaces>,
     pub parent: Option<Arc<Process>>,
     pub origin: Origin,
     /// Links in the parent chain below this one (0 = no parent).
@@ -69,7 +75,12 @@ impl Process {
     /// without a parent link: how the agent describes itself in its
     /// `rg-agent-loss` alerts. None for kernel threads and vanished pids.
     pub fn from_proc(proc_root: &Path, pid: u32) -> Option<Process> {
-        read_proc(proc_root, pid, clock::boot_to_wall_offset())
+        read_proc(
+            proc_root,
+            pid,
+            clock::boot_to_wall_offset(),
+            &mut Resolver::host(),
+        )
     }
 
     /// Link `parent` below a new process, cutting the chain at `depth`.
@@ -200,30 +211,19 @@ impl ProcTable {
 
     /// O(n) once per max/8 inserts: amortized O(1).
     fn evict(&mut self) {
-        let n = (self.max_entries / 8).max(1);
-        let mut ages: Vec<(u64, u32)> = self
-            .map
-            .iter()
-            .map(|(pid, e)| (e.last_used, *pid))
-            .collect();
-        if ages.len() > n {
-            ages.select_nth_unstable(n - 1);
-            ages.truncate(n);
-        }
-        for (_, pid) in ages {
-            self.map.remove(&pid);
-            self.evictions += 1;
-        }
+        self.evictions += evict_eighth(&mut self.map, self.max_entries, |e| e.last_used);
     }
 
     /// Seed from a procfs mount (normally `/proc`): every user-space
     /// process but `skip_pid` (the agent). Parents are linked when they
-    /// were seeded too. Returns how many entries were added.
+    /// were seeded too; each process's cgroup is resolved by `cgroups`.
+    /// Returns how many entries were added.
     pub fn seed_from_proc(
         &mut self,
         proc_root: &Path,
         skip_pid: u32,
         ancestry_depth: usize,
+        cgroups: &mut Resolver,
     ) -> usize {
         let offset = clock::boot_to_wall_offset();
         let mut found: Vec<Process> = match fs::read_dir(proc_root) {
@@ -231,7 +231,7 @@ impl ProcTable {
                 .filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
                 .filter(|pid| *pid != skip_pid)
-                .filter_map(|pid| read_proc(proc_root, pid, offset))
+                .filter_map(|pid| read_proc(proc_root, pid, offset, cgroups))
                 .collect(),
             Err(_) => return 0,
         };
@@ -252,8 +252,27 @@ impl ProcTable {
     }
 }
 
+/// Remove the least recently used eighth of a cache bounded at `max`
+/// (`last_used` of each value: a tick); returns how many went.
+pub(crate) fn evict_eighth<K: Copy + Eq + std::hash::Hash + Ord, V>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    last_used: impl Fn(&V) -> u64,
+) -> u64 {
+    let n = (max / 8).max(1);
+    let mut ages: Vec<(u64, K)> = map.iter().map(|(k, v)| (last_used(v), *k)).collect();
+    if ages.len() > n {
+        ages.select_nth_unstable(n - 1);
+        ages.truncate(n);
+    }
+    for (_, k) in &ages {
+        map.remove(k);
+    }
+    ages.len() as u64
+}
+
 /// Read one /proc/PID; None for kernel threads and vanished processes.
-fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
+fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Option<Process> {
     const PF_KTHREAD: u64 = 0x0020_0000;
     let dir = root.join(pid.to_string());
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
@@ -299,6 +318,9 @@ fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
         _ => None,
     };
 
+    let cgroup = fs::read_to_string(dir.join("cgroup"))
+        .ok()
+        .and_then(|text| cgroups.from_proc_text(&text, pid));
     Some(Process {
         pid,
         ppid,
@@ -313,7 +335,9 @@ fn read_proc(root: &Path, pid: u32, offset: i128) -> Option<Process> {
             truncated: Default::default(),
         }),
         creds,
-        cgroup_id: read_cgroup_id(&dir),
+        cgroup_id: cgroup.as_ref().map(|(id, _)| *id),
+        cgroup: cgroup.map(|(_, cg)| cg),
+        ns: read_namespaces(&dir),
         parent: None,
         origin: Origin::Procfs,
         chain_len: 0,
@@ -330,13 +354,21 @@ fn read_audit_id(path: &Path) -> Option<u32> {
         .filter(|v| *v != u32::MAX)
 }
 
-/// The cgroup v2 id is the inode number of the cgroup's directory.
-fn read_cgroup_id(dir: &Path) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let cg = fs::read_to_string(dir.join("cgroup")).ok()?;
-    let path = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let meta = fs::metadata(Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))).ok()?;
-    Some(meta.ino())
+/// `/proc/PID/ns/{pid_for_children,mnt,net,uts}`: `mnt:[4026531841]`.
+/// pid_for_children, as the kernel's exec record reports it.
+fn read_namespaces(dir: &Path) -> Option<Namespaces> {
+    let ns = dir.join("ns");
+    let id = |name: &str| -> Option<u32> {
+        let link = fs::read_link(ns.join(name)).ok()?;
+        let text = link.to_str()?;
+        text.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
+    };
+    Some(Namespaces {
+        pid: id("pid_for_children")?,
+        mnt: id("mnt")?,
+        net: id("net")?,
+        uts: id("uts")?,
+    })
 }
 
 /// Split a NUL-separated argv area: one trailing NUL ends the last
@@ -369,6 +401,8 @@ mod tests {
             }),
             creds: None,
             cgroup_id: None,
+            cgroup: None,
+            ns: None,
             parent,
             origin: Origin::Exec,
             chain_len,
@@ -443,7 +477,7 @@ mod tests {
     fn seeds_this_process_from_proc() {
         let me = std::process::id();
         let mut t = ProcTable::new(1 << 16);
-        let n = t.seed_from_proc(Path::new("/proc"), 0, 8);
+        let n = t.seed_from_proc(Path::new("/proc"), 0, 8, &mut Resolver::host());
         assert!(n > 0);
         let p = t.get(me).expect("own process seeded").clone();
         assert_eq!(p.origin, Origin::Procfs);
@@ -458,7 +492,7 @@ mod tests {
         assert_eq!(creds.euid, nix::unistd::geteuid().as_raw());
         // Skipping a pid works.
         let mut t2 = ProcTable::new(1 << 16);
-        t2.seed_from_proc(Path::new("/proc"), me, 8);
+        t2.seed_from_proc(Path::new("/proc"), me, 8, &mut Resolver::host());
         assert!(t2.get(me).is_none());
     }
 }

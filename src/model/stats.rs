@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::kernel::ProgramStats;
 use crate::kernel::abi::{self, kind};
 use crate::model::alert::Severity;
+use crate::model::container;
 
 /// The stages that send into a channel, named in health records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,10 @@ pub struct Stats {
     /// Process table entries now (a gauge) and evictions since start.
     proc_table_size: AtomicU64,
     proc_table_evictions: AtomicU64,
+    /// The cgroup resolver (model::container): cache entries now (a
+    /// gauge), evictions, ids whose path was not found, cgroup2 tree
+    /// walks, runtime metadata files that could not be used.
+    cgroup: [AtomicU64; 5],
     /// `[file] watch_reads` files that exist now (a gauge), and changes
     /// the keeper made after the first fill (replacements, appearances,
     /// disappearances).
@@ -151,6 +156,7 @@ impl Default for Stats {
             correlation_evictions: AtomicU64::new(0),
             proc_table_size: AtomicU64::new(0),
             proc_table_evictions: AtomicU64::new(0),
+            cgroup: std::array::from_fn(|_| AtomicU64::new(0)),
             read_watch_files: AtomicU64::new(0),
             read_watch_updates: AtomicU64::new(0),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -215,6 +221,11 @@ pub struct Snapshot {
     pub correlation_evictions_total: u64,
     pub proc_table_size: u64,
     pub proc_table_evictions_total: u64,
+    pub cgroup_cache_size: u64,
+    pub cgroup_cache_evictions_total: u64,
+    pub cgroup_unresolved_total: u64,
+    pub cgroup_tree_walks_total: u64,
+    pub container_metadata_errors_total: u64,
     pub read_watch_files: u64,
     pub read_watch_updates_total: u64,
     /// (kind name, count) for every known kind.
@@ -318,6 +329,18 @@ impl Stats {
         self.proc_table_size.store(size as u64, Relaxed);
         self.proc_table_evictions.store(evictions, Relaxed);
     }
+    pub fn set_cgroups(&self, c: container::Counters) {
+        let values = [
+            c.cache_size,
+            c.evictions,
+            c.unresolved,
+            c.walks,
+            c.metadata_errors,
+        ];
+        for (slot, v) in self.cgroup.iter().zip(values) {
+            slot.store(v, Relaxed);
+        }
+    }
     /// Publish kernel counters summed over CPUs.
     pub fn set_kernel(&self, k: &abi::KStats) {
         for (slots, values) in [
@@ -373,6 +396,11 @@ impl Stats {
             correlation_evictions_total: self.correlation_evictions.load(Relaxed),
             proc_table_size: self.proc_table_size.load(Relaxed),
             proc_table_evictions_total: self.proc_table_evictions.load(Relaxed),
+            cgroup_cache_size: self.cgroup[0].load(Relaxed),
+            cgroup_cache_evictions_total: self.cgroup[1].load(Relaxed),
+            cgroup_unresolved_total: self.cgroup[2].load(Relaxed),
+            cgroup_tree_walks_total: self.cgroup[3].load(Relaxed),
+            container_metadata_errors_total: self.cgroup[4].load(Relaxed),
             read_watch_files: self.read_watch_files.load(Relaxed),
             read_watch_updates_total: self.read_watch_updates.load(Relaxed),
             kernel_ringbuf_drops_total: loss.kernel_ringbuf_drops,

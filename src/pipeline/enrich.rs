@@ -4,7 +4,9 @@
 //! In: batches of normalized [`Event`]s, in ring-buffer order.
 //! Out: the same events with `process` set (the subject process, linking
 //! its parent and ancestry) whenever the table knows it.
-//! Counts: process table size and evictions (published per batch).
+//! Counts: process table size and evictions, the cgroup resolver's cache
+//! size, evictions, unresolved ids, walks and metadata errors (published
+//! per batch).
 //!
 //! exec replaces the pid's entry with the new image; fork adds the child
 //! with the parent's image; exit removes the entry. A record whose start
@@ -19,6 +21,7 @@ use crossbeam_channel::Receiver;
 
 use crate::pipeline::channel::Outlet;
 
+use crate::model::container::{Counters as CgroupCounters, Resolver};
 use crate::model::event::{Body, Event, Image};
 use crate::model::proctable::{Origin, ProcTable, Process};
 use crate::model::stats::Stats;
@@ -34,6 +37,8 @@ type Cut = (Arc<Process>, Arc<Process>, u32);
 
 pub struct Enricher {
     table: ProcTable,
+    /// cgroup id → container / systemd unit, for exec records.
+    cgroups: Resolver,
     ancestry_depth: usize,
     /// Shortened copies of parents whose chain is already at the ancestry
     /// depth, by the parent's address: every child of a deep shell would
@@ -49,6 +54,7 @@ impl Enricher {
     pub fn new(max_entries: usize, ancestry_depth: usize) -> Self {
         Enricher {
             table: ProcTable::new(max_entries),
+            cgroups: Resolver::disabled(),
             ancestry_depth,
             cuts: Default::default(),
         }
@@ -74,10 +80,22 @@ impl Enricher {
         (cut, len)
     }
 
+    /// Attribute processes to containers and units with `cgroups` (the
+    /// agent's is [`Resolver::host`]; without one, no attribution).
+    pub fn with_cgroups(mut self, cgroups: Resolver) -> Self {
+        self.cgroups = cgroups;
+        self
+    }
+
     /// Seed the table from procfs; returns the number of processes added.
     pub fn seed(&mut self, proc_root: &Path, skip_pid: u32) -> usize {
         self.table
-            .seed_from_proc(proc_root, skip_pid, self.ancestry_depth)
+            .seed_from_proc(proc_root, skip_pid, self.ancestry_depth, &mut self.cgroups)
+    }
+
+    /// The cgroup resolver's counters.
+    pub fn cgroup_counters(&self) -> CgroupCounters {
+        self.cgroups.counters()
     }
 
     pub fn table(&self) -> &ProcTable {
@@ -101,6 +119,8 @@ impl Enricher {
                     image: b.image.clone(),
                     creds: Some(b.creds),
                     cgroup_id: Some(b.cgroup_id),
+                    cgroup: self.cgroups.lookup(b.cgroup_id, ev.pid),
+                    ns: Some(b.ns),
                     parent,
                     origin: Origin::Exec,
                     chain_len,
@@ -127,6 +147,8 @@ impl Enricher {
                         .map_or_else(|| UNKNOWN_IMAGE.clone(), |f| f.image.clone()),
                     creds: forker.as_ref().and_then(|f| f.creds),
                     cgroup_id: forker.as_ref().and_then(|f| f.cgroup_id),
+                    cgroup: forker.as_ref().and_then(|f| f.cgroup.clone()),
+                    ns: forker.as_ref().and_then(|f| f.ns),
                     parent,
                     origin: Origin::Fork,
                     chain_len,
@@ -167,6 +189,7 @@ pub fn run(
             enricher.enrich(ev);
         }
         stats.set_proc_table(enricher.table.len(), enricher.table.evictions());
+        stats.set_cgroups(enricher.cgroups.counters());
         if tx.send(batch).is_err() {
             return;
         }
@@ -208,6 +231,7 @@ mod tests {
                     ..Default::default()
                 },
                 cgroup_id: 9,
+                ns: crate::testkit::NS,
                 argc: 1,
             }),
         )

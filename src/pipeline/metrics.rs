@@ -167,6 +167,31 @@ pub fn render(h: &Health) -> String {
         c.proc_table_evictions_total,
     );
     m.gauge(
+        "cgroup_cache_entries",
+        "Cgroups the container/unit resolver remembers.",
+        c.cgroup_cache_size,
+    );
+    m.counter(
+        "cgroup_cache_evictions_total",
+        "Cgroups evicted from the resolver's cache.",
+        c.cgroup_cache_evictions_total,
+    );
+    m.counter(
+        "cgroup_unresolved_total",
+        "Exec records whose cgroup id matched no cgroup directory (no container or unit fields).",
+        c.cgroup_unresolved_total,
+    );
+    m.counter(
+        "cgroup_tree_walks_total",
+        "Walks of the cgroup2 tree to find a cgroup id's path.",
+        c.cgroup_tree_walks_total,
+    );
+    m.counter(
+        "container_metadata_errors_total",
+        "Container runtime metadata files that were unreadable, too large or malformed.",
+        c.container_metadata_errors_total,
+    );
+    m.gauge(
         "read_watch_files",
         "Files of [file] watch_reads that exist.",
         c.read_watch_files,

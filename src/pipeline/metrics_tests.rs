@@ -41,6 +41,11 @@ fn known() -> Health {
             correlation_evictions_total: 16,
             proc_table_size: 17,
             proc_table_evictions_total: 18,
+            cgroup_cache_size: 27,
+            cgroup_cache_evictions_total: 28,
+            cgroup_unresolved_total: 29,
+            cgroup_tree_walks_total: 30,
+            container_metadata_errors_total: 31,
             read_watch_files: 19,
             read_watch_updates_total: 20,
             kernel_ringbuf_drops_total: vec![("exec", 21), ("file_open", 22)],
@@ -139,6 +144,21 @@ rand_guard_process_table_entries 17
 # HELP rand_guard_process_table_evictions_total Process table entries evicted.
 # TYPE rand_guard_process_table_evictions_total counter
 rand_guard_process_table_evictions_total 18
+# HELP rand_guard_cgroup_cache_entries Cgroups the container/unit resolver remembers.
+# TYPE rand_guard_cgroup_cache_entries gauge
+rand_guard_cgroup_cache_entries 27
+# HELP rand_guard_cgroup_cache_evictions_total Cgroups evicted from the resolver's cache.
+# TYPE rand_guard_cgroup_cache_evictions_total counter
+rand_guard_cgroup_cache_evictions_total 28
+# HELP rand_guard_cgroup_unresolved_total Exec records whose cgroup id matched no cgroup directory (no container or unit fields).
+# TYPE rand_guard_cgroup_unresolved_total counter
+rand_guard_cgroup_unresolved_total 29
+# HELP rand_guard_cgroup_tree_walks_total Walks of the cgroup2 tree to find a cgroup id's path.
+# TYPE rand_guard_cgroup_tree_walks_total counter
+rand_guard_cgroup_tree_walks_total 30
+# HELP rand_guard_container_metadata_errors_total Container runtime metadata files that were unreadable, too large or malformed.
+# TYPE rand_guard_container_metadata_errors_total counter
+rand_guard_container_metadata_errors_total 31
 # HELP rand_guard_read_watch_files Files of [file] watch_reads that exist.
 # TYPE rand_guard_read_watch_files gauge
 rand_guard_read_watch_files 19
@@ -378,6 +398,11 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "correlation_evictions_total",
         "process_table_entries",
         "process_table_evictions_total",
+        "cgroup_cache_entries",
+        "cgroup_cache_evictions_total",
+        "cgroup_unresolved_total",
+        "cgroup_tree_walks_total",
+        "container_metadata_errors_total",
         "read_watch_files",
         "read_watch_updates_total",
         "kernel_ringbuf_drops_total",
@@ -394,5 +419,8 @@ fn every_family_is_listed_bpf_program_ones_included() {
     .collect();
     assert_eq!(names, expected);
     // Without program statistics the two bpf_program_* families are absent.
-    assert_eq!(family_names(&render(&known())), expected[..33].to_vec());
+    assert_eq!(
+        family_names(&render(&known())),
+        expected[..expected.len() - 2].to_vec()
+    );
 }

@@ -25,7 +25,7 @@ use crate::model::clock;
 use crate::model::dns;
 use crate::model::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
+    Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
 use crate::model::proctable::split_args;
 use crate::model::stats::Stats;
@@ -172,6 +172,12 @@ fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
             session_id: unset(f.sessionid),
         },
         cgroup_id: f.cgroup_id,
+        ns: Namespaces {
+            pid: f.pid_ns,
+            mnt: f.mnt_ns,
+            net: f.net_ns,
+            uts: f.uts_ns,
+        },
         argc: f.argc,
     }
 }

@@ -6,6 +6,7 @@ use super::json::{Json, key};
 use super::names::*;
 use super::{Context, SCHEMA_VERSION};
 use crate::model::alert::{Alert, Evidence};
+use crate::model::container::Container;
 use crate::model::dns;
 use crate::model::event::{Body, Event, FileOp, LossBody, NetOp};
 use crate::model::proctable::{Origin, Process};
@@ -120,6 +121,14 @@ pub(super) fn write_event(
     key!(w, "hostname");
     w.str(&ctx.hostname);
     w.end_object();
+    if let Some(c) = proc.and_then(|p| p.cgroup.as_deref()?.container.as_ref()) {
+        key!(w, "container");
+        container(w, c);
+        if let Some(uid) = &c.pod_uid {
+            key!(w, "orchestrator");
+            orchestrator(w, uid);
+        }
+    }
 
     key!(w, "process");
     process(w, cache, recent, ev, proc, exit);
@@ -216,7 +225,34 @@ fn rand_guard(
             }
             w.end_array();
         }
+        // The facts that set the severity, in the order weighed.
+        if !a.reasons.is_empty() {
+            key!(w, "severity_reasons");
+            strs(w, a.reasons.iter().map(String::as_str));
+        }
         w.end_object();
+        // The package operation the alert happened in (or the writer it
+        // scores was part of).
+        if let Some(op) = &a.package {
+            key!(w, "context");
+            w.begin_object();
+            key!(w, "package");
+            w.begin_object();
+            key!(w, "manager");
+            w.lit(op.manager);
+            key!(w, "pid");
+            w.int(op.pid);
+            if let Some(n) = &op.name {
+                key!(w, "name");
+                w.str(n);
+            }
+            if let Some(o) = &op.operation {
+                key!(w, "operation");
+                w.str(o);
+            }
+            w.end_object();
+            w.end_object();
+        }
     }
     if let Some(p) = proc {
         key!(w, "process");
@@ -229,6 +265,24 @@ fn rand_guard(
         if let Some(id) = p.cgroup_id {
             key!(w, "cgroup_id");
             w.int(id);
+        }
+        // The cgroup v2 path the container and unit were read from.
+        if let Some(cg) = p.cgroup.as_deref().filter(|cg| cg.path != "/") {
+            key!(w, "cgroup_path");
+            w.str(&cg.path);
+        }
+        if let Some(ns) = p.ns {
+            key!(w, "namespaces");
+            w.begin_object();
+            key!(w, "pid");
+            w.int(ns.pid);
+            key!(w, "mnt");
+            w.int(ns.mnt);
+            key!(w, "net");
+            w.int(ns.net);
+            key!(w, "uts");
+            w.int(ns.uts);
+            w.end_object();
         }
         if let Some(v) = p.creds.and_then(|c| c.login_uid) {
             key!(w, "login_uid");
@@ -245,6 +299,13 @@ fn rand_guard(
             Origin::Fork => "fork",
             Origin::Procfs => "procfs",
         });
+        w.end_object();
+    }
+    if let Some(unit) = proc.and_then(|p| p.cgroup.as_deref()?.systemd_unit.as_deref()) {
+        key!(w, "systemd");
+        w.begin_object();
+        key!(w, "unit");
+        w.str(unit);
         w.end_object();
     }
     match &ev.body {
@@ -491,5 +552,42 @@ fn evidence(w: &mut Json, e: &Evidence) {
         key!(w, "destination");
         endpoint(w, a);
     }
+    w.end_object();
+}
+
+/// ECS `container`: id and runtime always, name and image when the
+/// runtime's metadata named them.
+fn container(w: &mut Json, c: &Container) {
+    w.begin_object();
+    key!(w, "id");
+    w.str(&c.id);
+    key!(w, "runtime");
+    w.lit(c.runtime.as_str());
+    if let Some(n) = &c.name {
+        key!(w, "name");
+        w.str(n);
+    }
+    if let Some(n) = &c.image_name {
+        key!(w, "image");
+        w.begin_object();
+        key!(w, "name");
+        w.str(n);
+        w.end_object();
+    }
+    w.end_object();
+}
+
+/// ECS `orchestrator` of a container in a Kubernetes pod.
+fn orchestrator(w: &mut Json, pod_uid: &str) {
+    w.begin_object();
+    key!(w, "type");
+    w.lit("kubernetes");
+    key!(w, "resource");
+    w.begin_object();
+    key!(w, "type");
+    w.lit("pod");
+    key!(w, "id");
+    w.str(pod_uid);
+    w.end_object();
     w.end_object();
 }

@@ -29,7 +29,11 @@ mod names;
 #[cfg(test)]
 mod reference;
 #[cfg(test)]
+mod reference_alert;
+#[cfg(test)]
 mod reference_loss;
+#[cfg(test)]
+mod reference_process;
 #[cfg(test)]
 mod tests;
 
@@ -59,13 +63,68 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_host(ancestry_depth: usize) -> Self {
-        Context {
-            hostname: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+    /// The host's context; a warning when the host's name could not be
+    /// read and this UTS namespace's is used instead.
+    pub fn from_host(ancestry_depth: usize) -> (Self, Option<String>) {
+        let (hostname, warning) = host_name(std::path::Path::new("/proc"));
+        let ctx = Context {
+            hostname,
             agent_version: env!("CARGO_PKG_VERSION"),
             ancestry_depth,
+        };
+        (ctx, warning)
+    }
+}
+
+/// The host's name: the one of the host's UTS namespace, PID 1's (the
+/// host's init), or kthreadd's (PID 2: kernel threads run in the kernel's
+/// initial namespaces) where PID 1's is not open to us (an init that is
+/// not dumpable). In a container started with the host's pids
+/// (`--pid=host`) but its own UTS namespace, our own name is the
+/// container's (its id, for podman). Entering the host's takes
+/// CAP_SYS_ADMIN and is done on a short-lived thread (setns changes only
+/// the calling thread's UTS namespace), once at start.
+pub fn host_name(proc_root: &std::path::Path) -> (String, Option<String>) {
+    use std::os::unix::fs::MetadataExt;
+    let own = || {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let ns = |pid: &str| std::fs::metadata(proc_root.join(pid).join("ns/uts")).map(|m| m.ino());
+    let Some((host, host_ns)) = ["1", "2"]
+        .into_iter()
+        .find_map(|pid| Some((pid, ns(pid).ok()?)))
+    else {
+        // Neither is visible: ours is the host's as far as we can tell.
+        return (own(), None);
+    };
+    if ns("self").is_ok_and(|me| me == host_ns) {
+        return (own(), None);
+    }
+    let path = proc_root.join(host).join("ns/uts");
+    let entered = std::fs::File::open(&path)
+        .map_err(|e| nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        .and_then(|f| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWUTS)?;
+                    nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned())
+                })
+                .join()
+                .unwrap_or(Err(nix::Error::EINVAL))
+            })
+        });
+    match entered {
+        Ok(name) => (name, None),
+        Err(e) => {
+            let name = own();
+            let why = format!(
+                "host.hostname: cannot enter the host's UTS namespace ({}: {e}); \
+                 using this namespace's name {name:?} (run the container with --uts=host)",
+                path.display()
+            );
+            (name, Some(why))
         }
     }
 }

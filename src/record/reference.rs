@@ -8,17 +8,19 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
+use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
-use crate::model::alert::{Alert, Evidence, Technique};
+use crate::model::alert::{Alert, Technique};
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
     Truncation,
 };
-use crate::model::proctable::{Origin, Process};
+use crate::model::proctable::Process;
 
 /// The record as serde_json wrote it, with the newline.
 pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {
@@ -50,6 +52,10 @@ struct EventDoc<'a> {
     threat: Option<ThreatDoc<'a>>,
     agent: AgentMeta<'a>,
     host: HostMeta<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<ContainerDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orchestrator: Option<OrchestratorDoc<'a>>,
     process: ProcessDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<IdDoc>,
@@ -70,13 +76,13 @@ struct EventDoc<'a> {
 
 /// ECS source/destination: ip and port.
 #[derive(Serialize)]
-struct EndpointDoc {
+pub(super) struct EndpointDoc {
     ip: std::net::IpAddr,
     port: u16,
 }
 
 impl EndpointDoc {
-    fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
+    pub(super) fn of(a: Option<std::net::SocketAddr>) -> Option<Self> {
         a.map(|a| EndpointDoc {
             ip: a.ip(),
             port: a.port(),
@@ -426,7 +432,11 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     alert: Option<RgAlert<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<RgContext<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     process: Option<RgProcess<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    systemd: Option<UnitDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<RgFile<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -459,84 +469,6 @@ struct SignalDoc {
 struct SignalTarget {
     pid: u32,
     thread: ThreadDoc,
-}
-
-#[derive(Serialize)]
-struct RgAlert<'a> {
-    /// low, medium, high or critical.
-    severity: &'static str,
-    /// `builtin` or the rule file.
-    source: &'a str,
-    /// A rate-limit summary: the alerts this one stands for that were
-    /// held back (absent on ordinary alerts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed_count: Option<u64>,
-    /// Scenario detections: every event that led to the alert, oldest
-    /// first (the last is the alert's own event).
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    evidence: &'a [Evidence],
-}
-
-/// One piece of evidence, in the record's own field names.
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            #[serde(rename = "@timestamp")]
-            timestamp: Rfc3339,
-            event: ActionDoc,
-            process: EvidenceProcess<'a>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            file: Option<PathDoc<'a>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            destination: Option<EndpointDoc>,
-        }
-        #[derive(Serialize)]
-        struct ActionDoc {
-            action: &'static str,
-        }
-        #[derive(Serialize)]
-        struct EvidenceProcess<'a> {
-            pid: u32,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            executable: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            command_line: Option<&'a str>,
-        }
-        #[derive(Serialize)]
-        struct PathDoc<'a> {
-            path: &'a str,
-        }
-        Doc {
-            timestamp: Rfc3339(self.time_ns),
-            event: ActionDoc {
-                action: self.action,
-            },
-            process: EvidenceProcess {
-                pid: self.pid,
-                executable: self.executable.as_deref(),
-                command_line: self.command_line.as_deref(),
-            },
-            file: self.path.as_deref().map(|path| PathDoc { path }),
-            destination: EndpointDoc::of(self.destination),
-        }
-        .serialize(s)
-    }
-}
-
-#[derive(Serialize)]
-struct RgProcess<'a> {
-    /// What /proc/PID/exe shows: the file the kernel runs.
-    #[serde(skip_serializing_if = "str::is_empty")]
-    exe: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cgroup_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login_uid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<u32>,
-    /// How the agent learned this context: exec, fork or procfs.
-    origin: &'static str,
 }
 
 #[derive(Serialize)]
@@ -653,6 +585,8 @@ impl<'a> EventDoc<'a> {
             .and_then(|p| p.parent.as_deref())
             .filter(|pp| pp.pid == ppid);
         let creds = proc.and_then(|p| p.creds);
+        let cgroup = proc.and_then(|p| p.cgroup.as_deref());
+        let container = cgroup.and_then(|cg| cg.container.as_ref());
         let id = |v: u32| Some(IdDoc { id: v });
         let exit = match &ev.body {
             Body::Exit(b) => Some(b),
@@ -716,6 +650,8 @@ impl<'a> EventDoc<'a> {
             host: HostMeta {
                 hostname: &ctx.hostname,
             },
+            container: container.map(ContainerDoc::of),
+            orchestrator: container.and_then(OrchestratorDoc::of),
             process: ProcessDoc {
                 pid: ev.pid,
                 thread: ThreadDoc { id: ev.tid },
@@ -742,7 +678,18 @@ impl<'a> EventDoc<'a> {
                     source: &r.source,
                     suppressed_count: alert.map(|a| a.suppressed).filter(|n| *n > 0),
                     evidence: alert.map_or(&[], |a| a.evidence.as_slice()),
+                    severity_reasons: alert.map_or(&[], |a| a.reasons.as_slice()),
                 }),
+                context: alert
+                    .and_then(|a| a.package.as_deref())
+                    .map(|op| RgContext {
+                        package: PackageDoc {
+                            manager: op.manager,
+                            pid: op.pid,
+                            name: op.name.as_deref(),
+                            operation: op.operation.as_deref(),
+                        },
+                    }),
                 network: net.map(|n| RgNetwork {
                     syscall: n.syscall,
                     result: n.result,
@@ -767,17 +714,10 @@ impl<'a> EventDoc<'a> {
                     path_source: if f.resolved { "dentry" } else { "name" },
                     watched_path: f.watched.as_deref(),
                 }),
-                process: proc.map(|p| RgProcess {
-                    exe: &p.image.exe,
-                    cgroup_id: p.cgroup_id,
-                    login_uid: p.creds.and_then(|c| c.login_uid),
-                    session_id: p.creds.and_then(|c| c.session_id),
-                    origin: match p.origin {
-                        Origin::Exec => "exec",
-                        Origin::Fork => "fork",
-                        Origin::Procfs => "procfs",
-                    },
-                }),
+                process: proc.map(RgProcess::of),
+                systemd: cgroup
+                    .and_then(|cg| cg.systemd_unit.as_deref())
+                    .map(|unit| UnitDoc { unit }),
                 ancestry: proc
                     .filter(|p| p.parent.is_some() && ctx.ancestry_depth > 0)
                     .map(|p| Ancestry {

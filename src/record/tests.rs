@@ -184,6 +184,33 @@ fn processes() -> Vec<Option<Arc<Process>>> {
     Arc::make_mut(&mut anon.image).name = String::new();
     let child = testkit::process(12, "/bin/cat", &["cat"], Some(Arc::new(anon)));
     out.push(Some(child));
+    // Containers and units: every name present, none, a pod, names that
+    // need escaping; a unit; the root cgroup (no fields).
+    let web = testkit::process(13, "/bin/busybox", &["sh"], Some(nginx.clone()));
+    out.push(Some(testkit::in_container(
+        &web,
+        "web-1",
+        "localhost/busy:1",
+    )));
+    for s in nasty() {
+        out.push(Some(testkit::in_container(&web, &s, &s)));
+        out.push(Some(testkit::in_unit(&web, &s)));
+    }
+    let mut bare = (*testkit::in_container(&web, "", "")).clone();
+    let mut cg = (**bare.cgroup.as_ref().unwrap()).clone();
+    let c = cg.container.as_mut().unwrap();
+    (c.name, c.image_name) = (None, None);
+    c.runtime = crate::model::container::Runtime::Containerd;
+    c.pod_uid = Some("0b6a5d2e-9c1f-4a8b-b3d4-1e2f3a4b5c6d".into());
+    cg.systemd_unit = Some("kubelet.service".into());
+    bare.cgroup = Some(Arc::new(cg));
+    out.push(Some(Arc::new(bare)));
+    let mut root = (*web).clone();
+    root.cgroup = Some(Arc::new(crate::model::container::Cgroup {
+        path: "/".into(),
+        ..Default::default()
+    }));
+    out.push(Some(Arc::new(root)));
     out
 }
 
@@ -426,6 +453,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             parent_start_ns: 2,
             creds,
             cgroup_id: 3,
+            ns: crate::testkit::NS,
             argc: 2,
         }));
         out.push(Body::Fork(ForkBody {
@@ -465,6 +493,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             parent_start_ns: 2,
             creds,
             cgroup_id: 3,
+            ns: crate::testkit::NS,
             argc: 1,
         }));
     }
@@ -594,6 +623,19 @@ fn alerts(events: &[Event]) -> Vec<Alert> {
             id: format!("{i:016x}"),
             suppressed: [0, 1, u64::MAX][i % 3],
             evidence,
+            // Reasons and a package context on some, with quotes and
+            // non-ASCII to escape.
+            reasons: (0..i % 3)
+                .map(|n| format!("reason {n}: \"q\" \u{e9}"))
+                .collect(),
+            package: (i % 2 == 1).then(|| {
+                Arc::new(crate::model::alert::PackageOp {
+                    manager: "dpkg",
+                    pid: 812 + i as u32,
+                    name: (i % 4 == 1).then(|| "at".to_string()),
+                    operation: (i % 3 != 0).then(|| "configure".to_string()),
+                })
+            }),
         });
     }
     out
@@ -708,6 +750,54 @@ fn testkit_events_match_the_serde_form() {
     }
 }
 
+/// The container, orchestrator and unit members, exactly; none for a
+/// host process.
+#[test]
+fn container_and_unit_fields() {
+    let ctx = contexts().remove(0);
+    let line = |p: &Arc<Process>| -> serde_json::Value {
+        let mut out = Vec::new();
+        let ev = testkit::file(2, p, FileOp::Open, "/etc/cron.d/x");
+        LineWriter::new()
+            .write_line(&Record::Event(ev), &ctx, &mut out)
+            .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let host = testkit::process(5, "/bin/sh", &["sh"], None);
+    let v = line(&host);
+    for k in ["container", "orchestrator"] {
+        assert!(v.get(k).is_none(), "{v}");
+    }
+    assert!(v["rand_guard"].get("systemd").is_none(), "{v}");
+    assert!(
+        v["rand_guard"]["process"].get("cgroup_path").is_none(),
+        "{v}"
+    );
+
+    let v = line(&testkit::in_container(&host, "web-1", "localhost/busy:1"));
+    assert_eq!(
+        v["container"],
+        serde_json::json!({
+            "id": testkit::CONTAINER_ID,
+            "runtime": "podman",
+            "name": "web-1",
+            "image": {"name": "localhost/busy:1"},
+        })
+    );
+    assert!(v.get("orchestrator").is_none(), "{v}");
+    assert_eq!(
+        v["rand_guard"]["process"]["cgroup_path"],
+        format!("/libpod_parent/libpod-{}", testkit::CONTAINER_ID)
+    );
+
+    let v = line(&testkit::in_unit(&host, "cron.service"));
+    assert!(v.get("container").is_none(), "{v}");
+    assert_eq!(
+        v["rand_guard"]["systemd"],
+        serde_json::json!({"unit": "cron.service"})
+    );
+}
+
 /// Any text, control characters and every plane included.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -755,11 +845,61 @@ proptest! {
         let alert = Alert {
             rule: rule(pick),
             event: ev.clone(),
-            message,
+            message: message.clone(),
             id: exe.clone(),
             suppressed: flags,
             evidence: vec![Evidence::of(&exec), Evidence::of(&ev)],
+            reasons: vec![exe.clone(), message.clone()],
+            package: (flags % 2 == 1).then(|| {
+                Arc::new(crate::model::alert::PackageOp {
+                    manager: "apt",
+                    pid: flags as u32,
+                    name: Some(exe.clone()),
+                    operation: None,
+                })
+            }),
         };
         same_bytes(&mut lines, &Record::Alert(alert), &ctx).map_err(TestCaseError::fail)?;
     }
+}
+
+/// PID 1 (else PID 2) in our own UTS namespace: our name. In another one
+/// we cannot enter (a plain file here): our name and a warning that says
+/// so.
+#[test]
+fn host_name_is_pid_1_namespaces() {
+    let own = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        super::host_name(std::path::Path::new("/proc")),
+        (own.clone(), None)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for pid in ["self", "1"] {
+        std::fs::create_dir_all(dir.path().join(pid).join("ns")).unwrap();
+    }
+    let uts = |pid: &str| dir.path().join(pid).join("ns/uts");
+    std::fs::write(uts("self"), "").unwrap();
+    std::fs::hard_link(uts("self"), uts("1")).unwrap();
+    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::write(uts("1"), "").unwrap();
+    // PID 1's namespace not visible: PID 2's decides, the same as ours.
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::create_dir_all(dir.path().join("2/ns")).unwrap();
+    std::fs::hard_link(uts("self"), uts("2")).unwrap();
+    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
+    std::fs::write(uts("1"), "").unwrap();
+    let (name, warning) = super::host_name(dir.path());
+    assert_eq!(name, own);
+    let w = warning.unwrap();
+    assert!(
+        w.starts_with(&format!(
+            "host.hostname: cannot enter the host's UTS namespace ({}: EINVAL",
+            uts("1").display()
+        )) && w.ends_with("(run the container with --uts=host)"),
+        "{w}"
+    );
 }

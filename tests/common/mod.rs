@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod podman;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -181,7 +183,13 @@ impl Agent {
 
     /// Poll the output until `pred` holds for some record (10 s at most).
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_within(what, Duration::from_secs(10), pred)
+    }
+
+    /// As `wait_for`, `within` at most: for workloads that run while other
+    /// tests flood the host with events the agent watches.
+    pub fn wait_for_within(&self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) {
+        let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if self.records().iter().any(&pred) {
                 return;
@@ -189,7 +197,7 @@ impl Agent {
             thread::sleep(Duration::from_millis(50));
         }
         panic!(
-            "no record for {what} within 10 s; stderr:\n{}\nrecords:\n{}",
+            "no record for {what} within {within:?}; stderr:\n{}\nrecords:\n{}",
             self.stderr_text(),
             fs::read_to_string(&self.out).unwrap_or_default()
         );

@@ -7,6 +7,7 @@ mod bench;
 mod deps;
 mod fuzz;
 mod package;
+mod package_oci;
 mod svg;
 mod systemd_vm;
 // The agent's syscall table (a leaf module), shared so the auditd rules

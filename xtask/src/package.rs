@@ -1,5 +1,6 @@
 //! Release artifacts: the static build (`cargo xb`) and `package`, which
-//! writes the tarball, the .deb, the .rpm and SHA256SUMS to `dist/`.
+//! writes the tarball, the .deb, the .rpm, the OCI image archive
+//! (`package_oci`) and SHA256SUMS to `dist/`.
 //!
 //! All three artifacts carry the same bytes: the binary and the BPF object
 //! come from one static build, and cargo-deb / cargo-generate-rpm read the
@@ -376,6 +377,10 @@ pub fn package() -> Result<(), ExitCode> {
     for ext in [".deb", ".rpm"] {
         artifacts.push(one_file(&dist, ext)?);
     }
+    // The same staged tree as the tarball, as an OCI image.
+    let stage =
+        (meta.target_dir.join("package")).join(format!("rand-guard-{}-x86_64-linux", meta.version));
+    artifacts.push(crate::package_oci::image(&meta.version, &stage, &dist)?);
     checksums(&dist, &artifacts)?;
     for a in &artifacts {
         eprintln!("xtask: wrote {}", dist.join(a).display());
@@ -483,7 +488,7 @@ fn tarball(built: &Built, meta: &Metadata, dist: &Path) -> Result<String, ExitCo
 }
 
 /// SOURCE_DATE_EPOCH when set, else the time of the commit being packaged.
-fn source_date_epoch() -> String {
+pub(crate) fn source_date_epoch() -> String {
     if let Ok(s) = env::var("SOURCE_DATE_EPOCH") {
         return s;
     }

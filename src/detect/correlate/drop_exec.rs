@@ -9,9 +9,10 @@ use globset::GlobSet;
 
 use super::{Finding, Window, at_severity, meta, name_of};
 use crate::config;
+use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
-use crate::model::alert::{Evidence, RuleMeta, Severity};
-use crate::model::event::{Body, Event, FileOp, NetOp};
+use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
+use crate::model::event::{Body, Creds, Event, FileOp, NetOp};
 
 /// World-writable places where dropped payloads live.
 const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
@@ -22,6 +23,33 @@ pub(super) struct Drop {
     evidence: Vec<Evidence>,
     /// The writer is a download tool or had connected out shortly before.
     from_network: bool,
+    /// The writer's mount namespace (0: unknown). An exec of the same
+    /// path in another one runs another file: a container runtime
+    /// unpacking an image in a chroot writes `/bin/busybox`, and the
+    /// container later runs its own `/bin/busybox`.
+    mnt: u32,
+    /// What is known of the writer when it wrote.
+    writer: Writer,
+}
+
+/// The first writer of a drop, as the severity weighs it.
+struct Writer {
+    /// (pid, start): a write by another process may replace the drop.
+    id: (u32, u64),
+    creds: Option<Creds>,
+    /// The package operation it was part of: a packaged file.
+    package: Option<Arc<PackageOp>>,
+    /// A compiler or linker (by executable): a program being built.
+    compiler: bool,
+}
+
+impl Writer {
+    /// Whether the drop could score low: a later write by another process
+    /// then replaces it, so an overwrite of a packaged or freshly built
+    /// file is scored by the one who overwrote it.
+    fn benign(&self) -> bool {
+        self.package.is_some() || self.compiler
+    }
 }
 
 pub(super) struct DropExec {
@@ -96,9 +124,10 @@ impl DropExec {
         })
     }
 
-    pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+    pub(super) fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
         let now = ev.ktime_ns;
         let proc = ev.process.as_deref();
+        let mnt = proc.and_then(|p| p.ns).map_or(0, |n| n.mnt);
         let tracking = self.rule.is_some();
         match &ev.body {
             Body::Net(n) if tracking && n.op == NetOp::Connect && n.remote.is_some() => {
@@ -110,23 +139,48 @@ impl DropExec {
             Body::File(f)
                 if tracking && f.result >= 0 && drops_file(f.op, f.open_flags, f.mode) =>
             {
-                if let Some(d) = self.drops.get_mut(now, &f.path) {
-                    // A chmod +x after the write: part of the same drop.
-                    if f.op == FileOp::Chmod && d.evidence.len() < 4 {
-                        d.evidence.push(Evidence::of(ev));
+                let id = proc.map_or((ev.pid, 0), |p| (p.pid, p.start_ns));
+                if let Some(d) = self.drops.get_mut(now, &f.path)
+                    && d.mnt == mnt
+                {
+                    let overwrite = f.op != FileOp::Chmod && d.writer.id != id;
+                    if !(overwrite && d.writer.benign()) {
+                        // A chmod +x after the write: part of the same drop.
+                        if f.op == FileOp::Chmod && d.evidence.len() < 4 {
+                            d.evidence.push(Evidence::of(ev));
+                        }
+                        return;
                     }
-                    return;
                 }
                 let connected = proc.and_then(|p| self.connects.get(now, &(p.pid, p.start_ns)));
                 let tool = proc.is_some_and(|p| self.download_tools.is_match(name_of(p)));
                 let mut evidence: Vec<Evidence> = connected.cloned().into_iter().collect();
                 evidence.push(Evidence::of(ev));
+                // A link or rename of a compiler's fresh output (cargo
+                // linking what rustc built into place, `mv a.out x`) is
+                // still that output.
+                let from = match f.op {
+                    FileOp::Link => f.target_path.as_deref(),
+                    FileOp::Rename => f.original_path.as_deref(),
+                    _ => None,
+                };
+                let built = from
+                    .and_then(|src| self.drops.get(now, &src.to_string()))
+                    .is_some_and(|d| d.writer.compiler);
+                let writer = Writer {
+                    id,
+                    creds: proc.and_then(|p| p.creds),
+                    package: ctx.package_op(proc),
+                    compiler: built || proc.is_some_and(|p| ctx.is_compiler(p)),
+                };
                 self.drops.insert(
                     now,
                     f.path.clone(),
                     Drop {
                         evidence,
                         from_network: tool || connected.is_some(),
+                        mnt,
+                        writer,
                     },
                 );
             }
@@ -143,6 +197,10 @@ impl DropExec {
                             "Program run from memory ({exe}) as {} by pid {}",
                             x.image.executable, ev.pid
                         ),
+                        reasons: vec![format!(
+                            "executed from memfd {exe}, not on detections.fileless_allow"
+                        )],
+                        package: None,
                     });
                     return;
                 }
@@ -153,18 +211,19 @@ impl DropExec {
                 // to the drop runs it too).
                 let key = [x.image.executable.as_str(), exe]
                     .into_iter()
-                    .find(|k| !k.is_empty() && self.drops.get(now, &k.to_string()).is_some())
+                    .find(|k| {
+                        !k.is_empty()
+                            && self
+                                .drops
+                                .get(now, &k.to_string())
+                                .is_some_and(|d| d.mnt == mnt)
+                    })
                     .map(str::to_string);
                 let Some(key) = key else {
                     return;
                 };
                 let drop = self.drops.remove(&key).expect("present");
                 let in_temp = TEMP_DIRS.iter().any(|d| key.starts_with(d));
-                let severity = match (drop.from_network, in_temp) {
-                    (true, true) => Severity::Critical,
-                    (true, false) | (false, true) => Severity::High,
-                    (false, false) => Severity::Medium,
-                };
                 // The writer is the first program that wrote the file (the
                 // one the severity scores); a later chmod +x by another
                 // program is named too.
@@ -181,6 +240,7 @@ impl DropExec {
                     .map(exe)
                     .filter(|c| *c != writer)
                     .map_or_else(String::new, |c| format!(", made executable by {c}"));
+                let (severity, reasons) = score(&drop, &writer, &key, in_temp, ev, ctx);
                 let mut evidence = drop.evidence;
                 evidence.push(Evidence::of(ev));
                 let mut why = Vec::new();
@@ -202,9 +262,82 @@ impl DropExec {
                             format!(" ({})", why.join(", "))
                         }
                     ),
+                    reasons,
+                    package: drop.writer.package,
                 });
             }
             _ => {}
         }
     }
+}
+
+/// The severity of a drop run by `ev`, and the facts that set it.
+///
+/// Critical when the writer downloads and the file is in a temporary
+/// directory, high for one of the two, medium for neither; but low, when
+/// nothing came from the network, for a program a compiler or linker
+/// wrote, or a script, run in the writer's own login session (a
+/// developer's build, an admin's script). A packaged file is lowered by
+/// the detector with every other finding of a package operation (the
+/// writer's is in `Finding::package`).
+fn score(
+    drop: &Drop,
+    writer: &str,
+    key: &str,
+    in_temp: bool,
+    ev: &Event,
+    ctx: &Context,
+) -> (Severity, Vec<String>) {
+    let mut reasons = Vec::new();
+    let first = drop.evidence.iter().find(|e| e.action != "connect");
+    let secs = first.map_or(0, |w| ev.time_ns.saturating_sub(w.time_ns) / 1_000_000_000);
+    reasons.push(format!(
+        "{key} written by {writer} and executed {secs} s later"
+    ));
+    if drop.from_network {
+        match drop.evidence.first().filter(|e| e.action == "connect") {
+            Some(c) => reasons.push(format!(
+                "the writer connected to {} before writing",
+                c.destination
+                    .map_or_else(|| "a remote address".into(), |d| d.to_string())
+            )),
+            None => reasons.push(format!(
+                "the writer {writer} is a download tool (detections.download_tools)"
+            )),
+        }
+    }
+    reasons.push(if in_temp {
+        "in a world-writable temporary directory".to_string()
+    } else {
+        "not in a temporary directory".to_string()
+    });
+    let proc = ev.process.as_deref();
+    let session = same_session(drop.writer.creds, proc.and_then(|p| p.creds));
+    let script = proc.is_some_and(|p| ctx.is_interpreter(p) && p.image.executable == key);
+    if !drop.from_network
+        && let Some(session) = session
+        && (drop.writer.compiler || script)
+    {
+        let what = if drop.writer.compiler {
+            "a program a compiler or linker built".to_string()
+        } else {
+            "a script".to_string()
+        };
+        reasons.push(format!("{what}, run by {session}, nothing downloaded"));
+        return (Severity::Low, reasons);
+    }
+    let severity = match (drop.from_network, in_temp) {
+        (true, true) => Severity::Critical,
+        (true, false) | (false, true) => Severity::High,
+        (false, false) => Severity::Medium,
+    };
+    if drop.writer.package.is_none() && (drop.writer.compiler || script) {
+        reasons.push(match session {
+            Some(_) => "built or scripted, but the writer downloads".to_string(),
+            None => {
+                "built or scripted, but not run by the session or user that wrote it".to_string()
+            }
+        });
+    }
+    (severity, reasons)
 }

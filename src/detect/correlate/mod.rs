@@ -35,7 +35,8 @@ mod window;
 use std::sync::Arc;
 
 use crate::config;
-use crate::model::alert::{Evidence, RuleMeta, Severity, Technique};
+use crate::detect::context::Context;
+use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity, Technique};
 use crate::model::event::Event;
 use crate::model::proctable::Process;
 use drop_exec::DropExec;
@@ -44,12 +45,17 @@ use systemd::UnitEnable;
 use webshell::WebShell;
 pub use window::Window;
 
-/// What a scenario found: the rule, the evidence, and the message.
+/// What a scenario found: the rule, the evidence, the message, the facts
+/// that set its severity, and the package operation behind it when the
+/// scenario knows one the alert's own process is not part of (the writer
+/// of a dropped file or of a unit).
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub rule: Arc<RuleMeta>,
     pub evidence: Vec<Evidence>,
     pub message: String,
+    pub reasons: Vec<String>,
+    pub package: Option<Arc<PackageOp>>,
 }
 
 /// `process.name` as the output writes it: the executable's file name,
@@ -166,15 +172,15 @@ impl Correlator {
     }
 
     /// What `ev` completes, appended to `out`.
-    pub fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+    pub fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
         if let Some(w) = &self.webshell {
             w.observe(ev, out);
         }
         if let Some(u) = &mut self.units {
-            u.observe(ev, out);
+            u.observe(ev, ctx, out);
         }
         if let Some(d) = &mut self.drops {
-            d.observe(ev, out);
+            d.observe(ev, ctx, out);
         }
         if let Some(s) = &mut self.shells {
             s.observe(ev, out);

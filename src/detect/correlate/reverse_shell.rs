@@ -65,7 +65,7 @@ impl ReverseShell {
         let Some(p) = ev.process.as_deref() else {
             return;
         };
-        let (key, severity, message) = match &ev.body {
+        let (key, severity, why, message) = match &ev.body {
             Body::Net(n) if n.op == NetOp::StdioSocket => {
                 let Some(stdio) = n.stdio else {
                     return;
@@ -88,6 +88,8 @@ impl ReverseShell {
                 (
                     ShellKey::Socket(stdio.socket_inode),
                     Severity::Critical,
+                    "an internet socket is on the stdin and stdout or stderr of a program on \
+                     detections.reverse_shell_programs",
                     format!(
                         "{} (pid {}) has fds {} on a socket to {peer} ({how}): an interactive \
                          shell over the network",
@@ -112,6 +114,8 @@ impl ReverseShell {
                 (
                     ShellKey::CommandLine(p.pid, p.start_ns),
                     Severity::Medium,
+                    "a shell's command line names /dev/tcp or /dev/udp: a connection may \
+                     follow, none is seen on its stdio yet",
                     format!(
                         "{} (pid {}) started with a network redirection: {arg}",
                         name_of(p),
@@ -130,6 +134,8 @@ impl ReverseShell {
             rule: at_severity(&self.rule, severity),
             evidence: vec![Evidence::of_process(p), Evidence::of(ev)],
             message,
+            reasons: vec![why.to_string()],
+            package: None,
         });
     }
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use globset::GlobSet;
 
 use super::{Finding, Window, meta};
+use crate::detect::context::Context;
 use crate::detect::{filter, persistence};
-use crate::model::alert::{Evidence, RuleMeta, Severity};
+use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
 use crate::model::event::{Body, Event, FileOp};
 
 /// The unit file kinds that run code.
@@ -27,8 +28,9 @@ const ENABLING_VERBS: &[&str] = &[
 pub(super) struct UnitEnable {
     pub(super) rule: Arc<RuleMeta>,
     dirs: GlobSet,
-    /// Unit file name → the write that put it there.
-    pub(super) written: Window<String, Evidence>,
+    /// Unit file name → the write that put it there, and the package
+    /// operation that wrote it (a packaged unit).
+    pub(super) written: Window<String, (Evidence, Option<Arc<PackageOp>>)>,
 }
 
 fn unit_name(path: &str) -> Option<&str> {
@@ -58,7 +60,7 @@ impl UnitEnable {
         })
     }
 
-    pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+    pub(super) fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
         let now = ev.ktime_ns;
         match &ev.body {
             Body::File(f) if f.result >= 0 && !f.is_read() => {
@@ -82,7 +84,9 @@ impl UnitEnable {
                     && let Some(unit) = unit_name(&f.path)
                     && self.dirs.is_match(&f.path)
                 {
-                    self.written.insert(now, unit.to_string(), Evidence::of(ev));
+                    let package = ctx.package_op(ev.process.as_deref());
+                    self.written
+                        .insert(now, unit.to_string(), (Evidence::of(ev), package));
                 }
             }
             Body::Exec(x) => {
@@ -109,19 +113,37 @@ impl UnitEnable {
         }
     }
 
-    fn finding(&self, unit: &str, write: Evidence, ev: &Event) -> Finding {
+    fn finding(
+        &self,
+        unit: &str,
+        (write, package): (Evidence, Option<Arc<PackageOp>>),
+        ev: &Event,
+    ) -> Finding {
         let how = match &ev.body {
             Body::Exec(x) => x.image.args.join(" "),
             Body::File(f) => format!("link {}", f.path),
             _ => ev.body.action().to_string(),
         };
+        let writer = write.executable.as_deref().unwrap_or("an unknown program");
+        let secs = ev.time_ns.saturating_sub(write.time_ns) / 1_000_000_000;
+        let mut reasons = vec![format!(
+            "unit {unit} written by {writer} (pid {}) and enabled or started {secs} s later: \
+             persistence that will run",
+            write.pid
+        )];
+        if let Some(op) = &package {
+            reasons.push(format!(
+                "the unit was written inside a package operation: {op}"
+            ));
+        }
         Finding {
             rule: self.rule.clone(),
             message: format!(
-                "Systemd unit {unit} written by {} then enabled or started ({how})",
-                write.executable.as_deref().unwrap_or("an unknown program")
+                "Systemd unit {unit} written by {writer} then enabled or started ({how})"
             ),
             evidence: vec![write, Evidence::of(ev)],
+            reasons,
+            package,
         }
     }
 }

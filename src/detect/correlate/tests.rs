@@ -5,6 +5,15 @@ use super::*;
 use crate::model::event::FileOp;
 use crate::testkit::{chain, connect, exec, file, file_with, process, stdio};
 
+impl Correlator {
+    /// `observe` outside any package operation the test did not start.
+    fn observe_in(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+        let mut ctx = Context::default();
+        ctx.observe(ev);
+        self.observe(ev, &mut ctx, out);
+    }
+}
+
 fn correlator() -> Correlator {
     Correlator::new(&config::Detections::default()).unwrap()
 }
@@ -12,7 +21,7 @@ fn correlator() -> Correlator {
 fn ids(c: &mut Correlator, events: &[Event]) -> Vec<String> {
     let mut out = Vec::new();
     for ev in events {
-        c.observe(ev, &mut out);
+        c.observe_in(ev, &mut out);
     }
     out.iter().map(|f| f.rule.id.clone()).collect()
 }
@@ -53,7 +62,7 @@ fn webshell_alerts_once_under_a_web_server_with_the_server_as_evidence() {
     let sh = process(500, "/bin/sh", &["sh", "-c", "id"], Some(php.clone()));
     let id = process(501, "/usr/bin/id", &["id"], Some(sh.clone()));
     let mut out = Vec::new();
-    c.observe(&exec(10, &sh), &mut out);
+    c.observe_in(&exec(10, &sh), &mut out);
     assert_eq!(out.len(), 1);
     let f = &out[0];
     assert_eq!(f.rule.id, "rg-webshell-exec");
@@ -69,7 +78,7 @@ fn webshell_alerts_once_under_a_web_server_with_the_server_as_evidence() {
     assert_eq!(f.evidence[1].command_line.as_deref(), Some("sh -c id"));
     // The id below the sh: already covered by the sh's alert.
     out.clear();
-    c.observe(&exec(11, &id), &mut out);
+    c.observe_in(&exec(11, &id), &mut out);
     assert!(out.is_empty());
     // A recon tool right under the server alerts on its own.
     let whoami = process(502, "/usr/bin/whoami", &["whoami"], Some(php));
@@ -116,8 +125,8 @@ fn systemd_unit_written_then_enabled() {
         Some(root.clone()),
     );
     let mut out = Vec::new();
-    c.observe(&write, &mut out);
-    c.observe(&exec(MIN, &ctl), &mut out);
+    c.observe_in(&write, &mut out);
+    c.observe_in(&exec(MIN, &ctl), &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].rule.id, "rg-persist-systemd-enable");
     assert_eq!(out[0].rule.severity, Severity::Critical);
@@ -249,7 +258,7 @@ fn dropped_file_executed_scored_by_source_and_place() {
     for (events, severity, evidence) in cases {
         let mut out = Vec::new();
         for ev in &events {
-            c.observe(ev, &mut out);
+            c.observe_in(ev, &mut out);
         }
         assert_eq!(out.len(), 1, "{events:#?}");
         assert_eq!(out[0].rule.id, "rg-drop-exec");
@@ -264,7 +273,7 @@ fn dropped_file_executed_scored_by_source_and_place() {
         chmod_x(1, &shell, "/tmp/x"),
         run(2, "/tmp/x", 900),
     ] {
-        c.observe(&ev, &mut out);
+        c.observe_in(&ev, &mut out);
     }
     assert_eq!(
         out[0].message,
@@ -307,6 +316,39 @@ fn drop_exec_near_misses() {
     assert!(ids(&mut c, &events).is_empty());
 }
 
+/// A file written in one mount namespace and a file of the same path run
+/// in another (a runtime unpacking an image, then the container running
+/// its own copy) are different files; in the same namespace, a drop.
+#[test]
+fn drop_exec_stays_in_its_mount_namespace() {
+    let mut c = correlator();
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let unpacker = process(810, "/usr/bin/podman", &["podman"], Some(shell.clone()));
+    let in_ns = |p: &Arc<crate::model::proctable::Process>, mnt| {
+        let mut q = (**p).clone();
+        q.ns = Some(crate::model::event::Namespaces {
+            mnt,
+            ..crate::testkit::NS
+        });
+        Arc::new(q)
+    };
+    let container = in_ns(&process(910, "/bin/busybox", &["sleep"], None), 4026532999);
+    let events = [
+        file(1, &unpacker, FileOp::Open, "/bin/busybox"),
+        exec(2, &container),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+    let host_run = in_ns(
+        &process(911, "/bin/busybox", &["sh"], None),
+        crate::testkit::NS.mnt,
+    );
+    let events = [
+        file(3, &unpacker, FileOp::Open, "/bin/busybox"),
+        exec(4, &host_run),
+    ];
+    assert_eq!(ids(&mut c, &events), ["rg-drop-exec"]);
+}
+
 #[test]
 fn fileless_exec_and_its_allowlist() {
     let mut c = correlator();
@@ -317,7 +359,7 @@ fn fileless_exec_and_its_allowlist() {
     p.image = Arc::new(image);
     let ev = exec(0, &Arc::new(p.clone()));
     let mut out = Vec::new();
-    c.observe(&ev, &mut out);
+    c.observe_in(&ev, &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].rule.id, "rg-fileless-exec");
     assert_eq!(
@@ -405,7 +447,7 @@ fn reverse_shell_once_per_connection_with_the_socket_as_evidence() {
         stdio(1, &bash, "execve", 0b111, 9001, "203.0.113.7:4444"),
         stdio(2, &sub, "execve", 0b101, 9001, "203.0.113.7:4444"),
     ] {
-        c.observe(&ev, &mut out);
+        c.observe_in(&ev, &mut out);
     }
     assert_eq!(out.len(), 1, "{out:#?}");
     let f = &out[0];
@@ -429,7 +471,7 @@ fn reverse_shell_once_per_connection_with_the_socket_as_evidence() {
     );
     // Another connection is another alert.
     out.clear();
-    c.observe(
+    c.observe_in(
         &stdio(3, &sub, "execve", 0b011, 9002, "203.0.113.7:4444"),
         &mut out,
     );
@@ -451,7 +493,7 @@ fn reverse_shell_near_misses_and_command_lines() {
         None,
     );
     let mut out = Vec::new();
-    c.observe(&exec(1, &sh), &mut out);
+    c.observe_in(&exec(1, &sh), &mut out);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].rule.severity, Severity::Medium);
     assert_eq!(

@@ -57,6 +57,13 @@ impl WebShell {
                         a.pid,
                         p.image.args.join(" ")
                     ),
+                    reasons: vec![format!(
+                        "{} is on detections.web_shell_commands and {name} (pid {}) above it \
+                         on detections.web_servers",
+                        name_of(p),
+                        a.pid
+                    )],
+                    package: None,
                 });
                 return;
             }

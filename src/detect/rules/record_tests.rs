@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
@@ -28,6 +29,14 @@ const NOT_MATCHED: &[(&str, &str)] = &[
     ("agent.type", "the same in every record"),
     ("agent.version", "the same in every record"),
     ("host.hostname", "the same in every record"),
+    (
+        "orchestrator.type",
+        "`kubernetes` whenever a pod uid is written",
+    ),
+    (
+        "orchestrator.resource.type",
+        "`pod` whenever a pod uid is written",
+    ),
     ("process.thread.id", "which thread is incidental"),
     ("process.start", "time"),
     ("process.end", "time"),
@@ -190,6 +199,24 @@ fn events() -> Vec<Event> {
             }),
         )
     });
+    // The same events from a container in a pod, and from a unit.
+    let mut pod = (*testkit::in_container(p, "web-1", "localhost/busy:1")).clone();
+    let mut cg = (**pod.cgroup.as_ref().unwrap()).clone();
+    cg.container.as_mut().unwrap().pod_uid = Some("0b6a5d2e-9c1f-4a8b-b3d4-1e2f3a4b5c6d".into());
+    pod.cgroup = Some(Arc::new(cg));
+    let pod = Arc::new(pod);
+    let unit = testkit::in_unit(p, "cron.service");
+    let known: Vec<Event> = events
+        .iter()
+        .filter(|e| e.process.is_some())
+        .cloned()
+        .collect();
+    for who in [pod, unit] {
+        events.extend(known.iter().map(|e| Event {
+            process: Some(who.clone()),
+            ..e.clone()
+        }));
+    }
     events
 }
 

@@ -38,6 +38,8 @@ pub(super) fn process(
             session_id: None,
         }),
         cgroup_id: Some(7),
+        cgroup: None,
+        ns: None,
         parent,
         origin: Origin::Exec,
         chain_len,
@@ -67,6 +69,7 @@ fn shell_exec() -> Event {
             parent_start_ns: 0,
             creds: sh.creds.unwrap(),
             cgroup_id: 7,
+            ns: crate::testkit::NS,
             argc: 3,
         }),
         process: Some(sh),
@@ -366,6 +369,74 @@ fn operators_and_combinators() {
         let s = set(events, &conds);
         assert_eq!(hits(&s, ev), want, "events = {events}\n{conds}");
     }
+}
+
+/// The container and unit fields, and the "in a container" test.
+#[test]
+fn container_and_unit_fields() {
+    let host = shell_exec();
+    let sh = host.process.clone().unwrap();
+    let web = Event {
+        process: Some(crate::testkit::in_container(
+            &sh,
+            "web-1",
+            "localhost/busy:1",
+        )),
+        ..host.clone()
+    };
+    let unit = Event {
+        process: Some(crate::testkit::in_unit(&sh, "php-fpm.service")),
+        ..host.clone()
+    };
+    let cond = |c: &str| format!("[[rules.all]]\n{c}\n");
+    let cases = [
+        (
+            "field = \"container.id\"\nexists = true",
+            [false, true, false],
+        ),
+        (
+            "field = \"container.id\"\nexists = false",
+            [true, false, true],
+        ),
+        (
+            &*format!(
+                "field = \"container.id\"\nequals = \"{}\"",
+                crate::testkit::CONTAINER_ID
+            ),
+            [false, true, false],
+        ),
+        (
+            "field = \"container.name\"\nprefix = \"web-\"",
+            [false, true, false],
+        ),
+        (
+            "field = \"container.image.name\"\nglob = \"localhost/*\"",
+            [false, true, false],
+        ),
+        (
+            "field = \"container.runtime\"\nequals = \"podman\"",
+            [false, true, false],
+        ),
+        (
+            "field = \"rand_guard.systemd.unit\"\nsuffix = \".service\"",
+            [false, false, true],
+        ),
+        (
+            "field = \"rand_guard.process.cgroup_path\"\nprefix = \"/system.slice/\"",
+            [false, false, true],
+        ),
+    ];
+    for (c, want) in cases {
+        let s = set("[\"exec\"]", &cond(c));
+        let got = [&host, &web, &unit].map(|ev| hits(&s, ev));
+        assert_eq!(got, want, "{c}");
+    }
+    // Strings only: a number test on a container field is refused.
+    let e = error_of(
+        "[[rules]]\nid = \"t\"\nname = \"T\"\nseverity = \"low\"\nevents = [\"exec\"]\n\
+         [[rules.all]]\nfield = \"container.name\"\ngt = 3\n",
+    );
+    assert!(e.to_string().contains("container.name"), "{e}");
 }
 
 /// A user rule can tell watched reads from writes, and name the file.

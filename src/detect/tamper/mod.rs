@@ -10,8 +10,10 @@
 //! - `rg-agent-signal`: a signal sent to the agent by another process (seen
 //!   in the kernel at `signal_generate`). SIGHUP (the reload request) and
 //!   the signals that by default continue or are ignored (SIGCONT,
-//!   SIGCHLD, SIGURG, SIGWINCH) are recorded but do not alert; SIGTERM and
-//!   SIGINT (a stop) are medium;
+//!   SIGCHLD, SIGURG, SIGWINCH) are recorded but do not alert, and so is
+//!   any signal from PID 1 (the service manager stopping the agent:
+//!   `systemctl stop`, a shutdown; only root can act as PID 1); SIGTERM
+//!   and SIGINT (a stop) from anyone else are medium;
 //!   anything else (SIGKILL, SIGSTOP, SIGQUIT, SIGUSR1, ... which end or
 //!   freeze the agent without it flushing) is high.
 //!
@@ -153,7 +155,8 @@ impl Tamper {
                     "Signal sent to the agent",
                     "Another process sent the agent a signal that stops it (SIGTERM, SIGINT: \
                      medium) or kills, freezes or ends it without a flush (SIGKILL, SIGSTOP, \
-                     SIGQUIT, ...: high). SIGHUP, the reload request, does not alert.",
+                     SIGQUIT, ...: high). SIGHUP, the reload request, does not alert, nor \
+                     does a signal from the service manager (PID 1).",
                     Severity::High,
                 )
             }),
@@ -192,8 +195,9 @@ impl Tamper {
         })
     }
 
-    /// The alert `ev` raises, if any: (rule, severity, message).
-    pub fn hit(&self, ev: &Event) -> Option<(Arc<RuleMeta>, Severity, String)> {
+    /// The alert `ev` raises, if any: (rule, severity, message, the facts
+    /// that set the severity).
+    pub fn hit(&self, ev: &Event) -> Option<(Arc<RuleMeta>, Severity, String, Vec<String>)> {
         // Only on a hit: this runs for every event on the detector thread.
         let by = || match ev.process.as_deref().map(|p| p.image.executable.as_str()) {
             Some(exe) if !exe.is_empty() => format!("{exe}, pid {}", ev.pid),
@@ -228,6 +232,10 @@ impl Tamper {
                         f.op.action(),
                         by()
                     ),
+                    vec![format!(
+                        "the agent's {} was {verb} by another process: high whoever did it",
+                        p.what
+                    )],
                 ))
             }
             Body::Signal(s) => {
@@ -236,12 +244,28 @@ impl Tamper {
                     return None;
                 }
                 let name = s.name();
-                let severity = match name.as_str() {
+                let (severity, why) = match name.as_str() {
                     // Reload; and what by default continues or is ignored.
                     "SIGHUP" | "SIGCONT" | "SIGCHLD" | "SIGURG" | "SIGWINCH" => return None,
-                    "SIGTERM" | "SIGINT" => Severity::Medium,
-                    _ => Severity::High,
+                    "SIGTERM" | "SIGINT" => (
+                        Severity::Medium,
+                        "a stop the agent handles: it drains and writes this alert first",
+                    ),
+                    _ => (
+                        Severity::High,
+                        "it ends or freezes the agent without a flush",
+                    ),
                 };
+                if ev.pid == 1 {
+                    // The service manager stopping the agent (`systemctl
+                    // stop`, a shutdown): the signal event is written, and
+                    // the stop is logged, not alerted.
+                    eprintln!(
+                        "rand-guard: {name} from the service manager (PID 1): recorded, \
+                         not alerted"
+                    );
+                    return None;
+                }
                 Some((
                     rule.clone(),
                     severity,
@@ -250,6 +274,10 @@ impl Tamper {
                         s.target_pid,
                         by()
                     ),
+                    vec![
+                        format!("{name}: {why}"),
+                        format!("sent by pid {}, not by the service manager (PID 1)", ev.pid),
+                    ],
                 ))
             }
             _ => None,

@@ -17,7 +17,7 @@ fn tamper() -> Tamper {
 }
 
 fn message(t: &Tamper, ev: &Event) -> Option<(Severity, String)> {
-    t.hit(ev).map(|(_, s, m)| (s, m))
+    t.hit(ev).map(|(_, s, m, _)| (s, m))
 }
 
 fn signal(p: &Arc<crate::model::proctable::Process>, target: u32, sig: i32) -> Event {

@@ -119,6 +119,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
             parent_start_ns: ctx.parent_start_ns,
             creds: subject.and_then(|p| p.creds).unwrap_or_default(),
             cgroup_id: subject.and_then(|p| p.cgroup_id).unwrap_or(0),
+            ns: subject.and_then(|p| p.ns).unwrap_or_default(),
             // argc is not written; args is argv as far as it was read.
             argc: subject.map_or(0, |p| p.image.args.len() as u32),
         }),

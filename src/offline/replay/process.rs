@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::ReplayError;
 use super::json::*;
 use crate::config::ANCESTRY_DEPTH_MAX;
-use crate::model::event::{Creds, Image, Truncation};
+use crate::model::container::{Cgroup, Container, Runtime};
+use crate::model::event::{Creds, Image, Namespaces, Truncation};
 use crate::model::proctable::{Origin, Process};
 
 /// The process context of a record.
@@ -63,9 +64,9 @@ pub(super) fn context(
                     "real_group",
                 ],
             ),
-            (root, &["user"]),
+            (root, &["user", "container", "orchestrator"]),
             (&parent, &["executable", "args", "name", "start"]),
-            (rg, &["ancestry"]),
+            (rg, &["ancestry", "systemd"]),
         ];
         for (o, keys) in only_known {
             if let Some(k) = keys.iter().find(|k| o.has(k)) {
@@ -160,6 +161,16 @@ pub(super) fn context(
         image: Arc::new(image),
         creds,
         cgroup_id: rgp.get("cgroup_id", unsigned::<u64>)?,
+        cgroup: cgroup(root, rg, &rgp)?.map(Arc::new),
+        ns: match rgp.obj("namespaces")? {
+            Some(n) => Some(Namespaces {
+                pid: n.need("pid", unsigned::<u32>)?,
+                mnt: n.need("mnt", unsigned::<u32>)?,
+                net: n.need("net", unsigned::<u32>)?,
+                uts: n.need("uts", unsigned::<u32>)?,
+            }),
+            None => None,
+        },
         parent: up,
         origin,
         chain_len: len,
@@ -181,6 +192,8 @@ fn linked(pid: u32, image: Image, start: u64) -> Process {
         image: Arc::new(image),
         creds: None,
         cgroup_id: None,
+        cgroup: None,
+        ns: None,
         parent: None,
         // Not written for parents; nothing reads it from them.
         origin: Origin::Exec,
@@ -273,4 +286,57 @@ fn creds(process: &Obj<'_>, rgp: &Obj<'_>) -> Result<Option<Creds>, ReplayError>
             ))
         }
     }
+}
+
+/// `container`, `orchestrator`, `rand_guard.systemd` and
+/// `rand_guard.process.cgroup_path` → the process's [`Cgroup`]; None when
+/// the record names none of them.
+fn cgroup(root: &Obj<'_>, rg: &Obj<'_>, rgp: &Obj<'_>) -> Result<Option<Cgroup>, ReplayError> {
+    let container = match root.obj("container")? {
+        None => None,
+        Some(c) => {
+            let runtime = c.need("runtime", |v| {
+                let s = string(v)?;
+                Runtime::parse(s).ok_or_else(|| {
+                    format!("unknown runtime `{s}`; known: docker, containerd, cri-o, podman")
+                })
+            })?;
+            let image_name = match c.obj("image")? {
+                Some(i) => i.get("name", owned)?,
+                None => None,
+            };
+            let pod_uid = match root.obj("orchestrator")? {
+                Some(o) => o.need_obj("resource")?.get("id", owned)?,
+                None => None,
+            };
+            Some(Container {
+                id: c.need("id", owned)?,
+                runtime,
+                name: c.get("name", owned)?,
+                image_name,
+                pod_uid,
+                // Not written: the drift detection reads it live only.
+                upper_dir: None,
+            })
+        }
+    };
+    if container.is_none() && root.has("orchestrator") {
+        return Err(root.err(
+            "orchestrator",
+            "given without `container`: the agent writes it only for a container in a pod",
+        ));
+    }
+    let systemd_unit = match rg.obj("systemd")? {
+        Some(u) => Some(u.need("unit", owned)?),
+        None => None,
+    };
+    let path = rgp.get("cgroup_path", owned)?;
+    if container.is_none() && systemd_unit.is_none() && path.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Cgroup {
+        path: path.unwrap_or_else(|| "/".into()),
+        container,
+        systemd_unit,
+    }))
 }

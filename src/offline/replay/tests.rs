@@ -254,6 +254,7 @@ mod live {
                 parent_start_ns: boot(pstart_ms),
                 creds,
                 cgroup_id: 77,
+                ns: crate::testkit::NS,
                 argc: args.len() as u32,
             }),
         )
@@ -377,6 +378,13 @@ mod live {
             .into_iter()
             .map(|mut ev| {
                 enricher.enrich(&mut ev);
+                // curl runs in a container and nginx in a unit (the
+                // resolver needs a real cgroup tree; its output is this).
+                ev.process = ev.process.map(|p| match p.pid {
+                    12 => crate::testkit::in_container(&p, "web-1", "localhost/busy:1"),
+                    10 => crate::testkit::in_unit(&p, "nginx.service"),
+                    _ => p,
+                });
                 ev
             })
             .collect()

@@ -250,6 +250,8 @@ fn alert(seq: u64, severity: Severity) -> Record {
         id: format!("id-{seq}"),
         suppressed: 0,
         evidence: Vec::new(),
+        reasons: Vec::new(),
+        package: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! an [`Event`] as the record writer (src/record) writes it.
 
 use super::{ALL, DNS_TYPES, FILE, Field, Getter, Kind, NETWORK, SIGNALS, Value};
+use crate::model::container::{Cgroup, Container};
 use crate::model::event::{Body, Event, FileBody, FileOp, NetBody, NetOp, SignalBody};
 use crate::model::proctable::Process;
 
@@ -48,6 +49,21 @@ fn ppid(ev: &Event) -> Option<u32> {
 pub(super) fn parent(ev: &Event) -> Option<&Process> {
     let want = ppid(ev)?;
     proc(ev)?.parent.as_deref().filter(|pp| pp.pid == want)
+}
+
+fn cgroup(ev: &Event) -> Option<&Cgroup> {
+    proc(ev)?.cgroup.as_deref()
+}
+
+fn container(ev: &Event) -> Option<&Container> {
+    cgroup(ev)?.container.as_ref()
+}
+
+/// An optional string of the container, as the record writes it.
+fn container_str(ev: &Event, f: fn(&Container) -> Option<&String>) -> Value<'_> {
+    container(ev)
+        .and_then(f)
+        .map_or(Value::Missing, |s| Value::Str(s))
 }
 
 fn creds(ev: &Event) -> Option<crate::model::event::Creds> {
@@ -318,6 +334,82 @@ pub static FIELDS: &[Field] = &[
         kind: Kind::Int,
         actions: ALL,
         get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.cgroup_id))),
+    },
+    Field {
+        name: "rand_guard.process.cgroup_path",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| {
+            cgroup(ev)
+                .filter(|cg| cg.path != "/")
+                .map_or(Value::Missing, |cg| Value::Str(&cg.path))
+        }),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.pid",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.pid))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.mnt",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.mnt))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.net",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.net))),
+    },
+    Field {
+        name: "rand_guard.process.namespaces.uts",
+        kind: Kind::Int,
+        actions: ALL,
+        get: Getter::Event(|ev| int!(proc(ev).and_then(|p| p.ns).map(|n| n.uts))),
+    },
+    Field {
+        name: "container.id",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| container(ev).map_or(Value::Missing, |c| Value::Str(&c.id))),
+    },
+    Field {
+        name: "container.runtime",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| {
+            container(ev).map_or(Value::Missing, |c| Value::Str(c.runtime.as_str()))
+        }),
+    },
+    Field {
+        name: "container.name",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| container_str(ev, |c| c.name.as_ref())),
+    },
+    Field {
+        name: "container.image.name",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| container_str(ev, |c| c.image_name.as_ref())),
+    },
+    Field {
+        name: "orchestrator.resource.id",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| container_str(ev, |c| c.pod_uid.as_ref())),
+    },
+    Field {
+        name: "rand_guard.systemd.unit",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| {
+            cgroup(ev)
+                .and_then(|cg| cg.systemd_unit.as_deref())
+                .map_or(Value::Missing, Value::Str)
+        }),
     },
     Field {
         name: "rand_guard.process.login_uid",

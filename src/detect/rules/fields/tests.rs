@@ -50,6 +50,8 @@ fn process_name_falls_back_like_the_output() {
                 image: Arc::new(image),
                 creds: None,
                 cgroup_id: None,
+                cgroup: None,
+                ns: None,
                 parent: None,
                 origin: Origin::Fork,
                 chain_len: 0,

@@ -1,0 +1,126 @@
+//! podman for the container tests: a containers.conf that works on this
+//! kind of host (runc: crun refuses hybrid cgroups; ulimits inside the
+//! host's hard limits), a busybox image built locally (no registry), and
+//! containers and images removed when the guard drops.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CONF: &str = "[containers]\n\
+default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+[engine]\nruntime = \"runc\"\n";
+
+/// Applets the busybox image links.
+const APPLETS: [&str; 10] = [
+    "sh", "true", "cat", "sleep", "chmod", "cp", "echo", "ls", "mkdir", "rm",
+];
+
+pub struct Podman {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    containers: Vec<String>,
+    images: Vec<String>,
+}
+
+impl Podman {
+    /// None (with a loud skip notice) when podman, runc or a static
+    /// busybox is missing.
+    pub fn new(test: &str) -> Option<Podman> {
+        let missing: Vec<&str> = ["/usr/bin/podman", "/usr/sbin/runc", "/bin/busybox"]
+            .into_iter()
+            .filter(|p| !Path::new(p).exists())
+            .collect();
+        if !missing.is_empty() {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: needs podman, runc and busybox-static \
+                 (scripts/deps/debian-packages [ci]); missing {missing:?}"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("containers.conf");
+        fs::write(&conf, CONF).unwrap();
+        Some(Podman {
+            dir,
+            conf,
+            containers: Vec::new(),
+            images: Vec::new(),
+        })
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", &self.conf);
+        c
+    }
+
+    /// Run podman; panics with its stderr when it fails.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out: Output = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Import a busybox rootfs (with an empty /etc/cron.d) as `name`.
+    pub fn busybox_image(&mut self, name: &str) -> String {
+        let root = self
+            .dir
+            .path()
+            .join(format!("rootfs-{}", self.images.len()));
+        for d in ["bin", "etc/cron.d", "tmp"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+        for a in APPLETS {
+            symlink("busybox", root.join("bin").join(a)).unwrap();
+        }
+        let tar = self.dir.path().join("rootfs.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.run(&["import", tar.to_str().unwrap(), name]);
+        self.images.push(name.to_string());
+        name.to_string()
+    }
+
+    /// Start `cmd` in a new detached container `name` of `image`; its id.
+    pub fn start(&mut self, name: &str, image: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "-d", "--name", name, image];
+        args.extend_from_slice(cmd);
+        let id = self.run(&args);
+        self.containers.push(name.to_string());
+        id
+    }
+
+    /// The pid (on the host) of the container's first process.
+    pub fn pid(&self, name: &str) -> u32 {
+        self.run(&["inspect", "-f", "{{.State.Pid}}", name])
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = self.cmd().args(["rm", "-f", "-t", "0", c]).output();
+        }
+        for i in &self.images {
+            let _ = self.cmd().args(["rmi", "-f", i]).output();
+        }
+    }
+}
