@@ -193,10 +193,11 @@ fn missing_bpf_capabilities_are_named_and_the_agent_exits() {
         )
     );
 
-    // The unit's set without CAP_PERFMON: that one is named.
+    // The unit's set without CAP_PERFMON (and without CAP_SYS_ADMIN, which
+    // stands in for it): CAP_PERFMON is named.
     let unit: Vec<u32> = unit_capabilities()
         .into_iter()
-        .filter(|c| *c != CAP_PERFMON)
+        .filter(|c| *c != CAP_PERFMON && *c != CAP_SYS_ADMIN)
         .collect();
     let (code, err) = spawn_with_capabilities(&unit, &cfg, &out).wait_exit();
     assert_eq!(code, Some(1), "{err}");
@@ -215,11 +216,19 @@ fn the_units_capabilities_are_enough_and_the_output_is_private() {
     if !privileged("the_units_capabilities_are_enough_and_the_output_is_private") {
         return;
     }
-    let unit = unit_capabilities();
-    assert!(
-        !unit.contains(&CAP_SYS_ADMIN),
-        "the unit keeps CAP_SYS_ADMIN: {unit:?}"
-    );
+    // The unit keeps CAP_SYS_ADMIN for kernels with perf_event_paranoid
+    // above 2 (Debian's: attaching a tracepoint needs it there, as
+    // `cargo xtask systemd-test` shows). Where it is 2 or less the agent
+    // must not need it: run without it then.
+    let paranoid: i32 = fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let unit: Vec<u32> = unit_capabilities()
+        .into_iter()
+        .filter(|c| paranoid > 2 || *c != CAP_SYS_ADMIN)
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     fs::write(&cfg, "[kernel]\nring_buffer_bytes = 1048576\n").unwrap();
