@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod detections;
 mod file;
+mod forward;
 mod metrics;
 mod network;
 mod pipeline;
@@ -30,6 +31,7 @@ pub use file::{
     DEFAULT_WATCH_READS, File, MAX_PREFIXES, MAX_WATCH_READS, PATH_BYTES, PREFIX_BYTES, check_path,
     check_prefix,
 };
+pub use forward::{DEFAULT_SYSLOG_SOCKET, Facility, Forward, Syslog, Transport};
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
@@ -55,6 +57,7 @@ pub struct Config {
     pub exclusions: Vec<Exclusion>,
     pub health: HealthConfig,
     pub metrics: Metrics,
+    pub forward: Forward,
 }
 
 /// A configuration error: the file, the dotted key when there is one, the
@@ -168,6 +171,7 @@ impl Config {
         self.detections.validate(known)?;
         self.network.validate()?;
         self.metrics.validate()?;
+        self.forward.validate()?;
         for (key, wanted, collected) in [
             ("events.file", self.events.file, self.file.enabled),
             ("events.network", self.events.network, self.network.enabled),

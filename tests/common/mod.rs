@@ -501,3 +501,4 @@ impl FifoAgent {
         (records, stderr)
     }
 }
+pub mod rsyslog;
