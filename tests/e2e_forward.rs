@@ -25,7 +25,10 @@ fn forwardable(local: &[Value]) -> Vec<&Value> {
 
 /// The RFC 5424 severity rsyslog should show for a record.
 fn severity(r: &Value) -> &'static str {
-    match (r["record_type"].as_str(), get(r, "rand_guard.alert.severity").as_str()) {
+    match (
+        r["record_type"].as_str(),
+        get(r, "rand_guard.alert.severity").as_str(),
+    ) {
         (Some("alert"), Some("critical")) => "crit",
         (Some("alert"), Some("high")) => "err",
         (Some("alert"), Some("medium")) => "warning",
@@ -285,12 +288,7 @@ fn collector_restart_in_a_burst_loses_only_what_is_counted() {
         get(h, "forward_resent_total"),
         get(h, "forward_errors_total"),
     );
-    assert!(
-        get(h, "forward_errors_total")
-            .as_u64()
-            .unwrap()
-            >= 1
-    );
+    assert!(get(h, "forward_errors_total").as_u64().unwrap() >= 1);
     assert_eq!(drops(h), lost, "{h}\n{}", rs.diagnostics());
 }
 

@@ -115,7 +115,11 @@ fn the_agent_configurations_parse() {
         .into_iter()
         .filter(|b| b.contains("[forward.syslog]"))
         .collect();
-    assert_eq!(tomls.len(), 2, "[forward.syslog] examples in docs/shipping.md");
+    assert_eq!(
+        tomls.len(),
+        2,
+        "[forward.syslog] examples in docs/shipping.md"
+    );
     let dir = tempfile::tempdir().unwrap();
     for (i, t) in tomls.iter().enumerate() {
         let path = dir.path().join(format!("c{i}.toml"));
@@ -148,14 +152,22 @@ fn the_forwarding_drop_in_verifies_and_the_unit_stays_network_free() {
         .expect("the drop-in of docs/shipping.md");
     assert!(drop_in.contains("RestrictAddressFamilies=AF_INET AF_INET6\n"));
     assert!(drop_in.contains("IPAddressDeny=any\n"));
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED the drop-in check: systemd-analyze not installed");
         return;
     }
     let verify = |extra: &str| {
         let dir = tempfile::tempdir().unwrap();
         let unit = dir.path().join("rand-guard.service");
-        fs::write(&unit, UNIT.replace("/usr/local/bin/rand-guard", common::AGENT)).unwrap();
+        fs::write(
+            &unit,
+            UNIT.replace("/usr/local/bin/rand-guard", common::AGENT),
+        )
+        .unwrap();
         let d = dir.path().join("rand-guard.service.d");
         fs::create_dir(&d).unwrap();
         fs::write(d.join("forward.conf"), format!("{drop_in}{extra}")).unwrap();
