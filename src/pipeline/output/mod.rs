@@ -445,7 +445,7 @@ impl Writer {
         // Written records first, so the counters include them.
         self.write_out();
         let h = Health::now(started, self.stats.snapshot(), last);
-        self.push(&Record::Health(h));
+        self.push(&Record::Health(Box::new(h)));
         self.write_out();
     }
 
