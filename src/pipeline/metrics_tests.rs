@@ -432,5 +432,8 @@ fn every_family_is_listed_bpf_program_ones_included() {
     .collect();
     assert_eq!(names, expected);
     // Without program statistics the two bpf_program_* families are absent.
-    assert_eq!(family_names(&render(&known())), expected[..expected.len() - 2].to_vec());
+    assert_eq!(
+        family_names(&render(&known())),
+        expected[..expected.len() - 2].to_vec()
+    );
 }

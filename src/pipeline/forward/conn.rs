@@ -290,6 +290,29 @@ impl Conn {
         tcp_bytes_acked(sock).map(|a| a.saturating_sub(base))
     }
 
+    /// Drop a connection that failed: reset it, so that bytes still in
+    /// its send queue are discarded rather than delivered after the
+    /// records they carry are sent again on the next connection.
+    pub fn abort(self) {
+        if let Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } = &self {
+            let linger = nix::libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: a valid socket and a `linger` of the size passed;
+            // failing leaves the ordinary close below.
+            unsafe {
+                nix::libc::setsockopt(
+                    sock.as_raw_fd(),
+                    nix::libc::SOL_SOCKET,
+                    nix::libc::SO_LINGER,
+                    (&linger as *const nix::libc::linger).cast(),
+                    std::mem::size_of::<nix::libc::linger>() as nix::libc::socklen_t,
+                );
+            }
+        }
+    }
+
     /// End the connection (the collector sees a close, not a reset, when
     /// it has read everything).
     pub fn close(self) {

@@ -44,11 +44,14 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Empty, allocating nothing yet: while the collector is down and
+    /// records come one at a time, the queue holds many one-record
+    /// batches, each only as large as its record.
     fn new() -> Batch {
         Batch {
             time_ns: 0,
-            json: Vec::with_capacity(64 << 10),
-            msgs: Vec::with_capacity(256),
+            json: Vec::new(),
+            msgs: Vec::new(),
         }
     }
 

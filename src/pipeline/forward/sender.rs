@@ -298,7 +298,7 @@ impl Shipper {
             }
         }
         if let Some(c) = self.conn.take() {
-            c.close();
+            c.abort();
         }
         self.stats.set_forward_connected(false);
         self.failed(&e);
