@@ -154,8 +154,10 @@ impl Config {
                 inner.message().to_string(),
             )
         })?;
-        cfg.validate(known)
-            .map_err(|(key, reason)| err(Some(key.to_string()), None, reason))?;
+        cfg.validate(known).map_err(|(key, reason)| ConfigError {
+            line: line_of_key(text, key),
+            ..err(Some(key.to_string()), None, reason)
+        })?;
         Ok(cfg)
     }
 
@@ -207,6 +209,27 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
+}
+
+/// The 1-based line where the dotted `key` is set in `text`, for the
+/// errors of the range checks, which see values rather than the text.
+/// None when the key is not written in the text (a default) or runs
+/// through an array.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(line_of(text, k.span().start));
+        }
+        match v.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Every entry of `list` (the value of `key`) is a glob that compiles.

@@ -441,3 +441,22 @@ fn forwarding_is_off_by_default_and_read() {
     // The effective configuration shows it, and reads back the same.
     assert_eq!(parse(&c.to_toml()).unwrap(), c);
 }
+
+#[test]
+fn range_errors_name_the_line_of_their_key() {
+    let e = parse("[health]\ninterval_seconds = 5\n\n[forward.syslog]\ntransport = \"tcp\"\naddress = \"nowhere\"\n")
+        .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("forward.syslog.address"));
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("config /x/config.toml line 6: key `forward.syslog.address`"),
+        "{e}"
+    );
+    // A key left to its default has no line.
+    let e = parse("[forward.syslog]\ntransport = \"tls\"\naddress = \"c:1\"\n").unwrap_err();
+    assert_eq!(
+        (e.key.as_deref(), e.line),
+        (Some("forward.syslog.tls_ca"), None)
+    );
+}
