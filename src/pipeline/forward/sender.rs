@@ -65,6 +65,8 @@ pub(super) struct Shipper {
     current: Option<(Batch, usize)>,
     delay: Duration,
     retry_at: Instant,
+    /// When the connection and its acknowledgements were last looked at.
+    checked: Instant,
     /// The failure stderr was told of, so it hears of the recovery.
     told: bool,
 }
@@ -92,6 +94,7 @@ impl Shipper {
             current: None,
             delay: Duration::ZERO,
             retry_at: Instant::now(),
+            checked: Instant::now(),
             told: false,
         }
     }
@@ -107,9 +110,19 @@ impl Shipper {
                 self.sleep_until_retry();
                 continue;
             }
-            if self.conn.as_mut().is_some_and(Conn::closed_by_peer) {
-                self.broken(io::ErrorKind::ConnectionReset.into());
-                continue;
+            // A poll and a getsockopt: not per batch when records stream,
+            // but every ACK_EVERY, when idle, or when much waits for
+            // acknowledgement. A break shows as a write error anyway;
+            // this finds a collector that closed while nothing was sent.
+            let due = self.checked.elapsed() >= ACK_EVERY
+                || self.frames.len() - self.frames_start >= COMPACT_AT;
+            if due {
+                self.checked = Instant::now();
+                if self.conn.as_mut().is_some_and(Conn::closed_by_peer) {
+                    self.broken(io::ErrorKind::ConnectionReset.into());
+                    continue;
+                }
+                self.acknowledged();
             }
             if let Some((batch, from)) = self.current.take() {
                 match self.ship(&batch, from) {
@@ -124,8 +137,8 @@ impl Shipper {
                 self.write_frames();
                 continue;
             }
-            self.acknowledged();
             if !open {
+                self.acknowledged();
                 if self.sent.is_empty() || self.clock.expired() {
                     break;
                 }
@@ -134,7 +147,10 @@ impl Shipper {
             }
             match rx.recv_timeout(ACK_EVERY) {
                 Ok(b) => self.current = Some((b, 0)),
-                Err(RecvTimeoutError::Timeout) => {}
+                // Idle: look at the connection on the next round.
+                Err(RecvTimeoutError::Timeout) => {
+                    self.checked = self.checked.checked_sub(ACK_EVERY).unwrap_or(self.checked)
+                }
                 Err(RecvTimeoutError::Disconnected) => open = false,
             }
         }
