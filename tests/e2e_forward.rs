@@ -99,6 +99,29 @@ fn config(marked: &Marked, forward: &str) -> String {
     )
 }
 
+/// Start an agent with `cfg`, make `n` marked chmods, wait until the
+/// collector has them all, stop the agent: every record arrived, none
+/// was dropped.
+fn all_arrive(rs: &Rsyslog, marked: &Marked, cfg: &str, n: u64) {
+    let agent = Agent::start(cfg);
+    marked.chmod(n as usize);
+    rs.wait_for("every marked chmod", Duration::from_secs(10), |got| {
+        marked.count(&got.iter().map(|g| g.json.clone()).collect::<Vec<_>>()) == n
+    });
+    let pid = agent.pid();
+    let (status, local, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let got = rs.received();
+    assert_eq!(missing(&local, &got, pid), 0, "{stderr}");
+    let last = final_health(&local);
+    assert_eq!(drops(last), 0, "{last}");
+    assert_eq!(
+        get(last, "forward_messages_total"),
+        got.len() as u64,
+        "{last}"
+    );
+}
+
 #[test]
 fn tcp_every_record_arrives_and_a_reverse_shell_within_a_second() {
     if !privileged("tcp_every_record_arrives_and_a_reverse_shell_within_a_second") {
@@ -175,17 +198,7 @@ fn unix_datagrams_to_rsyslogs_own_socket() {
             rs.socket().display()
         ),
     );
-    let agent = Agent::start(&cfg);
-    marked.chmod(200);
-    rs.wait_for("the 200 chmods", Duration::from_secs(10), |got| {
-        marked.count(&got.iter().map(|g| g.json.clone()).collect::<Vec<_>>()) == 200
-    });
-    let pid = agent.pid();
-    let (status, local, stderr) = agent.stop();
-    assert!(status.success(), "{stderr}");
-    let got = rs.received();
-    assert_eq!(missing(&local, &got, pid), 0);
-    assert_eq!(drops(final_health(&local)), 0);
+    all_arrive(&rs, &marked, &cfg, 200);
 }
 
 #[test]
@@ -310,17 +323,7 @@ fn tls_to_rsyslog_gtls_with_a_ca_made_here() {
             tls.ca.display()
         ),
     );
-    let agent = Agent::start(&cfg);
-    marked.chmod(100);
-    rs.wait_for("the 100 chmods", Duration::from_secs(10), |got| {
-        marked.count(&got.iter().map(|g| g.json.clone()).collect::<Vec<_>>()) == 100
-    });
-    let pid = agent.pid();
-    let (status, local, stderr) = agent.stop();
-    assert!(status.success(), "{stderr}");
-    let got = rs.received();
-    assert_eq!(missing(&local, &got, pid), 0);
-    assert_eq!(drops(final_health(&local)), 0);
+    all_arrive(&rs, &marked, &cfg, 100);
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub(super) struct Shipper {
     frames: Vec<u8>,
     frames_start: usize,
     sent: VecDeque<Sent>,
+    /// How many of `sent`, from the front, are written on the current
+    /// connection (messages are written in order): where writing resumes.
+    written: usize,
     /// Scratch: one datagram, or the bytes of one write.
     scratch: Vec<u8>,
     /// Message bytes written on the current connection.
@@ -89,6 +92,7 @@ impl Shipper {
             frames: Vec::with_capacity(COMPACT_AT),
             frames_start: 0,
             sent: VecDeque::new(),
+            written: 0,
             scratch: Vec::with_capacity(64 << 10),
             wire_sent: 0,
             current: None,
@@ -133,7 +137,7 @@ impl Shipper {
                 }
                 continue;
             }
-            if self.sent.iter().any(|s| s.wire_end.is_none()) {
+            if self.written < self.sent.len() {
                 self.write_frames();
                 continue;
             }
@@ -227,22 +231,24 @@ impl Shipper {
         };
         self.scratch.clear();
         let (mut new, mut again) = (0, 0);
-        let mut start = self.frames_start;
+        let mut start = match self.written {
+            0 => self.frames_start,
+            n => self.sent[n - 1].end,
+        };
         let mut result = Ok(());
-        for s in self.sent.iter_mut() {
-            if s.wire_end.is_none() {
-                if let Err(e) = conn.seal(&self.frames[start..s.end], &mut self.scratch) {
-                    result = Err(e);
-                    break;
-                }
-                s.wire_end = Some(self.wire_sent + self.scratch.len() as u64);
-                if std::mem::replace(&mut s.again, false) {
-                    again += 1;
-                } else {
-                    new += 1;
-                }
+        for s in self.sent.iter_mut().skip(self.written) {
+            if let Err(e) = conn.seal(&self.frames[start..s.end], &mut self.scratch) {
+                result = Err(e);
+                break;
+            }
+            s.wire_end = Some(self.wire_sent + self.scratch.len() as u64);
+            if std::mem::replace(&mut s.again, false) {
+                again += 1;
+            } else {
+                new += 1;
             }
             start = s.end;
+            self.written += 1;
         }
         self.stats.count_forwarded(new, again);
         self.stats.forward_dequeued(new);
@@ -265,6 +271,7 @@ impl Shipper {
             }
             self.frames_start = s.end;
             self.sent.pop_front();
+            self.written -= 1;
         }
         if self.sent.is_empty() {
             self.frames.clear();
@@ -313,6 +320,7 @@ impl Shipper {
                 s.again = true;
             }
         }
+        self.written = 0;
         if let Some(c) = self.conn.take() {
             c.abort();
         }
