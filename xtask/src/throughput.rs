@@ -878,6 +878,10 @@ mod tests {
         let o = Options::parse(&args(&["--ring-buffer-bytes", "67108864"])).unwrap();
         assert!(o.config().contains("ring_buffer_bytes = 67108864"));
         assert!(o.config().contains("interval_seconds = 1"));
+        assert!(!o.forward);
+        let o = Options::parse(&args(&["--forward", "--rates", "50k"])).unwrap();
+        assert!(o.forward);
+        assert_eq!(args_text(&o), "--seconds 10 --rates 50000 --forward");
     }
 
     #[test]
