@@ -1,7 +1,8 @@
 //! `throughput --forward`'s collector: an rsyslogd of its own (its own
 //! configuration, work directory and pid file under the run's directory;
 //! never the host's instance), listening on a free loopback TCP port and
-//! writing each message's MSG (the record's JSON) as one line.
+//! a Unix socket of its own (imuxsock, never /dev/log), writing each
+//! message's MSG (the record's JSON) as one line.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 pub struct Collector {
     child: Child,
     port: u16,
+    socket: PathBuf,
     received: PathBuf,
 }
 
@@ -31,11 +33,15 @@ impl Collector {
             format!(
                 "global(workDirectory=\"{}\" maxMessageSize=\"256k\" processInternalMessages=\"on\")\n\
                  module(load=\"imtcp\")\n\
+                 module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"collect\")\n\
+                 input(type=\"imuxsock\" Socket=\"{}\" UseSpecialParser=\"off\" ParseHostname=\"on\" \
+                 ruleset=\"collect\")\n\
                  template(name=\"msg\" type=\"string\" string=\"%msg%\\n\")\n\
                  ruleset(name=\"collect\") {{\n  action(type=\"omfile\" file=\"{}\" template=\"msg\")\n}}\n\
                  action(type=\"omfile\" file=\"{}\")\n",
                 work.display(),
+                dir.join("log.sock").display(),
                 received.display(),
                 dir.join("internal.log").display(),
             ),
@@ -55,6 +61,7 @@ impl Collector {
         let c = Collector {
             child,
             port,
+            socket: dir.join("log.sock"),
             received,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -69,12 +76,14 @@ impl Collector {
         Ok(c)
     }
 
-    /// `config` with forwarding to this collector.
-    pub fn agent_config(&self, config: &str) -> String {
-        format!(
-            "{config}[forward.syslog]\ntransport = \"tcp\"\naddress = \"127.0.0.1:{}\"\n",
-            self.port
-        )
+    /// `config` with forwarding to this collector over `transport`
+    /// (`tcp`: its loopback port; `unix`: its own socket).
+    pub fn agent_config(&self, config: &str, transport: &str) -> String {
+        let address = match transport {
+            "unix" => self.socket.display().to_string(),
+            _ => format!("127.0.0.1:{}", self.port),
+        };
+        format!("{config}[forward.syslog]\ntransport = \"{transport}\"\naddress = \"{address}\"\n")
     }
 
     /// Lines written so far.

@@ -39,8 +39,9 @@ pub struct Options {
     /// Workload threads, each with its share of the rate.
     pub threads: usize,
     pub op: FileOp,
-    /// Also run each step beside an agent forwarding to a loopback rsyslog.
-    pub forward: bool,
+    /// Also run each step beside an agent forwarding to a loopback rsyslog
+    /// over this transport (`tcp` or `unix`).
+    pub forward: Option<String>,
 }
 
 fn parse_rates(v: &str) -> Result<Vec<Option<f64>>, String> {
@@ -68,7 +69,7 @@ impl Options {
             dir: PathBuf::from("/root/rg-throughput"),
             threads: 1,
             op: FileOp::Write,
-            forward: false,
+            forward: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -90,7 +91,8 @@ impl Options {
                     )
                 }
                 "--keep-output" => o.keep_output = true,
-                "--forward" => o.forward = true,
+                "--forward" => o.forward = Some("tcp".into()),
+                "--forward-unix" => o.forward = Some("unix".into()),
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--threads" => {
                     o.threads = value()?
@@ -305,7 +307,7 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
     let duration = Duration::from_secs_f64(o.seconds);
     let tty = std::io::stderr().is_terminal();
     let n = o.rates.len();
-    let collector = if o.forward {
+    let collector = if o.forward.is_some() {
         Some(Collector::start(&out.join("collector"))?)
     } else {
         None
@@ -350,7 +352,7 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
                 let fwd = agent_leg(
                     bin,
                     o,
-                    &c.agent_config(&config),
+                    &c.agent_config(&config, o.forward.as_deref().unwrap_or("tcp")),
                     &scratch,
                     &fwd_out,
                     rate,
@@ -673,8 +675,10 @@ fn args_text(o: &Options) -> String {
     if let Some(b) = o.ring_buffer_bytes {
         s.push_str(&format!(" --ring-buffer-bytes {b}"));
     }
-    if o.forward {
-        s.push_str(" --forward");
+    match o.forward.as_deref() {
+        Some("unix") => s.push_str(" --forward-unix"),
+        Some(_) => s.push_str(" --forward"),
+        None => {}
     }
     s
 }
@@ -742,7 +746,8 @@ fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
 fn forward_md(steps: &[Step]) -> String {
     let mut s = String::from(
         "\n## Forwarding\n\nEach step once more right after the plain run, beside an agent \
-         forwarding every record over TCP to an rsyslogd on loopback (`[forward.syslog]`).\n\n\
+         forwarding every record to an rsyslogd of its own (`[forward.syslog]`: TCP on loopback \
+         with --forward, its Unix socket with --forward-unix).\n\n\
          | target | events out without / with forwarding | agent CPU per event without / with (ratio) | local drops without / with | forwarded | at the collector | forward drops |\n\
          |---|---|---|---|---|---|---|\n",
     );
@@ -878,9 +883,9 @@ mod tests {
         let o = Options::parse(&args(&["--ring-buffer-bytes", "67108864"])).unwrap();
         assert!(o.config().contains("ring_buffer_bytes = 67108864"));
         assert!(o.config().contains("interval_seconds = 1"));
-        assert!(!o.forward);
+        assert_eq!(o.forward, None);
         let o = Options::parse(&args(&["--forward", "--rates", "50k"])).unwrap();
-        assert!(o.forward);
+        assert_eq!(o.forward.as_deref(), Some("tcp"));
         assert_eq!(args_text(&o), "--seconds 10 --rates 50000 --forward");
     }
 
