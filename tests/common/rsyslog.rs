@@ -83,7 +83,7 @@ global(workDirectory="{d}/work" maxMessageSize="256k" processInternalMessages="o
 {driver}module(load="imtcp"{tcp_params})
 module(load="imuxsock" SysSock.Use="off")
 input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="collect")
-input(type="imuxsock" Socket="{d}/log.sock" UseSpecialParser="off" ParseHostname="on"
+input(type="imuxsock" Socket="{d}/log.sock" UseSpecialParser="off" ParseHostname="on" RateLimit.Interval="0"
       UseSysTimeStamp="off" ruleset="collect")
 template(name="fields" type="string"
          string="%syslogfacility-text%|%syslogseverity-text%|%hostname%|%app-name%|%procid%|%msgid%|%msg%\n")

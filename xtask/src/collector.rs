@@ -35,7 +35,7 @@ impl Collector {
                  module(load=\"imtcp\")\n\
                  module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"collect\")\n\
-                 input(type=\"imuxsock\" Socket=\"{}\" UseSpecialParser=\"off\" ParseHostname=\"on\" \
+                 input(type=\"imuxsock\" Socket=\"{}\" UseSpecialParser=\"off\" ParseHostname=\"on\" RateLimit.Interval=\"0\" \
                  ruleset=\"collect\")\n\
                  template(name=\"msg\" type=\"string\" string=\"%msg%\\n\")\n\
                  ruleset(name=\"collect\") {{\n  action(type=\"omfile\" file=\"{}\" template=\"msg\")\n}}\n\
