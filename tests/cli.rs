@@ -91,7 +91,7 @@ fn bad_value_is_named() {
     assert_eq!(
         text(&out.stderr).trim(),
         format!(
-            "rand-guard: error: config {}: key `process_table.ancestry_depth`: must be from 0 to 64, got 100",
+            "rand-guard: error: config {} line 2: key `process_table.ancestry_depth`: must be from 0 to 64, got 100",
             path.display()
         )
     );

@@ -296,7 +296,7 @@ fn file_sequence() -> Vec<Record> {
         out.extend(alerts.into_iter().map(Record::Alert));
     }
     let per_kind = |v: &[(&'static str, u64)]| v.to_vec();
-    out.push(Record::Health(Health {
+    out.push(Record::Health(Box::new(Health {
         time_ns: WALL + 60_000_000_000,
         last: true,
         uptime_seconds: 60,
@@ -349,13 +349,24 @@ fn file_sequence() -> Vec<Record> {
                 ("detector", 0),
             ]),
             channel_full_drops_by_kind_total: per_kind(&[("exec", 4), ("file_open", 7)]),
+            forward_messages_total: 980,
+            forward_resent_total: 3,
+            forward_errors_total: 2,
+            forward_queued_records: 4,
+            forward_connected: 1,
+            forward_drops_total: per_kind(&[
+                ("queue_full", 0),
+                ("collector_down", 9),
+                ("too_large", 1),
+                ("shutdown", 0),
+            ]),
             programs: Some(vec![rand_guard::kernel::ProgramStats {
                 name: "edr_file".into(),
                 run_count: 2000,
                 run_time_ns: 1_500_000,
             }]),
         },
-    }));
+    })));
     out
 }
 

@@ -20,6 +20,7 @@ mod control;
 pub mod hygiene;
 pub mod reload;
 pub mod signals;
+mod sinks;
 pub mod supervise;
 
 use std::cell::RefCell;
@@ -46,13 +47,15 @@ use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
 use crate::pipeline::enrich::Enricher;
-use crate::pipeline::metrics::{self, Exporter, MetricsError};
+use crate::pipeline::forward::ForwardError;
+use crate::pipeline::metrics::MetricsError;
 use crate::pipeline::output::{self, OutputError, Target, Writer};
 use crate::pipeline::poller::{self, Collector, PollError, RawBatch};
 use crate::pipeline::{enrich, normalize, watch};
 use crate::record::Context;
 use control::AgentControl;
 use hygiene::{HygieneError, Policy, Role};
+use sinks::{start_forward, start_metrics};
 pub use supervise::{StageFn, StageWatch, supervise};
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,8 @@ pub enum AgentError {
     Hygiene(#[from] HygieneError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
 }
 
 /// What to do about a kernel refusal: privileges for EPERM; for a
@@ -189,6 +194,7 @@ pub fn run(
     let protected = protected_files(&cfg, &source, config_path);
     let also = also_watched(&cfg, &protected);
     let detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
+    let forward = start_forward(&cfg, &detection.ctx.hostname, &stats, &clock)?;
     let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
     let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
     let (enricher, seeded) = seed_process_table(&cfg, me);
@@ -199,7 +205,8 @@ pub fn run(
         detection.ctx.clone(),
         stats.clone(),
         clock.clone(),
-    );
+    )
+    .with_forward(forward);
     let collector = Collector::new(stats.clone());
     let rb = open_ring_buffer(&kernel, &collector)?;
     let pipeline = build_stages(
@@ -238,30 +245,6 @@ pub fn run(
     })?;
 
     Ok(final_summary(&kernel, &stats))
-}
-
-/// `[metrics]`: the textfile and the HTTP endpoint on their own threads,
-/// reading the counters (restart-only: a reload leaves them as started).
-/// Before the kernel is loaded, so a missing directory or a taken port
-/// stops the agent before anything is attached.
-fn start_metrics(cfg: &Config, stats: &Arc<Stats>) -> Result<Exporter, AgentError> {
-    let every = Duration::from_secs(cfg.health.interval_seconds.into());
-    let exporter = metrics::start(
-        &cfg.metrics,
-        every,
-        stats.clone(),
-        std::time::Instant::now(),
-    )?;
-    if let Some(addr) = exporter.http_addr() {
-        eprintln!("rand-guard: metrics on http://{addr}/metrics");
-    }
-    if !cfg.metrics.textfile.is_empty() {
-        eprintln!(
-            "rand-guard: metrics to {} every {every:?}",
-            cfg.metrics.textfile
-        );
-    }
-    Ok(exporter)
 }
 
 /// The configuration with `--output` applied.

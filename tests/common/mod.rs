@@ -561,3 +561,4 @@ impl FifoAgent {
         (records, stderr)
     }
 }
+pub mod rsyslog;

@@ -4,6 +4,7 @@
 mod agent;
 mod auditd;
 mod bench;
+mod collector;
 mod deps;
 mod fuzz;
 mod package;
@@ -62,9 +63,11 @@ commands:
               release build, then print the auditd rules `bench --auditd` would
               load for the agent's configuration (touches nothing of audit's)
   throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
-             [--keep-output] [--dir PATH] [--op write|chmod]
+             [--keep-output] [--dir PATH] [--op write|chmod] [--forward|--forward-unix]
               release build, then (root) a paced file-write workload at each
-              rate, without and with the agent; writes
+              rate, without and with the agent (--forward, --forward-unix: and
+              beside an agent forwarding to an rsyslogd of its own over
+              loopback TCP or its Unix socket, docs/shipping.md); writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
   vm-test [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest
