@@ -11,8 +11,6 @@ use super::report::{Report, Section};
 pub struct Expect {
     /// The files the .deb installs (dpkg's copyright file included).
     pub deb_files: Vec<String>,
-    /// Rules in the shipped rules/ files.
-    pub shipped_rules: usize,
 }
 
 /// One check: its name, and what it found (Ok) or what was wrong (Err).
@@ -103,9 +101,14 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
     check(
         "systemctl reload re-reads rules.d: the added rule fires after it, not before",
         &|| {
+            // The installed agent's own count before the rule was added
+            // (TOML and Sigma files alike), plus that rule.
+            let before_check = line_with(r, "deb.rules_before", "# rules OK: ")?;
+            let shipped = rules_ok_count(&before_check)
+                .ok_or_else(|| format!("unreadable: {before_check}"))?;
             let want = format!(
                 "rand-guard: rules reloaded: {} rules from /etc/rand-guard/rules.d",
-                x.shipped_rules + 1
+                shipped + 1
             );
             let line = line_with(r, "deb.journal", &want)?;
             let recs = records(text(r, "deb.events")?);
@@ -131,6 +134,13 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
         ran(r, "deb.stop")?;
         stopped_cleanly(r, "deb.state")
     });
+    check(
+        "systemctl stop: PID 1's SIGTERM is recorded, not alerted (rg-agent-signal)",
+        &|| {
+            let recs = records(text(r, "deb.events")?);
+            pid1_stop_recorded_not_alerted(&recs)
+        },
+    );
     check(".deb: the final health record counts the reloads", &|| {
         let recs = records(text(r, "deb.events")?);
         let last = recs.last().ok_or("no records")?;
@@ -462,6 +472,39 @@ fn known_warnings_only(journal: &str) -> Result<String, String> {
     }
 }
 
+/// The stop job's SIGTERM comes from PID 1: a `signal` event with sender
+/// pid 1 and SIGTERM, and no `rg-agent-signal` alert at all (nothing else
+/// signals the agent in the guest).
+fn pid1_stop_recorded_not_alerted(recs: &[Value]) -> Result<String, String> {
+    let alerts = recs
+        .iter()
+        .filter(|v| v["record_type"] == "alert" && v["rule"]["id"] == "rg-agent-signal")
+        .count();
+    if alerts != 0 {
+        return Err(format!("{alerts} rg-agent-signal alert(s); expected none"));
+    }
+    let term = recs.iter().find(|v| {
+        v["record_type"] == "event"
+            && v["event"]["action"] == "signal"
+            && v["process"]["pid"] == 1
+            && v["rand_guard"]["signal"]["name"] == "SIGTERM"
+    });
+    match term {
+        Some(_) => Ok("a signal event: SIGTERM from pid 1; no rg-agent-signal alert".into()),
+        None => Err("no signal event for SIGTERM from pid 1 in the output".into()),
+    }
+}
+
+/// N of `rules check`'s "# rules OK: N rules from DIR (F files)".
+fn rules_ok_count(line: &str) -> Option<usize> {
+    line.split("# rules OK: ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// `systemctl show` after a stop: inactive, success, exited with 0.
 fn stopped_cleanly(r: &Report, name: &str) -> Result<String, String> {
     // `systemctl show` prints the properties in its own order.
@@ -650,6 +693,27 @@ mod tests {
     }
 
     #[test]
+    fn the_stop_by_pid_1_is_an_event_not_an_alert() {
+        let ev = |pid: u32, rt: &str| {
+            serde_json::json!({"record_type": rt, "event": {"action": "signal"},
+                "rule": {"id": "rg-agent-signal"}, "process": {"pid": pid},
+                "rand_guard": {"signal": {"name": "SIGTERM"}}})
+        };
+        assert!(pid1_stop_recorded_not_alerted(&[ev(1, "event")]).is_ok());
+        assert!(pid1_stop_recorded_not_alerted(&[]).is_err());
+        assert!(pid1_stop_recorded_not_alerted(&[ev(42, "event")]).is_err());
+        let e = pid1_stop_recorded_not_alerted(&[ev(1, "event"), ev(1, "alert")]).unwrap_err();
+        assert_eq!(e, "1 rg-agent-signal alert(s); expected none");
+    }
+
+    #[test]
+    fn rules_check_count() {
+        let l = "# rules OK: 16 rules from /etc/rand-guard/rules.d (2 files)";
+        assert_eq!(rules_ok_count(l), Some(16));
+        assert_eq!(rules_ok_count("# rules OK: many"), None);
+    }
+
+    #[test]
     fn stop_line_counts() {
         let l = "rand-guard: stopped: 812 records read, 95 events and 3 alerts written, \
                  0 userspace-filtered, 0 invalid";
@@ -766,10 +830,7 @@ mod tests {
     #[test]
     fn a_short_report_fails_every_check_that_needs_it() {
         let r = super::super::report::parse(b"RGSECTION deb.install 0 0\n\n").unwrap();
-        let x = Expect {
-            deb_files: vec![],
-            shipped_rules: 0,
-        };
+        let x = Expect { deb_files: vec![] };
         let outcomes = all(&r, &x);
         let passed: Vec<&str> = outcomes
             .iter()

@@ -151,6 +151,7 @@ trigger rgmarker-deb-exec rg-systemd-test-deb
 wait_for "the exec record" 60 events_have rgmarker-deb-exec
 wait_for "the cron alert" 60 events_have rg-systemd-test-deb
 
+section deb.rules_before rand-guard rules check
 say "systemctl reload: a new rule and a changed health interval"
 cat >"$RULE" <<'EOF'
 [[rules]]
