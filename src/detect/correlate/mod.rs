@@ -69,6 +69,14 @@ fn name_of(p: &Process) -> &str {
     }
 }
 
+/// The file name of the file the kernel ran (`rand_guard.process.exe`,
+/// symlinks resolved; the interpreter of a `#!` script): what a symlink
+/// or a rename of the name as run does not change. Empty when unknown.
+fn exe_name_of(p: &Process) -> &str {
+    let exe = p.image.exe.as_str();
+    exe.rsplit('/').next().unwrap_or(exe)
+}
+
 fn meta(
     id: &str,
     name: &str,

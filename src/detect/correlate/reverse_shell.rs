@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use globset::GlobSet;
 
-use super::{Finding, Window, at_severity, meta, name_of};
+use super::{Finding, Window, at_severity, exe_name_of, meta, name_of};
 use crate::config;
 use crate::detect::filter;
 use crate::model::alert::{Evidence, RuleMeta, Severity};
@@ -70,7 +70,9 @@ impl ReverseShell {
                 let Some(stdio) = n.stdio else {
                     return;
                 };
-                if !self.programs.is_match(name_of(p)) {
+                // By the name as run or by the file the kernel ran: a
+                // symlink or a renamed hard link to python3 is python3.
+                if !self.programs.is_match(name_of(p)) && !self.programs.is_match(exe_name_of(p)) {
                     return;
                 }
                 let peer = n
@@ -100,7 +102,9 @@ impl ReverseShell {
                 )
             }
             Body::Exec(x) => {
-                if !NET_REDIRECT_SHELLS.contains(&name_of(p)) {
+                if !NET_REDIRECT_SHELLS.contains(&name_of(p))
+                    && !NET_REDIRECT_SHELLS.contains(&exe_name_of(p))
+                {
                     return;
                 }
                 let Some(arg) = x

@@ -518,3 +518,55 @@ fn reverse_shell_near_misses_and_command_lines() {
     let mut c = Correlator::new(&d).unwrap();
     assert!(ids(&mut c, &[stdio(4, &py, "dup2", 0b011, 3, "127.0.0.1:9")]).is_empty());
 }
+
+/// `p` run by another path: a symlink or renamed link to its executable.
+fn run_as(p: &Arc<Process>, executable: &str) -> Arc<Process> {
+    let mut q = (**p).clone();
+    let mut image = (*q.image).clone();
+    image.executable = executable.into();
+    image.name = executable.rsplit('/').next().unwrap_or("").into();
+    q.image = Arc::new(image);
+    Arc::new(q)
+}
+
+#[test]
+fn reverse_shell_knows_an_interpreter_by_the_file_run_not_its_name() {
+    let mut c = correlator();
+    // `ln -s /usr/bin/python3 /run/lock/p; /run/lock/p -c '...dup2...'`
+    let py = process(720, "/usr/bin/python3.12", &["p", "-c", "x"], None);
+    let linked = run_as(&py, "/run/lock/p");
+    let mut out = Vec::new();
+    c.observe_in(
+        &stdio(0, &linked, "dup2", 0b011, 9101, "203.0.113.7:4444"),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.severity, Severity::Critical);
+    assert!(
+        out[0]
+            .message
+            .starts_with("p (pid 720) has fds 0, 1 on a socket"),
+        "{}",
+        out[0].message
+    );
+    // A shell renamed `x` with a /dev/tcp redirection.
+    let sh = process(
+        721,
+        "/usr/bin/bash",
+        &["x", "-c", "exec 3<>/dev/tcp/h/1"],
+        None,
+    );
+    assert_eq!(
+        ids(&mut c, &[exec(1, &run_as(&sh, "/dev/shm/x"))]),
+        ["rg-reverse-shell"]
+    );
+    // A program neither named like nor running an interpreter is not one.
+    let cat = run_as(&process(722, "/usr/bin/cat", &["x"], None), "/tmp/x");
+    assert!(
+        ids(
+            &mut c,
+            &[stdio(2, &cat, "execve", 0b011, 9102, "127.0.0.1:9")]
+        )
+        .is_empty()
+    );
+}
