@@ -201,7 +201,7 @@ impl Correlator {
             + self
                 .drops
                 .as_ref()
-                .map_or(0, |d| d.drops.len() + d.connects.len())
+                .map_or(0, |d| d.drops.len() + d.connects.len() + d.downloads.len())
             + self.shells.as_ref().map_or(0, |s| s.alerted.len())
     }
 
@@ -224,6 +224,8 @@ impl Correlator {
         {
             new.drops.adopt(old.drops);
             new.connects.adopt(old.connects);
+            new.names.adopt(old.names);
+            new.downloads.adopt(old.downloads);
         }
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
@@ -235,10 +237,9 @@ impl Correlator {
     pub fn evictions(&self) -> u64 {
         self.evicted_before
             + self.units.as_ref().map_or(0, |u| u.written.evicted())
-            + self
-                .drops
-                .as_ref()
-                .map_or(0, |d| d.drops.evicted() + d.connects.evicted())
+            + self.drops.as_ref().map_or(0, |d| {
+                d.drops.evicted() + d.connects.evicted() + d.downloads.evicted()
+            })
             + self.shells.as_ref().map_or(0, |s| s.alerted.evicted())
     }
 
@@ -250,6 +251,8 @@ impl Correlator {
         if let Some(d) = &mut self.drops {
             d.drops.expire(now);
             d.connects.expire(now);
+            d.names.expire(now);
+            d.downloads.expire(now);
         }
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);

@@ -570,3 +570,135 @@ fn reverse_shell_knows_an_interpreter_by_the_file_run_not_its_name() {
         .is_empty()
     );
 }
+
+#[test]
+fn an_interpreters_script_is_the_first_operand_after_its_options() {
+    use super::drop_exec::{Script, script_of};
+    let s = |args: &[&str], shell| {
+        let v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        format!("{:?}", script_of(&v, shell))
+    };
+    assert_eq!(s(&["bash", "x.sh", "arg"], true), "File(\"x.sh\")");
+    assert_eq!(
+        s(&["bash", "-e", "-o", "pipefail", "/tmp/x"], true),
+        "File(\"/tmp/x\")"
+    );
+    assert_eq!(
+        s(&["python3", "-u", "-W", "ignore", "a.py", "/tmp/d"], false),
+        "File(\"a.py\")"
+    );
+    assert_eq!(s(&["bash", "-lc", "ls /tmp/x"], true), "Other");
+    assert_eq!(s(&["perl", "-ne", "print"], false), "Other");
+    assert_eq!(s(&["python3", "-m", "http.server"], false), "Other");
+    assert_eq!(s(&["sh"], true), "Stdin");
+    assert_eq!(s(&["bash", "-s", "--", "arg"], true), "Stdin");
+    assert_eq!(s(&["bash", "/dev/fd/63"], true), "Stdin");
+    assert_eq!(format!("{:?}", Script::Other), "Other");
+}
+
+#[test]
+fn drop_exec_through_an_interpreter() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let curl = process(
+        820,
+        "/usr/bin/curl",
+        &["curl", "-o", "/tmp/x.py"],
+        Some(shell.clone()),
+    );
+    let vi = process(821, "/usr/bin/vi", &["vi"], Some(shell.clone()));
+    let interp =
+        |pid, exe: &str, args: &[&str]| exec(5, &process(pid, exe, args, Some(shell.clone())));
+    // Downloaded into /tmp, run by python: critical, as an exec would be.
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [
+        file(0, &curl, FileOp::Open, "/tmp/x.py"),
+        interp(920, "/usr/bin/python3", &["python3", "/tmp/x.py"]),
+    ] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.severity, Severity::Critical);
+    assert_eq!(
+        out[0].message,
+        "/tmp/x.py written by /usr/bin/curl then run by /usr/bin/python3, pid 920 (the writer downloads, in a temporary directory)"
+    );
+    // By a relative name: the latest drop of that name.
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [
+        file(0, &curl, FileOp::Open, "/var/tmp/w/atomic.sh"),
+        interp(921, "/usr/bin/bash", &["bash", "./w/atomic.sh"]),
+    ] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.severity, Severity::Critical);
+    // A user's own script, written and run in one session: low.
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [
+        file(0, &vi, FileOp::Open, "/home/ann/myscript.sh"),
+        interp(922, "/usr/bin/bash", &["bash", "myscript.sh"]),
+    ] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.severity, Severity::Low);
+    // Near misses: a script not dropped, a dropped file that is the
+    // script's argument, a name that only ends like the drop, a command
+    // string mentioning it.
+    let mut c = correlator();
+    let events = [
+        file(0, &vi, FileOp::Open, "/tmp/data.sh"),
+        interp(
+            923,
+            "/usr/bin/python3",
+            &["python3", "/opt/tool.py", "/tmp/data.sh"],
+        ),
+        interp(924, "/usr/bin/bash", &["bash", "xdata.sh"]),
+        interp(925, "/usr/bin/bash", &["bash", "-c", "cat /tmp/data.sh"]),
+        interp(926, "/usr/bin/cat", &["cat", "/tmp/data.sh"]),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}
+
+#[test]
+fn a_download_piped_into_a_shell() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(shell.clone()));
+    let curl = child(830, "/usr/bin/curl", &["curl", "-s", "http://h/i.sh"]);
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [exec(0, &curl), exec(1, &child(831, "/usr/bin/sh", &["sh"]))] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.id, "rg-drop-exec");
+    assert_eq!(out[0].rule.severity, Severity::High);
+    assert_eq!(
+        out[0].message,
+        "/usr/bin/sh (pid 831) reads its script from its standard input, started with \
+         /usr/bin/curl (pid 830) by the same parent: a download piped into a shell"
+    );
+    assert_eq!(
+        out[0]
+            .evidence
+            .iter()
+            .map(|e| (e.action, e.pid))
+            .collect::<Vec<_>>(),
+        [("exec", 830), ("exec", 831)]
+    );
+    // Near misses: curl into grep, into `sh -c`, a shell started long
+    // after, a shell of another parent.
+    let mut c = correlator();
+    let other = process(832, "/usr/bin/sh", &["sh"], chain(&["/usr/sbin/cron"]));
+    let events = [
+        exec(10, &curl),
+        exec(11, &child(833, "/usr/bin/grep", &["grep", "x"])),
+        exec(11, &child(834, "/usr/bin/sh", &["sh", "-c", "echo"])),
+        exec(12, &other),
+        exec(10_000, &child(835, "/usr/bin/bash", &["bash"])),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}
