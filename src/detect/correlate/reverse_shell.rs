@@ -70,8 +70,10 @@ impl ReverseShell {
                 let Some(stdio) = n.stdio else {
                     return;
                 };
-                // By the name as run or by the file the kernel ran: a
-                // symlink or a renamed hard link to python3 is python3.
+                // By the name as run or by the file the kernel ran
+                // (symlinks resolved): a symlink to python3 is python3. A
+                // hard link or a copy under another name is not (the
+                // kernel's path is the link's; docs/detections.md).
                 if !self.programs.is_match(name_of(p)) && !self.programs.is_match(exe_name_of(p)) {
                     return;
                 }
