@@ -214,6 +214,9 @@ fn permission_and_attribute_tampering() {
     let chattr_set = sh(&format!(
         "chattr +i {plain} 2>/dev/null; chattr -V {plain} 2>/dev/null; true"
     ));
+    let setcap = sh(&format!(
+        "setcap cap_setuid+ep {suid} 2>/dev/null; setcap -r {suid} 2>/dev/null; true"
+    ));
     let shred = sh(&format!("echo x > {log} && shred -u {log}"));
     let history = sh(&format!("echo ls >> {hist} && : > {hist} && rm {hist}"));
     agent.wait_for("the history deletion", |r| {
@@ -256,6 +259,14 @@ fn permission_and_attribute_tampering() {
     assert_eq!(c.len(), 1, "{c:?}");
     assert!(c[0].1.ends_with(&format!(": -i {plain}")), "{c:?}");
     assert!(by("rg-perm-immutable-cleared", chattr_set).is_empty());
+    // The set alerts; the removal after it does not.
+    assert_eq!(
+        by("rg-perm-file-capability", setcap)
+            .into_iter()
+            .map(|(sev, m)| (sev, m.split(" set by ").next().unwrap().to_string()))
+            .collect::<Vec<_>>(),
+        [(73, "file capabilities cap_setuid+ep".to_string())]
+    );
     let s = by("rg-log-wipe", shred);
     assert_eq!(s.len(), 1, "{s:?}");
     assert_eq!(s[0].0, 47);

@@ -29,6 +29,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-perm-world-writable",
     "rg-perm-immutable-cleared",
     "rg-log-wipe",
+    "rg-perm-file-capability",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

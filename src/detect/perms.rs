@@ -15,6 +15,11 @@
 //!   history file truncated (opened with O_TRUNC, or named to the
 //!   `truncate` program), a history file unlinked.
 //!
+//! - `rg-perm-file-capability`: the `setcap` program run to give a file
+//!   capabilities (high for those that amount to root, medium otherwise).
+//!   The program, by executable identity, not the `setxattr` family of
+//!   `security.capability`: no setxattr hook yet (docs/detections.md).
+//!
 //! Package operations lower them with every other finding (`settle`).
 
 use std::sync::Arc;
@@ -32,6 +37,7 @@ pub const IDS: &[&str] = &[
     "rg-perm-world-writable",
     "rg-perm-immutable-cleared",
     "rg-log-wipe",
+    "rg-perm-file-capability",
 ];
 
 /// Where a world-writable file lets any user change what root runs or
@@ -66,10 +72,45 @@ const HISTORY: &[&str] = &[
 const CHATTR: &str = "/{usr/bin,bin,usr/sbin,sbin}/chattr";
 const SHRED: &str = "/{usr/bin,bin}/shred";
 const TRUNCATE: &str = "/{usr/bin,bin}/truncate";
+const SETCAP: &str = "/{usr/sbin,sbin,usr/bin,bin}/setcap";
+
+/// Capabilities that give root or the means to it, by their name in a
+/// `setcap` text (`cap_setuid+ep`); `=ep` alone, or `all`, is every one.
+const ROOT_CAPS: &[&str] = &[
+    "cap_setuid",
+    "cap_setgid",
+    "cap_sys_admin",
+    "cap_sys_ptrace",
+    "cap_sys_module",
+    "cap_dac_override",
+    "cap_dac_read_search",
+    "cap_chown",
+    "cap_fowner",
+    "cap_setfcap",
+    "cap_bpf",
+    "all",
+];
 /// Truncate logs for a living (`copytruncate`), or delete their own.
 const LOG_KEEPERS: &str = "/{usr/sbin,sbin,usr/bin}/{logrotate,newsyslog}";
 
 const O_TRUNC: u64 = 0o1000;
+
+/// The capability text `setcap` sets (`setcap [-q] [-n rootid] [-f] CAPS
+/// FILE ...`), or None when it removes (`-r`) or verifies (`-v`).
+fn setcap_text(args: &[String]) -> Option<&str> {
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "-r" | "-v" | "-h" => return None,
+            "-n" => {
+                rest.next();
+            }
+            o if o.starts_with('-') => {}
+            caps => return Some(caps),
+        }
+    }
+    None
+}
 
 fn is_history(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -85,7 +126,9 @@ pub(super) struct Perms {
     world: Option<Arc<RuleMeta>>,
     immutable: Option<Arc<RuleMeta>>,
     wipe: Option<Arc<RuleMeta>>,
+    caps: Option<Arc<RuleMeta>>,
     chattr: GlobSet,
+    setcap: GlobSet,
     shred: GlobSet,
     truncate: GlobSet,
     log_keepers: GlobSet,
@@ -191,7 +234,20 @@ impl Perms {
                     ],
                 )
             }),
+            caps: on(IDS[4]).then(|| {
+                rule(
+                    IDS[4],
+                    "File capabilities set",
+                    "The setcap program (by executable) was run to give a file \
+                     capabilities: high for those that amount to root (cap_setuid, \
+                     cap_sys_admin, cap_dac_override, ... or all), medium otherwise.",
+                    Severity::High,
+                    "Privilege Escalation",
+                    &[("T1548", "Abuse Elevation Control Mechanism")],
+                )
+            }),
             chattr: set(CHATTR),
+            setcap: set(SETCAP),
             shred: set(SHRED),
             truncate: set(TRUNCATE),
             log_keepers: set(LOG_KEEPERS),
@@ -200,10 +256,16 @@ impl Perms {
 
     /// Ids of the enabled rules.
     pub(super) fn enabled(&self) -> impl Iterator<Item = &str> {
-        [&self.setuid, &self.world, &self.immutable, &self.wipe]
-            .into_iter()
-            .flatten()
-            .map(|r| r.id.as_str())
+        [
+            &self.setuid,
+            &self.world,
+            &self.immutable,
+            &self.wipe,
+            &self.caps,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.id.as_str())
     }
 
     /// What `ev` raises, appended to `out`.
@@ -299,6 +361,33 @@ impl Perms {
                         vec![format!(
                             "{flag} clears the immutable or append-only attribute"
                         )],
+                    ));
+                }
+                if let Some(r) = &self.caps
+                    && runs(p, &self.setcap)
+                    && let Some(text) = setcap_text(args)
+                {
+                    let lower = text.to_ascii_lowercase();
+                    let root =
+                        lower.starts_with('=') || ROOT_CAPS.iter().any(|c| lower.contains(c));
+                    let severity = if root {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    };
+                    out.push((
+                        r.clone(),
+                        severity,
+                        format!(
+                            "file capabilities {text} set by pid {}: {}",
+                            ev.pid,
+                            args.join(" ")
+                        ),
+                        vec![if root {
+                            format!("{text} gives root or the means to it")
+                        } else {
+                            format!("{text} gives no capability that amounts to root: medium")
+                        }],
                     ));
                 }
                 let Some(r) = &self.wipe else {

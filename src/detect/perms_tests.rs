@@ -226,3 +226,60 @@ fn logs_and_history_destroyed() {
     );
     assert!(hits(&mut d, &exec(0, &t)).is_empty());
 }
+
+#[test]
+fn file_capabilities_set_by_setcap() {
+    let mut d = detector();
+    let setcap = |pid, args: &[&str]| exec(0, &root(process(pid, "/usr/sbin/setcap", args, None)));
+    assert_eq!(
+        hits(
+            &mut d,
+            &setcap(530, &["setcap", "cap_setuid+ep", "/tmp/py"])
+        ),
+        one(
+            "rg-perm-file-capability",
+            Severity::High,
+            "file capabilities cap_setuid+ep set by pid 530: cap_setuid+ep /tmp/py"
+        )
+    );
+    assert_eq!(
+        hits(&mut d, &setcap(531, &["setcap", "-q", "=ep", "/tmp/x"]))[0].1,
+        Severity::High
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &setcap(532, &["setcap", "cap_net_bind_service=+ep", "/opt/web"])
+        )[0]
+        .1,
+        Severity::Medium
+    );
+    // Near misses: removing or verifying, getcap.
+    assert!(hits(&mut d, &setcap(533, &["setcap", "-r", "/tmp/x"])).is_empty());
+    assert!(
+        hits(
+            &mut d,
+            &setcap(534, &["setcap", "-v", "cap_net_raw+ep", "/bin/ping"])
+        )
+        .is_empty()
+    );
+    let getcap = exec(
+        0,
+        &process(535, "/usr/sbin/getcap", &["getcap", "/tmp/x"], None),
+    );
+    assert!(hits(&mut d, &getcap).is_empty());
+    // A package giving ping its capability: low.
+    let (apt, dpkg, postinst) = apt_dpkg_postinst();
+    for p in [&apt, &dpkg, &postinst] {
+        run(&mut d, &exec(0, p));
+    }
+    let ping = root(process(
+        536,
+        "/usr/sbin/setcap",
+        &["setcap", "cap_net_raw+p", "/bin/ping"],
+        Some(postinst.clone()),
+    ));
+    let a = run(&mut d, &exec(1, &ping));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule.severity, Severity::Low);
+}
