@@ -11,43 +11,13 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::symlink;
 use std::process::Command;
-use std::time::Duration;
 
+use common::scenario::{Attacker, CONFIG, Cleanup, alerts, sh};
 use common::{Agent, get, pid_of, privileged, unique};
 use serde_json::Value;
 
-/// Network on for connects (rg-drop-exec scores writers that connected).
-const CONFIG: &str = "[kernel]\nring_buffer_bytes = 4194304\n\
-                      [network]\nenabled = true\nhooks = [\"connect\"]\n";
-
-fn alerts<'a>(records: &'a [Value], rule: &str) -> Vec<&'a Value> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && get(r, "rule.id") == rule)
-        .collect()
-}
-
 fn message(a: &Value) -> &str {
     get(a, "message").as_str().unwrap()
-}
-
-/// Run `sh -c cmd`, wait; its pid.
-fn sh(cmd: &str) -> u32 {
-    let mut c = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = c.id();
-    assert!(c.wait().unwrap().success(), "sh -c {cmd:?}");
-    pid
-}
-
-/// Removes the paths it holds (files or directories) when dropped.
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = fs::remove_file(p).or_else(|_| fs::remove_dir_all(p));
-        }
-    }
 }
 
 #[test]
@@ -58,8 +28,8 @@ fn python_through_a_symlink_is_still_a_reverse_shell() {
     let link = format!("/run/lock/{}", unique("p"));
     let _guard = Cleanup(vec![link.clone()]);
     symlink("/usr/bin/python3", &link).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let attacker = Attacker::new();
+    let port = attacker.port;
     let agent = Agent::start(CONFIG);
     let marker = unique("symshell");
     let script = format!(
@@ -68,14 +38,7 @@ fn python_through_a_symlink_is_still_a_reverse_shell() {
     );
     let mut c = Command::new(&link).args(["-c", &script]).spawn().unwrap();
     let pid = c.id();
-    let (mut conn, _) = listener.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    conn.write_all(format!("echo {marker}\nexit\n").as_bytes())
-        .unwrap();
-    let mut out = Vec::new();
-    let _ = conn.read_to_end(&mut out);
-    assert!(String::from_utf8_lossy(&out).contains(&marker));
+    assert!(attacker.drive(&marker).contains(&marker));
     c.wait().unwrap();
     agent.wait_for("the symlinked python's alert", |r| {
         r["record_type"] == "alert"

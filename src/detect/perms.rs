@@ -27,8 +27,9 @@ use std::sync::Arc;
 use globset::GlobSet;
 
 use crate::detect::context::runs;
+use crate::detect::correlate::meta as rule;
 use crate::detect::filter;
-use crate::model::alert::{RuleMeta, Severity, Technique};
+use crate::model::alert::{RuleMeta, Severity};
 use crate::model::event::{Body, Event, FileOp};
 
 /// Ids, stable across releases.
@@ -134,31 +135,6 @@ pub(super) struct Perms {
     log_keepers: GlobSet,
 }
 
-fn rule(
-    id: &str,
-    name: &str,
-    description: &str,
-    severity: Severity,
-    tactic: &str,
-    techniques: &[(&str, &str)],
-) -> Arc<RuleMeta> {
-    Arc::new(RuleMeta {
-        id: id.into(),
-        name: name.into(),
-        description: description.into(),
-        severity,
-        tactics: vec![tactic.into()],
-        techniques: techniques
-            .iter()
-            .map(|(id, name)| Technique {
-                id: id.to_string(),
-                name: Some(name.to_string()),
-            })
-            .collect(),
-        source: "builtin".into(),
-    })
-}
-
 fn set(glob: &str) -> GlobSet {
     filter::globset(&[glob.to_string()]).expect("a valid built-in glob")
 }
@@ -178,7 +154,7 @@ impl Perms {
                      a watched path: a program that runs with its owner's or group's \
                      rights, a classic backdoor to root.",
                     Severity::High,
-                    "Privilege Escalation",
+                    &["Privilege Escalation"],
                     &[(
                         "T1548.001",
                         "Abuse Elevation Control Mechanism: Setuid and Setgid",
@@ -193,7 +169,7 @@ impl Perms {
                      /bin, /sbin, /lib, /boot, /root, /var/spool or /var/log: any user can \
                      then change what root runs or reads.",
                     Severity::Medium,
-                    "Defense Evasion",
+                    &["Defense Evasion"],
                     &[(
                         "T1222.002",
                         "File and Directory Permissions Modification: Linux and Mac",
@@ -208,7 +184,7 @@ impl Perms {
                      (-i) or append-only (-a) attribute: the step before changing a file \
                      an administrator locked, or rewriting an append-only log.",
                     Severity::High,
-                    "Defense Evasion",
+                    &["Defense Evasion"],
                     &[(
                         "T1222.002",
                         "File and Directory Permissions Modification: Linux and Mac",
@@ -223,7 +199,7 @@ impl Perms {
                      under /var/log or a shell history file truncated (by anything but \
                      logrotate), or a shell history file deleted.",
                     Severity::High,
-                    "Defense Evasion",
+                    &["Defense Evasion"],
                     &[
                         (
                             "T1070.002",
@@ -242,7 +218,7 @@ impl Perms {
                      capabilities: high for those that amount to root (cap_setuid, \
                      cap_sys_admin, cap_dac_override, ... or all), medium otherwise.",
                     Severity::High,
-                    "Privilege Escalation",
+                    &["Privilege Escalation"],
                     &[("T1548", "Abuse Elevation Control Mechanism")],
                 )
             }),

@@ -77,7 +77,8 @@ fn exe_name_of(p: &Process) -> &str {
     exe.rsplit('/').next().unwrap_or(exe)
 }
 
-fn meta(
+/// A built-in's metadata (the scenario detections' and `perms`').
+pub(super) fn meta(
     id: &str,
     name: &str,
     description: &str,

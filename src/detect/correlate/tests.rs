@@ -608,43 +608,42 @@ fn drop_exec_through_an_interpreter() {
     let vi = process(821, "/usr/bin/vi", &["vi"], Some(shell.clone()));
     let interp =
         |pid, exe: &str, args: &[&str]| exec(5, &process(pid, exe, args, Some(shell.clone())));
+    // (severity, message) of what a fresh correlator finds in `events`.
+    let found = |events: [Event; 2]| {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in &events {
+            c.observe_in(ev, &mut out);
+        }
+        out.into_iter()
+            .map(|f| (f.rule.severity, f.message))
+            .collect::<Vec<_>>()
+    };
     // Downloaded into /tmp, run by python: critical, as an exec would be.
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [
-        file(0, &curl, FileOp::Open, "/tmp/x.py"),
-        interp(920, "/usr/bin/python3", &["python3", "/tmp/x.py"]),
-    ] {
-        c.observe_in(&ev, &mut out);
-    }
-    assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(out[0].rule.severity, Severity::Critical);
     assert_eq!(
-        out[0].message,
-        "/tmp/x.py written by /usr/bin/curl then run by /usr/bin/python3, pid 920 (the writer downloads, in a temporary directory)"
+        found([
+            file(0, &curl, FileOp::Open, "/tmp/x.py"),
+            interp(920, "/usr/bin/python3", &["python3", "/tmp/x.py"]),
+        ]),
+        [(
+            Severity::Critical,
+            "/tmp/x.py written by /usr/bin/curl then run by /usr/bin/python3, pid 920 (the writer downloads, in a temporary directory)".to_string()
+        )]
     );
     // By a relative name: the latest drop of that name.
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [
+    let f = found([
         file(0, &curl, FileOp::Open, "/var/tmp/w/atomic.sh"),
         interp(921, "/usr/bin/bash", &["bash", "./w/atomic.sh"]),
-    ] {
-        c.observe_in(&ev, &mut out);
-    }
-    assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(out[0].rule.severity, Severity::Critical);
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Critical);
     // A user's own script, written and run in one session: low.
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [
+    let f = found([
         file(0, &vi, FileOp::Open, "/home/ann/myscript.sh"),
         interp(922, "/usr/bin/bash", &["bash", "myscript.sh"]),
-    ] {
-        c.observe_in(&ev, &mut out);
-    }
-    assert_eq!(out.len(), 1, "{out:#?}");
-    assert_eq!(out[0].rule.severity, Severity::Low);
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Low);
     // Near misses: a script not dropped, a dropped file that is the
     // script's argument, a name that only ends like the drop, a command
     // string mentioning it.
