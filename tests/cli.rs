@@ -91,7 +91,7 @@ fn bad_value_is_named() {
     assert_eq!(
         text(&out.stderr).trim(),
         format!(
-            "rand-guard: error: config {}: key `process_table.ancestry_depth`: must be from 0 to 64, got 100",
+            "rand-guard: error: config {} line 2: key `process_table.ancestry_depth`: must be from 0 to 64, got 100",
             path.display()
         )
     );
@@ -179,7 +179,7 @@ fn rules_check_lists_the_sample_rules() {
     let n = stdout.lines().count() - 1;
     assert_eq!(
         lines.next().unwrap(),
-        format!("# rules OK: {n} rules from {dir} (1 files)")
+        format!("# rules OK: {n} rules from {dir} (2 files)")
     );
     assert!(n >= 10, "{stdout}");
     let file = format!("{dir}/sample-rules.toml");
@@ -193,6 +193,59 @@ fn rules_check_lists_the_sample_rules() {
         )),
         "{stdout}"
     );
+    // The sample Sigma rules, after the TOML ones (files in name order).
+    assert!(
+        stdout.ends_with(&format!(
+            "e25cbfb9-2f29-49b4-ab6b-7ccc1665ecca\tmedium\tdns_query\t{dir}/sample-sigma.yml\n"
+        )),
+        "{stdout}"
+    );
+}
+
+/// Sigma rules `rules check` cannot run are counted by reason on the
+/// first line and named one per line; the rest load.
+#[test]
+fn rules_check_counts_and_names_skipped_sigma_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |id: &str, cat: &str, sel: &str| {
+        format!(
+            "title: T {id}\nid: {id}\nlogsource: {{product: linux, category: {cat}}}\n\
+             detection:\n    sel:\n        {sel}\n    condition: sel\n"
+        )
+    };
+    let rules = [
+        rule("s-ok", "process_creation", "Image|endswith: /curl"),
+        rule("s-field", "process_creation", "CurrentDirectory: /tmp"),
+        rule("s-cat", "registry_set", "Image: /x"),
+        rule("s-field2", "process_creation", "Hashes: abc"),
+    ]
+    .join("---\n");
+    let file = dir.path().join("s.yml");
+    fs::write(&file, rules).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["rules", "check", "--rules-dir", d], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let f = file.display();
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "# rules OK: 1 rules from {d} (1 files); 3 Sigma rules skipped (2 unsupported field, 1 unsupported logsource)\n\
+             s-ok\tmedium\texec\t{f}\n\
+             # skipped: rules file {f}: rule `s-field` skipped (unsupported field): detection.sel.CurrentDirectory: field `CurrentDirectory`: the working directory of a process is not recorded\n\
+             # skipped: rules file {f}: rule `s-cat` skipped (unsupported logsource): logsource.category: category \"registry_set\" is not a log source rand-guard records (it has: process_creation, file_event, file_create, file_delete, file_rename, file_access, network_connection, dns_query)\n\
+             # skipped: rules file {f}: rule `s-field2` skipped (unsupported field): detection.sel.Hashes: field `Hashes`: file hashes are not computed\n"
+        )
+    );
+    // A broken YAML file is an error naming the file and line, as for TOML.
+    fs::write(dir.path().join("t.yml"), "title: x\ndetection: [a\n").unwrap();
+    let out = run(&["rules", "check", "--rules-dir", d], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("rules file {d}/t.yml line ")),
+        "{err}"
+    );
+    assert!(err.contains(": not valid YAML: "), "{err}");
 }
 
 #[test]
@@ -495,4 +548,61 @@ fn files_others_may_write_are_refused_unless_overridden() {
         )),
         "{err}"
     );
+}
+
+/// `rules test` with Sigma rules: the recorded Sigma golden events raise
+/// the golden Sigma alerts, and a skipped rule is counted in the summary.
+#[test]
+fn rules_test_replays_sigma_rules_and_counts_the_skipped() {
+    let golden = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/sigma_alerts.jsonl"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("sample-sigma.yml");
+    fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/rules/sample-sigma.yml"),
+        &samples,
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("z.yml"),
+        "title: Hashes\nid: z-1\nlogsource: {product: linux, category: process_creation}\n\
+         detection: {sel: {Hashes: abc}, condition: sel}\n",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(
+        &[
+            "rules",
+            "test",
+            "--rules-dir",
+            d,
+            "--events",
+            golden,
+            "--config",
+            "/dev/null",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "# rules test: 6 events replayed (0 filtered out), 3 alerts: \
+         81149f9d-2671-43a1-9cca-d535b43dc1b2 1, 9aec11f9-7bf8-48e0-ae9e-663b5d31a709 1, \
+         a4b8e940-d839-4d1a-ab44-c6089b9eb2a4 1; 3 alert and 0 health records in the input \
+         skipped; 1 Sigma rules skipped (`rand-guard rules check` lists them)\n"
+    );
+    let installed = "/etc/rand-guard/rules.d/sample-sigma.yml";
+    let want: Vec<String> = fs::read_to_string(golden)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"record_type\":\"alert\""))
+        .map(|l| {
+            l.replace(installed, samples.to_str().unwrap())
+                .replace("0.0.0-golden", env!("CARGO_PKG_VERSION"))
+        })
+        .collect();
+    let got: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(got, want);
 }

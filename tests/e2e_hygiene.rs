@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{AGENT, Agent, privileged, unique};
+use common::{AGENT, Agent, privileged, sh, unique};
 use nix::sys::signal::Signal;
 use rand_guard::kernel::caps::{self, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_SYS_PTRACE};
 use serde_json::Value;
@@ -193,10 +193,11 @@ fn missing_bpf_capabilities_are_named_and_the_agent_exits() {
         )
     );
 
-    // The unit's set without CAP_PERFMON: that one is named.
+    // The unit's set without CAP_PERFMON (and without CAP_SYS_ADMIN, which
+    // stands in for it): CAP_PERFMON is named.
     let unit: Vec<u32> = unit_capabilities()
         .into_iter()
-        .filter(|c| *c != CAP_PERFMON)
+        .filter(|c| *c != CAP_PERFMON && *c != CAP_SYS_ADMIN)
         .collect();
     let (code, err) = spawn_with_capabilities(&unit, &cfg, &out).wait_exit();
     assert_eq!(code, Some(1), "{err}");
@@ -215,11 +216,19 @@ fn the_units_capabilities_are_enough_and_the_output_is_private() {
     if !privileged("the_units_capabilities_are_enough_and_the_output_is_private") {
         return;
     }
-    let unit = unit_capabilities();
-    assert!(
-        !unit.contains(&CAP_SYS_ADMIN),
-        "the unit keeps CAP_SYS_ADMIN: {unit:?}"
-    );
+    // The unit keeps CAP_SYS_ADMIN for kernels with perf_event_paranoid
+    // above 2 (Debian's: attaching a tracepoint needs it there, as
+    // `cargo xtask systemd-test` shows). Where it is 2 or less the agent
+    // must not need it: run without it then.
+    let paranoid: i32 = fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let unit: Vec<u32> = unit_capabilities()
+        .into_iter()
+        .filter(|c| paranoid > 2 || *c != CAP_SYS_ADMIN)
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     fs::write(&cfg, "[kernel]\nring_buffer_bytes = 1048576\n").unwrap();
@@ -288,19 +297,8 @@ fn marker_rule(id: &str, marker: &str) -> String {
     )
 }
 
-fn sh(cmd: &str) -> u32 {
-    let mut child = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    pid
-}
-
 fn alert_ids(records: &[Value], pid: u32) -> Vec<String> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && common::pid_of(r) == pid as u64)
-        .map(|r| common::get(r, "rule.id").as_str().unwrap().to_string())
-        .collect()
+    common::rule_ids(&common::alerts_for(records, pid))
 }
 
 #[test]

@@ -13,8 +13,8 @@ use std::os::unix::fs::symlink;
 use std::process::Command;
 use std::time::Duration;
 
-use common::scenario::{Attacker, CONFIG, Cleanup, alerts, sh};
-use common::{Agent, get, pid_of, privileged, unique};
+use common::scenario::{Attacker, CONFIG, Cleanup, alerts};
+use common::{Agent, get, pid_of, privileged, sh, unique};
 use serde_json::Value;
 
 fn message(a: &Value) -> &str {

@@ -6,9 +6,8 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
-use common::{Agent, get, privileged, unique};
+use common::{Agent, alerts_for, get, privileged, rule_ids, sh, unique};
 use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
@@ -39,28 +38,6 @@ fn config(rules: &Path) -> String {
         "[kernel]\nring_buffer_bytes = 1048576\n[file]\nenabled = false\n[rules]\ndir = \"{}\"\n",
         rules.display()
     )
-}
-
-/// Run `sh -c cmd`; its pid.
-fn sh(cmd: &str) -> u32 {
-    let mut child = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success(), "sh -c {cmd:?} failed");
-    pid
-}
-
-fn alerts_for(records: &[Value], pid: u32) -> Vec<&Value> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && common::pid_of(r) == pid as u64)
-        .collect()
-}
-
-fn rule_ids(alerts: &[&Value]) -> Vec<String> {
-    alerts
-        .iter()
-        .map(|a| get(a, "rule.id").as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
@@ -143,27 +120,7 @@ fn rules_dir_rule_and_sample_rule_alert_on_real_commands() {
     assert_eq!(health["rules_reloads_total"], 0);
 
     // Offline, the recorded events raise the same alerts, ids and all.
-    let recorded = rules.path().join("recorded.jsonl");
-    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
-    fs::write(&recorded, lines.join("\n")).unwrap();
-    let replay = Command::new(common::AGENT)
-        .args(["rules", "test", "--rules-dir"])
-        .arg(rules.path())
-        .arg("--events")
-        .arg(&recorded)
-        .args(["--config", "/dev/null"])
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
-    let replayed: Vec<Value> = String::from_utf8(replay.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let replayed = common::rules_test(rules.path(), &records, &[]);
     let key = |a: &&Value| {
         (
             get(a, "rule.id").clone(),

@@ -67,6 +67,16 @@ fn sample_rules() -> BTreeMap<String, Vec<u8>> {
         );
     }
     assert_eq!(out.len(), 12, "the twelve sample rules");
+    // The sample Sigma rules, one document each.
+    let sigma = repo_file("rules/sample-sigma.yml");
+    let docs: Vec<&str> = sigma.split("\n---\n").collect();
+    assert_eq!(docs.len(), 4, "the four sample Sigma rules");
+    for (i, doc) in docs.iter().enumerate() {
+        out.insert(
+            format!("gen-sample-sigma-{:02}.yml", i + 1),
+            format!("{}\n", doc.trim_end()).into_bytes(),
+        );
+    }
     out
 }
 
@@ -605,6 +615,11 @@ fn each_seed_gets_its_expected_result() {
                 },
                 "config" => {
                     rand_guard::config::Config::parse(&text(), &p, &rand_guard::detect::KNOWN)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+                "rules" if name.ends_with(".yml") => {
+                    rand_guard::detect::rules::sigma::parse_file(&p, &text())
                         .map(|_| ())
                         .map_err(|e| e.to_string())
                 }

@@ -296,7 +296,7 @@ fn file_sequence() -> Vec<Record> {
         out.extend(alerts.into_iter().map(Record::Alert));
     }
     let per_kind = |v: &[(&'static str, u64)]| v.to_vec();
-    out.push(Record::Health(Health {
+    out.push(Record::Health(Box::new(Health {
         time_ns: WALL + 60_000_000_000,
         last: true,
         uptime_seconds: 60,
@@ -322,6 +322,7 @@ fn file_sequence() -> Vec<Record> {
             output_buffer_drops_total: per_kind(&[("buffer_full", 5), ("shutdown", 1)]),
             output_buffer_drops_by_kind_total: per_kind(&[("exec", 4), ("health", 2)]),
             rules_loaded: 12,
+            rules_skipped: 2,
             rules_reloads_total: 1,
             rules_reload_failures_total: 1,
             config_reloads_total: 3,
@@ -348,13 +349,24 @@ fn file_sequence() -> Vec<Record> {
                 ("detector", 0),
             ]),
             channel_full_drops_by_kind_total: per_kind(&[("exec", 4), ("file_open", 7)]),
+            forward_messages_total: 980,
+            forward_resent_total: 3,
+            forward_errors_total: 2,
+            forward_queued_records: 4,
+            forward_connected: 1,
+            forward_drops_total: per_kind(&[
+                ("queue_full", 0),
+                ("collector_down", 9),
+                ("too_large", 1),
+                ("shutdown", 0),
+            ]),
             programs: Some(vec![rand_guard::kernel::ProgramStats {
                 name: "edr_file".into(),
                 run_count: 2000,
                 run_time_ns: 1_500_000,
             }]),
         },
-    }));
+    })));
     out
 }
 
@@ -562,6 +574,95 @@ fn rules_sequence() -> Vec<Record> {
             },
         ));
     }
+    let mut out = detect_all(&mut enricher, &mut detector, events);
+    let mut alerts = Vec::new();
+    // A minute on, a token is back: the summary of the two.
+    detector.sweep(BOOT + 61_000_000_000, &mut alerts);
+    out.extend(alerts.drain(..).map(Record::Alert));
+    out
+}
+
+/// The sample Sigma rules (rules/sample-sigma.yml) on a firewall flush,
+/// a program written into /usr/local/bin and a python connection: each alert carries the Sigma
+/// id, title, description, references, authors, tags and level.
+fn sigma_sequence() -> Vec<Record> {
+    let samples = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/sample-sigma.yml"
+    ))
+    .unwrap();
+    let sigma = rand_guard::detect::rules::sigma::parse_file(
+        std::path::Path::new("/etc/rand-guard/rules.d/sample-sigma.yml"),
+        &samples,
+    )
+    .unwrap();
+    assert!(sigma.skipped.is_empty(), "{:?}", sigma.skipped);
+    let mut detector = Detector::new(
+        &Config::default(),
+        "golden-host",
+        RuleSet::from_rules(sigma.rules),
+        None,
+    )
+    .unwrap();
+    let mut enricher = Enricher::new(1024, 8);
+    let root = Creds {
+        uid: 0,
+        gid: 0,
+        euid: 0,
+        egid: 0,
+        login_uid: Some(1000),
+        session_id: Some(3),
+    };
+    let bash = image("/usr/bin/bash", "/usr/bin/bash", &["bash"]);
+    let iptables = image(
+        "/usr/sbin/iptables",
+        "/usr/sbin/xtables-nft-multi",
+        &["iptables", "-F", "INPUT"],
+    );
+    let cp = image(
+        "/usr/bin/cp",
+        "/usr/bin/cp",
+        &["cp", "/tmp/x", "/usr/local/bin/kupdate"],
+    );
+    let python = image(
+        "/usr/bin/python3",
+        "/usr/bin/python3.11",
+        &["python3", "-c", "import socket"],
+    );
+    let events = vec![
+        exec(200, 60, 500, 1, 0, bash, root),
+        exec(201, 61, 501, 500, 199, iptables, root),
+        exec(202, 62, 502, 500, 199, cp, root),
+        file(
+            203,
+            63,
+            502,
+            FileBody {
+                result: 3,
+                open_flags: 0o1101,
+                mode: Some(0o755),
+                resolved: true,
+                ..file_body(FileOp::Open, "openat", "/usr/local/bin/kupdate")
+            },
+        ),
+        exec(204, 64, 503, 500, 199, python, root),
+        at(
+            205,
+            65,
+            503,
+            Body::Net(net_body(
+                NetOp::Connect,
+                "connect",
+                Some("10.0.0.5:41000"),
+                Some("198.51.100.20:8443"),
+            )),
+        ),
+    ];
+    detect_all(&mut enricher, &mut detector, events)
+}
+
+/// Each event enriched and detected: its record, then its alerts.
+fn detect_all(enricher: &mut Enricher, detector: &mut Detector, events: Vec<Event>) -> Vec<Record> {
     let mut out = Vec::new();
     let mut alerts = Vec::new();
     for mut ev in events {
@@ -570,10 +671,28 @@ fn rules_sequence() -> Vec<Record> {
         out.push(Record::Event(ev));
         out.extend(alerts.drain(..).map(Record::Alert));
     }
-    // A minute on, a token is back: the summary of the two.
-    detector.sweep(BOOT + 61_000_000_000, &mut alerts);
-    out.extend(alerts.drain(..).map(Record::Alert));
     out
+}
+
+#[test]
+fn sigma_alerts_match_golden() {
+    let records = sigma_sequence();
+    let ids: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Alert(a) => Some(a.rule.id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "81149f9d-2671-43a1-9cca-d535b43dc1b2",
+            "9aec11f9-7bf8-48e0-ae9e-663b5d31a709",
+            "a4b8e940-d839-4d1a-ab44-c6089b9eb2a4"
+        ]
+    );
+    check("sigma_alerts.jsonl", &render_records(&records));
 }
 
 #[test]
@@ -618,7 +737,8 @@ fn every_golden_line_is_one_object_with_version_and_type() {
     let text = render(sequence())
         + &render_records(&file_sequence())
         + &render_records(&net_sequence())
-        + &render_records(&rules_sequence());
+        + &render_records(&rules_sequence())
+        + &render_records(&sigma_sequence());
     let mut types = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();

@@ -203,13 +203,61 @@ pub fn config(data: &[u8]) {
     }
 }
 
-/// A rules file the parser accepts compiles into a rule set that matches
-/// events without panicking; one it rejects gets errors that each name the
-/// file, with a reason and a real line.
+/// The same bytes as a TOML rules file and as a Sigma (YAML) rules file:
+/// a file a parser accepts compiles into a rule set that matches events
+/// without panicking; one it rejects gets errors that each name the file,
+/// with a reason and a real line. Sigma rules it cannot run are skipped,
+/// each naming the file, a construct and a reason.
 pub fn rules(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    toml_rules(text);
+    sigma_rules(text);
+}
+
+fn sigma_rules(text: &str) {
+    let path = Path::new("/fuzz/rules.d/fuzz.yml");
+    match rules::sigma::parse_file(path, text) {
+        Ok(file) => {
+            for r in &file.rules {
+                assert!(!r.meta.id.is_empty(), "a rule without an id");
+                assert!(!r.meta.name.trim().is_empty(), "a rule without a title");
+                assert_eq!(r.meta.source, path.display().to_string());
+            }
+            for s in &file.skipped {
+                assert_eq!(s.file, path);
+                assert!(!s.rule.is_empty() && !s.construct.is_empty(), "{s}");
+                assert!(!s.reason.trim().is_empty(), "{s}");
+            }
+            match_samples(&RuleSet::from_rules(file.rules));
+        }
+        Err(e) => {
+            assert_eq!(e.file, path);
+            let msg = e.to_string();
+            assert!(
+                msg.starts_with("rules file /fuzz/rules.d/fuzz.yml"),
+                "{msg}"
+            );
+            assert!(!e.reason.trim().is_empty(), "{msg}");
+            check_line(text, e.line, &msg);
+        }
+    }
+}
+
+/// Every sample event through `set`: in-range, ascending, no panic.
+fn match_samples(set: &RuleSet) {
+    let mut scratch = Scratch::default();
+    let mut hits = Vec::new();
+    for ev in sample_events() {
+        hits.clear();
+        set.matches(ev, &mut scratch, &mut hits);
+        assert!(hits.iter().all(|i| *i < set.len()));
+        assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
+    }
+}
+
+fn toml_rules(text: &str) {
     let path = Path::new("/fuzz/rules.d/fuzz.toml");
     match rules::parse_file(path, text) {
         Ok(rules) => {
@@ -217,15 +265,7 @@ pub fn rules(data: &[u8]) {
                 assert!(!r.meta.id.is_empty(), "a rule without an id");
                 assert_eq!(r.meta.source, path.display().to_string());
             }
-            let set = RuleSet::from_rules(rules);
-            let mut scratch = Scratch::default();
-            let mut hits = Vec::new();
-            for ev in sample_events() {
-                hits.clear();
-                set.matches(ev, &mut scratch, &mut hits);
-                assert!(hits.iter().all(|i| *i < set.len()));
-                assert!(hits.windows(2).all(|w| w[0] < w[1]), "{hits:?}");
-            }
+            match_samples(&RuleSet::from_rules(rules));
         }
         Err(errors) => {
             assert!(!errors.is_empty(), "rejected without a reason");

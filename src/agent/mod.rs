@@ -11,14 +11,16 @@
 //! stops, its neighbours see a closed channel and stop too, and the agent
 //! exits with an error naming the stage instead of hanging ([`supervise`]).
 //!
-//! SIGHUP ([`AgentControl::reload`]): the configuration file and the rules
+//! SIGHUP ([`control::AgentControl::reload`]): the configuration file and the rules
 //! directory are read again; live settings go to the detector and the
 //! writer over channels, restart-only ones are reported, and the output is
 //! re-opened. Kernel programs stay attached throughout.
 
+mod control;
 pub mod hygiene;
 pub mod reload;
 pub mod signals;
+mod sinks;
 pub mod supervise;
 
 use std::cell::RefCell;
@@ -29,7 +31,6 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use libbpf_rs::{MapHandle, RingBuffer, RingBufferBuilder};
-use nix::sys::signal::Signal;
 
 use crate::agent::signals::Signals;
 use crate::config;
@@ -40,18 +41,21 @@ use crate::detect::tamper::Protected;
 use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
-use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
+use crate::kernel::{Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
 use crate::model::container::Resolver;
 use crate::model::stats::{Batch, Stage};
 use crate::model::stats::{Snapshot, Stats};
 use crate::pipeline::channel::{Outlet, StopClock};
 use crate::pipeline::enrich::Enricher;
-use crate::pipeline::metrics::{self, Exporter, MetricsError};
+use crate::pipeline::forward::ForwardError;
+use crate::pipeline::metrics::MetricsError;
 use crate::pipeline::output::{self, OutputError, Target, Writer};
-use crate::pipeline::poller::{self, Collector, Control, PollError, RawBatch};
+use crate::pipeline::poller::{self, Collector, PollError, RawBatch};
 use crate::pipeline::{enrich, normalize, watch};
 use crate::record::Context;
+use control::AgentControl;
 use hygiene::{HygieneError, Policy, Role};
+use sinks::{start_forward, start_metrics};
 pub use supervise::{StageFn, StageWatch, supervise};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,8 @@ pub enum AgentError {
     Hygiene(#[from] HygieneError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
 }
 
 /// What to do about a kernel refusal: privileges for EPERM; for a
@@ -188,6 +194,7 @@ pub fn run(
     let protected = protected_files(&cfg, &source, config_path);
     let also = also_watched(&cfg, &protected);
     let detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
+    let forward = start_forward(&cfg, &detection.ctx.hostname, &stats, &clock)?;
     let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
     let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
     let (enricher, seeded) = seed_process_table(&cfg, me);
@@ -198,7 +205,8 @@ pub fn run(
         detection.ctx.clone(),
         stats.clone(),
         clock.clone(),
-    );
+    )
+    .with_forward(forward);
     let collector = Collector::new(stats.clone());
     let rb = open_ring_buffer(&kernel, &collector)?;
     let pipeline = build_stages(
@@ -239,30 +247,6 @@ pub fn run(
     Ok(final_summary(&kernel, &stats))
 }
 
-/// `[metrics]`: the textfile and the HTTP endpoint on their own threads,
-/// reading the counters (restart-only: a reload leaves them as started).
-/// Before the kernel is loaded, so a missing directory or a taken port
-/// stops the agent before anything is attached.
-fn start_metrics(cfg: &Config, stats: &Arc<Stats>) -> Result<Exporter, AgentError> {
-    let every = Duration::from_secs(cfg.health.interval_seconds.into());
-    let exporter = metrics::start(
-        &cfg.metrics,
-        every,
-        stats.clone(),
-        std::time::Instant::now(),
-    )?;
-    if let Some(addr) = exporter.http_addr() {
-        eprintln!("rand-guard: metrics on http://{addr}/metrics");
-    }
-    if !cfg.metrics.textfile.is_empty() {
-        eprintln!(
-            "rand-guard: metrics to {} every {every:?}",
-            cfg.metrics.textfile
-        );
-    }
-    Ok(exporter)
-}
-
 /// The configuration with `--output` applied.
 fn with_output(cfg: &Config, output: Option<&str>) -> Config {
     let mut cfg = cfg.clone();
@@ -293,6 +277,16 @@ fn protected_files(
         config_path,
         Path::new(&cfg.rules.dir),
     )
+}
+
+/// Each Sigma rule the rules directory holds but the agent cannot run,
+/// on stderr (the journal), at start and on every reload: the rule
+/// file, the rule, the construct and why. Counted in health as
+/// `rules_skipped`.
+fn report_skipped(rules: &RuleSet) {
+    for s in rules.skipped() {
+        eprintln!("rand-guard: warning: {s}");
+    }
 }
 
 fn detection_enabled(cfg: &Config, id: &str) -> bool {
@@ -328,6 +322,8 @@ impl Detection {
         hygiene::check_rules_dir(&cfg.rules.dir, policy)?;
         let rules = RuleSet::load_dir(&cfg.rules.dir)?;
         stats.set_rules_loaded(rules.len());
+        stats.set_rules_skipped(rules.skipped().len());
+        report_skipped(&rules);
         let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
             .map_err(AgentError::Exclusions)?;
         detector.protect(protected.to_vec(), me);
@@ -611,206 +607,4 @@ fn final_summary(kernel: &Kernel, stats: &Stats) -> Snapshot {
         stats.set_kernel(&k);
     }
     stats.snapshot()
-}
-
-struct AgentControl<'a> {
-    signals: &'a Signals,
-    kernel: &'a Kernel,
-    stats: &'a Arc<Stats>,
-    clock: &'a StopClock,
-    watch: &'a StageWatch,
-    /// The configuration in force (with `--output` applied).
-    running: Config,
-    /// `--output`: wins over `[output] path` on every reload too.
-    output_override: Option<String>,
-    reread: Reread<'a>,
-    /// Whether a reloaded configuration file and rules directory must
-    /// pass the [`hygiene`] checks.
-    policy: Policy,
-    /// The agent's own files (rg-agent-tamper), fixed at start: they are
-    /// in the kernel's prefixes.
-    protected: &'a [Protected],
-    /// Prefixes watched beyond `[file]` (see [`also_watched`]), fixed at
-    /// start like the protected files they include.
-    also_watched: &'a [String],
-    agent_pid: u32,
-    host: &'a str,
-    /// Reloaded settings for the detector and the writer (SIGHUP).
-    reload: Sender<detect::Reload>,
-    writer: Sender<output::Settings>,
-    stop: bool,
-    last_programs: Option<std::time::Instant>,
-}
-
-impl AgentControl<'_> {
-    /// SIGHUP: read the configuration file and the rules directory again.
-    ///
-    /// An invalid file (or one that fails the hygiene checks) is refused
-    /// with the error it would stop the agent with at start, and
-    /// everything in force stays. A valid one: its live settings
-    /// ([`reload::LIVE`]) take effect; a changed restart-only setting is
-    /// reported ("needs a restart: <key>") and keeps its running value.
-    /// Then the rules directory is loaded: a bad one (or one that fails
-    /// the hygiene checks) is refused with every error, and the rules in
-    /// force stay. Either way the output is re-opened (log rotation), and
-    /// counters say what happened.
-    fn reload(&mut self) {
-        let applied = self.reload_config();
-        if !applied {
-            self.stats.count_config_reload(false);
-        }
-        let settings = output::Settings {
-            target: Target::parse(&self.running.output.path),
-            buffer_bytes: self.running.output.buffer_bytes as usize,
-            health_every: Duration::from_secs(self.running.health.interval_seconds.into()),
-        };
-        let _ = self.writer.send(settings);
-    }
-
-    /// The configuration and rules part of a reload; false when the
-    /// configuration was refused.
-    fn reload_config(&mut self) -> bool {
-        const REFUSED: &str = "rand-guard: config reload refused, everything in force stays";
-        let (mut file, source) = match (self.reread)() {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{REFUSED}: {e}");
-                return false;
-            }
-        };
-        if let Source::File(path) = &source
-            && let Err(e) = hygiene::check(path, Role::Config, self.policy)
-        {
-            eprintln!("{REFUSED}: {e}");
-            return false;
-        }
-        if let Some(o) = &self.output_override {
-            file.output.path = o.clone();
-        }
-        let plan = match reload::plan(&self.running, &file) {
-            Ok(p) => p,
-            Err((key, reason)) => {
-                let path = match &source {
-                    Source::File(p) | Source::Defaults(p) => p.clone(),
-                };
-                let e = ConfigError {
-                    file: path,
-                    key: Some(key.to_string()).filter(|k| !k.is_empty()),
-                    line: None,
-                    reason,
-                };
-                eprintln!("{REFUSED}: {e} (a setting it depends on needs a restart)");
-                return false;
-            }
-        };
-        let cfg = &plan.effective;
-        let loaded = hygiene::check_rules_dir(&cfg.rules.dir, self.policy)
-            .map_err(|e| e.to_string())
-            .and_then(|()| RuleSet::load_dir(&cfg.rules.dir).map_err(|e| e.to_string()));
-        let (rules, keep_rules) = match loaded {
-            Ok(rules) => (rules, false),
-            Err(e) => {
-                self.stats.count_rules_reload(false);
-                eprintln!("rand-guard: rules reload refused, the rules in force stay:\n{e}");
-                (RuleSet::default(), true)
-            }
-        };
-        let n = rules.len();
-        // Both were checked when the file was parsed; refuse rather than
-        // half-apply should that ever disagree.
-        let built =
-            Filter::new(&with_also_watched(&cfg.file, self.also_watched)).and_then(|filter| {
-                Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(
-                    |mut detector| {
-                        detector.protect(self.protected.to_vec(), self.agent_pid);
-                        (filter, detector)
-                    },
-                )
-            });
-        let (filter, detector) = match built {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("{REFUSED}: {source}: {e}");
-                return false;
-            }
-        };
-        let msg = detect::Reload {
-            filter,
-            detector,
-            keep_rules,
-            keep_correlation: cfg.detections == self.running.detections,
-            output: EventOutput::from_config(cfg),
-        };
-        if self.reload.send(msg).is_err() {
-            return false; // the detector is gone: the pipeline is stopping
-        }
-        if !keep_rules {
-            self.stats.count_rules_reload(true);
-            eprintln!(
-                "rand-guard: rules reloaded: {n} rules from {}",
-                cfg.rules.dir.display()
-            );
-        }
-        for c in &plan.needs_restart {
-            eprintln!(
-                "rand-guard: config reload: needs a restart: {} (the running value {} stays; \
-                 the file says {})",
-                c.key, c.running, c.file
-            );
-        }
-        let changed: Vec<&str> = plan.changed.iter().map(|c| c.key.as_str()).collect();
-        eprintln!(
-            "rand-guard: config reloaded from {source}: {}",
-            if changed.is_empty() {
-                "no live setting changed".to_string()
-            } else {
-                format!("changed {}", changed.join(", "))
-            }
-        );
-        self.stats.count_config_reload(true);
-        self.running = plan.effective;
-        true
-    }
-}
-
-impl Control for AgentControl<'_> {
-    fn wake_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.signals.fd()
-    }
-
-    fn should_stop(&mut self) -> bool {
-        for sig in self.signals.pending() {
-            match sig {
-                Signal::SIGINT | Signal::SIGTERM => self.stop = true,
-                Signal::SIGHUP => self.reload(),
-                _ => {}
-            }
-        }
-        match self.watch.failed() {
-            Some(stage) if !self.stop => {
-                eprintln!("rand-guard: pipeline stage `{stage}` panicked; stopping");
-                self.stop = true;
-            }
-            _ => {}
-        }
-        if self.stop {
-            self.clock.start();
-        }
-        self.stop
-    }
-
-    fn tick(&mut self) {
-        if let Some(k) = self.kernel.read_kstats() {
-            self.stats.set_kernel(&k);
-        }
-        // Program run statistics cost a syscall per program: once a second.
-        if self
-            .last_programs
-            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1))
-        {
-            self.last_programs = Some(std::time::Instant::now());
-            let stats = kernel::bpf_stats_enabled().then(|| self.kernel.program_stats());
-            self.stats.set_programs(stats);
-        }
-    }
 }

@@ -329,6 +329,20 @@ mod tests {
     }
 
     #[test]
+    fn forwarding_is_restart_only() {
+        // Its thread and connection are set up at start (docs/shipping.md).
+        let file = parse("[forward.syslog]\ntransport = \"tcp\"\naddress = \"127.0.0.1:514\"\n");
+        let p = plan(&Config::default(), &file).unwrap();
+        // Every key of the table that was not there: it stays off.
+        let restart = keys(&p.needs_restart);
+        assert!(restart.contains(&"forward.syslog.transport"), "{restart:?}");
+        assert!(restart.contains(&"forward.syslog.address"), "{restart:?}");
+        assert!(restart.iter().all(|k| k.starts_with("forward.syslog.")));
+        assert_eq!(p.effective.forward, Config::default().forward);
+        assert!(p.changed.is_empty());
+    }
+
+    #[test]
     fn every_live_key_names_a_setting() {
         let c = Value::try_from(Config::default()).unwrap();
         for key in LIVE {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod detections;
 mod file;
+mod forward;
 mod metrics;
 mod network;
 mod pipeline;
@@ -30,6 +31,7 @@ pub use file::{
     DEFAULT_WATCH_READS, File, MAX_PREFIXES, MAX_WATCH_READS, PATH_BYTES, PREFIX_BYTES, check_path,
     check_prefix,
 };
+pub use forward::{DEFAULT_SYSLOG_SOCKET, Facility, Forward, Syslog, Transport};
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
@@ -55,6 +57,7 @@ pub struct Config {
     pub exclusions: Vec<Exclusion>,
     pub health: HealthConfig,
     pub metrics: Metrics,
+    pub forward: Forward,
 }
 
 /// A configuration error: the file, the dotted key when there is one, the
@@ -151,8 +154,10 @@ impl Config {
                 inner.message().to_string(),
             )
         })?;
-        cfg.validate(known)
-            .map_err(|(key, reason)| err(Some(key.to_string()), None, reason))?;
+        cfg.validate(known).map_err(|(key, reason)| ConfigError {
+            line: line_of_key(text, key),
+            ..err(Some(key.to_string()), None, reason)
+        })?;
         Ok(cfg)
     }
 
@@ -168,6 +173,7 @@ impl Config {
         self.detections.validate(known)?;
         self.network.validate()?;
         self.metrics.validate()?;
+        self.forward.validate()?;
         for (key, wanted, collected) in [
             ("events.file", self.events.file, self.file.enabled),
             ("events.network", self.events.network, self.network.enabled),
@@ -203,6 +209,27 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .filter(|b| **b == b'\n')
         .count()
         + 1
+}
+
+/// The 1-based line where the dotted `key` is set in `text`, for the
+/// errors of the range checks, which see values rather than the text.
+/// None when the key is not written in the text (a default) or runs
+/// through an array.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(line_of(text, k.span().start));
+        }
+        match v.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Every entry of `list` (the value of `key`) is a glob that compiles.

@@ -263,6 +263,66 @@ fn errors_name_file_key_and_reason() {
             "exclusions[0].in_container",
             "invalid type",
         ),
+        (
+            "[forward.syslog]\ntransport = \"udp\"\n",
+            "forward.syslog.transport",
+            "unknown variant `udp`, expected one of `unix`, `tcp`, `tls`",
+        ),
+        (
+            "[forward.syslog]\nfacility = \"local9\"\n",
+            "forward.syslog.facility",
+            "unknown variant `local9`",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tcp\"\naddress = \"logs.example.net\"\n",
+            "forward.syslog.address",
+            "it is host:port, such as \"logs.example.net:6514\" or \"[::1]:514\", got \"logs.example.net\"",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tcp\"\naddress = \"10.0.0.1:0\"\n",
+            "forward.syslog.address",
+            "host:port",
+        ),
+        (
+            "[forward.syslog]\naddress = \"dev/log\"\n",
+            "forward.syslog.address",
+            "a socket's absolute path, got \"dev/log\"",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tls\"\naddress = \"c:6514\"\n",
+            "forward.syslog.tls_ca",
+            "needs the CA file",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tls\"\naddress = \"c:6514\"\ntls_ca = \"ca.pem\"\n",
+            "forward.syslog.tls_ca",
+            "must be an absolute path",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tls\"\naddress = \"c:6514\"\ntls_ca = \"/ca.pem\"\ntls_cert = \"/c.pem\"\n",
+            "forward.syslog.tls_key",
+            "needs both tls_cert and tls_key",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"tcp\"\naddress = \"c:514\"\ntls_ca = \"/ca.pem\"\n",
+            "forward.syslog.tls_ca",
+            "only applies with transport = \"tls\"",
+        ),
+        (
+            "[forward.syslog]\nqueue_records = 1\n",
+            "forward.syslog.queue_records",
+            "from 16 to 1048576, got 1",
+        ),
+        (
+            "[forward.syslog]\nmax_message_bytes = 100\n",
+            "forward.syslog.max_message_bytes",
+            "from 1024 to 1048576, got 100",
+        ),
+        (
+            "[forward.syslog]\nport = 514\n",
+            "forward.syslog.port",
+            "unknown field `port`",
+        ),
     ];
     for (text, key, reason) in cases {
         let e = parse(text).unwrap_err();
@@ -374,4 +434,44 @@ fn metrics_are_off_by_default_and_read() {
         parse("[metrics]\ntextfile = \"/var/lib/ne/rg.prom\"\nlisten = \"[::1]:9464\"\n").unwrap();
     assert_eq!(c.metrics.textfile, "/var/lib/ne/rg.prom");
     assert_eq!(c.metrics.listen, "[::1]:9464");
+}
+
+#[test]
+fn forwarding_is_off_by_default_and_read() {
+    use crate::config::{Facility, Transport};
+    assert_eq!(Config::default().forward.syslog, None);
+    let c = parse("[forward.syslog]\n").unwrap();
+    let s = c.forward.syslog.unwrap();
+    assert_eq!((s.transport, s.address()), (Transport::Unix, "/dev/log"));
+    assert_eq!((s.facility, s.facility.code()), (Facility::Local0, 16));
+    let c = parse(
+        "[forward.syslog]\ntransport = \"tls\"\naddress = \"[::1]:6514\"\nfacility = \"authpriv\"\n\
+         tls_ca = \"/etc/ca.pem\"\nqueue_records = 100\n",
+    )
+    .unwrap();
+    let s = c.forward.syslog.clone().unwrap();
+    assert_eq!(s.host_port(), Some(("::1", 6514)));
+    assert_eq!((s.facility.code(), s.queue_records), (10, 100));
+    assert_eq!(Facility::Local7.code(), 23);
+    // The effective configuration shows it, and reads back the same.
+    assert_eq!(parse(&c.to_toml()).unwrap(), c);
+}
+
+#[test]
+fn range_errors_name_the_line_of_their_key() {
+    let e = parse("[health]\ninterval_seconds = 5\n\n[forward.syslog]\ntransport = \"tcp\"\naddress = \"nowhere\"\n")
+        .unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("forward.syslog.address"));
+    assert_eq!(e.line, Some(6), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("config /x/config.toml line 6: key `forward.syslog.address`"),
+        "{e}"
+    );
+    // A key left to its default has no line.
+    let e = parse("[forward.syslog]\ntransport = \"tls\"\naddress = \"c:1\"\n").unwrap_err();
+    assert_eq!(
+        (e.key.as_deref(), e.line),
+        (Some("forward.syslog.tls_ca"), None)
+    );
 }

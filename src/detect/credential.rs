@@ -83,6 +83,8 @@ impl CredReadRule {
                     name: Some(name.into()),
                 }],
                 source: "builtin".into(),
+                references: Vec::new(),
+                authors: Vec::new(),
             })
         };
         Ok(CredReadRule {

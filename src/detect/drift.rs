@@ -55,6 +55,8 @@ impl Drift {
                     name: Some("Ingress Tool Transfer".into()),
                 }],
                 source: "builtin".into(),
+                references: Vec::new(),
+                authors: Vec::new(),
             }),
             host_root: host_root.to_path_buf(),
         })

@@ -52,6 +52,8 @@ fn meta() -> Arc<RuleMeta> {
             name: Some("Impair Defenses: Indicator Blocking".into()),
         }],
         source: "builtin".into(),
+        references: Vec::new(),
+        authors: Vec::new(),
     })
 }
 

@@ -231,6 +231,8 @@ impl Persistence {
                     name: Some(spec.technique.1.into()),
                 }],
                 source: "builtin".into(),
+                references: Vec::new(),
+                authors: Vec::new(),
             }));
         }
         persistence.globs = filter::globset(&globs).expect("built-in globs are valid");

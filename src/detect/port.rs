@@ -32,6 +32,8 @@ impl PortRule {
                     name: Some("Non-Standard Port".into()),
                 }],
                 source: "builtin".into(),
+                references: Vec::new(),
+                authors: Vec::new(),
             }),
             ports: d.suspicious_ports.clone(),
             loopback: d.suspicious_ports_loopback,

@@ -45,6 +45,7 @@ impl Stage {
         self.detector
             .take_over(r.detector, r.keep_rules, r.keep_correlation);
         stats.set_rules_loaded(self.detector.rules().len());
+        stats.set_rules_skipped(self.detector.rules().skipped().len());
     }
 }
 

@@ -173,6 +173,35 @@ pub fn check_bpf_here() -> Result<(), CapsError> {
     check_bpf(eff, last_cap())
 }
 
+/// Why attaching a syscall tracepoint was probably refused: upstream, a
+/// `kernel.perf_event_paranoid` above 2 means what 2 does, but Debian's
+/// kernels (a Debian patch) then allow `perf_event_open(2)`, which attaches
+/// classic tracepoints, only with `CAP_SYS_ADMIN`, `CAP_PERFMON` or not:
+/// found by `cargo xtask systemd-test` on Debian 12's kernel with the unit's
+/// capabilities minus `CAP_SYS_ADMIN`. `None` when that cannot be the
+/// reason.
+pub fn perf_paranoid_hint(eff: CapSet, paranoid: Option<i32>) -> Option<String> {
+    let level = paranoid.filter(|p| *p > 2)?;
+    (!eff.has(CAP_SYS_ADMIN)).then(|| {
+        format!(
+            "kernel.perf_event_paranoid is {level} here, and kernels patched as Debian's \
+             allow perf_event_open, which attaches the syscall tracepoints, only with \
+             CAP_SYS_ADMIN: grant it (systemd: keep it in CapabilityBoundingSet=), or set \
+             the sysctl to 2"
+        )
+    })
+}
+
+/// [`perf_paranoid_hint`] for this process and kernel.
+pub fn perf_paranoid_hint_here() -> Option<String> {
+    let paranoid = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok();
+    perf_paranoid_hint(CapSet::effective().ok()?, paranoid)
+}
+
 /// A capability whose absence makes the agent see less, and what it costs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Degraded {
@@ -249,6 +278,23 @@ mod tests {
         assert!(msg(&[CAP_BPF, CAP_PERFMON], Some(37)).starts_with(
             "missing capability CAP_SYS_ADMIN: loading the BPF programs needs it on this kernel"
         ));
+    }
+
+    #[test]
+    fn perf_paranoid_above_2_without_sys_admin_is_named() {
+        let bpf = CapSet::of(&[CAP_BPF, CAP_PERFMON]);
+        let hint = perf_paranoid_hint(bpf, Some(3)).unwrap();
+        assert!(
+            hint.starts_with("kernel.perf_event_paranoid is 3 here, and kernels patched"),
+            "{hint}"
+        );
+        assert!(hint.contains("only with CAP_SYS_ADMIN"), "{hint}");
+        assert_eq!(perf_paranoid_hint(bpf, Some(2)), None);
+        assert_eq!(perf_paranoid_hint(bpf, None), None);
+        assert_eq!(
+            perf_paranoid_hint(CapSet::of(&[CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN]), Some(3)),
+            None
+        );
     }
 
     #[test]

@@ -310,6 +310,7 @@ fn attach_hooks(
             .progs_mut()
             .find(|p| p.name() == hook.program)
             .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+        let syscall_exit = matches!(hook.attach, Attach::SyscallExit { .. });
         let (point, result) = match hook.attach {
             Attach::Auto => (hook.program.to_string(), prog.attach()),
             Attach::SyscallExit { name, .. } => {
@@ -329,9 +330,12 @@ fn attach_hooks(
         match result {
             Ok(link) => links.push((point, link)),
             Err(source) if hook.required => {
+                // A syscall tracepoint is attached through perf_event_open.
+                let hint = syscall_exit.then(caps::perf_paranoid_hint_here).flatten();
                 return Err(KernelError::Attach {
                     program: point,
                     source,
+                    hint,
                 });
             }
             Err(source) => skipped.push((point, source.to_string())),

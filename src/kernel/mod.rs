@@ -100,11 +100,14 @@ pub enum KernelError {
     },
     #[error("loading the BPF object failed: {reason}{}", log_tail(.log))]
     LoadObject { reason: String, log: Vec<String> },
-    #[error("attaching BPF program {program} failed: {source}")]
+    #[error("attaching BPF program {program} failed: {source}{}", .hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Attach {
         program: String,
         #[source]
         source: libbpf_rs::Error,
+        /// What probably refused it, when the agent can tell
+        /// ([`caps::perf_paranoid_hint`]).
+        hint: Option<String>,
     },
     #[error("setting up the ring buffer reader failed: {0}")]
     RingBuffer(#[source] libbpf_rs::Error),

@@ -66,6 +66,10 @@ pub struct RuleMeta {
     pub techniques: Vec<Technique>,
     /// `builtin`, or the rule file it came from.
     pub source: String,
+    /// Sigma rules' `references` (`rule.reference`); empty for others.
+    pub references: Vec<String>,
+    /// Sigma rules' `author`, split at commas (`rule.author`).
+    pub authors: Vec<String>,
 }
 
 /// One alert: the rule, the event that raised it, and a stable id.

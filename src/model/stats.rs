@@ -93,6 +93,9 @@ pub struct Stats {
     /// User rules in force now (a gauge), and SIGHUP reloads that took
     /// effect or were refused (the old rules stay on a refusal).
     rules_loaded: AtomicU64,
+    /// Sigma rules of the rules in force's directory that were skipped
+    /// (unsupported constructs), a gauge set with `rules_loaded`.
+    rules_skipped: AtomicU64,
     rules_reloads: AtomicU64,
     rules_reload_failures: AtomicU64,
     /// SIGHUP reloads of the configuration file that took effect or were
@@ -126,6 +129,17 @@ pub struct Stats {
     /// The same drops by kind: slots are kind::ALL's positions, then
     /// alert, health, unknown.
     channel_full_kind: [AtomicU64; kind::ALL.len() + 3],
+    /// `[forward.syslog]`: messages written to the collector's
+    /// connection, re-sent after a broken one, failed connection attempts
+    /// and broken connections, records queued for the forwarder now and
+    /// whether it is connected (gauges), and records dropped from
+    /// forwarding by [`ForwardDrop`].
+    forward_sent: AtomicU64,
+    forward_resent: AtomicU64,
+    forward_errors: AtomicU64,
+    forward_queued: AtomicU64,
+    forward_connected: AtomicU64,
+    forward_drops: [AtomicU64; ForwardDrop::ALL.len()],
     /// Per-program kernel run statistics, when the kernel counts them.
     programs: Mutex<Option<Vec<ProgramStats>>>,
 }
@@ -148,6 +162,7 @@ impl Default for Stats {
             output_buffer_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             output_buffer_drops_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             rules_loaded: AtomicU64::new(0),
+            rules_skipped: AtomicU64::new(0),
             rules_reloads: AtomicU64::new(0),
             rules_reload_failures: AtomicU64::new(0),
             config_reloads: AtomicU64::new(0),
@@ -165,6 +180,12 @@ impl Default for Stats {
             kernel_path_unreadable: std::array::from_fn(|_| AtomicU64::new(0)),
             channel_full: std::array::from_fn(|_| AtomicU64::new(0)),
             channel_full_kind: std::array::from_fn(|_| AtomicU64::new(0)),
+            forward_sent: AtomicU64::new(0),
+            forward_resent: AtomicU64::new(0),
+            forward_errors: AtomicU64::new(0),
+            forward_queued: AtomicU64::new(0),
+            forward_connected: AtomicU64::new(0),
+            forward_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             programs: Mutex::new(None),
         }
     }
@@ -191,6 +212,38 @@ impl OutputDrop {
     }
 }
 
+/// Why a record written locally was not forwarded (`[forward.syslog]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardDrop {
+    /// The forwarder's queue was full while connected: the collector or
+    /// the network is slower than the records come.
+    QueueFull,
+    /// The queue was full while the collector could not be reached.
+    CollectorDown,
+    /// Longer than `max_message_bytes`, or than the datagram socket takes.
+    TooLarge,
+    /// Still queued when the agent stopped and its shutdown time ran out.
+    Shutdown,
+}
+
+impl ForwardDrop {
+    pub const ALL: [ForwardDrop; 4] = [
+        ForwardDrop::QueueFull,
+        ForwardDrop::CollectorDown,
+        ForwardDrop::TooLarge,
+        ForwardDrop::Shutdown,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardDrop::QueueFull => "queue_full",
+            ForwardDrop::CollectorDown => "collector_down",
+            ForwardDrop::TooLarge => "too_large",
+            ForwardDrop::Shutdown => "shutdown",
+        }
+    }
+}
+
 /// A point-in-time copy of every counter.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
@@ -213,6 +266,7 @@ pub struct Snapshot {
     /// The same drops by record kind; only kinds with drops are listed.
     pub output_buffer_drops_by_kind_total: Vec<(&'static str, u64)>,
     pub rules_loaded: u64,
+    pub rules_skipped: u64,
     pub rules_reloads_total: u64,
     pub rules_reload_failures_total: u64,
     pub config_reloads_total: u64,
@@ -237,6 +291,13 @@ pub struct Snapshot {
     pub channel_full_drops_total: Vec<(&'static str, u64)>,
     /// The same drops by record kind; only kinds with drops are listed.
     pub channel_full_drops_by_kind_total: Vec<(&'static str, u64)>,
+    pub forward_messages_total: u64,
+    pub forward_resent_total: u64,
+    pub forward_errors_total: u64,
+    pub forward_queued_records: u64,
+    pub forward_connected: u64,
+    /// (reason, records) for every [`ForwardDrop`] reason.
+    pub forward_drops_total: Vec<(&'static str, u64)>,
     /// Present while `kernel.bpf_stats_enabled` is 1.
     pub programs: Option<Vec<ProgramStats>>,
 }
@@ -299,6 +360,9 @@ impl Stats {
     pub fn set_rules_loaded(&self, n: usize) {
         self.rules_loaded.store(n as u64, Relaxed);
     }
+    pub fn set_rules_skipped(&self, n: usize) {
+        self.rules_skipped.store(n as u64, Relaxed);
+    }
     /// A SIGHUP reload that took effect (`ok`) or was refused.
     pub fn count_rules_reload(&self, ok: bool) {
         if ok {
@@ -355,6 +419,38 @@ impl Stats {
         }
     }
 
+    /// `n` records dropped from forwarding, for `why`.
+    pub fn count_forward_drops(&self, why: ForwardDrop, n: u64) {
+        self.forward_drops[why as usize].fetch_add(n, Relaxed);
+    }
+    /// `n` messages written to the collector's connection, of which
+    /// `resent` a second time after a broken one.
+    pub fn count_forwarded(&self, n: u64, resent: u64) {
+        self.forward_sent.fetch_add(n, Relaxed);
+        self.forward_resent.fetch_add(resent, Relaxed);
+    }
+    pub fn count_forward_error(&self) {
+        self.forward_errors.fetch_add(1, Relaxed);
+    }
+    pub fn set_forward_connected(&self, up: bool) {
+        self.forward_connected.store(up as u64, Relaxed);
+    }
+    pub fn forward_connected(&self) -> bool {
+        self.forward_connected.load(Relaxed) != 0
+    }
+    /// Take `n` records into the forwarder's queue if it holds fewer than
+    /// `limit - n`: the queue's bound, kept here so the health record
+    /// shows its length. False: full, nothing taken.
+    pub fn forward_enqueue(&self, n: u64, limit: u64) -> bool {
+        self.forward_queued
+            .fetch_update(Relaxed, Relaxed, |q| (q + n <= limit).then_some(q + n))
+            .is_ok()
+    }
+    /// `n` records left the forwarder's queue (sent or dropped).
+    pub fn forward_dequeued(&self, n: u64) {
+        self.forward_queued.fetch_sub(n, Relaxed);
+    }
+
     /// Publish per-program statistics (None: the kernel is not counting).
     pub fn set_programs(&self, p: Option<Vec<ProgramStats>>) {
         if let Ok(mut slot) = self.programs.lock() {
@@ -388,6 +484,7 @@ impl Stats {
             output_buffer_drops_total: loss.output_buffer_drops,
             output_buffer_drops_by_kind_total: loss.output_buffer_drops_by_kind,
             rules_loaded: self.rules_loaded.load(Relaxed),
+            rules_skipped: self.rules_skipped.load(Relaxed),
             rules_reloads_total: self.rules_reloads.load(Relaxed),
             rules_reload_failures_total: self.rules_reload_failures.load(Relaxed),
             config_reloads_total: self.config_reloads.load(Relaxed),
@@ -409,6 +506,15 @@ impl Stats {
             kernel_path_unreadable_total: per_kind(&self.kernel_path_unreadable),
             channel_full_drops_total: loss.channel_full_drops,
             channel_full_drops_by_kind_total: loss.channel_full_drops_by_kind,
+            forward_messages_total: self.forward_sent.load(Relaxed),
+            forward_resent_total: self.forward_resent.load(Relaxed),
+            forward_errors_total: self.forward_errors.load(Relaxed),
+            forward_queued_records: self.forward_queued.load(Relaxed),
+            forward_connected: self.forward_connected.load(Relaxed),
+            forward_drops_total: ForwardDrop::ALL
+                .iter()
+                .map(|w| (w.name(), self.forward_drops[*w as usize].load(Relaxed)))
+                .collect(),
             programs: self.programs.lock().ok().and_then(|p| p.clone()),
         }
     }

@@ -11,11 +11,11 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::detect::filter::Filter;
-use crate::detect::rules::{RuleErrors, RuleSet};
+use crate::detect::rules::{RuleErrors, RuleSet, SkipKind, Skipped};
 use crate::detect::{self, BUILTIN_IDS, Detector};
 use crate::model::alert::Alert;
 use crate::record::{self, Context, Record};
-use replay::{ReplayError, Skipped};
+use replay::ReplayError;
 
 /// `rules check`: load `dir` as the agent would and describe what it
 /// holds, one line per rule. A missing directory is an error only when
@@ -30,14 +30,15 @@ pub fn check(dir: &Path, explicit: bool) -> Result<String, RuleErrors> {
     };
     let _ = writeln!(
         out,
-        "# rules OK: {} rules from {} ({files} files{})",
+        "# rules OK: {} rules from {} ({files} files{}){}",
         set.len(),
         dir.display(),
         if dir.is_dir() {
             ""
         } else {
             "; the directory does not exist"
-        }
+        },
+        skip_summary(set.skipped())
     );
     for r in set.rules() {
         let _ = writeln!(
@@ -49,7 +50,37 @@ pub fn check(dir: &Path, explicit: bool) -> Result<String, RuleErrors> {
             r.meta.source
         );
     }
+    // Then every skipped Sigma rule, one line each: file, rule, the
+    // construct and the reason.
+    for sk in set.skipped() {
+        let _ = writeln!(out, "# skipped: {sk}");
+    }
     Ok(out)
+}
+
+/// "; 3 Sigma rules skipped (2 unsupported field, 1 aggregation or
+/// timeframe)", by reason, most frequent first; "" when none was.
+fn skip_summary(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let mut by: Vec<(SkipKind, usize)> = Vec::new();
+    for s in skipped {
+        match by.iter_mut().find(|(k, _)| *k == s.kind) {
+            Some((_, n)) => *n += 1,
+            None => by.push((s.kind, 1)),
+        }
+    }
+    by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let parts: Vec<String> = by
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.as_str()))
+        .collect();
+    format!(
+        "; {} Sigma rules skipped ({})",
+        skipped.len(),
+        parts.join(", ")
+    )
 }
 
 /// The rules of `dir` as the agent loads them, except that a directory
@@ -79,7 +110,10 @@ pub struct TestReport {
     /// (rule id, alerts), in order of first alert.
     pub alerts: Vec<(String, usize)>,
     /// Alert and health records in the input, passed over.
-    pub skipped: Skipped,
+    pub skipped: replay::Skipped,
+    /// Sigma rules of the directory that were not loaded (`rules check`
+    /// lists them).
+    pub rules_skipped: usize,
 }
 
 impl TestReport {
@@ -111,7 +145,15 @@ impl fmt::Display for TestReport {
             f,
             "; {} alert and {} health records in the input skipped",
             self.skipped.alerts, self.skipped.health
-        )
+        )?;
+        if self.rules_skipped > 0 {
+            write!(
+                f,
+                "; {} Sigma rules skipped (`rand-guard rules check` lists them)",
+                self.rules_skipped
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -148,6 +190,7 @@ pub fn test(
     }
     // Load once up front so a bad rules directory fails before any output.
     let mut first_set = Some(load(dir, explicit)?);
+    let rules_skipped = first_set.as_ref().map_or(0, |s| s.skipped().len());
     let filter = Filter::new(&cfg.file).map_err(|e| TestError::Config(e.to_string()))?;
     let mut hosts: Vec<(Context, Detector)> = Vec::new();
     let mut report = TestReport::default();
@@ -207,6 +250,7 @@ pub fn test(
         emit(&mut alerts, ctx, &mut line, out, &mut report)?;
     }
     report.skipped = skipped;
+    report.rules_skipped = rules_skipped;
     Ok(report)
 }
 

@@ -126,6 +126,11 @@ pub fn render(h: &Health) -> String {
         &c.output_buffer_drops_by_kind_total,
     );
     m.gauge("rules_loaded", "User rules in force.", c.rules_loaded);
+    m.gauge(
+        "rules_skipped",
+        "Sigma rules of the rules directory skipped as unsupported.",
+        c.rules_skipped,
+    );
     m.counter(
         "rules_reloads_total",
         "Rule reloads (SIGHUP) that took effect.",
@@ -242,6 +247,38 @@ pub fn render(h: &Health) -> String {
         "Records dropped on a full channel, by record kind (kinds with drops).",
         "kind",
         &c.channel_full_drops_by_kind_total,
+    );
+    m.counter(
+        "forward_messages_total",
+        "Syslog messages written to the collector's connection ([forward.syslog]).",
+        c.forward_messages_total,
+    );
+    m.counter(
+        "forward_resent_total",
+        "Syslog messages sent again after a connection broke before the collector acknowledged them.",
+        c.forward_resent_total,
+    );
+    m.counter(
+        "forward_errors_total",
+        "Failed connection attempts to the syslog collector, and broken connections.",
+        c.forward_errors_total,
+    );
+    m.gauge(
+        "forward_queued_records",
+        "Records waiting in the forwarder's queue.",
+        c.forward_queued_records,
+    );
+    m.gauge(
+        "forward_connected",
+        "1 while the forwarder is connected to the syslog collector.",
+        c.forward_connected,
+    );
+    m.labeled(
+        COUNTER,
+        "forward_drops_total",
+        "Records written locally but not forwarded, by reason.",
+        "reason",
+        &c.forward_drops_total,
     );
     // Only while the kernel counts (kernel.bpf_stats_enabled = 1): absent
     // series rather than zeros that would read as "free".

@@ -33,6 +33,7 @@ fn known() -> Health {
             output_buffer_drops_total: vec![("buffer_full", 9), ("shutdown", 0)],
             output_buffer_drops_by_kind_total: vec![("exec", 9)],
             rules_loaded: 10,
+            rules_skipped: 3,
             rules_reloads_total: 11,
             rules_reload_failures_total: 12,
             config_reloads_total: 13,
@@ -59,6 +60,17 @@ fn known() -> Health {
                 ("detector", 1),
             ],
             channel_full_drops_by_kind_total: vec![("file_open", 26), ("alert", 1)],
+            forward_messages_total: 27,
+            forward_resent_total: 28,
+            forward_errors_total: 29,
+            forward_queued_records: 30,
+            forward_connected: 1,
+            forward_drops_total: vec![
+                ("queue_full", 31),
+                ("collector_down", 32),
+                ("too_large", 33),
+                ("shutdown", 0),
+            ],
             programs: None,
         },
     }
@@ -120,6 +132,9 @@ rand_guard_output_buffer_drops_by_kind_total{kind="exec"} 9
 # HELP rand_guard_rules_loaded User rules in force.
 # TYPE rand_guard_rules_loaded gauge
 rand_guard_rules_loaded 10
+# HELP rand_guard_rules_skipped Sigma rules of the rules directory skipped as unsupported.
+# TYPE rand_guard_rules_skipped gauge
+rand_guard_rules_skipped 3
 # HELP rand_guard_rules_reloads_total Rule reloads (SIGHUP) that took effect.
 # TYPE rand_guard_rules_reloads_total counter
 rand_guard_rules_reloads_total 11
@@ -191,6 +206,27 @@ rand_guard_channel_full_drops_total{stage="detector"} 1
 # TYPE rand_guard_channel_full_drops_by_kind_total counter
 rand_guard_channel_full_drops_by_kind_total{kind="file_open"} 26
 rand_guard_channel_full_drops_by_kind_total{kind="alert"} 1
+# HELP rand_guard_forward_messages_total Syslog messages written to the collector's connection ([forward.syslog]).
+# TYPE rand_guard_forward_messages_total counter
+rand_guard_forward_messages_total 27
+# HELP rand_guard_forward_resent_total Syslog messages sent again after a connection broke before the collector acknowledged them.
+# TYPE rand_guard_forward_resent_total counter
+rand_guard_forward_resent_total 28
+# HELP rand_guard_forward_errors_total Failed connection attempts to the syslog collector, and broken connections.
+# TYPE rand_guard_forward_errors_total counter
+rand_guard_forward_errors_total 29
+# HELP rand_guard_forward_queued_records Records waiting in the forwarder's queue.
+# TYPE rand_guard_forward_queued_records gauge
+rand_guard_forward_queued_records 30
+# HELP rand_guard_forward_connected 1 while the forwarder is connected to the syslog collector.
+# TYPE rand_guard_forward_connected gauge
+rand_guard_forward_connected 1
+# HELP rand_guard_forward_drops_total Records written locally but not forwarded, by reason.
+# TYPE rand_guard_forward_drops_total counter
+rand_guard_forward_drops_total{reason="queue_full"} 31
+rand_guard_forward_drops_total{reason="collector_down"} 32
+rand_guard_forward_drops_total{reason="too_large"} 33
+rand_guard_forward_drops_total{reason="shutdown"} 0
 "#;
 
 #[test]
@@ -390,6 +426,7 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "output_buffer_drops_total",
         "output_buffer_drops_by_kind_total",
         "rules_loaded",
+        "rules_skipped",
         "rules_reloads_total",
         "rules_reload_failures_total",
         "config_reloads_total",
@@ -411,6 +448,12 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "kernel_path_unreadable_total",
         "channel_full_drops_total",
         "channel_full_drops_by_kind_total",
+        "forward_messages_total",
+        "forward_resent_total",
+        "forward_errors_total",
+        "forward_queued_records",
+        "forward_connected",
+        "forward_drops_total",
         "bpf_program_runs_total",
         "bpf_program_run_time_seconds_total",
     ]

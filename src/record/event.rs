@@ -94,6 +94,15 @@ pub(super) fn write_event(
         // Where the rule comes from: `builtin` or its rule file.
         key!(w, "ruleset");
         w.str(&r.source);
+        // Sigma rules' attribution (ECS arrays), absent when empty.
+        if !r.references.is_empty() {
+            key!(w, "reference");
+            strs(w, r.references.iter().map(String::as_str));
+        }
+        if !r.authors.is_empty() {
+            key!(w, "author");
+            strs(w, r.authors.iter().map(String::as_str));
+        }
         w.end_object();
         key!(w, "threat");
         w.begin_object();

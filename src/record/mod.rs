@@ -50,7 +50,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Record {
     Event(Event),
     Alert(Alert),
-    Health(Health),
+    // Boxed: a health record is written once a minute, and its
+    // counters would make every event and alert record as large.
+    Health(Box<Health>),
 }
 
 /// Constant context stamped on every record.

@@ -205,6 +205,10 @@ struct RuleDoc<'a> {
     description: &'a str,
     /// Where the rule comes from: `builtin` or its rule file.
     ruleset: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    author: Option<&'a [String]>,
 }
 
 #[derive(Serialize)]
@@ -619,6 +623,8 @@ impl<'a> EventDoc<'a> {
                 name: &r.name,
                 description: &r.description,
                 ruleset: &r.source,
+                reference: Some(&r.references[..]).filter(|v| !v.is_empty()),
+                author: Some(&r.authors[..]).filter(|v| !v.is_empty()),
             }),
             threat: rule.map(|r| ThreatDoc {
                 framework: "MITRE ATT&CK",

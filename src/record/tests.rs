@@ -593,6 +593,15 @@ fn rule(i: usize) -> Arc<RuleMeta> {
         } else {
             "/etc/rand-guard/rules.d/x \"y\".toml".into()
         },
+        // Sigma rules' attribution, on some rules only (absent when empty).
+        references: match i % 3 {
+            2 => vec!["https://example.org/a?b=\"c\"".into(), "x".into()],
+            _ => vec![],
+        },
+        authors: match i % 4 {
+            3 => vec!["A. Writer".into(), "B \\ Writer".into()],
+            _ => vec![],
+        },
     })
 }
 

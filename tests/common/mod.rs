@@ -312,6 +312,58 @@ pub fn about_file<'a>(records: &'a [Value], path: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// Run `sh -c cmd`, wait for it to succeed; its pid.
+pub fn sh(cmd: &str) -> u32 {
+    let mut child = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "sh -c {cmd:?} failed");
+    pid
+}
+
+/// The alert records about `pid`, in order.
+pub fn alerts_for(records: &[Value], pid: u32) -> Vec<&Value> {
+    records
+        .iter()
+        .filter(|r| r["record_type"] == "alert" && pid_of(r) == pid as u64)
+        .collect()
+}
+
+/// The `rule.id` of each of `alerts`.
+pub fn rule_ids(alerts: &[&Value]) -> Vec<String> {
+    alerts
+        .iter()
+        .map(|a| get(a, "rule.id").as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `rand-guard rules test --rules-dir RULES --events (records)` with
+/// `args` and no configuration: the alert records it prints.
+pub fn rules_test(rules: &Path, records: &[Value], args: &[&str]) -> Vec<Value> {
+    let recorded = rules.join("recorded.jsonl");
+    let lines: Vec<String> = records.iter().map(Value::to_string).collect();
+    fs::write(&recorded, lines.join("\n")).unwrap();
+    let replay = Command::new(AGENT)
+        .args(["rules", "test", "--rules-dir"])
+        .arg(rules)
+        .arg("--events")
+        .arg(&recorded)
+        .args(["--config", "/dev/null"])
+        .args(args)
+        .output()
+        .unwrap();
+    let _ = fs::remove_file(&recorded);
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    String::from_utf8(replay.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// A name unique to this test run and tag, for files the test creates.
 pub fn unique(tag: &str) -> String {
     format!("rg-test-{tag}-{}", std::process::id())
@@ -510,3 +562,4 @@ impl FifoAgent {
         (records, stderr)
     }
 }
+pub mod rsyslog;

@@ -1,11 +1,10 @@
 //! Shared by the scenario tests (`tests/e2e_scenarios.rs`,
-//! `tests/e2e_robust.rs`): their configuration, a shell runner, the
-//! alerts of one rule, temp-path clean-up and a loopback "attacker".
+//! `tests/e2e_robust.rs`): their configuration, the alerts of one rule,
+//! temp-path clean-up and a loopback "attacker".
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,14 +21,6 @@ pub fn alerts<'a>(records: &'a [Value], rule: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|r| r["record_type"] == "alert" && get(r, "rule.id") == rule)
         .collect()
-}
-
-/// Run `sh -c cmd`, wait; its pid.
-pub fn sh(cmd: &str) -> u32 {
-    let mut c = Command::new("/bin/sh").args(["-c", cmd]).spawn().unwrap();
-    let pid = c.id();
-    assert!(c.wait().unwrap().success(), "sh -c {cmd:?}");
-    pid
 }
 
 /// Removes the paths it holds (files, or directories with what is in

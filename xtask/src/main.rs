@@ -4,11 +4,13 @@
 mod agent;
 mod auditd;
 mod bench;
+mod collector;
 mod deps;
 mod fuzz;
 mod package;
 mod package_oci;
 mod svg;
+mod systemd_vm;
 // The agent's syscall table (a leaf module), shared so the auditd rules
 // number syscalls exactly as the agent's hooks do. Rules use numbers:
 // auditctl's own name table may predate the newest syscalls (fchmodat2 is
@@ -61,9 +63,11 @@ commands:
               release build, then print the auditd rules `bench --auditd` would
               load for the agent's configuration (touches nothing of audit's)
   throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
-             [--keep-output] [--dir PATH] [--op write|chmod]
+             [--keep-output] [--dir PATH] [--op write|chmod] [--forward|--forward-unix]
               release build, then (root) a paced file-write workload at each
-              rate, without and with the agent; writes
+              rate, without and with the agent (--forward, --forward-unix: and
+              beside an agent forwarding to an rsyslogd of its own over
+              loopback TCP or its Unix socket, docs/shipping.md); writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
   vm-test [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest
@@ -72,6 +76,13 @@ commands:
               works, else TCG) with the agent
               in a busybox initramfs; asserts its records on the host and
               prints a per-kernel table (needs qemu-system-x86, busybox-static)
+  systemd-test [--kernel VERSION]
+              (root) package, then boot Debian 12's own kernel (newest
+              6.1, or linux-image-VERSION-unsigned) under qemu with a cached
+              Debian 12 root file system whose PID 1 is systemd, and in it
+              install, enable, reload, stop and purge the .deb, then the
+              same with the tarball's install.sh; asserts on what the guest
+              reports (docs/packaging.md, section The systemd test)
   fuzz [--seconds N] [TARGET...] [-- LIBFUZZER_ARGS]
               each cargo-fuzz target (decode, config, rules, replay; default
               all) for N seconds (default 60) on the nightly toolchain, from
@@ -323,6 +334,7 @@ fn main() -> ExitCode {
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
         "vm-test" => vm::vm_test(rest),
+        "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -450,8 +450,8 @@ fn tarball(built: &Built, meta: &Metadata, dist: &Path) -> Result<String, ExitCo
         (src.join("scripts/install.sh"), "install.sh".into(), 0o755),
         (src.join("config/logrotate"), "logrotate".into(), 0o644),
     ];
-    // Every file in rules/ (today only its README: the rule engine has not
-    // landed) goes to rules.d/, exactly as the .deb and .rpm ship them.
+    // Every file in rules/ (the sample TOML and Sigma rules) goes to
+    // rules.d/, exactly as the .deb and .rpm ship them.
     for r in rules {
         let dest = Path::new("rules.d").join(r.file_name().unwrap());
         files.push((r, dest, 0o644));

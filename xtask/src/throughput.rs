@@ -23,6 +23,7 @@ use serde_json::json;
 
 use crate::agent::{self, Agent};
 use crate::bench::DEFAULT_CONFIG_1S_HEALTH;
+use crate::collector::Collector;
 use crate::svg;
 use crate::workload::{self, FileOp, FileWriter, Paced};
 
@@ -38,6 +39,9 @@ pub struct Options {
     /// Workload threads, each with its share of the rate.
     pub threads: usize,
     pub op: FileOp,
+    /// Also run each step beside an agent forwarding to a loopback rsyslog
+    /// over this transport (`tcp` or `unix`).
+    pub forward: Option<String>,
 }
 
 fn parse_rates(v: &str) -> Result<Vec<Option<f64>>, String> {
@@ -65,6 +69,7 @@ impl Options {
             dir: PathBuf::from("/root/rg-throughput"),
             threads: 1,
             op: FileOp::Write,
+            forward: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -86,6 +91,8 @@ impl Options {
                     )
                 }
                 "--keep-output" => o.keep_output = true,
+                "--forward" => o.forward = Some("tcp".into()),
+                "--forward-unix" => o.forward = Some("unix".into()),
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--threads" => {
                     o.threads = value()?
@@ -239,9 +246,16 @@ struct Step {
     vm_hwm: u64,
     /// Where this step starts on the plot's time axis.
     offset: f64,
+    /// `--forward`: the same workload beside an agent forwarding to the
+    /// loopback rsyslog, and what the collector received.
+    forward: Option<(Leg, u64)>,
 }
 
 impl Step {
+    /// Agent CPU seconds per event written.
+    fn cpu_per_event(&self) -> f64 {
+        self.agent_cpu / self.events().max(1) as f64
+    }
     fn events(&self) -> u64 {
         self.last["events_output_total"].as_u64().unwrap_or(0)
     }
@@ -293,6 +307,11 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
     let duration = Duration::from_secs_f64(o.seconds);
     let tty = std::io::stderr().is_terminal();
     let n = o.rates.len();
+    let collector = if o.forward.is_some() {
+        Some(Collector::start(&out.join("collector"))?)
+    } else {
+        None
+    };
     let mut steps: Vec<Step> = Vec::new();
     let mut offset = 0.0;
     eprintln!(
@@ -313,49 +332,53 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
 
         eprintln!("throughput: {name}: with the agent, {} s", o.seconds);
         let agent_out = out.join(format!("agent-{}.jsonl", i + 1));
-        let agent = Agent::start_with_output(bin, &config, &scratch, &agent_out);
-        let t0 = now();
-        let cpu0 = agent.cpu_seconds();
-        let mut cpu_samples = vec![(0.0, 0.0)];
-        let with = file_workload(o, rate, duration, |t| {
-            cpu_samples.push((t.as_secs_f64(), agent.cpu_seconds() - cpu0));
-            progress(tty, t, duration);
-        });
-        let t_end = now() - t0;
-        cpu_samples.push((t_end, agent.cpu_seconds() - cpu0));
-        // Drained: the agent has gone (nearly) idle. Until then it is still
-        // working off this step's events, which belong to its cost.
-        let mut prev = agent.cpu_seconds();
-        let mut waited = Duration::ZERO;
-        while waited < MAX_DRAIN {
-            std::thread::sleep(DRAIN_STEP);
-            waited += DRAIN_STEP;
-            let cpu = agent.cpu_seconds();
-            cpu_samples.push((now() - t0, cpu - cpu0));
-            let idle = cpu - prev < IDLE_SHARE * DRAIN_STEP.as_secs_f64();
-            prev = cpu;
-            if idle && waited >= MIN_TAIL {
-                break;
-            }
-        }
-        let tail = now() - t0 - t_end;
-        let agent_cpu = agent.cpu_seconds() - cpu0;
-        let vm_hwm = agent.peak_rss_bytes();
-        let last = agent.stop();
-
-        let records: Vec<(f64, serde_json::Value)> = agent::health_records(&agent_out)
-            .into_iter()
-            .filter_map(|(ts, h)| Some((parse_rfc3339(&ts)?, h)))
-            .collect();
+        let leg = agent_leg(bin, o, &config, &scratch, &agent_out, rate, tty)?;
         let health_file = out.join(format!("health-{}.jsonl", i + 1));
-        let lines: Vec<String> = records
-            .iter()
-            .map(|(t, h)| json!({"time": t, "health": h}).to_string())
-            .collect();
-        fs::write(&health_file, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
+        write_health(&health_file, &leg.records)?;
         if !o.keep_output {
             let _ = fs::remove_file(&agent_out);
         }
+        // The same again, forwarding every record to the loopback collector:
+        // right after the plain run, so the pair sees the same machine.
+        let forward = match &collector {
+            None => None,
+            Some(c) => {
+                eprintln!(
+                    "throughput: {name}: with the agent forwarding to rsyslog, {} s",
+                    o.seconds
+                );
+                let fwd_out = out.join(format!("agent-forward-{}.jsonl", i + 1));
+                let before = c.received();
+                let fwd = agent_leg(
+                    bin,
+                    o,
+                    &c.agent_config(&config, o.forward.as_deref().unwrap_or("tcp")),
+                    &scratch,
+                    &fwd_out,
+                    rate,
+                    tty,
+                )?;
+                write_health(
+                    &out.join(format!("health-forward-{}.jsonl", i + 1)),
+                    &fwd.records,
+                )?;
+                if !o.keep_output {
+                    let _ = fs::remove_file(&fwd_out);
+                }
+                let received = c.received_after(before, fwd.forwarded());
+                Some((fwd, received))
+            }
+        };
+        let Leg {
+            with,
+            agent_cpu,
+            tail,
+            cpu_samples,
+            records,
+            t0,
+            last,
+            vm_hwm,
+        } = leg;
         let step = Step {
             rate,
             base,
@@ -367,6 +390,7 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
             last,
             vm_hwm,
             offset,
+            forward,
         };
         let steady = step.steady(o.seconds);
         eprintln!(
@@ -383,9 +407,23 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
             step.agent_cpu / step.with.elapsed().as_secs_f64() * 100.0,
             step.vm_hwm as f64 / MIB,
         );
+        if let Some((f, received)) = &step.forward {
+            eprintln!(
+                "throughput: {name}: forwarding: agent CPU {:.2} µs/event (without forwarding {:.2}, ×{:.3}); \
+                 {} local drops; {} forwarded, {} at the collector, {} forward drops",
+                f.cpu_per_event() * 1e6,
+                step.cpu_per_event() * 1e6,
+                f.cpu_per_event() / step.cpu_per_event(),
+                f.local_drops(),
+                f.forwarded(),
+                received,
+                agent::sum(&f.last, "forward_drops_total"),
+            );
+        }
         offset += PLOT_BEFORE + o.seconds + tail + PLOT_GAP;
         steps.push(step);
     }
+    drop(collector);
     let _ = fs::remove_dir_all(&o.dir);
     // Again: someone may have started an agent while this ran.
     let conditions = format!(
@@ -403,6 +441,103 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
         .map_err(|e| e.to_string())?;
     fs::write(out.join("throughput.svg"), plot(&steps, o)).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// One run of the workload beside a fresh agent with `config`, and what
+/// the agent did: its CPU over the workload and the drain after it, its
+/// health records.
+struct Leg {
+    with: Paced,
+    agent_cpu: f64,
+    tail: f64,
+    cpu_samples: Vec<(f64, f64)>,
+    records: Vec<(f64, serde_json::Value)>,
+    t0: f64,
+    last: serde_json::Value,
+    vm_hwm: u64,
+}
+
+impl Leg {
+    /// Agent CPU seconds per event written.
+    fn cpu_per_event(&self) -> f64 {
+        self.agent_cpu
+            / self.last["events_output_total"]
+                .as_u64()
+                .unwrap_or(0)
+                .max(1) as f64
+    }
+    /// Records lost locally: ring buffer, full channels, the writer.
+    fn local_drops(&self) -> u64 {
+        agent::sum(&self.last, "kernel_ringbuf_drops_total")
+            + agent::sum(&self.last, "channel_full_drops_total")
+            + agent::sum(&self.last, "output_buffer_drops_total")
+    }
+    fn forwarded(&self) -> u64 {
+        self.last["forward_messages_total"].as_u64().unwrap_or(0)
+    }
+}
+
+fn agent_leg(
+    bin: &Path,
+    o: &Options,
+    config: &str,
+    scratch: &Path,
+    agent_out: &Path,
+    rate: Option<f64>,
+    tty: bool,
+) -> Result<Leg, String> {
+    let duration = Duration::from_secs_f64(o.seconds);
+    let agent = Agent::start_with_output(bin, config, scratch, agent_out);
+    let t0 = now();
+    let cpu0 = agent.cpu_seconds();
+    let mut cpu_samples = vec![(0.0, 0.0)];
+    let with = file_workload(o, rate, duration, |t| {
+        cpu_samples.push((t.as_secs_f64(), agent.cpu_seconds() - cpu0));
+        progress(tty, t, duration);
+    });
+    let t_end = now() - t0;
+    cpu_samples.push((t_end, agent.cpu_seconds() - cpu0));
+    // Drained: the agent has gone (nearly) idle. Until then it is still
+    // working off this step's events, which belong to its cost.
+    let mut prev = agent.cpu_seconds();
+    let mut waited = Duration::ZERO;
+    while waited < MAX_DRAIN {
+        std::thread::sleep(DRAIN_STEP);
+        waited += DRAIN_STEP;
+        let cpu = agent.cpu_seconds();
+        cpu_samples.push((now() - t0, cpu - cpu0));
+        let idle = cpu - prev < IDLE_SHARE * DRAIN_STEP.as_secs_f64();
+        prev = cpu;
+        if idle && waited >= MIN_TAIL {
+            break;
+        }
+    }
+    let tail = now() - t0 - t_end;
+    let agent_cpu = agent.cpu_seconds() - cpu0;
+    let vm_hwm = agent.peak_rss_bytes();
+    let last = agent.stop();
+    let records = agent::health_records(agent_out)
+        .into_iter()
+        .filter_map(|(ts, h)| Some((parse_rfc3339(&ts)?, h)))
+        .collect();
+    Ok(Leg {
+        with,
+        agent_cpu,
+        tail,
+        cpu_samples,
+        records,
+        t0,
+        last,
+        vm_hwm,
+    })
+}
+
+fn write_health(path: &Path, records: &[(f64, serde_json::Value)]) -> Result<(), String> {
+    let lines: Vec<String> = records
+        .iter()
+        .map(|(t, h)| json!({"time": t, "health": h}).to_string())
+        .collect();
+    fs::write(path, lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The workload on `o.threads` threads, each at its share of the rate with
@@ -504,6 +639,16 @@ fn summary_json(steps: &[Step], o: &Options, started: f64, conditions: &str) -> 
                     "rss_bytes_max": s.intervals.iter().map(|i| i.rss).max().unwrap_or(0),
                     "vm_hwm_bytes": s.vm_hwm,
                 },
+                "forward": s.forward.as_ref().map(|(f, received)| json!({
+                    "events_output_total": f.last["events_output_total"],
+                    "agent_cpu_seconds": f.agent_cpu,
+                    "agent_cpu_seconds_per_event": f.cpu_per_event(),
+                    "agent_cpu_per_event_ratio": f.cpu_per_event() / s.cpu_per_event(),
+                    "local_drops": f.local_drops(),
+                    "forward_messages_total": f.forwarded(),
+                    "collector_received": received,
+                    "forward_drops_total": f.last["forward_drops_total"],
+                })),
                 "agent_cpu_samples": s.cpu_samples.iter().map(|(t, c)| json!({"t": t, "cpu_seconds": c})).collect::<Vec<_>>(),
                 "health_intervals": s.intervals.iter().map(|i| json!({
                     "t": i.t, "seconds": i.len, "events_per_second": i.events_per_s,
@@ -529,6 +674,11 @@ fn args_text(o: &Options) -> String {
     }
     if let Some(b) = o.ring_buffer_bytes {
         s.push_str(&format!(" --ring-buffer-bytes {b}"));
+    }
+    match o.forward.as_deref() {
+        Some("unix") => s.push_str(" --forward-unix"),
+        Some(_) => s.push_str(" --forward"),
+        None => {}
     }
     s
 }
@@ -586,6 +736,43 @@ fn summary_md(steps: &[Step], o: &Options, conditions: &str) -> String {
          workload's duration; drain: how long the agent kept working after the workload \
          stopped (a backlog in the ring buffer and the pipeline). Plot: throughput.svg.\n",
     );
+    if steps.iter().any(|st| st.forward.is_some()) {
+        s.push_str(&forward_md(steps));
+    }
+    s
+}
+
+/// `--forward`: agent CPU per event without and with forwarding, and loss.
+fn forward_md(steps: &[Step]) -> String {
+    let mut s = String::from(
+        "\n## Forwarding\n\nEach step once more right after the plain run, beside an agent \
+         forwarding every record to an rsyslogd of its own (`[forward.syslog]`: TCP on loopback \
+         with --forward, its Unix socket with --forward-unix).\n\n\
+         | target | events out without / with forwarding | agent CPU per event without / with (ratio) | local drops without / with | forwarded | at the collector | forward drops |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for st in steps {
+        let Some((f, received)) = &st.forward else {
+            continue;
+        };
+        let local = st.ring_drops()
+            + st.channel_drops()
+            + agent::sum(&st.last, "output_buffer_drops_total");
+        s.push_str(&format!(
+            "| {} | {} / {} | {:.2} / {:.2} µs (×{:.3}) | {} / {} | {} | {} | {} |\n",
+            label(st.rate),
+            st.events(),
+            f.last["events_output_total"].as_u64().unwrap_or(0),
+            st.cpu_per_event() * 1e6,
+            f.cpu_per_event() * 1e6,
+            f.cpu_per_event() / st.cpu_per_event(),
+            local,
+            f.local_drops(),
+            f.forwarded(),
+            received,
+            agent::sum(&f.last, "forward_drops_total"),
+        ));
+    }
     s
 }
 
@@ -696,6 +883,10 @@ mod tests {
         let o = Options::parse(&args(&["--ring-buffer-bytes", "67108864"])).unwrap();
         assert!(o.config().contains("ring_buffer_bytes = 67108864"));
         assert!(o.config().contains("interval_seconds = 1"));
+        assert_eq!(o.forward, None);
+        let o = Options::parse(&args(&["--forward", "--rates", "50k"])).unwrap();
+        assert_eq!(o.forward.as_deref(), Some("tcp"));
+        assert_eq!(args_text(&o), "--seconds 10 --rates 50000 --forward");
     }
 
     #[test]

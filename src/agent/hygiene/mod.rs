@@ -262,7 +262,7 @@ pub fn check_rules_dir_with(fs: &impl Fs, dir: &Path, trusted: &[u32]) -> Result
         // Missing: the loader runs with no rules. Unreadable: it says so.
         Err(_) => return Ok(()),
     };
-    files.retain(|p| p.extension().is_some_and(|x| x == "toml"));
+    files.retain(|p| crate::detect::rules::is_rule_file(p));
     files.sort();
     for file in files {
         check_with(fs, &file, Role::RulesFile, trusted)?;

@@ -214,6 +214,22 @@ fn the_rules_directory_and_each_rules_file_are_checked() {
     );
     f.file("/etc/rand-guard/rules.d/b.toml", 0, 0o644);
     assert!(check_rules_dir_with(&f, Path::new(RULES), ROOT).is_ok());
+    // Sigma files steer the agent as much as TOML ones.
+    for sigma in ["c.yml", "d.yaml"] {
+        let path = format!("/etc/rand-guard/rules.d/{sigma}");
+        f.file(&path, 1000, 0o644);
+        let err = check_rules_dir_with(&f, Path::new(RULES), ROOT)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "refusing the rules file {path}: it has owner uid 1000 and mode 0644;"
+            )),
+            "{err}"
+        );
+        f.file(&path, 0, 0o644);
+    }
+    assert!(check_rules_dir_with(&f, Path::new(RULES), ROOT).is_ok());
     // The directory itself: sticky is no excuse, anyone could add a file.
     f.dir(RULES, 0, 0o1777);
     let err = check_rules_dir_with(&f, Path::new(RULES), ROOT)

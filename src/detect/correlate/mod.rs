@@ -101,6 +101,8 @@ pub(super) fn meta(
             })
             .collect(),
         source: "builtin".into(),
+        references: Vec::new(),
+        authors: Vec::new(),
     })
 }
 

@@ -117,6 +117,8 @@ pub(super) fn compile_rule(file: &Path, r: RawRule) -> Compile<Option<Rule>> {
             tactics: r.tactics,
             techniques,
             source: file.display().to_string(),
+            references: Vec::new(),
+            authors: Vec::new(),
         }),
         rate_limit: r.rate_limit,
         actions,
@@ -124,7 +126,7 @@ pub(super) fn compile_rule(file: &Path, r: RawRule) -> Compile<Option<Rule>> {
     }))
 }
 
-fn is_technique(id: &str) -> bool {
+pub(super) fn is_technique(id: &str) -> bool {
     let b = id.as_bytes();
     let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
     match b {
@@ -157,13 +159,19 @@ fn compile_list(list: Vec<RawCond>, key: &str, actions: &[&str]) -> Compile<Vec<
 /// Rough cost of evaluating `c`: exact tests on a plain field, then
 /// substring tests, then globs and regexes, then anything over ancestors
 /// or the built command line.
-fn cost(c: &Cond) -> u8 {
+pub(super) fn cost(c: &Cond) -> u8 {
     match c {
         Cond::All(cs) | Cond::Any(cs) => cs.iter().map(cost).max().unwrap_or(0),
         Cond::Not(c) => cost(c),
         Cond::Field(f, t) => {
             let test = match t {
-                Test::Prefix(_) | Test::Suffix(_) | Test::Contains(_) => 1,
+                Test::Prefix(_)
+                | Test::Suffix(_)
+                | Test::Contains(_)
+                | Test::FoldPrefix(_)
+                | Test::FoldSuffix(_)
+                | Test::FoldContains(_)
+                | Test::IpText(_) => 1,
                 Test::Glob(_) | Test::Regex(_) | Test::Cidr(_) => 2,
                 _ => 0,
             };
@@ -231,11 +239,7 @@ fn compile_cond(c: RawCond, key: &str, actions: &[&str]) -> Compile<Cond> {
             format!("unknown field {name:?} (the fields are listed in docs/rules.md)"),
         )
     })?;
-    let missing: Vec<&str> = actions
-        .iter()
-        .filter(|a| !field.actions.contains(a))
-        .copied()
-        .collect();
+    let missing = field.missing_for(actions);
     if !missing.is_empty() {
         return Err(bad(
             "field",

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::compile::compile_rule;
-use super::{RateLimit, Rule, RuleError, RuleErrors, RuleSet};
+use super::{RateLimit, Rule, RuleError, RuleErrors, RuleSet, SkipKind, Skipped};
 use crate::model::alert::Severity;
 
 #[derive(Deserialize)]
@@ -77,9 +77,11 @@ pub(super) struct RawCond {
 }
 
 impl RuleSet {
-    /// Load every `*.toml` in `dir` (sorted by name). A missing directory
-    /// is an empty rule set; any bad file is an error, with every problem
-    /// found listed.
+    /// Load every rules file in `dir` (sorted by name): `*.toml`, and
+    /// `*.yml` / `*.yaml` as Sigma rules. A missing directory is an empty
+    /// rule set; any bad file is an error, with every problem found
+    /// listed. Sigma rules that cannot load are skipped, not errors
+    /// ([`RuleSet::skipped`]).
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RuleErrors> {
         let mut errors = Vec::new();
         let entries = match std::fs::read_dir(dir) {
@@ -97,30 +99,47 @@ impl RuleSet {
         };
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .filter(|p| super::is_rule_file(p) && p.is_file())
             .collect();
         files.sort();
-        let mut all = Vec::new();
-        // (id, file) of every rule, disabled ones too: an id is taken
+        // Each file's rules, in file order; Sigma rules are checked for
+        // taken ids once every TOML id is known.
+        let mut parsed: Vec<(PathBuf, Vec<Rule>, bool)> = Vec::new();
+        let mut skipped = Vec::new();
+        // (id, file) of every TOML rule, disabled ones too: an id is taken
         // whether or not its rule runs, so that enabling a rule later
         // cannot be what reveals a clash.
         let mut ids: Vec<(String, PathBuf)> = Vec::new();
         for file in files {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => match parse_rules(&file, &text) {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(RuleError {
+                        file: file.clone(),
+                        rule: None,
+                        key: None,
+                        line: None,
+                        reason: format!("cannot read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if file.extension().is_some_and(|x| x == "toml") {
+                match parse_rules(&file, &text) {
                     Ok((rules, file_ids)) => {
-                        all.extend(rules);
                         ids.extend(file_ids.into_iter().map(|id| (id, file.clone())));
+                        parsed.push((file, rules, false));
                     }
                     Err(e) => errors.extend(e),
-                },
-                Err(e) => errors.push(RuleError {
-                    file: file.clone(),
-                    rule: None,
-                    key: None,
-                    line: None,
-                    reason: format!("cannot read: {e}"),
-                }),
+                }
+            } else {
+                match super::sigma::parse_file(&file, &text) {
+                    Ok(f) => {
+                        skipped.extend(f.skipped);
+                        parsed.push((file, f.rules, true));
+                    }
+                    Err(e) => errors.push(e),
+                }
             }
         }
         // Ids are unique across files.
@@ -150,7 +169,41 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(RuleErrors(errors));
         }
-        Ok(RuleSet::from_rules(all))
+        let mut all = Vec::new();
+        for (file, rules, sigma) in parsed {
+            for rule in rules {
+                // A Sigma rule whose id is taken is skipped, not an error:
+                // one rule never stops the others of a Sigma directory.
+                let taken = sigma
+                    .then(|| {
+                        let id = rule.meta.id.as_str();
+                        if crate::detect::ids::BUILTIN_IDS.contains(&id) {
+                            return Some("is the id of a built-in detection".to_string());
+                        }
+                        ids.iter().find(|(o, _)| o == id).map(|(_, first)| {
+                            format!("duplicate id, first defined in {}", first.display())
+                        })
+                    })
+                    .flatten();
+                if let Some(reason) = taken {
+                    skipped.push(Skipped {
+                        file: file.clone(),
+                        rule: rule.meta.id.clone(),
+                        kind: SkipKind::DuplicateId,
+                        construct: "id".into(),
+                        reason,
+                    });
+                    continue;
+                }
+                if sigma {
+                    ids.push((rule.meta.id.clone(), file.clone()));
+                }
+                all.push(rule);
+            }
+        }
+        let mut set = RuleSet::from_rules(all);
+        set.skipped = skipped;
+        Ok(set)
     }
 }
 

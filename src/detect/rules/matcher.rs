@@ -10,6 +10,7 @@ use regex::Regex;
 
 use super::RateLimit;
 use super::fields::{self, Field, Getter, Kind, Scratch, Value};
+use super::gate::{self, Gate};
 use crate::config::Cidr;
 use crate::model::alert::RuleMeta;
 use crate::model::event::Event;
@@ -21,6 +22,19 @@ pub(super) enum Test {
     Prefix(Box<str>),
     Suffix(Box<str>),
     Contains(Box<str>),
+    /// Sigma's case-insensitive tests: the value is ASCII-lowercased at
+    /// load and compared ignoring ASCII case (a value with other letters
+    /// becomes a `(?i)` regex instead, see sigma::values).
+    FoldEq(Box<str>),
+    FoldIn(Vec<Box<str>>),
+    FoldPrefix(Box<str>),
+    FoldSuffix(Box<str>),
+    /// The needle, lowercased, ready for a SIMD search of a lowercased
+    /// text (the command lines, see [`Scratch::command_line_lower`]).
+    FoldContains(Box<memchr::memmem::Finder<'static>>),
+    /// A string test on an IP field's text form (Sigma's
+    /// `DestinationIp|startswith: '10.'`), written into a stack buffer.
+    IpText(Box<Test>),
     Glob(regex::bytes::Regex),
     Regex(Regex),
     IntIn(Vec<i64>),
@@ -62,17 +76,21 @@ impl Rule {
 pub struct RuleSet {
     rules: Vec<Rule>,
     by_action: Vec<ActionIndex>,
+    /// Sigma rules of the directory that were not loaded, and why.
+    pub(super) skipped: Vec<super::Skipped>,
 }
 
 /// The rules of one action, split for matching. Most rules have a
 /// necessary exact-value test (`process.name in [...]`,
 /// `destination.port = 4444`): those are found by one hash lookup of the
 /// event's value per field, so a hundred rules on `exec` cost a few
-/// lookups plus the rules that can match, not a hundred evaluations. The
-/// rest are evaluated one by one.
+/// lookups plus the rules that can match, not a hundred evaluations.
+/// Rules that need a substring of the command line are found by one pass
+/// over it ([`Gate`]). The rest are evaluated one by one.
 #[derive(Debug, Default, Clone)]
 struct ActionIndex {
     keyed: Vec<KeyIndex>,
+    gate: Option<Gate>,
     rest: Vec<usize>,
 }
 
@@ -82,6 +100,9 @@ type EventGetter = fn(&Event) -> Value<'_>;
 #[derive(Debug, Clone)]
 struct KeyIndex {
     field: &'static Field,
+    /// The keys are ASCII-lowercased (Sigma's case-insensitive equality):
+    /// the event's value is lowercased before the lookup.
+    fold: bool,
     get: EventGetter,
     strs: HashMap<Box<str>, Vec<usize>>,
     ints: HashMap<i64, Vec<usize>>,
@@ -89,17 +110,40 @@ struct KeyIndex {
 
 /// A necessary exact-value test of `c`: one that must hold for `c` to hold
 /// (only `all` groups are looked into), on a plain field of the event.
+/// Of several, the first on a field with many values: `event.action =
+/// connect` (Sigma's `Initiated`) would hand the rule every connect.
 fn key_of(c: &Cond) -> Option<(&'static Field, EventGetter, &Test)> {
+    const FEW_VALUES: &[&str] = &[
+        "event.action",
+        "event.category",
+        "event.outcome",
+        "network.transport",
+        "network.type",
+        "network.direction",
+    ];
+    let mut keys = Vec::new();
+    keys_of(c, &mut keys);
+    keys.iter()
+        .find(|(f, _, _)| !FEW_VALUES.contains(&f.name))
+        .or(keys.first())
+        .copied()
+}
+
+fn keys_of<'a>(c: &'a Cond, out: &mut Vec<(&'static Field, EventGetter, &'a Test)>) {
     match c {
-        Cond::All(cs) => cs.iter().find_map(key_of),
+        Cond::All(cs) => cs.iter().for_each(|c| keys_of(c, out)),
         Cond::Field(f, t) => match (f.get, f.kind, t) {
-            (Getter::Event(get), Kind::Str, Test::StrEq(_) | Test::StrIn(_))
+            (
+                Getter::Event(get),
+                Kind::Str,
+                Test::StrEq(_) | Test::StrIn(_) | Test::FoldEq(_) | Test::FoldIn(_),
+            )
             | (Getter::Event(get), Kind::Int | Kind::Named(_), Test::IntIn(_)) => {
-                Some((*f, get, t))
+                out.push((*f, get, t))
             }
-            _ => None,
+            _ => {}
         },
-        _ => None,
+        _ => {}
     }
 }
 
@@ -108,6 +152,7 @@ impl RuleSet {
         RuleSet {
             rules: Vec::new(),
             by_action: vec![ActionIndex::default(); fields::ACTIONS.len()],
+            skipped: Vec::new(),
         }
     }
 
@@ -123,21 +168,37 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The Sigma rules of the directory that were skipped, in file order.
+    pub fn skipped(&self) -> &[super::Skipped] {
+        &self.skipped
+    }
+
     pub fn from_rules(rules: Vec<Rule>) -> RuleSet {
         let mut set = RuleSet::empty();
+        let mut gated: Vec<Vec<(usize, Vec<Box<str>>)>> = vec![Vec::new(); fields::ACTIONS.len()];
         for (i, r) in rules.iter().enumerate() {
             let key = key_of(&r.cond);
+            let needles = key.is_none().then(|| gate::needles(&r.cond)).flatten();
             for a in &r.actions {
                 let idx = &mut set.by_action[*a];
                 let Some((field, get, test)) = key else {
-                    idx.rest.push(i);
+                    match &needles {
+                        Some(n) => gated[*a].push((i, n.clone())),
+                        None => idx.rest.push(i),
+                    }
                     continue;
                 };
-                let k = match idx.keyed.iter().position(|k| std::ptr::eq(k.field, field)) {
+                let fold = matches!(test, Test::FoldEq(_) | Test::FoldIn(_));
+                let k = match idx
+                    .keyed
+                    .iter()
+                    .position(|k| std::ptr::eq(k.field, field) && k.fold == fold)
+                {
                     Some(p) => &mut idx.keyed[p],
                     None => {
                         idx.keyed.push(KeyIndex {
                             field,
+                            fold,
                             get,
                             strs: HashMap::new(),
                             ints: HashMap::new(),
@@ -146,8 +207,10 @@ impl RuleSet {
                     }
                 };
                 match test {
-                    Test::StrEq(x) => k.strs.entry(x.clone()).or_default().push(i),
-                    Test::StrIn(xs) => {
+                    Test::StrEq(x) | Test::FoldEq(x) => {
+                        k.strs.entry(x.clone()).or_default().push(i)
+                    }
+                    Test::StrIn(xs) | Test::FoldIn(xs) => {
                         for x in xs {
                             let list = k.strs.entry(x.clone()).or_default();
                             // `in = ["a", "a"]` lists the rule once.
@@ -168,8 +231,38 @@ impl RuleSet {
                 }
             }
         }
+        for (idx, entries) in set.by_action.iter_mut().zip(&gated) {
+            idx.gate = Gate::build(entries);
+        }
         set.rules = rules;
         set
+    }
+
+    /// How the rules are indexed, per action: the key fields (name,
+    /// folded, string keys, number keys) and the unkeyed rules.
+    #[cfg(test)]
+    pub(super) fn debug_index(&self) -> String {
+        let mut parts = Vec::new();
+        for (i, a) in self.by_action.iter().enumerate() {
+            if a.keyed.is_empty() && a.gate.is_none() && a.rest.is_empty() {
+                continue;
+            }
+            let keys: Vec<_> = a
+                .keyed
+                .iter()
+                .map(|k| (k.field.name, k.fold, k.strs.len(), k.ints.len()))
+                .collect();
+            let gated = a
+                .gate
+                .as_ref()
+                .map_or(String::new(), |g| format!(" gated {:?}", g.rules()));
+            parts.push(format!(
+                "{}: keyed {keys:?}{gated} rest {:?}",
+                fields::ACTIONS[i],
+                a.rest
+            ));
+        }
+        parts.join("; ")
     }
 
     /// Indexes of the rules `ev` matches, appended to `out` in rule order.
@@ -182,6 +275,7 @@ impl RuleSet {
         let start = out.len();
         for k in &idx.keyed {
             let candidates = match (k.get)(ev) {
+                Value::Str(s) if k.fold => k.strs.get(scratch.fold(s)),
                 Value::Str(s) => k.strs.get(s),
                 Value::Int(i) => k.ints.get(&i),
                 _ => None,
@@ -191,6 +285,28 @@ impl RuleSet {
                     out.push(i);
                 }
             }
+        }
+        if let Some(g) = &idx.gate
+            && let Some(line) = scratch.command_line_lower(ev)
+        {
+            // Candidates appended, then sorted, deduplicated and kept
+            // only where the rule holds, in place.
+            let from = out.len();
+            g.candidates(line, out);
+            out[from..].sort_unstable();
+            let (mut kept, mut last) = (from, usize::MAX);
+            for r in from..out.len() {
+                let i = out[r];
+                if i == last {
+                    continue;
+                }
+                last = i;
+                if eval(&self.rules[i].cond, ev, scratch) {
+                    out[kept] = i;
+                    kept += 1;
+                }
+            }
+            out.truncate(kept);
         }
         for &i in &idx.rest {
             if eval(&self.rules[i].cond, ev, scratch) {
@@ -211,6 +327,14 @@ pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
                 .process
                 .as_deref()
                 .is_some_and(|p| p.ancestors().any(|a| test_value(test, get(a)))),
+            // Sigma's case-insensitive tests on a command line compare
+            // with its lowercased copy, made once per event.
+            Getter::CommandLine if test.folds() => scratch
+                .command_line_lower(ev)
+                .is_some_and(|s| test_lower(test, s)),
+            Getter::ParentCommandLine if test.folds() => scratch
+                .parent_command_line_lower(ev)
+                .is_some_and(|s| test_lower(test, s)),
             Getter::CommandLine => {
                 let v = scratch.command_line(ev).map_or(Value::Missing, Value::Str);
                 test_value(test, v)
@@ -226,6 +350,33 @@ pub(super) fn eval(c: &Cond, ev: &Event, scratch: &mut Scratch) -> bool {
     }
 }
 
+impl Test {
+    /// A case-insensitive (Sigma) string test.
+    fn folds(&self) -> bool {
+        matches!(
+            self,
+            Test::FoldEq(_)
+                | Test::FoldIn(_)
+                | Test::FoldPrefix(_)
+                | Test::FoldSuffix(_)
+                | Test::FoldContains(_)
+        )
+    }
+}
+
+/// A case-insensitive test on `s`, already ASCII-lowercased: plain
+/// comparisons with the lowercased values.
+fn test_lower(test: &Test, s: &str) -> bool {
+    match test {
+        Test::FoldEq(x) => s == &**x,
+        Test::FoldIn(xs) => xs.iter().any(|x| s == &**x),
+        Test::FoldPrefix(x) => s.starts_with(&**x),
+        Test::FoldSuffix(x) => s.ends_with(&**x),
+        Test::FoldContains(f) => f.find(s.as_bytes()).is_some(),
+        _ => test_str(test, s),
+    }
+}
+
 fn test_str(test: &Test, s: &str) -> bool {
     match test {
         Test::StrEq(x) => s == &**x,
@@ -233,6 +384,16 @@ fn test_str(test: &Test, s: &str) -> bool {
         Test::Prefix(x) => s.starts_with(&**x),
         Test::Suffix(x) => s.ends_with(&**x),
         Test::Contains(x) => s.contains(&**x),
+        Test::FoldEq(x) => s.eq_ignore_ascii_case(x),
+        Test::FoldIn(xs) => xs.iter().any(|x| s.eq_ignore_ascii_case(x)),
+        Test::FoldPrefix(x) => {
+            s.len() >= x.len() && s.as_bytes()[..x.len()].eq_ignore_ascii_case(x.as_bytes())
+        }
+        Test::FoldSuffix(x) => {
+            s.len() >= x.len()
+                && s.as_bytes()[s.len() - x.len()..].eq_ignore_ascii_case(x.as_bytes())
+        }
+        Test::FoldContains(f) => contains_fold(s.as_bytes(), f.needle()),
         Test::Glob(g) => g.is_match(s.as_bytes()),
         Test::Regex(r) => r.is_match(s),
         _ => false,
@@ -253,6 +414,11 @@ fn test_value(test: &Test, v: Value<'_>) -> bool {
             .filter(|n| bits & (1 << n) != 0)
             .any(|n| test_int(test, n)),
         Value::Ip(ip) => match test {
+            Test::IpText(t) => {
+                let mut buf = IpText::default();
+                let _ = std::fmt::Write::write_fmt(&mut buf, format_args!("{ip}"));
+                test_str(t, buf.as_str())
+            }
             Test::IpIn(xs) => xs.contains(&ip) || xs.iter().any(|x| same_ip(*x, ip)),
             Test::Cidr(nets) => nets.iter().any(|n| in_cidr(n, ip)),
             _ => false,
@@ -271,6 +437,56 @@ fn test_int(test: &Test, i: i64) -> bool {
         Test::BitsAny(m) => i & m != 0,
         Test::BitsAll(m) => i & m == *m,
         _ => false,
+    }
+}
+
+/// `needle` (ASCII-lowercase) in `hay`, ignoring ASCII case: memchr
+/// finds the places where the first byte (either case) occurs, and only
+/// there is the rest compared.
+fn contains_fold(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), &hay[..=last_start])
+        .any(|i| hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest))
+}
+
+/// An IP address's text form without allocating (at most 45 bytes for
+/// IPv6 with an embedded IPv4).
+struct IpText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for IpText {
+    fn default() -> Self {
+        IpText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl IpText {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

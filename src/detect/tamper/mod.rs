@@ -119,6 +119,8 @@ fn builtin(id: &str, name: &str, description: &str, severity: Severity) -> Arc<R
             name: Some("Impair Defenses: Disable or Modify Tools".into()),
         }],
         source: "builtin".into(),
+        references: Vec::new(),
+        authors: Vec::new(),
     })
 }
 

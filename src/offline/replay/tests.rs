@@ -82,8 +82,8 @@ fn golden_event_records_write_back_identically() {
             _ => assert!(parsed.is_none(), "{file} line {n}"),
         }
     }
-    // process 7 + file 7 + network 9 + rules 6
-    assert_eq!(events, 29);
+    // process 7 + file 7 + network 9 + rules 6 + sigma 6
+    assert_eq!(events, 35);
 }
 
 #[test]
@@ -106,12 +106,25 @@ fn golden_alert_events_write_back_as_the_event_before_them() {
             _ => {}
         }
     }
-    assert_eq!(alerts, 10);
+    assert_eq!(alerts, 13);
 }
 
 /// The detector a golden file was made with (tests/golden.rs): the
-/// built-ins, and for rules_alerts.jsonl the sample rules and a burst of 1.
+/// built-ins, for rules_alerts.jsonl the sample rules and a burst of 1,
+/// for sigma_alerts.jsonl the sample Sigma rules.
 fn golden_detector(file: &str, host: &str) -> Detector {
+    if file.ends_with("sigma_alerts.jsonl") {
+        let sigma = crate::detect::rules::sigma::parse_file(
+            std::path::Path::new("/etc/rand-guard/rules.d/sample-sigma.yml"),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/rules/sample-sigma.yml"
+            )),
+        )
+        .unwrap();
+        let rules = RuleSet::from_rules(sigma.rules);
+        return Detector::new(&Config::default(), host, rules, None).unwrap();
+    }
     if !file.ends_with("rules_alerts.jsonl") {
         return Detector::new(&Config::default(), host, RuleSet::empty(), None).unwrap();
     }
@@ -173,7 +186,7 @@ fn replayed_golden_files_raise_the_golden_alerts() {
             }
         );
     }
-    assert_eq!(alerts_seen, 10);
+    assert_eq!(alerts_seen, 13);
 }
 
 /// Each alert on its own: its embedded event, through a fresh detector,

@@ -57,6 +57,7 @@ use crate::model::health::Health;
 use crate::model::stats::Kinded;
 use crate::model::stats::{OutputDrop, Stats};
 use crate::pipeline::channel::{StopClock, WAIT_SLICE};
+use crate::pipeline::forward::{Handoff, Tag};
 use crate::record::{self, Context, Record};
 
 /// Bytes buffered before a write while records keep coming.
@@ -332,6 +333,8 @@ pub struct Writer {
     gave_up: bool,
     /// When each [`Topic`] was last complained about.
     last_complaint: [Option<Instant>; 3],
+    /// `[forward.syslog]`: every record taken is handed over too.
+    forward: Option<Handoff>,
 }
 
 /// What a stderr complaint is about: each is rate-limited on its own, so
@@ -370,7 +373,14 @@ impl Writer {
             failing: None,
             gave_up: false,
             last_complaint: [None; 3],
+            forward: None,
         }
+    }
+
+    /// Also hand every record taken to a syslog forwarder.
+    pub fn with_forward(mut self, forward: Option<Handoff>) -> Self {
+        self.forward = forward;
+        self
     }
 
     pub fn push(&mut self, rec: &Record) {
@@ -402,6 +412,18 @@ impl Writer {
             _ => None,
         };
         self.ends.push_back((self.buf.len(), kind, severity));
+        if let Some(f) = &mut self.forward {
+            let tag = match (rec, severity) {
+                (_, Some(s)) => Tag::Alert(s),
+                (Record::Health(_), _) => Tag::Health,
+                _ => Tag::Event,
+            };
+            // The line without its newline.
+            f.add(&self.buf[mark..self.buf.len() - 1], tag);
+            if f.pending_bytes() >= CHUNK {
+                f.flush();
+            }
+        }
         if self.buf.len() - self.start >= CHUNK {
             self.write_out();
         }
@@ -423,7 +445,7 @@ impl Writer {
         // Written records first, so the counters include them.
         self.write_out();
         let h = Health::now(started, self.stats.snapshot(), last);
-        self.push(&Record::Health(h));
+        self.push(&Record::Health(Box::new(h)));
         self.write_out();
     }
 
@@ -460,9 +482,14 @@ impl Writer {
 
     /// Last call: one more try whatever the backoff says, the last health
     /// record, and what still cannot be written is dropped and counted.
+    /// The forwarder delivers what it has first (within the stop clock),
+    /// so the last health record, written locally only, counts all it did.
     pub fn finish(&mut self, started: Instant) {
         self.retry_now();
         self.write_out();
+        if let Some(mut f) = self.forward.take() {
+            f.finish();
+        }
         self.health(started, true);
         if self.start < self.buf.len() {
             self.retry_now();
@@ -486,6 +513,9 @@ impl Writer {
     }
 
     fn write_out(&mut self) {
+        if let Some(f) = &mut self.forward {
+            f.flush();
+        }
         if self.start == self.buf.len() || self.gave_up {
             return;
         }

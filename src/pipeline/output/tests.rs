@@ -244,6 +244,8 @@ fn alert(seq: u64, severity: Severity) -> Record {
             tactics: Vec::new(),
             techniques: Vec::new(),
             source: "builtin".into(),
+            references: Vec::new(),
+            authors: Vec::new(),
         }),
         event,
         message: "m".into(),

@@ -141,6 +141,17 @@ pub struct Field {
     pub get: Getter,
 }
 
+impl Field {
+    /// Those of `actions` the field does not exist for.
+    pub fn missing_for<'a>(&self, actions: &[&'a str]) -> Vec<&'a str> {
+        actions
+            .iter()
+            .filter(|a| !self.actions.contains(a))
+            .copied()
+            .collect()
+    }
+}
+
 impl std::fmt::Debug for Field {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
@@ -162,6 +173,12 @@ pub fn lookup(name: &str) -> Option<&'static Field> {
 pub struct Scratch {
     command_line: Joined,
     parent_command_line: Joined,
+    /// The two command lines ASCII-lowercased, for Sigma's
+    /// case-insensitive tests (built once per event, on first use).
+    command_line_lower: Lowered,
+    parent_command_line_lower: Lowered,
+    /// A value ASCII-lowercased for a case-insensitive index lookup.
+    folded: String,
 }
 
 /// Arguments joined by single spaces, built at most once per event.
@@ -189,11 +206,59 @@ impl Joined {
     }
 }
 
+/// A text ASCII-lowercased, built at most once per event.
+#[derive(Debug, Default)]
+struct Lowered {
+    buf: String,
+    built: bool,
+}
+
+impl Lowered {
+    fn of<'a>(&'a mut self, s: Option<&str>) -> Option<&'a str> {
+        let s = s?;
+        if !self.built {
+            self.buf.clear();
+            self.buf.push_str(s);
+            self.buf.make_ascii_lowercase();
+            self.built = true;
+        }
+        Some(&self.buf)
+    }
+}
+
 impl Scratch {
     /// A new event: what was built for the last one is stale.
     pub fn reset(&mut self) {
         self.command_line.built = false;
         self.parent_command_line.built = false;
+        self.command_line_lower.built = false;
+        self.parent_command_line_lower.built = false;
+    }
+
+    /// [`Scratch::command_line`] ASCII-lowercased.
+    pub fn command_line_lower<'a>(&'a mut self, ev: &Event) -> Option<&'a str> {
+        let args = ev.process.as_deref().map(|p| &p.image.args[..]);
+        let line = self.command_line.get(args);
+        self.command_line_lower.of(line)
+    }
+
+    /// [`Scratch::parent_command_line`] ASCII-lowercased.
+    pub fn parent_command_line_lower<'a>(&'a mut self, ev: &Event) -> Option<&'a str> {
+        let args = table::parent(ev).map(|p| &p.image.args[..]);
+        let line = self.parent_command_line.get(args);
+        self.parent_command_line_lower.of(line)
+    }
+
+    /// `s` ASCII-lowercased, in a reused buffer (`s` itself when it has
+    /// no upper-case letter).
+    pub fn fold<'a>(&'a mut self, s: &'a str) -> &'a str {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return s;
+        }
+        self.folded.clear();
+        self.folded.push_str(s);
+        self.folded.make_ascii_lowercase();
+        &self.folded
     }
 
     /// The command line buffer's capacity: the tests check it stays.
