@@ -12,7 +12,7 @@ use crate::config;
 use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
 use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
-use crate::model::event::{Body, Creds, Event, FileOp, NetOp};
+use crate::model::event::{Body, Creds, Event, ExecBody, FileOp, NetOp};
 
 /// World-writable places where dropped payloads live.
 const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
@@ -69,10 +69,10 @@ pub(super) struct DropExec {
     /// the state size or evictions apart (what it loses, `drops` loses
     /// too, and counts).
     pub(super) names: Window<String, String>,
-    /// (pid, start) of a parent → the exec of a download tool it started:
-    /// a shell that parent starts right after, reading its stdin, is the
-    /// other end of `curl … | sh`.
-    pub(super) downloads: Window<(u32, u64), Evidence>,
+    /// (pid, start) of a parent → the latest exec of a download tool, or
+    /// of a shell reading its stdin, it started: the other started right
+    /// before or after completes `curl … | sh`.
+    pub(super) pipes: Window<(u32, u64), PipeEnd>,
 }
 
 /// A download tool and a shell started by one parent this close together
@@ -98,6 +98,13 @@ const VALUE_OPTIONS: &[&str] = &[
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "fish", "busybox",
 ];
+
+/// One end of a possible `curl … | sh`.
+pub(super) struct PipeEnd {
+    /// A download tool's exec, else a shell's reading its stdin.
+    download: bool,
+    evidence: Evidence,
+}
 
 /// What an interpreter's arguments say it runs.
 #[derive(Debug, PartialEq, Eq)]
@@ -216,7 +223,7 @@ impl DropExec {
             drops: Window::new(cap, window_ns),
             connects: Window::new(cap, window_ns),
             names: Window::new(cap, window_ns),
-            downloads: Window::new(cap, window_ns),
+            pipes: Window::new(cap, window_ns),
         })
     }
 
@@ -237,48 +244,61 @@ impl DropExec {
         (under && live(path)).then(|| path.clone())
     }
 
-    /// `p`, a shell reading its standard input, started by the parent
-    /// that started a download tool just before: `curl … | sh`. Scored as
-    /// a drop the writer downloaded, outside a temporary directory: high.
-    fn piped(
-        &mut self,
-        ev: &Event,
-        x: &crate::model::event::ExecBody,
-        p: &crate::model::proctable::Process,
-        out: &mut Vec<Finding>,
-    ) {
+    /// One end of `curl … | sh`: the exec `ev` of a download tool
+    /// (`download`) or of a shell reading its standard input. With the
+    /// other end started by the same parent within [`PIPELINE_NS`], in
+    /// either order (the children of a pipeline race to their execs), it
+    /// is a download piped into a shell: scored as a drop the writer
+    /// downloaded, outside a temporary directory, high. Else this end
+    /// waits for the other.
+    fn piped(&mut self, ev: &Event, x: &ExecBody, download: bool, out: &mut Vec<Finding>) {
+        let now = ev.ktime_ns;
         let key = (x.ppid, x.parent_start_ns);
-        let Some(dl) = self.downloads.get(ev.ktime_ns, &key) else {
+        let mine = Evidence::of(ev);
+        let matched = self.pipes.get(now, &key).is_some_and(|o| {
+            o.download != download && ev.time_ns.abs_diff(o.evidence.time_ns) <= PIPELINE_NS
+        });
+        let (true, Some(rule), Some(other)) = (matched, self.rule.clone(), self.pipes.remove(&key))
+        else {
+            self.pipes.insert(
+                now,
+                key,
+                PipeEnd {
+                    download,
+                    evidence: mine,
+                },
+            );
             return;
         };
-        if ev.time_ns.saturating_sub(dl.time_ns) > PIPELINE_NS {
-            return;
-        }
-        let (Some(rule), Some(dl)) = (self.rule.clone(), self.downloads.remove(&key)) else {
-            return;
+        let (dl, shell) = if download {
+            (mine, other.evidence)
+        } else {
+            (other.evidence, mine)
         };
-        let tool = dl
-            .executable
-            .clone()
-            .unwrap_or_else(|| "a download tool".into());
-        let shell = p.image.exe.as_str();
+        let name = |e: &Evidence, what: &str| e.executable.clone().unwrap_or_else(|| what.into());
+        let (tool, sh) = (name(&dl, "a download tool"), name(&shell, "a shell"));
+        let evidence = if dl.time_ns <= shell.time_ns {
+            vec![dl.clone(), shell.clone()]
+        } else {
+            vec![shell.clone(), dl.clone()]
+        };
         out.push(Finding {
             rule: at_severity(&rule, Severity::High),
             message: format!(
-                "{shell} (pid {}) reads its script from its standard input, started with \
+                "{sh} (pid {}) reads its script from its standard input, started with \
                  {tool} (pid {}) by the same parent: a download piped into a shell",
-                ev.pid, dl.pid
+                shell.pid, dl.pid
             ),
             reasons: vec![
                 format!(
-                    "{tool} (detections.download_tools) and {shell} started by pid {} \
+                    "{tool} (detections.download_tools) and {sh} started by pid {} \
                      within {} s of each other, the shell with no script of its own",
                     x.ppid,
                     PIPELINE_NS / 1_000_000_000
                 ),
                 "the script was never a file: not in a temporary directory".into(),
             ],
-            evidence: vec![dl, Evidence::of(ev)],
+            evidence,
             package: None,
         });
     }
@@ -392,7 +412,7 @@ impl DropExec {
                                 None => return,
                             },
                             Script::Stdin if shell => {
-                                self.piped(ev, x, p, out);
+                                self.piped(ev, x, false, out);
                                 return;
                             }
                             _ => return,
@@ -400,11 +420,7 @@ impl DropExec {
                     }
                     (None, None) => {
                         if proc.is_some_and(|p| self.download_tools.is_match(name_of(p))) {
-                            self.downloads.insert(
-                                now,
-                                (x.ppid, x.parent_start_ns),
-                                Evidence::of(ev),
-                            );
+                            self.piped(ev, x, true, out);
                         }
                         return;
                     }

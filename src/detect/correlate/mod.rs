@@ -205,7 +205,7 @@ impl Correlator {
             + self
                 .drops
                 .as_ref()
-                .map_or(0, |d| d.drops.len() + d.connects.len() + d.downloads.len())
+                .map_or(0, |d| d.drops.len() + d.connects.len() + d.pipes.len())
             + self
                 .shells
                 .as_ref()
@@ -232,7 +232,7 @@ impl Correlator {
             new.drops.adopt(old.drops);
             new.connects.adopt(old.connects);
             new.names.adopt(old.names);
-            new.downloads.adopt(old.downloads);
+            new.pipes.adopt(old.pipes);
         }
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
@@ -246,7 +246,7 @@ impl Correlator {
         self.evicted_before
             + self.units.as_ref().map_or(0, |u| u.written.evicted())
             + self.drops.as_ref().map_or(0, |d| {
-                d.drops.evicted() + d.connects.evicted() + d.downloads.evicted()
+                d.drops.evicted() + d.connects.evicted() + d.pipes.evicted()
             })
             + self
                 .shells
@@ -263,7 +263,7 @@ impl Correlator {
             d.drops.expire(now);
             d.connects.expire(now);
             d.names.expire(now);
-            d.downloads.expire(now);
+            d.pipes.expire(now);
         }
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);

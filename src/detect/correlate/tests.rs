@@ -688,6 +688,18 @@ fn a_download_piped_into_a_shell() {
             .collect::<Vec<_>>(),
         [("exec", 830), ("exec", 831)]
     );
+    // The shell's exec seen first (the pipeline's children race): the
+    // same finding, at the download's exec, evidence oldest first.
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [exec(0, &child(836, "/usr/bin/sh", &["sh"])), exec(1, &curl)] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(
+        out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
+        [836, 830]
+    );
     // Near misses: curl into grep, into `sh -c`, a shell started long
     // after, a shell of another parent.
     let mut c = correlator();
