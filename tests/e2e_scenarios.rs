@@ -11,21 +11,11 @@ use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::scenario::{Attacker, CONFIG, Cleanup, alerts};
 use common::{Agent, get, pid_of, privileged, sh, unique};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Network on for connects (rg-drop-exec scores writers that connected).
-const CONFIG: &str = "[kernel]\nring_buffer_bytes = 4194304\n\
-                      [network]\nenabled = true\nhooks = [\"connect\"]\n";
-
-fn alerts<'a>(records: &'a [Value], rule: &str) -> Vec<&'a Value> {
-    records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && get(r, "rule.id") == rule)
-        .collect()
-}
 
 fn evidence(alert: &Value) -> Vec<(String, u64)> {
     get(alert, "rand_guard.alert.evidence")
@@ -225,16 +215,6 @@ fn systemd_unit_written_then_enabled() {
     assert_eq!(c_alerts, ["rg-persist-systemd-unit"]);
 }
 
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = fs::remove_file(p);
-        }
-    }
-}
-
 #[test]
 fn downloaded_file_executed_from_tmp_is_critical() {
     if !privileged("downloaded_file_executed_from_tmp_is_critical") {
@@ -367,33 +347,6 @@ os.execv("/proc/self/fd/%d" % fd, ["rg-payload"])
             .iter()
             .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain)))
     );
-}
-
-/// A listener on loopback standing in for the attacker's machine.
-struct Attacker {
-    listener: TcpListener,
-    port: u16,
-}
-
-impl Attacker {
-    fn new() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        Attacker { listener, port }
-    }
-
-    /// Take the shell's connection, run `echo marker; exit` through it,
-    /// and return what came back.
-    fn drive(&self, marker: &str) -> String {
-        let (mut conn, _) = self.listener.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        conn.write_all(format!("echo {marker}\nexit\n").as_bytes())
-            .unwrap();
-        let mut out = Vec::new();
-        let _ = conn.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    }
 }
 
 /// The rg-reverse-shell alerts whose stdio-socket evidence points at `port`.

@@ -38,7 +38,8 @@ pub struct Detections {
     /// `rand_guard.process.exe` (e.g. a container runtime's own clone).
     pub fileless_allow: Vec<String>,
     /// rg-reverse-shell: shells and interpreters that alert when their
-    /// stdio is a socket, globs on `process.name`.
+    /// stdio is a socket, globs on `process.name` and on the file name of
+    /// `rand_guard.process.exe` (the file the kernel ran).
     pub reverse_shell_programs: Vec<String>,
 }
 

@@ -11,7 +11,7 @@ use crate::model::event::{Creds, ExitBody, ExitStatus, FileOp, SignalBody};
 use crate::model::proctable::Process;
 use crate::testkit::{exec, file, file_with, process};
 
-fn detector() -> Detector {
+pub(super) fn detector() -> Detector {
     let cfg = config::Config {
         alerts: config::AlertsConfig {
             burst: 1_000_000,
@@ -24,7 +24,7 @@ fn detector() -> Detector {
 
 /// `p` running `exe` as the kernel sees it, run as `executable` (a
 /// script, a symlink), with `args`.
-fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]) -> Arc<Process> {
+pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]) -> Arc<Process> {
     let mut q = (**p).clone();
     q.image = Arc::new(crate::model::event::Image {
         executable: executable.into(),
@@ -37,7 +37,7 @@ fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]) -> Arc<Pr
 }
 
 /// `p` as root: only root's package managers change the system.
-fn root(p: Arc<Process>) -> Arc<Process> {
+pub(super) fn root(p: Arc<Process>) -> Arc<Process> {
     let mut q = (*p).clone();
     q.creds = Some(Creds::default());
     Arc::new(q)
@@ -54,14 +54,14 @@ fn exit(ms: u64, p: &Arc<Process>) -> Event {
     ev
 }
 
-fn run(d: &mut Detector, ev: &Event) -> Vec<Alert> {
+pub(super) fn run(d: &mut Detector, ev: &Event) -> Vec<Alert> {
     let mut out = Vec::new();
     d.detect(ev, &mut out);
     out
 }
 
 /// apt-get → dpkg --configure → at's postinst (a script run by dash).
-fn apt_dpkg_postinst() -> (Arc<Process>, Arc<Process>, Arc<Process>) {
+pub(super) fn apt_dpkg_postinst() -> (Arc<Process>, Arc<Process>, Arc<Process>) {
     let apt = process(
         300,
         "/usr/bin/apt-get",

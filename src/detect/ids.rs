@@ -25,6 +25,11 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-agent-signal",
     "rg-agent-loss",
     "rg-container-drift",
+    "rg-perm-setuid",
+    "rg-perm-world-writable",
+    "rg-perm-immutable-cleared",
+    "rg-log-wipe",
+    "rg-perm-file-capability",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

@@ -24,6 +24,7 @@ pub mod filter;
 mod ids;
 mod limiter;
 mod loss;
+mod perms;
 pub mod persistence;
 mod port;
 pub mod rules;
@@ -48,6 +49,7 @@ use exclusion::Exclusion;
 use filter::Filter;
 use limiter::{Limiter, limit_of};
 use loss::LossWatch;
+use perms::Perms;
 use persistence::Persistence;
 use port::PortRule;
 
@@ -62,6 +64,9 @@ pub struct Detector {
     drift: Option<Drift>,
     cred_read: Option<CredReadRule>,
     tamper: Tamper,
+    perms: Perms,
+    /// Scratch for `perms`' hits.
+    perm_hits: Vec<perms::Hit>,
     correlator: Correlator,
     /// Package operations under way, and the program lists that set
     /// severities (see `context`).
@@ -109,6 +114,8 @@ impl Detector {
             drift: Drift::new(d),
             cred_read,
             tamper: Tamper::new(d),
+            perms: Perms::new(disabled),
+            perm_hits: Vec::new(),
             correlator: Correlator::new(d)?,
             context: Context::default(),
             findings: Vec::new(),
@@ -188,6 +195,7 @@ impl Detector {
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
             .chain(self.tamper.enabled())
+            .chain(self.perms.enabled())
             .chain(self.loss.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
@@ -246,7 +254,13 @@ impl Detector {
             a.reasons.push(why);
             cands.push(a);
         }
-        if let Some((rule, severity, message, reasons)) = self.tamper.hit(ev) {
+        self.perms.hits(ev, &mut self.perm_hits);
+        let hits = self
+            .tamper
+            .hit(ev)
+            .into_iter()
+            .chain(self.perm_hits.drain(..));
+        for (rule, severity, message, reasons) in hits {
             let rule = if rule.severity == severity {
                 rule
             } else {
@@ -539,6 +553,8 @@ mod context_tests;
 mod location_tests;
 #[cfg(test)]
 mod loss_tests;
+#[cfg(test)]
+mod perms_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]

@@ -70,9 +70,10 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[10..15]);
     assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
     assert_eq!(
-        BUILTIN_IDS[17..],
+        BUILTIN_IDS[17..19],
         [crate::detect::LOSS_ID, super::drift::ID]
     );
+    assert_eq!(super::perms::IDS, &BUILTIN_IDS[19..]);
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());

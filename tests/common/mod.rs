@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod podman;
+pub mod scenario;
 
 use std::fs;
 use std::io::{BufRead, BufReader};

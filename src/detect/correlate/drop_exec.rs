@@ -12,7 +12,7 @@ use crate::config;
 use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
 use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
-use crate::model::event::{Body, Creds, Event, FileOp, NetOp};
+use crate::model::event::{Body, Creds, Event, ExecBody, FileOp, NetOp};
 
 /// World-writable places where dropped payloads live.
 const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
@@ -62,6 +62,107 @@ pub(super) struct DropExec {
     pub(super) drops: Window<String, Drop>,
     /// (pid, start) → its last connect: the writer "came from the network".
     pub(super) connects: Window<(u32, u64), Evidence>,
+    /// File name → the path of the latest drop of that name: a script
+    /// named by a relative path (`bash x.sh`; the working directory is not
+    /// known) is the latest drop of that name whose path ends with it.
+    /// An index of `drops`, filled with it and as large: not counted in
+    /// the state size or evictions apart (what it loses, `drops` loses
+    /// too, and counts).
+    pub(super) names: Window<String, String>,
+    /// (pid, start) of a parent → the latest exec of a download tool, or
+    /// of a shell reading its stdin, it started: the other started right
+    /// before or after completes `curl … | sh`.
+    pub(super) pipes: Window<(u32, u64), PipeEnd>,
+}
+
+/// A download tool and a shell started by one parent this close together
+/// are one pipeline (a shell forks the commands of a pipeline back to
+/// back).
+const PIPELINE_NS: u64 = 2_000_000_000;
+
+/// Interpreter options whose value is the next argument.
+const VALUE_OPTIONS: &[&str] = &[
+    "-o",
+    "-O",
+    "+O",
+    "-W",
+    "-X",
+    "-r",
+    "-I",
+    "--rcfile",
+    "--init-file",
+    "--require",
+];
+
+/// Shells, by file name: their `-e` is errexit, not a program text.
+const SHELLS: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "fish", "busybox",
+];
+
+/// One end of a possible `curl … | sh`.
+pub(super) struct PipeEnd {
+    /// A download tool's exec, else a shell's reading its stdin.
+    download: bool,
+    evidence: Evidence,
+}
+
+/// What an interpreter's arguments say it runs.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Script<'a> {
+    /// A script file, as named (absolute or relative).
+    File(&'a str),
+    /// Its standard input or an inherited descriptor (`sh`, `sh -s`,
+    /// `bash /dev/fd/63` of `bash <(curl …)`).
+    Stdin,
+    /// A command string or module: nothing this detection follows.
+    Other,
+}
+
+/// The script of `args` (argv, `args[0]` the name as run) for a shell
+/// (`shell`) or another interpreter: the first operand after the
+/// options. Letters that take a program text instead: `c` for every one,
+/// and `e`, `E`, `m`, `p` for the others (perl -e, python -m, node -p).
+pub(super) fn script_of(args: &[String], shell: bool) -> Script<'_> {
+    let text_letters: &[char] = if shell {
+        &['c']
+    } else {
+        &['c', 'e', 'E', 'm', 'p']
+    };
+    let mut rest = args.iter().skip(1);
+    while let Some(a) = rest.next() {
+        let a = a.as_str();
+        if a == "-" || a == "-s" {
+            return Script::Stdin;
+        }
+        if a == "--" {
+            continue;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            if ["eval", "print", "command"].contains(&long) {
+                return Script::Other;
+            }
+            if VALUE_OPTIONS.contains(&a) {
+                rest.next();
+            }
+            continue;
+        }
+        if let Some(cluster) = a.strip_prefix('-').or_else(|| a.strip_prefix('+'))
+            && !cluster.is_empty()
+        {
+            if cluster.contains(text_letters) {
+                return Script::Other;
+            }
+            if VALUE_OPTIONS.contains(&a) {
+                rest.next();
+            }
+            continue;
+        }
+        if a.starts_with("/dev/fd/") || a.starts_with("/proc/self/fd/") || a == "/dev/stdin" {
+            return Script::Stdin;
+        }
+        return Script::File(a);
+    }
+    Script::Stdin
 }
 
 /// A write that leaves a file ready to run: created or truncated for
@@ -121,7 +222,85 @@ impl DropExec {
             download_tools: filter::globset(&d.download_tools)?,
             drops: Window::new(cap, window_ns),
             connects: Window::new(cap, window_ns),
+            names: Window::new(cap, window_ns),
+            pipes: Window::new(cap, window_ns),
         })
+    }
+
+    /// The drop an interpreter's script argument `name` names, in mount
+    /// namespace `mnt`: the path itself when absolute, else the latest
+    /// drop of that file name whose path ends with `name` (the working
+    /// directory is not known).
+    fn dropped_script(&self, now: u64, mnt: u32, name: &str) -> Option<String> {
+        let live = |path: &String| self.drops.get(now, path).is_some_and(|d| d.mnt == mnt);
+        if name.starts_with('/') {
+            let path = name.to_string();
+            return live(&path).then_some(path);
+        }
+        let rel = name.trim_start_matches("./");
+        let file = rel.rsplit('/').next().filter(|f| !f.is_empty())?;
+        let path = self.names.get(now, &file.to_string())?;
+        let under = path.strip_suffix(rel).is_some_and(|dir| dir.ends_with('/'));
+        (under && live(path)).then(|| path.clone())
+    }
+
+    /// One end of `curl … | sh`: the exec `ev` of a download tool
+    /// (`download`) or of a shell reading its standard input. With the
+    /// other end started by the same parent within [`PIPELINE_NS`], in
+    /// either order (the children of a pipeline race to their execs), it
+    /// is a download piped into a shell: scored as a drop the writer
+    /// downloaded, outside a temporary directory, high. Else this end
+    /// waits for the other.
+    fn piped(&mut self, ev: &Event, x: &ExecBody, download: bool, out: &mut Vec<Finding>) {
+        let now = ev.ktime_ns;
+        let key = (x.ppid, x.parent_start_ns);
+        let mine = Evidence::of(ev);
+        let matched = self.pipes.get(now, &key).is_some_and(|o| {
+            o.download != download && ev.time_ns.abs_diff(o.evidence.time_ns) <= PIPELINE_NS
+        });
+        let (true, Some(rule), Some(other)) = (matched, self.rule.clone(), self.pipes.remove(&key))
+        else {
+            self.pipes.insert(
+                now,
+                key,
+                PipeEnd {
+                    download,
+                    evidence: mine,
+                },
+            );
+            return;
+        };
+        let (dl, shell) = if download {
+            (mine, other.evidence)
+        } else {
+            (other.evidence, mine)
+        };
+        let name = |e: &Evidence, what: &str| e.executable.clone().unwrap_or_else(|| what.into());
+        let (tool, sh) = (name(&dl, "a download tool"), name(&shell, "a shell"));
+        let evidence = if dl.time_ns <= shell.time_ns {
+            vec![dl.clone(), shell.clone()]
+        } else {
+            vec![shell.clone(), dl.clone()]
+        };
+        out.push(Finding {
+            rule: at_severity(&rule, Severity::High),
+            message: format!(
+                "{sh} (pid {}) reads its script from its standard input, started with \
+                 {tool} (pid {}) by the same parent: a download piped into a shell",
+                shell.pid, dl.pid
+            ),
+            reasons: vec![
+                format!(
+                    "{tool} (detections.download_tools) and {sh} started by pid {} \
+                     within {} s of each other, the shell with no script of its own",
+                    x.ppid,
+                    PIPELINE_NS / 1_000_000_000
+                ),
+                "the script was never a file: not in a temporary directory".into(),
+            ],
+            evidence,
+            package: None,
+        });
     }
 
     pub(super) fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
@@ -173,6 +352,9 @@ impl DropExec {
                     package: ctx.package_op(proc),
                     compiler: built || proc.is_some_and(|p| ctx.is_compiler(p)),
                 };
+                if let Some((_, name)) = f.path.rsplit_once('/') {
+                    self.names.insert(now, name.to_string(), f.path.clone());
+                }
                 self.drops.insert(
                     now,
                     f.path.clone(),
@@ -219,8 +401,29 @@ impl DropExec {
                                 .is_some_and(|d| d.mnt == mnt)
                     })
                     .map(str::to_string);
-                let Some(key) = key else {
-                    return;
+                let interpreter = proc.filter(|p| ctx.is_interpreter(p));
+                let (key, by) = match (key, interpreter) {
+                    (Some(key), _) => (key, None),
+                    (None, Some(p)) => {
+                        let shell = SHELLS.contains(&super::exe_name_of(p));
+                        match script_of(&x.image.args, shell) {
+                            Script::File(name) => match self.dropped_script(now, mnt, name) {
+                                Some(key) => (key, Some(p.image.exe.as_str())),
+                                None => return,
+                            },
+                            Script::Stdin if shell => {
+                                self.piped(ev, x, false, out);
+                                return;
+                            }
+                            _ => return,
+                        }
+                    }
+                    (None, None) => {
+                        if proc.is_some_and(|p| self.download_tools.is_match(name_of(p))) {
+                            self.piped(ev, x, true, out);
+                        }
+                        return;
+                    }
                 };
                 let drop = self.drops.remove(&key).expect("present");
                 let in_temp = TEMP_DIRS.iter().any(|d| key.starts_with(d));
@@ -240,7 +443,8 @@ impl DropExec {
                     .map(exe)
                     .filter(|c| *c != writer)
                     .map_or_else(String::new, |c| format!(", made executable by {c}"));
-                let (severity, reasons) = score(&drop, &writer, &key, in_temp, ev, ctx);
+                let script = by.is_some() || interpreter.is_some_and(|p| p.image.executable == key);
+                let (severity, reasons) = score(&drop, &writer, &key, in_temp, script, ev);
                 let mut evidence = drop.evidence;
                 evidence.push(Evidence::of(ev));
                 let mut why = Vec::new();
@@ -254,7 +458,8 @@ impl DropExec {
                     rule: at_severity(rule, severity),
                     evidence,
                     message: format!(
-                        "{key} written by {writer}{chmod} then executed by pid {}{}",
+                        "{key} written by {writer}{chmod} then {} pid {}{}",
+                        by.map_or_else(|| "executed by".into(), |i| format!("run by {i},")),
                         ev.pid,
                         if why.is_empty() {
                             String::new()
@@ -285,8 +490,8 @@ fn score(
     writer: &str,
     key: &str,
     in_temp: bool,
+    script: bool,
     ev: &Event,
-    ctx: &Context,
 ) -> (Severity, Vec<String>) {
     let mut reasons = Vec::new();
     let first = drop.evidence.iter().find(|e| e.action != "connect");
@@ -313,7 +518,6 @@ fn score(
     });
     let proc = ev.process.as_deref();
     let session = same_session(drop.writer.creds, proc.and_then(|p| p.creds));
-    let script = proc.is_some_and(|p| ctx.is_interpreter(p) && p.image.executable == key);
     if !drop.from_network
         && let Some(session) = session
         && (drop.writer.compiler || script)

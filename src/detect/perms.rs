@@ -1,0 +1,404 @@
+//! Permission and attribute tampering, one event each:
+//!
+//! - `rg-perm-setuid`: a chmod that sets the setuid bit (high) or only the
+//!   setgid bit (medium; a directory's setgid bit is common).
+//! - `rg-perm-world-writable`: a chmod that makes a file on a system path
+//!   writable by everyone.
+//! - `rg-perm-immutable-cleared`: the `chattr` program run to clear the
+//!   immutable (`-i`) or append-only (`-a`) flag. The program, by
+//!   executable identity, not the `FS_IOC_SETFLAGS` ioctl: a tracepoint
+//!   on ioctl runs for every ioctl of every process (terminals, sockets,
+//!   GPUs), a cost on all work to see a rare one; a program calling the
+//!   ioctl itself evades (docs/detections.md).
+//! - `rg-log-wipe`: logs or shell history destroyed: `shred` run (secure
+//!   deletion: high on a log or history file, medium otherwise), a log or
+//!   history file truncated (opened with O_TRUNC, or named to the
+//!   `truncate` program), a history file unlinked.
+//!
+//! - `rg-perm-file-capability`: the `setcap` program run to give a file
+//!   capabilities (high for those that amount to root, medium otherwise).
+//!   The program, by executable identity, not the `setxattr` family of
+//!   `security.capability`: no setxattr hook yet (docs/detections.md).
+//!
+//! Package operations lower them with every other finding (`settle`).
+
+use std::sync::Arc;
+
+use globset::GlobSet;
+
+use crate::detect::context::runs;
+use crate::detect::correlate::meta as rule;
+use crate::detect::filter;
+use crate::model::alert::{RuleMeta, Severity};
+use crate::model::event::{Body, Event, FileOp};
+
+/// Ids, stable across releases.
+pub const IDS: &[&str] = &[
+    "rg-perm-setuid",
+    "rg-perm-world-writable",
+    "rg-perm-immutable-cleared",
+    "rg-log-wipe",
+    "rg-perm-file-capability",
+];
+
+/// Where a world-writable file lets any user change what root runs or
+/// reads. Prefixes of directories.
+const SYSTEM_DIRS: &[&str] = &[
+    "/etc/",
+    "/usr/",
+    "/bin/",
+    "/sbin/",
+    "/lib/",
+    "/lib64/",
+    "/boot/",
+    "/root/",
+    "/var/spool/",
+    "/var/log/",
+];
+
+/// Shell and REPL history files, by file name.
+const HISTORY: &[&str] = &[
+    ".bash_history",
+    ".zsh_history",
+    ".history",
+    ".sh_history",
+    ".ash_history",
+    ".python_history",
+    ".mysql_history",
+    ".psql_history",
+    ".lesshst",
+];
+
+/// The programs, by executable (see `context::runs`).
+const CHATTR: &str = "/{usr/bin,bin,usr/sbin,sbin}/chattr";
+const SHRED: &str = "/{usr/bin,bin}/shred";
+const TRUNCATE: &str = "/{usr/bin,bin}/truncate";
+const SETCAP: &str = "/{usr/sbin,sbin,usr/bin,bin}/setcap";
+
+/// Capabilities that give root or the means to it, by their name in a
+/// `setcap` text (`cap_setuid+ep`); `=ep` alone, or `all`, is every one.
+const ROOT_CAPS: &[&str] = &[
+    "cap_setuid",
+    "cap_setgid",
+    "cap_sys_admin",
+    "cap_sys_ptrace",
+    "cap_sys_module",
+    "cap_dac_override",
+    "cap_dac_read_search",
+    "cap_chown",
+    "cap_fowner",
+    "cap_setfcap",
+    "cap_bpf",
+    "all",
+];
+/// Truncate logs for a living (`copytruncate`), or delete their own.
+const LOG_KEEPERS: &str = "/{usr/sbin,sbin,usr/bin}/{logrotate,newsyslog}";
+
+const O_TRUNC: u64 = 0o1000;
+
+/// The capability text `setcap` sets (`setcap [-q] [-n rootid] [-f] CAPS
+/// FILE ...`), or None when it removes (`-r`) or verifies (`-v`).
+fn setcap_text(args: &[String]) -> Option<&str> {
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "-r" | "-v" | "-h" => return None,
+            "-n" => {
+                rest.next();
+            }
+            o if o.starts_with('-') => {}
+            caps => return Some(caps),
+        }
+    }
+    None
+}
+
+fn is_history(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    HISTORY.contains(&name)
+}
+
+fn is_log_or_history(path: &str) -> bool {
+    path.starts_with("/var/log/") || is_history(path)
+}
+
+pub(super) struct Perms {
+    setuid: Option<Arc<RuleMeta>>,
+    world: Option<Arc<RuleMeta>>,
+    immutable: Option<Arc<RuleMeta>>,
+    wipe: Option<Arc<RuleMeta>>,
+    caps: Option<Arc<RuleMeta>>,
+    chattr: GlobSet,
+    setcap: GlobSet,
+    shred: GlobSet,
+    truncate: GlobSet,
+    log_keepers: GlobSet,
+}
+
+fn set(glob: &str) -> GlobSet {
+    filter::globset(&[glob.to_string()]).expect("a valid built-in glob")
+}
+
+/// What a rule raises: the rule at its severity, the message, the reasons.
+pub(super) type Hit = (Arc<RuleMeta>, Severity, String, Vec<String>);
+
+impl Perms {
+    pub(super) fn new(disabled: &[String]) -> Self {
+        let on = |id: &str| !disabled.iter().any(|x| x == id);
+        Perms {
+            setuid: on(IDS[0]).then(|| {
+                rule(
+                    IDS[0],
+                    "Setuid or setgid bit set",
+                    "A chmod set the setuid bit (high) or the setgid bit alone (medium) on \
+                     a watched path: a program that runs with its owner's or group's \
+                     rights, a classic backdoor to root.",
+                    Severity::High,
+                    &["Privilege Escalation"],
+                    &[(
+                        "T1548.001",
+                        "Abuse Elevation Control Mechanism: Setuid and Setgid",
+                    )],
+                )
+            }),
+            world: on(IDS[1]).then(|| {
+                rule(
+                    IDS[1],
+                    "System file made world-writable",
+                    "A chmod gave everyone write permission on a path under /etc, /usr, \
+                     /bin, /sbin, /lib, /boot, /root, /var/spool or /var/log: any user can \
+                     then change what root runs or reads.",
+                    Severity::Medium,
+                    &["Defense Evasion"],
+                    &[(
+                        "T1222.002",
+                        "File and Directory Permissions Modification: Linux and Mac",
+                    )],
+                )
+            }),
+            immutable: on(IDS[2]).then(|| {
+                rule(
+                    IDS[2],
+                    "Immutable or append-only flag cleared",
+                    "The chattr program (by executable) was run to clear the immutable \
+                     (-i) or append-only (-a) attribute: the step before changing a file \
+                     an administrator locked, or rewriting an append-only log.",
+                    Severity::High,
+                    &["Defense Evasion"],
+                    &[(
+                        "T1222.002",
+                        "File and Directory Permissions Modification: Linux and Mac",
+                    )],
+                )
+            }),
+            wipe: on(IDS[3]).then(|| {
+                rule(
+                    IDS[3],
+                    "Logs or shell history destroyed",
+                    "shred run (high on a log or history file, medium otherwise), a file \
+                     under /var/log or a shell history file truncated (by anything but \
+                     logrotate), or a shell history file deleted.",
+                    Severity::High,
+                    &["Defense Evasion"],
+                    &[
+                        (
+                            "T1070.002",
+                            "Indicator Removal: Clear Linux or Mac System Logs",
+                        ),
+                        ("T1070.003", "Indicator Removal: Clear Command History"),
+                        ("T1070.004", "Indicator Removal: File Deletion"),
+                    ],
+                )
+            }),
+            caps: on(IDS[4]).then(|| {
+                rule(
+                    IDS[4],
+                    "File capabilities set",
+                    "The setcap program (by executable) was run to give a file \
+                     capabilities: high for those that amount to root (cap_setuid, \
+                     cap_sys_admin, cap_dac_override, ... or all), medium otherwise.",
+                    Severity::High,
+                    &["Privilege Escalation"],
+                    &[("T1548", "Abuse Elevation Control Mechanism")],
+                )
+            }),
+            chattr: set(CHATTR),
+            setcap: set(SETCAP),
+            shred: set(SHRED),
+            truncate: set(TRUNCATE),
+            log_keepers: set(LOG_KEEPERS),
+        }
+    }
+
+    /// Ids of the enabled rules.
+    pub(super) fn enabled(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.setuid,
+            &self.world,
+            &self.immutable,
+            &self.wipe,
+            &self.caps,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|r| r.id.as_str())
+    }
+
+    /// What `ev` raises, appended to `out`.
+    pub(super) fn hits(&self, ev: &Event, out: &mut Vec<Hit>) {
+        let Some(p) = ev.process.as_deref() else {
+            return;
+        };
+        let by = if p.image.executable.is_empty() {
+            p.image.name.as_str()
+        } else {
+            p.image.executable.as_str()
+        };
+        match &ev.body {
+            Body::File(f) if f.result >= 0 => {
+                let path = f.path.as_str();
+                if f.op == FileOp::Chmod
+                    && let Some(mode) = f.mode
+                {
+                    if let Some(r) = &self.setuid
+                        && mode & 0o6000 != 0
+                    {
+                        let (bit, severity) = if mode & 0o4000 != 0 {
+                            ("setuid", Severity::High)
+                        } else {
+                            ("setgid", Severity::Medium)
+                        };
+                        out.push((
+                            r.clone(),
+                            severity,
+                            format!("{bit} bit set on {path} (mode {mode:o}) by {by}"),
+                            vec![format!(
+                                "chmod to mode {mode:o} sets the {bit} bit{}",
+                                if severity == Severity::Medium {
+                                    " (setgid alone: medium)"
+                                } else {
+                                    ""
+                                }
+                            )],
+                        ));
+                    }
+                    if let Some(r) = &self.world
+                        && mode & 0o002 != 0
+                        && SYSTEM_DIRS.iter().any(|d| path.starts_with(d))
+                    {
+                        out.push((
+                            r.clone(),
+                            r.severity,
+                            format!("{path} made world-writable (mode {mode:o}) by {by}"),
+                            vec![format!(
+                                "mode {mode:o} lets every user write {path}, a system path"
+                            )],
+                        ));
+                    }
+                }
+                let Some(r) = &self.wipe else {
+                    return;
+                };
+                let why = match f.op {
+                    FileOp::Open
+                        if f.open_flags & O_TRUNC != 0
+                            && f.open_flags & 0o3 != 0
+                            && is_log_or_history(path)
+                            && !runs(p, &self.log_keepers) =>
+                    {
+                        "truncated (opened with O_TRUNC)"
+                    }
+                    FileOp::Unlink if is_history(path) => "deleted",
+                    _ => return,
+                };
+                out.push((
+                    r.clone(),
+                    r.severity,
+                    format!("{path} {why} by {by}"),
+                    vec![format!("a log or shell history file {why}")],
+                ));
+            }
+            Body::Exec(x) => {
+                let args = x.image.args.get(1..).unwrap_or_default();
+                let operands = || args.iter().filter(|a| !a.starts_with('-'));
+                if let Some(r) = &self.immutable
+                    && runs(p, &self.chattr)
+                    && let Some(flag) = args.iter().find(|a| {
+                        // chattr's own options are -R -V -f -v -p; any other
+                        // letter after a '-' is an attribute removed.
+                        a.strip_prefix('-')
+                            .is_some_and(|f| f.contains('i') || f.contains('a'))
+                    })
+                {
+                    out.push((
+                        r.clone(),
+                        r.severity,
+                        format!("{by} {flag} run by pid {}: {}", ev.pid, args.join(" ")),
+                        vec![format!(
+                            "{flag} clears the immutable or append-only attribute"
+                        )],
+                    ));
+                }
+                if let Some(r) = &self.caps
+                    && runs(p, &self.setcap)
+                    && let Some(text) = setcap_text(args)
+                {
+                    let lower = text.to_ascii_lowercase();
+                    let root =
+                        lower.starts_with('=') || ROOT_CAPS.iter().any(|c| lower.contains(c));
+                    let severity = if root {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    };
+                    out.push((
+                        r.clone(),
+                        severity,
+                        format!(
+                            "file capabilities {text} set by pid {}: {}",
+                            ev.pid,
+                            args.join(" ")
+                        ),
+                        vec![if root {
+                            format!("{text} gives root or the means to it")
+                        } else {
+                            format!("{text} gives no capability that amounts to root: medium")
+                        }],
+                    ));
+                }
+                let Some(r) = &self.wipe else {
+                    return;
+                };
+                let (what, severity) = if runs(p, &self.shred) {
+                    let logs = operands().any(|a| is_log_or_history(a));
+                    (
+                        "secure deletion (shred)",
+                        if logs {
+                            Severity::High
+                        } else {
+                            Severity::Medium
+                        },
+                    )
+                } else if runs(p, &self.truncate) && operands().any(|a| is_log_or_history(a)) {
+                    ("truncation of a log or history file", Severity::High)
+                } else {
+                    return;
+                };
+                out.push((
+                    r.clone(),
+                    severity,
+                    format!("{what} by pid {}: {}", ev.pid, x.image.args.join(" ")),
+                    vec![format!(
+                        "{by} run{}",
+                        if severity == Severity::High {
+                            " on a log or shell history file"
+                        } else {
+                            " (not on a log or history file: medium)"
+                        }
+                    )],
+                ));
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Permission and attribute tampering: each rule on its case, its message
+//! and severity, and the near misses (a mode without the bits, a path
+//! outside the system's, a package doing it, logrotate's truncation).
+
+use super::context_tests::{apt_dpkg_postinst, detector, image, root, run};
+use super::*;
+use crate::model::event::FileOp;
+use crate::testkit::{exec, file, file_with, process};
+
+fn chmod(ms: u64, pid: u32, exe: &str, path: &str, mode: u32) -> Event {
+    let p = process(pid, exe, &["chmod"], None);
+    file_with(ms, &p, FileOp::Chmod, path, |b| b.mode = Some(mode))
+}
+
+/// (id, severity, message) of what `ev` raises.
+fn hits(d: &mut Detector, ev: &Event) -> Vec<(String, Severity, String)> {
+    run(d, ev)
+        .into_iter()
+        .map(|a| (a.rule.id.clone(), a.rule.severity, a.message))
+        .collect()
+}
+
+fn one(id: &str, severity: Severity, message: &str) -> Vec<(String, Severity, String)> {
+    vec![(id.to_string(), severity, message.to_string())]
+}
+
+#[test]
+fn setuid_setgid_and_world_writable_chmods() {
+    let mut d = detector();
+    assert_eq!(
+        hits(&mut d, &chmod(0, 500, "/usr/bin/chmod", "/tmp/sh", 0o4755)),
+        one(
+            "rg-perm-setuid",
+            Severity::High,
+            "setuid bit set on /tmp/sh (mode 4755) by /usr/bin/chmod"
+        )
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &chmod(1, 501, "/usr/bin/chmod", "/home/ann/x", 0o2755)
+        ),
+        one(
+            "rg-perm-setuid",
+            Severity::Medium,
+            "setgid bit set on /home/ann/x (mode 2755) by /usr/bin/chmod"
+        )
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &chmod(2, 502, "/usr/bin/chmod", "/usr/lib/x.so", 0o666)
+        ),
+        one(
+            "rg-perm-world-writable",
+            Severity::Medium,
+            "/usr/lib/x.so made world-writable (mode 666) by /usr/bin/chmod"
+        )
+    );
+    // Near misses: no special bit, world-writable outside system paths,
+    // a failed chmod.
+    assert!(
+        hits(
+            &mut d,
+            &chmod(3, 503, "/usr/bin/chmod", "/usr/local/bin/t", 0o755)
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &mut d,
+            &chmod(4, 504, "/usr/bin/chmod", "/tmp/shared", 0o1777)
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &mut d,
+            &chmod(5, 505, "/usr/bin/chmod", "/etcetera/x", 0o777)
+        )
+        .is_empty()
+    );
+    let mut failed = chmod(6, 506, "/usr/bin/chmod", "/usr/bin/su", 0o4755);
+    if let Body::File(f) = &mut failed.body {
+        f.result = -1;
+    }
+    assert!(hits(&mut d, &failed).is_empty());
+}
+
+#[test]
+fn a_package_setting_setuid_is_low() {
+    let mut d = detector();
+    let (apt, dpkg, postinst) = apt_dpkg_postinst();
+    for p in [&apt, &dpkg, &postinst] {
+        assert!(run(&mut d, &exec(0, p)).is_empty());
+    }
+    let ev = file_with(1, &dpkg, FileOp::Chmod, "/usr/bin/at", |b| {
+        b.mode = Some(0o6755)
+    });
+    let a = run(&mut d, &ev);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule.id, "rg-perm-setuid");
+    assert_eq!(a[0].rule.severity, Severity::Low);
+}
+
+#[test]
+fn chattr_clearing_immutable_or_append_only() {
+    let mut d = detector();
+    let chattr = |pid, exe: &str, args: &[&str]| exec(0, &root(process(pid, exe, args, None)));
+    assert_eq!(
+        hits(
+            &mut d,
+            &chattr(510, "/usr/bin/chattr", &["chattr", "-i", "/etc/passwd"])
+        ),
+        one(
+            "rg-perm-immutable-cleared",
+            Severity::High,
+            "/usr/bin/chattr -i run by pid 510: -i /etc/passwd"
+        )
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &chattr(511, "/usr/bin/chattr", &["chattr", "-R", "-ai", "/var/log"])
+        )[0]
+        .2,
+        "/usr/bin/chattr -ai run by pid 511: -R -ai /var/log"
+    );
+    // A renamed link to chattr is chattr.
+    let linked = image(
+        &process(512, "/tmp/c", &[], None),
+        "/tmp/c",
+        "/usr/bin/chattr",
+        &["c", "-i", "/x"],
+    );
+    assert_eq!(hits(&mut d, &exec(0, &linked)).len(), 1);
+    // Near misses: setting flags, options alone, another program.
+    assert!(
+        hits(
+            &mut d,
+            &chattr(513, "/usr/bin/chattr", &["chattr", "+i", "/x"])
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &mut d,
+            &chattr(514, "/usr/bin/chattr", &["chattr", "-R", "-V", "+a", "/x"])
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &mut d,
+            &chattr(515, "/usr/bin/lsattr", &["lsattr", "-a", "/x"])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn logs_and_history_destroyed() {
+    let mut d = detector();
+    let shred = |pid, args: &[&str]| exec(0, &process(pid, "/usr/bin/shred", args, None));
+    assert_eq!(
+        hits(
+            &mut d,
+            &shred(520, &["shred", "-u", "-z", "/var/log/auth.log"])
+        ),
+        one(
+            "rg-log-wipe",
+            Severity::High,
+            "secure deletion (shred) by pid 520: shred -u -z /var/log/auth.log"
+        )
+    );
+    assert_eq!(
+        hits(&mut d, &shred(521, &["shred", "-u", "/tmp/payload"]))[0].1,
+        Severity::Medium
+    );
+    let truncate = process(
+        522,
+        "/usr/bin/truncate",
+        &["truncate", "-s0", "/var/log/syslog"],
+        None,
+    );
+    assert_eq!(
+        hits(&mut d, &exec(0, &truncate))[0].2,
+        "truncation of a log or history file by pid 522: truncate -s0 /var/log/syslog"
+    );
+    let sh = process(523, "/usr/bin/bash", &["bash"], None);
+    let trunc = |path: &str, p: &Arc<crate::model::proctable::Process>| {
+        file_with(0, p, FileOp::Open, path, |b| b.open_flags = 0o1 | 0o1000)
+    };
+    assert_eq!(
+        hits(&mut d, &trunc("/root/.bash_history", &sh)),
+        one(
+            "rg-log-wipe",
+            Severity::High,
+            "/root/.bash_history truncated (opened with O_TRUNC) by /usr/bin/bash"
+        )
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &file(0, &sh, FileOp::Unlink, "/home/ann/.zsh_history")
+        )[0]
+        .2,
+        "/home/ann/.zsh_history deleted by /usr/bin/bash"
+    );
+    // Near misses: logrotate's copytruncate, an append, a truncate of
+    // another file, a history file rewritten by a rename (bash's own
+    // histappend does not truncate), truncate on another file.
+    let logrotate = root(process(524, "/usr/sbin/logrotate", &["logrotate"], None));
+    assert!(hits(&mut d, &trunc("/var/log/syslog", &logrotate)).is_empty());
+    let append = file_with(0, &sh, FileOp::Open, "/var/log/x.log", |b| {
+        b.open_flags = 0o1 | 0o2000
+    });
+    assert!(hits(&mut d, &append).is_empty());
+    assert!(hits(&mut d, &trunc("/home/ann/notes.txt", &sh)).is_empty());
+    assert!(hits(&mut d, &file(0, &sh, FileOp::Unlink, "/var/log/old.1.gz")).is_empty());
+    let t = process(
+        525,
+        "/usr/bin/truncate",
+        &["truncate", "-s0", "/tmp/f"],
+        None,
+    );
+    assert!(hits(&mut d, &exec(0, &t)).is_empty());
+}
+
+#[test]
+fn file_capabilities_set_by_setcap() {
+    let mut d = detector();
+    let setcap = |pid, args: &[&str]| exec(0, &root(process(pid, "/usr/sbin/setcap", args, None)));
+    assert_eq!(
+        hits(
+            &mut d,
+            &setcap(530, &["setcap", "cap_setuid+ep", "/tmp/py"])
+        ),
+        one(
+            "rg-perm-file-capability",
+            Severity::High,
+            "file capabilities cap_setuid+ep set by pid 530: cap_setuid+ep /tmp/py"
+        )
+    );
+    assert_eq!(
+        hits(&mut d, &setcap(531, &["setcap", "-q", "=ep", "/tmp/x"]))[0].1,
+        Severity::High
+    );
+    assert_eq!(
+        hits(
+            &mut d,
+            &setcap(532, &["setcap", "cap_net_bind_service=+ep", "/opt/web"])
+        )[0]
+        .1,
+        Severity::Medium
+    );
+    // Near misses: removing or verifying, getcap.
+    assert!(hits(&mut d, &setcap(533, &["setcap", "-r", "/tmp/x"])).is_empty());
+    assert!(
+        hits(
+            &mut d,
+            &setcap(534, &["setcap", "-v", "cap_net_raw+ep", "/bin/ping"])
+        )
+        .is_empty()
+    );
+    let getcap = exec(
+        0,
+        &process(535, "/usr/sbin/getcap", &["getcap", "/tmp/x"], None),
+    );
+    assert!(hits(&mut d, &getcap).is_empty());
+    // A package giving ping its capability: low.
+    let (apt, dpkg, postinst) = apt_dpkg_postinst();
+    for p in [&apt, &dpkg, &postinst] {
+        run(&mut d, &exec(0, p));
+    }
+    let ping = root(process(
+        536,
+        "/usr/sbin/setcap",
+        &["setcap", "cap_net_raw+p", "/bin/ping"],
+        Some(postinst.clone()),
+    ));
+    let a = run(&mut d, &exec(1, &ping));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule.severity, Severity::Low);
+}
