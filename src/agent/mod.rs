@@ -49,7 +49,7 @@ use crate::pipeline::enrich::Enricher;
 use crate::pipeline::metrics::{self, Exporter, MetricsError};
 use crate::pipeline::output::{self, OutputError, Target, Writer};
 use crate::pipeline::poller::{self, Collector, Control, PollError, RawBatch};
-use crate::pipeline::{enrich, normalize, watch};
+use crate::pipeline::{enrich, hasher, normalize, watch};
 use crate::record::Context;
 use hygiene::{HygieneError, Policy, Role};
 pub use supervise::{StageFn, StageWatch, supervise};
@@ -510,6 +510,7 @@ fn build_stages(
     } = detection;
     let hints = read_watch.hints;
     let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+    let (enricher, hashing) = hasher::attach(&cfg.hash, enricher, stats);
     let mut stages: Vec<(&'static str, StageFn)> = vec![
         (
             "normalizer",
@@ -538,6 +539,8 @@ fn build_stages(
             Box::new(move || output::run(det_rx, writer_rx, writer, health_every)),
         ),
     ];
+    // Ends when the enricher drops the queue's sender.
+    stages.extend(hashing.map(|h| ("hasher", Box::new(h) as StageFn)));
     // Ends when the normalizer drops the hints' sender.
     if let Some((k, rx)) = read_watch.keeper {
         let st = stats.clone();

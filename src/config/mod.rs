@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod detections;
 mod file;
+mod hash;
 mod metrics;
 mod network;
 mod pipeline;
@@ -30,6 +31,7 @@ pub use file::{
     DEFAULT_WATCH_READS, File, MAX_PREFIXES, MAX_WATCH_READS, PATH_BYTES, PREFIX_BYTES, check_path,
     check_prefix,
 };
+pub use hash::Hash;
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
@@ -45,6 +47,7 @@ pub struct Config {
     pub output: Output,
     pub kernel: Kernel,
     pub process_table: ProcessTable,
+    pub hash: Hash,
     pub pipeline: Pipeline,
     pub events: Events,
     pub file: File,
@@ -161,6 +164,7 @@ impl Config {
     pub fn validate(&self, known: &Known) -> Result<(), (&'static str, String)> {
         self.kernel.validate()?;
         self.process_table.validate()?;
+        self.hash.validate()?;
         self.pipeline.validate()?;
         self.health.validate()?;
         self.output.validate()?;

@@ -792,6 +792,36 @@ fn exclusions_by_container_and_unit() {
     );
 }
 
+/// `sha256` matches the process's hash in any case; a process whose
+/// hash is not known (yet) is not covered.
+#[test]
+fn exclusions_by_hash() {
+    use crate::model::hash::Hashed;
+    let stats = Arc::new(Stats::default());
+    let hashed = testkit::process(9, "/bin/sh", &["sh"], None);
+    hashed
+        .image
+        .hash
+        .set(Hashed::from_digest(&[0xab; 32]))
+        .unwrap();
+    let unhashed = testkit::process(9, "/bin/sh", &["sh"], None);
+    let by = |p: &Arc<crate::model::proctable::Process>| Event {
+        process: Some(p.clone()),
+        ..cron_write(9, 0)
+    };
+    for (want, covered) in [("AB".repeat(32), true), ("ab".repeat(31) + "ac", false)] {
+        let x = config::Exclusion {
+            sha256: Some(want),
+            ..Default::default()
+        };
+        let d = excluding(x, stats.clone());
+        assert_eq!(
+            [d.excluded(&by(&hashed)), d.excluded(&by(&unhashed))],
+            [covered, false]
+        );
+    }
+}
+
 #[test]
 fn user_rules_raise_alerts_with_their_own_limit() {
     let text = r#"

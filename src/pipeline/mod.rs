@@ -9,6 +9,7 @@
 pub mod channel;
 pub mod enrich;
 pub mod fault;
+pub mod hasher;
 pub mod metrics;
 pub mod normalize;
 pub mod output;

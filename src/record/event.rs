@@ -262,6 +262,11 @@ fn rand_guard(
             key!(w, "exe");
             w.str(&p.image.exe);
         }
+        // Why process.hash.sha256 is absent (gone, too_large, ...).
+        if let Some(why) = p.image.hash.get().and_then(|h| h.skipped()) {
+            key!(w, "hash_skipped");
+            w.lit(why.as_str());
+        }
         if let Some(id) = p.cgroup_id {
             key!(w, "cgroup_id");
             w.int(id);

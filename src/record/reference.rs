@@ -8,8 +8,8 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::reference_alert::{PackageDoc, RgAlert, RgContext};
+use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
@@ -381,6 +381,13 @@ struct ImageDoc<'a> {
     args: &'a [String],
     args_count: usize,
     command_line: CommandLine<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<HashDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct HashDoc<'a> {
+    sha256: &'a str,
 }
 
 impl<'a> ImageDoc<'a> {
@@ -391,6 +398,11 @@ impl<'a> ImageDoc<'a> {
             args: &img.args,
             args_count: img.args.len(),
             command_line: CommandLine(&img.args),
+            hash: img
+                .hash
+                .get()
+                .and_then(|h| h.sha256())
+                .map(|sha256| HashDoc { sha256 }),
         })
     }
 }

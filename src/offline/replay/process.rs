@@ -218,6 +218,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         exe: String::new(),
         args: args.unwrap_or_default(),
         truncated: Truncation::default(),
+        hash: Default::default(),
     })
 }
 
