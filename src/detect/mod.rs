@@ -32,6 +32,7 @@ pub mod tamper;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config;
 use crate::detect::correlate::{Correlator, Finding};
@@ -40,6 +41,7 @@ use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
 use crate::model::alert::{Alert, RuleMeta, Severity, alert_id};
 use crate::model::event::{Body, Event, LossBody, NetOp};
+use crate::model::hash;
 use crate::model::stats::Stats;
 use context::Context;
 use credential::CredReadRule;
@@ -85,6 +87,9 @@ pub struct Detector {
     /// (its subject; 0 until [`Detector::protect`]).
     loss: LossWatch,
     agent_pid: u32,
+    /// How long an rg-drop-exec alert waits for the hash of the file run
+    /// (`[hash] alert_wait_ms`; zero when nothing hashes).
+    hash_wait: Duration,
 }
 
 impl Detector {
@@ -132,6 +137,11 @@ impl Detector {
             last_seq: 0,
             loss: LossWatch::new(disabled),
             agent_pid: 0,
+            hash_wait: Duration::from_millis(if cfg.hash.enabled {
+                cfg.hash.alert_wait_ms.into()
+            } else {
+                0
+            }),
         })
     }
 
@@ -269,10 +279,21 @@ impl Detector {
         self.correlator
             .observe(ev, &mut self.context, &mut self.findings);
         for f in self.findings.drain(..) {
+            let mut message = f.message;
+            // The dropped file's hash, in the alert's process.hash.sha256
+            // and its message: worth a short wait on the hasher.
+            if f.rule.id == "rg-drop-exec"
+                && let Some(p) = ev.process.as_deref()
+                && let Some(h) = hash::wait(&p.image, self.hash_wait).and_then(|h| h.sha256())
+            {
+                message.push_str(" [sha256 ");
+                message.push_str(h);
+                message.push(']');
+            }
             cands.push(Alert {
                 id: alert_id(&f.rule.id, &self.host, ev),
                 rule: f.rule,
-                message: f.message,
+                message,
                 event: ev.clone(),
                 suppressed: 0,
                 evidence: f.evidence,

@@ -822,6 +822,42 @@ fn exclusions_by_hash() {
     }
 }
 
+/// rg-drop-exec names the hash of the file run, once the hasher has set
+/// it (or within `[hash] alert_wait_ms`); without one it is raised anyway.
+#[test]
+fn drop_exec_alerts_carry_the_hash() {
+    use crate::model::event::FileOp;
+    use crate::model::hash::{Hashed, Skip};
+    let curl = testkit::process(800, "/usr/bin/curl", &["curl", "-o", "/tmp/x"], None);
+    let mut cfg = config::Config::default();
+    cfg.hash.alert_wait_ms = 0;
+    for (outcome, tail) in [
+        (
+            Some(Hashed::from_digest(&[0x11; 32])),
+            format!(" [sha256 {}]", "11".repeat(32)),
+        ),
+        (Some(Hashed::Skipped(Skip::TooLarge)), String::new()),
+        (None, String::new()),
+    ] {
+        let mut d = Detector::new(&cfg, "h", RuleSet::empty(), None).unwrap();
+        let run = testkit::process(900, "/tmp/x", &["/tmp/x"], None);
+        if let Some(h) = outcome {
+            run.image.hash.set(h).unwrap();
+        }
+        let mut out = Vec::new();
+        d.detect(&testkit::file(0, &curl, FileOp::Open, "/tmp/x"), &mut out);
+        d.detect(&testkit::exec(1, &run), &mut out);
+        let alert = out.iter().find(|a| a.rule.id == "rg-drop-exec").unwrap();
+        assert!(
+            alert.message.ends_with(&format!(
+                "(the writer downloads, in a temporary directory){tail}"
+            )),
+            "{}",
+            alert.message
+        );
+    }
+}
+
 #[test]
 fn user_rules_raise_alerts_with_their_own_limit() {
     let text = r#"
