@@ -33,8 +33,9 @@ use nix::sys::signal::Signal;
 
 use crate::agent::signals::Signals;
 use crate::config;
-use crate::config::{Backpressure, Cidr, Config, ConfigError, Source};
+use crate::config::{Cidr, Config, ConfigError, Source};
 use crate::detect::filter::Filter;
+use crate::detect::ioc::{Feeds, IocError};
 use crate::detect::rules::{RuleErrors, RuleSet};
 use crate::detect::tamper::Protected;
 use crate::detect::{self, persistence, tamper};
@@ -42,9 +43,9 @@ use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{self, Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
 use crate::model::container::Resolver;
-use crate::model::stats::{Batch, Stage};
+use crate::model::stats::Stage;
 use crate::model::stats::{Snapshot, Stats};
-use crate::pipeline::channel::{Outlet, StopClock};
+use crate::pipeline::channel::{Outlet, StageChannel, StopClock};
 use crate::pipeline::enrich::Enricher;
 use crate::pipeline::metrics::{self, Exporter, MetricsError};
 use crate::pipeline::output::{self, OutputError, Target, Writer};
@@ -72,6 +73,8 @@ pub enum AgentError {
     Rules(#[from] RuleErrors),
     #[error("building the exclusions failed: {0}")]
     Exclusions(#[source] globset::Error),
+    #[error(transparent)]
+    Ioc(#[from] IocError),
     #[error(transparent)]
     Hygiene(#[from] HygieneError),
     #[error(transparent)]
@@ -330,6 +333,8 @@ impl Detection {
         stats.set_rules_loaded(rules.len());
         let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
             .map_err(AgentError::Exclusions)?;
+        // A bad list stops the agent at start (a SIGHUP reload keeps the old).
+        detector.set_ioc(Arc::new(Feeds::load(&cfg.ioc)?));
         detector.protect(protected.to_vec(), me);
         Ok(Detection {
             filter,
@@ -556,24 +561,6 @@ fn build_stages(
     }
 }
 
-/// A bounded channel out of `stage`: its sender waits or drops as
-/// `[pipeline] backpressure` says, and counts drops under the stage.
-struct StageChannel {
-    cap: usize,
-    policy: Backpressure,
-    stage: Stage,
-    stats: Arc<Stats>,
-    clock: Arc<StopClock>,
-}
-
-impl StageChannel {
-    fn open<T: Batch>(self) -> (Outlet<T>, Receiver<T>) {
-        let (tx, rx) = bounded(self.cap);
-        let tx = Outlet::new(tx, self.policy, self.stage, self.stats, self.clock);
-        (tx, rx)
-    }
-}
-
 fn report_ready(source: &ObjectSource, kernel: &Kernel, seeded: usize, target: &Target) {
     eprintln!(
         "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
@@ -726,6 +713,15 @@ impl AgentControl<'_> {
                 Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(
                     |mut detector| {
                         detector.protect(self.protected.to_vec(), self.agent_pid);
+                        match Feeds::load(&cfg.ioc) {
+                            Ok(f) => detector.set_ioc(Arc::new(f)),
+                            Err(e) => {
+                                eprintln!(
+                                    "rand-guard: ioc reload refused, the lists in force stay: {e}"
+                                );
+                                detector.keep_ioc();
+                            }
+                        }
                         (filter, detector)
                     },
                 )

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 mod detections;
 mod file;
 mod hash;
+mod ioc;
 mod metrics;
 mod network;
 mod pipeline;
@@ -32,6 +33,7 @@ pub use file::{
     check_prefix,
 };
 pub use hash::Hash;
+pub use ioc::Ioc;
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
@@ -48,6 +50,7 @@ pub struct Config {
     pub kernel: Kernel,
     pub process_table: ProcessTable,
     pub hash: Hash,
+    pub ioc: Ioc,
     pub pipeline: Pipeline,
     pub events: Events,
     pub file: File,
@@ -165,6 +168,7 @@ impl Config {
         self.kernel.validate()?;
         self.process_table.validate()?;
         self.hash.validate()?;
+        self.ioc.validate()?;
         self.pipeline.validate()?;
         self.health.validate()?;
         self.output.validate()?;

@@ -25,6 +25,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-agent-signal",
     "rg-agent-loss",
     "rg-container-drift",
+    "rg-ioc-match",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

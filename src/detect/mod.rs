@@ -22,6 +22,7 @@ mod drift;
 mod exclusion;
 pub mod filter;
 mod ids;
+pub mod ioc;
 mod limiter;
 mod loss;
 pub mod persistence;
@@ -39,7 +40,7 @@ use crate::detect::correlate::{Correlator, Finding};
 use crate::detect::rules::fields::Scratch;
 use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
-use crate::model::alert::{Alert, RuleMeta, Severity, alert_id};
+use crate::model::alert::{Alert, Indicator, RuleMeta, Severity, alert_id};
 use crate::model::event::{Body, Event, LossBody, NetOp};
 use crate::model::hash;
 use crate::model::stats::Stats;
@@ -90,6 +91,9 @@ pub struct Detector {
     /// How long an rg-drop-exec alert waits for the hash of the file run
     /// (`[hash] alert_wait_ms`; zero when nothing hashes).
     hash_wait: Duration,
+    /// rg-ioc-match (None when disabled).
+    ioc: Option<ioc::IocRule>,
+    ioc_keep: bool,
 }
 
 impl Detector {
@@ -142,7 +146,23 @@ impl Detector {
             } else {
                 0
             }),
+            ioc: (!disabled.iter().any(|x| x == ioc::ID))
+                .then(|| ioc::IocRule::new(Default::default())),
+            ioc_keep: false,
         })
+    }
+
+    /// Match `feeds` ([ioc]); a detector has none until given them.
+    pub fn set_ioc(&mut self, feeds: Arc<ioc::Feeds>) {
+        if let Some(r) = &mut self.ioc {
+            r.feeds = feeds;
+        }
+    }
+
+    /// The new lists were refused (SIGHUP): [`Detector::take_over`] keeps
+    /// the ones in force.
+    pub fn keep_ioc(&mut self) {
+        self.ioc_keep = true;
     }
 
     /// Protect the agent's own files (rg-agent-tamper) and process
@@ -179,6 +199,12 @@ impl Detector {
         next.context.take_state(&mut self.context);
         next.limiter = std::mem::take(&mut self.limiter);
         next.loss.take_state(&mut self.loss);
+        if next.ioc_keep
+            && let (Some(n), Some(old)) = (&mut next.ioc, &self.ioc)
+        {
+            n.feeds = old.feeds.clone();
+        }
+        next.ioc_keep = false;
         next.now_ns = self.now_ns;
         next.last_seq = self.last_seq;
         *self = next;
@@ -197,6 +223,7 @@ impl Detector {
             .chain(self.drift.iter().map(|r| r.meta.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
+            .chain(self.ioc.iter().map(|_| ioc::ID))
             .chain(self.tamper.enabled())
             .chain(self.loss.enabled())
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
@@ -274,7 +301,23 @@ impl Detector {
                 evidence: Vec::new(),
                 reasons,
                 package: None,
+                indicator: None,
             });
+        }
+        if let Some(h) = self.ioc.as_mut().and_then(|r| r.hit(ev)) {
+            let mut a = self.alert(&h.meta, ev);
+            a.message = format!(
+                "{} is on IOC list {}: {}",
+                h.what, h.found.list, h.found.entry
+            );
+            a.reasons
+                .push(format!("{} is listed in {}", h.found.entry, h.found.list));
+            a.indicator = Some(Box::new(Indicator {
+                feed: h.found.list,
+                kind: h.found.kind.ecs_type(),
+                entry: h.found.entry,
+            }));
+            cands.push(a);
         }
         self.correlator
             .observe(ev, &mut self.context, &mut self.findings);
@@ -299,6 +342,7 @@ impl Detector {
                 evidence: f.evidence,
                 reasons: f.reasons,
                 package: f.package,
+                indicator: None,
             });
         }
         self.hits.clear();
@@ -385,6 +429,7 @@ impl Detector {
             evidence: Vec::new(),
             reasons: vec!["records were lost: what the agent did not see cannot be judged".into()],
             package: None,
+            indicator: None,
         });
     }
 
@@ -409,6 +454,7 @@ impl Detector {
             evidence: Vec::new(),
             reasons: vec![base],
             package: None,
+            indicator: None,
         }
     }
 }
@@ -424,6 +470,7 @@ const NOT_LOWERED_BY_PACKAGES: &[&str] = &[
     "rg-reverse-shell",
     "rg-agent-signal",
     "rg-agent-loss",
+    "rg-ioc-match",
 ];
 
 /// The context's part in an alert's severity: inside a package operation

@@ -71,7 +71,7 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
     assert_eq!(
         BUILTIN_IDS[17..],
-        [crate::detect::LOSS_ID, super::drift::ID]
+        [crate::detect::LOSS_ID, super::drift::ID, super::ioc::ID]
     );
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();

@@ -106,6 +106,21 @@ pub(super) fn write_event(
         w.end_object();
         key!(w, "technique");
         techniques(w, &r.techniques);
+        // rg-ioc-match: the list and the entry that matched.
+        if let Some(i) = &a.indicator {
+            key!(w, "feed");
+            w.begin_object();
+            key!(w, "name");
+            w.str(&i.feed);
+            w.end_object();
+            key!(w, "indicator");
+            w.begin_object();
+            key!(w, "type");
+            w.lit(i.kind);
+            key!(w, "name");
+            w.str(&i.entry);
+            w.end_object();
+        }
         w.end_object();
     }
 

@@ -212,6 +212,22 @@ struct ThreatDoc<'a> {
     framework: &'static str,
     tactic: NamesDoc<'a>,
     technique: TechniqueDoc<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed: Option<FeedDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    indicator: Option<IndicatorDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeedDoc<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct IndicatorDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -632,10 +648,18 @@ impl<'a> EventDoc<'a> {
                 description: &r.description,
                 ruleset: &r.source,
             }),
-            threat: rule.map(|r| ThreatDoc {
-                framework: "MITRE ATT&CK",
-                tactic: NamesDoc { name: &r.tactics },
-                technique: TechniqueDoc(&r.techniques),
+            threat: rule.map(|r| {
+                let ind = alert.and_then(|a| a.indicator.as_deref());
+                ThreatDoc {
+                    framework: "MITRE ATT&CK",
+                    tactic: NamesDoc { name: &r.tactics },
+                    technique: TechniqueDoc(&r.techniques),
+                    feed: ind.map(|i| FeedDoc { name: &i.feed }),
+                    indicator: ind.map(|i| IndicatorDoc {
+                        type_: i.kind,
+                        name: &i.entry,
+                    }),
+                }
             }),
             file: file.map(file_doc),
             source,

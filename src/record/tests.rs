@@ -654,6 +654,14 @@ fn alerts(events: &[Event]) -> Vec<Alert> {
                     operation: (i % 3 != 0).then(|| "configure".to_string()),
                 })
             }),
+            // An indicator on some, its list's name needing escapes.
+            indicator: (i % 3 == 2).then(|| {
+                Box::new(crate::model::alert::Indicator {
+                    feed: "/etc/rand-guard/ioc/\"c2\".txt".into(),
+                    kind: ["file", "ipv4-addr", "domain-name"][i % 3],
+                    entry: format!("10.{i}.0.0/16"),
+                })
+            }),
         });
     }
     out
@@ -914,6 +922,13 @@ proptest! {
                     pid: flags as u32,
                     name: Some(exe.clone()),
                     operation: None,
+                })
+            }),
+            indicator: (flags % 3 == 0).then(|| {
+                Box::new(crate::model::alert::Indicator {
+                    feed: exe.as_str().into(),
+                    kind: "domain-name",
+                    entry: message.clone(),
                 })
             }),
         };
