@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use crate::config;
 use crate::model::alert::{RuleMeta, Severity, Technique};
-use crate::model::event::{Body, Event, NetOp};
+use crate::model::event::{Body, Event, Image, NetOp};
 use crate::model::proctable::{Origin, Process};
 
 /// A bad file or line.
@@ -347,11 +347,16 @@ pub(super) struct Hit {
 
 /// The detection: the lists and who was alerted for a hash.
 pub(super) struct IocRule {
-    pub feeds: Arc<Feeds>,
+    feeds: Arc<Feeds>,
     file_meta: Arc<RuleMeta>,
     net_meta: Arc<RuleMeta>,
     alerted: Alerted,
+    /// Images whose hash was looked up and is not listed, by address; a
+    /// slot holds the image, so its address cannot be reused meanwhile.
+    clean: Vec<Option<Arc<Image>>>,
 }
+
+const CLEAN_SLOTS: usize = 1024;
 
 fn ioc_meta(tactic: &str, technique: (&str, &str)) -> Arc<RuleMeta> {
     Arc::new(RuleMeta {
@@ -380,7 +385,18 @@ impl IocRule {
                 ("T1071", "Application Layer Protocol"),
             ),
             alerted: Alerted::default(),
+            clean: vec![None; CLEAN_SLOTS],
         }
+    }
+
+    pub(super) fn feeds(&self) -> Arc<Feeds> {
+        self.feeds.clone()
+    }
+
+    /// Match `feeds` from now on; what was found clean is looked up again.
+    pub(super) fn set_feeds(&mut self, feeds: Arc<Feeds>) {
+        self.feeds = feeds;
+        self.clean.fill(None);
     }
 
     /// The first indicator `ev` matches. A process's hash is checked on
@@ -432,7 +448,19 @@ impl IocRule {
             return None;
         }
         let hex = p.image.hash.get()?.sha256()?;
-        let found = self.feeds.hash(hex)?;
+        // An image found not listed is not looked up again for each of its
+        // events (a lookup in a million digests is about a microsecond).
+        let slot = (Arc::as_ptr(&p.image) as usize >> 4) % CLEAN_SLOTS;
+        if self.clean[slot]
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &p.image))
+        {
+            return None;
+        }
+        let Some(found) = self.feeds.hash(hex) else {
+            self.clean[slot] = Some(p.image.clone());
+            return None;
+        };
         if !self.alerted.first((p.pid, p.start_ns)) {
             return None;
         }

@@ -155,7 +155,7 @@ impl Detector {
     /// Match `feeds` ([ioc]); a detector has none until given them.
     pub fn set_ioc(&mut self, feeds: Arc<ioc::Feeds>) {
         if let Some(r) = &mut self.ioc {
-            r.feeds = feeds;
+            r.set_feeds(feeds);
         }
     }
 
@@ -202,7 +202,7 @@ impl Detector {
         if next.ioc_keep
             && let (Some(n), Some(old)) = (&mut next.ioc, &self.ioc)
         {
-            n.feeds = old.feeds.clone();
+            n.set_feeds(old.feeds());
         }
         next.ioc_keep = false;
         next.now_ns = self.now_ns;
