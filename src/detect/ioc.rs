@@ -389,8 +389,15 @@ impl IocRule {
         }
     }
 
-    pub(super) fn feeds(&self) -> Arc<Feeds> {
-        self.feeds.clone()
+    /// Take over the state of the rule this one replaces (SIGHUP): who
+    /// was alerted stays alerted; with `keep`, its lists (and what was
+    /// found clean in them) too.
+    pub(super) fn take_state(&mut self, old: &mut IocRule, keep: bool) {
+        self.alerted = std::mem::take(&mut old.alerted);
+        if keep {
+            self.feeds = old.feeds.clone();
+            std::mem::swap(&mut self.clean, &mut old.clean);
+        }
     }
 
     /// Match `feeds` from now on; what was found clean is looked up again.

@@ -199,10 +199,8 @@ impl Detector {
         next.context.take_state(&mut self.context);
         next.limiter = std::mem::take(&mut self.limiter);
         next.loss.take_state(&mut self.loss);
-        if next.ioc_keep
-            && let (Some(n), Some(old)) = (&mut next.ioc, &self.ioc)
-        {
-            n.set_feeds(old.feeds());
+        if let (Some(n), Some(old)) = (&mut next.ioc, &mut self.ioc) {
+            n.take_state(old, next.ioc_keep);
         }
         next.ioc_keep = false;
         next.now_ns = self.now_ns;
