@@ -249,6 +249,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.to_vec(),
             truncated: Default::default(),
+            hash: Default::default(),
         }),
         creds: Some(Creds {
             uid: 1000,

@@ -34,6 +34,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
                 .collect(),
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
+            hash: Default::default(),
         }),
         creds: Some(Creds {
             uid: 1000,

@@ -14,6 +14,7 @@ use rand_guard::model::event::{
     Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
     Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
 };
+use rand_guard::model::hash::{Hashed, Skip, Snapshot as HashSnapshot};
 use rand_guard::model::health::Health;
 use rand_guard::model::stats::Snapshot;
 use rand_guard::pipeline::enrich::Enricher;
@@ -76,7 +77,14 @@ fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
             .collect(),
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Truncation::default(),
+        hash: Default::default(),
     }
+}
+
+/// `img` as the hasher left it.
+fn hashed(img: Image, h: Hashed) -> Image {
+    img.hash.set(h).unwrap();
+    img
 }
 
 fn sequence() -> Vec<Event> {
@@ -108,7 +116,10 @@ fn sequence() -> Vec<Event> {
             100,
             1,
             0,
-            image("/bin/bash", "/usr/bin/bash", &["-bash"]),
+            hashed(
+                image("/bin/bash", "/usr/bin/bash", &["-bash"]),
+                Hashed::from_digest(&[0x42; 32]),
+            ),
             user,
         ),
         // It forks, and the child runs /bin/true and exits.
@@ -129,7 +140,10 @@ fn sequence() -> Vec<Event> {
             200,
             100,
             0,
-            image("/bin/true", "/usr/bin/true", &["/bin/true", "--version"]),
+            hashed(
+                image("/bin/true", "/usr/bin/true", &["/bin/true", "--version"]),
+                Hashed::Skipped(Skip::Gone),
+            ),
             user,
         ),
         at(
@@ -338,6 +352,18 @@ fn file_sequence() -> Vec<Record> {
             container_metadata_errors_total: 0,
             read_watch_files: 5,
             read_watch_updates_total: 1,
+            hash: Box::new(HashSnapshot {
+                hashed_total: 40,
+                cache_hits_total: 350,
+                cache_entries: 38,
+                cache_evictions_total: 2,
+                not_hashed_total: per_kind(&[
+                    ("gone", 9),
+                    ("too_large", 1),
+                    ("queue_full", 0),
+                    ("error", 0),
+                ]),
+            }),
             kernel_ringbuf_drops_total: per_kind(&[("exec", 5), ("file_open", 6)]),
             kernel_filtered_total: per_kind(&[("file_open", 1200), ("file_unlink", 30)]),
             kernel_failed_total: per_kind(&[("file_open", 9)]),

@@ -13,6 +13,7 @@ use super::signals::Signals;
 use super::{Reread, StageWatch, reload, report_skipped, with_also_watched};
 use crate::config::{Config, ConfigError, Source};
 use crate::detect::filter::Filter;
+use crate::detect::ioc::Feeds;
 use crate::detect::rules::RuleSet;
 use crate::detect::tamper::Protected;
 use crate::detect::{self, Detector, EventOutput};
@@ -135,6 +136,15 @@ impl AgentControl<'_> {
                 Detector::new(cfg, self.host, rules, Some(self.stats.clone())).map(
                     |mut detector| {
                         detector.protect(self.protected.to_vec(), self.agent_pid);
+                        match Feeds::load(&cfg.ioc) {
+                            Ok(f) => detector.set_ioc(Arc::new(f)),
+                            Err(e) => {
+                                eprintln!(
+                                    "rand-guard: ioc reload refused, the lists in force stay: {e}"
+                                );
+                                detector.keep_ioc();
+                            }
+                        }
                         (filter, detector)
                     },
                 )

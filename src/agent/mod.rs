@@ -34,8 +34,9 @@ use libbpf_rs::{MapHandle, RingBuffer, RingBufferBuilder};
 
 use crate::agent::signals::Signals;
 use crate::config;
-use crate::config::{Backpressure, Cidr, Config, ConfigError, Source};
+use crate::config::{Cidr, Config, ConfigError, Source};
 use crate::detect::filter::Filter;
+use crate::detect::ioc::{Feeds, IocError};
 use crate::detect::rules::{RuleErrors, RuleSet};
 use crate::detect::tamper::Protected;
 use crate::detect::{self, persistence, tamper};
@@ -43,15 +44,15 @@ use crate::detect::{Detector, EventOutput};
 use crate::kernel::caps;
 use crate::kernel::{Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
 use crate::model::container::Resolver;
-use crate::model::stats::{Batch, Stage};
+use crate::model::stats::Stage;
 use crate::model::stats::{Snapshot, Stats};
-use crate::pipeline::channel::{Outlet, StopClock};
+use crate::pipeline::channel::{Outlet, StageChannel, StopClock};
 use crate::pipeline::enrich::Enricher;
 use crate::pipeline::forward::ForwardError;
 use crate::pipeline::metrics::MetricsError;
 use crate::pipeline::output::{self, OutputError, Target, Writer};
 use crate::pipeline::poller::{self, Collector, PollError, RawBatch};
-use crate::pipeline::{enrich, normalize, watch};
+use crate::pipeline::{enrich, hasher, normalize, watch};
 use crate::record::Context;
 use control::AgentControl;
 use hygiene::{HygieneError, Policy, Role};
@@ -76,6 +77,8 @@ pub enum AgentError {
     Rules(#[from] RuleErrors),
     #[error("building the exclusions failed: {0}")]
     Exclusions(#[source] globset::Error),
+    #[error(transparent)]
+    Ioc(#[from] IocError),
     #[error(transparent)]
     Hygiene(#[from] HygieneError),
     #[error(transparent)]
@@ -326,6 +329,8 @@ impl Detection {
         report_skipped(&rules);
         let mut detector = Detector::new(cfg, &ctx.hostname, rules, Some(stats.clone()))
             .map_err(AgentError::Exclusions)?;
+        // A bad list stops the agent at start (a SIGHUP reload keeps the old).
+        detector.set_ioc(Arc::new(Feeds::load(&cfg.ioc)?));
         detector.protect(protected.to_vec(), me);
         Ok(Detection {
             filter,
@@ -506,6 +511,7 @@ fn build_stages(
     } = detection;
     let hints = read_watch.hints;
     let (st, st2, st3) = (stats.clone(), stats.clone(), stats.clone());
+    let (enricher, hashing) = hasher::attach(&cfg.hash, enricher, stats);
     let mut stages: Vec<(&'static str, StageFn)> = vec![
         (
             "normalizer",
@@ -534,6 +540,8 @@ fn build_stages(
             Box::new(move || output::run(det_rx, writer_rx, writer, health_every)),
         ),
     ];
+    // Ends when the enricher drops the queue's sender.
+    stages.extend(hashing.map(|h| ("hasher", Box::new(h) as StageFn)));
     // Ends when the normalizer drops the hints' sender.
     if let Some((k, rx)) = read_watch.keeper {
         let st = stats.clone();
@@ -546,24 +554,6 @@ fn build_stages(
         reload: reload_tx,
         writer: writer_tx,
         host,
-    }
-}
-
-/// A bounded channel out of `stage`: its sender waits or drops as
-/// `[pipeline] backpressure` says, and counts drops under the stage.
-struct StageChannel {
-    cap: usize,
-    policy: Backpressure,
-    stage: Stage,
-    stats: Arc<Stats>,
-    clock: Arc<StopClock>,
-}
-
-impl StageChannel {
-    fn open<T: Batch>(self) -> (Outlet<T>, Receiver<T>) {
-        let (tx, rx) = bounded(self.cap);
-        let tx = Outlet::new(tx, self.policy, self.stage, self.stats, self.clock);
-        (tx, rx)
     }
 }
 

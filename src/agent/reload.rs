@@ -30,6 +30,7 @@ pub const LIVE: &[&str] = &[
     "rules",
     "file.exclude_executables",
     "file.exclude_paths",
+    "ioc",
 ];
 
 /// Built-in detections with a kernel side that is loaded (or not) at

@@ -188,6 +188,10 @@ pub struct Exclusion {
     /// Glob on rand_guard.systemd.unit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub systemd_unit: Option<String>,
+    /// process.hash.sha256, exactly (64 hex digits, any case). A process
+    /// whose hash is not known yet (or was skipped) does not match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl Detections {
@@ -269,13 +273,22 @@ impl Exclusion {
             && self.container_name.is_none()
             && self.container_image.is_none()
             && self.systemd_unit.is_none()
+            && self.sha256.is_none()
         {
             return Err((
                 "exclusions",
                 format!(
                     "exclusions[{i}] names nothing to match (rule, executable, path, uid, \
-                     in_container, container_name, container_image, systemd_unit)"
+                     in_container, container_name, container_image, systemd_unit, sha256)"
                 ),
+            ));
+        }
+        if let Some(h) = &self.sha256
+            && !(h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err((
+                "exclusions",
+                format!("exclusions[{i}]: sha256 {h:?} is not 64 hex digits"),
             ));
         }
         if self.in_container == Some(false)

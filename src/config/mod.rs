@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 mod detections;
 mod file;
 mod forward;
+mod hash;
+mod ioc;
 mod metrics;
 mod network;
 mod pipeline;
@@ -32,6 +34,8 @@ pub use file::{
     check_prefix,
 };
 pub use forward::{DEFAULT_SYSLOG_SOCKET, Facility, Forward, Syslog, Transport};
+pub use hash::Hash;
+pub use ioc::Ioc;
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
@@ -47,6 +51,8 @@ pub struct Config {
     pub output: Output,
     pub kernel: Kernel,
     pub process_table: ProcessTable,
+    pub hash: Hash,
+    pub ioc: Ioc,
     pub pipeline: Pipeline,
     pub events: Events,
     pub file: File,
@@ -166,6 +172,8 @@ impl Config {
     pub fn validate(&self, known: &Known) -> Result<(), (&'static str, String)> {
         self.kernel.validate()?;
         self.process_table.validate()?;
+        self.hash.validate()?;
+        self.ioc.validate()?;
         self.pipeline.validate()?;
         self.health.validate()?;
         self.output.validate()?;

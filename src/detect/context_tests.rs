@@ -32,6 +32,7 @@ pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]
         name: exe.rsplit('/').next().unwrap().into(),
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Default::default(),
+        hash: Default::default(),
     });
     Arc::new(q)
 }

@@ -15,6 +15,8 @@ pub(super) struct Exclusion {
     container_name: Option<globset::GlobMatcher>,
     container_image: Option<globset::GlobMatcher>,
     systemd_unit: Option<globset::GlobMatcher>,
+    /// Lower-cased, as the hasher writes it.
+    sha256: Option<String>,
 }
 
 impl Exclusion {
@@ -29,6 +31,7 @@ impl Exclusion {
             container_name: g(&x.container_name)?,
             container_image: g(&x.container_image)?,
             systemd_unit: g(&x.systemd_unit)?,
+            sha256: x.sha256.as_deref().map(str::to_ascii_lowercase),
         })
     }
 
@@ -46,6 +49,10 @@ impl Exclusion {
                 .uid
                 .is_none_or(|u| proc.and_then(|p| p.creds).is_some_and(|c| c.uid == u))
             && self.covers_cgroup(proc.and_then(|p| p.cgroup.as_deref()))
+            && self
+                .sha256
+                .as_deref()
+                .is_none_or(|want| proc.and_then(|p| p.image.hash.get()?.sha256()) == Some(want))
     }
 
     /// The container and unit fields given match the process's cgroup.

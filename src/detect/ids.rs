@@ -25,6 +25,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-agent-signal",
     "rg-agent-loss",
     "rg-container-drift",
+    "rg-ioc-match",
     "rg-perm-setuid",
     "rg-perm-world-writable",
     "rg-perm-immutable-cleared",

@@ -22,6 +22,7 @@ mod drift;
 mod exclusion;
 pub mod filter;
 mod ids;
+pub mod ioc;
 mod limiter;
 mod loss;
 mod perms;
@@ -33,14 +34,16 @@ pub mod tamper;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config;
 use crate::detect::correlate::{Correlator, Finding};
 use crate::detect::rules::fields::Scratch;
 use crate::detect::rules::{RateLimit, RuleSet};
 use crate::detect::tamper::{Protected, Tamper};
-use crate::model::alert::{Alert, RuleMeta, Severity, alert_id};
+use crate::model::alert::{Alert, Indicator, RuleMeta, Severity, alert_id};
 use crate::model::event::{Body, Event, LossBody, NetOp};
+use crate::model::hash;
 use crate::model::stats::Stats;
 use context::Context;
 use credential::CredReadRule;
@@ -90,6 +93,12 @@ pub struct Detector {
     /// (its subject; 0 until [`Detector::protect`]).
     loss: LossWatch,
     agent_pid: u32,
+    /// How long an rg-drop-exec alert waits for the hash of the file run
+    /// (`[hash] alert_wait_ms`; zero when nothing hashes).
+    hash_wait: Duration,
+    /// rg-ioc-match (None when disabled).
+    ioc: Option<ioc::IocRule>,
+    ioc_keep: bool,
 }
 
 impl Detector {
@@ -139,7 +148,28 @@ impl Detector {
             last_seq: 0,
             loss: LossWatch::new(disabled),
             agent_pid: 0,
+            hash_wait: Duration::from_millis(if cfg.hash.enabled {
+                cfg.hash.alert_wait_ms.into()
+            } else {
+                0
+            }),
+            ioc: (!disabled.iter().any(|x| x == ioc::ID))
+                .then(|| ioc::IocRule::new(Default::default())),
+            ioc_keep: false,
         })
+    }
+
+    /// Match `feeds` ([ioc]); a detector has none until given them.
+    pub fn set_ioc(&mut self, feeds: Arc<ioc::Feeds>) {
+        if let Some(r) = &mut self.ioc {
+            r.set_feeds(feeds);
+        }
+    }
+
+    /// The new lists were refused (SIGHUP): [`Detector::take_over`] keeps
+    /// the ones in force.
+    pub fn keep_ioc(&mut self) {
+        self.ioc_keep = true;
     }
 
     /// Protect the agent's own files (rg-agent-tamper) and process
@@ -176,6 +206,10 @@ impl Detector {
         next.context.take_state(&mut self.context);
         next.limiter = std::mem::take(&mut self.limiter);
         next.loss.take_state(&mut self.loss);
+        if let (Some(n), Some(old)) = (&mut next.ioc, &mut self.ioc) {
+            n.take_state(old, next.ioc_keep);
+        }
+        next.ioc_keep = false;
         next.now_ns = self.now_ns;
         next.last_seq = self.last_seq;
         *self = next;
@@ -194,6 +228,7 @@ impl Detector {
             .chain(self.drift.iter().map(|r| r.meta.id.as_str()))
             .chain(self.persistence.rules.iter().map(|r| r.id.as_str()))
             .chain(self.correlator.enabled())
+            .chain(self.ioc.iter().map(|_| ioc::ID))
             .chain(self.tamper.enabled())
             .chain(self.perms.enabled())
             .chain(self.loss.enabled())
@@ -278,20 +313,48 @@ impl Detector {
                 evidence: Vec::new(),
                 reasons,
                 package: None,
+                indicator: None,
             });
+        }
+        if let Some(h) = self.ioc.as_mut().and_then(|r| r.hit(ev)) {
+            let mut a = self.alert(&h.meta, ev);
+            a.message = format!(
+                "{} is on IOC list {}: {}",
+                h.what, h.found.list, h.found.entry
+            );
+            a.reasons
+                .push(format!("{} is listed in {}", h.found.entry, h.found.list));
+            a.indicator = Some(Box::new(Indicator {
+                feed: h.found.list,
+                kind: h.found.kind.ecs_type(),
+                entry: h.found.entry,
+            }));
+            cands.push(a);
         }
         self.correlator
             .observe(ev, &mut self.context, &mut self.findings);
         for f in self.findings.drain(..) {
+            let mut message = f.message;
+            // The dropped file's hash, in the alert's process.hash.sha256
+            // and its message: worth a short wait on the hasher.
+            if f.rule.id == "rg-drop-exec"
+                && let Some(p) = ev.process.as_deref()
+                && let Some(h) = hash::wait(&p.image, self.hash_wait).and_then(|h| h.sha256())
+            {
+                message.push_str(" [sha256 ");
+                message.push_str(h);
+                message.push(']');
+            }
             cands.push(Alert {
                 id: alert_id(&f.rule.id, &self.host, ev),
                 rule: f.rule,
-                message: f.message,
+                message,
                 event: ev.clone(),
                 suppressed: 0,
                 evidence: f.evidence,
                 reasons: f.reasons,
                 package: f.package,
+                indicator: None,
             });
         }
         self.hits.clear();
@@ -378,6 +441,7 @@ impl Detector {
             evidence: Vec::new(),
             reasons: vec!["records were lost: what the agent did not see cannot be judged".into()],
             package: None,
+            indicator: None,
         });
     }
 
@@ -402,6 +466,7 @@ impl Detector {
             evidence: Vec::new(),
             reasons: vec![base],
             package: None,
+            indicator: None,
         }
     }
 }
@@ -417,6 +482,7 @@ const NOT_LOWERED_BY_PACKAGES: &[&str] = &[
     "rg-reverse-shell",
     "rg-agent-signal",
     "rg-agent-loss",
+    "rg-ioc-match",
 ];
 
 /// The context's part in an alert's severity: inside a package operation

@@ -70,10 +70,10 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[10..15]);
     assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
     assert_eq!(
-        BUILTIN_IDS[17..19],
-        [crate::detect::LOSS_ID, super::drift::ID]
+        BUILTIN_IDS[17..20],
+        [crate::detect::LOSS_ID, super::drift::ID, super::ioc::ID]
     );
-    assert_eq!(super::perms::IDS, &BUILTIN_IDS[19..]);
+    assert_eq!(super::perms::IDS, &BUILTIN_IDS[20..]);
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());
@@ -791,6 +791,72 @@ fn exclusions_by_container_and_unit() {
         })),
         [false, true, false]
     );
+}
+
+/// `sha256` matches the process's hash in any case; a process whose
+/// hash is not known (yet) is not covered.
+#[test]
+fn exclusions_by_hash() {
+    use crate::model::hash::Hashed;
+    let stats = Arc::new(Stats::default());
+    let hashed = testkit::process(9, "/bin/sh", &["sh"], None);
+    hashed
+        .image
+        .hash
+        .set(Hashed::from_digest(&[0xab; 32]))
+        .unwrap();
+    let unhashed = testkit::process(9, "/bin/sh", &["sh"], None);
+    let by = |p: &Arc<crate::model::proctable::Process>| Event {
+        process: Some(p.clone()),
+        ..cron_write(9, 0)
+    };
+    for (want, covered) in [("AB".repeat(32), true), ("ab".repeat(31) + "ac", false)] {
+        let x = config::Exclusion {
+            sha256: Some(want),
+            ..Default::default()
+        };
+        let d = excluding(x, stats.clone());
+        assert_eq!(
+            [d.excluded(&by(&hashed)), d.excluded(&by(&unhashed))],
+            [covered, false]
+        );
+    }
+}
+
+/// rg-drop-exec names the hash of the file run, once the hasher has set
+/// it (or within `[hash] alert_wait_ms`); without one it is raised anyway.
+#[test]
+fn drop_exec_alerts_carry_the_hash() {
+    use crate::model::event::FileOp;
+    use crate::model::hash::{Hashed, Skip};
+    let curl = testkit::process(800, "/usr/bin/curl", &["curl", "-o", "/tmp/x"], None);
+    let mut cfg = config::Config::default();
+    cfg.hash.alert_wait_ms = 0;
+    for (outcome, tail) in [
+        (
+            Some(Hashed::from_digest(&[0x11; 32])),
+            format!(" [sha256 {}]", "11".repeat(32)),
+        ),
+        (Some(Hashed::Skipped(Skip::TooLarge)), String::new()),
+        (None, String::new()),
+    ] {
+        let mut d = Detector::new(&cfg, "h", RuleSet::empty(), None).unwrap();
+        let run = testkit::process(900, "/tmp/x", &["/tmp/x"], None);
+        if let Some(h) = outcome {
+            run.image.hash.set(h).unwrap();
+        }
+        let mut out = Vec::new();
+        d.detect(&testkit::file(0, &curl, FileOp::Open, "/tmp/x"), &mut out);
+        d.detect(&testkit::exec(1, &run), &mut out);
+        let alert = out.iter().find(|a| a.rule.id == "rg-drop-exec").unwrap();
+        assert!(
+            alert.message.ends_with(&format!(
+                "(the writer downloads, in a temporary directory){tail}"
+            )),
+            "{}",
+            alert.message
+        );
+    }
 }
 
 #[test]

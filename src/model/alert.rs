@@ -92,6 +92,20 @@ pub struct Alert {
     /// The package operation the alert's process (or the writer it
     /// scores) was part of (`rand_guard.context.package`).
     pub package: Option<Arc<PackageOp>>,
+    /// `rg-ioc-match`: the list and entry that matched (`threat.*`).
+    pub indicator: Option<Box<Indicator>>,
+}
+
+/// An indicator of compromise that matched (ECS `threat.feed.name`,
+/// `threat.indicator.type`, `threat.indicator.name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indicator {
+    /// The list: its file.
+    pub feed: Arc<str>,
+    /// `file`, `ipv4-addr`, `ipv6-addr` or `domain-name`.
+    pub kind: &'static str,
+    /// The entry as listed (a digest, an address, a CIDR block, a domain).
+    pub entry: String,
 }
 
 /// A package operation: a package manager's run, recognized by the

@@ -375,6 +375,9 @@ pub struct Image {
     pub args: Vec<String>,
     /// Pieces cut at a kernel bound or unreadable; see [`Truncation`].
     pub truncated: Truncation,
+    /// SHA-256 of the executed file, or why there is none; set once by
+    /// the hasher thread (`pipeline::hasher`), unset until it is done.
+    pub hash: std::sync::OnceLock<crate::model::hash::Hashed>,
 }
 
 /// Which parts of a record were cut or could not be read.

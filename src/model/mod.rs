@@ -8,6 +8,7 @@ pub mod clock;
 pub mod container;
 pub mod dns;
 pub mod event;
+pub mod hash;
 pub mod health;
 pub mod proctable;
 pub mod stats;

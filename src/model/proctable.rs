@@ -333,6 +333,8 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
             name,
             args,
             truncated: Default::default(),
+            // Running before the agent: not hashed (docs/schema.md).
+            hash: Default::default(),
         }),
         creds,
         cgroup_id: cgroup.as_ref().map(|(id, _)| *id),

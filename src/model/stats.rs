@@ -118,6 +118,8 @@ pub struct Stats {
     /// disappearances).
     read_watch_files: AtomicU64,
     read_watch_updates: AtomicU64,
+    /// The executable hasher (pipeline::hasher).
+    pub hash: crate::model::hash::Counters,
     /// Kernel counters, summed over CPUs, as last read from the map.
     kernel_ringbuf_drops: [AtomicU64; kind::MAX],
     kernel_filtered: [AtomicU64; kind::MAX],
@@ -174,6 +176,7 @@ impl Default for Stats {
             cgroup: std::array::from_fn(|_| AtomicU64::new(0)),
             read_watch_files: AtomicU64::new(0),
             read_watch_updates: AtomicU64::new(0),
+            hash: Default::default(),
             kernel_ringbuf_drops: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_filtered: std::array::from_fn(|_| AtomicU64::new(0)),
             kernel_failed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -282,6 +285,9 @@ pub struct Snapshot {
     pub container_metadata_errors_total: u64,
     pub read_watch_files: u64,
     pub read_watch_updates_total: u64,
+    /// Boxed: a health record is a `Record` variant, kept near the size
+    /// of the others.
+    pub hash: Box<crate::model::hash::Snapshot>,
     /// (kind name, count) for every known kind.
     pub kernel_ringbuf_drops_total: Vec<(&'static str, u64)>,
     pub kernel_filtered_total: Vec<(&'static str, u64)>,
@@ -500,6 +506,7 @@ impl Stats {
             container_metadata_errors_total: self.cgroup[4].load(Relaxed),
             read_watch_files: self.read_watch_files.load(Relaxed),
             read_watch_updates_total: self.read_watch_updates.load(Relaxed),
+            hash: Box::new(self.hash.snapshot()),
             kernel_ringbuf_drops_total: loss.kernel_ringbuf_drops,
             kernel_filtered_total: per_kind(&self.kernel_filtered),
             kernel_failed_total: per_kind(&self.kernel_failed),

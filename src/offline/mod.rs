@@ -185,6 +185,8 @@ pub fn test(
     out: &mut dyn Write,
 ) -> Result<TestReport, TestError> {
     let mut cfg = cfg.clone();
+    // No hasher runs here: nothing for rg-drop-exec to wait for.
+    cfg.hash.enabled = false;
     if no_builtin {
         cfg.detections.disabled = BUILTIN_IDS.iter().map(|s| s.to_string()).collect();
     }

@@ -144,6 +144,24 @@ impl<T: Batch> Outlet<T> {
     }
 }
 
+/// A bounded channel out of `stage`: its sender waits or drops as
+/// `[pipeline] backpressure` says, and counts drops under the stage.
+pub struct StageChannel {
+    pub cap: usize,
+    pub policy: Backpressure,
+    pub stage: Stage,
+    pub stats: Arc<Stats>,
+    pub clock: Arc<StopClock>,
+}
+
+impl StageChannel {
+    pub fn open<T: Batch>(self) -> (Outlet<T>, crossbeam_channel::Receiver<T>) {
+        let (tx, rx) = crossbeam_channel::bounded(self.cap);
+        let tx = Outlet::new(tx, self.policy, self.stage, self.stats, self.clock);
+        (tx, rx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

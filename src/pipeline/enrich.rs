@@ -20,6 +20,7 @@ use std::sync::{Arc, LazyLock};
 use crossbeam_channel::Receiver;
 
 use crate::pipeline::channel::Outlet;
+use crate::pipeline::hasher::Submitter;
 
 use crate::model::container::{Counters as CgroupCounters, Resolver};
 use crate::model::event::{Body, Event, Image};
@@ -48,6 +49,8 @@ pub struct Enricher {
     /// the same parent twice. A slot holds the parent itself, so its
     /// address cannot be reused by another process while cached.
     cuts: [Option<Cut>; CUT_SLOTS],
+    /// Where exec'd files go to be hashed (`[hash] enabled`).
+    hasher: Option<Submitter>,
 }
 
 impl Enricher {
@@ -57,7 +60,14 @@ impl Enricher {
             cgroups: Resolver::disabled(),
             ancestry_depth,
             cuts: Default::default(),
+            hasher: None,
         }
+    }
+
+    /// Hash every exec'd file through `hasher` (see [`crate::pipeline::hasher`]).
+    pub fn with_hasher(mut self, hasher: Submitter) -> Self {
+        self.hasher = Some(hasher);
+        self
     }
 
     /// [`Process::link_parent`], sharing one shortened copy per parent.
@@ -108,6 +118,11 @@ impl Enricher {
         let wall = |boot: u64| crate::model::clock::boot_to_wall(boot, offset);
         match &ev.body {
             Body::Exec(b) => {
+                // At once: the longer we wait, the likelier the process has
+                // exited or exec'd again.
+                if let Some(h) = &self.hasher {
+                    h.submit(ev.pid, &b.image);
+                }
                 let parent = self.table.get_same(b.ppid, b.parent_start_ns);
                 let (parent, chain_len) = self.link(parent);
                 let p = Arc::new(Process {

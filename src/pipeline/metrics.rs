@@ -206,6 +206,33 @@ pub fn render(h: &Health) -> String {
         "Changes made to the kernel's read watch after the first fill.",
         c.read_watch_updates_total,
     );
+    m.counter(
+        "hash_files_hashed_total",
+        "Executed files read and hashed (SHA-256).",
+        c.hash.hashed_total,
+    );
+    m.counter(
+        "hash_cache_hits_total",
+        "Execs whose file identity was in the hash cache.",
+        c.hash.cache_hits_total,
+    );
+    m.gauge(
+        "hash_cache_entries",
+        "File hashes the cache holds.",
+        c.hash.cache_entries,
+    );
+    m.counter(
+        "hash_cache_evictions_total",
+        "File hashes evicted from the cache.",
+        c.hash.cache_evictions_total,
+    );
+    m.labeled(
+        COUNTER,
+        "hash_not_hashed_total",
+        "Execs whose file was not hashed, by reason (gone, too_large, queue_full, error).",
+        "reason",
+        &c.hash.not_hashed_total,
+    );
     m.labeled(
         COUNTER,
         "kernel_ringbuf_drops_total",

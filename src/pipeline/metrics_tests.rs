@@ -49,6 +49,18 @@ fn known() -> Health {
             container_metadata_errors_total: 31,
             read_watch_files: 19,
             read_watch_updates_total: 20,
+            hash: Box::new(crate::model::hash::Snapshot {
+                hashed_total: 32,
+                cache_hits_total: 33,
+                cache_entries: 34,
+                cache_evictions_total: 35,
+                not_hashed_total: vec![
+                    ("gone", 36),
+                    ("too_large", 37),
+                    ("queue_full", 0),
+                    ("error", 38),
+                ],
+            }),
             kernel_ringbuf_drops_total: vec![("exec", 21), ("file_open", 22)],
             kernel_filtered_total: vec![("exec", 0), ("file_open", 23)],
             kernel_failed_total: vec![("exec", 24), ("file_open", 0)],
@@ -180,6 +192,24 @@ rand_guard_read_watch_files 19
 # HELP rand_guard_read_watch_updates_total Changes made to the kernel's read watch after the first fill.
 # TYPE rand_guard_read_watch_updates_total counter
 rand_guard_read_watch_updates_total 20
+# HELP rand_guard_hash_files_hashed_total Executed files read and hashed (SHA-256).
+# TYPE rand_guard_hash_files_hashed_total counter
+rand_guard_hash_files_hashed_total 32
+# HELP rand_guard_hash_cache_hits_total Execs whose file identity was in the hash cache.
+# TYPE rand_guard_hash_cache_hits_total counter
+rand_guard_hash_cache_hits_total 33
+# HELP rand_guard_hash_cache_entries File hashes the cache holds.
+# TYPE rand_guard_hash_cache_entries gauge
+rand_guard_hash_cache_entries 34
+# HELP rand_guard_hash_cache_evictions_total File hashes evicted from the cache.
+# TYPE rand_guard_hash_cache_evictions_total counter
+rand_guard_hash_cache_evictions_total 35
+# HELP rand_guard_hash_not_hashed_total Execs whose file was not hashed, by reason (gone, too_large, queue_full, error).
+# TYPE rand_guard_hash_not_hashed_total counter
+rand_guard_hash_not_hashed_total{reason="gone"} 36
+rand_guard_hash_not_hashed_total{reason="too_large"} 37
+rand_guard_hash_not_hashed_total{reason="queue_full"} 0
+rand_guard_hash_not_hashed_total{reason="error"} 38
 # HELP rand_guard_kernel_ringbuf_drops_total Records the kernel dropped because the ring buffer was full, by record kind.
 # TYPE rand_guard_kernel_ringbuf_drops_total counter
 rand_guard_kernel_ringbuf_drops_total{kind="exec"} 21
@@ -442,6 +472,11 @@ fn every_family_is_listed_bpf_program_ones_included() {
         "container_metadata_errors_total",
         "read_watch_files",
         "read_watch_updates_total",
+        "hash_files_hashed_total",
+        "hash_cache_hits_total",
+        "hash_cache_entries",
+        "hash_cache_evictions_total",
+        "hash_not_hashed_total",
         "kernel_ringbuf_drops_total",
         "kernel_filtered_total",
         "kernel_failed_total",

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod enrich;
 pub mod fault;
 pub mod forward;
+pub mod hasher;
 pub mod metrics;
 pub mod normalize;
 pub mod output;

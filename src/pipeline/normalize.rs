@@ -159,6 +159,7 @@ fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
                 args_unreadable: f.flags & exec_flag::ARGS_FAULT != 0,
                 exe_detached: f.flags & exec_flag::EXE_DETACHED != 0,
             },
+            hash: Default::default(),
         }),
         ppid: f.ppid,
         start_ns: f.start_ns,

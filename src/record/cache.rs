@@ -6,7 +6,8 @@
 //!
 //! Keyed by the parent's `Arc<Process>` address. Sound because a
 //! `Process` never changes once in its `Arc` (no interior mutability; its
-//! image is an `Arc<Image>` no one mutates; its parent link is set before
+//! image is an `Arc<Image>` no one mutates but for its hash, set once,
+//! which the slot notes; its parent link is set before
 //! it is shared, and a re-link makes a new `Process`), and because the
 //! slot holds a clone of the `Arc`: the address cannot be freed and
 //! reused by another process while its bytes are cached.
@@ -27,6 +28,8 @@ pub(super) struct Slot {
     /// `process.parent`'s value; empty until written (a written object
     /// is never empty).
     pub doc: Vec<u8>,
+    /// Whether the parent's hash outcome was set when `doc` was written.
+    pub hashed: bool,
     /// `rand_guard.ancestry`'s value for `ancestry_depth`; empty until
     /// written.
     pub ancestry: Vec<u8>,
@@ -54,6 +57,7 @@ impl ParentCache {
         if !slot.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent)) {
             slot.parent = Some(parent.clone());
             slot.doc.clear();
+            slot.hashed = false;
             slot.ancestry.clear();
         }
         slot

@@ -115,6 +115,21 @@ pub(super) fn write_event(
         w.end_object();
         key!(w, "technique");
         techniques(w, &r.techniques);
+        // rg-ioc-match: the list and the entry that matched.
+        if let Some(i) = &a.indicator {
+            key!(w, "feed");
+            w.begin_object();
+            key!(w, "name");
+            w.str(&i.feed);
+            w.end_object();
+            key!(w, "indicator");
+            w.begin_object();
+            key!(w, "type");
+            w.lit(i.kind);
+            key!(w, "name");
+            w.str(&i.entry);
+            w.end_object();
+        }
         w.end_object();
     }
 
@@ -270,6 +285,11 @@ fn rand_guard(
         if !p.image.exe.is_empty() {
             key!(w, "exe");
             w.str(&p.image.exe);
+        }
+        // Why process.hash.sha256 is absent (gone, too_large, ...).
+        if let Some(why) = p.image.hash.get().and_then(|h| h.skipped()) {
+            key!(w, "hash_skipped");
+            w.lit(why.as_str());
         }
         if let Some(id) = p.cgroup_id {
             key!(w, "cgroup_id");

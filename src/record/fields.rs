@@ -90,7 +90,11 @@ pub(super) fn process(
         // Written from the parent alone (its pid is `ppid`): the cache's.
         Some(pp) => {
             let slot = cache.slot(pp);
-            if slot.doc.is_empty() {
+            // The parent's hash may have come since its bytes were cached.
+            let hashed = pp.image.hash.get().is_some();
+            if slot.doc.is_empty() || hashed != slot.hashed {
+                slot.doc.clear();
+                slot.hashed = hashed;
                 parent_doc(&mut Json::new(&mut slot.doc), pp);
             }
             w.value_bytes(&slot.doc);
@@ -154,6 +158,15 @@ pub(super) fn image(w: &mut Json, p: &Process) {
     // ECS command_line: the arguments joined by spaces.
     key!(w, "command_line");
     w.str_joined(&img.args, " ");
+    // Once the hasher is done (pipeline::hasher): an exec record written
+    // before has none, the process's later records have it.
+    if let Some(h) = img.hash.get().and_then(|h| h.sha256()) {
+        key!(w, "hash");
+        w.begin_object();
+        key!(w, "sha256");
+        w.str(h);
+        w.end_object();
+    }
 }
 
 pub(super) fn thread(w: &mut Json, tid: u32) {

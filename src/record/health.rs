@@ -82,6 +82,12 @@ struct HealthBody<'a> {
     forward_queued_records: u64,
     forward_connected: u64,
     forward_drops_total: PerKind<'a>,
+    hash_files_hashed_total: u64,
+    hash_cache_hits_total: u64,
+    hash_cache_entries: u64,
+    hash_cache_evictions_total: u64,
+    /// Execs whose file was not hashed, by reason.
+    hash_not_hashed_total: PerKind<'a>,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -188,6 +194,11 @@ impl<'a> HealthDoc<'a> {
                     forward_queued_records: c.forward_queued_records,
                     forward_connected: c.forward_connected,
                     forward_drops_total: PerKind(&c.forward_drops_total),
+                    hash_files_hashed_total: c.hash.hashed_total,
+                    hash_cache_hits_total: c.hash.cache_hits_total,
+                    hash_cache_entries: c.hash.cache_entries,
+                    hash_cache_evictions_total: c.hash.cache_evictions_total,
+                    hash_not_hashed_total: PerKind(&c.hash.not_hashed_total),
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },

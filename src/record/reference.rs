@@ -216,6 +216,22 @@ struct ThreatDoc<'a> {
     framework: &'static str,
     tactic: NamesDoc<'a>,
     technique: TechniqueDoc<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed: Option<FeedDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    indicator: Option<IndicatorDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct FeedDoc<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct IndicatorDoc<'a> {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -385,6 +401,13 @@ struct ImageDoc<'a> {
     args: &'a [String],
     args_count: usize,
     command_line: CommandLine<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<HashDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct HashDoc<'a> {
+    sha256: &'a str,
 }
 
 impl<'a> ImageDoc<'a> {
@@ -395,6 +418,11 @@ impl<'a> ImageDoc<'a> {
             args: &img.args,
             args_count: img.args.len(),
             command_line: CommandLine(&img.args),
+            hash: img
+                .hash
+                .get()
+                .and_then(|h| h.sha256())
+                .map(|sha256| HashDoc { sha256 }),
         })
     }
 }
@@ -626,10 +654,18 @@ impl<'a> EventDoc<'a> {
                 reference: Some(&r.references[..]).filter(|v| !v.is_empty()),
                 author: Some(&r.authors[..]).filter(|v| !v.is_empty()),
             }),
-            threat: rule.map(|r| ThreatDoc {
-                framework: "MITRE ATT&CK",
-                tactic: NamesDoc { name: &r.tactics },
-                technique: TechniqueDoc(&r.techniques),
+            threat: rule.map(|r| {
+                let ind = alert.and_then(|a| a.indicator.as_deref());
+                ThreatDoc {
+                    framework: "MITRE ATT&CK",
+                    tactic: NamesDoc { name: &r.tactics },
+                    technique: TechniqueDoc(&r.techniques),
+                    feed: ind.map(|i| FeedDoc { name: &i.feed }),
+                    indicator: ind.map(|i| IndicatorDoc {
+                        type_: i.kind,
+                        name: &i.entry,
+                    }),
+                }
             }),
             file: file.map(file_doc),
             source,

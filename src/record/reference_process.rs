@@ -43,6 +43,8 @@ pub(super) struct RgProcess<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     exe: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    hash_skipped: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     cgroup_id: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cgroup_path: Option<&'a str>,
@@ -107,6 +109,12 @@ impl<'a> RgProcess<'a> {
     pub(super) fn of(p: &'a Process) -> Self {
         RgProcess {
             exe: &p.image.exe,
+            hash_skipped: p
+                .image
+                .hash
+                .get()
+                .and_then(|h| h.skipped())
+                .map(|s| s.as_str()),
             cgroup_id: p.cgroup_id,
             cgroup_path: p
                 .cgroup

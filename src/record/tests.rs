@@ -15,6 +15,7 @@ use crate::model::event::{
     Body, Creds, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody, Image,
     LossBody, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
 };
+use crate::model::hash::{Hashed, Skip};
 use crate::model::proctable::{Origin, Process};
 use crate::model::stats::Loss;
 use crate::testkit;
@@ -115,6 +116,7 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
         name: basename(exe).chars().take(15).collect(),
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Truncation::default(),
+        hash: Default::default(),
     })
 }
 
@@ -179,6 +181,22 @@ fn processes() -> Vec<Option<Arc<Process>>> {
     });
     p.origin = Origin::Procfs;
     out.push(Some(Arc::new(p)));
+    // Hashed, with a parent whose file was not: process.hash.sha256,
+    // process.parent.hash_skipped is not ECS (the parent has none).
+    let skipped = testkit::process(14, "/bin/bash", &["bash"], Some(nginx.clone()));
+    skipped
+        .image
+        .hash
+        .set(Hashed::Skipped(Skip::TooLarge))
+        .unwrap();
+    let hashed = testkit::process(15, "/tmp/x", &["x"], Some(skipped.clone()));
+    hashed
+        .image
+        .hash
+        .set(Hashed::from_digest(&[0xab; 32]))
+        .unwrap();
+    out.push(Some(hashed));
+    out.push(Some(skipped));
     // A parent with no executable and no name.
     let mut anon = (*testkit::process(11, "", &[], None)).clone();
     Arc::make_mut(&mut anon.image).name = String::new();
@@ -645,6 +663,14 @@ fn alerts(events: &[Event]) -> Vec<Alert> {
                     operation: (i % 3 != 0).then(|| "configure".to_string()),
                 })
             }),
+            // An indicator on some, its list's name needing escapes.
+            indicator: (i % 3 == 2).then(|| {
+                Box::new(crate::model::alert::Indicator {
+                    feed: "/etc/rand-guard/ioc/\"c2\".txt".into(),
+                    kind: ["file", "ipv4-addr", "domain-name"][i % 3],
+                    entry: format!("10.{i}.0.0/16"),
+                })
+            }),
         });
     }
     out
@@ -807,6 +833,46 @@ fn container_and_unit_fields() {
     );
 }
 
+/// process.hash.sha256 and the parent's once set, also after the parent's
+/// bytes were cached without it; the reason a hash is missing.
+#[test]
+fn hash_fields_and_the_parent_cache() {
+    let ctx = contexts().remove(0);
+    let mut lines = LineWriter::new();
+    let mut line = |p: &Arc<Process>| -> serde_json::Value {
+        let mut out = Vec::new();
+        let ev = testkit::file(2, p, FileOp::Open, "/etc/x");
+        lines
+            .write_line(&Record::Event(ev), &ctx, &mut out)
+            .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    };
+    let parent = testkit::process(5, "/bin/sh", &["sh"], None);
+    let child = testkit::process(6, "/tmp/x", &["x"], Some(parent.clone()));
+    let v = line(&child);
+    assert!(v["process"].get("hash").is_none(), "{v}");
+    assert!(v["process"]["parent"].get("hash").is_none(), "{v}");
+    child
+        .image
+        .hash
+        .set(Hashed::from_digest(&[0x0f; 32]))
+        .unwrap();
+    parent
+        .image
+        .hash
+        .set(Hashed::from_digest(&[0xf0; 32]))
+        .unwrap();
+    let v = line(&child);
+    assert_eq!(v["process"]["hash"]["sha256"], "0f".repeat(32));
+    assert_eq!(v["process"]["parent"]["hash"]["sha256"], "f0".repeat(32));
+    assert!(v["rand_guard"]["process"].get("hash_skipped").is_none());
+    let gone = testkit::process(7, "/tmp/y", &["y"], None);
+    gone.image.hash.set(Hashed::Skipped(Skip::Gone)).unwrap();
+    let v = line(&gone);
+    assert!(v["process"].get("hash").is_none(), "{v}");
+    assert_eq!(v["rand_guard"]["process"]["hash_skipped"], "gone");
+}
+
 /// Any text, control characters and every plane included.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -865,6 +931,13 @@ proptest! {
                     pid: flags as u32,
                     name: Some(exe.clone()),
                     operation: None,
+                })
+            }),
+            indicator: (flags % 3 == 0).then(|| {
+                Box::new(crate::model::alert::Indicator {
+                    feed: exe.as_str().into(),
+                    kind: "domain-name",
+                    entry: message.clone(),
                 })
             }),
         };

@@ -83,6 +83,12 @@ fn events() -> Vec<Event> {
     let nginx = testkit::chain(&["/sbin/init", "/usr/sbin/nginx"]);
     let sh = testkit::process(300, "/bin/sh", &["sh", "-c", "id; uname -a"], nginx.clone());
     let p = &sh;
+    // Hashed, so process.hash.sha256 and the parent's are in the records.
+    use crate::model::hash::Hashed;
+    p.image.hash.set(Hashed::from_digest(&[0x5a; 32])).unwrap();
+    if let Some(n) = &nginx {
+        n.image.hash.set(Hashed::from_digest(&[0xa5; 32])).unwrap();
+    }
     let with_body = |ms: u64, body: Body| Event {
         seq: ms,
         time_ns: testkit::WALL + ms * 1_000_000,

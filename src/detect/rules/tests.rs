@@ -28,6 +28,7 @@ pub(super) fn process(
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
+            hash: Default::default(),
         }),
         creds: Some(Creds {
             uid: 33,

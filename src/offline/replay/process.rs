@@ -1,6 +1,7 @@
 //! Fields → [`Process`]: the subject, its parent and its ancestors,
 //! rebuilt from the record's `process` and `rand_guard` objects.
 
+use serde_json::Value;
 use std::sync::Arc;
 
 use super::ReplayError;
@@ -8,6 +9,7 @@ use super::json::*;
 use crate::config::ANCESTRY_DEPTH_MAX;
 use crate::model::container::{Cgroup, Container, Runtime};
 use crate::model::event::{Creds, Image, Namespaces, Truncation};
+use crate::model::hash::{Hashed, Skip};
 use crate::model::proctable::{Origin, Process};
 
 /// The process context of a record.
@@ -96,6 +98,12 @@ pub(super) fn context(
     let creds = creds(process, &rgp)?;
     let mut image = image_of(process)?;
     image.exe = rgp.get("exe", owned)?.unwrap_or_default();
+    if let Some(why) = rgp.get("hash_skipped", skipped)? {
+        if image.hash.get().is_some() {
+            return Err(rgp.err("hash_skipped", "given beside process.hash.sha256"));
+        }
+        let _ = image.hash.set(why);
+    }
     image.truncated = image_cut;
     let start = process.get("start", timestamp)?.unwrap_or(0);
 
@@ -210,7 +218,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
     if args.is_some() && executable.is_empty() {
         return Err(o.err("args", "given without an executable"));
     }
-    Ok(Image {
+    let img = Image {
         // `name` is the executable's file name when there is one (the
         // kernel's comm is then not written), the comm otherwise.
         name: o.get("name", owned)?.unwrap_or_default(),
@@ -218,7 +226,35 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         exe: String::new(),
         args: args.unwrap_or_default(),
         truncated: Truncation::default(),
-    })
+        hash: Default::default(),
+    };
+    if let Some(h) = o.obj("hash")? {
+        let hex = h.need("sha256", sha256)?;
+        let _ = img.hash.set(hex);
+    }
+    Ok(img)
+}
+
+/// `hash.sha256`: 64 lower-case hex digits, as the hasher writes it.
+fn sha256(v: &Value) -> Result<Hashed, String> {
+    let s = string(v)?;
+    let b = s.as_bytes();
+    if b.len() != 64
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    {
+        return Err(format!("{s:?} is not 64 lower-case hex digits"));
+    }
+    let mut hex = [0u8; 64];
+    hex.copy_from_slice(b);
+    Ok(Hashed::Sha256(hex))
+}
+
+/// `rand_guard.process.hash_skipped`.
+fn skipped(v: &Value) -> Result<Hashed, String> {
+    let names: Vec<(Skip, &str)> = Skip::ALL.iter().map(|s| (*s, s.as_str())).collect();
+    one_of(v, &names).map(Hashed::Skipped)
 }
 
 /// `[{pid, executable}, ...]`, the parent first.

@@ -261,6 +261,7 @@ mod live {
                     name: path.rsplit('/').next().unwrap().chars().take(15).collect(),
                     args: args.iter().map(|a| a.to_string()).collect(),
                     truncated: Truncation::default(),
+                    hash: Default::default(),
                 }),
                 ppid,
                 start_ns: boot(ms - 1),

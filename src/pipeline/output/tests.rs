@@ -254,6 +254,7 @@ fn alert(seq: u64, severity: Severity) -> Record {
         evidence: Vec::new(),
         reasons: Vec::new(),
         package: None,
+        indicator: None,
     })
 }
 

@@ -36,6 +36,15 @@ fn name_of(p: &Process) -> Value<'_> {
     }
 }
 
+/// process.hash.sha256 as the output writes it.
+fn sha256(p: &Process) -> Value<'_> {
+    p.image
+        .hash
+        .get()
+        .and_then(|h| h.sha256())
+        .map_or(Value::Missing, Value::Str)
+}
+
 fn ppid(ev: &Event) -> Option<u32> {
     match &ev.body {
         Body::Exec(b) => Some(b.ppid),
@@ -209,6 +218,14 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| proc(ev).map_or(Value::Missing, |p| opt_str(&p.image.executable))),
     },
     Field {
+        // Missing until the hasher is done (an exec's own record may come
+        // first), and when the file was not hashed.
+        name: "process.hash.sha256",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| proc(ev).map_or(Value::Missing, sha256)),
+    },
+    Field {
         name: "process.args",
         kind: Kind::StrList,
         actions: ALL,
@@ -284,6 +301,12 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| {
             parent(ev).map_or(Value::Missing, |p| opt_str(&p.image.executable))
         }),
+    },
+    Field {
+        name: "process.parent.hash.sha256",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| parent(ev).map_or(Value::Missing, sha256)),
     },
     Field {
         name: "process.parent.args",

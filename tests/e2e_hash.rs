@@ -1,0 +1,116 @@
+//! Privileged end-to-end tests of executable hashes: a copied binary run
+//! from /tmp carries the exact SHA-256 of its bytes (and its parent the
+//! shell's), in its records and in the rg-drop-exec alert; rewriting the
+//! file in place changes the hash its next run carries.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::process::Command;
+
+use common::{Agent, about, action, final_health, get, pid_of, privileged, unique};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const CONFIG: &str = "[kernel]\nring_buffer_bytes = 4194304\n";
+
+fn sha256_of(path: &str) -> String {
+    let d = Sha256::digest(fs::read(path).unwrap());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// Run `bin 0.2` as a child of `/bin/sh` (which forks for it: a command
+/// follows); the pid of the copy.
+fn run_under_sh(bin: &str) -> u32 {
+    let out = Command::new("/bin/sh")
+        .args(["-c", &format!("{bin} 0.2 & echo $!; wait")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_executed_copy_carries_its_exact_hash_and_a_rewrite_changes_it() {
+    if !privileged("an_executed_copy_carries_its_exact_hash_and_a_rewrite_changes_it") {
+        return;
+    }
+    let bin = format!("/tmp/{}", unique("hash-sleep"));
+    let _guard = Cleanup(bin.clone());
+    let agent = Agent::start(CONFIG);
+    // Written while the agent watches /tmp: a drop.
+    fs::copy("/bin/sleep", &bin).unwrap();
+    let first = sha256_of(&bin);
+    let shell = sha256_of(&fs::canonicalize("/bin/sh").unwrap().to_string_lossy());
+    let pid1 = run_under_sh(&bin);
+    agent.wait_for("exit of the first run", |r| {
+        action(r) == "exit" && pid_of(r) == u64::from(pid1)
+    });
+    // In place: same inode, new size and change time.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&bin)
+        .unwrap()
+        .write_all(b"rand-guard hash test tail")
+        .unwrap();
+    let second = sha256_of(&bin);
+    assert_ne!(first, second);
+    let pid2 = run_under_sh(&bin);
+    agent.wait_for("exit of the second run", |r| {
+        action(r) == "exit" && pid_of(r) == u64::from(pid2)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    for (pid, want) in [(pid1, &first), (pid2, &second)] {
+        let mine = about(&records, pid);
+        let exec = mine.iter().find(|r| action(r) == "exec").expect("exec");
+        let exit = mine.iter().find(|r| action(r) == "exit").expect("exit");
+        assert_eq!(get(exec, "process.executable"), &Value::from(bin.clone()));
+        // The exit comes 0.2 s later: the hasher is done by then.
+        assert_eq!(
+            get(exit, "process.hash.sha256"),
+            &Value::from(want.clone()),
+            "{exit}"
+        );
+        assert_eq!(
+            get(exit, "process.parent.hash.sha256"),
+            &Value::from(shell.clone())
+        );
+        // The exec record has it when the hasher was first, the same one.
+        let at_exec = get(exec, "process.hash.sha256");
+        assert!(at_exec.is_null() || at_exec == want.as_str(), "{exec}");
+        assert!(get(exit, "rand_guard.process.hash_skipped").is_null());
+        // Dropped in /tmp and run: the alert names the hash.
+        let alert = records
+            .iter()
+            .find(|r| {
+                r["record_type"] == "alert"
+                    && get(r, "rule.id") == "rg-drop-exec"
+                    && pid_of(r) == u64::from(pid)
+            })
+            .expect("rg-drop-exec");
+        assert_eq!(
+            get(alert, "process.hash.sha256"),
+            &Value::from(want.clone())
+        );
+        let message = get(alert, "message").as_str().unwrap();
+        assert!(message.ends_with(&format!(" [sha256 {want}]")), "{message}");
+    }
+    let health = final_health(&records);
+    let hashed = &health["hash_files_hashed_total"];
+    assert!(hashed.as_u64().unwrap() >= 2, "{health}");
+}
