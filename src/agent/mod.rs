@@ -82,6 +82,10 @@ pub enum AgentError {
 /// verifier rejection (the program and the verifier's last lines are
 /// already in the message), that root would not help.
 fn privilege_hint(e: &KernelError) -> &'static str {
+    if let KernelError::FastPath { .. } = e {
+        return "\n  (this kernel does not give the fast path here; [kernel] hooks = \"auto\" \
+                falls back to the syscall tracepoints hook by hook)";
+    }
     match e.refusal() {
         Refusal::Privilege => {
             "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
@@ -187,8 +191,9 @@ pub fn run(
     let source = ObjectSource::from_env();
     let protected = protected_files(&cfg, &source, config_path);
     let also = also_watched(&cfg, &protected);
-    let detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
+    let mut detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
     let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
+    detection.ctx.hook_paths = kernel.hook_paths.clone();
     let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
     let (enricher, seeded) = seed_process_table(&cfg, me);
     let writer = Writer::new(
@@ -359,6 +364,7 @@ fn load_kernel(
         wakeup_bytes: cfg.kernel.wakeup_bytes,
         agent_tgid: me,
         file: cfg.file.enabled,
+        hooks: cfg.kernel.hooks,
         report_failed: cfg.file.report_failed,
         watch_reads: read_watch,
         prefixes: filter.prefixes().kernel_entries(),
@@ -382,6 +388,7 @@ fn load_kernel(
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
+    report_fallbacks(&kernel.fallbacks);
     if let Ok(eff) = caps::CapSet::effective() {
         for d in caps::degraded(eff, read_watch) {
             eprintln!("rand-guard: warning: {d}");
@@ -572,11 +579,36 @@ impl StageChannel {
 }
 
 fn report_ready(source: &ObjectSource, kernel: &Kernel, seeded: usize, target: &Target) {
+    let paths: Vec<String> = kernel
+        .hook_paths
+        .iter()
+        .map(|(family, path)| format!("{family}={path}"))
+        .collect();
     eprintln!(
-        "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
+        "rand-guard: ready: {} attached at {}; hooks: {}; {seeded} processes seeded from /proc; output to {target}",
         source,
         kernel.attached().collect::<Vec<_>>().join(", "),
+        paths.join(" "),
     );
+}
+
+/// File syscalls left on the tracepoint under `hooks = "auto"`, one line
+/// per reason (a kernel that refuses trampolines refuses them all).
+fn report_fallbacks(fallbacks: &[(&'static str, String)]) {
+    let mut reasons: Vec<&str> = fallbacks.iter().map(|(_, r)| r.as_str()).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    for reason in reasons {
+        let syscalls: Vec<&str> = fallbacks
+            .iter()
+            .filter(|(_, r)| r == reason)
+            .map(|(s, _)| *s)
+            .collect();
+        eprintln!(
+            "rand-guard: file hooks on the tracepoint path (no fentry): {}: {reason}",
+            syscalls.join(", ")
+        );
+    }
 }
 
 /// The poll loop, on this thread (it owns the libbpf objects), until a

@@ -75,6 +75,9 @@ struct HealthBody<'a> {
     container_metadata_errors_total: u64,
     read_watch_files: u64,
     read_watch_updates_total: u64,
+    /// `{"process": "tp_btf", "file": "fentry", ...}`: how each loaded
+    /// family is hooked (`[kernel] hooks`).
+    hook_paths: HookPaths<'a>,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -100,6 +103,14 @@ impl Serialize for Programs<'_> {
                 },
             )
         }))
+    }
+}
+
+struct HookPaths<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for HookPaths<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(f, p)| (*f, p.as_str())))
     }
 }
 
@@ -174,6 +185,7 @@ impl<'a> HealthDoc<'a> {
                     container_metadata_errors_total: c.container_metadata_errors_total,
                     read_watch_files: c.read_watch_files,
                     read_watch_updates_total: c.read_watch_updates_total,
+                    hook_paths: HookPaths(&ctx.hook_paths),
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },

@@ -8,8 +8,8 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::reference_alert::{PackageDoc, RgAlert, RgContext};
+use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
