@@ -164,7 +164,9 @@ fn fast_path_here(stderr: &str) -> bool {
         .lines()
         .find(|l| l.starts_with("rand-guard: ready:"))
         .unwrap_or_else(|| panic!("no ready line:\n{stderr}"));
-    ready.contains(" file=fentry;")
+    let hooks = ready.split_once("; hooks: ").map_or("", |(_, rest)| rest);
+    let hooks = hooks.split(';').next().unwrap_or("");
+    hooks.split(' ').any(|h| h == "file=fentry")
 }
 
 #[test]
