@@ -198,13 +198,13 @@ fn the_file_hook_path_is_probed_reported_and_forced_on_request() {
             "process": "tp_btf",
             "signal": "tp_btf",
             "file": file_path,
-            "stdio": "tracepoint",
+            "stdio": file_path,
         }),
         "{stderr}"
     );
     let fallback = stderr
         .lines()
-        .find(|l| l.starts_with("rand-guard: file hooks on the tracepoint path (no fentry): "));
+        .find(|l| l.starts_with("rand-guard: hooks on the tracepoint path (no fentry): "));
     if fast {
         assert_eq!(fallback, None, "{stderr}");
     } else {

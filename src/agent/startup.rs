@@ -75,7 +75,7 @@ pub(super) fn report_ready(source: &ObjectSource, kernel: &Kernel, seeded: usize
     );
 }
 
-/// File syscalls left on the tracepoint under `hooks = "auto"`, one line
+/// Syscalls left on the tracepoint under `hooks = "auto"`, one line
 /// per reason (a kernel that refuses trampolines refuses them all).
 fn report_fallbacks(fallbacks: &[(&'static str, String)]) {
     let mut reasons: Vec<&str> = fallbacks.iter().map(|(_, r)| r.as_str()).collect();
@@ -88,7 +88,7 @@ fn report_fallbacks(fallbacks: &[(&'static str, String)]) {
             .map(|(s, _)| *s)
             .collect();
         eprintln!(
-            "rand-guard: file hooks on the tracepoint path (no fentry): {}: {reason}",
+            "rand-guard: hooks on the tracepoint path (no fentry): {}: {reason}",
             syscalls.join(", ")
         );
     }

@@ -22,11 +22,11 @@ pub struct Kernel {
     /// Pending bytes at which the kernel wakes the reader early; below it
     /// the reader finds records on its 100 ms poll.
     pub wakeup_bytes: u32,
-    /// Which kernel hooks the file family uses (`kernel::hooks`).
+    /// Which kernel hooks the file and stdio families use (`kernel::fast`).
     pub hooks: HookPath,
 }
 
-/// `[kernel] hooks`: where file telemetry is hooked.
+/// `[kernel] hooks`: where file and stdio telemetry is hooked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", try_from = "String")]
 pub enum HookPath {

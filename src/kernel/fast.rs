@@ -1,6 +1,6 @@
-//! The file family's fast path (`[kernel] hooks`): which file syscalls
-//! are hooked by an fexit program on their own function rather than by
-//! their exit tracepoint, decided hook by hook.
+//! The fast path (`[kernel] hooks`) of the file and stdio families: which
+//! of their syscalls are hooked by an fexit program on their own function
+//! rather than by their exit tracepoint, decided hook by hook.
 //!
 //! Why per hook: a kernel may lack one syscall's function (fchmodat2
 //! before 6.6) or refuse one trampoline and not the others. Under
@@ -27,9 +27,6 @@ pub(super) struct FilePaths {
     pub skipped: Vec<(String, String)>,
 }
 
-/// The program prefix of the fast path's programs.
-const FX: &str = "edr_fx_";
-
 /// The syscall an fexit program hooks, from its name.
 pub(super) fn fast_syscall(program: &str) -> Option<&'static str> {
     HOOKS.iter().find_map(|h| match h.attach {
@@ -44,7 +41,24 @@ pub(super) fn target(syscall: &str) -> String {
 }
 
 fn hook_name(syscall: &str) -> String {
-    format!("fexit on {} ({FX}{syscall})", target(syscall))
+    let program = HOOKS
+        .iter()
+        .find(|h| matches!(h.attach, Attach::SyscallFexit { name, .. } if name == syscall))
+        .map_or("?", |h| h.program);
+    format!("fexit on {} ({program})", target(syscall))
+}
+
+/// The tracepoint program a fast syscall falls back to.
+pub(super) fn tracepoint_twin(syscall: &str) -> Option<&'static str> {
+    HOOKS.iter().find_map(|h| match h.attach {
+        Attach::SyscallExit { name, .. } if name == syscall => Some(h.program),
+        _ => None,
+    })
+}
+
+/// The families with a fast path.
+pub(super) fn has_fast_path(family: Family) -> bool {
+    matches!(family, Family::File | Family::Stdio)
 }
 
 /// A forced fast path the kernel cannot give: the hook and the reason.
@@ -56,16 +70,16 @@ pub(super) fn forced(syscall: &str, reason: impl std::fmt::Display) -> KernelErr
 }
 
 impl FilePaths {
-    /// Before loading: the syscalls whose function the kernel's BTF has
-    /// (an fexit program is bound to a BTF function). Nothing is fast
-    /// when the file family is off or `hooks = "tracepoint"`.
-    pub fn probe(file: bool, hooks: HookPath) -> Result<Self, KernelError> {
+    /// Before loading: the syscalls of the loaded families whose function
+    /// the kernel's BTF has (an fexit program is bound to a BTF function).
+    /// Nothing is fast with `hooks = "tracepoint"`.
+    pub fn probe(loads: impl Fn(Family) -> bool, hooks: HookPath) -> Result<Self, KernelError> {
         let mut paths = FilePaths::default();
-        if !file || hooks == HookPath::Tracepoint {
+        if hooks == HookPath::Tracepoint {
             return Ok(paths);
         }
         let btf = Btf::from_vmlinux();
-        for h in HOOKS {
+        for h in HOOKS.iter().filter(|h| loads(h.family)) {
             let Attach::SyscallFexit { name, .. } = h.attach else {
                 continue;
             };
@@ -116,9 +130,9 @@ impl FilePaths {
         self.fallbacks.push((syscall, reason));
     }
 
-    /// Whether the file family's tracepoint program is loaded: always
-    /// under `"auto"` (a trampoline can still be refused at attach) and
-    /// `"tracepoint"`, never under `"fentry"`.
+    /// Whether the tracepoint programs of a family with a fast path are
+    /// loaded: always under `"auto"` (a trampoline can still be refused
+    /// at attach) and `"tracepoint"`, never under `"fentry"`.
     pub fn tracepoint_loaded(hooks: HookPath) -> bool {
         hooks != HookPath::Fentry
     }

@@ -204,6 +204,34 @@ pub const HOOKS: &[Hook] = &[
     // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
     stdio("edr_dup2", "dup2", 50, false),
     stdio("edr_dup3", "dup3", 51, true),
+    // The stdio family's fast path, as the file family's.
+    Hook {
+        program: "edr_sx_dup",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup",
+            id: 49,
+        },
+        required: true,
+    },
+    Hook {
+        program: "edr_sx_dup2",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup2",
+            id: 50,
+        },
+        required: false,
+    },
+    Hook {
+        program: "edr_sx_dup3",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup3",
+            id: 51,
+        },
+        required: true,
+    },
 ];
 
 /// The config hook a network attach point belongs to.
@@ -265,16 +293,19 @@ mod tests {
         ids.sort();
         let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
-        // Each file syscall has one fast twin, as required as its tracepoint.
+        // Each file and stdio syscall has one fast twin, as required as
+        // its tracepoint.
         for h in HOOKS {
             if let Attach::SyscallExit { name, id } = h.attach
-                && h.family == Family::File
+                && matches!(h.family, Family::File | Family::Stdio)
             {
                 let twin = HOOKS
                     .iter()
                     .find(|f| matches!(f.attach, Attach::SyscallFexit { name: n, .. } if n == name))
                     .unwrap_or_else(|| panic!("{name} has no fexit twin"));
-                assert_eq!(twin.program, format!("edr_fx_{name}"));
+                let prefix = if h.family == Family::File { "fx" } else { "sx" };
+                assert_eq!(twin.program, format!("edr_{prefix}_{name}"));
+                assert_eq!(twin.family, h.family);
                 assert_eq!(twin.attach, Attach::SyscallFexit { name, id });
                 assert_eq!(twin.required, h.required, "{name}");
             }
@@ -284,7 +315,7 @@ mod tests {
                 .iter()
                 .filter(|h| matches!(h.attach, Attach::SyscallFexit { .. }))
                 .count(),
-            23
+            26
         );
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
@@ -319,7 +350,8 @@ mod tests {
                 "edr_fx_openat2",
                 "edr_fx_fchmodat2",
                 "edr_fx_open_by_handle_at",
-                "edr_dup2"
+                "edr_dup2",
+                "edr_sx_dup2"
             ]
         );
         assert!(

@@ -24,7 +24,7 @@ impl Kernel {
         let (open, layout) = open_checked(&opts.source, &bytes)?;
         // Opening parsed the object only; from here on the kernel is asked.
         caps::check_bpf_here()?;
-        let mut paths = FilePaths::probe(opts.file, opts.hooks)?;
+        let mut paths = FilePaths::probe(|f| opts.loads(f), opts.hooks)?;
         let (obj, not_loaded) = load_programs(open, &bytes, &layout, &opts, &mut paths)?;
         fill_maps(&obj, &opts)?;
         if opts.file || opts.network || opts.stdio {
@@ -120,7 +120,7 @@ fn optional_failure(e: KernelError, left_out: &LeftOut) -> Result<(String, Strin
 
 impl LoadOptions {
     /// Whether a family's programs are loaded at all.
-    fn loads(&self, family: Family) -> bool {
+    pub(super) fn loads(&self, family: Family) -> bool {
         match family {
             Family::Process => true,
             Family::File => self.file,
@@ -238,7 +238,7 @@ fn choose_programs(
         let family = family_of(&name).ok_or(KernelError::UnknownProgram(name.clone()))?;
         let wanted = match fast {
             Some(syscall) => paths.fast.contains(&syscall),
-            None if family == Family::File => FilePaths::tracepoint_loaded(opts.hooks),
+            None if fast::has_fast_path(family) => FilePaths::tracepoint_loaded(opts.hooks),
             None => true,
         };
         let load = opts.loads(family) && !refused && wanted;
@@ -346,7 +346,7 @@ fn attach_hooks(
     for hook in HOOKS.iter().filter(|h| opts.attaches(h)).filter(loaded) {
         let prog = match hook.attach {
             // One of the two paths per file syscall.
-            Attach::SyscallExit { name, .. } if hook.family == Family::File => {
+            Attach::SyscallExit { name, .. } if fast::has_fast_path(hook.family) => {
                 if paths.fast.contains(&name) || !FilePaths::tracepoint_loaded(opts.hooks) {
                     continue;
                 }
@@ -374,8 +374,10 @@ fn attach_hooks(
                     (Err(e), _) => {
                         // Back to the tracepoint (loaded under "auto").
                         paths.attach_failed(name, format!("attaching failed: {e}"));
-                        let tp = find("edr_file")?;
-                        let point = format!("edr_file on sys_exit_{name}");
+                        let twin = fast::tracepoint_twin(name)
+                            .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+                        let tp = find(twin)?;
+                        let point = format!("{twin} on sys_exit_{name}");
                         let result = attach_exit(&tp, name);
                         if let Ok(link) = result {
                             on.push((hook.family, "tracepoint"));

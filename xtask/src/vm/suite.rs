@@ -57,7 +57,7 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
         .collect()
 }
 
-/// The file family's path this pass must use: the fast one in the "auto"
+/// The file and stdio families' path this pass must use: the fast one in the "auto"
 /// pass (every guest kernel here allows trampolines), the tracepoints when
 /// forced. The start-up line and the health record must both say it.
 fn hook_path(r: &Report) -> Result<(), String> {
@@ -74,23 +74,22 @@ fn hook_path(r: &Report) -> Result<(), String> {
         .split_once("; hooks: ")
         .and_then(|(_, rest)| rest.split(';').next())
         .unwrap_or("");
-    if !hooks.split(' ').any(|h| h == format!("file={want}")) {
-        return Err(format!(
-            "the start-up line does not say file={want}:\n  {ready}"
-        ));
+    for family in ["file", "stdio"] {
+        if !hooks.split(' ').any(|h| h == format!("{family}={want}")) {
+            return Err(format!(
+                "the start-up line does not say {family}={want}:\n  {ready}"
+            ));
+        }
     }
-    let tracepoints = ready.contains("edr_file on sys_exit_");
+    let tracepoints = ready.contains("edr_file on sys_exit_") || ready.contains("edr_dup on");
     if tracepoints != (want == "tracepoint") {
         return Err(format!(
-            "file hooks attached do not match {want}:\n  {ready}"
+            "file and stdio hooks attached do not match {want}:\n  {ready}"
         ));
     }
-    expect(
-        "final health record",
-        final_health(r)?,
-        "hook_paths.file",
-        json!(want),
-    )
+    let h = final_health(r)?;
+    expect("final health record", h, "hook_paths.file", json!(want))?;
+    expect("final health record", h, "hook_paths.stdio", json!(want))
 }
 
 /// The workload's file records, without what differs from run to run
