@@ -270,6 +270,7 @@ impl Pipeline {
                 hostname: host.into(),
                 agent_version: env!("CARGO_PKG_VERSION"),
                 ancestry_depth: cfg.process_table.ancestry_depth as usize,
+                hook_paths: Vec::new(),
             },
             lines: LineWriter::new(),
             out: Vec::with_capacity(CHUNK * 2),

@@ -503,22 +503,16 @@ static __always_inline __u32 edr_read_watched(int fd)
 const volatile __u8 edr_file_sysmap[EDR_SYSCALL_MAP] = {};
 
 /*
- * sys_exit of every hooked file syscall: one program attached to each
- * syscalls/sys_exit_<name> tracepoint (struct trace_event_raw_sys_exit:
- * id = syscall number, ret), so the verifier checks it once rather than
- * once per syscall.
+ * Decode syscall @sys (EDR_SYS_*, 0: not a file syscall) from the task's
+ * saved user registers, and report it with its result @ret. Both paths
+ * call it at the syscall's return, so they read the same arguments and
+ * produce the same record.
  */
-SEC("tracepoint/syscalls/sys_exit_openat")
-int edr_file(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int edr_file_sys(__u8 sys, long ret)
 {
-	long nr = ctx->id, ret = ctx->ret;
 	struct edr_file_args a = {};
 	struct pt_regs *r;
-	__u8 sys;
 
-	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
-		return 0;
-	sys = edr_file_sysmap[nr];
 	if (!sys)
 		return 0;
 	r = edr_user_regs();
@@ -684,3 +678,22 @@ int edr_file(struct trace_event_raw_sys_exit *ctx)
 	}
 	return edr_file_emit(&a, ret);
 }
+
+/*
+ * sys_exit of every hooked file syscall: one program attached to each
+ * syscalls/sys_exit_<name> tracepoint (struct trace_event_raw_sys_exit:
+ * id = syscall number, ret), so the verifier checks it once rather than
+ * once per syscall.
+ */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int edr_file(struct trace_event_raw_sys_exit *ctx)
+{
+	long nr = ctx->id;
+
+	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
+		return 0;
+	return edr_file_sys(edr_file_sysmap[nr], ctx->ret);
+}
+
+/* The fast path: fexit programs on the syscalls' own functions. */
+#include "fast_file.bpf.h"

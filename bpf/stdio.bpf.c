@@ -41,3 +41,27 @@ int edr_dup3(struct trace_event_raw_sys_exit *ctx)
 {
 	return edr_dup_exit(ctx->ret, EDR_SYS_DUP3);
 }
+
+/*
+ * The fast path ([kernel] hooks, as bpf/fast_file.bpf.h for the file
+ * family): fexit on each dup syscall's own function, bound by the loader,
+ * so no syscalls/sys_exit_* tracepoint puts every syscall on the slow
+ * exit path. The return value is the one the tracepoint sees.
+ */
+SEC("fexit")
+int BPF_PROG(edr_sx_dup, const struct pt_regs *regs, long ret)
+{
+	return edr_dup_exit(ret, EDR_SYS_DUP);
+}
+
+SEC("fexit")
+int BPF_PROG(edr_sx_dup2, const struct pt_regs *regs, long ret)
+{
+	return edr_dup_exit(ret, EDR_SYS_DUP2);
+}
+
+SEC("fexit")
+int BPF_PROG(edr_sx_dup3, const struct pt_regs *regs, long ret)
+{
+	return edr_dup_exit(ret, EDR_SYS_DUP3);
+}

@@ -72,7 +72,7 @@ fn bad_key_is_named_with_file_for_check_and_run() {
             err.trim(),
             format!(
                 "rand-guard: error: config {p} line 3: key `kernel.wakeup_byte`: \
-                 unknown field `wakeup_byte`, expected `ring_buffer_bytes` or `wakeup_bytes`"
+                 unknown field `wakeup_byte`, expected one of `ring_buffer_bytes`, `wakeup_bytes`, `hooks`"
             )
         );
     }

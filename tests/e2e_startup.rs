@@ -92,17 +92,13 @@ fn an_optional_program_the_kernel_rejects_is_skipped_and_named() {
     assert!(status.success(), "{status:?}\n{stderr}");
 }
 
-#[test]
-fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
-    let test = "a_required_program_the_kernel_rejects_ends_start_up_naming_it";
-    if !privileged(test) || !debug_build(test) {
-        return;
-    }
+/// Start an agent that must not come up; its exit status and stderr.
+fn failed_start(config: &str, env: &[(&str, &str)]) -> (std::process::ExitStatus, String) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+    std::fs::write(&cfg, config).unwrap();
     let mut child = Command::new(common::AGENT)
-        .env(REJECT, "edr_dup3")
+        .envs(env.iter().copied())
         .arg("run")
         .arg("--config")
         .arg(&cfg)
@@ -120,7 +116,7 @@ fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("the agent started with a required program rejected");
+            panic!("the agent started, with {config}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -131,6 +127,16 @@ fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
+    (status, stderr)
+}
+
+#[test]
+fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
+    let test = "a_required_program_the_kernel_rejects_ends_start_up_naming_it";
+    if !privileged(test) || !debug_build(test) {
+        return;
+    }
+    let (status, stderr) = failed_start(CONFIG, &[(REJECT, "edr_dup3")]);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains(
@@ -146,6 +152,109 @@ fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
         stderr.contains(
             "(the kernel's BPF verifier rejected the program: not a matter of privileges"
         ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rand-guard: ready"), "{stderr}");
+}
+
+/// Whether this kernel lets us load trampoline (fentry/fexit) programs:
+/// what `hooks = "auto"` finds out, read from its start-up line.
+fn fast_path_here(stderr: &str) -> bool {
+    let ready = stderr
+        .lines()
+        .find(|l| l.starts_with("rand-guard: ready:"))
+        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"));
+    let hooks = ready.split_once("; hooks: ").map_or("", |(_, rest)| rest);
+    let hooks = hooks.split(';').next().unwrap_or("");
+    hooks.split(' ').any(|h| h == "file=fentry")
+}
+
+#[test]
+fn the_file_hook_path_is_probed_reported_and_forced_on_request() {
+    let test = "the_file_hook_path_is_probed_reported_and_forced_on_request";
+    if !privileged(test) {
+        return;
+    }
+    let marked = common::Marked::new("hooks");
+    let config = format!(
+        "{}[kernel]\nring_buffer_bytes = 1048576\nhooks = \"auto\"\n",
+        marked.file_config()
+    );
+    let agent = Agent::start(&config);
+    marked.chmod(3);
+    agent.wait_for("a chmod of the marked file", |r| {
+        marked.count(std::slice::from_ref(r)) == 1
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(marked.count(&records), 3, "{stderr}");
+    let fast = fast_path_here(&stderr);
+    let file_path = if fast { "fentry" } else { "tracepoint" };
+    // The start-up line and the health record say the same.
+    let health = common::final_health(&records);
+    assert_eq!(
+        health["hook_paths"],
+        serde_json::json!({
+            "process": "tp_btf",
+            "signal": "tp_btf",
+            "file": file_path,
+            "stdio": file_path,
+        }),
+        "{stderr}"
+    );
+    let fallback = stderr
+        .lines()
+        .find(|l| l.starts_with("rand-guard: hooks on the tracepoint path (no fentry): "));
+    if fast {
+        assert_eq!(fallback, None, "{stderr}");
+    } else {
+        // One line per reason: a kernel that refuses the program type
+        // refuses all of them, in one round.
+        let line = fallback.unwrap_or_else(|| panic!("no fallback line:\n{stderr}"));
+        assert!(
+            line.contains(": openat, unlinkat, renameat2, fchmod, fchmodat, fchown, fchownat, linkat, symlinkat"),
+            "{line}"
+        );
+        assert!(line.contains("the kernel refused edr_fx_"), "{line}");
+    }
+
+    // Forced: where the kernel refuses trampolines, start-up ends naming
+    // the first hook and the kernel's reason; where it allows them, the
+    // file family is on the fast path with no tracepoint at all.
+    let forced = format!(
+        "{}[kernel]\nring_buffer_bytes = 1048576\nhooks = \"fentry\"\n",
+        marked.file_config()
+    );
+    if fast {
+        let agent = Agent::start(&forced);
+        let stderr = agent.stderr_text();
+        assert!(!stderr.contains("edr_file on sys_exit_"), "{stderr}");
+        assert!(fast_path_here(&stderr), "{stderr}");
+        return;
+    }
+    let (status, stderr) = failed_start(&forced, &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let prefix = std::env::consts::ARCH
+        .replace("x86_64", "x64")
+        .replace("aarch64", "arm64");
+    let first = if cfg!(target_arch = "x86_64") {
+        "open"
+    } else {
+        "openat"
+    };
+    let reason = fallback
+        .unwrap()
+        .rsplit_once(": the kernel refused ")
+        .unwrap()
+        .1;
+    let reason = reason.split_once(": ").unwrap().1;
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: [kernel] hooks = \"fentry\": fexit on __{prefix}_sys_{first} \
+             (edr_fx_{first}) cannot be used: the kernel refused edr_fx_{first}: {reason}\n  \
+             (this kernel does not give the fast path here; [kernel] hooks = \"auto\" falls \
+             back to the syscall tracepoints hook by hook)"
+        )),
         "{stderr}"
     );
     assert!(!stderr.contains("rand-guard: ready"), "{stderr}");

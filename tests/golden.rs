@@ -191,6 +191,7 @@ fn render(events: Vec<Event>) -> String {
         hostname: "golden-host".into(),
         agent_version: "0.0.0-golden",
         ancestry_depth: 8,
+        hook_paths: Vec::new(),
     };
     let mut out = Vec::new();
     for mut ev in events {
@@ -401,6 +402,8 @@ fn render_records(records: &[Record]) -> String {
         hostname: "golden-host".into(),
         agent_version: "0.0.0-golden",
         ancestry_depth: 8,
+        // As an agent on a kernel with the fast path reports it.
+        hook_paths: vec![("process", "tp_btf".into()), ("file", "fentry".into())],
     };
     let mut out = Vec::new();
     for r in records {

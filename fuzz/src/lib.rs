@@ -156,6 +156,7 @@ fn write_event(ev: &Event, hostname: &str) -> String {
         hostname: hostname.to_string(),
         agent_version: "0.0.0-fuzz",
         ancestry_depth: ANCESTRY_DEPTH_MAX as usize,
+        hook_paths: Vec::new(),
     };
     let mut out = Vec::new();
     record::write_line(&record::Record::Event(ev.clone()), &ctx, &mut out)

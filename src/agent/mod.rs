@@ -21,6 +21,7 @@ pub mod hygiene;
 pub mod reload;
 pub mod signals;
 mod sinks;
+mod startup;
 pub mod supervise;
 
 use std::cell::RefCell;
@@ -34,15 +35,14 @@ use libbpf_rs::{MapHandle, RingBuffer, RingBufferBuilder};
 
 use crate::agent::signals::Signals;
 use crate::config;
-use crate::config::{Cidr, Config, ConfigError, Source};
+use crate::config::{Config, ConfigError, Source};
 use crate::detect::filter::Filter;
 use crate::detect::ioc::{Feeds, IocError};
 use crate::detect::rules::{RuleErrors, RuleSet};
 use crate::detect::tamper::Protected;
 use crate::detect::{self, persistence, tamper};
 use crate::detect::{Detector, EventOutput};
-use crate::kernel::caps;
-use crate::kernel::{Kernel, KernelError, LoadOptions, ObjectSource, Refusal};
+use crate::kernel::{Kernel, KernelError, ObjectSource, Refusal};
 use crate::model::container::Resolver;
 use crate::model::stats::Stage;
 use crate::model::stats::{Snapshot, Stats};
@@ -55,8 +55,9 @@ use crate::pipeline::poller::{self, Collector, PollError, RawBatch};
 use crate::pipeline::{enrich, hasher, normalize, watch};
 use crate::record::Context;
 use control::AgentControl;
-use hygiene::{HygieneError, Policy, Role};
+use hygiene::{HygieneError, Policy};
 use sinks::{start_forward, start_metrics};
+use startup::{load_kernel, report_ready};
 pub use supervise::{StageFn, StageWatch, supervise};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,10 @@ pub enum AgentError {
 /// verifier rejection (the program and the verifier's last lines are
 /// already in the message), that root would not help.
 fn privilege_hint(e: &KernelError) -> &'static str {
+    if let KernelError::FastPath { .. } = e {
+        return "\n  (this kernel does not give the fast path here; [kernel] hooks = \"auto\" \
+                falls back to the syscall tracepoints hook by hook)";
+    }
     match e.refusal() {
         Refusal::Privilege => {
             "\n  (loading BPF needs root, or CAP_BPF + CAP_PERFMON on kernels >= 5.8)"
@@ -196,9 +201,10 @@ pub fn run(
     let source = ObjectSource::from_env();
     let protected = protected_files(&cfg, &source, config_path);
     let also = also_watched(&cfg, &protected);
-    let detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
+    let mut detection = Detection::build(&cfg, &protected, &also, file_policy, &stats, me)?;
     let forward = start_forward(&cfg, &detection.ctx.hostname, &stats, &clock)?;
     let kernel = load_kernel(&cfg, &source, &detection.filter, file_policy, me)?;
+    detection.ctx.hook_paths = kernel.hook_paths.clone();
     let read_watch = fill_read_watch(&cfg, &kernel, &stats)?;
     let (enricher, seeded) = seed_process_table(&cfg, me);
     let writer = Writer::new(
@@ -339,56 +345,6 @@ impl Detection {
             ctx,
         })
     }
-}
-
-/// Check an external object, load and attach the BPF programs, and warn
-/// about what is missing (optional programs and hooks, capabilities).
-fn load_kernel(
-    cfg: &Config,
-    source: &ObjectSource,
-    filter: &Filter,
-    policy: Policy,
-    me: u32,
-) -> Result<Kernel, AgentError> {
-    if let ObjectSource::File(path) = source {
-        hygiene::check(path, Role::BpfObject, policy)?;
-    }
-    let read_watch = reads_watched(cfg);
-    let kernel = Kernel::load(LoadOptions {
-        source: source.clone(),
-        ring_buffer_bytes: cfg.kernel.ring_buffer_bytes,
-        wakeup_bytes: cfg.kernel.wakeup_bytes,
-        agent_tgid: me,
-        file: cfg.file.enabled,
-        report_failed: cfg.file.report_failed,
-        watch_reads: read_watch,
-        prefixes: filter.prefixes().kernel_entries(),
-        stdio: detection_enabled(cfg, "rg-reverse-shell"),
-        signals: detection_enabled(cfg, "rg-agent-signal"),
-        network: cfg.network.enabled,
-        net_hooks: cfg.network.hooks.clone(),
-        dns: cfg.network.collect_dns,
-        net_families: cfg.network.families.iter().map(|f| f.af()).collect(),
-        exclude_ports: cfg.network.exclude_ports.clone(),
-        exclude_networks: cfg
-            .network
-            .exclude_networks
-            .iter()
-            .filter_map(|c| Cidr::parse(c).ok())
-            .collect(),
-    })?;
-    for (program, why) in &kernel.not_loaded {
-        eprintln!("rand-guard: warning: optional program {program} not loaded: {why}");
-    }
-    for (hook, why) in &kernel.skipped {
-        eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
-    }
-    if let Ok(eff) = caps::CapSet::effective() {
-        for d in caps::degraded(eff, read_watch) {
-            eprintln!("rand-guard: warning: {d}");
-        }
-    }
-    Ok(kernel)
 }
 
 fn reads_watched(cfg: &Config) -> bool {
@@ -555,14 +511,6 @@ fn build_stages(
         writer: writer_tx,
         host,
     }
-}
-
-fn report_ready(source: &ObjectSource, kernel: &Kernel, seeded: usize, target: &Target) {
-    eprintln!(
-        "rand-guard: ready: {} attached at {}; {seeded} processes seeded from /proc; output to {target}",
-        source,
-        kernel.attached().collect::<Vec<_>>().join(", "),
-    );
 }
 
 /// The poll loop, on this thread (it owns the libbpf objects), until a

@@ -39,7 +39,8 @@ pub use ioc::Ioc;
 pub use metrics::Metrics;
 pub use network::{Cidr, NetFamilyName, NetHook, Network};
 pub use pipeline::{
-    ANCESTRY_DEPTH_MAX, Backpressure, Events, HealthConfig, Kernel, Output, Pipeline, ProcessTable,
+    ANCESTRY_DEPTH_MAX, Backpressure, Events, HealthConfig, HookPath, Kernel, Output, Pipeline,
+    ProcessTable,
 };
 
 pub const DEFAULT_PATH: &str = "/etc/rand-guard/config.toml";

@@ -67,6 +67,15 @@ fn values_are_read() {
     assert_eq!(c.pipeline.channel_capacity, 2);
     let d = parse("[pipeline]\nbackpressure = \"drop\"\n").unwrap();
     assert_eq!(d.pipeline.backpressure, Backpressure::Drop);
+    assert_eq!(c.kernel.hooks, HookPath::Auto);
+    for (text, path) in [
+        ("auto", HookPath::Auto),
+        ("tracepoint", HookPath::Tracepoint),
+        ("fentry", HookPath::Fentry),
+    ] {
+        let k = parse(&format!("[kernel]\nhooks = \"{text}\"\n")).unwrap();
+        assert_eq!((k.kernel.hooks, k.kernel.hooks.as_str()), (path, text));
+    }
     let e = parse("[pipeline]\nbackpressure = \"spill\"\n").unwrap_err();
     assert_eq!(e.key.as_deref(), Some("pipeline.backpressure"));
     assert!(e.reason.contains("unknown variant `spill`"), "{e}");
@@ -90,6 +99,16 @@ fn errors_name_file_key_and_reason() {
             "[kernel]\nring_buffer_bytes = 100000\n",
             "kernel.ring_buffer_bytes",
             "power of two",
+        ),
+        (
+            "[kernel]\nhooks = \"kprobe\"\n",
+            "kernel.hooks",
+            "must be \"auto\", \"tracepoint\" or \"fentry\", got \"kprobe\"",
+        ),
+        (
+            "[kernel]\nhooks = \"lsm\"\n",
+            "kernel.hooks",
+            "\"lsm\" is not available yet: no family has a BPF LSM path",
         ),
         (
             "[kernel]\nwakeup_bytes = 0\n",

@@ -26,6 +26,40 @@ pub enum Attach {
     /// The exit tracepoint of a syscall (syscalls/sys_exit_<name>); `id`
     /// is the EDR_SYS_* value the program dispatches on.
     SyscallExit { name: &'static str, id: u16 },
+    /// The fast path: fexit on the syscall's own function
+    /// ([`SYSCALL_FN_PREFIX`]`name`), instead of `syscalls/sys_exit_<name>`.
+    /// The program is bound to it at load; `id` is its EDR_SYS_* value.
+    SyscallFexit { name: &'static str, id: u16 },
+}
+
+/// The prefix of a syscall's function on this architecture
+/// (`SYSCALL_DEFINE` wrappers taking the saved `struct pt_regs`).
+#[cfg(target_arch = "x86_64")]
+pub const SYSCALL_FN_PREFIX: &str = "__x64_sys_";
+#[cfg(target_arch = "aarch64")]
+pub const SYSCALL_FN_PREFIX: &str = "__arm64_sys_";
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub const SYSCALL_FN_PREFIX: &str = "__se_sys_";
+
+/// How a hook reaches the kernel, as the start-up line and the health
+/// record (`hook_paths`) name it.
+pub fn path_name(attach: Attach) -> &'static str {
+    match attach {
+        Attach::Auto => "tp_btf",
+        Attach::SyscallExit { .. } => "tracepoint",
+        Attach::SyscallFexit { .. } => "fentry",
+    }
+}
+
+pub fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Process => "process",
+        Family::File => "file",
+        Family::Network => "network",
+        Family::Dns => "dns",
+        Family::Stdio => "stdio",
+        Family::Signal => "signal",
+    }
 }
 
 /// One attach point: a program and where it hooks.
@@ -78,6 +112,22 @@ const fn file(name: &'static str, id: u16, required: bool) -> Hook {
     }
 }
 
+/// The fast-path twin of `file(name, id, required)`: program
+/// `edr_fx_<name>` (bpf/fast_file.bpf.h).
+macro_rules! fx {
+    ($name:ident, $id:expr, $required:expr) => {
+        Hook {
+            program: concat!("edr_fx_", stringify!($name)),
+            family: Family::File,
+            attach: Attach::SyscallFexit {
+                name: stringify!($name),
+                id: $id,
+            },
+            required: $required,
+        }
+    };
+}
+
 /// Every attach point. A test checks the programs against the object;
 /// the ids are `abi::file_syscall` (checked against the BTF there).
 pub const HOOKS: &[Hook] = &[
@@ -116,6 +166,31 @@ pub const HOOKS: &[Hook] = &[
     file("fchmodat2", 14, false),
     // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
     file("open_by_handle_at", 23, false),
+    // The same syscalls on the fast path; per syscall, one of the two is
+    // attached (`load::FilePaths`).
+    fx!(openat, 2, true),
+    fx!(unlinkat, 6, true),
+    fx!(renameat2, 10, true),
+    fx!(fchmod, 12, true),
+    fx!(fchmodat, 13, true),
+    fx!(fchown, 17, true),
+    fx!(fchownat, 18, true),
+    fx!(linkat, 20, true),
+    fx!(symlinkat, 22, true),
+    fx!(open, 1, false),
+    fx!(creat, 4, false),
+    fx!(unlink, 5, false),
+    fx!(rmdir, 7, false),
+    fx!(rename, 8, false),
+    fx!(renameat, 9, false),
+    fx!(chmod, 11, false),
+    fx!(chown, 15, false),
+    fx!(lchown, 16, false),
+    fx!(link, 19, false),
+    fx!(symlink, 21, false),
+    fx!(openat2, 3, false),
+    fx!(fchmodat2, 14, false),
+    fx!(open_by_handle_at, 23, false),
     net("edr_net", Family::Network, "connect", 32),
     net("edr_net", Family::Network, "bind", 33),
     net("edr_net", Family::Network, "listen", 34),
@@ -129,6 +204,34 @@ pub const HOOKS: &[Hook] = &[
     // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
     stdio("edr_dup2", "dup2", 50, false),
     stdio("edr_dup3", "dup3", 51, true),
+    // The stdio family's fast path, as the file family's.
+    Hook {
+        program: "edr_sx_dup",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup",
+            id: 49,
+        },
+        required: true,
+    },
+    Hook {
+        program: "edr_sx_dup2",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup2",
+            id: 50,
+        },
+        required: false,
+    },
+    Hook {
+        program: "edr_sx_dup3",
+        family: Family::Stdio,
+        attach: Attach::SyscallFexit {
+            name: "dup3",
+            id: 51,
+        },
+        required: true,
+    },
 ];
 
 /// The config hook a network attach point belongs to.
@@ -190,6 +293,30 @@ mod tests {
         ids.sort();
         let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
+        // Each file and stdio syscall has one fast twin, as required as
+        // its tracepoint.
+        for h in HOOKS {
+            if let Attach::SyscallExit { name, id } = h.attach
+                && matches!(h.family, Family::File | Family::Stdio)
+            {
+                let twin = HOOKS
+                    .iter()
+                    .find(|f| matches!(f.attach, Attach::SyscallFexit { name: n, .. } if n == name))
+                    .unwrap_or_else(|| panic!("{name} has no fexit twin"));
+                let prefix = if h.family == Family::File { "fx" } else { "sx" };
+                assert_eq!(twin.program, format!("edr_{prefix}_{name}"));
+                assert_eq!(twin.family, h.family);
+                assert_eq!(twin.attach, Attach::SyscallFexit { name, id });
+                assert_eq!(twin.required, h.required, "{name}");
+            }
+        }
+        assert_eq!(
+            HOOKS
+                .iter()
+                .filter(|h| matches!(h.attach, Attach::SyscallFexit { .. }))
+                .count(),
+            26
+        );
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
             if let Attach::SyscallExit { name, .. } = h.attach {
@@ -206,7 +333,27 @@ mod tests {
             .filter(|p| program_optional(p))
             .collect();
         optional.dedup();
-        assert_eq!(optional, ["edr_dup2"]);
+        assert_eq!(
+            optional,
+            [
+                "edr_fx_open",
+                "edr_fx_creat",
+                "edr_fx_unlink",
+                "edr_fx_rmdir",
+                "edr_fx_rename",
+                "edr_fx_renameat",
+                "edr_fx_chmod",
+                "edr_fx_chown",
+                "edr_fx_lchown",
+                "edr_fx_link",
+                "edr_fx_symlink",
+                "edr_fx_openat2",
+                "edr_fx_fchmodat2",
+                "edr_fx_open_by_handle_at",
+                "edr_dup2",
+                "edr_sx_dup2"
+            ]
+        );
         assert!(
             !program_optional("edr_file"),
             "some file hooks are required"

@@ -5,8 +5,10 @@
 use libbpf_rs::{MapCore, MapFlags, Object, OpenObject, PrintLevel, TracepointCategory};
 use std::sync::Mutex;
 
+use crate::config::HookPath;
 use crate::kernel::abi::{self, NetKey};
-use crate::kernel::hooks::{net_hook_of, program_optional};
+use crate::kernel::fast::{self, FilePaths};
+use crate::kernel::hooks::{net_hook_of, path_name, program_optional};
 use crate::kernel::object::{RodataLayout, open_checked, with_rodata};
 use crate::kernel::{
     Attach, Family, HOOKS, Hook, Kernel, KernelError, LoadOptions, caps, family_of, find_map,
@@ -22,18 +24,22 @@ impl Kernel {
         let (open, layout) = open_checked(&opts.source, &bytes)?;
         // Opening parsed the object only; from here on the kernel is asked.
         caps::check_bpf_here()?;
-        let (obj, not_loaded) = load_programs(open, &bytes, &layout, &opts)?;
+        let mut paths = FilePaths::probe(|f| opts.loads(f), opts.hooks)?;
+        let (obj, not_loaded) = load_programs(open, &bytes, &layout, &opts, &mut paths)?;
         fill_maps(&obj, &opts)?;
         if opts.file || opts.network || opts.stdio {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
-        let (links, skipped) = attach_hooks(&obj, &opts, &not_loaded)?;
+        let (links, mut skipped, on) = attach_hooks(&obj, &opts, &not_loaded, &mut paths)?;
+        skipped.append(&mut paths.skipped);
         Ok(Kernel {
             obj,
             links,
             skipped,
             not_loaded,
+            fallbacks: paths.fallbacks,
+            hook_paths: fast::family_paths(&on),
         })
     }
 }
@@ -58,19 +64,24 @@ type LeftOut = Vec<(String, String)>;
 /// a whole object load per program on every start, and could still
 /// disagree with the real load. A failure that names no program (a map,
 /// BTF, a relocation) or a program that is required, or already left out,
-/// ends start-up as before.
+/// ends start-up as before. A fast-path program the kernel refuses is
+/// `FilePaths::refused`'s to decide.
 fn load_programs(
     mut open: OpenObject,
     bytes: &[u8],
     layout: &RodataLayout,
     opts: &LoadOptions,
+    paths: &mut FilePaths,
 ) -> Result<(Object, LeftOut), KernelError> {
     let mut left_out = LeftOut::new();
     loop {
-        configure(&mut open, layout, opts, &left_out)?;
+        configure(&mut open, layout, opts, &left_out, paths)?;
         match load_object(open) {
             Ok(obj) => return Ok((obj, left_out)),
-            Err(e) => left_out.push(optional_failure(e, &left_out)?),
+            Err(e) => match paths.refused(e, opts.hooks) {
+                Ok(()) => {}
+                Err(e) => left_out.push(optional_failure(e, &left_out)?),
+            },
         }
         open = open_checked(&opts.source, bytes)?.0;
     }
@@ -82,10 +93,11 @@ fn configure(
     layout: &RodataLayout,
     opts: &LoadOptions,
     left_out: &LeftOut,
+    paths: &FilePaths,
 ) -> Result<(), KernelError> {
     set_rodata(open, layout, opts)?;
     size_ring_buffer(open, opts.ring_buffer_bytes)?;
-    choose_programs(open, opts, left_out)?;
+    choose_programs(open, opts, left_out, paths)?;
     inject_load_fault(open);
     Ok(())
 }
@@ -108,7 +120,7 @@ fn optional_failure(e: KernelError, left_out: &LeftOut) -> Result<(String, Strin
 
 impl LoadOptions {
     /// Whether a family's programs are loaded at all.
-    fn loads(&self, family: Family) -> bool {
+    pub(super) fn loads(&self, family: Family) -> bool {
         match family {
             Family::Process => true,
             Family::File => self.file,
@@ -210,17 +222,31 @@ fn size_ring_buffer(open: &mut OpenObject, bytes: u32) -> Result<(), KernelError
 }
 
 /// A disabled family's programs are not even loaded, nor an optional
-/// program the kernel refused in an earlier round.
+/// program the kernel refused in an earlier round. Of the file family,
+/// the fexit programs of the syscalls on the fast path (each bound to its
+/// function now), and the tracepoint program unless `hooks = "fentry"`.
 fn choose_programs(
     open: &mut OpenObject,
     opts: &LoadOptions,
     left_out: &LeftOut,
+    paths: &FilePaths,
 ) -> Result<(), KernelError> {
     for mut prog in open.progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let refused = left_out.iter().any(|(p, _)| *p == name);
-        let family = family_of(&name).ok_or(KernelError::UnknownProgram(name))?;
-        prog.set_autoload(opts.loads(family) && !refused);
+        let fast = fast::fast_syscall(&name);
+        let family = family_of(&name).ok_or(KernelError::UnknownProgram(name.clone()))?;
+        let wanted = match fast {
+            Some(syscall) => paths.fast.contains(&syscall),
+            None if fast::has_fast_path(family) => FilePaths::tracepoint_loaded(opts.hooks),
+            None => true,
+        };
+        let load = opts.loads(family) && !refused && wanted;
+        prog.set_autoload(load);
+        if let (true, Some(syscall)) = (load, fast) {
+            prog.set_attach_target(0, Some(fast::target(syscall)))
+                .map_err(|e| fast::forced(syscall, e))?;
+        }
     }
     Ok(())
 }
@@ -295,21 +321,40 @@ fn fill_maps(obj: &Object, opts: &LoadOptions) -> Result<(), KernelError> {
 /// the reason. A required hook that fails ends start-up. The hooks of a
 /// program left out at load are not tried: that program is reported
 /// once, with the kernel's reason (`Kernel::not_loaded`).
-type Attached = (Vec<(String, libbpf_rs::Link)>, Vec<(String, String)>);
+/// Also: the path of each attached hook, by family.
+type Attached = (
+    Vec<(String, libbpf_rs::Link)>,
+    Vec<(String, String)>,
+    Vec<(Family, &'static str)>,
+);
 
 fn attach_hooks(
     obj: &Object,
     opts: &LoadOptions,
     left_out: &LeftOut,
+    paths: &mut FilePaths,
 ) -> Result<Attached, KernelError> {
     let mut links = Vec::new();
     let mut skipped = Vec::new();
+    let mut on = Vec::new();
     let loaded = |h: &&Hook| !left_out.iter().any(|(p, _)| p == h.program);
+    let find = |program: &'static str| {
+        obj.progs_mut()
+            .find(|p| p.name() == program)
+            .ok_or(KernelError::UnknownProgram(program.into()))
+    };
     for hook in HOOKS.iter().filter(|h| opts.attaches(h)).filter(loaded) {
-        let prog = obj
-            .progs_mut()
-            .find(|p| p.name() == hook.program)
-            .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+        let prog = match hook.attach {
+            // One of the two paths per file syscall.
+            Attach::SyscallExit { name, .. } if fast::has_fast_path(hook.family) => {
+                if paths.fast.contains(&name) || !FilePaths::tracepoint_loaded(opts.hooks) {
+                    continue;
+                }
+                find(hook.program)?
+            }
+            Attach::SyscallFexit { name, .. } if !paths.fast.contains(&name) => continue,
+            _ => find(hook.program)?,
+        };
         let syscall_exit = matches!(hook.attach, Attach::SyscallExit { .. });
         let (point, result) = match hook.attach {
             Attach::Auto => (hook.program.to_string(), prog.attach()),
@@ -320,15 +365,36 @@ fn attach_hooks(
                     skipped.push((point, "no such syscall on this architecture".into()));
                     continue;
                 }
-                let tp = format!("sys_exit_{name}");
-                (
-                    point,
-                    prog.attach_tracepoint(TracepointCategory::Syscalls, tp),
-                )
+                (point, attach_exit(&prog, name))
+            }
+            Attach::SyscallFexit { name, .. } => {
+                let point = format!("{} on {}", hook.program, fast::target(name));
+                match (prog.attach_trace(), opts.hooks) {
+                    (Ok(link), _) => (point, Ok(link)),
+                    (Err(e), HookPath::Fentry) => return Err(fast::forced(name, e)),
+                    (Err(e), _) => {
+                        // Back to the tracepoint (loaded under "auto").
+                        paths.attach_failed(name, format!("attaching failed: {e}"));
+                        let twin = fast::tracepoint_twin(name)
+                            .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
+                        let tp = find(twin)?;
+                        let point = format!("{twin} on sys_exit_{name}");
+                        let result = attach_exit(&tp, name);
+                        if let Ok(link) = result {
+                            on.push((hook.family, "tracepoint"));
+                            links.push((point, link));
+                            continue;
+                        }
+                        (point, result)
+                    }
+                }
             }
         };
         match result {
-            Ok(link) => links.push((point, link)),
+            Ok(link) => {
+                on.push((hook.family, path_name(hook.attach)));
+                links.push((point, link));
+            }
             Err(source) if hook.required => {
                 // A syscall tracepoint is attached through perf_event_open.
                 let hint = syscall_exit.then(caps::perf_paranoid_hint_here).flatten();
@@ -341,7 +407,14 @@ fn attach_hooks(
             Err(source) => skipped.push((point, source.to_string())),
         }
     }
-    Ok((links, skipped))
+    Ok((links, skipped, on))
+}
+
+fn attach_exit(
+    prog: &libbpf_rs::ProgramMut<'_>,
+    syscall: &str,
+) -> Result<libbpf_rs::Link, libbpf_rs::Error> {
+    prog.attach_tracepoint(TracepointCategory::Syscalls, format!("sys_exit_{syscall}"))
 }
 
 /// libbpf's messages since the last [`take_libbpf_log`], so a load

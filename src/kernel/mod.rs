@@ -18,6 +18,7 @@ mod bpf;
 pub mod caps;
 mod counters;
 pub mod decode;
+mod fast;
 pub mod hooks;
 mod load;
 mod object;
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 
 use libbpf_rs::{Link, Map, MapCore, Object};
 
-use crate::config::{Cidr, NetHook};
+use crate::config::{Cidr, HookPath, NetHook};
 use abi::PrefixKey;
 
 pub use counters::{ProgramStats, bpf_stats_enabled};
@@ -47,6 +48,8 @@ pub struct LoadOptions {
     pub agent_tgid: u32,
     /// Load the file programs at all.
     pub file: bool,
+    /// Where the file family hooks (`[kernel] hooks`, `fast`).
+    pub hooks: HookPath,
     /// Report failed file operations instead of counting them.
     pub report_failed: bool,
     /// Look read-only opens up in `edr_read_watch` (the caller fills it
@@ -100,6 +103,8 @@ pub enum KernelError {
     },
     #[error("loading the BPF object failed: {reason}{}", log_tail(.log))]
     LoadObject { reason: String, log: Vec<String> },
+    #[error("[kernel] hooks = \"fentry\": {hook} cannot be used: {reason}")]
+    FastPath { hook: String, reason: String },
     #[error("attaching BPF program {program} failed: {source}{}", .hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     Attach {
         program: String,
@@ -151,6 +156,8 @@ impl KernelError {
             {
                 Refusal::Privilege
             }
+            // The program type refused, not BPF as a whole: root would not help.
+            KernelError::FastPath { .. } => Refusal::Other,
             e if e.to_string().contains("Operation not permitted") => Refusal::Privilege,
             _ => Refusal::Other,
         }
@@ -174,6 +181,12 @@ pub struct Kernel {
     /// Optional programs the kernel refused to load, with its reason (the
     /// verifier's last lines included); their hooks are off.
     pub not_loaded: Vec<(String, String)>,
+    /// File syscalls on the tracepoint although `[kernel] hooks` is
+    /// "auto", each with the reason the fast path was not taken.
+    pub fallbacks: Vec<(&'static str, String)>,
+    /// The path each loaded family's hooks use ("fentry", "tracepoint",
+    /// "tp_btf"), for the start-up line and the health record.
+    pub hook_paths: Vec<(&'static str, String)>,
 }
 
 impl Kernel {

@@ -224,6 +224,8 @@ pub fn test(
                             hostname: r.hostname.clone(),
                             agent_version: version,
                             ancestry_depth: depth,
+                            // Offline: no kernel side.
+                            hook_paths: Vec::new(),
                         };
                         hosts.push((ctx, d));
                         hosts.len() - 1

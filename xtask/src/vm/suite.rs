@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::report::Report;
 
 /// One behaviour's verdict.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Check {
     pub name: &'static str,
     pub result: Result<(), String>,
@@ -20,8 +20,9 @@ pub struct Check {
 type CheckFn = fn(&Report) -> Result<(), String>;
 
 /// The checks, in the order the guest ran the workload. When the agent
-/// never got ready, that is the one failure reported.
-pub fn run(r: &Report) -> Vec<Check> {
+/// never got ready, that is the one failure reported. `first`: the pass
+/// before this one, whose file records this pass's must equal.
+pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
     let ready = Check {
         name: "agent ready",
         result: ready(r),
@@ -29,7 +30,8 @@ pub fn run(r: &Report) -> Vec<Check> {
     if ready.result.is_err() {
         return vec![ready];
     }
-    let checks: [(&'static str, CheckFn); 10] = [
+    let checks: [(&'static str, CheckFn); 11] = [
+        ("hook path", hook_path),
         ("exec/fork/exit /bin/true", bin_true),
         ("sh -c 'exit 3'", exit_3),
         ("file write under /etc", file_write),
@@ -41,13 +43,101 @@ pub fn run(r: &Report) -> Vec<Check> {
         ("health, zero drops", health),
         ("SIGTERM: exit 0, flushed", sigterm),
     ];
+    let same = first.map(|f| Check {
+        name: "file records as in the auto pass",
+        result: same_file_records(f, r),
+    });
     std::iter::once(ready)
         .chain(
             checks
                 .into_iter()
                 .map(|(name, f)| Check { name, result: f(r) }),
         )
+        .chain(same)
         .collect()
+}
+
+/// The file and stdio families' path this pass must use: the fast one in the "auto"
+/// pass (every guest kernel here allows trampolines), the tracepoints when
+/// forced. The start-up line and the health record must both say it.
+fn hook_path(r: &Report) -> Result<(), String> {
+    let want = match r.pass {
+        "tracepoint" => "tracepoint",
+        _ => "fentry",
+    };
+    let ready = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("rand-guard: ready:"))
+        .ok_or("no `rand-guard: ready:` line")?;
+    let hooks = ready
+        .split_once("; hooks: ")
+        .and_then(|(_, rest)| rest.split(';').next())
+        .unwrap_or("");
+    for family in ["file", "stdio"] {
+        if !hooks.split(' ').any(|h| h == format!("{family}={want}")) {
+            return Err(format!(
+                "the start-up line does not say {family}={want}:\n  {ready}"
+            ));
+        }
+    }
+    let tracepoints = ready.contains("edr_file on sys_exit_") || ready.contains("edr_dup on");
+    if tracepoints != (want == "tracepoint") {
+        return Err(format!(
+            "file and stdio hooks attached do not match {want}:\n  {ready}"
+        ));
+    }
+    let h = final_health(r)?;
+    expect("final health record", h, "hook_paths.file", json!(want))?;
+    expect("final health record", h, "hook_paths.stdio", json!(want))
+}
+
+/// The workload's file records, without what differs from run to run
+/// (time, pids, sequence numbers): what the hook path decides.
+fn file_view(r: &Report) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for key in ["file_pid", "cron_pid", "read_pid"] {
+        let p = pid(r, key)?;
+        for v in find(r, "event", "open", p) {
+            out.push(json!({
+                "event": {
+                    "action": get(v, "event.action"),
+                    "type": get(v, "event.type"),
+                    "category": get(v, "event.category"),
+                    "outcome": get(v, "event.outcome"),
+                },
+                "file": get(v, "file"),
+                "rand_guard.file": get(v, "rand_guard.file"),
+                "process.executable": get(v, "process.executable"),
+                "process.args": get(v, "process.args"),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+fn same_file_records(first: &Report, r: &Report) -> Result<(), String> {
+    let (a, b) = (file_view(first)?, file_view(r)?);
+    if a.len() != 3 {
+        return Err(format!(
+            "the {} pass has {} workload file records, expected 3",
+            first.pass,
+            a.len()
+        ));
+    }
+    match a.iter().zip(&b).find(|(x, y)| x != y) {
+        _ if a.len() != b.len() => Err(format!(
+            "{} file records in the {} pass, {} in this one",
+            a.len(),
+            first.pass,
+            b.len()
+        )),
+        Some((x, y)) => Err(format!(
+            "a file record differs:\n  {}: {x}\n  {}: {y}",
+            first.pass, r.pass
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A dotted path into a record (`process.parent.pid`, `a.0.b`).

@@ -1,4 +1,5 @@
-//! The suite on a real guest's output (6.1.0-57 under TCG, 2026-12-07:
+//! The suite on a real guest's output (6.1.0-57 under TCG, 2026-12-07,
+//! both passes, auto on fentry and tracepoint:
 //! testdata/guest-6.1.0-57.data is the data port's bytes as the host got
 //! them), and on that output with one thing broken at a time.
 
@@ -7,8 +8,20 @@ use crate::vm::report;
 
 const CANNED: &[u8] = include_bytes!("testdata/guest-6.1.0-57.data");
 
+/// The guest's passes: auto (the fast path), then tracepoint.
+fn canned_passes() -> (Report, Report) {
+    let mut passes = report::parse(CANNED).unwrap();
+    let t = passes.pop().unwrap();
+    (passes.pop().unwrap(), t)
+}
+
+/// The auto pass, checked on its own.
 fn canned() -> Report {
-    report::parse(CANNED).unwrap()
+    canned_passes().0
+}
+
+fn run(r: &Report) -> Vec<Check> {
+    super::run(r, None)
 }
 
 /// The one failed check's message; panics unless exactly `name` failed.
@@ -43,12 +56,23 @@ fn index_of(r: &Report, kind: &str, act: &str, pid: u64) -> usize {
 
 #[test]
 fn the_canned_guest_passes_every_check() {
-    let checks = run(&canned());
+    let (auto, tracepoint) = canned_passes();
+    let checks = run(&auto);
+    let both = super::run(&tracepoint, Some(&auto));
+    assert_eq!(both.len(), checks.len() + 1);
+    assert_eq!(
+        both.last().unwrap().name,
+        "file records as in the auto pass"
+    );
+    for c in &both {
+        assert!(c.result.is_ok(), "tracepoint: {}: {:?}", c.name, c.result);
+    }
     let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
         [
             "agent ready",
+            "hook path",
             "exec/fork/exit /bin/true",
             "sh -c 'exit 3'",
             "file write under /etc",
@@ -106,7 +130,7 @@ fn a_missing_alert_is_named_with_its_rule_and_pid() {
         failed,
         [
             format!("rg-persist-cron alert for pid {pid}: 0 records, expected one: []"),
-            "health alerts_output_total is 6, but 5 alert records were written".to_string(),
+            "health alerts_output_total is 5, but 4 alert records were written".to_string(),
         ]
     );
 }
@@ -152,7 +176,15 @@ fn no_final_health_record_fails_health_and_sigterm() {
         .filter(|c| c.result.is_err())
         .map(|c| c.name)
         .collect();
-    assert_eq!(failed, ["health, zero drops", "SIGTERM: exit 0, flushed"]);
+    // (the hook path is read from the final health record too)
+    assert_eq!(
+        failed,
+        [
+            "hook path",
+            "health, zero drops",
+            "SIGTERM: exit 0, flushed"
+        ]
+    );
 }
 
 #[test]
@@ -192,6 +224,38 @@ fn an_agent_that_never_got_ready_is_the_one_failure_with_its_stderr() {
             "the agent did not report ready; its stderr ends:\n  \
              rand-guard: error: loading BPF program edr_file failed"
         ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_file_record_that_differs_between_the_paths_is_shown() {
+    let (auto, mut tracepoint) = canned_passes();
+    let pid = fact_pid(&tracepoint, "file_pid");
+    let i = index_of(&tracepoint, "event", "open", pid);
+    tracepoint.records[i]["process"]["args"] = json!(["/bin/sh", "-c", "other"]);
+    let failed: Vec<(&str, String)> = super::run(&tracepoint, Some(&auto))
+        .into_iter()
+        .filter_map(|c| Some((c.name, c.result.err()?)))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0].0, "file records as in the auto pass");
+    assert!(
+        failed[0].1.starts_with("a file record differs:\n  auto: {"),
+        "{}",
+        failed[0].1
+    );
+    assert!(failed[0].1.contains("\"other\""), "{}", failed[0].1);
+}
+
+#[test]
+fn a_pass_on_the_wrong_hook_path_is_named() {
+    let (mut auto, tracepoint) = canned_passes();
+    // As if the agent had fallen back: the tracepoint pass's stderr.
+    auto.stderr = tracepoint.stderr.clone();
+    let e = only_failure(&auto, "hook path");
+    assert!(
+        e.starts_with("the start-up line does not say file=fentry:\n  rand-guard: ready:"),
         "{e}"
     );
 }

@@ -4,10 +4,14 @@
 use super::qemu::Accel;
 use super::suite::Check;
 
-/// One kernel's run.
+/// One kernel's run with one hook path.
+#[derive(Clone)]
 pub struct Row {
     /// The kernel ABI name (`6.1.0-57`).
     pub kernel: String,
+    /// `[kernel] hooks` of this pass (`report::PASSES`), "-" when the
+    /// guest's report could not be read.
+    pub hooks: &'static str,
     /// The .deb it came from (carries the Debian version).
     pub package: String,
     pub accel: Accel,
@@ -41,14 +45,15 @@ pub fn bpf_variant(kernel: &str) -> &'static str {
 
 pub fn render(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| kernel | package | BPF reads | accel | ready (s) | boot (s) | checks | result |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| kernel | hooks | package | BPF reads | accel | ready (s) | boot (s) | checks | result |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let ok = r.checks.iter().filter(|c| c.result.is_ok()).count();
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.0} | {ok}/{} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {ok}/{} | {} |\n",
             r.kernel,
+            r.hooks,
             r.package,
             bpf_variant(&r.kernel),
             r.accel,
@@ -67,7 +72,7 @@ pub fn render(rows: &[Row]) -> String {
         .unwrap_or_default();
     s.push_str("\n| check |");
     for r in rows {
-        s.push_str(&format!(" {} |", r.kernel));
+        s.push_str(&format!(" {} {} |", r.kernel, r.hooks));
     }
     s.push_str("\n|---|");
     s.push_str(&"---|".repeat(rows.len()));
@@ -93,7 +98,7 @@ pub fn failures(rows: &[Row]) -> String {
     for r in rows {
         for c in &r.checks {
             if let Err(e) = &c.result {
-                s.push_str(&format!("{} / {}: {e}\n", r.kernel, c.name));
+                s.push_str(&format!("{} {} / {}: {e}\n", r.kernel, r.hooks, c.name));
             }
         }
     }
@@ -107,6 +112,7 @@ mod tests {
     fn row(kernel: &str, results: &[(&'static str, Result<(), String>)]) -> Row {
         Row {
             kernel: kernel.into(),
+            hooks: "auto",
             package: format!("linux-image-{kernel}-amd64-unsigned_1_amd64.deb"),
             accel: Accel::Tcg,
             ready_seconds: Some("21.5".into()),
@@ -133,12 +139,12 @@ mod tests {
         assert_eq!(
             render(&rows),
             "\
-| kernel | package | BPF reads | accel | ready (s) | boot (s) | checks | result |
-|---|---|---|---|---|---|---|---|
-| 6.1.0-57 | linux-image-6.1.0-57-amd64-unsigned_1_amd64.deb | probe reads | tcg | 21.5 | 74 | 2/2 | pass |
-| 6.12.118+deb12 | linux-image-6.12.118+deb12-amd64-unsigned_1_amd64.deb | probe reads | tcg | 21.5 | 74 | 0/1 | FAIL |
+| kernel | hooks | package | BPF reads | accel | ready (s) | boot (s) | checks | result |
+|---|---|---|---|---|---|---|---|---|
+| 6.1.0-57 | auto | linux-image-6.1.0-57-amd64-unsigned_1_amd64.deb | probe reads | tcg | 21.5 | 74 | 2/2 | pass |
+| 6.12.118+deb12 | auto | linux-image-6.12.118+deb12-amd64-unsigned_1_amd64.deb | probe reads | tcg | 21.5 | 74 | 0/1 | FAIL |
 
-| check | 6.1.0-57 | 6.12.118+deb12 |
+| check | 6.1.0-57 auto | 6.12.118+deb12 auto |
 |---|---|---|
 | agent ready | pass | FAIL |
 | health | pass | - |
@@ -146,7 +152,7 @@ mod tests {
         );
         assert_eq!(
             failures(&rows),
-            "6.12.118+deb12 / agent ready: edr_file rejected\n"
+            "6.12.118+deb12 auto / agent ready: edr_file rejected\n"
         );
         assert!(rows[0].passed() && !rows[1].passed());
     }

@@ -75,6 +75,7 @@ fn process_name_falls_back_like_the_output() {
             hostname: "h".into(),
             agent_version: "0",
             ancestry_depth: 8,
+            hook_paths: Vec::new(),
         };
         let mut out = Vec::new();
         crate::record::write_line(&crate::record::Record::Event(ev), &ctx, &mut out).unwrap();
