@@ -461,7 +461,13 @@ fn reverse_shell(r: &Report) -> Result<(), String> {
         &[
             ("event.severity", json!(99)),
             ("rule.name", json!("Reverse shell")),
-            ("process.executable", json!("/bin/sh")),
+            // busybox's `nc -e /bin/sh` puts the socket on fds 0 and 1
+            // (dup2) and then runs the shell in the same process, both as
+            // /bin/busybox: the alert may name the process at the dup2
+            // (nc, on detections.reverse_shell_programs, run as
+            // /proc/self/exe) or at the shell's exec; the file the kernel
+            // runs is busybox either way.
+            ("rand_guard.process.exe", json!("/bin/busybox")),
             ("threat.technique.id", json!(["T1059.004"])),
         ],
     )?;
