@@ -182,7 +182,7 @@ pub fn all(r: &Report, x: &Expect) -> Vec<Outcome> {
         exposure(&s.text).ok_or_else(|| format!("no overall exposure line in: {}", s.text))
     });
     check(
-        "without CAP_SYS_ADMIN (perf_event_paranoid 3) the start fails, naming why",
+        "without CAP_SYS_ADMIN, tracepoints forced (perf_event_paranoid 3): the start fails, naming why",
         &|| {
             let mut state = lines(text(r, "deb.no_sys_admin.state")?);
             state.sort();
