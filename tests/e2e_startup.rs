@@ -198,6 +198,7 @@ fn the_file_hook_path_is_probed_reported_and_forced_on_request() {
             "process": "tp_btf",
             "signal": "tp_btf",
             "file": file_path,
+            "network": file_path,
             "stdio": file_path,
         }),
         "{stderr}"

@@ -70,7 +70,7 @@ fn sample_rules() -> BTreeMap<String, Vec<u8>> {
     // The sample Sigma rules, one document each.
     let sigma = repo_file("rules/sample-sigma.yml");
     let docs: Vec<&str> = sigma.split("\n---\n").collect();
-    assert_eq!(docs.len(), 4, "the four sample Sigma rules");
+    assert_eq!(docs.len(), 5, "the five sample Sigma rules");
     for (i, doc) in docs.iter().enumerate() {
         out.insert(
             format!("gen-sample-sigma-{:02}.yml", i + 1),

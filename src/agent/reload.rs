@@ -209,7 +209,7 @@ mod tests {
         let file = parse(
             "[kernel]\nring_buffer_bytes = 2097152\n\
              [file]\ninclude = [\"/etc\"]\nexclude_paths = [\"/etc/x/**\"]\n\
-             [network]\nenabled = true\n\
+             [network]\nenabled = false\n\
              [pipeline]\nchannel_capacity = 8\n\
              [alerts]\nburst = 2\n\
              [[exclusions]]\nexecutable = \"/usr/bin/updatedb\"\n\
@@ -278,8 +278,9 @@ mod tests {
     fn live_settings_that_need_a_restart_first_are_refused() {
         // Valid as a file, but network collection only starts with a
         // restart: writing network events cannot be turned on now.
-        let file = parse("[network]\nenabled = true\n[events]\nnetwork = true\n");
-        let e = plan(&Config::default(), &file).unwrap_err();
+        let running = parse("[network]\nenabled = false\n");
+        let file = parse("[events]\nnetwork = true\n");
+        let e = plan(&running, &file).unwrap_err();
         assert_eq!(e.0, "events.network");
         assert!(e.1.contains("needs network.enabled = true"), "{}", e.1);
     }

@@ -56,15 +56,16 @@ impl NetFamilyName {
 impl Default for Network {
     fn default() -> Self {
         Network {
-            enabled: false,
+            // On by default: a reverse shell, a relay's connection, a
+            // download before a drop-and-run and an IOC address are all
+            // seen through connects. Unix sockets are off by default: every
+            // syslog(3), D-Bus and journald client connects one, which is
+            // volume without a detection that needs it.
+            enabled: true,
             hooks: vec![NetHook::Connect, NetHook::Bind, NetHook::Listen],
             collect_dns: false,
             collect_payload: false,
-            families: vec![
-                NetFamilyName::Inet,
-                NetFamilyName::Inet6,
-                NetFamilyName::Unix,
-            ],
+            families: vec![NetFamilyName::Inet, NetFamilyName::Inet6],
             exclude_ports: Vec::new(),
             exclude_networks: Vec::new(),
         }

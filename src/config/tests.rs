@@ -188,12 +188,12 @@ fn errors_name_file_key_and_reason() {
             "payload capture is not implemented",
         ),
         (
-            "[network]\ncollect_dns = true\n",
+            "[network]\nenabled = false\ncollect_dns = true\n",
             "network.collect_dns",
             "needs network.enabled = true",
         ),
         (
-            "[events]\nnetwork = true\n",
+            "[events]\nnetwork = true\n[network]\nenabled = false\n",
             "events.network",
             "needs network.enabled = true",
         ),

@@ -28,7 +28,11 @@ pub(super) struct PersistenceSpec {
     name: &'static str,
     description: &'static str,
     severity: Severity,
+    tactic: &'static str,
     technique: (&'static str, &'static str),
+    /// Whether deleting a file there counts too (removing audit rules
+    /// blinds the host; removing a cron job is not persistence).
+    removal: bool,
     pub(super) paths: fn() -> Vec<String>,
 }
 
@@ -73,13 +77,20 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
                       .path) was written anywhere watched (`systemctl link` and `enable` take \
                       unit files from any path): systemd runs it at boot or login.",
         severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
         technique: (
             "T1543.002",
             "Create or Modify System Process: Systemd Service",
         ),
         paths: || {
             let mut v = unit_dirs();
+            // Generators run at every boot and daemon-reload, before units.
             v.extend(strings(&[
+                "/etc/systemd/system-generators/**",
+                "/usr/lib/systemd/system-generators/**",
+                "/lib/systemd/system-generators/**",
+                "/usr/local/lib/systemd/system-generators/**",
                 "/**/*.service",
                 "/**/*.timer",
                 "/**/*.socket",
@@ -94,6 +105,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "A system or user crontab, or a file in a cron directory, was created or \
                       changed: cron runs it on a schedule.",
         severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
         technique: ("T1053.003", "Scheduled Task/Job: Cron"),
         paths: || {
             strings(&[
@@ -114,6 +127,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "An authorized_keys file was created or changed: whoever holds the key can \
                       log in as that user.",
         severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
         technique: ("T1098.004", "Account Manipulation: SSH Authorized Keys"),
         // In any home, wherever it is (/var/lib/postgresql, /srv/git,
         // /home/staff/ann): sshd reads ~/.ssh/authorized_keys of the
@@ -127,6 +142,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "/etc/ld.so.preload was created or changed: the libraries it names are \
                       loaded into every dynamically linked program.",
         severity: Severity::Critical,
+        tactic: "Persistence",
+        removal: false,
         technique: (
             "T1574.006",
             "Hijack Execution Flow: Dynamic Linker Hijacking",
@@ -138,6 +155,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         name: "Boot script written",
         description: "/etc/rc.local or an init script was created or changed: it runs at boot.",
         severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
         technique: (
             "T1037.004",
             "Boot or Logon Initialization Scripts: RC Scripts",
@@ -150,6 +169,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "A system-wide or per-user shell start-up file was created or changed: \
                       its commands run in every new shell.",
         severity: Severity::Medium,
+        tactic: "Persistence",
+        removal: false,
         technique: (
             "T1546.004",
             "Event Triggered Execution: Unix Shell Configuration Modification",
@@ -172,6 +193,8 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "The sudoers policy or a drop-in was created or changed: it decides who may \
                       run what as root.",
         severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
         technique: (
             "T1548.003",
             "Abuse Elevation Control Mechanism: Sudo and Sudo Caching",
@@ -184,8 +207,172 @@ pub(super) const PERSISTENCE: &[PersistenceSpec] = &[
         description: "/etc/passwd, /etc/shadow, /etc/group or /etc/gshadow was changed: accounts, \
                       passwords or group memberships changed.",
         severity: Severity::Medium,
+        tactic: "Persistence",
+        removal: false,
         technique: ("T1136.001", "Create Account: Local Account"),
         paths: || strings(&["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"]),
+    },
+    PersistenceSpec {
+        id: "rg-persist-udev-rules",
+        name: "Udev rule written",
+        description: "A udev rules file was created or changed: its RUN commands run as root \
+                      whenever a matching device event fires (a USB stick, a network \
+                      interface, /dev/random at every boot).",
+        severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
+        technique: ("T1546.017", "Event Triggered Execution: Udev Rules"),
+        paths: || {
+            strings(&[
+                "/etc/udev/rules.d/**",
+                "/usr/lib/udev/rules.d/**",
+                "/lib/udev/rules.d/**",
+                "/usr/local/lib/udev/rules.d/**",
+                "/run/udev/rules.d/**",
+            ])
+        },
+    },
+    PersistenceSpec {
+        id: "rg-persist-xdg-autostart",
+        name: "XDG autostart entry written",
+        description: "A desktop autostart entry was created or changed: the desktop session \
+                      runs its Exec= line at every graphical login.",
+        severity: Severity::Medium,
+        tactic: "Persistence",
+        removal: false,
+        technique: (
+            "T1547.013",
+            "Boot or Logon Autostart Execution: XDG Autostart Entries",
+        ),
+        paths: || {
+            let mut v = strings(&["/etc/xdg/autostart/**"]);
+            v.extend(home_files(&[".config/autostart/**"]));
+            v
+        },
+    },
+    PersistenceSpec {
+        id: "rg-persist-motd",
+        name: "Login message script written",
+        description: "A script in /etc/update-motd.d was created or changed: pam_motd runs \
+                      them as root at every SSH or console login.",
+        severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
+        technique: ("T1037", "Boot or Logon Initialization Scripts"),
+        paths: || strings(&["/etc/update-motd.d/**"]),
+    },
+    PersistenceSpec {
+        id: "rg-persist-pam",
+        name: "PAM configuration or module written",
+        description: "A PAM configuration file or a PAM module was created or changed: it runs \
+                      inside every login, su and sudo, sees the passwords typed and decides \
+                      who gets in.",
+        severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
+        technique: (
+            "T1556.003",
+            "Modify Authentication Process: Pluggable Authentication Modules",
+        ),
+        // Modules by the directories PAM loads them from (Debian's
+        // multiarch one, Fedora's lib64, the generic one); the kernel gives
+        // the resolved path, so Debian's /lib symlink counts as /usr/lib.
+        paths: || {
+            strings(&[
+                "/etc/pam.d/**",
+                "/etc/pam.conf",
+                "/usr/lib/x86_64-linux-gnu/security/**",
+                "/usr/lib64/security/**",
+                "/usr/lib/security/**",
+            ])
+        },
+    },
+    PersistenceSpec {
+        id: "rg-persist-package-hook",
+        name: "Package manager hook written",
+        description: "A package manager configuration drop-in or plug-in was created or \
+                      changed: APT's Pre-/Post-Invoke hooks, dpkg's options and yum/dnf \
+                      plug-ins run commands as root at the next update.",
+        severity: Severity::Medium,
+        tactic: "Persistence",
+        removal: false,
+        technique: ("T1546.016", "Event Triggered Execution: Installer Packages"),
+        paths: || {
+            strings(&[
+                "/etc/apt/apt.conf",
+                "/etc/apt/apt.conf.d/**",
+                "/etc/dpkg/dpkg.cfg",
+                "/etc/dpkg/dpkg.cfg.d/**",
+                "/etc/yum/pluginconf.d/**",
+                "/etc/dnf/plugins/**",
+            ])
+        },
+    },
+    PersistenceSpec {
+        id: "rg-persist-kernel-modules",
+        name: "Kernel module autoload configuration written",
+        description: "A module autoload or modprobe configuration file was created or changed: \
+                      the modules it lists load at every boot, and a modprobe `install` line \
+                      runs any command as root when its module is requested.",
+        severity: Severity::High,
+        tactic: "Persistence",
+        removal: false,
+        technique: (
+            "T1547.006",
+            "Boot or Logon Autostart Execution: Kernel Modules and Extensions",
+        ),
+        paths: || {
+            strings(&[
+                "/etc/modules",
+                "/etc/modules-load.d/**",
+                "/etc/modprobe.d/**",
+                "/usr/lib/modules-load.d/**",
+                "/usr/lib/modprobe.d/**",
+                "/run/modules-load.d/**",
+                "/run/modprobe.d/**",
+            ])
+        },
+    },
+    PersistenceSpec {
+        id: "rg-persist-ssh-config",
+        name: "SSH server configuration written",
+        description: "The SSH server's configuration, a drop-in of it, or a per-user or \
+                      system `sshrc` was created or changed: it decides who may log in and how \
+                      (root logins, other key files), and an rc file runs at every login.",
+        severity: Severity::Medium,
+        tactic: "Persistence",
+        removal: false,
+        technique: ("T1098.004", "Account Manipulation: SSH Authorized Keys"),
+        paths: || {
+            let mut v = strings(&[
+                "/etc/ssh/sshd_config",
+                "/etc/ssh/sshd_config.d/**",
+                "/etc/ssh/sshrc",
+            ]);
+            v.extend(home_files(&[".ssh/rc"]));
+            v
+        },
+    },
+    PersistenceSpec {
+        id: "rg-log-config-changed",
+        name: "Logging or audit configuration changed",
+        description: "The audit rules, the audit daemon's configuration, or the system \
+                      logger's configuration was created, changed or removed: the quiet way \
+                      to stop the host from recording what happens next.",
+        severity: Severity::Medium,
+        tactic: "Defense Evasion",
+        removal: true,
+        technique: ("T1562.006", "Impair Defenses: Indicator Blocking"),
+        paths: || {
+            strings(&[
+                "/etc/audit/**",
+                "/etc/rsyslog.conf",
+                "/etc/rsyslog.d/**",
+                "/etc/syslog-ng/**",
+                "/etc/systemd/journald.conf",
+                "/etc/systemd/journald.conf.d/**",
+            ])
+        },
     },
 ];
 
@@ -197,6 +384,8 @@ pub(super) struct Persistence {
     globs: GlobSet,
     /// Glob index → index in `rules`.
     owner: Vec<usize>,
+    /// Per rule: whether an unlink there counts.
+    removal: Vec<bool>,
     /// Reused match buffer.
     matched: Vec<usize>,
 }
@@ -208,6 +397,7 @@ impl Persistence {
             rules: Vec::new(),
             globs: GlobSet::empty(),
             owner: Vec::new(),
+            removal: Vec::new(),
             matched: Vec::new(),
         };
         let mut globs = Vec::new();
@@ -220,12 +410,13 @@ impl Persistence {
                 .owner
                 .extend(std::iter::repeat_n(persistence.rules.len(), paths.len()));
             globs.extend(paths);
+            persistence.removal.push(spec.removal);
             persistence.rules.push(Arc::new(RuleMeta {
                 id: spec.id.into(),
                 name: spec.name.into(),
                 description: spec.description.into(),
                 severity: spec.severity,
-                tactics: vec!["Persistence".into()],
+                tactics: vec![spec.tactic.into()],
                 techniques: vec![Technique {
                     id: spec.technique.0.into(),
                     name: Some(spec.technique.1.into()),
@@ -241,19 +432,25 @@ impl Persistence {
 
     /// The detections `ev` hits, in order: writes, creates, renames into,
     /// links, chmod and chown of a watched location, when they succeeded.
-    /// Unlinks are not persistence, nor are reads (reported for
-    /// `[file] watch_reads` files).
+    /// Unlinks are not persistence (except where the spec says removal
+    /// counts), nor are reads (reported for `[file] watch_reads` files).
     pub(super) fn hits(&mut self, ev: &Event, out: &mut Vec<usize>) {
         let Body::File(f) = &ev.body else {
             return;
         };
-        if f.result < 0 || f.op == FileOp::Unlink || f.is_read() {
+        if f.result < 0 || f.is_read() {
             return;
         }
+        let unlink = f.op == FileOp::Unlink;
         self.globs.matches_into(&f.path, &mut self.matched);
         // Several globs of one detection may match: each detection once.
         let start = out.len();
-        out.extend(self.matched.iter().map(|g| self.owner[*g]));
+        out.extend(
+            self.matched
+                .iter()
+                .map(|g| self.owner[*g])
+                .filter(|r| !unlink || self.removal[*r]),
+        );
         out[start..].sort_unstable();
         let mut kept = start;
         for r in start..out.len() {

@@ -66,14 +66,15 @@ fn hits(d: &mut Detector, ev: &Event) -> Vec<String> {
 #[test]
 fn every_builtin_has_a_spec_and_the_ids_are_unique() {
     let ids: Vec<&str> = PERSISTENCE.iter().map(|s| s.id).collect();
-    assert_eq!(ids, BUILTIN_IDS[2..10]);
-    assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[10..15]);
-    assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[15..17]);
+    let p = 2 + ids.len();
+    assert_eq!(ids, BUILTIN_IDS[2..p]);
+    assert_eq!(crate::detect::correlate::IDS, &BUILTIN_IDS[p..p + 5]);
+    assert_eq!(crate::detect::tamper::IDS, &BUILTIN_IDS[p + 5..p + 7]);
     assert_eq!(
-        BUILTIN_IDS[17..20],
+        BUILTIN_IDS[p + 7..p + 10],
         [crate::detect::LOSS_ID, super::drift::ID, super::ioc::ID]
     );
-    assert_eq!(super::perms::IDS, &BUILTIN_IDS[20..]);
+    assert_eq!(super::perms::IDS, &BUILTIN_IDS[p + 10..]);
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());
@@ -136,7 +137,58 @@ const POSITIVES: &[(&str, &str)] = &[
     ("/etc/shadow", "rg-persist-account-files"),
     ("/etc/group", "rg-persist-account-files"),
     ("/etc/gshadow", "rg-persist-account-files"),
+    ("/etc/udev/rules.d/99-x.rules", "rg-persist-udev-rules"),
+    ("/usr/lib/udev/rules.d/99-x.rules", "rg-persist-udev-rules"),
+    ("/etc/xdg/autostart/x.desktop", "rg-persist-xdg-autostart"),
+    (
+        "/home/ann/.config/autostart/x.desktop",
+        "rg-persist-xdg-autostart",
+    ),
+    ("/etc/update-motd.d/99-x", "rg-persist-motd"),
+    ("/etc/pam.d/sshd", "rg-persist-pam"),
+    (
+        "/usr/lib/x86_64-linux-gnu/security/pam_x.so",
+        "rg-persist-pam",
+    ),
+    ("/usr/lib64/security/pam_x.so", "rg-persist-pam"),
+    ("/etc/apt/apt.conf.d/99x", "rg-persist-package-hook"),
+    ("/etc/dnf/plugins/x.conf", "rg-persist-package-hook"),
+    ("/etc/modules", "rg-persist-kernel-modules"),
+    ("/etc/modules-load.d/x.conf", "rg-persist-kernel-modules"),
+    ("/etc/modprobe.d/x.conf", "rg-persist-kernel-modules"),
+    ("/etc/ssh/sshd_config", "rg-persist-ssh-config"),
+    ("/etc/ssh/sshd_config.d/x.conf", "rg-persist-ssh-config"),
+    ("/root/.ssh/rc", "rg-persist-ssh-config"),
+    ("/etc/audit/rules.d/x.rules", "rg-log-config-changed"),
+    ("/etc/rsyslog.d/x.conf", "rg-log-config-changed"),
+    ("/etc/systemd/journald.conf", "rg-log-config-changed"),
+    (
+        "/etc/systemd/system-generators/x",
+        "rg-persist-systemd-unit",
+    ),
 ];
+
+#[test]
+fn removal_counts_only_where_it_blinds_the_host() {
+    let mut d = detector(&[]);
+    assert_eq!(
+        hits(
+            &mut d,
+            &file(FileOp::Unlink, "/etc/audit/rules.d/x.rules", 0)
+        ),
+        vec!["rg-log-config-changed"]
+    );
+    for path in [
+        "/etc/cron.d/job",
+        "/etc/pam.d/sshd",
+        "/etc/udev/rules.d/x.rules",
+    ] {
+        assert!(
+            hits(&mut d, &file(FileOp::Unlink, path, 0)).is_empty(),
+            "{path}"
+        );
+    }
+}
 
 #[test]
 fn each_location_raises_its_detection() {
@@ -160,7 +212,7 @@ fn each_location_raises_its_detection() {
         }
     }
     // Every persistence built-in has at least one positive above.
-    for id in &BUILTIN_IDS[2..10] {
+    for id in &BUILTIN_IDS[2..2 + PERSISTENCE.len()] {
         assert!(POSITIVES.iter().any(|(_, i)| i == id), "{id} untested");
     }
 }
@@ -172,6 +224,9 @@ fn near_misses_stay_silent() {
         "/etc/systemd/system.conf.bak-reader",
         "/etc/rand-guard-quickstart.service.bak",
         "/etc/services",
+        "/etc/ssh/ssh_config",
+        "/etc/apt/sources.list.d/x.list",
+        "/etc/udev/hwdb.d/x.hwdb",
         "/etc/systemd/system.conf",
         "/etc/systemd/systemx/evil.conf",
         "/etc/crontab.bak",

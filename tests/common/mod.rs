@@ -238,7 +238,10 @@ impl Agent {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("agent did not exit within 30 s of SIGTERM");
+                panic!(
+                    "agent did not exit within 30 s of SIGTERM; stderr:\n{}",
+                    self.stderr_text()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         };

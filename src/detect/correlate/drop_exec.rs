@@ -13,6 +13,7 @@ use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
 use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
 use crate::model::event::{Body, Creds, Event, ExecBody, FileOp, NetOp};
+use crate::model::proctable::Process;
 
 /// World-writable places where dropped payloads live.
 const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
@@ -41,6 +42,9 @@ struct Writer {
     package: Option<Arc<PackageOp>>,
     /// A compiler or linker (by executable): a program being built.
     compiler: bool,
+    /// The shell that opened the file then ran a decoder in the same
+    /// process (`base64 -d > x.sh`): the content was hidden.
+    decoder: Option<String>,
 }
 
 impl Writer {
@@ -73,6 +77,10 @@ pub(super) struct DropExec {
     /// of a shell reading its stdin, it started: the other started right
     /// before or after completes `curl … | sh`.
     pub(super) pipes: Window<(u32, u64), PipeEnd>,
+    /// (pid, start) of a shell → the file it just dropped: its next exec
+    /// is the program its redirect feeds (`REDIRECT_EXEC_NS`). An index of
+    /// `drops` like `names`.
+    pub(super) redirects: Window<(u32, u64), String>,
 }
 
 /// A download tool and a shell started by one parent this close together
@@ -93,6 +101,18 @@ const VALUE_OPTIONS: &[&str] = &[
     "--init-file",
     "--require",
 ];
+
+/// Programs that turn an encoded or compressed text back into a file:
+/// a script that came out of one was hidden on purpose or in transit.
+const DECODERS: &[&str] = &[
+    "base64", "base32", "basenc", "xxd", "uudecode", "openssl", "gzip", "gunzip", "zcat", "bzip2",
+    "bunzip2", "xz", "unxz", "zstd", "unzstd",
+];
+
+/// A shell's redirect (`prog > file`) opens the file in the forked shell,
+/// which then executes `prog` in the same process: an exec this soon after
+/// a drop by the same process names the program that wrote it.
+const REDIRECT_EXEC_NS: u64 = 1_000_000_000;
 
 /// Shells, by file name: their `-e` is errexit, not a program text.
 const SHELLS: &[&str] = &[
@@ -224,6 +244,7 @@ impl DropExec {
             connects: Window::new(cap, window_ns),
             names: Window::new(cap, window_ns),
             pipes: Window::new(cap, window_ns),
+            redirects: Window::new(cap, window_ns),
         })
     }
 
@@ -303,6 +324,37 @@ impl DropExec {
         });
     }
 
+    /// The exec of `p` right after it, still a shell, dropped a file: the
+    /// program it runs is the writer that counts. A download tool makes
+    /// the drop come from the network (`curl … > x.sh`); a decoder marks
+    /// its content as hidden (`base64 -d > x.sh`). Either way the exec
+    /// joins the evidence, after the open.
+    fn redirected(&mut self, now: u64, p: &Process, ev: &Event) {
+        let Some(path) = self.redirects.remove(&(p.pid, p.start_ns)) else {
+            return;
+        };
+        let name = name_of(p);
+        let tool = self.download_tools.is_match(name);
+        let decoder = DECODERS.contains(&name);
+        let Some(d) = self.drops.get_mut(now, &path) else {
+            return;
+        };
+        let recent = d
+            .evidence
+            .last()
+            .is_some_and(|w| ev.time_ns.saturating_sub(w.time_ns) < REDIRECT_EXEC_NS);
+        if d.writer.id != (p.pid, p.start_ns) || !recent || !(tool || decoder) {
+            return;
+        }
+        d.from_network |= tool;
+        if decoder {
+            d.writer.decoder = Some(p.image.executable.clone());
+        }
+        if d.evidence.len() < 4 {
+            d.evidence.push(Evidence::of(ev));
+        }
+    }
+
     pub(super) fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
         let now = ev.ktime_ns;
         let proc = ev.process.as_deref();
@@ -351,7 +403,11 @@ impl DropExec {
                     creds: proc.and_then(|p| p.creds),
                     package: ctx.package_op(proc),
                     compiler: built || proc.is_some_and(|p| ctx.is_compiler(p)),
+                    decoder: None,
                 };
+                if proc.is_some_and(|p| SHELLS.contains(&super::exe_name_of(p))) {
+                    self.redirects.insert(now, id, f.path.clone());
+                }
                 if let Some((_, name)) = f.path.rsplit_once('/') {
                     self.names.insert(now, name.to_string(), f.path.clone());
                 }
@@ -367,6 +423,9 @@ impl DropExec {
                 );
             }
             Body::Exec(x) => {
+                if tracking && let Some(p) = proc {
+                    self.redirected(now, p, ev);
+                }
                 let exe = proc.map_or("", |p| p.image.exe.as_str());
                 if let Some(rule) = &self.fileless
                     && (exe.starts_with("memfd:") || exe.starts_with("/memfd:"))
@@ -437,7 +496,10 @@ impl DropExec {
                 };
                 let mut touches = drop.evidence.iter().filter(|e| e.action != "connect");
                 let first = touches.next();
-                let writer = first.map_or_else(|| "an unknown program".into(), exe);
+                let writer = match &drop.writer.decoder {
+                    Some(decoder) => format!("{decoder} (a shell's redirect)"),
+                    None => first.map_or_else(|| "an unknown program".into(), exe),
+                };
                 let chmod = touches
                     .rfind(|e| e.action == "chmod")
                     .map(exe)
@@ -518,7 +580,13 @@ fn score(
     });
     let proc = ev.process.as_deref();
     let session = same_session(drop.writer.creds, proc.and_then(|p| p.creds));
+    if let Some(decoder) = &drop.writer.decoder {
+        reasons.push(format!(
+            "decoded by {decoder} through the writing shell's redirect: its content was hidden"
+        ));
+    }
     if !drop.from_network
+        && drop.writer.decoder.is_none()
         && let Some(session) = session
         && (drop.writer.compiler || script)
     {

@@ -233,6 +233,7 @@ impl Correlator {
             new.connects.adopt(old.connects);
             new.names.adopt(old.names);
             new.pipes.adopt(old.pipes);
+            new.redirects.adopt(old.redirects);
         }
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
@@ -264,6 +265,7 @@ impl Correlator {
             d.connects.expire(now);
             d.names.expire(now);
             d.pipes.expire(now);
+            d.redirects.expire(now);
         }
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);

@@ -663,6 +663,67 @@ fn drop_exec_through_an_interpreter() {
 }
 
 #[test]
+fn a_decoder_behind_a_shell_redirect_is_the_writer() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    // `base64 -d > /tmp/x.sh`: the forked shell (pid 830) opens the file,
+    // then executes base64 in the same process.
+    let forked = process(830, "/usr/bin/bash", &["bash"], Some(shell.clone()));
+    let decoded = run_as(&forked, "/usr/bin/base64");
+    let run = |pid| {
+        exec(
+            900,
+            &process(
+                pid,
+                "/usr/bin/sh",
+                &["sh", "/tmp/x.sh"],
+                Some(shell.clone()),
+            ),
+        )
+    };
+    let found = |events: &[Event]| {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in events {
+            c.observe_in(ev, &mut out);
+        }
+        out.into_iter()
+            .map(|f| (f.rule.severity, f.message, f.evidence.len()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found(&[
+            file(0, &forked, FileOp::Open, "/tmp/x.sh"),
+            exec(1, &decoded),
+            run(931),
+        ]),
+        [(
+            Severity::High,
+            "/tmp/x.sh written by /usr/bin/base64 (a shell's redirect) then run by /usr/bin/sh, pid 931 (in a temporary directory)".to_string(),
+            3
+        )]
+    );
+    // Near misses, low as a script of the same session: `cat > x.sh`
+    // (not a decoder), and a decoder the same process ran long after.
+    let cat = run_as(&forked, "/usr/bin/cat");
+    for events in [
+        [
+            file(0, &forked, FileOp::Open, "/tmp/x.sh"),
+            exec(1, &cat),
+            run(932),
+        ],
+        [
+            file(0, &forked, FileOp::Open, "/tmp/x.sh"),
+            exec(2_000, &decoded),
+            run(933),
+        ],
+    ] {
+        let f = found(&events);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!((f[0].0, f[0].2), (Severity::Low, 2), "{f:#?}");
+    }
+}
+
+#[test]
 fn a_download_piped_into_a_shell() {
     let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
     let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(shell.clone()));

@@ -27,6 +27,7 @@ fn every_sample_loads() {
         ids,
         [
             "81149f9d-2671-43a1-9cca-d535b43dc1b2",
+            "dd4cf831-ec51-427f-b473-7dc81525dac1",
             "9aec11f9-7bf8-48e0-ae9e-663b5d31a709",
             "a4b8e940-d839-4d1a-ab44-c6089b9eb2a4",
             "e25cbfb9-2f29-49b4-ab6b-7ccc1665ecca",
@@ -50,6 +51,31 @@ fn firewall_flush() {
     assert!(hits(&s, &ex("/usr/sbin/ufw", &["ufw", "disable"])));
     assert!(!hits(&s, &ex("/usr/sbin/iptables", &["iptables", "-L"])));
     assert!(!hits(&s, &ex("/usr/sbin/ufw", &["ufw", "status"])));
+}
+
+#[test]
+fn security_service_stopped() {
+    let s = one("dd4cf831-ec51-427f-b473-7dc81525dac1");
+    let ctl = "/usr/bin/systemctl";
+    assert!(hits(&s, &ex(ctl, &["systemctl", "stop", "auditd"])));
+    assert!(hits(
+        &s,
+        &ex(ctl, &["systemctl", "disable", "--now", "rsyslog.service"])
+    ));
+    assert!(hits(
+        &s,
+        &ex("/usr/sbin/service", &["service", "auditd", "stop"])
+    ));
+    assert!(hits(&s, &ex("/usr/sbin/setenforce", &["setenforce", "0"])));
+    assert!(hits(&s, &ex("/usr/sbin/auditctl", &["auditctl", "-D"])));
+    assert!(hits(&s, &ex("/usr/sbin/aa-teardown", &["aa-teardown"])));
+    // Near misses: another service stopped, the logger only asked about or
+    // restarted, SELinux made enforcing.
+    assert!(!hits(&s, &ex(ctl, &["systemctl", "stop", "nginx"])));
+    assert!(!hits(&s, &ex(ctl, &["systemctl", "status", "auditd"])));
+    assert!(!hits(&s, &ex(ctl, &["systemctl", "restart", "rsyslog"])));
+    assert!(!hits(&s, &ex("/usr/sbin/setenforce", &["setenforce", "1"])));
+    assert!(!hits(&s, &ex("/usr/sbin/auditctl", &["auditctl", "-l"])));
 }
 
 #[test]
