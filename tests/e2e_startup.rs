@@ -157,16 +157,25 @@ fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
     assert!(!stderr.contains("rand-guard: ready"), "{stderr}");
 }
 
-/// Whether this kernel lets us load trampoline (fentry/fexit) programs:
-/// what `hooks = "auto"` finds out, read from its start-up line.
-fn fast_path_here(stderr: &str) -> bool {
-    let ready = stderr
+fn ready_line(stderr: &str) -> &str {
+    stderr
         .lines()
         .find(|l| l.starts_with("rand-guard: ready:"))
-        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"));
+        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"))
+}
+
+/// Whether this kernel lets us load trampoline (fentry/fexit) programs
+/// for `family`: what `hooks = "auto"` finds out, read from its start-up
+/// line.
+fn fast_path_here_for(stderr: &str, family: &str) -> bool {
+    let ready = ready_line(stderr);
     let hooks = ready.split_once("; hooks: ").map_or("", |(_, rest)| rest);
     let hooks = hooks.split(';').next().unwrap_or("");
-    hooks.split(' ').any(|h| h == "file=fentry")
+    hooks.split(' ').any(|h| h == format!("{family}=fentry"))
+}
+
+fn fast_path_here(stderr: &str) -> bool {
+    fast_path_here_for(stderr, "file")
 }
 
 #[test]
@@ -279,11 +288,8 @@ fn the_network_hook_path_is_reported_and_forced_on_request() {
     ));
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
-    let ready = stderr
-        .lines()
-        .find(|l| l.starts_with("rand-guard: ready:"))
-        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"));
-    let fast = ready.contains(" network=fentry");
+    let ready = ready_line(&stderr);
+    let fast = fast_path_here_for(&stderr, "network");
     let path = if fast { "fentry" } else { "tracepoint" };
     let health = common::final_health(&records);
     assert_eq!(
