@@ -16,7 +16,7 @@
  * DNS: not write(2), sendto(2) and sendmsg(2) themselves (a write to a
  * pipe or a file would run the program again), but the UDP send path
  * they reach for a UDP socket, udp_sendmsg and udpv6_sendmsg
- * (int (struct sock *, struct msghdr *, size_t), unchanged from 4.x to
+ * (int (struct sock *, struct msghdr *, size_t) since 4.1, through
  * 6.18). The program runs in the sending syscall's context, so the
  * record is decoded as at the syscall's exit: which syscall from the
  * saved registers, its arguments, the socket, and udp_sendmsg's return
