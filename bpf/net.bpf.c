@@ -140,14 +140,14 @@ static __always_inline struct edr_net_buf *edr_net_buf_get(void)
 }
 
 /*
- * sys_exit of connect, bind, listen, accept, accept4: one program for
- * all, attached to each syscall's exit tracepoint
- * (struct trace_event_raw_sys_exit: id = syscall number, ret).
+ * The network decoder, shared by both paths so their records are one:
+ * connect, bind, listen, accept, accept4 at the syscall's exit, with the
+ * syscall's id and return value; the arguments come from the task's saved
+ * user registers, which the exit tracepoint and an fexit program on the
+ * syscall's own function both see.
  */
-SEC("tracepoint/syscalls/sys_exit_connect")
-int edr_net(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int edr_net_sys(__u8 sys, long ret)
 {
-	long nr = ctx->id, ret = ctx->ret;
 	struct edr_net_buf *b;
 	struct socket *sock;
 	struct pt_regs *r;
@@ -155,12 +155,8 @@ int edr_net(struct trace_event_raw_sys_exit *ctx)
 	__u16 kind, port;
 	__u32 off = 0;
 	const __u8 *peer;
-	__u8 sys;
 	int fd;
 
-	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
-		return 0;
-	sys = edr_net_sysmap[nr];
 	switch (sys) {
 	case EDR_SYS_CONNECT:
 		kind = EDR_KIND_NET_CONNECT;
@@ -236,34 +232,45 @@ int edr_net(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
- * sys_exit of sendto, sendmsg, sendmmsg, write: a DNS query is a UDP
- * datagram to port 53. Attached only with `collect_dns`; anything that is
- * not a UDP socket returns after the fd lookup.
+ * sys_exit of connect, bind, listen, accept, accept4: one program for
+ * all, attached to each syscall's exit tracepoint
+ * (struct trace_event_raw_sys_exit: id = syscall number, ret).
  */
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int edr_dns(struct trace_event_raw_sys_exit *ctx)
+SEC("tracepoint/syscalls/sys_exit_connect")
+int edr_net(struct trace_event_raw_sys_exit *ctx)
 {
-	long nr = ctx->id, ret = ctx->ret;
+	long nr = ctx->id;
+
+	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
+		return 0;
+	return edr_net_sys(edr_net_sysmap[nr], ctx->ret);
+}
+
+/*
+ * The DNS decoder, shared by both paths: a DNS query is a UDP datagram to
+ * port 53 sent by sendto, sendmsg, sendmmsg or write. sk is the socket
+ * when the hook has it (udp_sendmsg), NULL to look it up from the fd;
+ * anything that is not a UDP socket returns there.
+ */
+static __always_inline int edr_dns_sys(__u8 sys, long ret, struct sock *sk)
+{
 	const void *buf = NULL, *uaddr = NULL;
 	struct edr_net_buf *b;
-	struct socket *sock;
 	struct pt_regs *r;
-	struct sock *sk;
 	__u32 ulen = 0, n;
-	__u8 sys;
 
-	if (nr < 0 || nr >= EDR_SYSCALL_MAP || ret <= 0)
-		return 0;
-	sys = edr_net_sysmap[nr];
-	if (sys < EDR_SYS_SENDTO || sys > EDR_SYS_WRITE)
+	if (ret <= 0 || sys < EDR_SYS_SENDTO || sys > EDR_SYS_WRITE)
 		return 0;
 	if (edr_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	r = edr_user_regs();
-	sock = edr_fd_socket(ARG(r, 1));
-	if (!sock)
-		return 0;
-	sk = BPF_CORE_READ(sock, sk);
+	if (!sk) {
+		struct socket *sock = edr_fd_socket(ARG(r, 1));
+
+		if (!sock)
+			return 0;
+		sk = BPF_CORE_READ(sock, sk);
+	}
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
 		return 0;
 
@@ -317,3 +324,19 @@ int edr_dns(struct trace_event_raw_sys_exit *ctx)
 	edr_net_send(b, EDR_KIND_NET_DNS, n);
 	return 0;
 }
+
+/*
+ * sys_exit of sendto, sendmsg, sendmmsg, write: attached only with
+ * `collect_dns` on the tracepoint path.
+ */
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int edr_dns(struct trace_event_raw_sys_exit *ctx)
+{
+	long nr = ctx->id;
+
+	if (nr < 0 || nr >= EDR_SYSCALL_MAP)
+		return 0;
+	return edr_dns_sys(edr_net_sysmap[nr], ctx->ret, NULL);
+}
+
+#include "fast_net.bpf.h"

@@ -157,16 +157,25 @@ fn a_required_program_the_kernel_rejects_ends_start_up_naming_it() {
     assert!(!stderr.contains("rand-guard: ready"), "{stderr}");
 }
 
-/// Whether this kernel lets us load trampoline (fentry/fexit) programs:
-/// what `hooks = "auto"` finds out, read from its start-up line.
-fn fast_path_here(stderr: &str) -> bool {
-    let ready = stderr
+fn ready_line(stderr: &str) -> &str {
+    stderr
         .lines()
         .find(|l| l.starts_with("rand-guard: ready:"))
-        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"));
+        .unwrap_or_else(|| panic!("no ready line:\n{stderr}"))
+}
+
+/// Whether this kernel lets us load trampoline (fentry/fexit) programs
+/// for `family`: what `hooks = "auto"` finds out, read from its start-up
+/// line.
+fn fast_path_here_for(stderr: &str, family: &str) -> bool {
+    let ready = ready_line(stderr);
     let hooks = ready.split_once("; hooks: ").map_or("", |(_, rest)| rest);
     let hooks = hooks.split(';').next().unwrap_or("");
-    hooks.split(' ').any(|h| h == "file=fentry")
+    hooks.split(' ').any(|h| h == format!("{family}=fentry"))
+}
+
+fn fast_path_here(stderr: &str) -> bool {
+    fast_path_here_for(stderr, "file")
 }
 
 #[test]
@@ -255,6 +264,82 @@ fn the_file_hook_path_is_probed_reported_and_forced_on_request() {
              (edr_fx_{first}) cannot be used: the kernel refused edr_fx_{first}: {reason}\n  \
              (this kernel does not give the fast path here; [kernel] hooks = \"auto\" falls \
              back to the syscall tracepoints hook by hook)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rand-guard: ready"), "{stderr}");
+}
+
+/// The network and DNS families' hook path: reported on the start-up line
+/// and in the health record, falling back with the others where the
+/// kernel refuses trampolines, and a forced `"fentry"` naming the first
+/// network hook the kernel refuses (the file family off, so it is the
+/// first fast program loaded).
+#[test]
+fn the_network_hook_path_is_reported_and_forced_on_request() {
+    let test = "the_network_hook_path_is_reported_and_forced_on_request";
+    if !privileged(test) {
+        return;
+    }
+    let net = "[file]\nenabled = false\n\
+               [network]\nenabled = true\nhooks = [\"connect\", \"bind\", \"listen\", \"accept\"]\n\
+               collect_dns = true\n";
+    let agent = Agent::start(&format!(
+        "[kernel]\nring_buffer_bytes = 1048576\nhooks = \"auto\"\n{net}"
+    ));
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let ready = ready_line(&stderr);
+    let fast = fast_path_here_for(&stderr, "network");
+    let path = if fast { "fentry" } else { "tracepoint" };
+    let health = common::final_health(&records);
+    assert_eq!(
+        health["hook_paths"],
+        serde_json::json!({
+            "process": "tp_btf",
+            "signal": "tp_btf",
+            "network": path,
+            "dns": path,
+            "stdio": path,
+        }),
+        "{stderr}"
+    );
+    // The tracepoints attached are exactly the path's.
+    for tp in [
+        "edr_net on sys_exit_connect",
+        "edr_net on sys_exit_accept4",
+        "edr_dns on sys_exit_write",
+        "edr_dns on sys_exit_sendmmsg",
+    ] {
+        assert_eq!(ready.contains(tp), !fast, "{tp}: {ready}");
+    }
+    let forced = format!("[kernel]\nring_buffer_bytes = 1048576\nhooks = \"fentry\"\n{net}");
+    if fast {
+        let agent = Agent::start(&forced);
+        let stderr = agent.stderr_text();
+        assert!(!stderr.contains(" on sys_exit_"), "{stderr}");
+        return;
+    }
+    let fallback = stderr
+        .lines()
+        .find(|l| l.starts_with("rand-guard: hooks on the tracepoint path (no fentry): "))
+        .unwrap_or_else(|| panic!("no fallback line:\n{stderr}"));
+    assert!(
+        fallback.contains(
+            ": connect, bind, listen, accept, accept4, sendmmsg, udp_sendmsg, udpv6_sendmsg, \
+             dup, dup2, dup3: the kernel refused edr_"
+        ),
+        "{fallback}"
+    );
+    let (status, stderr) = failed_start(&forced, &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let prefix = std::env::consts::ARCH
+        .replace("x86_64", "x64")
+        .replace("aarch64", "arm64");
+    assert!(
+        stderr.contains(&format!(
+            "rand-guard: error: [kernel] hooks = \"fentry\": fexit on __{prefix}_sys_connect \
+             (edr_nx_connect) cannot be used: the kernel refused edr_nx_connect: "
         )),
         "{stderr}"
     );

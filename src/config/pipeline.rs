@@ -22,11 +22,13 @@ pub struct Kernel {
     /// Pending bytes at which the kernel wakes the reader early; below it
     /// the reader finds records on its 100 ms poll.
     pub wakeup_bytes: u32,
-    /// Which kernel hooks the file and stdio families use (`kernel::fast`).
+    /// Which kernel hooks the file, stdio, network and DNS families use
+    /// (`kernel::fast`).
     pub hooks: HookPath,
 }
 
-/// `[kernel] hooks`: where file and stdio telemetry is hooked.
+/// `[kernel] hooks`: where file, stdio, network and DNS telemetry is
+/// hooked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", try_from = "String")]
 pub enum HookPath {

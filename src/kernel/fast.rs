@@ -1,86 +1,96 @@
-//! The fast path (`[kernel] hooks`) of the file and stdio families: which
-//! of their syscalls are hooked by an fexit program on their own function
-//! rather than by their exit tracepoint, decided hook by hook.
+//! The fast path (`[kernel] hooks`) of the file, stdio, network and DNS
+//! families: which of their hooks are an fexit program on a kernel
+//! function (the syscall's own, or for DNS the UDP send functions) rather
+//! than the syscall's exit tracepoint, decided hook by hook.
 //!
 //! Why per hook: a kernel may lack one syscall's function (fchmodat2
 //! before 6.6) or refuse one trampoline and not the others. Under
-//! `"auto"` such a syscall keeps its tracepoint, and the reason is kept
-//! for the start-up warning; under `"fentry"` a required one ends
-//! start-up with that reason.
+//! `"auto"` such a hook keeps its tracepoint, and the reason is kept for
+//! the start-up warning; under `"fentry"` a required one ends start-up
+//! with that reason.
 
 use libbpf_rs::btf::{Btf, types::Func};
 
 use crate::config::HookPath;
-use crate::kernel::hooks::SYSCALL_FN_PREFIX;
-use crate::kernel::{Attach, Family, HOOKS, KernelError, Refusal};
+use crate::kernel::hooks::{SYSCALL_FN_PREFIX, fast_name};
+use crate::kernel::{Attach, Family, HOOKS, Hook, KernelError, Refusal};
 
-/// The fast path's state during a load.
+/// The fast path's state during a load. A fast hook is named by
+/// [`fast_name`]: its syscall, or its kernel function.
 #[derive(Debug, Default)]
-pub(super) struct FilePaths {
-    /// Syscalls whose fexit program is loaded (and attached, once
+pub(super) struct FastPaths {
+    /// Fast hooks whose fexit program is loaded (and attached, once
     /// `attach_hooks` is through).
     pub fast: Vec<&'static str>,
-    /// Syscalls that fell back to the tracepoint, each with the reason.
+    /// Fast hooks that fell back to the tracepoints, each with the reason.
     pub fallbacks: Vec<(&'static str, String)>,
     /// Fast hooks skipped under `"fentry"`: optional, and not in this
     /// kernel.
     pub skipped: Vec<(String, String)>,
 }
 
-/// The syscall an fexit program hooks, from its name.
-pub(super) fn fast_syscall(program: &str) -> Option<&'static str> {
-    HOOKS.iter().find_map(|h| match h.attach {
-        Attach::SyscallFexit { name, .. } if h.program == program => Some(name),
-        _ => None,
-    })
+fn fast_hook(name: &str) -> Option<&'static Hook> {
+    HOOKS.iter().find(|h| fast_name(h.attach) == Some(name))
 }
 
-/// The kernel function an fexit program is bound to.
-pub(super) fn target(syscall: &str) -> String {
-    format!("{SYSCALL_FN_PREFIX}{syscall}")
-}
-
-fn hook_name(syscall: &str) -> String {
-    let program = HOOKS
+/// The fast hook an fexit program is, from the program's name.
+pub(super) fn fast_hook_of(program: &str) -> Option<&'static str> {
+    HOOKS
         .iter()
-        .find(|h| matches!(h.attach, Attach::SyscallFexit { name, .. } if name == syscall))
-        .map_or("?", |h| h.program);
-    format!("fexit on {} ({program})", target(syscall))
+        .filter(|h| h.program == program)
+        .find_map(|h| fast_name(h.attach))
 }
 
-/// The tracepoint program a fast syscall falls back to.
-pub(super) fn tracepoint_twin(syscall: &str) -> Option<&'static str> {
-    HOOKS.iter().find_map(|h| match h.attach {
-        Attach::SyscallExit { name, .. } if name == syscall => Some(h.program),
-        _ => None,
-    })
+/// The kernel function a fast hook's program is bound to.
+pub(super) fn target(name: &str) -> String {
+    match fast_hook(name).map(|h| h.attach) {
+        Some(Attach::KernelFexit { function, .. }) => function.to_string(),
+        _ => format!("{SYSCALL_FN_PREFIX}{name}"),
+    }
+}
+
+fn hook_name(name: &str) -> String {
+    let program = fast_hook(name).map_or("?", |h| h.program);
+    format!("fexit on {} ({program})", target(name))
+}
+
+/// The syscalls whose exit tracepoints a fast hook stands for.
+fn covers(name: &str) -> &'static [&'static str] {
+    match fast_hook(name).map(|h| &h.attach) {
+        Some(Attach::KernelFexit { covers, .. }) => covers,
+        Some(Attach::SyscallFexit { name, .. }) => std::slice::from_ref(name),
+        _ => &[],
+    }
 }
 
 /// The families with a fast path.
 pub(super) fn has_fast_path(family: Family) -> bool {
-    matches!(family, Family::File | Family::Stdio)
+    matches!(
+        family,
+        Family::File | Family::Stdio | Family::Network | Family::Dns
+    )
 }
 
 /// A forced fast path the kernel cannot give: the hook and the reason.
-pub(super) fn forced(syscall: &str, reason: impl std::fmt::Display) -> KernelError {
+pub(super) fn forced(name: &str, reason: impl std::fmt::Display) -> KernelError {
     KernelError::FastPath {
-        hook: hook_name(syscall),
+        hook: hook_name(name),
         reason: reason.to_string(),
     }
 }
 
-impl FilePaths {
-    /// Before loading: the syscalls of the loaded families whose function
-    /// the kernel's BTF has (an fexit program is bound to a BTF function).
-    /// Nothing is fast with `hooks = "tracepoint"`.
-    pub fn probe(loads: impl Fn(Family) -> bool, hooks: HookPath) -> Result<Self, KernelError> {
-        let mut paths = FilePaths::default();
+impl FastPaths {
+    /// Before loading: the fast hooks that will be attached (`attaches`)
+    /// whose function the kernel's BTF has (an fexit program is bound to a
+    /// BTF function). Nothing is fast with `hooks = "tracepoint"`.
+    pub fn probe(attaches: impl Fn(&Hook) -> bool, hooks: HookPath) -> Result<Self, KernelError> {
+        let mut paths = FastPaths::default();
         if hooks == HookPath::Tracepoint {
             return Ok(paths);
         }
         let btf = Btf::from_vmlinux();
-        for h in HOOKS.iter().filter(|h| loads(h.family)) {
-            let Attach::SyscallFexit { name, .. } = h.attach else {
+        for h in HOOKS.iter().filter(|h| attaches(h)) {
+            let Some(name) = fast_name(h.attach) else {
                 continue;
             };
             let missing = match &btf {
@@ -95,39 +105,68 @@ impl FilePaths {
                 (Some(why), _) => paths.fallbacks.push((name, why)),
             }
         }
+        // A group fast only whole: udp_sendmsg without udpv6_sendmsg
+        // would leave IPv6 queries to no hook.
+        for (name, why) in paths.fallbacks.clone() {
+            paths.fall_back(name, &why);
+        }
         Ok(paths)
     }
 
-    /// A load failure of a fast program under `"auto"`: that syscall goes
-    /// back to its tracepoint, and, when the kernel refuses the program
-    /// type itself (no privilege for trampolines here), every other fast
-    /// syscall too, in one round rather than one reload per program.
-    /// Any other failure is returned as it is; under `"fentry"`, a fast
-    /// program's failure ends start-up naming its hook.
+    /// Whether a syscall's exit tracepoint is stood for by a fast hook.
+    pub fn covered(&self, syscall: &str) -> bool {
+        self.fast.iter().any(|n| covers(n).contains(&syscall))
+    }
+
+    /// A fast hook goes back to the tracepoints, and with it every fast
+    /// hook covering one of the same syscalls, for the reason `why`.
+    fn fall_back(&mut self, name: &'static str, why: &str) {
+        let group = covers(name);
+        let (back, keep): (Vec<_>, Vec<_>) = self
+            .fast
+            .iter()
+            .partition(|n| **n == name || covers(n).iter().any(|s| group.contains(s)));
+        self.fast = keep;
+        self.fallbacks.extend(back.into_iter().map(|n| {
+            let reason = if n == name {
+                why.to_string()
+            } else {
+                format!("with {}: {why}", target(name))
+            };
+            (n, reason)
+        }));
+    }
+
+    /// A load failure of a fast program under `"auto"`: that hook (and its
+    /// group) goes back to the tracepoints, and, when the kernel refuses
+    /// the program type itself (no privilege for trampolines here), every
+    /// other fast hook too, in one round rather than one reload per
+    /// program. Any other failure is returned as it is; under
+    /// `"fentry"`, a fast program's failure ends start-up naming its hook.
     pub fn refused(&mut self, e: KernelError, hooks: HookPath) -> Result<(), KernelError> {
         let KernelError::Load { program, .. } = &e else {
             return Err(e);
         };
-        let Some(syscall) = fast_syscall(program).filter(|s| self.fast.contains(s)) else {
+        let Some(name) = fast_hook_of(program).filter(|s| self.fast.contains(s)) else {
             return Err(e);
         };
         let reason = format!("the kernel refused {program}: {}", strip_program(&e));
         if hooks == HookPath::Fentry {
-            return Err(forced(syscall, reason));
+            return Err(forced(name, reason));
         }
-        let all = e.refusal() == Refusal::Privilege;
-        let (back, keep): (Vec<_>, Vec<_>) = self.fast.iter().partition(|s| all || **s == syscall);
-        self.fast = keep;
-        self.fallbacks
-            .extend(back.into_iter().map(|s| (s, reason.clone())));
+        if e.refusal() == Refusal::Privilege {
+            self.fallbacks
+                .extend(self.fast.drain(..).map(|n| (n, reason.clone())));
+        } else {
+            self.fall_back(name, &reason);
+        }
         Ok(())
     }
 
-    /// An fexit attach failure under `"auto"`: that syscall goes back to
-    /// its tracepoint.
-    pub fn attach_failed(&mut self, syscall: &'static str, reason: String) {
-        self.fast.retain(|s| *s != syscall);
-        self.fallbacks.push((syscall, reason));
+    /// An fexit attach failure under `"auto"`: that hook (and its group)
+    /// goes back to the tracepoints.
+    pub fn attach_failed(&mut self, name: &'static str, reason: String) {
+        self.fall_back(name, &reason);
     }
 
     /// Whether the tracepoint programs of a family with a fast path are
@@ -179,9 +218,9 @@ mod tests {
 
     #[test]
     fn a_refused_trampoline_sends_its_syscalls_back_to_the_tracepoint() {
-        let mut p = FilePaths {
+        let mut p = FastPaths {
             fast: vec!["openat", "unlinkat", "fchmod"],
-            ..FilePaths::default()
+            ..FastPaths::default()
         };
         // Not the program type: only that syscall falls back.
         p.refused(
@@ -211,9 +250,9 @@ mod tests {
 
     #[test]
     fn a_forced_fast_path_names_the_hook_and_the_reason() {
-        let mut p = FilePaths {
+        let mut p = FastPaths {
             fast: vec!["openat"],
-            ..FilePaths::default()
+            ..FastPaths::default()
         };
         let e = p
             .refused(refusal("edr_fx_openat", EPERM), HookPath::Fentry)
@@ -226,6 +265,38 @@ mod tests {
             )
         );
         assert_eq!(p.fast, ["openat"]);
+    }
+
+    #[test]
+    fn the_udp_send_hooks_fall_back_together() {
+        let mut p = FastPaths {
+            fast: vec!["connect", "udp_sendmsg", "udpv6_sendmsg", "sendmmsg"],
+            ..FastPaths::default()
+        };
+        for syscall in ["connect", "sendto", "sendmsg", "write", "sendmmsg"] {
+            assert!(p.covered(syscall), "{syscall}");
+        }
+        assert!(!p.covered("bind"));
+        // IPv6 alone cannot attach: IPv4 must not stay on the fast path,
+        // or write's tracepoint would report its queries again.
+        p.attach_failed("udpv6_sendmsg", "attaching failed: EBUSY".into());
+        assert_eq!(p.fast, ["connect", "sendmmsg"]);
+        assert_eq!(
+            p.fallbacks,
+            [
+                (
+                    "udp_sendmsg",
+                    "with udpv6_sendmsg: attaching failed: EBUSY".to_string()
+                ),
+                ("udpv6_sendmsg", "attaching failed: EBUSY".to_string()),
+            ]
+        );
+        assert!(!p.covered("write") && p.covered("sendmmsg"));
+        assert_eq!(
+            forced("udp_sendmsg", "no BTF").to_string(),
+            "[kernel] hooks = \"fentry\": fexit on udp_sendmsg (edr_dx_udp) cannot be used: no BTF"
+        );
+        assert_eq!(target("connect"), format!("{SYSCALL_FN_PREFIX}connect"));
     }
 
     #[test]

@@ -10,7 +10,8 @@ pub enum Family {
     File,
     /// connect, bind, listen, accept (which of them: `LoadOptions::net_hooks`).
     Network,
-    /// DNS queries: sendto, sendmsg, sendmmsg, write.
+    /// DNS queries: sendto, sendmsg, sendmmsg, write (on the fast path:
+    /// udp_sendmsg, udpv6_sendmsg, and sendmmsg's own function).
     Dns,
     /// dup, dup2, dup3 onto fd 0..2 (the exec side is in `edr_exec`).
     Stdio,
@@ -30,6 +31,15 @@ pub enum Attach {
     /// ([`SYSCALL_FN_PREFIX`]`name`), instead of `syscalls/sys_exit_<name>`.
     /// The program is bound to it at load; `id` is its EDR_SYS_* value.
     SyscallFexit { name: &'static str, id: u16 },
+    /// The fast path on a kernel function that is not a syscall's own
+    /// (udp_sendmsg): it stands for the exit tracepoints of the syscalls
+    /// in `covers`, which it replaces together with every other
+    /// `KernelFexit` covering them (one falls back, all do: the
+    /// tracepoints would see what the others report).
+    KernelFexit {
+        function: &'static str,
+        covers: &'static [&'static str],
+    },
 }
 
 /// The prefix of a syscall's function on this architecture
@@ -47,7 +57,17 @@ pub fn path_name(attach: Attach) -> &'static str {
     match attach {
         Attach::Auto => "tp_btf",
         Attach::SyscallExit { .. } => "tracepoint",
-        Attach::SyscallFexit { .. } => "fentry",
+        Attach::SyscallFexit { .. } | Attach::KernelFexit { .. } => "fentry",
+    }
+}
+
+/// The name a fast hook goes by in `fast::FastPaths` (the syscall, or the
+/// kernel function); None for the other hooks.
+pub fn fast_name(attach: Attach) -> Option<&'static str> {
+    match attach {
+        Attach::SyscallFexit { name, .. } => Some(name),
+        Attach::KernelFexit { function, .. } => Some(function),
+        Attach::Auto | Attach::SyscallExit { .. } => None,
     }
 }
 
@@ -128,6 +148,38 @@ macro_rules! fx {
     };
 }
 
+/// The network family's fast-path twin of `net("edr_net", .., name, id)`:
+/// program `edr_nx_<name>` (bpf/fast_net.bpf.h).
+macro_rules! nx {
+    ($name:ident, $id:expr) => {
+        Hook {
+            program: concat!("edr_nx_", stringify!($name)),
+            family: Family::Network,
+            attach: Attach::SyscallFexit {
+                name: stringify!($name),
+                id: $id,
+            },
+            required: true,
+        }
+    };
+}
+
+/// The syscalls whose DNS records the UDP send functions give on the fast
+/// path (sendmmsg has its own fexit, bpf/fast_net.bpf.h says why).
+const UDP_SEND_SYSCALLS: &[&str] = &["sendto", "sendmsg", "write"];
+
+const fn udp_send(program: &'static str, function: &'static str) -> Hook {
+    Hook {
+        program,
+        family: Family::Dns,
+        attach: Attach::KernelFexit {
+            function,
+            covers: UDP_SEND_SYSCALLS,
+        },
+        required: true,
+    }
+}
+
 /// Every attach point. A test checks the programs against the object;
 /// the ids are `abi::file_syscall` (checked against the BTF there).
 pub const HOOKS: &[Hook] = &[
@@ -167,7 +219,7 @@ pub const HOOKS: &[Hook] = &[
     // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
     file("open_by_handle_at", 23, false),
     // The same syscalls on the fast path; per syscall, one of the two is
-    // attached (`load::FilePaths`).
+    // attached (`fast::FastPaths`).
     fx!(openat, 2, true),
     fx!(unlinkat, 6, true),
     fx!(renameat2, 10, true),
@@ -200,6 +252,23 @@ pub const HOOKS: &[Hook] = &[
     net("edr_dns", Family::Dns, "sendmsg", 38),
     net("edr_dns", Family::Dns, "sendmmsg", 39),
     net("edr_dns", Family::Dns, "write", 40),
+    // The network and DNS families' fast path (`fast::FastPaths`).
+    nx!(connect, 32),
+    nx!(bind, 33),
+    nx!(listen, 34),
+    nx!(accept, 35),
+    nx!(accept4, 36),
+    Hook {
+        program: "edr_dx_sendmmsg",
+        family: Family::Dns,
+        attach: Attach::SyscallFexit {
+            name: "sendmmsg",
+            id: 39,
+        },
+        required: true,
+    },
+    udp_send("edr_dx_udp", "udp_sendmsg"),
+    udp_send("edr_dx_udp6", "udpv6_sendmsg"),
     stdio("edr_dup", "dup", 49, true),
     // dup2 is legacy (x86-64 has it, arm64 does not), dup3 since 2.6.27.
     stdio("edr_dup2", "dup2", 50, false),
@@ -293,29 +362,44 @@ mod tests {
         ids.sort();
         let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
-        // Each file and stdio syscall has one fast twin, as required as
-        // its tracepoint.
+        // Each file, stdio, network and DNS syscall has one fast twin, as
+        // required as its tracepoint: fexit on its own function, or for
+        // DNS's UDP sends, on udp_sendmsg and udpv6_sendmsg both.
         for h in HOOKS {
-            if let Attach::SyscallExit { name, id } = h.attach
-                && matches!(h.family, Family::File | Family::Stdio)
-            {
-                let twin = HOOKS
+            let Attach::SyscallExit { name, id } = h.attach else {
+                continue;
+            };
+            if UDP_SEND_SYSCALLS.contains(&name) {
+                let covering: Vec<&str> = HOOKS
                     .iter()
-                    .find(|f| matches!(f.attach, Attach::SyscallFexit { name: n, .. } if n == name))
-                    .unwrap_or_else(|| panic!("{name} has no fexit twin"));
-                let prefix = if h.family == Family::File { "fx" } else { "sx" };
-                assert_eq!(twin.program, format!("edr_{prefix}_{name}"));
-                assert_eq!(twin.family, h.family);
-                assert_eq!(twin.attach, Attach::SyscallFexit { name, id });
-                assert_eq!(twin.required, h.required, "{name}");
+                    .filter(|f| matches!(f.attach, Attach::KernelFexit { covers, .. } if covers.contains(&name)))
+                    .map(|f| f.program)
+                    .collect();
+                assert_eq!(covering, ["edr_dx_udp", "edr_dx_udp6"], "{name}");
+                assert_eq!(h.family, Family::Dns);
+                continue;
             }
+            let twin = HOOKS
+                .iter()
+                .find(|f| matches!(f.attach, Attach::SyscallFexit { name: n, .. } if n == name))
+                .unwrap_or_else(|| panic!("{name} has no fexit twin"));
+            let prefix = match h.family {
+                Family::File => "fx",
+                Family::Stdio => "sx",
+                Family::Network => "nx",
+                _ => "dx",
+            };
+            assert_eq!(twin.program, format!("edr_{prefix}_{name}"));
+            assert_eq!(twin.family, h.family);
+            assert_eq!(twin.attach, Attach::SyscallFexit { name, id });
+            assert_eq!(twin.required, h.required, "{name}");
         }
         assert_eq!(
             HOOKS
                 .iter()
                 .filter(|h| matches!(h.attach, Attach::SyscallFexit { .. }))
                 .count(),
-            26
+            32
         );
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {

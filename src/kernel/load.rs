@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use crate::config::HookPath;
 use crate::kernel::abi::{self, NetKey};
-use crate::kernel::fast::{self, FilePaths};
-use crate::kernel::hooks::{net_hook_of, path_name, program_optional};
+use crate::kernel::fast::{self, FastPaths};
+use crate::kernel::hooks::{fast_name, net_hook_of, path_name, program_optional};
 use crate::kernel::object::{RodataLayout, open_checked, with_rodata};
 use crate::kernel::{
     Attach, Family, HOOKS, Hook, Kernel, KernelError, LoadOptions, caps, family_of, find_map,
@@ -24,7 +24,7 @@ impl Kernel {
         let (open, layout) = open_checked(&opts.source, &bytes)?;
         // Opening parsed the object only; from here on the kernel is asked.
         caps::check_bpf_here()?;
-        let mut paths = FilePaths::probe(|f| opts.loads(f), opts.hooks)?;
+        let mut paths = FastPaths::probe(|h| opts.attaches(h), opts.hooks)?;
         let (obj, not_loaded) = load_programs(open, &bytes, &layout, &opts, &mut paths)?;
         fill_maps(&obj, &opts)?;
         if opts.file || opts.network || opts.stdio {
@@ -65,13 +65,13 @@ type LeftOut = Vec<(String, String)>;
 /// disagree with the real load. A failure that names no program (a map,
 /// BTF, a relocation) or a program that is required, or already left out,
 /// ends start-up as before. A fast-path program the kernel refuses is
-/// `FilePaths::refused`'s to decide.
+/// `FastPaths::refused`'s to decide.
 fn load_programs(
     mut open: OpenObject,
     bytes: &[u8],
     layout: &RodataLayout,
     opts: &LoadOptions,
-    paths: &mut FilePaths,
+    paths: &mut FastPaths,
 ) -> Result<(Object, LeftOut), KernelError> {
     let mut left_out = LeftOut::new();
     loop {
@@ -93,7 +93,7 @@ fn configure(
     layout: &RodataLayout,
     opts: &LoadOptions,
     left_out: &LeftOut,
-    paths: &FilePaths,
+    paths: &FastPaths,
 ) -> Result<(), KernelError> {
     set_rodata(open, layout, opts)?;
     size_ring_buffer(open, opts.ring_buffer_bytes)?;
@@ -133,12 +133,13 @@ impl LoadOptions {
 
     /// Whether a hook is attached: its family is loaded and, for the
     /// network family, `net_hooks` names it.
-    fn attaches(&self, hook: &Hook) -> bool {
+    pub(super) fn attaches(&self, hook: &Hook) -> bool {
         self.loads(hook.family)
             && match (hook.family, hook.attach) {
-                (Family::Network, Attach::SyscallExit { name, .. }) => {
-                    net_hook_of(name).is_some_and(|n| self.net_hooks.contains(&n))
-                }
+                (
+                    Family::Network,
+                    Attach::SyscallExit { name, .. } | Attach::SyscallFexit { name, .. },
+                ) => net_hook_of(name).is_some_and(|n| self.net_hooks.contains(&n)),
                 _ => true,
             }
     }
@@ -222,30 +223,30 @@ fn size_ring_buffer(open: &mut OpenObject, bytes: u32) -> Result<(), KernelError
 }
 
 /// A disabled family's programs are not even loaded, nor an optional
-/// program the kernel refused in an earlier round. Of the file family,
-/// the fexit programs of the syscalls on the fast path (each bound to its
-/// function now), and the tracepoint program unless `hooks = "fentry"`.
+/// program the kernel refused in an earlier round. Of the families with a
+/// fast path, the fexit programs of the hooks on it (each bound to its
+/// function now), and the tracepoint programs unless `hooks = "fentry"`.
 fn choose_programs(
     open: &mut OpenObject,
     opts: &LoadOptions,
     left_out: &LeftOut,
-    paths: &FilePaths,
+    paths: &FastPaths,
 ) -> Result<(), KernelError> {
     for mut prog in open.progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
         let refused = left_out.iter().any(|(p, _)| *p == name);
-        let fast = fast::fast_syscall(&name);
+        let fast = fast::fast_hook_of(&name);
         let family = family_of(&name).ok_or(KernelError::UnknownProgram(name.clone()))?;
         let wanted = match fast {
-            Some(syscall) => paths.fast.contains(&syscall),
-            None if fast::has_fast_path(family) => FilePaths::tracepoint_loaded(opts.hooks),
+            Some(hook) => paths.fast.contains(&hook),
+            None if fast::has_fast_path(family) => FastPaths::tracepoint_loaded(opts.hooks),
             None => true,
         };
         let load = opts.loads(family) && !refused && wanted;
         prog.set_autoload(load);
-        if let (true, Some(syscall)) = (load, fast) {
-            prog.set_attach_target(0, Some(fast::target(syscall)))
-                .map_err(|e| fast::forced(syscall, e))?;
+        if let (true, Some(hook)) = (load, fast) {
+            prog.set_attach_target(0, Some(fast::target(hook)))
+                .map_err(|e| fast::forced(hook, e))?;
         }
     }
     Ok(())
@@ -328,36 +329,56 @@ type Attached = (
     Vec<(Family, &'static str)>,
 );
 
+/// An attached hook: its index in HOOKS (the start-up line's order), its
+/// fast hook if it is one, where, and the link.
+type On = (usize, Option<&'static str>, String, libbpf_rs::Link);
+
+/// The fast hooks first: one that cannot attach sends its syscalls (and
+/// its group's, whose links are dropped again) back to the tracepoints,
+/// which the second round then attaches in its place.
 fn attach_hooks(
     obj: &Object,
     opts: &LoadOptions,
     left_out: &LeftOut,
-    paths: &mut FilePaths,
+    paths: &mut FastPaths,
 ) -> Result<Attached, KernelError> {
-    let mut links = Vec::new();
+    let mut on: Vec<On> = Vec::new();
     let mut skipped = Vec::new();
-    let mut on = Vec::new();
-    let loaded = |h: &&Hook| !left_out.iter().any(|(p, _)| p == h.program);
+    let loaded = |h: &Hook| !left_out.iter().any(|(p, _)| p == h.program);
     let find = |program: &'static str| {
         obj.progs_mut()
             .find(|p| p.name() == program)
             .ok_or(KernelError::UnknownProgram(program.into()))
     };
-    for hook in HOOKS.iter().filter(|h| opts.attaches(h)).filter(loaded) {
-        let prog = match hook.attach {
-            // One of the two paths per file syscall.
-            Attach::SyscallExit { name, .. } if fast::has_fast_path(hook.family) => {
-                if paths.fast.contains(&name) || !FilePaths::tracepoint_loaded(opts.hooks) {
-                    continue;
-                }
-                find(hook.program)?
-            }
-            Attach::SyscallFexit { name, .. } if !paths.fast.contains(&name) => continue,
-            _ => find(hook.program)?,
+    let hooks = || {
+        HOOKS
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| opts.attaches(h) && loaded(h))
+    };
+    for (i, hook) in hooks() {
+        let Some(name) = fast_name(hook.attach).filter(|n| paths.fast.contains(n)) else {
+            continue;
         };
-        let syscall_exit = matches!(hook.attach, Attach::SyscallExit { .. });
+        let point = format!("{} on {}", hook.program, fast::target(name));
+        match (find(hook.program)?.attach_trace(), opts.hooks) {
+            (Ok(link), _) => on.push((i, Some(name), point, link)),
+            (Err(e), HookPath::Fentry) => return Err(fast::forced(name, e)),
+            (Err(e), _) => paths.attach_failed(name, format!("attaching failed: {e}")),
+        }
+    }
+    on.retain(|(_, fast, ..)| fast.is_none_or(|n| paths.fast.contains(&n)));
+    for (i, hook) in hooks() {
         let (point, result) = match hook.attach {
-            Attach::Auto => (hook.program.to_string(), prog.attach()),
+            Attach::SyscallFexit { .. } | Attach::KernelFexit { .. } => continue,
+            // One of the two paths per syscall.
+            Attach::SyscallExit { name, .. }
+                if fast::has_fast_path(hook.family)
+                    && (paths.covered(name) || !FastPaths::tracepoint_loaded(opts.hooks)) =>
+            {
+                continue;
+            }
+            Attach::Auto => (hook.program.to_string(), find(hook.program)?.attach()),
             Attach::SyscallExit { name, .. } => {
                 let point = format!("{} on sys_exit_{name}", hook.program);
                 if syscall_nr(name).is_none() {
@@ -365,39 +386,16 @@ fn attach_hooks(
                     skipped.push((point, "no such syscall on this architecture".into()));
                     continue;
                 }
-                (point, attach_exit(&prog, name))
-            }
-            Attach::SyscallFexit { name, .. } => {
-                let point = format!("{} on {}", hook.program, fast::target(name));
-                match (prog.attach_trace(), opts.hooks) {
-                    (Ok(link), _) => (point, Ok(link)),
-                    (Err(e), HookPath::Fentry) => return Err(fast::forced(name, e)),
-                    (Err(e), _) => {
-                        // Back to the tracepoint (loaded under "auto").
-                        paths.attach_failed(name, format!("attaching failed: {e}"));
-                        let twin = fast::tracepoint_twin(name)
-                            .ok_or(KernelError::UnknownProgram(hook.program.into()))?;
-                        let tp = find(twin)?;
-                        let point = format!("{twin} on sys_exit_{name}");
-                        let result = attach_exit(&tp, name);
-                        if let Ok(link) = result {
-                            on.push((hook.family, "tracepoint"));
-                            links.push((point, link));
-                            continue;
-                        }
-                        (point, result)
-                    }
-                }
+                (point, attach_exit(&find(hook.program)?, name))
             }
         };
         match result {
-            Ok(link) => {
-                on.push((hook.family, path_name(hook.attach)));
-                links.push((point, link));
-            }
+            Ok(link) => on.push((i, None, point, link)),
             Err(source) if hook.required => {
                 // A syscall tracepoint is attached through perf_event_open.
-                let hint = syscall_exit.then(caps::perf_paranoid_hint_here).flatten();
+                let hint = matches!(hook.attach, Attach::SyscallExit { .. })
+                    .then(caps::perf_paranoid_hint_here)
+                    .flatten();
                 return Err(KernelError::Attach {
                     program: point,
                     source,
@@ -407,7 +405,16 @@ fn attach_hooks(
             Err(source) => skipped.push((point, source.to_string())),
         }
     }
-    Ok((links, skipped, on))
+    on.sort_by_key(|(i, ..)| *i);
+    let paths_on = on
+        .iter()
+        .map(|(i, ..)| (HOOKS[*i].family, path_name(HOOKS[*i].attach)))
+        .collect();
+    let links = on
+        .into_iter()
+        .map(|(_, _, point, link)| (point, link))
+        .collect();
+    Ok((links, skipped, paths_on))
 }
 
 fn attach_exit(

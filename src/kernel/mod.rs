@@ -181,8 +181,9 @@ pub struct Kernel {
     /// Optional programs the kernel refused to load, with its reason (the
     /// verifier's last lines included); their hooks are off.
     pub not_loaded: Vec<(String, String)>,
-    /// File syscalls on the tracepoint although `[kernel] hooks` is
-    /// "auto", each with the reason the fast path was not taken.
+    /// Fast hooks (a syscall, or a kernel function such as udp_sendmsg)
+    /// left on the tracepoints although `[kernel] hooks` is "auto", each
+    /// with the reason the fast path was not taken.
     pub fallbacks: Vec<(&'static str, String)>,
     /// The path each loaded family's hooks use ("fentry", "tracepoint",
     /// "tp_btf"), for the start-up line and the health record.

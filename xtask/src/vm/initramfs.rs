@@ -16,12 +16,14 @@ use std::process::Command;
 const INIT: &str = include_str!("guest-init.sh");
 
 /// The agent's configuration in the guest: the shipped defaults, with the
-/// network family on (the suite connects over loopback).
+/// network family and DNS on (the suite connects and queries over
+/// loopback).
 const CONFIG: &str = "\
-# cargo xtask vm-test: the defaults, network telemetry on.
+# cargo xtask vm-test: the defaults, network telemetry and DNS on.
 [network]
 enabled = true
 hooks = [\"connect\", \"bind\", \"listen\", \"accept\"]
+collect_dns = true
 ";
 
 /// The second pass's configuration: the same, on the syscall tracepoints.

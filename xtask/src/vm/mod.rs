@@ -129,9 +129,10 @@ fn boot_one(version: &str, initrd: &Path) -> Result<Vec<Row>, String> {
         append: "quiet",
         console: dir.join("console.log"),
         data: dir.join("data.bin"),
-        // A whole run (two passes) takes 47 to 169 s under TCG here (the
-        // verifier is emulated too, 23 fast-path programs in the first
-        // pass); the guest gives the agent 300 s to get ready, per pass.
+        // A whole run (two passes) takes 47 to 255 s under TCG here (the
+        // verifier is emulated too, 31 fast-path programs in the first
+        // pass with network and DNS on); the guest gives the agent 450 s
+        // to get ready, per pass.
         timeout: Duration::from_secs(match accel {
             Accel::Kvm => 360,
             Accel::Tcg => 720,

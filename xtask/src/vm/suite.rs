@@ -30,22 +30,33 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
     if ready.result.is_err() {
         return vec![ready];
     }
-    let checks: [(&'static str, CheckFn); 11] = [
+    let checks: [(&'static str, CheckFn); 14] = [
         ("hook path", hook_path),
+        ("DNS queries", net::dns),
+        ("write(2) runs no DNS program", net::dns_runs),
         ("exec/fork/exit /bin/true", bin_true),
         ("sh -c 'exit 3'", exit_3),
         ("file write under /etc", file_write),
         ("rg-persist-cron", cron),
         ("read of /etc/shadow", shadow_read),
         ("loopback connect", connect),
+        ("listener: bind, listen, accept", net::listener),
         ("reverse shell", reverse_shell),
         ("one start time per process", one_start),
         ("health, zero drops", health),
         ("SIGTERM: exit 0, flushed", sigterm),
     ];
-    let same = first.map(|f| Check {
-        name: "file records as in the auto pass",
-        result: same_file_records(f, r),
+    let same = first.into_iter().flat_map(|f| {
+        [
+            Check {
+                name: "file records as in the auto pass",
+                result: same_file_records(f, r),
+            },
+            Check {
+                name: "network records as in the auto pass",
+                result: net::same_net_records(f, r),
+            },
+        ]
     });
     std::iter::once(ready)
         .chain(
@@ -57,9 +68,11 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
         .collect()
 }
 
-/// The file and stdio families' path this pass must use: the fast one in the "auto"
-/// pass (every guest kernel here allows trampolines), the tracepoints when
-/// forced. The start-up line and the health record must both say it.
+/// The path the file, stdio, network and DNS families must use in this
+/// pass: the fast one in the "auto" pass (every guest kernel here allows
+/// trampolines), the tracepoints when forced. The start-up line and the
+/// health record must both say it, and no syscall tracepoint may be
+/// attached with the fast path (one would tax every syscall again).
 fn hook_path(r: &Report) -> Result<(), String> {
     let want = match r.pass {
         "tracepoint" => "tracepoint",
@@ -74,22 +87,29 @@ fn hook_path(r: &Report) -> Result<(), String> {
         .split_once("; hooks: ")
         .and_then(|(_, rest)| rest.split(';').next())
         .unwrap_or("");
-    for family in ["file", "stdio"] {
+    const FAMILIES: [&str; 4] = ["file", "stdio", "network", "dns"];
+    for family in FAMILIES {
         if !hooks.split(' ').any(|h| h == format!("{family}={want}")) {
             return Err(format!(
                 "the start-up line does not say {family}={want}:\n  {ready}"
             ));
         }
     }
-    let tracepoints = ready.contains("edr_file on sys_exit_") || ready.contains("edr_dup on");
+    let tracepoints = ready.contains(" on sys_exit_");
     if tracepoints != (want == "tracepoint") {
         return Err(format!(
-            "file and stdio hooks attached do not match {want}:\n  {ready}"
+            "the hooks attached do not match {want}:\n  {ready}"
         ));
     }
     let h = final_health(r)?;
-    expect("final health record", h, "hook_paths.file", json!(want))?;
-    expect("final health record", h, "hook_paths.stdio", json!(want))
+    FAMILIES.into_iter().try_for_each(|family| {
+        expect(
+            "final health record",
+            h,
+            &format!("hook_paths.{family}"),
+            json!(want),
+        )
+    })
 }
 
 /// The workload's file records, without what differs from run to run
@@ -589,6 +609,9 @@ fn sigterm(r: &Report) -> Result<(), String> {
     }
     final_health(r).map(|_| ())
 }
+
+#[path = "suite_net.rs"]
+mod net;
 
 #[cfg(test)]
 #[path = "suite_tests.rs"]

@@ -1,5 +1,5 @@
 //! The suite on a real guest's output (6.1.0-57 under TCG, 2026-12-07,
-//! both passes, auto on fentry and tracepoint:
+//! both passes, auto on fentry and tracepoint, network and DNS on:
 //! testdata/guest-6.1.0-57.data is the data port's bytes as the host got
 //! them), and on that output with one thing broken at a time.
 
@@ -59,10 +59,16 @@ fn the_canned_guest_passes_every_check() {
     let (auto, tracepoint) = canned_passes();
     let checks = run(&auto);
     let both = super::run(&tracepoint, Some(&auto));
-    assert_eq!(both.len(), checks.len() + 1);
+    assert_eq!(both.len(), checks.len() + 2);
     assert_eq!(
-        both.last().unwrap().name,
-        "file records as in the auto pass"
+        both[checks.len()..]
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>(),
+        [
+            "file records as in the auto pass",
+            "network records as in the auto pass"
+        ]
     );
     for c in &both {
         assert!(c.result.is_ok(), "tracepoint: {}: {:?}", c.name, c.result);
@@ -73,12 +79,15 @@ fn the_canned_guest_passes_every_check() {
         [
             "agent ready",
             "hook path",
+            "DNS queries",
+            "write(2) runs no DNS program",
             "exec/fork/exit /bin/true",
             "sh -c 'exit 3'",
             "file write under /etc",
             "rg-persist-cron",
             "read of /etc/shadow",
             "loopback connect",
+            "listener: bind, listen, accept",
             "reverse shell",
             "one start time per process",
             "health, zero drops",
@@ -181,6 +190,7 @@ fn no_final_health_record_fails_health_and_sigterm() {
         failed,
         [
             "hook path",
+            "write(2) runs no DNS program",
             "health, zero drops",
             "SIGTERM: exit 0, flushed"
         ]
@@ -256,6 +266,65 @@ fn a_pass_on_the_wrong_hook_path_is_named() {
     let e = only_failure(&auto, "hook path");
     assert!(
         e.starts_with("the start-up line does not say file=fentry:\n  rand-guard: ready:"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_network_record_that_differs_between_the_paths_is_shown() {
+    let (auto, mut tracepoint) = canned_passes();
+    let pid = fact_pid(&tracepoint, "dns6_pid");
+    let i = index_of(&tracepoint, "event", "dns_query", pid);
+    tracepoint.records[i]["rand_guard"]["network"]["syscall"] = json!("sendto");
+    let failed: Vec<(&str, String)> = super::run(&tracepoint, Some(&auto))
+        .into_iter()
+        .filter_map(|c| Some((c.name, c.result.err()?)))
+        .collect();
+    let names: Vec<&str> = failed.iter().map(|f| f.0).collect();
+    assert_eq!(
+        names,
+        ["DNS queries", "network records as in the auto pass"],
+        "{failed:#?}"
+    );
+    assert!(
+        failed[1]
+            .1
+            .starts_with("a network record differs:\n  auto: {"),
+        "{}",
+        failed[1].1
+    );
+    assert!(failed[1].1.contains("\"sendto\""), "{}", failed[1].1);
+}
+
+#[test]
+fn a_dns_program_run_by_plain_writes_is_named() {
+    let mut r = canned();
+    let last = r.records.len() - 1;
+    r.records[last]["rand_guard"]["health"]["bpf_programs"]["edr_dx_udp"]["run_count_total"] =
+        json!(1001);
+    assert_eq!(
+        only_failure(&r, "write(2) runs no DNS program"),
+        "edr_dx_udp ran 1001 times, expected 1 (one per UDP send of the workload; \
+         1000 writes to /dev/null ran before)"
+    );
+    // The tracepoint pass must show what the fast path saves.
+    let (_, mut t) = canned_passes();
+    let last = t.records.len() - 1;
+    t.records[last]["rand_guard"]["health"]["bpf_programs"]["edr_dns"]["run_count_total"] =
+        json!(999);
+    assert_eq!(
+        only_failure(&t, "write(2) runs no DNS program"),
+        "edr_dns ran 999 times, fewer than the 1000 writes to /dev/null"
+    );
+}
+
+#[test]
+fn a_network_family_left_on_the_tracepoints_is_named() {
+    let mut r = canned();
+    r.stderr = r.stderr.replace(" network=fentry", " network=tracepoint");
+    let e = only_failure(&r, "hook path");
+    assert!(
+        e.starts_with("the start-up line does not say network=fentry:\n  rand-guard: ready:"),
         "{e}"
     );
 }
