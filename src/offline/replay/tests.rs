@@ -261,6 +261,7 @@ mod live {
                     exe: format!("/usr{path}"),
                     name: path.rsplit('/').next().unwrap().chars().take(15).collect(),
                     args: args.iter().map(|a| a.to_string()).collect(),
+                    env_vars: Vec::new(),
                     truncated: Truncation::default(),
                     hash: Default::default(),
                 }),
@@ -572,7 +573,7 @@ fn errors_name_the_line_and_key() {
         (
             set("/rand_guard/truncated", serde_json::json!(["args", "path"])),
             "line 3: key `rand_guard.truncated[1]`: unknown part `path`; known: executable, exe, \
-             args, args_unreadable",
+             args, args_unreadable, env",
         ),
         (
             set("/rand_guard/process/origin", "guess".into()),
