@@ -73,7 +73,8 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         BUILTIN_IDS[17..20],
         [crate::detect::LOSS_ID, super::drift::ID, super::ioc::ID]
     );
-    assert_eq!(super::perms::IDS, &BUILTIN_IDS[20..]);
+    assert_eq!(super::perms::IDS, &BUILTIN_IDS[20..25]);
+    assert_eq!(BUILTIN_IDS[25..], [super::preload::ID]);
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());
