@@ -571,4 +571,95 @@ mod tests {
         assert_eq!((b.ppid, b.argc), (70, 3));
         assert_eq!(n.normalize(&rec).unwrap().seq, 2);
     }
+
+    /// An exec record of pid `tgid` started at `start_ns`.
+    fn exec_bytes(tgid: u32, start_ns: u64) -> Vec<u8> {
+        let fixed = abi::Exec {
+            hdr: Hdr {
+                pid: tgid,
+                tgid,
+                ..Default::default()
+            },
+            start_ns,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_exec(
+            &fixed,
+            b"/bin/true",
+            b"",
+            b"/usr/bin/true",
+            b"true\0",
+            &mut bytes,
+        );
+        bytes
+    }
+
+    fn env_bytes(tgid: u32, start_ns: u64, flags: u32, vars: &[u8]) -> Vec<u8> {
+        let fixed = abi::ExecEnv {
+            hdr: Hdr {
+                pid: tgid,
+                tgid,
+                ..Default::default()
+            },
+            start_ns,
+            flags,
+            count: 1,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        decode::encode_exec_env(&fixed, vars, &mut bytes);
+        bytes
+    }
+
+    /// The image of the exec record `bytes` (the record must make an event).
+    fn image_of(n: &mut Normalizer, bytes: &[u8]) -> Arc<Image> {
+        let ev = n.normalize(&decode::decode(bytes).unwrap()).unwrap();
+        let Body::Exec(b) = ev.body else { panic!() };
+        b.image
+    }
+
+    #[test]
+    fn exec_env_goes_on_the_exec_that_follows() {
+        let mut n = Normalizer::new();
+        let env = env_bytes(7, 70, 0, b"LD_PRELOAD=/tmp/x.so\0LD_LIBRARY_PATH=/tmp\0");
+        // Held: no event, and no sequence number used.
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        // Another CPU's exec in between takes nothing.
+        assert!(image_of(&mut n, &exec_bytes(8, 80)).env_vars.is_empty());
+        let img = image_of(&mut n, &exec_bytes(7, 70));
+        assert_eq!(
+            img.env_vars,
+            ["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]
+        );
+        assert!(!img.truncated.env);
+        // Taken once: the next exec of that process has none.
+        assert!(image_of(&mut n, &exec_bytes(7, 70)).env_vars.is_empty());
+
+        // A cut scan is a truncation even with nothing found.
+        let env = env_bytes(9, 90, env_flag::CUT, b"");
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        let img = image_of(&mut n, &exec_bytes(9, 90));
+        assert!(img.env_vars.is_empty() && img.truncated.env && img.truncated.any());
+
+        // An env record whose exec was lost is dropped at the process's
+        // next exec (another start), not attached to it.
+        let env = env_bytes(5, 50, 0, b"LD_AUDIT=/tmp/a.so\0");
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        assert!(image_of(&mut n, &exec_bytes(5, 51)).env_vars.is_empty());
+        assert!(n.pending_env.is_empty());
+
+        // The holding list is bounded.
+        for pid in 0..(PENDING_ENV_MAX as u32 + 10) {
+            let env = env_bytes(1000 + pid, 1, 0, b"LD_PRELOAD=/x\0");
+            assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        }
+        assert_eq!(n.pending_env.len(), PENDING_ENV_MAX);
+        assert_eq!(
+            n.normalize(&decode::decode(&exec_bytes(1, 1)).unwrap())
+                .unwrap()
+                .seq,
+            6
+        );
+    }
 }

@@ -435,6 +435,41 @@ mod tests {
     }
 
     #[test]
+    fn exec_env_round_trip() {
+        let fixed = abi::ExecEnv {
+            hdr: hdr(42),
+            start_ns: 1000,
+            flags: abi::env_flag::CUT | abi::env_flag::VALUE_TRUNC,
+            strings: 1024,
+            unscanned_bytes: 77,
+            count: 2,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_exec_env(&fixed, b"LD_PRELOAD=/tmp/x.so\0LD_AUDIT=a\0", &mut bytes);
+        assert_eq!(bytes.len(), size_of::<abi::ExecEnv>() + 32);
+        let Record::ExecEnv(e) = decode(&bytes).unwrap() else {
+            panic!("not exec_env")
+        };
+        assert_eq!(e.vars, b"LD_PRELOAD=/tmp/x.so\0LD_AUDIT=a\0");
+        assert_eq!(
+            (e.fixed.strings, e.fixed.unscanned_bytes, e.fixed.count),
+            (1024, 77, 2)
+        );
+        assert_eq!(e.fixed.hdr.kind, kind::EXEC_ENV);
+        assert_eq!(e.fixed.hdr.tgid, 42);
+        // A vars slice past the data is refused, naming the field.
+        let mut bad = bytes.clone();
+        bad.truncate(bad.len() - 1);
+        let size = bad.len() as u32;
+        bad[4..8].copy_from_slice(&size.to_ne_bytes());
+        assert_eq!(
+            decode(&bad).unwrap_err().to_string(),
+            "exec_env record: vars slice at 0 len 32 exceeds 31 data bytes"
+        );
+    }
+
+    #[test]
     fn exec_round_trip() {
         let bytes = sample_exec();
         let Record::Exec(e) = decode(&bytes).unwrap() else {
