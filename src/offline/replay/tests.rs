@@ -879,3 +879,28 @@ fn garbage_lines_never_panic() {
     let big = "{\"schema_version\":1e400}";
     assert!(parse_line(big).is_err());
 }
+
+#[test]
+fn env_vars_and_the_env_cut_replay_and_write_back() {
+    // process.env_vars (both the exec's and its parent's) and the `env`
+    // truncation come back as they were written.
+    let exec = golden("process_events.jsonl", 3);
+    let line = edit(&exec, "/process", |v| {
+        v["env_vars"] = serde_json::json!(["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]);
+        v["parent"]["env_vars"] = serde_json::json!(["LD_AUDIT=/a.so"]);
+    });
+    let line = edit(&line, "/rand_guard", |v| {
+        v["truncated"] = serde_json::json!(["args", "env"])
+    });
+    let r = parse_line(&line).unwrap().unwrap();
+    let crate::model::event::Body::Exec(x) = &r.event.body else {
+        panic!("not an exec")
+    };
+    assert_eq!(
+        x.image.env_vars,
+        ["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]
+    );
+    assert!(x.image.truncated.env && x.image.truncated.args);
+    let back: Value = serde_json::from_str(&write(Record::Event(r.event), &r.hostname)).unwrap();
+    assert_eq!(back, serde_json::from_str::<Value>(&line).unwrap());
+}
