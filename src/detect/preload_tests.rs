@@ -1,7 +1,6 @@
 use super::*;
-use crate::config;
 use crate::detect::Detector;
-use crate::detect::rules::RuleSet;
+use crate::detect::context_tests::{detector, root};
 use crate::model::event::FileOp;
 use crate::model::proctable::Process;
 use crate::testkit;
@@ -108,17 +107,6 @@ fn system_libraries_are_near_misses() {
     assert!(is_system("/usr/lib/x.so") && !is_system("/usr/lib") && !is_system("lib/x.so"));
 }
 
-fn detector() -> Detector {
-    let cfg = config::Config {
-        alerts: config::AlertsConfig {
-            burst: 1_000_000,
-            per_minute: 60.0,
-        },
-        ..Default::default()
-    };
-    Detector::new(&cfg, "h", RuleSet::empty(), None).unwrap()
-}
-
 /// `p` with `vars` in its environment (and `cut` when not scanned whole).
 fn with_env(p: &Arc<Process>, vars: &[&str], cut: bool) -> Arc<Process> {
     let mut p = (**p).clone();
@@ -205,11 +193,6 @@ fn near_misses_stay_silent_or_low() {
     }
     // Inside a package operation (root's dpkg, a maintainer script
     // running a program with a library of the package's): low.
-    let root = |p: Arc<Process>| {
-        let mut q = (*p).clone();
-        q.creds = Some(Default::default());
-        Arc::new(q)
-    };
     let dpkg = root(testkit::process(
         20,
         "/usr/bin/dpkg",
