@@ -290,7 +290,7 @@ impl Pipeline {
         self.normalizer.resync_clock();
         let mut events: Vec<Event> = records
             .iter()
-            .map(|bytes| {
+            .filter_map(|bytes| {
                 let rec = decode::decode(bytes).expect("synthetic records decode");
                 self.normalizer.normalize(&rec)
             })

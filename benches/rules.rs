@@ -248,6 +248,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             exe: exe.into(),
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.to_vec(),
+            env_vars: Vec::new(),
             truncated: Default::default(),
             hash: Default::default(),
         }),

@@ -7,6 +7,7 @@
  * tracepoints) cost nothing for unrelated syscalls.
  */
 #include "common.bpf.h"
+#include "env.bpf.h"
 #include "path.bpf.h"
 #include "stdio.bpf.h"
 
@@ -157,6 +158,8 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	b->rec.args.len = arg_len;
 	off += arg_len;
 
+	/* before the exec record: userspace attaches it to the record that follows */
+	edr_env_check(mm, b->rec.start_ns);
 	edr_hdr_init(&b->rec.hdr, EDR_KIND_EXEC, sizeof(b->rec) + off);
 	if (sizeof(b->rec) + off <= sizeof(*b))
 		edr_output(b, sizeof(b->rec) + off, EDR_KIND_EXEC);

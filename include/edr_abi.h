@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 7
+#define EDR_ABI_VERSION 8
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -35,6 +35,7 @@ enum edr_kind {
 	EDR_KIND_EXIT = 3,
 	EDR_KIND_STDIO_SOCKET = 4,  /* stdin and stdout/stderr are internet sockets */
 	EDR_KIND_SIGNAL = 5,	    /* a signal sent to the agent by another process */
+	EDR_KIND_EXEC_ENV = 6,	    /* dynamic-linker variables in a new image's environment */
 	EDR_KIND_FILE_OPEN = 16,    /* open for write/create/truncate, or a watched read */
 	EDR_KIND_FILE_UNLINK = 17,  /* unlink, unlinkat, rmdir */
 	EDR_KIND_FILE_RENAME = 18,  /* rename, renameat, renameat2 */
@@ -113,6 +114,44 @@ struct edr_exec {
 
 /* Upper bound of the data that can follow struct edr_exec. */
 #define EDR_EXEC_DATA_MAX (3 * EDR_PATH_MAX + EDR_ARGS_MAX)
+
+/*
+ * exec_env (issue 18, T1574.006): the dynamic-linker variables that make
+ * ld.so load code into a program (LD_PRELOAD=, LD_AUDIT=, and with them
+ * LD_LIBRARY_PATH=, where a bare library name is looked for), found in
+ * the new image's environment at sched_process_exec. Sent only when
+ * LD_PRELOAD= or LD_AUDIT= is present or the scan could not finish (both
+ * rare; LD_LIBRARY_PATH= alone sends nothing), right BEFORE the
+ * edr_exec record of the same exec, so userspace can attach it to that
+ * record (same tgid and start_ns). The scan reads at most
+ * EDR_ENV_SCAN_MAX pieces of at most EDR_ENV_READ bytes (a string longer
+ * than that takes several); what was left unread is counted, never
+ * silently skipped.
+ */
+#define EDR_ENV_READ	  2048 /* bytes of one read: a matched string is cut here */
+#define EDR_ENV_SCAN_MAX  1024 /* reads per exec: strings (or 4 KiB pieces) scanned */
+#define EDR_ENV_MATCH_MAX 4    /* matched strings sent; later ones set MATCH_TRUNC */
+
+enum edr_env_flag {
+	EDR_ENV_F_CUT = 1 << 0,		/* EDR_ENV_SCAN_MAX reached before env_end */
+	EDR_ENV_F_FAULT = 1 << 1,	/* an environment page could not be read */
+	EDR_ENV_F_VALUE_TRUNC = 1 << 2, /* a matched string was cut at EDR_ENV_READ - 1 */
+	EDR_ENV_F_MATCH_TRUNC = 1 << 3, /* more than EDR_ENV_MATCH_MAX matched */
+};
+
+struct edr_exec_env {
+	struct edr_hdr hdr;
+	__u64 start_ns;	       /* task->start_boottime, as in the edr_exec that follows */
+	__u32 flags;	       /* EDR_ENV_F_* */
+	__u32 strings;	       /* environment strings scanned to their end */
+	__u32 unscanned_bytes; /* bytes of the environment not scanned (CUT, FAULT) */
+	__u16 count;	       /* matched strings in vars */
+	__u16 pad0;
+	struct edr_slice vars; /* "NAME=value" strings, each NUL-terminated */
+	__u32 pad1;
+};
+
+#define EDR_ENV_DATA_MAX (EDR_ENV_MATCH_MAX * EDR_ENV_READ)
 
 /* A new process (not a thread), at sched_process_fork. hdr is the parent. */
 struct edr_fork {
@@ -366,6 +405,7 @@ struct edr_abi {
 	struct edr_net net;
 	struct edr_stdio stdio;
 	struct edr_signal signal;
+	struct edr_exec_env exec_env;
 	struct edr_net_key net_key;
 	struct edr_kstats kstats;
 	struct edr_config config;
@@ -379,6 +419,7 @@ struct edr_abi {
 	enum edr_net_syscall net_syscall;
 	enum edr_net_flag net_flag;
 	enum edr_stdio_syscall stdio_syscall;
+	enum edr_env_flag env_flag;
 };
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
@@ -391,6 +432,8 @@ _Static_assert(sizeof(struct edr_prefix_key) == 4 + EDR_PREFIX_MAX, "edr_prefix_
 _Static_assert(sizeof(struct edr_net) == 88, "edr_net layout");
 _Static_assert(sizeof(struct edr_stdio) == 80, "edr_stdio layout");
 _Static_assert(sizeof(struct edr_signal) == 56, "edr_signal layout");
+_Static_assert(sizeof(struct edr_exec_env) == 56, "edr_exec_env layout");
+_Static_assert(EDR_ENV_DATA_MAX < 65536, "slices are 16-bit");
 _Static_assert(sizeof(struct edr_net_key) == 20, "edr_net_key layout");
 _Static_assert(sizeof(struct edr_kstats) == 4 * 8 * EDR_KIND_MAX, "edr_kstats layout");
 _Static_assert(sizeof(struct edr_config) == 24, "edr_config layout");

@@ -33,6 +33,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
                 .take(15)
                 .collect(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            env_vars: Vec::new(),
             truncated: Default::default(),
             hash: Default::default(),
         }),

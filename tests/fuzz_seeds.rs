@@ -225,6 +225,18 @@ fn records() -> BTreeMap<String, Vec<u8>> {
         };
         decode::encode_exit(&x, b)
     });
+    put("exec-env", &|b| {
+        let e = abi::ExecEnv {
+            hdr: hdr(200),
+            start_ns: 5_000,
+            flags: abi::env_flag::CUT,
+            strings: 1024,
+            unscanned_bytes: 9,
+            count: 2,
+            ..Default::default()
+        };
+        decode::encode_exec_env(&e, b"LD_PRELOAD=/tmp/x.so\0LD_LIBRARY_PATH=/tmp\0", b)
+    });
     put("stdio-exec-inet", &|b| {
         // A shell exec'd with stdin and stdout on one TCP connection.
         let x = abi::Stdio {

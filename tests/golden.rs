@@ -76,6 +76,7 @@ fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
             .take(15)
             .collect(),
         args: args.iter().map(|a| a.to_string()).collect(),
+        env_vars: Vec::new(),
         truncated: Truncation::default(),
         hash: Default::default(),
     }

@@ -31,6 +31,7 @@ pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]
         exe: exe.into(),
         name: exe.rsplit('/').next().unwrap().into(),
         args: args.iter().map(|a| a.to_string()).collect(),
+        env_vars: Vec::new(),
         truncated: Default::default(),
         hash: Default::default(),
     });

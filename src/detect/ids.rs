@@ -39,6 +39,7 @@ pub const BUILTIN_IDS: &[&str] = &[
     "rg-perm-immutable-cleared",
     "rg-log-wipe",
     "rg-perm-file-capability",
+    "rg-preload-env",
 ];
 
 /// What the configuration may name of the detections (see [`config::Known`]).

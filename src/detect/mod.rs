@@ -28,6 +28,7 @@ mod loss;
 mod perms;
 pub mod persistence;
 mod port;
+mod preload;
 pub mod rules;
 mod stage;
 pub mod tamper;
@@ -65,6 +66,8 @@ pub struct Detector {
     persistence: Persistence,
     ports: Option<PortRule>,
     drift: Option<Drift>,
+    /// rg-preload-env (None when disabled).
+    preload: Option<preload::Preload>,
     cred_read: Option<CredReadRule>,
     tamper: Tamper,
     perms: Perms,
@@ -121,6 +124,7 @@ impl Detector {
             persistence,
             ports,
             drift: Drift::new(d),
+            preload: preload::Preload::new(disabled),
             cred_read,
             tamper: Tamper::new(d),
             perms: Perms::new(disabled),
@@ -232,6 +236,7 @@ impl Detector {
             .chain(self.tamper.enabled())
             .chain(self.perms.enabled())
             .chain(self.loss.enabled())
+            .chain(self.preload.iter().map(|r| r.meta.id.as_str()))
             .chain(self.rules.rules().iter().map(|r| r.meta.id.as_str()))
     }
 
@@ -278,6 +283,22 @@ impl Detector {
             a.reasons.push(format!(
                 "{path} is in the container's writable layer, not its image"
             ));
+            cands.push(a);
+        }
+        if let Some(rule) = &self.preload
+            && let Some(hit) = rule.hit(ev)
+        {
+            let mnt = ev
+                .process
+                .as_deref()
+                .and_then(|p| p.ns)
+                .map_or(0, |n| n.mnt);
+            let dropped = hit
+                .libraries
+                .first()
+                .and_then(|l| self.correlator.dropped(ev.ktime_ns, &l.path, mnt));
+            let mut a = self.alert(&rule.meta, ev);
+            rule.finish(&mut a, ev, &hit, dropped);
             cands.push(a);
         }
         if let Some((meta, why)) = self

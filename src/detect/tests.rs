@@ -74,7 +74,8 @@ fn every_builtin_has_a_spec_and_the_ids_are_unique() {
         BUILTIN_IDS[p + 7..p + 10],
         [crate::detect::LOSS_ID, super::drift::ID, super::ioc::ID]
     );
-    assert_eq!(super::perms::IDS, &BUILTIN_IDS[p + 10..]);
+    assert_eq!(super::perms::IDS, &BUILTIN_IDS[p + 10..p + 15]);
+    assert_eq!(BUILTIN_IDS[p + 15..], [super::preload::ID]);
     let d = detector(&[]);
     let mut enabled: Vec<&str> = d.enabled().collect();
     assert_eq!(enabled.len(), BUILTIN_IDS.len());

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 7;
+pub const ABI_VERSION: u8 = 8;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -22,6 +22,7 @@ pub mod kind {
     pub const EXIT: u16 = 3;
     pub const STDIO_SOCKET: u16 = 4;
     pub const SIGNAL: u16 = 5;
+    pub const EXEC_ENV: u16 = 6;
     pub const FILE_OPEN: u16 = 16;
     pub const FILE_UNLINK: u16 = 17;
     pub const FILE_RENAME: u16 = 18;
@@ -45,6 +46,7 @@ pub mod kind {
             EXIT => Some("exit"),
             STDIO_SOCKET => Some("stdio_socket"),
             SIGNAL => Some("signal"),
+            EXEC_ENV => Some("exec_env"),
             FILE_OPEN => Some("file_open"),
             FILE_UNLINK => Some("file_unlink"),
             FILE_RENAME => Some("file_rename"),
@@ -70,12 +72,13 @@ pub mod kind {
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 17] = [
+    pub const ALL: [u16; 18] = [
         EXEC,
         FORK,
         EXIT,
         STDIO_SOCKET,
         SIGNAL,
+        EXEC_ENV,
         FILE_OPEN,
         FILE_UNLINK,
         FILE_RENAME,
@@ -194,6 +197,9 @@ pub mod prefix_verdict {
     pub const INCLUDE: u8 = 1;
     pub const EXCLUDE: u8 = 2;
 }
+
+mod env;
+pub use env::{ENV_DATA_MAX, ENV_MATCH_MAX, ENV_READ, ENV_SCAN_MAX, ExecEnv, env_flag};
 
 /// `edr_exec.flags` bits.
 pub mod exec_flag {

@@ -373,6 +373,11 @@ pub struct Image {
     /// Kernel task name (comm), at most 15 bytes.
     pub name: String,
     pub args: Vec<String>,
+    /// The dynamic-linker variables the image was started with, as
+    /// `NAME=value` (ECS `process.env_vars`): LD_PRELOAD and LD_AUDIT, and
+    /// LD_LIBRARY_PATH beside them (never alone). The rest of the
+    /// environment is not collected.
+    pub env_vars: Vec<String>,
     /// Pieces cut at a kernel bound or unreadable; see [`Truncation`].
     pub truncated: Truncation,
     /// SHA-256 of the executed file, or why there is none; set once by
@@ -390,11 +395,14 @@ pub struct Truncation {
     pub args_unreadable: bool,
     /// The image has no path (e.g. a memfd): exe is a bare name.
     pub exe_detached: bool,
+    /// The environment was not scanned to its end for `env_vars` (the
+    /// kernel's read cap, an unreadable page, or more matches than sent).
+    pub env: bool,
 }
 
 impl Truncation {
     pub fn any(&self) -> bool {
-        self.executable || self.exe || self.args || self.args_unreadable
+        self.executable || self.exe || self.args || self.args_unreadable || self.env
     }
 }
 

@@ -332,6 +332,8 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
             exe,
             name,
             args,
+            // Running before the agent: its environment is not read.
+            env_vars: Vec::new(),
             truncated: Default::default(),
             // Running before the agent: not hashed (docs/schema.md).
             hash: Default::default(),

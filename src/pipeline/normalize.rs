@@ -7,6 +7,13 @@
 //! Counts: records that fail to decode (should not happen after the
 //! poller's check, but bytes are bytes) as invalid schema or unsupported
 //! kind.
+//! Joins: an exec_env record (dynamic-linker variables) comes from the
+//! exec program right before the exec record of the same exec; it is
+//! held, keyed by (tgid, start), and its variables are put on that exec's
+//! image. Another CPU's records may come in between, never the exec
+//! itself first. An env record whose exec never comes (the exec record
+//! was lost, which the kernel counts) is dropped when the small holding
+//! list is full or the process execs again.
 //! Also: a file event that may have put another file behind a
 //! `[file] watch_reads` path (a rename over it, say) is a hint to the
 //! read-watch keeper to re-stat them ([`crate::pipeline::watch::Hints`]).
@@ -19,8 +26,11 @@ use crate::pipeline::channel::Outlet;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::kernel::abi::env_flag;
 use crate::kernel::abi::{self, exec_flag, file_flag, net_flag};
-use crate::kernel::decode::{self, ExecRecord, FileRecord, NetRecord, Reason, Record};
+use crate::kernel::decode::{
+    self, ExecEnvRecord, ExecRecord, FileRecord, NetRecord, Reason, Record,
+};
 use crate::model::clock;
 use crate::model::dns;
 use crate::model::event::{
@@ -38,7 +48,21 @@ pub struct Normalizer {
     offset: i128,
     /// `[file] watch_reads`: a record's read_watch id N names entry N - 1.
     watch_reads: Vec<Arc<str>>,
+    /// exec_env records waiting for their exec record (see the top).
+    pending_env: Vec<PendingEnv>,
 }
+
+/// An exec_env record held for the exec record that follows it.
+struct PendingEnv {
+    tgid: u32,
+    start_ns: u64,
+    vars: Vec<String>,
+    cut: bool,
+}
+
+/// exec_env records held at once: one per CPU whose exec record is still
+/// on its way is enough; more means exec records were lost.
+const PENDING_ENV_MAX: usize = 64;
 
 impl Default for Normalizer {
     fn default() -> Self {
@@ -52,6 +76,7 @@ impl Normalizer {
             next_seq: 1,
             offset: clock::boot_to_wall_offset(),
             watch_reads: Vec::new(),
+            pending_env: Vec::new(),
         }
     }
 
@@ -69,12 +94,19 @@ impl Normalizer {
         self.offset = clock::settled_offset(self.offset, clock::boot_to_wall_offset());
     }
 
-    pub fn normalize(&mut self, rec: &Record<'_>) -> Event {
+    /// The event a record makes; None for an exec_env record, which is
+    /// held for the exec record after it.
+    pub fn normalize(&mut self, rec: &Record<'_>) -> Option<Event> {
         let hdr = rec.hdr();
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let (pid, body) = match rec {
-            Record::Exec(e) => (hdr.tgid, Body::Exec(exec_body(e))),
+            Record::ExecEnv(e) => {
+                self.hold_env(e);
+                return None;
+            }
+            Record::Exec(e) => {
+                let env = self.take_env(hdr.tgid, e.fixed.start_ns);
+                (hdr.tgid, Body::Exec(exec_body(e, env)))
+            }
             Record::Fork(f) => (
                 f.child_pid,
                 Body::Fork(ForkBody {
@@ -120,7 +152,9 @@ impl Normalizer {
         } else {
             hdr.pid
         };
-        Event {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Some(Event {
             seq,
             time_ns: clock::boot_to_wall(hdr.ktime_ns, self.offset),
             ktime_ns: hdr.ktime_ns,
@@ -128,7 +162,38 @@ impl Normalizer {
             tid,
             body,
             process: None,
+        })
+    }
+
+    fn hold_env(&mut self, e: &ExecEnvRecord<'_>) {
+        if self.pending_env.len() >= PENDING_ENV_MAX {
+            self.pending_env.remove(0);
         }
+        let f = &e.fixed;
+        self.pending_env.push(PendingEnv {
+            tgid: f.hdr.tgid,
+            start_ns: f.start_ns,
+            vars: split_args(e.vars),
+            cut: f.flags & (env_flag::CUT | env_flag::FAULT | env_flag::MATCH_TRUNC) != 0,
+        });
+    }
+
+    /// The held env record of this exec, if any; an older one of the same
+    /// process (its exec record lost) goes too.
+    fn take_env(&mut self, tgid: u32, start_ns: u64) -> Option<PendingEnv> {
+        let mut found = None;
+        let mut i = 0;
+        while i < self.pending_env.len() {
+            if self.pending_env[i].tgid != tgid {
+                i += 1;
+                continue;
+            }
+            let p = self.pending_env.remove(i);
+            if p.start_ns == start_ns {
+                found = Some(p);
+            }
+        }
+        found
     }
 
     /// Wall-clock nanoseconds for a CLOCK_BOOTTIME stamp.
@@ -137,7 +202,7 @@ impl Normalizer {
     }
 }
 
-fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
+fn exec_body(e: &ExecRecord<'_>, env: Option<PendingEnv>) -> ExecBody {
     let f = &e.fixed;
     let filename = String::from_utf8_lossy(e.filename);
     let executable = if filename.starts_with('/') {
@@ -146,13 +211,16 @@ fn exec_body(e: &ExecRecord<'_>) -> ExecBody {
         join_clean(&String::from_utf8_lossy(e.cwd), &filename)
     };
     let unset = |v: u32| (v != u32::MAX).then_some(v);
+    let (env_vars, env_cut) = env.map_or((Vec::new(), false), |p| (p.vars, p.cut));
     ExecBody {
         image: Arc::new(Image {
             executable,
             exe: String::from_utf8_lossy(e.exe).into_owned(),
             name: cstr(&f.comm),
             args: split_args(e.args),
+            env_vars,
             truncated: Truncation {
+                env: env_cut,
                 executable: f.flags & (exec_flag::FILENAME_TRUNC | exec_flag::CWD_TRUNC) != 0,
                 exe: f.flags & exec_flag::EXE_TRUNC != 0,
                 args: f.flags & exec_flag::ARGS_TRUNC != 0,
@@ -382,7 +450,9 @@ pub fn run(
         for bytes in batch.records() {
             match decode::decode(bytes) {
                 Ok(rec) => {
-                    let ev = n.normalize(&rec);
+                    let Some(ev) = n.normalize(&rec) else {
+                        continue; // an exec_env record, held for its exec
+                    };
                     if let (Some(h), Body::File(f)) = (&hints, &ev.body) {
                         h.file_event(f);
                     }
@@ -439,7 +509,7 @@ mod tests {
             };
             let mut bytes = Vec::new();
             encode_file(&fixed, b"", b"/var/tmp/.s", b"", b"", &mut bytes);
-            let Body::File(f) = n.normalize(&decode::decode(&bytes).unwrap()).body else {
+            let Body::File(f) = n.normalize(&decode::decode(&bytes).unwrap()).unwrap().body else {
                 panic!()
             };
             f
@@ -486,7 +556,7 @@ mod tests {
         );
         let rec = decode::decode(&bytes).unwrap();
         let mut n = Normalizer::new();
-        let ev = n.normalize(&rec);
+        let ev = n.normalize(&rec).unwrap();
         assert_eq!(ev.seq, 1);
         assert_eq!(ev.pid, 77);
         assert_eq!(ev.time_ns, n.wall(5_000));
@@ -499,6 +569,97 @@ mod tests {
         assert_eq!(b.creds.login_uid, None);
         assert_eq!(b.creds.session_id, Some(4));
         assert_eq!((b.ppid, b.argc), (70, 3));
-        assert_eq!(n.normalize(&rec).seq, 2);
+        assert_eq!(n.normalize(&rec).unwrap().seq, 2);
+    }
+
+    /// An exec record of pid `tgid` started at `start_ns`.
+    fn exec_bytes(tgid: u32, start_ns: u64) -> Vec<u8> {
+        let fixed = abi::Exec {
+            hdr: Hdr {
+                pid: tgid,
+                tgid,
+                ..Default::default()
+            },
+            start_ns,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_exec(
+            &fixed,
+            b"/bin/true",
+            b"",
+            b"/usr/bin/true",
+            b"true\0",
+            &mut bytes,
+        );
+        bytes
+    }
+
+    fn env_bytes(tgid: u32, start_ns: u64, flags: u32, vars: &[u8]) -> Vec<u8> {
+        let fixed = abi::ExecEnv {
+            hdr: Hdr {
+                pid: tgid,
+                tgid,
+                ..Default::default()
+            },
+            start_ns,
+            flags,
+            count: 1,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        decode::encode_exec_env(&fixed, vars, &mut bytes);
+        bytes
+    }
+
+    /// The image of the exec record `bytes` (the record must make an event).
+    fn image_of(n: &mut Normalizer, bytes: &[u8]) -> Arc<Image> {
+        let ev = n.normalize(&decode::decode(bytes).unwrap()).unwrap();
+        let Body::Exec(b) = ev.body else { panic!() };
+        b.image
+    }
+
+    #[test]
+    fn exec_env_goes_on_the_exec_that_follows() {
+        let mut n = Normalizer::new();
+        let env = env_bytes(7, 70, 0, b"LD_PRELOAD=/tmp/x.so\0LD_LIBRARY_PATH=/tmp\0");
+        // Held: no event, and no sequence number used.
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        // Another CPU's exec in between takes nothing.
+        assert!(image_of(&mut n, &exec_bytes(8, 80)).env_vars.is_empty());
+        let img = image_of(&mut n, &exec_bytes(7, 70));
+        assert_eq!(
+            img.env_vars,
+            ["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]
+        );
+        assert!(!img.truncated.env);
+        // Taken once: the next exec of that process has none.
+        assert!(image_of(&mut n, &exec_bytes(7, 70)).env_vars.is_empty());
+
+        // A cut scan is a truncation even with nothing found.
+        let env = env_bytes(9, 90, env_flag::CUT, b"");
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        let img = image_of(&mut n, &exec_bytes(9, 90));
+        assert!(img.env_vars.is_empty() && img.truncated.env && img.truncated.any());
+
+        // An env record whose exec was lost is dropped at the process's
+        // next exec (another start), not attached to it.
+        let env = env_bytes(5, 50, 0, b"LD_AUDIT=/tmp/a.so\0");
+        assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        assert!(image_of(&mut n, &exec_bytes(5, 51)).env_vars.is_empty());
+        assert!(n.pending_env.is_empty());
+
+        // The holding list is bounded.
+        for pid in 0..(PENDING_ENV_MAX as u32 + 10) {
+            let env = env_bytes(1000 + pid, 1, 0, b"LD_PRELOAD=/x\0");
+            assert!(n.normalize(&decode::decode(&env).unwrap()).is_none());
+        }
+        assert_eq!(n.pending_env.len(), PENDING_ENV_MAX);
+        assert_eq!(
+            n.normalize(&decode::decode(&exec_bytes(1, 1)).unwrap())
+                .unwrap()
+                .seq,
+            6
+        );
     }
 }

@@ -438,6 +438,7 @@ fn rand_guard(
                 (t.exe, "exe"),
                 (t.args, "args"),
                 (t.args_unreadable, "args_unreadable"),
+                (t.env, "env"),
             ])
         }
         Body::File(f) if f.truncated.any() => {

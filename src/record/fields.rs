@@ -158,6 +158,13 @@ pub(super) fn image(w: &mut Json, p: &Process) {
     // ECS command_line: the arguments joined by spaces.
     key!(w, "command_line");
     w.str_joined(&img.args, " ");
+    // ECS env_vars: only the dynamic-linker variables the kernel looks
+    // for (LD_PRELOAD, LD_AUDIT; LD_LIBRARY_PATH beside them), and only
+    // when set: rare.
+    if !img.env_vars.is_empty() {
+        key!(w, "env_vars");
+        strs(w, img.env_vars.iter().map(String::as_str));
+    }
     // Once the hasher is done (pipeline::hasher): an exec record written
     // before has none, the process's later records have it.
     if let Some(h) = img.hash.get().and_then(|h| h.sha256()) {

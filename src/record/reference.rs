@@ -401,6 +401,8 @@ struct ImageDoc<'a> {
     args: &'a [String],
     args_count: usize,
     command_line: CommandLine<'a>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    env_vars: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<HashDoc<'a>>,
 }
@@ -418,6 +420,7 @@ impl<'a> ImageDoc<'a> {
             args: &img.args,
             args_count: img.args.len(),
             command_line: CommandLine(&img.args),
+            env_vars: &img.env_vars,
             hash: img
                 .hash
                 .get()
@@ -549,6 +552,7 @@ impl Serialize for Truncated {
                 (t.exe, "exe"),
                 (t.args, "args"),
                 (t.args_unreadable, "args_unreadable"),
+                (t.env, "env"),
             ],
             Truncated::File(t) => vec![
                 (t.path, "path"),

@@ -116,6 +116,7 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
         exe: exe.into(),
         name: basename(exe).chars().take(15).collect(),
         args: args.iter().map(|a| a.to_string()).collect(),
+        env_vars: Vec::new(),
         truncated: Truncation::default(),
         hash: Default::default(),
     })
@@ -496,7 +497,8 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
         }
     }
     // Every truncation of an exec image.
-    for t in 0..16u8 {
+    // (and the dynamic-linker variables, with and without a cut scan).
+    for t in 0..64u8 {
         let mut img = (*image("/usr/bin/x", &["x"])).clone();
         img.truncated = Truncation {
             executable: t & 1 != 0,
@@ -504,7 +506,11 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             args: t & 4 != 0,
             args_unreadable: t & 8 != 0,
             exe_detached: true,
+            env: t & 16 != 0,
         };
+        if t & 32 != 0 {
+            img.env_vars = vec!["LD_PRELOAD=/tmp/a b.so".into(), "LD_AUDIT=\"q\"".into()];
+        }
         out.push(Body::Exec(ExecBody {
             image: Arc::new(img),
             ppid,

@@ -248,6 +248,16 @@ impl DropExec {
         })
     }
 
+    /// The first write of `path`, if it is a drop still in the window made
+    /// in mount namespace `mnt` (rg-preload-env: a library just written).
+    pub(super) fn dropped(&self, now: u64, path: &str, mnt: u32) -> Option<Evidence> {
+        let d = self.drops.get(now, &path.to_string())?;
+        if d.mnt != mnt {
+            return None;
+        }
+        d.evidence.iter().find(|e| e.action != "connect").cloned()
+    }
+
     /// The drop an interpreter's script argument `name` names, in mount
     /// namespace `mnt`: the path itself when absolute, else the latest
     /// drop of that file name whose path ends with `name` (the working

@@ -199,6 +199,12 @@ impl Correlator {
         }
     }
 
+    /// The first write of `path` if rg-drop-exec holds it as a drop, in
+    /// mount namespace `mnt`, still in the window at `now`.
+    pub fn dropped(&self, now: u64, path: &str, mnt: u32) -> Option<Evidence> {
+        self.drops.as_ref()?.dropped(now, path, mnt)
+    }
+
     /// Entries held now, over every window.
     pub fn state_size(&self) -> usize {
         self.units.as_ref().map_or(0, |u| u.written.len())

@@ -82,6 +82,10 @@ fn record_path(field: &str) -> &str {
 fn events() -> Vec<Event> {
     let nginx = testkit::chain(&["/sbin/init", "/usr/sbin/nginx"]);
     let sh = testkit::process(300, "/bin/sh", &["sh", "-c", "id; uname -a"], nginx.clone());
+    // Started with a preloaded library, so process.env_vars is written.
+    let mut sh = (*sh).clone();
+    std::sync::Arc::make_mut(&mut sh.image).env_vars = vec!["LD_PRELOAD=/tmp/x.so".into()];
+    let sh = std::sync::Arc::new(sh);
     let p = &sh;
     // Hashed, so process.hash.sha256 and the parent's are in the records.
     use crate::model::hash::Hashed;

@@ -27,6 +27,7 @@ pub(super) fn process(
             exe: exe.into(),
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            env_vars: Vec::new(),
             truncated: Default::default(),
             hash: Default::default(),
         }),

@@ -21,6 +21,8 @@ pub enum Record<'a> {
     Stdio(abi::Stdio),
     /// A signal sent to the agent.
     Signal(abi::Signal),
+    /// Dynamic-linker variables of the exec record that follows it.
+    ExecEnv(ExecEnvRecord<'a>),
     /// Every file kind (open, unlink, rename, ...): `fixed.hdr.kind` says which.
     File(FileRecord<'a>),
     /// Every network kind (connect, bind, listen, accept, dns).
@@ -35,6 +37,7 @@ impl Record<'_> {
             Record::Exit(x) => &x.hdr,
             Record::Stdio(x) => &x.hdr,
             Record::Signal(x) => &x.hdr,
+            Record::ExecEnv(e) => &e.fixed.hdr,
             Record::File(f) => &f.fixed.hdr,
             Record::Net(n) => &n.fixed.hdr,
         }
@@ -68,6 +71,14 @@ pub struct ExecRecord<'a> {
     pub exe: &'a [u8],
     /// NUL-separated argv area; the last argument lacks its NUL when cut.
     pub args: &'a [u8],
+}
+
+/// An exec_env record: the fixed part and its matched strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecEnvRecord<'a> {
+    pub fixed: abi::ExecEnv,
+    /// `NAME=value` strings, each NUL-terminated (as argv).
+    pub vars: &'a [u8],
 }
 
 /// Why bytes were not accepted as a record.
@@ -140,6 +151,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record<'_>, DecodeError> {
         kind::EXIT => exact(bytes, what).map(Record::Exit),
         kind::STDIO_SOCKET => exact(bytes, what).map(Record::Stdio),
         kind::SIGNAL => exact(bytes, what).map(Record::Signal),
+        kind::EXEC_ENV => decode_exec_env(bytes).map(Record::ExecEnv),
         k if kind::is_file(k) => decode_file(bytes, what).map(Record::File),
         k if kind::is_net(k) => decode_net(bytes, what).map(Record::Net),
         other => Err(DecodeError::UnknownKind(other)),
@@ -206,6 +218,15 @@ fn decode_exec(bytes: &[u8]) -> Result<ExecRecord<'_>, DecodeError> {
         cwd: slice("cwd", fixed.cwd)?,
         exe: slice("exe", fixed.exe)?,
         args: slice("args", fixed.args)?,
+        fixed,
+    })
+}
+
+fn decode_exec_env(bytes: &[u8]) -> Result<ExecEnvRecord<'_>, DecodeError> {
+    let fixed: abi::ExecEnv = read_fixed(bytes, "exec_env record")?;
+    let slice = tail(bytes, size_of::<abi::ExecEnv>(), "exec_env");
+    Ok(ExecEnvRecord {
+        vars: slice("vars", fixed.vars)?,
         fixed,
     })
 }
@@ -280,6 +301,23 @@ pub fn encode_exec(
     rec.hdr.size = (size_of::<abi::Exec>() + data.len()) as u32;
     out.extend_from_slice(abi::as_bytes(&rec));
     out.extend_from_slice(&data);
+}
+
+/// Encode an exec_env record with its matched strings; fills the slice,
+/// the size and the header's kind and version.
+pub fn encode_exec_env(fixed: &abi::ExecEnv, vars: &[u8], out: &mut Vec<u8>) {
+    let mut rec = *fixed;
+    rec.vars = Slice {
+        off: 0,
+        len: vars.len() as u16,
+    };
+    set_hdr(
+        &mut rec.hdr,
+        kind::EXEC_ENV,
+        size_of::<abi::ExecEnv>() + vars.len(),
+    );
+    out.extend_from_slice(abi::as_bytes(&rec));
+    out.extend_from_slice(vars);
 }
 
 /// Encode a file record of kind `fixed.hdr.kind`: lays out the four path
@@ -394,6 +432,41 @@ mod tests {
             &mut out,
         );
         out
+    }
+
+    #[test]
+    fn exec_env_round_trip() {
+        let fixed = abi::ExecEnv {
+            hdr: hdr(42),
+            start_ns: 1000,
+            flags: abi::env_flag::CUT | abi::env_flag::VALUE_TRUNC,
+            strings: 1024,
+            unscanned_bytes: 77,
+            count: 2,
+            ..Default::default()
+        };
+        let mut bytes = Vec::new();
+        encode_exec_env(&fixed, b"LD_PRELOAD=/tmp/x.so\0LD_AUDIT=a\0", &mut bytes);
+        assert_eq!(bytes.len(), size_of::<abi::ExecEnv>() + 32);
+        let Record::ExecEnv(e) = decode(&bytes).unwrap() else {
+            panic!("not exec_env")
+        };
+        assert_eq!(e.vars, b"LD_PRELOAD=/tmp/x.so\0LD_AUDIT=a\0");
+        assert_eq!(
+            (e.fixed.strings, e.fixed.unscanned_bytes, e.fixed.count),
+            (1024, 77, 2)
+        );
+        assert_eq!(e.fixed.hdr.kind, kind::EXEC_ENV);
+        assert_eq!(e.fixed.hdr.tgid, 42);
+        // A vars slice past the data is refused, naming the field.
+        let mut bad = bytes.clone();
+        bad.truncate(bad.len() - 1);
+        let size = bad.len() as u32;
+        bad[4..8].copy_from_slice(&size.to_ne_bytes());
+        assert_eq!(
+            decode(&bad).unwrap_err().to_string(),
+            "exec_env record: vars slice at 0 len 32 exceeds 31 data bytes"
+        );
     }
 
     #[test]

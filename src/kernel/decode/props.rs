@@ -44,6 +44,7 @@ enum Input {
     Exit(abi::Exit),
     Stdio(abi::Stdio),
     Signal(abi::Signal),
+    ExecEnv(abi::ExecEnv, Vec<u8>),
     File(abi::File, [Vec<u8>; 4]),
     Net(abi::Net, [Vec<u8>; 2]),
 }
@@ -56,6 +57,7 @@ fn input() -> impl Strategy<Value = Input> {
         fixed::<abi::Exit>().prop_map(Input::Exit),
         fixed::<abi::Stdio>().prop_map(Input::Stdio),
         fixed::<abi::Signal>().prop_map(Input::Signal),
+        (fixed::<abi::ExecEnv>(), part()).prop_map(|(f, v)| Input::ExecEnv(f, v)),
         (
             fixed::<abi::File>(),
             prop::sample::select(kinds(kind::is_file)),
@@ -85,6 +87,7 @@ fn encode(input: &Input) -> Vec<u8> {
         Input::Exit(x) => encode_exit(x, &mut out),
         Input::Stdio(x) => encode_stdio(x, &mut out),
         Input::Signal(x) => encode_signal(x, &mut out),
+        Input::ExecEnv(x, v) => encode_exec_env(x, v, &mut out),
         Input::File(f, [a, b, c, d]) => encode_file(f, a, b, c, d, &mut out),
         Input::Net(n, [a, b]) => encode_net(n, a, b, &mut out),
     }
@@ -100,6 +103,7 @@ fn reencode(rec: &Record<'_>) -> Vec<u8> {
         Record::Exit(x) => encode_exit(x, &mut out),
         Record::Stdio(x) => encode_stdio(x, &mut out),
         Record::Signal(x) => encode_signal(x, &mut out),
+        Record::ExecEnv(e) => encode_exec_env(&e.fixed, e.vars, &mut out),
         Record::File(f) => encode_file(&f.fixed, f.dir, f.path, f.dir2, f.path2, &mut out),
         Record::Net(n) => encode_net(&n.fixed, n.unix_path, n.payload, &mut out),
     }
@@ -168,6 +172,22 @@ fn expected(input: &Input) -> Record<'_> {
             let mut fixed = *x;
             set_hdr(&mut fixed.hdr, kind::SIGNAL, size_of::<abi::Signal>());
             Record::Signal(fixed)
+        }
+        Input::ExecEnv(x, vars) => {
+            let mut fixed = *x;
+            fixed.vars = Slice {
+                off: 0,
+                len: vars.len() as u16,
+            };
+            set_hdr(
+                &mut fixed.hdr,
+                kind::EXEC_ENV,
+                size_of::<abi::ExecEnv>() + vars.len(),
+            );
+            Record::ExecEnv(ExecEnvRecord {
+                fixed,
+                vars: vars.as_slice(),
+            })
         }
         Input::File(f, parts) => {
             let mut fixed = *f;
@@ -298,6 +318,7 @@ fn every_kind_is_generated() {
         kind::EXIT,
         kind::STDIO_SOCKET,
         kind::SIGNAL,
+        kind::EXEC_ENV,
     ];
     covered.extend(kinds(kind::is_file));
     covered.extend(kinds(kind::is_net));

@@ -83,7 +83,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
     // Truncation is written for the operand it belongs to: the exec'd
     // image, the file operands, the socket.
     let names: &[&str] = match action {
-        Action::Exec => &["executable", "exe", "args", "args_unreadable"],
+        Action::Exec => &["executable", "exe", "args", "args_unreadable", "env"],
         Action::File(_) => &["path", "other_path", "path_unreadable"],
         Action::Net(_) => &["unix_path", "payload", "address_unreadable"],
         Action::Fork | Action::Exit | Action::Signal => &[],
@@ -95,6 +95,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
         exe: cut("exe"),
         args: cut("args"),
         args_unreadable: cut("args_unreadable"),
+        env: cut("env"),
         // Not written (nothing past the normalizer reads it).
         exe_detached: false,
     };

@@ -225,6 +225,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         executable,
         exe: String::new(),
         args: args.unwrap_or_default(),
+        env_vars: o.list("env_vars", owned)?.unwrap_or_default(),
         truncated: Truncation::default(),
         hash: Default::default(),
     };

@@ -261,6 +261,7 @@ mod live {
                     exe: format!("/usr{path}"),
                     name: path.rsplit('/').next().unwrap().chars().take(15).collect(),
                     args: args.iter().map(|a| a.to_string()).collect(),
+                    env_vars: Vec::new(),
                     truncated: Truncation::default(),
                     hash: Default::default(),
                 }),
@@ -572,7 +573,7 @@ fn errors_name_the_line_and_key() {
         (
             set("/rand_guard/truncated", serde_json::json!(["args", "path"])),
             "line 3: key `rand_guard.truncated[1]`: unknown part `path`; known: executable, exe, \
-             args, args_unreadable",
+             args, args_unreadable, env",
         ),
         (
             set("/rand_guard/process/origin", "guess".into()),
@@ -877,4 +878,29 @@ fn garbage_lines_never_panic() {
     assert!(parse_line(&deep).is_err());
     let big = "{\"schema_version\":1e400}";
     assert!(parse_line(big).is_err());
+}
+
+#[test]
+fn env_vars_and_the_env_cut_replay_and_write_back() {
+    // process.env_vars (both the exec's and its parent's) and the `env`
+    // truncation come back as they were written.
+    let exec = golden("process_events.jsonl", 3);
+    let line = edit(&exec, "/process", |v| {
+        v["env_vars"] = serde_json::json!(["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]);
+        v["parent"]["env_vars"] = serde_json::json!(["LD_AUDIT=/a.so"]);
+    });
+    let line = edit(&line, "/rand_guard", |v| {
+        v["truncated"] = serde_json::json!(["args", "env"])
+    });
+    let r = parse_line(&line).unwrap().unwrap();
+    let crate::model::event::Body::Exec(x) = &r.event.body else {
+        panic!("not an exec")
+    };
+    assert_eq!(
+        x.image.env_vars,
+        ["LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp"]
+    );
+    assert!(x.image.truncated.env && x.image.truncated.args);
+    let back: Value = serde_json::from_str(&write(Record::Event(r.event), &r.hostname)).unwrap();
+    assert_eq!(back, serde_json::from_str::<Value>(&line).unwrap());
 }

@@ -232,6 +232,18 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| proc(ev).map_or(Value::Missing, |p| Value::StrList(&p.image.args))),
     },
     Field {
+        // Only the dynamic-linker variables, only when set (rg-preload-env):
+        // missing otherwise, so `exists` tells whether there are any.
+        name: "process.env_vars",
+        kind: Kind::StrList,
+        actions: ALL,
+        get: Getter::Event(|ev| {
+            proc(ev)
+                .filter(|p| !p.image.env_vars.is_empty())
+                .map_or(Value::Missing, |p| Value::StrList(&p.image.env_vars))
+        }),
+    },
+    Field {
         name: "process.args_count",
         kind: Kind::Int,
         actions: ALL,
