@@ -40,7 +40,7 @@ pub struct Options {
     pub threads: usize,
     pub op: FileOp,
     /// Also run each step beside an agent forwarding to a loopback rsyslog
-    /// over this transport (`tcp` or `unix`).
+    /// over this transport (`tcp`, `relp` or `unix`).
     pub forward: Option<String>,
 }
 
@@ -93,6 +93,7 @@ impl Options {
                 "--keep-output" => o.keep_output = true,
                 "--forward" => o.forward = Some("tcp".into()),
                 "--forward-unix" => o.forward = Some("unix".into()),
+                "--forward-relp" => o.forward = Some("relp".into()),
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--threads" => {
                     o.threads = value()?
@@ -677,6 +678,7 @@ fn args_text(o: &Options) -> String {
     }
     match o.forward.as_deref() {
         Some("unix") => s.push_str(" --forward-unix"),
+        Some("relp") => s.push_str(" --forward-relp"),
         Some(_) => s.push_str(" --forward"),
         None => {}
     }
@@ -747,7 +749,7 @@ fn forward_md(steps: &[Step]) -> String {
     let mut s = String::from(
         "\n## Forwarding\n\nEach step once more right after the plain run, beside an agent \
          forwarding every record to an rsyslogd of its own (`[forward.syslog]`: TCP on loopback \
-         with --forward, its Unix socket with --forward-unix).\n\n\
+         with --forward, RELP on loopback with --forward-relp, its Unix socket with --forward-unix).\n\n\
          | target | events out without / with forwarding | agent CPU per event without / with (ratio) | local drops without / with | forwarded | at the collector | forward drops |\n\
          |---|---|---|---|---|---|---|\n",
     );
