@@ -96,7 +96,7 @@ pub(super) struct Shipper {
     told: bool,
     /// Streams: no write before this ([`LINGER`]).
     next_write: Instant,
-    /// RELP: when an answer last came (or the connection was made).
+    /// RELP: when an answer last came, or answers became due.
     answered_at: Instant,
 }
 
@@ -335,6 +335,11 @@ impl Shipper {
             n => self.sent[n - 1].end,
         };
         let mut result = Ok(());
+        if self.written == 0 {
+            // Answers are due from now (the window's silence is timed
+            // from the oldest unanswered message, not from an idle past).
+            self.answered_at = Instant::now();
+        }
         let room = if self.dialer.is_relp() {
             RELP_WINDOW.saturating_sub(self.written)
         } else {
