@@ -332,7 +332,8 @@ fn relp_collector_down_at_start_counts_then_delivers() {
 }
 
 /// A burst of 6000 marked chmods (20 every 5 ms) with the collector
-/// stopped 0.5 s into it and started again 0.7 s later; what the
+/// stopped 0.5 s into it and started again 0.7 s later (the queue of 500
+/// cannot hold that, however slow the machine makes the burst); what the
 /// collector got (each once or more), with the counts: (records missing
 /// at the collector, messages that were a record again, the run).
 fn restart_in_a_burst(tag: &str, forward: impl Fn(&Rsyslog) -> String) -> (u64, u64, Stopped) {
@@ -382,7 +383,7 @@ fn tcp_collector_restart_in_a_burst_loses_only_what_is_counted() {
         return;
     }
     let (lost, again, end) =
-        restart_in_a_burst("fwd-restart", |c| stream("tcp", &c.address(), Some(2000)));
+        restart_in_a_burst("fwd-restart", |c| stream("tcp", &c.address(), Some(500)));
     let h = end.health();
     assert_eq!(again, 0, "{h}");
     // Every record counted is missing: nothing counted was delivered.
@@ -406,15 +407,13 @@ fn relp_collector_restart_in_a_burst_loses_exactly_what_is_counted() {
     if !privileged("relp_collector_restart_in_a_burst_loses_exactly_what_is_counted") {
         return;
     }
-    let (lost, again, end) = restart_in_a_burst("fwd-relp", |c| {
-        stream("relp", &c.relp_address(), Some(2000))
-    });
+    let (lost, again, end) =
+        restart_in_a_burst("fwd-relp", |c| stream("relp", &c.relp_address(), Some(500)));
     let h = end.health();
     // The collector's process answered every record it kept; the rest
     // were sent again or counted: the count is exactly the records that
     // never arrived.
     assert_eq!(drops(h), lost, "{h}");
-    assert_eq!(get(h, "forward_drops_total.collector_down"), lost, "{h}");
     // A record arrives twice only when it was sent again (its answer was
     // lost with the connection).
     assert!(
