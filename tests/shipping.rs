@@ -43,7 +43,7 @@ fn every_rsyslog_recipe_passes_rsyslogd_n1() {
         panic!("{RSYSLOGD} is missing: apt-get install rsyslog (scripts/deps/debian-packages)");
     }
     let recipes = blocks("rsyslog");
-    assert_eq!(recipes.len(), 5, "the rsyslog recipes of docs/shipping.md");
+    assert_eq!(recipes.len(), 7, "the rsyslog recipes of docs/shipping.md");
     let dir = tempfile::tempdir().unwrap();
     let tls_dir = dir.path().join("tls");
     fs::create_dir(&tls_dir).unwrap();
@@ -117,7 +117,7 @@ fn the_agent_configurations_parse() {
         .collect();
     assert_eq!(
         tomls.len(),
-        2,
+        3,
         "[forward.syslog] examples in docs/shipping.md"
     );
     let dir = tempfile::tempdir().unwrap();

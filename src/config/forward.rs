@@ -1,7 +1,7 @@
 //! `[forward.syslog]`: a second, optional destination beside `[output]`:
 //! every record written is also sent as an RFC 5424 syslog message, over a
 //! local datagram socket or TCP (RFC 6587 octet counting), optionally
-//! TLS. Absent: nothing is forwarded. What a syntax check can tell is
+//! TLS, or RELP (rsyslog's acknowledged protocol). Absent: nothing is forwarded. What a syntax check can tell is
 //! checked here; the certificate files are read when the agent starts
 //! (`pipeline::forward`), and a missing or unparseable one stops it with
 //! an error naming the key.
@@ -28,6 +28,23 @@ pub enum Transport {
     Tcp,
     /// TCP with TLS (rustls), the same framing inside.
     Tls,
+    /// RELP over TCP (rsyslog's `imrelp`): the collector's process
+    /// acknowledges every message, so what a collector restart loses is
+    /// sent again rather than gone. Not with TLS here (see
+    /// docs/shipping.md).
+    Relp,
+}
+
+impl Transport {
+    /// Its name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Unix => "unix",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+            Transport::Relp => "relp",
+        }
+    }
 }
 
 /// Syslog facilities by their usual names (RFC 5424 section 6.2.1 codes).
@@ -73,7 +90,7 @@ impl Facility {
 #[serde(deny_unknown_fields, default)]
 pub struct Syslog {
     pub transport: Transport,
-    /// `unix`: the socket's path; `tcp`/`tls`: `host:port` (a name is
+    /// `unix`: the socket's path; `tcp`/`tls`/`relp`: `host:port` (a name is
     /// resolved at each connection attempt).
     pub address: String,
     pub facility: Facility,
@@ -126,7 +143,7 @@ impl Syslog {
         }
     }
 
-    /// `address` split into host and port (`tcp`/`tls`); `[v6]:port` too.
+    /// `address` split into host and port (`tcp`/`tls`/`relp`); `[v6]:port` too.
     pub fn host_port(&self) -> Option<(&str, u16)> {
         let (host, port) = self.address.rsplit_once(':')?;
         let host = host
@@ -155,18 +172,14 @@ impl Forward {
                     ));
                 }
             }
-            Transport::Tcp | Transport::Tls => {
+            Transport::Tcp | Transport::Tls | Transport::Relp => {
                 if s.host_port().is_none() {
                     return Err((
                         "forward.syslog.address",
                         format!(
                             "with transport \"{}\" it is host:port, such as \"logs.example.net:6514\" \
                              or \"[::1]:514\", got {:?}",
-                            if s.transport == Transport::Tcp {
-                                "tcp"
-                            } else {
-                                "tls"
-                            },
+                            s.transport.name(),
                             s.address
                         ),
                     ));
@@ -193,7 +206,13 @@ impl Forward {
         ];
         if s.transport != Transport::Tls {
             if let Some((key, _)) = tls_keys.iter().find(|(_, v)| !v.is_empty()) {
-                return Err((key, "only applies with transport = \"tls\"".into()));
+                let why = if s.transport == Transport::Relp {
+                    "only applies with transport = \"tls\"; RELP over TLS is not supported \
+                     (docs/shipping.md: stunnel or transport = \"tls\")"
+                } else {
+                    "only applies with transport = \"tls\""
+                };
+                return Err((key, why.into()));
             }
             return Ok(());
         }

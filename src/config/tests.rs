@@ -328,6 +328,16 @@ fn errors_name_file_key_and_reason() {
             "only applies with transport = \"tls\"",
         ),
         (
+            "[forward.syslog]\ntransport = \"relp\"\naddress = \"/dev/log\"\n",
+            "forward.syslog.address",
+            "with transport \"relp\" it is host:port",
+        ),
+        (
+            "[forward.syslog]\ntransport = \"relp\"\naddress = \"c:2514\"\ntls_ca = \"/ca.pem\"\n",
+            "forward.syslog.tls_ca",
+            "RELP over TLS is not supported",
+        ),
+        (
             "[forward.syslog]\nqueue_records = 1\n",
             "forward.syslog.queue_records",
             "from 16 to 1048576, got 1",

@@ -227,14 +227,18 @@ pub enum ForwardDrop {
     TooLarge,
     /// Still queued when the agent stopped and its shutdown time ran out.
     Shutdown,
+    /// Refused by a RELP collector (its `rsp` said 500): sending it again
+    /// would be refused again.
+    Rejected,
 }
 
 impl ForwardDrop {
-    pub const ALL: [ForwardDrop; 4] = [
+    pub const ALL: [ForwardDrop; 5] = [
         ForwardDrop::QueueFull,
         ForwardDrop::CollectorDown,
         ForwardDrop::TooLarge,
         ForwardDrop::Shutdown,
+        ForwardDrop::Rejected,
     ];
 
     pub fn name(self) -> &'static str {
@@ -243,6 +247,7 @@ impl ForwardDrop {
             ForwardDrop::CollectorDown => "collector_down",
             ForwardDrop::TooLarge => "too_large",
             ForwardDrop::Shutdown => "shutdown",
+            ForwardDrop::Rejected => "rejected",
         }
     }
 }

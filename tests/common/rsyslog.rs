@@ -1,7 +1,8 @@
 //! A real rsyslogd of the test's own, as the agent's syslog collector:
 //! its own configuration, work directory and pid file in a temporary
-//! directory, listening on a free loopback TCP port (imtcp) and on a Unix
-//! socket of its own (imuxsock, never the host's /dev/log), writing every
+//! directory, listening on a free loopback TCP port (imtcp), another for
+//! RELP (imrelp, Debian's rsyslog-relp) and on a Unix socket of its own
+//! (imuxsock, never the host's /dev/log), writing every
 //! message it is sent to one file, one line each:
 //! `facility|severity|hostname|app-name|procid|msgid|msg`, so a test sees
 //! how rsyslog parsed the RFC 5424 header and gets the JSON back.
@@ -28,6 +29,7 @@ pub struct ServerTls {
 pub struct Rsyslog {
     dir: tempfile::TempDir,
     pub port: u16,
+    pub relp_port: u16,
     child: Option<Child>,
     tls: bool,
 }
@@ -58,6 +60,7 @@ impl Rsyslog {
     pub fn new(tls: Option<&ServerTls>) -> Rsyslog {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        let relp_port = free_port();
         fs::create_dir(dir.path().join("work")).unwrap();
         let d = dir.path().display();
         let driver = match tls {
@@ -82,7 +85,9 @@ impl Rsyslog {
 global(workDirectory="{d}/work" maxMessageSize="256k" processInternalMessages="on")
 {driver}module(load="imtcp"{tcp_params})
 module(load="imuxsock" SysSock.Use="off")
+module(load="imrelp")
 input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="collect")
+input(type="imrelp" address="127.0.0.1" port="{relp_port}" ruleset="collect")
 input(type="imuxsock" Socket="{d}/log.sock" UseSpecialParser="off" ParseHostname="on" RateLimit.Interval="0"
       UseSysTimeStamp="off" ruleset="collect")
 template(name="fields" type="string"
@@ -98,6 +103,7 @@ action(type="omfile" file="{d}/internal.log")
         Rsyslog {
             dir,
             port,
+            relp_port,
             child: None,
             tls: tls.is_some(),
         }
@@ -105,6 +111,11 @@ action(type="omfile" file="{d}/internal.log")
 
     pub fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// imrelp's `host:port`.
+    pub fn relp_address(&self) -> String {
+        format!("127.0.0.1:{}", self.relp_port)
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -137,7 +148,10 @@ action(type="omfile" file="{d}/internal.log")
             .expect("start rsyslogd");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(self.socket().exists() && TcpStream::connect(self.address()).is_ok()) {
+        while !(self.socket().exists()
+            && TcpStream::connect(self.address()).is_ok()
+            && TcpStream::connect(self.relp_address()).is_ok())
+        {
             assert!(
                 Instant::now() < deadline,
                 "rsyslogd did not listen on {} within 10 s: {}",

@@ -69,6 +69,22 @@ impl Agent {
         proc_cpu_seconds(self.child.id())
     }
 
+    /// utime + stime of the agent's threads named `comm` (its thread
+    /// names: `forward`, `writer`, ...), from /proc/PID/task/*/stat.
+    pub fn thread_cpu_seconds(&self, comm: &str) -> f64 {
+        let pid = self.child.id();
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return 0.0;
+        };
+        tasks
+            .flatten()
+            .filter(|t| {
+                fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == comm)
+            })
+            .map(|t| stat_cpu_seconds(&t.path().join("stat")))
+            .sum()
+    }
+
     /// Peak resident set size so far (VmHWM), bytes.
     pub fn peak_rss_bytes(&self) -> u64 {
         proc_status_kib(self.child.id(), "VmHWM:") * 1024
@@ -166,7 +182,12 @@ pub fn check_conditions(who: &str) -> String {
 
 /// utime + stime of a process, from /proc/PID/stat.
 pub fn proc_cpu_seconds(pid: u32) -> f64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_seconds(Path::new(&format!("/proc/{pid}/stat")))
+}
+
+/// utime + stime from a process's or a thread's `stat` file.
+fn stat_cpu_seconds(path: &Path) -> f64 {
+    let stat = fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map(|(_, r)| r.split_whitespace().collect())

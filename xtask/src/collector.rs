@@ -1,7 +1,8 @@
 //! `throughput --forward`'s collector: an rsyslogd of its own (its own
 //! configuration, work directory and pid file under the run's directory;
-//! never the host's instance), listening on a free loopback TCP port and
-//! a Unix socket of its own (imuxsock, never /dev/log), writing each
+//! never the host's instance), listening on a free loopback TCP port, a
+//! second one for RELP (imrelp, Debian's rsyslog-relp) and a Unix socket
+//! of its own (imuxsock, never /dev/log), writing each
 //! message's MSG (the record's JSON) as one line.
 
 use std::fs;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 pub struct Collector {
     child: Child,
     port: u16,
+    relp_port: u16,
     socket: PathBuf,
     received: PathBuf,
 }
@@ -22,10 +24,13 @@ impl Collector {
     pub fn start(dir: &Path) -> Result<Collector, String> {
         let work = dir.join("work");
         fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("a free loopback port: {e}"))?
-            .port();
+        let free = || {
+            TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| format!("a free loopback port: {e}"))
+        };
+        let (port, relp_port) = (free()?, free()?);
         let received = dir.join("received.jsonl");
         let conf = dir.join("rsyslog.conf");
         fs::write(
@@ -34,7 +39,9 @@ impl Collector {
                 "global(workDirectory=\"{}\" maxMessageSize=\"256k\" processInternalMessages=\"on\")\n\
                  module(load=\"imtcp\")\n\
                  module(load=\"imuxsock\" SysSock.Use=\"off\")\n\
+                 module(load=\"imrelp\")\n\
                  input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"collect\")\n\
+                 input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{relp_port}\" maxDataSize=\"256k\" ruleset=\"collect\")\n\
                  input(type=\"imuxsock\" Socket=\"{}\" UseSpecialParser=\"off\" ParseHostname=\"on\" RateLimit.Interval=\"0\" \
                  ruleset=\"collect\")\n\
                  template(name=\"msg\" type=\"string\" string=\"%msg%\\n\")\n\
@@ -61,11 +68,14 @@ impl Collector {
         let c = Collector {
             child,
             port,
+            relp_port,
             socket: dir.join("log.sock"),
             received,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", port)).is_err()
+            || TcpStream::connect(("127.0.0.1", relp_port)).is_err()
+        {
             if Instant::now() > deadline {
                 return Err(format!(
                     "rsyslogd did not listen on 127.0.0.1:{port} within 10 s"
@@ -77,10 +87,12 @@ impl Collector {
     }
 
     /// `config` with forwarding to this collector over `transport`
-    /// (`tcp`: its loopback port; `unix`: its own socket).
+    /// (`tcp`: its loopback port; `relp`: its imrelp port; `unix`: its own
+    /// socket).
     pub fn agent_config(&self, config: &str, transport: &str) -> String {
         let address = match transport {
             "unix" => self.socket.display().to_string(),
+            "relp" => format!("127.0.0.1:{}", self.relp_port),
             _ => format!("127.0.0.1:{}", self.port),
         };
         format!("{config}[forward.syslog]\ntransport = \"{transport}\"\naddress = \"{address}\"\n")

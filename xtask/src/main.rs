@@ -63,11 +63,13 @@ commands:
               release build, then print the auditd rules `bench --auditd` would
               load for the agent's configuration (touches nothing of audit's)
   throughput [--seconds S] [--rates R,R...|max] [--threads N] [--ring-buffer-bytes N]
-             [--keep-output] [--dir PATH] [--op write|chmod] [--forward|--forward-unix]
+             [--keep-output] [--dir PATH] [--op write|chmod]
+             [--forward|--forward-relp|--forward-unix]
               release build, then (root) a paced file-write workload at each
-              rate, without and with the agent (--forward, --forward-unix: and
-              beside an agent forwarding to an rsyslogd of its own over
-              loopback TCP or its Unix socket, docs/shipping.md); writes
+              rate, without and with the agent (--forward, --forward-relp,
+              --forward-unix: and beside an agent forwarding to an rsyslogd of
+              its own over loopback TCP, RELP or its Unix socket,
+              docs/shipping.md); writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
   vm-test [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest

@@ -40,7 +40,7 @@ pub struct Options {
     pub threads: usize,
     pub op: FileOp,
     /// Also run each step beside an agent forwarding to a loopback rsyslog
-    /// over this transport (`tcp` or `unix`).
+    /// over this transport (`tcp`, `relp` or `unix`).
     pub forward: Option<String>,
 }
 
@@ -93,6 +93,7 @@ impl Options {
                 "--keep-output" => o.keep_output = true,
                 "--forward" => o.forward = Some("tcp".into()),
                 "--forward-unix" => o.forward = Some("unix".into()),
+                "--forward-relp" => o.forward = Some("relp".into()),
                 "--dir" => o.dir = PathBuf::from(value()?),
                 "--threads" => {
                     o.threads = value()?
@@ -372,6 +373,7 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
         let Leg {
             with,
             agent_cpu,
+            forwarder_cpu: _,
             tail,
             cpu_samples,
             records,
@@ -409,11 +411,13 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
         );
         if let Some((f, received)) = &step.forward {
             eprintln!(
-                "throughput: {name}: forwarding: agent CPU {:.2} µs/event (without forwarding {:.2}, ×{:.3}); \
+                "throughput: {name}: forwarding: agent CPU {:.2} µs/event (without forwarding {:.2}, ×{:.3}; \
+                 the forwarder thread {:.2}); \
                  {} local drops; {} forwarded, {} at the collector, {} forward drops",
                 f.cpu_per_event() * 1e6,
                 step.cpu_per_event() * 1e6,
                 f.cpu_per_event() / step.cpu_per_event(),
+                f.forwarder_cpu_per_event() * 1e6,
                 f.local_drops(),
                 f.forwarded(),
                 received,
@@ -449,6 +453,9 @@ pub fn run(bin: &Path, o: &Options, out_root: &Path) -> Result<PathBuf, String> 
 struct Leg {
     with: Paced,
     agent_cpu: f64,
+    /// Of that, the forwarder thread's (0 without forwarding): the part of
+    /// forwarding's cost a loaded machine blurs least in the ratio.
+    forwarder_cpu: f64,
     tail: f64,
     cpu_samples: Vec<(f64, f64)>,
     records: Vec<(f64, serde_json::Value)>,
@@ -461,6 +468,14 @@ impl Leg {
     /// Agent CPU seconds per event written.
     fn cpu_per_event(&self) -> f64 {
         self.agent_cpu
+            / self.last["events_output_total"]
+                .as_u64()
+                .unwrap_or(0)
+                .max(1) as f64
+    }
+    /// The forwarder thread's CPU seconds per event written.
+    fn forwarder_cpu_per_event(&self) -> f64 {
+        self.forwarder_cpu
             / self.last["events_output_total"]
                 .as_u64()
                 .unwrap_or(0)
@@ -490,6 +505,7 @@ fn agent_leg(
     let agent = Agent::start_with_output(bin, config, scratch, agent_out);
     let t0 = now();
     let cpu0 = agent.cpu_seconds();
+    let fwd0 = agent.thread_cpu_seconds("forward");
     let mut cpu_samples = vec![(0.0, 0.0)];
     let with = file_workload(o, rate, duration, |t| {
         cpu_samples.push((t.as_secs_f64(), agent.cpu_seconds() - cpu0));
@@ -514,6 +530,7 @@ fn agent_leg(
     }
     let tail = now() - t0 - t_end;
     let agent_cpu = agent.cpu_seconds() - cpu0;
+    let forwarder_cpu = agent.thread_cpu_seconds("forward") - fwd0;
     let vm_hwm = agent.peak_rss_bytes();
     let last = agent.stop();
     let records = agent::health_records(agent_out)
@@ -523,6 +540,7 @@ fn agent_leg(
     Ok(Leg {
         with,
         agent_cpu,
+        forwarder_cpu,
         tail,
         cpu_samples,
         records,
@@ -644,6 +662,7 @@ fn summary_json(steps: &[Step], o: &Options, started: f64, conditions: &str) -> 
                     "agent_cpu_seconds": f.agent_cpu,
                     "agent_cpu_seconds_per_event": f.cpu_per_event(),
                     "agent_cpu_per_event_ratio": f.cpu_per_event() / s.cpu_per_event(),
+                    "forwarder_thread_cpu_seconds_per_event": f.forwarder_cpu_per_event(),
                     "local_drops": f.local_drops(),
                     "forward_messages_total": f.forwarded(),
                     "collector_received": received,
@@ -677,6 +696,7 @@ fn args_text(o: &Options) -> String {
     }
     match o.forward.as_deref() {
         Some("unix") => s.push_str(" --forward-unix"),
+        Some("relp") => s.push_str(" --forward-relp"),
         Some(_) => s.push_str(" --forward"),
         None => {}
     }
@@ -747,9 +767,9 @@ fn forward_md(steps: &[Step]) -> String {
     let mut s = String::from(
         "\n## Forwarding\n\nEach step once more right after the plain run, beside an agent \
          forwarding every record to an rsyslogd of its own (`[forward.syslog]`: TCP on loopback \
-         with --forward, its Unix socket with --forward-unix).\n\n\
-         | target | events out without / with forwarding | agent CPU per event without / with (ratio) | local drops without / with | forwarded | at the collector | forward drops |\n\
-         |---|---|---|---|---|---|---|\n",
+         with --forward, RELP on loopback with --forward-relp, its Unix socket with --forward-unix).\n\n\
+         | target | events out without / with forwarding | agent CPU per event without / with (ratio) | of it the forwarder thread | local drops without / with | forwarded | at the collector | forward drops |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for st in steps {
         let Some((f, received)) = &st.forward else {
@@ -759,13 +779,14 @@ fn forward_md(steps: &[Step]) -> String {
             + st.channel_drops()
             + agent::sum(&st.last, "output_buffer_drops_total");
         s.push_str(&format!(
-            "| {} | {} / {} | {:.2} / {:.2} µs (×{:.3}) | {} / {} | {} | {} | {} |\n",
+            "| {} | {} / {} | {:.2} / {:.2} µs (×{:.3}) | {:.2} µs | {} / {} | {} | {} | {} |\n",
             label(st.rate),
             st.events(),
             f.last["events_output_total"].as_u64().unwrap_or(0),
             st.cpu_per_event() * 1e6,
             f.cpu_per_event() * 1e6,
             f.cpu_per_event() / st.cpu_per_event(),
+            f.forwarder_cpu_per_event() * 1e6,
             local,
             f.local_drops(),
             f.forwarded(),

@@ -1,8 +1,10 @@
 //! Connections to the collector: a Unix datagram socket, TCP, or TLS over
-//! TCP (rustls), all blocking with timeouts, owned by the forwarder
-//! thread. For TCP and TLS, [`Conn::acked`] says how many bytes of this
-//! connection the collector's host acknowledged (`TCP_INFO`), so a broken
-//! connection's unacknowledged messages can be sent again on the next.
+//! TCP (rustls), or a RELP session over TCP ([`super::relp`]), all
+//! blocking with timeouts, owned by the forwarder thread. [`Conn::acked`]
+//! says how far the collector acknowledged this connection's messages: for
+//! TCP and TLS in bytes its host took (`TCP_INFO`), for RELP in messages
+//! its process answered; so a broken connection's unacknowledged messages
+//! can be sent again on the next.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -15,6 +17,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use super::relp::Session;
 use crate::config::{Syslog, Transport};
 
 /// How long a connection attempt, or a write the collector does not take,
@@ -59,6 +62,10 @@ impl Dialer {
         self.transport != Transport::Unix
     }
 
+    pub fn is_relp(&self) -> bool {
+        self.transport == Transport::Relp
+    }
+
     pub fn connect(&self) -> io::Result<Conn> {
         if self.transport == Transport::Unix {
             let s = UnixDatagram::unbound()?;
@@ -73,9 +80,10 @@ impl Dialer {
                     s.set_write_timeout(Some(IO_TIMEOUT))?;
                     s.set_read_timeout(Some(IO_TIMEOUT))?;
                     s.set_nodelay(true)?;
-                    return match &self.tls {
-                        None => Ok(Conn::Tcp { sock: s, base: 0 }),
-                        Some((config, name)) => handshake(s, config.clone(), name.clone()),
+                    return match (&self.tls, self.transport) {
+                        (Some((config, name)), _) => handshake(s, config.clone(), name.clone()),
+                        (None, Transport::Relp) => relp_open(s),
+                        (None, _) => Ok(Conn::Tcp { sock: s, base: 0 }),
                     };
                 }
                 Err(e) => last = e,
@@ -187,6 +195,28 @@ fn handshake(
     })
 }
 
+/// Open a RELP session on a connected socket: write `open`, wait (within
+/// the socket's read timeout) for the answer.
+fn relp_open(mut sock: TcpStream) -> io::Result<Conn> {
+    let mut session = Box::<Session>::default();
+    let mut out = Vec::new();
+    session.open(&mut out);
+    sock.write_all(&out)?;
+    let mut buf = [0u8; 4096];
+    while !session.opened() {
+        match sock.read(&mut buf)? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "RELP: the collector closed before answering open",
+                ));
+            }
+            n => session.take(&buf[..n])?,
+        }
+    }
+    Ok(Conn::Relp { sock, session })
+}
+
 pub enum Conn {
     Unix(UnixDatagram),
     /// `base`: bytes of this connection that carry no message (the TLS
@@ -200,6 +230,10 @@ pub enum Conn {
         sock: TcpStream,
         base: u64,
     },
+    Relp {
+        sock: TcpStream,
+        session: Box<Session>,
+    },
 }
 
 impl Conn {
@@ -211,39 +245,43 @@ impl Conn {
         }
     }
 
-    /// Encrypt `plain` (TLS) or take it as is (TCP) into `wire`, the bytes
-    /// to write to the socket.
-    pub fn seal(&mut self, plain: &[u8], wire: &mut Vec<u8>) -> io::Result<()> {
+    /// Encrypt `frame` (TLS), wrap it in a RELP command, or take it as is
+    /// (TCP) into `wire`, the bytes to write to the socket after
+    /// `wire_base` bytes of messages already written on this connection.
+    /// What [`Conn::acked`] reaches once the collector has it.
+    pub fn seal(&mut self, frame: &[u8], wire: &mut Vec<u8>, wire_base: u64) -> io::Result<u64> {
         match self {
             Conn::Tls { tls, .. } => {
-                tls.writer().write_all(plain)?;
+                tls.writer().write_all(frame)?;
                 while tls.wants_write() {
                     tls.write_tls(wire)?;
                 }
-                Ok(())
             }
-            _ => {
-                wire.extend_from_slice(plain);
-                Ok(())
-            }
+            Conn::Relp { session, .. } => return Ok(session.syslog(frame, wire)),
+            _ => wire.extend_from_slice(frame),
         }
+        Ok(wire_base + wire.len() as u64)
     }
 
     /// Write all of `wire` to the socket.
     pub fn write_wire(&mut self, wire: &[u8]) -> io::Result<()> {
         match self {
-            Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } => (&*sock).write_all(wire),
+            Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } | Conn::Relp { sock, .. } => {
+                (&*sock).write_all(wire)
+            }
             Conn::Unix(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
     /// The collector closed its end, or the connection failed: a syslog
     /// collector sends nothing on it but what TLS itself needs (session
-    /// tickets, alerts), which is read and processed here.
+    /// tickets, alerts), which is read and processed here; a RELP one
+    /// sends answers, read here too (a `serverclose` or a bad answer
+    /// counts as closed).
     pub fn closed_by_peer(&mut self) -> bool {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let sock = match self {
-            Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } => sock,
+            Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } | Conn::Relp { sock, .. } => sock,
             Conn::Unix(_) => return false,
         };
         // The peer's FIN (Linux); nix does not name it.
@@ -259,13 +297,33 @@ impl Conn {
         if ev.intersects(rdhup | PollFlags::POLLHUP | PollFlags::POLLERR) {
             return true;
         }
-        self.drain_incoming();
-        false
+        self.drain_incoming()
     }
 
-    /// Read and process what a TLS collector sent (tickets, alerts), so
-    /// its bytes do not pile up in the socket.
-    pub fn drain_incoming(&mut self) {
+    /// Read and process what the collector sent: a TLS one's tickets and
+    /// alerts, so that its bytes do not pile up in the socket; a RELP
+    /// one's answers. Never waits. True: the RELP session is over (the
+    /// server said so, closed, or answered wrong).
+    pub fn drain_incoming(&mut self) -> bool {
+        if let Conn::Relp { sock, session } = self {
+            let mut buf = [0u8; 4096];
+            loop {
+                match recv_now(sock, &mut buf) {
+                    Ok(0) => session.closed = true,
+                    Ok(n) => match session.take(&buf[..n]) {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            eprintln!("rand-guard: forward: {e}");
+                            session.closed = true;
+                        }
+                    },
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => session.closed = true,
+                }
+                return session.closed;
+            }
+        }
         if let Conn::Tls { tls, sock, .. } = self {
             let _ = sock.set_nonblocking(true);
             while let Ok(n) = tls.read_tls(sock) {
@@ -277,14 +335,44 @@ impl Conn {
             }
             let _ = sock.set_nonblocking(false);
         }
+        false
     }
 
-    /// Bytes of this connection's messages the collector's host has
-    /// acknowledged (TCP `tcpi_bytes_acked` less the handshake). None for
-    /// a datagram socket or when the kernel does not say.
-    pub fn acked(&self) -> Option<u64> {
+    /// RELP: wait up to `timeout` for answers, and read them.
+    pub fn await_answers(&mut self, timeout: Duration) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        if let Conn::Relp { sock, .. } = self {
+            let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+            let mut fds = [PollFd::new(
+                std::os::fd::AsFd::as_fd(sock),
+                PollFlags::POLLIN,
+            )];
+            let _ = poll(&mut fds, ms);
+            self.drain_incoming();
+        }
+    }
+
+    /// RELP: messages the collector answered as refused since the last
+    /// call (acknowledged, but not kept).
+    pub fn take_refused(&mut self) -> u64 {
+        match self {
+            Conn::Relp { session, .. } => session.take_refused(),
+            _ => 0,
+        }
+    }
+
+    /// How far the collector has acknowledged this connection's messages,
+    /// in [`Conn::seal`]'s units: for RELP the messages answered (reading
+    /// the answers that came), else bytes its host took (TCP
+    /// `tcpi_bytes_acked` less the handshake). None for a datagram socket
+    /// or when the kernel does not say.
+    pub fn acked(&mut self) -> Option<u64> {
+        if let Conn::Relp { .. } = self {
+            self.drain_incoming();
+        }
         let (sock, base) = match self {
-            Conn::Tcp { sock, base } | Conn::Tls { sock, base, .. } => (sock, *base),
+            Conn::Tcp { sock, base } | Conn::Tls { sock, base, .. } => (&*sock, *base),
+            Conn::Relp { session, .. } => return Some(session.answered()),
             Conn::Unix(_) => return None,
         };
         tcp_bytes_acked(sock).map(|a| a.saturating_sub(base))
@@ -294,7 +382,7 @@ impl Conn {
     /// its send queue are discarded rather than delivered after the
     /// records they carry are sent again on the next connection.
     pub fn abort(self) {
-        if let Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } = &self {
+        if let Conn::Tcp { sock, .. } | Conn::Tls { sock, .. } | Conn::Relp { sock, .. } = &self {
             let linger = nix::libc::linger {
                 l_onoff: 1,
                 l_linger: 0,
@@ -327,9 +415,33 @@ impl Conn {
             Conn::Tcp { sock, .. } => {
                 let _ = sock.shutdown(Shutdown::Write);
             }
+            Conn::Relp { mut sock, session } => {
+                let mut out = Vec::new();
+                session.close(&mut out);
+                let _ = sock.write_all(&out);
+                let _ = sock.shutdown(Shutdown::Write);
+            }
             Conn::Unix(_) => {}
         }
     }
+}
+
+/// What the socket has received, without waiting (`MSG_DONTWAIT`: the
+/// socket stays blocking for the writes).
+fn recv_now(sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is writable for its length, which is what is passed.
+    let n = unsafe {
+        nix::libc::recv(
+            sock.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            nix::libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// `tcpi_bytes_acked` of `struct tcp_info` (Linux 4.1+; RFC 4898

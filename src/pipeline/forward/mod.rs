@@ -1,6 +1,7 @@
 //! A sink beside [`super::output`]: `[forward.syslog]` sends every record
 //! the writer takes to a syslog collector as well, as RFC 5424 messages
-//! ([`syslog`]) over a Unix datagram socket, TCP or TLS ([`conn`]).
+//! ([`syslog`]) over a Unix datagram socket, TCP, TLS or RELP ([`conn`],
+//! [`relp`]).
 //!
 //! In: the JSON of each record the writer takes, from the writer thread
 //! ([`Handoff::add`]). Out: messages on the collector's connection, from
@@ -28,6 +29,7 @@ use crate::model::stats::{ForwardDrop, Stats};
 use crate::pipeline::channel::StopClock;
 
 mod conn;
+mod relp;
 mod sender;
 pub mod syslog;
 
@@ -61,8 +63,10 @@ impl Batch {
     }
 }
 
-/// Batch buffers kept for reuse.
-const SPARE_BATCHES: usize = 8;
+/// Batch buffers kept for reuse: the forwarder gathers the batches of a
+/// few milliseconds ([`sender`]'s `LINGER`) before writing, so more than a
+/// handful are out at once.
+const SPARE_BATCHES: usize = 64;
 
 /// The writer's end of the forwarder.
 pub struct Handoff {

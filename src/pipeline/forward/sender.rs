@@ -4,11 +4,21 @@
 //! be reached it takes nothing from the queue (the writer counts what the
 //! full queue refuses) and tries again after [`RETRY_FIRST`], doubling up
 //! to [`RETRY_MAX`]. On TCP and TLS every message sent stays here until
-//! the collector's host has acknowledged its last byte; when a connection
-//! breaks, those not acknowledged are sent again on the next one
-//! (`forward_resent_total`), so a collector restart loses only what its
-//! own process had acknowledged but not read. At stop it sends what it
-//! can until the stop clock runs out; the rest is counted (`shutdown`).
+//! the collector's host has acknowledged its last byte, on RELP until the
+//! collector's process has answered it; when a connection breaks, those
+//! not acknowledged are sent again on the next one
+//! (`forward_resent_total`). So over TCP and TLS a collector restart loses
+//! what its own process had acknowledged but not read (no one can count
+//! that); over RELP nothing but what is counted, and a message answered
+//! while the connection broke may arrive twice (at least once). RELP
+//! keeps at most [`RELP_WINDOW`] messages unanswered. At stop it sends
+//! what it can until the stop clock runs out; the rest is counted
+//! (`shutdown`).
+//!
+//! Costs per record kept low: stream frames are gathered for [`LINGER`]
+//! after a write (the batches the writer hands over meanwhile wait in
+//! the queue, and it need not wake this thread), then written in one
+//! `write`; buffers are reused.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,6 +41,18 @@ pub const RETRY_MAX: Duration = Duration::from_secs(2);
 const ACK_EVERY: Duration = Duration::from_millis(100);
 /// Acknowledged frames are cut off the front of the buffer past this.
 const COMPACT_AT: usize = 256 << 10;
+/// After a write to a stream, frames are gathered this long (or up to
+/// [`GATHER_MAX`] bytes) before the next: one write and one wake-up of the
+/// collector per few milliseconds rather than per writer batch. An alert
+/// waits at most this long.
+pub const LINGER: Duration = Duration::from_millis(5);
+const GATHER_MAX: usize = 1 << 20;
+/// RELP: messages written but not answered, at most (librelp's own
+/// client keeps 128; a larger window lets whole batches go at once).
+pub const RELP_WINDOW: usize = 1024;
+/// RELP: a full window with no answer for this long breaks the
+/// connection (what it carried is sent again on the next).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message sent (or to send) on a stream connection.
 struct Sent {
@@ -72,6 +94,10 @@ pub(super) struct Shipper {
     checked: Instant,
     /// The failure stderr was told of, so it hears of the recovery.
     told: bool,
+    /// Streams: no write before this ([`LINGER`]).
+    next_write: Instant,
+    /// RELP: when an answer last came, or answers became due.
+    answered_at: Instant,
 }
 
 impl Shipper {
@@ -100,6 +126,8 @@ impl Shipper {
             retry_at: Instant::now(),
             checked: Instant::now(),
             told: false,
+            next_write: Instant::now(),
+            answered_at: Instant::now(),
         }
     }
 
@@ -138,7 +166,18 @@ impl Shipper {
                 continue;
             }
             if self.written < self.sent.len() {
+                if self.window_full() {
+                    self.await_answers(ACK_EVERY);
+                    if !open && self.clock.expired() {
+                        break;
+                    }
+                    continue;
+                }
+                if open && self.gather(&rx, &recycle) {
+                    continue;
+                }
                 self.write_frames();
+                self.next_write = Instant::now() + LINGER;
                 continue;
             }
             if !open {
@@ -146,7 +185,11 @@ impl Shipper {
                 if self.sent.is_empty() || self.clock.expired() {
                     break;
                 }
-                std::thread::sleep(WAIT_SLICE.min(ACK_EVERY));
+                if self.dialer.is_relp() {
+                    self.await_answers(WAIT_SLICE.min(ACK_EVERY));
+                } else {
+                    std::thread::sleep(WAIT_SLICE.min(ACK_EVERY));
+                }
                 continue;
             }
             match rx.recv_timeout(ACK_EVERY) {
@@ -159,6 +202,62 @@ impl Shipper {
             }
         }
         self.give_up(&rx);
+    }
+
+    /// RELP: as many messages unanswered as it allows.
+    fn window_full(&self) -> bool {
+        self.dialer.is_relp() && self.written >= RELP_WINDOW
+    }
+
+    /// RELP: wait up to `timeout` for answers and take them; a session
+    /// the collector ended, or one silent for [`ANSWER_TIMEOUT`] while
+    /// answers are due, is broken.
+    fn await_answers(&mut self, timeout: Duration) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        conn.await_answers(timeout);
+        if conn.closed_by_peer() {
+            self.broken(io::ErrorKind::ConnectionReset.into());
+        } else if self.acknowledged() == 0
+            && self.written > 0
+            && self.answered_at.elapsed() >= ANSWER_TIMEOUT
+        {
+            self.broken(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("RELP: no answer for {ANSWER_TIMEOUT:?}"),
+            ));
+        }
+    }
+
+    /// Before writing again within [`LINGER`] of the last write: wait
+    /// out the rest of it, then take the batches queued meanwhile (up to
+    /// [`GATHER_MAX`] bytes of frames). False: write now.
+    fn gather(&mut self, rx: &Receiver<Batch>, recycle: &Sender<Batch>) -> bool {
+        let wait = self.next_write.saturating_duration_since(Instant::now());
+        if wait.is_zero() || self.unwritten_bytes() >= GATHER_MAX {
+            return false;
+        }
+        std::thread::sleep(wait.min(WAIT_SLICE));
+        while self.current.is_none() && self.unwritten_bytes() < GATHER_MAX {
+            let Ok(batch) = rx.try_recv() else { break };
+            match self.ship(&batch, 0) {
+                Ok(()) => {
+                    let _ = recycle.try_send(batch);
+                }
+                Err(at) => self.current = Some((batch, at)),
+            }
+        }
+        true
+    }
+
+    /// Bytes of frames not yet written on this connection.
+    fn unwritten_bytes(&self) -> usize {
+        let start = match self.written {
+            0 => self.frames_start,
+            n => self.sent[n - 1].end,
+        };
+        self.frames.len() - start
     }
 
     /// Format the messages of `batch` from index `from` and send them
@@ -236,12 +335,28 @@ impl Shipper {
             n => self.sent[n - 1].end,
         };
         let mut result = Ok(());
-        for s in self.sent.iter_mut().skip(self.written) {
-            if let Err(e) = conn.seal(&self.frames[start..s.end], &mut self.scratch) {
-                result = Err(e);
-                break;
+        if self.written == 0 {
+            // Answers are due from now (the window's silence is timed
+            // from the oldest unanswered message, not from an idle past).
+            self.answered_at = Instant::now();
+        }
+        let room = if self.dialer.is_relp() {
+            RELP_WINDOW.saturating_sub(self.written)
+        } else {
+            usize::MAX
+        };
+        for s in self.sent.iter_mut().skip(self.written).take(room) {
+            match conn.seal(
+                &self.frames[start..s.end],
+                &mut self.scratch,
+                self.wire_sent,
+            ) {
+                Ok(at) => s.wire_end = Some(at),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             }
-            s.wire_end = Some(self.wire_sent + self.scratch.len() as u64);
             if std::mem::replace(&mut s.again, false) {
                 again += 1;
             } else {
@@ -260,11 +375,21 @@ impl Shipper {
         }
     }
 
-    /// Forget the messages the collector's host has acknowledged.
-    fn acknowledged(&mut self) {
-        let Some(acked) = self.conn.as_ref().and_then(Conn::acked) else {
-            return;
+    /// Forget the messages the collector has acknowledged (those a RELP
+    /// collector refused are counted, `rejected`); how many.
+    fn acknowledged(&mut self) -> usize {
+        let Some(conn) = self.conn.as_mut() else {
+            return 0;
         };
+        let Some(acked) = conn.acked() else {
+            return 0;
+        };
+        let refused = conn.take_refused();
+        if refused > 0 {
+            self.stats
+                .count_forward_drops(ForwardDrop::Rejected, refused);
+        }
+        let before = self.sent.len();
         while let Some(s) = self.sent.front() {
             if s.wire_end.is_none_or(|w| w > acked) {
                 break;
@@ -272,6 +397,10 @@ impl Shipper {
             self.frames_start = s.end;
             self.sent.pop_front();
             self.written -= 1;
+        }
+        let done = before - self.sent.len();
+        if done > 0 {
+            self.answered_at = Instant::now();
         }
         if self.sent.is_empty() {
             self.frames.clear();
@@ -284,6 +413,7 @@ impl Shipper {
             }
             self.frames_start = 0;
         }
+        done
     }
 
     fn connect(&mut self) -> bool {
@@ -294,6 +424,7 @@ impl Shipper {
             Ok(c) => {
                 self.conn = Some(c);
                 self.wire_sent = 0;
+                self.answered_at = Instant::now();
                 self.delay = Duration::ZERO;
                 self.stats.set_forward_connected(true);
                 if std::mem::take(&mut self.told) {

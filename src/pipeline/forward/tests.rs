@@ -210,3 +210,145 @@ fn tls_files_are_checked_naming_the_key() {
         assert!(e.reason.contains(why), "{e}");
     }
 }
+
+/// One RELP frame as a test collector reads it: txnr, command, data.
+fn relp_frame(r: &mut impl BufRead) -> (u64, String, String) {
+    let mut field = |end: &[u8]| {
+        let mut f = Vec::new();
+        loop {
+            let mut b = [0u8];
+            r.read_exact(&mut b).unwrap();
+            if end.contains(&b[0]) {
+                return (String::from_utf8(f).unwrap(), b[0]);
+            }
+            f.push(b[0]);
+        }
+    };
+    let (txnr, _) = field(b" ");
+    let (command, _) = field(b" ");
+    let (len, after) = field(b" \n");
+    let len: usize = len.parse().unwrap();
+    let mut data = vec![0u8; len];
+    if after == b' ' {
+        r.read_exact(&mut data).unwrap();
+        let mut lf = [0u8];
+        r.read_exact(&mut lf).unwrap();
+        assert_eq!(lf, *b"\n");
+    }
+    (
+        txnr.parse().unwrap(),
+        command,
+        String::from_utf8(data).unwrap(),
+    )
+}
+
+/// Accept a RELP session: read `open`, answer it; a reader and a writer.
+fn relp_accept(l: &TcpListener) -> (BufReader<std::net::TcpStream>, std::net::TcpStream) {
+    let (sock, _) = l.accept().unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(sock.try_clone().unwrap());
+    let (txnr, command, offers) = relp_frame(&mut r);
+    assert_eq!((txnr, command.as_str()), (1, "open"));
+    assert!(offers.starts_with("relp_version=0\n"), "{offers:?}");
+    assert!(offers.ends_with("\ncommands=syslog"), "{offers:?}");
+    let answer = "200 OK\nrelp_version=0\ncommands=syslog";
+    let mut w = sock;
+    std::io::Write::write_all(
+        &mut w,
+        format!("1 rsp {} {answer}\n", answer.len()).as_bytes(),
+    )
+    .unwrap();
+    (r, w)
+}
+
+/// Read `n` syslog commands: (txnr, the JSON each carries).
+fn relp_messages(r: &mut impl BufRead, n: usize) -> Vec<(u64, String)> {
+    (0..n)
+        .map(|_| {
+            let (txnr, command, msg) = relp_frame(r);
+            assert_eq!(command, "syslog", "{msg}");
+            (txnr, msg.rsplit_once(" - ").unwrap().1.to_string())
+        })
+        .collect()
+}
+
+fn relp_answer(w: &mut std::net::TcpStream, txnr: u64, status: &str) {
+    std::io::Write::write_all(
+        w,
+        format!("{txnr} rsp {} {status}\n", status.len()).as_bytes(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn relp_sends_unanswered_messages_again_and_counts_refused_ones() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stats = Arc::new(Stats::default());
+    let (mut h, _clock) = start_with(&cfg(Transport::Relp, &addr), &stats);
+    for i in 0..4 {
+        h.add(format!("{{\"n\":{i}}}").as_bytes(), Tag::Event);
+    }
+    h.flush();
+    // The first session: all four come, two are answered, then it ends
+    // as a collector that stops does.
+    let (mut r, mut w) = relp_accept(&listener);
+    let got = relp_messages(&mut r, 4);
+    let want: Vec<(u64, String)> = (0..4).map(|i| (i + 2, format!("{{\"n\":{i}}}"))).collect();
+    assert_eq!(got, want);
+    relp_answer(&mut w, 2, "200 OK");
+    relp_answer(&mut w, 3, "200 OK");
+    std::io::Write::write_all(&mut w, b"0 serverclose 0\n").unwrap();
+    drop((r, w));
+    // The second: the two unanswered again, numbered anew, then a new
+    // one; one of the three refused.
+    let (mut r, mut w) = relp_accept(&listener);
+    let again = relp_messages(&mut r, 2);
+    assert_eq!(
+        again,
+        [(2, r#"{"n":2}"#.to_string()), (3, r#"{"n":3}"#.to_string())]
+    );
+    h.add(br#"{"n":4}"#, Tag::Event);
+    h.flush();
+    assert_eq!(relp_messages(&mut r, 1), [(4, r#"{"n":4}"#.to_string())]);
+    relp_answer(&mut w, 2, "200 OK");
+    relp_answer(&mut w, 3, "500 error");
+    relp_answer(&mut w, 4, "200 OK");
+    h.finish();
+    // The session ends with close, answered by nobody: the agent stops.
+    assert_eq!(relp_frame(&mut r), (5, "close".to_string(), String::new()));
+    let s = stats.snapshot();
+    assert_eq!(
+        (s.forward_messages_total, s.forward_resent_total),
+        (5, 2),
+        "{s:?}"
+    );
+    let d = &s.forward_drops_total;
+    assert_eq!(Snapshot::of(d, "rejected"), 1, "{d:?}");
+    assert_eq!(d.iter().map(|(_, n)| n).sum::<u64>(), 1, "{d:?}");
+    assert!(s.forward_errors_total >= 1);
+}
+
+#[test]
+fn relp_collector_that_does_not_take_syslog_is_a_connection_failure() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stats = Arc::new(Stats::default());
+    let (mut h, clock) = start_with(&cfg(Transport::Relp, &addr), &stats);
+    h.add(b"{}", Tag::Event);
+    h.flush();
+    let (sock, _) = listener.accept().unwrap();
+    let mut r = BufReader::new(sock.try_clone().unwrap());
+    assert_eq!(relp_frame(&mut r).1, "open");
+    let mut w = sock;
+    relp_answer(&mut w, 1, "500 go away");
+    // It tries again (a new connection) and never sends the message.
+    let (sock, _) = listener.accept().unwrap();
+    drop(sock);
+    clock.start();
+    h.finish();
+    let s = stats.snapshot();
+    assert!(s.forward_errors_total >= 1, "{s:?}");
+    assert_eq!(Snapshot::of(&s.forward_drops_total, "shutdown"), 1);
+    assert_eq!(s.forward_messages_total, 0);
+}
