@@ -248,6 +248,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             exe: exe.into(),
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.to_vec(),
+            working_directory: "/home/ann".into(),
             truncated: Default::default(),
             hash: Default::default(),
         }),
@@ -265,6 +266,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
         parent,
         origin: Origin::Exec,
         chain_len,
+        entity_id: Default::default(),
     })
 }
 

@@ -372,6 +372,10 @@ pub struct Image {
     pub exe: String,
     /// Kernel task name (comm), at most 15 bytes.
     pub name: String,
+    /// The working directory the program was executed in (ECS
+    /// `process.working_directory`); a later chdir is not followed.
+    /// Empty when unknown.
+    pub working_directory: String,
     pub args: Vec<String>,
     /// Pieces cut at a kernel bound or unreadable; see [`Truncation`].
     pub truncated: Truncation,
@@ -390,11 +394,13 @@ pub struct Truncation {
     pub args_unreadable: bool,
     /// The image has no path (e.g. a memfd): exe is a bare name.
     pub exe_detached: bool,
+    /// The working directory was cut at the kernel's bound.
+    pub working_directory: bool,
 }
 
 impl Truncation {
     pub fn any(&self) -> bool {
-        self.executable || self.exe || self.args || self.args_unreadable
+        self.executable || self.exe || self.args || self.args_unreadable || self.working_directory
     }
 }
 

@@ -226,6 +226,7 @@ pub fn test(
                             ancestry_depth: depth,
                             // Offline: no kernel side.
                             hook_paths: Vec::new(),
+                            ids: crate::record::HostIds::offline(&r.hostname),
                         };
                         hosts.push((ctx, d));
                         hosts.len() - 1

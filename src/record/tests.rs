@@ -101,11 +101,17 @@ fn contexts() -> Vec<Context> {
     [0, 1, 3, 100]
         .into_iter()
         .zip(["host-1", "h\"o\\st\n", "", "h\u{e9}"])
-        .map(|(depth, host)| Context {
+        .enumerate()
+        .map(|(i, (depth, host))| Context {
             hostname: host.into(),
             agent_version: "0.1.0",
             ancestry_depth: depth,
             hook_paths: Vec::new(),
+            // With and without a machine id and names.
+            ids: match i {
+                1 => HostIds::fixed(None, host, None, 7),
+                _ => crate::testkit::host_ids(),
+            },
         })
         .collect()
 }
@@ -118,6 +124,11 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        working_directory: match args.len() {
+            0 => String::new(),
+            1 => "/home/a \"b\"\n".into(),
+            _ => "/".into(),
+        },
     })
 }
 
@@ -496,7 +507,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
         }
     }
     // Every truncation of an exec image.
-    for t in 0..16u8 {
+    for t in 0..32u8 {
         let mut img = (*image("/usr/bin/x", &["x"])).clone();
         img.truncated = Truncation {
             executable: t & 1 != 0,
@@ -504,6 +515,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             args: t & 4 != 0,
             args_unreadable: t & 8 != 0,
             exe_detached: true,
+            working_directory: t & 16 != 0,
         };
         out.push(Body::Exec(ExecBody {
             image: Arc::new(img),
@@ -589,6 +601,12 @@ fn rule(i: usize) -> Arc<RuleMeta> {
         0 => vec![],
         1 => vec![t("T1053.003", Some("Cron"))],
         2 => vec![t("T1053", Some("Scheduled \"Task\"")), t("T1543", None)],
+        3 if i % 8 == 3 => vec![
+            t("T1053.003", Some("Scheduled Task/Job: Cron")),
+            t("T1053.005", Some("Scheduled Task/Job: Scheduled \"Task\"")),
+            t("T1059", Some("Command and Scripting Interpreter")),
+            t("T1\"x.00\\1", None),
+        ],
         _ => vec![t("T1", Some("a")), t("T2", Some("b\\")), t("T3", Some(""))],
     };
     Arc::new(RuleMeta {
@@ -756,6 +774,7 @@ proptest! {
             agent_version: "0.1.0",
             ancestry_depth: depth,
             hook_paths: Vec::new(),
+            ids: crate::testkit::host_ids(),
         };
         let mut ev = testkit::file_with(1, &p, FileOp::Open, &path, |f| {
             f.open_flags = flags;
@@ -839,4 +858,5 @@ fn host_name_is_pid_1_namespaces() {
     );
 }
 
+mod ecs;
 mod identity;

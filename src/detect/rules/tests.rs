@@ -29,6 +29,7 @@ pub(super) fn process(
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
             hash: Default::default(),
+            working_directory: String::new(),
         }),
         creds: Some(Creds {
             uid: 33,
@@ -44,6 +45,7 @@ pub(super) fn process(
         parent,
         origin: Origin::Exec,
         chain_len,
+        entity_id: Default::default(),
     })
 }
 

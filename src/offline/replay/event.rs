@@ -83,7 +83,13 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
     // Truncation is written for the operand it belongs to: the exec'd
     // image, the file operands, the socket.
     let names: &[&str] = match action {
-        Action::Exec => &["executable", "exe", "args", "args_unreadable"],
+        Action::Exec => &[
+            "executable",
+            "exe",
+            "args",
+            "args_unreadable",
+            "working_directory",
+        ],
         Action::File(_) => &["path", "other_path", "path_unreadable"],
         Action::Net(_) => &["unix_path", "payload", "address_unreadable"],
         Action::Fork | Action::Exit | Action::Signal => &[],
@@ -97,6 +103,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
         args_unreadable: cut("args_unreadable"),
         // Not written (nothing past the normalizer reads it).
         exe_detached: false,
+        working_directory: cut("working_directory"),
     };
 
     let ctx = context(root, &process, &rg, pid, ppid, image_cut)?;
@@ -402,7 +409,12 @@ fn dns_query(root: &Obj<'_>) -> Result<Option<Query>, ReplayError> {
         }
     };
     Ok(Some(Query {
-        id: d.need("id", unsigned::<u16>)?,
+        // A keyword: the number as a string.
+        id: d.need("id", |v| {
+            let s = string(v)?;
+            s.parse::<u16>()
+                .map_err(|_| format!("expected a DNS id (0 to 65535) as a string, found `{s}`"))
+        })?,
         name: q.need("name", owned)?,
         qtype: q.need("type", mnemonic(dns::type_from_name, "query type"))?,
         qclass: q.need("class", mnemonic(dns::class_from_name, "query class"))?,
