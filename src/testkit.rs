@@ -35,7 +35,8 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
             hash: Default::default(),
-            working_directory: String::new(),
+            // Where its program was executed: / as for a service.
+            working_directory: "/".into(),
         }),
         creds: Some(Creds {
             uid: 1000,

@@ -166,7 +166,11 @@ fn sigma_rules_alert_on_a_process_a_file_and_a_connection() {
     assert_eq!(get(a, "rand_guard.alert.severity"), "critical");
     assert_eq!(get(a, "event.severity"), 99);
     assert_eq!(get(a, "threat.tactic.name"), &json!(["Execution"]));
-    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059.004"]));
+    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059"]));
+    assert_eq!(
+        get(a, "threat.technique.subtechnique.id"),
+        &json!(["T1059.004"])
+    );
     assert_eq!(
         get(a, "process.args"),
         &json!(["/bin/sh", "-c", format!("true {marker}")])

@@ -451,8 +451,9 @@ impl Writer {
     pub fn health(&mut self, started: Instant, last: bool) {
         // Written records first, so the counters include them.
         self.write_out();
-        self.tick();
         let h = Health::now(started, self.stats.snapshot(), last);
+        // After the snapshot: created is not before its @timestamp.
+        self.tick();
         self.push(&Record::Health(Box::new(h)));
         self.write_out();
     }

@@ -468,7 +468,7 @@ fn reverse_shell(r: &Report) -> Result<(), String> {
             // /proc/self/exe) or at the shell's exec; the file the kernel
             // runs is busybox either way.
             ("rand_guard.process.exe", json!("/bin/busybox")),
-            ("threat.technique.id", json!(["T1059.004"])),
+            ("threat.technique.subtechnique.id", json!(["T1059.004"])),
         ],
     )?;
     let evidence = get(a, "rand_guard.alert.evidence")
