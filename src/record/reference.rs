@@ -11,11 +11,12 @@ use serde::ser::Serializer;
 use super::fields::extension;
 use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
+use super::reference_threat::{FeedDoc, IndicatorDoc, RuleDoc, TacticDoc, TechniqueDoc, ThreatDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
-use crate::model::alert::{Alert, Technique};
+use crate::model::alert::Alert;
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
@@ -240,131 +241,6 @@ struct EventMeta<'a> {
     severity: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     risk_score: Option<u8>,
-}
-
-#[derive(Serialize)]
-struct RuleDoc<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    /// Where the rule comes from: `builtin` or its rule file.
-    ruleset: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reference: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    author: Option<&'a [String]>,
-}
-
-#[derive(Serialize)]
-struct ThreatDoc<'a> {
-    framework: &'static str,
-    tactic: TacticDoc<'a>,
-    technique: TechniqueDoc,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    feed: Option<FeedDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    indicator: Option<IndicatorDoc<'a>>,
-}
-
-#[derive(Serialize)]
-struct FeedDoc<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct IndicatorDoc<'a> {
-    #[serde(rename = "type")]
-    type_: &'static str,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct TacticDoc<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<Vec<&'static str>>,
-    name: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reference: Option<Vec<String>>,
-}
-
-impl<'a> TacticDoc<'a> {
-    fn of(names: &'a [String]) -> Self {
-        let ids: Option<Vec<&'static str>> = names
-            .iter()
-            .map(|n| crate::model::alert::tactic_id(n))
-            .collect();
-        TacticDoc {
-            reference: ids.as_ref().map(|ids| {
-                ids.iter()
-                    .map(|id| format!("https://attack.mitre.org/tactics/{id}/"))
-                    .collect()
-            }),
-            id: ids,
-            name: names,
-        }
-    }
-}
-
-/// Techniques (parents of sub-techniques, once) and sub-techniques.
-#[derive(Serialize)]
-struct TechniqueDoc {
-    #[serde(flatten)]
-    columns: Columns,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subtechnique: Option<Columns>,
-}
-
-/// Ids, names when all are known (so the arrays align), references.
-#[derive(Serialize)]
-struct Columns {
-    id: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<Vec<String>>,
-    reference: Vec<String>,
-}
-
-impl Columns {
-    fn of(items: Vec<(String, Option<String>)>) -> Self {
-        Columns {
-            reference: items
-                .iter()
-                .map(|(id, _)| {
-                    format!(
-                        "https://attack.mitre.org/techniques/{}/",
-                        id.replace('.', "/")
-                    )
-                })
-                .collect(),
-            name: items.iter().map(|(_, n)| n.clone()).collect(),
-            id: items.into_iter().map(|(id, _)| id).collect(),
-        }
-    }
-}
-
-impl TechniqueDoc {
-    fn of(ts: &[Technique]) -> Self {
-        let mut parents: Vec<(String, Option<String>)> = Vec::new();
-        for t in ts {
-            let id = t.parent_id().0.to_string();
-            let name = t.names().0.map(str::to_string);
-            if let Some(p) = parents.iter_mut().find(|(p, _)| *p == id) {
-                if p.1.is_none() {
-                    p.1 = name;
-                }
-            } else {
-                parents.push((id, name));
-            }
-        }
-        let subs: Vec<_> = ts
-            .iter()
-            .filter(|t| t.parent_id().1)
-            .map(|t| (t.id.clone(), t.names().1.map(str::to_string)))
-            .collect();
-        TechniqueDoc {
-            columns: Columns::of(parents),
-            subtechnique: (!subs.is_empty()).then(|| Columns::of(subs)),
-        }
-    }
 }
 
 #[derive(Serialize)]
