@@ -85,6 +85,16 @@ impl HostIds {
         ids
     }
 
+    /// For alerts written offline (`rules test`) about records of another
+    /// host: that host's `host.id` and `agent.id` as recorded (entity ids
+    /// come from the records too), no names, `event.created` the clock.
+    pub fn recorded(hostname: &str, host_id: Option<String>, agent_id: String) -> Self {
+        let mut ids = Self::derive(None, hostname);
+        ids.host_id = host_id;
+        ids.agent_id = agent_id;
+        ids
+    }
+
     fn derive(machine_id: Option<&str>, hostname: &str) -> Self {
         let seed = machine_id.unwrap_or(hostname);
         let agent: [u8; 32] = Sha256::new()

@@ -70,7 +70,10 @@ fn action(v: &Value) -> Result<Action, String> {
 /// are not read).
 pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, ReplayError> {
     let time_ns = root.need("@timestamp", timestamp)?;
-    let hostname = root.need_obj("host")?.need("hostname", owned)?;
+    let host = root.need_obj("host")?;
+    let hostname = host.need("hostname", owned)?;
+    let host_id = host.get("id", owned)?;
+    let agent_id = root.need_obj("agent")?.need("id", owned)?;
     let meta = root.need_obj("event")?;
     let action = meta.need("action", action)?;
     let seq = meta.need("sequence", unsigned::<u64>)?;
@@ -154,7 +157,12 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
         process: ctx.subject,
     };
     check_derived(value, &event, &hostname)?;
-    Ok(Replayed { event, hostname })
+    Ok(Replayed {
+        event,
+        hostname,
+        host_id,
+        agent_id,
+    })
 }
 
 /// `rand_guard.truncated`, each name checked against the `allowed` ones.
