@@ -143,12 +143,12 @@ mod tests {
 
     #[test]
     fn rereads_a_changed_file_after_the_recheck_interval_only() {
-        let dir = std::env::temp_dir().join(format!("rg-accounts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::write(dir.join("passwd"), "alice:x:1000:1000::/:/bin/sh\n").unwrap();
         std::fs::write(dir.join("group"), "staff:x:50:\n").unwrap();
         let t0 = Instant::now();
-        let mut a = Accounts::new(&dir);
+        let mut a = Accounts::new(dir);
         a.refresh(t0);
         let g0 = a.generation();
         assert_eq!(a.user(1000), Some("alice"));
@@ -174,6 +174,5 @@ mod tests {
         std::fs::remove_file(dir.join("group")).unwrap();
         a.refresh(t0 + RECHECK * 6);
         assert_eq!(a.group(50), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

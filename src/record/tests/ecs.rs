@@ -88,8 +88,8 @@ fn names_come_from_the_accounts_and_the_effective_user_when_it_differs() {
 
 #[test]
 fn a_changed_passwd_renames_on_a_later_batch() {
-    let dir = std::env::temp_dir().join(format!("rg-ecs-names-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     std::fs::write(dir.join("passwd"), "ann:x:1000:1000::/:/bin/sh\n").unwrap();
     std::fs::write(dir.join("group"), "").unwrap();
     let mut ids = HostIds::fixed(None, "h", Some(&dir), 0);
@@ -119,7 +119,6 @@ fn a_changed_passwd_renames_on_a_later_batch() {
     assert_eq!(v["user"]["name"], "bob");
     assert_eq!(v["process"]["user"]["name"], "bob");
     assert_eq!(v["event"]["created"], "2026-11-28T08:00:05.000000000Z");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
