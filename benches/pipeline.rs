@@ -271,6 +271,8 @@ impl Pipeline {
                 agent_version: env!("CARGO_PKG_VERSION"),
                 ancestry_depth: cfg.process_table.ancestry_depth as usize,
                 hook_paths: Vec::new(),
+                // This host's: its machine id and /etc's names.
+                ids: rand_guard::record::HostIds::from_host(host).0,
             },
             lines: LineWriter::new(),
             out: Vec::with_capacity(CHUNK * 2),
@@ -313,6 +315,11 @@ impl Pipeline {
             out.extend(self.alerts.drain(..).map(Record::Alert));
         }
         let t3 = thread_cpu();
+        // As the writer does once per batch.
+        self.lines.tick(
+            rand_guard::model::clock::wall_now_ns(),
+            std::time::Instant::now(),
+        );
         for rec in &out {
             self.lines
                 .write_line(rec, &self.ctx, &mut self.out)

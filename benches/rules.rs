@@ -249,6 +249,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             name: exe.rsplit('/').next().unwrap().into(),
             args: args.to_vec(),
             env_vars: Vec::new(),
+            working_directory: "/home/ann".into(),
             truncated: Default::default(),
             hash: Default::default(),
         }),
@@ -266,6 +267,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
         parent,
         origin: Origin::Exec,
         chain_len,
+        entity_id: Default::default(),
     })
 }
 

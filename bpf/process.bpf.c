@@ -126,8 +126,9 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	b->rec.filename.off = 0;
 	b->rec.filename.len = off;
 
-	/* cwd: only needed to make a relative filename absolute */
-	if (off == 0 || b->data[0] != '/') {
+	/* cwd: always (process.working_directory), and what makes a
+	 * relative filename absolute */
+	{
 		struct path pwd = BPF_CORE_READ(p, fs, pwd);
 
 		off = edr_put_path(b, off, pb, &pwd, &b->rec.cwd, EDR_EXEC_F_CWD_TRUNC);

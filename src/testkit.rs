@@ -36,6 +36,8 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
             env_vars: Vec::new(),
             truncated: Default::default(),
             hash: Default::default(),
+            // Where its program was executed: / as for a service.
+            working_directory: "/".into(),
         }),
         creds: Some(Creds {
             uid: 1000,
@@ -51,6 +53,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
         parent,
         origin: Origin::Exec,
         chain_len,
+        entity_id: Default::default(),
     })
 }
 
@@ -235,3 +238,20 @@ pub const NS: crate::model::event::Namespaces = crate::model::event::Namespaces 
     net: 4026531840,
     uts: 4026531838,
 };
+
+/// The machine id, accounts and `event.created` the golden files are
+/// written with (tests/golden.rs uses the same values).
+pub const GOLDEN_MACHINE_ID: &str = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
+pub const GOLDEN_CREATED: u64 = WALL + 60_000_000_000;
+
+/// Host ids as the golden files have them: names from
+/// tests/golden/accounts, `event.created` fixed.
+pub fn host_ids() -> crate::record::HostIds {
+    let accounts = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/accounts");
+    crate::record::HostIds::fixed(
+        Some(GOLDEN_MACHINE_ID),
+        "golden-host",
+        Some(std::path::Path::new(accounts)),
+        GOLDEN_CREATED,
+    )
+}

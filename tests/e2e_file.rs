@@ -84,7 +84,11 @@ fn quickstart_service_file_gives_events_and_one_alert() {
     assert_eq!(get(alert, "rule.name"), "Systemd unit file written");
     assert_eq!(get(alert, "rule.ruleset"), "builtin");
     assert_eq!(get(alert, "threat.framework"), "MITRE ATT&CK");
-    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1543.002"]));
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1543"]));
+    assert_eq!(
+        get(alert, "threat.technique.subtechnique.id"),
+        &json!(["T1543.002"])
+    );
     assert_eq!(get(alert, "threat.tactic.name"), &json!(["Persistence"]));
     assert_eq!(get(alert, "rand_guard.alert.severity"), "high");
     assert_eq!(get(alert, "rand_guard.alert.source"), "builtin");
@@ -266,7 +270,11 @@ fn rename_into_cron_d_alerts() {
             .starts_with("rename")
     );
     assert_eq!(get(alert, "rule.id"), "rg-persist-cron");
-    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1053.003"]));
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1053"]));
+    assert_eq!(
+        get(alert, "threat.technique.subtechnique.id"),
+        &json!(["T1053.003"])
+    );
     assert_eq!(
         get(alert, "message"),
         &json!(format!(
@@ -542,7 +550,11 @@ fn authorized_keys_of_an_account_outside_the_prefixes_alert() {
     let alert = mine[0];
     assert_eq!(get(alert, "rule.id"), "rg-persist-ssh-authorized-keys");
     assert_eq!(get(alert, "event.severity"), &json!(73));
-    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1098.004"]));
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1098"]));
+    assert_eq!(
+        get(alert, "threat.technique.subtechnique.id"),
+        &json!(["T1098.004"])
+    );
     assert_eq!(get(alert, "process.pid"), &json!(pid));
     assert!(about_file(&records, &other).is_empty());
 }

@@ -128,7 +128,8 @@ fn loss_alerts(
         assert_eq!(pid_of(a), u64::from(agent_pid), "{a}");
         assert_eq!(get(a, "event.action"), "loss");
         assert_eq!(get(a, "event.severity"), 73);
-        assert_eq!(get(a, "threat.technique.id.0"), "T1562.006");
+        assert_eq!(get(a, "threat.technique.id.0"), "T1562");
+        assert_eq!(get(a, "threat.technique.subtechnique.id.0"), "T1562.006");
         let l = get(a, "rand_guard.loss");
         let sum = |list: &str| {
             l[list]

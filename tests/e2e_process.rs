@@ -58,7 +58,7 @@ fn bin_true_gives_exact_fork_exec_exit() {
         .to_string_lossy()
         .into_owned();
     for r in &mine {
-        assert_eq!(r["schema_version"], 1);
+        assert_eq!(r["schema_version"], rand_guard::record::SCHEMA_VERSION);
         assert_eq!(r["record_type"], "event");
         assert_eq!(get(r, "event.kind"), "event");
         assert_eq!(get(r, "event.category"), &json!(["process"]));

@@ -200,7 +200,11 @@ fn watched_reads_are_reported_by_inode_and_followed_across_a_replace() {
         get(alert, "threat.tactic.name"),
         &json!(["Credential Access"])
     );
-    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1552.004"]));
+    assert_eq!(get(alert, "threat.technique.id"), &json!(["T1552"]));
+    assert_eq!(
+        get(alert, "threat.technique.subtechnique.id"),
+        &json!(["T1552.004"])
+    );
     assert_eq!(
         get(alert, "message"),
         &json!(format!(
@@ -368,7 +372,11 @@ fn watched_reads_match_on_tmpfs_and_overlayfs() {
             get(ev, "rand_guard.file.watched_path"),
             &json!(path.to_str().unwrap())
         );
-        assert_eq!(get(alert, "threat.technique.id"), &json!(["T1552.001"]));
+        assert_eq!(get(alert, "threat.technique.id"), &json!(["T1552"]));
+        assert_eq!(
+            get(alert, "threat.technique.subtechnique.id"),
+            &json!(["T1552.001"])
+        );
     }
     if let Some(pid) = lower_read {
         assert_eq!(file_records(&records, pid), Vec::<&Value>::new());

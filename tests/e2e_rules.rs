@@ -86,8 +86,18 @@ fn rules_dir_rule_and_sample_rule_alert_on_real_commands() {
         &json!(file.to_string_lossy())
     );
     assert_eq!(get(a, "threat.tactic.name"), &json!(["Execution"]));
-    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059.004"]));
-    assert_eq!(get(a, "threat.technique.name"), &json!(["Unix Shell"]));
+    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059"]));
+    assert_eq!(
+        get(a, "threat.technique.subtechnique.id"),
+        &json!(["T1059.004"])
+    );
+    // Named without its parent (`Command and Scripting Interpreter: ...`):
+    // the sub-technique's name only.
+    assert_eq!(
+        get(a, "threat.technique.subtechnique.name"),
+        &json!(["Unix Shell"])
+    );
+    assert!(get(a, "threat.technique").get("name").is_none());
     assert_eq!(
         get(a, "process.args"),
         &json!(["/bin/sh", "-c", format!("true {marker}")])
@@ -110,9 +120,10 @@ fn rules_dir_rule_and_sample_rule_alert_on_real_commands() {
 
     let b = alerts_for(&records, b64);
     assert_eq!(rule_ids(&b), ["sample-base64-decoded-to-shell"], "{b:#?}");
+    assert_eq!(get(b[0], "threat.technique.id"), &json!(["T1140", "T1059"]));
     assert_eq!(
-        get(b[0], "threat.technique.id"),
-        &json!(["T1140", "T1059.004"])
+        get(b[0], "threat.technique.subtechnique.id"),
+        &json!(["T1059.004"])
     );
 
     let health = common::final_health(&records);

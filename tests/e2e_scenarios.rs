@@ -93,8 +93,9 @@ s.handle_request()
     let sh_pid = pid_of(a);
     assert_eq!(get(a, "process.executable"), "/bin/sh");
     assert_eq!(get(a, "event.severity"), 73);
+    assert_eq!(get(a, "threat.technique.id"), &serde_json::json!(["T1505"]));
     assert_eq!(
-        get(a, "threat.technique.id"),
+        get(a, "threat.technique.subtechnique.id"),
         &serde_json::json!(["T1505.003"])
     );
     assert_eq!(
@@ -458,7 +459,7 @@ fn reverse_shells_are_critical() {
         let a = mine[0].clone();
         assert_eq!(get(&a, "rule.name"), "Reverse shell");
         assert_eq!(
-            get(&a, "threat.technique.id"),
+            get(&a, "threat.technique.subtechnique.id"),
             &serde_json::json!(["T1059.004"])
         );
         let ev = evidence(&a);

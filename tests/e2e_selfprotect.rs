@@ -117,8 +117,9 @@ fn writes_to_the_agents_files_alert() {
         .into_iter()
         .find(|a| pid_of(a) == u64::from(chmod))
         .unwrap();
+    assert_eq!(get(a, "threat.technique.id"), &serde_json::json!(["T1562"]));
     assert_eq!(
-        get(a, "threat.technique.id"),
+        get(a, "threat.technique.subtechnique.id"),
         &serde_json::json!(["T1562.001"])
     );
 }

@@ -166,7 +166,11 @@ fn sigma_rules_alert_on_a_process_a_file_and_a_connection() {
     assert_eq!(get(a, "rand_guard.alert.severity"), "critical");
     assert_eq!(get(a, "event.severity"), 99);
     assert_eq!(get(a, "threat.tactic.name"), &json!(["Execution"]));
-    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059.004"]));
+    assert_eq!(get(a, "threat.technique.id"), &json!(["T1059"]));
+    assert_eq!(
+        get(a, "threat.technique.subtechnique.id"),
+        &json!(["T1059.004"])
+    );
     assert_eq!(
         get(a, "process.args"),
         &json!(["/bin/sh", "-c", format!("true {marker}")])
@@ -220,17 +224,17 @@ fn sighup_reload_picks_up_a_new_sigma_file_and_names_what_it_skips() {
          logsource: {{product: linux, category: process_creation}}\n\
          detection:\n    sel:\n        CommandLine|endswith: ' {marker}'\n    condition: sel\n\
          level: medium\n---\n\
-         title: Needs the working directory\nid: 3a1e6f00-0000-4000-8000-00000000e2e5\n\
+         title: Needs the parent's user\nid: 3a1e6f00-0000-4000-8000-00000000e2e5\n\
          logsource: {{product: linux, category: process_creation}}\n\
-         detection:\n    sel:\n        CurrentDirectory: /tmp\n    condition: sel\n"
+         detection:\n    sel:\n        ParentUser: root\n    condition: sel\n"
     );
     fs::write(&file, text).unwrap();
     agent.signal(Signal::SIGHUP);
     agent.wait_stderr(
         &format!(
             "rand-guard: warning: rules file {}: rule `3a1e6f00-0000-4000-8000-00000000e2e5` \
-             skipped (unsupported field): detection.sel.CurrentDirectory: field `CurrentDirectory`: \
-             the working directory of a process is not recorded",
+             skipped (unsupported field): detection.sel.ParentUser: field `ParentUser`: \
+             the parent's user is not recorded (only the process's own ids)",
             file.display()
         ),
         1,
@@ -252,4 +256,54 @@ fn sighup_reload_picks_up_a_new_sigma_file_and_names_what_it_skips() {
     assert_eq!(health["rules_loaded"], 1);
     assert_eq!(health["rules_skipped"], 1);
     assert_eq!(health["rules_reloads_total"], 1);
+}
+
+/// `CurrentDirectory` matches the directory a real program was executed
+/// in: a shell run in the test's directory alerts, the same run elsewhere
+/// does not.
+#[test]
+fn current_directory_matches_where_a_program_was_executed() {
+    if !privileged("current_directory_matches_where_a_program_was_executed") {
+        return;
+    }
+    let rules_dir = tempfile::tempdir().unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let marker = unique("sigma-cwd");
+    fs::write(
+        rules_dir.path().join("cwd.yml"),
+        format!(
+            "title: Shell run in the marker directory\nid: 3a1e6f00-0000-4000-8000-00000000e2e6\n\
+             logsource: {{product: linux, category: process_creation}}\n\
+             detection:\n    sel:\n        CurrentDirectory: '{}'\n        CommandLine|contains: '{marker}'\n    condition: sel\n\
+             level: medium\n",
+            work.path().display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&config(rules_dir.path(), watched.path()));
+    let run_in = |dir: &Path| {
+        let mut c = std::process::Command::new("/bin/sh")
+            .args(["-c", &format!("true {marker}")])
+            .current_dir(dir)
+            .spawn()
+            .unwrap();
+        let pid = c.id();
+        assert!(c.wait().unwrap().success());
+        pid
+    };
+    let elsewhere = run_in(Path::new("/"));
+    let inside = run_in(work.path());
+    agent.wait_for("the alert of the shell run inside", |r| {
+        r["record_type"] == "alert" && common::pid_of(r) == u64::from(inside)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    let a = alerts_for(&records, inside);
+    assert_eq!(rule_ids(&a), ["3a1e6f00-0000-4000-8000-00000000e2e6"]);
+    assert_eq!(
+        get(a[0], "process.working_directory"),
+        &json!(work.path().to_string_lossy())
+    );
+    assert!(alerts_for(&records, elsewhere).is_empty());
 }

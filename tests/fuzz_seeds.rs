@@ -511,7 +511,10 @@ fn bad_lines(good: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
         ),
         (
             "gen-bad-schema-version.jsonl".to_string(),
-            edit(r#""schema_version":1"#, r#""schema_version":99"#),
+            edit(
+                &format!(r#""schema_version":{}"#, rand_guard::record::SCHEMA_VERSION),
+                r#""schema_version":99"#,
+            ),
         ),
         (
             // A derived field that disagrees with what it derives from.

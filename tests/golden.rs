@@ -18,7 +18,7 @@ use rand_guard::model::hash::{Hashed, Skip, Snapshot as HashSnapshot};
 use rand_guard::model::health::Health;
 use rand_guard::model::stats::Snapshot;
 use rand_guard::pipeline::enrich::Enricher;
-use rand_guard::record::{self, Context, Record};
+use rand_guard::record::{self, Context, HostIds, Record};
 
 /// 2026-11-28T08:00:00Z in ns; kernel boot time is 1000 s earlier.
 const WALL: u64 = 1_795_852_800_000_000_000;
@@ -77,6 +77,7 @@ fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
             .collect(),
         args: args.iter().map(|a| a.to_string()).collect(),
         env_vars: Vec::new(),
+        working_directory: "/home/alice".into(),
         truncated: Truncation::default(),
         hash: Default::default(),
     }
@@ -186,6 +187,21 @@ fn sequence() -> Vec<Event> {
     ]
 }
 
+/// The golden host: its machine id, tests/golden/accounts for user and
+/// group names, and `event.created` a minute after the first event (the
+/// values of the crate's testkit::host_ids, which the replay tests use).
+fn golden_ids() -> HostIds {
+    HostIds::fixed(
+        Some("5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed"),
+        "golden-host",
+        Some(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/accounts"
+        ))),
+        WALL + 60_000_000_000,
+    )
+}
+
 fn render(events: Vec<Event>) -> String {
     let mut enricher = Enricher::new(1024, 8);
     let ctx = Context {
@@ -193,6 +209,7 @@ fn render(events: Vec<Event>) -> String {
         agent_version: "0.0.0-golden",
         ancestry_depth: 8,
         hook_paths: Vec::new(),
+        ids: golden_ids(),
     };
     let mut out = Vec::new();
     for mut ev in events {
@@ -405,6 +422,7 @@ fn render_records(records: &[Record]) -> String {
         ancestry_depth: 8,
         // As an agent on a kernel with the fast path reports it.
         hook_paths: vec![("process", "tp_btf".into()), ("file", "fentry".into())],
+        ids: golden_ids(),
     };
     let mut out = Vec::new();
     for r in records {

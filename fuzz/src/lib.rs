@@ -166,6 +166,8 @@ fn write_event(ev: &Event, hostname: &str) -> String {
         agent_version: "0.0.0-fuzz",
         ancestry_depth: ANCESTRY_DEPTH_MAX as usize,
         hook_paths: Vec::new(),
+        // Fixed event.created: a write is a pure function of the event.
+        ids: rand_guard::record::HostIds::fixed(None, hostname, None, 0),
     };
     let mut out = Vec::new();
     record::write_line(&record::Record::Event(ev.clone()), &ctx, &mut out)

@@ -323,8 +323,8 @@ impl Detection {
     ) -> Result<Self, AgentError> {
         let filter =
             Filter::new(&with_also_watched(&cfg.file, also)).map_err(AgentError::Filter)?;
-        let (ctx, warning) = Context::from_host(cfg.process_table.ancestry_depth as usize);
-        if let Some(w) = warning {
+        let (ctx, warnings) = Context::from_host(cfg.process_table.ancestry_depth as usize);
+        for w in warnings {
             eprintln!("rand-guard: warning: {w}");
         }
         // Bad rules stop the agent at start (a SIGHUP reload keeps the old).

@@ -34,6 +34,7 @@ pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]
         env_vars: Vec::new(),
         truncated: Default::default(),
         hash: Default::default(),
+        working_directory: String::new(),
     });
     Arc::new(q)
 }

@@ -444,6 +444,7 @@ mod tests {
             parent: None,
             origin: crate::model::proctable::Origin::Exec,
             chain_len: 0,
+            entity_id: Default::default(),
         }));
         assert!(!f.keep(&ev));
     }

@@ -313,6 +313,7 @@ fn watched_read(path: &str, watched: Option<&str>, exe: Option<&str>, result: i6
                 parent: None,
                 origin: crate::model::proctable::Origin::Exec,
                 chain_len: 0,
+                entity_id: Default::default(),
             })
         }),
         ..file(FileOp::Open, path, result)

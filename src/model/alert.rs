@@ -47,11 +47,63 @@ impl Severity {
     }
 }
 
-/// An ATT&CK technique: id and, when known, name.
+/// An ATT&CK technique: id and, when known, name. A sub-technique's id
+/// is its parent's with a suffix (`T1053.003`), its name ATT&CK's full
+/// form, `Parent: Sub` (`Scheduled Task/Job: Cron`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Technique {
     pub id: String,
     pub name: Option<String>,
+}
+
+impl Technique {
+    /// The parent technique's id (`T1053` of `T1053.003`; its own id
+    /// for a technique), and whether this is a sub-technique.
+    pub fn parent_id(&self) -> (&str, bool) {
+        match self.id.split_once('.') {
+            Some((parent, _)) => (parent, true),
+            None => (&self.id, false),
+        }
+    }
+
+    /// (the parent's name, the sub-technique's own name) of a
+    /// sub-technique named `Parent: Sub`; a technique's name is the first.
+    pub fn names(&self) -> (Option<&str>, Option<&str>) {
+        let Some(name) = self.name.as_deref() else {
+            return (None, None);
+        };
+        match (self.parent_id().1, name.split_once(": ")) {
+            (true, Some((parent, sub))) => (Some(parent), Some(sub)),
+            (true, None) => (None, Some(name)),
+            (false, _) => (Some(name), None),
+        }
+    }
+}
+
+/// ATT&CK's enterprise tactics: name and id (`threat.tactic.id`).
+pub const TACTICS: &[(&str, &str)] = &[
+    ("Reconnaissance", "TA0043"),
+    ("Resource Development", "TA0042"),
+    ("Initial Access", "TA0001"),
+    ("Execution", "TA0002"),
+    ("Persistence", "TA0003"),
+    ("Privilege Escalation", "TA0004"),
+    ("Defense Evasion", "TA0005"),
+    ("Credential Access", "TA0006"),
+    ("Discovery", "TA0007"),
+    ("Lateral Movement", "TA0008"),
+    ("Collection", "TA0009"),
+    ("Command and Control", "TA0011"),
+    ("Exfiltration", "TA0010"),
+    ("Impact", "TA0040"),
+];
+
+/// The id of the tactic named `name` (case aside), if ATT&CK has it.
+pub fn tactic_id(name: &str) -> Option<&'static str> {
+    TACTICS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, id)| *id)
 }
 
 /// What an alert says about the rule that raised it.

@@ -46,6 +46,11 @@ pub fn boot_to_wall(boot_ns: u64, offset: i128) -> u64 {
     (boot_ns as i128 + offset).clamp(0, u64::MAX as i128) as u64
 }
 
+/// Current wall-clock time (CLOCK_REALTIME) in nanoseconds since the epoch.
+pub fn wall_now_ns() -> u64 {
+    now_ns(ClockId::CLOCK_REALTIME).max(0) as u64
+}
+
 /// Current CLOCK_BOOTTIME in nanoseconds.
 pub fn boot_now_ns() -> u64 {
     now_ns(ClockId::CLOCK_BOOTTIME).max(0) as u64

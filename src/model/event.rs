@@ -372,6 +372,10 @@ pub struct Image {
     pub exe: String,
     /// Kernel task name (comm), at most 15 bytes.
     pub name: String,
+    /// The working directory the program was executed in (ECS
+    /// `process.working_directory`); a later chdir is not followed.
+    /// Empty when unknown.
+    pub working_directory: String,
     pub args: Vec<String>,
     /// The dynamic-linker variables the image was started with, as
     /// `NAME=value` (ECS `process.env_vars`): LD_PRELOAD and LD_AUDIT, and
@@ -398,11 +402,18 @@ pub struct Truncation {
     /// The environment was not scanned to its end for `env_vars` (the
     /// kernel's read cap, an unreadable page, or more matches than sent).
     pub env: bool,
+    /// The working directory was cut at the kernel's bound.
+    pub working_directory: bool,
 }
 
 impl Truncation {
     pub fn any(&self) -> bool {
-        self.executable || self.exe || self.args || self.args_unreadable || self.env
+        self.executable
+            || self.exe
+            || self.args
+            || self.args_unreadable
+            || self.env
+            || self.working_directory
     }
 }
 

@@ -3,6 +3,7 @@
 //! the health snapshot made of them, the clocks, DNS queries. Imports the
 //! kernel's ABI mirror and the config, nothing from the stages.
 
+pub mod accounts;
 pub mod alert;
 pub mod clock;
 pub mod container;

@@ -52,6 +52,38 @@ pub struct Process {
     pub origin: Origin,
     /// Links in the parent chain below this one (0 = no parent).
     pub chain_len: u32,
+    /// ECS `process.entity_id`, set at the first record written about
+    /// this snapshot (`record::HostIds::entity_id`), or by the offline
+    /// replay from the record it rebuilds.
+    pub entity_id: std::sync::OnceLock<EntityId>,
+}
+
+/// A `process.entity_id`: 32 lower-case hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntityId([u8; 32]);
+
+impl EntityId {
+    /// The hex form of 16 bytes.
+    pub fn from_digest(d: &[u8]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (i, b) in d.iter().take(16).enumerate() {
+            out[2 * i] = HEX[usize::from(b >> 4)];
+            out[2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+        EntityId(out)
+    }
+
+    /// An id as written: exactly 32 lower-case hex digits.
+    pub fn parse(s: &str) -> Option<Self> {
+        let ok = s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        ok.then(|| EntityId(s.as_bytes().try_into().unwrap()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Hex digits only (from_digest, parse): always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 impl Process {
@@ -126,7 +158,9 @@ impl Process {
     }
 }
 
-fn tick_ns() -> u64 {
+/// Nanoseconds in a clock tick (USER_HZ): the precision of /proc's start
+/// times.
+pub fn tick_ns() -> u64 {
     use std::sync::OnceLock;
     static TICK: OnceLock<u64> = OnceLock::new();
     *TICK.get_or_init(|| {
@@ -334,6 +368,10 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
             args,
             // Running before the agent: its environment is not read.
             env_vars: Vec::new(),
+            // Its current one: the one it was started in is gone.
+            working_directory: fs::read_link(dir.join("cwd"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             truncated: Default::default(),
             // Running before the agent: not hashed (docs/schema.md).
             hash: Default::default(),
@@ -345,6 +383,7 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
         parent: None,
         origin: Origin::Procfs,
         chain_len: 0,
+        entity_id: Default::default(),
     })
 }
 
@@ -410,6 +449,7 @@ mod tests {
             parent,
             origin: Origin::Exec,
             chain_len,
+            entity_id: Default::default(),
         })
     }
 

@@ -226,6 +226,11 @@ pub fn test(
                             ancestry_depth: depth,
                             // Offline: no kernel side.
                             hook_paths: Vec::new(),
+                            ids: crate::record::HostIds::recorded(
+                                &r.hostname,
+                                r.host_id.clone(),
+                                r.agent_id.clone(),
+                            ),
                         };
                         hosts.push((ctx, d));
                         hosts.len() - 1

@@ -139,6 +139,7 @@ impl Enricher {
                     parent,
                     origin: Origin::Exec,
                     chain_len,
+                    entity_id: Default::default(),
                 });
                 self.table.insert(p.clone());
                 ev.process = Some(p);
@@ -167,6 +168,7 @@ impl Enricher {
                     parent,
                     origin: Origin::Fork,
                     chain_len,
+                    entity_id: Default::default(),
                 });
                 self.table.insert(p.clone());
                 ev.process = Some(p);

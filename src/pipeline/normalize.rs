@@ -205,10 +205,12 @@ impl Normalizer {
 fn exec_body(e: &ExecRecord<'_>, env: Option<PendingEnv>) -> ExecBody {
     let f = &e.fixed;
     let filename = String::from_utf8_lossy(e.filename);
-    let executable = if filename.starts_with('/') {
+    let cwd = String::from_utf8_lossy(e.cwd);
+    let relative = !filename.starts_with('/');
+    let executable = if !relative {
         filename.into_owned()
     } else {
-        join_clean(&String::from_utf8_lossy(e.cwd), &filename)
+        join_clean(&cwd, &filename)
     };
     let unset = |v: u32| (v != u32::MAX).then_some(v);
     let (env_vars, env_cut) = env.map_or((Vec::new(), false), |p| (p.vars, p.cut));
@@ -219,13 +221,19 @@ fn exec_body(e: &ExecRecord<'_>, env: Option<PendingEnv>) -> ExecBody {
             name: cstr(&f.comm),
             args: split_args(e.args),
             env_vars,
+            // Sent for every exec (a cut one is flagged as the
+            // executable's truncation, which it may be part of).
+            working_directory: cwd.into_owned(),
             truncated: Truncation {
                 env: env_cut,
-                executable: f.flags & (exec_flag::FILENAME_TRUNC | exec_flag::CWD_TRUNC) != 0,
+                // A relative name is made absolute with the cwd.
+                executable: f.flags & exec_flag::FILENAME_TRUNC != 0
+                    || (relative && f.flags & exec_flag::CWD_TRUNC != 0),
                 exe: f.flags & exec_flag::EXE_TRUNC != 0,
                 args: f.flags & exec_flag::ARGS_TRUNC != 0,
                 args_unreadable: f.flags & exec_flag::ARGS_FAULT != 0,
                 exe_detached: f.flags & exec_flag::EXE_DETACHED != 0,
+                working_directory: f.flags & exec_flag::CWD_TRUNC != 0,
             },
             hash: Default::default(),
         }),

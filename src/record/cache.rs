@@ -70,7 +70,18 @@ impl ParentCache {
 #[derive(Default)]
 pub(super) struct Recent {
     pub start: Option<(u64, [u8; Rfc3339::LEN])>,
-    /// `(euid, egid, uid, gid)` and the `user` ... `real_group` members
-    /// written for them (by a `Json` of their own: no leading comma).
-    pub creds: Option<([u32; 4], Vec<u8>)>,
+    pub creds: Option<CredMembers>,
+}
+
+/// The credential members written for `ids`, with the names of the
+/// accounts' `generation` (each by a `Json` of its own: no leading comma).
+#[derive(Default)]
+pub(super) struct CredMembers {
+    /// `(euid, egid, uid, gid)`.
+    pub ids: [u32; 4],
+    pub generation: Option<u64>,
+    /// `process.user` ... `process.real_group`.
+    pub process: Vec<u8>,
+    /// The record's `user` and `group`.
+    pub record: Vec<u8>,
 }

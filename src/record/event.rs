@@ -4,7 +4,7 @@ use super::cache::{ParentCache, Recent};
 use super::fields::*;
 use super::json::{Json, key};
 use super::names::*;
-use super::{Context, SCHEMA_VERSION};
+use super::{Context, ECS_VERSION, EVENT_MODULE, SCHEMA_VERSION, Stamp};
 use crate::model::alert::{Alert, Evidence};
 use crate::model::container::Container;
 use crate::model::dns;
@@ -20,6 +20,7 @@ pub(super) fn write_event(
     (cache, recent): (&mut ParentCache, &mut Recent),
     ev: &Event,
     ctx: &Context,
+    stamp: &Stamp<'_>,
     alert: Option<&Alert>,
 ) {
     let proc = ev.process.as_deref();
@@ -53,6 +54,11 @@ pub(super) fn write_event(
     w.int(SCHEMA_VERSION);
     key!(w, "record_type");
     w.lit(kind);
+    key!(w, "ecs");
+    w.begin_object();
+    key!(w, "version");
+    w.lit(ECS_VERSION);
+    w.end_object();
 
     key!(w, "event");
     w.begin_object();
@@ -70,11 +76,21 @@ pub(super) fn write_event(
     }
     key!(w, "sequence");
     w.int(ev.seq);
+    // When the agent wrote the record (`@timestamp`: when it happened).
+    key!(w, "created");
+    w.clean_str(stamp.created);
+    key!(w, "module");
+    w.lit(EVENT_MODULE);
+    key!(w, "dataset");
+    w.lit(dataset(alert.is_some(), category));
     if let Some(a) = alert {
-        // The stable alert id, and ECS's numeric severity.
+        // The stable alert id, and ECS's numeric severity and risk score
+        // (the same 21/47/73/99 scale Elastic's rules use for both).
         key!(w, "id");
         w.str(&a.id);
         key!(w, "severity");
+        w.int(a.rule.severity.score());
+        key!(w, "risk_score");
         w.int(a.rule.severity.score());
     }
     w.end_object();
@@ -109,10 +125,7 @@ pub(super) fn write_event(
         key!(w, "framework");
         w.lit("MITRE ATT&CK");
         key!(w, "tactic");
-        w.begin_object();
-        key!(w, "name");
-        strs(w, r.tactics.iter().map(String::as_str));
-        w.end_object();
+        tactics(w, &r.tactics);
         key!(w, "technique");
         techniques(w, &r.techniques);
         // rg-ioc-match: the list and the entry that matched.
@@ -133,18 +146,7 @@ pub(super) fn write_event(
         w.end_object();
     }
 
-    key!(w, "agent");
-    w.begin_object();
-    key!(w, "type");
-    w.lit("rand-guard");
-    key!(w, "version");
-    w.str(ctx.agent_version);
-    w.end_object();
-    key!(w, "host");
-    w.begin_object();
-    key!(w, "hostname");
-    w.str(&ctx.hostname);
-    w.end_object();
+    agent_host(w, ctx);
     if let Some(c) = proc.and_then(|p| p.cgroup.as_deref()?.container.as_ref()) {
         key!(w, "container");
         container(w, c);
@@ -155,10 +157,17 @@ pub(super) fn write_event(
     }
 
     key!(w, "process");
-    process(w, cache, recent, ev, proc, exit);
+    process(
+        w,
+        (&mut *cache, &mut *recent),
+        ev,
+        proc,
+        exit,
+        ctx,
+        stamp.accounts,
+    );
     if let Some(c) = creds {
-        key!(w, "user");
-        id_doc(w, c.uid);
+        users(w, recent, &c, stamp.accounts);
     }
     if let Some(f) = file {
         key!(w, "file");
@@ -185,8 +194,9 @@ pub(super) fn write_event(
             w.begin_object();
             key!(w, "type");
             w.lit(if q.response { "answer" } else { "query" });
+            // A keyword in ECS: the number as a string.
             key!(w, "id");
-            w.int(q.id);
+            w.int_str(q.id);
             key!(w, "question");
             w.begin_object();
             key!(w, "name");
@@ -439,6 +449,7 @@ fn rand_guard(
                 (t.args, "args"),
                 (t.args_unreadable, "args_unreadable"),
                 (t.env, "env"),
+                (t.working_directory, "working_directory"),
             ])
         }
         Body::File(f) if f.truncated.any() => {
@@ -618,6 +629,46 @@ fn orchestrator(w: &mut Json, pod_uid: &str) {
     w.lit("pod");
     key!(w, "id");
     w.str(pod_uid);
+    w.end_object();
+    w.end_object();
+}
+
+/// `event.dataset`: the module and the record's kind.
+pub(super) fn dataset(alert: bool, category: &str) -> &'static str {
+    match (alert, category) {
+        (true, _) => "rand_guard.alert",
+        (false, "file") => "rand_guard.file",
+        (false, "network") => "rand_guard.network",
+        _ => "rand_guard.process",
+    }
+}
+
+/// `agent` and `host`: the same on every record of a run.
+fn agent_host(w: &mut Json, ctx: &Context) {
+    key!(w, "agent");
+    w.begin_object();
+    key!(w, "type");
+    w.lit("rand-guard");
+    key!(w, "version");
+    w.str(ctx.agent_version);
+    key!(w, "id");
+    w.str(&ctx.ids.agent_id);
+    w.end_object();
+    key!(w, "host");
+    w.begin_object();
+    key!(w, "hostname");
+    w.str(&ctx.hostname);
+    // ECS's host.name, what Elastic's rules and views show: the same.
+    key!(w, "name");
+    w.str(&ctx.hostname);
+    if let Some(id) = &ctx.ids.host_id {
+        key!(w, "id");
+        w.str(id);
+    }
+    key!(w, "os");
+    w.begin_object();
+    key!(w, "type");
+    w.lit("linux");
     w.end_object();
     w.end_object();
 }

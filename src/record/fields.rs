@@ -5,23 +5,26 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use super::cache::{ParentCache, Recent};
+use super::Context;
+use super::cache::{CredMembers, ParentCache, Recent};
 use super::json::{Json, key};
 use super::names::*;
-use crate::model::alert::Technique;
+use crate::model::accounts::Accounts;
+use crate::model::alert::{Technique, tactic_id};
 use crate::model::clock::Rfc3339;
-use crate::model::event::{Body, Event, ExitBody, FileBody, NetBody, NetFamily, NetOp};
+use crate::model::event::{Body, Creds, Event, ExitBody, FileBody, NetBody, NetFamily, NetOp};
 use crate::model::proctable::Process;
 
 /// `process`: the subject, with its parent when our link is the current
 /// parent.
 pub(super) fn process(
     w: &mut Json,
-    cache: &mut ParentCache,
-    recent: &mut Recent,
+    (cache, recent): (&mut ParentCache, &mut Recent),
     ev: &Event,
     proc: Option<&Process>,
     exit: Option<&ExitBody>,
+    ctx: &Context,
+    accounts: Option<&Accounts>,
 ) {
     let ppid = match &ev.body {
         Body::Exec(b) => b.ppid,
@@ -37,6 +40,10 @@ pub(super) fn process(
     w.begin_object();
     key!(w, "pid");
     w.int(ev.pid);
+    if let Some(p) = proc {
+        key!(w, "entity_id");
+        w.clean_str(ctx.ids.entity_id(p).as_bytes());
+    }
     key!(w, "thread");
     thread(w, ev.tid);
     if let Some(p) = proc {
@@ -59,25 +66,7 @@ pub(super) fn process(
         }
     }
     if let Some(c) = proc.and_then(|p| p.creds) {
-        let ids = [c.euid, c.egid, c.uid, c.gid];
-        match &mut recent.creds {
-            Some((k, members)) if *k == ids => w.member_bytes(members),
-            slot => {
-                let (k, members) = slot.get_or_insert_with(Default::default);
-                *k = ids;
-                members.clear();
-                let m = &mut Json::new(members);
-                key!(m, "user");
-                id_doc(m, c.euid);
-                key!(m, "group");
-                id_doc(m, c.egid);
-                key!(m, "real_user");
-                id_doc(m, c.uid);
-                key!(m, "real_group");
-                id_doc(m, c.gid);
-                w.member_bytes(members);
-            }
-        }
+        w.member_bytes(&cred_members(recent, &c, accounts).process);
     }
     if let Some(x) = exit {
         key!(w, "exit_code");
@@ -95,7 +84,7 @@ pub(super) fn process(
             if slot.doc.is_empty() || hashed != slot.hashed {
                 slot.doc.clear();
                 slot.hashed = hashed;
-                parent_doc(&mut Json::new(&mut slot.doc), pp);
+                parent_doc(&mut Json::new(&mut slot.doc), pp, ctx);
             }
             w.value_bytes(&slot.doc);
         }
@@ -110,10 +99,13 @@ pub(super) fn process(
 }
 
 /// `process.parent` for a known parent.
-fn parent_doc(w: &mut Json, pp: &Process) {
+fn parent_doc(w: &mut Json, pp: &Process, ctx: &Context) {
     w.begin_object();
     key!(w, "pid");
     w.int(pp.pid);
+    // The parent's own: the one its own records carry.
+    key!(w, "entity_id");
+    w.clean_str(ctx.ids.entity_id(pp).as_bytes());
     image(w, pp);
     if let Some(name) = name_of(pp) {
         key!(w, "name");
@@ -165,6 +157,10 @@ pub(super) fn image(w: &mut Json, p: &Process) {
         key!(w, "env_vars");
         strs(w, img.env_vars.iter().map(String::as_str));
     }
+    if !img.working_directory.is_empty() {
+        key!(w, "working_directory");
+        w.str(&img.working_directory);
+    }
     // Once the hasher is done (pipeline::hasher): an exec record written
     // before has none, the process's later records have it.
     if let Some(h) = img.hash.get().and_then(|h| h.sha256()) {
@@ -183,12 +179,75 @@ pub(super) fn thread(w: &mut Json, tid: u32) {
     w.end_object();
 }
 
-/// `{"id": "1000"}`: ECS ids are keywords (strings).
-pub(super) fn id_doc(w: &mut Json, id: u32) {
+/// `{"id": "1000", "name": "alice"}`: ECS ids are keywords (strings);
+/// the name when the id has one.
+pub(super) fn id_doc(w: &mut Json, id: u32, name: Option<&str>) {
     w.begin_object();
     key!(w, "id");
     w.int_str(id);
+    if let Some(n) = name {
+        key!(w, "name");
+        w.str(n);
+    }
     w.end_object();
+}
+
+/// The credential members of `process` and of the record (`user`,
+/// `group`) for `c`: the last subject's are reused (a storm's children
+/// share their credentials) unless passwd or group changed since.
+pub(super) fn cred_members<'r>(
+    recent: &'r mut Recent,
+    c: &Creds,
+    accounts: Option<&Accounts>,
+) -> &'r CredMembers {
+    let ids = [c.euid, c.egid, c.uid, c.gid];
+    let generation = accounts.map(Accounts::generation);
+    let fresh = recent
+        .creds
+        .as_ref()
+        .is_some_and(|m| m.ids == ids && m.generation == generation);
+    let m = recent.creds.get_or_insert_with(Default::default);
+    if !fresh {
+        m.ids = ids;
+        m.generation = generation;
+        let user = |id| accounts.and_then(|a| a.user(id));
+        let group = |id| accounts.and_then(|a| a.group(id));
+        m.process.clear();
+        let p = &mut Json::new(&mut m.process);
+        key!(p, "user");
+        id_doc(p, c.euid, user(c.euid));
+        key!(p, "group");
+        id_doc(p, c.egid, group(c.egid));
+        key!(p, "real_user");
+        id_doc(p, c.uid, user(c.uid));
+        key!(p, "real_group");
+        id_doc(p, c.gid, group(c.gid));
+        m.record.clear();
+        let r = &mut Json::new(&mut m.record);
+        // The record's user is the real one; the effective one beside it
+        // when a set-uid program (or setuid) made them differ.
+        key!(r, "user");
+        r.begin_object();
+        key!(r, "id");
+        r.int_str(c.uid);
+        if let Some(n) = user(c.uid) {
+            key!(r, "name");
+            r.str(n);
+        }
+        if c.euid != c.uid {
+            key!(r, "effective");
+            id_doc(r, c.euid, user(c.euid));
+        }
+        r.end_object();
+        key!(r, "group");
+        id_doc(r, c.gid, group(c.gid));
+    }
+    m
+}
+
+/// `user` and `group` of the record.
+pub(super) fn users(w: &mut Json, recent: &mut Recent, c: &Creds, accounts: Option<&Accounts>) {
+    w.member_bytes(&cred_members(recent, c, accounts).record);
 }
 
 pub(super) fn timestamp(w: &mut Json, ns: u64) {
@@ -215,17 +274,83 @@ pub(super) fn lits(w: &mut Json, items: impl IntoIterator<Item = &'static str>) 
     w.end_array();
 }
 
-/// `threat.technique`: `{"id": [...], "name": [...]}`, names only when
-/// every technique has one, so the arrays align.
-pub(super) fn techniques(w: &mut Json, ts: &[Technique]) {
+/// `threat.tactic`: names, and ids and references when ATT&CK has every
+/// one (so the arrays align).
+pub(super) fn tactics(w: &mut Json, names: &[String]) {
     w.begin_object();
-    key!(w, "id");
-    strs(w, ts.iter().map(|t| t.id.as_str()));
-    if ts.iter().all(|t| t.name.is_some()) {
-        key!(w, "name");
-        strs(w, ts.iter().filter_map(|t| t.name.as_deref()));
+    if names.iter().all(|n| tactic_id(n).is_some()) {
+        key!(w, "id");
+        lits(w, names.iter().filter_map(|n| tactic_id(n)));
+    }
+    key!(w, "name");
+    strs(w, names.iter().map(String::as_str));
+    if names.iter().all(|n| tactic_id(n).is_some()) {
+        key!(w, "reference");
+        w.begin_array();
+        for id in names.iter().filter_map(|n| tactic_id(n)) {
+            w.elem();
+            attack_url(w, "tactics", id);
+        }
+        w.end_array();
     }
     w.end_object();
+}
+
+/// `"https://attack.mitre.org/techniques/T1053/003/"` for `T1053.003`.
+fn attack_url(w: &mut Json, kind: &'static str, id: &str) {
+    let out = w.raw();
+    out.extend_from_slice(b"\"https://attack.mitre.org/");
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'/');
+    for part in id.split('.') {
+        super::json::escape_into(out, part.as_bytes());
+        out.push(b'/');
+    }
+    out.push(b'"');
+}
+
+/// `threat.technique`: the techniques (for a sub-technique, its parent,
+/// once) with `id`, `reference`, and `name` when every one is known (so
+/// the arrays align); the sub-techniques likewise under `subtechnique`.
+pub(super) fn techniques(w: &mut Json, ts: &[Technique]) {
+    let mut parents: Vec<(&str, Option<&str>)> = Vec::with_capacity(ts.len());
+    for t in ts {
+        let (id, name) = (t.parent_id().0, t.names().0);
+        match parents.iter_mut().find(|(p, _)| *p == id) {
+            Some(p) => p.1 = p.1.or(name),
+            None => parents.push((id, name)),
+        }
+    }
+    let subs: Vec<(&str, Option<&str>)> = ts
+        .iter()
+        .filter(|t| t.parent_id().1)
+        .map(|t| (t.id.as_str(), t.names().1))
+        .collect();
+    w.begin_object();
+    technique_columns(w, &parents);
+    if !subs.is_empty() {
+        key!(w, "subtechnique");
+        w.begin_object();
+        technique_columns(w, &subs);
+        w.end_object();
+    }
+    w.end_object();
+}
+
+fn technique_columns(w: &mut Json, ts: &[(&str, Option<&str>)]) {
+    key!(w, "id");
+    strs(w, ts.iter().map(|(id, _)| *id));
+    if ts.iter().all(|(_, n)| n.is_some()) {
+        key!(w, "name");
+        strs(w, ts.iter().filter_map(|(_, n)| *n));
+    }
+    key!(w, "reference");
+    w.begin_array();
+    for (id, _) in ts {
+        w.elem();
+        attack_url(w, "techniques", id);
+    }
+    w.end_array();
 }
 
 pub(super) fn file_doc(w: &mut Json, f: &FileBody) {
@@ -241,6 +366,10 @@ pub(super) fn file_doc(w: &mut Json, f: &FileBody) {
     w.str(name);
     key!(w, "directory");
     w.str(directory);
+    if let Some(x) = extension(name) {
+        key!(w, "extension");
+        w.str(x);
+    }
     if let Some(t) = &f.target_path {
         key!(w, "target_path");
         w.str(t);
@@ -363,4 +492,13 @@ pub(super) fn open_flags(w: &mut Json, f: u64) {
         let _ = write!(w.raw(), "\"0x{rest:x}\"");
     }
     w.end_array();
+}
+
+/// `file.extension`: after the name's last dot, without it; none for a
+/// name without one, a dot file (`.bashrc`) or a trailing dot.
+pub(super) fn extension(name: &str) -> Option<&str> {
+    match name.rfind('.') {
+        Some(i) if i > 0 && i + 1 < name.len() => Some(&name[i + 1..]),
+        _ => None,
+    }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::ser::Serializer;
 
-use super::{Context, SCHEMA_VERSION};
+use super::{Context, ECS_VERSION, EVENT_MODULE, SCHEMA_VERSION};
 use crate::kernel::ProgramStats;
 use crate::model::clock::Rfc3339;
 use crate::model::health::Health;
@@ -14,18 +14,30 @@ pub(super) struct HealthDoc<'a> {
     timestamp: Rfc3339,
     schema_version: u32,
     record_type: &'static str,
-    event: HealthMeta,
+    ecs: EcsMeta,
+    event: HealthMeta<'a>,
     agent: AgentMeta<'a>,
     host: HostMeta<'a>,
     rand_guard: HealthRg<'a>,
 }
 
 #[derive(Serialize)]
-struct HealthMeta {
+pub(super) struct EcsMeta {
+    pub(super) version: &'static str,
+}
+
+#[derive(Serialize)]
+struct HealthMeta<'a> {
     kind: &'static str,
+    /// `host`: ECS's category for the state of a host's software, whose
+    /// allowed types include `info`.
+    category: [&'static str; 1],
     #[serde(rename = "type")]
     type_: [&'static str; 1],
     action: &'static str,
+    created: &'a str,
+    module: &'static str,
+    dataset: &'static str,
 }
 
 #[derive(Serialize)]
@@ -137,24 +149,27 @@ impl Serialize for PerKind<'_> {
 }
 
 impl<'a> HealthDoc<'a> {
-    pub(super) fn new(h: &'a Health, ctx: &'a Context) -> Self {
+    /// `created`: the `event.created` text.
+    pub(super) fn new(h: &'a Health, ctx: &'a Context, created: &'a [u8]) -> Self {
         let c = &h.counters;
         HealthDoc {
             timestamp: Rfc3339(h.time_ns),
             schema_version: SCHEMA_VERSION,
             record_type: "health",
+            ecs: EcsMeta {
+                version: ECS_VERSION,
+            },
             event: HealthMeta {
                 kind: "metric",
+                category: ["host"],
                 type_: ["info"],
                 action: "health",
+                created: std::str::from_utf8(created).unwrap_or_default(),
+                module: EVENT_MODULE,
+                dataset: "rand_guard.health",
             },
-            agent: AgentMeta {
-                type_: "rand-guard",
-                version: ctx.agent_version,
-            },
-            host: HostMeta {
-                hostname: &ctx.hostname,
-            },
+            agent: AgentMeta::of(ctx),
+            host: HostMeta::of(ctx),
             rand_guard: HealthRg {
                 health: HealthBody {
                     last: h.last,
@@ -221,11 +236,43 @@ impl<'a> HealthDoc<'a> {
 #[derive(Serialize)]
 pub(super) struct AgentMeta<'a> {
     #[serde(rename = "type")]
-    pub(super) type_: &'static str,
-    pub(super) version: &'a str,
+    type_: &'static str,
+    version: &'a str,
+    id: &'a str,
+}
+
+impl<'a> AgentMeta<'a> {
+    pub(super) fn of(ctx: &'a Context) -> Self {
+        AgentMeta {
+            type_: "rand-guard",
+            version: ctx.agent_version,
+            id: &ctx.ids.agent_id,
+        }
+    }
 }
 
 #[derive(Serialize)]
 pub(super) struct HostMeta<'a> {
-    pub(super) hostname: &'a str,
+    hostname: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    os: OsMeta,
+}
+
+#[derive(Serialize)]
+struct OsMeta {
+    #[serde(rename = "type")]
+    type_: &'static str,
+}
+
+impl<'a> HostMeta<'a> {
+    pub(super) fn of(ctx: &'a Context) -> Self {
+        HostMeta {
+            hostname: &ctx.hostname,
+            name: &ctx.hostname,
+            id: ctx.ids.host_id.as_deref(),
+            os: OsMeta { type_: "linux" },
+        }
+    }
 }

@@ -24,6 +24,7 @@ mod cache;
 mod event;
 mod fields;
 mod health;
+mod ids;
 mod json;
 mod names;
 #[cfg(test)]
@@ -35,15 +36,31 @@ mod reference_loss;
 #[cfg(test)]
 mod reference_process;
 #[cfg(test)]
+mod reference_threat;
+#[cfg(test)]
 mod tests;
 
 use cache::{ParentCache, Recent};
 use event::write_event;
 use health::HealthDoc;
+pub use ids::HostIds;
 use json::Json;
 pub(crate) use names::{OPEN_FLAG_NAMES, SOCKET_TYPES, TRANSPORTS};
 
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::model::accounts::Accounts;
+use crate::model::clock::Rfc3339;
+
+/// 2: the ECS fields of issue 17 (`ecs.version`, `host.id`, `agent.id`,
+/// `event.created`/`module`/`dataset`, entity ids, names, ...), `dns.id`
+/// as a string, ATT&CK sub-techniques under `threat.technique.subtechnique`.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// `ecs.version`: the ECS release the records are checked against
+/// (tests/ecs/fields.csv is generated from it).
+pub const ECS_VERSION: &str = "9.4.0";
+
+/// `event.module`; `event.dataset` is `rand_guard.<kind>`.
+pub const EVENT_MODULE: &str = "rand_guard";
 
 /// What the writer writes.
 #[derive(Debug, Clone)]
@@ -65,20 +82,24 @@ pub struct Context {
     /// The hook path of each loaded family (`Kernel::hook_paths`), for
     /// the health record; empty until the kernel side is loaded.
     pub hook_paths: Vec<(&'static str, String)>,
+    /// `host.id`, `agent.id`, entity ids, names and `event.created`.
+    pub ids: HostIds,
 }
 
 impl Context {
-    /// The host's context; a warning when the host's name could not be
-    /// read and this UTS namespace's is used instead.
-    pub fn from_host(ancestry_depth: usize) -> (Self, Option<String>) {
+    /// The host's context; warnings when the host's name could not be
+    /// read (this UTS namespace's is used instead) or it has no machine id.
+    pub fn from_host(ancestry_depth: usize) -> (Self, Vec<String>) {
         let (hostname, warning) = host_name(std::path::Path::new("/proc"));
+        let (ids, no_id) = HostIds::from_host(&hostname);
         let ctx = Context {
             hostname,
             agent_version: env!("CARGO_PKG_VERSION"),
             ancestry_depth,
             hook_paths: Vec::new(),
+            ids,
         };
-        (ctx, warning)
+        (ctx, warning.into_iter().chain(no_id).collect())
     }
 }
 
@@ -142,11 +163,35 @@ pub fn host_name(proc_root: &std::path::Path) -> (String, Option<String>) {
 pub struct LineWriter {
     parents: ParentCache,
     recent: Recent,
+    /// User and group names, loaded at the first record.
+    accounts: Option<Accounts>,
+    /// `event.created` of the records being written: the wall clock
+    /// read once per batch ([`LineWriter::tick`]), and its text.
+    created: Option<(u64, [u8; Rfc3339::LEN])>,
+}
+
+/// What a record is written with besides its data: the names and the
+/// `event.created` text.
+pub(super) struct Stamp<'a> {
+    pub accounts: Option<&'a Accounts>,
+    pub created: &'a [u8],
 }
 
 impl LineWriter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Before a batch: the clock for `event.created` (read here, once,
+    /// not per record), and a look whether passwd or group changed (a
+    /// stat of each at most every `accounts::RECHECK`).
+    pub fn tick(&mut self, wall_ns: u64, now: std::time::Instant) {
+        if let Some(a) = &mut self.accounts {
+            a.refresh(now);
+        }
+        if self.created.is_none_or(|(n, _)| n != wall_ns) {
+            self.created = Some((wall_ns, Rfc3339(wall_ns).bytes()));
+        }
     }
 
     /// Append `rec` as one JSON line (with the newline) to `out`.
@@ -156,11 +201,29 @@ impl LineWriter {
         ctx: &Context,
         out: &mut Vec<u8>,
     ) -> serde_json::Result<()> {
+        if let (None, Some(dir)) = (&self.accounts, &ctx.ids.accounts_dir) {
+            self.accounts = Some(Accounts::new(dir));
+        }
+        let created = match (ctx.ids.created_ns, &self.created) {
+            (Some(n), _) => Rfc3339(n).bytes(),
+            (None, Some((_, text))) => *text,
+            // No tick yet (a one-off line): now.
+            (None, None) => Rfc3339(crate::model::clock::wall_now_ns()).bytes(),
+        };
+        let stamp = Stamp {
+            accounts: self
+                .accounts
+                .as_ref()
+                .filter(|_| ctx.ids.accounts_dir.is_some()),
+            created: &created,
+        };
         let c = (&mut self.parents, &mut self.recent);
         match rec {
-            Record::Event(ev) => write_event(&mut Json::new(out), c, ev, ctx, None),
-            Record::Alert(a) => write_event(&mut Json::new(out), c, &a.event, ctx, Some(a)),
-            Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx))?,
+            Record::Event(ev) => write_event(&mut Json::new(out), c, ev, ctx, &stamp, None),
+            Record::Alert(a) => write_event(&mut Json::new(out), c, &a.event, ctx, &stamp, Some(a)),
+            Record::Health(h) => {
+                serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx, &created))?
+            }
         }
         out.push(b'\n');
         Ok(())

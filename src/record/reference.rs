@@ -8,13 +8,15 @@ use std::fmt;
 use serde::Serialize;
 use serde::ser::Serializer;
 
+use super::fields::extension;
 use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
+use super::reference_threat::{FeedDoc, IndicatorDoc, RuleDoc, TacticDoc, TechniqueDoc, ThreatDoc};
 use super::*;
 use super::{health::*, names::*, reference_loss::LossDoc};
 use crate::model::clock::Rfc3339;
 
-use crate::model::alert::{Alert, Technique};
+use crate::model::alert::Alert;
 use crate::model::dns;
 use crate::model::event::{
     Body, Event, FileBody, FileOp, FileTruncation, NetBody, NetFamily, NetOp, NetTruncation,
@@ -22,17 +24,51 @@ use crate::model::event::{
 };
 use crate::model::proctable::Process;
 
-/// The record as serde_json wrote it, with the newline.
+/// The record as serde_json wrote it, with the newline. `event.created`
+/// is the context's fixed time (the tests' contexts all have one).
 pub(super) fn write_line(rec: &Record, ctx: &Context, out: &mut Vec<u8>) {
+    let created = Rfc3339(ctx.ids.created_ns.expect("a fixed event.created")).bytes();
+    let created = std::str::from_utf8(&created).unwrap();
+    let accounts = ctx
+        .ids
+        .accounts_dir
+        .as_deref()
+        .map(crate::model::accounts::Accounts::new);
+    let env = Env {
+        ctx,
+        created,
+        accounts: accounts.as_ref(),
+    };
     match rec {
-        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, ctx, None)),
+        Record::Event(ev) => serde_json::to_writer(&mut *out, &EventDoc::new(ev, &env, None)),
         Record::Alert(a) => {
-            serde_json::to_writer(&mut *out, &EventDoc::new(&a.event, ctx, Some(a)))
+            serde_json::to_writer(&mut *out, &EventDoc::new(&a.event, &env, Some(a)))
         }
-        Record::Health(h) => serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx)),
+        Record::Health(h) => {
+            serde_json::to_writer(&mut *out, &HealthDoc::new(h, ctx, created.as_bytes()))
+        }
     }
     .unwrap();
     out.push(b'\n');
+}
+
+/// What a record is written with.
+struct Env<'a> {
+    ctx: &'a Context,
+    created: &'a str,
+    accounts: Option<&'a crate::model::accounts::Accounts>,
+}
+
+impl<'a> Env<'a> {
+    fn user(&self, id: u32) -> Option<&'a str> {
+        self.accounts.and_then(|a| a.user(id))
+    }
+    fn group(&self, id: u32) -> Option<&'a str> {
+        self.accounts.and_then(|a| a.group(id))
+    }
+    fn id(&self, id: u32, name: Option<&'a str>) -> Option<IdDoc<'a>> {
+        Some(IdDoc { id, name })
+    }
 }
 
 /// An event record, or an alert record: the triggering event's fields
@@ -43,6 +79,7 @@ struct EventDoc<'a> {
     timestamp: Rfc3339,
     schema_version: u32,
     record_type: &'static str,
+    ecs: EcsMeta,
     event: EventMeta<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
@@ -58,7 +95,9 @@ struct EventDoc<'a> {
     orchestrator: Option<OrchestratorDoc<'a>>,
     process: ProcessDoc<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<IdDoc>,
+    user: Option<UserDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<IdDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<FileDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,6 +145,7 @@ struct NetworkDoc {
 struct DnsDoc<'a> {
     #[serde(rename = "type")]
     type_: &'static str,
+    #[serde(serialize_with = "as_str")]
     id: u16,
     question: DnsQuestionDoc<'a>,
 }
@@ -190,78 +230,17 @@ struct EventMeta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
     sequence: u64,
+    created: &'a str,
+    module: &'static str,
+    dataset: &'static str,
     /// Alerts: the stable alert id.
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     /// Alerts: ECS numeric severity.
     #[serde(skip_serializing_if = "Option::is_none")]
     severity: Option<u8>,
-}
-
-#[derive(Serialize)]
-struct RuleDoc<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    /// Where the rule comes from: `builtin` or its rule file.
-    ruleset: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reference: Option<&'a [String]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    author: Option<&'a [String]>,
-}
-
-#[derive(Serialize)]
-struct ThreatDoc<'a> {
-    framework: &'static str,
-    tactic: NamesDoc<'a>,
-    technique: TechniqueDoc<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    feed: Option<FeedDoc<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    indicator: Option<IndicatorDoc<'a>>,
-}
-
-#[derive(Serialize)]
-struct FeedDoc<'a> {
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct IndicatorDoc<'a> {
-    #[serde(rename = "type")]
-    type_: &'static str,
-    name: &'a str,
-}
-
-#[derive(Serialize)]
-struct NamesDoc<'a> {
-    name: &'a [String],
-}
-
-struct TechniqueDoc<'a>(&'a [Technique]);
-
-impl Serialize for TechniqueDoc<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        // Names only when every technique has one, so the arrays align.
-        let named = self.0.iter().all(|t| t.name.is_some());
-        let mut m = s.serialize_map(Some(if named { 2 } else { 1 }))?;
-        m.serialize_entry("id", &Column(self.0, |t| Some(&t.id)))?;
-        if named {
-            m.serialize_entry("name", &Column(self.0, |t| t.name.as_ref()))?;
-        }
-        m.end()
-    }
-}
-
-/// One field of each element, as a JSON array.
-struct Column<'a, T>(&'a [T], fn(&T) -> Option<&String>);
-
-impl<T> Serialize for Column<'_, T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().filter_map(self.1))
-    }
+    risk_score: Option<u8>,
 }
 
 #[derive(Serialize)]
@@ -269,6 +248,8 @@ struct FileDoc<'a> {
     path: &'a str,
     name: &'a str,
     directory: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extension: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target_path: Option<&'a str>,
     /// Octal, as ECS writes modes ("0644").
@@ -355,18 +336,33 @@ impl Serialize for OpenFlags {
 
 /// ECS ids are keywords (strings); written without allocating.
 #[derive(Serialize)]
-struct IdDoc {
+struct IdDoc<'a> {
     #[serde(serialize_with = "as_str")]
     id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
 }
 
-fn as_str<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+/// The record's user: the real one, the effective one when it differs.
+#[derive(Serialize)]
+struct UserDoc<'a> {
+    #[serde(serialize_with = "as_str")]
+    id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    effective: Option<IdDoc<'a>>,
+}
+
+fn as_str<S: Serializer, V: std::fmt::Display>(v: &V, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 
 #[derive(Serialize)]
 struct ProcessDoc<'a> {
     pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_id: Option<&'a str>,
     thread: ThreadDoc,
     #[serde(flatten)]
     image: Option<ImageDoc<'a>>,
@@ -375,13 +371,13 @@ struct ProcessDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     start: Option<Rfc3339>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<IdDoc>,
+    user: Option<IdDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<IdDoc>,
+    group: Option<IdDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    real_user: Option<IdDoc>,
+    real_user: Option<IdDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    real_group: Option<IdDoc>,
+    real_group: Option<IdDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -403,6 +399,8 @@ struct ImageDoc<'a> {
     command_line: CommandLine<'a>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     env_vars: &'a [String],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    working_directory: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<HashDoc<'a>>,
 }
@@ -421,6 +419,7 @@ impl<'a> ImageDoc<'a> {
             args_count: img.args.len(),
             command_line: CommandLine(&img.args),
             env_vars: &img.env_vars,
+            working_directory: &img.working_directory,
             hash: img
                 .hash
                 .get()
@@ -454,6 +453,8 @@ impl Serialize for CommandLine<'_> {
 #[derive(Serialize)]
 struct ParentDoc<'a> {
     pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity_id: Option<&'a str>,
     #[serde(flatten)]
     image: Option<ImageDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -553,6 +554,7 @@ impl Serialize for Truncated {
                 (t.args, "args"),
                 (t.args_unreadable, "args_unreadable"),
                 (t.env, "env"),
+                (t.working_directory, "working_directory"),
             ],
             Truncated::File(t) => vec![
                 (t.path, "path"),
@@ -580,6 +582,7 @@ fn file_doc(f: &FileBody) -> FileDoc<'_> {
         name,
         directory,
         target_path: f.target_path.as_deref(),
+        extension: extension(name),
         mode: f.mode.map(Octal),
         uid: f.owner.map(IdStr),
         gid: f.group.map(IdStr),
@@ -587,7 +590,8 @@ fn file_doc(f: &FileBody) -> FileDoc<'_> {
 }
 
 impl<'a> EventDoc<'a> {
-    fn new(ev: &'a Event, ctx: &'a Context, alert: Option<&'a Alert>) -> Self {
+    fn new(ev: &'a Event, env: &Env<'a>, alert: Option<&'a Alert>) -> Self {
+        let ctx = env.ctx;
         let proc = ev.process.as_deref();
         let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
             Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
@@ -623,7 +627,8 @@ impl<'a> EventDoc<'a> {
         let creds = proc.and_then(|p| p.creds);
         let cgroup = proc.and_then(|p| p.cgroup.as_deref());
         let container = cgroup.and_then(|cg| cg.container.as_ref());
-        let id = |v: u32| Some(IdDoc { id: v });
+        let user = |v: u32| env.id(v, env.user(v));
+        let group = |v: u32| env.id(v, env.group(v));
         let exit = match &ev.body {
             Body::Exit(b) => Some(b),
             _ => None,
@@ -639,6 +644,9 @@ impl<'a> EventDoc<'a> {
             timestamp: Rfc3339(ev.time_ns),
             schema_version: SCHEMA_VERSION,
             record_type: if alert.is_some() { "alert" } else { "event" },
+            ecs: EcsMeta {
+                version: super::ECS_VERSION,
+            },
             event: EventMeta {
                 kind: if alert.is_some() { "alert" } else { "event" },
                 category: [category],
@@ -646,8 +654,12 @@ impl<'a> EventDoc<'a> {
                 action: ev.body.action(),
                 outcome: file.map(|f| if f.result >= 0 { "success" } else { "failure" }),
                 sequence: ev.seq,
+                created: env.created,
+                module: super::EVENT_MODULE,
+                dataset: super::event::dataset(alert.is_some(), category),
                 id: alert.map(|a| a.id.as_str()),
                 severity: rule.map(|r| r.severity.score()),
+                risk_score: rule.map(|r| r.severity.score()),
             },
             message: alert.map(|a| a.message.as_str()),
             rule: rule.map(|r| RuleDoc {
@@ -662,8 +674,8 @@ impl<'a> EventDoc<'a> {
                 let ind = alert.and_then(|a| a.indicator.as_deref());
                 ThreatDoc {
                     framework: "MITRE ATT&CK",
-                    tactic: NamesDoc { name: &r.tactics },
-                    technique: TechniqueDoc(&r.techniques),
+                    tactic: TacticDoc::of(&r.tactics),
+                    technique: TechniqueDoc::of(&r.techniques),
                     feed: ind.map(|i| FeedDoc { name: &i.feed }),
                     indicator: ind.map(|i| IndicatorDoc {
                         type_: i.kind,
@@ -689,35 +701,40 @@ impl<'a> EventDoc<'a> {
             error: file.filter(|f| f.result < 0).map(|f| ErrorDoc {
                 code: errno_name(f.result),
             }),
-            agent: AgentMeta {
-                type_: "rand-guard",
-                version: ctx.agent_version,
-            },
-            host: HostMeta {
-                hostname: &ctx.hostname,
-            },
+            agent: AgentMeta::of(ctx),
+            host: HostMeta::of(ctx),
             container: container.map(ContainerDoc::of),
             orchestrator: container.and_then(OrchestratorDoc::of),
             process: ProcessDoc {
                 pid: ev.pid,
+                entity_id: proc.map(|p| ctx.ids.entity_id(p)),
                 thread: ThreadDoc { id: ev.tid },
                 image: proc.and_then(ImageDoc::of),
                 name: proc.and_then(name_of).or(exit.map(|x| x.name.as_str())),
                 start: proc.map(|p| Rfc3339(p.start_time_ns)),
-                user: creds.and_then(|c| id(c.euid)),
-                group: creds.and_then(|c| id(c.egid)),
-                real_user: creds.and_then(|c| id(c.uid)),
-                real_group: creds.and_then(|c| id(c.gid)),
+                user: creds.and_then(|c| user(c.euid)),
+                group: creds.and_then(|c| group(c.egid)),
+                real_user: creds.and_then(|c| user(c.uid)),
+                real_group: creds.and_then(|c| group(c.gid)),
                 exit_code: exit.map(|x| x.status.code),
                 end: exit.map(|_| Rfc3339(ev.time_ns)),
                 parent: ParentDoc {
                     pid: ppid,
+                    entity_id: parent.map(|p| ctx.ids.entity_id(p)),
                     image: parent.and_then(ImageDoc::of),
                     name: parent.and_then(name_of),
                     start: parent.map(|p| Rfc3339(p.start_time_ns)),
                 },
             },
-            user: creds.and_then(|c| id(c.uid)),
+            user: creds.map(|c| UserDoc {
+                id: c.uid,
+                name: env.user(c.uid),
+                effective: (c.euid != c.uid).then(|| IdDoc {
+                    id: c.euid,
+                    name: env.user(c.euid),
+                }),
+            }),
+            group: creds.and_then(|c| group(c.gid)),
             rand_guard: RgDoc {
                 alert: rule.map(|r| RgAlert {
                     severity: r.severity.as_str(),

@@ -101,11 +101,17 @@ fn contexts() -> Vec<Context> {
     [0, 1, 3, 100]
         .into_iter()
         .zip(["host-1", "h\"o\\st\n", "", "h\u{e9}"])
-        .map(|(depth, host)| Context {
+        .enumerate()
+        .map(|(i, (depth, host))| Context {
             hostname: host.into(),
             agent_version: "0.1.0",
             ancestry_depth: depth,
             hook_paths: Vec::new(),
+            // With and without a machine id and names.
+            ids: match i {
+                1 => HostIds::fixed(None, host, None, 7),
+                _ => crate::testkit::host_ids(),
+            },
         })
         .collect()
 }
@@ -119,6 +125,11 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
         env_vars: Vec::new(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        working_directory: match args.len() {
+            0 => String::new(),
+            1 => "/home/a \"b\"\n".into(),
+            _ => "/".into(),
+        },
     })
 }
 
@@ -507,6 +518,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             args_unreadable: t & 8 != 0,
             exe_detached: true,
             env: t & 16 != 0,
+            working_directory: t & 32 != 0,
         };
         if t & 32 != 0 {
             img.env_vars = vec!["LD_PRELOAD=/tmp/a b.so".into(), "LD_AUDIT=\"q\"".into()];
@@ -595,6 +607,12 @@ fn rule(i: usize) -> Arc<RuleMeta> {
         0 => vec![],
         1 => vec![t("T1053.003", Some("Cron"))],
         2 => vec![t("T1053", Some("Scheduled \"Task\"")), t("T1543", None)],
+        3 if i % 8 == 3 => vec![
+            t("T1053.003", Some("Scheduled Task/Job: Cron")),
+            t("T1053.005", Some("Scheduled Task/Job: Scheduled \"Task\"")),
+            t("T1059", Some("Command and Scripting Interpreter")),
+            t("T1\"x.00\\1", None),
+        ],
         _ => vec![t("T1", Some("a")), t("T2", Some("b\\")), t("T3", Some(""))],
     };
     Arc::new(RuleMeta {
@@ -762,6 +780,7 @@ proptest! {
             agent_version: "0.1.0",
             ancestry_depth: depth,
             hook_paths: Vec::new(),
+            ids: crate::testkit::host_ids(),
         };
         let mut ev = testkit::file_with(1, &p, FileOp::Open, &path, |f| {
             f.open_flags = flags;
@@ -845,4 +864,5 @@ fn host_name_is_pid_1_namespaces() {
     );
 }
 
+mod ecs;
 mod identity;

@@ -29,6 +29,47 @@ const NOT_MATCHED: &[(&str, &str)] = &[
     ("agent.type", "the same in every record"),
     ("agent.version", "the same in every record"),
     ("host.hostname", "the same in every record"),
+    ("host.name", "the same in every record"),
+    ("host.id", "the same in every record"),
+    ("host.os.type", "the same in every record"),
+    ("agent.id", "the same in every record"),
+    ("ecs.version", "the same in every record"),
+    ("event.module", "the same in every record"),
+    ("event.dataset", "in event.category"),
+    ("event.created", "time"),
+    (
+        "process.entity_id",
+        "derived from process.pid and the start: match the pid",
+    ),
+    (
+        "process.parent.entity_id",
+        "derived from process.parent.pid and its start: match the pid",
+    ),
+    ("group.id", "in process.real_group.id"),
+    (
+        "user.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
+    (
+        "group.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
+    (
+        "process.user.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
+    (
+        "process.group.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
+    (
+        "process.real_user.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
+    (
+        "process.real_group.name",
+        "names are resolved by the writer, after detection: rules match ids",
+    ),
     (
         "orchestrator.type",
         "`kubernetes` whenever a pod uid is written",
@@ -335,6 +376,7 @@ fn write(ev: &Event) -> Json {
         agent_version: "0",
         ancestry_depth: 8,
         hook_paths: Vec::new(),
+        ids: crate::testkit::host_ids(),
     };
     let mut out = Vec::new();
     record::write_line(&Record::Event(ev.clone()), &ctx, &mut out).unwrap();

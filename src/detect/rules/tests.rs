@@ -30,6 +30,7 @@ pub(super) fn process(
             env_vars: Vec::new(),
             truncated: Default::default(),
             hash: Default::default(),
+            working_directory: String::new(),
         }),
         creds: Some(Creds {
             uid: 33,
@@ -45,6 +46,7 @@ pub(super) fn process(
         parent,
         origin: Origin::Exec,
         chain_len,
+        entity_id: Default::default(),
     })
 }
 

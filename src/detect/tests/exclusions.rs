@@ -65,6 +65,7 @@ fn exclusions_drop_alerts_or_events_and_count_them() {
         parent: None,
         origin: crate::model::proctable::Origin::Exec,
         chain_len: 0,
+        entity_id: Default::default(),
     });
     let ev = Event {
         process: Some(root),

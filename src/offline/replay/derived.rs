@@ -39,6 +39,7 @@ pub(super) fn check_derived(line: &Value, ev: &Event, hostname: &str) -> Result<
         ancestry_depth: usize::MAX,
         // Offline: no kernel side.
         hook_paths: Vec::new(),
+        ids: crate::record::HostIds::offline(hostname),
     };
     let mut out = Vec::new();
     let written = record::write_line(&Record::Event(ev.clone()), &ctx, &mut out)

@@ -70,7 +70,10 @@ fn action(v: &Value) -> Result<Action, String> {
 /// are not read).
 pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, ReplayError> {
     let time_ns = root.need("@timestamp", timestamp)?;
-    let hostname = root.need_obj("host")?.need("hostname", owned)?;
+    let host = root.need_obj("host")?;
+    let hostname = host.need("hostname", owned)?;
+    let host_id = host.get("id", owned)?;
+    let agent_id = root.need_obj("agent")?.need("id", owned)?;
     let meta = root.need_obj("event")?;
     let action = meta.need("action", action)?;
     let seq = meta.need("sequence", unsigned::<u64>)?;
@@ -83,7 +86,14 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
     // Truncation is written for the operand it belongs to: the exec'd
     // image, the file operands, the socket.
     let names: &[&str] = match action {
-        Action::Exec => &["executable", "exe", "args", "args_unreadable", "env"],
+        Action::Exec => &[
+            "executable",
+            "exe",
+            "args",
+            "args_unreadable",
+            "env",
+            "working_directory",
+        ],
         Action::File(_) => &["path", "other_path", "path_unreadable"],
         Action::Net(_) => &["unix_path", "payload", "address_unreadable"],
         Action::Fork | Action::Exit | Action::Signal => &[],
@@ -98,6 +108,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
         env: cut("env"),
         // Not written (nothing past the normalizer reads it).
         exe_detached: false,
+        working_directory: cut("working_directory"),
     };
 
     let ctx = context(root, &process, &rg, pid, ppid, image_cut)?;
@@ -148,7 +159,12 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
         process: ctx.subject,
     };
     check_derived(value, &event, &hostname)?;
-    Ok(Replayed { event, hostname })
+    Ok(Replayed {
+        event,
+        hostname,
+        host_id,
+        agent_id,
+    })
 }
 
 /// `rand_guard.truncated`, each name checked against the `allowed` ones.
@@ -403,7 +419,12 @@ fn dns_query(root: &Obj<'_>) -> Result<Option<Query>, ReplayError> {
         }
     };
     Ok(Some(Query {
-        id: d.need("id", unsigned::<u16>)?,
+        // A keyword: the number as a string.
+        id: d.need("id", |v| {
+            let s = string(v)?;
+            s.parse::<u16>()
+                .map_err(|_| format!("expected a DNS id (0 to 65535) as a string, found `{s}`"))
+        })?,
         name: q.need("name", owned)?,
         qtype: q.need("type", mnemonic(dns::type_from_name, "query type"))?,
         qclass: q.need("class", mnemonic(dns::class_from_name, "query class"))?,

@@ -52,6 +52,10 @@ pub struct Replayed {
     /// `host.hostname`: alert ids depend on it, so a detector replaying
     /// this event must be built for this host.
     pub hostname: String,
+    /// `host.id` and `agent.id` as recorded: what the alerts written
+    /// offline carry (this host's would be another's).
+    pub host_id: Option<String>,
+    pub agent_id: String,
 }
 
 /// Why a line cannot be replayed: where (file, line, key) and why.

@@ -10,7 +10,7 @@ use crate::config::ANCESTRY_DEPTH_MAX;
 use crate::model::container::{Cgroup, Container, Runtime};
 use crate::model::event::{Creds, Image, Namespaces, Truncation};
 use crate::model::hash::{Hashed, Skip};
-use crate::model::proctable::{Origin, Process};
+use crate::model::proctable::{EntityId, Origin, Process};
 
 /// The process context of a record.
 pub(super) struct ProcContext {
@@ -139,7 +139,9 @@ pub(super) fn context(
             rest = tail;
         }
         parent_start_ns = parent.get("start", timestamp)?.unwrap_or(0);
-        chain.push(linked(ppid, img, parent_start_ns));
+        let linked_parent = linked(ppid, img, parent_start_ns);
+        entity_of(&parent, &linked_parent)?;
+        chain.push(linked_parent);
     }
     for (pid, executable) in rest {
         let img = Image {
@@ -182,11 +184,25 @@ pub(super) fn context(
         parent: up,
         origin,
         chain_len: len,
+        entity_id: Default::default(),
     };
+    entity_of(process, &subject)?;
     Ok(ProcContext {
         subject: Some(Arc::new(subject)),
         parent_start_ns,
     })
+}
+
+/// `entity_id` as written: kept, so the rebuilt process writes the same
+/// (it derives from the writing host's machine id and the kernel's start
+/// time, neither of which the record holds).
+fn entity_of(o: &Obj<'_>, p: &Process) -> Result<(), ReplayError> {
+    if let Some(s) = o.get("entity_id", owned)? {
+        let id = EntityId::parse(&s)
+            .ok_or_else(|| o.err("entity_id", "is not 32 lower-case hex digits"))?;
+        let _ = p.entity_id.set(id);
+    }
+    Ok(())
 }
 
 /// A parent or ancestor: only its pid, image and start are written.
@@ -206,6 +222,7 @@ fn linked(pid: u32, image: Image, start: u64) -> Process {
         // Not written for parents; nothing reads it from them.
         origin: Origin::Exec,
         chain_len: 0,
+        entity_id: Default::default(),
     }
 }
 
@@ -226,6 +243,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         exe: String::new(),
         args: args.unwrap_or_default(),
         env_vars: o.list("env_vars", owned)?.unwrap_or_default(),
+        working_directory: o.get("working_directory", owned)?.unwrap_or_default(),
         truncated: Truncation::default(),
         hash: Default::default(),
     };

@@ -46,6 +46,7 @@ fn golden_ctx(hostname: &str) -> Context {
         agent_version: GOLDEN_VERSION,
         ancestry_depth: 8,
         hook_paths: Vec::new(),
+        ids: crate::testkit::host_ids(),
     }
 }
 
@@ -264,6 +265,7 @@ mod live {
                     env_vars: Vec::new(),
                     truncated: Truncation::default(),
                     hash: Default::default(),
+                    working_directory: String::new(),
                 }),
                 ppid,
                 start_ns: boot(ms - 1),
@@ -449,6 +451,7 @@ fn rule_fields_read_the_same_live_and_replayed() {
         agent_version: "9.9.9",
         ancestry_depth: 8,
         hook_paths: Vec::new(),
+        ids: crate::testkit::host_ids(),
     };
     for live in live::sequence() {
         let mut out = Vec::new();
@@ -544,8 +547,8 @@ fn errors_name_the_line_and_key() {
              listen, accept, dns_query, stdio_socket",
         ),
         (
-            set("/schema_version", 2.into()),
-            "line 3: key `schema_version`: version 2 is not supported: this agent reads version 1",
+            set("/schema_version", 1.into()),
+            "line 3: key `schema_version`: version 1 is not supported: this agent reads version 2",
         ),
         (
             set("/record_type", "metric".into()),
@@ -573,7 +576,7 @@ fn errors_name_the_line_and_key() {
         (
             set("/rand_guard/truncated", serde_json::json!(["args", "path"])),
             "line 3: key `rand_guard.truncated[1]`: unknown part `path`; known: executable, exe, \
-             args, args_unreadable, env",
+             args, args_unreadable, env, working_directory",
         ),
         (
             set("/rand_guard/process/origin", "guess".into()),

@@ -440,11 +440,20 @@ impl Writer {
         self.failing.as_ref().map(|f| f.retry_at)
     }
 
+    /// Before a batch: `event.created`'s clock, and the user and group
+    /// names' change check (see `record::LineWriter::tick`).
+    pub fn tick(&mut self) {
+        self.lines
+            .tick(crate::model::clock::wall_now_ns(), Instant::now());
+    }
+
     /// Write a health record now.
     pub fn health(&mut self, started: Instant, last: bool) {
         // Written records first, so the counters include them.
         self.write_out();
         let h = Health::now(started, self.stats.snapshot(), last);
+        // After the snapshot: created is not before its @timestamp.
+        self.tick();
         self.push(&Record::Health(Box::new(h)));
         self.write_out();
     }
@@ -736,6 +745,7 @@ pub fn run(
             recv(rx) -> msg => match msg {
                 Ok(batch) => {
                     crate::pipeline::fault::point("writer");
+                    w.tick();
                     for rec in &batch {
                         w.push(rec);
                     }

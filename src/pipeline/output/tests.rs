@@ -10,6 +10,7 @@ fn ctx() -> Context {
         agent_version: "v",
         ancestry_depth: 8,
         hook_paths: Vec::new(),
+        ids: crate::testkit::host_ids(),
     }
 }
 

@@ -56,6 +56,7 @@ fn testkit_events_match_the_serde_form() {
         agent_version: "0.1.0",
         ancestry_depth: 4,
         hook_paths: Vec::new(),
+        ids: crate::testkit::host_ids(),
     };
     for ev in [
         testkit::exec(1, &p),

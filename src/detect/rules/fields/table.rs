@@ -45,6 +45,16 @@ fn sha256(p: &Process) -> Value<'_> {
         .map_or(Value::Missing, Value::Str)
 }
 
+/// process.working_directory as the output writes it: beside a known
+/// executable only.
+fn working_directory(p: &Process) -> Value<'_> {
+    if p.image.executable.is_empty() {
+        Value::Missing
+    } else {
+        opt_str(&p.image.working_directory)
+    }
+}
+
 fn ppid(ev: &Event) -> Option<u32> {
     match &ev.body {
         Body::Exec(b) => Some(b.ppid),
@@ -256,6 +266,12 @@ pub static FIELDS: &[Field] = &[
         get: Getter::CommandLine,
     },
     Field {
+        name: "process.working_directory",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| proc(ev).map_or(Value::Missing, working_directory)),
+    },
+    Field {
         name: "process.user.id",
         kind: Kind::Int,
         actions: ALL,
@@ -339,6 +355,12 @@ pub static FIELDS: &[Field] = &[
         kind: Kind::Str,
         actions: ALL,
         get: Getter::ParentCommandLine,
+    },
+    Field {
+        name: "process.parent.working_directory",
+        kind: Kind::Str,
+        actions: ALL,
+        get: Getter::Event(|ev| parent(ev).map_or(Value::Missing, working_directory)),
     },
     Field {
         name: "process.ancestors.pid",

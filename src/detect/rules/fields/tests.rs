@@ -55,6 +55,7 @@ fn process_name_falls_back_like_the_output() {
                 parent: None,
                 origin: Origin::Fork,
                 chain_len: 0,
+                entity_id: Default::default(),
             })
         }),
     };
@@ -76,6 +77,7 @@ fn process_name_falls_back_like_the_output() {
             agent_version: "0",
             ancestry_depth: 8,
             hook_paths: Vec::new(),
+            ids: crate::testkit::host_ids(),
         };
         let mut out = Vec::new();
         crate::record::write_line(&crate::record::Record::Event(ev), &ctx, &mut out).unwrap();

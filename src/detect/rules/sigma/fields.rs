@@ -15,6 +15,9 @@ pub(super) enum Target {
     Initiated,
     /// `DestinationIsIpv6` / `SourceIsIpv6`: `network.type`.
     IsIpv6,
+    /// `Hashes`: Sysmon's `ALG=hex,ALG=hex` list; the `SHA256=` part is
+    /// matched against the field (the only digest computed).
+    Hashes(&'static str),
     /// A taxonomy field whose data the records do not hold: why.
     Refused(&'static str),
 }
@@ -48,9 +51,10 @@ pub(super) const FIELDS: &[(&str, Target)] = &[
     ("DestinationIsIpv6", Target::IsIpv6),
     ("SourceIsIpv6", Target::IsIpv6),
     ("QueryName", Target::Field("dns.question.name")),
+    // Where the program was executed (a later chdir is not followed).
     (
         "CurrentDirectory",
-        Target::Refused("the working directory of a process is not recorded"),
+        Target::Field("process.working_directory"),
     ),
     (
         "ParentUser",
@@ -80,7 +84,7 @@ pub(super) const FIELDS: &[(&str, Target)] = &[
         "QueryResults",
         Target::Refused("DNS answers' addresses are not recorded, only the question"),
     ),
-    ("Hashes", Target::Refused("file hashes are not computed")),
+    ("Hashes", Target::Hashes("process.hash.sha256")),
     (
         "CreationUtcTime",
         Target::Refused("file creation times are not recorded"),

