@@ -51,6 +51,7 @@ fn exec(
         pid,
         Body::Exec(ExecBody {
             argc: image.args.len() as u32,
+            stdio: Default::default(),
             image: Arc::new(image),
             ppid,
             start_ns: BOOT + (ms - 1) * 1_000_000,

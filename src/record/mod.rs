@@ -35,6 +35,8 @@ mod reference_loss;
 #[cfg(test)]
 mod reference_process;
 #[cfg(test)]
+mod reference_stdio;
+#[cfg(test)]
 mod tests;
 
 use cache::{ParentCache, Recent};

@@ -11,7 +11,7 @@ use serde::ser::Serializer;
 use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::*;
-use super::{health::*, names::*, reference_loss::LossDoc};
+use super::{health::*, names::*, reference_loss::LossDoc, reference_stdio::StdioDoc};
 use crate::model::clock::Rfc3339;
 
 use crate::model::alert::{Alert, Technique};
@@ -478,6 +478,8 @@ struct RgDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<Truncated>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    stdio: Option<StdioDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<ExitDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<SignalDoc>,
@@ -767,6 +769,10 @@ impl<'a> EventDoc<'a> {
                         depth: ctx.ancestry_depth,
                     }),
                 truncated,
+                stdio: match &ev.body {
+                    Body::Exec(x) if x.stdio.any_stream() => Some(StdioDoc::new(&x.stdio)),
+                    _ => None,
+                },
                 exit: exit.map(|x| ExitDoc {
                     signal: x.status.signal,
                     core_dumped: x.status.core_dumped,

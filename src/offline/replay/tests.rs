@@ -271,6 +271,7 @@ mod live {
                 cgroup_id: 77,
                 ns: crate::testkit::NS,
                 argc: args.len() as u32,
+                stdio: Default::default(),
             }),
         )
     }
