@@ -42,6 +42,7 @@ enum edr_kind {
 	EDR_KIND_FILE_CHOWN = 20,   /* chown, lchown, fchown, fchownat */
 	EDR_KIND_FILE_LINK = 21,    /* link, linkat (hard links) */
 	EDR_KIND_FILE_SYMLINK = 22, /* symlink, symlinkat */
+	EDR_KIND_FILE_EXEC = 23,    /* execve, execveat refused with ENOEXEC (no #!) */
 	EDR_KIND_NET_CONNECT = 32,  /* connect (also in progress) */
 	EDR_KIND_NET_BIND = 33,
 	EDR_KIND_NET_LISTEN = 34,
@@ -192,6 +193,8 @@ enum edr_file_syscall {
 	EDR_SYS_SYMLINK = 21,
 	EDR_SYS_SYMLINKAT = 22,
 	EDR_SYS_OPEN_BY_HANDLE_AT = 23,
+	EDR_SYS_FILE_EXECVE = 24,   /* ENOEXEC only (EDR_KIND_FILE_EXEC) */
+	EDR_SYS_FILE_EXECVEAT = 25, /* likewise */
 };
 
 /* The syscall behind a network record (one id space with the file ones). */

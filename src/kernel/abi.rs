@@ -29,6 +29,7 @@ pub mod kind {
     pub const FILE_CHOWN: u16 = 20;
     pub const FILE_LINK: u16 = 21;
     pub const FILE_SYMLINK: u16 = 22;
+    pub const FILE_EXEC: u16 = 23;
     pub const NET_CONNECT: u16 = 32;
     pub const NET_BIND: u16 = 33;
     pub const NET_LISTEN: u16 = 34;
@@ -52,6 +53,7 @@ pub mod kind {
             FILE_CHOWN => Some("file_chown"),
             FILE_LINK => Some("file_link"),
             FILE_SYMLINK => Some("file_symlink"),
+            FILE_EXEC => Some("file_exec"),
             NET_CONNECT => Some("net_connect"),
             NET_BIND => Some("net_bind"),
             NET_LISTEN => Some("net_listen"),
@@ -66,11 +68,11 @@ pub mod kind {
     }
 
     pub fn is_file(kind: u16) -> bool {
-        (FILE_OPEN..=FILE_SYMLINK).contains(&kind)
+        (FILE_OPEN..=FILE_EXEC).contains(&kind)
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 17] = [
+    pub const ALL: [u16; 18] = [
         EXEC,
         FORK,
         EXIT,
@@ -83,6 +85,7 @@ pub mod kind {
         FILE_CHOWN,
         FILE_LINK,
         FILE_SYMLINK,
+        FILE_EXEC,
         NET_CONNECT,
         NET_BIND,
         NET_LISTEN,
@@ -146,7 +149,7 @@ pub const NET_DATA_MAX: usize = UNIX_PATH_MAX + DNS_MAX;
 /// `edr_file.syscall`: which syscall made a file record.
 pub mod file_syscall {
     /// (number, name) of every syscall the file programs hook.
-    pub const ALL: [(u16, &str); 23] = [
+    pub const ALL: [(u16, &str); 25] = [
         (1, "open"),
         (2, "openat"),
         (3, "openat2"),
@@ -170,6 +173,8 @@ pub mod file_syscall {
         (21, "symlink"),
         (22, "symlinkat"),
         (23, "open_by_handle_at"),
+        (24, "execve"),
+        (25, "execveat"),
     ];
 
     pub fn name(n: u16) -> Option<&'static str> {

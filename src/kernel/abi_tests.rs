@@ -180,6 +180,7 @@ fn constants_match_compiled_object() {
         (kind::FILE_CHOWN, k::EDR_KIND_FILE_CHOWN),
         (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
         (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
+        (kind::FILE_EXEC, k::EDR_KIND_FILE_EXEC),
         (kind::NET_CONNECT, k::EDR_KIND_NET_CONNECT),
         (kind::NET_BIND, k::EDR_KIND_NET_BIND),
         (kind::NET_LISTEN, k::EDR_KIND_NET_LISTEN),
@@ -213,6 +214,8 @@ fn constants_match_compiled_object() {
         fs::EDR_SYS_SYMLINK,
         fs::EDR_SYS_SYMLINKAT,
         fs::EDR_SYS_OPEN_BY_HANDLE_AT,
+        fs::EDR_SYS_FILE_EXECVE,
+        fs::EDR_SYS_FILE_EXECVEAT,
     ];
     for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
         assert_eq!(u32::from(*n), theirs.0, "{name}");

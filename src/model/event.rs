@@ -254,6 +254,7 @@ impl crate::model::stats::Kinded for Event {
                 FileOp::Chown => "file_chown",
                 FileOp::Link => "file_link",
                 FileOp::Symlink => "file_symlink",
+                FileOp::ExecRefused => "file_exec",
             },
         }
     }
@@ -272,6 +273,9 @@ pub enum FileOp {
     /// A hard link.
     Link,
     Symlink,
+    /// An exec the kernel refused with ENOEXEC (a script without `#!`):
+    /// bash and dash then run the file as a script themselves.
+    ExecRefused,
 }
 
 impl FileOp {
@@ -284,6 +288,7 @@ impl FileOp {
             FileOp::Chown => "chown",
             FileOp::Link => "link",
             FileOp::Symlink => "symlink",
+            FileOp::ExecRefused => "exec_refused",
         }
     }
 
@@ -297,6 +302,7 @@ impl FileOp {
             k::FILE_CHOWN => FileOp::Chown,
             k::FILE_LINK => FileOp::Link,
             k::FILE_SYMLINK => FileOp::Symlink,
+            k::FILE_EXEC => FileOp::ExecRefused,
             _ => return None,
         })
     }
@@ -589,6 +595,7 @@ mod tests {
             FileOp::Chown,
             FileOp::Link,
             FileOp::Symlink,
+            FileOp::ExecRefused,
         ];
         for kind in crate::kernel::abi::kind::ALL
             .iter()

@@ -26,7 +26,7 @@ enum Action {
     Net(NetOp),
 }
 
-const FILE_OPS: [FileOp; 7] = [
+const FILE_OPS: [FileOp; 8] = [
     FileOp::Open,
     FileOp::Unlink,
     FileOp::Rename,
@@ -34,6 +34,7 @@ const FILE_OPS: [FileOp; 7] = [
     FileOp::Chown,
     FileOp::Link,
     FileOp::Symlink,
+    FileOp::ExecRefused,
 ];
 
 const NET_OPS: [NetOp; 6] = [
