@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * file.bpf.c - file operations: open for write/create/truncate, unlink,
- * rename, chmod, chown, link, symlink; and read-only opens of a few
- * watched inodes ([file] watch_reads).
+ * rename, chmod, chown, link, symlink; read-only opens of a few watched
+ * inodes ([file] watch_reads); and execs the kernel refused with ENOEXEC
+ * (a script without #! that the shell then runs itself).
  *
  * One program, attached to each hooked syscall's exit tracepoint
  * (tracepoint/syscalls/sys_exit_*, v2.6.33): the result is known, and the
