@@ -128,6 +128,13 @@ fn kind_name(k: FdType) -> &'static str {
     }
 }
 
+/// The relay as the records name it: the path as run (a record
+/// carries the parent's file the kernel ran only as its own process, so
+/// a replay would name it otherwise).
+fn exe_of(p: &Process) -> &str {
+    &p.image.executable
+}
+
 fn addr(remote: Option<SocketAddr>) -> String {
     remote.map_or_else(|| "a listening socket".to_string(), |a| a.to_string())
 }
@@ -282,7 +289,7 @@ impl Relays {
         let fds = fd_names(s.parent_holds);
         let relay = parent.map_or_else(
             || format!("pid {}", x.ppid),
-            |q| format!("{} (pid {})", q.image.exe, q.pid),
+            |q| format!("{} (pid {})", exe_of(q), q.pid),
         );
         let kind = kind_name(s.fds[0].kind);
         let reason = format!(
@@ -331,7 +338,7 @@ impl Relays {
         self.waiting.remove(&w.link);
         let name = relay.map_or_else(
             || format!("pid {relay_pid}"),
-            |q| format!("{} (pid {relay_pid})", q.image.exe),
+            |q| format!("{} (pid {relay_pid})", exe_of(q)),
         );
         let relay_ev = Evidence {
             time_ns: c.time_ns,

@@ -123,7 +123,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
             ns: subject.and_then(|p| p.ns).unwrap_or_default(),
             // argc is not written; args is argv as far as it was read.
             argc: subject.map_or(0, |p| p.image.args.len() as u32),
-            stdio: Default::default(),
+            stdio: super::stdio::stdio_wiring(&rg)?,
         }),
         Action::Fork => Body::Fork(ForkBody {
             // The forker is written only as the child's parent: they
