@@ -10,25 +10,11 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::scenario::{CONFIG, Cleanup, alerts};
+use common::scenario::{CONFIG, Cleanup, alerts, evidence};
 use common::{Agent, get, pid_of, privileged, unique};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
-
-fn evidence(a: &Value) -> Vec<(String, u64)> {
-    get(a, "rand_guard.alert.evidence")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                get(e, "event.action").as_str().unwrap().to_string(),
-                get(e, "process.pid").as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn a_dropped_script_without_a_shebang_run_by_the_shell() {

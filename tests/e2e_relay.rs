@@ -12,7 +12,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::scenario::{Attacker, CONFIG, Cleanup, alerts};
+use common::scenario::{Attacker, CONFIG, Cleanup, alerts, evidence};
 use common::{Agent, get, pid_of, privileged, unique};
 use serde_json::Value;
 
@@ -71,21 +71,6 @@ fn relay_alerts(records: &[Value], port: u16) -> Vec<&Value> {
                 .unwrap()
                 .iter()
                 .any(|e| get(e, "destination.port") == port)
-        })
-        .collect()
-}
-
-/// (action, pid) of each piece of an alert's evidence.
-fn evidence(a: &Value) -> Vec<(String, u64)> {
-    get(a, "rand_guard.alert.evidence")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                get(e, "event.action").as_str().unwrap().to_string(),
-                get(e, "process.pid").as_u64().unwrap(),
-            )
         })
         .collect()
 }
