@@ -115,6 +115,7 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	bpf_get_current_comm(b->rec.comm, sizeof(b->rec.comm));
 	b->rec.cwd.off = 0;
 	b->rec.cwd.len = 0;
+	/* fds 0..2 of the new image, and what the parent holds of them */
 	edr_relay_fill(&b->rec.stdio, parent);
 
 	/* filename: as the caller passed it (may be relative) */
