@@ -327,6 +327,7 @@ fn events() -> Vec<Event> {
                     uts: 4026531838,
                 },
                 argc: args.len() as u32,
+                stdio: Default::default(),
             }),
             5..=7 => Body::File(FileBody {
                 op: FileOp::Open,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * file.bpf.c - file operations: open for write/create/truncate, unlink,
- * rename, chmod, chown, link, symlink; and read-only opens of a few
- * watched inodes ([file] watch_reads).
+ * rename, chmod, chown, link, symlink; read-only opens of a few watched
+ * inodes ([file] watch_reads); and execs the kernel refused with ENOEXEC
+ * (a script without #! that the shell then runs itself).
  *
  * One program, attached to each hooked syscall's exit tracepoint
  * (tracepoint/syscalls/sys_exit_*, v2.6.33): the result is known, and the
@@ -39,6 +40,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define AT_FDCWD    -100
+#define ENOEXEC	    8 /* include/uapi/asm-generic/errno-base.h */
 #define O_WRONLY    01
 #define O_RDWR	    02
 #define O_CREAT	    0100
@@ -390,7 +392,8 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 
 	if (!a || edr_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	if (ret < 0 && !edr_cfg.report_failed) {
+	/* a refused exec is what the record reports (EDR_KIND_FILE_EXEC) */
+	if (ret < 0 && !edr_cfg.report_failed && a->kind != EDR_KIND_FILE_EXEC) {
 		edr_count_failed(a->kind);
 		return 0;
 	}
@@ -671,6 +674,29 @@ static __always_inline int edr_file_sys(__u8 sys, long ret)
 			a.name1 = (const char *)ARG(r, 1);
 			a.uid = ARG(r, 2);
 			a.gid = ARG(r, 3);
+		}
+		break;
+	case EDR_SYS_FILE_EXECVE:
+	case EDR_SYS_FILE_EXECVEAT:
+		/*
+		 * Only the refusal a shell takes over: ENOEXEC, a file that
+		 * is neither a known binary format nor a #! script. bash and
+		 * dash then read it as a script in the same process (no exec
+		 * follows). Every other exec returns here at once. The
+		 * filename is intact: a failed exec is before the point of
+		 * no return.
+		 */
+		if (ret != -ENOEXEC)
+			return 0;
+		a.kind = EDR_KIND_FILE_EXEC;
+		a.src1 = EDR_SRC_NAME;
+		if (sys == EDR_SYS_FILE_EXECVE) {
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+		} else {
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.at_flags = ARG(r, 5);
 		}
 		break;
 	default:

@@ -9,6 +9,7 @@
 #include "common.bpf.h"
 #include "env.bpf.h"
 #include "path.bpf.h"
+#include "relay.bpf.h"
 #include "stdio.bpf.h"
 
 #define PF_KTHREAD 0x00200000 /* include/linux/sched.h */
@@ -115,6 +116,8 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 	bpf_get_current_comm(b->rec.comm, sizeof(b->rec.comm));
 	b->rec.cwd.off = 0;
 	b->rec.cwd.len = 0;
+	/* fds 0..2 of the new image, and what the parent holds of them */
+	edr_relay_fill(&b->rec.stdio, parent);
 
 	/* filename: as the caller passed it (may be relative) */
 	n = bpf_probe_read_kernel_str(&b->data[0], EDR_PATH_MAX, BPF_CORE_READ(bprm, filename));

@@ -43,6 +43,7 @@ enum edr_kind {
 	EDR_KIND_FILE_CHOWN = 20,   /* chown, lchown, fchown, fchownat */
 	EDR_KIND_FILE_LINK = 21,    /* link, linkat (hard links) */
 	EDR_KIND_FILE_SYMLINK = 22, /* symlink, symlinkat */
+	EDR_KIND_FILE_EXEC = 23,    /* execve, execveat refused with ENOEXEC (no #!) */
 	EDR_KIND_NET_CONNECT = 32,  /* connect (also in progress) */
 	EDR_KIND_NET_BIND = 33,
 	EDR_KIND_NET_LISTEN = 34,
@@ -81,6 +82,39 @@ enum edr_exec_flag {
 	EDR_EXEC_F_EXE_DETACHED = 1 << 5, /* exe has no path (memfd, ...) */
 };
 
+/* edr_exec_stdio.type[n]: what fd n of a new image is. */
+enum edr_stdio_type {
+	EDR_STDIO_T_CLOSED = 0,
+	EDR_STDIO_T_PIPE = 1,  /* an anonymous pipe (pipefs) */
+	EDR_STDIO_T_FIFO = 2,  /* a named pipe (mkfifo) */
+	EDR_STDIO_T_UNIX = 3,  /* a unix socket */
+	EDR_STDIO_T_INET = 4,  /* an AF_INET or AF_INET6 socket */
+	EDR_STDIO_T_TTY = 5,   /* a terminal (tty, pts, ptmx, /dev/tty) */
+	EDR_STDIO_T_FILE = 6,  /* a regular file */
+	EDR_STDIO_T_OTHER = 7, /* another device, socket family or file type */
+};
+
+/*
+ * Relay evidence (issue 18, reverse shells over relays; bpf/relay.bpf.h):
+ * fds 0..2 of the new image and, when stdin and stdout or stderr are
+ * pipes or sockets (not all internet sockets), what the parent holds of
+ * them: the other ends and an internet socket. A block of its own in
+ * struct edr_exec.
+ */
+struct edr_exec_stdio {
+	__u64 ino[3];		     /* inode number of fd n's file; 0: closed */
+	__u64 peer_ino[3];	     /* unix socket: the peer socket's inode; 0: none */
+	__u64 parent_sock_ino;	     /* parent's connected (else listening) inet socket */
+	__u8 parent_sock_remote[16]; /* its remote address, as in struct edr_net */
+	__u16 parent_sock_family;    /* AF_INET, AF_INET6 */
+	__u16 parent_sock_local_port;
+	__u16 parent_sock_remote_port;
+	__u8 type[3];	   /* EDR_STDIO_T_* of fd n */
+	__u8 parent_holds; /* bit n: the parent holds the other end of fd n */
+	__u8 scanned;	   /* 1: the parent's fds were looked at */
+	__u8 pad[5];
+};
+
 /*
  * A successful execve/execveat, at sched_process_exec. The fixed part is
  * followed by data[] holding the slices; hdr.size counts both.
@@ -107,9 +141,11 @@ struct edr_exec {
 	__u32 pad0;
 	char comm[EDR_COMM_LEN];
 	struct edr_slice filename; /* path as passed to execve (bprm->filename) */
-	struct edr_slice cwd;	   /* working directory; only when filename is relative */
+	struct edr_slice cwd;	   /* working directory, with every exec (process.working_directory) */
 	struct edr_slice exe;	   /* path of the image the kernel runs (interpreter for scripts) */
 	struct edr_slice args;	   /* argv, NUL-separated, each arg NUL-terminated */
+	/* relay evidence (issue 18 item 4): keep this block together */
+	struct edr_exec_stdio stdio;
 };
 
 /* Upper bound of the data that can follow struct edr_exec. */
@@ -196,6 +232,8 @@ enum edr_file_syscall {
 	EDR_SYS_SYMLINK = 21,
 	EDR_SYS_SYMLINKAT = 22,
 	EDR_SYS_OPEN_BY_HANDLE_AT = 23,
+	EDR_SYS_FILE_EXECVE = 24,   /* ENOEXEC only (EDR_KIND_FILE_EXEC) */
+	EDR_SYS_FILE_EXECVEAT = 25, /* likewise */
 };
 
 /* The syscall behind a network record (one id space with the file ones). */
@@ -399,6 +437,7 @@ struct edr_config {
  */
 struct edr_abi {
 	struct edr_exec exec;
+	struct edr_exec_stdio exec_stdio;
 	struct edr_fork fork;
 	struct edr_exit exit;
 	struct edr_file file;
@@ -413,6 +452,7 @@ struct edr_abi {
 	struct edr_inode_key inode_key;
 	enum edr_kind kind;
 	enum edr_exec_flag exec_flag;
+	enum edr_stdio_type stdio_type;
 	enum edr_file_syscall file_syscall;
 	enum edr_file_flag file_flag;
 	enum edr_prefix_verdict prefix_verdict;
@@ -424,7 +464,8 @@ struct edr_abi {
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
 _Static_assert(sizeof(struct edr_slice) == 4, "edr_slice layout");
-_Static_assert(sizeof(struct edr_exec) == 136, "edr_exec layout");
+_Static_assert(sizeof(struct edr_exec_stdio) == 88, "edr_exec_stdio layout");
+_Static_assert(sizeof(struct edr_exec) == 224, "edr_exec layout");
 _Static_assert(sizeof(struct edr_fork) == 48, "edr_fork layout");
 _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
 _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");

@@ -93,6 +93,7 @@ pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
             cgroup_id: 1,
             ns: crate::testkit::NS,
             argc: p.image.args.len() as u32,
+            stdio: Default::default(),
         }),
     )
 }

@@ -11,26 +11,12 @@ use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::scenario::{Attacker, CONFIG, Cleanup, alerts};
+use common::scenario::{Attacker, CONFIG, Cleanup, alerts, evidence};
 use common::{Agent, get, pid_of, privileged, sh, unique};
 use serde_json::Value;
 use sha2::Digest;
 
 const PYTHON: &str = "/usr/bin/python3";
-
-fn evidence(alert: &Value) -> Vec<(String, u64)> {
-    get(alert, "rand_guard.alert.evidence")
-        .as_array()
-        .expect("evidence")
-        .iter()
-        .map(|e| {
-            (
-                get(e, "event.action").as_str().unwrap().to_string(),
-                get(e, "process.pid").as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn web_server_running_a_shell_is_a_webshell() {

@@ -51,6 +51,7 @@ fn exec(
         pid,
         Body::Exec(ExecBody {
             argc: image.args.len() as u32,
+            stdio: Default::default(),
             image: Arc::new(image),
             ppid,
             start_ns: BOOT + (ms - 1) * 1_000_000,
@@ -551,6 +552,48 @@ fn net_sequence() -> Vec<Record> {
     let mut out = Vec::new();
     for (i, body) in bodies.into_iter().enumerate() {
         let mut ev = net(70 + i as u64, 20 + i as u64, body);
+        enricher.enrich(&mut ev);
+        let mut alerts = Vec::new();
+        detector.detect(&ev, &mut alerts);
+        out.push(Record::Event(ev));
+        out.extend(alerts.into_iter().map(Record::Alert));
+    }
+    // A python relay: it holds a connection and starts /bin/sh on
+    // subprocess pipes (the exec's stdio block, a reverse shell).
+    use rand_guard::model::event::{FdType, ParentSocket, StdioFd, StdioWiring};
+    let root = Creds {
+        uid: 0,
+        gid: 0,
+        euid: 0,
+        egid: 0,
+        login_uid: None,
+        session_id: None,
+    };
+    let py = image(
+        "/usr/bin/python3",
+        "/usr/bin/python3.11",
+        &["python3", "relay.py"],
+    );
+    let sh = image("/bin/sh", "/usr/bin/dash", &["/bin/sh"]);
+    let mut relayed = exec(90, 40, 700, 699, 88, sh, root);
+    if let Body::Exec(x) = &mut relayed.body {
+        let pipe = |inode| StdioFd {
+            kind: FdType::Pipe,
+            inode,
+            peer_inode: 0,
+        };
+        x.stdio = StdioWiring {
+            fds: [pipe(5150), pipe(5151), pipe(5151)],
+            scanned: true,
+            parent_holds: 0b111,
+            parent_socket: Some(ParentSocket {
+                inode: 5149,
+                local_port: 40002,
+                remote: Some("203.0.113.7:4444".parse().unwrap()),
+            }),
+        };
+    }
+    for mut ev in [exec(89, 39, 699, 100, 0, py, root), relayed] {
         enricher.enrich(&mut ev);
         let mut alerts = Vec::new();
         detector.detect(&ev, &mut alerts);

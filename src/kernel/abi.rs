@@ -30,6 +30,7 @@ pub mod kind {
     pub const FILE_CHOWN: u16 = 20;
     pub const FILE_LINK: u16 = 21;
     pub const FILE_SYMLINK: u16 = 22;
+    pub const FILE_EXEC: u16 = 23;
     pub const NET_CONNECT: u16 = 32;
     pub const NET_BIND: u16 = 33;
     pub const NET_LISTEN: u16 = 34;
@@ -54,6 +55,7 @@ pub mod kind {
             FILE_CHOWN => Some("file_chown"),
             FILE_LINK => Some("file_link"),
             FILE_SYMLINK => Some("file_symlink"),
+            FILE_EXEC => Some("file_exec"),
             NET_CONNECT => Some("net_connect"),
             NET_BIND => Some("net_bind"),
             NET_LISTEN => Some("net_listen"),
@@ -68,11 +70,11 @@ pub mod kind {
     }
 
     pub fn is_file(kind: u16) -> bool {
-        (FILE_OPEN..=FILE_SYMLINK).contains(&kind)
+        (FILE_OPEN..=FILE_EXEC).contains(&kind)
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 18] = [
+    pub const ALL: [u16; 19] = [
         EXEC,
         FORK,
         EXIT,
@@ -86,6 +88,7 @@ pub mod kind {
         FILE_CHOWN,
         FILE_LINK,
         FILE_SYMLINK,
+        FILE_EXEC,
         NET_CONNECT,
         NET_BIND,
         NET_LISTEN,
@@ -122,6 +125,18 @@ pub mod stdio_syscall {
     }
 }
 
+/// `edr_exec_stdio.type[n]`: what fd n of a new image is.
+pub mod stdio_type {
+    pub const CLOSED: u8 = 0;
+    pub const PIPE: u8 = 1;
+    pub const FIFO: u8 = 2;
+    pub const UNIX: u8 = 3;
+    pub const INET: u8 = 4;
+    pub const TTY: u8 = 5;
+    pub const FILE: u8 = 6;
+    pub const OTHER: u8 = 7;
+}
+
 /// `edr_net.flags` bits.
 pub mod net_flag {
     pub const PATH_TRUNC: u32 = 1 << 0;
@@ -137,7 +152,7 @@ pub const NET_DATA_MAX: usize = UNIX_PATH_MAX + DNS_MAX;
 /// `edr_file.syscall`: which syscall made a file record.
 pub mod file_syscall {
     /// (number, name) of every syscall the file programs hook.
-    pub const ALL: [(u16, &str); 23] = [
+    pub const ALL: [(u16, &str); 25] = [
         (1, "open"),
         (2, "openat"),
         (3, "openat2"),
@@ -161,6 +176,8 @@ pub mod file_syscall {
         (21, "symlink"),
         (22, "symlinkat"),
         (23, "open_by_handle_at"),
+        (24, "execve"),
+        (25, "execveat"),
     ];
 
     pub fn name(n: u16) -> Option<&'static str> {
@@ -264,6 +281,32 @@ pub struct Exec {
     pub cwd: Slice,
     pub exe: Slice,
     pub args: Slice,
+    /// Relay evidence (issue 18 item 4): its own block, kept together.
+    pub stdio: ExecStdio,
+}
+
+/// `struct edr_exec_stdio`: fds 0..2 of a new image and what its parent
+/// holds of them (bpf/relay.bpf.h).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ExecStdio {
+    /// Inode number of fd n's file; 0: closed.
+    pub ino: [u64; 3],
+    /// Unix socket: the peer socket's inode; 0: none.
+    pub peer_ino: [u64; 3],
+    /// The parent's first internet socket; 0: none, or not looked.
+    pub parent_sock_ino: u64,
+    pub parent_sock_remote: [u8; 16],
+    pub parent_sock_family: u16,
+    pub parent_sock_local_port: u16,
+    pub parent_sock_remote_port: u16,
+    /// `stdio_type` of fd n.
+    pub r#type: [u8; 3],
+    /// Bit n: the parent holds the other end of fd n.
+    pub parent_holds: u8,
+    /// 1: the parent's fds were looked at.
+    pub scanned: u8,
+    pub pad: [u8; 5],
 }
 
 /// `struct edr_fork`: a new process; the header names the parent.
@@ -462,6 +505,8 @@ unsafe impl plain::Plain for Slice {}
 // SAFETY: as above.
 unsafe impl plain::Plain for Exec {}
 // SAFETY: as above.
+unsafe impl plain::Plain for ExecStdio {}
+// SAFETY: as above.
 unsafe impl plain::Plain for Fork {}
 // SAFETY: as above.
 unsafe impl plain::Plain for Exit {}
@@ -486,7 +531,8 @@ unsafe impl plain::Plain for InodeKey {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
-const _: () = assert!(size_of::<Exec>() == 136);
+const _: () = assert!(size_of::<ExecStdio>() == 88);
+const _: () = assert!(size_of::<Exec>() == 224);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
@@ -508,291 +554,5 @@ pub fn as_bytes<T: plain::Plain>(v: &T) -> &[u8] {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kernel::bpf::types as c;
-    use std::mem::offset_of;
-
-    /// Asserts that the size and each named field's offset match between
-    /// our mirror and the BTF-generated C type.
-    macro_rules! same_layout {
-        ($ours:ty, $theirs:ty, [$($field:ident),* $(,)?]) => {{
-            assert_eq!(size_of::<$ours>(), size_of::<$theirs>(), "size of {}", stringify!($ours));
-            $(
-                assert_eq!(
-                    offset_of!($ours, $field),
-                    offset_of!($theirs, $field),
-                    "offset of {}.{}",
-                    stringify!($ours),
-                    stringify!($field)
-                );
-            )*
-        }};
-    }
-
-    #[test]
-    fn layouts_match_compiled_object() {
-        same_layout!(
-            Hdr,
-            c::edr_hdr,
-            [kind, abi_version, pad0, size, ktime_ns, pid, tgid]
-        );
-        same_layout!(Slice, c::edr_slice, [off, len]);
-        same_layout!(
-            Exec,
-            c::edr_exec,
-            [
-                hdr,
-                start_ns,
-                parent_start_ns,
-                cgroup_id,
-                ppid,
-                uid,
-                gid,
-                euid,
-                egid,
-                auid,
-                sessionid,
-                argc,
-                flags,
-                pid_ns,
-                mnt_ns,
-                net_ns,
-                uts_ns,
-                pad0,
-                comm,
-                filename,
-                cwd,
-                exe,
-                args
-            ]
-        );
-        same_layout!(
-            Fork,
-            c::edr_fork,
-            [hdr, child_start_ns, parent_start_ns, child_pid, child_ppid]
-        );
-        same_layout!(Exit, c::edr_exit, [hdr, start_ns, exit_code, ppid, comm]);
-        same_layout!(
-            File,
-            c::edr_file,
-            [
-                hdr, ret, open_flags, mode, uid, gid, at_flags, flags, syscall, read_watch, dir,
-                path, dir2, path2
-            ]
-        );
-        same_layout!(PrefixKey, c::edr_prefix_key, [prefixlen, data]);
-        same_layout!(
-            Config,
-            c::edr_config,
-            [
-                agent_tgid,
-                wakeup_bytes,
-                report_failed,
-                net_families,
-                watch_reads,
-                stdio_check
-            ]
-        );
-        same_layout!(InodeKey, c::edr_inode_key, [dev, ino]);
-        same_layout!(
-            Net,
-            c::edr_net,
-            [
-                hdr,
-                ret,
-                local_addr,
-                remote_addr,
-                family,
-                sock_type,
-                protocol,
-                syscall,
-                local_port,
-                remote_port,
-                flags,
-                unix_path,
-                payload
-            ]
-        );
-        same_layout!(NetKey, c::edr_net_key, [prefixlen, addr]);
-        same_layout!(
-            Signal,
-            c::edr_signal,
-            [
-                hdr,
-                target_start_ns,
-                target_pid,
-                target_tgid,
-                sig,
-                code,
-                result,
-                pad0
-            ]
-        );
-        same_layout!(
-            Stdio,
-            c::edr_stdio,
-            [
-                hdr,
-                ino,
-                local_addr,
-                remote_addr,
-                family,
-                sock_type,
-                protocol,
-                syscall,
-                local_port,
-                remote_port,
-                fds,
-                newfd,
-                pad0
-            ]
-        );
-        same_layout!(
-            KStats,
-            c::edr_kstats,
-            [ringbuf_drops, filtered, failed, path_unreadable]
-        );
-    }
-
-    #[test]
-    fn constants_match_compiled_object() {
-        assert_eq!(u32::from(kind::EXEC), c::edr_kind::EDR_KIND_EXEC.0);
-        assert_eq!(u32::from(kind::FORK), c::edr_kind::EDR_KIND_FORK.0);
-        assert_eq!(u32::from(kind::EXIT), c::edr_kind::EDR_KIND_EXIT.0);
-        assert_eq!(kind::MAX as u32, c::edr_kind::EDR_KIND_MAX.0);
-        use c::edr_kind as k;
-        for (ours, theirs) in [
-            (kind::STDIO_SOCKET, k::EDR_KIND_STDIO_SOCKET),
-            (kind::SIGNAL, k::EDR_KIND_SIGNAL),
-            (kind::FILE_OPEN, k::EDR_KIND_FILE_OPEN),
-            (kind::FILE_UNLINK, k::EDR_KIND_FILE_UNLINK),
-            (kind::FILE_RENAME, k::EDR_KIND_FILE_RENAME),
-            (kind::FILE_CHMOD, k::EDR_KIND_FILE_CHMOD),
-            (kind::FILE_CHOWN, k::EDR_KIND_FILE_CHOWN),
-            (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
-            (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
-            (kind::NET_CONNECT, k::EDR_KIND_NET_CONNECT),
-            (kind::NET_BIND, k::EDR_KIND_NET_BIND),
-            (kind::NET_LISTEN, k::EDR_KIND_NET_LISTEN),
-            (kind::NET_ACCEPT, k::EDR_KIND_NET_ACCEPT),
-            (kind::NET_DNS, k::EDR_KIND_NET_DNS),
-        ] {
-            assert_eq!(u32::from(ours), theirs.0);
-        }
-        use c::edr_file_syscall as fs;
-        let sys = [
-            fs::EDR_SYS_OPEN,
-            fs::EDR_SYS_OPENAT,
-            fs::EDR_SYS_OPENAT2,
-            fs::EDR_SYS_CREAT,
-            fs::EDR_SYS_UNLINK,
-            fs::EDR_SYS_UNLINKAT,
-            fs::EDR_SYS_RMDIR,
-            fs::EDR_SYS_RENAME,
-            fs::EDR_SYS_RENAMEAT,
-            fs::EDR_SYS_RENAMEAT2,
-            fs::EDR_SYS_CHMOD,
-            fs::EDR_SYS_FCHMOD,
-            fs::EDR_SYS_FCHMODAT,
-            fs::EDR_SYS_FCHMODAT2,
-            fs::EDR_SYS_CHOWN,
-            fs::EDR_SYS_LCHOWN,
-            fs::EDR_SYS_FCHOWN,
-            fs::EDR_SYS_FCHOWNAT,
-            fs::EDR_SYS_LINK,
-            fs::EDR_SYS_LINKAT,
-            fs::EDR_SYS_SYMLINK,
-            fs::EDR_SYS_SYMLINKAT,
-            fs::EDR_SYS_OPEN_BY_HANDLE_AT,
-        ];
-        for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
-            assert_eq!(u32::from(*n), theirs.0, "{name}");
-        }
-        use c::edr_file_flag as ff;
-        assert_eq!(file_flag::PATH_TRUNC, ff::EDR_FILE_F_PATH_TRUNC.0);
-        assert_eq!(file_flag::PATH2_TRUNC, ff::EDR_FILE_F_PATH2_TRUNC.0);
-        assert_eq!(file_flag::PATH_FAULT, ff::EDR_FILE_F_PATH_FAULT.0);
-        assert_eq!(file_flag::PATH2_FAULT, ff::EDR_FILE_F_PATH2_FAULT.0);
-        assert_eq!(file_flag::UNFILTERED, ff::EDR_FILE_F_UNFILTERED.0);
-        assert_eq!(file_flag::PATH_RESOLVED, ff::EDR_FILE_F_PATH_RESOLVED.0);
-        use c::edr_net_syscall as ns;
-        let net = [
-            ns::EDR_SYS_CONNECT,
-            ns::EDR_SYS_BIND,
-            ns::EDR_SYS_LISTEN,
-            ns::EDR_SYS_ACCEPT,
-            ns::EDR_SYS_ACCEPT4,
-            ns::EDR_SYS_SENDTO,
-            ns::EDR_SYS_SENDMSG,
-            ns::EDR_SYS_SENDMMSG,
-            ns::EDR_SYS_WRITE,
-        ];
-        for ((n, name), theirs) in net_syscall::ALL.iter().zip(net) {
-            assert_eq!(u32::from(*n), theirs.0, "{name}");
-        }
-        use c::edr_stdio_syscall as ss;
-        let stdio = [
-            ss::EDR_SYS_EXECVE,
-            ss::EDR_SYS_DUP,
-            ss::EDR_SYS_DUP2,
-            ss::EDR_SYS_DUP3,
-        ];
-        for ((n, name), theirs) in stdio_syscall::ALL.iter().zip(stdio) {
-            assert_eq!(u32::from(*n), theirs.0, "{name}");
-        }
-        use c::edr_net_flag as nf;
-        assert_eq!(net_flag::PATH_TRUNC, nf::EDR_NET_F_PATH_TRUNC.0);
-        assert_eq!(net_flag::PAYLOAD_TRUNC, nf::EDR_NET_F_PAYLOAD_TRUNC.0);
-        assert_eq!(net_flag::ADDR_FAULT, nf::EDR_NET_F_ADDR_FAULT.0);
-        assert_eq!(net_flag::IN_PROGRESS, nf::EDR_NET_F_IN_PROGRESS.0);
-        use c::edr_prefix_verdict as pv;
-        assert_eq!(u32::from(prefix_verdict::INCLUDE), pv::EDR_PREFIX_INCLUDE.0);
-        assert_eq!(u32::from(prefix_verdict::EXCLUDE), pv::EDR_PREFIX_EXCLUDE.0);
-        use c::edr_exec_flag as f;
-        assert_eq!(exec_flag::FILENAME_TRUNC, f::EDR_EXEC_F_FILENAME_TRUNC.0);
-        assert_eq!(exec_flag::EXE_TRUNC, f::EDR_EXEC_F_EXE_TRUNC.0);
-        assert_eq!(exec_flag::CWD_TRUNC, f::EDR_EXEC_F_CWD_TRUNC.0);
-        assert_eq!(exec_flag::ARGS_TRUNC, f::EDR_EXEC_F_ARGS_TRUNC.0);
-        assert_eq!(exec_flag::ARGS_FAULT, f::EDR_EXEC_F_ARGS_FAULT.0);
-        assert_eq!(exec_flag::EXE_DETACHED, f::EDR_EXEC_F_EXE_DETACHED.0);
-        // The data area the BPF side reserves is exactly what we accept.
-        assert_eq!(
-            size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),
-            EXEC_DATA_MAX
-        );
-        assert_eq!(size_of::<c::edr_config>(), 24);
-    }
-
-    #[test]
-    fn rodata_matches_compiled_object() {
-        // Field sizes of the generated .rodata struct, without a value.
-        fn size_of_field<T, F>(_: fn(&T) -> &F) -> usize {
-            size_of::<F>()
-        }
-        assert_eq!(
-            size_of_field(|r: &c::rodata| &r.edr_file_sysmap),
-            SYSCALL_MAP
-        );
-        assert_eq!(
-            size_of_field(|r: &c::rodata| &r.edr_cfg),
-            size_of::<Config>()
-        );
-        assert_eq!(size_of_field(|r: &c::rodata| &r.edr_abi_version), 4);
-        assert_eq!(
-            size_of_field(|r: &c::rodata| &r.edr_net_sysmap),
-            SYSCALL_MAP
-        );
-    }
-
-    #[test]
-    fn kind_names_are_unique_and_complete() {
-        let names: Vec<_> = kind::ALL.iter().map(|k| kind::name(*k).unwrap()).collect();
-        let mut dedup = names.clone();
-        dedup.sort();
-        dedup.dedup();
-        assert_eq!(names.len(), dedup.len());
-        assert_eq!(kind::name(0), None);
-        assert_eq!(kind::name(kind::MAX as u16), None);
-    }
-}
+#[path = "abi_tests.rs"]
+mod tests;

@@ -218,6 +218,10 @@ pub const HOOKS: &[Hook] = &[
     file("fchmodat2", 14, false),
     // Needs CONFIG_FHANDLE; opens a file by handle, with no path at all.
     file("open_by_handle_at", 23, false),
+    // Refused execs (ENOEXEC only: a script without #! that the shell
+    // then runs itself); optional: start-up goes on without them.
+    file("execve", 24, false),
+    file("execveat", 25, false),
     // The same syscalls on the fast path; per syscall, one of the two is
     // attached (`fast::FastPaths`).
     fx!(openat, 2, true),
@@ -243,6 +247,8 @@ pub const HOOKS: &[Hook] = &[
     fx!(openat2, 3, false),
     fx!(fchmodat2, 14, false),
     fx!(open_by_handle_at, 23, false),
+    fx!(execve, 24, false),
+    fx!(execveat, 25, false),
     net("edr_net", Family::Network, "connect", 32),
     net("edr_net", Family::Network, "bind", 33),
     net("edr_net", Family::Network, "listen", 34),
@@ -360,7 +366,7 @@ mod tests {
             }
         }
         ids.sort();
-        let expected: Vec<u16> = (1..=23).chain(32..=40).chain(49..=51).collect();
+        let expected: Vec<u16> = (1..=25).chain(32..=40).chain(49..=51).collect();
         assert_eq!(ids, expected);
         // Each file, stdio, network and DNS syscall has one fast twin, as
         // required as its tracepoint: fexit on its own function, or for
@@ -399,7 +405,7 @@ mod tests {
                 .iter()
                 .filter(|h| matches!(h.attach, Attach::SyscallFexit { .. }))
                 .count(),
-            32
+            34
         );
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
@@ -434,6 +440,8 @@ mod tests {
                 "edr_fx_openat2",
                 "edr_fx_fchmodat2",
                 "edr_fx_open_by_handle_at",
+                "edr_fx_execve",
+                "edr_fx_execveat",
                 "edr_dup2",
                 "edr_sx_dup2"
             ]

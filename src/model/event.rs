@@ -254,6 +254,7 @@ impl crate::model::stats::Kinded for Event {
                 FileOp::Chown => "file_chown",
                 FileOp::Link => "file_link",
                 FileOp::Symlink => "file_symlink",
+                FileOp::ExecRefused => "file_exec",
             },
         }
     }
@@ -272,6 +273,9 @@ pub enum FileOp {
     /// A hard link.
     Link,
     Symlink,
+    /// An exec the kernel refused with ENOEXEC (a script without `#!`):
+    /// bash and dash then run the file as a script themselves.
+    ExecRefused,
 }
 
 impl FileOp {
@@ -284,6 +288,7 @@ impl FileOp {
             FileOp::Chown => "chown",
             FileOp::Link => "link",
             FileOp::Symlink => "symlink",
+            FileOp::ExecRefused => "exec_refused",
         }
     }
 
@@ -297,6 +302,7 @@ impl FileOp {
             k::FILE_CHOWN => FileOp::Chown,
             k::FILE_LINK => FileOp::Link,
             k::FILE_SYMLINK => FileOp::Symlink,
+            k::FILE_EXEC => FileOp::ExecRefused,
             _ => return None,
         })
     }
@@ -441,6 +447,98 @@ pub struct ExecBody {
     pub cgroup_id: u64,
     pub ns: Namespaces,
     pub argc: u32,
+    /// What fds 0..2 of the new image are (relay evidence).
+    pub stdio: StdioWiring,
+}
+
+/// What a standard fd of a new image is (`edr_stdio_type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FdType {
+    #[default]
+    Closed,
+    Pipe,
+    Fifo,
+    Unix,
+    Inet,
+    Tty,
+    File,
+    Other,
+}
+
+impl FdType {
+    pub fn from_abi(t: u8) -> Self {
+        use crate::kernel::abi::stdio_type as t_;
+        match t {
+            t_::PIPE => FdType::Pipe,
+            t_::FIFO => FdType::Fifo,
+            t_::UNIX => FdType::Unix,
+            t_::INET => FdType::Inet,
+            t_::TTY => FdType::Tty,
+            t_::FILE => FdType::File,
+            t_::CLOSED => FdType::Closed,
+            _ => FdType::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FdType::Closed => "closed",
+            FdType::Pipe => "pipe",
+            FdType::Fifo => "fifo",
+            FdType::Unix => "unix",
+            FdType::Inet => "inet",
+            FdType::Tty => "tty",
+            FdType::File => "file",
+            FdType::Other => "other",
+        }
+    }
+
+    /// A stream another process can be at the other end of.
+    pub fn is_relay_end(self) -> bool {
+        matches!(self, FdType::Pipe | FdType::Fifo | FdType::Unix)
+    }
+}
+
+/// One standard fd of a new image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StdioFd {
+    pub kind: FdType,
+    /// Inode number of its file (`pipe:[N]`, `socket:[N]`); 0 when closed.
+    pub inode: u64,
+    /// A unix socket's peer: the other end's socket inode; 0 when none.
+    pub peer_inode: u64,
+}
+
+/// fds 0..2 of a new image, and what the kernel saw its parent hold of
+/// them at the exec (`edr_exec_stdio`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StdioWiring {
+    pub fds: [StdioFd; 3],
+    /// Whether the parent's fds were looked at (stdin and stdout or
+    /// stderr are pipes or sockets).
+    pub scanned: bool,
+    /// Bit n: the parent holds the other end of fd n.
+    pub parent_holds: u8,
+    /// The parent's first internet socket, when it holds one.
+    pub parent_socket: Option<ParentSocket>,
+}
+
+/// An internet socket the parent of a new image held at the exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentSocket {
+    pub inode: u64,
+    pub local_port: u16,
+    /// Its peer; `None` for a socket not connected (a listener).
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+impl StdioWiring {
+    /// Any standard fd is a pipe, FIFO or socket (what the output shows).
+    pub fn any_stream(&self) -> bool {
+        self.fds
+            .iter()
+            .any(|f| f.kind.is_relay_end() || f.kind == FdType::Inet)
+    }
 }
 
 /// Namespace inode numbers of a process (`/proc/PID/ns/*`).
@@ -516,6 +614,7 @@ mod tests {
             FileOp::Chown,
             FileOp::Link,
             FileOp::Symlink,
+            FileOp::ExecRefused,
         ];
         for kind in crate::kernel::abi::kind::ALL
             .iter()

@@ -250,6 +250,7 @@ mod tests {
                 cgroup_id: 9,
                 ns: crate::testkit::NS,
                 argc: 1,
+                stdio: Default::default(),
             }),
         )
     }

@@ -34,8 +34,9 @@ use crate::kernel::decode::{
 use crate::model::clock;
 use crate::model::dns;
 use crate::model::event::{
-    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FdType, FileBody, FileOp, FileTruncation,
+    ForkBody, Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation, ParentSocket,
+    SignalBody, Stdio, StdioFd, StdioWiring, Truncation,
 };
 use crate::model::proctable::split_args;
 use crate::model::stats::Stats;
@@ -256,6 +257,29 @@ fn exec_body(e: &ExecRecord<'_>, env: Option<PendingEnv>) -> ExecBody {
             uts: f.uts_ns,
         },
         argc: f.argc,
+        stdio: stdio_wiring(&f.stdio),
+    }
+}
+
+/// The exec record's relay block.
+fn stdio_wiring(s: &abi::ExecStdio) -> StdioWiring {
+    let fd = |n: usize| StdioFd {
+        kind: FdType::from_abi(s.r#type[n]),
+        inode: s.ino[n],
+        peer_inode: s.peer_ino[n],
+    };
+    let family = NetFamily::from_af(s.parent_sock_family);
+    StdioWiring {
+        fds: [fd(0), fd(1), fd(2)],
+        scanned: s.scanned != 0,
+        parent_holds: s.parent_holds,
+        parent_socket: (s.parent_sock_ino != 0).then(|| ParentSocket {
+            inode: s.parent_sock_ino,
+            local_port: s.parent_sock_local_port,
+            remote: (s.parent_sock_remote_port != 0)
+                .then(|| socket_addr(family, &s.parent_sock_remote, s.parent_sock_remote_port))
+                .flatten(),
+        }),
     }
 }
 
@@ -549,6 +573,7 @@ mod tests {
             auid: u32::MAX,
             sessionid: 4,
             argc: 3,
+            stdio: Default::default(),
             flags: exec_flag::ARGS_TRUNC,
             comm: *b"run\0\0\0\0\0\0\0\0\0\0\0\0\0",
             ..Default::default()

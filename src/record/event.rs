@@ -8,7 +8,7 @@ use super::{Context, ECS_VERSION, EVENT_MODULE, SCHEMA_VERSION, Stamp};
 use crate::model::alert::{Alert, Evidence};
 use crate::model::container::Container;
 use crate::model::dns;
-use crate::model::event::{Body, Event, FileOp, LossBody, NetOp};
+use crate::model::event::{Body, Event, FileOp, LossBody, NetOp, StdioWiring};
 use crate::model::proctable::{Origin, Process};
 
 /// An event record, or an alert record: the triggering event's fields
@@ -475,6 +475,9 @@ fn rand_guard(
         lits(w, names.iter().filter(|(set, _)| *set).map(|(_, n)| *n));
     }
     match &ev.body {
+        // What stdin, stdout and stderr of the new image are, when one
+        // is a pipe or a socket (relay evidence, docs/schema.md).
+        Body::Exec(x) if x.stdio.any_stream() => stdio(w, &x.stdio),
         Body::Exit(x) => {
             key!(w, "exit");
             w.begin_object();
@@ -672,3 +675,54 @@ fn agent_host(w: &mut Json, ctx: &Context) {
     w.end_object();
     w.end_object();
 }
+
+/// `rand_guard.stdio` of an exec event.
+fn stdio(w: &mut Json<'_>, s: &StdioWiring) {
+    key!(w, "stdio");
+    w.begin_object();
+    for (name, fd) in STDIO_NAMES.iter().zip(s.fds.iter()) {
+        w.name(name);
+        w.begin_object();
+        key!(w, "type");
+        w.lit(fd.kind.as_str());
+        if fd.inode != 0 {
+            key!(w, "inode");
+            w.int(fd.inode);
+        }
+        if fd.peer_inode != 0 {
+            key!(w, "peer_inode");
+            w.int(fd.peer_inode);
+        }
+        w.end_object();
+    }
+    if s.scanned {
+        key!(w, "parent_holds");
+        lits(
+            w,
+            STDIO_NAMES
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| s.parent_holds & (1 << n) != 0)
+                .map(|(_, name)| *name),
+        );
+    }
+    if let Some(ps) = &s.parent_socket {
+        key!(w, "parent_socket");
+        w.begin_object();
+        key!(w, "inode");
+        w.int(ps.inode);
+        key!(w, "local_port");
+        w.int(ps.local_port);
+        if let Some(r) = ps.remote {
+            key!(w, "remote_ip");
+            w.str(&r.ip().to_string());
+            key!(w, "remote_port");
+            w.int(r.port());
+        }
+        w.end_object();
+    }
+    w.end_object();
+}
+
+/// Field names of fds 0..2 in `rand_guard.stdio`.
+pub(crate) const STDIO_NAMES: [&str; 3] = ["stdin", "stdout", "stderr"];

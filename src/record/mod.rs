@@ -36,6 +36,8 @@ mod reference_loss;
 #[cfg(test)]
 mod reference_process;
 #[cfg(test)]
+mod reference_stdio;
+#[cfg(test)]
 mod reference_threat;
 #[cfg(test)]
 mod tests;

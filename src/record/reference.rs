@@ -13,7 +13,12 @@ use super::reference_alert::{PackageDoc, RgAlert, RgContext};
 use super::reference_process::{ContainerDoc, OrchestratorDoc, RgProcess, UnitDoc};
 use super::reference_threat::{FeedDoc, IndicatorDoc, RuleDoc, TacticDoc, TechniqueDoc, ThreatDoc};
 use super::*;
-use super::{health::*, names::*, reference_loss::LossDoc};
+use super::{
+    health::*,
+    names::*,
+    reference_loss::LossDoc,
+    reference_stdio::{StdioDoc, StdioFds},
+};
 use crate::model::clock::Rfc3339;
 
 use crate::model::alert::Alert;
@@ -177,21 +182,6 @@ struct RgNetwork<'a> {
     /// ...and the inode of the socket described (stdin's).
     #[serde(skip_serializing_if = "Option::is_none")]
     socket_inode: Option<u64>,
-}
-
-/// Bits 0..2 of a stdio-socket event, written as the list of fd numbers.
-#[derive(Clone, Copy)]
-struct StdioFds(u8);
-
-impl Serialize for StdioFds {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = s.serialize_seq(Some((self.0 & 7).count_ones() as usize))?;
-        for fd in (0..3u8).filter(|fd| self.0 & (1 << fd) != 0) {
-            seq.serialize_element(&fd)?;
-        }
-        seq.end()
-    }
 }
 
 /// (source, destination): who talks to whom, as ECS puts it.
@@ -481,6 +471,8 @@ struct RgDoc<'a> {
     ancestry: Option<Ancestry<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<Truncated>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stdio: Option<StdioDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit: Option<ExitDoc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -788,6 +780,10 @@ impl<'a> EventDoc<'a> {
                         depth: ctx.ancestry_depth,
                     }),
                 truncated,
+                stdio: match &ev.body {
+                    Body::Exec(x) if x.stdio.any_stream() => Some(StdioDoc::new(&x.stdio)),
+                    _ => None,
+                },
                 exit: exit.map(|x| ExitDoc {
                     signal: x.status.signal,
                     core_dumped: x.status.core_dumped,

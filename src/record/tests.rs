@@ -13,7 +13,7 @@ use crate::model::alert::{Evidence, RuleMeta, Severity, Technique};
 use crate::model::dns::{DnsError, Query};
 use crate::model::event::{
     Body, Creds, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody, Image,
-    LossBody, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
+    LossBody, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, StdioWiring, Truncation,
 };
 use crate::model::hash::{Hashed, Skip};
 use crate::model::proctable::{Origin, Process};
@@ -464,6 +464,60 @@ fn net_bodies() -> Vec<NetBody> {
 }
 
 /// Every body, for a subject `p` (its ppid fits its parent link or not).
+/// The stdio wirings the writer spells: none to show (terminals), pipes
+/// whose other ends and connection the parent holds, a socket pair with
+/// a listening socket (IPv6), pipes the kernel did not look behind.
+fn wiring(n: u8) -> StdioWiring {
+    use crate::model::event::{FdType, ParentSocket, StdioFd};
+    let fd = |kind, inode, peer_inode| StdioFd {
+        kind,
+        inode,
+        peer_inode,
+    };
+    match n {
+        0 => StdioWiring {
+            fds: [fd(FdType::Tty, 3, 0); 3],
+            ..Default::default()
+        },
+        1 => StdioWiring {
+            fds: [
+                fd(FdType::Pipe, 10, 0),
+                fd(FdType::Pipe, 11, 0),
+                fd(FdType::Pipe, 11, 0),
+            ],
+            scanned: true,
+            parent_holds: 7,
+            parent_socket: Some(ParentSocket {
+                inode: 12,
+                local_port: 40000,
+                remote: Some("127.0.0.1:4444".parse().unwrap()),
+            }),
+        },
+        2 => StdioWiring {
+            fds: [
+                fd(FdType::Unix, 20, 21),
+                fd(FdType::Unix, 20, 21),
+                fd(FdType::Closed, 0, 0),
+            ],
+            scanned: true,
+            parent_holds: 3,
+            parent_socket: Some(ParentSocket {
+                inode: 22,
+                local_port: 9001,
+                remote: None,
+            }),
+        },
+        _ => StdioWiring {
+            fds: [
+                fd(FdType::Fifo, 30, 0),
+                fd(FdType::File, 31, 0),
+                fd(FdType::Other, 32, 0),
+            ],
+            ..Default::default()
+        },
+    }
+}
+
 fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
     let ppid = p.map_or(1, |p| p.ppid);
     let creds = Creds {
@@ -486,6 +540,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             cgroup_id: 3,
             ns: crate::testkit::NS,
             argc: 2,
+            stdio: Default::default(),
         }));
         out.push(Body::Fork(ForkBody {
             parent_pid: ppid,
@@ -532,6 +587,7 @@ fn bodies(p: Option<&Arc<Process>>) -> Vec<Body> {
             cgroup_id: 3,
             ns: crate::testkit::NS,
             argc: 1,
+            stdio: wiring(t % 4),
         }));
     }
     for (signal, code) in [
@@ -866,3 +922,53 @@ fn host_name_is_pid_1_namespaces() {
 
 mod ecs;
 mod identity;
+
+#[test]
+fn exec_stdio_is_spelled_as_the_schema_says() {
+    let stdio_of = |n: u8| -> serde_json::Value {
+        let mut ev = events().remove(0);
+        let Body::Exec(x) = &mut ev.body else {
+            panic!("the first body is an exec")
+        };
+        x.stdio = wiring(n);
+        let mut out = Vec::new();
+        LineWriter::new()
+            .write_line(&Record::Event(ev), &contexts()[0], &mut out)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        v["rand_guard"]["stdio"].clone()
+    };
+    // Terminals only: nothing to show.
+    assert_eq!(stdio_of(0), serde_json::Value::Null);
+    assert_eq!(
+        stdio_of(1),
+        serde_json::json!({
+            "stdin": {"type": "pipe", "inode": 10},
+            "stdout": {"type": "pipe", "inode": 11},
+            "stderr": {"type": "pipe", "inode": 11},
+            "parent_holds": ["stdin", "stdout", "stderr"],
+            "parent_socket": {
+                "inode": 12, "local_port": 40000, "remote_ip": "127.0.0.1", "remote_port": 4444
+            }
+        })
+    );
+    assert_eq!(
+        stdio_of(2),
+        serde_json::json!({
+            "stdin": {"type": "unix", "inode": 20, "peer_inode": 21},
+            "stdout": {"type": "unix", "inode": 20, "peer_inode": 21},
+            "stderr": {"type": "closed"},
+            "parent_holds": ["stdin", "stdout"],
+            "parent_socket": {"inode": 22, "local_port": 9001}
+        })
+    );
+    // Not looked behind: no parent_holds.
+    assert_eq!(
+        stdio_of(3),
+        serde_json::json!({
+            "stdin": {"type": "fifo", "inode": 30},
+            "stdout": {"type": "file", "inode": 31},
+            "stderr": {"type": "other", "inode": 32}
+        })
+    );
+}

@@ -23,6 +23,21 @@ pub fn alerts<'a>(records: &'a [Value], rule: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// (action, pid) of each piece of an alert's evidence, oldest first.
+pub fn evidence(alert: &Value) -> Vec<(String, u64)> {
+    get(alert, "rand_guard.alert.evidence")
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| {
+            (
+                get(e, "event.action").as_str().unwrap().to_string(),
+                get(e, "process.pid").as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Removes the paths it holds (files, or directories with what is in
 /// them) when dropped.
 pub struct Cleanup(pub Vec<String>);

@@ -113,6 +113,8 @@ const DECODERS: &[&str] = &[
 /// which then executes `prog` in the same process: an exec this soon after
 /// a drop by the same process names the program that wrote it.
 const REDIRECT_EXEC_NS: u64 = 1_000_000_000;
+/// execve's error for a file in no format it knows (errno-base.h).
+const ENOEXEC: i64 = 8;
 
 /// Shells, by file name: their `-e` is errexit, not a program text.
 const SHELLS: &[&str] = &[
@@ -365,6 +367,67 @@ impl DropExec {
         }
     }
 
+    /// The drop at `key` run by `ev` (`by`: the interpreter that ran it
+    /// as its script; `script`: a script, not a program): the finding,
+    /// scored.
+    fn raise(
+        &mut self,
+        rule: Arc<RuleMeta>,
+        key: String,
+        by: Option<&str>,
+        script: bool,
+        ev: &Event,
+        out: &mut Vec<Finding>,
+    ) {
+        let drop = self.drops.remove(&key).expect("present");
+        let in_temp = TEMP_DIRS.iter().any(|d| key.starts_with(d));
+        // The writer is the first program that wrote the file (the
+        // one the severity scores); a later chmod +x by another
+        // program is named too.
+        let exe = |e: &Evidence| {
+            e.executable
+                .clone()
+                .unwrap_or_else(|| "an unknown program".into())
+        };
+        let mut touches = drop.evidence.iter().filter(|e| e.action != "connect");
+        let first = touches.next();
+        let writer = match &drop.writer.decoder {
+            Some(decoder) => format!("{decoder} (a shell's redirect)"),
+            None => first.map_or_else(|| "an unknown program".into(), exe),
+        };
+        let chmod = touches
+            .rfind(|e| e.action == "chmod")
+            .map(exe)
+            .filter(|c| *c != writer)
+            .map_or_else(String::new, |c| format!(", made executable by {c}"));
+        let (severity, reasons) = score(&drop, &writer, &key, in_temp, script, ev);
+        let mut evidence = drop.evidence;
+        evidence.push(Evidence::of(ev));
+        let mut why = Vec::new();
+        if drop.from_network {
+            why.push("the writer downloads");
+        }
+        if in_temp {
+            why.push("in a temporary directory");
+        }
+        out.push(Finding {
+            rule: at_severity(&rule, severity),
+            evidence,
+            message: format!(
+                "{key} written by {writer}{chmod} then {} pid {}{}",
+                by.map_or_else(|| "executed by".into(), |i| format!("run by {i},")),
+                ev.pid,
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", why.join(", "))
+                }
+            ),
+            reasons,
+            package: drop.writer.package,
+        });
+    }
+
     pub(super) fn observe(&mut self, ev: &Event, ctx: &mut Context, out: &mut Vec<Finding>) {
         let now = ev.ktime_ns;
         let proc = ev.process.as_deref();
@@ -494,54 +557,23 @@ impl DropExec {
                         return;
                     }
                 };
-                let drop = self.drops.remove(&key).expect("present");
-                let in_temp = TEMP_DIRS.iter().any(|d| key.starts_with(d));
-                // The writer is the first program that wrote the file (the
-                // one the severity scores); a later chmod +x by another
-                // program is named too.
-                let exe = |e: &Evidence| {
-                    e.executable
-                        .clone()
-                        .unwrap_or_else(|| "an unknown program".into())
-                };
-                let mut touches = drop.evidence.iter().filter(|e| e.action != "connect");
-                let first = touches.next();
-                let writer = match &drop.writer.decoder {
-                    Some(decoder) => format!("{decoder} (a shell's redirect)"),
-                    None => first.map_or_else(|| "an unknown program".into(), exe),
-                };
-                let chmod = touches
-                    .rfind(|e| e.action == "chmod")
-                    .map(exe)
-                    .filter(|c| *c != writer)
-                    .map_or_else(String::new, |c| format!(", made executable by {c}"));
                 let script = by.is_some() || interpreter.is_some_and(|p| p.image.executable == key);
-                let (severity, reasons) = score(&drop, &writer, &key, in_temp, script, ev);
-                let mut evidence = drop.evidence;
-                evidence.push(Evidence::of(ev));
-                let mut why = Vec::new();
-                if drop.from_network {
-                    why.push("the writer downloads");
+                self.raise(rule.clone(), key, by, script, ev, out);
+            }
+            // A script without #!: the kernel refused it (ENOEXEC) and
+            // the shell that tried runs it itself, in the same process.
+            Body::File(f)
+                if f.op == FileOp::ExecRefused && f.result == -ENOEXEC && self.rule.is_some() =>
+            {
+                let Some(p) = proc.filter(|p| SHELLS.contains(&super::exe_name_of(p))) else {
+                    return;
+                };
+                if self.drops.get(now, &f.path).is_none_or(|d| d.mnt != mnt) {
+                    return;
                 }
-                if in_temp {
-                    why.push("in a temporary directory");
-                }
-                out.push(Finding {
-                    rule: at_severity(rule, severity),
-                    evidence,
-                    message: format!(
-                        "{key} written by {writer}{chmod} then {} pid {}{}",
-                        by.map_or_else(|| "executed by".into(), |i| format!("run by {i},")),
-                        ev.pid,
-                        if why.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({})", why.join(", "))
-                        }
-                    ),
-                    reasons,
-                    package: drop.writer.package,
-                });
+                let rule = self.rule.clone().expect("checked");
+                let by = format!("{} (the kernel refused it: no #!)", p.image.exe);
+                self.raise(rule, f.path.clone(), Some(&by), true, ev, out);
             }
             _ => {}
         }

@@ -28,6 +28,7 @@
 //! replay) drives every window, so a replay correlates as the agent did.
 
 mod drop_exec;
+mod relay;
 mod reverse_shell;
 mod systemd;
 mod webshell;
@@ -215,7 +216,7 @@ impl Correlator {
             + self
                 .shells
                 .as_ref()
-                .map_or(0, |s| s.alerted.len() + s.pipelines.len())
+                .map_or(0, |s| s.alerted.len() + s.pipelines.len() + s.relays.len())
     }
 
     /// Take over the state of `old`, the correlator of the configuration
@@ -244,6 +245,7 @@ impl Correlator {
         if let (Some(new), Some(old)) = (&mut self.shells, old.shells.take()) {
             new.alerted.adopt(old.alerted);
             new.pipelines.adopt(old.pipelines);
+            new.relays.adopt(old.relays);
         }
     }
 
@@ -255,10 +257,9 @@ impl Correlator {
             + self.drops.as_ref().map_or(0, |d| {
                 d.drops.evicted() + d.connects.evicted() + d.pipes.evicted()
             })
-            + self
-                .shells
-                .as_ref()
-                .map_or(0, |s| s.alerted.evicted() + s.pipelines.evicted())
+            + self.shells.as_ref().map_or(0, |s| {
+                s.alerted.evicted() + s.pipelines.evicted() + s.relays.evicted()
+            })
     }
 
     /// Expire what is older than the window at `now` (event time).
@@ -276,9 +277,12 @@ impl Correlator {
         if let Some(s) = &mut self.shells {
             s.alerted.expire(now);
             s.pipelines.expire(now);
+            s.relays.expire(now);
         }
     }
 }
 
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;

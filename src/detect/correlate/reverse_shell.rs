@@ -10,6 +10,7 @@ use std::sync::Arc;
 use globset::GlobSet;
 
 use super::drop_exec::{Script, script_of};
+use super::relay::Relays;
 use super::{Finding, Window, at_severity, exe_name_of, meta, name_of};
 use crate::config;
 use crate::detect::filter;
@@ -70,6 +71,8 @@ pub(super) struct ReverseShell {
     /// (parent pid, start) → the latest shell reading its stdin, or relay,
     /// it started: the other side completes a relay pipeline.
     pub(super) pipelines: Window<(u32, u64), Side>,
+    /// The kernel's relay evidence (relay.rs).
+    pub(super) relays: Relays,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -78,8 +81,9 @@ pub(super) enum ShellKey {
     Socket(u64),
     /// (pid, start) of a process with a network redirection.
     CommandLine(u32, u64),
-    /// (shell pid, pid of the exec that completed it) of a relay.
-    Relay(u32, u32),
+    /// The shell pid of a relay: one alert per shell, whichever evidence
+    /// (the kernel's, or the relay's name) completes it first.
+    Relay(u32),
 }
 
 impl ReverseShell {
@@ -106,10 +110,26 @@ impl ReverseShell {
             programs: filter::globset(&d.reverse_shell_programs)?,
             alerted: Window::new(cap, window_ns),
             pipelines: Window::new(cap, window_ns),
+            relays: Relays::new(cap, window_ns),
         })
     }
 
     pub(super) fn observe(&mut self, ev: &Event, out: &mut Vec<Finding>) {
+        if let Some(r) = self.relays.observe(ev) {
+            let now = ev.ktime_ns;
+            let key = ShellKey::Relay(r.shell_pid);
+            if self.alerted.get(now, &key).is_none() {
+                self.alerted.insert(now, key, ());
+                out.push(Finding {
+                    rule: at_severity(&self.rule, r.severity),
+                    evidence: r.evidence,
+                    message: r.message,
+                    reasons: vec![r.reason],
+                    package: None,
+                });
+            }
+            return;
+        }
         let Some(p) = ev.process.as_deref() else {
             return;
         };
@@ -261,25 +281,24 @@ impl ReverseShell {
             if relay {
                 // The shell is the subject; the relay's exec completes it.
                 let shell_pid = shell_ev.pid;
-                return self.raise(now, ev, shell_pid, vec![shell_ev, relay_ev], why, out);
+                return self.raise(now, shell_pid, vec![shell_ev, relay_ev], why, out);
             }
             (relay_ev, why)
         } else {
             return false;
         };
-        self.raise(now, ev, p.pid, vec![other, Evidence::of(ev)], why, out)
+        self.raise(now, p.pid, vec![other, Evidence::of(ev)], why, out)
     }
 
     fn raise(
         &mut self,
         now: u64,
-        ev: &Event,
         shell_pid: u32,
         evidence: Vec<Evidence>,
         why: String,
         out: &mut Vec<Finding>,
     ) -> bool {
-        let key = ShellKey::Relay(shell_pid, ev.pid);
+        let key = ShellKey::Relay(shell_pid);
         if self.alerted.get(now, &key).is_some() {
             return true;
         }

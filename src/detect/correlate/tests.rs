@@ -835,3 +835,73 @@ fn reverse_shell_over_a_relay() {
     ];
     assert!(ids(&mut c, &events).is_empty());
 }
+
+#[test]
+fn drop_exec_of_a_script_without_a_shebang() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let curl = process(
+        860,
+        "/usr/bin/curl",
+        &["curl", "-o", "/tmp/x"],
+        Some(shell.clone()),
+    );
+    let vi = process(861, "/usr/bin/vi", &["vi"], Some(shell.clone()));
+    // The child bash forked for `./x` tries the exec, the kernel refuses
+    // it, and that bash runs the file itself: no exec follows.
+    let refused = |ms, pid, exe: &str, path: &str| {
+        let p = process(pid, exe, &["bash"], Some(shell.clone()));
+        file_with(ms, &p, FileOp::ExecRefused, path, |f| {
+            f.syscall = "execve";
+            f.result = -8;
+        })
+    };
+    let found = |events: &[Event]| {
+        let mut c = correlator();
+        let mut out = Vec::new();
+        for ev in events {
+            c.observe_in(ev, &mut out);
+        }
+        out.into_iter()
+            .map(|f| (f.rule.severity, f.message))
+            .collect::<Vec<_>>()
+    };
+    // Downloaded into /tmp: critical, as an exec would be.
+    assert_eq!(
+        found(&[
+            file(0, &curl, FileOp::Open, "/tmp/x"),
+            refused(5, 960, "/usr/bin/bash", "/tmp/x"),
+        ]),
+        [(
+            Severity::Critical,
+            "/tmp/x written by /usr/bin/curl then run by /usr/bin/bash (the kernel refused it: \
+             no #!), pid 960 (the writer downloads, in a temporary directory)"
+                .to_string()
+        )]
+    );
+    // A user's own script, written and run in one session: low.
+    let f = found(&[
+        file(0, &vi, FileOp::Open, "/home/ann/run"),
+        refused(5, 961, "/usr/bin/dash", "/home/ann/run"),
+    ]);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Low);
+    // Near misses: an old script (no drop), a refusal by a program that
+    // is no shell (it does not run the file), another errno.
+    let other = file_with(5, &curl, FileOp::ExecRefused, "/tmp/y", |f| f.result = -8);
+    let eacces = {
+        let mut e = refused(6, 962, "/usr/bin/bash", "/tmp/y");
+        if let crate::model::event::Body::File(f) = &mut e.body {
+            f.result = -13;
+        }
+        e
+    };
+    assert!(
+        found(&[
+            refused(1, 963, "/usr/bin/bash", "/tmp/old"),
+            file(2, &vi, FileOp::Open, "/tmp/y"),
+            other,
+            eacces,
+        ])
+        .is_empty()
+    );
+}

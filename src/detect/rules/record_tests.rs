@@ -207,6 +207,10 @@ fn events() -> Vec<Event> {
         testkit::file_with(12, p, FileOp::Symlink, "/tmp/s", |f| {
             f.target_path = Some("../etc".into())
         }),
+        testkit::file_with(12, p, FileOp::ExecRefused, "/tmp/noshebang", |f| {
+            f.syscall = "execve";
+            f.result = -8;
+        }),
         net(13, NetOp::Connect, &|b| {
             b.in_progress = true;
             b.result = -115;

@@ -57,6 +57,7 @@ fn exec(exe: &str, args: &[&str], above: &[&str]) -> Event {
         cgroup_id: 7,
         ns: crate::testkit::NS,
         argc: args.len() as u32,
+        stdio: Default::default(),
     });
     event(p, body)
 }

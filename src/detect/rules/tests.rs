@@ -75,6 +75,7 @@ fn shell_exec() -> Event {
             cgroup_id: 7,
             ns: crate::testkit::NS,
             argc: 3,
+            stdio: Default::default(),
         }),
         process: Some(sh),
     }

@@ -224,6 +224,8 @@ impl Tamper {
                     FileOp::Chown => "given a new owner",
                     FileOp::Link if Some(path) == linked => "hard-linked elsewhere",
                     FileOp::Link | FileOp::Symlink => "replaced by a link",
+                    // Refused execs fail (result < 0): never here.
+                    FileOp::ExecRefused => "executed",
                 };
                 Some((
                     rule.clone(),

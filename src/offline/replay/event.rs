@@ -26,7 +26,7 @@ enum Action {
     Net(NetOp),
 }
 
-const FILE_OPS: [FileOp; 7] = [
+const FILE_OPS: [FileOp; 8] = [
     FileOp::Open,
     FileOp::Unlink,
     FileOp::Rename,
@@ -34,6 +34,7 @@ const FILE_OPS: [FileOp; 7] = [
     FileOp::Chown,
     FileOp::Link,
     FileOp::Symlink,
+    FileOp::ExecRefused,
 ];
 
 const NET_OPS: [NetOp; 6] = [
@@ -134,6 +135,7 @@ pub(super) fn event_of(root: &Obj<'_>, value: &Value) -> Result<Replayed, Replay
             ns: subject.and_then(|p| p.ns).unwrap_or_default(),
             // argc is not written; args is argv as far as it was read.
             argc: subject.map_or(0, |p| p.image.args.len() as u32),
+            stdio: super::stdio::stdio_wiring(&rg)?,
         }),
         Action::Fork => Body::Fork(ForkBody {
             // The forker is written only as the child's parent: they

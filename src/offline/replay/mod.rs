@@ -41,6 +41,7 @@ mod derived;
 mod event;
 mod json;
 mod process;
+mod stdio;
 
 use event::event_of;
 use json::*;

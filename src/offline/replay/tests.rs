@@ -84,8 +84,8 @@ fn golden_event_records_write_back_identically() {
             _ => assert!(parsed.is_none(), "{file} line {n}"),
         }
     }
-    // process 7 + file 7 + network 9 + rules 6 + sigma 6
-    assert_eq!(events, 35);
+    // process 7 + file 7 + network 11 + rules 6 + sigma 6
+    assert_eq!(events, 37);
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn golden_alert_events_write_back_as_the_event_before_them() {
             _ => {}
         }
     }
-    assert_eq!(alerts, 13);
+    assert_eq!(alerts, 14);
 }
 
 /// The detector a golden file was made with (tests/golden.rs): the
@@ -188,7 +188,7 @@ fn replayed_golden_files_raise_the_golden_alerts() {
             }
         );
     }
-    assert_eq!(alerts_seen, 13);
+    assert_eq!(alerts_seen, 14);
 }
 
 /// Each alert on its own: its embedded event, through a fresh detector,
@@ -274,6 +274,7 @@ mod live {
                 cgroup_id: 77,
                 ns: crate::testkit::NS,
                 argc: args.len() as u32,
+                stdio: Default::default(),
             }),
         )
     }
@@ -543,7 +544,7 @@ fn errors_name_the_line_and_key() {
         (
             set("/event/action", "ptrace".into()),
             "line 3: key `event.action`: unknown action `ptrace`; this agent knows: exec, fork, \
-             exit, signal, open, unlink, rename, chmod, chown, link, symlink, connect, bind, \
+             exit, signal, open, unlink, rename, chmod, chown, link, symlink, exec_refused, connect, bind, \
              listen, accept, dns_query, stdio_socket",
         ),
         (

@@ -10,7 +10,7 @@ use crate::model::event::{Event, signal_name};
 use crate::model::proctable::Process;
 
 /// Every `event.action` value, in a fixed order (rule indexes use it).
-pub const ACTIONS: [&str; 17] = [
+pub const ACTIONS: [&str; 18] = [
     "exec",
     "fork",
     "exit",
@@ -22,6 +22,7 @@ pub const ACTIONS: [&str; 17] = [
     "chown",
     "link",
     "symlink",
+    "exec_refused",
     "connect",
     "bind",
     "listen",
@@ -32,7 +33,14 @@ pub const ACTIONS: [&str; 17] = [
 
 pub const PROCESS: &[&str] = &["exec", "fork", "exit", "signal"];
 pub const FILE: &[&str] = &[
-    "open", "unlink", "rename", "chmod", "chown", "link", "symlink",
+    "open",
+    "unlink",
+    "rename",
+    "chmod",
+    "chown",
+    "link",
+    "symlink",
+    "exec_refused",
 ];
 pub const NETWORK: &[&str] = &[
     "connect",

@@ -133,6 +133,8 @@ fn file_types(f: &FileBody) -> &'static [&'static str] {
         FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
         FileOp::Unlink => &["deletion"],
         FileOp::Link | FileOp::Symlink => &["creation"],
+        // The kernel read its first bytes and refused to run it.
+        FileOp::ExecRefused => &["access"],
     }
 }
 
