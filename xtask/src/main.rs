@@ -69,13 +69,17 @@ commands:
               beside an agent forwarding to an rsyslogd of its own over
               loopback TCP or its Unix socket, docs/shipping.md); writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
-  vm-test [--kernel VERSION ...]
+  vm-test [--bench] [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest
               6.1 and 6.12 of the configured apt sources and 6.18 of
               trixie-backports; cached in .local/vm/) under qemu (KVM if it
               works, else TCG) with the agent
               in a busybox initramfs; asserts its records on the host and
               prints a per-kernel table (needs qemu-system-x86, busybox-static)
+              --bench: instead, rounds of getppid, file, exec and write storms
+              without the agent and beside it on the tracepoint and the fast
+              path, interleaved; prints the ratios and BPF ns per run, writes
+              them to .local/vm/runs/<kernel>/bench.md (~10 min a kernel, TCG)
   systemd-test [--kernel VERSION]
               (root) package, then boot Debian 12's own kernel (newest
               6.1, or linux-image-VERSION-unsigned) under qemu with a cached
@@ -334,6 +338,17 @@ fn main() -> ExitCode {
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
         "vm-test" => vm::vm_test(rest),
+        // Not in USAGE: the workloads of `vm-test --bench`, in the guest.
+        "vm-bench-guest" => match vm::bench::guest(rest) {
+            Ok(lines) => {
+                print!("{lines}");
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                Err(ExitCode::from(2))
+            }
+        },
         "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
