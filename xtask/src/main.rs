@@ -247,6 +247,20 @@ fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// A hidden command's result lines on stdout, or its error (exit 2).
+fn print_lines(r: Result<String, String>) -> Result<(), ExitCode> {
+    match r {
+        Ok(lines) => {
+            print!("{lines}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -324,31 +338,13 @@ fn main() -> ExitCode {
         }
         "bench" => bench_cmd(rest),
         // Not in USAGE: bench --auditd runs its storms through it.
-        "bench-child" => match bench::child(rest) {
-            Ok(lines) => {
-                print!("{lines}");
-                Ok(())
-            }
-            Err(e) => {
-                eprintln!("xtask: {e}");
-                Err(ExitCode::from(2))
-            }
-        },
+        "bench-child" => print_lines(bench::child(rest)),
         "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
         "vm-test" => vm::vm_test(rest),
         // Not in USAGE: the workloads of `vm-test --bench`, in the guest.
-        "vm-bench-guest" => match vm::bench::guest(rest) {
-            Ok(lines) => {
-                print!("{lines}");
-                Ok(())
-            }
-            Err(e) => {
-                eprintln!("xtask: {e}");
-                Err(ExitCode::from(2))
-            }
-        },
+        "vm-bench-guest" => print_lines(vm::bench::guest(rest)),
         "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -24,7 +24,8 @@ export PATH=/bin
 DATA=/dev/ttyS1
 WORK=/usr/local/bin/rg-vm-bench
 RESULTS=/tmp/results
-# ROUNDS, and WORKLOADS: "NAME=COUNT ..." (written by the host).
+# ROUNDS; WORKLOADS and STATS_WORKLOADS (fewer operations, for the
+# statistics pass): "NAME=COUNT ..." (written by the host).
 . /etc/rg-vm-bench.env
 
 mount -t proc proc /proc
@@ -60,6 +61,7 @@ start_agent() {
 	OUT=/tmp/agent-$1
 	rm -rf "$OUT"
 	mkdir -p "$OUT"
+	: >"$OUT/agent.err"
 	start=$(cut -d' ' -f1 /proc/uptime)
 	EDR_CONFIG=/etc/rand-guard/bench-$1.toml EDR_EBPF_OBJECT=/usr/local/lib/rand-guard/edr-ebpf \
 		/usr/local/bin/rand-guard run --output "$OUT/out.jsonl" 2>"$OUT/agent.err" &
@@ -137,7 +139,7 @@ for c in tracepoint auto; do
 	start_agent "$c"
 	if [ "$ready" = yes ]; then
 		snapshot "$c" start
-		for w in $WORKLOADS; do
+		for w in $STATS_WORKLOADS; do
 			"$WORK" vm-bench-guest "$w" >/dev/null 2>>/tmp/workload.err
 			snapshot "$c" "${w%%=*}"
 		done
