@@ -79,7 +79,7 @@ commands:
               --bench: instead, rounds of getppid, file, exec and write storms
               without the agent and beside it on the tracepoint and the fast
               path, interleaved; prints the ratios and BPF ns per run, writes
-              them to .local/vm/runs/<kernel>/bench.md (~10 min a kernel, TCG)
+              them to .local/vm/runs/<kernel>/bench.md (13-26 min a kernel, TCG)
   systemd-test [--kernel VERSION]
               (root) package, then boot Debian 12's own kernel (newest
               6.1, or linux-image-VERSION-unsigned) under qemu with a cached

@@ -15,7 +15,7 @@
 //! static build of xtask copied into the guest; its hidden command
 //! `vm-bench-guest` ([`guest`]) runs them and prints one line each.
 //!
-//! Not in .ci/run: one boot takes about 10 minutes under TCG.
+//! Not in .ci/run: one boot took 13 (6.1) to 26 (6.12) minutes under TCG.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -32,8 +32,9 @@ use crate::package::{self, Built};
 use crate::workload;
 
 /// Rounds of (no agent, tracepoint, auto): the ratios' medians are over
-/// these. Five keep one boot near 10 minutes under TCG on 6.12, whose
-/// fast-path agent takes about 45 s to get ready.
+/// these. Each round starts two agents, and under TCG the fast-path one
+/// took 55 s (6.1) and 128 s (6.12) to get ready on a loaded host: five
+/// rounds made boots of 13 and 26 minutes.
 pub const ROUNDS: usize = 5;
 
 /// The agent conditions, by `[kernel] hooks`; "none" is the baseline.
@@ -668,8 +669,9 @@ pub fn run(kernels: &[String], built: &Built) -> Result<(), ExitCode> {
     .map_err(fail)?;
     let mut failed = false;
     for k in kernels {
-        // About 10 minutes under TCG; the guest gives each agent start
-        // 300 s, so a stuck one still leaves a report.
+        // 13 to 26 minutes under TCG on a loaded host; the guest gives
+        // each agent start 300 s, so a stuck one still leaves a report
+        // (only one at that).
         let b = super::boot(
             k,
             &initrd,
