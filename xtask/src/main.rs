@@ -71,13 +71,17 @@ commands:
               its own over loopback TCP, RELP or its Unix socket,
               docs/shipping.md); writes
               .local/throughput/<timestamp>/{summary.json,summary.md,throughput.svg}
-  vm-test [--kernel VERSION ...]
+  vm-test [--bench] [--kernel VERSION ...]
               static build, then boot each Debian kernel (default: the newest
               6.1 and 6.12 of the configured apt sources and 6.18 of
               trixie-backports; cached in .local/vm/) under qemu (KVM if it
               works, else TCG) with the agent
               in a busybox initramfs; asserts its records on the host and
               prints a per-kernel table (needs qemu-system-x86, busybox-static)
+              --bench: instead, rounds of getppid, file, exec and write storms
+              without the agent and beside it on the tracepoint and the fast
+              path, interleaved; prints the ratios and BPF ns per run, writes
+              them to .local/vm/runs/<kernel>/bench.md (13-26 min a kernel, TCG)
   systemd-test [--kernel VERSION]
               (root) package, then boot Debian 12's own kernel (newest
               6.1, or linux-image-VERSION-unsigned) under qemu with a cached
@@ -245,6 +249,20 @@ fn throughput_cmd(args: &[String]) -> Result<(), ExitCode> {
     Ok(())
 }
 
+/// A hidden command's result lines on stdout, or its error (exit 2).
+fn print_lines(r: Result<String, String>) -> Result<(), ExitCode> {
+    match r {
+        Ok(lines) => {
+            print!("{lines}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
@@ -322,20 +340,13 @@ fn main() -> ExitCode {
         }
         "bench" => bench_cmd(rest),
         // Not in USAGE: bench --auditd runs its storms through it.
-        "bench-child" => match bench::child(rest) {
-            Ok(lines) => {
-                print!("{lines}");
-                Ok(())
-            }
-            Err(e) => {
-                eprintln!("xtask: {e}");
-                Err(ExitCode::from(2))
-            }
-        },
+        "bench-child" => print_lines(bench::child(rest)),
         "throughput" => throughput_cmd(rest),
         "auditd-rules" => auditd_rules_cmd(),
         "fuzz" => fuzz::fuzz(rest),
         "vm-test" => vm::vm_test(rest),
+        // Not in USAGE: the workloads of `vm-test --bench`, in the guest.
+        "vm-bench-guest" => print_lines(vm::bench::guest(rest)),
         "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -131,11 +131,7 @@ pub fn static_build(extra: &[String]) -> Result<Built, ExitCode> {
         }
     }
     let meta = metadata()?;
-    // Appended, not replaced: a developer's own RUSTFLAGS still apply.
-    let rustflags = match env::var("RUSTFLAGS") {
-        Ok(f) if !f.trim().is_empty() => format!("{f} -C target-feature=+crt-static"),
-        _ => "-C target-feature=+crt-static".to_string(),
-    };
+    let rustflags = static_rustflags();
     let mut b = cargo();
     // `libbpf-rs/static` (forwarded to libbpf-sys) links libbpf, libelf and
     // zlib statically; it is a command-line feature so that the dev and test
@@ -185,6 +181,15 @@ pub fn static_build(extra: &[String]) -> Result<Built, ExitCode> {
         bpf_object.display()
     );
     Ok(Built { binary, bpf_object })
+}
+
+/// RUSTFLAGS of a static build: the developer's own, and crt-static
+/// (appended, not replaced, so theirs still apply).
+pub fn static_rustflags() -> String {
+    match env::var("RUSTFLAGS") {
+        Ok(f) if !f.trim().is_empty() => format!("{f} -C target-feature=+crt-static"),
+        _ => "-C target-feature=+crt-static".to_string(),
+    }
 }
 
 /// Why an ELF file is not a static executable: its program interpreter and

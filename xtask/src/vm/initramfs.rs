@@ -45,8 +45,17 @@ enum Entry {
     CharDev(u32, u32),
 }
 
-/// Builds the archive at `out` from the static agent and its BPF object.
-pub fn build(agent: &Path, bpf_object: &Path, out: &Path) -> Result<(), String> {
+/// A file the caller adds to the archive (the benchmark's driver, its
+/// workload binary and configurations): path inside, contents, mode.
+pub struct Extra {
+    pub path: String,
+    pub data: Vec<u8>,
+    pub mode: u32,
+}
+
+/// Builds the archive at `out` from the static agent and its BPF object,
+/// and `extra` files.
+pub fn build(agent: &Path, bpf_object: &Path, extra: Vec<Extra>, out: &Path) -> Result<(), String> {
     let read = |p: &Path| fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()));
     let busybox = read(Path::new(BUSYBOX)).map_err(|e| {
         format!("{e} (install the Debian package busybox-static: the guest's shell and tools)")
@@ -132,6 +141,7 @@ pub fn build(agent: &Path, bpf_object: &Path, out: &Path) -> Result<(), String> 
             file(b"root:*:20000:0:99999:7:::\n".to_vec(), 0o640),
         ),
     ]);
+    entries.extend(extra.into_iter().map(|e| (e.path, file(e.data, e.mode))));
     let mut archive = Vec::new();
     for (ino, (name, entry)) in entries.iter().enumerate() {
         append(&mut archive, ino as u32 + 1, name, entry);

@@ -9,7 +9,10 @@
 //! - `guest-init.sh`: the guest's PID 1, runs the workload and hands the
 //!   facts, the agent's stderr and records back on the second serial port;
 //! - [`report`]: parses that; [`suite`]: the assertions, on the host;
-//! - [`table`]: the per-kernel result table.
+//! - [`table`]: the per-kernel result table;
+//! - [`bench`]: `--bench`, the same boot with another driver
+//!   (bench-init.sh): workloads without the agent and beside it on each
+//!   hook path, interleaved, and their ratios.
 //!
 //! Default kernels: the newest `linux-image-6.1.*` and `-6.12.*`
 //! `-amd64-unsigned` the configured apt sources offer (Debian 12's own
@@ -18,6 +21,7 @@
 //! `linux-image-6.18.*+deb13-amd64` of trixie-backports, which takes the
 //! direct-load path (see [`kernel::Source`]).
 
+pub mod bench;
 pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
@@ -34,12 +38,23 @@ use qemu::Accel;
 use suite::Check;
 use table::Row;
 
-const USAGE: &str = "usage: cargo xtask vm-test [--kernel VERSION ...]  \
+const USAGE: &str = "usage: cargo xtask vm-test [--bench] [--kernel VERSION ...]  \
 (VERSION: a Debian kernel ABI name such as 6.1.0-57, 6.12.118+deb12 or 6.18.15+deb13)";
 
-/// The kernels `--kernel` names, or none for the defaults.
-fn parse(args: &[String]) -> Result<Vec<String>, String> {
-    let mut kernels = Vec::new();
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+struct Args {
+    /// The kernels `--kernel` names, or none for the defaults.
+    kernels: Vec<String>,
+    /// `--bench`: the benchmark boot ([`bench`]) instead of the suite.
+    bench: bool,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut out = Args {
+        kernels: Vec::new(),
+        bench: false,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -51,12 +66,13 @@ fn parse(args: &[String]) -> Result<Vec<String>, String> {
                          6.12.118+deb12 or 6.18.15+deb13"
                     ));
                 }
-                kernels.push(v.clone());
+                out.kernels.push(v.clone());
             }
+            "--bench" => out.bench = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    Ok(kernels)
+    Ok(out)
 }
 
 pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
@@ -64,7 +80,7 @@ pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
         eprintln!("xtask: vm-test: {e}");
         ExitCode::FAILURE
     };
-    let mut kernels = parse(args).map_err(|e| {
+    let Args { mut kernels, bench } = parse(args).map_err(|e| {
         eprintln!("xtask: vm-test: {e}\n{USAGE}");
         ExitCode::from(2)
     })?;
@@ -94,8 +110,11 @@ pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
         }
     }
     let built = crate::package::static_build(&[])?;
+    if bench {
+        return bench::run(&kernels, &built);
+    }
     let initrd = initramfs::path();
-    initramfs::build(&built.binary, &built.bpf_object, &initrd).map_err(fail)?;
+    initramfs::build(&built.binary, &built.bpf_object, Vec::new(), &initrd).map_err(fail)?;
 
     let mut rows = Vec::new();
     for k in &kernels {
@@ -112,10 +131,45 @@ pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
     Err(ExitCode::FAILURE)
 }
 
-/// Fetches, boots and checks one kernel: a row per hook path the guest
-/// ran the workload with (`report::PASSES`). Only set-up failures (no
-/// package, no qemu) are errors; whatever the guest does becomes checks.
-fn boot_one(version: &str, initrd: &Path) -> Result<Vec<Row>, String> {
+/// One finished boot of a kernel: where it came from, how it ended, and
+/// what the guest wrote on its data port.
+pub struct Booted {
+    pub package: String,
+    pub accel: Accel,
+    pub ended: qemu::Ended,
+    pub timeout: Duration,
+    pub console: std::path::PathBuf,
+    pub data: Vec<u8>,
+}
+
+impl Booted {
+    /// Why the guest's report is missing or cut short, with the end of its
+    /// console: for a failure message.
+    pub fn what_happened(&self) -> String {
+        let console = fs::read_to_string(&self.console).unwrap_or_default();
+        let ended_how = match self.ended.status {
+            Some(s) => format!("qemu exited {s}"),
+            None => format!("killed after {} s", self.timeout.as_secs()),
+        };
+        format!(
+            "{ended_how}; qemu said: {}); console ends:\n  {}",
+            self.ended.qemu_stderr.trim(),
+            suite::last_lines(&console, 30)
+        )
+    }
+}
+
+/// Fetches `version` and boots it with `initrd`, the kernel command line
+/// `append` and this timeout under TCG (half of it under KVM); the
+/// serial ports go to `.local/vm/runs/<version>/<prefix>console.log` and
+/// `<prefix>data.bin`. Errors are set-up failures only (no package, no qemu).
+pub fn boot(
+    version: &str,
+    initrd: &Path,
+    append: &str,
+    prefix: &str,
+    tcg_timeout: Duration,
+) -> Result<Booted, String> {
     let vmlinuz = kernel::fetch(version)?;
     let package = kernel::package_file(version).unwrap_or_else(|| kernel::package_name(version));
     eprintln!("xtask: vm-test: {version} from {package}");
@@ -126,33 +180,50 @@ fn boot_one(version: &str, initrd: &Path) -> Result<Vec<Row>, String> {
         kernel: &vmlinuz,
         initramfs: initrd,
         accel,
-        append: "quiet",
-        console: dir.join("console.log"),
-        data: dir.join("data.bin"),
-        // A whole run (two passes) takes 47 to 255 s under TCG here (the
-        // verifier is emulated too, 31 fast-path programs in the first
-        // pass with network and DNS on); the guest gives the agent 450 s
-        // to get ready, per pass.
-        timeout: Duration::from_secs(match accel {
-            Accel::Kvm => 360,
-            Accel::Tcg => 720,
-        }),
+        append,
+        console: dir.join(format!("{prefix}console.log")),
+        data: dir.join(format!("{prefix}data.bin")),
+        timeout: match accel {
+            Accel::Kvm => tcg_timeout / 2,
+            Accel::Tcg => tcg_timeout,
+        },
     };
     for f in [&boot.console, &boot.data] {
         let _ = fs::remove_file(f);
     }
     let ended = qemu::run(&boot)?;
-    let data = fs::read(&boot.data).unwrap_or_default();
+    Ok(Booted {
+        package,
+        accel,
+        data: fs::read(&boot.data).unwrap_or_default(),
+        timeout: boot.timeout,
+        console: boot.console,
+        ended,
+    })
+}
+
+/// Fetches, boots and checks one kernel: a row per hook path the guest
+/// ran the workload with (`report::PASSES`). Only set-up failures (no
+/// package, no qemu) are errors; whatever the guest does becomes checks.
+fn boot_one(version: &str, initrd: &Path) -> Result<Vec<Row>, String> {
+    // A whole run (two passes) takes 47 to 169 s under TCG here (the
+    // verifier is emulated too, 23 fast-path programs in the first
+    // pass); the guest gives the agent 300 s to get ready, per pass.
+    // A whole run (two passes) takes 47 to 255 s under TCG here (the
+    // verifier is emulated too, 31 fast-path programs in the first pass
+    // with network and DNS on); the guest gives the agent 450 s to get
+    // ready, per pass.
+    let b = boot(version, initrd, "quiet", "", Duration::from_secs(720))?;
     let mut row = Row {
         kernel: version.to_string(),
         hooks: "-",
-        package,
-        accel,
+        package: b.package.clone(),
+        accel: b.accel,
         ready_seconds: None,
-        boot_seconds: ended.seconds,
+        boot_seconds: b.ended.seconds,
         checks: Vec::new(),
     };
-    match report::parse(&data) {
+    match report::parse(&b.data) {
         Ok(passes) => {
             return Ok(passes
                 .iter()
@@ -166,18 +237,9 @@ fn boot_one(version: &str, initrd: &Path) -> Result<Vec<Row>, String> {
                 .collect());
         }
         Err(e) => {
-            let console = fs::read_to_string(&boot.console).unwrap_or_default();
-            let ended_how = match ended.status {
-                Some(s) => format!("qemu exited {s}"),
-                None => format!("killed after {} s", boot.timeout.as_secs()),
-            };
             row.checks.push(Check {
                 name: "guest report",
-                result: Err(format!(
-                    "{e} ({ended_how}; qemu said: {}); console ends:\n  {}",
-                    ended.qemu_stderr.trim(),
-                    suite::last_lines(&console, 30)
-                )),
+                result: Err(format!("{e} ({}", b.what_happened())),
             });
         }
     }
@@ -194,16 +256,26 @@ mod tests {
 
     #[test]
     fn kernels_are_named_or_default() {
-        assert_eq!(parse(&[]).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            parse(&[]).unwrap(),
+            Args {
+                kernels: Vec::new(),
+                bench: false
+            }
+        );
         assert_eq!(
             parse(&args(&[
                 "--kernel",
                 "6.1.0-57",
+                "--bench",
                 "--kernel",
                 "6.12.118+deb12"
             ]))
             .unwrap(),
-            ["6.1.0-57", "6.12.118+deb12"]
+            Args {
+                kernels: vec!["6.1.0-57".into(), "6.12.118+deb12".into()],
+                bench: true
+            }
         );
         assert_eq!(
             parse(&args(&["--kernel"])).unwrap_err(),

@@ -31,7 +31,7 @@ impl Report {
 }
 
 /// The sections of the data port's bytes, by name.
-fn sections(data: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub fn sections(data: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
     const BEGIN: &[u8] = b"\n==RG-BEGIN ";
     let mut out = BTreeMap::new();
     let mut rest = data;
