@@ -250,6 +250,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             args: args.to_vec(),
             truncated: Default::default(),
             hash: Default::default(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 1000,

@@ -35,6 +35,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
             hash: Default::default(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 1000,

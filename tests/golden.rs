@@ -78,6 +78,7 @@ fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        file: None,
     }
 }
 

@@ -33,6 +33,7 @@ pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Default::default(),
         hash: Default::default(),
+        file: None,
     });
     Arc::new(q)
 }

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 7;
+pub const ABI_VERSION: u8 = 8;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -258,6 +258,15 @@ pub struct Exec {
     pub cwd: Slice,
     pub exe: Slice,
     pub args: Slice,
+    /// The executed inode as the kernel saw it at exec (device in the
+    /// kernel's `MKDEV` encoding): the hasher hashes the exe path of a
+    /// process already gone only if the file it opens is this one.
+    pub exe_dev: u64,
+    pub exe_ino: u64,
+    pub exe_ctime_sec: i64,
+    pub exe_ctime_nsec: u32,
+    pub pad1: u32,
+    pub exe_size: u64,
 }
 
 /// `struct edr_fork`: a new process; the header names the parent.
@@ -480,7 +489,7 @@ unsafe impl plain::Plain for InodeKey {}
 
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
-const _: () = assert!(size_of::<Exec>() == 136);
+const _: () = assert!(size_of::<Exec>() == 176);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);
@@ -558,7 +567,13 @@ mod tests {
                 filename,
                 cwd,
                 exe,
-                args
+                args,
+                exe_dev,
+                exe_ino,
+                exe_ctime_sec,
+                exe_ctime_nsec,
+                pad1,
+                exe_size
             ]
         );
         same_layout!(

@@ -118,6 +118,7 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
         args: args.iter().map(|a| a.to_string()).collect(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        file: None,
     })
 }
 

@@ -29,6 +29,7 @@ pub(super) fn process(
             args: args.iter().map(|a| a.to_string()).collect(),
             truncated: Default::default(),
             hash: Default::default(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 33,

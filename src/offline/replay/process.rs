@@ -227,6 +227,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         args: args.unwrap_or_default(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        file: None,
     };
     if let Some(h) = o.obj("hash")? {
         let hex = h.need("sha256", sha256)?;

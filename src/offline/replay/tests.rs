@@ -263,6 +263,7 @@ mod live {
                     args: args.iter().map(|a| a.to_string()).collect(),
                     truncated: Truncation::default(),
                     hash: Default::default(),
+                    file: None,
                 }),
                 ppid,
                 start_ns: boot(ms - 1),
