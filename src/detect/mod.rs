@@ -21,6 +21,7 @@ mod credential;
 mod drift;
 mod exclusion;
 pub mod filter;
+mod identity;
 mod ids;
 pub mod ioc;
 mod limiter;
@@ -117,6 +118,13 @@ impl Detector {
         let cred_read = (!disabled.iter().any(|x| x == "rg-cred-sensitive-read"))
             .then(|| CredReadRule::new(&d.sensitive_read_allow))
             .transpose()?;
+        let hash_wait = Duration::from_millis(if cfg.hash.enabled {
+            cfg.hash.alert_wait_ms.into()
+        } else {
+            0
+        });
+        let mut correlator = Correlator::new(d)?;
+        correlator.set_hash_wait(hash_wait);
         Ok(Detector {
             persistence,
             ports,
@@ -125,7 +133,7 @@ impl Detector {
             tamper: Tamper::new(d),
             perms: Perms::new(disabled),
             perm_hits: Vec::new(),
-            correlator: Correlator::new(d)?,
+            correlator,
             context: Context::default(),
             findings: Vec::new(),
             rules,
@@ -148,11 +156,7 @@ impl Detector {
             last_seq: 0,
             loss: LossWatch::new(disabled),
             agent_pid: 0,
-            hash_wait: Duration::from_millis(if cfg.hash.enabled {
-                cfg.hash.alert_wait_ms.into()
-            } else {
-                0
-            }),
+            hash_wait,
             ioc: (!disabled.iter().any(|x| x == ioc::ID))
                 .then(|| ioc::IocRule::new(Default::default())),
             ioc_keep: false,
@@ -199,6 +203,7 @@ impl Detector {
             next.rules = std::mem::take(&mut self.rules);
         }
         if keep_correlation {
+            self.correlator.take_copies(&mut next.correlator);
             std::mem::swap(&mut next.correlator, &mut self.correlator);
         } else {
             next.correlator.take_state(&mut self.correlator);

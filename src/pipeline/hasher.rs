@@ -130,9 +130,69 @@ pub struct Hasher {
     cache: Arc<Mutex<Cache>>,
     max_file_size: u64,
     buf: Vec<u8>,
-    /// Mount id → superblock device, for the kernel's device encoding;
-    /// read again when a mount is not in it.
-    mounts: HashMap<u64, (u32, u32)>,
+    mounts: Mounts,
+}
+
+/// Mount id → superblock device, for the kernel's device encoding; read
+/// again when a mount is not in it.
+#[derive(Default)]
+pub struct Mounts(HashMap<u64, (u32, u32)>);
+
+impl Mounts {
+    /// `file`'s identity with the device in the kernel's encoding (as
+    /// exec records carry it): the superblock device of the file's mount
+    /// (statx `STATX_MNT_ID` and mountinfo, as `pipeline::watch` does for
+    /// the same reason).
+    pub fn id_of(&mut self, file: &File) -> std::io::Result<FileId> {
+        // SAFETY: statx is plain old data; all-zero is a valid value.
+        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+        // SAFETY: the fd is open for the call, the empty path is a
+        // NUL-terminated literal, and stx is a buffer the kernel fills.
+        let rc = unsafe {
+            libc::statx(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
+                &mut stx,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut dev = (stx.stx_dev_major, stx.stx_dev_minor);
+        if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+            if !self.0.contains_key(&stx.stx_mnt_id) {
+                // A mount made since the last read (one read per new mount).
+                if let Ok(t) = std::fs::read_to_string("/proc/self/mountinfo") {
+                    self.0 = parse_mountinfo(&t);
+                }
+            }
+            if let Some(d) = self.0.get(&stx.stx_mnt_id) {
+                dev = *d;
+            }
+        }
+        Ok(FileId {
+            dev: kernel_dev(dev.0, dev.1),
+            ino: stx.stx_ino,
+            ctime_ns: stx.stx_ctime.tv_sec as i128 * 1_000_000_000 + stx.stx_ctime.tv_nsec as i128,
+            size: stx.stx_size,
+        })
+    }
+}
+
+/// SHA-256 of `file` from where its offset is, reading through `buf`.
+pub fn sha256_of(file: &mut File, buf: &mut [u8]) -> std::io::Result<Hashed> {
+    let mut d = Sha256::new();
+    loop {
+        match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => d.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Hashed::from_digest(&d.finalize().into()))
 }
 
 impl Hasher {
@@ -141,7 +201,7 @@ impl Hasher {
             cache: Arc::new(Mutex::new(Cache::new(cfg.cache_entries as usize))),
             max_file_size: cfg.max_file_size,
             buf: vec![0; 64 << 10],
-            mounts: HashMap::new(),
+            mounts: Mounts::default(),
         }
     }
 
@@ -207,51 +267,11 @@ impl Hasher {
             Err(libc::ENOENT) => return (Hashed::Skipped(Skip::Gone), false),
             Err(_) => return (Hashed::Skipped(Skip::Error), false),
         };
-        match self.kernel_id(&f) {
+        match self.mounts.id_of(&f) {
             Ok(now) if now == id => self.hash_as(&mut f, id),
             Ok(_) => (Hashed::Skipped(Skip::Changed), false),
             Err(_) => (Hashed::Skipped(Skip::Error), false),
         }
-    }
-
-    /// `file`'s identity with the device in the kernel's encoding: the
-    /// superblock device of the file's mount (statx `STATX_MNT_ID` and
-    /// mountinfo, as `pipeline::watch` does for the same reason).
-    fn kernel_id(&mut self, file: &File) -> std::io::Result<FileId> {
-        // SAFETY: statx is plain old data; all-zero is a valid value.
-        let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-        // SAFETY: the fd is open for the call, the empty path is a
-        // NUL-terminated literal, and stx is a buffer the kernel fills.
-        let rc = unsafe {
-            libc::statx(
-                file.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_EMPTY_PATH,
-                libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
-                &mut stx,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut dev = (stx.stx_dev_major, stx.stx_dev_minor);
-        if stx.stx_mask & libc::STATX_MNT_ID != 0 {
-            if !self.mounts.contains_key(&stx.stx_mnt_id) {
-                // A mount made since the last read (one read per new mount).
-                if let Ok(t) = std::fs::read_to_string("/proc/self/mountinfo") {
-                    self.mounts = parse_mountinfo(&t);
-                }
-            }
-            if let Some(d) = self.mounts.get(&stx.stx_mnt_id) {
-                dev = *d;
-            }
-        }
-        Ok(FileId {
-            dev: kernel_dev(dev.0, dev.1),
-            ino: stx.stx_ino,
-            ctime_ns: stx.stx_ctime.tv_sec as i128 * 1_000_000_000 + stx.stx_ctime.tv_nsec as i128,
-            size: stx.stx_size,
-        })
     }
 
     /// Hash `file` (from its start) and cache the digest under `key`.
@@ -262,16 +282,9 @@ impl Hasher {
         if let Some(h) = self.cache().get(&key) {
             return (h, true);
         }
-        let mut d = Sha256::new();
-        loop {
-            match file.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => d.update(&self.buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return (Hashed::Skipped(Skip::Error), false),
-            }
-        }
-        let h = Hashed::from_digest(&d.finalize().into());
+        let Ok(h) = sha256_of(file, &mut self.buf) else {
+            return (Hashed::Skipped(Skip::Error), false);
+        };
         self.cache().insert(key, h);
         (h, false)
     }
@@ -528,7 +541,7 @@ mod tests {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
         let f = File::open(&path).unwrap();
-        let id = Hasher::new(&cfg(16, 1 << 20)).kernel_id(&f).unwrap();
+        let id = Mounts::default().id_of(&f).unwrap();
         (path.to_str().unwrap().to_string(), id)
     }
 
