@@ -261,14 +261,20 @@ impl Hasher {
         if image.truncated.exe || image.truncated.exe_detached || !image.exe.starts_with('/') {
             return (Hashed::Skipped(Skip::Gone), false);
         }
-        let mut f = match open_path(&image.exe) {
+        // O_PATH: whatever is at the path now is not opened for reading
+        // (a device or a FIFO put there has no open to trigger) until its
+        // identity is the kernel's.
+        let at = match open_path(&image.exe) {
             Ok(f) => f,
             // Removed since: nothing left to read.
             Err(libc::ENOENT) => return (Hashed::Skipped(Skip::Gone), false),
             Err(_) => return (Hashed::Skipped(Skip::Error), false),
         };
-        match self.mounts.id_of(&f) {
-            Ok(now) if now == id => self.hash_as(&mut f, id),
+        match self.mounts.id_of(&at) {
+            Ok(now) if now == id => match reopen(&at) {
+                Ok(mut f) => self.hash_as(&mut f, id),
+                Err(_) => (Hashed::Skipped(Skip::Error), false),
+            },
             Ok(_) => (Hashed::Skipped(Skip::Changed), false),
             Err(_) => (Hashed::Skipped(Skip::Error), false),
         }
@@ -348,12 +354,11 @@ fn open_exe(pid: u32) -> Result<File, i32> {
     let mut w = &mut path[..];
     use std::io::Write as _;
     write!(w, "/proc/{pid}/exe\0").map_err(|_| libc::EINVAL)?;
-    open_c(&path)
+    open_c(&path, libc::O_RDONLY | libc::O_NOCTTY)
 }
 
-/// Open an executable's path read-only (on the hasher thread; it
-/// allocates). Non-blocking, so that a FIFO put in the binary's place
-/// cannot stall the hasher (its identity would not match anyway).
+/// An `O_PATH` descriptor of an executable's path (on the hasher thread;
+/// it allocates): enough to stat it, nothing is opened for reading.
 fn open_path(path: &str) -> Result<File, i32> {
     let mut c = Vec::with_capacity(path.len() + 1);
     c.extend_from_slice(path.as_bytes());
@@ -361,20 +366,28 @@ fn open_path(path: &str) -> Result<File, i32> {
         return Err(libc::EINVAL);
     }
     c.push(0);
-    open_c(&c)
+    open_c(&c, libc::O_PATH)
 }
 
-/// `open(2)` of a NUL-terminated path. Err: the errno.
-fn open_c(path: &[u8]) -> Result<File, i32> {
+/// The inode an `O_PATH` descriptor names, opened for reading (through
+/// `/proc/self/fd/N`, which reopens that inode, not a path).
+fn reopen(at: &File) -> Result<File, i32> {
+    let mut path = [0u8; 32];
+    let mut w = &mut path[..];
+    use std::io::Write as _;
+    write!(w, "/proc/self/fd/{}\0", at.as_raw_fd()).map_err(|_| libc::EINVAL)?;
+    // Non-blocking: the inode is the executed regular file, but nothing
+    // here may wait on anything.
+    open_c(&path, libc::O_RDONLY | libc::O_NOCTTY | libc::O_NONBLOCK)
+}
+
+/// `open(2)` of a NUL-terminated path with `flags` (and `O_CLOEXEC`).
+/// Err: the errno.
+fn open_c(path: &[u8], flags: i32) -> Result<File, i32> {
     debug_assert!(path.contains(&0));
     // SAFETY: every caller passes a NUL-terminated buffer that outlives
     // the call.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr().cast(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY | libc::O_NONBLOCK,
-        )
-    };
+    let fd = unsafe { libc::open(path.as_ptr().cast(), flags | libc::O_CLOEXEC) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
     }
@@ -578,6 +591,13 @@ mod tests {
         let (same, same_id) = exec_file(&dir, "same", b"exec me");
         let (swapped, swapped_id) = exec_file(&dir, "swapped", b"original");
         let (removed, removed_id) = exec_file(&dir, "removed", b"gone");
+        let (fifo, fifo_id) = exec_file(&dir, "fifo", b"prog");
+        // A FIFO put in its place: stat'ed through O_PATH, never opened
+        // for reading (which would block the hasher).
+        std::fs::remove_file(&fifo).unwrap();
+        let c_fifo = std::ffi::CString::new(fifo.clone()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c_fifo.as_ptr(), 0o600) }, 0);
         // Replaced after the exec: a new inode at the same path.
         std::fs::remove_file(&swapped).unwrap();
         std::fs::write(&swapped, b"original").unwrap();
@@ -586,6 +606,7 @@ mod tests {
             gone_image(&same, same_id),
             gone_image(&swapped, swapped_id),
             gone_image(&removed, removed_id),
+            gone_image(&fifo, fifo_id),
             // Rewritten in place: the same inode, another size.
             gone_image(&same, FileId { size: 3, ..same_id }),
             // Known identity: answered from the cache, no file opened.
@@ -605,13 +626,14 @@ mod tests {
                 Hashed::Skipped(Skip::Changed),
                 Hashed::Skipped(Skip::Gone),
                 Hashed::Skipped(Skip::Changed),
+                Hashed::Skipped(Skip::Changed),
                 digest_of(b"exec me"),
             ]
         );
         let s = stats.hash.snapshot();
         assert_eq!((s.hashed_total, s.cache_hits_total), (1, 1));
         assert_eq!(s.not_hashed_total[0], ("gone", 1));
-        assert_eq!(s.not_hashed_total[4], ("changed", 2));
+        assert_eq!(s.not_hashed_total[4], ("changed", 3));
         // Now known, the enricher answers itself: set at submit, nothing
         // queued (the queue is closed: a send would fail as an error).
         let (sub, _) = {
