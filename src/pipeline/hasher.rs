@@ -244,7 +244,15 @@ impl Hasher {
                 };
                 let now = stat_key(&m);
                 if now.ino != id.ino {
-                    (Hashed::Skipped(Skip::Gone), false)
+                    // A later exec; or a file system whose stat(2) reports
+                    // another inode number than the kernel's inode has
+                    // (overlayfs without xino): the path decides, as it did
+                    // before exec records carried the identity.
+                    if same_image(&f, image) {
+                        self.hash(&mut f)
+                    } else {
+                        (Hashed::Skipped(Skip::Gone), false)
+                    }
                 } else if (now.ctime_ns, now.size) != (id.ctime_ns, id.size) {
                     (Hashed::Skipped(Skip::Changed), false)
                 } else {
@@ -658,13 +666,18 @@ mod tests {
         assert_eq!(h.outcome(open(), &img), (digest_of(b"v1"), false));
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::fs::write(&path, b"v2!").unwrap();
-        let (_, id2) = exec_file(&dir, "other", b"x");
-        // Another inode than the exec's: the process exec'd again.
-        let img2 = gone_image(&path, FileId { ino: id2.ino, ..id });
+        let (other, id2) = exec_file(&dir, "other", b"x");
+        // Another inode and path than the exec's: the process exec'd
+        // again (/proc/PID/exe shows `path`, the exec was of `other`).
+        let img2 = gone_image(&other, id2);
         assert_eq!(
             h.outcome(open(), &img2),
             (Hashed::Skipped(Skip::Gone), false)
         );
+        // Another inode number at the same path (overlayfs reports the
+        // layer's): the path decides, and the file is hashed as it is.
+        let img2b = gone_image(&path, FileId { ino: id2.ino, ..id });
+        assert_eq!(h.outcome(open(), &img2b), (digest_of(b"v2!"), false));
         // Same inode, rewritten: changed (the cached v1 is under the old
         // change time only).
         let img3 = gone_image(
