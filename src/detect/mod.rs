@@ -341,8 +341,9 @@ impl Detector {
         for f in self.findings.drain(..) {
             let mut message = f.message;
             // The dropped file's hash, in the alert's process.hash.sha256
-            // and its message: worth a short wait on the hasher.
-            if f.rule.id == "rg-drop-exec"
+            // and its message: worth a short wait on the hasher. (Not an
+            // interpreter's, for a script.)
+            if f.subject_hash
                 && let Some(p) = ev.process.as_deref()
                 && let Some(h) = hash::wait(&p.image, self.hash_wait).and_then(|h| h.sha256())
             {

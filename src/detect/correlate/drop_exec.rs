@@ -300,6 +300,7 @@ impl DropExec {
             ],
             evidence,
             package: None,
+            subject_hash: false,
         });
     }
 
@@ -383,6 +384,7 @@ impl DropExec {
                             "executed from memfd {exe}, not on detections.fileless_allow"
                         )],
                         package: None,
+                        subject_hash: false,
                     });
                     return;
                 }
@@ -470,6 +472,7 @@ impl DropExec {
                     ),
                     reasons,
                     package: drop.writer.package,
+                    subject_hash: !script,
                 });
             }
             _ => {}

@@ -57,6 +57,10 @@ pub struct Finding {
     pub message: String,
     pub reasons: Vec<String>,
     pub package: Option<Arc<PackageOp>>,
+    /// The process's executed file is the finding's subject (a dropped
+    /// binary run), so its hash belongs in the alert; not for a script,
+    /// whose process runs its interpreter.
+    pub subject_hash: bool,
 }
 
 /// `process.name` as the output writes it: the executable's file name,

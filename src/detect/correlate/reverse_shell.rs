@@ -198,6 +198,7 @@ impl ReverseShell {
             message,
             reasons: vec![why.to_string()],
             package: None,
+            subject_hash: false,
         });
     }
 
@@ -323,6 +324,7 @@ impl ReverseShell {
             evidence,
             reasons: vec![why],
             package: None,
+            subject_hash: false,
         });
         true
     }
