@@ -252,6 +252,7 @@ fn process(pid: u32, exe: &str, args: &[String], parent: Option<Arc<Process>>) -
             working_directory: "/home/ann".into(),
             truncated: Default::default(),
             hash: Default::default(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 1000,

@@ -61,6 +61,44 @@ static __always_inline __u32 edr_put_path(struct edr_exec_buf *b, __u32 off,
 }
 
 /*
+ * The inode change time moved twice: struct timespec64 i_ctime until
+ * v6.6, __i_ctime in v6.6 ("fs: rename i_ctime field to __i_ctime"),
+ * i_ctime_sec/i_ctime_nsec since v6.11 ("fs: switch timespec64 fields in
+ * inode to discrete integers"), which is what vmlinux.h has.
+ */
+struct inode___timespec {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+/* The executed file's identity: what the agent checks before hashing its path. */
+static __always_inline void edr_put_exe_id(struct edr_exec *rec, struct inode *ino)
+{
+	rec->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	rec->exe_ino = BPF_CORE_READ(ino, i_ino);
+	rec->exe_size = BPF_CORE_READ(ino, i_size);
+	rec->pad1 = 0;
+	if (bpf_core_field_exists(ino->i_ctime_sec)) {
+		rec->exe_ctime_sec = BPF_CORE_READ(ino, i_ctime_sec);
+		/* since v6.13 bit 31 flags a queried ctime (I_CTIME_QUERIED) */
+		rec->exe_ctime_nsec = BPF_CORE_READ(ino, i_ctime_nsec) & ~(1U << 31);
+	} else if (bpf_core_field_exists(((struct inode___v66 *)ino)->__i_ctime)) {
+		struct inode___v66 *i = (void *)ino;
+
+		rec->exe_ctime_sec = BPF_CORE_READ(i, __i_ctime.tv_sec);
+		rec->exe_ctime_nsec = BPF_CORE_READ(i, __i_ctime.tv_nsec);
+	} else {
+		struct inode___timespec *i = (void *)ino;
+
+		rec->exe_ctime_sec = BPF_CORE_READ(i, i_ctime.tv_sec);
+		rec->exe_ctime_nsec = BPF_CORE_READ(i, i_ctime.tv_nsec);
+	}
+}
+
+/*
  * sched_process_exec(struct task_struct *p, pid_t old_pid,
  *                    struct linux_binprm *bprm), since v3.4 (tp_btf: v5.5).
  * Runs in the new image after the point of no return: the exec succeeded,
@@ -143,6 +181,7 @@ int BPF_PROG(edr_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm
 
 		off = edr_put_path(b, off, pb, &fpath, &b->rec.exe, EDR_EXEC_F_EXE_TRUNC);
 	}
+	edr_put_exe_id(&b->rec, BPF_CORE_READ(bprm, file, f_inode));
 
 	/* args: one read of the NUL-separated argv area of the new image */
 	mm = BPF_CORE_READ(p, mm);

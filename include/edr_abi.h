@@ -144,6 +144,18 @@ struct edr_exec {
 	struct edr_slice cwd;	   /* working directory, with every exec (process.working_directory) */
 	struct edr_slice exe;	   /* path of the image the kernel runs (interpreter for scripts) */
 	struct edr_slice args;	   /* argv, NUL-separated, each arg NUL-terminated */
+	/*
+	 * Executed file identity (issue 18, hashing short-lived processes):
+	 * the inode of bprm->file as the kernel saw it at exec. The agent
+	 * hashes the exe path after the process is gone only if the file it
+	 * opens has this identity.
+	 */
+	__u64 exe_dev;	     /* inode->i_sb->s_dev (MKDEV: major << 20 | minor) */
+	__u64 exe_ino;	     /* inode->i_ino */
+	__s64 exe_ctime_sec; /* inode change time */
+	__u32 exe_ctime_nsec;
+	__u32 pad1;
+	__u64 exe_size; /* inode->i_size */
 	/* relay evidence (issue 18 item 4): keep this block together */
 	struct edr_exec_stdio stdio;
 };
@@ -465,7 +477,7 @@ struct edr_abi {
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");
 _Static_assert(sizeof(struct edr_slice) == 4, "edr_slice layout");
 _Static_assert(sizeof(struct edr_exec_stdio) == 88, "edr_exec_stdio layout");
-_Static_assert(sizeof(struct edr_exec) == 224, "edr_exec layout");
+_Static_assert(sizeof(struct edr_exec) == 264, "edr_exec layout");
 _Static_assert(sizeof(struct edr_fork) == 48, "edr_fork layout");
 _Static_assert(sizeof(struct edr_exit) == 56, "edr_exit layout");
 _Static_assert(sizeof(struct edr_file) == 80, "edr_file layout");

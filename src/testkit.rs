@@ -38,6 +38,7 @@ pub fn process(pid: u32, exe: &str, args: &[&str], parent: Option<Arc<Process>>)
             hash: Default::default(),
             // Where its program was executed: / as for a service.
             working_directory: "/".into(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 1000,

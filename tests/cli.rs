@@ -221,7 +221,7 @@ fn rules_check_lists_the_sample_rules() {
     );
     assert!(
         stdout.contains(&format!(
-            "sample-shell-history-removed\tmedium\tunlink,symlink\t{file}\n"
+            "sample-shell-network-connection\thigh\tconnect\t{file}\n"
         )),
         "{stdout}"
     );

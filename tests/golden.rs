@@ -81,6 +81,7 @@ fn image(executable: &str, exe: &str, args: &[&str]) -> Image {
         working_directory: "/home/alice".into(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        file: None,
     }
 }
 

@@ -17,7 +17,9 @@ pub struct Hash {
     /// full is not hashed (counted as `queue_full`).
     pub queue: u32,
     /// How long the drop-and-execute detection waits for the hash of the
-    /// dropped file before it raises its alert without one.
+    /// dropped file before it raises its alert without one, and
+    /// rg-reverse-shell for the hash of a possible copy of a system shell
+    /// or interpreter (a file of a system copy's size).
     pub alert_wait_ms: u32,
 }
 

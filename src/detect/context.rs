@@ -29,6 +29,7 @@ use std::sync::Arc;
 use globset::GlobSet;
 
 use crate::detect::filter;
+use crate::detect::identity::{PROGRAM_DIRS, SystemCopies};
 use crate::model::alert::PackageOp;
 use crate::model::event::{Body, Creds, Event, FileOp, Image};
 use crate::model::proctable::{Origin, Process};
@@ -71,6 +72,14 @@ const INTERPRETERS: &[&str] = &[
     "/{usr/bin,bin}/{sh,bash,dash,zsh,ksh,ksh93,mksh,fish,busybox}",
     "/usr/bin/{python,perl,ruby,php,lua,tclsh}*",
     "/usr/bin/{node,nodejs}",
+];
+
+/// The same interpreters by file name, for their system copies' inodes
+/// (a hard link under another name, anywhere on their file system, runs
+/// the same program).
+const INTERPRETER_NAMES: &[&str] = &[
+    "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "fish", "busybox", "python*", "perl*",
+    "ruby*", "php*", "lua*", "tclsh*", "node", "nodejs",
 ];
 
 /// The dpkg maintainer scripts: installed ones name their package.
@@ -216,6 +225,9 @@ pub struct Context {
     managers: GlobSet,
     compilers: GlobSet,
     interpreters: GlobSet,
+    /// The system's interpreters by inode; scanned on the first exec that
+    /// needs them (a new context, at start and on reload, scans again).
+    interpreter_copies: Option<SystemCopies>,
     /// (pid, start) of live managers whose exec was seen.
     live: HashSet<(u32, u64)>,
     /// (pid, start) of managers seeded from /proc (running at start) that
@@ -254,6 +266,7 @@ impl Default for Context {
             managers: set(&MANAGERS.iter().map(|m| m.0).collect::<Vec<_>>()),
             compilers: set(COMPILERS),
             interpreters: set(INTERPRETERS),
+            interpreter_copies: None,
             live: HashSet::new(),
             ended: HashSet::new(),
             matched: Vec::new(),
@@ -317,8 +330,19 @@ impl Context {
         runs(p, &self.compilers)
     }
 
-    pub fn is_interpreter(&self, p: &Process) -> bool {
-        runs(p, &self.interpreters)
+    /// The file name of the interpreter `p` runs, if it runs one: by its
+    /// executed file, or by inode for a hard link to a system interpreter
+    /// under another name (`ln /usr/bin/python3 /tmp/x`). A copy is a new
+    /// file, and an executed one rg-drop-exec reports itself.
+    pub fn interpreter<'a>(&'a mut self, p: &'a Process) -> Option<&'a str> {
+        if runs(p, &self.interpreters) {
+            let exe = p.image.exe.as_str();
+            return Some(exe.rsplit('/').next().unwrap_or(exe));
+        }
+        let id = p.image.file.as_ref()?;
+        self.interpreter_copies
+            .get_or_insert_with(|| SystemCopies::scan(&set(INTERPRETER_NAMES), PROGRAM_DIRS))
+            .by_inode(id)
     }
 
     /// The package operation `p` is part of, if any.

@@ -35,6 +35,7 @@ pub(super) fn image(p: &Arc<Process>, executable: &str, exe: &str, args: &[&str]
         truncated: Default::default(),
         hash: Default::default(),
         working_directory: String::new(),
+        file: None,
     });
     Arc::new(q)
 }
@@ -634,4 +635,36 @@ fn package_and_operation_come_from_scripts_and_command_lines() {
     assert!(of(&mut ctx, &child).is_some());
     ctx.observe(&exit(2, &seeded));
     assert!(of(&mut ctx, &child).is_none());
+}
+
+#[test]
+fn a_hard_link_to_a_system_interpreter_is_that_interpreter() {
+    let id = |path: &str| {
+        let f = std::fs::File::open(path).unwrap();
+        crate::pipeline::hasher::Mounts::default()
+            .id_of(&f)
+            .unwrap()
+    };
+    let bash = std::fs::canonicalize("/usr/bin/bash").unwrap();
+    let with = |exe: &str, file| {
+        let mut q = (*process(900, "/tmp/x", &["x", "s.sh"], None)).clone();
+        q.image = Arc::new(crate::model::event::Image {
+            executable: "/tmp/x".into(),
+            exe: exe.into(),
+            file,
+            ..Default::default()
+        });
+        q
+    };
+    let mut ctx = Context::default();
+    // Run as /tmp/x, the kernel's path is the link's: only the inode says.
+    let link = with("/tmp/x", Some(id(bash.to_str().unwrap())));
+    assert_eq!(ctx.interpreter(&link), Some("bash"));
+    // By its path, as before.
+    let by_path = with("/usr/bin/python3.11", None);
+    assert_eq!(ctx.interpreter(&by_path), Some("python3.11"));
+    // Near misses: another system program's inode, no identity at all.
+    let other = with("/tmp/x", Some(id("/usr/bin/true")));
+    assert_eq!(ctx.interpreter(&other), None);
+    assert_eq!(ctx.interpreter(&with("/tmp/x", None)), None);
 }

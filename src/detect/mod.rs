@@ -21,6 +21,7 @@ mod credential;
 mod drift;
 mod exclusion;
 pub mod filter;
+mod identity;
 mod ids;
 pub mod ioc;
 mod limiter;
@@ -120,6 +121,13 @@ impl Detector {
         let cred_read = (!disabled.iter().any(|x| x == "rg-cred-sensitive-read"))
             .then(|| CredReadRule::new(&d.sensitive_read_allow))
             .transpose()?;
+        let hash_wait = Duration::from_millis(if cfg.hash.enabled {
+            cfg.hash.alert_wait_ms.into()
+        } else {
+            0
+        });
+        let mut correlator = Correlator::new(d)?;
+        correlator.set_hash_wait(hash_wait);
         Ok(Detector {
             persistence,
             ports,
@@ -129,7 +137,7 @@ impl Detector {
             tamper: Tamper::new(d),
             perms: Perms::new(disabled),
             perm_hits: Vec::new(),
-            correlator: Correlator::new(d)?,
+            correlator,
             context: Context::default(),
             findings: Vec::new(),
             rules,
@@ -152,11 +160,7 @@ impl Detector {
             last_seq: 0,
             loss: LossWatch::new(disabled),
             agent_pid: 0,
-            hash_wait: Duration::from_millis(if cfg.hash.enabled {
-                cfg.hash.alert_wait_ms.into()
-            } else {
-                0
-            }),
+            hash_wait,
             ioc: (!disabled.iter().any(|x| x == ioc::ID))
                 .then(|| ioc::IocRule::new(Default::default())),
             ioc_keep: false,
@@ -203,6 +207,7 @@ impl Detector {
             next.rules = std::mem::take(&mut self.rules);
         }
         if keep_correlation {
+            self.correlator.take_copies(&mut next.correlator);
             std::mem::swap(&mut next.correlator, &mut self.correlator);
         } else {
             next.correlator.take_state(&mut self.correlator);
@@ -357,8 +362,9 @@ impl Detector {
         for f in self.findings.drain(..) {
             let mut message = f.message;
             // The dropped file's hash, in the alert's process.hash.sha256
-            // and its message: worth a short wait on the hasher.
-            if f.rule.id == "rg-drop-exec"
+            // and its message: worth a short wait on the hasher. (Not an
+            // interpreter's, for a script.)
+            if f.subject_hash
                 && let Some(p) = ev.process.as_deref()
                 && let Some(h) = hash::wait(&p.image, self.hash_wait).and_then(|h| h.sha256())
             {

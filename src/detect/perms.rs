@@ -13,7 +13,8 @@
 //! - `rg-log-wipe`: logs or shell history destroyed: `shred` run (secure
 //!   deletion: high on a log or history file, medium otherwise), a log or
 //!   history file truncated (opened with O_TRUNC, or named to the
-//!   `truncate` program), a history file unlinked.
+//!   `truncate` program), a history file unlinked or replaced by a
+//!   symbolic link.
 //!
 //! - `rg-perm-file-capability`: the `setcap` program run to give a file
 //!   capabilities (high for those that amount to root, medium otherwise).
@@ -197,7 +198,8 @@ impl Perms {
                     "Logs or shell history destroyed",
                     "shred run (high on a log or history file, medium otherwise), a file \
                      under /var/log or a shell history file truncated (by anything but \
-                     logrotate), or a shell history file deleted.",
+                     logrotate), or a shell history file deleted or replaced by a symbolic \
+                     link.",
                     Severity::High,
                     &["Defense Evasion"],
                     &[
@@ -309,6 +311,8 @@ impl Perms {
                         "truncated (opened with O_TRUNC)"
                     }
                     FileOp::Unlink if is_history(path) => "deleted",
+                    // ln -sf /dev/null ~/.bash_history: nothing is kept.
+                    FileOp::Symlink if is_history(path) => "replaced by a symbolic link",
                     _ => return,
                 };
                 out.push((

@@ -207,6 +207,14 @@ fn logs_and_history_destroyed() {
         .2,
         "/home/ann/.zsh_history deleted by /usr/bin/bash"
     );
+    assert_eq!(
+        hits(
+            &mut d,
+            &file(0, &sh, FileOp::Symlink, "/root/.bash_history")
+        )[0]
+        .2,
+        "/root/.bash_history replaced by a symbolic link by /usr/bin/bash"
+    );
     // Near misses: logrotate's copytruncate, an append, a truncate of
     // another file, a history file rewritten by a rename (bash's own
     // histappend does not truncate), truncate on another file.
@@ -218,6 +226,10 @@ fn logs_and_history_destroyed() {
     assert!(hits(&mut d, &append).is_empty());
     assert!(hits(&mut d, &trunc("/home/ann/notes.txt", &sh)).is_empty());
     assert!(hits(&mut d, &file(0, &sh, FileOp::Unlink, "/var/log/old.1.gz")).is_empty());
+    assert_eq!(
+        hits(&mut d, &file(0, &sh, FileOp::Symlink, "/root/notes.txt")),
+        vec![]
+    );
     let t = process(
         525,
         "/usr/bin/truncate",

@@ -281,6 +281,15 @@ pub struct Exec {
     pub cwd: Slice,
     pub exe: Slice,
     pub args: Slice,
+    /// The executed inode as the kernel saw it at exec (device in the
+    /// kernel's `MKDEV` encoding): the hasher hashes the exe path of a
+    /// process already gone only if the file it opens is this one.
+    pub exe_dev: u64,
+    pub exe_ino: u64,
+    pub exe_ctime_sec: i64,
+    pub exe_ctime_nsec: u32,
+    pub pad1: u32,
+    pub exe_size: u64,
     /// Relay evidence (issue 18 item 4): its own block, kept together.
     pub stdio: ExecStdio,
 }
@@ -532,7 +541,7 @@ unsafe impl plain::Plain for InodeKey {}
 const _: () = assert!(size_of::<Hdr>() == 24);
 const _: () = assert!(size_of::<Slice>() == 4);
 const _: () = assert!(size_of::<ExecStdio>() == 88);
-const _: () = assert!(size_of::<Exec>() == 224);
+const _: () = assert!(size_of::<Exec>() == 264);
 const _: () = assert!(size_of::<Fork>() == 48);
 const _: () = assert!(size_of::<Exit>() == 56);
 const _: () = assert!(size_of::<File>() == 80);

@@ -72,6 +72,12 @@ fn layouts_match_compiled_object() {
             cwd,
             exe,
             args,
+            exe_dev,
+            exe_ino,
+            exe_ctime_sec,
+            exe_ctime_nsec,
+            pad1,
+            exe_size,
             stdio
         ]
     );

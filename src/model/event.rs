@@ -393,6 +393,9 @@ pub struct Image {
     /// SHA-256 of the executed file, or why there is none; set once by
     /// the hasher thread (`pipeline::hasher`), unset until it is done.
     pub hash: std::sync::OnceLock<crate::model::hash::Hashed>,
+    /// The executed inode as the kernel saw it at exec; None where no
+    /// exec record said (processes seeded from /proc, replayed records).
+    pub file: Option<crate::model::hash::FileId>,
 }
 
 /// Which parts of a record were cut or could not be read.

@@ -20,10 +20,20 @@ pub enum Skip {
     QueueFull,
     /// Opening, stat or reading failed otherwise.
     Error,
+    /// The process was gone, and the file now at its executable's path is
+    /// not the inode it executed (replaced, or rewritten in place): never
+    /// hashed in its stead.
+    Changed,
 }
 
 impl Skip {
-    pub const ALL: [Skip; 4] = [Skip::Gone, Skip::TooLarge, Skip::QueueFull, Skip::Error];
+    pub const ALL: [Skip; 5] = [
+        Skip::Gone,
+        Skip::TooLarge,
+        Skip::QueueFull,
+        Skip::Error,
+        Skip::Changed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,8 +41,22 @@ impl Skip {
             Skip::TooLarge => "too_large",
             Skip::QueueFull => "queue_full",
             Skip::Error => "error",
+            Skip::Changed => "changed",
         }
     }
+}
+
+/// A file's identity: an in-place rewrite changes its change time (and
+/// usually its size), a replacement its inode. The device is the
+/// superblock's in the kernel's `MKDEV` encoding (major << 20 | minor),
+/// the one exec records carry, not stat(2)'s `st_dev` (see
+/// `pipeline::watch` for why they differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub ctime_ns: i128,
+    pub size: u64,
 }
 
 /// The outcome for one exec image.
@@ -98,7 +122,7 @@ pub struct Counters {
     pub cache_entries: AtomicU64,
     pub cache_evictions: AtomicU64,
     /// Execs not hashed, by [`Skip`] (its position in `Skip::ALL`).
-    pub not_hashed: [AtomicU64; 4],
+    pub not_hashed: [AtomicU64; 5],
 }
 
 impl Counters {

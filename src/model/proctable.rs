@@ -375,6 +375,7 @@ fn read_proc(root: &Path, pid: u32, offset: i128, cgroups: &mut Resolver) -> Opt
             truncated: Default::default(),
             // Running before the agent: not hashed (docs/schema.md).
             hash: Default::default(),
+            file: None,
         }),
         creds,
         cgroup_id: cgroup.as_ref().map(|(id, _)| *id),

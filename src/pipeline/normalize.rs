@@ -38,6 +38,7 @@ use crate::model::event::{
     ForkBody, Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation, ParentSocket,
     SignalBody, Stdio, StdioFd, StdioWiring, Truncation,
 };
+use crate::model::hash::FileId;
 use crate::model::proctable::split_args;
 use crate::model::stats::Stats;
 use crate::pipeline::poller::RawBatch;
@@ -237,6 +238,12 @@ fn exec_body(e: &ExecRecord<'_>, env: Option<PendingEnv>) -> ExecBody {
                 working_directory: f.flags & exec_flag::CWD_TRUNC != 0,
             },
             hash: Default::default(),
+            file: (f.exe_ino != 0).then_some(FileId {
+                dev: f.exe_dev,
+                ino: f.exe_ino,
+                ctime_ns: f.exe_ctime_sec as i128 * 1_000_000_000 + f.exe_ctime_nsec as i128,
+                size: f.exe_size,
+            }),
         }),
         ppid: f.ppid,
         start_ns: f.start_ns,

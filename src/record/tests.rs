@@ -130,6 +130,7 @@ fn image(exe: &str, args: &[&str]) -> Arc<Image> {
             1 => "/home/a \"b\"\n".into(),
             _ => "/".into(),
         },
+        file: None,
     })
 }
 

@@ -22,6 +22,7 @@ pub const WORKLOADS: &[&str] = &[
     "exec",
     "exec-paced",
     "exec-rss",
+    "exec-hash",
     "pipeline",
     "reads",
     "net",
@@ -342,8 +343,12 @@ pub struct AgentSide {
     pub channel_drops: u64,
     pub filtered: u64,
     pub agent_cpu: f64,
+    /// The agent's CPU seconds of each run, for the spread.
+    pub agent_cpu_runs: Vec<f64>,
     pub peak_rss: u64,
     pub per_run_ns: Vec<(String, f64, u64)>,
+    /// Executed files hashed, answered from the hash cache, not hashed.
+    pub hashes: (u64, u64, u64),
 }
 
 impl AgentSide {
@@ -352,7 +357,9 @@ impl AgentSide {
         let agent = Agent::start(bin, config, scratch);
         let cpu0 = agent.cpu_seconds();
         let c = work();
-        self.agent_cpu += settled_cpu(&agent) - cpu0;
+        let cpu = settled_cpu(&agent) - cpu0;
+        self.agent_cpu += cpu;
+        self.agent_cpu_runs.push(cpu);
         self.peak_rss = self.peak_rss.max(agent.peak_rss_bytes());
         let h = agent.stop();
         self.costs.push(c);
@@ -362,6 +369,9 @@ impl AgentSide {
         self.drops += agent::sum(&h, "kernel_ringbuf_drops_total");
         self.channel_drops += agent::sum(&h, "channel_full_drops_total");
         self.filtered += agent::sum(&h, "kernel_filtered_total");
+        self.hashes.0 += h["hash_files_hashed_total"].as_u64().unwrap_or(0);
+        self.hashes.1 += h["hash_cache_hits_total"].as_u64().unwrap_or(0);
+        self.hashes.2 += agent::sum(&h, "hash_not_hashed_total");
         c
     }
 }
@@ -476,12 +486,12 @@ pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
         ));
     }
     s.push_str(
-        "\n| workload, agent configuration: the agent's side (all rounds) | events out | alerts out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|---|\n",
+        "\n| workload, agent configuration: the agent's side (all rounds) | events out | alerts out | events/s while the workload ran | agent CPU s | agent CPU s per 100k events | agent CPU µs per op, median (min..max) of runs | executed files hashed / cache hits / not hashed | ring-buffer + channel-full drops | kernel-filtered | peak agent RSS (VmHWM) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         for (name, side) in [(&r.a_name, &r.a), (&r.b_name, &r.b)] {
             s.push_str(&format!(
-                "| {}, {} | {} | {} | {:.0} | {:.2} | {} | {} + {} | {} | {:.1} MiB |\n",
+                "| {}, {} | {} | {} | {:.0} | {:.2} | {} | {} | {} / {} / {} | {} + {} | {} | {:.1} MiB |\n",
                 r.label,
                 name,
                 side.events,
@@ -493,6 +503,17 @@ pub fn report_ab(results: &[AbOutcome], o: &Options) -> String {
                 } else {
                     "— (no events of its own)".into()
                 },
+                spread(
+                    &side
+                        .agent_cpu_runs
+                        .iter()
+                        .map(|c| c * 1e6 / r.ops as f64)
+                        .collect::<Vec<_>>(),
+                    2
+                ),
+                side.hashes.0,
+                side.hashes.1,
+                side.hashes.2,
                 side.drops,
                 side.channel_drops,
                 side.filtered,
@@ -831,6 +852,50 @@ fn ab_groups(bin: &Path, o: &Options, scratch: &Path) -> Vec<AbOutcome> {
         ));
         let _ = fs::remove_dir_all(reads);
     }
+    // Executable hashing off and on under the exec storm: warm (one
+    // binary, every exec after the first a cache hit) and cold (a
+    // thousand copies run in turn through a 16-entry cache, so every exec
+    // is read and hashed; the copies stay in the page cache).
+    if o.wants("exec-hash") {
+        let warm = Workload {
+            name: "exec-hash",
+            label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
+            ops: o.execs,
+            work: Box::new(|| workload::exec_storm_min(o.execs)),
+        };
+        out.push(ab(
+            bin,
+            &warm,
+            o,
+            scratch,
+            &variant("hash off", "[hash]\nenabled = false\n"),
+            &variant("hash on (default)", ""),
+        ));
+        let dir = Path::new(HASH_COPIES);
+        let copies = workload::copies("/bin/true", dir, 1000).expect("bench copies");
+        let cold = Workload {
+            name: "exec-hash",
+            label: format!(
+                "exec storm: fork + exec of {} copies of /bin/true in turn × {}",
+                copies.len(),
+                o.execs
+            ),
+            ops: o.execs,
+            work: Box::new(|| workload::exec_storm_over_min(&copies, o.execs)),
+        };
+        out.push(ab(
+            bin,
+            &cold,
+            o,
+            scratch,
+            &variant("hash off", "[hash]\nenabled = false\ncache_entries = 16\n"),
+            &variant(
+                "hash on, cache_entries = 16",
+                "[hash]\ncache_entries = 16\n",
+            ),
+        ));
+        let _ = fs::remove_dir_all(dir);
+    }
     // Loopback TCP connections with the network family off (the default:
     // no network program loaded) and on with the default hooks.
     if o.wants("net") {
@@ -894,6 +959,8 @@ const INSIDE: &str = "/root/rg-bench-inside";
 /// `/tmp` is watched for detections only (`[file] detect_only`): the kernel
 /// reports every write there, the detector sees it, no event is written.
 const TMP: &str = "/tmp/rg-bench-tmp";
+/// The cold-hash exec storm's copies: a directory no prefix watches.
+const HASH_COPIES: &str = "/var/lib/rg-bench-hash";
 
 /// The A/B storms `--only` selected: the getppid loop, the file storms and
 /// the exec storm.

@@ -52,11 +52,12 @@ commands:
               workload and an exec storm beside the default configuration
               (its CPU, steady RSS); without the agent and beside it in two configurations:
               the read storm (read watch off, on), the loopback connect storm
-              (network off, on), DNS queries and writes (collect_dns off, on);
+              (network off, on), DNS queries and writes (collect_dns off, on),
+              the exec storm warm and cold (hashing off, on);
               the pipeline alone (cargo bench --bench pipeline). Prints
               markdown tables for docs/benchmarks.md. W: syscall, file-outside,
               file-inside, file-tmp (files: all three), exec, exec-paced,
-              exec-rss, pipeline, reads, net, dns.
+              exec-rss, exec-hash, pipeline, reads, net, dns.
               --auditd also runs them beside auditd: it slows every process
               until reboot, so it refuses without the second flag
   auditd-rules

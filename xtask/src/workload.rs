@@ -300,6 +300,34 @@ pub fn exec_storm_min(n: usize) -> Cost {
     })
 }
 
+/// `n` copies of `src` in `dir` (created), each its own inode.
+pub fn copies(src: &str, dir: &Path, n: usize) -> std::io::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    (0..n)
+        .map(|i| {
+            let to = dir.join(format!("true-{i}"));
+            std::fs::copy(src, &to)?;
+            Ok(to.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+/// The exec storm over `paths` in turn: fork + exec + wait, `n` times.
+pub fn exec_storm_over_min(paths: &[String], n: usize) -> Cost {
+    let s: Vec<Spawner> = paths.iter().map(|p| Spawner::new(p)).collect();
+    let mut next = 0;
+    chunked(n, |per| {
+        let (start, cpu0) = (Instant::now(), self_and_children_cpu());
+        for _ in 0..per {
+            let sp = &s[next % s.len()];
+            next += 1;
+            let pid = sp.spawn();
+            sp.reap(pid, false);
+        }
+        (start.elapsed(), self_and_children_cpu() - cpu0)
+    })
+}
+
 /// One chunk of a paced run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Chunk {

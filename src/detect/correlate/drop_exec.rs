@@ -333,6 +333,7 @@ impl DropExec {
             ],
             evidence,
             package: None,
+            subject_hash: false,
         });
     }
 
@@ -425,6 +426,7 @@ impl DropExec {
             ),
             reasons,
             package: drop.writer.package,
+            subject_hash: !script,
         });
     }
 
@@ -515,6 +517,7 @@ impl DropExec {
                             "executed from memfd {exe}, not on detections.fileless_allow"
                         )],
                         package: None,
+                        subject_hash: false,
                     });
                     return;
                 }
@@ -533,23 +536,24 @@ impl DropExec {
                                 .is_some_and(|d| d.mnt == mnt)
                     })
                     .map(str::to_string);
-                let interpreter = proc.filter(|p| ctx.is_interpreter(p));
-                let (key, by) = match (key, interpreter) {
+                // The interpreter, and whether it is a shell (a hard link
+                // to bash is bash: named by the system copy's inode).
+                let interp =
+                    proc.and_then(|p| ctx.interpreter(p).map(|name| (p, SHELLS.contains(&name))));
+                let interpreter = interp.map(|(p, _)| p);
+                let (key, by) = match (key, interp) {
                     (Some(key), _) => (key, None),
-                    (None, Some(p)) => {
-                        let shell = SHELLS.contains(&super::exe_name_of(p));
-                        match script_of(&x.image.args, shell) {
-                            Script::File(name) => match self.dropped_script(now, mnt, name) {
-                                Some(key) => (key, Some(p.image.exe.as_str())),
-                                None => return,
-                            },
-                            Script::Stdin if shell => {
-                                self.piped(ev, x, false, out);
-                                return;
-                            }
-                            _ => return,
+                    (None, Some((p, shell))) => match script_of(&x.image.args, shell) {
+                        Script::File(name) => match self.dropped_script(now, mnt, name) {
+                            Some(key) => (key, Some(p.image.exe.as_str())),
+                            None => return,
+                        },
+                        Script::Stdin if shell => {
+                            self.piped(ev, x, false, out);
+                            return;
                         }
-                    }
+                        _ => return,
+                    },
                     (None, None) => {
                         if proc.is_some_and(|p| self.download_tools.is_match(name_of(p))) {
                             self.piped(ev, x, true, out);

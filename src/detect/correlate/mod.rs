@@ -58,6 +58,10 @@ pub struct Finding {
     pub message: String,
     pub reasons: Vec<String>,
     pub package: Option<Arc<PackageOp>>,
+    /// The process's executed file is the finding's subject (a dropped
+    /// binary run), so its hash belongs in the alert; not for a script,
+    /// whose process runs its interpreter.
+    pub subject_hash: bool,
 }
 
 /// `process.name` as the output writes it: the executable's file name,
@@ -166,6 +170,24 @@ impl Correlator {
             shells,
             evicted_before: 0,
         })
+    }
+
+    /// How long rg-reverse-shell waits for the hash of a program no name
+    /// or inode recognized (`[hash] alert_wait_ms`; zero when nothing
+    /// hashes).
+    pub fn set_hash_wait(&mut self, wait: std::time::Duration) {
+        if let Some(s) = &mut self.shells {
+            s.hash_wait = wait;
+        }
+    }
+
+    /// Take `fresh`'s scan of the system's copies of the reverse-shell
+    /// programs: a reload keeps this correlator when `[detections]` is
+    /// unchanged, but the binaries may have been upgraded since its scan.
+    pub fn take_copies(&mut self, fresh: &mut Correlator) {
+        if let (Some(s), Some(f)) = (&mut self.shells, &mut fresh.shells) {
+            std::mem::swap(&mut s.copies, &mut f.copies);
+        }
     }
 
     /// Ids of the enabled scenarios.

@@ -14,8 +14,11 @@ use super::relay::Relays;
 use super::{Finding, Window, at_severity, exe_name_of, meta, name_of};
 use crate::config;
 use crate::detect::filter;
+use crate::detect::identity::{PROGRAM_DIRS, SystemCopies};
 use crate::model::alert::{Evidence, RuleMeta, Severity};
 use crate::model::event::{Body, Event, NetOp};
+use crate::model::hash;
+use crate::model::proctable::Process;
 
 /// Bash's network redirections: `<>/dev/tcp/host/port` and the like...
 const NET_REDIRECTS: &[&str] = &["/dev/tcp/", "/dev/udp/"];
@@ -63,6 +66,12 @@ pub(super) struct ReverseShell {
     /// Critical: the socket is on stdio. The command-line case is medium.
     pub(super) rule: Arc<RuleMeta>,
     programs: GlobSet,
+    /// The system's own copies of `programs`: a hard link or a copy of
+    /// one under another name is that program.
+    pub(super) copies: SystemCopies,
+    /// How long to wait for the hash of a file no name or inode
+    /// recognized (`[hash] alert_wait_ms`; zero when nothing hashes).
+    pub(super) hash_wait: std::time::Duration,
     /// What has been alerted on: one alert per connection, not per process
     /// (`bash -i >& /dev/tcp/..` shows its socket at the dup, again at the
     /// exec, and in every subshell it starts), one per process for a
@@ -108,6 +117,8 @@ impl ReverseShell {
                 &[("T1059.004", "Command and Scripting Interpreter: Unix Shell")],
             ),
             programs: filter::globset(&d.reverse_shell_programs)?,
+            copies: SystemCopies::scan(&filter::globset(&d.reverse_shell_programs)?, PROGRAM_DIRS),
+            hash_wait: std::time::Duration::ZERO,
             alerted: Window::new(cap, window_ns),
             pipelines: Window::new(cap, window_ns),
             relays: Relays::new(cap, window_ns),
@@ -126,6 +137,7 @@ impl ReverseShell {
                     message: r.message,
                     reasons: vec![r.reason],
                     package: None,
+                    subject_hash: false,
                 });
             }
             return;
@@ -138,13 +150,9 @@ impl ReverseShell {
                 let Some(stdio) = n.stdio else {
                     return;
                 };
-                // By the name as run or by the file the kernel ran
-                // (symlinks resolved): a symlink to python3 is python3. A
-                // hard link or a copy under another name is not (the
-                // kernel's path is the link's; docs/detections.md).
-                if !self.programs.is_match(name_of(p)) && !self.programs.is_match(exe_name_of(p)) {
+                let Some(program) = self.program(p) else {
                     return;
-                }
+                };
                 let peer = n
                     .remote
                     .map_or_else(|| "an unconnected socket".to_string(), |a| a.to_string());
@@ -163,8 +171,8 @@ impl ReverseShell {
                     "an internet socket is on the stdin and stdout or stderr of a program on \
                      detections.reverse_shell_programs",
                     format!(
-                        "{} (pid {}) has fds {} on a socket to {peer} ({how}): an interactive \
-                         shell over the network",
+                        "{}{program} (pid {}) has fds {} on a socket to {peer} ({how}): an \
+                         interactive shell over the network",
                         name_of(p),
                         ev.pid,
                         fds.join(", ")
@@ -211,7 +219,34 @@ impl ReverseShell {
             message,
             reasons: vec![why.to_string()],
             package: None,
+            subject_hash: false,
         });
+    }
+
+    /// What makes `p` one of the programs: "" when its name as run or
+    /// the name of the file the kernel ran (symlinks resolved) is on the
+    /// list; " (a hard link to python3.11)" or " (a copy of bash)" when its
+    /// inode or its content is a system copy's. None: not one.
+    fn program(&mut self, p: &Process) -> Option<String> {
+        if self.programs.is_match(name_of(p)) || self.programs.is_match(exe_name_of(p)) {
+            return Some(String::new());
+        }
+        let img = &p.image;
+        // The hash only when the inode says nothing: the hasher may still
+        // be reading the file (a copy just made is not in its cache).
+        let by_inode = img.file.as_ref().and_then(|id| self.copies.by_inode(id));
+        if let Some(name) = by_inode {
+            return Some(format!(" (a hard link to {name})"));
+        }
+        // A copy has its original's size: of any other size, no hash to
+        // wait for.
+        if !img.file.is_some_and(|id| self.copies.has_size(id.size)) {
+            return None;
+        }
+        let h = *hash::wait(img, self.hash_wait)?;
+        self.copies
+            .identify(img, Some(&h))
+            .map(|(name, how)| format!(" ({} {name})", how.as_str()))
     }
 
     /// Whether `p`'s exec (a shell, or a relay) completes a relay: a
@@ -309,6 +344,7 @@ impl ReverseShell {
             evidence,
             reasons: vec![why],
             package: None,
+            subject_hash: false,
         });
         true
     }

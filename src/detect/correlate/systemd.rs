@@ -144,6 +144,7 @@ impl UnitEnable {
             evidence: vec![write, Evidence::of(ev)],
             reasons,
             package,
+            subject_hash: false,
         }
     }
 }

@@ -64,6 +64,7 @@ impl WebShell {
                         a.pid
                     )],
                     package: None,
+                    subject_hash: false,
                 });
                 return;
             }

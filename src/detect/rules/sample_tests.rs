@@ -9,7 +9,7 @@ use super::fields::Scratch;
 use super::matcher::eval;
 use super::tests::process;
 use super::*;
-use crate::model::event::{Body, Event, ExecBody, FileBody, FileOp, FileTruncation};
+use crate::model::event::{Body, Event, ExecBody};
 use crate::model::proctable::Process;
 
 const SAMPLES: &str = include_str!(concat!(
@@ -66,30 +66,6 @@ fn sh(cmd: &str) -> Event {
     exec("/bin/sh", &["sh", "-c", cmd], &["/usr/sbin/cron"])
 }
 
-fn file(exe: &str, op: FileOp, path: &str, mode: Option<u32>, result: i64) -> Event {
-    let p = process(600, exe, &[exe], None);
-    event(
-        p,
-        Body::File(FileBody {
-            op,
-            syscall: "test",
-            path: path.into(),
-            original_path: None,
-            target_path: (op == FileOp::Symlink).then(|| "/dev/null".into()),
-            result,
-            open_flags: 0,
-            mode,
-            owner: None,
-            group: None,
-            at_flags: 0,
-            resolved: true,
-            unfiltered: false,
-            watched: None,
-            truncated: FileTruncation::default(),
-        }),
-    )
-}
-
 fn connect(exe: &str, remote: &str) -> Event {
     let p = process(700, exe, &[exe], None);
     event(p, Body::Net(crate::testkit::connect_body(remote)))
@@ -105,7 +81,6 @@ fn fired(set: &RuleSet, ev: &Event) -> Vec<String> {
 
 /// (rule, positives, near misses).
 fn cases() -> Vec<(&'static str, Vec<Event>, Vec<Event>)> {
-    use FileOp::*;
     vec![
         (
             "sample-download-piped-to-shell",
@@ -196,23 +171,6 @@ fn cases() -> Vec<(&'static str, Vec<Event>, Vec<Event>)> {
             vec![connect("/usr/bin/curl", "203.0.113.5:443")],
         ),
         (
-            "sample-setuid-bit-set",
-            vec![
-                file("/usr/bin/chmod", Chmod, "/tmp/rootme", Some(0o4755), 0),
-                file("/usr/bin/chmod", Chmod, "/tmp/g", Some(0o2755), 0),
-                // A package manager too: a package operation makes it low
-                // (detect::context), a name is no exception.
-                file("/usr/bin/dpkg", Chmod, "/usr/bin/sudo", Some(0o4755), 0),
-            ],
-            vec![
-                file("/usr/bin/chmod", Chmod, "/tmp/x", Some(0o755), 0),
-                // Failed: nothing changed.
-                file("/usr/bin/chmod", Chmod, "/usr/bin/x", Some(0o4755), -1),
-                // Sticky bit only.
-                file("/usr/bin/chmod", Chmod, "/srv/drop", Some(0o1777), 0),
-            ],
-        ),
-        (
             "sample-account-tool-run",
             vec![
                 exec("/usr/sbin/useradd", &["useradd", "-m", "svc"], &[]),
@@ -242,24 +200,6 @@ fn cases() -> Vec<(&'static str, Vec<Event>, Vec<Event>)> {
                     &["[kworker]", "[kthreadd]"],
                 ),
                 exec("/sbin/lsmod", &["lsmod"], &["/bin/bash"]),
-            ],
-        ),
-        (
-            "sample-shell-history-removed",
-            vec![
-                file("/usr/bin/rm", Unlink, "/root/.bash_history", None, 0),
-                file("/usr/bin/ln", Symlink, "/home/ann/.zsh_history", None, 0),
-            ],
-            vec![
-                file(
-                    "/usr/bin/rm",
-                    Unlink,
-                    "/home/ann/notes/.bash_history",
-                    None,
-                    0,
-                ),
-                file("/usr/bin/rm", Unlink, "/root/.bash_history.bak", None, 0),
-                file("/usr/bin/rm", Unlink, "/root/.bash_history", None, -2),
             ],
         ),
         (

@@ -31,6 +31,7 @@ pub(super) fn process(
             truncated: Default::default(),
             hash: Default::default(),
             working_directory: String::new(),
+            file: None,
         }),
         creds: Some(Creds {
             uid: 33,

@@ -205,4 +205,29 @@ fn drop_exec_alerts_carry_the_hash() {
             alert.message
         );
     }
+    // A dropped script run by `sh`: the process runs dash, whose hash is
+    // not the script's, and is not named.
+    let mut d = Detector::new(&cfg, "h", RuleSet::empty(), None).unwrap();
+    let mut sh = (*testkit::process(901, "/usr/bin/dash", &["sh", "/tmp/x.sh"], None)).clone();
+    sh.image = std::sync::Arc::new(crate::model::event::Image {
+        executable: "/usr/bin/dash".into(),
+        exe: "/usr/bin/dash".into(),
+        args: vec!["sh".into(), "/tmp/x.sh".into()],
+        ..Default::default()
+    });
+    sh.image.hash.set(Hashed::from_digest(&[0x22; 32])).unwrap();
+    let mut out = Vec::new();
+    d.detect(
+        &testkit::file(0, &curl, FileOp::Open, "/tmp/x.sh"),
+        &mut out,
+    );
+    d.detect(&testkit::exec(1, &std::sync::Arc::new(sh)), &mut out);
+    let alert = out.iter().find(|a| a.rule.id == "rg-drop-exec").unwrap();
+    assert!(
+        alert.message.ends_with(
+            "run by /usr/bin/dash, pid 901 (the writer downloads, in a temporary directory)"
+        ),
+        "{}",
+        alert.message
+    );
 }

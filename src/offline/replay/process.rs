@@ -246,6 +246,7 @@ fn image_of(o: &Obj<'_>) -> Result<Image, ReplayError> {
         working_directory: o.get("working_directory", owned)?.unwrap_or_default(),
         truncated: Truncation::default(),
         hash: Default::default(),
+        file: None,
     };
     if let Some(h) = o.obj("hash")? {
         let hex = h.need("sha256", sha256)?;

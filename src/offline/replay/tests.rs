@@ -266,6 +266,7 @@ mod live {
                     truncated: Truncation::default(),
                     hash: Default::default(),
                     working_directory: String::new(),
+                    file: None,
                 }),
                 ppid,
                 start_ns: boot(ms - 1),
