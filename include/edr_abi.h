@@ -141,7 +141,7 @@ struct edr_exec {
 	__u32 pad0;
 	char comm[EDR_COMM_LEN];
 	struct edr_slice filename; /* path as passed to execve (bprm->filename) */
-	struct edr_slice cwd;	   /* working directory, with every exec (process.working_directory) */
+	struct edr_slice cwd;	   /* working directory, sent with every exec */
 	struct edr_slice exe;	   /* path of the image the kernel runs (interpreter for scripts) */
 	struct edr_slice args;	   /* argv, NUL-separated, each arg NUL-terminated */
 	/*
