@@ -143,7 +143,12 @@ fn preload_through_the_environment() {
             "LD_PRELOAD={lib} loaded into /bin/true (pid {plain})"
         ))
     );
-    assert_eq!(get(a[0], "threat.technique.id"), &json!(["T1574.006"]));
+    // ECS: the sub-technique under subtechnique, its parent beside it.
+    assert_eq!(get(a[0], "threat.technique.id"), &json!(["T1574"]));
+    assert_eq!(
+        get(a[0], "threat.technique.subtechnique.id"),
+        &json!(["T1574.006"])
+    );
     assert_eq!(get(a[0], "process.executable"), "/bin/true");
     assert_eq!(
         get(a[0], "process.env_vars"),
