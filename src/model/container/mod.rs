@@ -160,6 +160,9 @@ pub struct Resolver {
     /// Paths the last walk found that are not cached yet, by id.
     walked: HashMap<u64, String>,
     last_walk: Option<Instant>,
+    /// The id the last `path_from_walk` call walked the tree for (None:
+    /// it was answered from the previous walk or skipped).
+    walked_for: Option<u64>,
     /// Ids not found, and when (bounded: cleared when full).
     missed: HashMap<u64, Instant>,
     counters: Counters,
@@ -196,6 +199,7 @@ impl Resolver {
             tick: 0,
             walked: HashMap::new(),
             last_walk: None,
+            walked_for: None,
             missed: HashMap::new(),
             counters: Counters::default(),
         }
@@ -237,15 +241,22 @@ impl Resolver {
             self.counters.unresolved += 1;
             return None;
         }
-        let path = self
-            .path_from_proc(&root, id, pid)
-            .or_else(|| self.path_from_walk(&root, id));
+        let path = match self.path_from_proc(&root, id, pid) {
+            Some(p) => Some(p),
+            None => self.path_from_walk(&root, id),
+        };
         let Some(path) = path else {
             self.counters.unresolved += 1;
-            if self.missed.len() >= self.max_entries {
-                self.missed.clear();
+            // Only a walk that looked and did not find the id makes it a
+            // miss for MISS_RETRY: a walk skipped by WALK_INTERVAL (another
+            // id was walked for just before: two containers starting
+            // together) must not hide a new container's cgroup for 10 s.
+            if self.walked_for == Some(id) {
+                if self.missed.len() >= self.max_entries {
+                    self.missed.clear();
+                }
+                self.missed.insert(id, Instant::now());
             }
-            self.missed.insert(id, Instant::now());
             return None;
         };
         self.missed.remove(&id);
@@ -271,13 +282,17 @@ impl Resolver {
         (fs::metadata(join(root, p)).ok()?.ino() == id).then(|| p.to_string())
     }
 
+    /// The path of `id` from the last walk, or from a new one if
+    /// WALK_INTERVAL allows; `walked_for` says whether this call walked.
     fn path_from_walk(&mut self, root: &Path, id: u64) -> Option<String> {
+        self.walked_for = None;
         if let Some(p) = self.walked.remove(&id) {
             return Some(p);
         }
         if self.last_walk.is_some_and(|t| t.elapsed() < WALK_INTERVAL) {
             return None;
         }
+        self.walked_for = Some(id);
         self.last_walk = Some(Instant::now());
         self.counters.walks += 1;
         self.walked = walk(root, self.max_entries);
