@@ -797,11 +797,6 @@ fn alerts_match_the_serde_form() {
     }
 }
 
-/// What the parent cache must not confuse: a parent replaced by another
-/// `Process` of the same pid (a re-exec: other image, other ancestry), a
-/// parent dropped and a new one allocated (likely at the same address,
-/// were the cache not holding the old one), more parents than the cache
-/// has slots, and one parent under changing depths.
 /// Any text, control characters and every plane included.
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -880,96 +875,6 @@ proptest! {
     }
 }
 
-/// PID 1 (else PID 2) in our own UTS namespace: our name. In another one
-/// we cannot enter (a plain file here): our name and a warning that says
-/// so.
-#[test]
-fn host_name_is_pid_1_namespaces() {
-    let own = nix::unistd::gethostname()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    assert_eq!(
-        super::host_name(std::path::Path::new("/proc")),
-        (own.clone(), None)
-    );
-    let dir = tempfile::tempdir().unwrap();
-    for pid in ["self", "1"] {
-        std::fs::create_dir_all(dir.path().join(pid).join("ns")).unwrap();
-    }
-    let uts = |pid: &str| dir.path().join(pid).join("ns/uts");
-    std::fs::write(uts("self"), "").unwrap();
-    std::fs::hard_link(uts("self"), uts("1")).unwrap();
-    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
-    std::fs::remove_file(uts("1")).unwrap();
-    std::fs::write(uts("1"), "").unwrap();
-    // PID 1's namespace not visible: PID 2's decides, the same as ours.
-    std::fs::remove_file(uts("1")).unwrap();
-    std::fs::create_dir_all(dir.path().join("2/ns")).unwrap();
-    std::fs::hard_link(uts("self"), uts("2")).unwrap();
-    assert_eq!(super::host_name(dir.path()), (own.clone(), None));
-    std::fs::write(uts("1"), "").unwrap();
-    let (name, warning) = super::host_name(dir.path());
-    assert_eq!(name, own);
-    let w = warning.unwrap();
-    assert!(
-        w.starts_with(&format!(
-            "host.hostname: cannot enter the host's UTS namespace ({}: EINVAL",
-            uts("1").display()
-        )) && w.ends_with("(run the container with --uts=host)"),
-        "{w}"
-    );
-}
-
 mod ecs;
 mod identity;
-
-#[test]
-fn exec_stdio_is_spelled_as_the_schema_says() {
-    let stdio_of = |n: u8| -> serde_json::Value {
-        let mut ev = events().remove(0);
-        let Body::Exec(x) = &mut ev.body else {
-            panic!("the first body is an exec")
-        };
-        x.stdio = wiring(n);
-        let mut out = Vec::new();
-        LineWriter::new()
-            .write_line(&Record::Event(ev), &contexts()[0], &mut out)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        v["rand_guard"]["stdio"].clone()
-    };
-    // Terminals only: nothing to show.
-    assert_eq!(stdio_of(0), serde_json::Value::Null);
-    assert_eq!(
-        stdio_of(1),
-        serde_json::json!({
-            "stdin": {"type": "pipe", "inode": 10},
-            "stdout": {"type": "pipe", "inode": 11},
-            "stderr": {"type": "pipe", "inode": 11},
-            "parent_holds": ["stdin", "stdout", "stderr"],
-            "parent_socket": {
-                "inode": 12, "local_port": 40000, "remote_ip": "127.0.0.1", "remote_port": 4444
-            }
-        })
-    );
-    assert_eq!(
-        stdio_of(2),
-        serde_json::json!({
-            "stdin": {"type": "unix", "inode": 20, "peer_inode": 21},
-            "stdout": {"type": "unix", "inode": 20, "peer_inode": 21},
-            "stderr": {"type": "closed"},
-            "parent_holds": ["stdin", "stdout"],
-            "parent_socket": {"inode": 22, "local_port": 9001}
-        })
-    );
-    // Not looked behind: no parent_holds.
-    assert_eq!(
-        stdio_of(3),
-        serde_json::json!({
-            "stdin": {"type": "fifo", "inode": 30},
-            "stdout": {"type": "file", "inode": 31},
-            "stderr": {"type": "other", "inode": 32}
-        })
-    );
-}
+mod stdio;

@@ -156,3 +156,44 @@ fn hash_fields_and_the_parent_cache() {
     assert!(v["process"].get("hash").is_none(), "{v}");
     assert_eq!(v["rand_guard"]["process"]["hash_skipped"], "gone");
 }
+
+/// PID 1 (else PID 2) in our own UTS namespace: our name. In another one
+/// we cannot enter (a plain file here): our name and a warning that says
+/// so.
+#[test]
+fn host_name_is_pid_1_namespaces() {
+    let own = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        crate::record::host_name(std::path::Path::new("/proc")),
+        (own.clone(), None)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for pid in ["self", "1"] {
+        std::fs::create_dir_all(dir.path().join(pid).join("ns")).unwrap();
+    }
+    let uts = |pid: &str| dir.path().join(pid).join("ns/uts");
+    std::fs::write(uts("self"), "").unwrap();
+    std::fs::hard_link(uts("self"), uts("1")).unwrap();
+    assert_eq!(crate::record::host_name(dir.path()), (own.clone(), None));
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::write(uts("1"), "").unwrap();
+    // PID 1's namespace not visible: PID 2's decides, the same as ours.
+    std::fs::remove_file(uts("1")).unwrap();
+    std::fs::create_dir_all(dir.path().join("2/ns")).unwrap();
+    std::fs::hard_link(uts("self"), uts("2")).unwrap();
+    assert_eq!(crate::record::host_name(dir.path()), (own.clone(), None));
+    std::fs::write(uts("1"), "").unwrap();
+    let (name, warning) = crate::record::host_name(dir.path());
+    assert_eq!(name, own);
+    let w = warning.unwrap();
+    assert!(
+        w.starts_with(&format!(
+            "host.hostname: cannot enter the host's UTS namespace ({}: EINVAL",
+            uts("1").display()
+        )) && w.ends_with("(run the container with --uts=host)"),
+        "{w}"
+    );
+}
