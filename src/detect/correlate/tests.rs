@@ -29,6 +29,16 @@ fn ids(c: &mut Correlator, events: &[Event]) -> Vec<String> {
     out.iter().map(|f| f.rule.id.clone()).collect()
 }
 
+/// Everything a fresh correlator finds in `events`, in order.
+fn findings(events: &[Event]) -> Vec<Finding> {
+    let mut c = correlator();
+    let mut out = Vec::new();
+    for ev in events {
+        c.observe_in(ev, &mut out);
+    }
+    out
+}
+
 const MIN: u64 = 60_000;
 
 #[test]

@@ -43,12 +43,8 @@ fn drop_exec_through_an_interpreter() {
         |pid, exe: &str, args: &[&str]| exec(5, &process(pid, exe, args, Some(shell.clone())));
     // (severity, message) of what a fresh correlator finds in `events`.
     let found = |events: [Event; 2]| {
-        let mut c = correlator();
-        let mut out = Vec::new();
-        for ev in &events {
-            c.observe_in(ev, &mut out);
-        }
-        out.into_iter()
+        findings(&events)
+            .into_iter()
             .map(|f| (f.rule.severity, f.message))
             .collect::<Vec<_>>()
     };
@@ -114,12 +110,8 @@ fn a_decoder_behind_a_shell_redirect_is_the_writer() {
         )
     };
     let found = |events: &[Event]| {
-        let mut c = correlator();
-        let mut out = Vec::new();
-        for ev in events {
-            c.observe_in(ev, &mut out);
-        }
-        out.into_iter()
+        findings(events)
+            .into_iter()
             .map(|f| (f.rule.severity, f.message, f.evidence.len()))
             .collect::<Vec<_>>()
     };
