@@ -8,8 +8,9 @@
 //!   the hash index can key on (as most real rules do);
 //! - `+ 100 unkeyed rules`: plus 100 rules that lead with globs, prefixes,
 //!   regexes and `any` groups, the worst case;
-//! - `+ 200 Sigma rules`: plus 200 Sigma rules (3 of the sample ones and
-//!   197 synthetic ones shaped like the public Linux Sigma rules: mostly
+//! - `+ 200 Sigma rules`: plus 200 Sigma rules (the sample ones but the
+//!   interpreter-connection one, and synthetic ones shaped like the
+//!   public Linux Sigma rules: mostly
 //!   `Image|endswith` with `CommandLine|contains`, some command-line-only,
 //!   file and network rules), compiled by the Sigma front end;
 //! - `match only`: `RuleSet::matches` alone for each rule set.
