@@ -350,6 +350,7 @@ fn events() -> Vec<Event> {
                 resolved: true,
                 unfiltered: false,
                 watched: None,
+                xattr: None,
                 truncated: FileTruncation::default(),
             }),
             _ => Body::Net(NetBody {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * file.bpf.c - file operations: open for write/create/truncate, unlink,
- * rename, chmod, chown, link, symlink; read-only opens of a few watched
- * inodes ([file] watch_reads); and execs the kernel refused with ENOEXEC
- * (a script without #! that the shell then runs itself).
+ * rename, chmod, chown, link, symlink, extended attributes set or
+ * removed; read-only opens of a few watched inodes ([file] watch_reads);
+ * and execs the kernel refused with ENOEXEC (a script without #! that the
+ * shell then runs itself).
  *
  * One program, attached to each hooked syscall's exit tracepoint
  * (tracepoint/syscalls/sys_exit_*, v2.6.33): the result is known, and the
@@ -28,6 +29,11 @@
  * string unmapped, or the new fd closed, by a sibling thread since the
  * syscall began) could be anywhere: it is passed on unfiltered too, and
  * counted (edr_kstats.path_unreadable).
+ *
+ * File capabilities: an extended attribute named security.capability
+ * (what setcap writes: a program that runs with capabilities, whoever
+ * starts it) is reported wherever the file is, with the start of its
+ * value; other attributes pass the prefix filter like any operation.
  *
  * Read watch: read-only opens are the most frequent file syscalls, so
  * they never pay for a path. A successful one is looked up by inode
@@ -131,7 +137,37 @@ struct edr_file_args {
 	__u32 gid;
 	__u32 at_flags;
 	__u32 read_watch; /* a watched read: its id; reported unfiltered */
+	__u64 xvalue;	  /* setxattr: the value's user address */
 };
+
+/* struct xattr_args of setxattrat (v6.13), as the caller passes it. */
+struct edr_xattr_args {
+	__u64 value;
+	__u32 size;
+	__u32 flags;
+};
+
+/* security.capability as little-endian words: "security", ".capabil", "ity". */
+#define EDR_CAP_XATTR_LEN 19
+#define EDR_CAP_W0	  0x7974697275636573ULL
+#define EDR_CAP_W1	  0x6c6962617061632eULL
+#define EDR_CAP_W2	  0x797469ULL
+
+/*
+ * Whether the record's attribute name (path2) is security.capability:
+ * the one attribute reported wherever its file is. Three word compares,
+ * only on the rare xattr syscalls.
+ */
+static __always_inline int edr_is_cap_xattr(struct edr_file_buf *b)
+{
+	__u32 off = b->rec.path2.off;
+	__u64 w[3] = {};
+
+	if (b->rec.path2.len != EDR_CAP_XATTR_LEN || off > 3 * EDR_PATH_MAX)
+		return 0;
+	bpf_probe_read_kernel(w, EDR_CAP_XATTR_LEN, &b->data[off]);
+	return w[0] == EDR_CAP_W0 && w[1] == EDR_CAP_W1 && w[2] == EDR_CAP_W2;
+}
 
 /* Prefix check outcome for one operand. */
 #define EDR_V_OUT     0 /* canonical and not watched */
@@ -388,7 +424,7 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	struct edr_file_buf *b;
 	struct edr_path_buf *pb;
 	struct edr_prefix_buf *kb;
-	int v1 = EDR_V_OUT, v2 = EDR_V_OUT;
+	int v1 = EDR_V_OUT, v2 = EDR_V_OUT, cap = 0;
 
 	if (!a || edr_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -422,8 +458,28 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	off = edr_file_operand(b, pb, off, a->src2, a->fd2, a->name2, &b->rec.dir2, &b->rec.path2,
 			       EDR_FILE_F_PATH2_TRUNC, EDR_FILE_F_PATH2_FAULT);
 
-	/* A watched read is reported wherever its path is (a hard link, a bind mount). */
-	if (a->read_watch)
+	if (a->kind == EDR_KIND_FILE_SETXATTR || a->kind == EDR_KIND_FILE_REMOVEXATTR)
+		cap = edr_is_cap_xattr(b);
+	/*
+	 * The capability sets a setxattr gives: the value's head, after the
+	 * operands (off <= 3 paths leaves room for it).
+	 */
+	if (cap && a->kind == EDR_KIND_FILE_SETXATTR && off <= 3 * EDR_PATH_MAX) {
+		__u32 n = a->mode < EDR_XATTR_VALUE_MAX ? a->mode : EDR_XATTR_VALUE_MAX;
+
+		if (n && !bpf_probe_read_user(&b->data[off], n & 31, (const void *)a->xvalue)) {
+			b->rec.dir2.off = off;
+			b->rec.dir2.len = n;
+			off += n;
+		}
+	}
+
+	/*
+	 * A watched read is reported wherever its path is (a hard link, a
+	 * bind mount); so is a file capability (a copy of python3 in /tmp
+	 * given cap_setuid is the point).
+	 */
+	if (a->read_watch || cap)
 		v1 = EDR_V_INCLUDE;
 	/* A symlink's target is text, not a location: only its link is filtered. */
 	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
@@ -697,6 +753,53 @@ static __always_inline int edr_file_sys(__u8 sys, long ret)
 			a.fd1 = ARG(r, 1);
 			a.name1 = (const char *)ARG(r, 2);
 			a.at_flags = ARG(r, 5);
+		}
+		break;
+	case EDR_SYS_SETXATTR:
+	case EDR_SYS_LSETXATTR:
+	case EDR_SYS_FSETXATTR:
+	case EDR_SYS_SETXATTRAT:
+	case EDR_SYS_REMOVEXATTR:
+	case EDR_SYS_LREMOVEXATTR:
+	case EDR_SYS_FREMOVEXATTR:
+	case EDR_SYS_REMOVEXATTRAT:
+		a.kind = (sys == EDR_SYS_SETXATTR || sys == EDR_SYS_LSETXATTR ||
+			  sys == EDR_SYS_FSETXATTR || sys == EDR_SYS_SETXATTRAT)
+			     ? EDR_KIND_FILE_SETXATTR
+			     : EDR_KIND_FILE_REMOVEXATTR;
+		/* the attribute's name is the second operand, as text */
+		a.src2 = EDR_SRC_TEXT;
+		if (sys == EDR_SYS_SETXATTRAT || sys == EDR_SYS_REMOVEXATTRAT) {
+			/* (dfd, pathname, at_flags, name, [uargs, usize]) */
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = ARG(r, 1);
+			a.name1 = (const char *)ARG(r, 2);
+			a.at_flags = ARG(r, 3);
+			a.name2 = (const char *)ARG(r, 4);
+			if (sys == EDR_SYS_SETXATTRAT) {
+				struct edr_xattr_args x = {};
+
+				bpf_probe_read_user(&x, sizeof(x), (const void *)ARG(r, 5));
+				a.xvalue = x.value;
+				a.mode = x.size;
+				a.open_flags = x.flags;
+			}
+			break;
+		}
+		/* (path or fd, name, [value, size, flags]) */
+		if (sys == EDR_SYS_FSETXATTR || sys == EDR_SYS_FREMOVEXATTR) {
+			a.src1 = EDR_SRC_FD;
+			a.fd1 = ARG(r, 1);
+		} else {
+			a.src1 = EDR_SRC_NAME;
+			a.fd1 = AT_FDCWD;
+			a.name1 = (const char *)ARG(r, 1);
+		}
+		a.name2 = (const char *)ARG(r, 2);
+		if (a.kind == EDR_KIND_FILE_SETXATTR) {
+			a.xvalue = ARG(r, 3);
+			a.mode = ARG(r, 4);
+			a.open_flags = (__u32)ARG(r, 5);
 		}
 		break;
 	default:

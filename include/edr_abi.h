@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 8
+#define EDR_ABI_VERSION 9
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -44,7 +44,10 @@ enum edr_kind {
 	EDR_KIND_FILE_LINK = 21,    /* link, linkat (hard links) */
 	EDR_KIND_FILE_SYMLINK = 22, /* symlink, symlinkat */
 	EDR_KIND_FILE_EXEC = 23,    /* execve, execveat refused with ENOEXEC (no #!) */
-	EDR_KIND_NET_CONNECT = 32,  /* connect (also in progress) */
+	/* the setxattr family; the removexattr family */
+	EDR_KIND_FILE_SETXATTR = 24,
+	EDR_KIND_FILE_REMOVEXATTR = 25,
+	EDR_KIND_NET_CONNECT = 32, /* connect (also in progress) */
 	EDR_KIND_NET_BIND = 33,
 	EDR_KIND_NET_LISTEN = 34,
 	EDR_KIND_NET_ACCEPT = 35, /* accept, accept4 */
@@ -246,6 +249,15 @@ enum edr_file_syscall {
 	EDR_SYS_OPEN_BY_HANDLE_AT = 23,
 	EDR_SYS_FILE_EXECVE = 24,   /* ENOEXEC only (EDR_KIND_FILE_EXEC) */
 	EDR_SYS_FILE_EXECVEAT = 25, /* likewise */
+	EDR_SYS_SETXATTR = 26,
+	EDR_SYS_LSETXATTR = 27,
+	EDR_SYS_FSETXATTR = 28,
+	EDR_SYS_REMOVEXATTR = 29,
+	EDR_SYS_LREMOVEXATTR = 30,
+	EDR_SYS_FREMOVEXATTR = 31,
+	/* Linux 6.13; after the network ids, in the same id space */
+	EDR_SYS_SETXATTRAT = 41,
+	EDR_SYS_REMOVEXATTRAT = 42,
 };
 
 /* The syscall behind a network record (one id space with the file ones). */
@@ -286,6 +298,13 @@ enum edr_file_flag {
  * relative to (the cwd or the dirfd). For a symlink, path is the link's
  * target text and path2 the link itself; for rename and link, path is
  * the old name and path2 the new one.
+ *
+ * For an extended attribute (EDR_KIND_FILE_SETXATTR, _REMOVEXATTR): path
+ * is the file, path2 the attribute's name (text), open_flags the
+ * XATTR_CREATE/XATTR_REPLACE flags, mode the value's size; for
+ * security.capability only, dir2 holds the value's first
+ * EDR_XATTR_VALUE_MAX bytes (struct vfs_ns_cap_data: the capability sets
+ * and, in revision 3, the user namespace's root uid).
  */
 struct edr_file {
 	struct edr_hdr hdr;
@@ -305,6 +324,8 @@ struct edr_file {
 };
 
 #define EDR_FILE_DATA_MAX (4 * EDR_PATH_MAX)
+
+#define EDR_XATTR_VALUE_MAX 24 /* sizeof(struct vfs_ns_cap_data) */
 
 /* Syscall numbers below this map to EDR_SYS_* (edr_file_sysmap). */
 #define EDR_SYSCALL_MAP 512

@@ -116,6 +116,7 @@ pub fn file_body(op: FileOp, path: &str) -> FileBody {
         resolved: true,
         unfiltered: false,
         watched: None,
+        xattr: None,
         truncated: FileTruncation::default(),
     }
 }

@@ -309,7 +309,7 @@ fn rules_check_names_every_problem_and_run_refuses_to_start() {
         text(&out.stderr),
         format!(
             "rules file {a}: rule `one`: key `all[0].regex`: regex does not apply to process.args_count, which is a number\n\
-             rules file {b}: rule `two`: key `all[0].field`: file.path does not exist for event exec (it exists for: open, unlink, rename, chmod, chown, link, symlink, exec_refused)\n\
+             rules file {b}: rule `two`: key `all[0].field`: file.path does not exist for event exec (it exists for: open, unlink, rename, chmod, chown, link, symlink, exec_refused, setxattr, removexattr)\n\
              rand-guard: error: 2 problem(s) in the rules directory {r}\n",
             a = a.display(),
             b = b.display(),

@@ -187,7 +187,14 @@ fn permission_and_attribute_tampering() {
         "chattr +i {plain} 2>/dev/null; chattr -V {plain} 2>/dev/null; true"
     ));
     let setcap = sh(&format!(
-        "setcap cap_setuid+ep {suid} 2>/dev/null; setcap -r {suid} 2>/dev/null; true"
+        "setcap cap_setuid+ep {suid} && setcap -r {suid} && setcap cap_net_raw+p {suid}"
+    ));
+    // The same write without setcap: Python's os.setxattr of a revision-2
+    // value giving cap_sys_admin (bit 21), effective.
+    let pyset = sh(&format!(
+        "python3 -c \"import os; os.setxattr('{suid}', 'security.capability', \
+         bytes.fromhex('01000002' '00002000' '00000000' '00000000' '00000000'))\" \
+         && python3 -c \"import os; os.setxattr('{suid}', 'user.note', b'x')\""
     ));
     let shred = sh(&format!("echo x > {log} && shred -u {log}"));
     let history = sh(&format!("echo ls >> {hist} && : > {hist} && rm {hist}"));
@@ -231,13 +238,29 @@ fn permission_and_attribute_tampering() {
     assert_eq!(c.len(), 1, "{c:?}");
     assert!(c[0].1.ends_with(&format!(": -i {plain}")), "{c:?}");
     assert!(by("rg-perm-immutable-cleared", chattr_set).is_empty());
-    // The set alerts; the removal after it does not.
+    // The sets alert, high for a root capability; the removal does not.
     assert_eq!(
-        by("rg-perm-file-capability", setcap)
-            .into_iter()
-            .map(|(sev, m)| (sev, m.split(" set by ").next().unwrap().to_string()))
-            .collect::<Vec<_>>(),
-        [(73, "file capabilities cap_setuid+ep".to_string())]
+        by("rg-perm-file-capability", setcap),
+        [
+            (
+                73,
+                format!("file capabilities cap_setuid=ep set on {suid} by /usr/sbin/setcap")
+            ),
+            (
+                47,
+                format!("file capabilities cap_net_raw=p set on {suid} by /usr/sbin/setcap")
+            ),
+        ]
+    );
+    // Any program's write is the same finding; another attribute is not.
+    let py = by("rg-perm-file-capability", pyset);
+    assert_eq!(py.len(), 1, "{py:?}");
+    assert_eq!(py[0].0, 73);
+    assert!(
+        py[0].1.starts_with(&format!(
+            "file capabilities cap_sys_admin=ep set on {suid} by /"
+        )),
+        "{py:?}"
     );
     let s = by("rg-log-wipe", shred);
     assert_eq!(s.len(), 1, "{s:?}");

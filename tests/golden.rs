@@ -11,8 +11,9 @@ use rand_guard::config::Config;
 use rand_guard::detect::Detector;
 use rand_guard::detect::rules::RuleSet;
 use rand_guard::model::event::{
-    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody,
-    Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
+    Body, CAP_XATTR, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileCaps, FileOp,
+    FileTruncation, ForkBody, Image, NetBody, NetFamily, NetOp, NetTruncation, Stdio, Truncation,
+    Xattr,
 };
 use rand_guard::model::hash::{Hashed, Skip, Snapshot as HashSnapshot};
 use rand_guard::model::health::Health;
@@ -258,6 +259,7 @@ fn file_body(op: FileOp, syscall: &'static str, path: &str) -> FileBody {
         resolved: false,
         unfiltered: false,
         watched: None,
+        xattr: None,
         truncated: FileTruncation::default(),
     }
 }
@@ -318,8 +320,23 @@ fn file_sequence() -> Vec<Record> {
         watched: Some("/etc/shadow".into()),
         ..file_body(FileOp::Open, "openat", "/var/tmp/.s")
     };
+    // A file given cap_setuid by a program other than setcap.
+    let caps = FileBody {
+        resolved: true,
+        xattr: Some(Xattr {
+            name: CAP_XATTR.into(),
+            size: Some(20),
+            caps: Some(FileCaps {
+                permitted: 1 << 7,
+                inheritable: 0,
+                effective: true,
+                root_uid: None,
+            }),
+        }),
+        ..file_body(FileOp::SetXattr, "fsetxattr", "/var/tmp/.py")
+    };
     let mut out = Vec::new();
-    for (i, body) in [open, rename, denied, chown, symlink, unlink, read]
+    for (i, body) in [open, rename, denied, chown, symlink, unlink, read, caps]
         .into_iter()
         .enumerate()
     {

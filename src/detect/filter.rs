@@ -343,6 +343,7 @@ mod tests {
                 resolved: false,
                 unfiltered,
                 watched: None,
+                xattr: None,
                 truncated: FileTruncation::default(),
             }),
             process: None,

@@ -16,10 +16,12 @@
 //!   `truncate` program), a history file unlinked or replaced by a
 //!   symbolic link.
 //!
-//! - `rg-perm-file-capability`: the `setcap` program run to give a file
-//!   capabilities (high for those that amount to root, medium otherwise).
-//!   The program, by executable identity, not the `setxattr` family of
-//!   `security.capability`: no setxattr hook yet (docs/detections.md).
+//! - `rg-perm-file-capability`: a file given capabilities: the setxattr
+//!   family writing `security.capability` (what `setcap`, libcap, Python's
+//!   `os.setxattr` or `tar --xattrs` all end in), reported by the kernel
+//!   wherever the file is, with the sets decoded from the value. High for
+//!   capabilities that amount to root, medium otherwise. The syscall, not
+//!   the `setcap` program: one finding per write, whoever makes it.
 //!
 //! Package operations lower them with every other finding (`settle`).
 
@@ -31,7 +33,7 @@ use crate::detect::context::runs;
 use crate::detect::correlate::meta as rule;
 use crate::detect::filter;
 use crate::model::alert::{RuleMeta, Severity};
-use crate::model::event::{Body, Event, FileOp};
+use crate::model::event::{Body, CAP_NAMES, Event, FileCaps, FileOp};
 
 /// Ids, stable across releases.
 pub const IDS: &[&str] = &[
@@ -74,45 +76,38 @@ const HISTORY: &[&str] = &[
 const CHATTR: &str = "/{usr/bin,bin,usr/sbin,sbin}/chattr";
 const SHRED: &str = "/{usr/bin,bin}/shred";
 const TRUNCATE: &str = "/{usr/bin,bin}/truncate";
-const SETCAP: &str = "/{usr/sbin,sbin,usr/bin,bin}/setcap";
 
-/// Capabilities that give root or the means to it, by their name in a
-/// `setcap` text (`cap_setuid+ep`); `=ep` alone, or `all`, is every one.
+/// Capabilities that give root or the means to it: write any file, become
+/// any user, load code into the kernel, read or trace any process.
 const ROOT_CAPS: &[&str] = &[
-    "cap_setuid",
-    "cap_setgid",
-    "cap_sys_admin",
-    "cap_sys_ptrace",
-    "cap_sys_module",
+    "cap_chown",
     "cap_dac_override",
     "cap_dac_read_search",
-    "cap_chown",
     "cap_fowner",
+    "cap_setgid",
+    "cap_setuid",
+    "cap_sys_module",
+    "cap_sys_rawio",
+    "cap_sys_ptrace",
+    "cap_sys_admin",
     "cap_setfcap",
     "cap_bpf",
-    "all",
 ];
+
+/// ROOT_CAPS as a capability bit set.
+fn root_caps() -> u64 {
+    ROOT_CAPS.iter().fold(0, |set, name| {
+        let n = CAP_NAMES
+            .iter()
+            .position(|c| c == name)
+            .expect("a known capability");
+        set | 1 << n
+    })
+}
 /// Truncate logs for a living (`copytruncate`), or delete their own.
 const LOG_KEEPERS: &str = "/{usr/sbin,sbin,usr/bin}/{logrotate,newsyslog}";
 
 const O_TRUNC: u64 = 0o1000;
-
-/// The capability text `setcap` sets (`setcap [-q] [-n rootid] [-f] CAPS
-/// FILE ...`), or None when it removes (`-r`) or verifies (`-v`).
-fn setcap_text(args: &[String]) -> Option<&str> {
-    let mut rest = args.iter();
-    while let Some(a) = rest.next() {
-        match a.as_str() {
-            "-r" | "-v" | "-h" => return None,
-            "-n" => {
-                rest.next();
-            }
-            o if o.starts_with('-') => {}
-            caps => return Some(caps),
-        }
-    }
-    None
-}
 
 fn is_history(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -130,7 +125,7 @@ pub(super) struct Perms {
     wipe: Option<Arc<RuleMeta>>,
     caps: Option<Arc<RuleMeta>>,
     chattr: GlobSet,
-    setcap: GlobSet,
+    root_caps: u64,
     shred: GlobSet,
     truncate: GlobSet,
     log_keepers: GlobSet,
@@ -216,16 +211,17 @@ impl Perms {
                 rule(
                     IDS[4],
                     "File capabilities set",
-                    "The setcap program (by executable) was run to give a file \
-                     capabilities: high for those that amount to root (cap_setuid, \
-                     cap_sys_admin, cap_dac_override, ... or all), medium otherwise.",
+                    "A file was given capabilities (the security.capability extended \
+                     attribute written, by setcap or any other program): high for those \
+                     that amount to root (cap_setuid, cap_sys_admin, cap_dac_override, \
+                     ...), medium otherwise.",
                     Severity::High,
                     &["Privilege Escalation"],
                     &[("T1548", "Abuse Elevation Control Mechanism")],
                 )
             }),
             chattr: set(CHATTR),
-            setcap: set(SETCAP),
+            root_caps: root_caps(),
             shred: set(SHRED),
             truncate: set(TRUNCATE),
             log_keepers: set(LOG_KEEPERS),
@@ -244,6 +240,35 @@ impl Perms {
         .into_iter()
         .flatten()
         .map(|r| r.id.as_str())
+    }
+
+    /// `rg-perm-file-capability` for capabilities `c` written to `path`.
+    fn caps_hit(&self, r: &Arc<RuleMeta>, c: &FileCaps, path: &str, by: &str) -> Hit {
+        let text = c.text();
+        let root = (c.permitted | c.inheritable) & self.root_caps;
+        let mut reasons = vec![if root != 0 {
+            let names: Vec<_> = FileCaps::names(root).collect();
+            format!("{} amount to root or the means to it", names.join(", "))
+        } else {
+            format!("{text} gives no capability that amounts to root: medium")
+        }];
+        // A version-3 value binds them to a user namespace's root: a
+        // container's, unless it is 0.
+        if let Some(uid) = c.root_uid.filter(|u| *u != 0) {
+            reasons.push(format!(
+                "for the user namespace whose root is uid {uid} (a container's)"
+            ));
+        }
+        (
+            r.clone(),
+            if root != 0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            format!("file capabilities {text} set on {path} by {by}"),
+            reasons,
+        )
     }
 
     /// What `ev` raises, appended to `out`.
@@ -298,6 +323,13 @@ impl Perms {
                         ));
                     }
                 }
+                if let Some(r) = &self.caps
+                    && f.op == FileOp::SetXattr
+                    && let Some(c) = f.xattr.as_ref().and_then(|x| x.caps)
+                    && (c.permitted | c.inheritable) != 0
+                {
+                    out.push(self.caps_hit(r, &c, path, by));
+                }
                 let Some(r) = &self.wipe else {
                     return;
                 };
@@ -341,33 +373,6 @@ impl Perms {
                         vec![format!(
                             "{flag} clears the immutable or append-only attribute"
                         )],
-                    ));
-                }
-                if let Some(r) = &self.caps
-                    && runs(p, &self.setcap)
-                    && let Some(text) = setcap_text(args)
-                {
-                    let lower = text.to_ascii_lowercase();
-                    let root =
-                        lower.starts_with('=') || ROOT_CAPS.iter().any(|c| lower.contains(c));
-                    let severity = if root {
-                        Severity::High
-                    } else {
-                        Severity::Medium
-                    };
-                    out.push((
-                        r.clone(),
-                        severity,
-                        format!(
-                            "file capabilities {text} set by pid {}: {}",
-                            ev.pid,
-                            args.join(" ")
-                        ),
-                        vec![if root {
-                            format!("{text} gives root or the means to it")
-                        } else {
-                            format!("{text} gives no capability that amounts to root: medium")
-                        }],
                     ));
                 }
                 let Some(r) = &self.wipe else {

@@ -4,7 +4,10 @@
 
 use super::context_tests::{apt_dpkg_postinst, detector, image, root, run};
 use super::*;
-use crate::model::event::FileOp;
+use std::sync::Arc;
+
+use crate::model::event::{Body, CAP_XATTR, FileCaps, FileOp, Xattr};
+use crate::model::proctable::Process;
 use crate::testkit::{exec, file, file_with, process};
 
 fn chmod(ms: u64, pid: u32, exe: &str, path: &str, mode: u32) -> Event {
@@ -239,59 +242,206 @@ fn logs_and_history_destroyed() {
     assert!(hits(&mut d, &exec(0, &t)).is_empty());
 }
 
+/// A setxattr of `name` with `value` on `path` by `exe`, as root.
+fn setxattr(ms: u64, pid: u32, exe: &str, path: &str, name: &str, value: &[u8]) -> Event {
+    let p = root(process(pid, exe, &[exe], None));
+    xattr_by(ms, &p, FileOp::SetXattr, path, name, value)
+}
+
+fn xattr_by(ms: u64, p: &Arc<Process>, op: FileOp, path: &str, name: &str, value: &[u8]) -> Event {
+    file_with(ms, p, op, path, |b| {
+        b.xattr = Some(Xattr {
+            name: name.into(),
+            size: (op == FileOp::SetXattr).then_some(value.len() as u32),
+            caps: (op == FileOp::SetXattr && name == CAP_XATTR)
+                .then(|| FileCaps::parse(value))
+                .flatten(),
+        })
+    })
+}
+
+/// A revision-2 capability value: permitted = inheritable-free `set`.
+fn caps_v2(set: u64, effective: bool) -> Vec<u8> {
+    let mut v = (0x0200_0000u32 | u32::from(effective))
+        .to_le_bytes()
+        .to_vec();
+    for half in [set as u32, (set >> 32) as u32] {
+        v.extend(half.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+    }
+    v
+}
+
 #[test]
-fn file_capabilities_set_by_setcap() {
+fn file_capabilities_set_by_any_program() {
     let mut d = detector();
-    let setcap = |pid, args: &[&str]| exec(0, &root(process(pid, "/usr/sbin/setcap", args, None)));
+    const SETUID: u64 = 1 << 7;
+    const NET_BIND: u64 = 1 << 10;
     assert_eq!(
         hits(
             &mut d,
-            &setcap(530, &["setcap", "cap_setuid+ep", "/tmp/py"])
+            &setxattr(
+                0,
+                530,
+                "/usr/sbin/setcap",
+                "/tmp/py",
+                CAP_XATTR,
+                &caps_v2(SETUID, true)
+            )
         ),
         one(
             "rg-perm-file-capability",
             Severity::High,
-            "file capabilities cap_setuid+ep set by pid 530: cap_setuid+ep /tmp/py"
+            "file capabilities cap_setuid=ep set on /tmp/py by /usr/sbin/setcap"
         )
     );
+    // Not setcap: Python's os.setxattr, the same write.
+    let py = setxattr(
+        0,
+        531,
+        "/usr/bin/python3.11",
+        "/tmp/x",
+        CAP_XATTR,
+        &caps_v2(SETUID | 1 << 21, false),
+    );
+    let a = run(&mut d, &py);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule.severity, Severity::High);
     assert_eq!(
-        hits(&mut d, &setcap(531, &["setcap", "-q", "=ep", "/tmp/x"]))[0].1,
-        Severity::High
+        a[0].message,
+        "file capabilities cap_setuid,cap_sys_admin=p set on /tmp/x by /usr/bin/python3.11"
+    );
+    assert_eq!(
+        a[0].reasons[0],
+        "cap_setuid, cap_sys_admin amount to root or the means to it"
     );
     assert_eq!(
         hits(
             &mut d,
-            &setcap(532, &["setcap", "cap_net_bind_service=+ep", "/opt/web"])
-        )[0]
-        .1,
-        Severity::Medium
+            &setxattr(
+                0,
+                532,
+                "/usr/sbin/setcap",
+                "/opt/web",
+                CAP_XATTR,
+                &caps_v2(NET_BIND, true)
+            )
+        ),
+        one(
+            "rg-perm-file-capability",
+            Severity::Medium,
+            "file capabilities cap_net_bind_service=ep set on /opt/web by /usr/sbin/setcap"
+        )
     );
-    // Near misses: removing or verifying, getcap.
-    assert!(hits(&mut d, &setcap(533, &["setcap", "-r", "/tmp/x"])).is_empty());
+    // Revision 3, in a user namespace whose root is uid 100000.
+    let mut v3 = caps_v2(SETUID, true);
+    v3[3] = 3;
+    v3.extend(100_000u32.to_le_bytes());
+    let a = run(
+        &mut d,
+        &setxattr(0, 533, "/usr/sbin/setcap", "/srv/c/x", CAP_XATTR, &v3),
+    );
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].reasons[1],
+        "for the user namespace whose root is uid 100000 (a container's)"
+    );
+    // Near misses: a removal, an empty set, another attribute, a value
+    // that is no capability set, a failed write.
+    let p = root(process(
+        534,
+        "/usr/sbin/setcap",
+        &["setcap", "-r", "/tmp/x"],
+        None,
+    ));
     assert!(
         hits(
             &mut d,
-            &setcap(534, &["setcap", "-v", "cap_net_raw+ep", "/bin/ping"])
+            &xattr_by(0, &p, FileOp::RemoveXattr, "/tmp/x", CAP_XATTR, &[])
         )
         .is_empty()
     );
-    let getcap = exec(
-        0,
-        &process(535, "/usr/sbin/getcap", &["getcap", "/tmp/x"], None),
+    assert!(
+        hits(
+            &mut d,
+            &setxattr(
+                0,
+                535,
+                "/usr/sbin/setcap",
+                "/tmp/x",
+                CAP_XATTR,
+                &caps_v2(0, false)
+            )
+        )
+        .is_empty()
     );
-    assert!(hits(&mut d, &getcap).is_empty());
+    assert!(
+        hits(
+            &mut d,
+            &setxattr(
+                0,
+                536,
+                "/usr/bin/setfattr",
+                "/tmp/x",
+                "user.note",
+                &caps_v2(SETUID, true)
+            )
+        )
+        .is_empty()
+    );
+    assert!(
+        hits(
+            &mut d,
+            &setxattr(0, 537, "/usr/bin/setfattr", "/tmp/x", CAP_XATTR, b"junk")
+        )
+        .is_empty()
+    );
+    let mut failed = setxattr(
+        0,
+        538,
+        "/usr/sbin/setcap",
+        "/tmp/x",
+        CAP_XATTR,
+        &caps_v2(SETUID, true),
+    );
+    if let Body::File(f) = &mut failed.body {
+        f.result = -1;
+    }
+    assert!(hits(&mut d, &failed).is_empty());
+    // The setcap program's exec itself is not the finding (its write is).
+    let exec_only = exec(
+        0,
+        &root(process(
+            539,
+            "/usr/sbin/setcap",
+            &["setcap", "cap_setuid+ep", "/tmp/x"],
+            None,
+        )),
+    );
+    assert!(hits(&mut d, &exec_only).is_empty());
     // A package giving ping its capability: low.
     let (apt, dpkg, postinst) = apt_dpkg_postinst();
     for p in [&apt, &dpkg, &postinst] {
         run(&mut d, &exec(0, p));
     }
     let ping = root(process(
-        536,
+        540,
         "/usr/sbin/setcap",
         &["setcap", "cap_net_raw+p", "/bin/ping"],
         Some(postinst.clone()),
     ));
-    let a = run(&mut d, &exec(1, &ping));
+    run(&mut d, &exec(1, &ping));
+    let a = run(
+        &mut d,
+        &xattr_by(
+            1,
+            &ping,
+            FileOp::SetXattr,
+            "/bin/ping",
+            CAP_XATTR,
+            &caps_v2(1 << 13, false),
+        ),
+    );
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].rule.severity, Severity::Low);
 }

@@ -27,6 +27,7 @@ fn file(op: FileOp, path: &str, result: i64) -> Event {
             resolved: true,
             unfiltered: false,
             watched: None,
+            xattr: None,
             truncated: FileTruncation::default(),
         }),
         process: None,
@@ -292,6 +293,7 @@ fn watched_read(path: &str, watched: Option<&str>, exe: Option<&str>, result: i6
         body: Body::File(FileBody {
             open_flags: 0o2000000, // O_RDONLY | O_CLOEXEC
             watched: watched.map(Into::into),
+            xattr: None,
             ..f
         }),
         process: exe.map(|e| {

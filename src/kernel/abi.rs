@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 8;
+pub const ABI_VERSION: u8 = 9;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -31,6 +31,8 @@ pub mod kind {
     pub const FILE_LINK: u16 = 21;
     pub const FILE_SYMLINK: u16 = 22;
     pub const FILE_EXEC: u16 = 23;
+    pub const FILE_SETXATTR: u16 = 24;
+    pub const FILE_REMOVEXATTR: u16 = 25;
     pub const NET_CONNECT: u16 = 32;
     pub const NET_BIND: u16 = 33;
     pub const NET_LISTEN: u16 = 34;
@@ -56,6 +58,8 @@ pub mod kind {
             FILE_LINK => Some("file_link"),
             FILE_SYMLINK => Some("file_symlink"),
             FILE_EXEC => Some("file_exec"),
+            FILE_SETXATTR => Some("file_setxattr"),
+            FILE_REMOVEXATTR => Some("file_removexattr"),
             NET_CONNECT => Some("net_connect"),
             NET_BIND => Some("net_bind"),
             NET_LISTEN => Some("net_listen"),
@@ -70,11 +74,11 @@ pub mod kind {
     }
 
     pub fn is_file(kind: u16) -> bool {
-        (FILE_OPEN..=FILE_EXEC).contains(&kind)
+        (FILE_OPEN..=FILE_REMOVEXATTR).contains(&kind)
     }
 
     /// Every kind this build knows, in numeric order.
-    pub const ALL: [u16; 19] = [
+    pub const ALL: [u16; 21] = [
         EXEC,
         FORK,
         EXIT,
@@ -89,6 +93,8 @@ pub mod kind {
         FILE_LINK,
         FILE_SYMLINK,
         FILE_EXEC,
+        FILE_SETXATTR,
+        FILE_REMOVEXATTR,
         NET_CONNECT,
         NET_BIND,
         NET_LISTEN,
@@ -152,7 +158,7 @@ pub const NET_DATA_MAX: usize = UNIX_PATH_MAX + DNS_MAX;
 /// `edr_file.syscall`: which syscall made a file record.
 pub mod file_syscall {
     /// (number, name) of every syscall the file programs hook.
-    pub const ALL: [(u16, &str); 25] = [
+    pub const ALL: [(u16, &str); 33] = [
         (1, "open"),
         (2, "openat"),
         (3, "openat2"),
@@ -178,6 +184,15 @@ pub mod file_syscall {
         (23, "open_by_handle_at"),
         (24, "execve"),
         (25, "execveat"),
+        (26, "setxattr"),
+        (27, "lsetxattr"),
+        (28, "fsetxattr"),
+        (29, "removexattr"),
+        (30, "lremovexattr"),
+        (31, "fremovexattr"),
+        // After the network ids (one id space): Linux 6.13's.
+        (41, "setxattrat"),
+        (42, "removexattrat"),
     ];
 
     pub fn name(n: u16) -> Option<&'static str> {
@@ -196,6 +211,9 @@ pub mod file_flag {
 }
 
 pub const FILE_DATA_MAX: usize = 4 * PATH_MAX;
+/// Bytes of an extended attribute's value an xattr record carries
+/// (security.capability only: `struct vfs_ns_cap_data`).
+pub const XATTR_VALUE_MAX: usize = 24;
 /// Entries of the file program's syscall-number map (`edr_file_sysmap`).
 pub const SYSCALL_MAP: usize = 512;
 pub const PREFIX_MAX: usize = 128;

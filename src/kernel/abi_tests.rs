@@ -187,6 +187,8 @@ fn constants_match_compiled_object() {
         (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
         (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
         (kind::FILE_EXEC, k::EDR_KIND_FILE_EXEC),
+        (kind::FILE_SETXATTR, k::EDR_KIND_FILE_SETXATTR),
+        (kind::FILE_REMOVEXATTR, k::EDR_KIND_FILE_REMOVEXATTR),
         (kind::NET_CONNECT, k::EDR_KIND_NET_CONNECT),
         (kind::NET_BIND, k::EDR_KIND_NET_BIND),
         (kind::NET_LISTEN, k::EDR_KIND_NET_LISTEN),
@@ -222,7 +224,16 @@ fn constants_match_compiled_object() {
         fs::EDR_SYS_OPEN_BY_HANDLE_AT,
         fs::EDR_SYS_FILE_EXECVE,
         fs::EDR_SYS_FILE_EXECVEAT,
+        fs::EDR_SYS_SETXATTR,
+        fs::EDR_SYS_LSETXATTR,
+        fs::EDR_SYS_FSETXATTR,
+        fs::EDR_SYS_REMOVEXATTR,
+        fs::EDR_SYS_LREMOVEXATTR,
+        fs::EDR_SYS_FREMOVEXATTR,
+        fs::EDR_SYS_SETXATTRAT,
+        fs::EDR_SYS_REMOVEXATTRAT,
     ];
+    assert_eq!(sys.len(), file_syscall::ALL.len());
     for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
         assert_eq!(u32::from(*n), theirs.0, "{name}");
     }

@@ -222,6 +222,17 @@ pub const HOOKS: &[Hook] = &[
     // then runs itself); optional: start-up goes on without them.
     file("execve", 24, false),
     file("execveat", 25, false),
+    // Extended attributes: security.capability is what setcap writes.
+    // Every architecture has the six; setxattrat and removexattrat since
+    // Linux 6.13.
+    file("setxattr", 26, true),
+    file("lsetxattr", 27, true),
+    file("fsetxattr", 28, true),
+    file("removexattr", 29, true),
+    file("lremovexattr", 30, true),
+    file("fremovexattr", 31, true),
+    file("setxattrat", 41, false),
+    file("removexattrat", 42, false),
     // The same syscalls on the fast path; per syscall, one of the two is
     // attached (`fast::FastPaths`).
     fx!(openat, 2, true),
@@ -249,6 +260,14 @@ pub const HOOKS: &[Hook] = &[
     fx!(open_by_handle_at, 23, false),
     fx!(execve, 24, false),
     fx!(execveat, 25, false),
+    fx!(setxattr, 26, true),
+    fx!(lsetxattr, 27, true),
+    fx!(fsetxattr, 28, true),
+    fx!(removexattr, 29, true),
+    fx!(lremovexattr, 30, true),
+    fx!(fremovexattr, 31, true),
+    fx!(setxattrat, 41, false),
+    fx!(removexattrat, 42, false),
     net("edr_net", Family::Network, "connect", 32),
     net("edr_net", Family::Network, "bind", 33),
     net("edr_net", Family::Network, "listen", 34),
@@ -366,7 +385,7 @@ mod tests {
             }
         }
         ids.sort();
-        let expected: Vec<u16> = (1..=25).chain(32..=40).chain(49..=51).collect();
+        let expected: Vec<u16> = (1..=42).chain(49..=51).collect();
         assert_eq!(ids, expected);
         // Each file, stdio, network and DNS syscall has one fast twin, as
         // required as its tracepoint: fexit on its own function, or for
@@ -405,7 +424,7 @@ mod tests {
                 .iter()
                 .filter(|h| matches!(h.attach, Attach::SyscallFexit { .. }))
                 .count(),
-            34
+            42
         );
         // Every required syscall exists on this architecture.
         for h in HOOKS.iter().filter(|h| h.required) {
@@ -442,6 +461,8 @@ mod tests {
                 "edr_fx_open_by_handle_at",
                 "edr_fx_execve",
                 "edr_fx_execveat",
+                "edr_fx_setxattrat",
+                "edr_fx_removexattrat",
                 "edr_dup2",
                 "edr_sx_dup2"
             ]

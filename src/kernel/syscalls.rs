@@ -21,6 +21,16 @@ pub fn nr(name: &str) -> Option<i64> {
         "fchownat" => c::SYS_fchownat,
         "linkat" => c::SYS_linkat,
         "symlinkat" => c::SYS_symlinkat,
+        "setxattr" => c::SYS_setxattr,
+        "lsetxattr" => c::SYS_lsetxattr,
+        "fsetxattr" => c::SYS_fsetxattr,
+        "removexattr" => c::SYS_removexattr,
+        "lremovexattr" => c::SYS_lremovexattr,
+        "fremovexattr" => c::SYS_fremovexattr,
+        // Linux 6.13, numbered alike on every architecture since 424
+        // (the libc crate has no names for them yet).
+        "setxattrat" => 463,
+        "removexattrat" => 466,
         "connect" => c::SYS_connect,
         "bind" => c::SYS_bind,
         "listen" => c::SYS_listen,

@@ -255,6 +255,8 @@ impl crate::model::stats::Kinded for Event {
                 FileOp::Link => "file_link",
                 FileOp::Symlink => "file_symlink",
                 FileOp::ExecRefused => "file_exec",
+                FileOp::SetXattr => "file_setxattr",
+                FileOp::RemoveXattr => "file_removexattr",
             },
         }
     }
@@ -276,6 +278,9 @@ pub enum FileOp {
     /// An exec the kernel refused with ENOEXEC (a script without `#!`):
     /// bash and dash then run the file as a script themselves.
     ExecRefused,
+    /// An extended attribute set (see [`FileBody::xattr`]).
+    SetXattr,
+    RemoveXattr,
 }
 
 impl FileOp {
@@ -289,6 +294,8 @@ impl FileOp {
             FileOp::Link => "link",
             FileOp::Symlink => "symlink",
             FileOp::ExecRefused => "exec_refused",
+            FileOp::SetXattr => "setxattr",
+            FileOp::RemoveXattr => "removexattr",
         }
     }
 
@@ -303,6 +310,8 @@ impl FileOp {
             k::FILE_LINK => FileOp::Link,
             k::FILE_SYMLINK => FileOp::Symlink,
             k::FILE_EXEC => FileOp::ExecRefused,
+            k::FILE_SETXATTR => FileOp::SetXattr,
+            k::FILE_REMOVEXATTR => FileOp::RemoveXattr,
             _ => return None,
         })
     }
@@ -339,8 +348,27 @@ pub struct FileBody {
     /// A read-only open of a watched inode: the `[file] watch_reads` path
     /// it was watched as (`path` differs for a hard link or bind mount).
     pub watched: Option<Arc<str>>,
+    /// setxattr / removexattr: the attribute.
+    pub xattr: Option<Xattr>,
     pub truncated: FileTruncation,
 }
+
+/// An extended attribute set or removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Xattr {
+    /// The attribute's name, e.g. `security.capability`.
+    pub name: String,
+    /// setxattr: the value's size in bytes.
+    pub size: Option<u32>,
+    /// security.capability set: the capabilities the value gives (None
+    /// when it could not be read or parsed).
+    pub caps: Option<FileCaps>,
+}
+
+pub use crate::model::caps::{CAP_NAMES, FileCaps};
+
+/// The name of the attribute that holds a file's capabilities.
+pub const CAP_XATTR: &str = "security.capability";
 
 /// Open flags that can change or create a file: O_WRONLY, O_RDWR,
 /// O_CREAT, O_TRUNC, O_TMPFILE (the kernel's EDR_WRITE_INTENT).
@@ -618,6 +646,8 @@ mod tests {
             FileOp::Link,
             FileOp::Symlink,
             FileOp::ExecRefused,
+            FileOp::SetXattr,
+            FileOp::RemoveXattr,
         ];
         for kind in crate::kernel::abi::kind::ALL
             .iter()
@@ -646,6 +676,7 @@ mod tests {
                     resolved: false,
                     unfiltered: false,
                     watched: None,
+                    xattr: None,
                     truncated: FileTruncation::default(),
                 }),
                 process: None,

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod alert;
+pub mod caps;
 pub mod clock;
 pub mod container;
 pub mod dns;

@@ -34,9 +34,9 @@ use crate::kernel::decode::{
 use crate::model::clock;
 use crate::model::dns;
 use crate::model::event::{
-    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FdType, FileBody, FileOp, FileTruncation,
-    ForkBody, Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation, ParentSocket,
-    SignalBody, Stdio, StdioFd, StdioWiring, Truncation,
+    Body, CAP_XATTR, Creds, Event, ExecBody, ExitBody, ExitStatus, FdType, FileBody, FileCaps,
+    FileOp, FileTruncation, ForkBody, Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation,
+    ParentSocket, SignalBody, Stdio, StdioFd, StdioWiring, Truncation, Xattr,
 };
 use crate::model::hash::FileId;
 use crate::model::proctable::split_args;
@@ -321,6 +321,18 @@ fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
         ),
         _ => (first, None, None),
     };
+    // path2 is the attribute's name; dir2 the head of a capability value.
+    let xattr = matches!(op, FileOp::SetXattr | FileOp::RemoveXattr).then(|| {
+        let name = String::from_utf8_lossy(f.path2).into_owned();
+        let set = op == FileOp::SetXattr;
+        Xattr {
+            caps: (set && name == CAP_XATTR)
+                .then(|| FileCaps::parse(f.dir2))
+                .flatten(),
+            name,
+            size: set.then_some(x.mode),
+        }
+    });
     let id = |v: u32| (v != u32::MAX).then_some(v);
     let has_mode = match op {
         FileOp::Open => x.open_flags & (O_CREAT | O_TMPFILE) != 0,
@@ -345,6 +357,7 @@ fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
             .checked_sub(1)
             .and_then(|i| watch_reads.get(i))
             .cloned(),
+        xattr,
         truncated: FileTruncation {
             path: x.flags & file_flag::PATH_TRUNC != 0,
             other_path: x.flags & file_flag::PATH2_TRUNC != 0,

@@ -451,6 +451,7 @@ garbage\n\
             resolved: true,
             unfiltered: false,
             watched: None,
+            xattr: None,
             truncated: Default::default(),
         }
     }

@@ -376,6 +376,10 @@ fn rand_guard(
                 key!(w, "watched_path");
                 w.str(p);
             }
+            if let Some(x) = &f.xattr {
+                key!(w, "xattr");
+                xattr(w, x);
+            }
             w.end_object();
         }
         Body::Net(n) => {

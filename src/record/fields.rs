@@ -12,7 +12,9 @@ use super::names::*;
 use crate::model::accounts::Accounts;
 use crate::model::alert::{Technique, tactic_id};
 use crate::model::clock::Rfc3339;
-use crate::model::event::{Body, Creds, Event, ExitBody, FileBody, NetBody, NetFamily, NetOp};
+use crate::model::event::{
+    Body, CAP_NAMES, Creds, Event, ExitBody, FileBody, NetBody, NetFamily, NetOp, Xattr,
+};
 use crate::model::proctable::Process;
 
 /// `process`: the subject, with its parent when our link is the current
@@ -501,4 +503,47 @@ pub(super) fn extension(name: &str) -> Option<&str> {
         Some(i) if i > 0 && i + 1 < name.len() => Some(&name[i + 1..]),
         _ => None,
     }
+}
+
+/// `rand_guard.file.xattr`: the attribute, and for security.capability
+/// the capabilities it gives, by name (no allocation: names are static).
+pub(super) fn xattr(w: &mut Json, x: &Xattr) {
+    w.begin_object();
+    key!(w, "name");
+    w.str(&x.name);
+    if let Some(n) = x.size {
+        key!(w, "size");
+        w.int(n);
+    }
+    if let Some(c) = &x.caps {
+        key!(w, "capabilities");
+        w.begin_object();
+        key!(w, "permitted");
+        cap_set(w, c.permitted);
+        key!(w, "inheritable");
+        cap_set(w, c.inheritable);
+        key!(w, "effective");
+        w.bool(c.effective);
+        if let Some(uid) = c.root_uid {
+            key!(w, "root_uid");
+            w.int(uid);
+        }
+        w.end_object();
+    }
+    w.end_object();
+}
+
+/// A capability set as names (`cap_N` past the kernel's known ones).
+fn cap_set(w: &mut Json, set: u64) {
+    w.begin_array();
+    for n in (0..64).filter(|n| set >> n & 1 != 0) {
+        w.elem();
+        match CAP_NAMES.get(n) {
+            Some(name) => w.lit(name),
+            None => {
+                let _ = write!(w.raw(), "\"cap_{n}\"");
+            }
+        }
+    }
+    w.end_array();
 }

@@ -40,6 +40,8 @@ mod reference_stdio;
 #[cfg(test)]
 mod reference_threat;
 #[cfg(test)]
+mod reference_xattr;
+#[cfg(test)]
 mod tests;
 
 use cache::{ParentCache, Recent};

@@ -68,7 +68,12 @@ pub(super) fn file_types(f: &FileBody) -> &'static [&'static str] {
         // A read-only open: only ever reported for [file] watch_reads.
         FileOp::Open if f.is_read() => &["access"],
         FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
-        FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
+        FileOp::Open
+        | FileOp::Rename
+        | FileOp::Chmod
+        | FileOp::Chown
+        | FileOp::SetXattr
+        | FileOp::RemoveXattr => &["change"],
         FileOp::Unlink => &["deletion"],
         FileOp::Link | FileOp::Symlink => &["creation"],
         // The kernel read its first bytes and refused to run it.

@@ -18,6 +18,7 @@ use super::{
     names::*,
     reference_loss::LossDoc,
     reference_stdio::{StdioDoc, StdioFds},
+    reference_xattr::XattrDoc,
 };
 use crate::model::clock::Rfc3339;
 
@@ -289,6 +290,8 @@ struct RgFile<'a> {
     /// A read-only open of a `[file] watch_reads` file: the watched path.
     #[serde(skip_serializing_if = "Option::is_none")]
     watched_path: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xattr: Option<XattrDoc<'a>>,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -768,6 +771,7 @@ impl<'a> EventDoc<'a> {
                     original_path: f.original_path.as_deref(),
                     path_source: if f.resolved { "dentry" } else { "name" },
                     watched_path: f.watched.as_deref(),
+                    xattr: f.xattr.as_ref().map(XattrDoc::of),
                 }),
                 process: proc.map(RgProcess::of),
                 systemd: cgroup

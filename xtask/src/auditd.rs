@@ -92,6 +92,14 @@ pub const FILE_SYSCALLS: &[&str] = &[
     "openat2",
     "fchmodat2",
     "open_by_handle_at",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "setxattrat",
+    "removexattrat",
 ];
 
 /// The process lifecycle, as the agent's exec, fork and exit tracepoints

@@ -13,7 +13,8 @@ use serde_json::Value as Json;
 use super::fields::{self, FIELDS, Field, Getter, Kind, Scratch, Value};
 use super::{RuleErrors, RuleSet, parse_file};
 use crate::model::event::{
-    Body, Event, ExitBody, ExitStatus, FileOp, NetFamily, NetOp, SignalBody,
+    Body, CAP_XATTR, Event, ExitBody, ExitStatus, FileCaps, FileOp, NetFamily, NetOp, SignalBody,
+    Xattr,
 };
 use crate::record::{self, Context, Record};
 use crate::testkit;
@@ -37,6 +38,26 @@ const NOT_MATCHED: &[(&str, &str)] = &[
     ("event.module", "the same in every record"),
     ("event.dataset", "in event.category"),
     ("event.created", "time"),
+    (
+        "rand_guard.file.xattr.size",
+        "the value's size: rules match the attribute's name",
+    ),
+    (
+        "rand_guard.file.xattr.capabilities.permitted",
+        "capability sets are judged by rg-perm-file-capability (docs/detections.md)",
+    ),
+    (
+        "rand_guard.file.xattr.capabilities.inheritable",
+        "capability sets are judged by rg-perm-file-capability (docs/detections.md)",
+    ),
+    (
+        "rand_guard.file.xattr.capabilities.effective",
+        "capability sets are judged by rg-perm-file-capability (docs/detections.md)",
+    ),
+    (
+        "rand_guard.file.xattr.capabilities.root_uid",
+        "capability sets are judged by rg-perm-file-capability (docs/detections.md)",
+    ),
     (
         "process.entity_id",
         "derived from process.pid and the start: match the pid",
@@ -210,6 +231,27 @@ fn events() -> Vec<Event> {
         testkit::file_with(12, p, FileOp::ExecRefused, "/tmp/noshebang", |f| {
             f.syscall = "execve";
             f.result = -8;
+        }),
+        testkit::file_with(12, p, FileOp::SetXattr, "/tmp/py", |f| {
+            f.syscall = "setxattr";
+            f.xattr = Some(Xattr {
+                name: CAP_XATTR.into(),
+                size: Some(20),
+                caps: Some(FileCaps {
+                    permitted: 1 << 7 | 1 << 45,
+                    inheritable: 0,
+                    effective: true,
+                    root_uid: Some(100_000),
+                }),
+            });
+        }),
+        testkit::file_with(12, p, FileOp::RemoveXattr, "/tmp/py", |f| {
+            f.syscall = "fremovexattr";
+            f.xattr = Some(Xattr {
+                name: "user.note".into(),
+                size: None,
+                caps: None,
+            });
         }),
         net(13, NetOp::Connect, &|b| {
             b.in_progress = true;

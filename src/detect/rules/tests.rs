@@ -105,6 +105,7 @@ fn chmod(path: &str, mode: u32) -> Event {
             resolved: false,
             unfiltered: false,
             watched: None,
+            xattr: None,
             truncated: FileTruncation::default(),
         }),
         process: Some(p),

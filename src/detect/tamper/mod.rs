@@ -222,6 +222,7 @@ impl Tamper {
                     FileOp::Rename => "replaced",
                     FileOp::Chmod => "given a new mode",
                     FileOp::Chown => "given a new owner",
+                    FileOp::SetXattr | FileOp::RemoveXattr => "given new attributes",
                     FileOp::Link if Some(path) == linked => "hard-linked elsewhere",
                     FileOp::Link | FileOp::Symlink => "replaced by a link",
                     // Refused execs fail (result < 0): never here.

@@ -11,8 +11,9 @@ use super::{ReplayError, Replayed};
 use crate::kernel::abi;
 use crate::model::dns::{self, DnsError, Query};
 use crate::model::event::{
-    Body, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, ForkBody, Image,
-    NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio, Truncation,
+    Body, CAP_NAMES, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileCaps, FileOp,
+    FileTruncation, ForkBody, Image, NetBody, NetFamily, NetOp, NetTruncation, SignalBody, Stdio,
+    Truncation, Xattr,
 };
 use crate::record;
 
@@ -26,7 +27,7 @@ enum Action {
     Net(NetOp),
 }
 
-const FILE_OPS: [FileOp; 8] = [
+const FILE_OPS: [FileOp; 10] = [
     FileOp::Open,
     FileOp::Unlink,
     FileOp::Rename,
@@ -35,6 +36,8 @@ const FILE_OPS: [FileOp; 8] = [
     FileOp::Link,
     FileOp::Symlink,
     FileOp::ExecRefused,
+    FileOp::SetXattr,
+    FileOp::RemoveXattr,
 ];
 
 const NET_OPS: [NetOp; 6] = [
@@ -271,6 +274,7 @@ fn file_body(
         // Not written: the userspace filter has judged the path already.
         unfiltered: false,
         watched: rgf.get("watched_path", owned)?.map(Arc::from),
+        xattr: rgf.obj("xattr")?.map(|x| xattr(&x)).transpose()?,
         truncated: FileTruncation {
             path: cut("path"),
             other_path: cut("other_path"),
@@ -434,4 +438,42 @@ fn dns_query(root: &Obj<'_>) -> Result<Option<Query>, ReplayError> {
         questions: 1,
         response: d.need("type", |v| one_of(v, &[(false, "query"), (true, "answer")]))?,
     }))
+}
+
+/// `rand_guard.file.xattr`, as `record::fields::xattr` writes it.
+fn xattr(x: &Obj<'_>) -> Result<Xattr, ReplayError> {
+    let caps = match x.obj("capabilities")? {
+        None => None,
+        Some(c) => {
+            let set = |k: &str| -> Result<u64, ReplayError> {
+                Ok(c.list(k, cap_bit)?
+                    .ok_or_else(|| c.err(k, "missing"))?
+                    .into_iter()
+                    .fold(0, |acc, b| acc | b))
+            };
+            Some(FileCaps {
+                permitted: set("permitted")?,
+                inheritable: set("inheritable")?,
+                effective: c.need("effective", boolean)?,
+                root_uid: c.get("root_uid", unsigned::<u32>)?,
+            })
+        }
+    };
+    Ok(Xattr {
+        name: x.need("name", owned)?,
+        size: x.get("size", unsigned::<u32>)?,
+        caps,
+    })
+}
+
+/// A capability's bit from its name: `cap_setuid`, or `cap_N`.
+fn cap_bit(v: &Value) -> Result<u64, String> {
+    let s = string(v)?;
+    let n = CAP_NAMES.iter().position(|n| *n == s).or_else(|| {
+        s.strip_prefix("cap_")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| (CAP_NAMES.len()..64).contains(n))
+    });
+    n.map(|n| 1u64 << n)
+        .ok_or_else(|| format!("expected a capability name such as \"cap_setuid\", found {s:?}"))
 }

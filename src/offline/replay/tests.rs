@@ -351,7 +351,7 @@ fn errors_name_the_line_and_key() {
         (
             set("/event/action", "ptrace".into()),
             "line 3: key `event.action`: unknown action `ptrace`; this agent knows: exec, fork, \
-             exit, signal, open, unlink, rename, chmod, chown, link, symlink, exec_refused, connect, bind, \
+             exit, signal, open, unlink, rename, chmod, chown, link, symlink, exec_refused, setxattr, removexattr, connect, bind, \
              listen, accept, dns_query, stdio_socket",
         ),
         (

@@ -10,7 +10,7 @@ use crate::model::event::{Event, signal_name};
 use crate::model::proctable::Process;
 
 /// Every `event.action` value, in a fixed order (rule indexes use it).
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 20] = [
     "exec",
     "fork",
     "exit",
@@ -23,6 +23,8 @@ pub const ACTIONS: [&str; 18] = [
     "link",
     "symlink",
     "exec_refused",
+    "setxattr",
+    "removexattr",
     "connect",
     "bind",
     "listen",
@@ -41,6 +43,8 @@ pub const FILE: &[&str] = &[
     "link",
     "symlink",
     "exec_refused",
+    "setxattr",
+    "removexattr",
 ];
 pub const NETWORK: &[&str] = &[
     "connect",

@@ -130,7 +130,12 @@ fn file_types(f: &FileBody) -> &'static [&'static str] {
     match f.op {
         FileOp::Open if f.is_read() => &["access"],
         FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
-        FileOp::Open | FileOp::Rename | FileOp::Chmod | FileOp::Chown => &["change"],
+        FileOp::Open
+        | FileOp::Rename
+        | FileOp::Chmod
+        | FileOp::Chown
+        | FileOp::SetXattr
+        | FileOp::RemoveXattr => &["change"],
         FileOp::Unlink => &["deletion"],
         FileOp::Link | FileOp::Symlink => &["creation"],
         // The kernel read its first bytes and refused to run it.
@@ -552,6 +557,16 @@ pub static FIELDS: &[Field] = &[
         get: Getter::Event(|ev| match file(ev) {
             Some(f) if f.op == FileOp::Open => Value::Int(f.open_flags as i64),
             _ => Value::Missing,
+        }),
+    },
+    Field {
+        name: "rand_guard.file.xattr.name",
+        kind: Kind::Str,
+        actions: &["setxattr", "removexattr"],
+        get: Getter::Event(|ev| {
+            file(ev)
+                .and_then(|f| f.xattr.as_ref())
+                .map_or(Value::Missing, |x| Value::Str(&x.name))
         }),
     },
     Field {

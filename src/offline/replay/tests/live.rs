@@ -107,6 +107,7 @@ fn file(ms: u64, pid: u32, op: FileOp, path: &str) -> Event {
             resolved: true,
             unfiltered: false,
             watched: None,
+            xattr: None,
             truncated: FileTruncation::default(),
         }),
     )
