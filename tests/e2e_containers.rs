@@ -178,3 +178,63 @@ fn a_program_written_in_a_container_and_run_there_is_drift() {
         .count();
     assert_eq!(echoes, 2);
 }
+
+/// Pulling or importing an image whose files carry capabilities (ping's
+/// cap_net_raw, newuidmap's cap_setuid) writes them on the host: low, with
+/// the engine named, not a page.
+#[test]
+fn an_image_unpacked_with_file_capabilities_is_low() {
+    let test = "an_image_unpacked_with_file_capabilities_is_low";
+    if !privileged(test) {
+        return;
+    }
+    let Some(mut pm) = Podman::new(test) else {
+        return;
+    };
+    let agent = Agent::start(CONFIG);
+    let name = common::unique("caps");
+    pm.image_with_capabilities(&format!("localhost/{name}:1"));
+    let podman_untar = |r: &Value| {
+        get(r, "rand_guard.process.exe")
+            .as_str()
+            .is_some_and(|e| e.ends_with("/podman"))
+            && get(r, "process.args")[0] == "storage-untar"
+    };
+    agent.wait_for("the newuidmap capability", |r| {
+        is_alert(r, "rg-perm-file-capability")
+            && podman_untar(r)
+            && get(r, "file.path") == "/bin/newuidmap"
+    });
+    let (status, records, stderr) = agent.stop();
+    assert!(status.success(), "{stderr}");
+    // The layer of this image only: its storage-untar's args name it.
+    let mut found: Vec<(String, u64, String)> = records
+        .iter()
+        .filter(|r| is_alert(r, "rg-perm-file-capability") && podman_untar(r))
+        .map(|r| {
+            (
+                get(r, "file.path").as_str().unwrap().to_string(),
+                get(r, "event.severity").as_u64().unwrap(),
+                get(r, "message").as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    assert_eq!(
+        found,
+        [
+            (
+                "/bin/newuidmap".to_string(),
+                21,
+                "file capabilities cap_setuid=ep set on /bin/newuidmap by /proc/self/exe"
+                    .to_string()
+            ),
+            (
+                "/bin/ping".to_string(),
+                21,
+                "file capabilities cap_net_raw=p set on /bin/ping by /proc/self/exe".to_string()
+            ),
+        ]
+    );
+}

@@ -34,6 +34,7 @@ use crate::detect::correlate::meta as rule;
 use crate::detect::filter;
 use crate::model::alert::{RuleMeta, Severity};
 use crate::model::event::{Body, CAP_NAMES, Event, FileCaps, FileOp};
+use crate::model::proctable::Process;
 
 /// Ids, stable across releases.
 pub const IDS: &[&str] = &[
@@ -104,6 +105,12 @@ fn root_caps() -> u64 {
         set | 1 << n
     })
 }
+/// Container engines, by executed file: unpacking an image layer writes
+/// the capabilities its files carry (podman's and CRI-O's `storage-untar`
+/// and dockerd's `docker-untar` re-exec the engine, chrooted into the
+/// layer; containerd unpacks in-process).
+const CONTAINER_ENGINES: &str =
+    "/{usr/bin,usr/sbin,usr/local/bin,bin,sbin}/{podman,buildah,skopeo,crio,containerd,dockerd}";
 /// Truncate logs for a living (`copytruncate`), or delete their own.
 const LOG_KEEPERS: &str = "/{usr/sbin,sbin,usr/bin}/{logrotate,newsyslog}";
 
@@ -126,6 +133,7 @@ pub(super) struct Perms {
     caps: Option<Arc<RuleMeta>>,
     chattr: GlobSet,
     root_caps: u64,
+    engines: GlobSet,
     shred: GlobSet,
     truncate: GlobSet,
     log_keepers: GlobSet,
@@ -222,6 +230,7 @@ impl Perms {
             }),
             chattr: set(CHATTR),
             root_caps: root_caps(),
+            engines: set(CONTAINER_ENGINES),
             shred: set(SHRED),
             truncate: set(TRUNCATE),
             log_keepers: set(LOG_KEEPERS),
@@ -243,7 +252,12 @@ impl Perms {
     }
 
     /// `rg-perm-file-capability` for capabilities `c` written to `path`.
-    fn caps_hit(&self, r: &Arc<RuleMeta>, c: &FileCaps, path: &str, by: &str) -> Hit {
+    fn caps_hit(&self, r: &Arc<RuleMeta>, c: &FileCaps, path: &str, p: &Process) -> Hit {
+        let by = if p.image.executable.is_empty() {
+            p.image.name.as_str()
+        } else {
+            p.image.executable.as_str()
+        };
         let text = c.text();
         let root = (c.permitted | c.inheritable) & self.root_caps;
         let mut reasons = vec![if root != 0 {
@@ -259,13 +273,26 @@ impl Perms {
                 "for the user namespace whose root is uid {uid} (a container's)"
             ));
         }
+        let mut severity = if root != 0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
+        // An image's files keep their capabilities (newuidmap's
+        // cap_setuid, ping's cap_net_raw): pulling or building it is no
+        // attack, and the file is inside the engine's storage, not the
+        // host's system. Low, not silent: it is still a record of what the
+        // image holds.
+        if runs(p, &self.engines) {
+            severity = Severity::Low;
+            reasons.push(format!(
+                "written by a container engine ({}) unpacking an image: low",
+                p.image.exe
+            ));
+        }
         (
             r.clone(),
-            if root != 0 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity,
             format!("file capabilities {text} set on {path} by {by}"),
             reasons,
         )
@@ -328,7 +355,7 @@ impl Perms {
                     && let Some(c) = f.xattr.as_ref().and_then(|x| x.caps)
                     && (c.permitted | c.inheritable) != 0
                 {
-                    out.push(self.caps_hit(r, &c, path, by));
+                    out.push(self.caps_hit(r, &c, path, p));
                 }
                 let Some(r) = &self.wipe else {
                     return;

@@ -419,6 +419,40 @@ fn file_capabilities_set_by_any_program() {
         )),
     );
     assert!(hits(&mut d, &exec_only).is_empty());
+    // podman unpacking an image layer (storage-untar, a re-exec of the
+    // engine chrooted into the layer): low, saying why.
+    let mut untar = (*root(process(
+        541,
+        "/usr/bin/podman",
+        &[
+            "storage-untar",
+            "/",
+            "/var/lib/containers/storage/overlay/0a5e/diff",
+        ],
+        None,
+    )))
+    .clone();
+    let mut image = (*untar.image).clone();
+    image.executable = "/proc/self/exe".into();
+    untar.image = Arc::new(image);
+    let untar = Arc::new(untar);
+    let a = run(
+        &mut d,
+        &xattr_by(
+            0,
+            &untar,
+            FileOp::SetXattr,
+            "/usr/bin/newuidmap",
+            CAP_XATTR,
+            &caps_v2(SETUID, true),
+        ),
+    );
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].rule.severity, Severity::Low);
+    assert_eq!(
+        a[0].reasons[1],
+        "written by a container engine (/usr/bin/podman) unpacking an image: low"
+    );
     // A package giving ping its capability: low.
     let (apt, dpkg, postinst) = apt_dpkg_postinst();
     for p in [&apt, &dpkg, &postinst] {

@@ -71,6 +71,29 @@ impl Podman {
 
     /// Import a busybox rootfs (with an empty /etc/cron.d) as `name`.
     pub fn busybox_image(&mut self, name: &str) -> String {
+        let root = self.busybox_rootfs();
+        self.import(&root, name)
+    }
+
+    /// The same image with `/bin/ping` (a copy of busybox) holding the
+    /// file capability cap_net_raw+p and `/bin/newuidmap` cap_setuid+ep,
+    /// as the images of distributions carry them: what unpacking writes.
+    pub fn image_with_capabilities(&mut self, name: &str) -> String {
+        let root = self.busybox_rootfs();
+        for (file, caps) in [("ping", "cap_net_raw+p"), ("newuidmap", "cap_setuid+ep")] {
+            let path = root.join("bin").join(file);
+            fs::copy("/bin/busybox", &path).unwrap();
+            let st = Command::new("setcap")
+                .arg(caps)
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(st.success(), "setcap {caps} {}", path.display());
+        }
+        self.import(&root, name)
+    }
+
+    fn busybox_rootfs(&mut self) -> std::path::PathBuf {
         let root = self
             .dir
             .path()
@@ -82,10 +105,15 @@ impl Podman {
         for a in APPLETS {
             symlink("busybox", root.join("bin").join(a)).unwrap();
         }
+        root
+    }
+
+    /// Import the tree at `root` (its capabilities kept) as `name`.
+    fn import(&mut self, root: &std::path::Path, name: &str) -> String {
         let tar = self.dir.path().join("rootfs.tar");
         let st = Command::new("tar")
-            .arg("-C")
-            .arg(&root)
+            .args(["--xattrs", "--xattrs-include=security.capability", "-C"])
+            .arg(root)
             .arg("-cf")
             .arg(&tar)
             .arg(".")
