@@ -92,10 +92,14 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
         return;
     }
     let script = format!("/tmp/{}.sh", unique("dl"));
+    let fed = format!("/tmp/{}.sh", unique("fed"));
+    let old = format!("/tmp/{}.sh", unique("old"));
     let home = format!("/home/{}", unique("dev"));
-    let _guard = Cleanup(vec![script.clone(), home.clone()]);
+    let _guard = Cleanup(vec![script.clone(), fed.clone(), old.clone(), home.clone()]);
     fs::create_dir_all(&home).unwrap();
-    let (port, server) = serve("true\n", 2);
+    // Written before the agent: no drop it knows.
+    fs::write(&old, "true\n").unwrap();
+    let (port, server) = serve("true\n", 3);
     let agent = Agent::start(CONFIG);
     // Downloaded into /tmp, then `sh file`: critical.
     let dl = sh(&format!(
@@ -103,6 +107,12 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
     ));
     // `curl | sh`: high, the shell's sibling downloads.
     let piped = sh(&format!("curl -s http://127.0.0.1:{port}/ | sh"));
+    // Downloaded, then fed to a shell as its standard input: critical.
+    let stdin = sh(&format!(
+        "curl -s -o {fed} http://127.0.0.1:{port}/ && sh < {fed}"
+    ));
+    // Near miss: a script that was no recent drop, fed the same way.
+    let old_fed = sh(&format!("sh < {old}"));
     server.join().unwrap();
     // Near misses: a user's own script written and run in the same
     // session is low; something else piped into a shell is quiet.
@@ -134,6 +144,17 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
             pid_of(a[0])
         )
     );
+    let a = of(stdin);
+    assert_eq!(a.len(), 1, "{drops:#?}");
+    assert_eq!(get(a[0], "event.severity"), 99);
+    assert_eq!(
+        message(a[0]),
+        format!(
+            "{fed} written by /usr/bin/curl then run by /usr/bin/dash (as its standard input), pid {} (the writer downloads, in a temporary directory)",
+            pid_of(a[0])
+        )
+    );
+    assert!(of(old_fed).is_empty(), "{drops:#?}");
     let a = of(piped);
     assert_eq!(a.len(), 1, "{drops:#?}");
     assert_eq!(get(a[0], "event.severity"), 73);

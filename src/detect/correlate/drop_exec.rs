@@ -12,7 +12,7 @@ use crate::config;
 use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
 use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
-use crate::model::event::{Body, Creds, Event, ExecBody, FileOp, NetOp};
+use crate::model::event::{Body, Creds, Event, ExecBody, FdType, FileOp, NetOp};
 use crate::model::proctable::Process;
 
 /// World-writable places where dropped payloads live.
@@ -113,6 +113,10 @@ const DECODERS: &[&str] = &[
 /// which then executes `prog` in the same process: an exec this soon after
 /// a drop by the same process names the program that wrote it.
 const REDIRECT_EXEC_NS: u64 = 1_000_000_000;
+/// How many of the newest drops a shell reading a regular file as its
+/// standard input (`bash < x.sh`) is compared with, one stat each: the
+/// case is rare, and the bound keeps a busy /tmp from making it costly.
+const STDIN_DROPS_MAX: usize = 32;
 /// execve's error for a file in no format it knows (errno-base.h).
 const ENOEXEC: i64 = 8;
 
@@ -275,6 +279,33 @@ impl DropExec {
         let path = self.names.get(now, &file.to_string())?;
         let under = path.strip_suffix(rel).is_some_and(|dir| dir.ends_with('/'));
         (under && live(path)).then(|| path.clone())
+    }
+
+    /// The drop a shell reads as its standard input (`bash < x.sh`): fd 0
+    /// a regular file (the exec's stdio block gives its inode) that is the
+    /// file now at a recent drop's path in the shell's mount namespace,
+    /// looked up through /proc/PID/root (the shell's view, a container's
+    /// too), else the path itself once the shell is gone. The device is
+    /// not in the stdio block: an inode and a drop within the window, in
+    /// the same namespace, make a chance match negligible.
+    fn stdin_drop(&self, now: u64, mnt: u32, p: &Process, x: &ExecBody) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        let stdin = x.stdio.fds[0];
+        if stdin.kind != FdType::File || stdin.inode == 0 {
+            return None;
+        }
+        let inode = |path: &str| {
+            std::fs::metadata(format!("/proc/{}/root{path}", p.pid))
+                .or_else(|_| std::fs::metadata(path))
+                .ok()
+                .map(|m| m.ino())
+        };
+        self.drops
+            .newest(now)
+            .filter(|(_, d)| d.mnt == mnt)
+            .take(STDIN_DROPS_MAX)
+            .find(|(path, _)| inode(path) == Some(stdin.inode))
+            .map(|(path, _)| path.clone())
     }
 
     /// One end of `curl … | sh`: the exec `ev` of a download tool
@@ -545,13 +576,19 @@ impl DropExec {
                     (Some(key), _) => (key, None),
                     (None, Some((p, shell))) => match script_of(&x.image.args, shell) {
                         Script::File(name) => match self.dropped_script(now, mnt, name) {
-                            Some(key) => (key, Some(p.image.exe.as_str())),
+                            Some(key) => (key, Some(p.image.exe.clone())),
                             None => return,
                         },
-                        Script::Stdin if shell => {
-                            self.piped(ev, x, false, out);
-                            return;
-                        }
+                        Script::Stdin if shell => match self.stdin_drop(now, mnt, p, x) {
+                            Some(key) => (
+                                key,
+                                Some(format!("{} (as its standard input)", p.image.exe)),
+                            ),
+                            None => {
+                                self.piped(ev, x, false, out);
+                                return;
+                            }
+                        },
                         _ => return,
                     },
                     (None, None) => {
@@ -562,7 +599,7 @@ impl DropExec {
                     }
                 };
                 let script = by.is_some() || interpreter.is_some_and(|p| p.image.executable == key);
-                self.raise(rule.clone(), key, by, script, ev, out);
+                self.raise(rule.clone(), key, by.as_deref(), script, ev, out);
             }
             // A script without #!: the kernel refused it (ENOEXEC) and
             // the shell that tried runs it itself, in the same process.

@@ -58,6 +58,11 @@ fn window_expires_by_event_time_and_counts_evictions() {
     assert_eq!(w.get(8, &"b".into()), Some(&4));
     assert_eq!(w.get(8, &"c".into()), None);
     assert_eq!(w.evicted(), 2);
+    // Newest first, each key once (b's stale slot skipped), in the window.
+    let newest =
+        |now| -> Vec<(String, u32)> { w.newest(now).map(|(k, v)| (k.clone(), *v)).collect() };
+    assert_eq!(newest(8), [("d".into(), 5), ("b".into(), 4)]);
+    assert_eq!(newest(18), [("d".into(), 5)]);
     // Expiry is not eviction.
     w.expire(100);
     assert_eq!((w.len(), w.evicted()), (0, 2));

@@ -60,6 +60,14 @@ impl<K: Hash + Eq + Clone, V> Window<K, V> {
             .map(|(_, v)| v)
     }
 
+    /// The entries inside the window at `now`, newest first.
+    pub fn newest(&self, now: u64) -> impl Iterator<Item = (&K, &V)> {
+        self.order.iter().rev().filter_map(move |(t, k)| {
+            let (at, v) = self.map.get(k)?;
+            (at == t && now.saturating_sub(*at) <= self.window_ns).then_some((k, v))
+        })
+    }
+
     pub fn get_mut(&mut self, now: u64, key: &K) -> Option<&mut V> {
         let window = self.window_ns;
         self.map
