@@ -113,6 +113,11 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
     ));
     // Near miss: a script that was no recent drop, fed the same way.
     let old_fed = sh(&format!("sh < {old}"));
+    // Another interpreter fed a fresh drop: high (written here, not
+    // downloaded, in /tmp).
+    let py = format!("/tmp/{}.py", unique("fed"));
+    let _py_guard = Cleanup(vec![py.clone()]);
+    let py_fed = sh(&format!("printf 'pass\\n' > {py} && /usr/bin/python3 < {py}"));
     server.join().unwrap();
     // Near misses: a user's own script written and run in the same
     // session is low; something else piped into a shell is quiet.
@@ -155,6 +160,18 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
         )
     );
     assert!(of(old_fed).is_empty(), "{drops:#?}");
+    let a = of(py_fed);
+    assert_eq!(a.len(), 1, "{drops:#?}");
+    assert!(
+        message(a[0]).starts_with(&format!("{py} written by ")),
+        "{}",
+        message(a[0])
+    );
+    assert!(
+        message(a[0]).contains(" (as its standard input), pid "),
+        "{}",
+        message(a[0])
+    );
     let a = of(piped);
     assert_eq!(a.len(), 1, "{drops:#?}");
     assert_eq!(get(a[0], "event.severity"), 73);

@@ -579,13 +579,15 @@ impl DropExec {
                             Some(key) => (key, Some(p.image.exe.clone())),
                             None => return,
                         },
-                        Script::Stdin if shell => match self.stdin_drop(now, mnt, p, x) {
+                        Script::Stdin => match self.stdin_drop(now, mnt, p, x) {
                             Some(key) => (
                                 key,
                                 Some(format!("{} (as its standard input)", p.image.exe)),
                             ),
                             None => {
-                                self.piped(ev, x, false, out);
+                                if shell {
+                                    self.piped(ev, x, false, out);
+                                }
                                 return;
                             }
                         },
