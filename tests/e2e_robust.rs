@@ -117,7 +117,9 @@ fn scripts_run_by_an_interpreter_or_piped_from_a_download() {
     // downloaded, in /tmp).
     let py = format!("/tmp/{}.py", unique("fed"));
     let _py_guard = Cleanup(vec![py.clone()]);
-    let py_fed = sh(&format!("printf 'pass\\n' > {py} && /usr/bin/python3 < {py}"));
+    let py_fed = sh(&format!(
+        "printf 'pass\\n' > {py} && /usr/bin/python3 < {py}"
+    ));
     server.join().unwrap();
     // Near misses: a user's own script written and run in the same
     // session is low; something else piped into a shell is quiet.
