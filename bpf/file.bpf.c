@@ -464,13 +464,23 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	 * The capability sets a setxattr gives: the value's head, after the
 	 * operands (off <= 3 paths leaves room for it).
 	 */
-	if (cap && a->kind == EDR_KIND_FILE_SETXATTR && off <= 3 * EDR_PATH_MAX) {
+	if (cap && a->kind == EDR_KIND_FILE_SETXATTR) {
 		__u32 n = a->mode < EDR_XATTR_VALUE_MAX ? a->mode : EDR_XATTR_VALUE_MAX;
+		__u64 at = off;
 
-		if (n && !bpf_probe_read_user(&b->data[off], n & 31, (const void *)a->xvalue)) {
-			b->rec.dir2.off = off;
+		/*
+		 * One register, tested, addresses the copy and gives the new
+		 * off: tested on one fill of off's stack slot and used from
+		 * another, the bound did not reach the copy's address (6.1:
+		 * off up to 16380 in a 16384-byte array) or the record's size
+		 * (6.12: up to 16484 of 16464).
+		 */
+		barrier_var(at);
+		if (n && at <= 3 * EDR_PATH_MAX &&
+		    !bpf_probe_read_user(&b->data[at], n & 31, (const void *)a->xvalue)) {
+			b->rec.dir2.off = at;
 			b->rec.dir2.len = n;
-			off += n;
+			off = at + n;
 		}
 	}
 

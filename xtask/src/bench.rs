@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::agent::{self, Agent};
 use crate::auditd;
 use crate::workload::{self, CHUNKS, Cost};
+use crate::xattr;
 
 /// The workloads, by the names `--only` takes.
 pub const WORKLOADS: &[&str] = &[
@@ -20,6 +21,8 @@ pub const WORKLOADS: &[&str] = &[
     "file-inside",
     "file-tmp",
     "exec",
+    "xattr-outside",
+    "xattr-remove",
     "exec-paced",
     "exec-rss",
     "exec-hash",
@@ -961,12 +964,16 @@ const INSIDE: &str = "/root/rg-bench-inside";
 const TMP: &str = "/tmp/rg-bench-tmp";
 /// The cold-hash exec storm's copies: a directory no prefix watches.
 const HASH_COPIES: &str = "/var/lib/rg-bench-hash";
+/// The xattr storms' file: a directory no prefix watches.
+const XATTR_DIR: &str = "/var/lib/rg-bench-xattr";
+const XATTR_FILE: &str = "/var/lib/rg-bench-xattr/f";
 
 /// The A/B storms `--only` selected: the getppid loop, the file storms and
 /// the exec storm.
 pub fn storms(o: &Options) -> Vec<Workload<'_>> {
     let n = o.iterations;
     let (outside, inside, tmp) = (Path::new(OUTSIDE), Path::new(INSIDE), Path::new(TMP));
+    let xattr_file = Path::new(XATTR_FILE);
     vec![
         Workload {
             name: "syscall",
@@ -997,6 +1004,20 @@ pub fn storms(o: &Options) -> Vec<Workload<'_>> {
             label: format!("exec storm: fork + exec /bin/true × {}", o.execs),
             ops: o.execs,
             work: Box::new(|| workload::exec_storm_min(o.execs)),
+        },
+        // The setxattr hook's common case: a user.* attribute on a file no
+        // prefix covers, filtered in the kernel.
+        Workload {
+            name: "xattr-outside",
+            label: "fsetxattr(2) of user.* outside watched prefixes (/var/lib)".into(),
+            ops: n * 5,
+            work: Box::new(move || xattr::set_storm_min(xattr_file, n * 5)),
+        },
+        Workload {
+            name: "xattr-remove",
+            label: "fsetxattr(2) + fremovexattr(2) of user.* outside watched prefixes".into(),
+            ops: n * 2,
+            work: Box::new(move || xattr::set_remove_storm_min(xattr_file, n * 2)),
         },
     ]
     .into_iter()
@@ -1157,7 +1178,7 @@ pub fn run(bin: &Path, o: &Options) -> Result<String, String> {
         }
         tables.push(t);
     }
-    for d in [outside, inside] {
+    for d in [outside, inside, Path::new(XATTR_DIR)] {
         let _ = fs::remove_dir_all(d);
     }
     // Again: someone may have started an agent while this ran.

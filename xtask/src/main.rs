@@ -20,6 +20,7 @@ mod syscalls;
 mod throughput;
 mod vm;
 mod workload;
+mod xattr;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -348,6 +349,8 @@ fn main() -> ExitCode {
         "vm-test" => vm::vm_test(rest),
         // Not in USAGE: the workloads of `vm-test --bench`, in the guest.
         "vm-bench-guest" => print_lines(vm::bench::guest(rest)),
+        // Not in USAGE: the guest suite's setxattr(2) calls, in the guest.
+        "vm-xattr" => print_lines(xattr::command(rest)),
         "systemd-test" => systemd_vm::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

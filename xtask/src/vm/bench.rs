@@ -29,12 +29,12 @@ use super::initramfs::{self, Extra};
 use super::qemu::Accel;
 use super::report;
 use crate::package::{self, Built};
-use crate::workload;
+use crate::{workload, xattr};
 
-/// Rounds of (no agent, tracepoint, auto): the ratios' medians are over
-/// these. Each round starts two agents, and under TCG the fast-path one
-/// took 55 s (6.1) and 128 s (6.12) to get ready on a loaded host: five
-/// rounds made boots of 13 and 26 minutes.
+/// Rounds of (no agent, tracepoint, auto) by default (`--rounds`): the
+/// ratios' medians are over these. Each round starts two agents, and
+/// under TCG the fast-path one took 55 s (6.1) and 128 s (6.12) to get
+/// ready on a loaded host: five rounds made boots of 13 and 26 minutes.
 pub const ROUNDS: usize = 5;
 
 /// The agent conditions, by `[kernel] hooks`; "none" is the baseline.
@@ -54,7 +54,7 @@ pub struct Workload {
     pub target: Option<f64>,
 }
 
-pub const WORKLOADS: [Workload; 4] = [
+pub const WORKLOADS: [Workload; 6] = [
     Workload {
         name: "getppid",
         label: "getppid() loop",
@@ -83,11 +83,31 @@ pub const WORKLOADS: [Workload; 4] = [
         chunk: 2_500,
         target: None,
     },
+    // The setxattr hook's common case: a user.* attribute on a file no
+    // prefix covers, filtered in the kernel; held to the file storm's
+    // target (an unwatched file's syscalls).
+    Workload {
+        name: "xattr-outside",
+        label: "fsetxattr(2) of user.* outside the watched prefixes",
+        ops: 50_000,
+        chunk: 500,
+        target: Some(1.02),
+    },
+    Workload {
+        name: "xattr-remove",
+        label: "fsetxattr(2) + fremovexattr(2) of user.* outside the watched prefixes",
+        ops: 25_000,
+        chunk: 250,
+        target: Some(1.02),
+    },
 ];
 
 /// Where the file storm runs in the guest: no `[file] include` or
 /// `detect_only` prefix covers /var/lib.
 const OUTSIDE: &str = "/var/lib/rg-vm-bench";
+/// The xattr storms' file (tmpfs has user.* attributes from Linux 6.6:
+/// on 6.1 these storms fail, and the workload errors say so).
+const XATTR_FILE: &str = "/var/lib/rg-vm-bench-xattr/f";
 
 /// The agent's configuration for a condition: the guest suite's (network
 /// on, its default hooks) with `collect_dns` on, so that every family the
@@ -110,7 +130,7 @@ pub fn agent_config(hooks: &str) -> String {
 pub const STATS_SHARE: usize = 10;
 
 /// The guest's `/etc/rg-vm-bench.env`, read by bench-init.sh.
-fn guest_env() -> String {
+fn guest_env(rounds: usize) -> String {
     let list = |share: usize| {
         WORKLOADS
             .iter()
@@ -119,7 +139,7 @@ fn guest_env() -> String {
             .join(" ")
     };
     format!(
-        "ROUNDS={ROUNDS}\nWORKLOADS=\"{}\"\nSTATS_WORKLOADS=\"{}\"\n",
+        "ROUNDS={rounds}\nWORKLOADS=\"{}\"\nSTATS_WORKLOADS=\"{}\"\n",
         list(1),
         list(STATS_SHARE)
     )
@@ -153,12 +173,23 @@ pub fn guest(args: &[String]) -> Result<String, String> {
             .iter()
             .find(|w| w.name == name)
             .ok_or_else(|| format!("vm-bench-guest: no workload `{name}`"))?;
+        // No result line for a storm the guest's filesystem refuses (6.1's
+        // tmpfs has no user.* attributes): the others still run, and the
+        // workload errors name it.
+        if name.starts_with("xattr-")
+            && let Err(e) = xattr::probe(Path::new(XATTR_FILE))
+        {
+            eprintln!("vm-bench-guest: {name} skipped: {e}");
+            continue;
+        }
         // Each call runs CHUNKS chunks and keeps the cheapest.
         let per_call = (w.chunk * workload::CHUNKS).min(n);
         let one = || match name {
             "getppid" => workload::syscall_storm(per_call),
             "file-outside" => workload::file_storm_min(Path::new(OUTSIDE), per_call),
             "exec" => workload::exec_storm_min(per_call),
+            "xattr-outside" => xattr::set_storm_min(Path::new(XATTR_FILE), per_call),
+            "xattr-remove" => xattr::set_remove_storm_min(Path::new(XATTR_FILE), per_call),
             _ => workload::write_storm_min(per_call),
         };
         let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
@@ -539,9 +570,9 @@ pub fn render(k: &KernelBench) -> String {
     s
 }
 
-/// The static build of xtask itself (the guest's workload binary), beside
-/// the agent's static build.
-fn workload_binary(built: &Built) -> Result<PathBuf, String> {
+/// The static build of xtask itself (the guest's workload binary, and the
+/// suite's setxattr caller), beside the agent's static build.
+pub fn workload_binary(built: &Built) -> Result<PathBuf, String> {
     let mut b = crate::cargo();
     b.args([
         "build",
@@ -568,7 +599,7 @@ fn workload_binary(built: &Built) -> Result<PathBuf, String> {
 }
 
 /// The benchmark's files in the guest, besides the suite's.
-fn extras(workload_bin: &Path) -> Result<Vec<Extra>, String> {
+fn extras(workload_bin: &Path, rounds: usize) -> Result<Vec<Extra>, String> {
     let bin =
         fs::read(workload_bin).map_err(|e| format!("reading {}: {e}", workload_bin.display()))?;
     let text = |path: &str, s: String, mode| Extra {
@@ -587,7 +618,7 @@ fn extras(workload_bin: &Path) -> Result<Vec<Extra>, String> {
             data: bin,
             mode: 0o755,
         },
-        text("etc/rg-vm-bench.env", guest_env(), 0o644),
+        text("etc/rg-vm-bench.env", guest_env(rounds), 0o644),
         text(
             "etc/rand-guard/bench-tracepoint.toml",
             agent_config("tracepoint"),
@@ -618,7 +649,7 @@ fn first_line(program: &str, args: &[&str]) -> String {
 }
 
 /// The run's conditions, above the tables.
-fn header(accel: Accel) -> String {
+fn header(accel: Accel, rounds: usize) -> String {
     let dirty = Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])
         .current_dir(crate::root())
@@ -626,7 +657,7 @@ fn header(accel: Accel) -> String {
         .is_ok_and(|o| !o.stdout.is_empty());
     format!(
         "{}, commit {}{}, {accel} guests with 2 vCPUs on a host with {} cores and load average {}; \
-         {ROUNDS} rounds (none, tracepoint, auto in rotating order), ops per run: {} \
+         {rounds} rounds (none, tracepoint, auto in rotating order), ops per run: {} \
          (a tenth of them in the statistics pass); agent: network on (connect, bind, \
          listen, accept) and collect_dns = true.\n\n",
         first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
@@ -653,7 +684,7 @@ fn header(accel: Accel) -> String {
 
 /// `vm-test --bench`: one benchmark boot per kernel; prints each kernel's
 /// table and writes it to `.local/vm/runs/<kernel>/bench.md`.
-pub fn run(kernels: &[String], built: &Built) -> Result<(), ExitCode> {
+pub fn run(kernels: &[String], built: &Built, rounds: usize) -> Result<(), ExitCode> {
     let fail = |e: String| {
         eprintln!("xtask: vm-test --bench: {e}");
         ExitCode::FAILURE
@@ -663,7 +694,7 @@ pub fn run(kernels: &[String], built: &Built) -> Result<(), ExitCode> {
     initramfs::build(
         &built.binary,
         &built.bpf_object,
-        extras(&workload_bin).map_err(fail)?,
+        extras(&workload_bin, rounds).map_err(fail)?,
         &initrd,
     )
     .map_err(fail)?;
@@ -683,7 +714,7 @@ pub fn run(kernels: &[String], built: &Built) -> Result<(), ExitCode> {
         let md = match parse_guest(k, &b.data) {
             Ok(r) => format!(
                 "{}{}\nboot: {:.0} s ({}).\n",
-                header(b.accel),
+                header(b.accel, rounds),
                 render(&r),
                 b.ended.seconds,
                 b.package

@@ -129,6 +129,28 @@ pass() {
 		wait "$pid"
 		fact read_pid "$pid"
 
+		# File capabilities (the static xtask's vm-xattr: busybox has no
+		# setfattr or setcap): setxattr(2) of security.capability on a
+		# file in /tmp, a revision-2 value giving cap_setuid, effective
+		# (reported wherever the file is); then fsetxattr(2) of a user.*
+		# attribute on a file outside the watched prefixes, which the
+		# kernel filters (tmpfs has user.* attributes from 6.6 on: on
+		# 6.1 it fails with EOPNOTSUPP, counted as a failure instead).
+		: >/tmp/rg-vm-cap
+		/usr/local/bin/rg-vm-xtask vm-xattr set /tmp/rg-vm-cap security.capability \
+			0100000280000000000000000000000000000000 >/dev/null 2>"$OUT/xattr.err" &
+		pid=$!
+		wait "$pid"
+		fact xattr_cap_status "$?"
+		fact xattr_cap_pid "$pid"
+		/usr/local/bin/rg-vm-xtask vm-xattr fset /var/lib/rg-vm-note user.rg-vm-note \
+			7267 >/dev/null 2>>"$OUT/xattr.err" &
+		pid=$!
+		wait "$pid"
+		fact xattr_user_status "$?"
+		fact xattr_user_pid "$pid"
+		fact xattr_errors "$(tr '\n' ' ' <"$OUT/xattr.err")"
+
 		# A loopback connect (network on) to a listener on 4444.
 		nc -l -p 4444 >/dev/null </dev/null &
 		listener=$!

@@ -5,8 +5,9 @@
 //!
 //! Contents: busybox-static and a link per applet in /bin, the driver
 //! script as /init (guest-init.sh), the static agent and its BPF object at
-//! their installed paths, the guest's config, the sample rules, and the few
-//! /etc files the workload touches.
+//! their installed paths, the guest's config, the sample rules, the few
+//! /etc files the workload touches, and the caller's extra files (the
+//! suite's setxattr caller, the benchmark's driver and workloads).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,10 @@ collect_dns = true
 
 /// The second pass's configuration: the same, on the syscall tracepoints.
 const TRACEPOINT_CONFIG: &str = "[kernel]\nhooks = \"tracepoint\"\n";
+
+/// The static xtask in the guest (its hidden `vm-xattr` command): the
+/// suite's setxattr(2) caller, named in the records it causes.
+pub const XATTR_HELPER: &str = "/usr/local/bin/rg-vm-xtask";
 
 /// Where busybox-static installs its binary.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -93,6 +98,7 @@ pub fn build(agent: &Path, bpf_object: &Path, extra: Vec<Extra>, out: &Path) -> 
         "var",
         "var/log",
         "var/log/rand-guard",
+        "var/lib",
     ] {
         entries.push((dir.into(), Entry::Dir));
     }
@@ -266,6 +272,7 @@ mod tests {
             "/usr/local/bin/rand-guard",
             "/usr/local/lib/rand-guard/edr-ebpf",
             "/etc/rand-guard/config.toml",
+            XATTR_HELPER,
         ] {
             assert!(INIT.contains(path), "{path}");
         }

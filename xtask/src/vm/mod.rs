@@ -38,7 +38,7 @@ use qemu::Accel;
 use suite::Check;
 use table::Row;
 
-const USAGE: &str = "usage: cargo xtask vm-test [--bench] [--kernel VERSION ...]  \
+const USAGE: &str = "usage: cargo xtask vm-test [--bench [--rounds N]] [--kernel VERSION ...]  \
 (VERSION: a Debian kernel ABI name such as 6.1.0-57, 6.12.118+deb12 or 6.18.15+deb13)";
 
 /// What the command line asks for.
@@ -48,12 +48,15 @@ struct Args {
     kernels: Vec<String>,
     /// `--bench`: the benchmark boot ([`bench`]) instead of the suite.
     bench: bool,
+    /// `--rounds N`: the benchmark's rounds ([`bench::ROUNDS`] by default).
+    rounds: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
     let mut out = Args {
         kernels: Vec::new(),
         bench: false,
+        rounds: bench::ROUNDS,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -69,6 +72,14 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 out.kernels.push(v.clone());
             }
             "--bench" => out.bench = true,
+            "--rounds" => {
+                let v = it.next().ok_or("--rounds needs a number")?;
+                out.rounds = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--rounds {v}: not a positive number"))?;
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -80,7 +91,11 @@ pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
         eprintln!("xtask: vm-test: {e}");
         ExitCode::FAILURE
     };
-    let Args { mut kernels, bench } = parse(args).map_err(|e| {
+    let Args {
+        mut kernels,
+        bench,
+        rounds,
+    } = parse(args).map_err(|e| {
         eprintln!("xtask: vm-test: {e}\n{USAGE}");
         ExitCode::from(2)
     })?;
@@ -111,10 +126,18 @@ pub fn vm_test(args: &[String]) -> Result<(), ExitCode> {
     }
     let built = crate::package::static_build(&[])?;
     if bench {
-        return bench::run(&kernels, &built);
+        return bench::run(&kernels, &built, rounds);
     }
+    // The static xtask: its hidden `vm-xattr` command issues the
+    // workload's setxattr(2) calls (busybox has no setfattr or setcap).
+    let xtask = bench::workload_binary(&built).map_err(fail)?;
+    let helper = initramfs::Extra {
+        path: initramfs::XATTR_HELPER[1..].to_string(),
+        data: fs::read(&xtask).map_err(|e| fail(format!("reading {}: {e}", xtask.display())))?,
+        mode: 0o755,
+    };
     let initrd = initramfs::path();
-    initramfs::build(&built.binary, &built.bpf_object, Vec::new(), &initrd).map_err(fail)?;
+    initramfs::build(&built.binary, &built.bpf_object, vec![helper], &initrd).map_err(fail)?;
 
     let mut rows = Vec::new();
     for k in &kernels {
@@ -260,7 +283,8 @@ mod tests {
             parse(&[]).unwrap(),
             Args {
                 kernels: Vec::new(),
-                bench: false
+                bench: false,
+                rounds: 5,
             }
         );
         assert_eq!(
@@ -274,7 +298,8 @@ mod tests {
             .unwrap(),
             Args {
                 kernels: vec!["6.1.0-57".into(), "6.12.118+deb12".into()],
-                bench: true
+                bench: true,
+                rounds: 5,
             }
         );
         assert_eq!(
@@ -285,6 +310,14 @@ mod tests {
             parse(&args(&["--kernel", "6.1"]))
                 .unwrap_err()
                 .starts_with("--kernel 6.1: not a Debian kernel ABI name")
+        );
+        assert_eq!(
+            parse(&args(&["--bench", "--rounds", "3"])).unwrap().rounds,
+            3
+        );
+        assert_eq!(
+            parse(&args(&["--rounds", "0"])).unwrap_err(),
+            "--rounds 0: not a positive number"
         );
         assert_eq!(
             parse(&args(&["--fast"])).unwrap_err(),

@@ -30,7 +30,7 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
     if ready.result.is_err() {
         return vec![ready];
     }
-    let checks: [(&'static str, CheckFn); 14] = [
+    let checks: [(&'static str, CheckFn); 15] = [
         ("hook path", hook_path),
         ("DNS queries", net::dns),
         ("write(2) runs no DNS program", net::dns_runs),
@@ -39,6 +39,7 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
         ("file write under /etc", file_write),
         ("rg-persist-cron", cron),
         ("read of /etc/shadow", shadow_read),
+        ("file capability set", xattr::file_capability),
         ("loopback connect", connect),
         ("listener: bind, listen, accept", net::listener),
         ("reverse shell", reverse_shell),
@@ -613,6 +614,9 @@ fn sigterm(r: &Report) -> Result<(), String> {
 
 #[path = "suite_net.rs"]
 mod net;
+
+#[path = "suite_xattr.rs"]
+mod xattr;
 
 #[cfg(test)]
 #[path = "suite_tests.rs"]
