@@ -1,11 +1,11 @@
 //! Builders of events for unit tests: processes with a parent chain,
-//! execs, file operations and connects, at a given millisecond.
+//! execs, exits, file operations and connects, at a given millisecond.
 
 use std::sync::Arc;
 
 use crate::model::event::{
-    Body, Creds, Event, ExecBody, FileBody, FileOp, FileTruncation, Image, NetBody, NetFamily,
-    NetOp, NetTruncation,
+    Body, Creds, Event, ExecBody, ExitBody, ExitStatus, FileBody, FileOp, FileTruncation, Image,
+    NetBody, NetFamily, NetOp, NetTruncation,
 };
 use crate::model::proctable::{Origin, Process};
 
@@ -95,6 +95,29 @@ pub fn exec(ms: u64, p: &Arc<Process>) -> Event {
             ns: crate::testkit::NS,
             argc: p.image.args.len() as u32,
             stdio: Default::default(),
+        }),
+    )
+}
+
+/// As [`exec`], with the body adjusted by `f`.
+pub fn exec_with(ms: u64, p: &Arc<Process>, f: impl FnOnce(&mut ExecBody)) -> Event {
+    let mut ev = exec(ms, p);
+    if let Body::Exec(b) = &mut ev.body {
+        f(b);
+    }
+    ev
+}
+
+/// `p` exited with status 0 at `ms`.
+pub fn exit(ms: u64, p: &Arc<Process>) -> Event {
+    at(
+        ms,
+        p,
+        Body::Exit(ExitBody {
+            start_ns: p.start_ns,
+            ppid: p.ppid,
+            name: p.image.name.clone(),
+            status: ExitStatus::from_wait_status(0),
         }),
     )
 }

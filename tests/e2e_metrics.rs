@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Agent, privileged};
+use common::{Agent, PATIENCE, privileged};
 use serde_json::Value;
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
@@ -139,7 +139,7 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
     assert!(status.contains(" 404 "), "{status}");
 
     // The textfile, within a health interval, passes Prometheus' own lint.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + PATIENCE;
     while !fs::read_to_string(&textfile)
         .is_ok_and(|t| t.contains("rand_guard_events_output_total "))
     {
@@ -199,7 +199,7 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
     ));
 
     // Both targets report events_output_total > 0.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + PATIENCE;
     let series = loop {
         let s = query(prom_port, "rand_guard_events_output_total");
         let has = |j: &str| s.iter().any(|(l, v)| job(l) == j && *v > 0.0);
@@ -208,7 +208,7 @@ fn prometheus_scrapes_the_endpoint_and_the_textfile() {
         }
         assert!(
             Instant::now() < deadline,
-            "Prometheus has no rand_guard_events_output_total > 0 from both jobs within 60 s: {s:?}\n\
+            "Prometheus has no rand_guard_events_output_total > 0 from both jobs within {PATIENCE:?}: {s:?}\n\
              prometheus.log:\n{}\nnode_exporter.log:\n{}\nagent stderr:\n{}",
             fs::read_to_string(tmp.path().join("prometheus.log")).unwrap_or_default(),
             fs::read_to_string(tmp.path().join("node_exporter.log")).unwrap_or_default(),
@@ -281,7 +281,7 @@ fn url_encode(q: &str) -> String {
 /// issue 17.6), its variables replaced as Grafana would with `$instance`
 /// the agent's target, answers from the real Prometheus without error; the
 /// panels that always have data (BPF program time needs
-/// kernel.bpf_stats_enabled, so not those) get some, within 30 s.
+/// kernel.bpf_stats_enabled, so not those) get some, in time.
 fn dashboard_queries_answer(prom_port: u16, instance: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana/rand-guard.json");
     let d: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
@@ -313,7 +313,7 @@ fn dashboard_queries_answer(prom_port: u16, instance: &str) {
         "Process table and correlation state",
         "Reloads in range",
     ];
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let mut empty = Vec::new();
         for (title, expr) in &queries {
@@ -340,14 +340,14 @@ fn dashboard_queries_answer(prom_port: u16, instance: &str) {
         }
         assert!(
             Instant::now() < deadline,
-            "dashboard panels without data after 30 s: {missing:?}"
+            "dashboard panels without data after {PATIENCE:?}: {missing:?}"
         );
         thread::sleep(Duration::from_millis(500));
     }
 }
 
 /// The agent with `config`: its exit status and stderr (it must exit by
-/// itself within 30 s).
+/// itself).
 fn run_to_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
     let cfg = dir.join("config.toml");
     fs::write(&cfg, config).unwrap();
@@ -363,7 +363,7 @@ fn run_to_exit(dir: &Path, config: &str) -> (Option<i32>, String) {
         .spawn()
         .unwrap();
     let mut guard = Children(vec![child]);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + PATIENCE;
     let status = loop {
         if let Some(s) = guard.0[0].try_wait().unwrap() {
             break s;

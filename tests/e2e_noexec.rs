@@ -6,12 +6,10 @@
 mod common;
 
 use std::fs;
-use std::io::Write;
-use std::net::TcpListener;
 use std::process::Command;
 
-use common::scenario::{CONFIG, Cleanup, alerts, evidence};
-use common::{Agent, get, pid_of, privileged, unique};
+use common::scenario::{CONFIG, alerts, downloader, evidence, is_alert, serve_once, temp_dir};
+use common::{Agent, get, pid_of, privileged};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -21,41 +19,26 @@ fn a_dropped_script_without_a_shebang_run_by_the_shell() {
     if !privileged("a_dropped_script_without_a_shebang_run_by_the_shell") {
         return;
     }
-    let dir = format!("/tmp/{}", unique("rg-noexec"));
-    fs::create_dir_all(&dir).unwrap();
-    let _clean = Cleanup(vec![dir.clone()]);
+    let (dir, _clean) = temp_dir("rg-noexec");
     // An old script, there before the agent started.
     let old = format!("{dir}/old");
     fs::write(&old, format!("echo old > {dir}/old.ran\n")).unwrap();
     Command::new("chmod").args(["755", &old]).status().unwrap();
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let payload = format!("{dir}/x");
-    let body = format!("echo ran > {dir}/x.ran\n");
-    let serve = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.write_all(body.as_bytes()).unwrap();
-    });
+    let (port, serve) = serve_once(format!("echo ran > {dir}/x.ran\n").into_bytes());
     let agent = Agent::start(CONFIG);
 
     // A downloader: connect, save a script with no #!, make it
     // executable, then have bash run it by name.
-    let script = format!(
-        r#"
-import os, socket, subprocess
-s = socket.create_connection(("127.0.0.1", {port}))
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk: break
-    data += chunk
-with open("{payload}", "wb") as f: f.write(data)
-os.chmod("{payload}", 0o755)
-p = subprocess.Popen(["/bin/bash", "-c", "{payload}"])
-print(p.pid, flush=True)
-p.wait()
-"#
+    let script = downloader(
+        port,
+        &payload,
+        &format!(
+            "p = subprocess.Popen([\"/bin/bash\", \"-c\", \"{payload}\"])\n\
+             print(p.pid, flush=True)\n\
+             p.wait()"
+        ),
     );
     let out = Command::new(PYTHON).args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -81,8 +64,7 @@ p.wait()
     assert!(fs::metadata(format!("{dir}/old.ran")).is_ok());
 
     agent.wait_for("the configure alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-drop-exec"
+        is_alert(r, "rg-drop-exec")
             && get(r, "message")
                 .as_str()
                 .is_some_and(|m| m.starts_with(&configure))

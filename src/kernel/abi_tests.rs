@@ -169,135 +169,175 @@ fn layouts_match_compiled_object() {
     );
 }
 
+/// Asserts that each of our constants equals the C enum `$enum`'s
+/// constant of that name.
+macro_rules! same_values {
+    ($enum:ident, [$($ours:path => $theirs:ident),* $(,)?]) => {{
+        $(
+            assert_eq!(
+                u32::from($ours),
+                c::$enum::$theirs.0,
+                "{} vs {}",
+                stringify!($ours),
+                stringify!($theirs)
+            );
+        )*
+    }};
+}
+
+/// Asserts that our table `$ours` of (number, name) has exactly the C
+/// enum `$enum`'s constants, listed here in the table's order.
+macro_rules! same_table {
+    ($ours:expr, $enum:ident, [$($theirs:ident),* $(,)?]) => {{
+        let theirs = [$((c::$enum::$theirs.0, stringify!($theirs))),*];
+        let ours: Vec<(u16, &str)> = $ours.into_iter().collect();
+        assert_eq!(ours.len(), theirs.len(), "{} entries", stringify!($ours));
+        for ((n, name), (value, c_name)) in ours.into_iter().zip(theirs) {
+            assert_eq!(u32::from(n), value, "{name} vs {c_name}");
+        }
+    }};
+}
+
 #[test]
 fn constants_match_compiled_object() {
-    assert_eq!(u32::from(kind::EXEC), c::edr_kind::EDR_KIND_EXEC.0);
-    assert_eq!(u32::from(kind::FORK), c::edr_kind::EDR_KIND_FORK.0);
-    assert_eq!(u32::from(kind::EXIT), c::edr_kind::EDR_KIND_EXIT.0);
+    same_table!(
+        kind::ALL.map(|k| (k, kind::name(k).unwrap())),
+        edr_kind,
+        [
+            EDR_KIND_EXEC,
+            EDR_KIND_FORK,
+            EDR_KIND_EXIT,
+            EDR_KIND_STDIO_SOCKET,
+            EDR_KIND_SIGNAL,
+            EDR_KIND_EXEC_ENV,
+            EDR_KIND_FILE_OPEN,
+            EDR_KIND_FILE_UNLINK,
+            EDR_KIND_FILE_RENAME,
+            EDR_KIND_FILE_CHMOD,
+            EDR_KIND_FILE_CHOWN,
+            EDR_KIND_FILE_LINK,
+            EDR_KIND_FILE_SYMLINK,
+            EDR_KIND_FILE_EXEC,
+            EDR_KIND_FILE_SETXATTR,
+            EDR_KIND_FILE_REMOVEXATTR,
+            EDR_KIND_NET_CONNECT,
+            EDR_KIND_NET_BIND,
+            EDR_KIND_NET_LISTEN,
+            EDR_KIND_NET_ACCEPT,
+            EDR_KIND_NET_DNS,
+        ]
+    );
     assert_eq!(kind::MAX as u32, c::edr_kind::EDR_KIND_MAX.0);
-    use c::edr_kind as k;
-    for (ours, theirs) in [
-        (kind::STDIO_SOCKET, k::EDR_KIND_STDIO_SOCKET),
-        (kind::SIGNAL, k::EDR_KIND_SIGNAL),
-        (kind::FILE_OPEN, k::EDR_KIND_FILE_OPEN),
-        (kind::FILE_UNLINK, k::EDR_KIND_FILE_UNLINK),
-        (kind::FILE_RENAME, k::EDR_KIND_FILE_RENAME),
-        (kind::FILE_CHMOD, k::EDR_KIND_FILE_CHMOD),
-        (kind::FILE_CHOWN, k::EDR_KIND_FILE_CHOWN),
-        (kind::FILE_LINK, k::EDR_KIND_FILE_LINK),
-        (kind::FILE_SYMLINK, k::EDR_KIND_FILE_SYMLINK),
-        (kind::FILE_EXEC, k::EDR_KIND_FILE_EXEC),
-        (kind::FILE_SETXATTR, k::EDR_KIND_FILE_SETXATTR),
-        (kind::FILE_REMOVEXATTR, k::EDR_KIND_FILE_REMOVEXATTR),
-        (kind::NET_CONNECT, k::EDR_KIND_NET_CONNECT),
-        (kind::NET_BIND, k::EDR_KIND_NET_BIND),
-        (kind::NET_LISTEN, k::EDR_KIND_NET_LISTEN),
-        (kind::NET_ACCEPT, k::EDR_KIND_NET_ACCEPT),
-        (kind::NET_DNS, k::EDR_KIND_NET_DNS),
-    ] {
-        assert_eq!(u32::from(ours), theirs.0);
-    }
-    use c::edr_file_syscall as fs;
-    let sys = [
-        fs::EDR_SYS_OPEN,
-        fs::EDR_SYS_OPENAT,
-        fs::EDR_SYS_OPENAT2,
-        fs::EDR_SYS_CREAT,
-        fs::EDR_SYS_UNLINK,
-        fs::EDR_SYS_UNLINKAT,
-        fs::EDR_SYS_RMDIR,
-        fs::EDR_SYS_RENAME,
-        fs::EDR_SYS_RENAMEAT,
-        fs::EDR_SYS_RENAMEAT2,
-        fs::EDR_SYS_CHMOD,
-        fs::EDR_SYS_FCHMOD,
-        fs::EDR_SYS_FCHMODAT,
-        fs::EDR_SYS_FCHMODAT2,
-        fs::EDR_SYS_CHOWN,
-        fs::EDR_SYS_LCHOWN,
-        fs::EDR_SYS_FCHOWN,
-        fs::EDR_SYS_FCHOWNAT,
-        fs::EDR_SYS_LINK,
-        fs::EDR_SYS_LINKAT,
-        fs::EDR_SYS_SYMLINK,
-        fs::EDR_SYS_SYMLINKAT,
-        fs::EDR_SYS_OPEN_BY_HANDLE_AT,
-        fs::EDR_SYS_FILE_EXECVE,
-        fs::EDR_SYS_FILE_EXECVEAT,
-        fs::EDR_SYS_SETXATTR,
-        fs::EDR_SYS_LSETXATTR,
-        fs::EDR_SYS_FSETXATTR,
-        fs::EDR_SYS_REMOVEXATTR,
-        fs::EDR_SYS_LREMOVEXATTR,
-        fs::EDR_SYS_FREMOVEXATTR,
-        fs::EDR_SYS_SETXATTRAT,
-        fs::EDR_SYS_REMOVEXATTRAT,
-    ];
-    assert_eq!(sys.len(), file_syscall::ALL.len());
-    for ((n, name), theirs) in file_syscall::ALL.iter().zip(sys) {
-        assert_eq!(u32::from(*n), theirs.0, "{name}");
-    }
-    use c::edr_file_flag as ff;
-    assert_eq!(file_flag::PATH_TRUNC, ff::EDR_FILE_F_PATH_TRUNC.0);
-    assert_eq!(file_flag::PATH2_TRUNC, ff::EDR_FILE_F_PATH2_TRUNC.0);
-    assert_eq!(file_flag::PATH_FAULT, ff::EDR_FILE_F_PATH_FAULT.0);
-    assert_eq!(file_flag::PATH2_FAULT, ff::EDR_FILE_F_PATH2_FAULT.0);
-    assert_eq!(file_flag::UNFILTERED, ff::EDR_FILE_F_UNFILTERED.0);
-    assert_eq!(file_flag::PATH_RESOLVED, ff::EDR_FILE_F_PATH_RESOLVED.0);
-    use c::edr_net_syscall as ns;
-    let net = [
-        ns::EDR_SYS_CONNECT,
-        ns::EDR_SYS_BIND,
-        ns::EDR_SYS_LISTEN,
-        ns::EDR_SYS_ACCEPT,
-        ns::EDR_SYS_ACCEPT4,
-        ns::EDR_SYS_SENDTO,
-        ns::EDR_SYS_SENDMSG,
-        ns::EDR_SYS_SENDMMSG,
-        ns::EDR_SYS_WRITE,
-    ];
-    for ((n, name), theirs) in net_syscall::ALL.iter().zip(net) {
-        assert_eq!(u32::from(*n), theirs.0, "{name}");
-    }
-    use c::edr_stdio_syscall as ss;
-    let stdio = [
-        ss::EDR_SYS_EXECVE,
-        ss::EDR_SYS_DUP,
-        ss::EDR_SYS_DUP2,
-        ss::EDR_SYS_DUP3,
-    ];
-    for ((n, name), theirs) in stdio_syscall::ALL.iter().zip(stdio) {
-        assert_eq!(u32::from(*n), theirs.0, "{name}");
-    }
-    use c::edr_net_flag as nf;
-    assert_eq!(net_flag::PATH_TRUNC, nf::EDR_NET_F_PATH_TRUNC.0);
-    assert_eq!(net_flag::PAYLOAD_TRUNC, nf::EDR_NET_F_PAYLOAD_TRUNC.0);
-    assert_eq!(net_flag::ADDR_FAULT, nf::EDR_NET_F_ADDR_FAULT.0);
-    assert_eq!(net_flag::IN_PROGRESS, nf::EDR_NET_F_IN_PROGRESS.0);
-    use c::edr_prefix_verdict as pv;
-    assert_eq!(u32::from(prefix_verdict::INCLUDE), pv::EDR_PREFIX_INCLUDE.0);
-    assert_eq!(u32::from(prefix_verdict::EXCLUDE), pv::EDR_PREFIX_EXCLUDE.0);
-    use c::edr_stdio_type as st;
-    let types = [
-        (stdio_type::CLOSED, st::EDR_STDIO_T_CLOSED),
-        (stdio_type::PIPE, st::EDR_STDIO_T_PIPE),
-        (stdio_type::FIFO, st::EDR_STDIO_T_FIFO),
-        (stdio_type::UNIX, st::EDR_STDIO_T_UNIX),
-        (stdio_type::INET, st::EDR_STDIO_T_INET),
-        (stdio_type::TTY, st::EDR_STDIO_T_TTY),
-        (stdio_type::FILE, st::EDR_STDIO_T_FILE),
-        (stdio_type::OTHER, st::EDR_STDIO_T_OTHER),
-    ];
-    for (ours, theirs) in types {
-        assert_eq!(u32::from(ours), theirs.0);
-    }
-    use c::edr_exec_flag as f;
-    assert_eq!(exec_flag::FILENAME_TRUNC, f::EDR_EXEC_F_FILENAME_TRUNC.0);
-    assert_eq!(exec_flag::EXE_TRUNC, f::EDR_EXEC_F_EXE_TRUNC.0);
-    assert_eq!(exec_flag::CWD_TRUNC, f::EDR_EXEC_F_CWD_TRUNC.0);
-    assert_eq!(exec_flag::ARGS_TRUNC, f::EDR_EXEC_F_ARGS_TRUNC.0);
-    assert_eq!(exec_flag::ARGS_FAULT, f::EDR_EXEC_F_ARGS_FAULT.0);
-    assert_eq!(exec_flag::EXE_DETACHED, f::EDR_EXEC_F_EXE_DETACHED.0);
+    same_table!(
+        file_syscall::ALL,
+        edr_file_syscall,
+        [
+            EDR_SYS_OPEN,
+            EDR_SYS_OPENAT,
+            EDR_SYS_OPENAT2,
+            EDR_SYS_CREAT,
+            EDR_SYS_UNLINK,
+            EDR_SYS_UNLINKAT,
+            EDR_SYS_RMDIR,
+            EDR_SYS_RENAME,
+            EDR_SYS_RENAMEAT,
+            EDR_SYS_RENAMEAT2,
+            EDR_SYS_CHMOD,
+            EDR_SYS_FCHMOD,
+            EDR_SYS_FCHMODAT,
+            EDR_SYS_FCHMODAT2,
+            EDR_SYS_CHOWN,
+            EDR_SYS_LCHOWN,
+            EDR_SYS_FCHOWN,
+            EDR_SYS_FCHOWNAT,
+            EDR_SYS_LINK,
+            EDR_SYS_LINKAT,
+            EDR_SYS_SYMLINK,
+            EDR_SYS_SYMLINKAT,
+            EDR_SYS_OPEN_BY_HANDLE_AT,
+            EDR_SYS_FILE_EXECVE,
+            EDR_SYS_FILE_EXECVEAT,
+            EDR_SYS_SETXATTR,
+            EDR_SYS_LSETXATTR,
+            EDR_SYS_FSETXATTR,
+            EDR_SYS_REMOVEXATTR,
+            EDR_SYS_LREMOVEXATTR,
+            EDR_SYS_FREMOVEXATTR,
+            EDR_SYS_SETXATTRAT,
+            EDR_SYS_REMOVEXATTRAT,
+        ]
+    );
+    same_table!(
+        net_syscall::ALL,
+        edr_net_syscall,
+        [
+            EDR_SYS_CONNECT,
+            EDR_SYS_BIND,
+            EDR_SYS_LISTEN,
+            EDR_SYS_ACCEPT,
+            EDR_SYS_ACCEPT4,
+            EDR_SYS_SENDTO,
+            EDR_SYS_SENDMSG,
+            EDR_SYS_SENDMMSG,
+            EDR_SYS_WRITE,
+        ]
+    );
+    same_table!(
+        stdio_syscall::ALL,
+        edr_stdio_syscall,
+        [EDR_SYS_EXECVE, EDR_SYS_DUP, EDR_SYS_DUP2, EDR_SYS_DUP3]
+    );
+    same_values!(
+        edr_file_flag,
+        [
+            file_flag::PATH_TRUNC => EDR_FILE_F_PATH_TRUNC,
+            file_flag::PATH2_TRUNC => EDR_FILE_F_PATH2_TRUNC,
+            file_flag::PATH_FAULT => EDR_FILE_F_PATH_FAULT,
+            file_flag::PATH2_FAULT => EDR_FILE_F_PATH2_FAULT,
+            file_flag::UNFILTERED => EDR_FILE_F_UNFILTERED,
+            file_flag::PATH_RESOLVED => EDR_FILE_F_PATH_RESOLVED,
+        ]
+    );
+    same_values!(
+        edr_net_flag,
+        [
+            net_flag::PATH_TRUNC => EDR_NET_F_PATH_TRUNC,
+            net_flag::PAYLOAD_TRUNC => EDR_NET_F_PAYLOAD_TRUNC,
+            net_flag::ADDR_FAULT => EDR_NET_F_ADDR_FAULT,
+            net_flag::IN_PROGRESS => EDR_NET_F_IN_PROGRESS,
+        ]
+    );
+    same_values!(
+        edr_prefix_verdict,
+        [
+            prefix_verdict::INCLUDE => EDR_PREFIX_INCLUDE,
+            prefix_verdict::EXCLUDE => EDR_PREFIX_EXCLUDE,
+        ]
+    );
+    same_values!(
+        edr_stdio_type,
+        [
+            stdio_type::CLOSED => EDR_STDIO_T_CLOSED,
+            stdio_type::PIPE => EDR_STDIO_T_PIPE,
+            stdio_type::FIFO => EDR_STDIO_T_FIFO,
+            stdio_type::UNIX => EDR_STDIO_T_UNIX,
+            stdio_type::INET => EDR_STDIO_T_INET,
+            stdio_type::TTY => EDR_STDIO_T_TTY,
+            stdio_type::FILE => EDR_STDIO_T_FILE,
+            stdio_type::OTHER => EDR_STDIO_T_OTHER,
+        ]
+    );
+    same_values!(
+        edr_exec_flag,
+        [
+            exec_flag::FILENAME_TRUNC => EDR_EXEC_F_FILENAME_TRUNC,
+            exec_flag::EXE_TRUNC => EDR_EXEC_F_EXE_TRUNC,
+            exec_flag::CWD_TRUNC => EDR_EXEC_F_CWD_TRUNC,
+            exec_flag::ARGS_TRUNC => EDR_EXEC_F_ARGS_TRUNC,
+            exec_flag::ARGS_FAULT => EDR_EXEC_F_ARGS_FAULT,
+            exec_flag::EXE_DETACHED => EDR_EXEC_F_EXE_DETACHED,
+        ]
+    );
     // The data area the BPF side reserves is exactly what we accept.
     assert_eq!(
         size_of::<c::edr_exec_buf>() - size_of::<c::edr_exec>(),

@@ -51,8 +51,21 @@ pub struct Agent {
     child: Child,
     pub out: PathBuf,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// The thread that reads the agent's stderr into `stderr`: finished
+    /// once it has read to the end.
+    stderr_reader: thread::JoinHandle<()>,
     dir: tempfile::TempDir,
 }
+
+/// How long a wait for the agent gives it: generous, since the tests run
+/// in parallel on a loaded host (two cores in CI) and a debug build; a
+/// wait ends as soon as what it waits for is there.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long the agent may take to be ready: loading and verifying the
+/// BPF programs is CPU work that a loaded host stretches (a debug build
+/// ready in 4 s took 23 s beside eight busy loops on two cores).
+pub const START_PATIENCE: Duration = Duration::from_secs(180);
 
 impl Agent {
     /// Start `rand-guard run` with `config` (TOML; an `[output]` table is
@@ -102,7 +115,7 @@ impl Agent {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let pipe = child.stderr.take().unwrap();
         let lines = stderr.clone();
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(line);
             }
@@ -111,6 +124,7 @@ impl Agent {
             child,
             out,
             stderr,
+            stderr_reader,
             dir,
         };
         agent.wait_ready();
@@ -118,14 +132,14 @@ impl Agent {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + START_PATIENCE;
         loop {
             if self.stderr_text().contains("rand-guard: ready") {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "agent not ready after 60 s; stderr:\n{}",
+                "agent not ready after {START_PATIENCE:?}; stderr:\n{}",
                 self.stderr_text()
             );
             thread::sleep(Duration::from_millis(20));
@@ -164,9 +178,19 @@ impl Agent {
             }
             thread::sleep(Duration::from_millis(20));
         };
-        thread::sleep(Duration::from_millis(50));
+        self.read_stderr_to_end();
         let records = self.records();
         (status, records, self.stderr_text())
+    }
+
+    /// After the agent exited: wait until its stderr has been read to the
+    /// end, so that its last lines are in [`Agent::stderr_text`]. (Not
+    /// forever: a process the agent started could hold the pipe open.)
+    fn read_stderr_to_end(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.stderr_reader.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
     }
 
     pub fn stderr_text(&self) -> String {
@@ -182,13 +206,13 @@ impl Agent {
         read_records(&self.out)
     }
 
-    /// Poll the output until `pred` holds for some record (10 s at most).
+    /// Poll the output until `pred` holds for some record ([`PATIENCE`]
+    /// at most).
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) {
-        self.wait_for_within(what, Duration::from_secs(10), pred)
+        self.wait_for_within(what, PATIENCE, pred)
     }
 
-    /// As `wait_for`, `within` at most: for workloads that run while other
-    /// tests flood the host with events the agent watches.
+    /// As `wait_for`, `within` at most.
     pub fn wait_for_within(&self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
@@ -211,13 +235,13 @@ impl Agent {
     }
 
     /// Wait until the agent's stderr contains `text` `count` times in all
-    /// (10 s at most).
+    /// ([`PATIENCE`] at most).
     pub fn wait_stderr(&self, text: &str, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         while self.stderr_text().matches(text).count() < count {
             assert!(
                 Instant::now() < deadline,
-                "no {text:?} (x{count}) on the agent's stderr within 10 s:\n{}",
+                "no {text:?} (x{count}) on the agent's stderr within {PATIENCE:?}:\n{}",
                 self.stderr_text()
             );
             thread::sleep(Duration::from_millis(20));
@@ -231,7 +255,7 @@ impl Agent {
             nix::sys::signal::Signal::SIGTERM,
         )
         .expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + PATIENCE;
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
                 break s;
@@ -239,14 +263,13 @@ impl Agent {
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 panic!(
-                    "agent did not exit within 30 s of SIGTERM; stderr:\n{}",
+                    "agent did not exit within {PATIENCE:?} of SIGTERM; stderr:\n{}",
                     self.stderr_text()
                 );
             }
             thread::sleep(Duration::from_millis(20));
         };
-        // Let the stderr reader see EOF.
-        thread::sleep(Duration::from_millis(50));
+        self.read_stderr_to_end();
         let records = self.records();
         (status, records, self.stderr_text())
     }
@@ -505,7 +528,7 @@ impl FifoAgent {
         };
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let mut said = String::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + START_PATIENCE;
         loop {
             let line = lines
                 .next()

@@ -4,23 +4,10 @@
 
 use std::sync::Arc;
 
+use super::tests::{findings, findings_of};
 use super::*;
-use crate::model::event::{Body, ExitBody, ExitStatus, FdType, ParentSocket, StdioFd, StdioWiring};
-use crate::testkit::{chain, connect, exec, process};
-
-fn correlator() -> Correlator {
-    Correlator::new(&config::Detections::default()).unwrap()
-}
-
-fn run(c: &mut Correlator, events: &[Event]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for ev in events {
-        let mut ctx = Context::default();
-        ctx.observe(ev);
-        c.observe(ev, &mut ctx, &mut out);
-    }
-    out
-}
+use crate::model::event::{Body, FdType, ParentSocket, StdioFd, StdioWiring};
+use crate::testkit::{chain, connect, exec, exec_with, exit, process};
 
 fn fd(kind: FdType, inode: u64, peer_inode: u64) -> StdioFd {
     StdioFd {
@@ -31,33 +18,19 @@ fn fd(kind: FdType, inode: u64, peer_inode: u64) -> StdioFd {
 }
 
 /// `p`'s exec with `fds` on 0..2, and what the kernel saw of its parent.
-fn exec_with(ms: u64, p: &Arc<Process>, fds: [StdioFd; 3], parent: Option<(u8, &str)>) -> Event {
-    let mut ev = exec(ms, p);
-    let Body::Exec(x) = &mut ev.body else {
-        unreachable!()
-    };
-    x.stdio = StdioWiring {
-        fds,
-        scanned: parent.is_some(),
-        parent_holds: parent.map_or(0, |(h, _)| h),
-        parent_socket: parent.map(|(_, remote)| ParentSocket {
-            inode: 77,
-            local_port: 40000,
-            remote: (!remote.is_empty()).then(|| remote.parse().unwrap()),
-        }),
-    };
-    ev
-}
-
-fn exit(ms: u64, p: &Arc<Process>) -> Event {
-    let mut ev = exec(ms, p);
-    ev.body = Body::Exit(ExitBody {
-        start_ns: p.start_ns,
-        ppid: p.ppid,
-        name: p.image.name.clone(),
-        status: ExitStatus::from_wait_status(0),
-    });
-    ev
+fn wired(ms: u64, p: &Arc<Process>, fds: [StdioFd; 3], parent: Option<(u8, &str)>) -> Event {
+    exec_with(ms, p, |x| {
+        x.stdio = StdioWiring {
+            fds,
+            scanned: parent.is_some(),
+            parent_holds: parent.map_or(0, |(h, _)| h),
+            parent_socket: parent.map(|(_, remote)| ParentSocket {
+                inode: 77,
+                local_port: 40000,
+                remote: (!remote.is_empty()).then(|| remote.parse().unwrap()),
+            }),
+        }
+    })
 }
 
 const PIPES: [StdioFd; 3] = [
@@ -83,11 +56,7 @@ fn the_parent_holding_the_pipes_and_a_connection_is_a_relay() {
     // A python relay: socket + subprocess pipes, then /bin/sh.
     let py = process(300, "/usr/bin/python3.11", &["python3", "relay.py"], None);
     let sh = process(301, "/usr/bin/dash", &["/bin/sh"], Some(py.clone()));
-    let mut c = correlator();
-    let out = run(
-        &mut c,
-        &[exec_with(0, &sh, PIPES, Some((7, "10.0.0.9:4444")))],
-    );
+    let out = findings(&[wired(0, &sh, PIPES, Some((7, "10.0.0.9:4444")))]);
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].rule.id, "rg-reverse-shell");
     assert_eq!(out[0].rule.severity, Severity::Critical);
@@ -124,14 +93,10 @@ fn the_parent_holding_the_pipes_and_a_connection_is_a_relay() {
     );
     let sh = process(311, "/usr/bin/dash", &["/bin/sh"], Some(socat.clone()));
     let pair = fd(FdType::Unix, 20, 21);
-    let mut c = correlator();
-    let out = run(
-        &mut c,
-        &[
-            exec(0, &socat),
-            exec_with(1, &sh, [pair, pair, fd(FdType::Tty, 3, 0)], Some((3, ""))),
-        ],
-    );
+    let out = findings(&[
+        exec(0, &socat),
+        wired(1, &sh, [pair, pair, fd(FdType::Tty, 3, 0)], Some((3, ""))),
+    ]);
     // One alert for the shell: the relay's name (socat EXEC:) says it too.
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].rule.severity, Severity::High);
@@ -154,18 +119,17 @@ fn a_pipeline_partner_connecting_before_or_after_is_a_relay() {
     let sh = child(401, "/usr/bin/dash", &["/bin/sh", "-i"]);
     let relay = child(402, "/tmp/relayd", &["relayd", "10.0.0.9", "4444"]);
     let fifo = fd(FdType::Fifo, 12, 0);
-    let cat_ev = exec_with(0, &cat, [fifo, PIPES[0], fd(FdType::Tty, 3, 0)], None);
-    let sh_ev = exec_with(1, &sh, PIPES, None);
-    let relay_ev = exec_with(2, &relay, [PIPES[1], fifo, fd(FdType::Tty, 3, 0)], None);
+    let cat_ev = wired(0, &cat, [fifo, PIPES[0], fd(FdType::Tty, 3, 0)], None);
+    let sh_ev = wired(1, &sh, PIPES, None);
+    let relay_ev = wired(2, &relay, [PIPES[1], fifo, fd(FdType::Tty, 3, 0)], None);
     let conn = connect(3, &relay, "10.0.0.9:4444");
     // Connect after the shell, or the relay (and its connect) first.
     for order in [
         vec![&cat_ev, &sh_ev, &relay_ev, &conn],
         vec![&relay_ev, &conn, &cat_ev, &sh_ev],
     ] {
-        let mut c = correlator();
         let events: Vec<Event> = order.into_iter().cloned().collect();
-        let out = run(&mut c, &events);
+        let out = findings(&events);
         assert_eq!(out.len(), 1, "{out:#?}");
         assert_eq!(out[0].rule.severity, Severity::Critical);
         assert_eq!(
@@ -183,21 +147,16 @@ fn a_pipeline_partner_connecting_before_or_after_is_a_relay() {
         );
     }
     // The relay gone before it connected: its links go with it.
-    let mut c = correlator();
-    let out = run(
-        &mut c,
-        &[
-            sh_ev.clone(),
-            relay_ev.clone(),
-            exit(3, &relay),
-            conn.clone(),
-        ],
-    );
+    let out = findings(&[
+        sh_ev.clone(),
+        relay_ev.clone(),
+        exit(3, &relay),
+        conn.clone(),
+    ]);
     assert!(out.is_empty(), "{out:#?}");
     // A connect long after the shell started is another story.
-    let mut c = correlator();
     let late = connect(relay::RELAY_NS / 1_000_000 + 10, &relay, "10.0.0.9:4444");
-    assert!(run(&mut c, &[sh_ev, relay_ev, late]).is_empty());
+    assert!(findings(&[sh_ev, relay_ev, late]).is_empty());
 }
 
 #[test]
@@ -205,85 +164,61 @@ fn relay_near_misses() {
     let top = chain(&["/sbin/init", "/usr/bin/bash"]).unwrap();
     let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(top.clone()));
     let tty = fd(FdType::Tty, 3, 0);
-    let mut c = correlator();
     let nc = child(502, "/tmp/relayd", &["relayd", "h", "9"]);
     let events = [
         // ls | relayd h 9: no shell.
-        exec_with(
+        wired(
             0,
             &child(500, "/usr/bin/ls", &["ls"]),
             [tty, PIPES[1], tty],
             None,
         ),
         // sh -c 'echo hi' | relayd h 9: a command line, not commands in.
-        exec_with(
+        wired(
             0,
             &child(501, "/usr/bin/dash", &["sh", "-c", "echo hi"]),
             [tty, PIPES[1], tty],
             None,
         ),
         // sh build.sh | tee log: a script.
-        exec_with(
+        wired(
             0,
             &child(503, "/usr/bin/dash", &["sh", "build.sh"]),
             [tty, PIPES[1], tty],
             None,
         ),
-        exec_with(1, &nc, [PIPES[1], tty, tty], None),
+        wired(1, &nc, [PIPES[1], tty, tty], None),
         connect(2, &nc, "10.0.0.9:9"),
     ];
-    assert!(run(&mut c, &events).is_empty());
+    assert!(findings(&events).is_empty());
 
     // A shell reading stdin from a pipe, its output on the terminal,
     // under a parent holding a connection (a program feeding a shell
     // commands): no output goes back through a relay.
     let py = process(510, "/usr/bin/python3", &["python3", "x.py"], None);
     let sh = process(511, "/usr/bin/dash", &["/bin/sh"], Some(py));
-    let mut c = correlator();
-    assert!(
-        run(
-            &mut c,
-            &[exec_with(
-                0,
-                &sh,
-                [PIPES[0], tty, tty],
-                Some((1, "10.0.0.9:1"))
-            )]
-        )
-        .is_empty()
-    );
+    assert!(findings(&[wired(0, &sh, [PIPES[0], tty, tty], Some((1, "10.0.0.9:1")))]).is_empty());
     // The parent holds a connection but not the shell's pipes (they lead
     // elsewhere), or holds the pipes and no connection.
     let py = process(520, "/usr/bin/python3", &["python3", "x.py"], None);
     let sh = process(521, "/usr/bin/dash", &["/bin/sh"], Some(py));
-    let mut c = correlator();
-    let mut no_sock = exec_with(1, &sh, PIPES, Some((7, "")));
+    let mut no_sock = wired(1, &sh, PIPES, Some((7, "")));
     if let Body::Exec(x) = &mut no_sock.body {
         x.stdio.parent_socket = None;
     }
-    assert!(
-        run(
-            &mut c,
-            &[exec_with(0, &sh, PIPES, Some((0, "10.0.0.9:1"))), no_sock]
-        )
-        .is_empty()
-    );
+    assert!(findings(&[wired(0, &sh, PIPES, Some((0, "10.0.0.9:1"))), no_sock]).is_empty());
     // ssh -T host: sshd runs the login shell on a socket pair and holds
     // the connection, by design.
     let sshd = process(530, "/usr/sbin/sshd", &["sshd: alice@notty"], None);
     let sh = process(531, "/usr/bin/bash", &["-bash"], Some(sshd));
     let pair = fd(FdType::Unix, 20, 21);
-    let mut c = correlator();
     assert!(
-        run(
-            &mut c,
-            &[exec_with(
-                0,
-                &sh,
-                [pair, pair, pair],
-                Some((7, "10.0.0.9:50000"))
-            )]
-        )
+        findings(&[wired(
+            0,
+            &sh,
+            [pair, pair, pair],
+            Some((7, "10.0.0.9:50000"))
+        )])
         .is_empty()
     );
 }
@@ -301,9 +236,9 @@ fn relay_state_is_bounded_and_counted() {
     for i in 0..20u32 {
         let p = process(600 + i, "/usr/bin/cat", &["cat"], Some(top.clone()));
         let pipe = fd(FdType::Pipe, 1000 + u64::from(i), 0);
-        events.push(exec_with(u64::from(i), &p, [pipe, tty, tty], None));
+        events.push(wired(u64::from(i), &p, [pipe, tty, tty], None));
     }
-    run(&mut c, &events);
+    findings_of(&mut c, &events);
     let s = c.shells.as_ref().unwrap();
     assert!(s.relays.len() <= 2 * 4, "{}", s.relays.len());
     // 20 holders and 20 ends into windows of 4 each.

@@ -17,26 +17,31 @@ impl Correlator {
     }
 }
 
-fn correlator() -> Correlator {
+/// A correlator with the default detections.
+pub(super) fn correlator() -> Correlator {
     Correlator::new(&config::Detections::default()).unwrap()
 }
 
-fn ids(c: &mut Correlator, events: &[Event]) -> Vec<String> {
-    let mut out = Vec::new();
-    for ev in events {
-        c.observe_in(ev, &mut out);
-    }
-    out.iter().map(|f| f.rule.id.clone()).collect()
-}
-
-/// Everything a fresh correlator finds in `events`, in order.
-fn findings(events: &[Event]) -> Vec<Finding> {
-    let mut c = correlator();
+/// What `c` finds in `events`, in order.
+pub(super) fn findings_of(c: &mut Correlator, events: &[Event]) -> Vec<Finding> {
     let mut out = Vec::new();
     for ev in events {
         c.observe_in(ev, &mut out);
     }
     out
+}
+
+/// The rule ids of what `c` finds in `events`, in order.
+fn ids(c: &mut Correlator, events: &[Event]) -> Vec<String> {
+    findings_of(c, events)
+        .into_iter()
+        .map(|f| f.rule.id.clone())
+        .collect()
+}
+
+/// Everything a fresh correlator finds in `events`, in order.
+pub(super) fn findings(events: &[Event]) -> Vec<Finding> {
+    findings_of(&mut correlator(), events)
 }
 
 const MIN: u64 = 60_000;
@@ -274,25 +279,18 @@ fn dropped_file_executed_scored_by_source_and_place() {
         ),
     ];
     for (events, severity, evidence) in cases {
-        let mut out = Vec::new();
-        for ev in &events {
-            c.observe_in(ev, &mut out);
-        }
+        let out = findings_of(&mut c, &events);
         assert_eq!(out.len(), 1, "{events:#?}");
         assert_eq!(out[0].rule.id, "rg-drop-exec");
         assert_eq!(out[0].rule.severity, severity, "{}", out[0].message);
         assert_eq!(out[0].evidence.len(), evidence, "{:#?}", out[0].evidence);
     }
     // The first case's message and evidence, in order.
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [
+    let out = findings(&[
         file(0, &curl, FileOp::Open, "/tmp/x"),
         chmod_x(1, &shell, "/tmp/x"),
         run(2, "/tmp/x", 900),
-    ] {
-        c.observe_in(&ev, &mut out);
-    }
+    ]);
     assert_eq!(
         out[0].message,
         "/tmp/x written by /usr/bin/curl, made executable by /bin/bash then executed by pid 900 (the writer downloads, in a temporary directory)"
@@ -457,16 +455,16 @@ fn reverse_shell_once_per_connection_with_the_socket_as_evidence() {
         &["bash", "-c", "ls"],
         Some(bash.clone()),
     );
-    let mut out = Vec::new();
     // The dup that wires it, the exec after it, a subshell on the same
     // socket: one alert, at the dup.
-    for ev in [
-        stdio(0, &bash, "dup2", 0b111, 9001, "203.0.113.7:4444"),
-        stdio(1, &bash, "execve", 0b111, 9001, "203.0.113.7:4444"),
-        stdio(2, &sub, "execve", 0b101, 9001, "203.0.113.7:4444"),
-    ] {
-        c.observe_in(&ev, &mut out);
-    }
+    let out = findings_of(
+        &mut c,
+        &[
+            stdio(0, &bash, "dup2", 0b111, 9001, "203.0.113.7:4444"),
+            stdio(1, &bash, "execve", 0b111, 9001, "203.0.113.7:4444"),
+            stdio(2, &sub, "execve", 0b101, 9001, "203.0.113.7:4444"),
+        ],
+    );
     assert_eq!(out.len(), 1, "{out:#?}");
     let f = &out[0];
     assert_eq!(f.rule.id, "rg-reverse-shell");
@@ -488,10 +486,9 @@ fn reverse_shell_once_per_connection_with_the_socket_as_evidence() {
         Some("203.0.113.7:4444".parse().unwrap())
     );
     // Another connection is another alert.
-    out.clear();
-    c.observe_in(
-        &stdio(3, &sub, "execve", 0b011, 9002, "203.0.113.7:4444"),
-        &mut out,
+    let out = findings_of(
+        &mut c,
+        &[stdio(3, &sub, "execve", 0b011, 9002, "203.0.113.7:4444")],
     );
     assert_eq!(out.len(), 1);
     assert_eq!(c.state_size(), 2);
@@ -598,11 +595,7 @@ fn reverse_shell_over_a_relay() {
     let sh = child(840, "/usr/bin/dash", &["sh", "-i"]);
     let nc = child(841, "/usr/bin/nc.openbsd", &["nc", "10.0.0.9", "4444"]);
     for order in [[exec(0, &nc), exec(1, &sh)], [exec(0, &sh), exec(1, &nc)]] {
-        let mut c = correlator();
-        let mut out = Vec::new();
-        for ev in &order {
-            c.observe_in(ev, &mut out);
-        }
+        let out = findings(&order);
         assert_eq!(out.len(), 1, "{out:#?}");
         assert_eq!(out[0].rule.id, "rg-reverse-shell");
         assert_eq!(out[0].rule.severity, Severity::High);

@@ -153,11 +153,7 @@ fn a_download_piped_into_a_shell() {
     let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
     let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(shell.clone()));
     let curl = child(830, "/usr/bin/curl", &["curl", "-s", "http://h/i.sh"]);
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [exec(0, &curl), exec(1, &child(831, "/usr/bin/sh", &["sh"]))] {
-        c.observe_in(&ev, &mut out);
-    }
+    let out = findings(&[exec(0, &curl), exec(1, &child(831, "/usr/bin/sh", &["sh"]))]);
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(out[0].rule.id, "rg-drop-exec");
     assert_eq!(out[0].rule.severity, Severity::High);
@@ -176,11 +172,7 @@ fn a_download_piped_into_a_shell() {
     );
     // The shell's exec seen first (the pipeline's children race): the
     // same finding, at the download's exec, evidence oldest first.
-    let mut c = correlator();
-    let mut out = Vec::new();
-    for ev in [exec(0, &child(836, "/usr/bin/sh", &["sh"])), exec(1, &curl)] {
-        c.observe_in(&ev, &mut out);
-    }
+    let out = findings(&[exec(0, &child(836, "/usr/bin/sh", &["sh"])), exec(1, &curl)]);
     assert_eq!(out.len(), 1, "{out:#?}");
     assert_eq!(
         out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
@@ -220,12 +212,8 @@ fn drop_exec_of_a_script_without_a_shebang() {
         })
     };
     let found = |events: &[Event]| {
-        let mut c = correlator();
-        let mut out = Vec::new();
-        for ev in events {
-            c.observe_in(ev, &mut out);
-        }
-        out.into_iter()
+        findings(events)
+            .into_iter()
             .map(|f| (f.rule.severity, f.message))
             .collect::<Vec<_>>()
     };
