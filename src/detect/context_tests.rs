@@ -7,9 +7,9 @@ use std::sync::Arc;
 use super::context::{Context, Session, same_session};
 use super::*;
 use crate::model::alert::Severity;
-use crate::model::event::{Creds, ExitBody, ExitStatus, FileOp, SignalBody};
+use crate::model::event::{Creds, FileOp, SignalBody};
 use crate::model::proctable::Process;
-use crate::testkit::{exec, file, file_with, process};
+use crate::testkit::{exec, exit, file, file_with, process};
 
 pub(super) fn detector() -> Detector {
     let cfg = config::Config {
@@ -45,17 +45,6 @@ pub(super) fn root(p: Arc<Process>) -> Arc<Process> {
     let mut q = (*p).clone();
     q.creds = Some(Creds::default());
     Arc::new(q)
-}
-
-fn exit(ms: u64, p: &Arc<Process>) -> Event {
-    let mut ev = exec(ms, p);
-    ev.body = Body::Exit(ExitBody {
-        start_ns: p.start_ns,
-        ppid: p.ppid,
-        name: p.image.name.clone(),
-        status: ExitStatus::from_wait_status(0),
-    });
-    ev
 }
 
 pub(super) fn run(d: &mut Detector, ev: &Event) -> Vec<Alert> {
