@@ -153,6 +153,31 @@ struct edr_xattr_args {
 #define EDR_CAP_W1	  0x6c6962617061632eULL
 #define EDR_CAP_W2	  0x797469ULL
 
+/* Attribute namespaces reported, as little-endian words of their prefix. */
+#define EDR_XATTR_TRUSTED 0x2e64657473757274ULL /* "trusted." */
+#define EDR_XATTR_SYSTEM  0x2e6d6574737973ULL	/* "system." (7 bytes) */
+
+/*
+ * Whether an attribute named @name is reported: security.* (capabilities,
+ * SELinux and IMA labels), trusted.* and system.* (POSIX ACLs: who may
+ * read or write the file). user.* attributes are application data
+ * (download marks, journald's, file managers') and change no permission:
+ * they are dropped here, before any path is walked, so a storm of them
+ * costs one 9-byte read. A name that cannot be read is reported.
+ */
+static __always_inline int edr_xattr_reported(const char *name)
+{
+	struct {
+		__u64 w;
+		__u8 c;
+	} p = {};
+
+	if (bpf_probe_read_user(&p, 9, name))
+		return 1;
+	return (p.w == EDR_CAP_W0 && p.c == '.') || p.w == EDR_XATTR_TRUSTED ||
+	       (p.w & 0x00ffffffffffffffULL) == EDR_XATTR_SYSTEM;
+}
+
 /*
  * Whether the record's attribute name (path2) is security.capability:
  * the one attribute reported wherever its file is. Three word compares,
@@ -431,6 +456,11 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	/* a refused exec is what the record reports (EDR_KIND_FILE_EXEC) */
 	if (ret < 0 && !edr_cfg.report_failed && a->kind != EDR_KIND_FILE_EXEC) {
 		edr_count_failed(a->kind);
+		return 0;
+	}
+	if ((a->kind == EDR_KIND_FILE_SETXATTR || a->kind == EDR_KIND_FILE_REMOVEXATTR) &&
+	    !edr_xattr_reported(a->name2)) {
+		edr_count_filtered(a->kind);
 		return 0;
 	}
 	b = bpf_map_lookup_elem(&edr_file_scratch, &zero);

@@ -1,8 +1,9 @@
 //! Privileged end-to-end test of the extended-attribute hooks: every
 //! syscall of the setxattr and removexattr families against the real agent,
 //! the exact records back. `security.capability` is reported wherever the
-//! file is; other attributes only under a watched prefix. Matched by this
-//! test's unique paths.
+//! file is; other security.*, trusted.* and system.* attributes only under
+//! a watched prefix. Matched by this
+//! test's unique paths. `user.*` attributes are not reported at all.
 
 mod common;
 
@@ -91,8 +92,10 @@ fn every_xattr_syscall_is_reported_and_capabilities_everywhere() {
     let fd = f.as_raw_fd();
 
     // The six classic calls and the two of 6.13, on a watched file.
-    set(&watched, "user.a", b"1");
-    let (b, v) = (c("user.b"), b"22");
+    set(&watched, "trusted.a", b"1");
+    // user.* is application data: not reported, even on a watched file.
+    set(&watched, "user.skip", b"1");
+    let (b, v) = (c("trusted.b"), b"22");
     ok(
         "fsetxattr",
         unsafe { libc::fsetxattr(fd, b.as_ptr(), v.as_ptr().cast(), v.len(), 0) }.into(),
@@ -100,7 +103,7 @@ fn every_xattr_syscall_is_reported_and_capabilities_everywhere() {
     // xattr_args: the value's address, its size, the flags.
     let value = b"333";
     let args: [u64; 2] = [value.as_ptr() as u64, value.len() as u64];
-    let (p, n) = (c(&watched), c("user.c"));
+    let (p, n) = (c(&watched), c("trusted.c"));
     let r = unsafe {
         libc::syscall(
             SYS_SETXATTRAT,
@@ -117,13 +120,13 @@ fn every_xattr_syscall_is_reported_and_capabilities_everywhere() {
     if at {
         ok("setxattrat", r);
     }
-    // A symlink's own attribute (trusted.*: user.* is refused on links).
+    // A symlink's own attribute.
     let (l, t, v) = (c(&link), c("trusted.rg"), b"4444");
     ok(
         "lsetxattr",
         unsafe { libc::lsetxattr(l.as_ptr(), t.as_ptr(), v.as_ptr().cast(), v.len(), 0) }.into(),
     );
-    let a = c("user.a");
+    let a = c("trusted.a");
     ok(
         "removexattr",
         unsafe { libc::removexattr(p.as_ptr(), a.as_ptr()) }.into(),
@@ -151,6 +154,7 @@ fn every_xattr_syscall_is_reported_and_capabilities_everywhere() {
     // Outside the watched prefixes: a user attribute is filtered, a file
     // capability is not (revision 2, cap_net_raw, not effective).
     set(&outside, "user.x", b"1");
+    set(&outside, "trusted.out", b"1");
     let caps: Vec<u8> = [0x0200_0000u32, 1 << 13, 0, 0, 0]
         .iter()
         .flat_map(|w| w.to_le_bytes())
@@ -168,12 +172,12 @@ fn every_xattr_syscall_is_reported_and_capabilities_everywhere() {
     assert!(status.success(), "{stderr}");
 
     let mut expected = vec![
-        row("setxattr", "setxattr", "user.a", Some(1)),
-        row("setxattr", "fsetxattr", "user.b", Some(2)),
-        row("setxattr", "setxattrat", "user.c", Some(3)),
-        row("removexattr", "removexattr", "user.a", None),
-        row("removexattr", "fremovexattr", "user.b", None),
-        row("removexattr", "removexattrat", "user.c", None),
+        row("setxattr", "setxattr", "trusted.a", Some(1)),
+        row("setxattr", "fsetxattr", "trusted.b", Some(2)),
+        row("setxattr", "setxattrat", "trusted.c", Some(3)),
+        row("removexattr", "removexattr", "trusted.a", None),
+        row("removexattr", "fremovexattr", "trusted.b", None),
+        row("removexattr", "removexattrat", "trusted.c", None),
     ];
     if !at {
         expected.retain(|r| !r.1.ends_with("at"));

@@ -12,7 +12,7 @@ use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config;
 use crate::kernel::abi::{self, PrefixKey, prefix_verdict};
-use crate::model::event::{Body, Event, FileOp};
+use crate::model::event::{Body, CAP_XATTR, Event, FileOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -157,12 +157,15 @@ impl Filter {
     /// Whether `ev` is watched for detections only: a file event whose
     /// paths are all covered by a `detect_only` prefix longer than any
     /// `include` prefix that covers them. Such events feed the detections
-    /// and are not written.
+    /// and are not written. A watched read and a file capability set or
+    /// removed are written wherever they are: the kernel reports them
+    /// regardless of the prefixes, and they are rare.
     pub fn detection_only(&self, ev: &Event) -> bool {
         let Body::File(f) = &ev.body else {
             return false;
         };
-        if self.detect_only.is_empty() || f.watched.is_some() {
+        let capability = f.xattr.as_ref().is_some_and(|x| x.name == CAP_XATTR);
+        if self.detect_only.is_empty() || f.watched.is_some() || capability {
             return false;
         }
         let longest = |list: &[String], path: &str| {
@@ -392,6 +395,21 @@ mod tests {
         assert!(!only(FileOp::Open, "/etc/x", None));
         assert!(!only(FileOp::Rename, "/tmp/x", Some("/etc/cron.d/x")));
         assert!(only(FileOp::Rename, "/tmp/y", Some("/tmp/x")));
+        // A file capability is written wherever it is; another attribute
+        // in /tmp is not.
+        let xattr = |name: &str| {
+            let mut ev = file_event(FileOp::SetXattr, "/tmp/py", None, false);
+            if let Body::File(b) = &mut ev.body {
+                b.xattr = Some(crate::model::event::Xattr {
+                    name: name.into(),
+                    size: Some(20),
+                    caps: None,
+                });
+            }
+            f.detection_only(&ev)
+        };
+        assert!(!xattr(CAP_XATTR));
+        assert!(xattr("trusted.x"));
         // Not a file event.
         let exec = Event {
             body: Body::Exit(crate::model::event::ExitBody {
