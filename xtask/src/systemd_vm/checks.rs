@@ -453,11 +453,14 @@ fn final_health(v: &Value) -> Result<String, String> {
 }
 
 /// Warnings a sandbox would cause (a file the agent cannot read, a hook it
-/// cannot attach) show up as "rand-guard: warning:" lines. The one
-/// expected: fchmodat2 (Linux 6.6) is missing from 6.1, so its optional
-/// hook is skipped.
-const KNOWN_WARNINGS: &[&str] =
-    &["rand-guard: warning: optional hook edr_file on sys_exit_fchmodat2 not attached"];
+/// cannot attach) show up as "rand-guard: warning:" lines. The ones
+/// expected: the syscalls 6.1 does not have, whose optional hooks are
+/// skipped: fchmodat2 (Linux 6.6), setxattrat and removexattrat (6.13).
+const KNOWN_WARNINGS: &[&str] = &[
+    "rand-guard: warning: optional hook edr_file on sys_exit_fchmodat2 not attached",
+    "rand-guard: warning: optional hook edr_file on sys_exit_setxattrat not attached",
+    "rand-guard: warning: optional hook edr_file on sys_exit_removexattrat not attached",
+];
 
 fn known_warnings_only(journal: &str) -> Result<String, String> {
     let unknown: Vec<&str> = journal
@@ -656,7 +659,11 @@ mod tests {
     #[test]
     fn only_known_warnings_pass() {
         let ok = "rand-guard: ready: x\nrand-guard: warning: optional hook edr_file on \
-                  sys_exit_fchmodat2 not attached: failed to attach tracepoint\n";
+                  sys_exit_fchmodat2 not attached: failed to attach tracepoint\n\
+                  rand-guard: warning: optional hook edr_file on sys_exit_setxattrat not \
+                  attached: failed to attach tracepoint\n\
+                  rand-guard: warning: optional hook edr_file on sys_exit_removexattrat not \
+                  attached: failed to attach tracepoint\n";
         assert!(known_warnings_only(ok).is_ok());
         let bad = "rand-guard: warning: cannot read /proc/1/exe: Permission denied\n";
         assert!(
