@@ -184,7 +184,13 @@ fn a_burst_of_short_lived_execs_carries_the_exact_hash() {
     };
     let mut extra = 0;
     let deadline = Instant::now() + PATIENCE;
-    while !agent.records().iter().any(hashed_exec) {
+    // Until the latest run's exec carries it: the cold window is over.
+    while !agent
+        .records()
+        .iter()
+        .rfind(|r| action(r) == "exec" && get(r, "process.executable") == bin.as_str())
+        .is_some_and(hashed_exec)
+    {
         assert!(
             Instant::now() < deadline,
             "no exec with the hash within {PATIENCE:?}"
@@ -217,13 +223,23 @@ fn a_burst_of_short_lived_execs_carries_the_exact_hash() {
             }
         }
     }
-    // Only the first runs miss it on their exec record: while the cache
-    // is cold, their records are written before the hasher has read the
-    // file (a batch of the ring buffer goes through the enricher at once);
-    // from the first hash on, the enricher finds it in the cache. None was
-    // swapped, so none is `changed`; none is unset for another reason.
+    // The runs that miss it on their exec record are one window: while
+    // the cache is cold, their records are written before the hasher has
+    // read the file (a batch of the ring buffer goes through the enricher
+    // at once); once the hash is in the cache, the enricher finds it for
+    // every later run. The window need not start at the first run (a CI
+    // run saw runs 0..2 hashed, 3..87 not, then all: the first runs'
+    // records can wait in a batch behind the hash). None was swapped, so
+    // none is `changed`; none is unset for another reason.
     eprintln!("{RUNS} + {extra} execs, not hashed by reason: {not_hashed:?} at {missing_at:?}");
-    assert_eq!(missing_at, (0..missing_at.len()).collect::<Vec<_>>());
+    assert!(
+        missing_at.windows(2).all(|w| w[1] == w[0] + 1),
+        "the unhashed runs are not one window: {missing_at:?}"
+    );
+    assert!(
+        missing_at.last().is_none_or(|l| *l + 1 < execs.len()),
+        "no run after the window has the hash: {missing_at:?}"
+    );
     assert!(not_hashed.keys().all(|k| k == "null"), "{not_hashed:?}");
     // Every exit record after the cold window carries it too (an exit of
     // that window may come before the hasher got to it: at start it works
