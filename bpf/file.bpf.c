@@ -33,7 +33,9 @@
  * File capabilities: an extended attribute named security.capability
  * (what setcap writes: a program that runs with capabilities, whoever
  * starts it) is reported wherever the file is, with the start of its
- * value; other attributes pass the prefix filter like any operation.
+ * value; other security.*, trusted.* and system.* attributes pass the
+ * prefix filter like any operation; user.* ones are dropped before any
+ * path is walked (edr_xattr_reported).
  *
  * Read watch: read-only opens are the most frequent file syscalls, so
  * they never pay for a path. A successful one is looked up by inode

@@ -252,12 +252,7 @@ impl Perms {
     }
 
     /// `rg-perm-file-capability` for capabilities `c` written to `path`.
-    fn caps_hit(&self, r: &Arc<RuleMeta>, c: &FileCaps, path: &str, p: &Process) -> Hit {
-        let by = if p.image.executable.is_empty() {
-            p.image.name.as_str()
-        } else {
-            p.image.executable.as_str()
-        };
+    fn caps_hit(&self, r: &Arc<RuleMeta>, c: &FileCaps, path: &str, p: &Process, by: &str) -> Hit {
         let text = c.text();
         let root = (c.permitted | c.inheritable) & self.root_caps;
         let mut reasons = vec![if root != 0 {
@@ -355,7 +350,7 @@ impl Perms {
                     && let Some(c) = f.xattr.as_ref().and_then(|x| x.caps)
                     && (c.permitted | c.inheritable) != 0
                 {
-                    out.push(self.caps_hit(r, &c, path, p));
+                    out.push(self.caps_hit(r, &c, path, p, by));
                 }
                 let Some(r) = &self.wipe else {
                     return;
