@@ -44,6 +44,7 @@
  */
 #include "common.bpf.h"
 #include "path.bpf.h"
+#include "dircache.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -73,7 +74,7 @@ struct {
 /*
  * The lookup key, with slack so variable-offset copies stay in bounds.
  * The pad puts key.data on an 8-byte boundary (map values are 8-aligned):
- * edr_scan_word loads it a word at a time, and unaligned words would be
+ * edr_non_canonical loads it a word at a time, and unaligned words would be
  * eight byte loads each.
  */
 struct edr_prefix_buf {
@@ -94,13 +95,14 @@ struct {
 
 /* Watched (include) and excluded prefixes, filled by the loader: two
  * entries per prefix, for the configured ones, the agent's own files and
- * the accounts' ~/.ssh outside them (abi.rs: PREFIX_ENTRIES). */
+ * the accounts' ~/.ssh outside them, and one per ancestor directory of a
+ * prefix (abi.rs: PREFIX_ENTRIES). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 512);
+	__uint(max_entries, 2048);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct edr_prefix_key);
-	__type(value, __u8);
+	__type(value, __u32); /* verdict, flag and length: enum edr_prefix_verdict */
 } edr_prefixes SEC(".maps");
 
 /*
@@ -348,49 +350,44 @@ static __always_inline __u64 edr_zero_bytes(__u64 v)
 	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
 }
 
-struct edr_word_ctx {
-	struct edr_prefix_buf *kb;
-	__u32 len;
-	__u64 hit;
-};
-
-/* Word idx of the key: mark each '/' followed by '.' or '/'. */
-static long edr_scan_word(__u64 idx, void *arg)
-{
-	struct edr_word_ctx *c = arg;
-	__u32 at = (idx & 15) * 8, valid;
-	/* key.data is word-aligned (edr_prefix_buf); the slack keeps words[16] in bounds */
-	__u64 *words = (__u64 *)c->kb->key.data;
-	__u64 w, w1, h;
-
-	if (at >= c->len)
-		return 1;
-	w = words[idx & 15];
-	/* bytes at + 1 .. at + 8 (little-endian: the low byte comes first) */
-	w1 = (w >> 8) | (words[(idx & 15) + 1] << 56);
-	h = edr_zero_bytes(w ^ 0x2f2f2f2f2f2f2f2fULL) &
-	    (edr_zero_bytes(w1 ^ 0x2e2e2e2e2e2e2e2eULL) |
-	     edr_zero_bytes(w1 ^ 0x2f2f2f2f2f2f2f2fULL));
-	valid = c->len - at;
-	if (valid < 8)
-		h &= ~0ULL >> (64 - 8 * valid); /* little-endian: low bytes first */
-	c->hit |= h;
-	return 0;
-}
-
 /*
  * Whether key bytes [0, len), which start with '/', are not canonical.
  * Every non-canonical form contains "/." or "//", so a word-at-a-time
  * pass finds candidates cheaply; only a candidate (rare outside hidden
- * files) pays for the exact byte-by-byte check.
+ * files) pays for the exact byte-by-byte check. The word pass is a plain
+ * loop (under bpf_loop each word was a callback, an indirect call), in a
+ * global function so the verifier checks it once, not once per state of
+ * its callers.
  */
-static __always_inline int edr_non_canonical(struct edr_prefix_buf *kb, __u32 len)
+__noinline int edr_non_canonical(struct edr_prefix_buf *kb, __u32 len)
 {
-	struct edr_word_ctx wc = {.kb = kb, .len = len, .hit = 0};
 	struct edr_scan_ctx sc = {.kb = kb, .len = len, .bad = 0};
+	__u64 *words, hit = 0;
 
-	bpf_loop(EDR_PREFIX_MAX / 8, edr_scan_word, &wc, 0);
-	if (!wc.hit)
+	if (!kb)
+		return 1;
+	/* key.data is word-aligned (edr_prefix_buf); the slack keeps words[16] in bounds */
+	words = (__u64 *)kb->key.data;
+
+	for (__u32 idx = 0; idx < EDR_PREFIX_MAX / 8; idx++) {
+		__u32 at = idx * 8, valid;
+		__u64 w, w1, h;
+
+		if (at >= len)
+			break;
+		w = words[idx];
+		/* bytes at + 1 .. at + 8 (little-endian: the low byte comes first) */
+		w1 = (w >> 8) | (words[idx + 1] << 56);
+		/* each '/' followed by '.' or '/' */
+		h = edr_zero_bytes(w ^ 0x2f2f2f2f2f2f2f2fULL) &
+		    (edr_zero_bytes(w1 ^ 0x2e2e2e2e2e2e2e2eULL) |
+		     edr_zero_bytes(w1 ^ 0x2f2f2f2f2f2f2f2fULL));
+		valid = len - at;
+		if (valid < 8)
+			h &= ~0ULL >> (64 - 8 * valid); /* little-endian: low bytes first */
+		hit |= h;
+	}
+	if (!hit)
 		return 0;
 	bpf_loop(EDR_PREFIX_MAX, edr_scan_step, &sc, 0);
 	return sc.bad;
@@ -398,14 +395,14 @@ static __always_inline int edr_non_canonical(struct edr_prefix_buf *kb, __u32 le
 
 /*
  * Compose dir + "/" + path (or the absolute path alone) into the LPM key
- * and look it up.
+ * and look it up; *@hit is the matched entry's value (0: none).
  */
 static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_prefix_buf *kb,
 					    struct edr_slice *dir, struct edr_slice *path,
-					    int canonical)
+					    int canonical, __u32 *hit)
 {
-	__u32 k = 0, m, total, slen, bad = 0;
-	__u8 *verdict;
+	__u32 k = 0, m, total, slen, bad = 0, v;
+	__u32 *verdict;
 
 	if (dir->len) {
 		k = dir->len;
@@ -435,13 +432,16 @@ static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_p
 	kb->key.prefixlen = total * 8;
 
 	verdict = bpf_map_lookup_elem(&edr_prefixes, &kb->key);
-	if (verdict && *verdict == EDR_PREFIX_INCLUDE)
+	*hit = verdict ? *verdict : 0;
+	/* an ancestor entry's verdict is 0 where no prefix covers it */
+	v = *hit & EDR_PREFIX_VERDICT_MASK;
+	if (v == EDR_PREFIX_INCLUDE)
 		return EDR_V_INCLUDE;
 	if (canonical)
-		return verdict ? EDR_V_EXCLUDE : EDR_V_OUT;
+		return v == EDR_PREFIX_EXCLUDE ? EDR_V_EXCLUDE : EDR_V_OUT;
 	if (bad || kb->key.data[0] != '/' || edr_non_canonical(kb, slen))
 		return EDR_V_UNSURE;
-	return verdict ? EDR_V_EXCLUDE : EDR_V_OUT;
+	return v == EDR_PREFIX_EXCLUDE ? EDR_V_EXCLUDE : EDR_V_OUT;
 }
 
 /* The shared body of every file program, a BPF-to-BPF call. */
@@ -451,7 +451,9 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	struct edr_file_buf *b;
 	struct edr_path_buf *pb;
 	struct edr_prefix_buf *kb;
-	int v1 = EDR_V_OUT, v2 = EDR_V_OUT, cap = 0;
+	struct edr_dir_probe dp = {};
+	int v1 = EDR_V_OUT, v2 = EDR_V_OUT, cap = 0, dir = -1;
+	__u32 hit = 0, hit2 = 0;
 
 	if (!a || edr_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -464,6 +466,17 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	    !edr_xattr_reported(a->name2)) {
 		edr_count_filtered(a->kind);
 		return 0;
+	}
+	/*
+	 * One fd operand and nothing else (an open for writing, fchmod,
+	 * fchown): its directory may be one whose entries are all filtered.
+	 */
+	if (a->src1 == EDR_SRC_FD && a->src2 == EDR_SRC_NONE && !a->read_watch) {
+		dir = edr_dir_lookup(a->fd1, &dp);
+		if (dir == 1) {
+			edr_count_filtered(a->kind);
+			return 0;
+		}
 	}
 	b = bpf_map_lookup_elem(&edr_file_scratch, &zero);
 	kb = bpf_map_lookup_elem(&edr_prefix_scratch, &zero);
@@ -525,7 +538,8 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 		v1 = EDR_V_INCLUDE;
 	/* A symlink's target is text, not a location: only its link is filtered. */
 	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)
-		v1 = edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD);
+		v1 =
+		    edr_prefix_check(b, kb, &b->rec.dir, &b->rec.path, a->src1 == EDR_SRC_FD, &hit);
 	/*
 	 * A path cut at the walk's bound has lost its head, and one that could
 	 * not be read at exit (the caller's string unmapped, or the new fd
@@ -536,11 +550,20 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	if (v1 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH_TRUNC | EDR_FILE_F_PATH_FAULT)))
 		v1 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
-		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0);
+		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0, &hit2);
 	if (v2 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH2_TRUNC | EDR_FILE_F_PATH2_FAULT)))
 		v2 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {
 		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
+			/*
+			 * A miss above: remember the directory when the path
+			 * was walked whole and every entry there is decided
+			 * the same way.
+			 */
+			if (dir == 0 && !(b->rec.flags & EDR_FILE_F_PATH_TRUNC) &&
+			    b->rec.path.len > dp.name_len &&
+			    edr_dir_cacheable(hit, b->rec.path.len - dp.name_len))
+				bpf_map_update_elem(&edr_dir_cache, &dp.key, &dp.sig, BPF_ANY);
 			edr_count_filtered(a->kind);
 			return 0;
 		}

@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 9
+#define EDR_ABI_VERSION 10
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -415,6 +415,12 @@ struct edr_net_key {
  * Kernel path-prefix filter: an LPM trie over the first EDR_PREFIX_MAX
  * bytes of the absolute path. Each configured prefix P is stored as "P/"
  * (everything below it) and "P\0" (P itself); the longest match decides.
+ * Each proper ancestor directory A of a prefix is stored as "A/" too, with
+ * the verdict the other entries give below it (0: none). The value's low
+ * byte is the verdict; EDR_PREFIX_F_NOCACHE marks the ancestors and the
+ * "P\0" entries, whose directory holds entries decided otherwise, and the
+ * bits from EDR_PREFIX_LEN_SHIFT are the entry's length in bytes (the
+ * file program's directory cache, bpf/dircache.bpf.h).
  */
 #define EDR_PREFIX_MAX 128
 struct edr_prefix_key {
@@ -425,6 +431,9 @@ struct edr_prefix_key {
 enum edr_prefix_verdict {
 	EDR_PREFIX_INCLUDE = 1,
 	EDR_PREFIX_EXCLUDE = 2,
+	EDR_PREFIX_VERDICT_MASK = 0xff,
+	EDR_PREFIX_F_NOCACHE = 0x100,
+	EDR_PREFIX_LEN_SHIFT = 16,
 };
 
 /*

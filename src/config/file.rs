@@ -32,8 +32,9 @@ pub struct File {
     pub detect_only: Vec<String>,
 }
 
-/// The kernel prefix filter holds two trie entries per prefix
-/// (`abi::PREFIX_ENTRIES` in all): 120 configured prefixes, and room for
+/// The kernel prefix filter holds two trie entries per prefix, and one per
+/// ancestor directory of a prefix (`abi::PREFIX_ENTRIES` in all; past that
+/// its directory cache is off): 120 configured prefixes, and room for
 /// the agent's own files (`tamper::MAX_PROTECTED`) and the accounts'
 /// `~/.ssh` outside the watched prefixes
 /// (`persistence::MAX_ACCOUNT_SSH_DIRS`).

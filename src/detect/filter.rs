@@ -53,32 +53,84 @@ impl PrefixRules {
     }
 
     /// The kernel trie entries: for each prefix P, "P/" (below it) and
-    /// "P\0" (P itself); "/" alone covers everything.
-    pub fn kernel_entries(&self) -> Vec<(PrefixKey, u8)> {
-        let mut out = Vec::new();
+    /// "P\0" (P itself), "/" alone covering everything; and "A/" for each
+    /// proper ancestor directory A of a prefix, with the verdict the
+    /// others give below A (0: none), so that the kernel can tell a
+    /// directory whose entries are not all decided alike (its directory
+    /// cache, bpf/dircache.bpf.h). Values: the verdict, `NOCACHE` on the
+    /// ancestors and the exact-path entries, and the entry's length.
+    ///
+    /// More entries than the trie holds (deep prefixes by the hundred):
+    /// the ancestors are left out and the rest, and a "/" entry, are marked
+    /// `NOCACHE` with the largest length, which turns the cache off and
+    /// leaves the verdicts as they are.
+    pub fn kernel_entries(&self) -> Vec<(PrefixKey, u32)> {
+        let mut entries: Vec<(Vec<u8>, u32, bool)> = Vec::new();
+        let mut ancestors: Vec<String> = Vec::new();
+        for (p, _) in &self.rules {
+            for (i, _) in p.match_indices('/').filter(|(i, _)| *i + 1 < p.len()) {
+                let a = &p[..=i];
+                if !ancestors.iter().any(|x| x == a) {
+                    ancestors.push(a.to_string());
+                }
+            }
+        }
         for (p, v) in &self.rules {
-            let value = match v {
-                Verdict::Include => prefix_verdict::INCLUDE,
-                Verdict::Exclude => prefix_verdict::EXCLUDE,
-            };
-            let forms: Vec<Vec<u8>> = if p == "/" {
-                vec![b"/".to_vec()]
+            let dir = if p == "/" {
+                "/".to_string()
             } else {
-                vec![
-                    [p.as_bytes(), b"/"].concat(),
-                    [p.as_bytes(), b"\0"].concat(),
-                ]
+                format!("{p}/")
             };
-            for bytes in forms {
+            let nocache = ancestors.contains(&dir);
+            entries.push((dir.into_bytes(), kernel_verdict(*v), nocache));
+            if p != "/" {
+                entries.push(([p.as_bytes(), b"\0"].concat(), kernel_verdict(*v), true));
+            }
+        }
+        let real = entries.len();
+        for a in &ancestors {
+            if !entries.iter().any(|(k, _, _)| k == a.as_bytes()) {
+                // what the longest prefix covering A gives below it
+                let dir = a.trim_end_matches('/');
+                let v = self.verdict(if dir.is_empty() { "/" } else { dir });
+                entries.push((a.clone().into_bytes(), v.map_or(0, kernel_verdict), true));
+            }
+        }
+        let overflow = entries.len() > abi::PREFIX_ENTRIES;
+        if overflow {
+            entries.truncate(real);
+            entries.retain(|(k, _, _)| k != b"/");
+            let root = self.rules.iter().find(|(p, _)| p == "/");
+            entries.push((
+                b"/".to_vec(),
+                root.map_or(0, |(_, v)| kernel_verdict(*v)),
+                true,
+            ));
+        }
+        entries
+            .into_iter()
+            .map(|(bytes, verdict, nocache)| {
                 let mut key = PrefixKey {
                     prefixlen: (bytes.len() * 8) as u32,
                     data: [0; abi::PREFIX_MAX],
                 };
                 key.data[..bytes.len()].copy_from_slice(&bytes);
-                out.push((key, value));
-            }
-        }
-        out
+                let len = if overflow { 0xffff } else { bytes.len() as u32 };
+                let flag = if nocache || overflow {
+                    prefix_verdict::NOCACHE
+                } else {
+                    0
+                };
+                (key, verdict | flag | len << prefix_verdict::LEN_SHIFT)
+            })
+            .collect()
+    }
+}
+
+fn kernel_verdict(v: Verdict) -> u32 {
+    match v {
+        Verdict::Include => prefix_verdict::INCLUDE,
+        Verdict::Exclude => prefix_verdict::EXCLUDE,
     }
 }
 
@@ -296,32 +348,87 @@ mod tests {
 
     #[test]
     fn kernel_entries_spell_both_forms() {
+        use prefix_verdict::{EXCLUDE, INCLUDE, NOCACHE};
         let r = PrefixRules::new(
             &["/etc".to_string(), "/".to_string()],
             &["/etc/ssl".to_string()],
         );
-        let entries: Vec<(String, u32, u8)> = r
-            .kernel_entries()
+        assert_eq!(
+            entries(&r),
+            vec![
+                ("/etc/ssl/".into(), EXCLUDE, 9),
+                ("/etc/ssl\0".into(), EXCLUDE | NOCACHE, 9),
+                // /etc holds /etc/ssl: not one verdict for all its entries
+                ("/etc/".into(), INCLUDE | NOCACHE, 5),
+                ("/etc\0".into(), INCLUDE | NOCACHE, 5),
+                ("/".into(), INCLUDE | NOCACHE, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_entries_mark_every_ancestor_with_the_verdict_above_it() {
+        use prefix_verdict::{EXCLUDE, INCLUDE, NOCACHE};
+        let r = PrefixRules::new(
+            &["/var/spool/cron".to_string(), "/srv".to_string()],
+            &["/srv/www/cache".to_string()],
+        );
+        assert_eq!(
+            entries(&r),
+            vec![
+                ("/var/spool/cron/".into(), INCLUDE, 16),
+                ("/var/spool/cron\0".into(), INCLUDE | NOCACHE, 16),
+                ("/srv/www/cache/".into(), EXCLUDE, 15),
+                ("/srv/www/cache\0".into(), EXCLUDE | NOCACHE, 15),
+                ("/srv/".into(), INCLUDE | NOCACHE, 5),
+                ("/srv\0".into(), INCLUDE | NOCACHE, 5),
+                // no prefix covers these: verdict 0, the entry only marks them
+                ("/".into(), NOCACHE, 1),
+                ("/var/".into(), NOCACHE, 5),
+                ("/var/spool/".into(), NOCACHE, 11),
+                // /srv covers /srv/www
+                ("/srv/www/".into(), INCLUDE | NOCACHE, 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_entries_past_the_trie_turn_the_cache_off() {
+        use prefix_verdict::{INCLUDE, NOCACHE};
+        // 40 prefixes 60 components deep: far more ancestors than entries
+        let deep: Vec<String> = (0..40)
+            .map(|i| format!("/d{i}{}", "/a".repeat(60)))
+            .collect();
+        let r = PrefixRules::new(&deep, &[]);
+        let all = entries(&r);
+        assert!(all.len() <= abi::PREFIX_ENTRIES, "{}", all.len());
+        assert!(
+            all.iter()
+                .all(|(_, v, len)| v & NOCACHE != 0 && *len == 0xffff)
+        );
+        assert!(all.contains(&("/".into(), NOCACHE, 0xffff)));
+        assert!(all.contains(&(format!("{}/", deep[0]), INCLUDE | NOCACHE, 0xffff)));
+    }
+
+    /// (key, flags and verdict, length) of each kernel entry.
+    fn entries(r: &PrefixRules) -> Vec<(String, u32, u32)> {
+        r.kernel_entries()
             .iter()
             .map(|(k, v)| {
                 let n = (k.prefixlen / 8) as usize;
+                let len = v >> prefix_verdict::LEN_SHIFT;
+                assert!(
+                    len == n as u32 || len == 0xffff,
+                    "length of {:?}",
+                    &k.data[..n]
+                );
                 (
                     String::from_utf8_lossy(&k.data[..n]).into_owned(),
-                    k.prefixlen,
-                    *v,
+                    v & 0xffff,
+                    len,
                 )
             })
-            .collect();
-        assert_eq!(
-            entries,
-            vec![
-                ("/etc/ssl/".into(), 72, prefix_verdict::EXCLUDE),
-                ("/etc/ssl\0".into(), 72, prefix_verdict::EXCLUDE),
-                ("/etc/".into(), 40, prefix_verdict::INCLUDE),
-                ("/etc\0".into(), 40, prefix_verdict::INCLUDE),
-                ("/".into(), 8, prefix_verdict::INCLUDE),
-            ]
-        );
+            .collect()
     }
 
     fn file_event(op: FileOp, path: &str, original: Option<&str>, unfiltered: bool) -> Event {

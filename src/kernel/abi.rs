@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 9;
+pub const ABI_VERSION: u8 = 10;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -221,16 +221,23 @@ pub const PREFIX_MAX: usize = 128;
 const _: () = assert!(crate::config::PATH_BYTES == PATH_MAX);
 const _: () = assert!(crate::config::PREFIX_BYTES == PREFIX_MAX);
 
-/// Entries of the prefix trie (`edr_prefixes`): two per prefix.
-pub const PREFIX_ENTRIES: usize = 512;
+/// Entries of the prefix trie (`edr_prefixes`): two per prefix, and one
+/// per proper ancestor directory of a prefix.
+pub const PREFIX_ENTRIES: usize = 2048;
 
 /// Entries of the read-watch map (`edr_read_watch`).
 pub const READ_WATCH_MAX: usize = 256;
 
-/// LPM trie values.
+/// LPM trie values: the verdict in the low byte, a flag, and the entry's
+/// length in bytes from `LEN_SHIFT` (include/edr_abi.h).
 pub mod prefix_verdict {
-    pub const INCLUDE: u8 = 1;
-    pub const EXCLUDE: u8 = 2;
+    pub const INCLUDE: u32 = 1;
+    pub const EXCLUDE: u32 = 2;
+    pub const VERDICT_MASK: u32 = 0xff;
+    /// The entry's directory holds entries decided otherwise: an ancestor
+    /// of a prefix, or an exact path.
+    pub const NOCACHE: u32 = 0x100;
+    pub const LEN_SHIFT: u32 = 16;
 }
 
 mod env;

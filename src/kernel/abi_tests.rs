@@ -312,6 +312,9 @@ fn constants_match_compiled_object() {
         [
             prefix_verdict::INCLUDE => EDR_PREFIX_INCLUDE,
             prefix_verdict::EXCLUDE => EDR_PREFIX_EXCLUDE,
+            prefix_verdict::VERDICT_MASK => EDR_PREFIX_VERDICT_MASK,
+            prefix_verdict::NOCACHE => EDR_PREFIX_F_NOCACHE,
+            prefix_verdict::LEN_SHIFT => EDR_PREFIX_LEN_SHIFT,
         ]
     );
     same_values!(

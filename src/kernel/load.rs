@@ -288,7 +288,7 @@ fn fill_maps(obj: &Object, opts: &LoadOptions) -> Result<(), KernelError> {
     let prefixes = find_map(obj, "edr_prefixes")?;
     for (key, verdict) in &opts.prefixes {
         prefixes
-            .update(abi::as_bytes(key), &[*verdict], MapFlags::ANY)
+            .update(abi::as_bytes(key), &verdict.to_ne_bytes(), MapFlags::ANY)
             .map_err(map_err("edr_prefixes"))?;
     }
     if !opts.network {

@@ -57,7 +57,7 @@ pub struct LoadOptions {
     /// out by the verifier (the flag is read-only data).
     pub watch_reads: bool,
     /// Kernel path-prefix filter entries (see `filter::PrefixRules`).
-    pub prefixes: Vec<(PrefixKey, u8)>,
+    pub prefixes: Vec<(PrefixKey, u32)>,
     /// Look for socket stdio at exec and after a dup onto fd 0..2
     /// (stdio-socket records, for rg-reverse-shell).
     pub stdio: bool,

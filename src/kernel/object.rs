@@ -244,13 +244,13 @@ mod tests {
         std::fs::write(&same, EMBEDDED).unwrap();
         assert!(check(&ObjectSource::File(same.clone())).is_ok());
         // Another ABI version is refused, saying which.
-        let other = dir.path().join("edr-ebpf-v10");
-        std::fs::write(&other, with_abi_version(10)).unwrap();
+        let other = dir.path().join("edr-ebpf-v99");
+        std::fs::write(&other, with_abi_version(99)).unwrap();
         let e = check(&ObjectSource::File(other.clone())).err().unwrap();
         assert_eq!(
             e.to_string(),
             format!(
-                "refusing BPF object {}: it was built for ABI version 10, this agent speaks version {}",
+                "refusing BPF object {}: it was built for ABI version 99, this agent speaks version {}",
                 other.display(),
                 abi::ABI_VERSION
             )

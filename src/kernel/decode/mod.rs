@@ -604,11 +604,11 @@ mod tests {
         encode_fork(&abi::Fork::default(), &mut bytes);
 
         let mut v = bytes.clone();
-        v[2] = 10; // abi_version
+        v[2] = 99; // abi_version
         assert_eq!(
             decode(&v),
             Err(DecodeError::AbiVersion {
-                found: 10,
+                found: 99,
                 expected: abi::ABI_VERSION
             })
         );
