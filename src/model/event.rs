@@ -41,6 +41,29 @@ pub enum Body {
 }
 
 impl Body {
+    /// ECS `event.category` and `event.type`: the one mapping the record
+    /// writers and the rule fields share.
+    pub fn ecs_category_types(&self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
+            Body::Exit(_) => ("process", &["end"]),
+            // The agent's own loss: its subject is the agent process.
+            Body::Signal(_) | Body::Loss(_) => ("process", &["info"]),
+            Body::File(f) => ("file", f.ecs_types()),
+            Body::Net(n) => (
+                "network",
+                match n.op {
+                    NetOp::Connect | NetOp::Accept => &["connection", "start"],
+                    NetOp::Bind | NetOp::Listen => &["start"],
+                    NetOp::DnsQuery => &["protocol"],
+                    NetOp::StdioSocket => &["info"],
+                },
+            ),
+        }
+    }
+}
+
+impl Body {
     /// Stable `event.action` value.
     pub fn action(&self) -> &'static str {
         match self {
@@ -378,6 +401,26 @@ impl FileBody {
     /// A read-only open: reported only for watched files (`watch_reads`).
     pub fn is_read(&self) -> bool {
         self.op == FileOp::Open && self.open_flags & O_WRITE_INTENT == 0
+    }
+
+    /// ECS `event.type` of the operation.
+    fn ecs_types(&self) -> &'static [&'static str] {
+        const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
+        match self.op {
+            // A read-only open: only ever reported for [file] watch_reads.
+            FileOp::Open if self.is_read() => &["access"],
+            FileOp::Open if self.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
+            FileOp::Open
+            | FileOp::Rename
+            | FileOp::Chmod
+            | FileOp::Chown
+            | FileOp::SetXattr
+            | FileOp::RemoveXattr => &["change"],
+            FileOp::Unlink => &["deletion"],
+            FileOp::Link | FileOp::Symlink => &["creation"],
+            // The kernel read its first bytes and refused to run it.
+            FileOp::ExecRefused => &["access"],
+        }
     }
 }
 

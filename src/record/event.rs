@@ -24,14 +24,7 @@ pub(super) fn write_event(
     alert: Option<&Alert>,
 ) {
     let proc = ev.process.as_deref();
-    let (category, types): (&'static str, &'static [&'static str]) = match &ev.body {
-        Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
-        Body::Exit(_) => ("process", &["end"]),
-        // The agent's own loss: its subject is the agent process.
-        Body::Signal(_) | Body::Loss(_) => ("process", &["info"]),
-        Body::File(f) => ("file", file_types(f)),
-        Body::Net(n) => ("network", net_types(n)),
-    };
+    let (category, types) = ev.body.ecs_category_types();
     let file = match &ev.body {
         Body::File(f) => Some(f),
         _ => None,

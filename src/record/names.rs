@@ -1,7 +1,6 @@
 //! Names the records write for numbers: transports, socket types, open
-//! flags, errnos, ECS event types; and a process's name.
+//! flags, errnos; and a process's name.
 
-use crate::model::event::{FileBody, FileOp, NetBody, NetOp};
 use crate::model::proctable::Process;
 
 /// IPPROTO_* numbers with an ECS `network.transport` name.
@@ -31,16 +30,6 @@ pub(super) fn socket_type_name(t: u16) -> &'static str {
         .map_or("other", |(_, name)| *name)
 }
 
-/// ECS event.type for a network operation.
-pub(super) fn net_types(n: &NetBody) -> &'static [&'static str] {
-    match n.op {
-        NetOp::Connect | NetOp::Accept => &["connection", "start"],
-        NetOp::Bind | NetOp::Listen => &["start"],
-        NetOp::DnsQuery => &["protocol"],
-        NetOp::StdioSocket => &["info"],
-    }
-}
-
 /// O_* flag names (x86-64 / generic values).
 pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
@@ -60,26 +49,6 @@ pub(crate) const OPEN_FLAG_NAMES: &[(u64, &str)] = &[
     (0o10000000, "O_PATH"),
     (0o20000000, "O_TMPFILE"),
 ];
-
-/// ECS event.type for a file operation.
-pub(super) fn file_types(f: &FileBody) -> &'static [&'static str] {
-    const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
-    match f.op {
-        // A read-only open: only ever reported for [file] watch_reads.
-        FileOp::Open if f.is_read() => &["access"],
-        FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
-        FileOp::Open
-        | FileOp::Rename
-        | FileOp::Chmod
-        | FileOp::Chown
-        | FileOp::SetXattr
-        | FileOp::RemoveXattr => &["change"],
-        FileOp::Unlink => &["deletion"],
-        FileOp::Link | FileOp::Symlink => &["creation"],
-        // The kernel read its first bytes and refused to run it.
-        FileOp::ExecRefused => &["access"],
-    }
-}
 
 /// "EACCES" for -13; the number when the name is unknown.
 /// Any i64 is accepted (a replayed record can carry one): values that are

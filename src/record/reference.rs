@@ -588,13 +588,7 @@ impl<'a> EventDoc<'a> {
     fn new(ev: &'a Event, env: &Env<'a>, alert: Option<&'a Alert>) -> Self {
         let ctx = env.ctx;
         let proc = ev.process.as_deref();
-        let (category, type_): (&'static str, &'static [&'static str]) = match &ev.body {
-            Body::Exec(_) | Body::Fork(_) => ("process", &["start"]),
-            Body::Exit(_) => ("process", &["end"]),
-            Body::Signal(_) | Body::Loss(_) => ("process", &["info"]),
-            Body::File(f) => ("file", file_types(f)),
-            Body::Net(n) => ("network", net_types(n)),
-        };
+        let (category, type_) = ev.body.ecs_category_types();
         let file = match &ev.body {
             Body::File(f) => Some(f),
             _ => None,

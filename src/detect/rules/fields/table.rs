@@ -3,7 +3,7 @@
 
 use super::{ALL, DNS_TYPES, FILE, Field, Getter, Kind, NETWORK, SIGNALS, Value};
 use crate::model::container::{Cgroup, Container};
-use crate::model::event::{Body, Event, FileBody, FileOp, NetBody, NetOp, SignalBody};
+use crate::model::event::{Body, Event, FileOp, NetOp, SignalBody};
 use crate::model::proctable::Process;
 
 fn basename(p: &str) -> &str {
@@ -113,44 +113,9 @@ fn ends(
     }
 }
 
-/// event.type as the record writer has it (record::write_event).
+/// event.type as the record writer has it.
 fn event_types(ev: &Event) -> &'static [&'static str] {
-    match &ev.body {
-        Body::Exec(_) | Body::Fork(_) => &["start"],
-        Body::Exit(_) => &["end"],
-        Body::Signal(_) | Body::Loss(_) => &["info"],
-        Body::File(f) => file_types(f),
-        Body::Net(n) => net_types(n),
-    }
-}
-
-/// As record::file_types.
-fn file_types(f: &FileBody) -> &'static [&'static str] {
-    const O_CREAT_OR_TMPFILE: u64 = 0o100 | 0o20000000;
-    match f.op {
-        FileOp::Open if f.is_read() => &["access"],
-        FileOp::Open if f.open_flags & O_CREAT_OR_TMPFILE != 0 => &["change", "creation"],
-        FileOp::Open
-        | FileOp::Rename
-        | FileOp::Chmod
-        | FileOp::Chown
-        | FileOp::SetXattr
-        | FileOp::RemoveXattr => &["change"],
-        FileOp::Unlink => &["deletion"],
-        FileOp::Link | FileOp::Symlink => &["creation"],
-        // The kernel read its first bytes and refused to run it.
-        FileOp::ExecRefused => &["access"],
-    }
-}
-
-/// As record::net_types.
-fn net_types(n: &NetBody) -> &'static [&'static str] {
-    match n.op {
-        NetOp::Connect | NetOp::Accept => &["connection", "start"],
-        NetOp::Bind | NetOp::Listen => &["start"],
-        NetOp::DnsQuery => &["protocol"],
-        NetOp::StdioSocket => &["info"],
-    }
+    ev.body.ecs_category_types().1
 }
 
 fn signal(ev: &Event) -> Option<&SignalBody> {
