@@ -26,7 +26,8 @@ pub struct Podman {
 
 impl Podman {
     /// None (with a loud skip notice) when podman, runc or a static
-    /// busybox is missing.
+    /// busybox is missing; a failure instead where RG_REQUIRE_CONTAINERS
+    /// is set (.ci/run).
     pub fn new(test: &str) -> Option<Podman> {
         let missing: Vec<&str> = ["/usr/bin/podman", "/usr/sbin/runc", "/bin/busybox"]
             .into_iter()
@@ -34,6 +35,11 @@ impl Podman {
             .collect();
         if !missing.is_empty() {
             use std::io::Write;
+            // .ci/run installs them: there, a skip would pass unseen.
+            assert!(
+                std::env::var_os("RG_REQUIRE_CONTAINERS").is_none(),
+                "{test}: RG_REQUIRE_CONTAINERS is set and {missing:?} are missing"
+            );
             let _ = writeln!(
                 std::io::stderr(),
                 "SKIPPED {test}: needs podman, runc and busybox-static \
