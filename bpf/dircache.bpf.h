@@ -142,29 +142,20 @@ static __always_inline int edr_dir_sig_read(struct mount *mnt, struct dentry *d,
 }
 
 /*
- * Look up the directory of the file behind @fd. Returns 1 when it is
- * cached (every entry there is filtered out), 0 on a miss that may be
- * filled (@p then holds the key and signature), -1 when the cache cannot
- * be used for this file (a mount root: a bind-mounted file's parent is not
+ * The directory of the file behind @fd: its cache key, its path's
+ * signature and the file's own name's length; -1 when the cache cannot be
+ * used for this file (a mount root: a bind-mounted file's parent is not
  * its path's; no signature).
- *
- * A global function, so the verifier checks it once: inlined, its
- * signature loop was checked again for every state edr_file_emit is
- * called in (one per hooked syscall) and exceeded the 1M-instruction
- * budget on 6.12 and 6.18.
  */
-__noinline int edr_dir_lookup(int fd, struct edr_dir_probe *p)
+static __always_inline int edr_dir_sign(int fd, struct edr_dir_key *key, __u64 *sig,
+					__u32 *name_len)
 {
-	struct edr_dir_key key;
 	struct dentry *d, *parent;
 	struct vfsmount *vfsmnt;
 	struct mount *mnt;
 	struct file *f;
-	__u64 *sig;
 	int err;
 
-	if (!p)
-		return -1;
 	f = edr_fd_file(fd);
 	if (!f)
 		return -1;
@@ -176,27 +167,68 @@ __noinline int edr_dir_lookup(int fd, struct edr_dir_probe *p)
 		if (!vfsmnt || !d || d == vfsmnt->mnt_root)
 			return -1;
 		parent = d->d_parent;
-		p->name_len = d->d_name.len;
+		*name_len = d->d_name.len;
 		mnt = container_of(vfsmnt, struct mount, mnt);
-		err = edr_dir_sig_direct(bpf_core_cast(mnt, struct mount), parent, &p->sig);
+		err = edr_dir_sig_direct(bpf_core_cast(mnt, struct mount), parent, sig);
 	} else {
 		vfsmnt = BPF_CORE_READ(f, f_path.mnt);
 		d = BPF_CORE_READ(f, f_path.dentry);
 		if (!vfsmnt || !d || d == BPF_CORE_READ(vfsmnt, mnt_root))
 			return -1;
 		parent = BPF_CORE_READ(d, d_parent);
-		p->name_len = BPF_CORE_READ(d, d_name.len);
+		*name_len = BPF_CORE_READ(d, d_name.len);
 		mnt = container_of(vfsmnt, struct mount, mnt);
-		err = edr_dir_sig_read(mnt, parent, &p->sig);
+		err = edr_dir_sig_read(mnt, parent, sig);
 	}
 	if (err)
 		return -1;
+	key->mnt = (__u64)vfsmnt;
+	key->dentry = (__u64)parent;
+	return 0;
+}
+
+/*
+ * Look up the directory of the file behind @fd. Returns 1 when it is
+ * cached (every entry there is filtered out), 0 on a miss that may be
+ * filled (@p then holds the key and signature), -1 when the cache cannot
+ * be used for this file.
+ *
+ * Global functions (this one and edr_dir_unchanged), so the verifier
+ * checks each once: inlined, the signature loop was checked again for
+ * every state edr_file_emit is called in (one per hooked syscall) and
+ * exceeded the 1M-instruction budget on 6.12 and 6.18.
+ */
+__noinline int edr_dir_lookup(int fd, struct edr_dir_probe *p)
+{
 	/* on this function's stack: 6.1 takes no map key from a pointer argument */
-	key.mnt = (__u64)vfsmnt;
-	key.dentry = (__u64)parent;
+	struct edr_dir_key key;
+	__u32 name_len;
+	__u64 s, *sig;
+
+	if (!p || edr_dir_sign(fd, &key, &s, &name_len))
+		return -1;
 	p->key = key;
+	p->sig = s;
+	p->name_len = name_len;
 	sig = bpf_map_lookup_elem(&edr_dir_cache, &key);
-	return sig && *sig == p->sig ? 1 : 0;
+	return sig && *sig == s ? 1 : 0;
+}
+
+/*
+ * Whether the file behind @fd is still in directory (@mnt, @dentry) with
+ * path signature @sig: checked again after the path walk, before a miss
+ * is filled, so that a rename between the lookup and the walk (the walk
+ * then judged another path than the one signed) fills nothing.
+ */
+__noinline int edr_dir_unchanged(int fd, __u64 mnt, __u64 dentry, __u64 sig)
+{
+	struct edr_dir_key key;
+	__u32 name_len;
+	__u64 s;
+
+	if (edr_dir_sign(fd, &key, &s, &name_len))
+		return 0;
+	return key.mnt == mnt && key.dentry == dentry && s == sig;
 }
 
 /*

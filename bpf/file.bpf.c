@@ -557,12 +557,13 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 		if (v1 != EDR_V_UNSURE && v2 != EDR_V_UNSURE) {
 			/*
 			 * A miss above: remember the directory when the path
-			 * was walked whole and every entry there is decided
-			 * the same way.
+			 * was walked whole, every entry there is decided the
+			 * same way, and the directory is still the one signed.
 			 */
 			if (dir == 0 && !(b->rec.flags & EDR_FILE_F_PATH_TRUNC) &&
 			    b->rec.path.len > dp.name_len &&
-			    edr_dir_cacheable(hit, b->rec.path.len - dp.name_len))
+			    edr_dir_cacheable(hit, b->rec.path.len - dp.name_len) &&
+			    edr_dir_unchanged(a->fd1, dp.key.mnt, dp.key.dentry, dp.sig))
 				bpf_map_update_elem(&edr_dir_cache, &dp.key, &dp.sig, BPF_ANY);
 			edr_count_filtered(a->kind);
 			return 0;
