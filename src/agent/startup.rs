@@ -52,6 +52,12 @@ pub(super) fn load_kernel(
     for (hook, why) in &kernel.skipped {
         eprintln!("rand-guard: warning: optional hook {hook} not attached: {why}");
     }
+    if !kernel.absent.is_empty() {
+        eprintln!(
+            "rand-guard: not hooked, this kernel does not have them: {}",
+            kernel.absent.join(", ")
+        );
+    }
     report_fallbacks(&kernel.fallbacks);
     if let Ok(eff) = caps::CapSet::effective() {
         for d in caps::degraded(eff, read_watch) {

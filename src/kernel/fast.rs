@@ -26,7 +26,7 @@ pub(super) struct FastPaths {
     pub fallbacks: Vec<(&'static str, String)>,
     /// Fast hooks skipped under `"fentry"`: optional, and not in this
     /// kernel.
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Vec<(&'static str, String)>,
 }
 
 fn fast_hook(name: &str) -> Option<&'static Hook> {
@@ -101,7 +101,7 @@ impl FastPaths {
             match (missing, hooks) {
                 (None, _) => paths.fast.push(name),
                 (Some(why), HookPath::Fentry) if h.required => return Err(forced(name, why)),
-                (Some(why), HookPath::Fentry) => paths.skipped.push((hook_name(name), why)),
+                (Some(why), HookPath::Fentry) => paths.skipped.push((name, why)),
                 (Some(why), _) => paths.fallbacks.push((name, why)),
             }
         }
@@ -111,6 +111,25 @@ impl FastPaths {
             paths.fall_back(name, &why);
         }
         Ok(paths)
+    }
+
+    /// Forget the fast hooks whose syscalls are all `absent` (not in this
+    /// kernel): neither path hooks them, so there is no fallback or skip
+    /// to report, only the syscalls' absence (`Kernel::absent`).
+    pub fn forget(&mut self, absent: &[&str]) {
+        let gone = |name: &str| {
+            let c = covers(name);
+            !c.is_empty() && c.iter().all(|s| absent.contains(s))
+        };
+        self.fallbacks.retain(|(n, _)| !gone(n));
+        self.skipped.retain(|(n, _)| !gone(n));
+    }
+
+    /// The skipped hooks as the start-up warning names them.
+    pub fn skipped_hooks(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.skipped
+            .iter()
+            .map(|(n, why)| (hook_name(n), why.clone()))
     }
 
     /// Whether a syscall's exit tracepoint is stood for by a fast hook.
@@ -264,6 +283,30 @@ mod tests {
                  cannot be used: the kernel refused edr_fx_openat: {EPERM}"
             )
         );
+        assert_eq!(p.fast, ["openat"]);
+    }
+
+    #[test]
+    fn syscalls_the_kernel_lacks_are_neither_fallbacks_nor_skips() {
+        let mut p = FastPaths {
+            fast: vec!["openat"],
+            fallbacks: vec![
+                ("setxattrat", "the kernel has no function".into()),
+                ("fchmodat2", "the kernel has no function".into()),
+                ("udp_sendmsg", "no BTF".into()),
+            ],
+            skipped: vec![("removexattrat", "the kernel has no function".into())],
+        };
+        p.forget(&["setxattrat", "removexattrat", "sendto"]);
+        // udp_sendmsg covers sendto and more: the rest are still there.
+        assert_eq!(
+            p.fallbacks,
+            [
+                ("fchmodat2", "the kernel has no function".to_string()),
+                ("udp_sendmsg", "no BTF".to_string()),
+            ]
+        );
+        assert!(p.skipped.is_empty());
         assert_eq!(p.fast, ["openat"]);
     }
 

@@ -31,12 +31,15 @@ impl Kernel {
             // Classic tracepoints are looked up by name in tracefs.
             ensure_tracefs()?;
         }
-        let (links, mut skipped, on) = attach_hooks(&obj, &opts, &not_loaded, &mut paths)?;
-        skipped.append(&mut paths.skipped);
+        let absent = absent_syscalls(&opts);
+        paths.forget(&absent);
+        let (links, mut skipped, on) = attach_hooks(&obj, &opts, &not_loaded, &absent, &mut paths)?;
+        skipped.extend(paths.skipped_hooks());
         Ok(Kernel {
             obj,
             links,
             skipped,
+            absent,
             not_loaded,
             fallbacks: paths.fallbacks,
             hook_paths: fast::family_paths(&on),
@@ -340,6 +343,7 @@ fn attach_hooks(
     obj: &Object,
     opts: &LoadOptions,
     left_out: &LeftOut,
+    absent: &[&str],
     paths: &mut FastPaths,
 ) -> Result<Attached, KernelError> {
     let mut on: Vec<On> = Vec::new();
@@ -379,13 +383,9 @@ fn attach_hooks(
                 continue;
             }
             Attach::Auto => (hook.program.to_string(), find(hook.program)?.attach()),
+            Attach::SyscallExit { name, .. } if absent.contains(&name) => continue,
             Attach::SyscallExit { name, .. } => {
                 let point = format!("{} on sys_exit_{name}", hook.program);
-                if syscall_nr(name).is_none() {
-                    // This architecture has no such syscall.
-                    skipped.push((point, "no such syscall on this architecture".into()));
-                    continue;
-                }
                 (point, attach_exit(&find(hook.program)?, name))
             }
         };
@@ -489,6 +489,35 @@ fn errno_by_name(name: &str) -> Option<i32> {
     .into_iter()
     .find(|e| format!("{e:?}") == name)
     .map(|e| e as i32)
+}
+
+/// The syscalls of hooks this kernel cannot have: no number on this
+/// architecture (any hook), or, for an optional hook, no exit tracepoint
+/// in tracefs: a syscall newer than the kernel (fchmodat2 is 6.6,
+/// setxattrat and removexattrat 6.13). Neither path hooks them, and that
+/// is not a failure: start-up names them once instead of warning that
+/// their hooks did not attach. Where tracefs has no syscall events at all
+/// nothing is concluded from it (the attach then says why).
+fn absent_syscalls(opts: &LoadOptions) -> Vec<&'static str> {
+    let events = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join("events/syscalls"))
+        .find(|d| d.is_dir());
+    let mut out = Vec::new();
+    for h in HOOKS.iter().filter(|h| opts.attaches(h)) {
+        let Attach::SyscallExit { name, .. } = h.attach else {
+            continue;
+        };
+        let no_event = || {
+            events
+                .as_ref()
+                .is_some_and(|d| !d.join(format!("sys_exit_{name}")).is_dir())
+        };
+        if (syscall_nr(name).is_none() || (!h.required && no_event())) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// libbpf finds a classic tracepoint's id under tracefs, at

@@ -178,6 +178,9 @@ pub struct Kernel {
     links: Vec<(String, Link)>,
     /// Optional hooks that did not attach, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Syscalls of hooks this kernel does not have (newer than it, or not
+    /// on this architecture): not hooked on either path.
+    pub absent: Vec<&'static str>,
     /// Optional programs the kernel refused to load, with its reason (the
     /// verifier's last lines included); their hooks are off.
     pub not_loaded: Vec<(String, String)>,

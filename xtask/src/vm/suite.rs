@@ -30,8 +30,9 @@ pub fn run(r: &Report, first: Option<&Report>) -> Vec<Check> {
     if ready.result.is_err() {
         return vec![ready];
     }
-    let checks: [(&'static str, CheckFn); 15] = [
+    let checks: [(&'static str, CheckFn); 16] = [
         ("hook path", hook_path),
+        ("syscalls the kernel lacks", absent_syscalls),
         ("DNS queries", net::dns),
         ("write(2) runs no DNS program", net::dns_runs),
         ("exec/fork/exit /bin/true", bin_true),
@@ -111,6 +112,53 @@ fn hook_path(r: &Report) -> Result<(), String> {
             json!(want),
         )
     })
+}
+
+/// The syscalls a hook exists for that are newer than the guest's kernel
+/// (fchmodat2: 6.6; setxattrat, removexattrat: 6.13), by `uname -r`.
+pub fn lacking(kernel: &str) -> Vec<&'static str> {
+    let mut v = kernel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let version = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    [
+        ("fchmodat2", (6, 6)),
+        ("setxattrat", (6, 13)),
+        ("removexattrat", (6, 13)),
+    ]
+    .into_iter()
+    .filter(|(_, since)| version < *since)
+    .map(|(s, _)| s)
+    .collect()
+}
+
+/// A syscall the kernel does not have is neither a fallback nor a failed
+/// hook: start-up names exactly those on its "not hooked" line (none on a
+/// kernel that has them all), and warns of no optional hook; on the auto
+/// pass no hook stayed on the tracepoints either (every guest kernel here
+/// allows trampolines).
+fn absent_syscalls(r: &Report) -> Result<(), String> {
+    const LINE: &str = "rand-guard: not hooked, this kernel does not have them: ";
+    let want = lacking(fact(r, "kernel")?).join(", ");
+    let got = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix(LINE))
+        .unwrap_or("");
+    if got != want {
+        return Err(format!(
+            "the kernel lacks [{want}], start-up's line names [{got}]:\n{}",
+            last_lines(&r.stderr, 20)
+        ));
+    }
+    let noise = |l: &&str| {
+        l.starts_with("rand-guard: warning: optional hook")
+            || (r.pass != "tracepoint" && l.starts_with("rand-guard: hooks on the tracepoint path"))
+    };
+    match r.stderr.lines().find(noise) {
+        Some(l) => Err(format!("a hook failed or fell back: {l}")),
+        None => Ok(()),
+    }
 }
 
 /// The workload's file records, without what differs from run to run

@@ -81,6 +81,7 @@ fn the_canned_guest_passes_every_check() {
         [
             "agent ready",
             "hook path",
+            "syscalls the kernel lacks",
             "DNS queries",
             "write(2) runs no DNS program",
             "exec/fork/exit /bin/true",
@@ -100,6 +101,29 @@ fn the_canned_guest_passes_every_check() {
     for c in &checks {
         assert!(c.result.is_ok(), "{}: {:?}", c.name, c.result);
     }
+}
+
+#[test]
+fn the_syscalls_a_kernel_lacks_come_from_its_version() {
+    assert_eq!(
+        lacking("6.1.0-57-amd64"),
+        ["fchmodat2", "setxattrat", "removexattrat"]
+    );
+    assert_eq!(
+        lacking("6.12.118+deb12-amd64"),
+        ["setxattrat", "removexattrat"]
+    );
+    assert!(lacking("6.18.15+deb13-amd64").is_empty());
+}
+
+#[test]
+fn a_warning_for_a_syscall_the_kernel_lacks_is_named() {
+    let mut r = canned();
+    r.stderr.push_str(
+        "rand-guard: warning: optional hook edr_file on sys_exit_fchmodat2 not attached: x\n",
+    );
+    let e = only_failure(&r, "syscalls the kernel lacks");
+    assert!(e.contains("sys_exit_fchmodat2"), "{e}");
 }
 
 #[test]
