@@ -111,7 +111,6 @@ static __always_inline int edr_dir_sig_read(struct mount *mnt, struct dentry *d,
 
 	for (int i = 0; i < EDR_DIR_SIG_STEPS; i++) {
 		struct edr_dentry_head head;
-		__u32 off_parent = bpf_core_field_offset(struct dentry, d_parent);
 
 		if (d == root) {
 			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
@@ -128,9 +127,8 @@ static __always_inline int edr_dir_sig_read(struct mount *mnt, struct dentry *d,
 				return -1;
 			continue;
 		}
-		/* d_parent, then d_name's hash_len (edr_dentry_head_read's layout check) */
-		if (bpf_core_field_offset(struct dentry, d_name) != off_parent + 8 ||
-		    bpf_probe_read_kernel(&head, sizeof(head), (void *)d + off_parent))
+		/* d_parent, then d_name's hash_len; another layout: no cache */
+		if (edr_dentry_head_probe(d, &head))
 			return -1;
 		if (!head.parent || head.parent == (__u64)d)
 			return -1;

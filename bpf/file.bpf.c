@@ -395,14 +395,15 @@ __noinline int edr_non_canonical(struct edr_prefix_buf *kb, __u32 len)
 
 /*
  * Compose dir + "/" + path (or the absolute path alone) into the LPM key
- * and look it up; *@hit is the matched entry's value (0: none).
+ * and look it up; *@hit, unless NULL, is the matched entry's value (0:
+ * none): only an fd operand's fills the directory cache.
  */
 static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_prefix_buf *kb,
 					    struct edr_slice *dir, struct edr_slice *path,
 					    int canonical, __u32 *hit)
 {
 	__u32 k = 0, m, total, slen, bad = 0, v;
-	__u32 *verdict;
+	__u32 *verdict, entry;
 
 	if (dir->len) {
 		k = dir->len;
@@ -432,9 +433,11 @@ static __always_inline int edr_prefix_check(struct edr_file_buf *b, struct edr_p
 	kb->key.prefixlen = total * 8;
 
 	verdict = bpf_map_lookup_elem(&edr_prefixes, &kb->key);
-	*hit = verdict ? *verdict : 0;
+	entry = verdict ? *verdict : 0;
+	if (hit)
+		*hit = entry;
 	/* an ancestor entry's verdict is 0 where no prefix covers it */
-	v = *hit & EDR_PREFIX_VERDICT_MASK;
+	v = entry & EDR_PREFIX_VERDICT_MASK;
 	if (v == EDR_PREFIX_INCLUDE)
 		return EDR_V_INCLUDE;
 	if (canonical)
@@ -453,7 +456,7 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	struct edr_prefix_buf *kb;
 	struct edr_dir_probe dp = {};
 	int v1 = EDR_V_OUT, v2 = EDR_V_OUT, cap = 0, dir = -1;
-	__u32 hit = 0, hit2 = 0;
+	__u32 hit = 0;
 
 	if (!a || edr_is_self(bpf_get_current_pid_tgid() >> 32))
 		return 0;
@@ -550,7 +553,7 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	if (v1 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH_TRUNC | EDR_FILE_F_PATH_FAULT)))
 		v1 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && a->src2 == EDR_SRC_NAME)
-		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0, &hit2);
+		v2 = edr_prefix_check(b, kb, &b->rec.dir2, &b->rec.path2, 0, NULL);
 	if (v2 == EDR_V_OUT && (b->rec.flags & (EDR_FILE_F_PATH2_TRUNC | EDR_FILE_F_PATH2_FAULT)))
 		v2 = EDR_V_UNSURE;
 	if (v1 != EDR_V_INCLUDE && v2 != EDR_V_INCLUDE) {

@@ -61,19 +61,32 @@ struct edr_dentry_head {
 	__u64 qstr_words[2];
 };
 
+/*
+ * The head of @d in one probe read where the layout allows it: 0 and *h
+ * filled; 1 when the running kernel's layout is not d_parent, d_name side
+ * by side (the caller reads field by field); -1 when the read fails.
+ */
+static __always_inline int edr_dentry_head_probe(struct dentry *d, struct edr_dentry_head *h)
+{
+	__u32 off_parent = bpf_core_field_offset(struct dentry, d_parent);
+
+	if (bpf_core_field_offset(struct dentry, d_name) != off_parent + 8 ||
+	    bpf_core_field_offset(struct qstr, len) != 4 ||
+	    bpf_core_field_offset(struct qstr, name) != 8)
+		return 1;
+	return bpf_probe_read_kernel(h, sizeof(*h), (void *)d + off_parent) ? -1 : 0;
+}
+
 static __always_inline int edr_dentry_head_read(struct dentry *d, struct dentry **parent,
 						__u32 *len, const unsigned char **name)
 {
-	__u32 off_parent = bpf_core_field_offset(struct dentry, d_parent);
-	__u32 off_name = bpf_core_field_offset(struct dentry, d_name);
-	__u32 off_len = bpf_core_field_offset(struct qstr, len);
-	__u32 off_str = bpf_core_field_offset(struct qstr, name);
 	struct edr_dentry_head h = {};
 	struct qstr q;
+	int err = edr_dentry_head_probe(d, &h);
 
-	if (off_name == off_parent + 8 && off_len == 4 && off_str == 8) {
-		if (bpf_probe_read_kernel(&h, sizeof(h), (void *)d + off_parent))
-			return -1;
+	if (err < 0)
+		return -1;
+	if (err == 0) {
 		*parent = (struct dentry *)h.parent;
 		*len = h.qstr_words[0] >> 32; /* little-endian: hash, then len */
 		*name = (const unsigned char *)h.qstr_words[1];
