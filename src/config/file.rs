@@ -109,7 +109,14 @@ impl Default for File {
             exclude_executables: Vec::new(),
             exclude_paths: s(&["/root/.cache/**", "/home/*/.cache/**"]),
             watch_reads: s(DEFAULT_WATCH_READS),
-            detect_only: s(&["/tmp", "/var/tmp", "/dev/shm", "/var/log"]),
+            detect_only: s(&[
+                "/tmp",
+                "/var/tmp",
+                "/dev/shm",
+                "/var/log",
+                "/var/mail",
+                "/var/spool/mail",
+            ]),
         }
     }
 }

