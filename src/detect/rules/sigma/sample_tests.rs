@@ -51,6 +51,17 @@ fn firewall_flush() {
     assert!(hits(&s, &ex("/usr/sbin/ufw", &["ufw", "disable"])));
     assert!(!hits(&s, &ex("/usr/sbin/iptables", &["iptables", "-L"])));
     assert!(!hits(&s, &ex("/usr/sbin/ufw", &["ufw", "status"])));
+    // A chain's policy opened; ufw's logging off (T1562.004 variants).
+    assert!(hits(
+        &s,
+        &ex("/usr/sbin/iptables", &["iptables", "-P", "INPUT", "ACCEPT"])
+    ));
+    assert!(hits(&s, &ex("/usr/sbin/ufw", &["ufw", "logging", "off"])));
+    assert!(!hits(
+        &s,
+        &ex("/usr/sbin/iptables", &["iptables", "-P", "INPUT", "DROP"])
+    ));
+    assert!(!hits(&s, &ex("/usr/sbin/ufw", &["ufw", "logging", "on"])));
 }
 
 #[test]
