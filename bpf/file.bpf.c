@@ -56,6 +56,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define O_TRUNC	    01000
 #define O_PATH	    010000000
 #define __O_TMPFILE 020000000
+#define S_ISUID	    04000
 /* Opens we report: anything that can change or create the file. */
 #define EDR_WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | __O_TMPFILE)
 
@@ -344,12 +345,6 @@ static long edr_scan_step(__u64 i, void *arg)
 	return 0;
 }
 
-/* 0x80 in each byte of v that is zero (and possibly in bytes above one). */
-static __always_inline __u64 edr_zero_bytes(__u64 v)
-{
-	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
-}
-
 /*
  * Whether key bytes [0, len), which start with '/', are not canonical.
  * Every non-canonical form contains "/." or "//", so a word-at-a-time
@@ -535,9 +530,11 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 	/*
 	 * A watched read is reported wherever its path is (a hard link, a
 	 * bind mount); so is a file capability (a copy of python3 in /tmp
-	 * given cap_setuid is the point).
+	 * given cap_setuid is the point), and a setuid bit set (a copy of a
+	 * shell in /opt made setuid root: chmods are rare, and one that
+	 * makes a program run as its owner matters wherever it is).
 	 */
-	if (a->read_watch || cap)
+	if (a->read_watch || cap || (a->kind == EDR_KIND_FILE_CHMOD && (a->mode & S_ISUID)))
 		v1 = EDR_V_INCLUDE;
 	/* A symlink's target is text, not a location: only its link is filtered. */
 	else if (a->src1 == EDR_SRC_FD || a->src1 == EDR_SRC_NAME)

@@ -116,6 +116,19 @@ fn preload_through_the_environment() {
     let deep = run_true(&padded(900, &[("LD_PRELOAD", &lib)]));
     // 5. 1100 before it: past the cap, flagged, medium.
     let past = run_true(&padded(1100, &[("LD_PRELOAD", &lib)]));
+    // 6. The kernel's prefilter reads the environment in 2 KiB chunks
+    //    that overlap by 3 bytes (bpf/env.bpf.h): LD_PRELOAD at every
+    //    offset around the first two chunk seams is still found. The NUL
+    //    before it is at 10 + n bytes from the byte before the environment.
+    let seams: Vec<u32> = (2028..2042)
+        .chain(4074..4088)
+        .map(|n| {
+            run_true(&[
+                ("A_RG_PAD".into(), "x".repeat(n)),
+                ("LD_PRELOAD".into(), lib.clone()),
+            ])
+        })
+        .collect();
 
     agent.wait_for("the alert past the cap", |r| {
         r["record_type"] == "alert" && pid_of(r) == u64::from(past)
@@ -184,6 +197,15 @@ fn preload_through_the_environment() {
         &json!([format!("LD_PRELOAD={lib}")])
     );
     assert_eq!(preload_alerts(&records, deep).len(), 1);
+
+    // 6: every seam offset found.
+    for pid in &seams {
+        assert_eq!(
+            get(exec_of(&records, *pid), "process.env_vars"),
+            &json!([format!("LD_PRELOAD={lib}")]),
+            "pid {pid}"
+        );
+    }
 
     // 5: not found, but the cut is on the record and alerted.
     let exec = exec_of(&records, past);
