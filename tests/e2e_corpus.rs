@@ -141,7 +141,17 @@ fn cases(u: &str, port: u16) -> Vec<Case> {
             format!("echo 0 > /var/spool/mail/{u}"),
             Some("rg-log-wipe"),
         ),
+        case(
+            "setuid copy of a shell outside every watched prefix (T1548.001)",
+            format!("d=/var/lib/{u}-opt; mkdir -p $d; cp /bin/sh $d/x; chmod 4755 $d/x; rm -rf $d"),
+            Some("rg-perm-setuid"),
+        ),
         // Near misses.
+        case(
+            "setgid shared directory outside the watched prefixes",
+            format!("d=/var/lib/{u}-shared; mkdir $d; chmod 2775 $d; rmdir $d"),
+            None,
+        ),
         case(
             "own script written and run in one session (issue 19: low)",
             format!("f=/tmp/{u}-own.sh; echo 'echo hi' > $f; sh $f; rm $f"),
