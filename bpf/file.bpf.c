@@ -582,6 +582,50 @@ static __noinline int edr_file_emit(struct edr_file_args *a, long ret)
 
 #define NO_ID 0xffffffff
 
+#define PROC_SUPER_MAGIC 0x9fa0 /* include/uapi/linux/magic.h */
+
+/*
+ * Whether @f, open for reading, is /proc/PID/mem (or .../task/TID/mem) of
+ * another process: its memory, where the secrets a process holds live
+ * (T1003.007: `dd if=/proc/$PID/mem`, mimipenguin). Only on a read watch
+ * miss: one more load (the superblock's magic) for every other read-only
+ * open, the name's first bytes for procfs ones, and the owner only for a
+ * "mem". A process reading its own (/proc/self/mem, a thread's of its
+ * own) is not reported: runtimes and debuggers of themselves do that.
+ */
+static __always_inline int edr_proc_mem_read(struct file *f, struct inode *inode)
+{
+	__u64 me = bpf_get_current_pid_tgid();
+	struct proc_inode *pi;
+	struct dentry *d;
+	struct pid *pid;
+	unsigned long magic;
+	__u32 len, word = 0;
+	const unsigned char *name;
+	int nr = 0;
+
+	if (EDR_DIRECT_LOADS) {
+		magic = bpf_core_cast(inode, struct inode)->i_sb->s_magic;
+		d = bpf_core_cast(f, struct file)->f_path.dentry;
+		len = d->d_name.len;
+		name = d->d_name.name;
+	} else {
+		magic = BPF_CORE_READ(inode, i_sb, s_magic);
+		d = BPF_CORE_READ(f, f_path.dentry);
+		len = BPF_CORE_READ(d, d_name.len);
+		name = BPF_CORE_READ(d, d_name.name);
+	}
+	if (magic != PROC_SUPER_MAGIC || len != 3)
+		return 0;
+	if (bpf_probe_read_kernel(&word, 4, name) || word != 0x006d656d) /* "mem\0" */
+		return 0;
+	pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	pid = BPF_CORE_READ(pi, pid);
+	if (!pid || bpf_core_read(&nr, sizeof(nr), &pid->numbers[0].nr))
+		return 1;
+	return nr != (int)(me >> 32) && nr != (int)(__u32)me;
+}
+
 /*
  * The read watch id of the file behind @fd, a read-only open's new fd; 0
  * when it is not watched.
@@ -618,7 +662,9 @@ static __always_inline __u32 edr_read_watched(int fd)
 		k.ino = BPF_CORE_READ(inode, i_ino);
 	}
 	id = bpf_map_lookup_elem(&edr_read_watch, &k);
-	return id ? *id : 0;
+	if (id)
+		return *id;
+	return edr_proc_mem_read(f, inode) ? EDR_READ_WATCH_PROC_MEM : 0;
 }
 
 /*

@@ -16,7 +16,7 @@
 #ifndef EDR_ABI_H
 #define EDR_ABI_H
 
-#define EDR_ABI_VERSION 10
+#define EDR_ABI_VERSION 11
 
 /* Lengths. Variable-length data is sent as used bytes only. */
 #define EDR_COMM_LEN 16	  /* TASK_COMM_LEN */
@@ -444,6 +444,14 @@ enum edr_prefix_verdict {
  * index in the config list + 1), copied to edr_file.read_watch.
  */
 #define EDR_READ_WATCH_MAX 256
+/*
+ * edr_file.read_watch of a read-only open of /proc/PID/mem of another
+ * process (T1003.007), reported while the read watch is on: not an entry
+ * of the list.
+ */
+enum edr_read_watch_id {
+	EDR_READ_WATCH_PROC_MEM = 0xffff, /* edr_file.read_watch is 16 bits */
+};
 struct edr_inode_key {
 	__u64 dev;
 	__u64 ino;
@@ -502,6 +510,7 @@ struct edr_abi {
 	enum edr_net_flag net_flag;
 	enum edr_stdio_syscall stdio_syscall;
 	enum edr_env_flag env_flag;
+	enum edr_read_watch_id read_watch_id;
 };
 
 _Static_assert(sizeof(struct edr_hdr) == 24, "edr_hdr layout");

@@ -383,3 +383,74 @@ fn watched_reads_match_on_tmpfs_and_overlayfs() {
     }
     drop(mounts);
 }
+
+/// `/bin/dd if=PATH of=/dev/null count=0` (the open, nothing read; a
+/// `/proc/self` path is dd's own), to completion; its pid.
+fn dd_open(path: &str) -> u32 {
+    let mut c = Command::new("/bin/dd")
+        .args([
+            &format!("if={path}"),
+            "of=/dev/null",
+            "count=0",
+            "status=none",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = c.id();
+    assert!(c.wait().unwrap().success(), "dd if={path}");
+    pid
+}
+
+/// Another process's memory opened for reading (T1003.007: `dd
+/// if=/proc/$PID/mem`) is reported by the kernel while the read watch is
+/// on, whatever `watch_reads` lists, and alerts; a process opening its own
+/// (`/proc/self/mem`) or another's `maps` does not.
+#[test]
+fn another_process_memory_read_is_credential_dumping() {
+    if !privileged("another_process_memory_read_is_credential_dumping") {
+        return;
+    }
+    let mut victim = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let v = victim.id();
+    let agent = Agent::start("");
+    let dump = dd_open(&format!("/proc/{v}/mem"));
+    let own = dd_open("/proc/self/mem");
+    let maps = dd_open(&format!("/proc/{v}/maps"));
+    let marker = cat(Path::new("/etc/hostname"));
+    agent.wait_for("the marker's exit", |r| {
+        get(r, "event.action") == "exit" && pid_of(r) == u64::from(marker)
+    });
+    let (status, records, stderr) = agent.stop();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(status.success(), "{stderr}");
+    let reads: Vec<&Value> = file_records(&records, dump)
+        .into_iter()
+        .filter(|r| r["record_type"] == "event")
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+    assert_eq!(get(reads[0], "file.path"), &json!(format!("/proc/{v}/mem")));
+    assert_eq!(
+        get(reads[0], "rand_guard.file.watched_path"),
+        &json!("/proc/*/mem")
+    );
+    let alerts: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(dump))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(get(alerts[0], "rule.id"), &json!("rg-cred-sensitive-read"));
+    assert_eq!(
+        get(alerts[0], "threat.technique.subtechnique.id"),
+        &json!(["T1003.007"])
+    );
+    for (what, pid) in [("own memory", own), ("another's maps", maps)] {
+        assert!(file_records(&records, pid).is_empty(), "{what}");
+        assert!(
+            !records
+                .iter()
+                .any(|r| r["record_type"] == "alert" && pid_of(r) == u64::from(pid)),
+            "{what}"
+        );
+    }
+}

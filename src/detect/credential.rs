@@ -7,7 +7,7 @@ use globset::GlobSet;
 use crate::detect::context::{Context, runs};
 use crate::detect::filter;
 use crate::model::alert::{RuleMeta, Severity, Technique};
-use crate::model::event::{Body, Event};
+use crate::model::event::{Body, Event, PROC_MEM};
 
 /// What a watched file holds, by its watched path: it picks the ATT&CK
 /// technique of an rg-cred-sensitive-read alert.
@@ -17,6 +17,8 @@ enum Credential {
     PasswordHashes,
     /// Private keys: T1552.004.
     PrivateKey,
+    /// Another process's memory through /proc/PID/mem: T1003.007.
+    ProcessMemory,
     /// Anything else an operator watches: T1552.001.
     Other,
 }
@@ -31,7 +33,9 @@ impl Credential {
             "/etc/security/opasswd",
         ];
         let (dir, name) = watched.rsplit_once('/').unwrap_or(("", watched));
-        if HASHES.contains(&watched) {
+        if watched == PROC_MEM {
+            Credential::ProcessMemory
+        } else if HASHES.contains(&watched) {
             Credential::PasswordHashes
         } else if !name.ends_with(".pub")
             && ((dir.ends_with("/.ssh") && name.starts_with("id_"))
@@ -60,6 +64,7 @@ pub(super) struct CredReadRule {
     /// One per [`Credential`]: same id and name, its own technique.
     pub(super) hashes: Arc<RuleMeta>,
     keys: Arc<RuleMeta>,
+    memory: Arc<RuleMeta>,
     other: Arc<RuleMeta>,
     allow: GlobSet,
     package_op_readers: GlobSet,
@@ -72,9 +77,10 @@ impl CredReadRule {
                 id: "rg-cred-sensitive-read".into(),
                 name: "Sensitive file read".into(),
                 description: "A process opened a file listed in [file] watch_reads for reading \
-                              (password hashes, private keys) and is not one of the programs \
-                              that read it for a living (detections.sensitive_read_allow). \
-                              Matched by inode: a hard link or bind mount of the file counts."
+                              (password hashes, private keys), or another process's memory \
+                              (/proc/PID/mem), and is not one of the programs that read it for \
+                              a living (detections.sensitive_read_allow). Matched by inode: a \
+                              hard link or bind mount of the file counts."
                     .into(),
                 severity: Severity::High,
                 tactics: vec!["Credential Access".into()],
@@ -93,6 +99,7 @@ impl CredReadRule {
                 "OS Credential Dumping: /etc/passwd and /etc/shadow",
             ),
             keys: meta("T1552.004", "Unsecured Credentials: Private Keys"),
+            memory: meta("T1003.007", "OS Credential Dumping: Proc Filesystem"),
             other: meta("T1552.001", "Unsecured Credentials: Credentials In Files"),
             allow: filter::globset(allow)?,
             package_op_readers: filter::globset(
@@ -127,12 +134,19 @@ impl CredReadRule {
             .map(|p| p.image.executable.as_str())
             .filter(|e| !e.is_empty())
             .unwrap_or("an unknown program");
+        let kind = Credential::of(watched);
+        let what = if kind == Credential::ProcessMemory {
+            format!("{} (another process's memory)", f.path)
+        } else {
+            watched.to_string()
+        };
         let why =
-            format!("{watched} read by {reader}, which is not on detections.sensitive_read_allow");
+            format!("{what} read by {reader}, which is not on detections.sensitive_read_allow");
         Some((
-            match Credential::of(watched) {
+            match kind {
                 Credential::PasswordHashes => &self.hashes,
                 Credential::PrivateKey => &self.keys,
+                Credential::ProcessMemory => &self.memory,
                 Credential::Other => &self.other,
             },
             why,

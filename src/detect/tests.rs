@@ -365,6 +365,25 @@ fn sensitive_reads_alert_with_the_technique_of_what_was_read() {
         out[0].message,
         "Sensitive file read: /tmp/x (watched as /etc/shadow) (open by /usr/bin/cp, pid 42)"
     );
+    // Another process's memory, which the kernel reports as its own
+    // watch: T1003.007, the message names the process's file.
+    let mem = watched_read(
+        "/proc/4242/mem",
+        Some(crate::model::event::PROC_MEM),
+        Some("/usr/bin/dd"),
+        3,
+    );
+    let mut out = Vec::new();
+    d.detect(&mem, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].rule.techniques[0].id, "T1003.007");
+    assert!(
+        out[0].reasons.iter().any(|r| r.starts_with(
+            "/proc/4242/mem (another process's memory) read by /usr/bin/dd"
+        )),
+        "{:?}",
+        out[0].reasons
+    );
     // A process the agent does not know is not known to be allowed.
     let unknown = watched_read("/etc/shadow", Some("/etc/shadow"), None, 3);
     assert_eq!(hits(&mut d, &unknown), ["rg-cred-sensitive-read"]);

@@ -7,7 +7,7 @@
 //! two sides cannot drift apart silently.
 
 /// Version of the record layout; a layout change bumps it on both sides.
-pub const ABI_VERSION: u8 = 10;
+pub const ABI_VERSION: u8 = 11;
 
 pub const COMM_LEN: usize = 16;
 pub const PATH_MAX: usize = 4096;
@@ -227,6 +227,10 @@ pub const PREFIX_ENTRIES: usize = 2048;
 
 /// Entries of the read-watch map (`edr_read_watch`).
 pub const READ_WATCH_MAX: usize = 256;
+
+/// `edr_file.read_watch` of a read-only open of another process's
+/// `/proc/PID/mem` (`EDR_READ_WATCH_PROC_MEM`): no entry of the list.
+pub const READ_WATCH_PROC_MEM: u16 = 0xffff;
 
 /// LPM trie values: the verdict in the low byte, a flag, and the entry's
 /// length in bytes from `LEN_SHIFT` (include/edr_abi.h).

@@ -308,6 +308,10 @@ fn constants_match_compiled_object() {
         ]
     );
     same_values!(
+        edr_read_watch_id,
+        [READ_WATCH_PROC_MEM => EDR_READ_WATCH_PROC_MEM]
+    );
+    same_values!(
         edr_prefix_verdict,
         [
             prefix_verdict::INCLUDE => EDR_PREFIX_INCLUDE,

@@ -390,6 +390,11 @@ pub struct Xattr {
 
 pub use crate::model::caps::{CAP_NAMES, FileCaps};
 
+/// `FileBody::watched` of a read-only open of another process's
+/// `/proc/PID/mem`, which the kernel reports while the read watch is on
+/// (no `[file] watch_reads` entry names it).
+pub const PROC_MEM: &str = "/proc/*/mem";
+
 /// The name of the attribute that holds a file's capabilities.
 pub const CAP_XATTR: &str = "security.capability";
 

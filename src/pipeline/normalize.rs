@@ -36,7 +36,7 @@ use crate::model::dns;
 use crate::model::event::{
     Body, CAP_XATTR, Creds, Event, ExecBody, ExitBody, ExitStatus, FdType, FileBody, FileCaps,
     FileOp, FileTruncation, ForkBody, Image, Namespaces, NetBody, NetFamily, NetOp, NetTruncation,
-    ParentSocket, SignalBody, Stdio, StdioFd, StdioWiring, Truncation, Xattr,
+    PROC_MEM, ParentSocket, SignalBody, Stdio, StdioFd, StdioWiring, Truncation, Xattr,
 };
 use crate::model::hash::FileId;
 use crate::model::proctable::split_args;
@@ -353,10 +353,14 @@ fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
         at_flags: x.at_flags,
         resolved: x.flags & file_flag::PATH_RESOLVED != 0,
         unfiltered: x.flags & file_flag::UNFILTERED != 0,
-        watched: usize::from(x.read_watch)
-            .checked_sub(1)
-            .and_then(|i| watch_reads.get(i))
-            .cloned(),
+        watched: if x.read_watch == abi::READ_WATCH_PROC_MEM {
+            Some(Arc::from(PROC_MEM))
+        } else {
+            usize::from(x.read_watch)
+                .checked_sub(1)
+                .and_then(|i| watch_reads.get(i))
+                .cloned()
+        },
         xattr,
         truncated: FileTruncation {
             path: x.flags & file_flag::PATH_TRUNC != 0,
@@ -576,6 +580,11 @@ mod tests {
         // 0 is "not a watched read"; an id beyond the list names nothing.
         assert_eq!(read(0).watched, None);
         assert_eq!(read(3).watched, None);
+        // Another process's memory: the kernel's own watch.
+        assert_eq!(
+            read(abi::READ_WATCH_PROC_MEM).watched.as_deref(),
+            Some(PROC_MEM)
+        );
     }
 
     #[test]
