@@ -604,18 +604,23 @@ static __always_inline int edr_proc_mem_read(struct file *f, struct inode *inode
 	const unsigned char *name;
 	int nr = 0;
 
-	if (EDR_DIRECT_LOADS) {
+	/* the magic first: every other read-only open stops at this load */
+	if (EDR_DIRECT_LOADS)
 		magic = bpf_core_cast(inode, struct inode)->i_sb->s_magic;
+	else
+		magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if (magic != PROC_SUPER_MAGIC)
+		return 0;
+	if (EDR_DIRECT_LOADS) {
 		d = bpf_core_cast(f, struct file)->f_path.dentry;
 		len = d->d_name.len;
 		name = d->d_name.name;
 	} else {
-		magic = BPF_CORE_READ(inode, i_sb, s_magic);
 		d = BPF_CORE_READ(f, f_path.dentry);
 		len = BPF_CORE_READ(d, d_name.len);
 		name = BPF_CORE_READ(d, d_name.name);
 	}
-	if (magic != PROC_SUPER_MAGIC || len != 3)
+	if (len != 3)
 		return 0;
 	if (bpf_probe_read_kernel(&word, 4, name) || word != 0x006d656d) /* "mem\0" */
 		return 0;
