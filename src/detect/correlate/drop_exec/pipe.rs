@@ -13,6 +13,9 @@ pub(in crate::detect::correlate) struct PipeEnd {
     /// The pipe's inode: the feeder's stdout, the shell's stdin (0: not
     /// known). Two known ones must be the same pipe.
     pipe: u64,
+    /// The other key this same end waits under (a substitution's shell
+    /// waits under its parent's and its own): gone with it once matched.
+    twin: Option<(u32, u64)>,
     evidence: Evidence,
 }
 
@@ -127,29 +130,31 @@ impl DropExec {
         let (Some(rule), Some(other)) =
             (self.rule.clone(), key.and_then(|k| self.pipes.remove(&k)))
         else {
-            for k in [Some(parent), own].into_iter().flatten() {
-                self.pipes.insert(
-                    now,
-                    k,
-                    PipeEnd {
-                        feed,
-                        pipe,
-                        evidence: mine.clone(),
-                    },
-                );
+            for (k, twin) in [(Some(parent), own), (own, Some(parent))] {
+                if let Some(k) = k {
+                    self.pipes.insert(
+                        now,
+                        k,
+                        PipeEnd {
+                            feed,
+                            pipe,
+                            twin: twin.filter(|_| own.is_some()),
+                            evidence: mine.clone(),
+                        },
+                    );
+                }
             }
             return;
         };
-        if let Some(k) = own.filter(|k| Some(*k) != key) {
-            self.pipes.remove(&k);
-        }
-        if key != Some(parent)
+        // This end was never stored; the one it matched may also wait
+        // under a twin key, which must not pair again.
+        if let Some(t) = other.twin
             && self
                 .pipes
-                .get(now, &parent)
-                .is_some_and(|o| o.feed.is_none())
+                .get(now, &t)
+                .is_some_and(|o| o.evidence.pid == other.evidence.pid)
         {
-            self.pipes.remove(&parent);
+            self.pipes.remove(&t);
         }
         let (fed, dl, shell) = match feed {
             Some(f) => (f, mine, other.evidence),

@@ -204,6 +204,12 @@ fn a_download_piped_into_a_shell() {
              child /usr/bin/curl (pid 841): a download piped into a shell"
         );
     }
+    // Matched through its own key, the substitution's shell no longer
+    // waits under its parent's: a sibling curl right after pairs with
+    // nothing.
+    let sibling = child(845, "/usr/bin/curl", &["curl", "h"]);
+    let out = findings(&[exec(40, &subst), fed_exec(41), exec(42, &sibling)]);
+    assert_eq!(out.len(), 1, "{out:#?}");
     // A shell reading its terminal does not pair with a child's download.
     let interactive = child(842, "/usr/bin/bash", &["bash"]);
     let typed = process(
