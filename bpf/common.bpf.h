@@ -156,7 +156,6 @@ static __always_inline void edr_submit(void *rec)
 	bpf_ringbuf_submit(rec, edr_wakeup_flags());
 }
 
-/* The current syscall's saved user registers (BTF-typed: plain loads). */
 /*
  * 0x80 in each byte of v that is zero (and possibly in bytes above one):
  * the word-at-a-time scans (the canonical-path check, the environment's
@@ -167,6 +166,7 @@ static __always_inline __u64 edr_zero_bytes(__u64 v)
 	return (v - 0x0101010101010101ULL) & ~v & 0x8080808080808080ULL;
 }
 
+/* The current syscall's saved user registers (BTF-typed: plain loads). */
 static __always_inline struct pt_regs *edr_user_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

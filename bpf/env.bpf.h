@@ -111,7 +111,7 @@ __noinline int edr_env_maybe(struct edr_env_buf *b, __u32 len)
 }
 
 /*
- * Whether the environment [start, end) may hold an LD_ string, read in
+ * Whether the environment [start, end) may hold LD_PRELOAD= or LD_AUDIT=, read in
  * chunks from the byte before it (the NUL that ends the last argument,
  * or forced to one), each overlapping the last by EDR_ENV_PAT bytes so a
  * pattern across two chunks is seen. 1 too when it cannot tell: a chunk

@@ -354,7 +354,10 @@ fn file_body(f: &FileRecord<'_>, watch_reads: &[Arc<str>]) -> FileBody {
         resolved: x.flags & file_flag::PATH_RESOLVED != 0,
         unfiltered: x.flags & file_flag::UNFILTERED != 0,
         watched: if x.read_watch == abi::READ_WATCH_PROC_MEM {
-            Some(Arc::from(PROC_MEM))
+            // one shared string: no allocation per record
+            static WATCHED: std::sync::LazyLock<Arc<str>> =
+                std::sync::LazyLock::new(|| Arc::from(PROC_MEM));
+            Some(WATCHED.clone())
         } else {
             usize::from(x.read_watch)
                 .checked_sub(1)
